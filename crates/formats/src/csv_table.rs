@@ -1,0 +1,344 @@
+use std::io::{self, BufRead, Write};
+use std::path::{Path, PathBuf};
+
+use geoconsole_model::geo_types::{Coord, Geometry, Point};
+use geoconsole_model::{Feature, Properties, validate_geometry};
+use serde_json::{Number, Value};
+
+use crate::write::FeatureWriter;
+use crate::{FormatError, FormatErrorKind, FormatResult, Location, SourceFeature};
+
+/// How to find the geometry in a CSV file; each is detected from common column names when not given.
+#[derive(Debug, Clone, Default)]
+pub struct CsvOptions {
+    pub lat: Option<String>,
+    pub lon: Option<String>,
+    pub wkt: Option<String>,
+    /// Field delimiter; sniffed from the header line (`,` `;` tab `|`) when not given.
+    pub delimiter: Option<u8>,
+}
+
+const LAT_NAMES: [&str; 6] = ["lat", "latitude", "y", "lat_dd", "decimallatitude", "ycoord"];
+const LON_NAMES: [&str; 8] = ["lon", "lng", "long", "longitude", "x", "lon_dd", "decimallongitude", "xcoord"];
+const WKT_NAMES: [&str; 5] = ["wkt", "geometry", "geom", "the_geom", "wkt_geom"];
+
+enum GeometryColumns {
+    LatLon { lat: usize, lon: usize },
+    Wkt(usize),
+}
+
+/// Reads delimited text row by row. Coordinates come from lat/lon columns or one WKT column; every other
+/// column becomes a property typed from its text (integers, reals, booleans; everything else stays text).
+pub struct CsvReader<R: io::Read> {
+    path: PathBuf,
+    reader: csv::Reader<R>,
+    headers: Vec<String>,
+    geometry: GeometryColumns,
+    record: csv::StringRecord,
+    done: bool,
+}
+
+impl<R: BufRead> CsvReader<R> {
+    pub fn new(path: PathBuf, mut input: R, options: &CsvOptions) -> FormatResult<Self> {
+        let delimiter = match options.delimiter {
+            Some(d) => d,
+            None => sniff_delimiter(input.fill_buf().map_err(|e| FormatError::io(&path, &e))?),
+        };
+        let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).flexible(false).from_reader(input);
+        let header_error = |message: String| FormatError::new(FormatErrorKind::Syntax, &path, Location::Line(1), message);
+        let headers: Vec<String> = reader
+            .headers()
+            .map_err(|e| header_error(csv_reason(&e)))?
+            .iter()
+            .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
+            .collect();
+        if headers.is_empty() || headers.iter().all(String::is_empty) {
+            return Err(FormatError::new(FormatErrorKind::WrongFormat, &path, Location::File, "file has no header row"));
+        }
+        for (i, name) in headers.iter().enumerate() {
+            if headers[..i].iter().any(|other| other.eq_ignore_ascii_case(name)) {
+                return Err(header_error(format!("column name '{name}' appears twice")));
+            }
+        }
+        let geometry = find_geometry_columns(&path, &headers, options)?;
+        Ok(Self { path, reader, headers, geometry, record: csv::StringRecord::new(), done: false })
+    }
+
+    fn row_to_feature(&self) -> Result<Feature, String> {
+        let cell = |i: usize| self.record.get(i).unwrap_or("").trim();
+        let (geometry, skip) = match self.geometry {
+            GeometryColumns::LatLon { lat, lon } => {
+                let y = coordinate(cell(lat), "latitude")?;
+                let x = coordinate(cell(lon), "longitude")?;
+                (Geometry::Point(Point(Coord { x, y })), [lat, lon])
+            }
+            GeometryColumns::Wkt(column) => (parse_wkt(cell(column))?, [column, column]),
+        };
+        validate_geometry(&geometry).map_err(|e| e.message().to_string())?;
+        let mut properties = Properties::new();
+        for (i, (name, value)) in self.headers.iter().zip(self.record.iter()).enumerate() {
+            if !skip.contains(&i) {
+                properties.insert(name.clone(), typed_cell(value));
+            }
+        }
+        Ok(Feature { id: None, geometry, time: None, properties })
+    }
+}
+
+impl<R: io::Read> CsvReader<R> {
+    fn fail(&mut self, kind: FormatErrorKind, line: u64, message: String) -> Option<FormatResult<SourceFeature>> {
+        self.done = true;
+        Some(Err(FormatError::new(kind, &self.path, Location::Line(line), message)))
+    }
+}
+
+impl<R: BufRead> Iterator for CsvReader<R> {
+    type Item = FormatResult<SourceFeature>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let mut record = std::mem::take(&mut self.record);
+        let read = self.reader.read_record(&mut record);
+        self.record = record;
+        match read {
+            Ok(false) => {
+                self.done = true;
+                None
+            }
+            Ok(true) => {
+                let line = self.record.position().map_or(0, csv::Position::line);
+                let location = Location::Line(line);
+                Some(match self.row_to_feature() {
+                    Ok(feature) => Ok(SourceFeature { location, feature }),
+                    Err(why) => {
+                        let raw = self.record.iter().collect::<Vec<_>>().join(",");
+                        Err(FormatError::new(FormatErrorKind::InvalidFeature, &self.path, location, why).with_snippet(&raw))
+                    }
+                })
+            }
+            Err(error) => {
+                let line = error.position().map_or(0, csv::Position::line);
+                match error.kind() {
+                    csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+                        let message = format!("row has {len} fields, the header has {expected_len}");
+                        Some(Err(FormatError::new(FormatErrorKind::InvalidFeature, &self.path, Location::Line(line), message)))
+                    }
+                    csv::ErrorKind::Utf8 { .. } => self.fail(
+                        FormatErrorKind::Encoding,
+                        line,
+                        "text is not valid UTF-8; save the file as UTF-8 and import again".into(),
+                    ),
+                    _ => {
+                        let reason = csv_reason(&error);
+                        self.fail(FormatErrorKind::Syntax, line, reason)
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn csv_reason(error: &csv::Error) -> String {
+    match error.kind() {
+        csv::ErrorKind::Utf8 { .. } => "text is not valid UTF-8; save the file as UTF-8 and import again".into(),
+        csv::ErrorKind::Io(e) => e.to_string(),
+        _ => error.to_string(),
+    }
+}
+
+fn find_geometry_columns(path: &Path, headers: &[String], options: &CsvOptions) -> FormatResult<GeometryColumns> {
+    let named = |wanted: &str, role: &str| -> FormatResult<usize> {
+        headers.iter().position(|h| h.eq_ignore_ascii_case(wanted)).ok_or_else(|| {
+            FormatError::new(
+                FormatErrorKind::InvalidOption,
+                path,
+                Location::File,
+                format!("{role} column '{wanted}' not found; columns are: {}", headers.join(", ")),
+            )
+        })
+    };
+    let guess = |candidates: &[&str]| {
+        candidates.iter().find_map(|c| headers.iter().position(|h| h.eq_ignore_ascii_case(c)))
+    };
+    if let Some(wkt) = &options.wkt {
+        return named(wkt, "WKT").map(GeometryColumns::Wkt);
+    }
+    let lat = options.lat.as_deref().map(|n| named(n, "latitude")).transpose()?.or_else(|| guess(&LAT_NAMES));
+    let lon = options.lon.as_deref().map(|n| named(n, "longitude")).transpose()?.or_else(|| guess(&LON_NAMES));
+    match (lat, lon) {
+        (Some(lat), Some(lon)) => Ok(GeometryColumns::LatLon { lat, lon }),
+        _ => guess(&WKT_NAMES).map(GeometryColumns::Wkt).ok_or_else(|| {
+            FormatError::new(
+                FormatErrorKind::InvalidOption,
+                path,
+                Location::File,
+                format!(
+                    "no coordinate columns found; name them with --lat and --lon or --wkt (columns are: {})",
+                    headers.join(", ")
+                ),
+            )
+        }),
+    }
+}
+
+fn sniff_delimiter(head: &[u8]) -> u8 {
+    let first_line = head.split(|b| *b == b'\n').next().unwrap_or(head);
+    let mut best = (b',', 0);
+    for candidate in [b',', b';', b'\t', b'|'] {
+        let mut quoted = false;
+        let count = first_line
+            .iter()
+            .filter(|b| {
+                if **b == b'"' {
+                    quoted = !quoted;
+                }
+                !quoted && **b == candidate
+            })
+            .count();
+        if count > best.1 {
+            best = (candidate, count);
+        }
+    }
+    best.0
+}
+
+fn coordinate(text: &str, what: &str) -> Result<f64, String> {
+    if text.is_empty() {
+        return Err(format!("{what} is empty"));
+    }
+    text.parse::<f64>().map_err(|_| format!("{what} '{text}' is not a number"))
+}
+
+fn parse_wkt(text: &str) -> Result<Geometry<f64>, String> {
+    use std::str::FromStr;
+    if text.is_empty() {
+        return Err("WKT geometry is empty".into());
+    }
+    let parsed = wkt::Wkt::<f64>::from_str(text).map_err(|e| format!("WKT is not valid: {e}"))?;
+    Geometry::try_from(parsed).map_err(|e| format!("WKT cannot be used: {e}"))
+}
+
+/// Types a cell from its text. Numbers with leading zeros (postcodes, site codes such as `007`) stay text so
+/// nothing is lost; so does anything that merely contains a number.
+pub(crate) fn typed_cell(text: &str) -> Value {
+    if text.is_empty() {
+        return Value::Null;
+    }
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let leading_zero = digits.len() > 1 && digits.starts_with('0') && !digits.starts_with("0.");
+    if !leading_zero && !digits.is_empty() && digits.bytes().next().is_some_and(|b| b.is_ascii_digit()) {
+        if digits.bytes().all(|b| b.is_ascii_digit()) {
+            if let Ok(i) = text.parse::<i64>() {
+                return Value::Number(i.into());
+            }
+        }
+        if digits.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-')) {
+            if let Some(n) = text.parse::<f64>().ok().and_then(Number::from_f64) {
+                return Value::Number(n);
+            }
+        }
+    }
+    match text {
+        "true" | "TRUE" | "True" => Value::Bool(true),
+        "false" | "FALSE" | "False" => Value::Bool(false),
+        _ => Value::String(text.to_string()),
+    }
+}
+
+/// Writes features as CSV: `longitude,latitude` for point datasets, `wkt` otherwise, then one column per
+/// schema field. Text that a spreadsheet would run as a formula is prefixed with `'`.
+pub struct CsvWriter<W: Write> {
+    writer: csv::Writer<W>,
+    fields: Vec<String>,
+    points: bool,
+    row: Vec<String>,
+}
+
+impl<W: Write> CsvWriter<W> {
+    pub fn new(out: W, fields: Vec<String>, points: bool) -> io::Result<Self> {
+        let mut writer = csv::Writer::from_writer(out);
+        let mut header: Vec<&str> = vec!["id"];
+        if points {
+            header.extend(["longitude", "latitude"]);
+        } else {
+            header.push("wkt");
+        }
+        header.extend(fields.iter().map(String::as_str));
+        writer.write_record(&header)?;
+        Ok(Self { writer, fields, points, row: Vec::new() })
+    }
+}
+
+impl<W: Write + Send> FeatureWriter for CsvWriter<W> {
+    fn write_feature(&mut self, feature: &Feature) -> io::Result<()> {
+        use wkt::ToWkt;
+        self.row.clear();
+        self.row.push(feature.id.as_ref().map(|id| defuse_formula(id.as_str())).unwrap_or_default());
+        match (&feature.geometry, self.points) {
+            (Geometry::Point(p), true) => {
+                self.row.push(p.x().to_string());
+                self.row.push(p.y().to_string());
+            }
+            (other, true) => {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, format!("expected a point, found {other:?}")));
+            }
+            (geometry, false) => self.row.push(geometry.wkt_string()),
+        }
+        for name in &self.fields {
+            let cell = match feature.properties.get(name) {
+                None | Some(Value::Null) => String::new(),
+                Some(Value::String(s)) => defuse_formula(s),
+                Some(other) => other.to_string(),
+            };
+            self.row.push(cell);
+        }
+        self.writer.write_record(&self.row).map_err(io::Error::other)
+    }
+
+    fn finish(mut self: Box<Self>) -> io::Result<()> {
+        self.writer.flush()
+    }
+}
+
+/// OWASP's CSV-injection advice: a cell starting with `=`, `+`, `-`, `@`, tab or CR is prefixed with `'` so
+/// spreadsheets show it as text instead of running it.
+fn defuse_formula(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn cells_are_typed_without_losing_text() {
+        assert_eq!(typed_cell("12"), json!(12));
+        assert_eq!(typed_cell("-3.5"), json!(-3.5));
+        assert_eq!(typed_cell("1e3"), json!(1000.0));
+        assert_eq!(typed_cell("007"), json!("007"));
+        assert_eq!(typed_cell("0.5"), json!(0.5));
+        assert_eq!(typed_cell("0"), json!(0));
+        assert_eq!(typed_cell("true"), json!(true));
+        assert_eq!(typed_cell(""), Value::Null);
+        assert_eq!(typed_cell("12 Main St"), json!("12 Main St"));
+        assert_eq!(typed_cell("NaN"), json!("NaN"));
+        assert_eq!(typed_cell("inf"), json!("inf"));
+    }
+
+    #[test]
+    fn formulas_are_defused_but_negative_numbers_are_not_touched() {
+        assert_eq!(defuse_formula("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(defuse_formula("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(defuse_formula("plain"), "plain");
+    }
+
+    #[test]
+    fn delimiter_is_sniffed_outside_quotes() {
+        assert_eq!(sniff_delimiter(b"a;b;c\n1;2;3"), b';');
+        assert_eq!(sniff_delimiter(b"\"a,b\"\tc\td\n"), b'\t');
+        assert_eq!(sniff_delimiter(b"lat,lon\n"), b',');
+    }
+}

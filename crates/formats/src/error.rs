@@ -1,0 +1,110 @@
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+/// Where in a file something happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Location {
+    /// The whole file.
+    File,
+    /// A 1-based line (CSV rows, GeoJSONSeq records).
+    Line(u64),
+    /// A 0-based feature index, as in `features[1841]`.
+    Feature(u64),
+    /// A 1-based line and column (syntax errors).
+    Position { line: u64, column: u64 },
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::File => Ok(()),
+            Location::Line(line) => write!(f, "line {line}"),
+            Location::Feature(index) => write!(f, "feature {index}"),
+            Location::Position { line, column } => write!(f, "line {line} column {column}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormatErrorKind {
+    /// The file could not be read.
+    Io,
+    /// The file is not in the format it claims or was taken for (a PNG named .geojson, an empty file).
+    WrongFormat,
+    /// The text is not valid in its format (a JSON syntax error, too deep nesting, a ragged CSV row).
+    Syntax,
+    /// The text is not valid UTF-8 or uses an encoding the reader does not take.
+    Encoding,
+    /// One feature is invalid (geometry out of range, unclosed ring, missing coordinates); the rest can go on.
+    InvalidFeature,
+    /// The caller's options do not fit the file (a named column that does not exist).
+    InvalidOption,
+}
+
+/// A located error. `recoverable` errors concern one feature, and the reader can go on after them (the
+/// `--skip-invalid` import does); the others end the read.
+#[derive(Debug, Error, Clone)]
+pub struct FormatError {
+    kind: FormatErrorKind,
+    file: PathBuf,
+    location: Location,
+    message: String,
+    snippet: Option<String>,
+}
+
+impl fmt::Display for FormatError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = self.file.file_name().map_or_else(|| self.file.display().to_string(), |n| n.to_string_lossy().into());
+        match self.location {
+            Location::File => write!(f, "{name}: {}", self.message),
+            location => write!(f, "{name}: {location}: {}", self.message),
+        }
+    }
+}
+
+/// Longest raw snippet kept with an error, so a 500 MB line never ends up in a rejects report.
+const SNIPPET_CHARS: usize = 200;
+
+impl FormatError {
+    pub fn new(kind: FormatErrorKind, file: &Path, location: Location, message: impl Into<String>) -> Self {
+        Self { kind, file: file.to_path_buf(), location, message: message.into(), snippet: None }
+    }
+
+    pub fn with_snippet(mut self, raw: &str) -> Self {
+        self.snippet = Some(raw.chars().take(SNIPPET_CHARS).collect());
+        self
+    }
+
+    pub fn kind(&self) -> FormatErrorKind {
+        self.kind
+    }
+
+    pub fn location(&self) -> Location {
+        self.location
+    }
+
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+
+    /// The reason alone, without file and location.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub fn snippet(&self) -> Option<&str> {
+        self.snippet.as_deref()
+    }
+
+    pub fn is_recoverable(&self) -> bool {
+        self.kind == FormatErrorKind::InvalidFeature
+    }
+
+    pub(crate) fn io(file: &Path, error: &std::io::Error) -> Self {
+        Self::new(FormatErrorKind::Io, file, Location::File, error.to_string())
+    }
+}
+
+pub type FormatResult<T> = Result<T, FormatError>;

@@ -1,0 +1,200 @@
+use std::fmt;
+use std::io::{self, BufRead, Write};
+use std::path::{Path, PathBuf};
+
+use geoconsole_model::Feature;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use crate::geojson_geometry::{RawFeature, RawGeometry};
+use crate::read::{ChunkReceiver, ChunkSender, spawn_producer};
+use crate::write::{FeatureWriter, write_feature_json};
+use crate::{FormatError, FormatErrorKind, Location, SourceFeature};
+
+/// Streams the features of a GeoJSON FeatureCollection (or a single Feature) without holding the document:
+/// serde walks the `features` array and hands each feature over as soon as it is complete.
+pub struct GeoJsonReader {
+    inner: ChunkReceiver,
+}
+
+impl GeoJsonReader {
+    pub(crate) fn spawn<R: BufRead + Send + 'static>(path: PathBuf, reader: R) -> Self {
+        let inner = spawn_producer("geoconsole-geojson", move |chunks| parse(&path, reader, chunks));
+        Self { inner }
+    }
+}
+
+impl Iterator for GeoJsonReader {
+    type Item = crate::FormatResult<SourceFeature>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.inner.next()
+    }
+}
+
+/// Set when the consumer stops listening; distinguishes a deliberate stop from a parse error.
+const CANCELLED: &str = "geoconsole: reader cancelled";
+
+struct Sink<'a> {
+    path: &'a Path,
+    chunks: &'a mut ChunkSender,
+    next_index: u64,
+}
+
+impl Sink<'_> {
+    fn accept<E: de::Error>(&mut self, raw: RawFeature) -> Result<(), E> {
+        let index = self.next_index;
+        self.next_index += 1;
+        let location = Location::Feature(index);
+        let item = raw
+            .into_feature()
+            .map(|feature| SourceFeature { location, feature })
+            .map_err(|why| FormatError::new(FormatErrorKind::InvalidFeature, self.path, location, why));
+        if self.chunks.push(item) { Ok(()) } else { Err(E::custom(CANCELLED)) }
+    }
+}
+
+fn parse<R: BufRead>(path: &Path, reader: R, chunks: &mut ChunkSender) {
+    let mut sink = Sink { path, chunks, next_index: 0 };
+    let mut deserializer = serde_json::Deserializer::from_reader(reader);
+    let result = deserializer.deserialize_map(TopLevel { sink: &mut sink }).and_then(|()| deserializer.end());
+    if let Err(error) = result {
+        if error.to_string().starts_with(CANCELLED) {
+            return;
+        }
+        let index = sink.next_index;
+        let failure = syntax_error(path, &error, index);
+        sink.chunks.push(Err(failure));
+    }
+}
+
+/// Turns a serde_json error into the console's wording, naming the feature being read when it broke.
+fn syntax_error(path: &Path, error: &serde_json::Error, feature_index: u64) -> FormatError {
+    let location = Location::Position { line: error.line() as u64, column: error.column() as u64 };
+    let raw = error.to_string();
+    let reason = raw.split(" at line ").next().unwrap_or(&raw).to_string();
+    let (kind, message) = match error.classify() {
+        serde_json::error::Category::Io => (FormatErrorKind::Io, reason),
+        serde_json::error::Category::Eof => {
+            (FormatErrorKind::Syntax, format!("file ends inside feature {feature_index} (truncated?)"))
+        }
+        _ if reason.contains("recursion limit") => {
+            (FormatErrorKind::Syntax, "JSON nested too deeply (more than 128 levels)".to_string())
+        }
+        _ if reason.contains("unicode") || reason.contains("UTF-8") => {
+            (FormatErrorKind::Encoding, format!("{reason}; the file must be UTF-8"))
+        }
+        _ => (FormatErrorKind::Syntax, format!("in feature {feature_index}: {reason}")),
+    };
+    FormatError::new(kind, path, location, message)
+}
+
+struct TopLevel<'s, 'a> {
+    sink: &'s mut Sink<'a>,
+}
+
+impl<'de> Visitor<'de> for TopLevel<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a GeoJSON FeatureCollection or Feature object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut kind: Option<String> = None;
+        let mut saw_features = false;
+        let mut single = SingleFeature::default();
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "type" => kind = Some(map.next_value()?),
+                "features" => {
+                    map.next_value_seed(FeatureArray { sink: &mut *self.sink })?;
+                    saw_features = true;
+                }
+                "geometry" => single.geometry = map.next_value()?,
+                "properties" => single.properties = map.next_value()?,
+                "id" => single.id = map.next_value()?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        match kind.as_deref() {
+            Some("FeatureCollection") if saw_features => Ok(()),
+            Some("FeatureCollection") => Err(de::Error::custom("FeatureCollection has no 'features' member")),
+            Some("Feature") => self.sink.accept(single.into_raw()),
+            Some(other) => Err(de::Error::custom(format!(
+                "top-level type is '{other}'; expected FeatureCollection or Feature"
+            ))),
+            None => Err(de::Error::custom("top-level object has no 'type' member; expected a FeatureCollection")),
+        }
+    }
+}
+
+#[derive(Default)]
+struct SingleFeature {
+    id: Option<serde_json::Value>,
+    geometry: Option<RawGeometry>,
+    properties: Option<geoconsole_model::Properties>,
+}
+
+impl SingleFeature {
+    fn into_raw(self) -> RawFeature {
+        RawFeature::assemble(self.id, self.geometry, self.properties)
+    }
+}
+
+struct FeatureArray<'s, 'a> {
+    sink: &'s mut Sink<'a>,
+}
+
+impl<'de> DeserializeSeed<'de> for FeatureArray<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FeatureArray<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of features")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(raw) = seq.next_element::<RawFeature>()? {
+            self.sink.accept(raw)?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes a FeatureCollection, one feature at a time.
+pub struct GeoJsonWriter<W: Write> {
+    out: W,
+    written: u64,
+    buffer: String,
+}
+
+impl<W: Write> GeoJsonWriter<W> {
+    pub fn new(mut out: W) -> io::Result<Self> {
+        out.write_all(b"{\"type\":\"FeatureCollection\",\"features\":[\n")?;
+        Ok(Self { out, written: 0, buffer: String::with_capacity(1024) })
+    }
+}
+
+impl<W: Write + Send> FeatureWriter for GeoJsonWriter<W> {
+    fn write_feature(&mut self, feature: &Feature) -> io::Result<()> {
+        self.buffer.clear();
+        if self.written > 0 {
+            self.buffer.push_str(",\n");
+        }
+        write_feature_json(feature, &mut self.buffer)?;
+        self.written += 1;
+        self.out.write_all(self.buffer.as_bytes())
+    }
+
+    fn finish(mut self: Box<Self>) -> io::Result<()> {
+        self.out.write_all(b"\n]}\n")?;
+        self.out.flush()
+    }
+}

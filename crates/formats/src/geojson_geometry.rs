@@ -1,0 +1,271 @@
+//! The GeoJSON object model as it arrives on the wire (RFC 7946), deserialized without building a
+//! `serde_json::Value` tree per feature, then turned into validated geo-types.
+
+use std::fmt;
+
+use geoconsole_model::geo_types::{
+    Coord, Geometry, GeometryCollection, LineString, MultiLineString, MultiPoint, MultiPolygon, Point, Polygon,
+};
+use geoconsole_model::{Feature, FeatureId, Properties, validate_geometry, validate_ring_positions};
+use serde::de::{self, Deserialize, Deserializer, SeqAccess, Visitor};
+use serde_json::Value;
+
+use crate::Z_PROPERTY;
+
+/// A `coordinates` member: a position or a nested list of positions.
+#[derive(Debug)]
+pub(crate) enum Coords {
+    Position { x: f64, y: f64, z: Option<f64> },
+    List(Vec<Coords>),
+}
+
+impl<'de> Deserialize<'de> for Coords {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_seq(CoordsVisitor)
+    }
+}
+
+/// One element of a coordinates array: a number (inside a position) or a deeper array.
+enum Element {
+    Number(f64),
+    Nested(Coords),
+}
+
+impl<'de> Deserialize<'de> for Element {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ElementVisitor)
+    }
+}
+
+struct ElementVisitor;
+
+impl<'de> Visitor<'de> for ElementVisitor {
+    type Value = Element;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a number or an array of coordinates")
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Element, E> {
+        Ok(Element::Number(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Element, E> {
+        Ok(Element::Number(v as f64))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Element, E> {
+        Ok(Element::Number(v as f64))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Element, A::Error> {
+        CoordsVisitor.visit_seq(seq).map(Element::Nested)
+    }
+}
+
+struct CoordsVisitor;
+
+impl<'de> Visitor<'de> for CoordsVisitor {
+    type Value = Coords;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of coordinates")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Coords, A::Error> {
+        let Some(first) = seq.next_element::<Element>()? else {
+            return Ok(Coords::List(Vec::new()));
+        };
+        match first {
+            Element::Number(x) => {
+                // A position: x, y, optional z; further ordinates (measures) are allowed by RFC 7946 and ignored.
+                let mut rest = [f64::NAN; 2];
+                let mut count = 1;
+                while let Some(element) = seq.next_element::<Element>()? {
+                    match element {
+                        Element::Number(v) if count < 3 => rest[count - 1] = v,
+                        Element::Number(_) => {}
+                        Element::Nested(_) => return Err(de::Error::custom("a position mixes numbers and arrays")),
+                    }
+                    count += 1;
+                }
+                if count < 2 {
+                    return Err(de::Error::custom("a position needs at least two numbers"));
+                }
+                Ok(Coords::Position { x, y: rest[0], z: (count >= 3).then_some(rest[1]) })
+            }
+            Element::Nested(inner) => {
+                let mut items = vec![inner];
+                while let Some(element) = seq.next_element::<Element>()? {
+                    match element {
+                        Element::Nested(c) => items.push(c),
+                        Element::Number(_) => return Err(de::Error::custom("an array mixes positions and numbers")),
+                    }
+                }
+                Ok(Coords::List(items))
+            }
+        }
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct RawGeometry {
+    #[serde(rename = "type")]
+    kind: String,
+    coordinates: Option<Coords>,
+    geometries: Option<Vec<RawGeometry>>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct RawFeature {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    id: Option<Value>,
+    geometry: Option<RawGeometry>,
+    properties: Option<Properties>,
+}
+
+impl RawFeature {
+    /// A feature whose members were read one by one (a top-level Feature document).
+    pub(crate) fn assemble(id: Option<Value>, geometry: Option<RawGeometry>, properties: Option<Properties>) -> Self {
+        Self { kind: Some("Feature".into()), id, geometry, properties }
+    }
+
+    /// Checks and converts the feature; the error is the reason alone, the caller adds file and location.
+    pub(crate) fn into_feature(self) -> Result<Feature, String> {
+        match self.kind.as_deref() {
+            Some("Feature") => {}
+            Some(other) => return Err(format!("type is '{other}', expected 'Feature'")),
+            None => return Err("member 'type' is missing".into()),
+        }
+        let id = match self.id {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(FeatureId(s)),
+            Some(Value::Number(n)) => Some(FeatureId(n.to_string())),
+            Some(other) => return Err(format!("id must be a string or a number, found {other}")),
+        };
+        let raw = self.geometry.ok_or("geometry is null; every feature needs a location")?;
+        let mut properties = self.properties.unwrap_or_default();
+        let (geometry, z) = raw.into_geometry()?;
+        validate_geometry(&geometry).map_err(|e| e.message().to_string())?;
+        if let Some(z) = z {
+            properties.insert(Z_PROPERTY.to_string(), serde_json::Number::from_f64(z).map_or(Value::Null, Value::Number));
+        }
+        Ok(Feature { id, geometry, time: None, properties })
+    }
+}
+
+type GeometryResult<T> = Result<T, String>;
+
+impl RawGeometry {
+    /// The geometry, plus the z of a 3D point so it can be kept as a property.
+    fn into_geometry(self) -> GeometryResult<(Geometry<f64>, Option<f64>)> {
+        if self.kind == "GeometryCollection" {
+            let parts = self.geometries.ok_or("GeometryCollection has no 'geometries' member")?;
+            let geometries = parts.into_iter().map(|g| g.into_geometry().map(|(g, _)| g)).collect::<GeometryResult<Vec<_>>>()?;
+            return Ok((Geometry::GeometryCollection(GeometryCollection(geometries)), None));
+        }
+        let coords = self.coordinates.ok_or_else(|| format!("{} has no 'coordinates' member", self.kind))?;
+        let geometry = match self.kind.as_str() {
+            "Point" => {
+                let (c, z) = position(coords)?;
+                return Ok((Geometry::Point(Point(c)), z));
+            }
+            "MultiPoint" => Geometry::MultiPoint(MultiPoint(positions(coords)?.into_iter().map(Point).collect())),
+            "LineString" => Geometry::LineString(LineString(positions(coords)?)),
+            "MultiLineString" => {
+                Geometry::MultiLineString(MultiLineString(list(coords)?.into_iter().map(|c| positions(c).map(LineString)).collect::<GeometryResult<_>>()?))
+            }
+            "Polygon" => Geometry::Polygon(polygon(coords)?),
+            "MultiPolygon" => Geometry::MultiPolygon(MultiPolygon(list(coords)?.into_iter().map(polygon).collect::<GeometryResult<_>>()?)),
+            other => return Err(format!("unknown geometry type '{other}'")),
+        };
+        Ok((geometry, None))
+    }
+}
+
+fn position(coords: Coords) -> GeometryResult<(Coord<f64>, Option<f64>)> {
+    match coords {
+        Coords::Position { x, y, z } => Ok((Coord { x, y }, z)),
+        Coords::List(items) if items.is_empty() => Err("empty Point".into()),
+        Coords::List(_) => Err("expected a position, found a nested array".into()),
+    }
+}
+
+fn list(coords: Coords) -> GeometryResult<Vec<Coords>> {
+    match coords {
+        Coords::List(items) => Ok(items),
+        Coords::Position { .. } => Err("expected an array of positions, found a single position".into()),
+    }
+}
+
+fn positions(coords: Coords) -> GeometryResult<Vec<Coord<f64>>> {
+    list(coords)?.into_iter().map(|c| position(c).map(|(c, _)| c)).collect()
+}
+
+fn polygon(coords: Coords) -> GeometryResult<Polygon<f64>> {
+    let mut rings = list(coords)?.into_iter().map(positions);
+    let exterior = rings.next().ok_or("empty Polygon")??;
+    validate_ring_positions(&exterior).map_err(|e| format!("exterior {}", e.message()))?;
+    let interiors = rings
+        .map(|ring| {
+            let ring = ring?;
+            validate_ring_positions(&ring).map_err(|e| format!("interior {}", e.message()))?;
+            Ok(LineString(ring))
+        })
+        .collect::<GeometryResult<Vec<_>>>()?;
+    Ok(Polygon::new(LineString(exterior), interiors))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feature(json: &str) -> Result<Feature, String> {
+        serde_json::from_str::<RawFeature>(json).map_err(|e| e.to_string())?.into_feature()
+    }
+
+    #[test]
+    fn reads_every_geometry_type() {
+        for (kind, coords) in [
+            ("Point", "[1,2]"),
+            ("MultiPoint", "[[1,2],[3,4]]"),
+            ("LineString", "[[1,2],[3,4]]"),
+            ("MultiLineString", "[[[1,2],[3,4]]]"),
+            ("Polygon", "[[[0,0],[1,0],[1,1],[0,0]]]"),
+            ("MultiPolygon", "[[[[0,0],[1,0],[1,1],[0,0]]]]"),
+        ] {
+            let json = format!(r#"{{"type":"Feature","geometry":{{"type":"{kind}","coordinates":{coords}}},"properties":{{}}}}"#);
+            let f = feature(&json).unwrap_or_else(|e| panic!("{kind}: {e}"));
+            assert_eq!(geoconsole_model::GeometryType::of(&f.geometry).gpkg_name().to_lowercase(), kind.to_lowercase());
+        }
+        let gc = feature(r#"{"type":"Feature","geometry":{"type":"GeometryCollection","geometries":[{"type":"Point","coordinates":[1,2]}]},"properties":null}"#);
+        assert!(gc.is_ok());
+    }
+
+    #[test]
+    fn keeps_point_z_and_ids() {
+        let f = feature(r#"{"type":"Feature","id":"us7000","geometry":{"type":"Point","coordinates":[1,2,-10.5]},"properties":{"mag":4}}"#).unwrap();
+        assert_eq!(f.id.unwrap().0, "us7000");
+        assert_eq!(f.properties[Z_PROPERTY], serde_json::json!(-10.5));
+        let n = feature(r#"{"type":"Feature","id":7,"geometry":{"type":"Point","coordinates":[1,2]},"properties":{}}"#).unwrap();
+        assert_eq!(n.id.unwrap().0, "7");
+    }
+
+    #[test]
+    fn explains_bad_geometries() {
+        let cases = [
+            (r#"{"type":"Feature","geometry":{"type":"Point","coordinates":[10,91.2]}}"#, "latitude 91.2 out of range"),
+            (r#"{"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,1]]]}}"#, "not closed"),
+            (r#"{"type":"Feature","geometry":null}"#, "geometry is null"),
+            (r#"{"type":"Feature","geometry":{"type":"Point","coordinates":[]}}"#, "empty Point"),
+            (r#"{"type":"Feature","geometry":{"type":"Circle","coordinates":[1,2]}}"#, "unknown geometry type"),
+            (r#"{"type":"Feature","geometry":{"type":"Polygon","coordinates":[]}}"#, "empty Polygon"),
+            (r#"{"type":"Thing","geometry":{"type":"Point","coordinates":[1,2]}}"#, "expected 'Feature'"),
+        ];
+        for (json, expected) in cases {
+            let e = feature(json).unwrap_err();
+            assert!(e.contains(expected), "{json}: {e}");
+        }
+    }
+}

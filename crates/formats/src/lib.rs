@@ -1,0 +1,31 @@
+//! Room `formats`: one module per file standard. Readers turn bytes into validated WGS84 [`Feature`]s, one at a
+//! time so memory stays flat whatever the file size; writers stream features back out. Every error names the
+//! file and the line or feature where it happened and says why.
+//!
+//! Depends on `model` and on the parsing crates of each standard (serde_json, csv, wkt). It knows nothing of
+//! stores, datasets or HTTP, and it never repairs data silently: a ring that is not closed is an error, not a
+//! closed ring.
+#![forbid(unsafe_code)]
+
+mod csv_table;
+mod detect;
+mod error;
+mod geojson;
+mod geojson_geometry;
+mod geojson_seq;
+mod read;
+mod write;
+
+pub use csv_table::{CsvOptions, CsvReader, CsvWriter};
+pub use detect::{Format, detect_format};
+pub use error::{FormatError, FormatErrorKind, FormatResult, Location};
+pub use geojson::{GeoJsonReader, GeoJsonWriter};
+pub use geojson_seq::{GeoJsonSeqReader, GeoJsonSeqWriter};
+pub use read::{ReadOptions, SourceFeature, open_reader};
+pub use write::{FeatureWriter, create_writer};
+
+pub use geoconsole_model::Feature;
+
+/// Name of the property that keeps a point's third coordinate (elevation, or depth for seismic feeds), which
+/// 2D geometries cannot hold but users must not lose.
+pub const Z_PROPERTY: &str = "geometry_z";

@@ -1,0 +1,160 @@
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread;
+
+use geoconsole_model::Feature;
+
+use crate::{
+    CsvOptions, CsvReader, Format, FormatError, FormatResult, GeoJsonReader, GeoJsonSeqReader, Location, detect_format,
+};
+
+/// A feature and where it came from in its file.
+#[derive(Debug, Clone)]
+pub struct SourceFeature {
+    pub location: Location,
+    pub feature: Feature,
+}
+
+/// The stream every reader produces. Recoverable errors (one bad feature) are followed by more items; any
+/// other error is the last item.
+pub type FeatureStream = Box<dyn Iterator<Item = FormatResult<SourceFeature>> + Send>;
+
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// Forces a format instead of detecting it from content and extension.
+    pub format: Option<Format>,
+    pub csv: CsvOptions,
+    /// Incremented with every byte read from the file, for progress bars.
+    pub bytes_read: Option<Arc<AtomicU64>>,
+}
+
+/// Buffer size for file reads: large enough that syscalls do not show in profiles.
+pub(crate) const READ_BUFFER_BYTES: usize = 256 * 1024;
+
+/// Opens a file, detects its format and returns its features as a stream. Parsing runs on its own thread,
+/// a bounded number of features ahead of the consumer, so reading and storing overlap without holding the file
+/// in memory.
+pub fn open_reader(path: &Path, options: &ReadOptions) -> FormatResult<(Format, FeatureStream)> {
+    let file = File::open(path).map_err(|e| FormatError::io(path, &e))?;
+    let counted = CountingReader { inner: file, counter: options.bytes_read.clone() };
+    let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, counted);
+    let head = reader.fill_buf().map_err(|e| FormatError::io(path, &e))?.to_vec();
+    let format = match options.format {
+        Some(format) => format,
+        None => detect_format(path, &head)?,
+    };
+    let path_buf = path.to_path_buf();
+    let stream: FeatureStream = match format {
+        Format::GeoJson => Box::new(GeoJsonReader::spawn(path_buf, reader)),
+        Format::GeoJsonSeq => Box::new(prefetch(GeoJsonSeqReader::new(path_buf, reader))),
+        Format::Csv => Box::new(prefetch(CsvReader::new(path_buf, reader, &options.csv)?)),
+    };
+    Ok((format, stream))
+}
+
+/// Counts bytes as they are read, for progress reporting.
+struct CountingReader<R> {
+    inner: R,
+    counter: Option<Arc<AtomicU64>>,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(counter) = &self.counter {
+            counter.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        Ok(n)
+    }
+}
+
+/// Features travel between threads in chunks: one channel operation per chunk, not per feature.
+const CHUNK_FEATURES: usize = 512;
+/// Chunks in flight: bounds memory to a few thousand features whatever the file size.
+const CHUNKS_IN_FLIGHT: usize = 8;
+
+type Chunk = Vec<FormatResult<SourceFeature>>;
+
+/// The producing half of a chunked channel. `push` returns false once the consumer has gone away.
+pub(crate) struct ChunkSender {
+    sender: SyncSender<Chunk>,
+    chunk: Chunk,
+}
+
+impl ChunkSender {
+    pub(crate) fn push(&mut self, item: FormatResult<SourceFeature>) -> bool {
+        self.chunk.push(item);
+        if self.chunk.len() >= CHUNK_FEATURES {
+            return self.flush();
+        }
+        true
+    }
+
+    pub(crate) fn flush(&mut self) -> bool {
+        if self.chunk.is_empty() {
+            return true;
+        }
+        let chunk = std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK_FEATURES));
+        self.sender.send(chunk).is_ok()
+    }
+}
+
+/// The consuming half: an iterator over the features the producing thread sends.
+pub struct ChunkReceiver {
+    receiver: Receiver<Chunk>,
+    current: std::vec::IntoIter<FormatResult<SourceFeature>>,
+}
+
+impl Iterator for ChunkReceiver {
+    type Item = FormatResult<SourceFeature>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(item) = self.current.next() {
+                return Some(item);
+            }
+            self.current = self.receiver.recv().ok()?.into_iter();
+        }
+    }
+}
+
+/// Runs `produce` on its own thread with a sender, returning the receiving iterator.
+pub(crate) fn spawn_producer(name: &str, produce: impl FnOnce(&mut ChunkSender) + Send + 'static) -> ChunkReceiver {
+    let (sender, receiver) = sync_channel(CHUNKS_IN_FLIGHT);
+    let spawned = thread::Builder::new().name(name.to_string()).spawn(move || {
+        let mut chunks = ChunkSender { sender, chunk: Vec::with_capacity(CHUNK_FEATURES) };
+        produce(&mut chunks);
+        chunks.flush();
+    });
+    if let Err(e) = spawned {
+        // Without a thread there is nothing to read from; report it as the stream's only item.
+        let (tx, rx) = sync_channel(1);
+        let error = FormatError::new(
+            crate::FormatErrorKind::Io,
+            &PathBuf::from(name),
+            Location::File,
+            format!("cannot start reader thread: {e}"),
+        );
+        let _ = tx.send(vec![Err(error)]);
+        return ChunkReceiver { receiver: rx, current: Vec::new().into_iter() };
+    }
+    ChunkReceiver { receiver, current: Vec::new().into_iter() }
+}
+
+/// Moves a pull-based reader onto its own thread.
+fn prefetch<I>(iter: I) -> ChunkReceiver
+where
+    I: Iterator<Item = FormatResult<SourceFeature>> + Send + 'static,
+{
+    spawn_producer("geoconsole-read", move |chunks| {
+        for item in iter {
+            if !chunks.push(item) {
+                return;
+            }
+        }
+    })
+}

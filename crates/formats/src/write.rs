@@ -1,0 +1,146 @@
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+use geoconsole_model::Feature;
+use geoconsole_model::geo_types::{Coord, Geometry, LineString, Polygon};
+use serde_json::Value;
+
+use crate::{CsvWriter, Format, GeoJsonSeqWriter, GeoJsonWriter, Z_PROPERTY};
+
+/// Streams features into a file format. `finish` writes what closes the document and flushes.
+pub trait FeatureWriter: Send {
+    fn write_feature(&mut self, feature: &Feature) -> io::Result<()>;
+    fn finish(self: Box<Self>) -> io::Result<()>;
+}
+
+/// A writer for `format`. `fields` are the property names in schema order (CSV columns); `points` says the
+/// dataset holds only points (CSV then writes longitude/latitude columns instead of WKT).
+pub fn create_writer(
+    format: Format,
+    out: Box<dyn Write + Send>,
+    fields: Vec<String>,
+    points: bool,
+) -> io::Result<Box<dyn FeatureWriter>> {
+    Ok(match format {
+        Format::GeoJson => Box::new(GeoJsonWriter::new(out)?),
+        Format::GeoJsonSeq => Box::new(GeoJsonSeqWriter::new(out, false)),
+        Format::Csv => Box::new(CsvWriter::new(out, fields, points)?),
+    })
+}
+
+/// One RFC 7946 Feature object. A point's kept third coordinate goes back into its position.
+pub(crate) fn write_feature_json(feature: &Feature, out: &mut String) -> io::Result<()> {
+    out.push_str("{\"type\":\"Feature\"");
+    if let Some(id) = &feature.id {
+        out.push_str(",\"id\":");
+        out.push_str(&Value::String(id.0.clone()).to_string());
+    }
+    let z = match (&feature.geometry, feature.properties.get(Z_PROPERTY)) {
+        (Geometry::Point(_), Some(Value::Number(z))) => z.as_f64(),
+        _ => None,
+    };
+    out.push_str(",\"geometry\":");
+    write_geometry(&feature.geometry, z, out);
+    out.push_str(",\"properties\":");
+    let properties = if z.is_some() {
+        let mut without_z = feature.properties.clone();
+        without_z.remove(Z_PROPERTY);
+        serde_json::to_string(&without_z)
+    } else {
+        serde_json::to_string(&feature.properties)
+    };
+    out.push_str(&properties.map_err(io::Error::other)?);
+    out.push('}');
+    Ok(())
+}
+
+fn write_position(c: Coord<f64>, out: &mut String) {
+    // `{}` on f64 prints the shortest text that reads back to the same number.
+    let _ = write!(out, "[{},{}]", c.x, c.y);
+}
+
+fn write_positions(coords: &[Coord<f64>], out: &mut String) {
+    out.push('[');
+    for (i, c) in coords.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_position(*c, out);
+    }
+    out.push(']');
+}
+
+fn write_rings(polygon: &Polygon<f64>, out: &mut String) {
+    out.push('[');
+    write_positions(&polygon.exterior().0, out);
+    for ring in polygon.interiors() {
+        out.push(',');
+        write_positions(&ring.0, out);
+    }
+    out.push(']');
+}
+
+fn write_list<T>(items: &[T], out: &mut String, mut each: impl FnMut(&T, &mut String)) {
+    out.push('[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        each(item, out);
+    }
+    out.push(']');
+}
+
+pub(crate) fn write_geometry(geometry: &Geometry<f64>, z: Option<f64>, out: &mut String) {
+    let mut open = |kind: &str| {
+        let _ = write!(out, "{{\"type\":\"{kind}\",\"coordinates\":");
+    };
+    match geometry {
+        Geometry::Point(p) => {
+            open("Point");
+            match z {
+                Some(z) => {
+                    let _ = write!(out, "[{},{},{}]", p.x(), p.y(), z);
+                }
+                None => write_position(p.0, out),
+            }
+        }
+        Geometry::Line(l) => {
+            open("LineString");
+            write_positions(&[l.start, l.end], out);
+        }
+        Geometry::LineString(ls) => {
+            open("LineString");
+            write_positions(&ls.0, out);
+        }
+        Geometry::Polygon(p) => {
+            open("Polygon");
+            write_rings(p, out);
+        }
+        Geometry::MultiPoint(mp) => {
+            open("MultiPoint");
+            write_list(&mp.0, out, |p, out| write_position(p.0, out));
+        }
+        Geometry::MultiLineString(ml) => {
+            open("MultiLineString");
+            write_list(&ml.0, out, |ls: &LineString<f64>, out| write_positions(&ls.0, out));
+        }
+        Geometry::MultiPolygon(mp) => {
+            open("MultiPolygon");
+            write_list(&mp.0, out, write_rings);
+        }
+        Geometry::Rect(r) => {
+            open("Polygon");
+            write_rings(&r.to_polygon(), out);
+        }
+        Geometry::Triangle(t) => {
+            open("Polygon");
+            write_rings(&t.to_polygon(), out);
+        }
+        Geometry::GeometryCollection(gc) => {
+            out.push_str("{\"type\":\"GeometryCollection\",\"geometries\":");
+            write_list(&gc.0, out, |g, out| write_geometry(g, None, out));
+        }
+    }
+    out.push('}');
+}

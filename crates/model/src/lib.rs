@@ -1,0 +1,25 @@
+//! Room `model`: the console's vocabulary. It owns [`Dataset`], [`DatasetKind`], [`Feature`], [`FeatureId`],
+//! [`Bbox`], [`TimeSpan`], property [`Schema`]s, and the validation every feature passes before it is stored.
+//!
+//! It may depend only on geo-types, serde, chrono and thiserror. It does no IO and knows nothing of formats,
+//! stores or HTTP.
+#![forbid(unsafe_code)]
+
+mod bbox;
+mod dataset;
+mod error;
+mod feature;
+mod schema;
+mod time;
+mod validate;
+
+pub use bbox::Bbox;
+pub use dataset::{Dataset, DatasetId, DatasetKind, GeometryType, TimeFields};
+pub use error::{ModelError, ModelErrorKind, ModelResult};
+pub use feature::{Feature, FeatureId, Properties};
+pub use schema::{Field, FieldType, Schema};
+pub use time::{TimeSpan, format_rfc3339, parse_time_value};
+pub use validate::{validate_geometry, validate_ring_positions};
+
+/// Re-exported so every room names geometries the same way.
+pub use geo_types;

@@ -1,0 +1,139 @@
+use geo_types::{Coord, Geometry, LineString, Polygon};
+
+use crate::{ModelError, ModelErrorKind, ModelResult};
+
+/// Checks that a geometry can be stored: every coordinate finite, longitude in [-180, 180], latitude in
+/// [-90, 90], no empty geometry or part, lines with at least two positions, polygon rings closed with at
+/// least four positions. Messages name the offending value, e.g. `latitude 91.2 out of range`.
+pub fn validate_geometry(geometry: &Geometry<f64>) -> ModelResult<()> {
+    match geometry {
+        Geometry::Point(p) => check_coord(p.0),
+        Geometry::Line(l) => check_coord(l.start).and(check_coord(l.end)),
+        Geometry::LineString(ls) => check_line(ls),
+        Geometry::Polygon(p) => check_polygon(p),
+        Geometry::MultiPoint(mp) => {
+            non_empty(mp.0.len(), "multipoint")?;
+            mp.0.iter().try_for_each(|p| check_coord(p.0))
+        }
+        Geometry::MultiLineString(ml) => {
+            non_empty(ml.0.len(), "multilinestring")?;
+            ml.0.iter().try_for_each(check_line)
+        }
+        Geometry::MultiPolygon(mp) => {
+            non_empty(mp.0.len(), "multipolygon")?;
+            mp.0.iter().try_for_each(check_polygon)
+        }
+        Geometry::GeometryCollection(gc) => {
+            non_empty(gc.0.len(), "geometry collection")?;
+            gc.0.iter().try_for_each(validate_geometry)
+        }
+        Geometry::Rect(r) => check_coord(r.min()).and(check_coord(r.max())),
+        Geometry::Triangle(t) => t.to_array().iter().try_for_each(|c| check_coord(*c)),
+    }
+}
+
+fn invalid(message: String) -> ModelError {
+    ModelError::new(ModelErrorKind::InvalidGeometry, message)
+}
+
+fn non_empty(len: usize, what: &str) -> ModelResult<()> {
+    if len == 0 { Err(invalid(format!("empty {what}"))) } else { Ok(()) }
+}
+
+fn check_coord(c: Coord<f64>) -> ModelResult<()> {
+    if !c.x.is_finite() || !c.y.is_finite() {
+        return Err(invalid(format!("coordinate ({}, {}) is not a finite number", c.x, c.y)));
+    }
+    if !(-180.0..=180.0).contains(&c.x) {
+        return Err(invalid(format!("longitude {} out of range [-180, 180]", c.x)));
+    }
+    if !(-90.0..=90.0).contains(&c.y) {
+        return Err(invalid(format!("latitude {} out of range [-90, 90]", c.y)));
+    }
+    Ok(())
+}
+
+fn check_line(line: &LineString<f64>) -> ModelResult<()> {
+    if line.0.len() < 2 {
+        return Err(invalid(format!("linestring has {} position(s), at least 2 needed", line.0.len())));
+    }
+    line.0.iter().try_for_each(|c| check_coord(*c))
+}
+
+fn check_ring(ring: &LineString<f64>, which: &str) -> ModelResult<()> {
+    if ring.0.len() < 4 {
+        return Err(invalid(format!("{which} ring has {} position(s), at least 4 needed", ring.0.len())));
+    }
+    ring.0.iter().try_for_each(|c| check_coord(*c))?;
+    if ring.0.first() != ring.0.last() {
+        return Err(invalid(format!("{which} ring not closed (first and last positions differ)")));
+    }
+    Ok(())
+}
+
+/// Checks a ring as a reader received it, before geo-types (which closes rings silently) sees it: readers call
+/// this so that an unclosed ring in the source is reported instead of repaired behind the user's back.
+pub fn validate_ring_positions(positions: &[Coord<f64>]) -> ModelResult<()> {
+    if positions.len() < 4 {
+        return Err(invalid(format!("ring has {} position(s), at least 4 needed", positions.len())));
+    }
+    if positions.first() != positions.last() {
+        return Err(invalid("ring not closed (first and last positions differ)".to_string()));
+    }
+    Ok(())
+}
+
+fn check_polygon(polygon: &Polygon<f64>) -> ModelResult<()> {
+    check_ring(polygon.exterior(), "exterior")?;
+    polygon.interiors().iter().try_for_each(|ring| check_ring(ring, "interior"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo_types::{MultiPolygon, point, polygon};
+    use proptest::prelude::*;
+
+    #[test]
+    fn rejects_out_of_range_and_non_finite() {
+        let e = validate_geometry(&point!(x: 10.0, y: 91.2).into()).unwrap_err();
+        assert_eq!(e.message(), "latitude 91.2 out of range [-90, 90]");
+        assert!(validate_geometry(&point!(x: 181.0, y: 0.0).into()).is_err());
+        assert!(validate_geometry(&point!(x: f64::NAN, y: 0.0).into()).is_err());
+        assert!(validate_geometry(&point!(x: f64::INFINITY, y: 0.0).into()).is_err());
+        assert!(validate_geometry(&point!(x: 180.0, y: -90.0).into()).is_ok());
+    }
+
+    #[test]
+    fn rejects_unclosed_ring() {
+        let c = |x, y| Coord { x, y };
+        let open = [c(0.0, 0.0), c(1.0, 0.0), c(1.0, 1.0), c(0.5, 1.5)];
+        assert!(validate_ring_positions(&open).unwrap_err().message().contains("not closed"));
+        assert!(validate_ring_positions(&[c(0.0, 0.0), c(1.0, 0.0), c(0.0, 0.0)]).is_err());
+        let closed = [c(0.0, 0.0), c(1.0, 0.0), c(1.0, 1.0), c(0.0, 0.0)];
+        assert!(validate_ring_positions(&closed).is_ok());
+        let polygon = Polygon::new(LineString::from(closed.to_vec()), vec![]);
+        assert!(validate_geometry(&polygon.into()).is_ok());
+    }
+
+    #[test]
+    fn rejects_empty_geometries() {
+        assert!(validate_geometry(&MultiPolygon::<f64>(vec![]).into()).is_err());
+        assert!(validate_geometry(&LineString::<f64>(vec![]).into()).is_err());
+        let triangle = polygon![(x: 0.0, y: 0.0), (x: 1.0, y: 0.0), (x: 0.0, y: 1.0)];
+        assert!(validate_geometry(&triangle.into()).is_ok());
+    }
+
+    proptest! {
+        #[test]
+        fn in_range_points_always_validate(x in -180.0f64..=180.0, y in -90.0f64..=90.0) {
+            prop_assert!(validate_geometry(&point!(x: x, y: y).into()).is_ok());
+        }
+
+        #[test]
+        fn out_of_range_latitudes_never_validate(x in -180.0f64..=180.0, y in 90.000001f64..1e300) {
+            prop_assert!(validate_geometry(&point!(x: x, y: y).into()).is_err());
+            prop_assert!(validate_geometry(&point!(x: x, y: -y).into()).is_err());
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! Room `query`: what a reader asks of a dataset. It owns [`FeatureQuery`] (bbox, datetime, limit, cursor),
+//! the OGC API datetime syntax, and the in-memory test of a feature against a query.
+//!
+//! It depends only on `model`. It never builds SQL: stores translate a query into their own bound parameters.
+//! CQL2 filters arrive here with the serving issue.
+#![forbid(unsafe_code)]
+
+mod datetime;
+mod error;
+
+pub use datetime::DateTimeFilter;
+pub use error::{QueryError, QueryErrorKind, QueryResult};
+
+use geoconsole_model::{Bbox, Feature};
+use serde::{Deserialize, Serialize};
+
+/// Number of features returned when a query names no limit.
+pub const DEFAULT_LIMIT: usize = 10;
+/// Largest page a query may ask for.
+pub const MAX_LIMIT: usize = 10_000;
+
+/// An opaque position in a dataset's feature order, handed back to continue a listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Cursor(pub String);
+
+/// A page request over one dataset.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureQuery {
+    pub bbox: Option<Bbox>,
+    pub datetime: Option<DateTimeFilter>,
+    /// `None` means every matching feature (exports); APIs always set one.
+    pub limit: Option<usize>,
+    pub cursor: Option<Cursor>,
+}
+
+impl Default for FeatureQuery {
+    fn default() -> Self {
+        Self { bbox: None, datetime: None, limit: Some(DEFAULT_LIMIT), cursor: None }
+    }
+}
+
+impl FeatureQuery {
+    /// Every feature, in store order.
+    pub fn all() -> Self {
+        Self { limit: None, ..Self::default() }
+    }
+
+    /// Checks a requested page size against [`MAX_LIMIT`].
+    pub fn checked_limit(limit: usize) -> QueryResult<usize> {
+        if limit == 0 || limit > MAX_LIMIT {
+            return Err(QueryError::new(
+                QueryErrorKind::InvalidParameter,
+                format!("limit {limit} is outside 1..={MAX_LIMIT}"),
+            ));
+        }
+        Ok(limit)
+    }
+
+    /// Whether a feature passes the bbox and datetime parts (cursor and limit are the store's business).
+    /// Features without time never match a datetime filter.
+    pub fn matches(&self, feature: &Feature) -> bool {
+        if let Some(bbox) = &self.bbox {
+            match Bbox::of_geometry(&feature.geometry) {
+                Some(extent) if extent.intersects(bbox) => {}
+                _ => return false,
+            }
+        }
+        if let Some(filter) = &self.datetime {
+            match &feature.time {
+                Some(span) if filter.overlaps(span) => {}
+                _ => return false,
+            }
+        }
+        true
+    }
+}
