@@ -1,0 +1,101 @@
+//! GeoPackage geometry blobs (GeoPackage 1.3 §2.1.3): a `GP` header with SRS id and optional envelope,
+//! followed by ISO WKB. Encoding and decoding go through geozero; the `ST_*` SQL functions that the
+//! R-tree triggers call are registered here, as GDAL does, so any write (ours or a later tool's through our
+//! connection) keeps the spatial index true.
+
+use geoconsole_model::Bbox;
+use geoconsole_model::geo_types::Geometry;
+use geozero::wkb::GpkgWkb;
+use geozero::{CoordDimensions, ToGeo, ToWkb};
+use rusqlite::Connection;
+use rusqlite::functions::FunctionFlags;
+
+/// The SRS id of WGS84 longitude/latitude in `gpkg_spatial_ref_sys`.
+pub const WGS84_SRS_ID: i32 = 4326;
+
+/// Encodes a geometry with its envelope, so readers (and the R-tree triggers) need not parse the WKB to
+/// learn its extent. Points carry no envelope: their extent is their position, and GDAL writes them that way.
+pub fn encode(geometry: &Geometry<f64>, bbox: &Bbox) -> Result<Vec<u8>, String> {
+    let envelope = if matches!(geometry, Geometry::Point(_)) {
+        Vec::new()
+    } else {
+        vec![bbox.west, bbox.east, bbox.south, bbox.north]
+    };
+    geometry.to_gpkg_wkb(CoordDimensions::xy(), Some(WGS84_SRS_ID), envelope).map_err(|e| e.to_string())
+}
+
+pub fn decode(blob: &[u8]) -> Result<Geometry<f64>, String> {
+    GpkgWkb(blob).to_geo().map_err(|e| format!("unreadable geometry blob: {e}"))
+}
+
+/// The envelope of a blob as `(min_x, max_x, min_y, max_y)`, read from the header when present and from the
+/// geometry otherwise; `None` for an empty or unreadable blob.
+pub fn envelope(blob: &[u8]) -> Option<(f64, f64, f64, f64)> {
+    if blob.len() < 8 || &blob[0..2] != b"GP" {
+        return None;
+    }
+    let flags = blob[3];
+    let little_endian = flags & 1 == 1;
+    let envelope_kind = (flags >> 1) & 0b111;
+    let read = |at: usize| -> Option<f64> {
+        let bytes: [u8; 8] = blob.get(at..at + 8)?.try_into().ok()?;
+        Some(if little_endian { f64::from_le_bytes(bytes) } else { f64::from_be_bytes(bytes) })
+    };
+    if (1..=4).contains(&envelope_kind) {
+        return Some((read(8)?, read(16)?, read(24)?, read(32)?));
+    }
+    let bbox = Bbox::of_geometry(&decode(blob).ok()?)?;
+    Some((bbox.west, bbox.east, bbox.south, bbox.north))
+}
+
+fn is_empty_blob(blob: &[u8]) -> bool {
+    // Bit 4 of the flags byte marks an empty geometry.
+    blob.len() < 4 || blob[3] & 0b1_0000 != 0
+}
+
+/// Registers `ST_MinX`, `ST_MaxX`, `ST_MinY`, `ST_MaxY` and `ST_IsEmpty`, which the GeoPackage R-tree triggers
+/// call on every insert and update.
+pub fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
+    // Innocuous: pure functions of their argument, so triggers may call them with `trusted_schema` off.
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC | FunctionFlags::SQLITE_INNOCUOUS;
+    let part = |pick: fn((f64, f64, f64, f64)) -> f64| {
+        move |ctx: &rusqlite::functions::Context<'_>| -> rusqlite::Result<Option<f64>> {
+            Ok(ctx.get_raw(0).as_blob_or_null()?.and_then(envelope).map(pick))
+        }
+    };
+    conn.create_scalar_function("ST_MinX", 1, flags, part(|e| e.0))?;
+    conn.create_scalar_function("ST_MaxX", 1, flags, part(|e| e.1))?;
+    conn.create_scalar_function("ST_MinY", 1, flags, part(|e| e.2))?;
+    conn.create_scalar_function("ST_MaxY", 1, flags, part(|e| e.3))?;
+    conn.create_scalar_function("ST_IsEmpty", 1, flags, |ctx| {
+        Ok(ctx.get_raw(0).as_blob_or_null()?.map(|b| i32::from(is_empty_blob(b))))
+    })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geoconsole_model::geo_types::{Point, Polygon, LineString};
+
+    #[test]
+    fn point_blobs_round_trip_and_report_their_extent() {
+        let g: Geometry<f64> = Point::new(12.5, -3.25).into();
+        let bbox = Bbox::of_geometry(&g).unwrap();
+        let blob = encode(&g, &bbox).unwrap();
+        assert_eq!(&blob[0..2], b"GP");
+        assert_eq!(decode(&blob).unwrap(), g);
+        assert_eq!(envelope(&blob), Some((12.5, 12.5, -3.25, -3.25)));
+    }
+
+    #[test]
+    fn polygon_blobs_carry_their_envelope() {
+        let g: Geometry<f64> =
+            Polygon::new(LineString::from(vec![(0.0, 0.0), (4.0, 0.0), (4.0, 2.0), (0.0, 0.0)]), vec![]).into();
+        let blob = encode(&g, &Bbox::of_geometry(&g).unwrap()).unwrap();
+        assert_eq!(blob[3] >> 1 & 0b111, 1, "envelope [minx, maxx, miny, maxy] present");
+        assert_eq!(envelope(&blob), Some((0.0, 4.0, 0.0, 2.0)));
+        assert_eq!(decode(&blob).unwrap(), g);
+        assert_eq!(envelope(b"garbage"), None);
+    }
+}

@@ -1,0 +1,20 @@
+//! Room `gpkg`: the embedded store. One OGC GeoPackage 1.3 file (SQLite, WAL) that GDAL and QGIS open as
+//! they would any GeoPackage: every dataset is a feature table registered in `gpkg_contents` and
+//! `gpkg_geometry_columns`, with standard geometry blobs and the `gpkg_rtree_index` extension. The console's
+//! own metadata (kind, schema, version, time fields) lives beside them in `gc_datasets`.
+//!
+//! Depends on `store` (the trait it implements), `model`, `query`, rusqlite (bundled SQLite) and geozero
+//! (GeoPackage WKB). Every SQL statement binds its values; identifiers come only from validated dataset ids
+//! and from the column map, and are quoted.
+#![forbid(unsafe_code)]
+
+mod blob;
+mod catalog;
+mod columns;
+mod connection;
+mod ddl;
+mod read;
+mod store;
+mod write;
+
+pub use store::GpkgStore;

@@ -1,0 +1,113 @@
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use geoconsole_model::{Dataset, DatasetId, Feature, FeatureId};
+use geoconsole_query::FeatureQuery;
+use geoconsole_store::{
+    DatasetWriter, FeaturePage, FeatureStore, StoreError, StoreErrorKind, StoreResult, WriteRequest,
+};
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::catalog::{self, Entry};
+use crate::connection::{self, sqlite_error};
+use crate::write::GpkgWriter;
+use crate::{ddl, read};
+
+/// A GeoPackage file as a [`FeatureStore`]. Reads share one connection on blocking threads; every write
+/// transaction gets its own connection and thread, and WAL lets reads go on meanwhile.
+#[derive(Debug, Clone)]
+pub struct GpkgStore {
+    path: PathBuf,
+    reader: Arc<Mutex<Connection>>,
+}
+
+impl GpkgStore {
+    /// Opens a GeoPackage, creating it (and the console's tables) when the file does not exist.
+    pub fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            if !parent.is_dir() {
+                return Err(StoreError::new(
+                    StoreErrorKind::Unavailable,
+                    format!("{}: folder {} does not exist", path.display(), parent.display()),
+                ));
+            }
+        }
+        let conn = connection::open(&path)?;
+        connection::initialise(&path, &conn)?;
+        Ok(Self { path, reader: Arc::new(Mutex::new(conn)) })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `work` with the shared connection on a blocking thread.
+    async fn with_conn<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Connection, &Path) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let reader = Arc::clone(&self.reader);
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            // A poisoned lock only means another query panicked; the connection itself is still sound.
+            let mut conn = reader.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            work(&mut conn, &path)
+        })
+        .await
+        .map_err(|e| StoreError::new(StoreErrorKind::Internal, format!("store task failed: {e}")))?
+    }
+}
+
+fn entry(conn: &Connection, path: &Path, id: &DatasetId) -> StoreResult<Entry> {
+    catalog::load(conn, id)
+        .map_err(|e| sqlite_error(path, e))?
+        .ok_or_else(|| StoreError::not_found(format!("dataset '{id}' does not exist")))
+}
+
+#[async_trait]
+impl FeatureStore for GpkgStore {
+    fn location(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    async fn list_datasets(&self) -> StoreResult<Vec<Dataset>> {
+        self.with_conn(|conn, path| catalog::list(conn).map_err(|e| sqlite_error(path, e))).await
+    }
+
+    async fn dataset(&self, id: &DatasetId) -> StoreResult<Dataset> {
+        let id = id.clone();
+        self.with_conn(move |conn, path| entry(conn, path, &id).map(|e| e.dataset)).await
+    }
+
+    async fn begin_write(&self, request: WriteRequest) -> StoreResult<Box<dyn DatasetWriter>> {
+        Ok(Box::new(GpkgWriter::begin(self.path.clone(), request).await?))
+    }
+
+    async fn query(&self, id: &DatasetId, query: &FeatureQuery) -> StoreResult<FeaturePage> {
+        let (id, query) = (id.clone(), query.clone());
+        self.with_conn(move |conn, path| read::query(conn, &entry(conn, path, &id)?, &query)).await
+    }
+
+    async fn feature(&self, id: &DatasetId, feature: &FeatureId) -> StoreResult<Feature> {
+        let (id, feature) = (id.clone(), feature.clone());
+        self.with_conn(move |conn, path| {
+            read::feature(conn, &entry(conn, path, &id)?, &feature)?
+                .ok_or_else(|| StoreError::not_found(format!("dataset '{id}' has no feature '{feature}'")))
+        })
+        .await
+    }
+
+    async fn drop_dataset(&self, id: &DatasetId) -> StoreResult<()> {
+        let id = id.clone();
+        self.with_conn(move |conn, path| {
+            let wrap = |e| sqlite_error(path, e);
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(wrap)?;
+            entry(&tx, path, &id)?;
+            ddl::drop_feature_table(&tx, id.as_str()).map_err(wrap)?;
+            tx.commit().map_err(wrap)
+        })
+        .await
+    }
+}

@@ -1,0 +1,446 @@
+//! A write transaction on its own thread. SQLite connections are not `Sync`, and a long import must not block
+//! the async runtime, so the transaction lives on a dedicated thread that owns its connection; the async
+//! [`GpkgWriter`] sends it batches and waits for each answer. Dropping the writer closes the channel, and the
+//! thread rolls back.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use geoconsole_model::{Bbox, Dataset, FieldType, Feature, GeometryType, TimeSpan, format_rfc3339};
+use geoconsole_store::{
+    Conflict, DatasetStats, DatasetWriter, StoreError, StoreErrorKind, StoreResult, WriteMode, WriteRequest,
+};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Transaction, TransactionBehavior, params_from_iter};
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+use crate::catalog::{self, Entry};
+use crate::columns::{ColumnMap, sql_type};
+use crate::connection::{self, sqlite_error};
+use crate::ddl::{self, quote};
+use crate::{blob, read};
+
+enum Command {
+    Write(Vec<Feature>, oneshot::Sender<StoreResult<Vec<Conflict>>>),
+    Commit(oneshot::Sender<StoreResult<Dataset>>),
+    Abort(oneshot::Sender<StoreResult<()>>),
+}
+
+pub struct GpkgWriter {
+    commands: mpsc::Sender<Command>,
+}
+
+fn writer_gone() -> StoreError {
+    StoreError::new(StoreErrorKind::Internal, "the write transaction ended unexpectedly")
+}
+
+impl GpkgWriter {
+    /// Starts the transaction thread and waits until the transaction holds the write lock and the target
+    /// table is ready (or the request is refused).
+    pub async fn begin(path: PathBuf, request: WriteRequest) -> StoreResult<Self> {
+        let (commands, receiver) = mpsc::channel();
+        let (ready_tx, ready_rx) = oneshot::channel();
+        thread::Builder::new()
+            .name(format!("geoconsole-write-{}", request.id))
+            .spawn(move || run(&path, &request, ready_tx, &receiver))
+            .map_err(|e| StoreError::new(StoreErrorKind::Internal, format!("cannot start writer thread: {e}")))?;
+        ready_rx.await.map_err(|_| writer_gone())??;
+        Ok(Self { commands })
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<StoreResult<T>>) -> Command) -> StoreResult<T> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(make(tx)).map_err(|_| writer_gone())?;
+        rx.await.map_err(|_| writer_gone())?
+    }
+}
+
+#[async_trait]
+impl DatasetWriter for GpkgWriter {
+    async fn write(&mut self, features: Vec<Feature>) -> StoreResult<Vec<Conflict>> {
+        self.ask(|tx| Command::Write(features, tx)).await
+    }
+
+    async fn commit(self: Box<Self>) -> StoreResult<Dataset> {
+        self.ask(Command::Commit).await
+    }
+
+    async fn abort(self: Box<Self>) -> StoreResult<()> {
+        self.ask(Command::Abort).await
+    }
+}
+
+fn run(
+    path: &Path,
+    request: &WriteRequest,
+    ready: oneshot::Sender<StoreResult<()>>,
+    commands: &mpsc::Receiver<Command>,
+) {
+    let mut conn = match connection::open(path) {
+        Ok(conn) => conn,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            let _ = ready.send(Err(sqlite_error(path, e)));
+            return;
+        }
+    };
+    let mut state = match WriteState::prepare(path, &tx, request) {
+        Ok(state) => state,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    if ready.send(Ok(())).is_err() {
+        return;
+    }
+    while let Ok(command) = commands.recv() {
+        match command {
+            Command::Write(features, reply) => {
+                let _ = reply.send(state.write(&tx, &features));
+            }
+            Command::Commit(reply) => {
+                let result = state.finish(&tx).and_then(|dataset| {
+                    tx.commit().map_err(|e| sqlite_error(path, e))?;
+                    Ok(dataset)
+                });
+                if result.is_ok() {
+                    // Keep the WAL from growing across imports; readers in progress make this a no-op, not a wait.
+                    let _ = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);");
+                }
+                let _ = reply.send(result);
+                return;
+            }
+            Command::Abort(reply) => {
+                let _ = reply.send(tx.rollback().map_err(|e| sqlite_error(path, e)));
+                return;
+            }
+        }
+    }
+    // The writer was dropped without commit: `tx` rolls back as it goes out of scope.
+}
+
+struct WriteState {
+    path: PathBuf,
+    table: String,
+    entry: Entry,
+    previous: Option<Dataset>,
+    /// A table created by this transaction: its R-tree is filled in one pass at commit.
+    fresh: bool,
+    mode: WriteMode,
+    skip_conflicts: bool,
+    stats: DatasetStats,
+    next_fid: i64,
+    insert_sql: Option<String>,
+    update_sql: Option<String>,
+}
+
+impl WriteState {
+    fn prepare(path: &Path, tx: &Transaction<'_>, request: &WriteRequest) -> StoreResult<Self> {
+        let wrap = |e| sqlite_error(path, e);
+        let id = &request.id;
+        let existing = catalog::load(tx, id).map_err(wrap)?;
+        if existing.is_none() && table_exists(tx, id.as_str()).map_err(wrap)? {
+            return Err(StoreError::new(
+                StoreErrorKind::Conflict,
+                format!("the GeoPackage already has a table named '{id}' that is not a console dataset; choose another dataset id"),
+            ));
+        }
+        let now = Utc::now();
+        let dataset = |previous: Option<&Dataset>| Dataset {
+            id: id.clone(),
+            title: request.title.clone(),
+            kind: request.kind,
+            geometry_type: previous.map_or(GeometryType::Geometry, |p| p.geometry_type),
+            time_fields: request.time_fields.clone(),
+            id_field: request.id_field.clone(),
+            schema: previous.map(|p| p.schema.clone()).unwrap_or_default(),
+            source: request.source.clone(),
+            version: previous.map_or(0, |p| p.version),
+            feature_count: previous.map_or(0, |p| p.feature_count),
+            extent: previous.and_then(|p| p.extent),
+            time_extent: previous.and_then(|p| p.time_extent),
+            created: previous.map_or(now, |p| p.created),
+            updated: now,
+        };
+        let (entry, previous, fresh) = match (request.mode, existing) {
+            (WriteMode::Create, Some(_)) => {
+                return Err(StoreError::new(
+                    StoreErrorKind::Conflict,
+                    format!("dataset '{id}' already exists; choose --mode append, replace or upsert, or another id"),
+                ));
+            }
+            (WriteMode::Replace, Some(old)) => {
+                ddl::drop_feature_table(tx, id.as_str()).map_err(wrap)?;
+                let mut fresh = dataset(Some(&old.dataset));
+                fresh.schema = Default::default();
+                fresh.geometry_type = GeometryType::Geometry;
+                (Entry { dataset: fresh, columns: ColumnMap::default() }, Some(old.dataset), true)
+            }
+            (WriteMode::Append | WriteMode::Upsert, Some(old)) => {
+                let d = dataset(Some(&old.dataset));
+                (Entry { dataset: d, columns: old.columns }, Some(old.dataset), false)
+            }
+            (_, None) => (Entry { dataset: dataset(None), columns: ColumnMap::default() }, None, true),
+        };
+        if fresh {
+            ddl::create_feature_table(tx, id.as_str(), &request.title, "").map_err(wrap)?;
+        }
+        let next_fid: i64 = tx
+            .query_row(&format!("SELECT coalesce(max(fid), 0) + 1 FROM {}", quote(id.as_str())), [], |r| r.get(0))
+            .map_err(wrap)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            table: id.as_str().to_string(),
+            entry,
+            previous,
+            fresh,
+            mode: request.mode,
+            skip_conflicts: request.skip_conflicts,
+            stats: DatasetStats::default(),
+            next_fid,
+            insert_sql: None,
+            update_sql: None,
+        })
+    }
+
+    fn wrap(&self, e: rusqlite::Error) -> StoreError {
+        sqlite_error(&self.path, e)
+    }
+
+    /// Adds a column for every property not seen before; the insert statement is rebuilt when that happens.
+    fn ensure_columns(&mut self, tx: &Transaction<'_>, feature: &Feature) -> StoreResult<()> {
+        for (name, value) in &feature.properties {
+            if self.entry.columns.index_of(name).is_some() {
+                continue;
+            }
+            let declared = FieldType::of_value(value).unwrap_or(FieldType::Text);
+            let column = self.entry.columns.add(name, declared).column.clone();
+            tx.execute_batch(&format!("ALTER TABLE {} ADD COLUMN {} {}", quote(&self.table), quote(&column), sql_type(declared)))
+                .map_err(|e| self.wrap(e))?;
+            self.insert_sql = None;
+            self.update_sql = None;
+        }
+        Ok(())
+    }
+
+    /// Builds the insert statement for the current columns, once per column change.
+    fn ensure_insert_sql(&mut self) {
+        let table = quote(&self.table);
+        let columns = self.entry.columns.columns();
+        let upsert = self.mode == WriteMode::Upsert;
+        if upsert && self.update_sql.is_none() {
+            // Upsert is UPDATE-then-INSERT rather than `INSERT ... ON CONFLICT DO UPDATE`: SQLite applies an
+            // upsert's conflict handling to trigger bodies too, which breaks the R-tree triggers' INSERT OR REPLACE.
+            let mut sql = format!("UPDATE {table} SET geom = ?2, time_start = ?4, time_end = ?5");
+            for (i, column) in columns.iter().enumerate() {
+                sql.push_str(&format!(", {} = ?{}", quote(&column.column), i + 6));
+            }
+            sql.push_str(" WHERE feature_id = ?3");
+            self.update_sql = Some(sql);
+        }
+        self.insert_sql.get_or_insert_with(|| {
+            let names: Vec<String> = columns.iter().map(|c| quote(&c.column)).collect();
+            let mut sql = format!("INSERT INTO {table} (fid, geom, feature_id, time_start, time_end");
+            for name in &names {
+                sql.push_str(", ");
+                sql.push_str(name);
+            }
+            sql.push_str(") VALUES (?1, ?2, ?3, ?4, ?5");
+            for i in 0..names.len() {
+                sql.push_str(&format!(", ?{}", i + 6));
+            }
+            sql.push(')');
+            sql
+        });
+    }
+
+    fn write(&mut self, tx: &Transaction<'_>, features: &[Feature]) -> StoreResult<Vec<Conflict>> {
+        let mut conflicts = Vec::new();
+        let mut values: Vec<SqlValue> = Vec::new();
+        for (position, feature) in features.iter().enumerate() {
+            self.ensure_columns(tx, feature)?;
+            let bbox = Bbox::of_geometry(&feature.geometry).ok_or_else(|| {
+                StoreError::new(StoreErrorKind::Invalid, "feature has an empty geometry").at_position(position)
+            })?;
+            let blob = blob::encode(&feature.geometry, &bbox)
+                .map_err(|why| StoreError::new(StoreErrorKind::Invalid, why).at_position(position))?;
+            let fid = self.next_fid;
+            let feature_id = feature.id.as_ref().map_or_else(|| fid.to_string(), |id| id.0.clone());
+            values.clear();
+            values.push(SqlValue::Integer(fid));
+            values.push(SqlValue::Blob(blob));
+            values.push(SqlValue::Text(feature_id.clone()));
+            let (start, end) = feature.time.map(|t: TimeSpan| (t.start, t.end)).unzip();
+            values.push(start.map_or(SqlValue::Null, |t| SqlValue::Text(format_rfc3339(t))));
+            values.push(end.map_or(SqlValue::Null, |t| SqlValue::Text(format_rfc3339(t))));
+            for column in self.entry.columns.columns() {
+                values.push(feature.properties.get(&column.property).map_or(SqlValue::Null, to_sql));
+            }
+            self.ensure_insert_sql();
+            if let Some(update) = self.update_sql.as_deref() {
+                let mut statement = tx.prepare_cached(update).map_err(|e| sqlite_error(&self.path, e))?;
+                let updated = statement.execute(params_from_iter(values.iter())).map_err(|e| sqlite_error(&self.path, e))?;
+                if updated > 0 {
+                    self.stats.observe(feature, Some(bbox));
+                    continue;
+                }
+            }
+            let sql = self.insert_sql.as_deref().unwrap_or_default();
+            let mut statement = tx.prepare_cached(sql).map_err(|e| sqlite_error(&self.path, e))?;
+            match statement.execute(params_from_iter(values.iter())) {
+                Ok(_) => {
+                    self.next_fid += 1;
+                    self.stats.observe(feature, Some(bbox));
+                }
+                Err(rusqlite::Error::SqliteFailure(e, message))
+                    if e.code == rusqlite::ErrorCode::ConstraintViolation
+                        && message.as_deref().is_some_and(|m| m.contains(".feature_id")) =>
+                {
+                    let reason = format!("duplicate feature id '{feature_id}'");
+                    if !self.skip_conflicts {
+                        return Err(StoreError::new(StoreErrorKind::Conflict, reason).at_position(position));
+                    }
+                    conflicts.push(Conflict { position, reason });
+                }
+                Err(e) => return Err(self.wrap(e).at_position(position)),
+            }
+        }
+        Ok(conflicts)
+    }
+
+    fn finish(&mut self, tx: &Transaction<'_>) -> StoreResult<Dataset> {
+        let path = self.path.clone();
+        let wrap = |e| sqlite_error(&path, e);
+        let table = self.table.clone();
+        let mut dataset = self.entry.dataset.clone();
+        if self.fresh {
+            ddl::index_and_create_rtree_triggers(tx, &table).map_err(wrap)?;
+            dataset.schema = self.stats.schema.clone();
+            dataset.geometry_type = self.stats.geometry_type.unwrap_or(GeometryType::Geometry);
+            dataset.feature_count = self.stats.count;
+            dataset.extent = self.stats.extent;
+            dataset.time_extent = self.stats.time_extent;
+        } else {
+            dataset.schema.merge(&self.stats.schema);
+            if let Some(seen) = self.stats.geometry_type {
+                dataset.geometry_type =
+                    if dataset.feature_count == 0 { seen } else { dataset.geometry_type.merge(seen) };
+            }
+            if self.mode == WriteMode::Upsert {
+                // Updates can move or shrink what is there, so read the truth back.
+                let summary = read::summarise(tx, &table).map_err(wrap)?;
+                dataset.feature_count = summary.count;
+                dataset.extent = summary.extent;
+                dataset.time_extent = summary.time_extent;
+            } else {
+                // Appends only add: the exact union avoids the R-tree's 32-bit rounding.
+                let union = |a: Option<Bbox>, b: Option<Bbox>| match (a, b) {
+                    (Some(a), Some(b)) => Some(a.union(&b)),
+                    (a, b) => a.or(b),
+                };
+                dataset.feature_count += self.stats.count;
+                dataset.extent = union(dataset.extent, self.stats.extent);
+                dataset.time_extent = match (dataset.time_extent, self.stats.time_extent) {
+                    (Some(a), Some(b)) => Some(a.union(&b)),
+                    (a, b) => a.or(b),
+                };
+            }
+        }
+        self.retype_columns(tx, &dataset)?;
+        dataset.version = self.previous.as_ref().map_or(0, |p| p.version) + 1;
+        dataset.updated = Utc::now();
+        let entry = Entry { dataset: dataset.clone(), columns: self.entry.columns.clone() };
+        catalog::save(tx, &entry).map_err(wrap)?;
+        Ok(dataset)
+    }
+
+    /// Columns are declared from the first value seen; when later values widened the type (integer to real,
+    /// anything to text), the table is rebuilt with the right declarations so GDAL and QGIS read the right
+    /// field types. The common case (no widening) costs nothing.
+    fn retype_columns(&mut self, tx: &Transaction<'_>, dataset: &Dataset) -> StoreResult<()> {
+        let mut changed = false;
+        for index in 0..self.entry.columns.columns().len() {
+            let column = &self.entry.columns.columns()[index];
+            let wanted = dataset.schema.field(&column.property).map_or(column.declared, |f| f.field_type);
+            if sql_type(wanted) != sql_type(column.declared) {
+                self.entry.columns.set_declared(index, wanted);
+                changed = true;
+            }
+        }
+        if !changed {
+            return Ok(());
+        }
+        let table = quote(&self.table);
+        let rebuilt = quote(&format!("{}__retype", self.table));
+        let mut definitions = String::new();
+        let mut selections = String::from("fid, geom, feature_id, time_start, time_end");
+        for column in self.entry.columns.columns() {
+            let name = quote(&column.column);
+            definitions.push_str(&format!(", {name} {}", sql_type(column.declared)));
+            match column.declared {
+                FieldType::Real => selections.push_str(&format!(", CAST({name} AS REAL)")),
+                FieldType::Text => selections.push_str(&format!(", CAST({name} AS TEXT)")),
+                _ => selections.push_str(&format!(", {name}")),
+            }
+        }
+        let name = |suffix: &str| quote(&format!("{}_{suffix}", ddl::rtree_name(&self.table)));
+        let mut sql = String::new();
+        for suffix in ["insert", "update1", "update2", "update3", "update4", "delete"] {
+            sql.push_str(&format!("DROP TRIGGER IF EXISTS {};", name(suffix)));
+        }
+        sql.push_str(&format!(
+            "CREATE TABLE {rebuilt} (fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, geom GEOMETRY, feature_id TEXT, \
+             time_start DATETIME, time_end DATETIME{definitions});
+             INSERT INTO {rebuilt} SELECT {selections} FROM {table};
+             DROP TABLE {table};
+             ALTER TABLE {rebuilt} RENAME TO {table};
+             CREATE UNIQUE INDEX {idx_id} ON {table} (feature_id);
+             CREATE INDEX {idx_time} ON {table} (time_start, time_end);",
+            idx_id = quote(&format!("{}_feature_id", self.table)),
+            idx_time = quote(&format!("{}_time", self.table)),
+        ));
+        tx.execute_batch(&sql).map_err(|e| self.wrap(e))?;
+        ddl::create_rtree_triggers(tx, &self.table).map_err(|e| self.wrap(e))?;
+        self.insert_sql = None;
+        self.update_sql = None;
+        Ok(())
+    }
+}
+
+fn table_exists(tx: &Transaction<'_>, name: &str) -> rusqlite::Result<bool> {
+    tx.query_row("SELECT count(*) FROM sqlite_master WHERE lower(name) = lower(?1)", [name], |r| r.get::<_, i64>(0))
+        .map(|n| n > 0)
+}
+
+/// A property value as SQLite stores it: booleans as 0/1 (GeoPackage BOOLEAN), date-times in canonical UTC
+/// form (GeoPackage DATETIME), nested JSON as text.
+fn to_sql(value: &Value) -> SqlValue {
+    match value {
+        Value::Null => SqlValue::Null,
+        Value::Bool(b) => SqlValue::Integer(i64::from(*b)),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => SqlValue::Integer(i),
+            None => n.as_f64().map_or(SqlValue::Null, SqlValue::Real),
+        },
+        Value::String(s) => {
+            if FieldType::of_value(value) == Some(FieldType::DateTime) {
+                if let Ok(t) = geoconsole_model::parse_time_value(value) {
+                    return SqlValue::Text(format_rfc3339(t));
+                }
+            }
+            SqlValue::Text(s.clone())
+        }
+        Value::Array(_) | Value::Object(_) => SqlValue::Text(value.to_string()),
+    }
+}
