@@ -21,7 +21,7 @@ pub use detect::{Format, detect_format};
 pub use error::{FormatError, FormatErrorKind, FormatResult, Location};
 pub use geojson::{GeoJsonReader, GeoJsonWriter};
 pub use geojson_seq::{GeoJsonSeqReader, GeoJsonSeqWriter};
-pub use read::{ReadOptions, SourceFeature, open_reader};
+pub use read::{FeatureStream, ReadOptions, SourceFeature, open_reader, read_stream};
 pub use write::{FeatureWriter, create_writer};
 
 pub use geoconsole_model::Feature;

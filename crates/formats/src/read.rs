@@ -41,13 +41,22 @@ pub(crate) const READ_BUFFER_BYTES: usize = 256 * 1024;
 pub fn open_reader(path: &Path, options: &ReadOptions) -> FormatResult<(Format, FeatureStream)> {
     let file = File::open(path).map_err(|e| FormatError::io(path, &e))?;
     let counted = CountingReader { inner: file, counter: options.bytes_read.clone() };
-    let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, counted);
-    let head = reader.fill_buf().map_err(|e| FormatError::io(path, &e))?.to_vec();
+    read_stream(path, BufReader::with_capacity(READ_BUFFER_BYTES, counted), options)
+}
+
+/// Like [`open_reader`] for bytes that do not come from a file of their own (uploads, embedded data);
+/// `label` names them in errors.
+pub fn read_stream<R: BufRead + Send + 'static>(
+    label: &Path,
+    mut reader: R,
+    options: &ReadOptions,
+) -> FormatResult<(Format, FeatureStream)> {
+    let head = reader.fill_buf().map_err(|e| FormatError::io(label, &e))?.to_vec();
     let format = match options.format {
         Some(format) => format,
-        None => detect_format(path, &head)?,
+        None => detect_format(label, &head)?,
     };
-    let path_buf = path.to_path_buf();
+    let path_buf = label.to_path_buf();
     let stream: FeatureStream = match format {
         Format::GeoJson => Box::new(GeoJsonReader::spawn(path_buf, reader)),
         Format::GeoJsonSeq => Box::new(prefetch(GeoJsonSeqReader::new(path_buf, reader))),

@@ -1,0 +1,427 @@
+//! The import pipeline: a reader thread parses, a staging thread applies the console's rules (time fields,
+//! ids, the error policy), and the async side writes batches into one store transaction. A failure anywhere
+//! before commit aborts the transaction, so a file that fails changes nothing.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use geoconsole_formats::{
+    FeatureStream, FormatError, FormatErrorKind, FormatResult, Location, ReadOptions, SourceFeature,
+};
+use geoconsole_model::{Dataset, DatasetId, DatasetKind, Feature, FeatureId, TimeFields};
+use geoconsole_store::{FeatureStore, WriteMode, WriteRequest};
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use crate::time_fields::{self, END_FIELD_NAMES, SNIFF_FEATURES, START_FIELD_NAMES};
+use crate::{AppError, AppErrorKind, AppResult};
+
+/// Features written to the store per call: large enough to amortise the round trip to the writer thread,
+/// small enough to keep memory flat.
+const BATCH_FEATURES: usize = 4096;
+
+/// Live counts of an import, for progress bars.
+#[derive(Debug, Default)]
+pub struct ImportCounters {
+    pub bytes_read: Arc<AtomicU64>,
+    pub features: AtomicU64,
+    pub rejected: AtomicU64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// Target dataset; defaults to the file name turned into an id.
+    pub dataset: Option<DatasetId>,
+    pub title: Option<String>,
+    /// Defaults to `events` when features have a time, `reference` otherwise.
+    pub kind: Option<DatasetKind>,
+    pub mode: WriteMode,
+    /// Property holding the start (or instant) time; detected when not given.
+    pub time: Option<String>,
+    /// Property holding the end time; detected when not given.
+    pub time_end: Option<String>,
+    /// Property holding each feature's stable id (required for upsert unless the source has ids).
+    pub id_field: Option<String>,
+    /// Import the valid features and report the others instead of failing the whole import.
+    pub skip_invalid: bool,
+    /// Where the rejects report goes with `skip_invalid`; defaults to `<dataset>.rejects.jsonl`.
+    pub rejects: Option<PathBuf>,
+    pub read: ReadOptions,
+    pub counters: Option<Arc<ImportCounters>>,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        Self {
+            dataset: None,
+            title: None,
+            kind: None,
+            mode: WriteMode::Create,
+            time: None,
+            time_end: None,
+            id_field: None,
+            skip_invalid: false,
+            rejects: None,
+            read: ReadOptions::default(),
+            counters: None,
+        }
+    }
+}
+
+/// One refused feature, as written to the rejects report (JSON lines).
+#[derive(Debug, Clone, Serialize)]
+pub struct Reject {
+    /// `feature 12`, `line 40`.
+    pub at: String,
+    pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportReport {
+    pub dataset: Dataset,
+    pub format: String,
+    pub file: PathBuf,
+    pub mode: String,
+    /// Features read from the file, valid or not.
+    pub read: u64,
+    pub imported: u64,
+    pub rejected: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejects_report: Option<PathBuf>,
+    pub elapsed_ms: u64,
+}
+
+/// What the staging thread hands to the writer.
+enum Staged {
+    Ready { time_fields: TimeFields },
+    Batch { features: Vec<Feature>, locations: Vec<Location> },
+    Rejected(Reject),
+    Failed(AppError),
+}
+
+struct Rules {
+    path: PathBuf,
+    time_fields: TimeFields,
+    id_field: Option<String>,
+    upsert: bool,
+    skip_invalid: bool,
+}
+
+impl Rules {
+    /// Applies the console's rules to one feature: id from the id field, time from the time fields.
+    fn apply(&self, source: &mut SourceFeature) -> Result<(), FormatError> {
+        let invalid = |why: String| FormatError::new(FormatErrorKind::InvalidFeature, &self.path, source.location, why);
+        let feature = &mut source.feature;
+        if let Some(field) = &self.id_field {
+            feature.id = match feature.properties.get(field) {
+                Some(Value::String(s)) if !s.is_empty() => Some(FeatureId(s.clone())),
+                Some(Value::Number(n)) => Some(FeatureId(n.to_string())),
+                _ => return Err(invalid(format!("id field '{field}' is missing or empty"))),
+            };
+        }
+        if self.upsert && feature.id.is_none() {
+            return Err(invalid("upsert needs an id for every feature; name the id property with --id-field".into()));
+        }
+        if self.time_fields.start.is_some() {
+            feature.time =
+                time_fields::extract(&feature.properties, self.time_fields.start.as_deref(), self.time_fields.end.as_deref())
+                    .map_err(invalid)?;
+        }
+        Ok(())
+    }
+}
+
+fn reject_of(error: &FormatError) -> Reject {
+    Reject { at: error.location().to_string(), reason: error.message().to_string(), raw: error.snippet().map(str::to_string) }
+}
+
+/// Runs on a blocking thread: sniffs time fields, applies the rules, batches, and enforces the error policy.
+fn stage(
+    mut stream: impl Iterator<Item = FormatResult<SourceFeature>>,
+    options: &ImportOptions,
+    path: &Path,
+    out: &mpsc::Sender<Staged>,
+) {
+    let send = |message: Staged| out.blocking_send(message).is_ok();
+    // Look at the first features before deciding on time fields.
+    let mut sample: Vec<FormatResult<SourceFeature>> = Vec::new();
+    let mut sampled_features = 0;
+    for item in stream.by_ref() {
+        let fatal = matches!(&item, Err(e) if !e.is_recoverable());
+        sampled_features += usize::from(item.is_ok());
+        sample.push(item);
+        if fatal || sampled_features >= SNIFF_FEATURES {
+            break;
+        }
+    }
+    let features: Vec<Feature> = sample.iter().filter_map(|r| r.as_ref().ok()).map(|s| s.feature.clone()).collect();
+    let field_check = |name: &Option<String>, role: &str| -> Result<(), AppError> {
+        match name {
+            Some(field) if !features.is_empty() && !features.iter().any(|f| f.properties.contains_key(field)) => {
+                let known: Vec<&str> = features[0].properties.keys().map(String::as_str).collect();
+                Err(AppError::new(
+                    AppErrorKind::Invalid,
+                    format!("{}: {role} field '{field}' not found; properties are: {}", display_name(path), known.join(", ")),
+                ))
+            }
+            _ => Ok(()),
+        }
+    };
+    if let Err(e) = field_check(&options.time, "time").and(field_check(&options.time_end, "time-end")).and(field_check(&options.id_field, "id")) {
+        send(Staged::Failed(e));
+        return;
+    }
+    let start = options.time.clone().or_else(|| time_fields::detect(&features, &START_FIELD_NAMES));
+    let end = match (&options.time_end, &start) {
+        (Some(end), _) => Some(end.clone()),
+        (None, Some(start)) => time_fields::detect(&features, &END_FIELD_NAMES).filter(|end| end != start),
+        (None, None) => None,
+    };
+    let rules = Rules {
+        path: path.to_path_buf(),
+        time_fields: TimeFields { start, end },
+        id_field: options.id_field.clone(),
+        upsert: options.mode == WriteMode::Upsert,
+        skip_invalid: options.skip_invalid,
+    };
+    drop(features);
+    if !send(Staged::Ready { time_fields: rules.time_fields.clone() }) {
+        return;
+    }
+    let counters = options.counters.clone();
+    let mut batch = Vec::with_capacity(BATCH_FEATURES);
+    let mut locations = Vec::with_capacity(BATCH_FEATURES);
+    for item in sample.into_iter().chain(stream) {
+        if let Some(c) = &counters {
+            c.features.fetch_add(1, Ordering::Relaxed);
+        }
+        let checked = item.and_then(|mut source| rules.apply(&mut source).map(|()| source));
+        match checked {
+            Ok(source) => {
+                locations.push(source.location);
+                batch.push(source.feature);
+                if batch.len() >= BATCH_FEATURES {
+                    let full = Staged::Batch {
+                        features: std::mem::replace(&mut batch, Vec::with_capacity(BATCH_FEATURES)),
+                        locations: std::mem::replace(&mut locations, Vec::with_capacity(BATCH_FEATURES)),
+                    };
+                    if !send(full) {
+                        return;
+                    }
+                }
+            }
+            Err(error) if error.is_recoverable() && rules.skip_invalid => {
+                if let Some(c) = &counters {
+                    c.rejected.fetch_add(1, Ordering::Relaxed);
+                }
+                if !send(Staged::Rejected(reject_of(&error))) {
+                    return;
+                }
+            }
+            Err(error) => {
+                send(Staged::Failed(error.into()));
+                return;
+            }
+        }
+    }
+    if !batch.is_empty() {
+        send(Staged::Batch { features: batch, locations });
+    }
+}
+
+fn display_name(path: &Path) -> String {
+    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+/// Writes rejects as JSON lines, creating the file at the first one.
+struct RejectLog {
+    path: PathBuf,
+    file: Option<BufWriter<File>>,
+    count: u64,
+}
+
+impl RejectLog {
+    fn record(&mut self, reject: &Reject) -> AppResult<()> {
+        let io = |e: std::io::Error| AppError::new(AppErrorKind::Invalid, format!("cannot write rejects report {}: {e}", self.path.display()));
+        if self.file.is_none() {
+            self.file = Some(BufWriter::new(File::create(&self.path).map_err(io)?));
+        }
+        if let Some(file) = &mut self.file {
+            let line = serde_json::to_string(reject).unwrap_or_default();
+            writeln!(file, "{line}").map_err(io)?;
+        }
+        self.count += 1;
+        Ok(())
+    }
+
+    fn finish(mut self) -> AppResult<Option<PathBuf>> {
+        if let Some(mut file) = self.file.take() {
+            file.flush().map_err(|e| AppError::new(AppErrorKind::Invalid, format!("cannot write rejects report {}: {e}", self.path.display())))?;
+            return Ok(Some(self.path));
+        }
+        Ok(None)
+    }
+}
+
+/// Where an import's features come from.
+pub(crate) enum Source {
+    /// A file on disk, opened and detected here.
+    File(PathBuf),
+    /// Bytes from elsewhere (embedded data, an upload), named by `label` in messages.
+    Reader { label: PathBuf, reader: Box<dyn std::io::BufRead + Send> },
+    /// Features produced by the console itself (generators), already in the model.
+    Features { label: PathBuf, features: Box<dyn Iterator<Item = Feature> + Send> },
+}
+
+impl Source {
+    fn label(&self) -> &Path {
+        match self {
+            Source::File(path) => path,
+            Source::Reader { label, .. } | Source::Features { label, .. } => label,
+        }
+    }
+}
+
+pub(crate) async fn import(store: &Arc<dyn FeatureStore>, source: Source, options: ImportOptions) -> AppResult<ImportReport> {
+    let started = Instant::now();
+    let path = source.label().to_path_buf();
+    let dataset_id = match &options.dataset {
+        Some(id) => id.clone(),
+        None => {
+            let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            DatasetId::slug(&stem).map_err(|e| AppError::new(AppErrorKind::Invalid, e.message()))?
+        }
+    };
+    let mut read_options = options.read.clone();
+    if let Some(counters) = &options.counters {
+        read_options.bytes_read = Some(Arc::clone(&counters.bytes_read));
+    }
+    let (format, stream): (String, FeatureStream) = tokio::task::spawn_blocking(move || -> FormatResult<_> {
+        match source {
+            Source::File(path) => {
+                geoconsole_formats::open_reader(&path, &read_options).map(|(f, s)| (f.name().to_string(), s))
+            }
+            Source::Reader { label, reader } => {
+                geoconsole_formats::read_stream(&label, reader, &read_options).map(|(f, s)| (f.name().to_string(), s))
+            }
+            Source::Features { features, .. } => {
+                let stream: FeatureStream = Box::new(
+                    features
+                        .enumerate()
+                        .map(|(i, feature)| Ok(SourceFeature { location: Location::Feature(i as u64), feature })),
+                );
+                Ok(("generated".to_string(), stream))
+            }
+        }
+    })
+    .await
+    .map_err(|e| AppError::new(AppErrorKind::Internal, format!("reader task failed: {e}")))??;
+    let (tx, mut rx) = mpsc::channel::<Staged>(4);
+    let staging = {
+        let (options, path) = (options.clone(), path.clone());
+        tokio::task::spawn_blocking(move || stage(stream, &options, &path, &tx))
+    };
+    let mut rejects = RejectLog {
+        path: options.rejects.clone().unwrap_or_else(|| PathBuf::from(format!("{dataset_id}.rejects.jsonl"))),
+        file: None,
+        count: 0,
+    };
+    let result = write_staged(store, &mut rx, &options, &path, &dataset_id, &mut rejects).await;
+    drop(rx);
+    let _ = staging.await;
+    let (dataset, imported) = result?;
+    let rejected = rejects.count;
+    let rejects_report = rejects.finish()?;
+    Ok(ImportReport {
+        dataset,
+        format,
+        file: path,
+        mode: options.mode.as_str().to_string(),
+        read: imported + rejected,
+        imported,
+        rejected,
+        rejects_report,
+        elapsed_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+async fn write_staged(
+    store: &Arc<dyn FeatureStore>,
+    rx: &mut mpsc::Receiver<Staged>,
+    options: &ImportOptions,
+    path: &Path,
+    dataset_id: &DatasetId,
+    rejects: &mut RejectLog,
+) -> AppResult<(Dataset, u64)> {
+    let time_fields = match rx.recv().await {
+        Some(Staged::Ready { time_fields }) => time_fields,
+        Some(Staged::Failed(e)) => return Err(e),
+        _ => return Err(AppError::new(AppErrorKind::Internal, "import staging ended before it started")),
+    };
+    let kind = options.kind.unwrap_or(if time_fields.start.is_some() { DatasetKind::Events } else { DatasetKind::Reference });
+    let request = WriteRequest {
+        id: dataset_id.clone(),
+        title: options.title.clone().unwrap_or_else(|| dataset_id.to_string()),
+        kind,
+        source: path.display().to_string(),
+        time_fields,
+        id_field: options.id_field.clone(),
+        mode: options.mode,
+        skip_conflicts: options.skip_invalid,
+    };
+    let mut writer = store.begin_write(request).await?;
+    let mut imported = 0u64;
+    while let Some(message) = rx.recv().await {
+        match message {
+            Staged::Ready { .. } => {}
+            Staged::Batch { features, locations } => {
+                let count = features.len() as u64;
+                let conflicts = match writer.write(features).await {
+                    Ok(conflicts) => conflicts,
+                    Err(e) => {
+                        let _ = writer.abort().await;
+                        return Err(match e.position().and_then(|p| locations.get(p)) {
+                            Some(location) => AppError::new(
+                                AppErrorKind::from(e.kind()),
+                                format!("{}: {location}: {}", display_name(path), e.message()),
+                            ),
+                            None => e.into(),
+                        });
+                    }
+                };
+                imported += count - conflicts.len() as u64;
+                for conflict in conflicts {
+                    let at = locations.get(conflict.position).map(ToString::to_string).unwrap_or_default();
+                    if let Some(c) = &options.counters {
+                        c.rejected.fetch_add(1, Ordering::Relaxed);
+                    }
+                    rejects.record(&Reject { at, reason: conflict.reason, raw: None })?;
+                }
+            }
+            Staged::Rejected(reject) => rejects.record(&reject)?,
+            Staged::Failed(e) => {
+                let _ = writer.abort().await;
+                return Err(e);
+            }
+        }
+    }
+    if imported == 0 {
+        let _ = writer.abort().await;
+        let why = if rejects.count > 0 {
+            format!("{}: no valid features ({} rejected, see {})", display_name(path), rejects.count, rejects.path.display())
+        } else {
+            format!("{}: file holds no features", display_name(path))
+        };
+        return Err(AppError::new(AppErrorKind::Input, why));
+    }
+    let dataset = writer.commit().await?;
+    tracing::info!(dataset = %dataset.id, imported, rejected = rejects.count, version = dataset.version, "import committed");
+    Ok((dataset, imported))
+}
