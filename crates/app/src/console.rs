@@ -7,9 +7,9 @@ use geoconsole_model::{Dataset, DatasetId, Feature, FeatureId};
 use geoconsole_query::FeatureQuery;
 use geoconsole_store::{FeaturePage, FeatureStore};
 
+use crate::AppResult;
 use crate::export::{self, ExportReport};
 use crate::import::{self, ImportOptions, ImportReport, Source};
-use crate::AppResult;
 
 /// The console's single entry point for data: every import and export goes through here.
 #[derive(Debug, Clone)]
@@ -40,7 +40,15 @@ impl Console {
         reader: Box<dyn std::io::BufRead + Send>,
         options: ImportOptions,
     ) -> AppResult<ImportReport> {
-        import::import(&self.store, Source::Reader { label: label.to_path_buf(), reader }, options).await
+        import::import(
+            &self.store,
+            Source::Reader {
+                label: label.to_path_buf(),
+                reader,
+            },
+            options,
+        )
+        .await
     }
 
     /// Imports features the console made itself (generators), through the same rules as any file.
@@ -50,7 +58,10 @@ impl Console {
         features: impl Iterator<Item = Feature> + Send + 'static,
         options: ImportOptions,
     ) -> AppResult<ImportReport> {
-        let source = Source::Features { label: label.into(), features: Box::new(features) };
+        let source = Source::Features {
+            label: label.into(),
+            features: Box::new(features),
+        };
         import::import(&self.store, source, options).await
     }
 

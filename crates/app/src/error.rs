@@ -30,7 +30,10 @@ pub enum AppError {
 
 impl AppError {
     pub fn new(kind: AppErrorKind, message: impl Into<String>) -> Self {
-        Self::Other { kind, message: message.into() }
+        Self::Other {
+            kind,
+            message: message.into(),
+        }
     }
 
     pub fn kind(&self) -> AppErrorKind {

@@ -29,9 +29,19 @@ pub(crate) async fn export(
     out: Box<dyn Write + Send>,
 ) -> AppResult<ExportReport> {
     let dataset = store.dataset(id).await?;
-    let fields: Vec<String> = dataset.schema.fields().iter().map(|f| f.name.clone()).collect();
+    let fields: Vec<String> = dataset
+        .schema
+        .fields()
+        .iter()
+        .map(|f| f.name.clone())
+        .collect();
     let points = dataset.geometry_type == GeometryType::Point;
-    let io = |e: std::io::Error| AppError::new(AppErrorKind::Internal, format!("export of '{id}' failed: {e}"));
+    let io = |e: std::io::Error| {
+        AppError::new(
+            AppErrorKind::Internal,
+            format!("export of '{id}' failed: {e}"),
+        )
+    };
     let mut writer = create_writer(format, out, fields, points).map_err(io)?;
     let mut remaining = query.limit;
     let mut written = 0u64;
@@ -61,5 +71,9 @@ pub(crate) async fn export(
         .await
         .map_err(|e| AppError::new(AppErrorKind::Internal, format!("export task failed: {e}")))?
         .map_err(io)?;
-    Ok(ExportReport { dataset: id.clone(), format: format.name().to_string(), features: written })
+    Ok(ExportReport {
+        dataset: id.clone(),
+        format: format.name().to_string(),
+        features: written,
+    })
 }

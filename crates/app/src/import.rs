@@ -100,8 +100,13 @@ pub struct ImportReport {
 
 /// What the staging thread hands to the writer.
 enum Staged {
-    Ready { time_fields: TimeFields },
-    Batch { features: Vec<Feature>, locations: Vec<Location> },
+    Ready {
+        time_fields: TimeFields,
+    },
+    Batch {
+        features: Vec<Feature>,
+        locations: Vec<Location>,
+    },
     Rejected(Reject),
     Failed(AppError),
 }
@@ -117,7 +122,14 @@ struct Rules {
 impl Rules {
     /// Applies the console's rules to one feature: id from the id field, time from the time fields.
     fn apply(&self, source: &mut SourceFeature) -> Result<(), FormatError> {
-        let invalid = |why: String| FormatError::new(FormatErrorKind::InvalidFeature, &self.path, source.location, why);
+        let invalid = |why: String| {
+            FormatError::new(
+                FormatErrorKind::InvalidFeature,
+                &self.path,
+                source.location,
+                why,
+            )
+        };
         let feature = &mut source.feature;
         if let Some(field) = &self.id_field {
             feature.id = match feature.properties.get(field) {
@@ -127,19 +139,28 @@ impl Rules {
             };
         }
         if self.upsert && feature.id.is_none() {
-            return Err(invalid("upsert needs an id for every feature; name the id property with --id-field".into()));
+            return Err(invalid(
+                "upsert needs an id for every feature; name the id property with --id-field".into(),
+            ));
         }
         if self.time_fields.start.is_some() {
-            feature.time =
-                time_fields::extract(&feature.properties, self.time_fields.start.as_deref(), self.time_fields.end.as_deref())
-                    .map_err(invalid)?;
+            feature.time = time_fields::extract(
+                &feature.properties,
+                self.time_fields.start.as_deref(),
+                self.time_fields.end.as_deref(),
+            )
+            .map_err(invalid)?;
         }
         Ok(())
     }
 }
 
 fn reject_of(error: &FormatError) -> Reject {
-    Reject { at: error.location().to_string(), reason: error.message().to_string(), raw: error.snippet().map(str::to_string) }
+    Reject {
+        at: error.location().to_string(),
+        reason: error.message().to_string(),
+        raw: error.snippet().map(str::to_string),
+    }
 }
 
 /// Runs on a blocking thread: sniffs time fields, applies the rules, batches, and enforces the error policy.
@@ -161,27 +182,46 @@ fn stage(
             break;
         }
     }
-    let features: Vec<Feature> = sample.iter().filter_map(|r| r.as_ref().ok()).map(|s| s.feature.clone()).collect();
+    let features: Vec<Feature> = sample
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .map(|s| s.feature.clone())
+        .collect();
     let field_check = |name: &Option<String>, role: &str| -> Result<(), AppError> {
         match name {
-            Some(field) if !features.is_empty() && !features.iter().any(|f| f.properties.contains_key(field)) => {
+            Some(field)
+                if !features.is_empty()
+                    && !features.iter().any(|f| f.properties.contains_key(field)) =>
+            {
                 let known: Vec<&str> = features[0].properties.keys().map(String::as_str).collect();
                 Err(AppError::new(
                     AppErrorKind::Invalid,
-                    format!("{}: {role} field '{field}' not found; properties are: {}", display_name(path), known.join(", ")),
+                    format!(
+                        "{}: {role} field '{field}' not found; properties are: {}",
+                        display_name(path),
+                        known.join(", ")
+                    ),
                 ))
             }
             _ => Ok(()),
         }
     };
-    if let Err(e) = field_check(&options.time, "time").and(field_check(&options.time_end, "time-end")).and(field_check(&options.id_field, "id")) {
+    if let Err(e) = field_check(&options.time, "time")
+        .and(field_check(&options.time_end, "time-end"))
+        .and(field_check(&options.id_field, "id"))
+    {
         send(Staged::Failed(e));
         return;
     }
-    let start = options.time.clone().or_else(|| time_fields::detect(&features, &START_FIELD_NAMES));
+    let start = options
+        .time
+        .clone()
+        .or_else(|| time_fields::detect(&features, &START_FIELD_NAMES));
     let end = match (&options.time_end, &start) {
         (Some(end), _) => Some(end.clone()),
-        (None, Some(start)) => time_fields::detect(&features, &END_FIELD_NAMES).filter(|end| end != start),
+        (None, Some(start)) => {
+            time_fields::detect(&features, &END_FIELD_NAMES).filter(|end| end != start)
+        }
         (None, None) => None,
     };
     let rules = Rules {
@@ -192,7 +232,9 @@ fn stage(
         skip_invalid: options.skip_invalid,
     };
     drop(features);
-    if !send(Staged::Ready { time_fields: rules.time_fields.clone() }) {
+    if !send(Staged::Ready {
+        time_fields: rules.time_fields.clone(),
+    }) {
         return;
     }
     let counters = options.counters.clone();
@@ -210,7 +252,10 @@ fn stage(
                 if batch.len() >= BATCH_FEATURES {
                     let full = Staged::Batch {
                         features: std::mem::replace(&mut batch, Vec::with_capacity(BATCH_FEATURES)),
-                        locations: std::mem::replace(&mut locations, Vec::with_capacity(BATCH_FEATURES)),
+                        locations: std::mem::replace(
+                            &mut locations,
+                            Vec::with_capacity(BATCH_FEATURES),
+                        ),
                     };
                     if !send(full) {
                         return;
@@ -232,12 +277,18 @@ fn stage(
         }
     }
     if !batch.is_empty() {
-        send(Staged::Batch { features: batch, locations });
+        send(Staged::Batch {
+            features: batch,
+            locations,
+        });
     }
 }
 
 fn display_name(path: &Path) -> String {
-    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 /// Writes rejects as JSON lines, creating the file at the first one.
@@ -249,7 +300,12 @@ struct RejectLog {
 
 impl RejectLog {
     fn record(&mut self, reject: &Reject) -> AppResult<()> {
-        let io = |e: std::io::Error| AppError::new(AppErrorKind::Invalid, format!("cannot write rejects report {}: {e}", self.path.display()));
+        let io = |e: std::io::Error| {
+            AppError::new(
+                AppErrorKind::Invalid,
+                format!("cannot write rejects report {}: {e}", self.path.display()),
+            )
+        };
         if self.file.is_none() {
             self.file = Some(BufWriter::new(File::create(&self.path).map_err(io)?));
         }
@@ -263,7 +319,12 @@ impl RejectLog {
 
     fn finish(mut self) -> AppResult<Option<PathBuf>> {
         if let Some(mut file) = self.file.take() {
-            file.flush().map_err(|e| AppError::new(AppErrorKind::Invalid, format!("cannot write rejects report {}: {e}", self.path.display())))?;
+            file.flush().map_err(|e| {
+                AppError::new(
+                    AppErrorKind::Invalid,
+                    format!("cannot write rejects report {}: {e}", self.path.display()),
+                )
+            })?;
             return Ok(Some(self.path));
         }
         Ok(None)
@@ -275,9 +336,15 @@ pub(crate) enum Source {
     /// A file on disk, opened and detected here.
     File(PathBuf),
     /// Bytes from elsewhere (embedded data, an upload), named by `label` in messages.
-    Reader { label: PathBuf, reader: Box<dyn std::io::BufRead + Send> },
+    Reader {
+        label: PathBuf,
+        reader: Box<dyn std::io::BufRead + Send>,
+    },
     /// Features produced by the console itself (generators), already in the model.
-    Features { label: PathBuf, features: Box<dyn Iterator<Item = Feature> + Send> },
+    Features {
+        label: PathBuf,
+        features: Box<dyn Iterator<Item = Feature> + Send>,
+    },
 }
 
 impl Source {
@@ -289,13 +356,20 @@ impl Source {
     }
 }
 
-pub(crate) async fn import(store: &Arc<dyn FeatureStore>, source: Source, options: ImportOptions) -> AppResult<ImportReport> {
+pub(crate) async fn import(
+    store: &Arc<dyn FeatureStore>,
+    source: Source,
+    options: ImportOptions,
+) -> AppResult<ImportReport> {
     let started = Instant::now();
     let path = source.label().to_path_buf();
     let dataset_id = match &options.dataset {
         Some(id) => id.clone(),
         None => {
-            let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
             DatasetId::slug(&stem).map_err(|e| AppError::new(AppErrorKind::Invalid, e.message()))?
         }
     };
@@ -303,33 +377,39 @@ pub(crate) async fn import(store: &Arc<dyn FeatureStore>, source: Source, option
     if let Some(counters) = &options.counters {
         read_options.bytes_read = Some(Arc::clone(&counters.bytes_read));
     }
-    let (format, stream): (String, FeatureStream) = tokio::task::spawn_blocking(move || -> FormatResult<_> {
-        match source {
-            Source::File(path) => {
-                geoconsole_formats::open_reader(&path, &read_options).map(|(f, s)| (f.name().to_string(), s))
+    let (format, stream): (String, FeatureStream) =
+        tokio::task::spawn_blocking(move || -> FormatResult<_> {
+            match source {
+                Source::File(path) => geoconsole_formats::open_reader(&path, &read_options)
+                    .map(|(f, s)| (f.name().to_string(), s)),
+                Source::Reader { label, reader } => {
+                    geoconsole_formats::read_stream(&label, reader, &read_options)
+                        .map(|(f, s)| (f.name().to_string(), s))
+                }
+                Source::Features { features, .. } => {
+                    let stream: FeatureStream =
+                        Box::new(features.enumerate().map(|(i, feature)| {
+                            Ok(SourceFeature {
+                                location: Location::Feature(i as u64),
+                                feature,
+                            })
+                        }));
+                    Ok(("generated".to_string(), stream))
+                }
             }
-            Source::Reader { label, reader } => {
-                geoconsole_formats::read_stream(&label, reader, &read_options).map(|(f, s)| (f.name().to_string(), s))
-            }
-            Source::Features { features, .. } => {
-                let stream: FeatureStream = Box::new(
-                    features
-                        .enumerate()
-                        .map(|(i, feature)| Ok(SourceFeature { location: Location::Feature(i as u64), feature })),
-                );
-                Ok(("generated".to_string(), stream))
-            }
-        }
-    })
-    .await
-    .map_err(|e| AppError::new(AppErrorKind::Internal, format!("reader task failed: {e}")))??;
+        })
+        .await
+        .map_err(|e| AppError::new(AppErrorKind::Internal, format!("reader task failed: {e}")))??;
     let (tx, mut rx) = mpsc::channel::<Staged>(4);
     let staging = {
         let (options, path) = (options.clone(), path.clone());
         tokio::task::spawn_blocking(move || stage(stream, &options, &path, &tx))
     };
     let mut rejects = RejectLog {
-        path: options.rejects.clone().unwrap_or_else(|| PathBuf::from(format!("{dataset_id}.rejects.jsonl"))),
+        path: options
+            .rejects
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format!("{dataset_id}.rejects.jsonl"))),
         file: None,
         count: 0,
     };
@@ -363,12 +443,24 @@ async fn write_staged(
     let time_fields = match rx.recv().await {
         Some(Staged::Ready { time_fields }) => time_fields,
         Some(Staged::Failed(e)) => return Err(e),
-        _ => return Err(AppError::new(AppErrorKind::Internal, "import staging ended before it started")),
+        _ => {
+            return Err(AppError::new(
+                AppErrorKind::Internal,
+                "import staging ended before it started",
+            ));
+        }
     };
-    let kind = options.kind.unwrap_or(if time_fields.start.is_some() { DatasetKind::Events } else { DatasetKind::Reference });
+    let kind = options.kind.unwrap_or(if time_fields.start.is_some() {
+        DatasetKind::Events
+    } else {
+        DatasetKind::Reference
+    });
     let request = WriteRequest {
         id: dataset_id.clone(),
-        title: options.title.clone().unwrap_or_else(|| dataset_id.to_string()),
+        title: options
+            .title
+            .clone()
+            .unwrap_or_else(|| dataset_id.to_string()),
         kind,
         source: path.display().to_string(),
         time_fields,
@@ -381,7 +473,10 @@ async fn write_staged(
     while let Some(message) = rx.recv().await {
         match message {
             Staged::Ready { .. } => {}
-            Staged::Batch { features, locations } => {
+            Staged::Batch {
+                features,
+                locations,
+            } => {
                 let count = features.len() as u64;
                 let conflicts = match writer.write(features).await {
                     Ok(conflicts) => conflicts,
@@ -398,11 +493,18 @@ async fn write_staged(
                 };
                 imported += count - conflicts.len() as u64;
                 for conflict in conflicts {
-                    let at = locations.get(conflict.position).map(ToString::to_string).unwrap_or_default();
+                    let at = locations
+                        .get(conflict.position)
+                        .map(ToString::to_string)
+                        .unwrap_or_default();
                     if let Some(c) = &options.counters {
                         c.rejected.fetch_add(1, Ordering::Relaxed);
                     }
-                    rejects.record(&Reject { at, reason: conflict.reason, raw: None })?;
+                    rejects.record(&Reject {
+                        at,
+                        reason: conflict.reason,
+                        raw: None,
+                    })?;
                 }
             }
             Staged::Rejected(reject) => rejects.record(&reject)?,
@@ -415,7 +517,12 @@ async fn write_staged(
     if imported == 0 {
         let _ = writer.abort().await;
         let why = if rejects.count > 0 {
-            format!("{}: no valid features ({} rejected, see {})", display_name(path), rejects.count, rejects.path.display())
+            format!(
+                "{}: no valid features ({} rejected, see {})",
+                display_name(path),
+                rejects.count,
+                rejects.path.display()
+            )
         } else {
             format!("{}: file holds no features", display_name(path))
         };

@@ -18,8 +18,24 @@ pub struct CsvOptions {
     pub delimiter: Option<u8>,
 }
 
-const LAT_NAMES: [&str; 6] = ["lat", "latitude", "y", "lat_dd", "decimallatitude", "ycoord"];
-const LON_NAMES: [&str; 8] = ["lon", "lng", "long", "longitude", "x", "lon_dd", "decimallongitude", "xcoord"];
+const LAT_NAMES: [&str; 6] = [
+    "lat",
+    "latitude",
+    "y",
+    "lat_dd",
+    "decimallatitude",
+    "ycoord",
+];
+const LON_NAMES: [&str; 8] = [
+    "lon",
+    "lng",
+    "long",
+    "longitude",
+    "x",
+    "lon_dd",
+    "decimallongitude",
+    "xcoord",
+];
 const WKT_NAMES: [&str; 5] = ["wkt", "geometry", "geom", "the_geom", "wkt_geom"];
 
 enum GeometryColumns {
@@ -44,8 +60,13 @@ impl<R: BufRead> CsvReader<R> {
             Some(d) => d,
             None => sniff_delimiter(input.fill_buf().map_err(|e| FormatError::io(&path, &e))?),
         };
-        let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).flexible(false).from_reader(input);
-        let header_error = |message: String| FormatError::new(FormatErrorKind::Syntax, &path, Location::Line(1), message);
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .flexible(false)
+            .from_reader(input);
+        let header_error = |message: String| {
+            FormatError::new(FormatErrorKind::Syntax, &path, Location::Line(1), message)
+        };
         let headers: Vec<String> = reader
             .headers()
             .map_err(|e| header_error(csv_reason(&e)))?
@@ -53,15 +74,30 @@ impl<R: BufRead> CsvReader<R> {
             .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
             .collect();
         if headers.is_empty() || headers.iter().all(String::is_empty) {
-            return Err(FormatError::new(FormatErrorKind::WrongFormat, &path, Location::File, "file has no header row"));
+            return Err(FormatError::new(
+                FormatErrorKind::WrongFormat,
+                &path,
+                Location::File,
+                "file has no header row",
+            ));
         }
         for (i, name) in headers.iter().enumerate() {
-            if headers[..i].iter().any(|other| other.eq_ignore_ascii_case(name)) {
+            if headers[..i]
+                .iter()
+                .any(|other| other.eq_ignore_ascii_case(name))
+            {
                 return Err(header_error(format!("column name '{name}' appears twice")));
             }
         }
         let geometry = find_geometry_columns(&path, &headers, options)?;
-        Ok(Self { path, reader, headers, geometry, record: csv::StringRecord::new(), done: false })
+        Ok(Self {
+            path,
+            reader,
+            headers,
+            geometry,
+            record: csv::StringRecord::new(),
+            done: false,
+        })
     }
 
     fn row_to_feature(&self) -> Result<Feature, String> {
@@ -81,14 +117,29 @@ impl<R: BufRead> CsvReader<R> {
                 properties.insert(name.clone(), typed_cell(value));
             }
         }
-        Ok(Feature { id: None, geometry, time: None, properties })
+        Ok(Feature {
+            id: None,
+            geometry,
+            time: None,
+            properties,
+        })
     }
 }
 
 impl<R: io::Read> CsvReader<R> {
-    fn fail(&mut self, kind: FormatErrorKind, line: u64, message: String) -> Option<FormatResult<SourceFeature>> {
+    fn fail(
+        &mut self,
+        kind: FormatErrorKind,
+        line: u64,
+        message: String,
+    ) -> Option<FormatResult<SourceFeature>> {
         self.done = true;
-        Some(Err(FormatError::new(kind, &self.path, Location::Line(line), message)))
+        Some(Err(FormatError::new(
+            kind,
+            &self.path,
+            Location::Line(line),
+            message,
+        )))
     }
 }
 
@@ -114,16 +165,30 @@ impl<R: BufRead> Iterator for CsvReader<R> {
                     Ok(feature) => Ok(SourceFeature { location, feature }),
                     Err(why) => {
                         let raw = self.record.iter().collect::<Vec<_>>().join(",");
-                        Err(FormatError::new(FormatErrorKind::InvalidFeature, &self.path, location, why).with_snippet(&raw))
+                        Err(FormatError::new(
+                            FormatErrorKind::InvalidFeature,
+                            &self.path,
+                            location,
+                            why,
+                        )
+                        .with_snippet(&raw))
                     }
                 })
             }
             Err(error) => {
                 let line = error.position().map_or(0, csv::Position::line);
                 match error.kind() {
-                    csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
-                        let message = format!("row has {len} fields, the header has {expected_len}");
-                        Some(Err(FormatError::new(FormatErrorKind::InvalidFeature, &self.path, Location::Line(line), message)))
+                    csv::ErrorKind::UnequalLengths {
+                        expected_len, len, ..
+                    } => {
+                        let message =
+                            format!("row has {len} fields, the header has {expected_len}");
+                        Some(Err(FormatError::new(
+                            FormatErrorKind::InvalidFeature,
+                            &self.path,
+                            Location::Line(line),
+                            message,
+                        )))
                     }
                     csv::ErrorKind::Utf8 { .. } => self.fail(
                         FormatErrorKind::Encoding,
@@ -142,31 +207,55 @@ impl<R: BufRead> Iterator for CsvReader<R> {
 
 fn csv_reason(error: &csv::Error) -> String {
     match error.kind() {
-        csv::ErrorKind::Utf8 { .. } => "text is not valid UTF-8; save the file as UTF-8 and import again".into(),
+        csv::ErrorKind::Utf8 { .. } => {
+            "text is not valid UTF-8; save the file as UTF-8 and import again".into()
+        }
         csv::ErrorKind::Io(e) => e.to_string(),
         _ => error.to_string(),
     }
 }
 
-fn find_geometry_columns(path: &Path, headers: &[String], options: &CsvOptions) -> FormatResult<GeometryColumns> {
+fn find_geometry_columns(
+    path: &Path,
+    headers: &[String],
+    options: &CsvOptions,
+) -> FormatResult<GeometryColumns> {
     let named = |wanted: &str, role: &str| -> FormatResult<usize> {
-        headers.iter().position(|h| h.eq_ignore_ascii_case(wanted)).ok_or_else(|| {
-            FormatError::new(
-                FormatErrorKind::InvalidOption,
-                path,
-                Location::File,
-                format!("{role} column '{wanted}' not found; columns are: {}", headers.join(", ")),
-            )
-        })
+        headers
+            .iter()
+            .position(|h| h.eq_ignore_ascii_case(wanted))
+            .ok_or_else(|| {
+                FormatError::new(
+                    FormatErrorKind::InvalidOption,
+                    path,
+                    Location::File,
+                    format!(
+                        "{role} column '{wanted}' not found; columns are: {}",
+                        headers.join(", ")
+                    ),
+                )
+            })
     };
     let guess = |candidates: &[&str]| {
-        candidates.iter().find_map(|c| headers.iter().position(|h| h.eq_ignore_ascii_case(c)))
+        candidates
+            .iter()
+            .find_map(|c| headers.iter().position(|h| h.eq_ignore_ascii_case(c)))
     };
     if let Some(wkt) = &options.wkt {
         return named(wkt, "WKT").map(GeometryColumns::Wkt);
     }
-    let lat = options.lat.as_deref().map(|n| named(n, "latitude")).transpose()?.or_else(|| guess(&LAT_NAMES));
-    let lon = options.lon.as_deref().map(|n| named(n, "longitude")).transpose()?.or_else(|| guess(&LON_NAMES));
+    let lat = options
+        .lat
+        .as_deref()
+        .map(|n| named(n, "latitude"))
+        .transpose()?
+        .or_else(|| guess(&LAT_NAMES));
+    let lon = options
+        .lon
+        .as_deref()
+        .map(|n| named(n, "longitude"))
+        .transpose()?
+        .or_else(|| guess(&LON_NAMES));
     match (lat, lon) {
         (Some(lat), Some(lon)) => Ok(GeometryColumns::LatLon { lat, lon }),
         _ => guess(&WKT_NAMES).map(GeometryColumns::Wkt).ok_or_else(|| {
@@ -208,7 +297,8 @@ fn coordinate(text: &str, what: &str) -> Result<f64, String> {
     if text.is_empty() {
         return Err(format!("{what} is empty"));
     }
-    text.parse::<f64>().map_err(|_| format!("{what} '{text}' is not a number"))
+    text.parse::<f64>()
+        .map_err(|_| format!("{what} '{text}' is not a number"))
 }
 
 fn parse_wkt(text: &str) -> Result<Geometry<f64>, String> {
@@ -228,13 +318,19 @@ pub(crate) fn typed_cell(text: &str) -> Value {
     }
     let digits = text.strip_prefix('-').unwrap_or(text);
     let leading_zero = digits.len() > 1 && digits.starts_with('0') && !digits.starts_with("0.");
-    if !leading_zero && !digits.is_empty() && digits.bytes().next().is_some_and(|b| b.is_ascii_digit()) {
+    if !leading_zero
+        && !digits.is_empty()
+        && digits.bytes().next().is_some_and(|b| b.is_ascii_digit())
+    {
         if digits.bytes().all(|b| b.is_ascii_digit()) {
             if let Ok(i) = text.parse::<i64>() {
                 return Value::Number(i.into());
             }
         }
-        if digits.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-')) {
+        if digits
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'))
+        {
             if let Some(n) = text.parse::<f64>().ok().and_then(Number::from_f64) {
                 return Value::Number(n);
             }
@@ -267,7 +363,12 @@ impl<W: Write> CsvWriter<W> {
         }
         header.extend(fields.iter().map(String::as_str));
         writer.write_record(&header)?;
-        Ok(Self { writer, fields, points, row: Vec::new() })
+        Ok(Self {
+            writer,
+            fields,
+            points,
+            row: Vec::new(),
+        })
     }
 }
 
@@ -275,14 +376,23 @@ impl<W: Write + Send> FeatureWriter for CsvWriter<W> {
     fn write_feature(&mut self, feature: &Feature) -> io::Result<()> {
         use wkt::ToWkt;
         self.row.clear();
-        self.row.push(feature.id.as_ref().map(|id| defuse_formula(id.as_str())).unwrap_or_default());
+        self.row.push(
+            feature
+                .id
+                .as_ref()
+                .map(|id| defuse_formula(id.as_str()))
+                .unwrap_or_default(),
+        );
         match (&feature.geometry, self.points) {
             (Geometry::Point(p), true) => {
                 self.row.push(p.x().to_string());
                 self.row.push(p.y().to_string());
             }
             (other, true) => {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, format!("expected a point, found {other:?}")));
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("expected a point, found {other:?}"),
+                ));
             }
             (geometry, false) => self.row.push(geometry.wkt_string()),
         }
@@ -294,7 +404,9 @@ impl<W: Write + Send> FeatureWriter for CsvWriter<W> {
             };
             self.row.push(cell);
         }
-        self.writer.write_record(&self.row).map_err(io::Error::other)
+        self.writer
+            .write_record(&self.row)
+            .map_err(io::Error::other)
     }
 
     fn finish(mut self: Box<Self>) -> io::Result<()> {
@@ -305,7 +417,11 @@ impl<W: Write + Send> FeatureWriter for CsvWriter<W> {
 /// OWASP's CSV-injection advice: a cell starting with `=`, `+`, `-`, `@`, tab or CR is prefixed with `'` so
 /// spreadsheets show it as text instead of running it.
 fn defuse_formula(text: &str) -> String {
-    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text.to_string() }
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_string()
+    }
 }
 
 #[cfg(test)]

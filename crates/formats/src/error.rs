@@ -56,7 +56,10 @@ pub struct FormatError {
 
 impl fmt::Display for FormatError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = self.file.file_name().map_or_else(|| self.file.display().to_string(), |n| n.to_string_lossy().into());
+        let name = self.file.file_name().map_or_else(
+            || self.file.display().to_string(),
+            |n| n.to_string_lossy().into(),
+        );
         match self.location {
             Location::File => write!(f, "{name}: {}", self.message),
             location => write!(f, "{name}: {location}: {}", self.message),
@@ -68,8 +71,19 @@ impl fmt::Display for FormatError {
 const SNIPPET_CHARS: usize = 200;
 
 impl FormatError {
-    pub fn new(kind: FormatErrorKind, file: &Path, location: Location, message: impl Into<String>) -> Self {
-        Self { kind, file: file.to_path_buf(), location, message: message.into(), snippet: None }
+    pub fn new(
+        kind: FormatErrorKind,
+        file: &Path,
+        location: Location,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            kind,
+            file: file.to_path_buf(),
+            location,
+            message: message.into(),
+            snippet: None,
+        }
     }
 
     pub fn with_snippet(mut self, raw: &str) -> Self {

@@ -18,7 +18,9 @@ pub struct GeoJsonReader {
 
 impl GeoJsonReader {
     pub(crate) fn spawn<R: BufRead + Send + 'static>(path: PathBuf, reader: R) -> Self {
-        let inner = spawn_producer("geoconsole-geojson", move |chunks| parse(&path, reader, chunks));
+        let inner = spawn_producer("geoconsole-geojson", move |chunks| {
+            parse(&path, reader, chunks)
+        });
         Self { inner }
     }
 }
@@ -47,15 +49,27 @@ impl Sink<'_> {
         let item = raw
             .into_feature()
             .map(|feature| SourceFeature { location, feature })
-            .map_err(|why| FormatError::new(FormatErrorKind::InvalidFeature, self.path, location, why));
-        if self.chunks.push(item) { Ok(()) } else { Err(E::custom(CANCELLED)) }
+            .map_err(|why| {
+                FormatError::new(FormatErrorKind::InvalidFeature, self.path, location, why)
+            });
+        if self.chunks.push(item) {
+            Ok(())
+        } else {
+            Err(E::custom(CANCELLED))
+        }
     }
 }
 
 fn parse<R: BufRead>(path: &Path, reader: R, chunks: &mut ChunkSender) {
-    let mut sink = Sink { path, chunks, next_index: 0 };
+    let mut sink = Sink {
+        path,
+        chunks,
+        next_index: 0,
+    };
     let mut deserializer = serde_json::Deserializer::from_reader(reader);
-    let result = deserializer.deserialize_map(TopLevel { sink: &mut sink }).and_then(|()| deserializer.end());
+    let result = deserializer
+        .deserialize_map(TopLevel { sink: &mut sink })
+        .and_then(|()| deserializer.end());
     if let Err(error) = result {
         if error.to_string().starts_with(CANCELLED) {
             return;
@@ -68,21 +82,30 @@ fn parse<R: BufRead>(path: &Path, reader: R, chunks: &mut ChunkSender) {
 
 /// Turns a serde_json error into the console's wording, naming the feature being read when it broke.
 fn syntax_error(path: &Path, error: &serde_json::Error, feature_index: u64) -> FormatError {
-    let location = Location::Position { line: error.line() as u64, column: error.column() as u64 };
+    let location = Location::Position {
+        line: error.line() as u64,
+        column: error.column() as u64,
+    };
     let raw = error.to_string();
     let reason = raw.split(" at line ").next().unwrap_or(&raw).to_string();
     let (kind, message) = match error.classify() {
         serde_json::error::Category::Io => (FormatErrorKind::Io, reason),
-        serde_json::error::Category::Eof => {
-            (FormatErrorKind::Syntax, format!("file ends inside feature {feature_index} (truncated?)"))
-        }
-        _ if reason.contains("recursion limit") => {
-            (FormatErrorKind::Syntax, "JSON nested too deeply (more than 128 levels)".to_string())
-        }
-        _ if reason.contains("unicode") || reason.contains("UTF-8") => {
-            (FormatErrorKind::Encoding, format!("{reason}; the file must be UTF-8"))
-        }
-        _ => (FormatErrorKind::Syntax, format!("in feature {feature_index}: {reason}")),
+        serde_json::error::Category::Eof => (
+            FormatErrorKind::Syntax,
+            format!("file ends inside feature {feature_index} (truncated?)"),
+        ),
+        _ if reason.contains("recursion limit") => (
+            FormatErrorKind::Syntax,
+            "JSON nested too deeply (more than 128 levels)".to_string(),
+        ),
+        _ if reason.contains("unicode") || reason.contains("UTF-8") => (
+            FormatErrorKind::Encoding,
+            format!("{reason}; the file must be UTF-8"),
+        ),
+        _ => (
+            FormatErrorKind::Syntax,
+            format!("in feature {feature_index}: {reason}"),
+        ),
     };
     FormatError::new(kind, path, location, message)
 }
@@ -106,7 +129,9 @@ impl<'de> Visitor<'de> for TopLevel<'_, '_> {
             match key.as_str() {
                 "type" => kind = Some(map.next_value()?),
                 "features" => {
-                    map.next_value_seed(FeatureArray { sink: &mut *self.sink })?;
+                    map.next_value_seed(FeatureArray {
+                        sink: &mut *self.sink,
+                    })?;
                     saw_features = true;
                 }
                 "geometry" => single.geometry = map.next_value()?,
@@ -119,12 +144,16 @@ impl<'de> Visitor<'de> for TopLevel<'_, '_> {
         }
         match kind.as_deref() {
             Some("FeatureCollection") if saw_features => Ok(()),
-            Some("FeatureCollection") => Err(de::Error::custom("FeatureCollection has no 'features' member")),
+            Some("FeatureCollection") => Err(de::Error::custom(
+                "FeatureCollection has no 'features' member",
+            )),
             Some("Feature") => self.sink.accept(single.into_raw()),
             Some(other) => Err(de::Error::custom(format!(
                 "top-level type is '{other}'; expected FeatureCollection or Feature"
             ))),
-            None => Err(de::Error::custom("top-level object has no 'type' member; expected a FeatureCollection")),
+            None => Err(de::Error::custom(
+                "top-level object has no 'type' member; expected a FeatureCollection",
+            )),
         }
     }
 }
@@ -178,7 +207,11 @@ pub struct GeoJsonWriter<W: Write> {
 impl<W: Write> GeoJsonWriter<W> {
     pub fn new(mut out: W) -> io::Result<Self> {
         out.write_all(b"{\"type\":\"FeatureCollection\",\"features\":[\n")?;
-        Ok(Self { out, written: 0, buffer: String::with_capacity(1024) })
+        Ok(Self {
+            out,
+            written: 0,
+            buffer: String::with_capacity(1024),
+        })
     }
 }
 

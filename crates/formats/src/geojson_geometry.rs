@@ -4,9 +4,12 @@
 use std::fmt;
 
 use geoconsole_model::geo_types::{
-    Coord, Geometry, GeometryCollection, LineString, MultiLineString, MultiPoint, MultiPolygon, Point, Polygon,
+    Coord, Geometry, GeometryCollection, LineString, MultiLineString, MultiPoint, MultiPolygon,
+    Point, Polygon,
 };
-use geoconsole_model::{Feature, FeatureId, Properties, validate_geometry, validate_ring_positions};
+use geoconsole_model::{
+    Feature, FeatureId, Properties, validate_geometry, validate_ring_positions,
+};
 use serde::de::{self, Deserialize, Deserializer, SeqAccess, Visitor};
 use serde_json::Value;
 
@@ -85,21 +88,29 @@ impl<'de> Visitor<'de> for CoordsVisitor {
                     match element {
                         Element::Number(v) if count < 3 => rest[count - 1] = v,
                         Element::Number(_) => {}
-                        Element::Nested(_) => return Err(de::Error::custom("a position mixes numbers and arrays")),
+                        Element::Nested(_) => {
+                            return Err(de::Error::custom("a position mixes numbers and arrays"));
+                        }
                     }
                     count += 1;
                 }
                 if count < 2 {
                     return Err(de::Error::custom("a position needs at least two numbers"));
                 }
-                Ok(Coords::Position { x, y: rest[0], z: (count >= 3).then_some(rest[1]) })
+                Ok(Coords::Position {
+                    x,
+                    y: rest[0],
+                    z: (count >= 3).then_some(rest[1]),
+                })
             }
             Element::Nested(inner) => {
                 let mut items = vec![inner];
                 while let Some(element) = seq.next_element::<Element>()? {
                     match element {
                         Element::Nested(c) => items.push(c),
-                        Element::Number(_) => return Err(de::Error::custom("an array mixes positions and numbers")),
+                        Element::Number(_) => {
+                            return Err(de::Error::custom("an array mixes positions and numbers"));
+                        }
                     }
                 }
                 Ok(Coords::List(items))
@@ -127,8 +138,17 @@ pub(crate) struct RawFeature {
 
 impl RawFeature {
     /// A feature whose members were read one by one (a top-level Feature document).
-    pub(crate) fn assemble(id: Option<Value>, geometry: Option<RawGeometry>, properties: Option<Properties>) -> Self {
-        Self { kind: Some("Feature".into()), id, geometry, properties }
+    pub(crate) fn assemble(
+        id: Option<Value>,
+        geometry: Option<RawGeometry>,
+        properties: Option<Properties>,
+    ) -> Self {
+        Self {
+            kind: Some("Feature".into()),
+            id,
+            geometry,
+            properties,
+        }
     }
 
     /// Checks and converts the feature; the error is the reason alone, the caller adds file and location.
@@ -144,14 +164,24 @@ impl RawFeature {
             Some(Value::Number(n)) => Some(FeatureId(n.to_string())),
             Some(other) => return Err(format!("id must be a string or a number, found {other}")),
         };
-        let raw = self.geometry.ok_or("geometry is null; every feature needs a location")?;
+        let raw = self
+            .geometry
+            .ok_or("geometry is null; every feature needs a location")?;
         let mut properties = self.properties.unwrap_or_default();
         let (geometry, z) = raw.into_geometry()?;
         validate_geometry(&geometry).map_err(|e| e.message().to_string())?;
         if let Some(z) = z {
-            properties.insert(Z_PROPERTY.to_string(), serde_json::Number::from_f64(z).map_or(Value::Null, Value::Number));
+            properties.insert(
+                Z_PROPERTY.to_string(),
+                serde_json::Number::from_f64(z).map_or(Value::Null, Value::Number),
+            );
         }
-        Ok(Feature { id, geometry, time: None, properties })
+        Ok(Feature {
+            id,
+            geometry,
+            time: None,
+            properties,
+        })
     }
 }
 
@@ -161,23 +191,43 @@ impl RawGeometry {
     /// The geometry, plus the z of a 3D point so it can be kept as a property.
     fn into_geometry(self) -> GeometryResult<(Geometry<f64>, Option<f64>)> {
         if self.kind == "GeometryCollection" {
-            let parts = self.geometries.ok_or("GeometryCollection has no 'geometries' member")?;
-            let geometries = parts.into_iter().map(|g| g.into_geometry().map(|(g, _)| g)).collect::<GeometryResult<Vec<_>>>()?;
-            return Ok((Geometry::GeometryCollection(GeometryCollection(geometries)), None));
+            let parts = self
+                .geometries
+                .ok_or("GeometryCollection has no 'geometries' member")?;
+            let geometries = parts
+                .into_iter()
+                .map(|g| g.into_geometry().map(|(g, _)| g))
+                .collect::<GeometryResult<Vec<_>>>()?;
+            return Ok((
+                Geometry::GeometryCollection(GeometryCollection(geometries)),
+                None,
+            ));
         }
-        let coords = self.coordinates.ok_or_else(|| format!("{} has no 'coordinates' member", self.kind))?;
+        let coords = self
+            .coordinates
+            .ok_or_else(|| format!("{} has no 'coordinates' member", self.kind))?;
         let geometry = match self.kind.as_str() {
             "Point" => {
                 let (c, z) = position(coords)?;
                 return Ok((Geometry::Point(Point(c)), z));
             }
-            "MultiPoint" => Geometry::MultiPoint(MultiPoint(positions(coords)?.into_iter().map(Point).collect())),
+            "MultiPoint" => Geometry::MultiPoint(MultiPoint(
+                positions(coords)?.into_iter().map(Point).collect(),
+            )),
             "LineString" => Geometry::LineString(LineString(positions(coords)?)),
-            "MultiLineString" => {
-                Geometry::MultiLineString(MultiLineString(list(coords)?.into_iter().map(|c| positions(c).map(LineString)).collect::<GeometryResult<_>>()?))
-            }
+            "MultiLineString" => Geometry::MultiLineString(MultiLineString(
+                list(coords)?
+                    .into_iter()
+                    .map(|c| positions(c).map(LineString))
+                    .collect::<GeometryResult<_>>()?,
+            )),
             "Polygon" => Geometry::Polygon(polygon(coords)?),
-            "MultiPolygon" => Geometry::MultiPolygon(MultiPolygon(list(coords)?.into_iter().map(polygon).collect::<GeometryResult<_>>()?)),
+            "MultiPolygon" => Geometry::MultiPolygon(MultiPolygon(
+                list(coords)?
+                    .into_iter()
+                    .map(polygon)
+                    .collect::<GeometryResult<_>>()?,
+            )),
             other => return Err(format!("unknown geometry type '{other}'")),
         };
         Ok((geometry, None))
@@ -195,12 +245,17 @@ fn position(coords: Coords) -> GeometryResult<(Coord<f64>, Option<f64>)> {
 fn list(coords: Coords) -> GeometryResult<Vec<Coords>> {
     match coords {
         Coords::List(items) => Ok(items),
-        Coords::Position { .. } => Err("expected an array of positions, found a single position".into()),
+        Coords::Position { .. } => {
+            Err("expected an array of positions, found a single position".into())
+        }
     }
 }
 
 fn positions(coords: Coords) -> GeometryResult<Vec<Coord<f64>>> {
-    list(coords)?.into_iter().map(|c| position(c).map(|(c, _)| c)).collect()
+    list(coords)?
+        .into_iter()
+        .map(|c| position(c).map(|(c, _)| c))
+        .collect()
 }
 
 fn polygon(coords: Coords) -> GeometryResult<Polygon<f64>> {
@@ -222,7 +277,9 @@ mod tests {
     use super::*;
 
     fn feature(json: &str) -> Result<Feature, String> {
-        serde_json::from_str::<RawFeature>(json).map_err(|e| e.to_string())?.into_feature()
+        serde_json::from_str::<RawFeature>(json)
+            .map_err(|e| e.to_string())?
+            .into_feature()
     }
 
     #[test]
@@ -235,11 +292,20 @@ mod tests {
             ("Polygon", "[[[0,0],[1,0],[1,1],[0,0]]]"),
             ("MultiPolygon", "[[[[0,0],[1,0],[1,1],[0,0]]]]"),
         ] {
-            let json = format!(r#"{{"type":"Feature","geometry":{{"type":"{kind}","coordinates":{coords}}},"properties":{{}}}}"#);
+            let json = format!(
+                r#"{{"type":"Feature","geometry":{{"type":"{kind}","coordinates":{coords}}},"properties":{{}}}}"#
+            );
             let f = feature(&json).unwrap_or_else(|e| panic!("{kind}: {e}"));
-            assert_eq!(geoconsole_model::GeometryType::of(&f.geometry).gpkg_name().to_lowercase(), kind.to_lowercase());
+            assert_eq!(
+                geoconsole_model::GeometryType::of(&f.geometry)
+                    .gpkg_name()
+                    .to_lowercase(),
+                kind.to_lowercase()
+            );
         }
-        let gc = feature(r#"{"type":"Feature","geometry":{"type":"GeometryCollection","geometries":[{"type":"Point","coordinates":[1,2]}]},"properties":null}"#);
+        let gc = feature(
+            r#"{"type":"Feature","geometry":{"type":"GeometryCollection","geometries":[{"type":"Point","coordinates":[1,2]}]},"properties":null}"#,
+        );
         assert!(gc.is_ok());
     }
 
@@ -255,13 +321,31 @@ mod tests {
     #[test]
     fn explains_bad_geometries() {
         let cases = [
-            (r#"{"type":"Feature","geometry":{"type":"Point","coordinates":[10,91.2]}}"#, "latitude 91.2 out of range"),
-            (r#"{"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,1]]]}}"#, "not closed"),
+            (
+                r#"{"type":"Feature","geometry":{"type":"Point","coordinates":[10,91.2]}}"#,
+                "latitude 91.2 out of range",
+            ),
+            (
+                r#"{"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,1]]]}}"#,
+                "not closed",
+            ),
             (r#"{"type":"Feature","geometry":null}"#, "geometry is null"),
-            (r#"{"type":"Feature","geometry":{"type":"Point","coordinates":[]}}"#, "empty Point"),
-            (r#"{"type":"Feature","geometry":{"type":"Circle","coordinates":[1,2]}}"#, "unknown geometry type"),
-            (r#"{"type":"Feature","geometry":{"type":"Polygon","coordinates":[]}}"#, "empty Polygon"),
-            (r#"{"type":"Thing","geometry":{"type":"Point","coordinates":[1,2]}}"#, "expected 'Feature'"),
+            (
+                r#"{"type":"Feature","geometry":{"type":"Point","coordinates":[]}}"#,
+                "empty Point",
+            ),
+            (
+                r#"{"type":"Feature","geometry":{"type":"Circle","coordinates":[1,2]}}"#,
+                "unknown geometry type",
+            ),
+            (
+                r#"{"type":"Feature","geometry":{"type":"Polygon","coordinates":[]}}"#,
+                "empty Polygon",
+            ),
+            (
+                r#"{"type":"Thing","geometry":{"type":"Point","coordinates":[1,2]}}"#,
+                "expected 'Feature'",
+            ),
         ];
         for (json, expected) in cases {
             let e = feature(json).unwrap_err();

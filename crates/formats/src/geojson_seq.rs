@@ -23,12 +23,27 @@ pub struct GeoJsonSeqReader<R> {
 
 impl<R: BufRead> GeoJsonSeqReader<R> {
     pub fn new(path: PathBuf, reader: R) -> Self {
-        Self { path, reader, line: 0, buffer: Vec::with_capacity(4096), done: false }
+        Self {
+            path,
+            reader,
+            line: 0,
+            buffer: Vec::with_capacity(4096),
+            done: false,
+        }
     }
 
-    fn fatal(&mut self, kind: FormatErrorKind, message: String) -> Option<FormatResult<SourceFeature>> {
+    fn fatal(
+        &mut self,
+        kind: FormatErrorKind,
+        message: String,
+    ) -> Option<FormatResult<SourceFeature>> {
         self.done = true;
-        Some(Err(FormatError::new(kind, &self.path, Location::Line(self.line), message)))
+        Some(Err(FormatError::new(
+            kind,
+            &self.path,
+            Location::Line(self.line),
+            message,
+        )))
     }
 }
 
@@ -39,7 +54,11 @@ impl<R: BufRead> Iterator for GeoJsonSeqReader<R> {
         while !self.done {
             self.buffer.clear();
             self.line += 1;
-            let read = self.reader.by_ref().take(MAX_RECORD_BYTES + 1).read_until(b'\n', &mut self.buffer);
+            let read = self
+                .reader
+                .by_ref()
+                .take(MAX_RECORD_BYTES + 1)
+                .read_until(b'\n', &mut self.buffer);
             match read {
                 Err(e) => return self.fatal(FormatErrorKind::Io, e.to_string()),
                 Ok(0) => {
@@ -49,7 +68,10 @@ impl<R: BufRead> Iterator for GeoJsonSeqReader<R> {
                 Ok(n) if n as u64 > MAX_RECORD_BYTES => {
                     return self.fatal(
                         FormatErrorKind::Syntax,
-                        format!("record longer than {} MiB", MAX_RECORD_BYTES / (1024 * 1024)),
+                        format!(
+                            "record longer than {} MiB",
+                            MAX_RECORD_BYTES / (1024 * 1024)
+                        ),
                     );
                 }
                 Ok(_) => {}
@@ -69,14 +91,21 @@ impl<R: BufRead> Iterator for GeoJsonSeqReader<R> {
                 Err(e) => {
                     return self.fatal(
                         FormatErrorKind::Encoding,
-                        format!("text is not valid UTF-8 (byte {} of the line); save the file as UTF-8", e.valid_up_to() + 1),
+                        format!(
+                            "text is not valid UTF-8 (byte {} of the line); save the file as UTF-8",
+                            e.valid_up_to() + 1
+                        ),
                     );
                 }
             };
             let parsed = serde_json::from_str::<RawFeature>(text)
                 .map_err(|e| {
                     let reason = e.to_string();
-                    let reason = reason.split(" at line ").next().unwrap_or(&reason).to_string();
+                    let reason = reason
+                        .split(" at line ")
+                        .next()
+                        .unwrap_or(&reason)
+                        .to_string();
                     if reason.contains("recursion limit") {
                         "JSON nested too deeply (more than 128 levels)".to_string()
                     } else {
@@ -86,7 +115,13 @@ impl<R: BufRead> Iterator for GeoJsonSeqReader<R> {
                 .and_then(RawFeature::into_feature);
             return Some(match parsed {
                 Ok(feature) => Ok(SourceFeature { location, feature }),
-                Err(why) => Err(FormatError::new(FormatErrorKind::InvalidFeature, &self.path, location, why).with_snippet(text)),
+                Err(why) => Err(FormatError::new(
+                    FormatErrorKind::InvalidFeature,
+                    &self.path,
+                    location,
+                    why,
+                )
+                .with_snippet(text)),
             });
         }
         None
@@ -102,7 +137,11 @@ pub struct GeoJsonSeqWriter<W: Write> {
 
 impl<W: Write> GeoJsonSeqWriter<W> {
     pub fn new(out: W, rs: bool) -> Self {
-        Self { out, rs, buffer: String::with_capacity(1024) }
+        Self {
+            out,
+            rs,
+            buffer: String::with_capacity(1024),
+        }
     }
 }
 

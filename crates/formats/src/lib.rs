@@ -22,7 +22,7 @@ pub use error::{FormatError, FormatErrorKind, FormatResult, Location};
 pub use geojson::{GeoJsonReader, GeoJsonWriter};
 pub use geojson_seq::{GeoJsonSeqReader, GeoJsonSeqWriter};
 pub use read::{FeatureStream, ReadOptions, SourceFeature, open_reader, read_stream};
-pub use write::{FeatureWriter, create_writer};
+pub use write::{FeatureWriter, create_writer, feature_json};
 
 pub use geoconsole_model::Feature;
 

@@ -9,7 +9,8 @@ use std::thread;
 use geoconsole_model::Feature;
 
 use crate::{
-    CsvOptions, CsvReader, Format, FormatError, FormatResult, GeoJsonReader, GeoJsonSeqReader, Location, detect_format,
+    CsvOptions, CsvReader, Format, FormatError, FormatResult, GeoJsonReader, GeoJsonSeqReader,
+    Location, detect_format,
 };
 
 /// A feature and where it came from in its file.
@@ -40,8 +41,15 @@ pub(crate) const READ_BUFFER_BYTES: usize = 256 * 1024;
 /// in memory.
 pub fn open_reader(path: &Path, options: &ReadOptions) -> FormatResult<(Format, FeatureStream)> {
     let file = File::open(path).map_err(|e| FormatError::io(path, &e))?;
-    let counted = CountingReader { inner: file, counter: options.bytes_read.clone() };
-    read_stream(path, BufReader::with_capacity(READ_BUFFER_BYTES, counted), options)
+    let counted = CountingReader {
+        inner: file,
+        counter: options.bytes_read.clone(),
+    };
+    read_stream(
+        path,
+        BufReader::with_capacity(READ_BUFFER_BYTES, counted),
+        options,
+    )
 }
 
 /// Like [`open_reader`] for bytes that do not come from a file of their own (uploads, embedded data);
@@ -51,7 +59,10 @@ pub fn read_stream<R: BufRead + Send + 'static>(
     mut reader: R,
     options: &ReadOptions,
 ) -> FormatResult<(Format, FeatureStream)> {
-    let head = reader.fill_buf().map_err(|e| FormatError::io(label, &e))?.to_vec();
+    let head = reader
+        .fill_buf()
+        .map_err(|e| FormatError::io(label, &e))?
+        .to_vec();
     let format = match options.format {
         Some(format) => format,
         None => detect_format(label, &head)?,
@@ -132,13 +143,21 @@ impl Iterator for ChunkReceiver {
 }
 
 /// Runs `produce` on its own thread with a sender, returning the receiving iterator.
-pub(crate) fn spawn_producer(name: &str, produce: impl FnOnce(&mut ChunkSender) + Send + 'static) -> ChunkReceiver {
+pub(crate) fn spawn_producer(
+    name: &str,
+    produce: impl FnOnce(&mut ChunkSender) + Send + 'static,
+) -> ChunkReceiver {
     let (sender, receiver) = sync_channel(CHUNKS_IN_FLIGHT);
-    let spawned = thread::Builder::new().name(name.to_string()).spawn(move || {
-        let mut chunks = ChunkSender { sender, chunk: Vec::with_capacity(CHUNK_FEATURES) };
-        produce(&mut chunks);
-        chunks.flush();
-    });
+    let spawned = thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || {
+            let mut chunks = ChunkSender {
+                sender,
+                chunk: Vec::with_capacity(CHUNK_FEATURES),
+            };
+            produce(&mut chunks);
+            chunks.flush();
+        });
     if let Err(e) = spawned {
         // Without a thread there is nothing to read from; report it as the stream's only item.
         let (tx, rx) = sync_channel(1);
@@ -149,9 +168,15 @@ pub(crate) fn spawn_producer(name: &str, produce: impl FnOnce(&mut ChunkSender) 
             format!("cannot start reader thread: {e}"),
         );
         let _ = tx.send(vec![Err(error)]);
-        return ChunkReceiver { receiver: rx, current: Vec::new().into_iter() };
+        return ChunkReceiver {
+            receiver: rx,
+            current: Vec::new().into_iter(),
+        };
     }
-    ChunkReceiver { receiver, current: Vec::new().into_iter() }
+    ChunkReceiver {
+        receiver,
+        current: Vec::new().into_iter(),
+    }
 }
 
 /// Moves a pull-based reader onto its own thread.

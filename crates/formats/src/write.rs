@@ -28,6 +28,15 @@ pub fn create_writer(
     })
 }
 
+/// One feature as RFC 7946 GeoJSON text.
+pub fn feature_json(feature: &Feature) -> String {
+    let mut out = String::with_capacity(256);
+    // Writing into a String cannot fail; the only error source is property serialization, which cannot fail
+    // for a `serde_json::Map` either.
+    let _ = write_feature_json(feature, &mut out);
+    out
+}
+
 /// One RFC 7946 Feature object. A point's kept third coordinate goes back into its position.
 pub(crate) fn write_feature_json(feature: &Feature, out: &mut String) -> io::Result<()> {
     out.push_str("{\"type\":\"Feature\"");
@@ -123,7 +132,9 @@ pub(crate) fn write_geometry(geometry: &Geometry<f64>, z: Option<f64>, out: &mut
         }
         Geometry::MultiLineString(ml) => {
             open("MultiLineString");
-            write_list(&ml.0, out, |ls: &LineString<f64>, out| write_positions(&ls.0, out));
+            write_list(&ml.0, out, |ls: &LineString<f64>, out| {
+                write_positions(&ls.0, out)
+            });
         }
         Geometry::MultiPolygon(mp) => {
             open("MultiPolygon");

@@ -21,11 +21,15 @@ pub fn encode(geometry: &Geometry<f64>, bbox: &Bbox) -> Result<Vec<u8>, String> 
     } else {
         vec![bbox.west, bbox.east, bbox.south, bbox.north]
     };
-    geometry.to_gpkg_wkb(CoordDimensions::xy(), Some(WGS84_SRS_ID), envelope).map_err(|e| e.to_string())
+    geometry
+        .to_gpkg_wkb(CoordDimensions::xy(), Some(WGS84_SRS_ID), envelope)
+        .map_err(|e| e.to_string())
 }
 
 pub fn decode(blob: &[u8]) -> Result<Geometry<f64>, String> {
-    GpkgWkb(blob).to_geo().map_err(|e| format!("unreadable geometry blob: {e}"))
+    GpkgWkb(blob)
+        .to_geo()
+        .map_err(|e| format!("unreadable geometry blob: {e}"))
 }
 
 /// The envelope of a blob as `(min_x, max_x, min_y, max_y)`, read from the header when present and from the
@@ -39,7 +43,11 @@ pub fn envelope(blob: &[u8]) -> Option<(f64, f64, f64, f64)> {
     let envelope_kind = (flags >> 1) & 0b111;
     let read = |at: usize| -> Option<f64> {
         let bytes: [u8; 8] = blob.get(at..at + 8)?.try_into().ok()?;
-        Some(if little_endian { f64::from_le_bytes(bytes) } else { f64::from_be_bytes(bytes) })
+        Some(if little_endian {
+            f64::from_le_bytes(bytes)
+        } else {
+            f64::from_be_bytes(bytes)
+        })
     };
     if (1..=4).contains(&envelope_kind) {
         return Some((read(8)?, read(16)?, read(24)?, read(32)?));
@@ -57,10 +65,16 @@ fn is_empty_blob(blob: &[u8]) -> bool {
 /// call on every insert and update.
 pub fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
     // Innocuous: pure functions of their argument, so triggers may call them with `trusted_schema` off.
-    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC | FunctionFlags::SQLITE_INNOCUOUS;
+    let flags = FunctionFlags::SQLITE_UTF8
+        | FunctionFlags::SQLITE_DETERMINISTIC
+        | FunctionFlags::SQLITE_INNOCUOUS;
     let part = |pick: fn((f64, f64, f64, f64)) -> f64| {
         move |ctx: &rusqlite::functions::Context<'_>| -> rusqlite::Result<Option<f64>> {
-            Ok(ctx.get_raw(0).as_blob_or_null()?.and_then(envelope).map(pick))
+            Ok(ctx
+                .get_raw(0)
+                .as_blob_or_null()?
+                .and_then(envelope)
+                .map(pick))
         }
     };
     conn.create_scalar_function("ST_MinX", 1, flags, part(|e| e.0))?;
@@ -68,7 +82,10 @@ pub fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
     conn.create_scalar_function("ST_MinY", 1, flags, part(|e| e.2))?;
     conn.create_scalar_function("ST_MaxY", 1, flags, part(|e| e.3))?;
     conn.create_scalar_function("ST_IsEmpty", 1, flags, |ctx| {
-        Ok(ctx.get_raw(0).as_blob_or_null()?.map(|b| i32::from(is_empty_blob(b))))
+        Ok(ctx
+            .get_raw(0)
+            .as_blob_or_null()?
+            .map(|b| i32::from(is_empty_blob(b))))
     })?;
     Ok(())
 }
@@ -76,7 +93,7 @@ pub fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use geoconsole_model::geo_types::{Point, Polygon, LineString};
+    use geoconsole_model::geo_types::{LineString, Point, Polygon};
 
     #[test]
     fn point_blobs_round_trip_and_report_their_extent() {
@@ -90,10 +107,17 @@ mod tests {
 
     #[test]
     fn polygon_blobs_carry_their_envelope() {
-        let g: Geometry<f64> =
-            Polygon::new(LineString::from(vec![(0.0, 0.0), (4.0, 0.0), (4.0, 2.0), (0.0, 0.0)]), vec![]).into();
+        let g: Geometry<f64> = Polygon::new(
+            LineString::from(vec![(0.0, 0.0), (4.0, 0.0), (4.0, 2.0), (0.0, 0.0)]),
+            vec![],
+        )
+        .into();
         let blob = encode(&g, &Bbox::of_geometry(&g).unwrap()).unwrap();
-        assert_eq!(blob[3] >> 1 & 0b111, 1, "envelope [minx, maxx, miny, maxy] present");
+        assert_eq!(
+            blob[3] >> 1 & 0b111,
+            1,
+            "envelope [minx, maxx, miny, maxy] present"
+        );
         assert_eq!(envelope(&blob), Some((0.0, 4.0, 0.0, 2.0)));
         assert_eq!(decode(&blob).unwrap(), g);
         assert_eq!(envelope(b"garbage"), None);

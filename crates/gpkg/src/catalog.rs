@@ -2,7 +2,9 @@
 //! (kind, time fields, schema, version), plus the column map. `gpkg_contents` is kept in step at every commit.
 
 use chrono::{DateTime, Utc};
-use geoconsole_model::{Bbox, Dataset, DatasetId, GeometryType, Schema, TimeFields, TimeSpan, format_rfc3339};
+use geoconsole_model::{
+    Bbox, Dataset, DatasetId, GeometryType, Schema, TimeFields, TimeSpan, format_rfc3339,
+};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::columns::{Column, ColumnMap};
@@ -22,7 +24,9 @@ fn bad_row(column: usize, why: String) -> rusqlite::Error {
 }
 
 fn parse_time(column: usize, text: &str) -> rusqlite::Result<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).map_err(|e| bad_row(column, e.to_string()))
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| bad_row(column, e.to_string()))
 }
 
 fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<Entry> {
@@ -31,20 +35,42 @@ fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<Entry> {
     let geometry_type: String = row.get(3)?;
     let schema: String = row.get(7)?;
     let columns: String = row.get(8)?;
-    let extent = match (row.get::<_, Option<f64>>(12)?, row.get(13)?, row.get(14)?, row.get(15)?) {
-        (Some(west), Some(south), Some(east), Some(north)) => Some(Bbox { west, south, east, north }),
+    let extent = match (
+        row.get::<_, Option<f64>>(12)?,
+        row.get(13)?,
+        row.get(14)?,
+        row.get(15)?,
+    ) {
+        (Some(west), Some(south), Some(east), Some(north)) => Some(Bbox {
+            west,
+            south,
+            east,
+            north,
+        }),
         _ => None,
     };
-    let time_extent = match (row.get::<_, Option<String>>(16)?, row.get::<_, Option<String>>(17)?) {
-        (Some(start), Some(end)) => Some(TimeSpan { start: parse_time(16, &start)?, end: parse_time(17, &end)? }),
+    let time_extent = match (
+        row.get::<_, Option<String>>(16)?,
+        row.get::<_, Option<String>>(17)?,
+    ) {
+        (Some(start), Some(end)) => Some(TimeSpan {
+            start: parse_time(16, &start)?,
+            end: parse_time(17, &end)?,
+        }),
         _ => None,
     };
     let dataset = Dataset {
         id: DatasetId::new(id).map_err(|e| bad_row(0, e.to_string()))?,
         title: row.get(1)?,
-        kind: kind.parse().map_err(|e: geoconsole_model::ModelError| bad_row(2, e.to_string()))?,
-        geometry_type: GeometryType::from_gpkg_name(&geometry_type).unwrap_or(GeometryType::Geometry),
-        time_fields: TimeFields { start: row.get(4)?, end: row.get(5)? },
+        kind: kind
+            .parse()
+            .map_err(|e: geoconsole_model::ModelError| bad_row(2, e.to_string()))?,
+        geometry_type: GeometryType::from_gpkg_name(&geometry_type)
+            .unwrap_or(GeometryType::Geometry),
+        time_fields: TimeFields {
+            start: row.get(4)?,
+            end: row.get(5)?,
+        },
         id_field: row.get(6)?,
         schema: serde_json::from_str::<Schema>(&schema).map_err(|e| bad_row(7, e.to_string()))?,
         source: row.get(9)?,
@@ -55,12 +81,21 @@ fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<Entry> {
         created: parse_time(18, &row.get::<_, String>(18)?)?,
         updated: parse_time(19, &row.get::<_, String>(19)?)?,
     };
-    let columns: Vec<Column> = serde_json::from_str(&columns).map_err(|e| bad_row(8, e.to_string()))?;
-    Ok(Entry { dataset, columns: ColumnMap::new(columns) })
+    let columns: Vec<Column> =
+        serde_json::from_str(&columns).map_err(|e| bad_row(8, e.to_string()))?;
+    Ok(Entry {
+        dataset,
+        columns: ColumnMap::new(columns),
+    })
 }
 
 pub fn load(conn: &Connection, id: &DatasetId) -> rusqlite::Result<Option<Entry>> {
-    conn.query_row(&format!("{SELECT} WHERE id = ?1"), params![id.as_str()], entry_from_row).optional()
+    conn.query_row(
+        &format!("{SELECT} WHERE id = ?1"),
+        params![id.as_str()],
+        entry_from_row,
+    )
+    .optional()
 }
 
 pub fn list(conn: &Connection) -> rusqlite::Result<Vec<Dataset>> {
@@ -73,8 +108,12 @@ pub fn list(conn: &Connection) -> rusqlite::Result<Vec<Dataset>> {
 pub fn save(conn: &Connection, entry: &Entry) -> rusqlite::Result<()> {
     let d = &entry.dataset;
     let schema = serde_json::to_string(&d.schema).map_err(|e| bad_row(7, e.to_string()))?;
-    let columns = serde_json::to_string(entry.columns.columns()).map_err(|e| bad_row(8, e.to_string()))?;
-    let [west, south, east, north] = d.extent.map(|e| e.to_vec()).map_or([None; 4], |v| v.map(Some));
+    let columns =
+        serde_json::to_string(entry.columns.columns()).map_err(|e| bad_row(8, e.to_string()))?;
+    let [west, south, east, north] = d
+        .extent
+        .map(|e| e.to_vec())
+        .map_or([None; 4], |v| v.map(Some));
     conn.execute(
         "INSERT OR REPLACE INTO gc_datasets (id, title, kind, geometry_type, time_start_field, time_end_field, id_field, \
          schema, columns, source, version, feature_count, min_x, min_y, max_x, max_y, time_start, time_end, created, updated) \

@@ -26,8 +26,15 @@ pub struct ColumnMap {
 
 impl ColumnMap {
     pub fn new(columns: Vec<Column>) -> Self {
-        let by_property = columns.iter().enumerate().map(|(i, c)| (c.property.clone(), i)).collect();
-        Self { columns, by_property }
+        let by_property = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.property.clone(), i))
+            .collect();
+        Self {
+            columns,
+            by_property,
+        }
     }
 
     pub fn columns(&self) -> &[Column] {
@@ -40,11 +47,22 @@ impl ColumnMap {
 
     /// Adds a column for a property seen for the first time and returns it.
     pub fn add(&mut self, property: &str, declared: FieldType) -> &Column {
-        let base: String = property.chars().filter(|c| !c.is_control()).take(60).collect();
-        let base = if base.trim().is_empty() { "property".to_string() } else { base };
+        let base: String = property
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(60)
+            .collect();
+        let base = if base.trim().is_empty() {
+            "property".to_string()
+        } else {
+            base
+        };
         let taken = |name: &str| {
             SYSTEM_COLUMNS.iter().any(|s| s.eq_ignore_ascii_case(name))
-                || self.columns.iter().any(|c| c.column.eq_ignore_ascii_case(name))
+                || self
+                    .columns
+                    .iter()
+                    .any(|c| c.column.eq_ignore_ascii_case(name))
         };
         let mut column = base.clone();
         let mut n = 2;
@@ -52,8 +70,13 @@ impl ColumnMap {
             column = format!("{base}_{n}");
             n += 1;
         }
-        self.by_property.insert(property.to_string(), self.columns.len());
-        self.columns.push(Column { property: property.to_string(), column, declared });
+        self.by_property
+            .insert(property.to_string(), self.columns.len());
+        self.columns.push(Column {
+            property: property.to_string(),
+            column,
+            declared,
+        });
         self.columns.last().expect("just pushed")
     }
 

@@ -11,10 +11,17 @@ use crate::{blob, ddl};
 /// Wraps a SQLite error as a store error naming the file.
 pub fn sqlite_error(path: &Path, error: rusqlite::Error) -> StoreError {
     let kind = match &error {
-        rusqlite::Error::SqliteFailure(e, _) if matches!(e.code, rusqlite::ErrorCode::NotADatabase) => {
+        rusqlite::Error::SqliteFailure(e, _)
+            if matches!(e.code, rusqlite::ErrorCode::NotADatabase) =>
+        {
             StoreErrorKind::Unavailable
         }
-        rusqlite::Error::SqliteFailure(e, _) if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+        rusqlite::Error::SqliteFailure(e, _)
+            if matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ) =>
+        {
             StoreErrorKind::Unavailable
         }
         _ => StoreErrorKind::Internal,
@@ -25,7 +32,9 @@ pub fn sqlite_error(path: &Path, error: rusqlite::Error) -> StoreError {
 /// Opens (creating if needed) a read-write connection configured for the console: WAL so readers never wait
 /// for the writer, full sync at commit so an acknowledged import survives a crash, a generous page cache.
 pub fn open(path: &Path) -> StoreResult<Connection> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(|e| sqlite_error(path, e))?;
     configure(&conn).map_err(|e| sqlite_error(path, e))?;
     Ok(conn)
@@ -46,21 +55,33 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 /// can add the GeoPackage core to without harming what is there).
 pub fn initialise(path: &Path, conn: &Connection) -> StoreResult<()> {
     let wrap = |e| sqlite_error(path, e);
-    let application_id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0)).map_err(wrap)?;
-    let table_count: i64 =
-        conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0)).map_err(|e| sqlite_error(path, e))?;
+    let application_id: i32 = conn
+        .pragma_query_value(None, "application_id", |r| r.get(0))
+        .map_err(wrap)?;
+    let table_count: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+        .map_err(|e| sqlite_error(path, e))?;
     if table_count == 0 {
-        conn.pragma_update(None, "application_id", ddl::APPLICATION_ID).map_err(wrap)?;
-        conn.pragma_update(None, "user_version", ddl::USER_VERSION).map_err(wrap)?;
+        conn.pragma_update(None, "application_id", ddl::APPLICATION_ID)
+            .map_err(wrap)?;
+        conn.pragma_update(None, "user_version", ddl::USER_VERSION)
+            .map_err(wrap)?;
     } else if application_id != ddl::APPLICATION_ID {
         let has_contents: bool = conn
-            .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'gpkg_contents'", [], |r| r.get::<_, i64>(0))
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'gpkg_contents'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
             .map(|n| n > 0)
             .map_err(wrap)?;
         if !has_contents {
             return Err(StoreError::new(
                 StoreErrorKind::Unavailable,
-                format!("{}: SQLite file is not a GeoPackage; refusing to write into it", path.display()),
+                format!(
+                    "{}: SQLite file is not a GeoPackage; refusing to write into it",
+                    path.display()
+                ),
             ));
         }
     }

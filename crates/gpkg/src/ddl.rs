@@ -87,15 +87,56 @@ pub fn create_core(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(CORE_TABLES)?;
     let srs = "INSERT OR IGNORE INTO gpkg_spatial_ref_sys \
                (srs_name, srs_id, organization, organization_coordsys_id, definition, description) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
-    conn.execute(srs, params!["Undefined cartesian SRS", -1, "NONE", -1, "undefined", "undefined cartesian coordinate reference system"])?;
-    conn.execute(srs, params!["Undefined geographic SRS", 0, "NONE", 0, "undefined", "undefined geographic coordinate reference system"])?;
-    conn.execute(srs, params!["WGS 84 geodetic", WGS84_SRS_ID, "EPSG", 4326, WGS84_WKT, "longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid"])?;
+    conn.execute(
+        srs,
+        params![
+            "Undefined cartesian SRS",
+            -1,
+            "NONE",
+            -1,
+            "undefined",
+            "undefined cartesian coordinate reference system"
+        ],
+    )?;
+    conn.execute(
+        srs,
+        params![
+            "Undefined geographic SRS",
+            0,
+            "NONE",
+            0,
+            "undefined",
+            "undefined geographic coordinate reference system"
+        ],
+    )?;
+    conn.execute(
+        srs,
+        params![
+            "WGS 84 geodetic",
+            WGS84_SRS_ID,
+            "EPSG",
+            4326,
+            WGS84_WKT,
+            "longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid"
+        ],
+    )?;
+    // Registered as an attributes table, as the standard asks of every non-feature table an application adds.
+    conn.execute(
+        "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) \
+         VALUES ('gc_datasets', 'attributes', 'gc_datasets', 'geoconsole dataset catalog: kind, schema, time fields, version')",
+        [],
+    )?;
     Ok(())
 }
 
 /// Creates an empty feature table with its catalog rows. The R-tree's triggers come separately
 /// ([`create_rtree_triggers`]) so that a fresh table can be bulk-filled first and indexed in one pass.
-pub fn create_feature_table(tx: &Transaction<'_>, table: &str, title: &str, columns_sql: &str) -> rusqlite::Result<()> {
+pub fn create_feature_table(
+    tx: &Transaction<'_>,
+    table: &str,
+    title: &str,
+    columns_sql: &str,
+) -> rusqlite::Result<()> {
     let t = quote(table);
     tx.execute_batch(&format!(
         "CREATE TABLE {t} (

@@ -27,12 +27,21 @@ fn parse_cursor(cursor: &Cursor) -> StoreResult<i64> {
         .parse::<i64>()
         .ok()
         .filter(|fid| *fid >= 0)
-        .ok_or_else(|| StoreError::new(StoreErrorKind::Invalid, format!("cursor '{}' is not valid for this dataset", cursor.0)))
+        .ok_or_else(|| {
+            StoreError::new(
+                StoreErrorKind::Invalid,
+                format!("cursor '{}' is not valid for this dataset", cursor.0),
+            )
+        })
 }
 
 pub fn query(conn: &Connection, entry: &Entry, query: &FeatureQuery) -> StoreResult<FeaturePage> {
     let table = entry.dataset.id.as_str();
-    let mut sql = format!("SELECT {} FROM {} WHERE 1 = 1", select_columns(entry), quote(table));
+    let mut sql = format!(
+        "SELECT {} FROM {} WHERE 1 = 1",
+        select_columns(entry),
+        quote(table)
+    );
     let mut params: Vec<SqlValue> = Vec::new();
     if let Some(cursor) = &query.cursor {
         sql.push_str(" AND fid > ?");
@@ -40,8 +49,12 @@ pub fn query(conn: &Connection, entry: &Entry, query: &FeatureQuery) -> StoreRes
     }
     if let Some(bbox) = &query.bbox {
         let parts = bbox.split_at_antimeridian();
-        let condition = vec!["(minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?)"; parts.len()].join(" OR ");
-        sql.push_str(&format!(" AND fid IN (SELECT id FROM {} WHERE {condition})", quote(&rtree_name(table))));
+        let condition =
+            vec!["(minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?)"; parts.len()].join(" OR ");
+        sql.push_str(&format!(
+            " AND fid IN (SELECT id FROM {} WHERE {condition})",
+            quote(&rtree_name(table))
+        ));
         for part in parts {
             params.extend([part.east, part.west, part.north, part.south].map(SqlValue::Real));
         }
@@ -63,9 +76,17 @@ pub fn query(conn: &Connection, entry: &Entry, query: &FeatureQuery) -> StoreRes
         sql.push_str(" LIMIT ?");
         params.push(SqlValue::Integer(limit as i64 + 1));
     }
-    let wrap = |e: rusqlite::Error| StoreError::new(StoreErrorKind::Internal, format!("query on '{table}' failed: {e}")).with_source(e);
+    let wrap = |e: rusqlite::Error| {
+        StoreError::new(
+            StoreErrorKind::Internal,
+            format!("query on '{table}' failed: {e}"),
+        )
+        .with_source(e)
+    };
     let mut statement = conn.prepare_cached(&sql).map_err(wrap)?;
-    let mut rows = statement.query(params_from_iter(params.iter())).map_err(wrap)?;
+    let mut rows = statement
+        .query(params_from_iter(params.iter()))
+        .map_err(wrap)?;
     let mut features = Vec::new();
     let mut last_fid = None;
     let mut more = false;
@@ -84,14 +105,28 @@ pub fn query(conn: &Connection, entry: &Entry, query: &FeatureQuery) -> StoreRes
         }
         features.push(feature);
     }
-    let next = if more { last_fid.map(|fid| Cursor(fid.to_string())) } else { None };
+    let next = if more {
+        last_fid.map(|fid| Cursor(fid.to_string()))
+    } else {
+        None
+    };
     Ok(FeaturePage { features, next })
 }
 
 pub fn feature(conn: &Connection, entry: &Entry, id: &FeatureId) -> StoreResult<Option<Feature>> {
     let table = entry.dataset.id.as_str();
-    let sql = format!("SELECT {} FROM {} WHERE feature_id = ?1", select_columns(entry), quote(table));
-    let wrap = |e: rusqlite::Error| StoreError::new(StoreErrorKind::Internal, format!("lookup in '{table}' failed: {e}")).with_source(e);
+    let sql = format!(
+        "SELECT {} FROM {} WHERE feature_id = ?1",
+        select_columns(entry),
+        quote(table)
+    );
+    let wrap = |e: rusqlite::Error| {
+        StoreError::new(
+            StoreErrorKind::Internal,
+            format!("lookup in '{table}' failed: {e}"),
+        )
+        .with_source(e)
+    };
     let mut statement = conn.prepare_cached(&sql).map_err(wrap)?;
     let found = statement
         .query_row([id.as_str()], |row| Ok(feature_from_row(entry, row)))
@@ -102,7 +137,12 @@ pub fn feature(conn: &Connection, entry: &Entry, id: &FeatureId) -> StoreResult<
 
 fn feature_from_row(entry: &Entry, row: &Row<'_>) -> StoreResult<(i64, Feature)> {
     let table = entry.dataset.id.as_str();
-    let corrupt = |what: String| StoreError::new(StoreErrorKind::Internal, format!("dataset '{table}': {what}"));
+    let corrupt = |what: String| {
+        StoreError::new(
+            StoreErrorKind::Internal,
+            format!("dataset '{table}': {what}"),
+        )
+    };
     let get = |i: usize| row.get_ref(i).map_err(|e| corrupt(e.to_string()));
     let fid = match get(0)? {
         ValueRef::Integer(fid) => fid,
@@ -131,10 +171,22 @@ fn feature_from_row(entry: &Entry, row: &Row<'_>) -> StoreResult<(i64, Feature)>
     };
     let mut properties = Properties::new();
     for (i, column) in entry.columns.columns().iter().enumerate() {
-        let field_type = entry.dataset.schema.field(&column.property).map_or(column.declared, |f| f.field_type);
+        let field_type = entry
+            .dataset
+            .schema
+            .field(&column.property)
+            .map_or(column.declared, |f| f.field_type);
         properties.insert(column.property.clone(), to_json(get(i + 5)?, field_type));
     }
-    Ok((fid, Feature { id: Some(FeatureId(id)), geometry, time, properties }))
+    Ok((
+        fid,
+        Feature {
+            id: Some(FeatureId(id)),
+            geometry,
+            time,
+            properties,
+        },
+    ))
 }
 
 /// A stored value as JSON of the field's type.
@@ -142,15 +194,17 @@ fn to_json(value: ValueRef<'_>, field_type: FieldType) -> Value {
     match (value, field_type) {
         (ValueRef::Null, _) => Value::Null,
         (ValueRef::Integer(i), FieldType::Boolean) => Value::Bool(i != 0),
-        (ValueRef::Integer(i), FieldType::Real) => Number::from_f64(i as f64).map_or(Value::Null, Value::Number),
-        (ValueRef::Integer(i), FieldType::Text | FieldType::Json | FieldType::Date | FieldType::DateTime) => {
-            Value::String(i.to_string())
+        (ValueRef::Integer(i), FieldType::Real) => {
+            Number::from_f64(i as f64).map_or(Value::Null, Value::Number)
         }
+        (
+            ValueRef::Integer(i),
+            FieldType::Text | FieldType::Json | FieldType::Date | FieldType::DateTime,
+        ) => Value::String(i.to_string()),
         (ValueRef::Integer(i), FieldType::Integer) => Value::Number(i.into()),
         (ValueRef::Real(f), _) => Number::from_f64(f).map_or(Value::Null, Value::Number),
-        (ValueRef::Text(t), FieldType::Json) => {
-            serde_json::from_slice(t).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(t).into_owned()))
-        }
+        (ValueRef::Text(t), FieldType::Json) => serde_json::from_slice(t)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(t).into_owned())),
         (ValueRef::Text(t), _) => Value::String(String::from_utf8_lossy(t).into_owned()),
         (ValueRef::Blob(b), _) => Value::String(format!("<{} bytes of binary data>", b.len())),
     }
@@ -164,25 +218,52 @@ pub struct Summary {
 }
 
 pub fn summarise(conn: &Connection, table: &str) -> rusqlite::Result<Summary> {
-    let count: i64 = conn.query_row(&format!("SELECT count(*) FROM {}", quote(table)), [], |r| r.get(0))?;
+    let count: i64 =
+        conn.query_row(&format!("SELECT count(*) FROM {}", quote(table)), [], |r| {
+            r.get(0)
+        })?;
     let extent = conn.query_row(
-        &format!("SELECT min(minx), min(miny), max(maxx), max(maxy) FROM {}", quote(&rtree_name(table))),
+        &format!(
+            "SELECT min(minx), min(miny), max(maxx), max(maxy) FROM {}",
+            quote(&rtree_name(table))
+        ),
         [],
         |r| {
-            Ok(match (r.get::<_, Option<f64>>(0)?, r.get(1)?, r.get(2)?, r.get(3)?) {
-                (Some(west), Some(south), Some(east), Some(north)) => Some(Bbox { west, south, east, north }),
-                _ => None,
-            })
+            Ok(
+                match (r.get::<_, Option<f64>>(0)?, r.get(1)?, r.get(2)?, r.get(3)?) {
+                    (Some(west), Some(south), Some(east), Some(north)) => Some(Bbox {
+                        west,
+                        south,
+                        east,
+                        north,
+                    }),
+                    _ => None,
+                },
+            )
         },
     )?;
-    let times: (Option<String>, Option<String>) =
-        conn.query_row(&format!("SELECT min(time_start), max(time_end) FROM {}", quote(table)), [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
-    let parse = |t: &str| DateTime::parse_from_rfc3339(t).ok().map(|t| t.with_timezone(&Utc));
+    let times: (Option<String>, Option<String>) = conn.query_row(
+        &format!(
+            "SELECT min(time_start), max(time_end) FROM {}",
+            quote(table)
+        ),
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let parse = |t: &str| {
+        DateTime::parse_from_rfc3339(t)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    };
     let time_extent = match times {
-        (Some(start), Some(end)) => parse(&start).zip(parse(&end)).map(|(start, end)| TimeSpan { start, end }),
+        (Some(start), Some(end)) => parse(&start)
+            .zip(parse(&end))
+            .map(|(start, end)| TimeSpan { start, end }),
         _ => None,
     };
-    Ok(Summary { count: count.max(0) as u64, extent, time_extent })
+    Ok(Summary {
+        count: count.max(0) as u64,
+        extent,
+        time_extent,
+    })
 }

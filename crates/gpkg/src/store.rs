@@ -30,13 +30,20 @@ impl GpkgStore {
             if !parent.is_dir() {
                 return Err(StoreError::new(
                     StoreErrorKind::Unavailable,
-                    format!("{}: folder {} does not exist", path.display(), parent.display()),
+                    format!(
+                        "{}: folder {} does not exist",
+                        path.display(),
+                        parent.display()
+                    ),
                 ));
             }
         }
         let conn = connection::open(&path)?;
         connection::initialise(&path, &conn)?;
-        Ok(Self { path, reader: Arc::new(Mutex::new(conn)) })
+        Ok(Self {
+            path,
+            reader: Arc::new(Mutex::new(conn)),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -52,7 +59,9 @@ impl GpkgStore {
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || {
             // A poisoned lock only means another query panicked; the connection itself is still sound.
-            let mut conn = reader.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut conn = reader
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             work(&mut conn, &path)
         })
         .await
@@ -73,28 +82,34 @@ impl FeatureStore for GpkgStore {
     }
 
     async fn list_datasets(&self) -> StoreResult<Vec<Dataset>> {
-        self.with_conn(|conn, path| catalog::list(conn).map_err(|e| sqlite_error(path, e))).await
+        self.with_conn(|conn, path| catalog::list(conn).map_err(|e| sqlite_error(path, e)))
+            .await
     }
 
     async fn dataset(&self, id: &DatasetId) -> StoreResult<Dataset> {
         let id = id.clone();
-        self.with_conn(move |conn, path| entry(conn, path, &id).map(|e| e.dataset)).await
+        self.with_conn(move |conn, path| entry(conn, path, &id).map(|e| e.dataset))
+            .await
     }
 
     async fn begin_write(&self, request: WriteRequest) -> StoreResult<Box<dyn DatasetWriter>> {
-        Ok(Box::new(GpkgWriter::begin(self.path.clone(), request).await?))
+        Ok(Box::new(
+            GpkgWriter::begin(self.path.clone(), request).await?,
+        ))
     }
 
     async fn query(&self, id: &DatasetId, query: &FeatureQuery) -> StoreResult<FeaturePage> {
         let (id, query) = (id.clone(), query.clone());
-        self.with_conn(move |conn, path| read::query(conn, &entry(conn, path, &id)?, &query)).await
+        self.with_conn(move |conn, path| read::query(conn, &entry(conn, path, &id)?, &query))
+            .await
     }
 
     async fn feature(&self, id: &DatasetId, feature: &FeatureId) -> StoreResult<Feature> {
         let (id, feature) = (id.clone(), feature.clone());
         self.with_conn(move |conn, path| {
-            read::feature(conn, &entry(conn, path, &id)?, &feature)?
-                .ok_or_else(|| StoreError::not_found(format!("dataset '{id}' has no feature '{feature}'")))
+            read::feature(conn, &entry(conn, path, &id)?, &feature)?.ok_or_else(|| {
+                StoreError::not_found(format!("dataset '{id}' has no feature '{feature}'"))
+            })
         })
         .await
     }
@@ -103,7 +118,9 @@ impl FeatureStore for GpkgStore {
         let id = id.clone();
         self.with_conn(move |conn, path| {
             let wrap = |e| sqlite_error(path, e);
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(wrap)?;
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(wrap)?;
             entry(&tx, path, &id)?;
             ddl::drop_feature_table(&tx, id.as_str()).map_err(wrap)?;
             tx.commit().map_err(wrap)

@@ -9,9 +9,10 @@ use std::thread;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use geoconsole_model::{Bbox, Dataset, FieldType, Feature, GeometryType, TimeSpan, format_rfc3339};
+use geoconsole_model::{Bbox, Dataset, Feature, FieldType, GeometryType, TimeSpan, format_rfc3339};
 use geoconsole_store::{
-    Conflict, DatasetStats, DatasetWriter, StoreError, StoreErrorKind, StoreResult, WriteMode, WriteRequest,
+    Conflict, DatasetStats, DatasetWriter, StoreError, StoreErrorKind, StoreResult, WriteMode,
+    WriteRequest,
 };
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Transaction, TransactionBehavior, params_from_iter};
@@ -35,7 +36,10 @@ pub struct GpkgWriter {
 }
 
 fn writer_gone() -> StoreError {
-    StoreError::new(StoreErrorKind::Internal, "the write transaction ended unexpectedly")
+    StoreError::new(
+        StoreErrorKind::Internal,
+        "the write transaction ended unexpectedly",
+    )
 }
 
 impl GpkgWriter {
@@ -47,12 +51,20 @@ impl GpkgWriter {
         thread::Builder::new()
             .name(format!("geoconsole-write-{}", request.id))
             .spawn(move || run(&path, &request, ready_tx, &receiver))
-            .map_err(|e| StoreError::new(StoreErrorKind::Internal, format!("cannot start writer thread: {e}")))?;
+            .map_err(|e| {
+                StoreError::new(
+                    StoreErrorKind::Internal,
+                    format!("cannot start writer thread: {e}"),
+                )
+            })?;
         ready_rx.await.map_err(|_| writer_gone())??;
         Ok(Self { commands })
     }
 
-    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<StoreResult<T>>) -> Command) -> StoreResult<T> {
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<StoreResult<T>>) -> Command,
+    ) -> StoreResult<T> {
         let (tx, rx) = oneshot::channel();
         self.commands.send(make(tx)).map_err(|_| writer_gone())?;
         rx.await.map_err(|_| writer_gone())?
@@ -153,7 +165,9 @@ impl WriteState {
         if existing.is_none() && table_exists(tx, id.as_str()).map_err(wrap)? {
             return Err(StoreError::new(
                 StoreErrorKind::Conflict,
-                format!("the GeoPackage already has a table named '{id}' that is not a console dataset; choose another dataset id"),
+                format!(
+                    "the GeoPackage already has a table named '{id}' that is not a console dataset; choose another dataset id"
+                ),
             ));
         }
         let now = Utc::now();
@@ -177,7 +191,9 @@ impl WriteState {
             (WriteMode::Create, Some(_)) => {
                 return Err(StoreError::new(
                     StoreErrorKind::Conflict,
-                    format!("dataset '{id}' already exists; choose --mode append, replace or upsert, or another id"),
+                    format!(
+                        "dataset '{id}' already exists; choose --mode append, replace or upsert, or another id"
+                    ),
                 ));
             }
             (WriteMode::Replace, Some(old)) => {
@@ -185,19 +201,47 @@ impl WriteState {
                 let mut fresh = dataset(Some(&old.dataset));
                 fresh.schema = Default::default();
                 fresh.geometry_type = GeometryType::Geometry;
-                (Entry { dataset: fresh, columns: ColumnMap::default() }, Some(old.dataset), true)
+                (
+                    Entry {
+                        dataset: fresh,
+                        columns: ColumnMap::default(),
+                    },
+                    Some(old.dataset),
+                    true,
+                )
             }
             (WriteMode::Append | WriteMode::Upsert, Some(old)) => {
                 let d = dataset(Some(&old.dataset));
-                (Entry { dataset: d, columns: old.columns }, Some(old.dataset), false)
+                (
+                    Entry {
+                        dataset: d,
+                        columns: old.columns,
+                    },
+                    Some(old.dataset),
+                    false,
+                )
             }
-            (_, None) => (Entry { dataset: dataset(None), columns: ColumnMap::default() }, None, true),
+            (_, None) => (
+                Entry {
+                    dataset: dataset(None),
+                    columns: ColumnMap::default(),
+                },
+                None,
+                true,
+            ),
         };
         if fresh {
             ddl::create_feature_table(tx, id.as_str(), &request.title, "").map_err(wrap)?;
         }
         let next_fid: i64 = tx
-            .query_row(&format!("SELECT coalesce(max(fid), 0) + 1 FROM {}", quote(id.as_str())), [], |r| r.get(0))
+            .query_row(
+                &format!(
+                    "SELECT coalesce(max(fid), 0) + 1 FROM {}",
+                    quote(id.as_str())
+                ),
+                [],
+                |r| r.get(0),
+            )
             .map_err(wrap)?;
         Ok(Self {
             path: path.to_path_buf(),
@@ -226,8 +270,13 @@ impl WriteState {
             }
             let declared = FieldType::of_value(value).unwrap_or(FieldType::Text);
             let column = self.entry.columns.add(name, declared).column.clone();
-            tx.execute_batch(&format!("ALTER TABLE {} ADD COLUMN {} {}", quote(&self.table), quote(&column), sql_type(declared)))
-                .map_err(|e| self.wrap(e))?;
+            tx.execute_batch(&format!(
+                "ALTER TABLE {} ADD COLUMN {} {}",
+                quote(&self.table),
+                quote(&column),
+                sql_type(declared)
+            ))
+            .map_err(|e| self.wrap(e))?;
             self.insert_sql = None;
             self.update_sql = None;
         }
@@ -251,7 +300,8 @@ impl WriteState {
         }
         self.insert_sql.get_or_insert_with(|| {
             let names: Vec<String> = columns.iter().map(|c| quote(&c.column)).collect();
-            let mut sql = format!("INSERT INTO {table} (fid, geom, feature_id, time_start, time_end");
+            let mut sql =
+                format!("INSERT INTO {table} (fid, geom, feature_id, time_start, time_end");
             for name in &names {
                 sql.push_str(", ");
                 sql.push_str(name);
@@ -271,12 +321,17 @@ impl WriteState {
         for (position, feature) in features.iter().enumerate() {
             self.ensure_columns(tx, feature)?;
             let bbox = Bbox::of_geometry(&feature.geometry).ok_or_else(|| {
-                StoreError::new(StoreErrorKind::Invalid, "feature has an empty geometry").at_position(position)
+                StoreError::new(StoreErrorKind::Invalid, "feature has an empty geometry")
+                    .at_position(position)
             })?;
-            let blob = blob::encode(&feature.geometry, &bbox)
-                .map_err(|why| StoreError::new(StoreErrorKind::Invalid, why).at_position(position))?;
+            let blob = blob::encode(&feature.geometry, &bbox).map_err(|why| {
+                StoreError::new(StoreErrorKind::Invalid, why).at_position(position)
+            })?;
             let fid = self.next_fid;
-            let feature_id = feature.id.as_ref().map_or_else(|| fid.to_string(), |id| id.0.clone());
+            let feature_id = feature
+                .id
+                .as_ref()
+                .map_or_else(|| fid.to_string(), |id| id.0.clone());
             values.clear();
             values.push(SqlValue::Integer(fid));
             values.push(SqlValue::Blob(blob));
@@ -285,19 +340,30 @@ impl WriteState {
             values.push(start.map_or(SqlValue::Null, |t| SqlValue::Text(format_rfc3339(t))));
             values.push(end.map_or(SqlValue::Null, |t| SqlValue::Text(format_rfc3339(t))));
             for column in self.entry.columns.columns() {
-                values.push(feature.properties.get(&column.property).map_or(SqlValue::Null, to_sql));
+                values.push(
+                    feature
+                        .properties
+                        .get(&column.property)
+                        .map_or(SqlValue::Null, to_sql),
+                );
             }
             self.ensure_insert_sql();
             if let Some(update) = self.update_sql.as_deref() {
-                let mut statement = tx.prepare_cached(update).map_err(|e| sqlite_error(&self.path, e))?;
-                let updated = statement.execute(params_from_iter(values.iter())).map_err(|e| sqlite_error(&self.path, e))?;
+                let mut statement = tx
+                    .prepare_cached(update)
+                    .map_err(|e| sqlite_error(&self.path, e))?;
+                let updated = statement
+                    .execute(params_from_iter(values.iter()))
+                    .map_err(|e| sqlite_error(&self.path, e))?;
                 if updated > 0 {
                     self.stats.observe(feature, Some(bbox));
                     continue;
                 }
             }
             let sql = self.insert_sql.as_deref().unwrap_or_default();
-            let mut statement = tx.prepare_cached(sql).map_err(|e| sqlite_error(&self.path, e))?;
+            let mut statement = tx
+                .prepare_cached(sql)
+                .map_err(|e| sqlite_error(&self.path, e))?;
             match statement.execute(params_from_iter(values.iter())) {
                 Ok(_) => {
                     self.next_fid += 1;
@@ -305,11 +371,15 @@ impl WriteState {
                 }
                 Err(rusqlite::Error::SqliteFailure(e, message))
                     if e.code == rusqlite::ErrorCode::ConstraintViolation
-                        && message.as_deref().is_some_and(|m| m.contains(".feature_id")) =>
+                        && message
+                            .as_deref()
+                            .is_some_and(|m| m.contains(".feature_id")) =>
                 {
                     let reason = format!("duplicate feature id '{feature_id}'");
                     if !self.skip_conflicts {
-                        return Err(StoreError::new(StoreErrorKind::Conflict, reason).at_position(position));
+                        return Err(
+                            StoreError::new(StoreErrorKind::Conflict, reason).at_position(position)
+                        );
                     }
                     conflicts.push(Conflict { position, reason });
                 }
@@ -334,8 +404,11 @@ impl WriteState {
         } else {
             dataset.schema.merge(&self.stats.schema);
             if let Some(seen) = self.stats.geometry_type {
-                dataset.geometry_type =
-                    if dataset.feature_count == 0 { seen } else { dataset.geometry_type.merge(seen) };
+                dataset.geometry_type = if dataset.feature_count == 0 {
+                    seen
+                } else {
+                    dataset.geometry_type.merge(seen)
+                };
             }
             if self.mode == WriteMode::Upsert {
                 // Updates can move or shrink what is there, so read the truth back.
@@ -360,7 +433,10 @@ impl WriteState {
         self.retype_columns(tx, &dataset)?;
         dataset.version = self.previous.as_ref().map_or(0, |p| p.version) + 1;
         dataset.updated = Utc::now();
-        let entry = Entry { dataset: dataset.clone(), columns: self.entry.columns.clone() };
+        let entry = Entry {
+            dataset: dataset.clone(),
+            columns: self.entry.columns.clone(),
+        };
         catalog::save(tx, &entry).map_err(wrap)?;
         Ok(dataset)
     }
@@ -372,7 +448,10 @@ impl WriteState {
         let mut changed = false;
         for index in 0..self.entry.columns.columns().len() {
             let column = &self.entry.columns.columns()[index];
-            let wanted = dataset.schema.field(&column.property).map_or(column.declared, |f| f.field_type);
+            let wanted = dataset
+                .schema
+                .field(&column.property)
+                .map_or(column.declared, |f| f.field_type);
             if sql_type(wanted) != sql_type(column.declared) {
                 self.entry.columns.set_declared(index, wanted);
                 changed = true;
@@ -396,7 +475,9 @@ impl WriteState {
         }
         let name = |suffix: &str| quote(&format!("{}_{suffix}", ddl::rtree_name(&self.table)));
         let mut sql = String::new();
-        for suffix in ["insert", "update1", "update2", "update3", "update4", "delete"] {
+        for suffix in [
+            "insert", "update1", "update2", "update3", "update4", "delete",
+        ] {
             sql.push_str(&format!("DROP TRIGGER IF EXISTS {};", name(suffix)));
         }
         sql.push_str(&format!(
@@ -419,8 +500,12 @@ impl WriteState {
 }
 
 fn table_exists(tx: &Transaction<'_>, name: &str) -> rusqlite::Result<bool> {
-    tx.query_row("SELECT count(*) FROM sqlite_master WHERE lower(name) = lower(?1)", [name], |r| r.get::<_, i64>(0))
-        .map(|n| n > 0)
+    tx.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE lower(name) = lower(?1)",
+        [name],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
 }
 
 /// A property value as SQLite stores it: booleans as 0/1 (GeoPackage BOOLEAN), date-times in canonical UTC

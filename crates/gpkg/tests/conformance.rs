@@ -21,7 +21,10 @@ impl std::ops::Deref for TempStore {
 async fn fresh_store() -> TempStore {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = GpkgStore::open(dir.path().join("conformance.gpkg")).expect("open store");
-    TempStore { store: Arc::new(store), _dir: dir }
+    TempStore {
+        store: Arc::new(store),
+        _dir: dir,
+    }
 }
 
 geoconsole_store::feature_store_conformance!(fresh_store());

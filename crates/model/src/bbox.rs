@@ -23,19 +23,33 @@ impl Bbox {
             return bad("bbox values must be finite numbers".into());
         }
         if !(-180.0..=180.0).contains(&west) || !(-180.0..=180.0).contains(&east) {
-            return bad(format!("bbox longitudes must lie in [-180, 180], got {west} and {east}"));
+            return bad(format!(
+                "bbox longitudes must lie in [-180, 180], got {west} and {east}"
+            ));
         }
         if !(-90.0..=90.0).contains(&south) || !(-90.0..=90.0).contains(&north) {
-            return bad(format!("bbox latitudes must lie in [-90, 90], got {south} and {north}"));
+            return bad(format!(
+                "bbox latitudes must lie in [-90, 90], got {south} and {north}"
+            ));
         }
         if south > north {
             return bad(format!("bbox south {south} is greater than north {north}"));
         }
-        Ok(Self { west, south, east, north })
+        Ok(Self {
+            west,
+            south,
+            east,
+            north,
+        })
     }
 
     /// The whole world.
-    pub const WORLD: Bbox = Bbox { west: -180.0, south: -90.0, east: 180.0, north: 90.0 };
+    pub const WORLD: Bbox = Bbox {
+        west: -180.0,
+        south: -90.0,
+        east: 180.0,
+        north: 90.0,
+    };
 
     /// Parses `west,south,east,north` or the 3D form `west,south,min_z,east,north,max_z` (OGC API and RFC 7946 order).
     pub fn parse(text: &str) -> ModelResult<Self> {
@@ -43,13 +57,21 @@ impl Bbox {
             .split(',')
             .map(|part| part.trim().parse::<f64>())
             .collect::<Result<_, _>>()
-            .map_err(|_| ModelError::new(ModelErrorKind::InvalidBbox, format!("bbox '{text}' is not a list of numbers")))?;
+            .map_err(|_| {
+                ModelError::new(
+                    ModelErrorKind::InvalidBbox,
+                    format!("bbox '{text}' is not a list of numbers"),
+                )
+            })?;
         match values.as_slice() {
             [w, s, e, n] => Self::new(*w, *s, *e, *n),
             [w, s, _, e, n, _] => Self::new(*w, *s, *e, *n),
             _ => Err(ModelError::new(
                 ModelErrorKind::InvalidBbox,
-                format!("bbox '{text}' must have 4 or 6 numbers, found {}", values.len()),
+                format!(
+                    "bbox '{text}' must have 4 or 6 numbers, found {}",
+                    values.len()
+                ),
             )),
         }
     }
@@ -62,8 +84,18 @@ impl Bbox {
     pub fn split_at_antimeridian(&self) -> Vec<Bbox> {
         if self.crosses_antimeridian() {
             vec![
-                Bbox { west: self.west, south: self.south, east: 180.0, north: self.north },
-                Bbox { west: -180.0, south: self.south, east: self.east, north: self.north },
+                Bbox {
+                    west: self.west,
+                    south: self.south,
+                    east: 180.0,
+                    north: self.north,
+                },
+                Bbox {
+                    west: -180.0,
+                    south: self.south,
+                    east: self.east,
+                    north: self.north,
+                },
             ]
         } else {
             vec![*self]
@@ -71,8 +103,11 @@ impl Bbox {
     }
 
     pub fn contains_point(&self, lon: f64, lat: f64) -> bool {
-        let lon_inside =
-            if self.crosses_antimeridian() { lon >= self.west || lon <= self.east } else { lon >= self.west && lon <= self.east };
+        let lon_inside = if self.crosses_antimeridian() {
+            lon >= self.west || lon <= self.east
+        } else {
+            lon >= self.west && lon <= self.east
+        };
         lon_inside && lat >= self.south && lat <= self.north
     }
 
@@ -88,7 +123,12 @@ impl Bbox {
     pub fn of_geometry(geometry: &Geometry<f64>) -> Option<Bbox> {
         let mut bbox: Option<Bbox> = None;
         for_each_coord(geometry, &mut |c| {
-            let b = bbox.get_or_insert(Bbox { west: c.x, south: c.y, east: c.x, north: c.y });
+            let b = bbox.get_or_insert(Bbox {
+                west: c.x,
+                south: c.y,
+                east: c.x,
+                north: c.y,
+            });
             b.west = b.west.min(c.x);
             b.east = b.east.max(c.x);
             b.south = b.south.min(c.y);
@@ -123,7 +163,9 @@ impl Bbox {
 /// Visits every coordinate of a geometry (geo-types has no iterator of its own; `geo`'s would pull in the
 /// algorithm crate for one loop).
 pub(crate) fn for_each_coord(geometry: &Geometry<f64>, visit: &mut impl FnMut(Coord<f64>)) {
-    let line = |ls: &geo_types::LineString<f64>, visit: &mut dyn FnMut(Coord<f64>)| ls.0.iter().for_each(|c| visit(*c));
+    let line = |ls: &geo_types::LineString<f64>, visit: &mut dyn FnMut(Coord<f64>)| {
+        ls.0.iter().for_each(|c| visit(*c))
+    };
     match geometry {
         Geometry::Point(p) => visit(p.0),
         Geometry::Line(l) => {
@@ -156,8 +198,24 @@ mod tests {
 
     #[test]
     fn parses_four_and_six_numbers() {
-        assert_eq!(Bbox::parse("1,2,3,4").unwrap(), Bbox { west: 1.0, south: 2.0, east: 3.0, north: 4.0 });
-        assert_eq!(Bbox::parse("1,2,0,3,4,10").unwrap(), Bbox { west: 1.0, south: 2.0, east: 3.0, north: 4.0 });
+        assert_eq!(
+            Bbox::parse("1,2,3,4").unwrap(),
+            Bbox {
+                west: 1.0,
+                south: 2.0,
+                east: 3.0,
+                north: 4.0
+            }
+        );
+        assert_eq!(
+            Bbox::parse("1,2,0,3,4,10").unwrap(),
+            Bbox {
+                west: 1.0,
+                south: 2.0,
+                east: 3.0,
+                north: 4.0
+            }
+        );
         assert!(Bbox::parse("1,2,3").is_err());
         assert!(Bbox::parse("a,b,c,d").is_err());
         assert!(Bbox::parse("0,91,1,92").is_err());

@@ -18,18 +18,28 @@ const RESERVED_PREFIXES: [&str; 4] = ["gpkg_", "rtree_", "sqlite_", "gc_"];
 impl DatasetId {
     pub fn new(id: impl Into<String>) -> ModelResult<Self> {
         let id = id.into();
-        let bad = |why: &str| Err(ModelError::new(ModelErrorKind::InvalidIdentifier, format!("dataset id '{id}' {why}")));
+        let bad = |why: &str| {
+            Err(ModelError::new(
+                ModelErrorKind::InvalidIdentifier,
+                format!("dataset id '{id}' {why}"),
+            ))
+        };
         if id.is_empty() || id.len() > 63 {
             return bad("must be 1 to 63 characters long");
         }
         if !id.starts_with(|c: char| c.is_ascii_lowercase()) {
             return bad("must start with a lowercase letter");
         }
-        if !id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+        if !id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
             return bad("may only contain lowercase letters, digits and '_'");
         }
         if let Some(prefix) = RESERVED_PREFIXES.iter().find(|p| id.starts_with(*p)) {
-            return bad(&format!("must not start with the reserved prefix '{prefix}'"));
+            return bad(&format!(
+                "must not start with the reserved prefix '{prefix}'"
+            ));
         }
         Ok(Self(id))
     }
@@ -125,12 +135,17 @@ impl fmt::Display for DatasetKind {
 impl FromStr for DatasetKind {
     type Err = ModelError;
     fn from_str(s: &str) -> ModelResult<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| {
-            ModelError::new(
-                ModelErrorKind::InvalidIdentifier,
-                format!("unknown dataset kind '{s}' (expected sites, events, areas or reference)"),
-            )
-        })
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                ModelError::new(
+                    ModelErrorKind::InvalidIdentifier,
+                    format!(
+                        "unknown dataset kind '{s}' (expected sites, events, areas or reference)"
+                    ),
+                )
+            })
     }
 }
 
@@ -169,7 +184,9 @@ impl GeometryType {
         match (self, other) {
             (a, b) if a == b => a,
             (T::Point, T::MultiPoint) | (T::MultiPoint, T::Point) => T::MultiPoint,
-            (T::LineString, T::MultiLineString) | (T::MultiLineString, T::LineString) => T::MultiLineString,
+            (T::LineString, T::MultiLineString) | (T::MultiLineString, T::LineString) => {
+                T::MultiLineString
+            }
             (T::Polygon, T::MultiPolygon) | (T::MultiPolygon, T::Polygon) => T::MultiPolygon,
             _ => T::Geometry,
         }
@@ -249,8 +266,14 @@ mod tests {
 
     #[test]
     fn slugs_turn_file_names_into_ids() {
-        assert_eq!(DatasetId::slug("Quakes 2024-05").unwrap().as_str(), "quakes_2024_05");
-        assert_eq!(DatasetId::slug("2024 sites").unwrap().as_str(), "d_2024_sites");
+        assert_eq!(
+            DatasetId::slug("Quakes 2024-05").unwrap().as_str(),
+            "quakes_2024_05"
+        );
+        assert_eq!(
+            DatasetId::slug("2024 sites").unwrap().as_str(),
+            "d_2024_sites"
+        );
         assert_eq!(DatasetId::slug("gpkg_x").unwrap().as_str(), "d_gpkg_x");
     }
 

@@ -26,7 +26,11 @@ impl FieldType {
         match value {
             Value::Null => None,
             Value::Bool(_) => Some(Self::Boolean),
-            Value::Number(n) => Some(if n.is_i64() || n.is_u64() && n.as_i64().is_some() { Self::Integer } else { Self::Real }),
+            Value::Number(n) => Some(if n.is_i64() || n.is_u64() && n.as_i64().is_some() {
+                Self::Integer
+            } else {
+                Self::Real
+            }),
             Value::String(s) => Some(string_type(s)),
             Value::Array(_) | Value::Object(_) => Some(Self::Json),
         }
@@ -59,7 +63,8 @@ impl FieldType {
 /// Dates and date-times are recognised only in their ISO forms, so free text never turns into a time by accident.
 fn string_type(s: &str) -> FieldType {
     let b = s.as_bytes();
-    let looks_dated = b.len() >= 10 && b[4] == b'-' && b[7] == b'-' && b[..4].iter().all(u8::is_ascii_digit);
+    let looks_dated =
+        b.len() >= 10 && b[4] == b'-' && b[7] == b'-' && b[..4].iter().all(u8::is_ascii_digit);
     if !looks_dated {
         return FieldType::Text;
     }
@@ -67,7 +72,9 @@ fn string_type(s: &str) -> FieldType {
         if chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok() {
             return FieldType::Date;
         }
-    } else if (b[10] == b'T' || b[10] == b' ') && chrono::DateTime::parse_from_rfc3339(&s.replacen(' ', "T", 1)).is_ok() {
+    } else if (b[10] == b'T' || b[10] == b' ')
+        && chrono::DateTime::parse_from_rfc3339(&s.replacen(' ', "T", 1)).is_ok()
+    {
         return FieldType::DateTime;
     }
     FieldType::Text
@@ -100,7 +107,10 @@ impl Eq for Schema {}
 
 impl Schema {
     pub fn new(fields: Vec<Field>) -> Self {
-        Self { fields, nulls_only: Vec::new() }
+        Self {
+            fields,
+            nulls_only: Vec::new(),
+        }
     }
 
     pub fn fields(&self) -> &[Field] {
@@ -129,7 +139,11 @@ impl Schema {
                     if let Some(seen) = seen {
                         let nulls_only = self.nulls_only.get(i).copied().unwrap_or(false);
                         let field = &mut self.fields[i];
-                        field.field_type = if nulls_only { seen } else { field.field_type.merge(seen) };
+                        field.field_type = if nulls_only {
+                            seen
+                        } else {
+                            field.field_type.merge(seen)
+                        };
                         if nulls_only {
                             self.nulls_only[i] = false;
                         }
@@ -138,7 +152,10 @@ impl Schema {
                 None => {
                     self.nulls_only.resize(self.fields.len(), false);
                     self.nulls_only.push(seen.is_none());
-                    self.fields.push(Field { name: name.clone(), field_type: seen.unwrap_or(FieldType::Text) });
+                    self.fields.push(Field {
+                        name: name.clone(),
+                        field_type: seen.unwrap_or(FieldType::Text),
+                    });
                 }
             }
         }
@@ -148,7 +165,9 @@ impl Schema {
     pub fn merge(&mut self, other: &Schema) {
         for field in &other.fields {
             match self.position(&field.name) {
-                Some(i) => self.fields[i].field_type = self.fields[i].field_type.merge(field.field_type),
+                Some(i) => {
+                    self.fields[i].field_type = self.fields[i].field_type.merge(field.field_type)
+                }
                 None => {
                     self.nulls_only.resize(self.fields.len(), false);
                     self.nulls_only.push(false);
@@ -174,9 +193,15 @@ mod tests {
     #[test]
     fn infers_and_widens_types() {
         let mut schema = Schema::default();
-        schema.observe(&props(json!({"mag": 4, "place": "x", "when": "2024-05-01", "ok": true, "tags": [1]})));
+        schema.observe(&props(
+            json!({"mag": 4, "place": "x", "when": "2024-05-01", "ok": true, "tags": [1]}),
+        ));
         schema.observe(&props(json!({"mag": 4.5, "place": "y", "when": "2024-05-01T10:00:00Z", "ok": false, "extra": 1})));
-        let types: Vec<_> = schema.fields().iter().map(|f| (f.name.as_str(), f.field_type)).collect();
+        let types: Vec<_> = schema
+            .fields()
+            .iter()
+            .map(|f| (f.name.as_str(), f.field_type))
+            .collect();
         assert_eq!(
             types,
             vec![
@@ -195,10 +220,16 @@ mod tests {
         let mut schema = Schema::default();
         schema.observe(&props(json!({"depth": null})));
         schema.observe(&props(json!({"depth": 3})));
-        assert_eq!(schema.field("depth").unwrap().field_type, FieldType::Integer);
+        assert_eq!(
+            schema.field("depth").unwrap().field_type,
+            FieldType::Integer
+        );
         let mut only_nulls = Schema::default();
         only_nulls.observe(&props(json!({"note": null})));
-        assert_eq!(only_nulls.field("note").unwrap().field_type, FieldType::Text);
+        assert_eq!(
+            only_nulls.field("note").unwrap().field_type,
+            FieldType::Text
+        );
     }
 
     #[test]
@@ -211,7 +242,13 @@ mod tests {
 
     #[test]
     fn free_text_is_never_a_date() {
-        assert_eq!(FieldType::of_value(&json!("2024-13-45")), Some(FieldType::Text));
-        assert_eq!(FieldType::of_value(&json!("1999 was a year")), Some(FieldType::Text));
+        assert_eq!(
+            FieldType::of_value(&json!("2024-13-45")),
+            Some(FieldType::Text)
+        );
+        assert_eq!(
+            FieldType::of_value(&json!("1999 was a year")),
+            Some(FieldType::Text)
+        );
     }
 }

@@ -20,7 +20,11 @@ impl TimeSpan {
         if end < start {
             return Err(ModelError::new(
                 ModelErrorKind::InvalidTime,
-                format!("time interval ends ({}) before it starts ({})", format_rfc3339(end), format_rfc3339(start)),
+                format!(
+                    "time interval ends ({}) before it starts ({})",
+                    format_rfc3339(end),
+                    format_rfc3339(start)
+                ),
             ));
         }
         Ok(Self { start, end })
@@ -36,7 +40,10 @@ impl TimeSpan {
     }
 
     pub fn union(&self, other: &TimeSpan) -> TimeSpan {
-        TimeSpan { start: self.start.min(other.start), end: self.end.max(other.end) }
+        TimeSpan {
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
     }
 }
 
@@ -67,7 +74,11 @@ fn parse_epoch(n: f64) -> Option<DateTime<Utc>> {
     if !n.is_finite() {
         return None;
     }
-    let millis = if n.abs() < EPOCH_MILLIS_THRESHOLD { n * 1000.0 } else { n };
+    let millis = if n.abs() < EPOCH_MILLIS_THRESHOLD {
+        n * 1000.0
+    } else {
+        n
+    };
     // Bounded above, so the cast cannot overflow; chrono rejects what it cannot represent.
     if millis.abs() > 8.0e15 {
         return None;
@@ -81,20 +92,36 @@ fn parse_time_text(text: &str) -> ModelResult<DateTime<Utc>> {
         return Ok(t.with_timezone(&Utc));
     }
     // ISO 8601 variants seen in real CSVs: space separator, no zone, no seconds, compact offset.
-    for format in ["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%d %H:%M%#z"] {
+    for format in [
+        "%Y-%m-%d %H:%M:%S%.f%#z",
+        "%Y-%m-%dT%H:%M:%S%.f%#z",
+        "%Y-%m-%d %H:%M%#z",
+    ] {
         if let Ok(t) = DateTime::parse_from_str(trimmed, format) {
             return Ok(t.with_timezone(&Utc));
         }
     }
-    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(trimmed, format) {
             return Ok(t.and_utc());
         }
     }
     if let Ok(d) = NaiveDate::parse_from_str(trimmed, "%Y-%m-%d") {
-        return Ok(d.and_hms_opt(0, 0, 0).map(|t| t.and_utc()).ok_or_else(|| invalid_time(text))?);
+        return Ok(d
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc())
+            .ok_or_else(|| invalid_time(text))?);
     }
-    if !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-') {
+    if !trimmed.is_empty()
+        && trimmed
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
+    {
         if let Some(t) = trimmed.parse::<f64>().ok().and_then(parse_epoch) {
             return Ok(t);
         }
@@ -104,7 +131,10 @@ fn parse_time_text(text: &str) -> ModelResult<DateTime<Utc>> {
 
 fn invalid_time(text: &str) -> ModelError {
     let shown: String = text.chars().take(60).collect();
-    ModelError::new(ModelErrorKind::InvalidTime, format!("'{shown}' is not a recognised time (RFC 3339, date or epoch)"))
+    ModelError::new(
+        ModelErrorKind::InvalidTime,
+        format!("'{shown}' is not a recognised time (RFC 3339, date or epoch)"),
+    )
 }
 
 #[cfg(test)]
@@ -119,7 +149,10 @@ mod tests {
     #[test]
     fn reads_common_time_forms() {
         assert_eq!(t(json!("2024-05-01T12:00:00Z")), "2024-05-01T12:00:00.000Z");
-        assert_eq!(t(json!("2024-05-01T14:00:00+02:00")), "2024-05-01T12:00:00.000Z");
+        assert_eq!(
+            t(json!("2024-05-01T14:00:00+02:00")),
+            "2024-05-01T12:00:00.000Z"
+        );
         assert_eq!(t(json!("2024-05-01 12:00:00")), "2024-05-01T12:00:00.000Z");
         assert_eq!(t(json!("2024-05-01")), "2024-05-01T00:00:00.000Z");
         assert_eq!(t(json!(1_680_887_000)), "2023-04-07T17:03:20.000Z");

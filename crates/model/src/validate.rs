@@ -37,15 +37,25 @@ fn invalid(message: String) -> ModelError {
 }
 
 fn non_empty(len: usize, what: &str) -> ModelResult<()> {
-    if len == 0 { Err(invalid(format!("empty {what}"))) } else { Ok(()) }
+    if len == 0 {
+        Err(invalid(format!("empty {what}")))
+    } else {
+        Ok(())
+    }
 }
 
 fn check_coord(c: Coord<f64>) -> ModelResult<()> {
     if !c.x.is_finite() || !c.y.is_finite() {
-        return Err(invalid(format!("coordinate ({}, {}) is not a finite number", c.x, c.y)));
+        return Err(invalid(format!(
+            "coordinate ({}, {}) is not a finite number",
+            c.x, c.y
+        )));
     }
     if !(-180.0..=180.0).contains(&c.x) {
-        return Err(invalid(format!("longitude {} out of range [-180, 180]", c.x)));
+        return Err(invalid(format!(
+            "longitude {} out of range [-180, 180]",
+            c.x
+        )));
     }
     if !(-90.0..=90.0).contains(&c.y) {
         return Err(invalid(format!("latitude {} out of range [-90, 90]", c.y)));
@@ -55,18 +65,26 @@ fn check_coord(c: Coord<f64>) -> ModelResult<()> {
 
 fn check_line(line: &LineString<f64>) -> ModelResult<()> {
     if line.0.len() < 2 {
-        return Err(invalid(format!("linestring has {} position(s), at least 2 needed", line.0.len())));
+        return Err(invalid(format!(
+            "linestring has {} position(s), at least 2 needed",
+            line.0.len()
+        )));
     }
     line.0.iter().try_for_each(|c| check_coord(*c))
 }
 
 fn check_ring(ring: &LineString<f64>, which: &str) -> ModelResult<()> {
     if ring.0.len() < 4 {
-        return Err(invalid(format!("{which} ring has {} position(s), at least 4 needed", ring.0.len())));
+        return Err(invalid(format!(
+            "{which} ring has {} position(s), at least 4 needed",
+            ring.0.len()
+        )));
     }
     ring.0.iter().try_for_each(|c| check_coord(*c))?;
     if ring.0.first() != ring.0.last() {
-        return Err(invalid(format!("{which} ring not closed (first and last positions differ)")));
+        return Err(invalid(format!(
+            "{which} ring not closed (first and last positions differ)"
+        )));
     }
     Ok(())
 }
@@ -75,17 +93,25 @@ fn check_ring(ring: &LineString<f64>, which: &str) -> ModelResult<()> {
 /// this so that an unclosed ring in the source is reported instead of repaired behind the user's back.
 pub fn validate_ring_positions(positions: &[Coord<f64>]) -> ModelResult<()> {
     if positions.len() < 4 {
-        return Err(invalid(format!("ring has {} position(s), at least 4 needed", positions.len())));
+        return Err(invalid(format!(
+            "ring has {} position(s), at least 4 needed",
+            positions.len()
+        )));
     }
     if positions.first() != positions.last() {
-        return Err(invalid("ring not closed (first and last positions differ)".to_string()));
+        return Err(invalid(
+            "ring not closed (first and last positions differ)".to_string(),
+        ));
     }
     Ok(())
 }
 
 fn check_polygon(polygon: &Polygon<f64>) -> ModelResult<()> {
     check_ring(polygon.exterior(), "exterior")?;
-    polygon.interiors().iter().try_for_each(|ring| check_ring(ring, "interior"))
+    polygon
+        .interiors()
+        .iter()
+        .try_for_each(|ring| check_ring(ring, "interior"))
 }
 
 #[cfg(test)]
@@ -108,7 +134,12 @@ mod tests {
     fn rejects_unclosed_ring() {
         let c = |x, y| Coord { x, y };
         let open = [c(0.0, 0.0), c(1.0, 0.0), c(1.0, 1.0), c(0.5, 1.5)];
-        assert!(validate_ring_positions(&open).unwrap_err().message().contains("not closed"));
+        assert!(
+            validate_ring_positions(&open)
+                .unwrap_err()
+                .message()
+                .contains("not closed")
+        );
         assert!(validate_ring_positions(&[c(0.0, 0.0), c(1.0, 0.0), c(0.0, 0.0)]).is_err());
         let closed = [c(0.0, 0.0), c(1.0, 0.0), c(1.0, 1.0), c(0.0, 0.0)];
         assert!(validate_ring_positions(&closed).is_ok());

@@ -13,7 +13,12 @@ pub struct DateTimeFilter {
 impl DateTimeFilter {
     /// Parses `2024-05-01T00:00:00Z`, `2024-05-01/2024-05-08`, `../2024-05-08`, `2024-05-01/..`, `2024-05-01/`.
     pub fn parse(text: &str) -> QueryResult<Self> {
-        let invalid = |why: String| QueryError::new(QueryErrorKind::InvalidParameter, format!("datetime '{text}': {why}"));
+        let invalid = |why: String| {
+            QueryError::new(
+                QueryErrorKind::InvalidParameter,
+                format!("datetime '{text}': {why}"),
+            )
+        };
         let read = |part: &str| -> QueryResult<Option<DateTime<Utc>>> {
             let part = part.trim();
             if part.is_empty() || part == ".." {
@@ -26,7 +31,10 @@ impl DateTimeFilter {
         match text.split_once('/') {
             None => {
                 let at = read(text)?.ok_or_else(|| invalid("an instant cannot be open".into()))?;
-                Ok(Self { start: Some(at), end: Some(at) })
+                Ok(Self {
+                    start: Some(at),
+                    end: Some(at),
+                })
             }
             Some((from, to)) => {
                 let (start, end) = (read(from)?, read(to)?);

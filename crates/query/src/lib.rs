@@ -36,14 +36,22 @@ pub struct FeatureQuery {
 
 impl Default for FeatureQuery {
     fn default() -> Self {
-        Self { bbox: None, datetime: None, limit: Some(DEFAULT_LIMIT), cursor: None }
+        Self {
+            bbox: None,
+            datetime: None,
+            limit: Some(DEFAULT_LIMIT),
+            cursor: None,
+        }
     }
 }
 
 impl FeatureQuery {
     /// Every feature, in store order.
     pub fn all() -> Self {
-        Self { limit: None, ..Self::default() }
+        Self {
+            limit: None,
+            ..Self::default()
+        }
     }
 
     /// Checks a requested page size against [`MAX_LIMIT`].

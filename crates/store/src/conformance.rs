@@ -9,7 +9,8 @@
 use chrono::{TimeZone, Utc};
 use geoconsole_model::geo_types::{Geometry, LineString, MultiPolygon, Point, Polygon, coord};
 use geoconsole_model::{
-    Bbox, DatasetId, DatasetKind, Feature, FeatureId, FieldType, GeometryType, Properties, TimeFields, TimeSpan,
+    Bbox, DatasetId, DatasetKind, Feature, FeatureId, FieldType, GeometryType, Properties,
+    TimeFields, TimeSpan,
 };
 use geoconsole_query::{DateTimeFilter, FeatureQuery};
 use serde_json::json;
@@ -62,7 +63,10 @@ fn request(name: &str, mode: WriteMode) -> WriteRequest {
         title: format!("{name} title"),
         kind: DatasetKind::Events,
         source: "conformance".into(),
-        time_fields: TimeFields { start: Some("when".into()), end: None },
+        time_fields: TimeFields {
+            start: Some("when".into()),
+            end: None,
+        },
         id_field: None,
         mode,
         skip_conflicts: false,
@@ -77,7 +81,9 @@ fn props(value: serde_json::Value) -> Properties {
 }
 
 fn at(day: u32) -> chrono::DateTime<Utc> {
-    Utc.with_ymd_and_hms(2024, 5, day, 12, 0, 0).single().expect("valid date")
+    Utc.with_ymd_and_hms(2024, 5, day, 12, 0, 0)
+        .single()
+        .expect("valid date")
 }
 
 fn point(fid: &str, x: f64, y: f64, day: u32) -> Feature {
@@ -89,7 +95,11 @@ fn point(fid: &str, x: f64, y: f64, day: u32) -> Feature {
     }
 }
 
-async fn write_all(store: &dyn FeatureStore, request: WriteRequest, features: Vec<Feature>) -> geoconsole_model::Dataset {
+async fn write_all(
+    store: &dyn FeatureStore,
+    request: WriteRequest,
+    features: Vec<Feature>,
+) -> geoconsole_model::Dataset {
     let mut writer = store.begin_write(request).await.expect("begin write");
     writer.write(features).await.expect("write");
     writer.commit().await.expect("commit")
@@ -109,97 +119,246 @@ async fn all_ids(store: &dyn FeatureStore, name: &str, query: FeatureQuery) -> V
 }
 
 pub async fn created_dataset_reads_back_whole(store: &dyn FeatureStore) {
-    let features = vec![point("a", 10.0, 50.0, 1), point("b", 12.0, 52.0, 2), point("c", 11.0, 48.0, 3)];
-    let dataset = write_all(store, request("quakes", WriteMode::Create), features.clone()).await;
+    let features = vec![
+        point("a", 10.0, 50.0, 1),
+        point("b", 12.0, 52.0, 2),
+        point("c", 11.0, 48.0, 3),
+    ];
+    let dataset = write_all(
+        store,
+        request("quakes", WriteMode::Create),
+        features.clone(),
+    )
+    .await;
     assert_eq!(dataset.feature_count, 3);
     assert_eq!(dataset.geometry_type, GeometryType::Point);
-    assert_eq!(dataset.extent, Some(Bbox { west: 10.0, south: 48.0, east: 12.0, north: 52.0 }));
-    assert_eq!(dataset.time_extent, Some(TimeSpan { start: at(1), end: at(3) }));
-    assert_eq!(dataset.schema.field("mag").map(|f| f.field_type), Some(FieldType::Real));
+    assert_eq!(
+        dataset.extent,
+        Some(Bbox {
+            west: 10.0,
+            south: 48.0,
+            east: 12.0,
+            north: 52.0
+        })
+    );
+    assert_eq!(
+        dataset.time_extent,
+        Some(TimeSpan {
+            start: at(1),
+            end: at(3)
+        })
+    );
+    assert_eq!(
+        dataset.schema.field("mag").map(|f| f.field_type),
+        Some(FieldType::Real)
+    );
     assert_eq!(dataset.version, 1);
     assert_eq!(dataset.title, "quakes title");
     let listed = store.list_datasets().await.expect("list");
-    assert_eq!(listed.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(), vec!["quakes"]);
-    let mut read = store.query(&id("quakes"), &FeatureQuery::all()).await.expect("query").features;
+    assert_eq!(
+        listed.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+        vec!["quakes"]
+    );
+    let mut read = store
+        .query(&id("quakes"), &FeatureQuery::all())
+        .await
+        .expect("query")
+        .features;
     read.sort_by(|a, b| a.id.cmp(&b.id));
     assert_eq!(read, features);
 }
 
 pub async fn uncommitted_writes_are_invisible_and_abort_leaves_nothing(store: &dyn FeatureStore) {
-    let mut writer = store.begin_write(request("pending", WriteMode::Create)).await.expect("begin");
-    writer.write(vec![point("a", 1.0, 1.0, 1)]).await.expect("write");
-    assert!(!store.contains_dataset(&id("pending")).await.expect("contains"), "uncommitted dataset is visible");
+    let mut writer = store
+        .begin_write(request("pending", WriteMode::Create))
+        .await
+        .expect("begin");
+    writer
+        .write(vec![point("a", 1.0, 1.0, 1)])
+        .await
+        .expect("write");
+    assert!(
+        !store
+            .contains_dataset(&id("pending"))
+            .await
+            .expect("contains"),
+        "uncommitted dataset is visible"
+    );
     writer.abort().await.expect("abort");
-    assert!(!store.contains_dataset(&id("pending")).await.expect("contains"));
+    assert!(
+        !store
+            .contains_dataset(&id("pending"))
+            .await
+            .expect("contains")
+    );
     assert!(store.list_datasets().await.expect("list").is_empty());
 }
 
 pub async fn dropped_writer_rolls_back(store: &dyn FeatureStore) {
-    write_all(store, request("kept", WriteMode::Create), vec![point("a", 1.0, 1.0, 1)]).await;
+    write_all(
+        store,
+        request("kept", WriteMode::Create),
+        vec![point("a", 1.0, 1.0, 1)],
+    )
+    .await;
     {
-        let mut writer = store.begin_write(request("kept", WriteMode::Replace)).await.expect("begin");
-        writer.write(vec![point("z", 2.0, 2.0, 2)]).await.expect("write");
+        let mut writer = store
+            .begin_write(request("kept", WriteMode::Replace))
+            .await
+            .expect("begin");
+        writer
+            .write(vec![point("z", 2.0, 2.0, 2)])
+            .await
+            .expect("write");
     }
     assert_eq!(all_ids(store, "kept", FeatureQuery::all()).await, vec!["a"]);
-    assert_eq!(store.dataset(&id("kept")).await.expect("dataset").version, 1);
+    assert_eq!(
+        store.dataset(&id("kept")).await.expect("dataset").version,
+        1
+    );
 }
 
 pub async fn create_refuses_an_existing_dataset(store: &dyn FeatureStore) {
-    write_all(store, request("taken", WriteMode::Create), vec![point("a", 1.0, 1.0, 1)]).await;
+    write_all(
+        store,
+        request("taken", WriteMode::Create),
+        vec![point("a", 1.0, 1.0, 1)],
+    )
+    .await;
     let error = match store.begin_write(request("taken", WriteMode::Create)).await {
         Ok(mut writer) => match writer.write(vec![point("b", 1.0, 1.0, 1)]).await {
-            Ok(_) => writer.commit().await.err().expect("second create must fail"),
+            Ok(_) => writer
+                .commit()
+                .await
+                .err()
+                .expect("second create must fail"),
             Err(e) => e,
         },
         Err(e) => e,
     };
     assert_eq!(error.kind(), StoreErrorKind::Conflict, "{error}");
-    assert_eq!(all_ids(store, "taken", FeatureQuery::all()).await, vec!["a"]);
+    assert_eq!(
+        all_ids(store, "taken", FeatureQuery::all()).await,
+        vec!["a"]
+    );
 }
 
 pub async fn append_adds_and_bumps_the_version(store: &dyn FeatureStore) {
-    write_all(store, request("log", WriteMode::Create), vec![point("a", 1.0, 1.0, 1)]).await;
-    let after = write_all(store, request("log", WriteMode::Append), vec![point("b", 40.0, -5.0, 9)]).await;
+    write_all(
+        store,
+        request("log", WriteMode::Create),
+        vec![point("a", 1.0, 1.0, 1)],
+    )
+    .await;
+    let after = write_all(
+        store,
+        request("log", WriteMode::Append),
+        vec![point("b", 40.0, -5.0, 9)],
+    )
+    .await;
     assert_eq!(after.feature_count, 2);
     assert_eq!(after.version, 2);
-    assert_eq!(after.extent, Some(Bbox { west: 1.0, south: -5.0, east: 40.0, north: 1.0 }));
-    assert_eq!(after.time_extent, Some(TimeSpan { start: at(1), end: at(9) }));
-    assert_eq!(all_ids(store, "log", FeatureQuery::all()).await, vec!["a", "b"]);
+    assert_eq!(
+        after.extent,
+        Some(Bbox {
+            west: 1.0,
+            south: -5.0,
+            east: 40.0,
+            north: 1.0
+        })
+    );
+    assert_eq!(
+        after.time_extent,
+        Some(TimeSpan {
+            start: at(1),
+            end: at(9)
+        })
+    );
+    assert_eq!(
+        all_ids(store, "log", FeatureQuery::all()).await,
+        vec!["a", "b"]
+    );
 }
 
 pub async fn replace_swaps_all_features(store: &dyn FeatureStore) {
-    write_all(store, request("swap", WriteMode::Create), vec![point("a", 1.0, 1.0, 1), point("b", 2.0, 2.0, 2)]).await;
-    let after = write_all(store, request("swap", WriteMode::Replace), vec![point("c", 3.0, 3.0, 3)]).await;
+    write_all(
+        store,
+        request("swap", WriteMode::Create),
+        vec![point("a", 1.0, 1.0, 1), point("b", 2.0, 2.0, 2)],
+    )
+    .await;
+    let after = write_all(
+        store,
+        request("swap", WriteMode::Replace),
+        vec![point("c", 3.0, 3.0, 3)],
+    )
+    .await;
     assert_eq!(after.feature_count, 1);
-    assert_eq!(after.extent, Some(Bbox { west: 3.0, south: 3.0, east: 3.0, north: 3.0 }));
+    assert_eq!(
+        after.extent,
+        Some(Bbox {
+            west: 3.0,
+            south: 3.0,
+            east: 3.0,
+            north: 3.0
+        })
+    );
     assert_eq!(after.version, 2);
     assert_eq!(all_ids(store, "swap", FeatureQuery::all()).await, vec!["c"]);
 }
 
 pub async fn upsert_updates_by_id_and_inserts_new(store: &dyn FeatureStore) {
-    write_all(store, request("live", WriteMode::Create), vec![point("a", 1.0, 1.0, 1), point("b", 2.0, 2.0, 2)]).await;
+    write_all(
+        store,
+        request("live", WriteMode::Create),
+        vec![point("a", 1.0, 1.0, 1), point("b", 2.0, 2.0, 2)],
+    )
+    .await;
     let mut moved = point("a", 5.0, 5.0, 4);
     moved.properties.insert("status".into(), json!("updated"));
-    let after = write_all(store, request("live", WriteMode::Upsert), vec![moved.clone(), point("c", 3.0, 3.0, 3)]).await;
+    let after = write_all(
+        store,
+        request("live", WriteMode::Upsert),
+        vec![moved.clone(), point("c", 3.0, 3.0, 3)],
+    )
+    .await;
     assert_eq!(after.feature_count, 3);
-    assert_eq!(all_ids(store, "live", FeatureQuery::all()).await, vec!["a", "b", "c"]);
-    let read = store.feature(&id("live"), &FeatureId("a".into())).await.expect("feature");
+    assert_eq!(
+        all_ids(store, "live", FeatureQuery::all()).await,
+        vec!["a", "b", "c"]
+    );
+    let read = store
+        .feature(&id("live"), &FeatureId("a".into()))
+        .await
+        .expect("feature");
     assert_eq!(read.geometry, moved.geometry);
     assert_eq!(read.properties.get("status"), Some(&json!("updated")));
     assert!(after.schema.field("status").is_some());
 }
 
 pub async fn duplicate_ids_conflict_with_their_position(store: &dyn FeatureStore) {
-    let mut writer = store.begin_write(request("dupes", WriteMode::Create)).await.expect("begin");
+    let mut writer = store
+        .begin_write(request("dupes", WriteMode::Create))
+        .await
+        .expect("begin");
     let error = writer
-        .write(vec![point("a", 1.0, 1.0, 1), point("b", 1.0, 1.0, 1), point("a", 2.0, 2.0, 2)])
+        .write(vec![
+            point("a", 1.0, 1.0, 1),
+            point("b", 1.0, 1.0, 1),
+            point("a", 2.0, 2.0, 2),
+        ])
         .await
         .expect_err("duplicate id must fail the write");
     assert_eq!(error.kind(), StoreErrorKind::Conflict);
     assert_eq!(error.position(), Some(2));
     assert!(error.message().contains("'a'"), "{error}");
     drop(writer);
-    assert!(!store.contains_dataset(&id("dupes")).await.expect("contains"));
+    assert!(
+        !store
+            .contains_dataset(&id("dupes"))
+            .await
+            .expect("contains")
+    );
 }
 
 pub async fn skip_conflicts_reports_each_refused_feature(store: &dyn FeatureStore) {
@@ -207,34 +366,75 @@ pub async fn skip_conflicts_reports_each_refused_feature(store: &dyn FeatureStor
     req.skip_conflicts = true;
     let mut writer = store.begin_write(req).await.expect("begin");
     let conflicts = writer
-        .write(vec![point("a", 1.0, 1.0, 1), point("a", 2.0, 2.0, 2), point("b", 3.0, 3.0, 3)])
+        .write(vec![
+            point("a", 1.0, 1.0, 1),
+            point("a", 2.0, 2.0, 2),
+            point("b", 3.0, 3.0, 3),
+        ])
         .await
         .expect("write");
-    assert_eq!(conflicts.iter().map(|c| c.position).collect::<Vec<_>>(), vec![1]);
+    assert_eq!(
+        conflicts.iter().map(|c| c.position).collect::<Vec<_>>(),
+        vec![1]
+    );
     let dataset = writer.commit().await.expect("commit");
     assert_eq!(dataset.feature_count, 2);
-    assert_eq!(dataset.extent, Some(Bbox { west: 1.0, south: 1.0, east: 3.0, north: 3.0 }));
+    assert_eq!(
+        dataset.extent,
+        Some(Bbox {
+            west: 1.0,
+            south: 1.0,
+            east: 3.0,
+            north: 3.0
+        })
+    );
 }
 
 pub async fn bbox_queries_handle_the_antimeridian(store: &dyn FeatureStore) {
-    let features = vec![point("fiji_east", 179.5, -17.0, 1), point("fiji_west", -179.5, -17.0, 1), point("london", 0.0, 51.5, 1)];
+    let features = vec![
+        point("fiji_east", 179.5, -17.0, 1),
+        point("fiji_west", -179.5, -17.0, 1),
+        point("london", 0.0, 51.5, 1),
+    ];
     write_all(store, request("pacific", WriteMode::Create), features).await;
-    let crossing = FeatureQuery { bbox: Some(Bbox::parse("170,-20,-170,-10").expect("bbox")), ..FeatureQuery::all() };
-    assert_eq!(all_ids(store, "pacific", crossing).await, vec!["fiji_east", "fiji_west"]);
-    let europe = FeatureQuery { bbox: Some(Bbox::parse("-10,40,10,60").expect("bbox")), ..FeatureQuery::all() };
+    let crossing = FeatureQuery {
+        bbox: Some(Bbox::parse("170,-20,-170,-10").expect("bbox")),
+        ..FeatureQuery::all()
+    };
+    assert_eq!(
+        all_ids(store, "pacific", crossing).await,
+        vec!["fiji_east", "fiji_west"]
+    );
+    let europe = FeatureQuery {
+        bbox: Some(Bbox::parse("-10,40,10,60").expect("bbox")),
+        ..FeatureQuery::all()
+    };
     assert_eq!(all_ids(store, "pacific", europe).await, vec!["london"]);
     let polygon = Feature {
         id: Some(FeatureId("zone".into())),
         geometry: Geometry::Polygon(Polygon::new(
-            LineString::from(vec![(20.0, 20.0), (30.0, 20.0), (30.0, 30.0), (20.0, 30.0), (20.0, 20.0)]),
+            LineString::from(vec![
+                (20.0, 20.0),
+                (30.0, 20.0),
+                (30.0, 30.0),
+                (20.0, 30.0),
+                (20.0, 20.0),
+            ]),
             vec![],
         )),
         time: None,
         properties: Properties::new(),
     };
     write_all(store, request("zones", WriteMode::Create), vec![polygon]).await;
-    let inside = FeatureQuery { bbox: Some(Bbox::parse("25,25,26,26").expect("bbox")), ..FeatureQuery::all() };
-    assert_eq!(all_ids(store, "zones", inside).await, vec!["zone"], "a bbox inside a polygon's extent must find it");
+    let inside = FeatureQuery {
+        bbox: Some(Bbox::parse("25,25,26,26").expect("bbox")),
+        ..FeatureQuery::all()
+    };
+    assert_eq!(
+        all_ids(store, "zones", inside).await,
+        vec!["zone"],
+        "a bbox inside a polygon's extent must find it"
+    );
 }
 
 pub async fn datetime_queries_match_instants_and_intervals(store: &dyn FeatureStore) {
@@ -242,20 +442,51 @@ pub async fn datetime_queries_match_instants_and_intervals(store: &dyn FeatureSt
     storm.time = Some(TimeSpan::interval(at(3), at(6)).expect("interval"));
     let mut timeless = point("timeless", 1.0, 1.0, 1);
     timeless.time = None;
-    let features = vec![point("d1", 1.0, 1.0, 1), point("d5", 1.0, 1.0, 5), point("d9", 1.0, 1.0, 9), storm, timeless];
+    let features = vec![
+        point("d1", 1.0, 1.0, 1),
+        point("d5", 1.0, 1.0, 5),
+        point("d9", 1.0, 1.0, 9),
+        storm,
+        timeless,
+    ];
     write_all(store, request("timed", WriteMode::Create), features).await;
-    let during = |text: &str| FeatureQuery { datetime: Some(DateTimeFilter::parse(text).expect("datetime")), ..FeatureQuery::all() };
-    assert_eq!(all_ids(store, "timed", during("2024-05-04T00:00:00Z/2024-05-05T23:00:00Z")).await, vec!["d5", "storm"]);
-    assert_eq!(all_ids(store, "timed", during("../2024-05-02T00:00:00Z")).await, vec!["d1"]);
-    assert_eq!(all_ids(store, "timed", during("2024-05-07T00:00:00Z/..")).await, vec!["d9"]);
-    assert_eq!(all_ids(store, "timed", during("2024-05-04T12:00:00Z")).await, vec!["storm"]);
+    let during = |text: &str| FeatureQuery {
+        datetime: Some(DateTimeFilter::parse(text).expect("datetime")),
+        ..FeatureQuery::all()
+    };
+    assert_eq!(
+        all_ids(
+            store,
+            "timed",
+            during("2024-05-04T00:00:00Z/2024-05-05T23:00:00Z")
+        )
+        .await,
+        vec!["d5", "storm"]
+    );
+    assert_eq!(
+        all_ids(store, "timed", during("../2024-05-02T00:00:00Z")).await,
+        vec!["d1"]
+    );
+    assert_eq!(
+        all_ids(store, "timed", during("2024-05-07T00:00:00Z/..")).await,
+        vec!["d9"]
+    );
+    assert_eq!(
+        all_ids(store, "timed", during("2024-05-04T12:00:00Z")).await,
+        vec!["storm"]
+    );
 }
 
 pub async fn cursor_pages_cover_everything_once(store: &dyn FeatureStore) {
-    let features: Vec<Feature> = (0..25).map(|i| point(&format!("f{i:02}"), f64::from(i), 0.0, 1)).collect();
+    let features: Vec<Feature> = (0..25)
+        .map(|i| point(&format!("f{i:02}"), f64::from(i), 0.0, 1))
+        .collect();
     write_all(store, request("paged", WriteMode::Create), features).await;
     let mut seen = Vec::new();
-    let mut query = FeatureQuery { limit: Some(10), ..FeatureQuery::default() };
+    let mut query = FeatureQuery {
+        limit: Some(10),
+        ..FeatureQuery::default()
+    };
     let mut pages = 0;
     loop {
         let page = store.query(&id("paged"), &query).await.expect("page");
@@ -273,41 +504,99 @@ pub async fn cursor_pages_cover_everything_once(store: &dyn FeatureStore) {
     sorted.sort();
     sorted.dedup();
     assert_eq!(sorted.len(), 25, "pages repeat or miss features: {seen:?}");
-    let bad = FeatureQuery { cursor: Some(geoconsole_query::Cursor("not-a-cursor".into())), ..FeatureQuery::default() };
-    let error = store.query(&id("paged"), &bad).await.expect_err("bad cursor");
+    let bad = FeatureQuery {
+        cursor: Some(geoconsole_query::Cursor("not-a-cursor".into())),
+        ..FeatureQuery::default()
+    };
+    let error = store
+        .query(&id("paged"), &bad)
+        .await
+        .expect_err("bad cursor");
     assert_eq!(error.kind(), StoreErrorKind::Invalid);
 }
 
 pub async fn features_are_found_by_id(store: &dyn FeatureStore) {
     let mut anonymous = point("x", 3.0, 3.0, 3);
     anonymous.id = None;
-    write_all(store, request("lookup", WriteMode::Create), vec![point("a", 1.0, 1.0, 1), anonymous]).await;
-    let found = store.feature(&id("lookup"), &FeatureId("a".into())).await.expect("feature a");
+    write_all(
+        store,
+        request("lookup", WriteMode::Create),
+        vec![point("a", 1.0, 1.0, 1), anonymous],
+    )
+    .await;
+    let found = store
+        .feature(&id("lookup"), &FeatureId("a".into()))
+        .await
+        .expect("feature a");
     assert_eq!(found.geometry, Geometry::Point(Point::new(1.0, 1.0)));
-    let all = store.query(&id("lookup"), &FeatureQuery::all()).await.expect("query").features;
-    let given = all.iter().find(|f| f.id.as_ref().is_some_and(|i| i.0 != "a")).expect("the store gave an id");
-    let again = store.feature(&id("lookup"), given.id.as_ref().expect("id")).await.expect("by given id");
+    let all = store
+        .query(&id("lookup"), &FeatureQuery::all())
+        .await
+        .expect("query")
+        .features;
+    let given = all
+        .iter()
+        .find(|f| f.id.as_ref().is_some_and(|i| i.0 != "a"))
+        .expect("the store gave an id");
+    let again = store
+        .feature(&id("lookup"), given.id.as_ref().expect("id"))
+        .await
+        .expect("by given id");
     assert_eq!(again.geometry, Geometry::Point(Point::new(3.0, 3.0)));
-    let missing = store.feature(&id("lookup"), &FeatureId("nope".into())).await.expect_err("missing");
+    let missing = store
+        .feature(&id("lookup"), &FeatureId("nope".into()))
+        .await
+        .expect_err("missing");
     assert_eq!(missing.kind(), StoreErrorKind::NotFound);
-    let no_dataset = store.feature(&id("nothing"), &FeatureId("a".into())).await.expect_err("missing dataset");
+    let no_dataset = store
+        .feature(&id("nothing"), &FeatureId("a".into()))
+        .await
+        .expect_err("missing dataset");
     assert_eq!(no_dataset.kind(), StoreErrorKind::NotFound);
 }
 
 pub async fn drop_removes_the_dataset(store: &dyn FeatureStore) {
-    write_all(store, request("gone", WriteMode::Create), vec![point("a", 1.0, 1.0, 1)]).await;
+    write_all(
+        store,
+        request("gone", WriteMode::Create),
+        vec![point("a", 1.0, 1.0, 1)],
+    )
+    .await;
     store.drop_dataset(&id("gone")).await.expect("drop");
     assert!(!store.contains_dataset(&id("gone")).await.expect("contains"));
-    assert_eq!(store.drop_dataset(&id("gone")).await.expect_err("second drop").kind(), StoreErrorKind::NotFound);
-    write_all(store, request("gone", WriteMode::Create), vec![point("b", 1.0, 1.0, 1)]).await;
+    assert_eq!(
+        store
+            .drop_dataset(&id("gone"))
+            .await
+            .expect_err("second drop")
+            .kind(),
+        StoreErrorKind::NotFound
+    );
+    write_all(
+        store,
+        request("gone", WriteMode::Create),
+        vec![point("b", 1.0, 1.0, 1)],
+    )
+    .await;
     assert_eq!(all_ids(store, "gone", FeatureQuery::all()).await, vec!["b"]);
 }
 
 pub async fn every_geometry_type_round_trips(store: &dyn FeatureStore) {
     let square = |x: f64| {
         Polygon::new(
-            LineString::from(vec![(x, 0.0), (x + 1.0, 0.0), (x + 1.0, 1.0), (x, 1.0), (x, 0.0)]),
-            vec![LineString::from(vec![(x + 0.2, 0.2), (x + 0.4, 0.2), (x + 0.4, 0.4), (x + 0.2, 0.2)])],
+            LineString::from(vec![
+                (x, 0.0),
+                (x + 1.0, 0.0),
+                (x + 1.0, 1.0),
+                (x, 1.0),
+                (x, 0.0),
+            ]),
+            vec![LineString::from(vec![
+                (x + 0.2, 0.2),
+                (x + 0.4, 0.2),
+                (x + 0.4, 0.4),
+                (x + 0.2, 0.2),
+            ])],
         )
     };
     let geometries: Vec<Geometry<f64>> = vec![
@@ -315,19 +604,39 @@ pub async fn every_geometry_type_round_trips(store: &dyn FeatureStore) {
         LineString::from(vec![coord! {x: 0.0, y: 0.0}, coord! {x: 1.0, y: 1.0}]).into(),
         square(0.0).into(),
         geoconsole_model::geo_types::MultiPoint::from(vec![(1.0, 2.0), (3.0, 4.0)]).into(),
-        geoconsole_model::geo_types::MultiLineString::new(vec![LineString::from(vec![(0.0, 0.0), (1.0, 1.0)])]).into(),
+        geoconsole_model::geo_types::MultiLineString::new(vec![LineString::from(vec![
+            (0.0, 0.0),
+            (1.0, 1.0),
+        ])])
+        .into(),
         MultiPolygon::new(vec![square(0.0), square(5.0)]).into(),
-        Geometry::GeometryCollection(geoconsole_model::geo_types::GeometryCollection(vec![Point::new(1.0, 1.0).into(), square(2.0).into()])),
+        Geometry::GeometryCollection(geoconsole_model::geo_types::GeometryCollection(vec![
+            Point::new(1.0, 1.0).into(),
+            square(2.0).into(),
+        ])),
     ];
     let features: Vec<Feature> = geometries
         .iter()
         .enumerate()
-        .map(|(i, g)| Feature { id: Some(FeatureId(format!("g{i}"))), geometry: g.clone(), time: None, properties: Properties::new() })
+        .map(|(i, g)| Feature {
+            id: Some(FeatureId(format!("g{i}"))),
+            geometry: g.clone(),
+            time: None,
+            properties: Properties::new(),
+        })
         .collect();
-    let dataset = write_all(store, request("shapes", WriteMode::Create), features.clone()).await;
+    let dataset = write_all(
+        store,
+        request("shapes", WriteMode::Create),
+        features.clone(),
+    )
+    .await;
     assert_eq!(dataset.geometry_type, GeometryType::Geometry);
     for feature in features {
-        let read = store.feature(&id("shapes"), feature.id.as_ref().expect("id")).await.expect("feature");
+        let read = store
+            .feature(&id("shapes"), feature.id.as_ref().expect("id"))
+            .await
+            .expect("feature");
         assert_eq!(read.geometry, feature.geometry);
     }
 }
@@ -341,7 +650,12 @@ pub async fn property_types_round_trip(store: &dyn FeatureStore) {
     }));
     let mut second = point("second", 2.0, 2.0, 2);
     second.properties = props(json!({"count": 7, "ratio": 2, "label": null}));
-    let dataset = write_all(store, request("typed", WriteMode::Create), vec![typed.clone(), second.clone()]).await;
+    let dataset = write_all(
+        store,
+        request("typed", WriteMode::Create),
+        vec![typed.clone(), second.clone()],
+    )
+    .await;
     let field = |name: &str| dataset.schema.field(name).map(|f| f.field_type);
     assert_eq!(field("count"), Some(FieldType::Integer));
     assert_eq!(field("ratio"), Some(FieldType::Real));
@@ -350,21 +664,40 @@ pub async fn property_types_round_trip(store: &dyn FeatureStore) {
     assert_eq!(field("day"), Some(FieldType::Date));
     assert_eq!(field("tags"), Some(FieldType::Json));
     assert_eq!(field("label"), Some(FieldType::Text));
-    let read = store.feature(&id("typed"), &FeatureId("typed".into())).await.expect("typed");
+    let read = store
+        .feature(&id("typed"), &FeatureId("typed".into()))
+        .await
+        .expect("typed");
     for (key, value) in &typed.properties {
         assert_eq!(read.properties.get(key), Some(value), "property {key}");
     }
-    let read_second = store.feature(&id("typed"), &FeatureId("second".into())).await.expect("second");
-    assert_eq!(read_second.properties.get("ratio"), Some(&json!(2.0)), "an integer in a real column reads as real");
+    let read_second = store
+        .feature(&id("typed"), &FeatureId("second".into()))
+        .await
+        .expect("second");
+    assert_eq!(
+        read_second.properties.get("ratio"),
+        Some(&json!(2.0)),
+        "an integer in a real column reads as real"
+    );
     assert_eq!(read_second.properties.get("count"), Some(&json!(7)));
 }
 
 pub async fn hostile_ids_and_names_are_plain_data(store: &dyn FeatureStore) {
     let hostile = "1' OR '1'='1\"; DROP TABLE gpkg_contents; --";
     let mut feature = point(hostile, 1.0, 1.0, 1);
-    feature.properties = props(json!({ hostile: "<img src=x onerror=alert(1)>", "Name": "upper", "name": "lower" }));
-    write_all(store, request("hostile", WriteMode::Create), vec![feature.clone()]).await;
-    let read = store.feature(&id("hostile"), &FeatureId(hostile.into())).await.expect("hostile id");
+    feature.properties =
+        props(json!({ hostile: "<img src=x onerror=alert(1)>", "Name": "upper", "name": "lower" }));
+    write_all(
+        store,
+        request("hostile", WriteMode::Create),
+        vec![feature.clone()],
+    )
+    .await;
+    let read = store
+        .feature(&id("hostile"), &FeatureId(hostile.into()))
+        .await
+        .expect("hostile id");
     assert_eq!(read.properties, feature.properties);
     assert_eq!(store.list_datasets().await.expect("list").len(), 1);
 }

@@ -27,7 +27,12 @@ pub struct StoreError {
 
 impl StoreError {
     pub fn new(kind: StoreErrorKind, message: impl Into<String>) -> Self {
-        Self { kind, message: message.into(), position: None, source: None }
+        Self {
+            kind,
+            message: message.into(),
+            position: None,
+            source: None,
+        }
     }
 
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {

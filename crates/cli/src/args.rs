@@ -1,0 +1,201 @@
+//! The command line, declared once: clap derives parsing, help and errors from these types.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "geoconsole", version, about = "A self-hosted geospatial operating console", long_about = None)]
+pub struct Cli {
+    /// The store: a GeoPackage file path (created if missing). Default: `store` in the config, else geoconsole.gpkg
+    #[arg(long, global = true, env = "GEOCONSOLE_STORE", value_name = "PATH")]
+    pub store: Option<String>,
+
+    /// Config file (TOML). Default: ./geoconsole.toml when it exists
+    #[arg(long, global = true, env = "GEOCONSOLE_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Print machine-readable JSON instead of tables and sentences
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// No progress bars
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
+    /// More log output (repeat for more)
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import a GeoJSON, GeoJSONSeq or CSV file as a dataset
+    Import(ImportArgs),
+    /// List, show or drop datasets
+    #[command(subcommand)]
+    Datasets(DatasetsCommand),
+    /// Print a dataset's features as GeoJSON, filtered by bbox and time
+    Query(QueryArgs),
+    /// Write a dataset (or part of it) to a file
+    Export(ExportArgs),
+    /// Write synthetic clustered, time-spread events to a file, for benchmarks
+    Generate(GenerateArgs),
+    /// Build the offline demo scenario in the store (default store: demo.gpkg)
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ModeArg {
+    /// New dataset; refused if it exists
+    Create,
+    /// Add features; a feature id already present is an error
+    Append,
+    /// Swap all features for the file's
+    Replace,
+    /// Update features by id, insert new ones
+    Upsert,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum KindArg {
+    Sites,
+    Events,
+    Areas,
+    Reference,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    Geojson,
+    Geojsonseq,
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The file to import
+    pub file: PathBuf,
+    /// Dataset id (lowercase letters, digits, _). Default: from the file name
+    #[arg(long)]
+    pub dataset: Option<String>,
+    /// Human title. Default: the dataset id
+    #[arg(long)]
+    pub title: Option<String>,
+    /// What the dataset is. Default: events when features have a time, reference otherwise
+    #[arg(long, value_enum)]
+    pub kind: Option<KindArg>,
+    #[arg(long, value_enum, default_value = "create")]
+    pub mode: ModeArg,
+    /// Read the file as this format instead of detecting it
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+    /// Property with the start (or instant) time. Default: detected from common names
+    #[arg(long, value_name = "FIELD")]
+    pub time: Option<String>,
+    /// Property with the end time. Default: detected from common names
+    #[arg(long, value_name = "FIELD")]
+    pub time_end: Option<String>,
+    /// Property holding each feature's stable id (needed for --mode upsert unless the file has ids)
+    #[arg(long, value_name = "FIELD")]
+    pub id_field: Option<String>,
+    /// CSV: latitude column. Default: detected (lat, latitude, y, ...)
+    #[arg(long, value_name = "COLUMN")]
+    pub lat: Option<String>,
+    /// CSV: longitude column. Default: detected (lon, lng, longitude, x, ...)
+    #[arg(long, value_name = "COLUMN")]
+    pub lon: Option<String>,
+    /// CSV: a WKT geometry column instead of lat/lon
+    #[arg(long, value_name = "COLUMN")]
+    pub wkt: Option<String>,
+    /// CSV: field delimiter (one character). Default: sniffed
+    #[arg(long)]
+    pub delimiter: Option<char>,
+    /// Import the valid features and write the others to a rejects report instead of failing
+    #[arg(long)]
+    pub skip_invalid: bool,
+    /// Where the rejects report goes. Default: <dataset>.rejects.jsonl
+    #[arg(long, value_name = "PATH")]
+    pub rejects: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DatasetsCommand {
+    /// One line per dataset
+    List,
+    /// Everything about one dataset, including its schema
+    Show { dataset: String },
+    /// Remove a dataset and its features
+    Drop { dataset: String },
+}
+
+#[derive(Debug, Args)]
+pub struct FilterArgs {
+    /// west,south,east,north in degrees; west > east crosses the antimeridian
+    #[arg(long, allow_hyphen_values = true)]
+    pub bbox: Option<String>,
+    /// An instant or interval: 2024-05-01T00:00:00Z, 2024-05-01/2024-05-08, ../2024-05-08, 2024-05-01/..
+    #[arg(long)]
+    pub datetime: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    pub dataset: String,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Features per page (1 to 10000)
+    #[arg(long, default_value_t = 10)]
+    pub limit: usize,
+    /// Continue after this cursor (the `next` of a previous page)
+    #[arg(long)]
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    pub dataset: String,
+    /// Output format. Default: from the output file's extension
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+    /// Output file; `-` for standard output
+    #[arg(long, short)]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// At most this many features
+    #[arg(long)]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// How many events
+    #[arg(long, default_value_t = 100_000)]
+    pub points: u64,
+    /// Output file (.geojson, .geojsonl or .csv)
+    #[arg(long, short)]
+    pub output: PathBuf,
+    /// Output format. Default: from the output file's extension
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+    /// Random seed; the same seed gives the same file
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Days the events spread over
+    #[arg(long, default_value_t = 30)]
+    pub days: u32,
+    /// End of the time window (RFC 3339). Default: 2024-06-01T00:00:00Z, so output is reproducible
+    #[arg(long)]
+    pub end: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Seed for the generated datasets
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}

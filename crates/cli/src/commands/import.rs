@@ -1,0 +1,100 @@
+use std::sync::Arc;
+
+use anyhow::{Result, anyhow};
+use geoconsole_app::{Console, ImportCounters, ImportOptions};
+use geoconsole_formats::{CsvOptions, ReadOptions};
+use geoconsole_model::DatasetKind;
+use geoconsole_store::WriteMode;
+
+use crate::args::{Cli, ImportArgs, KindArg, ModeArg};
+use crate::commands::{dataset_id, format_of};
+use crate::output::{self, count};
+use crate::progress;
+
+pub async fn run(console: &Console, args: &ImportArgs, cli: &Cli) -> Result<()> {
+    let counters = Arc::new(ImportCounters::default());
+    let delimiter = match args.delimiter {
+        Some(c) if c.is_ascii() => Some(c as u8),
+        Some(c) => return Err(anyhow!("delimiter '{c}' must be a single ASCII character")),
+        None => None,
+    };
+    let options = ImportOptions {
+        dataset: args.dataset.as_deref().map(dataset_id).transpose()?,
+        title: args.title.clone(),
+        kind: args.kind.map(|k| match k {
+            KindArg::Sites => DatasetKind::Sites,
+            KindArg::Events => DatasetKind::Events,
+            KindArg::Areas => DatasetKind::Areas,
+            KindArg::Reference => DatasetKind::Reference,
+        }),
+        mode: match args.mode {
+            ModeArg::Create => WriteMode::Create,
+            ModeArg::Append => WriteMode::Append,
+            ModeArg::Replace => WriteMode::Replace,
+            ModeArg::Upsert => WriteMode::Upsert,
+        },
+        time: args.time.clone(),
+        time_end: args.time_end.clone(),
+        id_field: args.id_field.clone(),
+        skip_invalid: args.skip_invalid,
+        rejects: args.rejects.clone(),
+        read: ReadOptions {
+            format: args
+                .format
+                .map(|f| format_of(Some(f), &args.file))
+                .transpose()?,
+            csv: CsvOptions {
+                lat: args.lat.clone(),
+                lon: args.lon.clone(),
+                wkt: args.wkt.clone(),
+                delimiter,
+            },
+            bytes_read: None,
+        },
+        counters: Some(Arc::clone(&counters)),
+    };
+    let size = std::fs::metadata(&args.file).map(|m| m.len()).unwrap_or(0);
+    let bar = progress::import_bar(size, counters, progress::enabled(cli.quiet, cli.json));
+    let result = console.import(&args.file, options).await;
+    bar.finish_and_clear();
+    let report = result?;
+    if cli.json {
+        return output::print_json(&report);
+    }
+    let d = &report.dataset;
+    let seconds = report.elapsed_ms as f64 / 1000.0;
+    println!(
+        "imported {} features into '{}' ({}, {}) from {} in {seconds:.2} s ({} features/s)",
+        count(report.imported),
+        d.id,
+        d.kind,
+        d.geometry_type.gpkg_name().to_lowercase(),
+        report.file.display(),
+        count((report.imported as f64 / seconds.max(0.001)) as u64),
+    );
+    println!(
+        "  dataset now has {} features, version {}; extent {}; time {}{}",
+        count(d.feature_count),
+        d.version,
+        output::extent(d.extent),
+        output::time_span(d.time_extent),
+        d.time_fields
+            .start
+            .as_ref()
+            .map_or(String::new(), |s| format!(
+                " (from '{s}'{})",
+                d.time_fields
+                    .end
+                    .as_ref()
+                    .map_or(String::new(), |e| format!(" to '{e}'"))
+            )),
+    );
+    if let Some(path) = &report.rejects_report {
+        println!(
+            "  rejected {} features; see {}",
+            count(report.rejected),
+            path.display()
+        );
+    }
+    Ok(())
+}

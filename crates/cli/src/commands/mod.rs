@@ -1,0 +1,53 @@
+//! One module per command; each turns parsed arguments into calls on the [`geoconsole_app::Console`].
+
+pub mod datasets;
+pub mod demo;
+pub mod export;
+pub mod generate;
+pub mod import;
+pub mod query;
+
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow};
+use geoconsole_formats::Format;
+use geoconsole_model::{Bbox, DatasetId};
+use geoconsole_query::{DateTimeFilter, FeatureQuery};
+
+use crate::args::{FilterArgs, FormatArg};
+
+pub fn dataset_id(text: &str) -> Result<DatasetId> {
+    DatasetId::new(text).map_err(|e| anyhow!("{}", e.message()))
+}
+
+pub fn format_of(arg: Option<FormatArg>, path: &Path) -> Result<Format> {
+    match arg {
+        Some(FormatArg::Geojson) => Ok(Format::GeoJson),
+        Some(FormatArg::Geojsonseq) => Ok(Format::GeoJsonSeq),
+        Some(FormatArg::Csv) => Ok(Format::Csv),
+        None => Format::from_extension(path).with_context(|| {
+            format!(
+                "cannot tell the format of {} from its extension; pass --format",
+                path.display()
+            )
+        }),
+    }
+}
+
+pub fn query_of(filter: &FilterArgs, limit: Option<usize>) -> Result<FeatureQuery> {
+    Ok(FeatureQuery {
+        bbox: filter
+            .bbox
+            .as_deref()
+            .map(Bbox::parse)
+            .transpose()
+            .map_err(|e| anyhow!("{}", e.message()))?,
+        datetime: filter
+            .datetime
+            .as_deref()
+            .map(DateTimeFilter::parse)
+            .transpose()?,
+        limit,
+        cursor: None,
+    })
+}

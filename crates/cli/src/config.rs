@@ -1,0 +1,81 @@
+//! Layered settings: built-in defaults < `geoconsole.toml` < `GEOCONSOLE_*` environment < flags. Clap merges
+//! the environment and flags; this file adds the config file beneath them and warns about keys it does not
+//! know, by name, so a typo never silently does nothing.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+
+/// The settings a config file may hold.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct FileConfig {
+    /// The store, as `--store` takes it.
+    pub store: Option<String>,
+    /// Log filter (`warn`, `info`, `geoconsole=debug`, ...), as `GEOCONSOLE_LOG` takes it.
+    pub log: Option<String>,
+}
+
+const KNOWN_KEYS: [&str; 2] = ["store", "log"];
+
+/// The file name looked for in the working directory when no `--config` is given.
+pub const DEFAULT_CONFIG_FILE: &str = "geoconsole.toml";
+
+/// Reads the config file named by `--config`, or `./geoconsole.toml` when present. Returns the config and
+/// the warnings about unknown keys.
+pub fn load(explicit: Option<&Path>) -> Result<(FileConfig, Vec<String>)> {
+    let path: PathBuf = match explicit {
+        Some(path) => path.to_path_buf(),
+        None if Path::new(DEFAULT_CONFIG_FILE).is_file() => PathBuf::from(DEFAULT_CONFIG_FILE),
+        None => return Ok((FileConfig::default(), Vec::new())),
+    };
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    parse(&text, &path)
+}
+
+fn parse(text: &str, path: &Path) -> Result<(FileConfig, Vec<String>)> {
+    let table: toml::Table =
+        toml::from_str(text).with_context(|| format!("{}: not valid TOML", path.display()))?;
+    let warnings = table
+        .keys()
+        .filter(|k| !KNOWN_KEYS.contains(&k.as_str()))
+        .map(|k| {
+            format!(
+                "{}: unknown setting '{k}' ignored (known: {})",
+                path.display(),
+                KNOWN_KEYS.join(", ")
+            )
+        })
+        .collect();
+    let config: FileConfig = table
+        .try_into()
+        .with_context(|| format!("{}: invalid setting", path.display()))?;
+    Ok((config, warnings))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_known_keys_and_names_unknown_ones() {
+        let (config, warnings) = parse(
+            "store = \"ops.gpkg\"\nstroe = \"typo.gpkg\"\n",
+            Path::new("g.toml"),
+        )
+        .unwrap();
+        assert_eq!(config.store.as_deref(), Some("ops.gpkg"));
+        assert_eq!(
+            warnings,
+            vec!["g.toml: unknown setting 'stroe' ignored (known: store, log)"]
+        );
+    }
+
+    #[test]
+    fn wrong_types_are_errors() {
+        assert!(parse("store = 3\n", Path::new("g.toml")).is_err());
+        assert!(parse("store = \n", Path::new("g.toml")).is_err());
+    }
+}

@@ -1,0 +1,117 @@
+//! Room `cli`: the `geoconsole` binary, the only one. It parses the command line (clap), layers the config,
+//! wires the store backend chosen by `--store`, sets up logging and progress bars, and runs the command.
+//! `anyhow` lives here and nowhere else; every library error arrives typed and is printed as its message.
+
+mod args;
+mod commands;
+mod config;
+mod output;
+mod progress;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Result, bail};
+use clap::Parser;
+use geoconsole_app::Console;
+use geoconsole_gpkg::GpkgStore;
+use tracing_subscriber::EnvFilter;
+
+use crate::args::{Cli, Command};
+
+/// Store used when neither flag, environment nor config names one.
+const DEFAULT_STORE: &str = "geoconsole.gpkg";
+/// Store the demo builds when none is named, so it never mixes into a working store by accident.
+const DEFAULT_DEMO_STORE: &str = "demo.gpkg";
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {}", message_of(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes on one line, leaving out causes that the message before them already quotes
+/// (library errors name their cause in their own words, and keep it as `source` for logs).
+fn message_of(error: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if message.contains(&text) {
+            continue;
+        }
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&text);
+    }
+    message
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let (file_config, warnings) = config::load(cli.config.as_deref())?;
+    init_logging(cli.verbose, file_config.log.as_deref());
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        if let Command::Generate(args) = &cli.command {
+            return commands::generate::run(args, &cli).await;
+        }
+        let default_store = if matches!(cli.command, Command::Demo(_)) {
+            DEFAULT_DEMO_STORE
+        } else {
+            DEFAULT_STORE
+        };
+        let location = cli
+            .store
+            .clone()
+            .or(file_config.store)
+            .unwrap_or_else(|| default_store.to_string());
+        let console = open_console(&location)?;
+        match &cli.command {
+            Command::Import(args) => commands::import::run(&console, args, &cli).await,
+            Command::Datasets(command) => commands::datasets::run(&console, command, &cli).await,
+            Command::Query(args) => commands::query::run(&console, args).await,
+            Command::Export(args) => commands::export::run(&console, args, &cli).await,
+            Command::Demo(args) => commands::demo::run(&console, args, &cli, &location).await,
+            Command::Generate(_) => Ok(()),
+        }
+    })
+}
+
+/// Picks the backend from the store location. Backends are chosen here, at run time, never by cargo features.
+fn open_console(location: &str) -> Result<Console> {
+    if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+        bail!(
+            "PostgreSQL/PostGIS stores are not available in this build yet; use a GeoPackage path such as ops.gpkg"
+        );
+    }
+    let store = GpkgStore::open(location)?;
+    Ok(Console::new(Arc::new(store)))
+}
+
+fn init_logging(verbose: u8, configured: Option<&str>) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = std::env::var("GEOCONSOLE_LOG")
+        .ok()
+        .or_else(|| configured.map(str::to_string))
+        .unwrap_or_else(|| default.to_string());
+    let filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

@@ -1,0 +1,79 @@
+//! Human output: aligned tables and short sentences. Machine output is `--json`, handled per command.
+
+use geoconsole_model::{Bbox, Dataset, TimeSpan};
+use serde::Serialize;
+
+pub fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// Prints rows under a header with columns padded to their widest cell.
+pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(header.iter().map(|h| h.to_string()).collect());
+    for row in rows {
+        line(row.clone());
+    }
+}
+
+pub fn count(n: u64) -> String {
+    indicatif::HumanCount(n).to_string()
+}
+
+pub fn extent(bbox: Option<Bbox>) -> String {
+    bbox.map_or_else(
+        || "-".into(),
+        |b| format!("{:.3},{:.3},{:.3},{:.3}", b.west, b.south, b.east, b.north),
+    )
+}
+
+pub fn time_span(span: Option<TimeSpan>) -> String {
+    span.map_or_else(
+        || "-".into(),
+        |t| {
+            format!(
+                "{} .. {}",
+                t.start.format("%Y-%m-%d %H:%M"),
+                t.end.format("%Y-%m-%d %H:%M")
+            )
+        },
+    )
+}
+
+pub fn dataset_row(d: &Dataset) -> Vec<String> {
+    vec![
+        d.id.to_string(),
+        d.kind.to_string(),
+        d.geometry_type.gpkg_name().to_lowercase(),
+        count(d.feature_count),
+        time_span(d.time_extent),
+        d.version.to_string(),
+        d.title.clone(),
+    ]
+}
+
+pub const DATASET_HEADER: [&str; 7] = [
+    "ID",
+    "KIND",
+    "GEOMETRY",
+    "FEATURES",
+    "TIME (UTC)",
+    "VERSION",
+    "TITLE",
+];

@@ -1,0 +1,380 @@
+//! End-to-end tests of the built binary, checked by GDAL (`ogrinfo`) where the GeoPackage standard applies.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Run {
+    dir: tempfile::TempDir,
+}
+
+impl Run {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn geoconsole(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_geoconsole"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("GEOCONSOLE_STORE")
+            .env_remove("GEOCONSOLE_CONFIG")
+            .env_remove("GEOCONSOLE_LOG")
+            .output()
+            .expect("run geoconsole")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.geoconsole(args);
+        assert!(
+            out.status.success(),
+            "geoconsole {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8 output")
+    }
+
+    fn json(&self, args: &[&str]) -> serde_json::Value {
+        serde_json::from_str(&self.ok(args)).expect("json output")
+    }
+}
+
+/// Runs GDAL's ogrinfo; the tests that use it are the proof that other tools read our files.
+fn ogrinfo(args: &[&str]) -> String {
+    let out = Command::new("ogrinfo")
+        .args(args)
+        .output()
+        .expect("ogrinfo must be installed (Debian package gdal-bin)");
+    assert!(
+        out.status.success(),
+        "ogrinfo {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[derive(Debug, PartialEq)]
+struct LayerInfo {
+    count: u64,
+    extent: Option<[f64; 4]>,
+}
+
+fn ogr_layers(gpkg: &Path) -> BTreeMap<String, LayerInfo> {
+    let text = ogrinfo(&["-ro", "-so", "-al", gpkg.to_str().expect("utf-8 path")]);
+    let mut layers = BTreeMap::new();
+    let mut name = None;
+    for line in text.lines() {
+        if let Some(n) = line.strip_prefix("Layer name: ") {
+            name = Some(n.trim().to_string());
+        } else if let (Some(count), Some(n)) = (line.strip_prefix("Feature Count: "), &name) {
+            layers.insert(
+                n.clone(),
+                LayerInfo {
+                    count: count.trim().parse().expect("count"),
+                    extent: None,
+                },
+            );
+        } else if let (Some(extent), Some(n)) = (line.strip_prefix("Extent: "), &name) {
+            let numbers: Vec<f64> = extent
+                .split(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
+                .filter(|s| !s.is_empty() && *s != "-")
+                .map(|s| s.parse().expect("extent number"))
+                .collect();
+            if let Some(layer) = layers.get_mut(n) {
+                layer.extent = Some([numbers[0], numbers[1], numbers[2], numbers[3]]);
+            }
+        }
+    }
+    layers
+}
+
+#[test]
+fn demo_store_opens_in_gdal_with_every_dataset_count_and_extent() {
+    let run = Run::new();
+    let summary = run.json(&["demo", "--json"]);
+    assert!(run.path("demo.gpkg").is_file());
+    let datasets = run.json(&["--store", "demo.gpkg", "datasets", "list", "--json"]);
+    let datasets = datasets.as_array().expect("list");
+    assert_eq!(
+        datasets.len(),
+        summary["datasets"].as_array().expect("summary").len()
+    );
+    assert!(datasets.len() >= 10);
+    let layers = ogr_layers(&run.path("demo.gpkg"));
+    for d in datasets {
+        let id = d["id"].as_str().expect("id");
+        let layer = layers
+            .get(id)
+            .unwrap_or_else(|| panic!("ogrinfo does not list dataset {id}: {layers:?}"));
+        assert_eq!(
+            layer.count,
+            d["feature_count"].as_u64().expect("count"),
+            "{id}"
+        );
+        let extent = layer
+            .extent
+            .unwrap_or_else(|| panic!("{id} has no extent in ogrinfo"));
+        let ours =
+            ["west", "south", "east", "north"].map(|k| d["extent"][k].as_f64().expect("extent"));
+        for (gdal, ours) in extent.iter().zip(ours) {
+            assert!(
+                (gdal - ours).abs() < 1e-5,
+                "{id}: ogrinfo extent {extent:?} vs ours {ours:?}"
+            );
+        }
+    }
+    assert!(
+        layers.contains_key("gc_datasets"),
+        "the catalog is a registered attributes table"
+    );
+}
+
+#[test]
+fn gdal_spatial_filters_use_our_rtree_and_agree_with_our_queries() {
+    let run = Run::new();
+    run.ok(&["demo", "--quiet"]);
+    for (dataset, bbox) in [
+        ("earthquakes", [120.0, 20.0, 150.0, 46.0]),
+        ("sites", [-10.0, 35.0, 30.0, 60.0]),
+        ("weather_warnings", [-130.0, 20.0, -60.0, 50.0]),
+    ] {
+        let spat: Vec<String> = bbox.iter().map(f64::to_string).collect();
+        let mut args = vec!["-ro", "-so", "demo.gpkg", dataset, "-spat"];
+        args.extend(spat.iter().map(String::as_str));
+        let gdal = ogrinfo(
+            &args
+                .iter()
+                .map(|a| {
+                    if *a == "demo.gpkg" {
+                        run.path("demo.gpkg").to_str().expect("path").to_owned()
+                    } else {
+                        a.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        );
+        let gdal_count: u64 = gdal
+            .lines()
+            .find_map(|l| l.strip_prefix("Feature Count: "))
+            .expect("feature count")
+            .trim()
+            .parse()
+            .expect("number");
+        let bbox_arg = spat.join(",");
+        let ours = run.json(&[
+            "--store",
+            "demo.gpkg",
+            "query",
+            dataset,
+            "--bbox",
+            &bbox_arg,
+            "--limit",
+            "10000",
+        ]);
+        assert_eq!(
+            ours["numberReturned"].as_u64(),
+            Some(gdal_count),
+            "{dataset} in {bbox_arg}"
+        );
+        assert!(
+            gdal_count > 0,
+            "{dataset}: the test box should hold features"
+        );
+    }
+}
+
+#[test]
+fn import_query_and_export_round_trip_through_gdal() {
+    let run = Run::new();
+    let out = run.ok(&[
+        "generate",
+        "--points",
+        "2000",
+        "--output",
+        "events.csv",
+        "--quiet",
+    ]);
+    assert!(out.contains("2,000"), "{out}");
+    let report = run.json(&[
+        "--store",
+        "ops.gpkg",
+        "import",
+        "events.csv",
+        "--dataset",
+        "events",
+        "--json",
+    ]);
+    assert_eq!(report["imported"], 2000);
+    assert_eq!(report["dataset"]["time_fields"]["start"], "time");
+    let page = run.json(&[
+        "--store",
+        "ops.gpkg",
+        "query",
+        "events",
+        "--limit",
+        "5",
+        "--datetime",
+        "2024-05-20T00:00:00Z/..",
+    ]);
+    assert_eq!(page["numberReturned"], 5);
+    let next = page["next"].as_str().expect("a next cursor");
+    let page2 = run.json(&[
+        "--store",
+        "ops.gpkg",
+        "query",
+        "events",
+        "--limit",
+        "5",
+        "--cursor",
+        next,
+        "--datetime",
+        "2024-05-20T00:00:00Z/..",
+    ]);
+    assert_ne!(page["features"][0]["id"], page2["features"][0]["id"]);
+    run.ok(&[
+        "--store",
+        "ops.gpkg",
+        "export",
+        "events",
+        "--output",
+        "events.geojson",
+    ]);
+    let gdal = ogrinfo(&[
+        "-ro",
+        "-so",
+        "-al",
+        run.path("events.geojson").to_str().expect("path"),
+    ]);
+    assert!(gdal.contains("Feature Count: 2000"), "{gdal}");
+    run.ok(&[
+        "--store",
+        "ops.gpkg",
+        "export",
+        "events",
+        "--output",
+        "subset.csv",
+        "--bbox",
+        "-10,35,30,60",
+    ]);
+    let rows = std::fs::read_to_string(run.path("subset.csv"))
+        .expect("csv")
+        .lines()
+        .count();
+    assert!(rows > 1 && rows < 2001, "{rows}");
+}
+
+#[test]
+fn bad_input_exits_non_zero_with_a_located_message() {
+    let run = Run::new();
+    std::fs::write(run.path("quakes.geojson"), b"\x89PNG\r\n\x1a\n").expect("write");
+    let out = run.geoconsole(&["--store", "ops.gpkg", "import", "quakes.geojson"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "error: quakes.geojson: file looks like a PNG image, not GeoJSON or CSV"
+    );
+    let out = run.geoconsole(&["--store", "ops.gpkg", "datasets", "show", "nothing"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "error: dataset 'nothing' does not exist"
+    );
+    let out = run.geoconsole(&["--store", "ops.gpkg", "query", "x", "--limit", "0"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("limit 0 is outside 1..=10000"));
+    std::fs::write(run.path("not.gpkg"), b"this is not a database, just text").expect("write");
+    let out = run.geoconsole(&["--store", "not.gpkg", "datasets", "list"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not.gpkg"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn settings_layer_defaults_config_environment_and_flags() {
+    let run = Run::new();
+    std::fs::write(run.path("points.csv"), "lat,lon\n1,2\n").expect("write");
+    std::fs::write(
+        run.path("geoconsole.toml"),
+        "store = \"from_config.gpkg\"\nstroe = \"typo\"\n",
+    )
+    .expect("write");
+    let out = run.geoconsole(&["import", "points.csv", "--quiet"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown setting 'stroe' ignored"));
+    assert!(run.path("from_config.gpkg").is_file());
+    let out = Command::new(env!("CARGO_BIN_EXE_geoconsole"))
+        .args(["import", "points.csv", "--dataset", "env_points"])
+        .current_dir(run.dir.path())
+        .env("GEOCONSOLE_STORE", "from_env.gpkg")
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(run.path("from_env.gpkg").is_file());
+    let out = Command::new(env!("CARGO_BIN_EXE_geoconsole"))
+        .args(["--store", "from_flag.gpkg", "import", "points.csv"])
+        .current_dir(run.dir.path())
+        .env("GEOCONSOLE_STORE", "from_env.gpkg")
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    assert!(run.path("from_flag.gpkg").is_file());
+}
+
+#[test]
+fn generate_is_reproducible_for_a_seed() {
+    let run = Run::new();
+    run.ok(&[
+        "generate",
+        "--points",
+        "500",
+        "--output",
+        "a.geojson",
+        "--seed",
+        "7",
+        "--quiet",
+    ]);
+    run.ok(&[
+        "generate",
+        "--points",
+        "500",
+        "--output",
+        "b.geojson",
+        "--seed",
+        "7",
+        "--quiet",
+    ]);
+    run.ok(&[
+        "generate",
+        "--points",
+        "500",
+        "--output",
+        "c.geojson",
+        "--seed",
+        "8",
+        "--quiet",
+    ]);
+    let read = |n: &str| std::fs::read(run.path(n)).expect("read");
+    assert_eq!(read("a.geojson"), read("b.geojson"));
+    assert_ne!(read("a.geojson"), read("c.geojson"));
+    let gdal = ogrinfo(&[
+        "-ro",
+        "-so",
+        "-al",
+        run.path("a.geojson").to_str().expect("path"),
+    ]);
+    assert!(gdal.contains("Feature Count: 500"), "{gdal}");
+}
