@@ -48,7 +48,8 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     // Negative means KiB: 64 MiB of page cache per connection.
     conn.pragma_update(None, "cache_size", -65_536)?;
     conn.pragma_update(None, "trusted_schema", "OFF")?;
-    blob::register_functions(conn)
+    blob::register_functions(conn)?;
+    crate::rtree_bulk::register_functions(conn)
 }
 
 /// Makes an empty file a GeoPackage, or checks that an existing file is one (or at least an SQLite file we

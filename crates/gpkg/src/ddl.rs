@@ -172,11 +172,7 @@ pub fn create_feature_table(
 /// Fills the R-tree of a freshly loaded table in one pass and installs the standard triggers that keep it
 /// true from then on.
 pub fn index_and_create_rtree_triggers(tx: &Transaction<'_>, table: &str) -> rusqlite::Result<()> {
-    let (t, r) = (quote(table), quote(&rtree_name(table)));
-    tx.execute_batch(&format!(
-        "INSERT OR REPLACE INTO {r} SELECT fid, ST_MinX(geom), ST_MaxX(geom), ST_MinY(geom), ST_MaxY(geom) \
-         FROM {t} WHERE geom NOT NULL AND NOT ST_IsEmpty(geom);"
-    ))?;
+    crate::rtree_bulk::bulk_load(tx, table)?;
     create_rtree_triggers(tx, table)
 }
 

@@ -14,6 +14,7 @@ mod columns;
 mod connection;
 mod ddl;
 mod read;
+mod rtree_bulk;
 mod store;
 mod write;
 

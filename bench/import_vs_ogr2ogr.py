@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""Import benchmark: geoconsole vs GDAL's ogr2ogr, GeoJSON and CSV into a GeoPackage, same files, same run.
+
+Both sides produce what a user would get: a GeoPackage layer with typed attribute columns and an R-tree
+spatial index. Each side runs several times in alternation; the table reports medians of wall time and peak
+RSS (the process's own maximum resident set, from wait4). Results go to bench/RESULTS.md between markers.
+
+Usage: python3 bench/import_vs_ogr2ogr.py [--points 1000000] [--runs 5] [--rss-points 3000000]
+Needs a release build (cargo build --release) and gdal-bin.
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = ROOT / "target" / "release" / "geoconsole"
+DATA = ROOT / "bench" / "data"
+OUT = ROOT / "bench" / "out"
+RESULTS = ROOT / "bench" / "RESULTS.md"
+BEGIN, END = "<!-- import-benchmark:begin -->", "<!-- import-benchmark:end -->"
+
+
+def measure(cmd):
+    """Runs cmd, returns (seconds, peak RSS in MiB); raises on failure."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - started
+    stderr = proc.stderr.read().decode(errors="replace")
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"failed: {' '.join(map(str, cmd))}\n{stderr}")
+    return elapsed, usage.ru_maxrss / 1024.0
+
+
+def count_features(gpkg, layer):
+    out = subprocess.run(["ogrinfo", "-ro", "-so", str(gpkg), layer], capture_output=True, text=True, check=True).stdout
+    return int(re.search(r"Feature Count: (\d+)", out).group(1))
+
+
+def generate(points, suffix):
+    path = DATA / f"points_{points}.{suffix}"
+    if not path.exists():
+        DATA.mkdir(parents=True, exist_ok=True)
+        subprocess.run([str(BIN), "generate", "--points", str(points), "--output", str(path), "--quiet"], check=True)
+    return path
+
+
+def sides(source, fmt):
+    ours_out, gdal_out = OUT / f"ours_{fmt}.gpkg", OUT / f"gdal_{fmt}.gpkg"
+    ours = [str(BIN), "--store", str(ours_out), "import", str(source), "--dataset", "points", "--quiet"]
+    gdal = ["ogr2ogr", "-f", "GPKG", str(gdal_out), str(source), "-nln", "points"]
+    if fmt == "csv":
+        gdal += ["-oo", "X_POSSIBLE_NAMES=longitude", "-oo", "Y_POSSIBLE_NAMES=latitude", "-oo", "AUTODETECT_TYPE=YES",
+                 "-a_srs", "EPSG:4326"]
+    return (ours, ours_out), (gdal, gdal_out)
+
+
+def clean(path):
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+
+
+def run_pair(source, fmt, runs, points):
+    (ours, ours_out), (gdal, gdal_out) = sides(source, fmt)
+    times = {"geoconsole": [], "ogr2ogr": []}
+    rss = {"geoconsole": [], "ogr2ogr": []}
+    for _ in range(runs):
+        for name, cmd, out in (("geoconsole", ours, ours_out), ("ogr2ogr", gdal, gdal_out)):
+            clean(out)
+            t, m = measure(cmd)
+            times[name].append(t)
+            rss[name].append(m)
+            got = count_features(out, "points")
+            if got != points:
+                raise SystemExit(f"{name} imported {got} features, expected {points}")
+    return {k: (statistics.median(times[k]), statistics.median(rss[k]), times[k]) for k in times}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--points", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--rss-points", type=int, default=3_000_000, help="a larger file to show memory stays flat")
+    args = parser.parse_args()
+    if not BIN.exists():
+        raise SystemExit("build first: cargo build --release")
+    if shutil.which("ogr2ogr") is None:
+        raise SystemExit("install gdal-bin first")
+    OUT.mkdir(parents=True, exist_ok=True)
+    gdal_version = subprocess.run(["ogr2ogr", "--version"], capture_output=True, text=True).stdout.strip()
+    ours_version = subprocess.run([str(BIN), "--version"], capture_output=True, text=True).stdout.strip()
+    rows = []
+    for fmt, suffix in (("geojson", "geojson"), ("csv", "csv")):
+        source = generate(args.points, suffix)
+        size_mb = source.stat().st_size / 1e6
+        result = run_pair(source, fmt, args.runs, args.points)
+        rows.append((fmt, size_mb, args.points, result))
+        print(fmt, {k: (round(v[0], 2), round(v[1], 1)) for k, v in result.items()}, file=sys.stderr)
+    big = generate(args.rss_points, "geojson")
+    big_result = run_pair(big, "geojson", 1, args.rss_points)
+
+    lines = [BEGIN, "## Import: file → GeoPackage (typed columns + R-tree), geoconsole vs ogr2ogr", ""]
+    lines.append(f"Run {datetime.date.today()} on {platform.machine()}, {os.cpu_count()} cores; {ours_version}; {gdal_version}.")
+    lines.append(f"Command: `python3 bench/import_vs_ogr2ogr.py --points {args.points} --runs {args.runs} --rss-points {args.rss_points}`")
+    lines.append("(synthetic clustered points from `geoconsole generate`, 5 properties + time; each side run "
+                 f"{args.runs}× alternating, medians; peak RSS from wait4).")
+    lines.append("")
+    lines.append("| input | file | features | geoconsole s | ogr2ogr s | speed-up | geoconsole features/s | ogr2ogr features/s | geoconsole peak RSS MiB | ogr2ogr peak RSS MiB |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|")
+    for fmt, size_mb, points, r in rows + [("geojson (memory check)", big.stat().st_size / 1e6, args.rss_points, big_result)]:
+        ours_t, ours_m, _ = r["geoconsole"]
+        gdal_t, gdal_m, _ = r["ogr2ogr"]
+        lines.append(f"| {fmt} | {size_mb:,.0f} MB | {points:,} | {ours_t:.2f} | {gdal_t:.2f} | {gdal_t / ours_t:.2f}× | "
+                     f"{points / ours_t:,.0f} | {points / gdal_t:,.0f} | {ours_m:.0f} | {gdal_m:.0f} |")
+    lines.append("")
+    lines.append("All runs (s): " + "; ".join(
+        f"{fmt} {side} {', '.join(f'{t:.2f}' for t in r[side][2])}" for fmt, _, _, r in rows for side in ("geoconsole", "ogr2ogr")))
+    lines.append(END)
+    block = "\n".join(lines)
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\nEach section is written by the script it names.\n\n"
+    if BEGIN in text:
+        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    RESULTS.write_text(text)
+    print(block)
+
+
+if __name__ == "__main__":
+    main()

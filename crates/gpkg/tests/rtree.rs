@@ -1,0 +1,145 @@
+//! The bulk-loaded R-tree must be one SQLite's own `rtreecheck` accepts, answer like a scan, and stay valid
+//! when the rtree module and the GeoPackage triggers take over for later writes.
+
+use geoconsole_gpkg::GpkgStore;
+use geoconsole_model::geo_types::{Geometry, LineString, Point, Polygon};
+use geoconsole_model::{Bbox, DatasetId, DatasetKind, Feature, FeatureId, Properties, TimeFields};
+use geoconsole_query::FeatureQuery;
+use geoconsole_store::{FeatureStore, WriteMode, WriteRequest};
+
+fn request(mode: WriteMode) -> WriteRequest {
+    WriteRequest {
+        id: DatasetId::new("grid").expect("id"),
+        title: "grid".into(),
+        kind: DatasetKind::Events,
+        source: "test".into(),
+        time_fields: TimeFields::default(),
+        id_field: None,
+        mode,
+        skip_conflicts: false,
+    }
+}
+
+/// A deterministic spread of points and small polygons over the globe, antimeridian included.
+fn features(n: usize, prefix: &str) -> Vec<Feature> {
+    (0..n)
+        .map(|i| {
+            let x = ((i * 7919) % 36_000) as f64 / 100.0 - 180.0;
+            let y = ((i * 104_729) % 17_000) as f64 / 100.0 - 85.0;
+            let geometry: Geometry<f64> = if i % 10 == 0 {
+                let x = x.min(179.0);
+                Polygon::new(
+                    LineString::from(vec![(x, y), (x + 0.5, y), (x + 0.5, y + 0.5), (x, y)]),
+                    vec![],
+                )
+                .into()
+            } else {
+                Point::new(x, y).into()
+            };
+            Feature {
+                id: Some(FeatureId(format!("{prefix}{i}"))),
+                geometry,
+                time: None,
+                properties: Properties::new(),
+            }
+        })
+        .collect()
+}
+
+fn rtreecheck(path: &std::path::Path) -> String {
+    let conn = rusqlite::Connection::open(path).expect("open");
+    conn.query_row("SELECT rtreecheck('rtree_grid_geom')", [], |r| r.get(0))
+        .expect("rtreecheck")
+}
+
+async fn count_in(store: &GpkgStore, bbox: &str) -> usize {
+    let query = FeatureQuery {
+        bbox: Some(Bbox::parse(bbox).expect("bbox")),
+        ..FeatureQuery::all()
+    };
+    store
+        .query(&DatasetId::new("grid").expect("id"), &query)
+        .await
+        .expect("query")
+        .features
+        .len()
+}
+
+fn brute_force(all: &[Feature], bbox: &str) -> usize {
+    let bbox = Bbox::parse(bbox).expect("bbox");
+    all.iter()
+        .filter(|f| Bbox::of_geometry(&f.geometry).is_some_and(|b| b.intersects(&bbox)))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_loaded_rtree_passes_rtreecheck_and_matches_a_scan() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("rtree.gpkg");
+    let store = GpkgStore::open(&path).expect("store");
+    // 20,000 entries: three levels of 51-cell nodes.
+    let mut all = features(20_000, "a");
+    let mut writer = store
+        .begin_write(request(WriteMode::Create))
+        .await
+        .expect("begin");
+    writer.write(all.clone()).await.expect("write");
+    writer.commit().await.expect("commit");
+    assert_eq!(rtreecheck(&path), "ok");
+    for bbox in [
+        "-10,35,30,60",
+        "170,-50,-170,50",
+        "-180,-90,180,90",
+        "100.1,0.1,100.2,0.2",
+    ] {
+        assert_eq!(
+            count_in(&store, bbox).await,
+            brute_force(&all, bbox),
+            "{bbox}"
+        );
+    }
+
+    // Later writes go through the rtree module and the standard triggers.
+    let more = features(3_000, "b");
+    let mut writer = store
+        .begin_write(request(WriteMode::Append))
+        .await
+        .expect("begin");
+    writer.write(more.clone()).await.expect("append");
+    writer.commit().await.expect("commit");
+    all.extend(more);
+    let mut moved = all[5].clone();
+    moved.geometry = Point::new(12.5, 47.5).into();
+    let mut writer = store
+        .begin_write(request(WriteMode::Upsert))
+        .await
+        .expect("begin");
+    writer.write(vec![moved.clone()]).await.expect("upsert");
+    writer.commit().await.expect("commit");
+    all[5] = moved;
+    assert_eq!(rtreecheck(&path), "ok");
+    for bbox in ["-10,35,30,60", "170,-50,-170,50", "12,47,13,48"] {
+        assert_eq!(
+            count_in(&store, bbox).await,
+            brute_force(&all, bbox),
+            "{bbox}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_tables_get_a_leaf_root() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("small.gpkg");
+    let store = GpkgStore::open(&path).expect("store");
+    for n in [1, 51, 52] {
+        let mut writer = store
+            .begin_write(request(WriteMode::Replace))
+            .await
+            .expect("begin");
+        writer.write(features(n, "s")).await.expect("write");
+        writer.commit().await.expect("commit");
+        assert_eq!(rtreecheck(&path), "ok", "{n} entries");
+        assert_eq!(count_in(&store, "-180,-90,180,90").await, n);
+    }
+}
