@@ -52,6 +52,29 @@ pub fn envelope(blob: &[u8]) -> Option<(f64, f64, f64, f64)> {
     if (1..=4).contains(&envelope_kind) {
         return Some((read(8)?, read(16)?, read(24)?, read(32)?));
     }
+    // Points carry no envelope; read the WKB point directly instead of decoding a whole geometry.
+    if envelope_kind == 0 && blob.len() >= 8 + 21 {
+        let wkb = &blob[8..];
+        let little = wkb[0] == 1;
+        let word: [u8; 4] = wkb[1..5].try_into().ok()?;
+        let kind = if little {
+            u32::from_le_bytes(word)
+        } else {
+            u32::from_be_bytes(word)
+        };
+        if kind == 1 {
+            let coordinate = |at: usize| -> Option<f64> {
+                let bytes: [u8; 8] = wkb.get(at..at + 8)?.try_into().ok()?;
+                Some(if little {
+                    f64::from_le_bytes(bytes)
+                } else {
+                    f64::from_be_bytes(bytes)
+                })
+            };
+            let (x, y) = (coordinate(5)?, coordinate(13)?);
+            return Some((x, x, y, y));
+        }
+    }
     let bbox = Bbox::of_geometry(&decode(blob).ok()?)?;
     Some((bbox.west, bbox.east, bbox.south, bbox.north))
 }

@@ -42,15 +42,23 @@ pub fn open(path: &Path) -> StoreResult<Connection> {
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(Duration::from_secs(10))?;
+    // Only takes effect on a new, empty file, and only before WAL mode writes the header.
+    conn.pragma_update(None, "page_size", PAGE_BYTES)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     // Negative means KiB: 64 MiB of page cache per connection.
     conn.pragma_update(None, "cache_size", -65_536)?;
     conn.pragma_update(None, "trusted_schema", "OFF")?;
+    // Lets SQLite sort (index builds, the R-tree's Hilbert order) on both cores.
+    conn.pragma_update(None, "threads", 2)?;
     blob::register_functions(conn)?;
     crate::rtree_bulk::register_functions(conn)
 }
+
+/// Page size of new GeoPackages. Larger pages than SQLite's default 4 KiB mean fewer B-tree splits and WAL
+/// frames per imported feature; 16 KiB keeps a point lookup to a few small reads.
+const PAGE_BYTES: i64 = 16_384;
 
 /// Makes an empty file a GeoPackage, or checks that an existing file is one (or at least an SQLite file we
 /// can add the GeoPackage core to without harming what is there).

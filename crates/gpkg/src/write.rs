@@ -14,8 +14,7 @@ use geoconsole_store::{
     Conflict, DatasetStats, DatasetWriter, StoreError, StoreErrorKind, StoreResult, WriteMode,
     WriteRequest,
 };
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{Transaction, TransactionBehavior, params_from_iter};
+use rusqlite::{Transaction, TransactionBehavior};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
@@ -123,13 +122,11 @@ fn run(
             }
             Command::Commit(reply) => {
                 let result = state.finish(&tx).and_then(|dataset| {
+                    let started = std::time::Instant::now();
                     tx.commit().map_err(|e| sqlite_error(path, e))?;
+                    tracing::debug!(dataset = %dataset.id, elapsed_ms = started.elapsed().as_millis() as u64, "transaction committed");
                     Ok(dataset)
                 });
-                if result.is_ok() {
-                    // Keep the WAL from growing across imports; readers in progress make this a no-op, not a wait.
-                    let _ = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);");
-                }
                 let _ = reply.send(result);
                 return;
             }
@@ -263,7 +260,12 @@ impl WriteState {
     }
 
     /// Adds a column for every property not seen before; the insert statement is rebuilt when that happens.
-    fn ensure_columns(&mut self, tx: &Transaction<'_>, feature: &Feature) -> StoreResult<()> {
+    /// Returns whether columns were added (prepared statements must then be rebuilt).
+    fn ensure_columns(&mut self, tx: &Transaction<'_>, feature: &Feature) -> StoreResult<bool> {
+        if aligned(&feature.properties, self.entry.columns.columns()) {
+            return Ok(false);
+        }
+        let mut added = false;
         for (name, value) in &feature.properties {
             if self.entry.columns.index_of(name).is_some() {
                 continue;
@@ -279,8 +281,9 @@ impl WriteState {
             .map_err(|e| self.wrap(e))?;
             self.insert_sql = None;
             self.update_sql = None;
+            added = true;
         }
-        Ok(())
+        Ok(added)
     }
 
     /// Builds the insert statement for the current columns, once per column change.
@@ -317,9 +320,14 @@ impl WriteState {
 
     fn write(&mut self, tx: &Transaction<'_>, features: &[Feature]) -> StoreResult<Vec<Conflict>> {
         let mut conflicts = Vec::new();
-        let mut values: Vec<SqlValue> = Vec::new();
+        // Statements are prepared once per batch, and again only when a new property adds a column.
+        let mut insert: Option<rusqlite::CachedStatement<'_>> = None;
+        let mut update: Option<rusqlite::CachedStatement<'_>> = None;
         for (position, feature) in features.iter().enumerate() {
-            self.ensure_columns(tx, feature)?;
+            if self.ensure_columns(tx, feature)? {
+                insert = None;
+                update = None;
+            }
             let bbox = Bbox::of_geometry(&feature.geometry).ok_or_else(|| {
                 StoreError::new(StoreErrorKind::Invalid, "feature has an empty geometry")
                     .at_position(position)
@@ -328,43 +336,50 @@ impl WriteState {
                 StoreError::new(StoreErrorKind::Invalid, why).at_position(position)
             })?;
             let fid = self.next_fid;
-            let feature_id = feature
-                .id
-                .as_ref()
-                .map_or_else(|| fid.to_string(), |id| id.0.clone());
-            values.clear();
-            values.push(SqlValue::Integer(fid));
-            values.push(SqlValue::Blob(blob));
-            values.push(SqlValue::Text(feature_id.clone()));
-            let (start, end) = feature.time.map(|t: TimeSpan| (t.start, t.end)).unzip();
-            values.push(start.map_or(SqlValue::Null, |t| SqlValue::Text(format_rfc3339(t))));
-            values.push(end.map_or(SqlValue::Null, |t| SqlValue::Text(format_rfc3339(t))));
-            for column in self.entry.columns.columns() {
-                values.push(
-                    feature
-                        .properties
-                        .get(&column.property)
-                        .map_or(SqlValue::Null, to_sql),
-                );
+            let generated_id;
+            let feature_id = match &feature.id {
+                Some(id) => id.as_str(),
+                None => {
+                    generated_id = fid.to_string();
+                    &generated_id
+                }
+            };
+            let row = Row {
+                fid,
+                blob: &blob,
+                feature_id,
+                time: feature.time,
+                feature,
+            };
+            if insert.is_none() {
+                self.ensure_insert_sql();
+                let prepare = |sql: Option<&str>| sql.map(|sql| tx.prepare_cached(sql)).transpose();
+                insert =
+                    prepare(self.insert_sql.as_deref()).map_err(|e| sqlite_error(&self.path, e))?;
+                update =
+                    prepare(self.update_sql.as_deref()).map_err(|e| sqlite_error(&self.path, e))?;
             }
-            self.ensure_insert_sql();
-            if let Some(update) = self.update_sql.as_deref() {
-                let mut statement = tx
-                    .prepare_cached(update)
-                    .map_err(|e| sqlite_error(&self.path, e))?;
-                let updated = statement
-                    .execute(params_from_iter(values.iter()))
+            let columns = self.entry.columns.columns();
+            if let Some(statement) = update.as_mut() {
+                let updated = row
+                    .bind(statement, columns)
+                    .and_then(|()| statement.raw_execute())
                     .map_err(|e| sqlite_error(&self.path, e))?;
                 if updated > 0 {
                     self.stats.observe(feature, Some(bbox));
                     continue;
                 }
             }
-            let sql = self.insert_sql.as_deref().unwrap_or_default();
-            let mut statement = tx
-                .prepare_cached(sql)
-                .map_err(|e| sqlite_error(&self.path, e))?;
-            match statement.execute(params_from_iter(values.iter())) {
+            let Some(statement) = insert.as_mut() else {
+                return Err(StoreError::new(
+                    StoreErrorKind::Internal,
+                    "insert statement missing",
+                ));
+            };
+            match row
+                .bind(statement, columns)
+                .and_then(|()| statement.raw_execute())
+            {
                 Ok(_) => {
                     self.next_fid += 1;
                     self.stats.observe(feature, Some(bbox));
@@ -395,7 +410,10 @@ impl WriteState {
         let table = self.table.clone();
         let mut dataset = self.entry.dataset.clone();
         if self.fresh {
+            let started = std::time::Instant::now();
             ddl::index_and_create_rtree_triggers(tx, &table).map_err(wrap)?;
+            ddl::create_time_index(tx, &table).map_err(wrap)?;
+            tracing::debug!(dataset = %table, elapsed_ms = started.elapsed().as_millis() as u64, "spatial index built");
             dataset.schema = self.stats.schema.clone();
             dataset.geometry_type = self.stats.geometry_type.unwrap_or(GeometryType::Geometry);
             dataset.feature_count = self.stats.count;
@@ -486,12 +504,11 @@ impl WriteState {
              INSERT INTO {rebuilt} SELECT {selections} FROM {table};
              DROP TABLE {table};
              ALTER TABLE {rebuilt} RENAME TO {table};
-             CREATE UNIQUE INDEX {idx_id} ON {table} (feature_id);
-             CREATE INDEX {idx_time} ON {table} (time_start, time_end);",
+             CREATE UNIQUE INDEX {idx_id} ON {table} (feature_id);",
             idx_id = quote(&format!("{}_feature_id", self.table)),
-            idx_time = quote(&format!("{}_time", self.table)),
         ));
         tx.execute_batch(&sql).map_err(|e| self.wrap(e))?;
+        ddl::create_time_index(tx, &self.table).map_err(|e| self.wrap(e))?;
         ddl::create_rtree_triggers(tx, &self.table).map_err(|e| self.wrap(e))?;
         self.insert_sql = None;
         self.update_sql = None;
@@ -508,24 +525,84 @@ fn table_exists(tx: &Transaction<'_>, name: &str) -> rusqlite::Result<bool> {
     .map(|n| n > 0)
 }
 
-/// A property value as SQLite stores it: booleans as 0/1 (GeoPackage BOOLEAN), date-times in canonical UTC
-/// form (GeoPackage DATETIME), nested JSON as text.
-fn to_sql(value: &Value) -> SqlValue {
-    match value {
-        Value::Null => SqlValue::Null,
-        Value::Bool(b) => SqlValue::Integer(i64::from(*b)),
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => SqlValue::Integer(i),
-            None => n.as_f64().map_or(SqlValue::Null, SqlValue::Real),
-        },
-        Value::String(s) => {
-            if FieldType::of_value(value) == Some(FieldType::DateTime) {
-                if let Ok(t) = geoconsole_model::parse_time_value(value) {
-                    return SqlValue::Text(format_rfc3339(t));
+/// One feature's values, bound straight from the feature (no copies of its text) in the parameter order of
+/// the insert and update statements: `?1` fid, `?2` geometry, `?3` feature id, `?4`/`?5` times, `?6..` columns.
+struct Row<'a> {
+    fid: i64,
+    blob: &'a [u8],
+    feature_id: &'a str,
+    time: Option<TimeSpan>,
+    feature: &'a Feature,
+}
+
+impl Row<'_> {
+    fn bind(
+        &self,
+        statement: &mut rusqlite::CachedStatement<'_>,
+        columns: &[crate::columns::Column],
+    ) -> rusqlite::Result<()> {
+        statement.raw_bind_parameter(1, self.fid)?;
+        statement.raw_bind_parameter(2, self.blob)?;
+        statement.raw_bind_parameter(3, self.feature_id)?;
+        let start = self.time.map(|t| format_rfc3339(t.start));
+        let end = self
+            .time
+            .and_then(|t| (!t.is_instant()).then(|| format_rfc3339(t.end)));
+        statement.raw_bind_parameter(4, start.as_deref())?;
+        statement.raw_bind_parameter(5, end.as_deref().or(start.as_deref()))?;
+        let properties = &self.feature.properties;
+        // Features usually list their properties in column order; then no lookup by name is needed.
+        let mut in_order = aligned(properties, columns).then(|| properties.values());
+        for (i, column) in columns.iter().enumerate() {
+            let index = i + 6;
+            let value = match &mut in_order {
+                Some(values) => values.next(),
+                None => properties.get(&column.property),
+            };
+            match value {
+                None | Some(Value::Null) => {
+                    statement.raw_bind_parameter(index, rusqlite::types::Null)?
+                }
+                Some(Value::Bool(b)) => statement.raw_bind_parameter(index, i64::from(*b))?,
+                Some(Value::Number(n)) => match n.as_i64() {
+                    Some(i) => statement.raw_bind_parameter(index, i)?,
+                    None => statement.raw_bind_parameter(index, n.as_f64())?,
+                },
+                Some(Value::String(s)) => match canonical_datetime(s) {
+                    Some(canonical) => statement.raw_bind_parameter(index, canonical)?,
+                    None => statement.raw_bind_parameter(index, s.as_str())?,
+                },
+                Some(other @ (Value::Array(_) | Value::Object(_))) => {
+                    statement.raw_bind_parameter(index, other.to_string())?
                 }
             }
-            SqlValue::Text(s.clone())
         }
-        Value::Array(_) | Value::Object(_) => SqlValue::Text(value.to_string()),
+        Ok(())
     }
+}
+
+/// Whether a feature's properties are exactly the columns, in column order.
+fn aligned(properties: &geoconsole_model::Properties, columns: &[crate::columns::Column]) -> bool {
+    properties.len() == columns.len()
+        && properties
+            .keys()
+            .zip(columns)
+            .all(|(name, column)| *name == column.property)
+}
+
+/// Date-times are stored in the GeoPackage DATETIME form (UTC, milliseconds, `Z`). Returns the rewritten text
+/// for a date-time in another form, `None` for text that is already canonical or is not a date-time.
+fn canonical_datetime(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    let dated = b.len() > 10 && b[4] == b'-' && b[7] == b'-' && (b[10] == b'T' || b[10] == b' ');
+    let canonical = b.len() == 24 && b[10] == b'T' && b[19] == b'.' && b[23] == b'Z';
+    if !dated
+        || canonical
+        || FieldType::of_value(&Value::String(text.to_string())) != Some(FieldType::DateTime)
+    {
+        return None;
+    }
+    geoconsole_model::parse_time_value(&Value::String(text.to_string()))
+        .ok()
+        .map(format_rfc3339)
 }
