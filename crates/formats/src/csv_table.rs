@@ -322,18 +322,17 @@ pub(crate) fn typed_cell(text: &str) -> Value {
         && !digits.is_empty()
         && digits.bytes().next().is_some_and(|b| b.is_ascii_digit())
     {
-        if digits.bytes().all(|b| b.is_ascii_digit()) {
-            if let Ok(i) = text.parse::<i64>() {
-                return Value::Number(i.into());
-            }
+        if digits.bytes().all(|b| b.is_ascii_digit())
+            && let Ok(i) = text.parse::<i64>()
+        {
+            return Value::Number(i.into());
         }
         if digits
             .bytes()
             .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'))
+            && let Some(n) = text.parse::<f64>().ok().and_then(Number::from_f64)
         {
-            if let Some(n) = text.parse::<f64>().ok().and_then(Number::from_f64) {
-                return Value::Number(n);
-            }
+            return Value::Number(n);
         }
     }
     match text {

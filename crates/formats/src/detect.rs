@@ -172,7 +172,7 @@ fn looks_like_text(text: &[u8]) -> bool {
         .iter()
         .filter(|b| **b < 0x09 || (**b > 0x0d && **b < 0x20))
         .count();
-    binary == 0 && sample.contains(&b'\n') || std::str::from_utf8(sample).is_ok() && binary == 0
+    binary == 0 && (sample.contains(&b'\n') || std::str::from_utf8(sample).is_ok())
 }
 
 #[cfg(test)]

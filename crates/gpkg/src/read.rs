@@ -98,10 +98,10 @@ pub fn query(conn: &Connection, entry: &Entry, query: &FeatureQuery) -> StoreRes
         let (fid, feature) = feature_from_row(entry, row)?;
         last_fid = Some(fid);
         // The R-tree stores 32-bit floats rounded outward; the exact bbox test keeps edges honest.
-        if let Some(bbox) = &query.bbox {
-            if !Bbox::of_geometry(&feature.geometry).is_some_and(|b| b.intersects(bbox)) {
-                continue;
-            }
+        if let Some(bbox) = &query.bbox
+            && !Bbox::of_geometry(&feature.geometry).is_some_and(|b| b.intersects(bbox))
+        {
+            continue;
         }
         features.push(feature);
     }

@@ -26,17 +26,17 @@ impl GpkgStore {
     /// Opens a GeoPackage, creating it (and the console's tables) when the file does not exist.
     pub fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
         let path = path.as_ref().to_path_buf();
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            if !parent.is_dir() {
-                return Err(StoreError::new(
-                    StoreErrorKind::Unavailable,
-                    format!(
-                        "{}: folder {} does not exist",
-                        path.display(),
-                        parent.display()
-                    ),
-                ));
-            }
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+            && !parent.is_dir()
+        {
+            return Err(StoreError::new(
+                StoreErrorKind::Unavailable,
+                format!(
+                    "{}: folder {} does not exist",
+                    path.display(),
+                    parent.display()
+                ),
+            ));
         }
         let conn = connection::open(&path)?;
         connection::initialise(&path, &conn)?;

@@ -112,19 +112,18 @@ fn parse_time_text(text: &str) -> ModelResult<DateTime<Utc>> {
         }
     }
     if let Ok(d) = NaiveDate::parse_from_str(trimmed, "%Y-%m-%d") {
-        return Ok(d
+        return d
             .and_hms_opt(0, 0, 0)
             .map(|t| t.and_utc())
-            .ok_or_else(|| invalid_time(text))?);
+            .ok_or_else(|| invalid_time(text));
     }
     if !trimmed.is_empty()
         && trimmed
             .bytes()
             .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
+        && let Some(t) = trimmed.parse::<f64>().ok().and_then(parse_epoch)
     {
-        if let Some(t) = trimmed.parse::<f64>().ok().and_then(parse_epoch) {
-            return Ok(t);
-        }
+        return Ok(t);
     }
     Err(invalid_time(text))
 }

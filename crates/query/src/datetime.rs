@@ -41,10 +41,10 @@ impl DateTimeFilter {
                 if start.is_none() && end.is_none() {
                     return Err(invalid("both ends of the interval are open".into()));
                 }
-                if let (Some(s), Some(e)) = (start, end) {
-                    if e < s {
-                        return Err(invalid("interval ends before it starts".into()));
-                    }
+                if let (Some(s), Some(e)) = (start, end)
+                    && e < s
+                {
+                    return Err(invalid("interval ends before it starts".into()));
                 }
                 Ok(Self { start, end })
             }

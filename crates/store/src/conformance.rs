@@ -227,11 +227,7 @@ pub async fn create_refuses_an_existing_dataset(store: &dyn FeatureStore) {
     .await;
     let error = match store.begin_write(request("taken", WriteMode::Create)).await {
         Ok(mut writer) => match writer.write(vec![point("b", 1.0, 1.0, 1)]).await {
-            Ok(_) => writer
-                .commit()
-                .await
-                .err()
-                .expect("second create must fail"),
+            Ok(_) => writer.commit().await.expect_err("second create must fail"),
             Err(e) => e,
         },
         Err(e) => e,

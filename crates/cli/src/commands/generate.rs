@@ -55,7 +55,7 @@ pub async fn run(args: &GenerateArgs, cli: &Cli) -> Result<()> {
                 .write_feature(&feature)
                 .with_context(|| format!("cannot write {}", output.display()))?;
             written += 1;
-            if written % PROGRESS_STEP == 0 {
+            if written.is_multiple_of(PROGRESS_STEP) {
                 bar.set_position(written);
             }
         }
