@@ -76,11 +76,35 @@ impl Default for ImportOptions {
 /// One refused feature, as written to the rejects report (JSON lines).
 #[derive(Debug, Clone, Serialize)]
 pub struct Reject {
-    /// `feature 12`, `line 40`.
+    /// Where, in words: `feature 12`, `line 40`.
     pub at: String,
+    /// The 0-based feature index, for formats counted in features (GeoJSON).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<u64>,
+    /// The 1-based line, for line-oriented formats (CSV, GeoJSONSeq).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
     pub reason: String,
+    /// The start of the offending record as read, when the format has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub raw: Option<String>,
+}
+
+impl Reject {
+    fn new(location: Option<Location>, reason: String, raw: Option<String>) -> Self {
+        let (index, line) = match location {
+            Some(Location::Feature(index)) => (Some(index), None),
+            Some(Location::Line(line) | Location::Position { line, .. }) => (None, Some(line)),
+            Some(Location::File) | None => (None, None),
+        };
+        Self {
+            at: location.map(|l| l.to_string()).unwrap_or_default(),
+            index,
+            line,
+            reason,
+            raw,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -156,11 +180,11 @@ impl Rules {
 }
 
 fn reject_of(error: &FormatError) -> Reject {
-    Reject {
-        at: error.location().to_string(),
-        reason: error.message().to_string(),
-        raw: error.snippet().map(str::to_string),
-    }
+    Reject::new(
+        Some(error.location()),
+        error.message().to_string(),
+        error.snippet().map(str::to_string),
+    )
 }
 
 /// Runs on a blocking thread: sniffs time fields, applies the rules, batches, and enforces the error policy.
@@ -493,18 +517,11 @@ async fn write_staged(
                 };
                 imported += count - conflicts.len() as u64;
                 for conflict in conflicts {
-                    let at = locations
-                        .get(conflict.position)
-                        .map(ToString::to_string)
-                        .unwrap_or_default();
                     if let Some(c) = &options.counters {
                         c.rejected.fetch_add(1, Ordering::Relaxed);
                     }
-                    rejects.record(&Reject {
-                        at,
-                        reason: conflict.reason,
-                        raw: None,
-                    })?;
+                    let location = locations.get(conflict.position).copied();
+                    rejects.record(&Reject::new(location, conflict.reason, None))?;
                 }
             }
             Staged::Rejected(reject) => rejects.record(&reject)?,

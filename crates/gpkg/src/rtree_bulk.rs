@@ -202,17 +202,14 @@ pub fn bulk_load(tx: &Transaction<'_>, table: &str) -> rusqlite::Result<()> {
     let root_is_leaf = count <= capacity;
     let mut level: Vec<Entry> = Vec::with_capacity(count.div_ceil(capacity));
     let mut cells: Vec<Entry> = Vec::with_capacity(capacity);
-    // Leaf of every rowid, indexed by rowid: written in rowid order at the end, because inserting into
-    // `_rowid` in Hilbert order would be a million random B-tree inserts. 4 bytes per entry.
-    let (first_fid, last_fid): (i64, i64) = tx.query_row(
-        &format!(
-            "SELECT coalesce(min(fid), 0), coalesce(max(fid), 0) FROM {}",
-            quote(table)
-        ),
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
+    // Which leaf holds each rowid goes to `_rowid` in rowid order at the end: inserting it in Hilbert order
+    // would be a million random B-tree inserts. A temporary heap table and SQLite's external sorter put it
+    // in order with bounded memory.
+    tx.execute_batch(
+        "CREATE TEMP TABLE gc_rtree_leaf (fid INTEGER NOT NULL, nodeno INTEGER NOT NULL);",
     )?;
-    let mut leaf_of: Vec<u32> = vec![0; usize::try_from(last_fid - first_fid + 1).unwrap_or(0)];
+    let mut remember_leaf =
+        tx.prepare("INSERT INTO temp.gc_rtree_leaf (fid, nodeno) VALUES (?1, ?2)")?;
     for size in group_sizes(count, capacity) {
         cells.clear();
         while cells.len() < size {
@@ -231,13 +228,7 @@ pub fn bulk_load(tx: &Transaction<'_>, table: &str) -> rusqlite::Result<()> {
         let nodeno = if root_is_leaf { 1 } else { writer.allocate() };
         writer.write(nodeno, 0, &cells)?;
         for cell in &cells {
-            if let Some(slot) = usize::try_from(cell.id - first_fid)
-                .ok()
-                .and_then(|i| leaf_of.get_mut(i))
-            {
-                // Node numbers grow by one per node, a few per 51 entries: far below u32::MAX.
-                *slot = nodeno as u32;
-            }
+            remember_leaf.execute(params![cell.id, nodeno])?;
         }
         let bounds = cells[1..].iter().fold(cells[0], |acc, c| acc.union(c));
         level.push(Entry {
@@ -246,13 +237,12 @@ pub fn bulk_load(tx: &Transaction<'_>, table: &str) -> rusqlite::Result<()> {
         });
     }
     drop(rows);
-    let mut insert_rowid = tx.prepare(&format!(
-        "INSERT INTO {} (rowid, nodeno) VALUES (?1, ?2)",
+    drop(remember_leaf);
+    tx.execute_batch(&format!(
+        "INSERT INTO {} (rowid, nodeno) SELECT fid, nodeno FROM temp.gc_rtree_leaf ORDER BY fid; \
+         DROP TABLE temp.gc_rtree_leaf;",
         quote(&format!("{rtree}_rowid"))
     ))?;
-    for (offset, nodeno) in leaf_of.iter().enumerate().filter(|(_, n)| **n != 0) {
-        insert_rowid.execute(params![first_fid + offset as i64, i64::from(*nodeno)])?;
-    }
     tracing::debug!(
         table,
         entries = count,

@@ -9,7 +9,7 @@ use std::thread;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use geoconsole_model::{Bbox, Dataset, Feature, FieldType, GeometryType, TimeSpan, format_rfc3339};
+use geoconsole_model::{Bbox, Dataset, Feature, FieldType, GeometryType, format_rfc3339};
 use geoconsole_store::{
     Conflict, DatasetStats, DatasetWriter, StoreError, StoreErrorKind, StoreResult, WriteMode,
     WriteRequest,
@@ -259,13 +259,11 @@ impl WriteState {
         sqlite_error(&self.path, e)
     }
 
-    /// Adds a column for every property not seen before; the insert statement is rebuilt when that happens.
-    /// Returns whether columns were added (prepared statements must then be rebuilt).
-    fn ensure_columns(&mut self, tx: &Transaction<'_>, feature: &Feature) -> StoreResult<bool> {
+    /// Adds a column for every property not seen before; the statements are rebuilt when that happens.
+    fn ensure_columns(&mut self, tx: &Transaction<'_>, feature: &Feature) -> StoreResult<()> {
         if aligned(&feature.properties, self.entry.columns.columns()) {
-            return Ok(false);
+            return Ok(());
         }
-        let mut added = false;
         for (name, value) in &feature.properties {
             if self.entry.columns.index_of(name).is_some() {
                 continue;
@@ -281,9 +279,8 @@ impl WriteState {
             .map_err(|e| self.wrap(e))?;
             self.insert_sql = None;
             self.update_sql = None;
-            added = true;
         }
-        Ok(added)
+        Ok(())
     }
 
     /// Builds the insert statement for the current columns, once per column change.
@@ -318,88 +315,139 @@ impl WriteState {
         });
     }
 
+    /// `INSERT` of [`ROWS_PER_INSERT`] rows in one statement: stepping one statement per row costs more than
+    /// SQLite's B-tree work for a narrow row.
+    fn multi_insert_sql(&self) -> String {
+        let names: Vec<String> = self
+            .entry
+            .columns
+            .columns()
+            .iter()
+            .map(|c| quote(&c.column))
+            .collect();
+        let per_row = FIXED_PARAMETERS + names.len();
+        let mut sql = format!(
+            "INSERT INTO {} (fid, geom, feature_id, time_start, time_end{}{}) VALUES ",
+            quote(&self.table),
+            if names.is_empty() { "" } else { ", " },
+            names.join(", ")
+        );
+        for row in 0..ROWS_PER_INSERT {
+            sql.push_str(if row == 0 { "(" } else { ", (" });
+            let placeholders: Vec<String> = (1..=per_row)
+                .map(|i| format!("?{}", row * per_row + i))
+                .collect();
+            sql.push_str(&placeholders.join(", "));
+            sql.push(')');
+        }
+        sql
+    }
+
     fn write(&mut self, tx: &Transaction<'_>, features: &[Feature]) -> StoreResult<Vec<Conflict>> {
+        // Columns first, so that one set of statements serves the whole batch.
+        for feature in features {
+            self.ensure_columns(tx, feature)?;
+        }
+        self.ensure_insert_sql();
+        let encoded = features
+            .iter()
+            .enumerate()
+            .map(|(position, feature)| {
+                let bbox = Bbox::of_geometry(&feature.geometry).ok_or_else(|| {
+                    StoreError::new(StoreErrorKind::Invalid, "feature has an empty geometry")
+                        .at_position(position)
+                })?;
+                let blob = blob::encode(&feature.geometry, &bbox).map_err(|why| {
+                    StoreError::new(StoreErrorKind::Invalid, why).at_position(position)
+                })?;
+                Ok((bbox, blob))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        let path = self.path.clone();
+        let wrap = |e| sqlite_error(&path, e);
+        let columns = self.entry.columns.columns().to_vec();
+        let mut single = tx
+            .prepare_cached(self.insert_sql.as_deref().unwrap_or_default())
+            .map_err(wrap)?;
+        let mut update = self
+            .update_sql
+            .as_deref()
+            .map(|sql| tx.prepare_cached(sql))
+            .transpose()
+            .map_err(wrap)?;
+        let mut multi = if update.is_none() && features.len() >= ROWS_PER_INSERT {
+            Some(tx.prepare_cached(&self.multi_insert_sql()).map_err(wrap)?)
+        } else {
+            None
+        };
         let mut conflicts = Vec::new();
-        // Statements are prepared once per batch, and again only when a new property adds a column.
-        let mut insert: Option<rusqlite::CachedStatement<'_>> = None;
-        let mut update: Option<rusqlite::CachedStatement<'_>> = None;
-        for (position, feature) in features.iter().enumerate() {
-            if self.ensure_columns(tx, feature)? {
-                insert = None;
-                update = None;
-            }
-            let bbox = Bbox::of_geometry(&feature.geometry).ok_or_else(|| {
-                StoreError::new(StoreErrorKind::Invalid, "feature has an empty geometry")
-                    .at_position(position)
-            })?;
-            let blob = blob::encode(&feature.geometry, &bbox).map_err(|why| {
-                StoreError::new(StoreErrorKind::Invalid, why).at_position(position)
-            })?;
-            let fid = self.next_fid;
-            let generated_id;
-            let feature_id = match &feature.id {
-                Some(id) => id.as_str(),
-                None => {
-                    generated_id = fid.to_string();
-                    &generated_id
+        let mut start = 0;
+        while start < features.len() {
+            let end = (start + ROWS_PER_INSERT).min(features.len());
+            if let (Some(statement), true) = (multi.as_mut(), end - start == ROWS_PER_INSERT) {
+                let mut bound = Ok(());
+                for (offset, position) in (start..end).enumerate() {
+                    let row = Row::new(
+                        self.next_fid + offset as i64,
+                        &encoded[position].1,
+                        &features[position],
+                    );
+                    bound = bound.and_then(|()| {
+                        row.bind(
+                            statement,
+                            &columns,
+                            offset * (FIXED_PARAMETERS + columns.len()),
+                        )
+                    });
                 }
-            };
-            let row = Row {
-                fid,
-                blob: &blob,
-                feature_id,
-                time: feature.time,
-                feature,
-            };
-            if insert.is_none() {
-                self.ensure_insert_sql();
-                let prepare = |sql: Option<&str>| sql.map(|sql| tx.prepare_cached(sql)).transpose();
-                insert =
-                    prepare(self.insert_sql.as_deref()).map_err(|e| sqlite_error(&self.path, e))?;
-                update =
-                    prepare(self.update_sql.as_deref()).map_err(|e| sqlite_error(&self.path, e))?;
-            }
-            let columns = self.entry.columns.columns();
-            if let Some(statement) = update.as_mut() {
-                let updated = row
-                    .bind(statement, columns)
-                    .and_then(|()| statement.raw_execute())
-                    .map_err(|e| sqlite_error(&self.path, e))?;
-                if updated > 0 {
-                    self.stats.observe(feature, Some(bbox));
-                    continue;
-                }
-            }
-            let Some(statement) = insert.as_mut() else {
-                return Err(StoreError::new(
-                    StoreErrorKind::Internal,
-                    "insert statement missing",
-                ));
-            };
-            match row
-                .bind(statement, columns)
-                .and_then(|()| statement.raw_execute())
-            {
-                Ok(_) => {
-                    self.next_fid += 1;
-                    self.stats.observe(feature, Some(bbox));
-                }
-                Err(rusqlite::Error::SqliteFailure(e, message))
-                    if e.code == rusqlite::ErrorCode::ConstraintViolation
-                        && message
-                            .as_deref()
-                            .is_some_and(|m| m.contains(".feature_id")) =>
-                {
-                    let reason = format!("duplicate feature id '{feature_id}'");
-                    if !self.skip_conflicts {
-                        return Err(
-                            StoreError::new(StoreErrorKind::Conflict, reason).at_position(position)
-                        );
+                match bound.and_then(|()| statement.raw_execute()) {
+                    Ok(_) => {
+                        for position in start..end {
+                            self.stats
+                                .observe(&features[position], Some(encoded[position].0));
+                        }
+                        self.next_fid += ROWS_PER_INSERT as i64;
+                        start = end;
+                        continue;
                     }
-                    conflicts.push(Conflict { position, reason });
+                    // A failed statement changes nothing; the rows go one by one to find the culprit.
+                    Err(e) if is_duplicate_id(&e) => {}
+                    Err(e) => return Err(wrap(e).at_position(start)),
                 }
-                Err(e) => return Err(self.wrap(e).at_position(position)),
             }
+            for position in start..end {
+                let (feature, (bbox, blob)) = (&features[position], &encoded[position]);
+                let row = Row::new(self.next_fid, blob, feature);
+                if let Some(statement) = update.as_mut() {
+                    let updated = row
+                        .bind(statement, &columns, 0)
+                        .and_then(|()| statement.raw_execute())
+                        .map_err(wrap)?;
+                    if updated > 0 {
+                        self.stats.observe(feature, Some(*bbox));
+                        continue;
+                    }
+                }
+                match row
+                    .bind(&mut single, &columns, 0)
+                    .and_then(|()| single.raw_execute())
+                {
+                    Ok(_) => {
+                        self.next_fid += 1;
+                        self.stats.observe(feature, Some(*bbox));
+                    }
+                    Err(e) if is_duplicate_id(&e) => {
+                        let reason = format!("duplicate feature id '{}'", row.feature_id);
+                        if !self.skip_conflicts {
+                            return Err(StoreError::new(StoreErrorKind::Conflict, reason)
+                                .at_position(position));
+                        }
+                        conflicts.push(Conflict { position, reason });
+                    }
+                    Err(e) => return Err(wrap(e).at_position(position)),
+                }
+            }
+            start = end;
         }
         Ok(conflicts)
     }
@@ -411,9 +459,16 @@ impl WriteState {
         let mut dataset = self.entry.dataset.clone();
         if self.fresh {
             let started = std::time::Instant::now();
+            // SQLite's sorter keeps up to a page cache's worth of keys in memory per sorting thread. Index
+            // builds read the table once, in order, and need little cache, so shrinking it here keeps peak
+            // memory flat whatever the dataset's size.
+            tx.pragma_update(None, "cache_size", connection::INDEX_BUILD_CACHE_KIB)
+                .map_err(wrap)?;
             ddl::index_and_create_rtree_triggers(tx, &table).map_err(wrap)?;
             ddl::create_time_index(tx, &table).map_err(wrap)?;
-            tracing::debug!(dataset = %table, elapsed_ms = started.elapsed().as_millis() as u64, "spatial index built");
+            tx.pragma_update(None, "cache_size", connection::CACHE_KIB)
+                .map_err(wrap)?;
+            tracing::debug!(dataset = %table, elapsed_ms = started.elapsed().as_millis() as u64, "indexes built");
             dataset.schema = self.stats.schema.clone();
             dataset.geometry_type = self.stats.geometry_type.unwrap_or(GeometryType::Geometry);
             dataset.feature_count = self.stats.count;
@@ -525,36 +580,55 @@ fn table_exists(tx: &Transaction<'_>, name: &str) -> rusqlite::Result<bool> {
     .map(|n| n > 0)
 }
 
+/// Rows bound per multi-row `INSERT`.
+const ROWS_PER_INSERT: usize = 32;
+/// Parameters before the property columns: fid, geometry, feature id, time start, time end.
+const FIXED_PARAMETERS: usize = 5;
+
 /// One feature's values, bound straight from the feature (no copies of its text) in the parameter order of
-/// the insert and update statements: `?1` fid, `?2` geometry, `?3` feature id, `?4`/`?5` times, `?6..` columns.
+/// the insert and update statements: fid, geometry, feature id, time start, time end, then the columns.
 struct Row<'a> {
     fid: i64,
     blob: &'a [u8],
-    feature_id: &'a str,
-    time: Option<TimeSpan>,
+    /// The feature's own id, or its fid when it came without one.
+    feature_id: std::borrow::Cow<'a, str>,
     feature: &'a Feature,
 }
 
-impl Row<'_> {
+impl<'a> Row<'a> {
+    fn new(fid: i64, blob: &'a [u8], feature: &'a Feature) -> Self {
+        let feature_id = feature
+            .id
+            .as_ref()
+            .map_or_else(|| fid.to_string().into(), |id| id.as_str().into());
+        Self {
+            fid,
+            blob,
+            feature_id,
+            feature,
+        }
+    }
+
+    /// Binds the row's values to parameters `base + 1 ..` of `statement`.
     fn bind(
         &self,
         statement: &mut rusqlite::CachedStatement<'_>,
         columns: &[crate::columns::Column],
+        base: usize,
     ) -> rusqlite::Result<()> {
-        statement.raw_bind_parameter(1, self.fid)?;
-        statement.raw_bind_parameter(2, self.blob)?;
-        statement.raw_bind_parameter(3, self.feature_id)?;
-        let start = self.time.map(|t| format_rfc3339(t.start));
-        let end = self
-            .time
-            .and_then(|t| (!t.is_instant()).then(|| format_rfc3339(t.end)));
-        statement.raw_bind_parameter(4, start.as_deref())?;
-        statement.raw_bind_parameter(5, end.as_deref().or(start.as_deref()))?;
+        statement.raw_bind_parameter(base + 1, self.fid)?;
+        statement.raw_bind_parameter(base + 2, self.blob)?;
+        statement.raw_bind_parameter(base + 3, self.feature_id.as_ref())?;
+        let time = self.feature.time;
+        let start = time.map(|t| format_rfc3339(t.start));
+        let end = time.and_then(|t| (!t.is_instant()).then(|| format_rfc3339(t.end)));
+        statement.raw_bind_parameter(base + 4, start.as_deref())?;
+        statement.raw_bind_parameter(base + 5, end.as_deref().or(start.as_deref()))?;
         let properties = &self.feature.properties;
         // Features usually list their properties in column order; then no lookup by name is needed.
         let mut in_order = aligned(properties, columns).then(|| properties.values());
         for (i, column) in columns.iter().enumerate() {
-            let index = i + 6;
+            let index = base + FIXED_PARAMETERS + 1 + i;
             let value = match &mut in_order {
                 Some(values) => values.next(),
                 None => properties.get(&column.property),
@@ -579,6 +653,12 @@ impl Row<'_> {
         }
         Ok(())
     }
+}
+
+/// Whether an error is the unique feature-id index refusing a duplicate.
+fn is_duplicate_id(error: &rusqlite::Error) -> bool {
+    matches!(error, rusqlite::Error::SqliteFailure(e, Some(message))
+        if e.code == rusqlite::ErrorCode::ConstraintViolation && message.contains(".feature_id"))
 }
 
 /// Whether a feature's properties are exactly the columns, in column order.

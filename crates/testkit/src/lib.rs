@@ -1,0 +1,79 @@
+//! Room `testkit`, dev-only: what tests across rooms share. Temporary stores on real GeoPackage files, the
+//! path of committed fixtures, and small feature builders. Tests may depend on it; no production crate does.
+
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use geoconsole_app::Console;
+use geoconsole_gpkg::GpkgStore;
+use geoconsole_model::geo_types::{Geometry, Point};
+use geoconsole_model::{Feature, FeatureId, Properties};
+use geoconsole_store::FeatureStore;
+
+/// A store on a GeoPackage file in a temporary folder that lives as long as the value.
+pub struct TempStore {
+    store: Arc<dyn FeatureStore>,
+    path: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl TempStore {
+    pub fn store(&self) -> Arc<dyn FeatureStore> {
+        Arc::clone(&self.store)
+    }
+
+    /// The GeoPackage file, for checks with other tools (`ogrinfo`, `sqlite3`).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The temporary folder, for input files and reports.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn console(&self) -> Console {
+        Console::new(self.store())
+    }
+}
+
+impl Deref for TempStore {
+    type Target = dyn FeatureStore;
+    fn deref(&self) -> &Self::Target {
+        &*self.store
+    }
+}
+
+/// A fresh, empty GeoPackage store.
+pub fn temp_gpkg() -> TempStore {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let path = dir.path().join("test.gpkg");
+    let store = GpkgStore::open(&path).expect("open a new GeoPackage");
+    TempStore {
+        store: Arc::new(store),
+        path,
+        dir,
+    }
+}
+
+/// A committed fixture, by its path under the repository's `fixtures/` folder.
+pub fn fixture(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures")
+        .join(relative)
+}
+
+/// A point feature with an id and properties given as a JSON object.
+pub fn point(id: &str, lon: f64, lat: f64, properties: serde_json::Value) -> Feature {
+    let properties = match properties {
+        serde_json::Value::Object(map) => map,
+        _ => Properties::new(),
+    };
+    Feature {
+        id: Some(FeatureId(id.to_string())),
+        geometry: Geometry::Point(Point::new(lon, lat)),
+        time: None,
+        properties,
+    }
+}
