@@ -206,10 +206,10 @@ fn stage(
             break;
         }
     }
-    let features: Vec<Feature> = sample
+    let features: Vec<&Feature> = sample
         .iter()
         .filter_map(|r| r.as_ref().ok())
-        .map(|s| s.feature.clone())
+        .map(|s| &s.feature)
         .collect();
     let field_check = |name: &Option<String>, role: &str| -> Result<(), AppError> {
         match name {

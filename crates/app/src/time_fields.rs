@@ -45,7 +45,7 @@ pub const SNIFF_FEATURES: usize = 1000;
 
 /// Finds the property among `candidates` (case-insensitively) whose non-null values in `sample` all read as
 /// times, and that has at least one value. Returns the property's name as spelt in the data.
-pub fn detect(sample: &[Feature], candidates: &[&str]) -> Option<String> {
+pub fn detect(sample: &[&Feature], candidates: &[&str]) -> Option<String> {
     for candidate in candidates {
         let name = sample
             .iter()
@@ -128,20 +128,26 @@ mod tests {
             feature(json!({"mag": 4.2, "time": 1_680_887_000_123_i64})),
             feature(json!({"mag": 3, "time": null})),
         ];
+        let usgs: Vec<&Feature> = usgs.iter().collect();
         assert_eq!(detect(&usgs, &START_FIELD_NAMES).as_deref(), Some("time"));
-        let csv = [feature(
-            json!({"Date": "2024-05-01", "End_Time": "2024-05-03T00:00:00Z"}),
-        )];
-        assert_eq!(detect(&csv, &START_FIELD_NAMES).as_deref(), Some("Date"));
-        assert_eq!(detect(&csv, &END_FIELD_NAMES).as_deref(), Some("End_Time"));
+        let csv = feature(json!({"Date": "2024-05-01", "End_Time": "2024-05-03T00:00:00Z"}));
+        assert_eq!(detect(&[&csv], &START_FIELD_NAMES).as_deref(), Some("Date"));
+        assert_eq!(
+            detect(&[&csv], &END_FIELD_NAMES).as_deref(),
+            Some("End_Time")
+        );
     }
 
     #[test]
     fn counts_and_free_text_are_not_times() {
-        let counts = [feature(json!({"date": 12}))];
-        assert_eq!(detect(&counts, &START_FIELD_NAMES), None);
-        let text = [feature(json!({"time": "morning"}))];
-        assert_eq!(detect(&text, &START_FIELD_NAMES), None);
+        assert_eq!(
+            detect(&[&feature(json!({"date": 12}))], &START_FIELD_NAMES),
+            None
+        );
+        assert_eq!(
+            detect(&[&feature(json!({"time": "morning"}))], &START_FIELD_NAMES),
+            None
+        );
     }
 
     #[test]
