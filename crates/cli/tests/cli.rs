@@ -337,36 +337,14 @@ fn settings_layer_defaults_config_environment_and_flags() {
 #[test]
 fn generate_is_reproducible_for_a_seed() {
     let run = Run::new();
-    run.ok(&[
-        "generate",
-        "--points",
-        "500",
-        "--output",
-        "a.geojson",
-        "--seed",
-        "7",
-        "--quiet",
-    ]);
-    run.ok(&[
-        "generate",
-        "--points",
-        "500",
-        "--output",
-        "b.geojson",
-        "--seed",
-        "7",
-        "--quiet",
-    ]);
-    run.ok(&[
-        "generate",
-        "--points",
-        "500",
-        "--output",
-        "c.geojson",
-        "--seed",
-        "8",
-        "--quiet",
-    ]);
+    let generate = |name: &str, seed: &str| {
+        run.ok(&[
+            "generate", "--points", "500", "--output", name, "--seed", seed, "--quiet",
+        ]);
+    };
+    generate("a.geojson", "7");
+    generate("b.geojson", "7");
+    generate("c.geojson", "8");
     let read = |n: &str| std::fs::read(run.path(n)).expect("read");
     assert_eq!(read("a.geojson"), read("b.geojson"));
     assert_ne!(read("a.geojson"), read("c.geojson"));

@@ -29,26 +29,33 @@ fn parse_time(column: usize, text: &str) -> rusqlite::Result<DateTime<Utc>> {
         .map_err(|e| bad_row(column, e.to_string()))
 }
 
+/// A bbox from four nullable columns `west, south, east, north` starting at `first`; `None` if any is NULL.
+pub fn optional_bbox(row: &Row<'_>, first: usize) -> rusqlite::Result<Option<Bbox>> {
+    Ok(
+        match (
+            row.get::<_, Option<f64>>(first)?,
+            row.get::<_, Option<f64>>(first + 1)?,
+            row.get::<_, Option<f64>>(first + 2)?,
+            row.get::<_, Option<f64>>(first + 3)?,
+        ) {
+            (Some(west), Some(south), Some(east), Some(north)) => Some(Bbox {
+                west,
+                south,
+                east,
+                north,
+            }),
+            _ => None,
+        },
+    )
+}
+
 fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<Entry> {
     let id: String = row.get(0)?;
     let kind: String = row.get(2)?;
     let geometry_type: String = row.get(3)?;
     let schema: String = row.get(7)?;
     let columns: String = row.get(8)?;
-    let extent = match (
-        row.get::<_, Option<f64>>(12)?,
-        row.get(13)?,
-        row.get(14)?,
-        row.get(15)?,
-    ) {
-        (Some(west), Some(south), Some(east), Some(north)) => Some(Bbox {
-            west,
-            south,
-            east,
-            north,
-        }),
-        _ => None,
-    };
+    let extent = optional_bbox(row, 12)?;
     let time_extent = match (
         row.get::<_, Option<String>>(16)?,
         row.get::<_, Option<String>>(17)?,

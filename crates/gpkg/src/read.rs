@@ -228,19 +228,7 @@ pub fn summarise(conn: &Connection, table: &str) -> rusqlite::Result<Summary> {
             quote(&rtree_name(table))
         ),
         [],
-        |r| {
-            Ok(
-                match (r.get::<_, Option<f64>>(0)?, r.get(1)?, r.get(2)?, r.get(3)?) {
-                    (Some(west), Some(south), Some(east), Some(north)) => Some(Bbox {
-                        west,
-                        south,
-                        east,
-                        north,
-                    }),
-                    _ => None,
-                },
-            )
-        },
+        |r| crate::catalog::optional_bbox(r, 0),
     )?;
     let times: (Option<String>, Option<String>) = conn.query_row(
         &format!(
