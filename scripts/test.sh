@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Runs every geoconsole test: formatting, lints, unit, integration and end-to-end tests, and keeps the
 # benchmarks compiling. On a fresh Debian machine it first installs what the tests talk to: GDAL's
-# ogrinfo/ogr2ogr (Debian package gdal-bin), the real client that checks our GeoPackage files.
+# ogrinfo/ogr2ogr (gdal-bin), the real client that checks our GeoPackage files, and the sqlite3 shell.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
 command -v ogrinfo >/dev/null 2>&1 || missing+=(gdal-bin)
+command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing test dependencies: ${missing[*]}"
   sudo_cmd=()
@@ -17,5 +18,9 @@ fi
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo test --workspace --locked
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --workspace --locked 2>&1 | tee "$log"
 cargo bench --workspace --no-run --locked
+# One closing line for the whole run, summed over every test binary.
+awk '/^test result:/ { passed += $4; failed += $6 } END { printf "tests: %d passed, %d failed\n", passed, failed; exit failed > 0 }' "$log"

@@ -356,3 +356,73 @@ fn generate_is_reproducible_for_a_seed() {
     ]);
     assert!(gdal.contains("Feature Count: 500"), "{gdal}");
 }
+
+#[test]
+fn a_killed_import_leaves_the_store_as_it_was() {
+    let run = Run::new();
+    std::fs::write(run.path("small.csv"), "lat,lon,name\n1,2,kept\n").expect("write");
+    run.ok(&[
+        "--store",
+        "ops.gpkg",
+        "import",
+        "small.csv",
+        "--dataset",
+        "kept",
+        "--quiet",
+    ]);
+    run.ok(&[
+        "generate", "--points", "400000", "--output", "big.csv", "--quiet",
+    ]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_geoconsole"))
+        .args([
+            "--store",
+            "ops.gpkg",
+            "import",
+            "big.csv",
+            "--dataset",
+            "big",
+            "--quiet",
+        ])
+        .current_dir(run.dir.path())
+        .spawn()
+        .expect("spawn import");
+    // Long enough to be writing rows, far too short for a debug build to finish 400k of them.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(
+        child.try_wait().expect("poll").is_none(),
+        "the import finished before it could be killed"
+    );
+    child.kill().expect("kill -9");
+    child.wait().expect("reap");
+
+    let datasets = run.json(&["--store", "ops.gpkg", "datasets", "list", "--json"]);
+    let ids: Vec<&str> = datasets
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|d| d["id"].as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        vec!["kept"],
+        "only committed imports are visible after a crash"
+    );
+    let check = Command::new("sqlite3")
+        .arg(run.path("ops.gpkg"))
+        .arg("PRAGMA integrity_check;")
+        .output()
+        .expect("sqlite3 must be installed (Debian package sqlite3)");
+    assert_eq!(String::from_utf8_lossy(&check.stdout).trim(), "ok");
+    let layers = ogr_layers(&run.path("ops.gpkg"));
+    assert_eq!(layers.get("kept").map(|l| l.count), Some(1));
+    assert!(!layers.contains_key("big"));
+    run.ok(&[
+        "--store",
+        "ops.gpkg",
+        "import",
+        "small.csv",
+        "--dataset",
+        "again",
+        "--quiet",
+    ]);
+}
