@@ -53,6 +53,8 @@ pub struct ImportOptions {
     pub rejects: Option<PathBuf>,
     pub read: ReadOptions,
     pub counters: Option<Arc<ImportCounters>>,
+    /// Where the data came from, as recorded in the dataset; defaults to the file's path.
+    pub source: Option<String>,
 }
 
 impl Default for ImportOptions {
@@ -69,6 +71,7 @@ impl Default for ImportOptions {
             rejects: None,
             read: ReadOptions::default(),
             counters: None,
+            source: None,
         }
     }
 }
@@ -486,7 +489,10 @@ async fn write_staged(
             .clone()
             .unwrap_or_else(|| dataset_id.to_string()),
         kind,
-        source: path.display().to_string(),
+        source: options
+            .source
+            .clone()
+            .unwrap_or_else(|| path.display().to_string()),
         time_fields,
         id_field: options.id_field.clone(),
         mode: options.mode,

@@ -42,11 +42,16 @@ pub fn import_bar(file_bytes: u64, counters: Arc<ImportCounters>, enabled: bool)
                 follow.set_position(counters.bytes_read.load(Ordering::Relaxed));
                 let rejected = counters.rejected.load(Ordering::Relaxed);
                 let features = HumanCount(counters.features.load(Ordering::Relaxed));
-                follow.set_message(if rejected > 0 {
-                    format!("{features} features, {} rejected", HumanCount(rejected))
-                } else {
-                    format!("{features} features")
-                });
+                let read_all = follow.length().is_some_and(|len| follow.position() >= len);
+                let mut message = format!("{features} features");
+                if rejected > 0 {
+                    message.push_str(&format!(", {} rejected", HumanCount(rejected)));
+                }
+                if read_all {
+                    // The file is read; what remains is writing the last rows, indexing and committing.
+                    message.push_str(", indexing and committing");
+                }
+                follow.set_message(message);
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         });

@@ -52,6 +52,7 @@ pub async fn run(console: &Console, args: &ImportArgs, cli: &Cli) -> Result<()> 
             bytes_read: None,
         },
         counters: Some(Arc::clone(&counters)),
+        source: None,
     };
     let size = std::fs::metadata(&args.file).map(|m| m.len()).unwrap_or(0);
     let bar = progress::import_bar(size, counters, progress::enabled(cli.quiet, cli.json));
