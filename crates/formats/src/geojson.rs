@@ -32,6 +32,10 @@ impl Iterator for GeoJsonReader {
     }
 }
 
+/// Leads the messages of errors about the document as a whole (not about one feature), so that they are not
+/// worded as a feature's.
+const DOCUMENT_ERROR: &str = "geoconsole document: ";
+
 /// Set when the consumer stops listening; distinguishes a deliberate stop from a parse error.
 const CANCELLED: &str = "geoconsole: reader cancelled";
 
@@ -94,6 +98,10 @@ fn syntax_error(path: &Path, error: &serde_json::Error, feature_index: u64) -> F
             FormatErrorKind::Syntax,
             format!("file ends inside feature {feature_index} (truncated?)"),
         ),
+        _ if reason.starts_with(DOCUMENT_ERROR) => (
+            FormatErrorKind::WrongFormat,
+            reason.trim_start_matches(DOCUMENT_ERROR).to_string(),
+        ),
         _ if reason.contains("recursion limit") => (
             FormatErrorKind::Syntax,
             "JSON nested too deeply (more than 128 levels)".to_string(),
@@ -137,6 +145,7 @@ impl<'de> Visitor<'de> for TopLevel<'_, '_> {
                 "geometry" => single.geometry = map.next_value()?,
                 "properties" => single.properties = map.next_value()?,
                 "id" => single.id = map.next_value()?,
+                "crs" => check_crs(&map.next_value::<serde_json::Value>()?)?,
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -144,18 +153,40 @@ impl<'de> Visitor<'de> for TopLevel<'_, '_> {
         }
         match kind.as_deref() {
             Some("FeatureCollection") if saw_features => Ok(()),
-            Some("FeatureCollection") => Err(de::Error::custom(
-                "FeatureCollection has no 'features' member",
-            )),
+            Some("FeatureCollection") => Err(de::Error::custom(format!(
+                "{DOCUMENT_ERROR}FeatureCollection has no 'features' member"
+            ))),
             Some("Feature") => self.sink.accept(single.into_raw()),
             Some(other) => Err(de::Error::custom(format!(
-                "top-level type is '{other}'; expected FeatureCollection or Feature"
+                "{DOCUMENT_ERROR}top-level type is '{other}'; expected FeatureCollection or Feature"
             ))),
-            None => Err(de::Error::custom(
-                "top-level object has no 'type' member; expected a FeatureCollection",
-            )),
+            None => Err(de::Error::custom(format!(
+                "{DOCUMENT_ERROR}top-level object has no 'type' member; expected a FeatureCollection"
+            ))),
         }
     }
+}
+
+/// Names of WGS 84 longitude/latitude in the `crs` member of pre-RFC 7946 GeoJSON (QGIS and GDAL still
+/// write it). Any other CRS is refused: guessing would put every feature in the wrong place.
+const WGS84_CRS_NAMES: [&str; 4] = ["CRS84", "EPSG:4326", "EPSG::4326", "crs/EPSG/0/4326"];
+
+fn check_crs<E: de::Error>(crs: &serde_json::Value) -> Result<(), E> {
+    let name = crs
+        .pointer("/properties/name")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("");
+    if crs.is_null() || WGS84_CRS_NAMES.iter().any(|n| name.ends_with(n)) {
+        return Ok(());
+    }
+    let shown = if name.is_empty() {
+        crs.to_string()
+    } else {
+        name.to_string()
+    };
+    Err(E::custom(format!(
+        "{DOCUMENT_ERROR}the file declares CRS {shown}; only WGS 84 longitude/latitude is read (reproject first, e.g. ogr2ogr -t_srs EPSG:4326)"
+    )))
 }
 
 #[derive(Default)]

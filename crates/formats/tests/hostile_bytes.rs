@@ -74,3 +74,31 @@ fn the_unmutated_documents_read_whole() {
         2
     );
 }
+
+fn first_error(json: &str) -> String {
+    let (_, mut stream) = read_stream(
+        Path::new("in.geojson"),
+        Cursor::new(json.as_bytes().to_vec()),
+        &ReadOptions::default(),
+    )
+    .expect("detected");
+    stream
+        .find_map(Result::err)
+        .map(|e| e.to_string())
+        .unwrap_or_default()
+}
+
+#[test]
+fn projected_crs_is_refused_and_wgs84_names_are_accepted() {
+    let projected = r#"{"type":"FeatureCollection","crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:EPSG::3857"}},"features":[]}"#;
+    assert_eq!(
+        first_error(projected),
+        "in.geojson: line 1 column 101: the file declares CRS urn:ogc:def:crs:EPSG::3857; only WGS 84 longitude/latitude is read (reproject first, e.g. ogr2ogr -t_srs EPSG:4326)"
+    );
+    let qgis = r#"{"type":"FeatureCollection","crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:OGC:1.3:CRS84"}},"features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[1,2]},"properties":{}}]}"#;
+    assert_eq!(first_error(qgis), "");
+    assert_eq!(
+        first_error(r#"{"type":"Topology","objects":{}}"#),
+        "in.geojson: line 1 column 32: top-level type is 'Topology'; expected FeatureCollection or Feature"
+    );
+}
