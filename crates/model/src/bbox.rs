@@ -43,14 +43,6 @@ impl Bbox {
         })
     }
 
-    /// The whole world.
-    pub const WORLD: Bbox = Bbox {
-        west: -180.0,
-        south: -90.0,
-        east: 180.0,
-        north: 90.0,
-    };
-
     /// Parses `west,south,east,north` or the 3D form `west,south,min_z,east,north,max_z` (OGC API and RFC 7946 order).
     pub fn parse(text: &str) -> ModelResult<Self> {
         let values: Vec<f64> = text

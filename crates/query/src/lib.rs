@@ -83,3 +83,47 @@ impl FeatureQuery {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geoconsole_model::geo_types::{Geometry, Point};
+    use geoconsole_model::{Properties, TimeSpan, parse_time_value};
+
+    fn at(text: &str) -> chrono::DateTime<chrono::Utc> {
+        parse_time_value(&serde_json::Value::String(text.into())).unwrap()
+    }
+
+    fn event(lon: f64, lat: f64, time: Option<&str>) -> Feature {
+        Feature {
+            id: None,
+            geometry: Geometry::Point(Point::new(lon, lat)),
+            time: time.map(|t| TimeSpan::instant(at(t))),
+            properties: Properties::new(),
+        }
+    }
+
+    #[test]
+    fn matches_bbox_across_the_antimeridian_and_datetime() {
+        let query = FeatureQuery {
+            bbox: Some(Bbox::parse("170,-20,-170,-10").unwrap()),
+            datetime: Some(DateTimeFilter::parse("2024-05-01/2024-05-02").unwrap()),
+            ..FeatureQuery::all()
+        };
+        assert!(query.matches(&event(-179.0, -15.0, Some("2024-05-01T12:00:00Z"))));
+        assert!(!query.matches(&event(0.0, -15.0, Some("2024-05-01T12:00:00Z"))));
+        assert!(!query.matches(&event(179.0, -15.0, Some("2024-06-01"))));
+        assert!(
+            !query.matches(&event(179.0, -15.0, None)),
+            "features without time never match a datetime filter"
+        );
+        assert!(FeatureQuery::all().matches(&event(0.0, 0.0, None)));
+    }
+
+    #[test]
+    fn limits_are_checked() {
+        assert!(FeatureQuery::checked_limit(0).is_err());
+        assert!(FeatureQuery::checked_limit(MAX_LIMIT + 1).is_err());
+        assert_eq!(FeatureQuery::checked_limit(MAX_LIMIT).unwrap(), MAX_LIMIT);
+    }
+}
