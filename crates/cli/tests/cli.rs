@@ -19,15 +19,20 @@ impl Run {
         self.dir.path().join(name)
     }
 
-    fn geoconsole(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_geoconsole"))
+    /// The binary in the run's folder, with none of the caller's `GEOCONSOLE_*` settings.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_geoconsole"));
+        command
             .args(args)
             .current_dir(self.dir.path())
             .env_remove("GEOCONSOLE_STORE")
             .env_remove("GEOCONSOLE_CONFIG")
-            .env_remove("GEOCONSOLE_LOG")
-            .output()
-            .expect("run geoconsole")
+            .env_remove("GEOCONSOLE_LOG");
+        command
+    }
+
+    fn geoconsole(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run geoconsole")
     }
 
     fn ok(&self, args: &[&str]) -> String {
@@ -313,9 +318,8 @@ fn settings_layer_defaults_config_environment_and_flags() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown setting 'stroe' ignored"));
     assert!(run.path("from_config.gpkg").is_file());
-    let out = Command::new(env!("CARGO_BIN_EXE_geoconsole"))
-        .args(["import", "points.csv", "--dataset", "env_points"])
-        .current_dir(run.dir.path())
+    let out = run
+        .command(&["import", "points.csv", "--dataset", "env_points"])
         .env("GEOCONSOLE_STORE", "from_env.gpkg")
         .output()
         .expect("run");
@@ -325,9 +329,8 @@ fn settings_layer_defaults_config_environment_and_flags() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(run.path("from_env.gpkg").is_file());
-    let out = Command::new(env!("CARGO_BIN_EXE_geoconsole"))
-        .args(["--store", "from_flag.gpkg", "import", "points.csv"])
-        .current_dir(run.dir.path())
+    let out = run
+        .command(&["--store", "from_flag.gpkg", "import", "points.csv"])
         .env("GEOCONSOLE_STORE", "from_env.gpkg")
         .output()
         .expect("run");
@@ -368,8 +371,8 @@ fn a_killed_import_leaves_the_store_as_it_was() {
     run.ok(&[
         "generate", "--points", "400000", "--output", "big.csv", "--quiet",
     ]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_geoconsole"))
-        .args([
+    let mut child = run
+        .command(&[
             "--store",
             "ops.gpkg",
             "import",
@@ -378,7 +381,6 @@ fn a_killed_import_leaves_the_store_as_it_was() {
             "big",
             "--quiet",
         ])
-        .current_dir(run.dir.path())
         .spawn()
         .expect("spawn import");
     // Long enough to be writing rows, far too short for a debug build to finish 400k of them.
