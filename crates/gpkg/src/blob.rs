@@ -27,6 +27,9 @@ pub fn encode(geometry: &Geometry<f64>, bbox: &Bbox) -> Result<Vec<u8>, String> 
 }
 
 pub fn decode(blob: &[u8]) -> Result<Geometry<f64>, String> {
+    if let Some(point) = decode_plain_point(blob) {
+        return Ok(Geometry::Point(point));
+    }
     GpkgWkb(blob)
         .to_geo()
         .map_err(|e| format!("unreadable geometry blob: {e}"))
@@ -77,6 +80,42 @@ pub fn envelope(blob: &[u8]) -> Option<(f64, f64, f64, f64)> {
     }
     let bbox = Bbox::of_geometry(&decode(blob).ok()?)?;
     Some((bbox.west, bbox.east, bbox.south, bbox.north))
+}
+
+/// Points are most rows of the largest datasets; their 29-byte blob (header without envelope, 2D WKB point)
+/// is read directly rather than through a geometry processor, which makes index loads several times faster.
+fn decode_plain_point(blob: &[u8]) -> Option<geoconsole_model::geo_types::Point<f64>> {
+    if blob.len() != 8 + 21 || &blob[0..2] != b"GP" || blob[3] & 0b1110 != 0 || is_empty_blob(blob)
+    {
+        return None;
+    }
+    let wkb = &blob[8..];
+    let little = match wkb[0] {
+        1 => true,
+        0 => false,
+        _ => return None,
+    };
+    let word = |at: usize| -> Option<[u8; 4]> { wkb.get(at..at + 4)?.try_into().ok() };
+    let float = |at: usize| -> Option<f64> {
+        let bytes: [u8; 8] = wkb.get(at..at + 8)?.try_into().ok()?;
+        Some(if little {
+            f64::from_le_bytes(bytes)
+        } else {
+            f64::from_be_bytes(bytes)
+        })
+    };
+    let kind = if little {
+        u32::from_le_bytes(word(1)?)
+    } else {
+        u32::from_be_bytes(word(1)?)
+    };
+    if kind != 1 {
+        return None;
+    }
+    Some(geoconsole_model::geo_types::Point::new(
+        float(5)?,
+        float(13)?,
+    ))
 }
 
 fn is_empty_blob(blob: &[u8]) -> bool {

@@ -52,7 +52,9 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     // Lets SQLite sort (index builds, the R-tree's Hilbert order) on both cores.
     conn.pragma_update(None, "threads", 2)?;
     blob::register_functions(conn)?;
-    crate::rtree_bulk::register_functions(conn)
+    crate::rtree_bulk::register_functions(conn)?;
+    // `rarray` binds a list of keys as one parameter (see `scan::features_by_key`).
+    rusqlite::vtab::array::load_module(conn)
 }
 
 /// Page cache per connection, as `PRAGMA cache_size` takes it (negative: KiB): 96 MiB. A bulk import's

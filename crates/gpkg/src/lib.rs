@@ -15,6 +15,7 @@ mod connection;
 mod ddl;
 mod read;
 mod rtree_bulk;
+mod scan;
 mod store;
 mod write;
 

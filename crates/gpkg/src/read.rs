@@ -12,7 +12,7 @@ use crate::blob;
 use crate::catalog::Entry;
 use crate::ddl::{quote, rtree_name};
 
-fn select_columns(entry: &Entry) -> String {
+pub fn select_columns(entry: &Entry) -> String {
     let mut sql = String::from("fid, geom, feature_id, time_start, time_end");
     for column in entry.columns.columns() {
         sql.push_str(", ");
@@ -135,7 +135,7 @@ pub fn feature(conn: &Connection, entry: &Entry, id: &FeatureId) -> StoreResult<
     found.transpose().map(|f| f.map(|(_, feature)| feature))
 }
 
-fn feature_from_row(entry: &Entry, row: &Row<'_>) -> StoreResult<(i64, Feature)> {
+pub fn feature_from_row(entry: &Entry, row: &Row<'_>) -> StoreResult<(i64, Feature)> {
     let table = entry.dataset.id.as_str();
     let corrupt = |what: String| {
         StoreError::new(

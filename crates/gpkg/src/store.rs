@@ -5,14 +5,15 @@ use async_trait::async_trait;
 use geoconsole_model::{Dataset, DatasetId, Feature, FeatureId};
 use geoconsole_query::FeatureQuery;
 use geoconsole_store::{
-    DatasetWriter, FeaturePage, FeatureStore, StoreError, StoreErrorKind, StoreResult, WriteRequest,
+    DatasetWriter, FeaturePage, FeatureStore, IndexRow, StoreError, StoreErrorKind, StoreResult,
+    WriteRequest,
 };
 use rusqlite::{Connection, TransactionBehavior};
 
 use crate::catalog::{self, Entry};
 use crate::connection::{self, sqlite_error};
 use crate::write::GpkgWriter;
-use crate::{ddl, read};
+use crate::{ddl, read, scan};
 
 /// A GeoPackage file as a [`FeatureStore`]. Reads share one connection on blocking threads; every write
 /// transaction gets its own connection and thread, and WAL lets reads go on meanwhile.
@@ -110,6 +111,27 @@ impl FeatureStore for GpkgStore {
             read::feature(conn, &entry(conn, path, &id)?, &feature)?.ok_or_else(|| {
                 StoreError::not_found(format!("dataset '{id}' has no feature '{feature}'"))
             })
+        })
+        .await
+    }
+
+    async fn scan_index(
+        &self,
+        id: &DatasetId,
+        mut sink: Box<dyn FnMut(Vec<IndexRow>) -> bool + Send>,
+    ) -> StoreResult<Dataset> {
+        let (id, path) = (id.clone(), self.path.clone());
+        tokio::task::spawn_blocking(move || scan::scan_index(&path, &id, &mut *sink))
+            .await
+            .map_err(|e| {
+                StoreError::new(StoreErrorKind::Internal, format!("store task failed: {e}"))
+            })?
+    }
+
+    async fn features_by_key(&self, id: &DatasetId, keys: Vec<i64>) -> StoreResult<Vec<Feature>> {
+        let id = id.clone();
+        self.with_conn(move |conn, path| {
+            scan::features_by_key(conn, &entry(conn, path, &id)?, &keys)
         })
         .await
     }

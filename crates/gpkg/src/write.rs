@@ -184,6 +184,7 @@ impl WriteState {
             created: previous.map_or(now, |p| p.created),
             updated: now,
         };
+        let mut key_floor: i64 = 0;
         let (entry, previous, fresh) = match (request.mode, existing) {
             (WriteMode::Create, Some(_)) => {
                 return Err(StoreError::new(
@@ -194,6 +195,15 @@ impl WriteState {
                 ));
             }
             (WriteMode::Replace, Some(old)) => {
+                // Row keys are never reused for another feature (readers holding an index snapshot fetch
+                // by key while the next snapshot loads), so the new table continues the old numbering.
+                key_floor = tx
+                    .query_row(
+                        &format!("SELECT coalesce(max(fid), 0) FROM {}", quote(id.as_str())),
+                        [],
+                        |r| r.get(0),
+                    )
+                    .map_err(wrap)?;
                 ddl::drop_feature_table(tx, id.as_str()).map_err(wrap)?;
                 let mut fresh = dataset(Some(&old.dataset));
                 fresh.schema = Default::default();
@@ -237,9 +247,10 @@ impl WriteState {
                     quote(id.as_str())
                 ),
                 [],
-                |r| r.get(0),
+                |r| r.get::<_, i64>(0),
             )
-            .map_err(wrap)?;
+            .map_err(wrap)?
+            .max(key_floor + 1);
         Ok(Self {
             path: path.to_path_buf(),
             table: id.as_str().to_string(),

@@ -15,7 +15,7 @@ use geoconsole_model::{
 use geoconsole_query::{DateTimeFilter, FeatureQuery};
 use serde_json::json;
 
-use crate::{FeatureStore, StoreErrorKind, WriteMode, WriteRequest};
+use crate::{FeatureStore, IndexRow, StoreErrorKind, WriteMode, WriteRequest};
 
 /// Expands every conformance check into a `#[tokio::test]` for one backend. `$factory` is an expression
 /// evaluating to a future of `Arc<dyn FeatureStore>` (or any type that derefs to `dyn FeatureStore`).
@@ -40,6 +40,8 @@ macro_rules! feature_store_conformance {
             every_geometry_type_round_trips,
             property_types_round_trip,
             hostile_ids_and_names_are_plain_data,
+            index_scan_matches_the_version_and_keys_fetch_features,
+            replace_never_reuses_row_keys,
         );
     };
     (@tests $factory:expr; $($name:ident),* $(,)?) => {
@@ -696,4 +698,89 @@ pub async fn hostile_ids_and_names_are_plain_data(store: &dyn FeatureStore) {
         .expect("hostile id");
     assert_eq!(read.properties, feature.properties);
     assert_eq!(store.list_datasets().await.expect("list").len(), 1);
+}
+
+async fn scan(store: &dyn FeatureStore, name: &str) -> (geoconsole_model::Dataset, Vec<IndexRow>) {
+    let rows = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink_rows = std::sync::Arc::clone(&rows);
+    let dataset = store
+        .scan_index(
+            &id(name),
+            Box::new(move |batch| {
+                sink_rows.lock().expect("not poisoned").extend(batch);
+                true
+            }),
+        )
+        .await
+        .expect("scan");
+    let rows = std::mem::take(&mut *rows.lock().expect("not poisoned"));
+    (dataset, rows)
+}
+
+pub async fn index_scan_matches_the_version_and_keys_fetch_features(store: &dyn FeatureStore) {
+    let features = vec![
+        point("a", 1.0, 1.0, 1),
+        point("b", 2.0, 2.0, 2),
+        point("c", 3.0, 3.0, 3),
+    ];
+    write_all(
+        store,
+        request("scanned", WriteMode::Create),
+        features.clone(),
+    )
+    .await;
+    let (dataset, rows) = scan(store, "scanned").await;
+    assert_eq!(dataset.version, 1);
+    assert_eq!(rows.len(), 3);
+    assert!(rows.windows(2).all(|w| w[0].key < w[1].key), "keys ascend");
+    assert!(rows.iter().all(|r| r.key > 0));
+    for (row, feature) in rows.iter().zip(&features) {
+        assert_eq!(row.geometry, feature.geometry);
+        assert_eq!(row.time, feature.time);
+    }
+    let keys = vec![rows[2].key, rows[0].key, rows[2].key + 1000];
+    let fetched = store
+        .features_by_key(&id("scanned"), keys)
+        .await
+        .expect("fetch");
+    let fetched_ids: Vec<_> = fetched
+        .iter()
+        .map(|f| f.id.clone().expect("id").0)
+        .collect();
+    assert_eq!(
+        fetched_ids,
+        vec!["c", "a"],
+        "in the order asked, missing keys skipped"
+    );
+    assert_eq!(fetched[0].properties, features[2].properties);
+    let missing = store
+        .scan_index(&id("nothing_here"), Box::new(|_| true))
+        .await;
+    assert_eq!(
+        missing.expect_err("no dataset").kind(),
+        StoreErrorKind::NotFound
+    );
+}
+
+pub async fn replace_never_reuses_row_keys(store: &dyn FeatureStore) {
+    write_all(
+        store,
+        request("rekeyed", WriteMode::Create),
+        vec![point("a", 1.0, 1.0, 1), point("b", 2.0, 2.0, 2)],
+    )
+    .await;
+    let (_, before) = scan(store, "rekeyed").await;
+    write_all(
+        store,
+        request("rekeyed", WriteMode::Replace),
+        vec![point("c", 3.0, 3.0, 3)],
+    )
+    .await;
+    let (dataset, after) = scan(store, "rekeyed").await;
+    assert_eq!(dataset.version, 2);
+    let old_max = before.iter().map(|r| r.key).max().expect("rows");
+    assert!(
+        after.iter().all(|r| r.key > old_max),
+        "a snapshot taken before the replace must never fetch a new feature by an old key"
+    );
 }

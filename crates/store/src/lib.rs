@@ -15,7 +15,8 @@ mod stats;
 use std::fmt::Debug;
 
 use async_trait::async_trait;
-use geoconsole_model::{Dataset, DatasetId, DatasetKind, Feature, FeatureId, TimeFields};
+use geoconsole_model::geo_types::Geometry;
+use geoconsole_model::{Dataset, DatasetId, DatasetKind, Feature, FeatureId, TimeFields, TimeSpan};
 use geoconsole_query::{Cursor, FeatureQuery};
 
 pub use error::{StoreError, StoreErrorKind, StoreResult};
@@ -74,6 +75,17 @@ pub struct FeaturePage {
     pub next: Option<Cursor>,
 }
 
+/// What the in-memory index keeps of one stored feature: the store's row key, its geometry and time.
+/// Properties stay in the store and are fetched by key for the features a reader actually returns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexRow {
+    /// The store's own row key: positive, unique within the dataset, increasing in insertion order, and
+    /// never reused for another feature while the dataset exists (a replace continues the numbering).
+    pub key: i64,
+    pub geometry: Geometry<f64>,
+    pub time: Option<TimeSpan>,
+}
+
 /// A durable store of datasets. Implementations: GeoPackage file (`gpkg`), PostGIS (later).
 #[async_trait]
 pub trait FeatureStore: Send + Sync + Debug {
@@ -93,6 +105,18 @@ pub trait FeatureStore: Send + Sync + Debug {
 
     /// One feature by id; `NotFound` when the dataset or the feature does not exist.
     async fn feature(&self, id: &DatasetId, feature: &FeatureId) -> StoreResult<Feature>;
+
+    /// Reads every feature of a dataset as [`IndexRow`]s, in key order and in batches handed to `sink` (on a
+    /// blocking thread; `false` stops the scan), in one read transaction. Returns the dataset's metadata as of
+    /// that transaction, so the rows and the version agree.
+    async fn scan_index(
+        &self,
+        id: &DatasetId,
+        sink: Box<dyn FnMut(Vec<IndexRow>) -> bool + Send>,
+    ) -> StoreResult<Dataset>;
+
+    /// The features with these row keys, in the order given; keys that no longer exist are skipped.
+    async fn features_by_key(&self, id: &DatasetId, keys: Vec<i64>) -> StoreResult<Vec<Feature>>;
 
     /// Removes a dataset and its features; `NotFound` when it does not exist.
     async fn drop_dataset(&self, id: &DatasetId) -> StoreResult<()>;

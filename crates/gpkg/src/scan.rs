@@ -1,0 +1,126 @@
+//! The two reads the in-memory index needs: every feature's key, geometry and time in one pass, and whole
+//! features fetched back by key for the pages and tiles a reader asks for.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::rc::Rc;
+
+use chrono::{DateTime, Utc};
+use geoconsole_model::{Dataset, DatasetId, Feature, TimeSpan};
+use geoconsole_store::{IndexRow, StoreError, StoreErrorKind, StoreResult};
+use rusqlite::types::{Value as SqlValue, ValueRef};
+use rusqlite::{Connection, OpenFlags};
+
+use crate::catalog::{self, Entry};
+use crate::connection::sqlite_error;
+use crate::ddl::quote;
+use crate::{blob, read};
+
+/// Rows handed to the index per batch: large enough that the hand-over costs nothing, small enough that
+/// the scan and the index build overlap.
+const BATCH_ROWS: usize = 16_384;
+
+/// Scans a dataset on its own read-only connection, so a long scan never holds up the shared reader.
+pub fn scan_index(
+    path: &Path,
+    id: &DatasetId,
+    sink: &mut (dyn FnMut(Vec<IndexRow>) -> bool + Send),
+) -> StoreResult<Dataset> {
+    let wrap = |e| sqlite_error(path, e);
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let mut conn = Connection::open_with_flags(path, flags).map_err(wrap)?;
+    conn.pragma_update(None, "trusted_schema", "OFF")
+        .map_err(wrap)?;
+    // A read transaction pins one version of the file for the catalog row and every feature row.
+    let tx = conn.transaction().map_err(wrap)?;
+    let entry = catalog::load(&tx, id)
+        .map_err(wrap)?
+        .ok_or_else(|| StoreError::not_found(format!("dataset '{id}' does not exist")))?;
+    let sql = format!(
+        "SELECT fid, geom, time_start, time_end FROM {} ORDER BY fid",
+        quote(id.as_str())
+    );
+    let mut statement = tx.prepare(&sql).map_err(wrap)?;
+    let mut rows = statement.query([]).map_err(wrap)?;
+    let mut batch = Vec::with_capacity(BATCH_ROWS);
+    while let Some(row) = rows.next().map_err(wrap)? {
+        batch.push(index_row(id, row)?);
+        if batch.len() == BATCH_ROWS
+            && !sink(std::mem::replace(
+                &mut batch,
+                Vec::with_capacity(BATCH_ROWS),
+            ))
+        {
+            return Ok(entry.dataset);
+        }
+    }
+    if !batch.is_empty() {
+        sink(batch);
+    }
+    Ok(entry.dataset)
+}
+
+fn index_row(id: &DatasetId, row: &rusqlite::Row<'_>) -> StoreResult<IndexRow> {
+    let corrupt =
+        |what: String| StoreError::new(StoreErrorKind::Internal, format!("dataset '{id}': {what}"));
+    let get = |i: usize| row.get_ref(i).map_err(|e| corrupt(e.to_string()));
+    let key = match get(0)? {
+        ValueRef::Integer(fid) => fid,
+        other => return Err(corrupt(format!("fid is {other:?}"))),
+    };
+    let geometry = match get(1)? {
+        ValueRef::Blob(b) => blob::decode(b).map_err(|e| corrupt(format!("feature {key}: {e}")))?,
+        _ => return Err(corrupt(format!("feature {key} has no geometry"))),
+    };
+    let time_at = |i: usize| -> StoreResult<Option<DateTime<Utc>>> {
+        match get(i)? {
+            ValueRef::Text(t) => std::str::from_utf8(t)
+                .ok()
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| Some(t.with_timezone(&Utc)))
+                .ok_or_else(|| corrupt(format!("feature {key}: unreadable time"))),
+            _ => Ok(None),
+        }
+    };
+    let time = match (time_at(2)?, time_at(3)?) {
+        (Some(start), Some(end)) => Some(TimeSpan { start, end }),
+        (Some(start), None) => Some(TimeSpan::instant(start)),
+        _ => None,
+    };
+    Ok(IndexRow {
+        key,
+        geometry,
+        time,
+    })
+}
+
+/// Whole features by key, in the order asked. The keys travel as one bound array (`rarray`), never as SQL
+/// text.
+pub fn features_by_key(
+    conn: &Connection,
+    entry: &Entry,
+    keys: &[i64],
+) -> StoreResult<Vec<Feature>> {
+    let table = entry.dataset.id.as_str();
+    let wrap = |e: rusqlite::Error| {
+        StoreError::new(
+            StoreErrorKind::Internal,
+            format!("lookup in '{table}' failed: {e}"),
+        )
+        .with_source(e)
+    };
+    let sql = format!(
+        "SELECT {} FROM {} WHERE fid IN rarray(?1)",
+        read::select_columns(entry),
+        quote(table)
+    );
+    let mut statement = conn.prepare_cached(&sql).map_err(wrap)?;
+    let values: Rc<Vec<SqlValue>> = Rc::new(keys.iter().map(|k| SqlValue::Integer(*k)).collect());
+    let mut rows = statement.query([values]).map_err(wrap)?;
+    let mut found: HashMap<i64, Feature> = HashMap::with_capacity(keys.len());
+    while let Some(row) = rows.next().map_err(wrap)? {
+        let (fid, feature) = read::feature_from_row(entry, row)?;
+        found.insert(fid, feature);
+    }
+    Ok(keys.iter().filter_map(|k| found.remove(k)).collect())
+}
