@@ -1,0 +1,661 @@
+use std::ops::ControlFlow;
+
+use geoconsole_model::geo_types::{Geometry, Point};
+use geoconsole_model::{Bbox, Dataset, TimeSpan};
+use rstar::primitives::{GeomWithData, Rectangle};
+use rstar::{AABB, RStarInsertionStrategy, RTree, RTreeParams};
+
+/// Wider nodes than rstar's default (6): a shallower tree that loads faster and costs fewer bytes per entry,
+/// with envelope checks that stay in cache.
+#[derive(Debug)]
+pub struct WideNodes;
+
+impl RTreeParams for WideNodes {
+    const MIN_SIZE: usize = 6;
+    const MAX_SIZE: usize = 16;
+    const REINSERTION_COUNT: usize = 4;
+    type DefaultInsertionStrategy = RStarInsertionStrategy;
+}
+
+type PointEntry = GeomWithData<[f64; 2], u32>;
+type RectEntry = GeomWithData<Rectangle<[f64; 2]>, u32>;
+
+/// A time span in milliseconds since the epoch; `start > end` marks a feature without time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Millis {
+    start: i64,
+    end: i64,
+}
+
+const NO_TIME: Millis = Millis {
+    start: i64::MAX,
+    end: i64::MIN,
+};
+
+/// A datetime window in milliseconds, either end open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TimeRange {
+    pub start: Option<i64>,
+    pub end: Option<i64>,
+}
+
+/// Row keys by slot. Stores hand out keys consecutively, so most datasets need no per-feature key at all.
+#[derive(Debug)]
+enum Keys {
+    Dense { first: i64, len: usize },
+    Sparse(Vec<i64>),
+}
+
+impl Keys {
+    fn from_ascending(keys: Vec<i64>) -> Self {
+        match (keys.first(), keys.last()) {
+            (Some(first), Some(last)) if last - first == keys.len() as i64 - 1 => Keys::Dense {
+                first: *first,
+                len: keys.len(),
+            },
+            (None, _) => Keys::Dense { first: 1, len: 0 },
+            _ => Keys::Sparse(keys),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Keys::Dense { len, .. } => *len,
+            Keys::Sparse(keys) => keys.len(),
+        }
+    }
+
+    fn get(&self, slot: u32) -> i64 {
+        match self {
+            Keys::Dense { first, .. } => first + i64::from(slot),
+            Keys::Sparse(keys) => keys[slot as usize],
+        }
+    }
+
+    /// The first slot whose key is greater than `key`.
+    fn slot_after(&self, key: i64) -> usize {
+        match self {
+            Keys::Dense { first, len } => {
+                (key.saturating_sub(*first).saturating_add(1)).clamp(0, *len as i64) as usize
+            }
+            Keys::Sparse(keys) => keys.partition_point(|k| *k <= key),
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Keys::Dense { .. } => 0,
+            Keys::Sparse(keys) => keys.capacity() * size_of::<i64>(),
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Shapes {
+    /// Every feature is a point: coordinates by slot, and the tree over them.
+    Points {
+        xy: Vec<[f64; 2]>,
+        tree: RTree<PointEntry, WideNodes>,
+    },
+    /// Lines, polygons or a mix: whole geometries and their envelopes by slot.
+    Mixed {
+        geometries: Vec<Geometry<f64>>,
+        envelopes: Vec<[f64; 4]>,
+        tree: RTree<RectEntry, WideNodes>,
+    },
+}
+
+/// A feature's shape as the index holds it.
+#[derive(Debug, Clone, Copy)]
+pub enum Shape<'a> {
+    Point([f64; 2]),
+    Geometry(&'a Geometry<f64>),
+}
+
+impl Shape<'_> {
+    pub fn to_geometry(self) -> Geometry<f64> {
+        match self {
+            Shape::Point([x, y]) => Geometry::Point(Point::new(x, y)),
+            Shape::Geometry(g) => g.clone(),
+        }
+    }
+}
+
+/// What a reader selects by before properties are looked at: bbox (possibly split at the antimeridian) and
+/// time window.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    pub bbox: Option<Bbox>,
+    pub time: Option<TimeRange>,
+}
+
+/// One committed version of a dataset, in memory. Slots number the features in ascending key order.
+#[derive(Debug)]
+pub struct Snapshot {
+    dataset: Dataset,
+    keys: Keys,
+    /// Empty when no feature has a time.
+    times: Vec<Millis>,
+    shapes: Shapes,
+}
+
+/// Collects a dataset's rows (in ascending key order) and bulk-loads the tree once at the end.
+#[derive(Debug, Default)]
+pub struct SnapshotBuilder {
+    keys: Vec<i64>,
+    times: Vec<Millis>,
+    any_time: bool,
+    xy: Vec<[f64; 2]>,
+    /// Set once a non-point arrives; from then on every shape is kept whole.
+    geometries: Option<Vec<Geometry<f64>>>,
+}
+
+impl SnapshotBuilder {
+    pub fn with_capacity(rows: usize) -> Self {
+        Self {
+            keys: Vec::with_capacity(rows),
+            times: Vec::with_capacity(rows),
+            xy: Vec::with_capacity(rows),
+            ..Self::default()
+        }
+    }
+
+    /// Adds one feature. Keys must ascend; a key out of order is a bug in the store and is refused.
+    pub fn push(
+        &mut self,
+        key: i64,
+        geometry: Geometry<f64>,
+        time: Option<TimeSpan>,
+    ) -> Result<(), String> {
+        if self.keys.last().is_some_and(|last| *last >= key) {
+            return Err(format!("row key {key} arrived out of order"));
+        }
+        if self.keys.len() >= u32::MAX as usize {
+            return Err("a dataset in memory holds at most 4 294 967 295 features".into());
+        }
+        self.keys.push(key);
+        self.times.push(time.map_or(NO_TIME, |t| {
+            self.any_time = true;
+            Millis {
+                start: t.start.timestamp_millis(),
+                end: t.end.timestamp_millis(),
+            }
+        }));
+        match (&mut self.geometries, geometry) {
+            (None, Geometry::Point(p)) => self.xy.push([p.x(), p.y()]),
+            (None, other) => {
+                let mut all: Vec<Geometry<f64>> = self
+                    .xy
+                    .drain(..)
+                    .map(|[x, y]| Geometry::Point(Point::new(x, y)))
+                    .collect();
+                all.push(other);
+                self.geometries = Some(all);
+            }
+            (Some(all), geometry) => all.push(geometry),
+        }
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    pub fn finish(self, dataset: Dataset) -> Snapshot {
+        let shapes = match self.geometries {
+            None => {
+                let entries = self
+                    .xy
+                    .iter()
+                    .enumerate()
+                    .map(|(slot, xy)| PointEntry::new(*xy, slot as u32))
+                    .collect();
+                Shapes::Points {
+                    tree: RTree::bulk_load_with_params(entries),
+                    xy: self.xy,
+                }
+            }
+            Some(geometries) => {
+                let envelopes: Vec<[f64; 4]> = geometries
+                    .iter()
+                    .map(|g| {
+                        Bbox::of_geometry(g)
+                            .map_or([f64::NAN; 4], |b| [b.west, b.south, b.east, b.north])
+                    })
+                    .collect();
+                let entries = envelopes
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, e)| !e[0].is_nan())
+                    .map(|(slot, e)| {
+                        RectEntry::new(
+                            Rectangle::from_corners([e[0], e[1]], [e[2], e[3]]),
+                            slot as u32,
+                        )
+                    })
+                    .collect();
+                Shapes::Mixed {
+                    tree: RTree::bulk_load_with_params(entries),
+                    geometries,
+                    envelopes,
+                }
+            }
+        };
+        let mut times = self.times;
+        if !self.any_time {
+            times = Vec::new();
+        }
+        times.shrink_to_fit();
+        Snapshot {
+            dataset,
+            keys: Keys::from_ascending(self.keys),
+            times,
+            shapes,
+        }
+    }
+}
+
+impl Snapshot {
+    pub fn dataset(&self) -> &Dataset {
+        &self.dataset
+    }
+
+    pub fn version(&self) -> u64 {
+        self.dataset.version
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.len() == 0
+    }
+
+    pub fn key(&self, slot: u32) -> i64 {
+        self.keys.get(slot)
+    }
+
+    pub fn is_points(&self) -> bool {
+        matches!(self.shapes, Shapes::Points { .. })
+    }
+
+    pub fn shape(&self, slot: u32) -> Shape<'_> {
+        match &self.shapes {
+            Shapes::Points { xy, .. } => Shape::Point(xy[slot as usize]),
+            Shapes::Mixed { geometries, .. } => Shape::Geometry(&geometries[slot as usize]),
+        }
+    }
+
+    /// `[west, south, east, north]` of a feature's shape.
+    pub fn envelope(&self, slot: u32) -> [f64; 4] {
+        match &self.shapes {
+            Shapes::Points { xy, .. } => {
+                let [x, y] = xy[slot as usize];
+                [x, y, x, y]
+            }
+            Shapes::Mixed { envelopes, .. } => envelopes[slot as usize],
+        }
+    }
+
+    /// The feature's time span in milliseconds, if it has one.
+    pub fn time(&self, slot: u32) -> Option<(i64, i64)> {
+        let t = self.times.get(slot as usize)?;
+        (t.start <= t.end).then_some((t.start, t.end))
+    }
+
+    fn time_matches(&self, slot: u32, range: &TimeRange) -> bool {
+        match self.time(slot) {
+            None => false,
+            Some((start, end)) => {
+                range.start.is_none_or(|s| end >= s) && range.end.is_none_or(|e| start <= e)
+            }
+        }
+    }
+
+    fn envelope_matches(&self, slot: u32, parts: &[Bbox]) -> bool {
+        let [w, s, e, n] = self.envelope(slot);
+        parts
+            .iter()
+            .any(|b| w <= b.east && e >= b.west && s <= b.north && n >= b.south)
+    }
+
+    /// Whether a slot passes the selection.
+    pub fn selects(&self, slot: u32, selection: &Selection) -> bool {
+        if let Some(range) = &selection.time
+            && !self.time_matches(slot, range)
+        {
+            return false;
+        }
+        match &selection.bbox {
+            Some(bbox) => self.envelope_matches(slot, &bbox.split_at_antimeridian()),
+            None => true,
+        }
+    }
+
+    /// Slots whose envelope meets any of the boxes, in no particular order.
+    pub fn slots_in(&self, parts: &[Bbox], out: &mut Vec<u32>) {
+        for part in parts {
+            let envelope = AABB::from_corners([part.west, part.south], [part.east, part.north]);
+            match &self.shapes {
+                Shapes::Points { tree, .. } => {
+                    out.extend(tree.locate_in_envelope(&envelope).map(|e| e.data));
+                }
+                Shapes::Mixed { tree, .. } => {
+                    out.extend(
+                        tree.locate_in_envelope_intersecting(&envelope)
+                            .map(|e| e.data),
+                    );
+                }
+            }
+        }
+    }
+
+    /// The first slot whose key is greater than `key`.
+    pub fn slot_after(&self, key: i64) -> u32 {
+        self.keys.slot_after(key) as u32
+    }
+
+    /// Share of the dataset's extent a bbox covers, 0..=1; used to choose between the tree and a scan.
+    fn coverage(&self, bbox: &Bbox) -> f64 {
+        let Some(extent) = &self.dataset.extent else {
+            return 1.0;
+        };
+        let area = |b: &Bbox| (b.east - b.west).max(0.0) * (b.north - b.south).max(0.0);
+        let whole = area(extent);
+        if whole <= 0.0 {
+            return 1.0;
+        }
+        let covered: f64 = bbox
+            .split_at_antimeridian()
+            .iter()
+            .map(|b| {
+                area(&Bbox {
+                    west: b.west.max(extent.west),
+                    south: b.south.max(extent.south),
+                    east: b.east.min(extent.east),
+                    north: b.north.min(extent.north),
+                })
+            })
+            .sum();
+        (covered / whole).clamp(0.0, 1.0)
+    }
+
+    /// Visits the slots that pass `selection` and whose key is greater than `after_key`, in ascending key
+    /// order, until `visit` breaks. A small bbox goes through the tree; a large one (or none) scans the
+    /// slots in order, which stops as soon as the reader has enough.
+    pub fn for_each_selected(
+        &self,
+        selection: &Selection,
+        after_key: Option<i64>,
+        mut visit: impl FnMut(u32) -> ControlFlow<()>,
+    ) {
+        let first = after_key.map_or(0, |k| self.slot_after(k));
+        if let Some(bbox) = &selection.bbox
+            && self.coverage(bbox) < SCAN_COVERAGE
+        {
+            let mut slots = Vec::new();
+            self.slots_in(&bbox.split_at_antimeridian(), &mut slots);
+            slots.retain(|s| *s >= first);
+            slots.sort_unstable();
+            slots.dedup();
+            for slot in slots {
+                if selection
+                    .time
+                    .as_ref()
+                    .is_some_and(|t| !self.time_matches(slot, t))
+                {
+                    continue;
+                }
+                if visit(slot).is_break() {
+                    return;
+                }
+            }
+            return;
+        }
+        let parts = selection.bbox.as_ref().map(Bbox::split_at_antimeridian);
+        for slot in first..self.keys.len() as u32 {
+            if selection
+                .time
+                .as_ref()
+                .is_some_and(|t| !self.time_matches(slot, t))
+            {
+                continue;
+            }
+            if parts
+                .as_ref()
+                .is_some_and(|p| !self.envelope_matches(slot, p))
+            {
+                continue;
+            }
+            if visit(slot).is_break() {
+                return;
+            }
+        }
+    }
+
+    /// How many features pass `selection`, or `None` when counting would visit more than `budget` slots
+    /// (a count must stay cheap; a page never waits for an exact total on big data).
+    pub fn count(&self, selection: &Selection, budget: usize) -> Option<u64> {
+        if selection.bbox.is_none() && selection.time.is_none() {
+            return Some(self.keys.len() as u64);
+        }
+        if let Some(bbox) = &selection.bbox
+            && self.coverage(bbox) < SCAN_COVERAGE
+        {
+            let mut slots = Vec::new();
+            self.slots_in(&bbox.split_at_antimeridian(), &mut slots);
+            if slots.len() > budget {
+                return None;
+            }
+            slots.sort_unstable();
+            slots.dedup();
+            return Some(
+                slots
+                    .iter()
+                    .filter(|s| {
+                        selection
+                            .time
+                            .as_ref()
+                            .is_none_or(|t| self.time_matches(**s, t))
+                    })
+                    .count() as u64,
+            );
+        }
+        if self.keys.len() > budget {
+            return None;
+        }
+        let mut n = 0;
+        self.for_each_selected(selection, None, |_| {
+            n += 1;
+            ControlFlow::Continue(())
+        });
+        Some(n)
+    }
+
+    /// Bytes this snapshot holds on the heap (vectors and tree nodes), for `/metrics` and the benchmark.
+    pub fn memory_bytes(&self) -> usize {
+        let base = self.keys.heap_bytes() + self.times.capacity() * size_of::<Millis>();
+        // rstar keeps leaves in nodes of up to MAX_SIZE children; a bulk-loaded tree fills them, so the inner
+        // nodes add about 1/(MAX_SIZE-1) of the leaf count, each a Vec plus an envelope.
+        let inner = |leaves: usize| leaves / (WideNodes::MAX_SIZE - 1) + 1;
+        let node_bytes = 24 + 32 + 8;
+        match &self.shapes {
+            Shapes::Points { xy, tree } => {
+                base + xy.capacity() * 16
+                    + tree.size() * size_of::<PointEntry>()
+                    + inner(tree.size()) * node_bytes
+            }
+            Shapes::Mixed {
+                geometries,
+                envelopes,
+                tree,
+            } => {
+                base + envelopes.capacity() * 32
+                    + geometries.iter().map(geometry_bytes).sum::<usize>()
+                    + tree.size() * size_of::<RectEntry>()
+                    + inner(tree.size()) * node_bytes
+            }
+        }
+    }
+}
+
+/// A tree query covering more than this share of the extent is slower than scanning slots in order.
+const SCAN_COVERAGE: f64 = 0.25;
+
+fn geometry_bytes(geometry: &Geometry<f64>) -> usize {
+    use geo::CoordsIter;
+    size_of::<Geometry<f64>>() + geometry.coords_count() * 16
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+    use geoconsole_model::geo_types::{LineString, Polygon};
+    use geoconsole_model::{DatasetId, DatasetKind, GeometryType, Schema, TimeFields};
+
+    fn dataset(extent: Bbox) -> Dataset {
+        let now = Utc::now();
+        Dataset {
+            id: DatasetId::new("test").unwrap(),
+            title: "t".into(),
+            kind: DatasetKind::Events,
+            geometry_type: GeometryType::Point,
+            time_fields: TimeFields::default(),
+            id_field: None,
+            schema: Schema::default(),
+            source: "test".into(),
+            version: 1,
+            feature_count: 0,
+            extent: Some(extent),
+            time_extent: None,
+            created: now,
+            updated: now,
+        }
+    }
+
+    fn day(d: u32) -> TimeSpan {
+        TimeSpan::instant(Utc.with_ymd_and_hms(2024, 5, d, 0, 0, 0).unwrap())
+    }
+
+    fn grid() -> Snapshot {
+        grid_with_key_step(3)
+    }
+
+    fn grid_with_key_step(step: i64) -> Snapshot {
+        let mut b = SnapshotBuilder::default();
+        let mut key = 10;
+        for x in -180..180 {
+            for y in -90..90 {
+                let time = (x >= 0).then(|| day(1 + (y + 90) as u32 % 28));
+                b.push(
+                    key,
+                    Geometry::Point(Point::new(f64::from(x) + 0.5, f64::from(y) + 0.5)),
+                    time,
+                )
+                .unwrap();
+                key += step;
+            }
+        }
+        b.finish(dataset(Bbox::new(-180.0, -90.0, 180.0, 90.0).unwrap()))
+    }
+
+    fn selected(s: &Snapshot, sel: &Selection, after: Option<i64>) -> Vec<u32> {
+        let mut out = Vec::new();
+        s.for_each_selected(sel, after, |slot| {
+            out.push(slot);
+            ControlFlow::Continue(())
+        });
+        out
+    }
+
+    fn brute(s: &Snapshot, sel: &Selection, after: Option<i64>) -> Vec<u32> {
+        (0..s.len() as u32)
+            .filter(|slot| after.is_none_or(|a| s.key(*slot) > a) && s.selects(*slot, sel))
+            .collect()
+    }
+
+    #[test]
+    fn tree_and_scan_agree_with_brute_force() {
+        let s = grid();
+        let jan = |d| day(d).start.timestamp_millis();
+        for (bbox, time) in [
+            (Some("10,10,12,12"), None),
+            (Some("170,-5,-170,5"), None),
+            (Some("-180,-90,180,90"), None),
+            (
+                None,
+                Some(TimeRange {
+                    start: Some(jan(3)),
+                    end: Some(jan(4)),
+                }),
+            ),
+            (
+                Some("0,0,40,40"),
+                Some(TimeRange {
+                    start: None,
+                    end: Some(jan(2)),
+                }),
+            ),
+        ] {
+            let sel = Selection {
+                bbox: bbox.map(|b| Bbox::parse(b).unwrap()),
+                time,
+            };
+            let expected = brute(&s, &sel, None);
+            assert!(!expected.is_empty(), "{sel:?} selects something");
+            assert_eq!(selected(&s, &sel, None), expected, "{sel:?}");
+            let after = s.key(expected[expected.len() / 2]);
+            assert_eq!(
+                selected(&s, &sel, Some(after)),
+                brute(&s, &sel, Some(after))
+            );
+            assert_eq!(s.count(&sel, usize::MAX), Some(expected.len() as u64));
+        }
+        let across = Selection {
+            bbox: Some(Bbox::parse("170,-5,-170,5").unwrap()),
+            time: None,
+        };
+        assert_eq!(s.count(&across, 10), None, "over budget gives no count");
+    }
+
+    #[test]
+    fn keys_must_ascend_and_mixed_shapes_keep_geometries() {
+        let mut b = SnapshotBuilder::default();
+        b.push(1, Geometry::Point(Point::new(1.0, 1.0)), None)
+            .unwrap();
+        let line = Geometry::LineString(LineString::from(vec![(0.0, 0.0), (5.0, 5.0)]));
+        b.push(2, line.clone(), None).unwrap();
+        assert!(b.push(2, line.clone(), None).is_err());
+        let poly = Geometry::Polygon(Polygon::new(
+            LineString::from(vec![(10.0, 10.0), (11.0, 10.0), (11.0, 11.0), (10.0, 10.0)]),
+            vec![],
+        ));
+        b.push(7, poly, Some(day(2))).unwrap();
+        let s = b.finish(dataset(Bbox::new(0.0, 0.0, 11.0, 11.0).unwrap()));
+        assert!(!s.is_points());
+        assert_eq!(s.shape(1).to_geometry(), line);
+        assert!(matches!(s.shape(0).to_geometry(), Geometry::Point(_)));
+        let mut out = Vec::new();
+        s.slots_in(&[Bbox::new(4.0, 4.0, 4.5, 4.5).unwrap()], &mut out);
+        assert_eq!(out, vec![1]);
+        assert_eq!(s.time(0), None);
+        assert!(s.time(2).is_some());
+        assert_eq!(s.slot_after(2), 2);
+        assert_eq!(s.slot_after(0), 0);
+        assert_eq!(s.slot_after(99), 3);
+    }
+
+    #[test]
+    fn points_cost_at_most_48_bytes_beyond_their_coordinates() {
+        // Stores number rows consecutively, so keys cost nothing; the time span and the shape remain.
+        let s = grid_with_key_step(1);
+        let per_feature = s.memory_bytes() as f64 / s.len() as f64;
+        assert!(per_feature - 16.0 <= 48.0, "{per_feature} bytes per point");
+    }
+}
