@@ -1,15 +1,23 @@
 //! Room `query`: what a reader asks of a dataset. It owns [`FeatureQuery`] (bbox, datetime, limit, cursor),
 //! the OGC API datetime syntax, and the in-memory test of a feature against a query.
 //!
-//! It depends only on `model`. It never builds SQL: stores translate a query into their own bound parameters.
-//! CQL2 filters arrive here with the serving issue.
+//! CQL2 filters (text and JSON) are read with the `cql2` crate and checked into the typed [`Filter`] AST,
+//! which is evaluated in memory against features or the index; nothing here ever builds SQL.
+//!
+//! It depends on `model`, `cql2` (parsing only), `geo` (spatial predicates) and `wkt`.
 #![forbid(unsafe_code)]
 
+mod cql;
 mod datetime;
 mod error;
+mod filter;
 
+pub use cql::{FilterLang, GEOMETRY_NAMES, MAX_FILTER_BYTES, Queryables, TIME_NAMES, parse_filter};
 pub use datetime::DateTimeFilter;
 pub use error::{QueryError, QueryErrorKind, QueryResult};
+pub use filter::{
+    CompareOp, Filter, Interval, Operand, SpatialOp, Subject, TemporalOp, distance_metres, like,
+};
 
 use geoconsole_model::{Bbox, Feature};
 use serde::{Deserialize, Serialize};
