@@ -13,4 +13,4 @@ mod registry;
 mod snapshot;
 
 pub use registry::Indexes;
-pub use snapshot::{Selection, Shape, Snapshot, SnapshotBuilder, TimeRange};
+pub use snapshot::{Selection, Shape, Snapshot, SnapshotBuilder, TimeRange, Walk};

@@ -129,6 +129,15 @@ pub struct Selection {
     pub time: Option<TimeRange>,
 }
 
+/// Where a key-ordered walk starts and which way it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Walk {
+    /// Ascending, from the first key greater than this one (or from the start).
+    After(Option<i64>),
+    /// Descending, from the last key smaller than this one.
+    Before(i64),
+}
+
 /// One committed version of a dataset, in memory. Slots number the features in ascending key order.
 #[derive(Debug)]
 pub struct Snapshot {
@@ -385,55 +394,69 @@ impl Snapshot {
         (covered / whole).clamp(0.0, 1.0)
     }
 
-    /// Visits the slots that pass `selection` and whose key is greater than `after_key`, in ascending key
-    /// order, until `visit` breaks. A small bbox goes through the tree; a large one (or none) scans the
-    /// slots in order, which stops as soon as the reader has enough.
+    /// Visits the slots that pass `selection` in key order: ascending after a key, or descending before one
+    /// (for a previous page), until `visit` breaks. A small bbox goes through the tree; a large one (or
+    /// none) scans the slots in order, which stops as soon as the reader has enough.
     pub fn for_each_selected(
         &self,
         selection: &Selection,
-        after_key: Option<i64>,
+        walk: Walk,
         mut visit: impl FnMut(u32) -> ControlFlow<()>,
     ) {
-        let first = after_key.map_or(0, |k| self.slot_after(k));
+        let (low, high, descending) = match walk {
+            Walk::After(key) => (
+                key.map_or(0, |k| self.slot_after(k)),
+                self.len() as u32,
+                false,
+            ),
+            Walk::Before(key) => (0, self.slot_after(key.saturating_sub(1)), true),
+        };
+        let time_ok = |slot: u32| {
+            selection
+                .time
+                .as_ref()
+                .is_none_or(|t| self.time_matches(slot, t))
+        };
         if let Some(bbox) = &selection.bbox
             && self.coverage(bbox) < SCAN_COVERAGE
         {
             let mut slots = Vec::new();
             self.slots_in(&bbox.split_at_antimeridian(), &mut slots);
-            slots.retain(|s| *s >= first);
+            slots.retain(|s| (low..high).contains(s));
             slots.sort_unstable();
             slots.dedup();
+            if descending {
+                slots.reverse();
+            }
             for slot in slots {
-                if selection
-                    .time
-                    .as_ref()
-                    .is_some_and(|t| !self.time_matches(slot, t))
-                {
-                    continue;
-                }
-                if visit(slot).is_break() {
+                if time_ok(slot) && visit(slot).is_break() {
                     return;
                 }
             }
             return;
         }
         let parts = selection.bbox.as_ref().map(Bbox::split_at_antimeridian);
-        for slot in first..self.keys.len() as u32 {
-            if selection
-                .time
-                .as_ref()
-                .is_some_and(|t| !self.time_matches(slot, t))
+        let mut check = |slot: u32| {
+            if !time_ok(slot)
+                || parts
+                    .as_ref()
+                    .is_some_and(|p| !self.envelope_matches(slot, p))
             {
-                continue;
+                return ControlFlow::Continue(());
             }
-            if parts
-                .as_ref()
-                .is_some_and(|p| !self.envelope_matches(slot, p))
-            {
-                continue;
+            visit(slot)
+        };
+        if descending {
+            for slot in (low..high).rev() {
+                if check(slot).is_break() {
+                    return;
+                }
             }
-            if visit(slot).is_break() {
-                return;
+        } else {
+            for slot in low..high {
+                if check(slot).is_break() {
+                    return;
+                }
             }
         }
     }
@@ -470,7 +493,7 @@ impl Snapshot {
             return None;
         }
         let mut n = 0;
-        self.for_each_selected(selection, None, |_| {
+        self.for_each_selected(selection, Walk::After(None), |_| {
             n += 1;
             ControlFlow::Continue(())
         });
@@ -567,7 +590,7 @@ mod tests {
 
     fn selected(s: &Snapshot, sel: &Selection, after: Option<i64>) -> Vec<u32> {
         let mut out = Vec::new();
-        s.for_each_selected(sel, after, |slot| {
+        s.for_each_selected(sel, Walk::After(after), |slot| {
             out.push(slot);
             ControlFlow::Continue(())
         });
@@ -616,6 +639,18 @@ mod tests {
                 brute(&s, &sel, Some(after))
             );
             assert_eq!(s.count(&sel, usize::MAX), Some(expected.len() as u64));
+            let mut before = Vec::new();
+            s.for_each_selected(&sel, Walk::Before(after), |slot| {
+                before.push(slot);
+                ControlFlow::Continue(())
+            });
+            let mut expected_before: Vec<u32> = expected
+                .iter()
+                .copied()
+                .filter(|slot| s.key(*slot) < after)
+                .collect();
+            expected_before.reverse();
+            assert_eq!(before, expected_before, "{sel:?} backwards");
         }
         let across = Selection {
             bbox: Some(Bbox::parse("170,-5,-170,5").unwrap()),
