@@ -7,29 +7,129 @@ use geoconsole_model::{Dataset, DatasetId, Feature, FeatureId};
 use geoconsole_query::FeatureQuery;
 use geoconsole_store::{FeaturePage, FeatureStore};
 
-use crate::AppResult;
+use geoconsole_query::{DateTimeFilter, FilterLang};
+use geoconsole_tiles::TileId;
+
 use crate::export::{self, ExportReport};
 use crate::import::{self, ImportOptions, ImportReport, Source};
+use crate::live::Live;
+use crate::reading::{self, ItemsPage, ItemsRequest, RenderedTile, TileRequest};
+use crate::{AppError, AppErrorKind, AppResult};
 
-/// The console's single entry point for data: every import and export goes through here.
+/// The console's single entry point for data: every import and export goes through here, and so does
+/// every read of the live index.
 #[derive(Debug, Clone)]
 pub struct Console {
     store: Arc<dyn FeatureStore>,
+    live: Arc<Live>,
 }
 
 impl Console {
     pub fn new(store: Arc<dyn FeatureStore>) -> Self {
-        Self { store }
+        Self {
+            store,
+            live: Arc::new(Live::default()),
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn FeatureStore> {
         &self.store
     }
 
+    pub fn live(&self) -> &Arc<Live> {
+        &self.live
+    }
+
+    /// Loads every dataset into the in-memory index and keeps it current from then on. Readiness
+    /// ([`Live::is_ready`]) turns on when every dataset is loaded.
+    pub async fn start_live(&self) -> AppResult<()> {
+        self.live.enable();
+        let started = std::time::Instant::now();
+        let datasets = self.store.list_datasets().await?;
+        for dataset in &datasets {
+            self.live.refresh(&self.store, &dataset.id).await?;
+        }
+        self.live.mark_ready();
+        tracing::info!(
+            datasets = datasets.len(),
+            bytes = self.live.indexes().memory_bytes(),
+            ms = started.elapsed().as_millis() as u64,
+            "index ready"
+        );
+        Ok(())
+    }
+
+    /// After a commit: the index catches up and the change is announced (when live).
+    async fn committed(&self, id: &DatasetId) -> AppResult<()> {
+        if self.live.is_enabled() {
+            self.live.refresh(&self.store, id).await?;
+        }
+        Ok(())
+    }
+
+    async fn after_import(&self, result: AppResult<ImportReport>) -> AppResult<ImportReport> {
+        let report = result?;
+        self.committed(&report.dataset.id).await?;
+        Ok(report)
+    }
+
+    /// A page of a dataset's features, answered from the index.
+    pub async fn items(&self, id: &DatasetId, request: ItemsRequest) -> AppResult<ItemsPage> {
+        let snapshot = reading::snapshot_of(self.live.indexes(), id)?;
+        reading::items(&self.store, snapshot, request).await
+    }
+
+    /// One vector tile with a layer per dataset. `filter` is compiled against each dataset in turn.
+    pub async fn tile(
+        &self,
+        ids: &[DatasetId],
+        tile: TileId,
+        datetime: Option<DateTimeFilter>,
+        filter: Option<(&str, FilterLang)>,
+    ) -> AppResult<RenderedTile> {
+        let snapshots = ids
+            .iter()
+            .map(|id| reading::snapshot_of(self.live.indexes(), id))
+            .collect::<AppResult<Vec<_>>>()?;
+        let filters = snapshots
+            .iter()
+            .map(|s| {
+                filter
+                    .map(|(text, lang)| reading::compile_filter(s.dataset(), text, lang))
+                    .transpose()
+            })
+            .collect::<AppResult<Vec<_>>>()?;
+        let request = TileRequest {
+            tile,
+            datetime,
+            filters,
+        };
+        reading::tile(&self.store, &snapshots, &request).await
+    }
+
+    /// The versions of datasets as the index holds them (for cache keys and ETags).
+    pub fn versions(&self, ids: &[DatasetId]) -> AppResult<Vec<u64>> {
+        ids.iter()
+            .map(|id| {
+                self.live
+                    .indexes()
+                    .get(id)
+                    .map(|s| s.version())
+                    .ok_or_else(|| {
+                        AppError::new(
+                            AppErrorKind::NotFound,
+                            format!("dataset '{id}' does not exist"),
+                        )
+                    })
+            })
+            .collect()
+    }
+
     /// Imports a file: detects its format, streams its features through validation, time and id rules
     /// into one store transaction. Atomic unless `options.skip_invalid`.
     pub async fn import(&self, path: &Path, options: ImportOptions) -> AppResult<ImportReport> {
-        import::import(&self.store, Source::File(path.to_path_buf()), options).await
+        let result = import::import(&self.store, Source::File(path.to_path_buf()), options).await;
+        self.after_import(result).await
     }
 
     /// Imports bytes that are not a file of their own (embedded data, uploads); `label` names them in
@@ -40,7 +140,7 @@ impl Console {
         reader: Box<dyn std::io::BufRead + Send>,
         options: ImportOptions,
     ) -> AppResult<ImportReport> {
-        import::import(
+        let result = import::import(
             &self.store,
             Source::Reader {
                 label: label.to_path_buf(),
@@ -48,7 +148,8 @@ impl Console {
             },
             options,
         )
-        .await
+        .await;
+        self.after_import(result).await
     }
 
     /// Imports features the console made itself (generators), through the same rules as any file.
@@ -62,7 +163,8 @@ impl Console {
             label: label.into(),
             features: Box::new(features),
         };
-        import::import(&self.store, source, options).await
+        let result = import::import(&self.store, source, options).await;
+        self.after_import(result).await
     }
 
     pub async fn datasets(&self) -> AppResult<Vec<Dataset>> {
@@ -76,7 +178,7 @@ impl Console {
     pub async fn drop_dataset(&self, id: &DatasetId) -> AppResult<()> {
         self.store.drop_dataset(id).await?;
         tracing::info!(dataset = %id, "dataset dropped");
-        Ok(())
+        self.committed(id).await
     }
 
     pub async fn query(&self, id: &DatasetId, query: &FeatureQuery) -> AppResult<FeaturePage> {

@@ -1,18 +1,25 @@
 //! Room `app`: the [`Console`], the one way data gets in and out. File imports (and, later, uploads, feed
 //! polls and API edits) all go through [`Console::import`], so validation, time detection, id rules and
-//! atomicity happen once, in one place. Exports page through the store with flat memory.
+//! atomicity happen once, in one place. Exports page through the store with flat memory. After each commit
+//! the dataset's in-memory snapshot is rebuilt, swapped and announced ([`Live`]); readers (items, tiles) are
+//! answered from the snapshot with properties fetched by key.
 //!
-//! Depends on `model`, `query`, `formats`, and `store` as a trait only: it never names a backend.
+//! Depends on `model`, `query`, `formats`, `index`, `tiles`, and `store` as a trait only: it never names a
+//! backend.
 #![forbid(unsafe_code)]
 
 mod console;
 mod error;
 mod export;
 mod import;
+mod live;
+mod reading;
 mod time_fields;
 
 pub use console::Console;
 pub use error::{AppError, AppErrorKind, AppResult};
 pub use export::ExportReport;
 pub use import::{ImportCounters, ImportOptions, ImportReport, Reject};
+pub use live::{ChangeEvent, Live, build_snapshot};
+pub use reading::{ItemsPage, ItemsRequest, Page, RenderedTile, compile_filter, queryables};
 pub use time_fields::{END_FIELD_NAMES, START_FIELD_NAMES};

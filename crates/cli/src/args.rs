@@ -44,8 +44,10 @@ pub enum Command {
     Export(ExportArgs),
     /// Write synthetic clustered, time-spread events to a file, for benchmarks
     Generate(GenerateArgs),
-    /// Build the offline demo scenario in the store (default store: demo.gpkg)
+    /// Build the offline demo scenario in the store (default store: demo.gpkg); --serve then serves it
     Demo(DemoArgs),
+    /// Serve the store over HTTP: OGC API Features and Tiles, vector tiles, change events
+    Serve(ServeArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -198,4 +200,25 @@ pub struct DemoArgs {
     /// Seed for the generated datasets
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Start the server on the demo store once it is built
+    #[arg(long)]
+    pub serve: bool,
+    #[command(flatten)]
+    pub server: ServeArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on. Loopback by default: other machines cannot connect
+    #[arg(long, env = "GEOCONSOLE_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: std::net::SocketAddr,
+    /// Memory for cached vector tiles, in MiB (0 turns the cache off)
+    #[arg(long, default_value_t = 256, value_name = "MIB")]
+    pub tile_cache_mb: usize,
+    /// The URL clients reach this server at, used in links (e.g. behind a proxy). Default: from the Host header
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Log one JSON object per line instead of text
+    #[arg(long)]
+    pub log_json: bool,
 }

@@ -54,7 +54,13 @@ fn message_of(error: &anyhow::Error) -> String {
 
 fn run(cli: Cli) -> Result<()> {
     let (file_config, warnings) = config::load(cli.config.as_deref())?;
-    init_logging(cli.verbose, file_config.log.as_deref());
+    // A server's request log is its main output; one-shot commands stay quiet unless asked.
+    let (serving, json_logs) = match &cli.command {
+        Command::Serve(args) => (true, args.log_json),
+        Command::Demo(args) if args.serve => (true, args.server.log_json),
+        _ => (false, false),
+    };
+    init_logging(cli.verbose, file_config.log.as_deref(), serving, json_logs);
     for warning in warnings {
         tracing::warn!("{warning}");
     }
@@ -82,6 +88,7 @@ fn run(cli: Cli) -> Result<()> {
             Command::Query(args) => commands::query::run(&console, args).await,
             Command::Export(args) => commands::export::run(&console, args, &cli).await,
             Command::Demo(args) => commands::demo::run(&console, args, &cli, &location).await,
+            Command::Serve(args) => commands::serve::run(&console, args).await,
             Command::Generate(_) => Ok(()),
         }
     })
@@ -98,10 +105,10 @@ fn open_console(location: &str) -> Result<Console> {
     Ok(Console::new(Arc::new(store)))
 }
 
-fn init_logging(verbose: u8, configured: Option<&str>) {
-    let default = match verbose {
-        0 => "warn",
-        1 => "info",
+fn init_logging(verbose: u8, configured: Option<&str>, serving: bool, json: bool) {
+    let default = match (verbose, serving) {
+        (0, false) => "warn",
+        (0, true) | (1, _) => "info",
         _ => "debug",
     };
     let filter = std::env::var("GEOCONSOLE_LOG")
@@ -109,9 +116,13 @@ fn init_logging(verbose: u8, configured: Option<&str>) {
         .or_else(|| configured.map(str::to_string))
         .unwrap_or_else(|| default.to_string());
     let filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+        .with_target(false);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
 }

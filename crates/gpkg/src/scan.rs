@@ -100,7 +100,7 @@ pub fn features_by_key(
     conn: &Connection,
     entry: &Entry,
     keys: &[i64],
-) -> StoreResult<Vec<Feature>> {
+) -> StoreResult<Vec<(i64, Feature)>> {
     let table = entry.dataset.id.as_str();
     let wrap = |e: rusqlite::Error| {
         StoreError::new(
@@ -122,5 +122,8 @@ pub fn features_by_key(
         let (fid, feature) = read::feature_from_row(entry, row)?;
         found.insert(fid, feature);
     }
-    Ok(keys.iter().filter_map(|k| found.remove(k)).collect())
+    Ok(keys
+        .iter()
+        .filter_map(|k| found.remove(k).map(|f| (*k, f)))
+        .collect())
 }

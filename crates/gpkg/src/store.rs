@@ -128,7 +128,11 @@ impl FeatureStore for GpkgStore {
             })?
     }
 
-    async fn features_by_key(&self, id: &DatasetId, keys: Vec<i64>) -> StoreResult<Vec<Feature>> {
+    async fn features_by_key(
+        &self,
+        id: &DatasetId,
+        keys: Vec<i64>,
+    ) -> StoreResult<Vec<(i64, Feature)>> {
         let id = id.clone();
         self.with_conn(move |conn, path| {
             scan::features_by_key(conn, &entry(conn, path, &id)?, &keys)

@@ -745,14 +745,15 @@ pub async fn index_scan_matches_the_version_and_keys_fetch_features(store: &dyn 
         .expect("fetch");
     let fetched_ids: Vec<_> = fetched
         .iter()
-        .map(|f| f.id.clone().expect("id").0)
+        .map(|(_, f)| f.id.clone().expect("id").0)
         .collect();
     assert_eq!(
         fetched_ids,
         vec!["c", "a"],
         "in the order asked, missing keys skipped"
     );
-    assert_eq!(fetched[0].properties, features[2].properties);
+    assert_eq!(fetched[0].0, rows[2].key);
+    assert_eq!(fetched[0].1.properties, features[2].properties);
     let missing = store
         .scan_index(&id("nothing_here"), Box::new(|_| true))
         .await;

@@ -115,8 +115,13 @@ pub trait FeatureStore: Send + Sync + Debug {
         sink: Box<dyn FnMut(Vec<IndexRow>) -> bool + Send>,
     ) -> StoreResult<Dataset>;
 
-    /// The features with these row keys, in the order given; keys that no longer exist are skipped.
-    async fn features_by_key(&self, id: &DatasetId, keys: Vec<i64>) -> StoreResult<Vec<Feature>>;
+    /// The features with these row keys, with their keys, in the order given; keys that no longer exist are
+    /// skipped.
+    async fn features_by_key(
+        &self,
+        id: &DatasetId,
+        keys: Vec<i64>,
+    ) -> StoreResult<Vec<(i64, Feature)>>;
 
     /// Removes a dataset and its features; `NotFound` when it does not exist.
     async fn drop_dataset(&self, id: &DatasetId) -> StoreResult<()>;

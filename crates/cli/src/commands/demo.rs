@@ -31,6 +31,15 @@ pub async fn run(console: &Console, args: &DemoArgs, cli: &Cli, location: &str) 
         .collect();
     output::print_table(&["DATASET", "KIND", "FEATURES", "FROM", "LICENCE"], &rows);
     let total: u64 = summary.datasets.iter().map(|d| d.features).sum();
+    if args.serve {
+        println!(
+            "\n{} datasets, {} features in {:.1} s.",
+            summary.datasets.len(),
+            count(total),
+            started.elapsed().as_secs_f64()
+        );
+        return super::serve::run(console, &args.server).await;
+    }
     println!(
         "\n{} datasets, {} features in {:.1} s. The store is a GeoPackage: open {location} in QGIS, or try\n  ogrinfo -so {location} earthquakes\n  geoconsole --store {location} datasets list\n  geoconsole --store {location} query earthquakes --bbox 120,20,150,46 --limit 3",
         summary.datasets.len(),

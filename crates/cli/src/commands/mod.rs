@@ -6,6 +6,7 @@ pub mod export;
 pub mod generate;
 pub mod import;
 pub mod query;
+pub mod serve;
 
 use std::path::Path;
 

@@ -1,0 +1,199 @@
+//! Keeping the in-memory index in step with the store, and telling listeners what changed.
+//!
+//! The store is the truth: a snapshot is built from a committed version (the scan and the version come
+//! from one read transaction), published atomically, and only then announced on the change channel.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use geoconsole_index::{Indexes, Snapshot, SnapshotBuilder};
+use geoconsole_model::{Bbox, DatasetId};
+use geoconsole_store::FeatureStore;
+use serde::Serialize;
+use tokio::sync::{Mutex, broadcast};
+
+use crate::{AppError, AppErrorKind, AppResult};
+
+/// A committed change, as announced on `/events`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChangeEvent {
+    pub dataset: DatasetId,
+    /// `updated` or `dropped`.
+    pub change: &'static str,
+    /// The dataset's version after the change (0 when dropped).
+    pub version: u64,
+    /// Where the change happened: the union of the dataset's extent before and after.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bbox: Option<[f64; 4]>,
+    pub at: DateTime<Utc>,
+}
+
+/// Listeners that fall this far behind miss events and are told so (they reload everything).
+const EVENT_BACKLOG: usize = 1024;
+
+/// The live side of a console: snapshots and the change channel. Off until [`Live::enable`], so one-shot
+/// commands (imports from the command line) do not pay for indexes nobody reads.
+#[derive(Debug)]
+pub struct Live {
+    indexes: Indexes,
+    events: broadcast::Sender<ChangeEvent>,
+    enabled: AtomicBool,
+    ready: AtomicBool,
+    /// One refresh at a time per console: a refresh reads the newest committed version, so refreshes that
+    /// queue behind a running one still end at the newest version.
+    refreshing: Mutex<()>,
+}
+
+impl Default for Live {
+    fn default() -> Self {
+        Self {
+            indexes: Indexes::new(),
+            events: broadcast::channel(EVENT_BACKLOG).0,
+            enabled: AtomicBool::new(false),
+            ready: AtomicBool::new(false),
+            refreshing: Mutex::new(()),
+        }
+    }
+}
+
+impl Live {
+    pub fn indexes(&self) -> &Indexes {
+        &self.indexes
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<ChangeEvent> {
+        self.events.subscribe()
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        self.enabled.load(Ordering::Acquire)
+    }
+
+    /// Whether every dataset's snapshot has been loaded since [`Live::enable`].
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn enable(&self) {
+        self.enabled.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn mark_ready(&self) {
+        self.ready.store(true, Ordering::Release);
+    }
+
+    /// Rebuilds one dataset's snapshot from the store and announces it. A dataset that no longer exists is
+    /// removed and announced as dropped.
+    pub(crate) async fn refresh(
+        &self,
+        store: &Arc<dyn FeatureStore>,
+        id: &DatasetId,
+    ) -> AppResult<()> {
+        let _one_at_a_time = self.refreshing.lock().await;
+        let before = self.indexes.get(id);
+        match build_snapshot(store, id).await {
+            Ok(snapshot) => {
+                if before
+                    .as_ref()
+                    .is_some_and(|b| b.version() == snapshot.version())
+                {
+                    return Ok(());
+                }
+                let bbox = union(
+                    before.as_ref().and_then(|b| b.dataset().extent),
+                    snapshot.dataset().extent,
+                );
+                let version = snapshot.version();
+                if self.indexes.publish(snapshot) {
+                    self.announce(id, "updated", version, bbox);
+                }
+                Ok(())
+            }
+            Err(e) if e.kind() == AppErrorKind::NotFound => {
+                if before.is_some() {
+                    self.indexes.remove(id);
+                    self.announce(id, "dropped", 0, before.and_then(|b| b.dataset().extent));
+                }
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn announce(&self, id: &DatasetId, change: &'static str, version: u64, bbox: Option<Bbox>) {
+        let event = ChangeEvent {
+            dataset: id.clone(),
+            change,
+            version,
+            bbox: bbox.map(|b| b.to_vec()),
+            at: Utc::now(),
+        };
+        tracing::info!(dataset = %id, change, version, "dataset change published");
+        // No listener is not an error: the change is in the index either way.
+        let _ = self.events.send(event);
+    }
+}
+
+fn union(a: Option<Bbox>, b: Option<Bbox>) -> Option<Bbox> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.union(&b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Reads a dataset from the store into a new snapshot.
+pub async fn build_snapshot(store: &Arc<dyn FeatureStore>, id: &DatasetId) -> AppResult<Snapshot> {
+    let started = Instant::now();
+    let builder = Arc::new(std::sync::Mutex::new(Ok::<_, String>(
+        SnapshotBuilder::default(),
+    )));
+    let sink_builder = Arc::clone(&builder);
+    let dataset = store
+        .scan_index(
+            id,
+            Box::new(move |rows| {
+                let mut guard = sink_builder
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let Ok(b) = guard.as_mut() else {
+                    return false;
+                };
+                for row in rows {
+                    if let Err(e) = b.push(row.key, row.geometry, row.time) {
+                        *guard = Err(e);
+                        return false;
+                    }
+                }
+                true
+            }),
+        )
+        .await?;
+    let builder = std::mem::replace(
+        &mut *builder
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+        Ok(SnapshotBuilder::default()),
+    )
+    .map_err(|e| AppError::new(AppErrorKind::Internal, format!("indexing '{id}': {e}")))?;
+    let rows = builder.len();
+    // Bulk-loading the tree is CPU work; keep it off the async workers.
+    let snapshot = tokio::task::spawn_blocking(move || builder.finish(dataset))
+        .await
+        .map_err(|e| {
+            AppError::new(
+                AppErrorKind::Internal,
+                format!("indexing '{id}' failed: {e}"),
+            )
+        })?;
+    tracing::info!(
+        dataset = %id,
+        features = rows,
+        version = snapshot.version(),
+        bytes = snapshot.memory_bytes(),
+        ms = started.elapsed().as_millis() as u64,
+        "dataset indexed"
+    );
+    Ok(snapshot)
+}

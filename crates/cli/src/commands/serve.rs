@@ -1,0 +1,59 @@
+use anyhow::{Context, Result};
+use geoconsole_app::Console;
+use geoconsole_server::ServerOptions;
+
+use crate::args::ServeArgs;
+
+/// Serves until Ctrl-C or SIGTERM, then stops accepting, ends event streams and finishes requests in flight.
+pub async fn run(console: &Console, args: &ServeArgs) -> Result<()> {
+    if !args.bind.ip().is_loopback() {
+        tracing::warn!(
+            bind = %args.bind,
+            "listening beyond this machine: every dataset is readable by anyone who can reach this address"
+        );
+    }
+    let options = ServerOptions {
+        bind: args.bind,
+        tile_cache_bytes: args.tile_cache_mb.saturating_mul(1024 * 1024),
+        public_url: args.public_url.clone(),
+        ..ServerOptions::default()
+    };
+    let server = geoconsole_server::start(console.clone(), options)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.bind))?;
+    println!(
+        "geoconsole is serving {} at http://{}/  (collections: http://{}/collections, Ctrl-C stops)",
+        console.store().location(),
+        server.addr,
+        server.addr
+    );
+    let stop = server.stop_handle();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing requests in flight");
+        let _ = stop.send(true);
+    });
+    server.wait().await.context("server failed")?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

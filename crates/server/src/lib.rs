@@ -1,0 +1,188 @@
+//! Room `server`: the console over HTTP. It owns the axum router (built from one route table that also
+//! generates `/api`), OGC API – Features and Tiles, vector tiles with a version-keyed cache, the `/events`
+//! change stream, health, readiness and Prometheus metrics, and the mapping of every error to a status
+//! and an OGC exception document (`error.rs`).
+//!
+//! Depends on `app` (the only way to data), `query`, `tiles`, `formats` (GeoJSON encoding) and `model`.
+#![forbid(unsafe_code)]
+
+mod error;
+mod html;
+mod ogc;
+mod openapi;
+mod ops;
+mod params;
+mod routes;
+mod state;
+mod tiles;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use geoconsole_app::Console;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{Any, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+pub use error::ApiError;
+pub use routes::openapi;
+pub use state::{AppState, TileCache};
+
+/// How the server runs.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    pub bind: SocketAddr,
+    /// Bytes of tiles kept in memory; 0 turns the cache off.
+    pub tile_cache_bytes: usize,
+    /// Longest a request may take before it is answered with 408.
+    pub request_timeout: Duration,
+    /// Largest request body accepted.
+    pub body_limit_bytes: usize,
+    /// The URL clients reach the server at, for links, when it differs from the Host they send.
+    pub public_url: Option<String>,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            tile_cache_bytes: 256 * 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            body_limit_bytes: 1024 * 1024,
+            public_url: None,
+        }
+    }
+}
+
+/// The router for a console, with every layer the server runs with.
+pub fn router(state: AppState, options: &ServerOptions) -> Router {
+    let mut router = Router::new();
+    for route in routes::table() {
+        router = router.route(route.path, route.handler);
+    }
+    router
+        .fallback(|| async {
+            ApiError::not_found("no such resource; see /api for what this server offers")
+                .into_response()
+        })
+        .with_state(state)
+        .layer(middleware::from_fn(observe))
+        .layer(CompressionLayer::new().gzip(true).br(true))
+        .layer(
+            CorsLayer::new()
+                .allow_origin(Any)
+                .allow_methods([Method::GET, Method::HEAD]),
+        )
+        .layer(RequestBodyLimitLayer::new(options.body_limit_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            options.request_timeout,
+        ))
+        .layer(CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                tracing::error!("a request handler panicked; only that request failed");
+                ApiError {
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                    code: "InternalError",
+                    description: "the server failed to answer; the details are in its log".into(),
+                }
+                .into_response()
+            },
+        ))
+}
+
+/// Structured request log and Prometheus counters, labelled by route template (never by raw path, which
+/// would let clients create unbounded label sets).
+async fn observe(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let uri = request.uri().clone();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let seconds = started.elapsed().as_secs_f64();
+    metrics::counter!("geoconsole_http_requests_total", "route" => route.clone(), "status" => status.to_string()).increment(1);
+    metrics::histogram!("geoconsole_http_request_seconds", "route" => route.clone())
+        .record(seconds);
+    tracing::info!(
+        target: "geoconsole::http",
+        method = %method,
+        path = uri.path(),
+        route = %route,
+        status,
+        ms = (seconds * 1000.0),
+        "request"
+    );
+    response
+}
+
+/// A running server: its address, and how to stop it.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Stops accepting, ends open event streams, waits for requests in flight.
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        let _ = self.stop.send(true);
+        self.task
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+
+    /// Waits until the server stops (after [`RunningServer::stop_handle`] is used or on error).
+    pub async fn wait(self) -> std::io::Result<()> {
+        self.task
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+
+    pub fn stop_handle(&self) -> watch::Sender<bool> {
+        self.stop.clone()
+    }
+}
+
+/// Binds, starts indexing every dataset in the background (`/readyz` turns 200 when done), and serves.
+pub async fn start(console: Console, options: ServerOptions) -> std::io::Result<RunningServer> {
+    let listener = TcpListener::bind(options.bind).await?;
+    let addr = listener.local_addr()?;
+    let (stop, shutdown) = watch::channel(false);
+    let state = AppState {
+        console: console.clone(),
+        tiles: Arc::new(TileCache::new(options.tile_cache_bytes)),
+        metrics: state::metrics_handle(),
+        shutdown: shutdown.clone(),
+        public_url: options.public_url.clone(),
+    };
+    let app = router(state, &options);
+    tokio::spawn(async move {
+        if let Err(e) = console.start_live().await {
+            tracing::error!(error = %e, "indexing failed; the server stays up but not ready");
+        }
+    });
+    let mut wait = shutdown;
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = wait.wait_for(|stopping| *stopping).await;
+            })
+            .await
+    });
+    tracing::info!(url = %format!("http://{addr}/"), "serving");
+    Ok(RunningServer { addr, stop, task })
+}

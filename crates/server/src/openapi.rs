@@ -1,0 +1,18 @@
+//! `/api`: the OpenAPI 3.0 document, generated from the route table.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+
+use crate::ogc::json_response;
+use crate::routes::openapi;
+use crate::state::AppState;
+
+pub async fn document(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let base = state.base_url(&headers);
+    json_response(
+        StatusCode::OK,
+        "application/vnd.oai.openapi+json;version=3.0",
+        openapi(&base).to_string(),
+    )
+}

@@ -1,0 +1,115 @@
+//! Operations: liveness, readiness, Prometheus metrics, and the change stream clients refresh from.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::{self, Stream, StreamExt};
+use geoconsole_model::DatasetId;
+use serde_json::json;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+
+use crate::error::{ApiError, ApiResult};
+use crate::ogc::json_response;
+use crate::params::Params;
+use crate::state::AppState;
+
+/// The process is up and answering.
+pub async fn healthz() -> Response {
+    json_response(
+        StatusCode::OK,
+        "application/json",
+        json!({"status": "ok"}).to_string(),
+    )
+}
+
+/// Every dataset is indexed: the server answers with all data.
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    if state.console.live().is_ready() {
+        json_response(
+            StatusCode::OK,
+            "application/json",
+            json!({"status": "ready"}).to_string(),
+        )
+    } else {
+        json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "application/json",
+            json!({"status": "loading", "description": "datasets are still being indexed"})
+                .to_string(),
+        )
+    }
+}
+
+pub async fn metrics_route(State(state): State<AppState>) -> Response {
+    let indexes = state.console.live().indexes();
+    metrics::gauge!("geoconsole_index_bytes").set(indexes.memory_bytes() as f64);
+    metrics::gauge!("geoconsole_index_datasets").set(indexes.all().len() as f64);
+    metrics::gauge!("geoconsole_index_features")
+        .set(indexes.all().iter().map(|s| s.len()).sum::<usize>() as f64);
+    metrics::gauge!("geoconsole_tile_cache_bytes").set(state.tiles.bytes() as f64);
+    let mut response = state.metrics.render().into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    response
+}
+
+/// Server-sent events: one `change` event per committed dataset change (dataset, change, version, bbox),
+/// optionally only for `?datasets=a,b`. A listener that falls behind gets a `resync` event and should
+/// reload what it shows.
+pub async fn events(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    let params = Params::parse(query.as_deref())?;
+    params.only(&["datasets"], |_| false)?;
+    let only: Option<Vec<DatasetId>> = params
+        .get("datasets")
+        .map(|list| {
+            list.split(',')
+                .map(|id| {
+                    DatasetId::new(id).map_err(|e| ApiError::bad_request(e.message().to_string()))
+                })
+                .collect::<ApiResult<Vec<_>>>()
+        })
+        .transpose()?;
+    let receiver = state.console.live().subscribe();
+    let mut shutdown = state.shutdown.clone();
+    let hello = stream::once(async {
+        Ok(Event::default()
+            .event("hello")
+            .data("{\"status\":\"listening\"}"))
+    });
+    let changes = BroadcastStream::new(receiver).filter_map(move |item| {
+        let only = only.clone();
+        async move {
+            match item {
+                Ok(change) => {
+                    if only
+                        .as_ref()
+                        .is_some_and(|ids| !ids.contains(&change.dataset))
+                    {
+                        return None;
+                    }
+                    let data = serde_json::to_string(&change).unwrap_or_default();
+                    Some(Ok(Event::default().event("change").data(data)))
+                }
+                Err(BroadcastStreamRecvError::Lagged(missed)) => Some(Ok(Event::default()
+                    .event("resync")
+                    .data(json!({"missed": missed}).to_string()))),
+            }
+        }
+    });
+    // Streams end when the server shuts down, so graceful shutdown never waits on an open listener.
+    let until_shutdown = async move {
+        let _ = shutdown.wait_for(|stopping| *stopping).await;
+    };
+    let stream = hello.chain(changes).take_until(until_shutdown);
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}

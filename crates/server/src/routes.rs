@@ -1,0 +1,356 @@
+//! Every route, once: its path, handler and documentation. The router and the OpenAPI document are both
+//! built from this table, so the API definition cannot drift from what the server answers.
+
+use axum::routing::{MethodRouter, get};
+use serde_json::{Map, Value, json};
+
+use crate::state::AppState;
+use crate::{ogc, ops, tiles};
+
+pub struct Route {
+    /// axum's path syntax, which is also OpenAPI's: `/collections/{collectionId}`.
+    pub path: &'static str,
+    pub summary: &'static str,
+    pub tag: &'static str,
+    /// Names of parameters defined in [`parameter`].
+    pub parameters: &'static [&'static str],
+    /// Success status and the media types it comes in.
+    pub success: (u16, &'static [&'static str]),
+    pub handler: MethodRouter<AppState>,
+}
+
+const JSON: &[&str] = &["application/json", "text/html"];
+
+pub fn table() -> Vec<Route> {
+    vec![
+        Route {
+            path: "/",
+            summary: "Landing page",
+            tag: "Capabilities",
+            parameters: &["f"],
+            success: (200, JSON),
+            handler: get(ogc::landing),
+        },
+        Route {
+            path: "/conformance",
+            summary: "Conformance classes implemented",
+            tag: "Capabilities",
+            parameters: &["f"],
+            success: (200, JSON),
+            handler: get(ogc::conformance),
+        },
+        Route {
+            path: "/api",
+            summary: "This API definition (OpenAPI 3.0)",
+            tag: "Capabilities",
+            parameters: &[],
+            success: (200, &["application/vnd.oai.openapi+json;version=3.0"]),
+            handler: get(crate::openapi::document),
+        },
+        Route {
+            path: "/collections",
+            summary: "Every dataset as a collection",
+            tag: "Data",
+            parameters: &["f"],
+            success: (200, JSON),
+            handler: get(ogc::collections),
+        },
+        Route {
+            path: "/collections/{collectionId}",
+            summary: "One collection",
+            tag: "Data",
+            parameters: &["collectionId", "f"],
+            success: (200, JSON),
+            handler: get(ogc::collection),
+        },
+        Route {
+            path: "/collections/{collectionId}/queryables",
+            summary: "Properties a filter may use",
+            tag: "Data",
+            parameters: &["collectionId", "f"],
+            success: (200, &["application/schema+json"]),
+            handler: get(ogc::queryables_route),
+        },
+        Route {
+            path: "/collections/{collectionId}/items",
+            summary: "Features, filtered by bbox, datetime, CQL2 and property values, paged by cursor",
+            tag: "Data",
+            parameters: &[
+                "collectionId",
+                "f",
+                "bbox",
+                "bbox-crs",
+                "datetime",
+                "limit",
+                "cursor",
+                "filter",
+                "filter-lang",
+                "filter-crs",
+            ],
+            success: (200, &["application/geo+json", "text/html"]),
+            handler: get(ogc::items),
+        },
+        Route {
+            path: "/collections/{collectionId}/items/{featureId}",
+            summary: "One feature",
+            tag: "Data",
+            parameters: &["collectionId", "featureId", "f"],
+            success: (200, &["application/geo+json", "text/html"]),
+            handler: get(ogc::item),
+        },
+        Route {
+            path: "/collections/{collectionId}/tiles",
+            summary: "Vector tilesets of a collection",
+            tag: "Tiles",
+            parameters: &["collectionId", "f"],
+            success: (200, &["application/json"]),
+            handler: get(tiles::collection_tilesets),
+        },
+        Route {
+            path: "/collections/{collectionId}/tiles/{tileMatrixSetId}",
+            summary: "Tileset metadata",
+            tag: "Tiles",
+            parameters: &["collectionId", "tileMatrixSetId", "f"],
+            success: (200, &["application/json"]),
+            handler: get(tiles::collection_tileset),
+        },
+        Route {
+            path: "/collections/{collectionId}/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}",
+            summary: "A vector tile (OGC API – Tiles)",
+            tag: "Tiles",
+            parameters: &[
+                "collectionId",
+                "tileMatrixSetId",
+                "tileMatrix",
+                "tileRow",
+                "tileCol",
+                "datetime",
+                "filter",
+                "filter-lang",
+                "f",
+            ],
+            success: (200, &["application/vnd.mapbox-vector-tile"]),
+            handler: get(tiles::ogc_tile),
+        },
+        Route {
+            path: "/tileMatrixSets",
+            summary: "Tile matrix sets offered",
+            tag: "Tiles",
+            parameters: &["f"],
+            success: (200, &["application/json"]),
+            handler: get(tiles::tile_matrix_sets),
+        },
+        Route {
+            path: "/tileMatrixSets/{tileMatrixSetId}",
+            summary: "A tile matrix set",
+            tag: "Tiles",
+            parameters: &["tileMatrixSetId", "f"],
+            success: (200, &["application/json"]),
+            handler: get(tiles::tile_matrix_set),
+        },
+        Route {
+            path: "/tiles/{datasets}",
+            summary: "TileJSON 3.0 for one or more datasets",
+            tag: "Tiles",
+            parameters: &["datasets", "datetime", "filter", "filter-lang", "f"],
+            success: (200, &["application/json"]),
+            handler: get(tiles::tilejson),
+        },
+        Route {
+            path: "/tiles/{datasets}/{z}/{x}/{y}",
+            summary: "A vector tile with one layer per dataset; y may end in .mvt",
+            tag: "Tiles",
+            parameters: &[
+                "datasets",
+                "z",
+                "x",
+                "y",
+                "datetime",
+                "filter",
+                "filter-lang",
+                "f",
+            ],
+            success: (200, &["application/vnd.mapbox-vector-tile"]),
+            handler: get(tiles::xyz_tile),
+        },
+        Route {
+            path: "/events",
+            summary: "Dataset changes as server-sent events",
+            tag: "Live",
+            parameters: &["datasets-query"],
+            success: (200, &["text/event-stream"]),
+            handler: get(ops::events),
+        },
+        Route {
+            path: "/healthz",
+            summary: "Liveness",
+            tag: "Operations",
+            parameters: &[],
+            success: (200, &["application/json"]),
+            handler: get(ops::healthz),
+        },
+        Route {
+            path: "/readyz",
+            summary: "Readiness: every dataset indexed",
+            tag: "Operations",
+            parameters: &[],
+            success: (200, &["application/json"]),
+            handler: get(ops::readyz),
+        },
+        Route {
+            path: "/metrics",
+            summary: "Prometheus metrics",
+            tag: "Operations",
+            parameters: &[],
+            success: (200, &["text/plain; version=0.0.4"]),
+            handler: get(ops::metrics_route),
+        },
+    ]
+}
+
+/// The OpenAPI definition of a parameter by name.
+pub fn parameter(name: &str) -> Value {
+    let path = |name: &str, description: &str, schema: Value| json!({"name": name, "in": "path", "required": true, "description": description, "schema": schema});
+    let query = |name: &str, description: &str, schema: Value| json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema, "style": "form", "explode": false});
+    let id_pattern = json!({"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"});
+    match name {
+        "collectionId" => path("collectionId", "Dataset id", id_pattern),
+        "featureId" => path("featureId", "Feature id", json!({"type": "string"})),
+        "datasets" => path(
+            "datasets",
+            "Dataset ids separated by commas",
+            json!({"type": "string"}),
+        ),
+        "tileMatrixSetId" => path(
+            "tileMatrixSetId",
+            "Tile matrix set (WebMercatorQuad)",
+            json!({"type": "string", "enum": ["WebMercatorQuad"]}),
+        ),
+        "tileMatrix" | "z" => path(
+            name,
+            "Zoom level",
+            json!({"type": "string", "pattern": "^[0-9]+$"}),
+        ),
+        "tileRow" | "y" => path(
+            name,
+            "Tile row (y), optionally with .mvt",
+            json!({"type": "string"}),
+        ),
+        "tileCol" | "x" => path(
+            name,
+            "Tile column (x)",
+            json!({"type": "string", "pattern": "^[0-9]+$"}),
+        ),
+        "f" => query("f", "Response encoding", json!({"type": "string"})),
+        "bbox" => query(
+            "bbox",
+            "minLon,minLat,maxLon,maxLat (west may exceed east across the antimeridian)",
+            json!({"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}),
+        ),
+        "bbox-crs" => query(
+            "bbox-crs",
+            "CRS of bbox (CRS84 only)",
+            json!({"type": "string", "format": "uri"}),
+        ),
+        "datetime" => query(
+            "datetime",
+            "Instant or interval (RFC 3339, open ends as ..)",
+            json!({"type": "string"}),
+        ),
+        "limit" => query(
+            "limit",
+            "Page size",
+            json!({"type": "integer", "minimum": 1, "maximum": geoconsole_query::MAX_LIMIT, "default": geoconsole_query::DEFAULT_LIMIT}),
+        ),
+        "cursor" => query(
+            "cursor",
+            "Position handed out in next/prev links",
+            json!({"type": "string"}),
+        ),
+        "filter" => query("filter", "CQL2 filter", json!({"type": "string"})),
+        "filter-lang" => query(
+            "filter-lang",
+            "Filter encoding",
+            json!({"type": "string", "enum": ["cql2-text", "cql2-json"], "default": "cql2-text"}),
+        ),
+        "filter-crs" => query(
+            "filter-crs",
+            "CRS of filter geometries (CRS84 only)",
+            json!({"type": "string", "format": "uri"}),
+        ),
+        "datasets-query" => query(
+            "datasets",
+            "Only changes of these datasets, separated by commas",
+            json!({"type": "string"}),
+        ),
+        other => json!({"name": other, "in": "query", "schema": {"type": "string"}}),
+    }
+}
+
+/// The whole OpenAPI 3.0 document.
+pub fn openapi(base: &str) -> Value {
+    let mut paths = Map::new();
+    let exception =
+        json!({"application/json": {"schema": {"$ref": "#/components/schemas/exception"}}});
+    for route in table() {
+        let mut content = Map::new();
+        for media in route.success.1 {
+            content.insert((*media).to_string(), json!({"schema": {}}));
+        }
+        let mut responses = Map::new();
+        responses.insert(
+            route.success.0.to_string(),
+            json!({"description": "Success", "content": content}),
+        );
+        for (status, description) in [
+            ("400", "Invalid parameter"),
+            ("404", "Not found"),
+            ("500", "Server error"),
+        ] {
+            responses.insert(
+                status.into(),
+                json!({"description": description, "content": exception}),
+            );
+        }
+        if route.tag == "Tiles" && route.success.1.contains(&tiles::MVT) {
+            responses.insert("204".into(), json!({"description": "Empty tile"}));
+            responses.insert("304".into(), json!({"description": "Not modified (ETag)"}));
+            responses.insert(
+                "406".into(),
+                json!({"description": "Encoding not offered", "content": exception}),
+            );
+        }
+        if route.path == "/readyz" {
+            responses.insert("503".into(), json!({"description": "Still indexing", "content": {"application/json": {"schema": {}}}}));
+        }
+        let operation_id = route
+            .path
+            .trim_matches('/')
+            .replace(['{', '}'], "")
+            .replace('/', "_");
+        let operation = json!({
+            "summary": route.summary,
+            "operationId": if operation_id.is_empty() { "landing".to_string() } else { operation_id },
+            "tags": [route.tag],
+            "parameters": route.parameters.iter().map(|p| parameter(p)).collect::<Vec<_>>(),
+            "responses": responses,
+        });
+        paths.insert(route.path.to_string(), json!({"get": operation}));
+    }
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "geoconsole",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "OGC API – Features (Core, CQL2 filtering, queryables) and Tiles over the console's datasets, plus vector tiles, change events and operations endpoints.",
+            "license": {"name": "Apache-2.0"},
+        },
+        "servers": [{"url": base}],
+        "paths": paths,
+        "components": {"schemas": {"exception": {
+            "type": "object",
+            "required": ["code"],
+            "properties": {"code": {"type": "string"}, "description": {"type": "string"}},
+        }}},
+    })
+}
