@@ -1,5 +1,10 @@
 //! Room `testkit`, dev-only: what tests across rooms share. Temporary stores on real GeoPackage files, the
-//! path of committed fixtures, and small feature builders. Tests may depend on it; no production crate does.
+//! path of committed fixtures, small feature builders, and real servers on 127.0.0.1 with an HTTP client.
+//! Tests may depend on it; no production crate does.
+
+mod server;
+
+pub use server::{Reply, TestServer, serve, serve_demo};
 
 use std::ops::Deref;
 use std::path::{Path, PathBuf};

@@ -86,3 +86,67 @@ pub fn plan_layer(
     });
     LayerPlan::Clusters(clusters)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layer::LayerBuilder;
+    use geoconsole_index::SnapshotBuilder;
+    use geoconsole_model::geo_types::{Geometry, Point};
+    use geoconsole_model::{
+        Bbox, Dataset, DatasetId, DatasetKind, GeometryType, Schema, TimeFields,
+    };
+
+    fn dense(n: u32) -> Snapshot {
+        let mut b = SnapshotBuilder::default();
+        for i in 0..n {
+            let (a, c) = (f64::from(i % 600), f64::from(i / 600));
+            b.push(
+                i64::from(i) + 1,
+                Geometry::Point(Point::new(2.0 + a * 0.01, 45.0 + c * 0.01)),
+                None,
+            )
+            .unwrap();
+        }
+        let now = chrono::Utc::now();
+        b.finish(Dataset {
+            id: DatasetId::new("dense").unwrap(),
+            title: "d".into(),
+            kind: DatasetKind::Events,
+            geometry_type: GeometryType::Point,
+            time_fields: TimeFields::default(),
+            id_field: None,
+            schema: Schema::default(),
+            source: "t".into(),
+            version: 1,
+            feature_count: u64::from(n),
+            extent: Some(Bbox::new(2.0, 45.0, 8.0, 50.0).unwrap()),
+            time_extent: None,
+            created: now,
+            updated: now,
+        })
+    }
+
+    #[test]
+    fn dense_points_become_clusters_that_count_every_point() {
+        let s = dense(300_000);
+        let tile = TileId::new(4, 8, 5).unwrap();
+        let LayerPlan::Clusters(clusters) =
+            plan_layer(&s, tile, &Selection::default(), &|_| true, true)
+        else {
+            panic!("dense points cluster");
+        };
+        assert_eq!(clusters.iter().map(|c| c.count).sum::<u32>(), 300_000);
+        let mut layer = LayerBuilder::new("dense", tile);
+        for c in &clusters {
+            layer.add_cluster(*c);
+        }
+        assert_eq!(layer.len(), clusters.len());
+        let LayerPlan::Features(few) =
+            plan_layer(&s, tile, &Selection::default(), &|_| true, false)
+        else {
+            panic!("without clustering every point is listed");
+        };
+        assert_eq!(few.len(), 300_000);
+    }
+}

@@ -1,0 +1,133 @@
+//! A real geoconsole server on an ephemeral loopback port, over a temporary GeoPackage.
+
+use std::time::{Duration, Instant};
+
+use geoconsole_app::Console;
+use geoconsole_server::{RunningServer, ServerOptions};
+
+use crate::{TempStore, temp_gpkg};
+
+/// A server and the store it serves; dropping it stops the server and removes the store.
+pub struct TestServer {
+    /// `http://127.0.0.1:PORT` without a trailing slash.
+    pub url: String,
+    pub console: Console,
+    pub store: TempStore,
+    running: Option<RunningServer>,
+    client: reqwest::Client,
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "status {}: body is not JSON ({e}): {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl TestServer {
+    /// GETs a path (or a full URL) and reads the whole reply.
+    pub async fn get(&self, path: &str) -> Reply {
+        self.get_with(path, &[]).await
+    }
+
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        let url = if path.starts_with("http") {
+            path.to_string()
+        } else {
+            format!("{}{path}", self.url)
+        };
+        let mut request = self.client.get(&url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response
+            .bytes()
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+            .to_vec();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(running) = self.running.take() {
+            running.shutdown().await.expect("server stops cleanly");
+        }
+    }
+}
+
+/// Serves a store and waits until every dataset is indexed.
+pub async fn serve(store: TempStore) -> TestServer {
+    let console = store.console();
+    let options = ServerOptions {
+        bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        ..ServerOptions::default()
+    };
+    let running = geoconsole_server::start(console.clone(), options)
+        .await
+        .expect("server starts on loopback");
+    let server = TestServer {
+        url: format!("http://{}", running.addr),
+        console,
+        store,
+        running: Some(running),
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("HTTP client"),
+    };
+    let started = Instant::now();
+    loop {
+        if server.get("/readyz").await.status == 200 {
+            return server;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "server never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The demo scenario in a fresh store, served.
+pub async fn serve_demo() -> TestServer {
+    let store = temp_gpkg();
+    geoconsole_scenario::build_demo(&store.console(), 42)
+        .await
+        .expect("demo builds");
+    serve(store).await
+}
