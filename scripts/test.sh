@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every geoconsole test: formatting, lints, unit, integration and end-to-end tests, and keeps the
 # benchmarks compiling. On a fresh Debian machine it first installs what the tests talk to: GDAL's
-# ogrinfo/ogr2ogr (gdal-bin), the real client that checks our GeoPackage files, and the sqlite3 shell.
+# ogrinfo/ogr2ogr (gdal-bin: GeoPackage, OGC API Features and MVT clients), the sqlite3 shell, and from
+# PyPI the OGC API client OWSLib and the OpenAPI fuzzer schemathesis.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -ne 0 ] && sudo_cmd=(sudo)
   "${sudo_cmd[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Python clients, pinned so a new release cannot change what the tests mean.
+python_missing=()
+python3 -c "import owslib" >/dev/null 2>&1 || python_missing+=("OWSLib==0.35.0")
+command -v schemathesis >/dev/null 2>&1 || python_missing+=("schemathesis==4.32.5")
+if [ ${#python_missing[@]} -gt 0 ]; then
+  echo "installing test dependencies from PyPI: ${python_missing[*]}"
+  python3 -m pip install --quiet --disable-pip-version-check "${python_missing[@]}"
 fi
 
 cargo fmt --all -- --check

@@ -121,6 +121,7 @@ async fn observe(request: Request, next: Next) -> Response {
         target: "geoconsole::http",
         method = %method,
         path = uri.path(),
+        query = uri.query().unwrap_or(""),
         route = %route,
         status,
         ms = (seconds * 1000.0),

@@ -10,9 +10,17 @@ use crate::state::AppState;
 
 pub async fn document(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let base = state.base_url(&headers);
+    let datasets: Vec<_> = state
+        .console
+        .live()
+        .indexes()
+        .all()
+        .iter()
+        .map(|s| s.dataset().clone())
+        .collect();
     json_response(
         StatusCode::OK,
         "application/vnd.oai.openapi+json;version=3.0",
-        openapi(&base).to_string(),
+        openapi(&base, &datasets).to_string(),
     )
 }

@@ -228,13 +228,18 @@ pub fn parameter(name: &str) -> Value {
         ),
         "tileMatrix" | "z" => path(
             name,
-            "Zoom level",
+            "Zoom level (0 to 22)",
+            json!({"type": "string", "pattern": "^([0-9]|1[0-9]|2[0-2])$"}),
+        ),
+        "tileRow" => path(
+            name,
+            "Tile row",
             json!({"type": "string", "pattern": "^[0-9]+$"}),
         ),
-        "tileRow" | "y" => path(
+        "y" => path(
             name,
             "Tile row (y), optionally with .mvt",
-            json!({"type": "string"}),
+            json!({"type": "string", "pattern": "^[0-9]+(\\.mvt|\\.pbf)?$"}),
         ),
         "tileCol" | "x" => path(
             name,
@@ -287,8 +292,9 @@ pub fn parameter(name: &str) -> Value {
     }
 }
 
-/// The whole OpenAPI 3.0 document.
-pub fn openapi(base: &str) -> Value {
+/// The whole OpenAPI 3.0 document. Each collection also gets its own items path listing its queryable
+/// properties as equality parameters, which is how clients such as GDAL learn they may filter server-side.
+pub fn openapi(base: &str, collections: &[geoconsole_model::Dataset]) -> Value {
     let mut paths = Map::new();
     let exception =
         json!({"application/json": {"schema": {"$ref": "#/components/schemas/exception"}}});
@@ -328,14 +334,59 @@ pub fn openapi(base: &str) -> Value {
             .trim_matches('/')
             .replace(['{', '}'], "")
             .replace('/', "_");
+        let mut parameters: Vec<Value> = route.parameters.iter().map(|p| parameter(p)).collect();
+        // The collections that exist now, so clients and fuzzers try real ones.
+        let ids: Vec<&str> = collections.iter().map(|d| d.id.as_str()).collect();
+        for p in parameters
+            .iter_mut()
+            .filter(|p| p["name"] == "collectionId")
+        {
+            if !ids.is_empty() {
+                p["schema"]["enum"] = json!(ids);
+            }
+        }
         let operation = json!({
             "summary": route.summary,
             "operationId": if operation_id.is_empty() { "landing".to_string() } else { operation_id },
             "tags": [route.tag],
-            "parameters": route.parameters.iter().map(|p| parameter(p)).collect::<Vec<_>>(),
+            "parameters": parameters,
             "responses": responses,
         });
         paths.insert(route.path.to_string(), json!({"get": operation}));
+    }
+    if let Some(generic) = paths.get("/collections/{collectionId}/items").cloned() {
+        for dataset in collections {
+            let mut operation = generic["get"].clone();
+            let id = dataset.id.as_str();
+            operation["operationId"] = json!(format!("items_{id}"));
+            operation["summary"] = json!(format!("Features of {}", dataset.title));
+            let mut parameters: Vec<Value> = operation["parameters"]
+                .as_array()
+                .map(|p| {
+                    p.iter()
+                        .filter(|p| p["name"] != "collectionId")
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default();
+            for field in dataset.schema.fields() {
+                if parameters.iter().any(|p| p["name"] == field.name.as_str()) {
+                    continue;
+                }
+                parameters.push(json!({
+                    "name": field.name,
+                    "in": "query",
+                    "required": false,
+                    "description": format!("Only features whose {} equals this value", field.name),
+                    "schema": {"type": "string"},
+                }));
+            }
+            operation["parameters"] = Value::Array(parameters);
+            paths.insert(
+                format!("/collections/{id}/items"),
+                json!({"get": operation}),
+            );
+        }
     }
     json!({
         "openapi": "3.0.3",

@@ -1,0 +1,289 @@
+//! Clients written by others against a real server on 127.0.0.1: GDAL's OAPIF, GeoJSON and MVT drivers,
+//! OWSLib, and schemathesis fuzzing the OpenAPI document. `scripts/test.sh` installs them (gdal-bin from
+//! Debian, OWSLib and schemathesis from PyPI); a missing tool fails the test rather than skipping it.
+
+use std::path::Path;
+use std::process::Command;
+
+use geoconsole_testkit::{TestServer, serve_demo};
+use serde_json::Value;
+
+/// Runs a program to completion off the async workers (the server answers it meanwhile).
+async fn run(program: &str, args: Vec<String>) -> String {
+    let shown = format!("{program} {}", args.join(" "));
+    let program = program.to_string();
+    let output = tokio::task::spawn_blocking(move || Command::new(&program).args(&args).output())
+        .await
+        .expect("process task")
+        .unwrap_or_else(|e| panic!("cannot run {shown}: {e} (scripts/test.sh installs it)"));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{shown} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+fn features_in(geojson: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(geojson).expect("ogr2ogr wrote a file");
+    let value: Value = serde_json::from_str(&text).expect("GeoJSON");
+    value["features"].as_array().expect("features").clone()
+}
+
+async fn matched(server: &TestServer, query: &str) -> u64 {
+    let page = server
+        .get(&format!(
+            "/collections/earthquakes/items?limit=10000&{query}"
+        ))
+        .await
+        .json();
+    page["numberReturned"].as_u64().expect("numberReturned")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gdal_reads_every_collection_through_oapif() {
+    let server = serve_demo().await;
+    let url = format!("OAPIF:{}/", server.url);
+    let listing = run("ogrinfo", vec!["-ro".into(), "-so".into(), url.clone()]).await;
+    let collections = server.get("/collections").await.json();
+    for collection in collections["collections"].as_array().unwrap() {
+        let id = collection["id"].as_str().unwrap();
+        assert!(
+            listing.contains(&format!(": {id} ")),
+            "GDAL lists {id}:\n{listing}"
+        );
+        let expected = collection["featureCount"].as_u64().unwrap();
+        let full = run(
+            "ogrinfo",
+            vec![
+                "-ro".into(),
+                "-al".into(),
+                "-oo".into(),
+                "PAGE_SIZE=1000".into(),
+                url.clone(),
+                id.into(),
+            ],
+        )
+        .await;
+        let read = full
+            .lines()
+            .filter(|l| l.starts_with("OGRFeature("))
+            .count() as u64;
+        assert_eq!(read, expected, "GDAL reads every feature of {id}");
+        assert!(
+            full.contains(&format!("Feature Count: {expected}")),
+            "{id}: GDAL takes the count from numberMatched"
+        );
+    }
+    let quakes = run(
+        "ogrinfo",
+        vec![
+            "-ro".into(),
+            "-so".into(),
+            url.clone(),
+            "earthquakes".into(),
+        ],
+    )
+    .await;
+    for field in [
+        "mag: Real",
+        "place: String",
+        "tsunami: Integer",
+        "magType: String",
+    ] {
+        assert!(quakes.contains(field), "GDAL sees {field}:\n{quakes}");
+    }
+    let one = run(
+        "ogrinfo",
+        vec![
+            "-ro".into(),
+            "-al".into(),
+            "-oo".into(),
+            "PAGE_SIZE=1000".into(),
+            url,
+            "earthquakes".into(),
+            "-where".into(),
+            "code = '6000k2kk'".into(),
+        ],
+    )
+    .await;
+    assert!(
+        one.contains("place (String) = 109 km SW of Severo-Kuril’sk, Russia"),
+        "{one}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ogr2ogr_copies_filtered_collections() {
+    let server = serve_demo().await;
+    let out = server.store.dir().join("mww.geojson");
+    // GDAL 3.6 sends equality on queryable properties to the server (learnt from /api) and evaluates the
+    // rest itself.
+    run(
+        "ogr2ogr",
+        vec![
+            "-f".into(),
+            "GeoJSON".into(),
+            out.display().to_string(),
+            "-oo".into(),
+            "PAGE_SIZE=1000".into(),
+            format!("OAPIF:{}/", server.url),
+            "earthquakes".into(),
+            "-where".into(),
+            "magType = 'mww' AND mag > 5".into(),
+        ],
+    )
+    .await;
+    let copied = features_in(&out);
+    assert_eq!(
+        copied.len() as u64,
+        matched(&server, "magType=mww&filter=mag%20%3E%205").await
+    );
+    assert!(!copied.is_empty());
+    // A CQL2 filter in the items URL, read by GDAL's GeoJSON driver (GDAL 3.6's OAPIF driver predates CQL2).
+    let cql = "mag%20%3E%3D%204.5%20AND%20S_INTERSECTS(geometry%2CBBOX(120%2C20%2C150%2C46))";
+    let out = server.store.dir().join("japan.gpkg");
+    run(
+        "ogr2ogr",
+        vec![
+            "-f".into(),
+            "GPKG".into(),
+            out.display().to_string(),
+            format!(
+                "{}/collections/earthquakes/items?limit=10000&filter={cql}",
+                server.url
+            ),
+            "-nln".into(),
+            "japan".into(),
+        ],
+    )
+    .await;
+    let info = run(
+        "ogrinfo",
+        vec![
+            "-ro".into(),
+            "-so".into(),
+            out.display().to_string(),
+            "japan".into(),
+        ],
+    )
+    .await;
+    let expected = matched(&server, &format!("filter={cql}")).await;
+    assert!(expected > 0);
+    assert!(
+        info.contains(&format!("Feature Count: {expected}")),
+        "{info}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gdal_decodes_our_vector_tiles() {
+    let server = serve_demo().await;
+    let tile = server
+        .get("/tiles/earthquakes,countries,storm_tracks/1/1/0.mvt")
+        .await;
+    assert_eq!(tile.status, 200);
+    let path = server.store.dir().join("1-1-0.mvt");
+    std::fs::write(&path, &tile.body).unwrap();
+    let info = run(
+        "ogrinfo",
+        vec![
+            "-ro".into(),
+            "-al".into(),
+            "-oo".into(),
+            "Z=1".into(),
+            "-oo".into(),
+            "X=1".into(),
+            "-oo".into(),
+            "Y=0".into(),
+            format!("MVT:{}", path.display()),
+        ],
+    )
+    .await;
+    for layer in ["Layer name: earthquakes", "Layer name: countries"] {
+        assert!(
+            info.contains(layer),
+            "{layer} in\n{}",
+            &info[..info.len().min(3000)]
+        );
+    }
+    assert!(
+        info.contains("mag (Real)"),
+        "properties survive in the tile"
+    );
+    // GDAL georeferences the tile: every quake it reads lies in the north-east quadrant (tile 1/1/0).
+    for line in info
+        .lines()
+        .filter(|l| l.trim_start().starts_with("POINT ("))
+    {
+        let numbers: Vec<f64> = line
+            .trim()
+            .trim_start_matches("POINT (")
+            .trim_end_matches(')')
+            .split_whitespace()
+            .map(|n| n.parse().unwrap())
+            .collect();
+        assert!(
+            numbers[0] >= -0.5e6 && numbers[1] >= -0.5e6,
+            "{line} is in web mercator's NE quadrant"
+        );
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owslib_pages_through_a_collection() {
+    let server = serve_demo().await;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/owslib_pages.py");
+    let out = run(
+        "python3",
+        vec![
+            script.display().to_string(),
+            format!("{}/", server.url),
+            "site_incidents".into(),
+            "5000".into(),
+        ],
+    )
+    .await;
+    let report: Value = serde_json::from_str(out.trim()).expect("the script prints JSON");
+    assert_eq!(report["features"], 25_716);
+    assert_eq!(report["unique"], 25_716);
+    assert_eq!(report["numberMatched"], 25_716);
+    assert_eq!(report["pages"], 6);
+    assert!(
+        report["collections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "earthquakes")
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schemathesis_finds_no_server_error_and_no_schema_violation() {
+    let server = serve_demo().await;
+    let out = run(
+        "schemathesis",
+        vec![
+            "run".into(),
+            format!("{}/api", server.url),
+            "--checks".into(),
+            "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance".into(),
+            "--max-examples".into(),
+            "25".into(),
+            "--phases".into(),
+            "examples,fuzzing".into(),
+            "--seed".into(),
+            "1".into(),
+            "--no-color".into(),
+        ],
+    )
+    .await;
+    assert!(out.contains(" passed"), "{out}");
+    assert!(!out.contains("failed"), "{out}");
+    server.shutdown().await;
+}
