@@ -1,0 +1,431 @@
+#!/usr/bin/env python3
+"""Serving benchmark: geoconsole vs Martin (tiles, over PostGIS) and pygeoapi (items, over PostGIS).
+
+Same data on every side: 1 M clustered points (`geoconsole generate`) and 50 k polygons, imported into a
+geoconsole GeoPackage and copied from it with ogr2ogr into a private PostgreSQL/PostGIS cluster (GiST
+indexes, ANALYZE). Load comes from loopback: wrk with a Lua script walking a fixed list of URLs for timed runs, and
+bench's own `walk` client (src/bin/walk.rs) for "each URL exactly once":
+
+- cold tiles: every tile of a fixed z2–z14 list once; geoconsole with its tile cache off
+  (`--tile-cache-mb 0`), Martin with `-C 0`;
+- warm tiles: the same list repeated for a fixed time, both caches on;
+- dense tiles: the densest z6 tiles, cold, one at a time (latency of the worst tiles);
+- items: bbox and property queries, geoconsole vs pygeoapi (gunicorn, 2 workers).
+
+Each side runs several times in alternation; medians are reported. Results go to bench/RESULTS.md between
+markers.
+
+Usage: python3 bench/serve_vs_peers.py [--runs 3] [--warm-seconds 10] [--items-seconds 10]
+Needs: a release build (`cargo build --release -p geoconsole -p geoconsole-bench`), gdal-bin, wrk, postgresql-15-postgis-3 (Debian), martin 1.14
+(`cargo install martin --locked --version 1.14.0 --no-default-features --features postgres,...`),
+and pygeoapi with psycopg2-binary, SQLAlchemy, GeoAlchemy2 from PyPI.
+"""
+
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import random
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = ROOT / "target" / "release" / "geoconsole"
+DATA = ROOT / "bench" / "data"
+OUT = ROOT / "bench" / "out" / "serve"
+RESULTS = ROOT / "bench" / "RESULTS.md"
+BEGIN, END = "<!-- serve-benchmark:begin -->", "<!-- serve-benchmark:end -->"
+PG_PORT, OURS_PORT, MARTIN_PORT, PYGEOAPI_PORT = 55432, 18181, 18182, 18183
+PG_URL = f"postgresql://postgres@127.0.0.1:{PG_PORT}/bench"
+
+WALK = ROOT / "target" / "release" / "walk"
+WRK_SCRIPT = r"""
+-- Walks the URL list in `paths.txt` round and round for the run's duration.
+local paths, counter = {}, 0
+for line in io.lines(os.getenv("WRK_PATHS")) do paths[#paths + 1] = line end
+local threads = {}
+function setup(thread)
+  thread:set("id", #threads)
+  table.insert(threads, thread)
+end
+function init(args)
+  counter = id
+end
+function request()
+  local path = paths[(counter % #paths) + 1]
+  counter = counter + #threads
+  return wrk.format("GET", path)
+end
+function done(summary, latency, requests)
+  local out = io.open(os.getenv("WRK_REPORT"), "w")
+  out:write(string.format('{"requests": %d, "seconds": %f, "p50_us": %d, "p99_us": %d, "max_us": %d, "non2xx": %d, "errors": %d, "bytes": %d}',
+    summary.requests, summary.duration / 1e6, latency:percentile(50), latency:percentile(99), latency.max,
+    summary.errors.status, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.bytes))
+  out:close()
+end
+"""
+
+
+def log(message):
+    print(f"[{datetime.datetime.now():%H:%M:%S}] {message}", flush=True)
+
+
+def run(cmd, **kwargs):
+    return subprocess.run(cmd, check=True, **kwargs)
+
+
+def wait_http(url, seconds=120):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except Exception:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} never answered")
+
+
+# ---------------------------------------------------------------- data
+
+
+def polygons(path, count, seed=7):
+    """Irregular polygons (5–9 vertices, 2–40 km across) around the same clusters as the points."""
+    rng = random.Random(seed)
+    centres = [(-74.0, 40.7), (2.35, 48.85), (139.7, 35.7), (77.2, 28.6), (-46.6, -23.5), (31.2, 30.0),
+               (151.2, -33.9), (-99.1, 19.4), (28.9, 41.0), (116.4, 39.9), (3.4, 6.5), (-0.1, 51.5)]
+    with open(path, "w") as out:
+        for i in range(count):
+            cx, cy = rng.choice(centres)
+            x, y = cx + rng.gauss(0, 6), max(-80, min(80, cy + rng.gauss(0, 4)))
+            r = rng.uniform(0.01, 0.2)
+            n = rng.randint(5, 9)
+            ring = []
+            for k in range(n):
+                a = 2 * math.pi * k / n
+                rr = r * rng.uniform(0.6, 1.0)
+                ring.append([round(x + rr * math.cos(a) / max(0.2, math.cos(math.radians(y))), 6), round(y + rr * math.sin(a), 6)])
+            ring.append(ring[0])
+            feature = {"type": "Feature", "id": f"z{i}", "geometry": {"type": "Polygon", "coordinates": [ring]},
+                       "properties": {"name": f"zone {i}", "category": f"c{i % 7}", "value": rng.randint(0, 1000)}}
+            out.write(json.dumps(feature) + "\n")
+
+
+def prepare(points):
+    DATA.mkdir(parents=True, exist_ok=True)
+    OUT.mkdir(parents=True, exist_ok=True)
+    csv = DATA / f"points_{points}.csv"
+    if not csv.exists():
+        log(f"generating {points} points")
+        run([str(BIN), "generate", "--points", str(points), "--output", str(csv), "--quiet"])
+    zones = DATA / "zones_50000.geojsonl"
+    if not zones.exists():
+        log("generating 50 000 polygons")
+        polygons(zones, 50_000)
+    store = OUT / f"serve_{points}.gpkg"
+    if not store.exists():
+        log("importing into geoconsole")
+        run([str(BIN), "--store", str(store), "import", str(csv), "--dataset", "points", "--quiet"])
+        run([str(BIN), "--store", str(store), "import", str(zones), "--dataset", "zones", "--kind", "areas", "--quiet"])
+    return store, csv
+
+
+# ---------------------------------------------------------------- PostGIS
+
+
+def start_postgis(store):
+    pgdata = OUT / "pgdata"
+    bindir = Path("/usr/lib/postgresql/15/bin")
+    user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    fresh = not pgdata.exists()
+    if fresh:
+        pgdata.mkdir(parents=True)
+        if user:
+            shutil.chown(pgdata, "postgres", "postgres")
+        run(user + [str(bindir / "initdb"), "-D", str(pgdata), "-U", "postgres", "--auth=trust"], stdout=subprocess.DEVNULL)
+    run(user + [str(bindir / "pg_ctl"), "-D", str(pgdata), "-o", f"-p {PG_PORT} -k /tmp -c shared_buffers=1GB -c max_connections=200",
+                "-l", str(pgdata / "log.txt"), "-w", "start"], stdout=subprocess.DEVNULL)
+    psql = ["psql", "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", "postgres", "-q", "-v", "ON_ERROR_STOP=1"]
+    exists = subprocess.run(psql + ["-tAc", "SELECT 1 FROM pg_database WHERE datname='bench'"], capture_output=True, text=True).stdout.strip()
+    if exists != "1":
+        log("loading the same data into PostGIS")
+        run(psql + ["-c", "CREATE DATABASE bench"])
+        run(psql + ["-d", "bench", "-c", "CREATE EXTENSION postgis"])
+        for layer in ["points", "zones"]:
+            run(["ogr2ogr", "-f", "PostgreSQL", f"PG:host=127.0.0.1 port={PG_PORT} user=postgres dbname=bench", str(store), layer,
+                 "-nln", layer, "-lco", "GEOMETRY_NAME=geom", "-lco", "FID=fid", "-lco", "SPATIAL_INDEX=GIST", "--config", "PG_USE_COPY", "YES"])
+        run(psql + ["-d", "bench", "-c", "CREATE INDEX ON points (category); ANALYZE"])
+    return lambda: subprocess.run(user + [str(bindir / "pg_ctl"), "-D", str(pgdata), "-m", "fast", "stop"], stdout=subprocess.DEVNULL)
+
+
+# ---------------------------------------------------------------- servers
+
+
+class Server:
+    def __init__(self, name, cmd, ready_url, env=None, cwd=None):
+        self.name = name
+        log_file = open(OUT / f"{name}.log", "w")
+        self.proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, cwd=cwd,
+                                     start_new_session=True)
+        wait_http(ready_url)
+
+    def stop(self):
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+def ours(store, cache_mb):
+    return Server("geoconsole", [str(BIN), "--store", str(store), "serve", "--bind", f"127.0.0.1:{OURS_PORT}",
+                                 "--tile-cache-mb", str(cache_mb)], f"http://127.0.0.1:{OURS_PORT}/readyz",
+                  env={"GEOCONSOLE_LOG": "warn"})
+
+
+def martin(cache_mb):
+    return Server("martin", ["martin", "-l", f"127.0.0.1:{MARTIN_PORT}", "-C", str(cache_mb), PG_URL],
+                  f"http://127.0.0.1:{MARTIN_PORT}/catalog", env={"RUST_LOG": "warn"})
+
+
+def pygeoapi():
+    config = OUT / "pygeoapi.yml"
+    provider = lambda table, id_field: {  # noqa: E731
+        "type": "feature", "name": "PostgreSQL", "data": {"host": "127.0.0.1", "port": PG_PORT, "dbname": "bench", "user": "postgres",
+                                                          "password": "", "search_path": ["public"]},
+        "id_field": id_field, "table": table, "geom_field": "geom"}
+    resource = lambda title, table: {  # noqa: E731
+        "type": "collection", "title": title, "description": title, "keywords": ["bench"],
+        "extents": {"spatial": {"bbox": [-180, -90, 180, 90], "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}},
+        "providers": [provider(table, "fid")]}
+    cfg = {
+        "server": {"bind": {"host": "127.0.0.1", "port": PYGEOAPI_PORT}, "url": f"http://127.0.0.1:{PYGEOAPI_PORT}",
+                   "mimetype": "application/json; charset=UTF-8", "encoding": "utf-8", "language": "en-US", "limit": 10,
+                   "map": {"url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png", "attribution": "OSM"}},
+        "logging": {"level": "ERROR"},
+        "metadata": {"identification": {"title": "bench", "description": "bench", "keywords": ["bench"], "keywords_type": "theme",
+                                        "terms_of_service": "none", "url": "http://example.org"},
+                     "license": {"name": "CC-BY 4.0", "url": "https://creativecommons.org/licenses/by/4.0/"},
+                     "provider": {"name": "bench", "url": "http://example.org"},
+                     "contact": {"name": "bench", "position": "bench", "address": "x", "city": "x", "stateorprovince": "x",
+                                 "postalcode": "x", "country": "x", "phone": "x", "fax": "x", "email": "x@example.org",
+                                 "url": "http://example.org", "hours": "x", "instructions": "x", "role": "pointOfContact"}},
+        "resources": {"points": resource("points", "points"), "zones": resource("zones", "zones")},
+    }
+    config.write_text(json.dumps(cfg))  # YAML is a superset of JSON
+    openapi = OUT / "pygeoapi-openapi.yml"
+    env = {"PYGEOAPI_CONFIG": str(config), "PYGEOAPI_OPENAPI": str(openapi)}
+    with open(openapi, "w") as out:
+        run(["pygeoapi", "openapi", "generate", str(config)], stdout=out, env={**os.environ, **env})
+    return Server("pygeoapi", ["gunicorn", "-w", "2", "-b", f"127.0.0.1:{PYGEOAPI_PORT}", "pygeoapi.flask_app:APP"],
+                  f"http://127.0.0.1:{PYGEOAPI_PORT}/conformance", env=env)
+
+
+# ---------------------------------------------------------------- load
+
+
+def wrk(base, paths, mode, seconds, threads, connections):
+    """Loop mode: wrk for the duration. Once mode (cold caches): every path exactly once with bench's own
+    `walk` client, since a wrk run always lasts its full duration."""
+    paths_file, report, script = OUT / "paths.txt", OUT / "wrk.json", OUT / "walk.lua"
+    paths_file.write_text("\n".join(paths) + "\n")
+    if mode == "once":
+        out = subprocess.run([str(WALK), base, str(paths_file), "once", str(seconds), str(connections)],
+                             check=True, capture_output=True, text=True).stdout
+        result = json.loads(out)
+        result["rps"] = result["requests"] / result["seconds"]
+        return result
+    script.write_text(WRK_SCRIPT)
+    if report.exists():
+        report.unlink()
+    env = {**os.environ, "WRK_PATHS": str(paths_file), "WRK_REPORT": str(report)}
+    run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "30s", "-s", str(script), base],
+        env=env, stdout=subprocess.DEVNULL)
+    result = json.loads(report.read_text())
+    result["rps"] = result["requests"] / result["seconds"]
+    return result
+
+
+def tile_of(lon, lat, z):
+    n = 2 ** z
+    lat = max(-85.0511, min(85.0511, lat))
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.log(math.tan(math.radians(lat)) + 1 / math.cos(math.radians(lat))) / math.pi) / 2 * n)
+    return min(x, n - 1), min(y, n - 1)
+
+
+def tile_lists(csv, per_zoom=120, seed=3):
+    rng = random.Random(seed)
+    coords = []
+    with open(csv) as f:
+        next(f)
+        for i, line in enumerate(f):
+            if i % 50 == 0:
+                parts = line.split(",")
+                coords.append((float(parts[1]), float(parts[2])))
+    tiles = []
+    for z in range(2, 15):
+        seen = set()
+        for lon, lat in rng.sample(coords, min(len(coords), per_zoom * 4)):
+            seen.add(tile_of(lon, lat, z))
+            if len(seen) >= per_zoom:
+                break
+        tiles += [(z, x, y) for x, y in sorted(seen)]
+    counts = {}
+    for lon, lat in coords:
+        t = tile_of(lon, lat, 6)
+        counts[t] = counts.get(t, 0) + 1
+    dense = [(6, x, y) for (x, y), _ in sorted(counts.items(), key=lambda kv: -kv[1])[:5]]
+    return tiles, dense
+
+
+def item_queries(csv, count=300, seed=5):
+    rng = random.Random(seed)
+    coords = []
+    with open(csv) as f:
+        next(f)
+        for i, line in enumerate(f):
+            if i % 97 == 0:
+                parts = line.split(",")
+                coords.append((float(parts[1]), float(parts[2])))
+    bbox, prop = [], []
+    for lon, lat in rng.sample(coords, count):
+        bbox.append(f"/collections/points/items?f=json&limit=100&bbox={lon - 0.25:.4f},{lat - 0.25:.4f},{lon + 0.25:.4f},{lat + 0.25:.4f}")
+    for i in range(count):
+        prop.append(f"/collections/points/items?f=json&limit=100&category={['flood', 'outage', 'fire', 'protest', 'storm'][i % 5]}&verified=true")
+    return bbox, prop
+
+
+def median_of(results, key):
+    return statistics.median(r[key] for r in results)
+
+
+# ---------------------------------------------------------------- main
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--points", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--warm-seconds", type=int, default=10)
+    parser.add_argument("--items-seconds", type=int, default=10)
+    parser.add_argument("--skip-items", action="store_true")
+    args = parser.parse_args()
+    store, csv = prepare(args.points)
+    stop_pg = start_postgis(store)
+    tiles, dense = tile_lists(csv)
+    layers = {"ours": lambda z, x, y: f"/tiles/points,zones/{z}/{x}/{y}.mvt", "martin": lambda z, x, y: f"/points,zones/{z}/{x}/{y}"}
+    rows = {}
+    try:
+        for run_index in range(args.runs):
+            for side in ["ours", "martin"]:
+                log(f"run {run_index + 1}: {side} cold tiles ({len(tiles)})")
+                server = ours(store, 0) if side == "ours" else martin(0)
+                port = OURS_PORT if side == "ours" else MARTIN_PORT
+                base = f"http://127.0.0.1:{port}"
+                try:
+                    cold = wrk(base, [layers[side](*t) for t in tiles], "once", 600, 2, 8)
+                    dense_runs = [wrk(base, [layers[side](*t)], "once", 60, 1, 1) for t in dense]
+                finally:
+                    server.stop()
+                rows.setdefault((side, "cold"), []).append(cold)
+                rows.setdefault((side, "dense"), []).append({"max_us": max(d["max_us"] for d in dense_runs),
+                                                             "p50_us": statistics.median(d["p50_us"] for d in dense_runs),
+                                                             "bytes": max(d["bytes"] for d in dense_runs)})
+                log(f"run {run_index + 1}: {side} warm tiles")
+                server = ours(store, 512) if side == "ours" else martin(512)
+                try:
+                    wrk(base, [layers[side](*t) for t in tiles], "once", 600, 2, 8)  # fill the cache
+                    warm = wrk(base, [layers[side](*t) for t in tiles], "loop", args.warm_seconds, 2, 32)
+                finally:
+                    server.stop()
+                rows.setdefault((side, "warm"), []).append(warm)
+        if not args.skip_items:
+            bbox, prop = item_queries(csv)
+            for run_index in range(args.runs):
+                for side in ["ours", "pygeoapi"]:
+                    log(f"run {run_index + 1}: {side} items")
+                    server = ours(store, 0) if side == "ours" else pygeoapi()
+                    port = OURS_PORT if side == "ours" else PYGEOAPI_PORT
+                    try:
+                        for kind, paths in [("bbox", bbox), ("property", prop)]:
+                            result = wrk(f"http://127.0.0.1:{port}", paths, "loop", args.items_seconds, 2, 8)
+                            rows.setdefault((side, kind), []).append(result)
+                    finally:
+                        server.stop()
+    finally:
+        stop_pg()
+    write_results(args, rows, len(tiles), dense)
+
+
+def fmt_ms(us):
+    return f"{us / 1000:.1f}"
+
+
+def write_results(args, rows, tile_count, dense):
+    def med(side, kind, key):
+        return median_of(rows[(side, kind)], key)
+
+    gdal = subprocess.run(["ogrinfo", "--version"], capture_output=True, text=True).stdout.strip()
+    martin_version = subprocess.run(["martin", "--version"], capture_output=True, text=True).stdout.strip()
+    lines = [
+        BEGIN,
+        "## Serving: geoconsole vs Martin (tiles) and pygeoapi (items), same data, same run",
+        "",
+        f"Run {datetime.date.today()} on {platform.machine()}, {os.cpu_count()} cores; {martin_version} over PostgreSQL 15 + PostGIS 3; "
+        f"pygeoapi under gunicorn (2 workers) over the same PostGIS; {gdal}.",
+        f"Command: `python3 bench/serve_vs_peers.py --points {args.points} --runs {args.runs} --warm-seconds {args.warm_seconds} "
+        f"--items-seconds {args.items_seconds}`",
+        f"Data: {args.points:,} clustered points + 50,000 polygons; tiles carry both layers (`points,zones`). Load on loopback: "
+        f"cold = {tile_count} distinct z2–z14 tiles once each (bench's `walk`, 8 connections, caches off), warm = wrk, 2 threads, the same list "
+        f"for {args.warm_seconds} s (32 connections, caches on), dense = the 5 densest z6 tiles one at a time, cold. "
+        f"Medians of {args.runs} alternating runs.",
+        "",
+        "| test | geoconsole req/s | peer req/s | ratio | geoconsole p50 ms | peer p50 ms | geoconsole p99 ms | peer p99 ms |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for kind, peer, label in [("cold", "martin", "cold tiles vs Martin (`-C 0`)"), ("warm", "martin", "warm tiles vs Martin")]:
+        a, b = med("ours", kind, "rps"), med(peer, kind, "rps")
+        lines.append(f"| {label} | {a:,.0f} | {b:,.0f} | {a / b:.1f}× | {fmt_ms(med('ours', kind, 'p50_us'))} | {fmt_ms(med(peer, kind, 'p50_us'))} | "
+                     f"{fmt_ms(med('ours', kind, 'p99_us'))} | {fmt_ms(med(peer, kind, 'p99_us'))} |")
+    if ("pygeoapi", "bbox") in rows:
+        for kind, label in [("bbox", "items, bbox (limit 100) vs pygeoapi"), ("property", "items, property equality (limit 100) vs pygeoapi")]:
+            a, b = med("ours", kind, "rps"), med("pygeoapi", kind, "rps")
+            lines.append(f"| {label} | {a:,.0f} | {b:,.1f} | {a / b:.0f}× | {fmt_ms(med('ours', kind, 'p50_us'))} | {fmt_ms(med('pygeoapi', kind, 'p50_us'))} | "
+                         f"{fmt_ms(med('ours', kind, 'p99_us'))} | {fmt_ms(med('pygeoapi', kind, 'p99_us'))} |")
+    lines += [
+        "",
+        f"Dense z6 tiles ({', '.join(f'{z}/{x}/{y}' for z, x, y in dense)}), slowest of the five, median over runs: "
+        f"geoconsole {fmt_ms(med('ours', 'dense', 'max_us'))} ms (largest response {med('ours', 'dense', 'bytes') / 1024:.0f} KiB), "
+        f"Martin {fmt_ms(med('martin', 'dense', 'max_us'))} ms (largest {med('martin', 'dense', 'bytes') / 1024:.0f} KiB).",
+        "",
+        "All runs (req/s): " + "; ".join(f"{side} {kind} " + ", ".join(f"{r['rps']:,.0f}" for r in results)
+                                         for (side, kind), results in sorted(rows.items()) if kind != "dense"),
+        "",
+        "Errors and non-2xx responses: " + ", ".join(f"{side} {kind} {sum(r.get('non2xx', 0) + r.get('errors', 0) for r in results)}"
+                                                      for (side, kind), results in sorted(rows.items()) if kind != "dense"),
+        END,
+    ]
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    block = "\n".join(lines)
+    if BEGIN in text:
+        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    RESULTS.write_text(text)
+    print(block)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
