@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every geoconsole test: formatting, lints, unit, integration and end-to-end tests, and keeps the
 # benchmarks compiling. On a fresh Debian machine it first installs what the tests talk to: GDAL's
-# ogrinfo/ogr2ogr (gdal-bin: GeoPackage, OGC API Features and MVT clients), the sqlite3 shell, and from
+# ogrinfo/ogr2ogr (gdal-bin: GeoPackage, OGC API Features and MVT clients), the sqlite3 shell, Debian's
+# chromium (a real browser reading the HTML pages), and from
 # PyPI the OGC API client OWSLib and the OpenAPI fuzzer schemathesis.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +10,7 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v ogrinfo >/dev/null 2>&1 || missing+=(gdal-bin)
 command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing test dependencies: ${missing[*]}"
   sudo_cmd=()

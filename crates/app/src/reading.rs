@@ -54,7 +54,7 @@ const COUNT_BUDGET: usize = 1_000_000;
 /// Slots whose geometry a count may test against a spatial filter.
 const FILTERED_COUNT_BUDGET: usize = 200_000;
 /// Features fetched per round when a filter needs properties.
-const FETCH_CHUNK: usize = 512;
+const FETCH_CHUNK: usize = 2048;
 
 /// What a filter sees of a slot when it needs only geometry and time.
 struct Slot<'a> {

@@ -94,8 +94,9 @@ fn index_row(id: &DatasetId, row: &rusqlite::Row<'_>) -> StoreResult<IndexRow> {
     })
 }
 
-/// Whole features by key, in the order asked. The keys travel as one bound array (`rarray`), never as SQL
-/// text.
+/// Whole features by key, in the order asked. Keys that are close together (a page or chunk of a key-ordered
+/// walk) are read as one range of the table, which SQLite streams in order; scattered keys travel as one
+/// bound array (`rarray`), never as SQL text.
 pub fn features_by_key(
     conn: &Connection,
     entry: &Entry,
@@ -109,18 +110,38 @@ pub fn features_by_key(
         )
         .with_source(e)
     };
-    let sql = format!(
-        "SELECT {} FROM {} WHERE fid IN rarray(?1)",
-        read::select_columns(entry),
-        quote(table)
-    );
-    let mut statement = conn.prepare_cached(&sql).map_err(wrap)?;
-    let values: Rc<Vec<SqlValue>> = Rc::new(keys.iter().map(|k| SqlValue::Integer(*k)).collect());
-    let mut rows = statement.query([values]).map_err(wrap)?;
+    let (Some(low), Some(high)) = (keys.iter().min(), keys.iter().max()) else {
+        return Ok(Vec::new());
+    };
+    let dense = (high.abs_diff(*low) as u128) < 2 * keys.len() as u128;
     let mut found: HashMap<i64, Feature> = HashMap::with_capacity(keys.len());
-    while let Some(row) = rows.next().map_err(wrap)? {
-        let (fid, feature) = read::feature_from_row(entry, row)?;
-        found.insert(fid, feature);
+    let mut collect = |rows: &mut rusqlite::Rows<'_>| -> StoreResult<()> {
+        while let Some(row) = rows.next().map_err(wrap)? {
+            let (fid, feature) = read::feature_from_row(entry, row)?;
+            found.insert(fid, feature);
+        }
+        Ok(())
+    };
+    if dense {
+        let sql = format!(
+            "SELECT {} FROM {} WHERE fid >= ?1 AND fid <= ?2",
+            read::select_columns(entry),
+            quote(table)
+        );
+        let mut statement = conn.prepare_cached(&sql).map_err(wrap)?;
+        collect(&mut statement.query([low, high]).map_err(wrap)?)?;
+        let wanted: std::collections::HashSet<i64> = keys.iter().copied().collect();
+        found.retain(|k, _| wanted.contains(k));
+    } else {
+        let sql = format!(
+            "SELECT {} FROM {} WHERE fid IN rarray(?1)",
+            read::select_columns(entry),
+            quote(table)
+        );
+        let mut statement = conn.prepare_cached(&sql).map_err(wrap)?;
+        let values: Rc<Vec<SqlValue>> =
+            Rc::new(keys.iter().map(|k| SqlValue::Integer(*k)).collect());
+        collect(&mut statement.query([values]).map_err(wrap)?)?;
     }
     Ok(keys
         .iter()

@@ -1,4 +1,5 @@
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -15,12 +16,22 @@ use crate::connection::{self, sqlite_error};
 use crate::write::GpkgWriter;
 use crate::{ddl, read, scan};
 
-/// A GeoPackage file as a [`FeatureStore`]. Reads share one connection on blocking threads; every write
-/// transaction gets its own connection and thread, and WAL lets reads go on meanwhile.
+/// A GeoPackage file as a [`FeatureStore`]. Reads run on blocking threads over a small pool of connections
+/// (WAL lets them read in parallel, with each other and with the writer); every write transaction gets its
+/// own connection and thread.
 #[derive(Debug, Clone)]
 pub struct GpkgStore {
     path: PathBuf,
-    reader: Arc<Mutex<Connection>>,
+    readers: Arc<Vec<Mutex<Connection>>>,
+    next_reader: Arc<AtomicUsize>,
+}
+
+/// Read connections: one per core, so concurrent requests read SQLite in parallel instead of queueing on
+/// one connection, bounded because each holds its own page cache.
+fn reader_count() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(2, 8)
 }
 
 impl GpkgStore {
@@ -41,9 +52,14 @@ impl GpkgStore {
         }
         let conn = connection::open(&path)?;
         connection::initialise(&path, &conn)?;
+        let mut readers = vec![Mutex::new(conn)];
+        for _ in 1..reader_count() {
+            readers.push(Mutex::new(connection::open(&path)?));
+        }
         Ok(Self {
             path,
-            reader: Arc::new(Mutex::new(conn)),
+            readers: Arc::new(readers),
+            next_reader: Arc::new(AtomicUsize::new(0)),
         })
     }
 
@@ -56,13 +72,20 @@ impl GpkgStore {
         &self,
         work: impl FnOnce(&mut Connection, &Path) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
-        let reader = Arc::clone(&self.reader);
+        let readers = Arc::clone(&self.readers);
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || {
+            // Take the first idle connection from a rotating start, else wait for the start one.
+            let n = readers.len();
+            let idle = (0..n).find_map(|i| readers[(start + i) % n].try_lock().ok());
             // A poisoned lock only means another query panicked; the connection itself is still sound.
-            let mut conn = reader
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut conn = match idle {
+                Some(conn) => conn,
+                None => readers[start % n]
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            };
             work(&mut conn, &path)
         })
         .await

@@ -287,3 +287,49 @@ async fn schemathesis_finds_no_server_error_and_no_schema_violation() {
     assert!(!out.contains("failed"), "{out}");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_reads_the_html_pages() {
+    let server = serve_demo().await;
+    let profile = server.store.dir().join("chromium-profile");
+    let dom = |url: String| {
+        vec![
+            "--headless".to_string(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-quic".into(),
+            "--no-first-run".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            format!("--user-data-dir={}", profile.display()),
+            "--dump-dom".into(),
+            url,
+        ]
+    };
+    let collections = run(
+        "chromium",
+        dom(format!("{}/collections?f=html", server.url)),
+    )
+    .await;
+    assert!(
+        collections.contains("Earthquakes, week to 2023-04-07 (USGS)"),
+        "{collections}"
+    );
+    let items = run(
+        "chromium",
+        dom(format!(
+            "{}/collections/earthquakes/items?f=html&limit=25",
+            server.url
+        )),
+    )
+    .await;
+    assert_eq!(
+        items.matches("<tr>").count(),
+        26,
+        "a header row and 25 features"
+    );
+    assert!(items.contains("Next →"));
+    assert!(items.contains("of 2389"));
+    server.shutdown().await;
+}
