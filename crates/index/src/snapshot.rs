@@ -214,7 +214,9 @@ impl SnapshotBuilder {
         self.keys.is_empty()
     }
 
-    pub fn finish(self, dataset: Dataset) -> Snapshot {
+    pub fn finish(mut self, dataset: Dataset) -> Snapshot {
+        // Vectors grown by doubling hold up to twice what they need; a snapshot lives long, so give it back.
+        self.xy.shrink_to_fit();
         let shapes = match self.geometries {
             None => {
                 let entries = self
@@ -228,7 +230,8 @@ impl SnapshotBuilder {
                     xy: self.xy,
                 }
             }
-            Some(geometries) => {
+            Some(mut geometries) => {
+                geometries.shrink_to_fit();
                 let envelopes: Vec<[f64; 4]> = geometries
                     .iter()
                     .map(|g| {
