@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every geoconsole test: formatting, lints, unit, integration and end-to-end tests, and keeps the
-# benchmarks compiling. On a fresh Debian machine it first installs what the tests talk to: GDAL's
+# Runs every geoconsole test: formatting, lints (which also type-check the benchmarks), unit, integration and
+# end-to-end tests. On a fresh Debian machine it first installs what the tests talk to: GDAL's
 # ogrinfo/ogr2ogr (gdal-bin: GeoPackage, OGC API Features and MVT clients), the sqlite3 shell, Debian's
 # chromium (a real browser reading the HTML pages), and from
 # PyPI the OGC API client OWSLib and the OpenAPI fuzzer schemathesis.
@@ -33,6 +33,5 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --locked 2>&1 | tee "$log"
-cargo bench --workspace --no-run --locked
 # One closing line for the whole run, summed over every test binary.
 awk '/^test result:/ { passed += $4; failed += $6 } END { printf "tests: %d passed, %d failed\n", passed, failed; exit failed > 0 }' "$log"

@@ -51,11 +51,18 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "trusted_schema", "OFF")?;
     // Lets SQLite sort (index builds, the R-tree's Hilbert order) on both cores.
     conn.pragma_update(None, "threads", 2)?;
+    // Reads of scattered rows (the features of a page or tile, by key) go through the OS page cache without a
+    // read system call and a copy per page. Address space only; the OS decides what stays resident.
+    conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
     blob::register_functions(conn)?;
     crate::rtree_bulk::register_functions(conn)?;
     // `rarray` binds a list of keys as one parameter (see `scan::features_by_key`).
     rusqlite::vtab::array::load_module(conn)
 }
+
+/// Largest part of the file mapped into memory per connection: address space, not RAM; SQLite caps it at its
+/// compile-time maximum.
+const MMAP_BYTES: i64 = 64 << 30;
 
 /// Page cache per connection, as `PRAGMA cache_size` takes it (negative: KiB): 96 MiB. A bulk import's
 /// dirty pages spill to the WAL when it is full, so it is sized to hold the working set of a million-row load.
