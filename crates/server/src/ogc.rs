@@ -639,42 +639,33 @@ pub async fn item(
     let self_href = format!("{collection}/items/{}", encode(&feature_id));
     match encoding(&params, &headers)? {
         Encoding::Json => {
-            let mut value: Value = serde_json::from_str(&feature_json(&feature)).map_err(|e| {
-                ApiError::from(geoconsole_app::AppError::new(
-                    geoconsole_app::AppErrorKind::Internal,
-                    e.to_string(),
-                ))
-            })?;
-            if let Value::Object(map) = &mut value {
-                map.insert(
-                    "links".into(),
-                    json!([
-                        link(
-                            self_href.clone(),
-                            "self",
-                            "application/geo+json",
-                            "This feature"
-                        ),
-                        link(
-                            format!("{self_href}?f=html"),
-                            "alternate",
-                            "text/html",
-                            "This feature as HTML"
-                        ),
-                        link(
-                            collection,
-                            "collection",
-                            "application/json",
-                            "The collection"
-                        ),
-                    ]),
-                );
-            }
-            Ok(json_response(
-                StatusCode::OK,
-                "application/geo+json",
-                value.to_string(),
-            ))
+            // The feature is already GeoJSON text: append the links to it rather than parse and re-serialise.
+            let links = json!([
+                link(
+                    self_href.clone(),
+                    "self",
+                    "application/geo+json",
+                    "This feature"
+                ),
+                link(
+                    format!("{self_href}?f=html"),
+                    "alternate",
+                    "text/html",
+                    "This feature as HTML"
+                ),
+                link(
+                    collection,
+                    "collection",
+                    "application/json",
+                    "The collection"
+                ),
+            ]);
+            let mut body = feature_json(&feature);
+            body.pop();
+            body.push_str(",\"links\":");
+            body.push_str(&links.to_string());
+            body.push('}');
+            Ok(json_response(StatusCode::OK, "application/geo+json", body))
         }
         Encoding::Html => Ok(html_response(html::page(
             &format!("{} · {}", dataset.title, feature_id),
