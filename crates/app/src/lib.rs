@@ -15,6 +15,7 @@ mod import;
 mod live;
 mod reading;
 mod time_fields;
+mod uploads;
 
 pub use console::Console;
 pub use error::{AppError, AppErrorKind, AppResult};
@@ -23,3 +24,4 @@ pub use import::{ImportCounters, ImportOptions, ImportReport, Reject};
 pub use live::{ChangeEvent, Live, build_snapshot};
 pub use reading::{ItemsPage, ItemsRequest, Page, RenderedTile, compile_filter, queryables};
 pub use time_fields::{END_FIELD_NAMES, START_FIELD_NAMES};
+pub use uploads::{ImportPreview, Upload, UploadState, Uploads, preview};

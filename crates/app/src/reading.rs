@@ -306,7 +306,10 @@ pub async fn tile(
                             continue;
                         }
                         let fid = feature.id.as_ref().map_or("", |i| i.as_str());
-                        layer.add_feature(*key, fid, &feature.geometry, &feature.properties);
+                        let time = feature
+                            .time
+                            .map(|t| (t.start.timestamp_millis(), t.end.timestamp_millis()));
+                        layer.add_feature(*key, fid, &feature.geometry, time, &feature.properties);
                     }
                     layer
                 })

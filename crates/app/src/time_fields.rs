@@ -6,7 +6,7 @@ use geoconsole_model::{Feature, ModelError, Properties, TimeSpan, parse_time_val
 use serde_json::Value;
 
 /// Property names that usually hold when an event starts (or happened), most specific first.
-pub const START_FIELD_NAMES: [&str; 18] = [
+pub const START_FIELD_NAMES: [&str; 19] = [
     "time",
     "datetime",
     "timestamp",
@@ -25,6 +25,7 @@ pub const START_FIELD_NAMES: [&str; 18] = [
     "occurred",
     "occurred_at",
     "observed_at",
+    "when",
 ];
 
 /// Property names that usually hold when an event ends.

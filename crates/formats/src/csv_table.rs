@@ -43,6 +43,14 @@ enum GeometryColumns {
     Wkt(usize),
 }
 
+/// Where a delimited file's geometry comes from, by column name, as the reader decided (detected or named).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CoordinateColumns {
+    LatLon { lat: String, lon: String },
+    Wkt { wkt: String },
+}
+
 /// Reads delimited text row by row. Coordinates come from lat/lon columns or one WKT column; every other
 /// column becomes a property typed from its text (integers, reals, booleans; everything else stays text).
 pub struct CsvReader<R: io::Read> {
@@ -98,6 +106,19 @@ impl<R: BufRead> CsvReader<R> {
             record: csv::StringRecord::new(),
             done: false,
         })
+    }
+
+    /// The columns the geometry is read from, for previews.
+    pub fn coordinate_columns(&self) -> CoordinateColumns {
+        match self.geometry {
+            GeometryColumns::LatLon { lat, lon } => CoordinateColumns::LatLon {
+                lat: self.headers[lat].clone(),
+                lon: self.headers[lon].clone(),
+            },
+            GeometryColumns::Wkt(column) => CoordinateColumns::Wkt {
+                wkt: self.headers[column].clone(),
+            },
+        }
     }
 
     fn row_to_feature(&self) -> Result<Feature, String> {

@@ -16,7 +16,7 @@ mod geojson_seq;
 mod read;
 mod write;
 
-pub use csv_table::{CsvOptions, CsvReader, CsvWriter};
+pub use csv_table::{CoordinateColumns, CsvOptions, CsvReader, CsvWriter};
 pub use detect::{Format, detect_format};
 pub use error::{FormatError, FormatErrorKind, FormatResult, Location};
 pub use geojson::{GeoJsonReader, GeoJsonWriter};

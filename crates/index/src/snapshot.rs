@@ -546,6 +546,51 @@ impl Snapshot {
     }
 
     /// Bytes this snapshot holds on the heap (vectors and tree nodes), for `/metrics` and the benchmark.
+    /// Counts of features active in each of `bins` equal steps of `[start_ms, end_ms)`: a feature with a
+    /// span counts in every step it overlaps, so a week-long warning shows all week. Only features in
+    /// `bbox` (when given) and with a time count.
+    pub fn time_histogram(
+        &self,
+        bbox: Option<&Bbox>,
+        start_ms: i64,
+        end_ms: i64,
+        bins: usize,
+    ) -> Vec<u64> {
+        let mut counts = vec![0u64; bins];
+        if bins == 0 || end_ms <= start_ms {
+            return counts;
+        }
+        let width = (end_ms - start_ms) as f64 / bins as f64;
+        let bin_of = |t: i64| ((t - start_ms) as f64 / width).floor();
+        let mut add = |slot: u32| {
+            let Some((s, e)) = self.time(slot) else {
+                return;
+            };
+            if e < start_ms || s >= end_ms {
+                return;
+            }
+            let first = bin_of(s).max(0.0) as usize;
+            let last = (bin_of(e).min(bins as f64 - 1.0)) as usize;
+            for count in &mut counts[first..=last.max(first)] {
+                *count += 1;
+            }
+        };
+        match bbox {
+            None => (0..self.len() as u32).for_each(&mut add),
+            Some(b) => {
+                let parts = b.split_at_antimeridian();
+                let mut slots = Vec::new();
+                self.slots_in(&parts, &mut slots);
+                if self.may_repeat(&parts) {
+                    slots.sort_unstable();
+                    slots.dedup();
+                }
+                slots.into_iter().for_each(&mut add);
+            }
+        }
+        counts
+    }
+
     pub fn memory_bytes(&self) -> usize {
         let base = self.keys.heap_bytes() + self.times.capacity() * size_of::<Millis>();
         // rstar keeps leaves in nodes of up to MAX_SIZE children; a bulk-loaded tree fills them, so the inner
@@ -661,6 +706,41 @@ mod tests {
             }
         }
         b.finish(dataset(Bbox::new(-180.0, -90.0, 180.0, 90.0).unwrap()))
+    }
+
+    #[test]
+    fn histogram_counts_active_features_per_step() {
+        let s = grid();
+        let may = |d: u32| {
+            Utc.with_ymd_and_hms(2024, 5, d, 0, 0, 0)
+                .unwrap()
+                .timestamp_millis()
+        };
+        let counts = s.time_histogram(None, may(1), may(29), 28);
+        // 180 longitudes with a time; latitudes cycle through 28 days: 180 = 6 × 28 + 12.
+        assert_eq!(counts.iter().sum::<u64>(), 180 * 180);
+        assert_eq!(counts[0], 7 * 180);
+        assert_eq!(counts[27], 6 * 180);
+        let west = Bbox::new(0.0, -90.0, 9.9, 90.0).unwrap();
+        assert_eq!(
+            s.time_histogram(Some(&west), may(1), may(29), 28)[0],
+            7 * 10
+        );
+        assert!(
+            s.time_histogram(None, may(1), may(1), 4)
+                .iter()
+                .all(|c| *c == 0)
+        );
+
+        let mut b = SnapshotBuilder::default();
+        let span = TimeSpan::interval(day(2).start, day(4).start).unwrap();
+        b.push(1, Geometry::Point(Point::new(0.0, 0.0)), Some(span))
+            .unwrap();
+        let one = b.finish(dataset(Bbox::new(0.0, 0.0, 0.0, 0.0).unwrap()));
+        assert_eq!(
+            one.time_histogram(None, may(1), may(6), 5),
+            vec![0, 1, 1, 1, 0]
+        );
     }
 
     fn selected(s: &Snapshot, sel: &Selection, after: Option<i64>) -> Vec<u32> {

@@ -38,6 +38,24 @@ impl ApiError {
         }
     }
 
+    pub fn forbidden(description: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::FORBIDDEN,
+            code: "Forbidden",
+            description: description.into(),
+        }
+    }
+
+    /// A failure of the server's own: logged in full, answered without internals.
+    pub fn internal(detail: impl Into<String>) -> Self {
+        tracing::error!(error = %detail.into(), "request failed");
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "InternalError",
+            description: "the server failed to answer; the details are in its log".into(),
+        }
+    }
+
     pub fn unavailable(description: impl Into<String>) -> Self {
         Self {
             status: StatusCode::SERVICE_UNAVAILABLE,

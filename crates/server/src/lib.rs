@@ -7,7 +7,9 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod histogram;
 mod html;
+mod imports;
 mod ogc;
 mod openapi;
 mod ops;
@@ -15,6 +17,7 @@ mod params;
 mod routes;
 mod state;
 mod tiles;
+mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,6 +28,7 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use geoconsole_app::Console;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -37,6 +41,7 @@ use tower_http::timeout::TimeoutLayer;
 pub use error::ApiError;
 pub use routes::openapi;
 pub use state::{AppState, TileCache};
+pub use web::console_built;
 
 /// How the server runs.
 #[derive(Debug, Clone)]
@@ -50,6 +55,8 @@ pub struct ServerOptions {
     pub body_limit_bytes: usize,
     /// The URL clients reach the server at, for links, when it differs from the Host they send.
     pub public_url: Option<String>,
+    /// Largest file accepted by `POST /imports`.
+    pub upload_limit_bytes: usize,
 }
 
 impl Default for ServerOptions {
@@ -60,6 +67,7 @@ impl Default for ServerOptions {
             request_timeout: Duration::from_secs(30),
             body_limit_bytes: 1024 * 1024,
             public_url: None,
+            upload_limit_bytes: 512 * 1024 * 1024,
         }
     }
 }
@@ -68,9 +76,21 @@ impl Default for ServerOptions {
 pub fn router(state: AppState, options: &ServerOptions) -> Router {
     let mut router = Router::new();
     for route in routes::table() {
-        router = router.route(route.path, route.handler);
+        // Only imports take files; every other body is small.
+        let limit = if route.tag == "Imports" {
+            options.upload_limit_bytes
+        } else {
+            options.body_limit_bytes
+        };
+        router = router.route(
+            route.path,
+            route.handler.layer(RequestBodyLimitLayer::new(limit)),
+        );
     }
     router
+        .route("/console", get(web::console_redirect))
+        .route("/console/", get(web::console_index))
+        .route("/console/{*path}", get(web::console_file))
         .fallback(|| async {
             ApiError::not_found("no such resource; see /api for what this server offers")
                 .into_response()
@@ -83,7 +103,6 @@ pub fn router(state: AppState, options: &ServerOptions) -> Router {
                 .allow_origin(Any)
                 .allow_methods([Method::GET, Method::HEAD]),
         )
-        .layer(RequestBodyLimitLayer::new(options.body_limit_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             options.request_timeout,
@@ -169,6 +188,8 @@ pub async fn start(console: Console, options: ServerOptions) -> std::io::Result<
         metrics: state::metrics_handle(),
         shutdown: shutdown.clone(),
         public_url: options.public_url.clone(),
+        web: Arc::new(web::WebAssets::default()),
+        uploads: Arc::new(geoconsole_app::Uploads::new().map_err(std::io::Error::other)?),
     };
     let app = router(state, &options);
     tokio::spawn(async move {
@@ -184,6 +205,6 @@ pub async fn start(console: Console, options: ServerOptions) -> std::io::Result<
             })
             .await
     });
-    tracing::info!(url = %format!("http://{addr}/"), "serving");
+    tracing::info!(url = %format!("http://{addr}/"), console = %format!("http://{addr}/console/"), "serving");
     Ok(RunningServer { addr, stop, task })
 }

@@ -160,6 +160,8 @@ fn collection_json(base: &str, dataset: &Dataset) -> Value {
         "geometryType": dataset.geometry_type,
         "featureCount": dataset.feature_count,
         "version": dataset.version,
+        "created": format_rfc3339(dataset.created),
+        "updated": format_rfc3339(dataset.updated),
         "links": [
             link(format!("{base}/collections/{id}"), "self", "application/json", "This collection"),
             link(format!("{base}/collections/{id}?f=html"), "alternate", "text/html", "This collection as HTML"),

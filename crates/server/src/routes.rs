@@ -1,15 +1,17 @@
 //! Every route, once: its path, handler and documentation. The router and the OpenAPI document are both
 //! built from this table, so the API definition cannot drift from what the server answers.
 
-use axum::routing::{MethodRouter, get};
+use axum::routing::{MethodRouter, delete, get, post};
 use serde_json::{Map, Value, json};
 
 use crate::state::AppState;
-use crate::{ogc, ops, tiles};
+use crate::{histogram, imports, ogc, ops, tiles, web};
 
 pub struct Route {
     /// axum's path syntax, which is also OpenAPI's: `/collections/{collectionId}`.
     pub path: &'static str,
+    /// `get`, `post` or `delete`, as OpenAPI spells it; one path may appear once per method.
+    pub method: &'static str,
     pub summary: &'static str,
     pub tag: &'static str,
     /// Names of parameters defined in [`parameter`].
@@ -24,6 +26,7 @@ const JSON: &[&str] = &["application/json", "text/html"];
 pub fn table() -> Vec<Route> {
     vec![
         Route {
+            method: "get",
             path: "/",
             summary: "Landing page",
             tag: "Capabilities",
@@ -32,6 +35,7 @@ pub fn table() -> Vec<Route> {
             handler: get(ogc::landing),
         },
         Route {
+            method: "get",
             path: "/conformance",
             summary: "Conformance classes implemented",
             tag: "Capabilities",
@@ -40,6 +44,7 @@ pub fn table() -> Vec<Route> {
             handler: get(ogc::conformance),
         },
         Route {
+            method: "get",
             path: "/api",
             summary: "This API definition (OpenAPI 3.0)",
             tag: "Capabilities",
@@ -48,6 +53,7 @@ pub fn table() -> Vec<Route> {
             handler: get(crate::openapi::document),
         },
         Route {
+            method: "get",
             path: "/collections",
             summary: "Every dataset as a collection",
             tag: "Data",
@@ -56,6 +62,7 @@ pub fn table() -> Vec<Route> {
             handler: get(ogc::collections),
         },
         Route {
+            method: "get",
             path: "/collections/{collectionId}",
             summary: "One collection",
             tag: "Data",
@@ -64,6 +71,7 @@ pub fn table() -> Vec<Route> {
             handler: get(ogc::collection),
         },
         Route {
+            method: "get",
             path: "/collections/{collectionId}/queryables",
             summary: "Properties a filter may use",
             tag: "Data",
@@ -72,6 +80,7 @@ pub fn table() -> Vec<Route> {
             handler: get(ogc::queryables_route),
         },
         Route {
+            method: "get",
             path: "/collections/{collectionId}/items",
             summary: "Features, filtered by bbox, datetime, CQL2 and property values, paged by cursor",
             tag: "Data",
@@ -91,6 +100,7 @@ pub fn table() -> Vec<Route> {
             handler: get(ogc::items),
         },
         Route {
+            method: "get",
             path: "/collections/{collectionId}/items/{featureId}",
             summary: "One feature",
             tag: "Data",
@@ -99,6 +109,7 @@ pub fn table() -> Vec<Route> {
             handler: get(ogc::item),
         },
         Route {
+            method: "get",
             path: "/collections/{collectionId}/tiles",
             summary: "Vector tilesets of a collection",
             tag: "Tiles",
@@ -107,6 +118,7 @@ pub fn table() -> Vec<Route> {
             handler: get(tiles::collection_tilesets),
         },
         Route {
+            method: "get",
             path: "/collections/{collectionId}/tiles/{tileMatrixSetId}",
             summary: "Tileset metadata",
             tag: "Tiles",
@@ -115,6 +127,7 @@ pub fn table() -> Vec<Route> {
             handler: get(tiles::collection_tileset),
         },
         Route {
+            method: "get",
             path: "/collections/{collectionId}/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}",
             summary: "A vector tile (OGC API – Tiles)",
             tag: "Tiles",
@@ -133,6 +146,7 @@ pub fn table() -> Vec<Route> {
             handler: get(tiles::ogc_tile),
         },
         Route {
+            method: "get",
             path: "/tileMatrixSets",
             summary: "Tile matrix sets offered",
             tag: "Tiles",
@@ -141,6 +155,7 @@ pub fn table() -> Vec<Route> {
             handler: get(tiles::tile_matrix_sets),
         },
         Route {
+            method: "get",
             path: "/tileMatrixSets/{tileMatrixSetId}",
             summary: "A tile matrix set",
             tag: "Tiles",
@@ -149,6 +164,7 @@ pub fn table() -> Vec<Route> {
             handler: get(tiles::tile_matrix_set),
         },
         Route {
+            method: "get",
             path: "/tiles/{datasets}",
             summary: "TileJSON 3.0 for one or more datasets",
             tag: "Tiles",
@@ -157,6 +173,7 @@ pub fn table() -> Vec<Route> {
             handler: get(tiles::tilejson),
         },
         Route {
+            method: "get",
             path: "/tiles/{datasets}/{z}/{x}/{y}",
             summary: "A vector tile with one layer per dataset; y may end in .mvt",
             tag: "Tiles",
@@ -174,6 +191,70 @@ pub fn table() -> Vec<Route> {
             handler: get(tiles::xyz_tile),
         },
         Route {
+            method: "get",
+            path: "/collections/{collectionId}/histogram",
+            summary: "Features active in each step of a time window (for time bars)",
+            tag: "Data",
+            parameters: &["collectionId", "histogram-datetime", "bins", "bbox"],
+            success: (200, &["application/json"]),
+            handler: get(histogram::histogram),
+        },
+        Route {
+            method: "post",
+            path: "/imports",
+            summary: "Stage a file for import and preview what was detected in it",
+            tag: "Imports",
+            parameters: &["name", "format", "lat", "lon", "wkt"],
+            success: (201, &["application/json"]),
+            handler: post(imports::create),
+        },
+        Route {
+            method: "get",
+            path: "/imports/{uploadId}",
+            summary: "State and progress of a staged or running import",
+            tag: "Imports",
+            parameters: &["uploadId"],
+            success: (200, &["application/json"]),
+            handler: get(imports::status),
+        },
+        Route {
+            method: "post",
+            path: "/imports/{uploadId}",
+            summary: "Import a staged file into a dataset, in the background",
+            tag: "Imports",
+            parameters: &["uploadId"],
+            success: (202, &["application/json"]),
+            handler: post(imports::start),
+        },
+        Route {
+            method: "delete",
+            path: "/imports/{uploadId}",
+            summary: "Forget a staged or finished upload",
+            tag: "Imports",
+            parameters: &["uploadId"],
+            success: (204, &[]),
+            handler: delete(imports::remove),
+        },
+        Route {
+            method: "get",
+            path: "/basemap/{z}/{x}/{y}",
+            summary: "Offline basemap vector tile: land, coastline, borders, cities, graticule",
+            tag: "Basemap",
+            parameters: &["z", "x", "y"],
+            success: (200, &["application/vnd.mapbox-vector-tile"]),
+            handler: get(web::basemap_tile),
+        },
+        Route {
+            method: "get",
+            path: "/basemap/fonts/{fontstack}/{range}",
+            summary: "SDF glyphs for map labels (MapLibre glyphs protobuf)",
+            tag: "Basemap",
+            parameters: &["fontstack", "range"],
+            success: (200, &["application/x-protobuf"]),
+            handler: get(web::basemap_glyphs),
+        },
+        Route {
+            method: "get",
             path: "/events",
             summary: "Dataset changes as server-sent events",
             tag: "Live",
@@ -182,6 +263,7 @@ pub fn table() -> Vec<Route> {
             handler: get(ops::events),
         },
         Route {
+            method: "get",
             path: "/healthz",
             summary: "Liveness",
             tag: "Operations",
@@ -190,6 +272,7 @@ pub fn table() -> Vec<Route> {
             handler: get(ops::healthz),
         },
         Route {
+            method: "get",
             path: "/readyz",
             summary: "Readiness: every dataset indexed",
             tag: "Operations",
@@ -198,6 +281,7 @@ pub fn table() -> Vec<Route> {
             handler: get(ops::readyz),
         },
         Route {
+            method: "get",
             path: "/metrics",
             summary: "Prometheus metrics",
             tag: "Operations",
@@ -206,6 +290,24 @@ pub fn table() -> Vec<Route> {
             handler: get(ops::metrics_route),
         },
     ]
+}
+
+/// What `POST /imports/{uploadId}` takes (see `imports::ImportChoice`).
+fn import_choice_schema() -> Value {
+    let text = json!({"type": "string"});
+    json!({
+        "type": "object",
+        "required": ["dataset"],
+        "additionalProperties": false,
+        "properties": {
+            "dataset": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"},
+            "title": text, "time": text, "time_end": text, "id_field": text,
+            "lat": text, "lon": text, "wkt": text,
+            "kind": {"type": "string", "enum": ["sites", "events", "areas", "reference"]},
+            "mode": {"type": "string", "enum": ["create", "append", "replace", "upsert"]},
+            "skip_invalid": {"type": "boolean"},
+        },
+    })
 }
 
 /// The OpenAPI definition of a parameter by name.
@@ -283,6 +385,54 @@ pub fn parameter(name: &str) -> Value {
             "CRS of filter geometries (CRS84 only)",
             json!({"type": "string", "format": "uri"}),
         ),
+        "histogram-datetime" => query(
+            "datetime",
+            "Closed interval START/END (RFC 3339); defaults to the dataset's time extent",
+            json!({"type": "string"}),
+        ),
+        "bins" => query(
+            "bins",
+            "Number of equal steps",
+            json!({"type": "integer", "minimum": 1, "maximum": crate::histogram::MAX_BINS, "default": 100}),
+        ),
+        "uploadId" => path(
+            "uploadId",
+            "Upload id from POST /imports",
+            json!({"type": "string"}),
+        ),
+        "fontstack" => path(
+            "fontstack",
+            "Font names separated by commas (any is answered with the console's font)",
+            json!({"type": "string"}),
+        ),
+        "range" => path(
+            "range",
+            "Code point range START-END, 256 wide, e.g. 0-255 (optionally with .pbf)",
+            json!({"type": "string", "pattern": "^[0-9]+-[0-9]+(\\.pbf)?$"}),
+        ),
+        "name" => {
+            json!({"name": "name", "in": "query", "required": true, "description": "The file's name (its extension helps detect the format)", "schema": {"type": "string", "minLength": 1}})
+        }
+        "format" => query(
+            "format",
+            "Force a format instead of detecting it",
+            json!({"type": "string", "enum": ["geojson", "geojsonseq", "csv"]}),
+        ),
+        "lat" => query(
+            "lat",
+            "CSV latitude column (detected when absent)",
+            json!({"type": "string"}),
+        ),
+        "lon" => query(
+            "lon",
+            "CSV longitude column (detected when absent)",
+            json!({"type": "string"}),
+        ),
+        "wkt" => query(
+            "wkt",
+            "CSV WKT geometry column (detected when absent)",
+            json!({"type": "string"}),
+        ),
         "datasets-query" => query(
             "datasets",
             "Only changes of these datasets, separated by commas",
@@ -326,14 +476,31 @@ pub fn openapi(base: &str, collections: &[geoconsole_model::Dataset]) -> Value {
                 json!({"description": "Encoding not offered", "content": exception}),
             );
         }
+        if route.method != "get" {
+            for (status, description) in [
+                ("403", "Cross-site write refused"),
+                ("409", "Conflicts with the upload's state"),
+                ("413", "Body too large"),
+                ("415", "Unsupported Content-Type"),
+                ("503", "Too many imports at once"),
+            ] {
+                responses.insert(
+                    status.into(),
+                    json!({"description": description, "content": exception}),
+                );
+            }
+        }
         if route.path == "/readyz" {
             responses.insert("503".into(), json!({"description": "Still indexing", "content": {"application/json": {"schema": {}}}}));
         }
-        let operation_id = route
+        let mut operation_id = route
             .path
             .trim_matches('/')
             .replace(['{', '}'], "")
             .replace('/', "_");
+        if route.method != "get" {
+            operation_id = format!("{}_{operation_id}", route.method);
+        }
         let mut parameters: Vec<Value> = route.parameters.iter().map(|p| parameter(p)).collect();
         // The collections that exist now, so clients and fuzzers try real ones.
         let ids: Vec<&str> = collections.iter().map(|d| d.id.as_str()).collect();
@@ -345,14 +512,26 @@ pub fn openapi(base: &str, collections: &[geoconsole_model::Dataset]) -> Value {
                 p["schema"]["enum"] = json!(ids);
             }
         }
-        let operation = json!({
+        let mut operation = json!({
             "summary": route.summary,
             "operationId": if operation_id.is_empty() { "landing".to_string() } else { operation_id },
             "tags": [route.tag],
             "parameters": parameters,
             "responses": responses,
         });
-        paths.insert(route.path.to_string(), json!({"get": operation}));
+        match (route.method, route.path) {
+            ("post", "/imports") => {
+                operation["requestBody"] = json!({"required": true, "description": "The file", "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}});
+            }
+            ("post", _) => {
+                operation["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": import_choice_schema()}}});
+            }
+            _ => {}
+        }
+        let entry = paths
+            .entry(route.path.to_string())
+            .or_insert_with(|| json!({}));
+        entry[route.method] = operation;
     }
     if let Some(generic) = paths.get("/collections/{collectionId}/items").cloned() {
         for dataset in collections {

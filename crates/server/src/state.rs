@@ -86,6 +86,10 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// The URL clients reach the server at, when configured; otherwise links follow the Host header.
     pub public_url: Option<String>,
+    /// The web console's basemap and glyphs, built on first use.
+    pub web: Arc<crate::web::WebAssets>,
+    /// Files staged by `POST /imports`.
+    pub uploads: Arc<geoconsole_app::Uploads>,
 }
 
 impl AppState {

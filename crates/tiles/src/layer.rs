@@ -53,12 +53,15 @@ impl LayerBuilder {
         self.features.is_empty()
     }
 
-    /// Adds a feature given in WGS84. Returns `false` when nothing of it is left inside the tile.
+    /// Adds a feature given in WGS84. Returns `false` when nothing of it is left inside the tile. Its time
+    /// span, in epoch milliseconds, becomes `time_start`/`time_end` (unless properties already use those
+    /// names), so a map can filter a loaded tile by time without asking the server again.
     pub fn add_feature(
         &mut self,
         key: i64,
         feature_id: &str,
         geometry: &Geometry<f64>,
+        time: Option<(i64, i64)>,
         properties: &Properties,
     ) -> bool {
         let Some(shape) = to_tile_geometry(self.tile, geometry) else {
@@ -68,8 +71,16 @@ impl LayerBuilder {
             return false;
         };
         feature.id = u64::try_from(key).ok();
-        let mut tags = Vec::with_capacity(properties.len() * 2 + 2);
-        if !properties.contains_key("id") {
+        let mut tags = Vec::with_capacity(properties.len() * 2 + 6);
+        if let Some((start, end)) = time {
+            for (name, ms) in [("time_start", start), ("time_end", end)] {
+                if !properties.contains_key(name) {
+                    let (k, v) = self.tags.insert_ref(name, TileValue::Sint(ms));
+                    tags.extend([k, v]);
+                }
+            }
+        }
+        if !feature_id.is_empty() && !properties.contains_key("id") {
             let (k, v) = self
                 .tags
                 .insert_ref("id", TileValue::Str(feature_id.to_string()));

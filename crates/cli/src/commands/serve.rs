@@ -21,12 +21,20 @@ pub async fn run(console: &Console, args: &ServeArgs) -> Result<()> {
     let server = geoconsole_server::start(console.clone(), options)
         .await
         .with_context(|| format!("cannot listen on {}", args.bind))?;
-    println!(
-        "geoconsole is serving {} at http://{}/  (collections: http://{}/collections, Ctrl-C stops)",
-        console.store().location(),
-        server.addr,
-        server.addr
-    );
+    if geoconsole_server::console_built() {
+        println!(
+            "geoconsole is serving {}\n  console: http://{}/console/\n  API:     http://{}/  (Ctrl-C stops)",
+            console.store().location(),
+            server.addr,
+            server.addr
+        );
+    } else {
+        println!(
+            "geoconsole is serving {} at http://{}/ (Ctrl-C stops)\n  the web console is not in this build: ./scripts/demo.sh builds it",
+            console.store().location(),
+            server.addr
+        );
+    }
     let stop = server.stop_handle();
     tokio::spawn(async move {
         shutdown_signal().await;

@@ -1,0 +1,516 @@
+//! Files sent to the console (the web console's drag-and-drop, or any HTTP client), held in a staging
+//! directory between three steps: upload, preview (what the console detected: format, coordinate and time
+//! columns, the first rows, the first problems), and import with live progress. The import itself is the
+//! ordinary [`Console::import`](crate::Console::import), so an upload obeys every rule a CLI import does.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use geoconsole_formats::{
+    CoordinateColumns, CsvReader, Format, ReadOptions, detect_format, open_reader,
+};
+use geoconsole_model::{DatasetId, Feature, format_rfc3339};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::import::{ImportCounters, ImportOptions, ImportReport};
+use crate::time_fields::{self, END_FIELD_NAMES, SNIFF_FEATURES, START_FIELD_NAMES};
+use crate::{AppError, AppErrorKind, AppResult, Console};
+
+/// Rows shown in a preview.
+const PREVIEW_ROWS: usize = 10;
+/// Problems listed in a preview before it stops looking.
+const PREVIEW_PROBLEMS: usize = 5;
+/// Uploads kept at once; older finished or abandoned ones make room.
+const MAX_UPLOADS: usize = 32;
+/// An upload nobody imported is removed after this long.
+const ABANDONED_AFTER: Duration = Duration::from_secs(3600);
+
+/// What the console found in an uploaded file, before anything is written.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportPreview {
+    pub format: String,
+    /// For delimited text: the columns coordinates are read from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coordinates: Option<CoordinateColumns>,
+    /// The detected start (or instant) and end time properties.
+    pub time: Option<String>,
+    pub time_end: Option<String>,
+    /// Property names in the order first seen.
+    pub columns: Vec<String>,
+    /// Geometry types among the sampled features, with counts.
+    pub geometry_types: BTreeMap<String, u64>,
+    /// Features read for this preview (at most the time-detection sample).
+    pub sampled: u64,
+    /// The first rows: `at` (feature or line), geometry type, a representative position, time, properties.
+    pub rows: Vec<Value>,
+    /// The first invalid rows in the sample, each with where and why.
+    pub problems: Vec<Value>,
+    /// A dataset id made from the file name, and a kind from what was detected.
+    pub suggested_dataset: String,
+    pub suggested_kind: String,
+}
+
+/// Where an upload is in its life.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum UploadState {
+    Staged,
+    Importing,
+    Imported { report: Box<ImportReport> },
+    Failed { error: String },
+}
+
+#[derive(Debug)]
+pub struct Upload {
+    pub id: String,
+    pub file_name: String,
+    path: PathBuf,
+    created: Instant,
+    state: Mutex<UploadState>,
+    counters: Arc<ImportCounters>,
+    bytes: Mutex<u64>,
+}
+
+impl Upload {
+    /// Where the uploaded bytes go; the file keeps the sender's name so messages name it.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn set_bytes(&self, bytes: u64) {
+        *lock(&self.bytes) = bytes;
+    }
+
+    pub fn state(&self) -> UploadState {
+        lock(&self.state).clone()
+    }
+
+    /// Progress as JSON: state, bytes read of the total, features read and rejected so far, and the report
+    /// or error when done.
+    pub fn status(&self) -> Value {
+        let total = *lock(&self.bytes);
+        let mut status = serde_json::to_value(self.state()).unwrap_or_else(|_| json!({}));
+        if let Value::Object(map) = &mut status {
+            map.insert("id".into(), json!(self.id));
+            map.insert("file_name".into(), json!(self.file_name));
+            map.insert("bytes_total".into(), json!(total));
+            map.insert(
+                "bytes_read".into(),
+                json!(self.counters.bytes_read.load(Ordering::Relaxed).min(total)),
+            );
+            map.insert(
+                "features".into(),
+                json!(self.counters.features.load(Ordering::Relaxed)),
+            );
+            map.insert(
+                "rejected".into(),
+                json!(self.counters.rejected.load(Ordering::Relaxed)),
+            );
+        }
+        status
+    }
+}
+
+/// The staging area. Dropping it removes every staged file.
+pub struct Uploads {
+    dir: tempfile::TempDir,
+    entries: Mutex<HashMap<String, Arc<Upload>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Uploads {
+    pub fn new() -> AppResult<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix("geoconsole-uploads-")
+            .tempdir()
+            .map_err(|e| {
+                AppError::new(
+                    AppErrorKind::Internal,
+                    format!("cannot create the upload staging directory: {e}"),
+                )
+            })?;
+        Ok(Self {
+            dir,
+            entries: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Makes room for and registers a new upload named `file_name` (only its last path component is kept,
+    /// and only safe characters, so a name can never point outside the staging directory).
+    pub fn create(&self, file_name: &str) -> AppResult<Arc<Upload>> {
+        let safe = safe_file_name(file_name).ok_or_else(|| {
+            AppError::new(
+                AppErrorKind::Input,
+                format!(
+                    "file name '{}' has no usable characters",
+                    file_name.chars().take(80).collect::<String>()
+                ),
+            )
+        })?;
+        let mut entries = lock(&self.entries);
+        entries.retain(|_, u| {
+            let keep = matches!(u.state(), UploadState::Importing)
+                || u.created.elapsed() <= ABANDONED_AFTER;
+            if !keep {
+                discard_files(u);
+            }
+            keep
+        });
+        if entries.len() >= MAX_UPLOADS {
+            let oldest = entries
+                .values()
+                .filter(|u| !matches!(u.state(), UploadState::Importing))
+                .min_by_key(|u| u.created)
+                .map(|u| u.id.clone());
+            match oldest {
+                Some(id) => {
+                    if let Some(u) = entries.remove(&id) {
+                        discard_files(&u);
+                    }
+                }
+                None => {
+                    return Err(AppError::new(
+                        AppErrorKind::Unavailable,
+                        format!("{MAX_UPLOADS} imports are running; try again when one finishes"),
+                    ));
+                }
+            }
+        }
+        let id = format!("{:016x}", rand_id());
+        let folder = self.dir.path().join(&id);
+        std::fs::create_dir(&folder).map_err(|e| {
+            AppError::new(
+                AppErrorKind::Internal,
+                format!("cannot create upload folder: {e}"),
+            )
+        })?;
+        let upload = Arc::new(Upload {
+            id: id.clone(),
+            file_name: safe.clone(),
+            path: folder.join(safe),
+            created: Instant::now(),
+            state: Mutex::new(UploadState::Staged),
+            counters: Arc::new(ImportCounters::default()),
+            bytes: Mutex::new(0),
+        });
+        entries.insert(id, Arc::clone(&upload));
+        Ok(upload)
+    }
+
+    pub fn get(&self, id: &str) -> AppResult<Arc<Upload>> {
+        lock(&self.entries).get(id).cloned().ok_or_else(|| {
+            AppError::new(
+                AppErrorKind::NotFound,
+                format!(
+                    "upload '{}' does not exist (finished uploads are kept for an hour)",
+                    id.chars().take(40).collect::<String>()
+                ),
+            )
+        })
+    }
+
+    /// Forgets an upload and deletes its file; an import in progress is not interrupted.
+    pub fn remove(&self, id: &str) -> AppResult<()> {
+        let upload = self.get(id)?;
+        if matches!(upload.state(), UploadState::Importing) {
+            return Err(AppError::new(
+                AppErrorKind::Conflict,
+                "the upload is being imported; remove it when the import has finished",
+            ));
+        }
+        if let Some(u) = lock(&self.entries).remove(id) {
+            discard_files(&u);
+        }
+        Ok(())
+    }
+}
+
+fn discard_files(upload: &Upload) {
+    if let Some(folder) = upload.path.parent() {
+        let _ = std::fs::remove_dir_all(folder);
+    }
+}
+
+fn rand_id() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    // RandomState is seeded from the OS per instance: unguessable enough for ids that also need the
+    // server's consent to be used, without another dependency.
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish()
+}
+
+/// The last path component, with anything but letters, digits, `.`, `-` and `_` replaced by `_`.
+fn safe_file_name(name: &str) -> Option<String> {
+    let last = name.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = last
+        .chars()
+        .take(120)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let trimmed = cleaned.trim_start_matches('.');
+    (!trimmed.is_empty() && trimmed.chars().any(|c| c.is_ascii_alphanumeric()))
+        .then(|| trimmed.to_string())
+}
+
+/// Reads the start of a file the way an import would and says what it found.
+pub fn preview(path: &Path, read: &ReadOptions) -> AppResult<ImportPreview> {
+    let invalid =
+        |e: geoconsole_formats::FormatError| AppError::new(AppErrorKind::Invalid, e.to_string());
+    let head = {
+        use std::io::Read;
+        let mut head = Vec::with_capacity(8192);
+        File::open(path)
+            .and_then(|f| f.take(8192).read_to_end(&mut head))
+            .map_err(|e| {
+                AppError::new(AppErrorKind::Internal, format!("cannot read upload: {e}"))
+            })?;
+        head
+    };
+    let format = match read.format {
+        Some(f) => f,
+        None => detect_format(path, &head).map_err(invalid)?,
+    };
+    let coordinates = if format == Format::Csv {
+        let file = File::open(path).map_err(|e| {
+            AppError::new(AppErrorKind::Internal, format!("cannot read upload: {e}"))
+        })?;
+        let reader =
+            CsvReader::new(path.to_path_buf(), BufReader::new(file), &read.csv).map_err(invalid)?;
+        Some(reader.coordinate_columns())
+    } else {
+        None
+    };
+    let options = ReadOptions {
+        format: Some(format),
+        ..read.clone()
+    };
+    let (_, stream) = open_reader(path, &options).map_err(invalid)?;
+    let mut features: Vec<(String, Feature)> = Vec::new();
+    let mut problems = Vec::new();
+    for item in stream.take(SNIFF_FEATURES) {
+        match item {
+            Ok(source) => features.push((source.location.to_string(), source.feature)),
+            Err(e) if e.is_recoverable() => {
+                if problems.len() < PREVIEW_PROBLEMS {
+                    problems.push(json!({"at": e.location().to_string(), "reason": e.message()}));
+                }
+            }
+            Err(e) => {
+                problems.push(json!({"at": e.location().to_string(), "reason": e.message()}));
+                break;
+            }
+        }
+    }
+    let sample: Vec<&Feature> = features.iter().map(|(_, f)| f).collect();
+    let time = time_fields::detect(&sample, &START_FIELD_NAMES);
+    let time_end = time
+        .as_ref()
+        .and_then(|start| time_fields::detect(&sample, &END_FIELD_NAMES).filter(|e| e != start));
+    let mut columns: Vec<String> = Vec::new();
+    let mut geometry_types = BTreeMap::new();
+    for (_, f) in &features {
+        for key in f.properties.keys() {
+            if !columns.contains(key) {
+                columns.push(key.clone());
+            }
+        }
+        *geometry_types
+            .entry(geometry_type(&f.geometry).to_string())
+            .or_insert(0) += 1;
+    }
+    let rows = features
+        .iter()
+        .take(PREVIEW_ROWS)
+        .map(|(at, f)| {
+            let when = time_fields::extract(&f.properties, time.as_deref(), time_end.as_deref())
+                .ok()
+                .flatten()
+                .map(|t| format_rfc3339(t.start));
+            let mut properties = Map::new();
+            for (k, v) in &f.properties {
+                properties.insert(k.clone(), v.clone());
+            }
+            json!({
+                "at": at,
+                "geometry": geometry_type(&f.geometry),
+                "position": position(&f.geometry),
+                "time": when,
+                "properties": properties,
+            })
+        })
+        .collect();
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok(ImportPreview {
+        format: format.name().to_string(),
+        coordinates,
+        suggested_kind: if time.is_some() {
+            "events"
+        } else {
+            "reference"
+        }
+        .to_string(),
+        time,
+        time_end,
+        columns,
+        geometry_types,
+        sampled: features.len() as u64,
+        rows,
+        problems,
+        suggested_dataset: DatasetId::slug(&stem)
+            .map(|d| d.to_string())
+            .unwrap_or_else(|_| "upload".to_string()),
+    })
+}
+
+fn geometry_type(g: &geoconsole_model::geo_types::Geometry<f64>) -> &'static str {
+    use geoconsole_model::geo_types::Geometry as G;
+    match g {
+        G::Point(_) => "Point",
+        G::Line(_) | G::LineString(_) => "LineString",
+        G::Polygon(_) | G::Rect(_) | G::Triangle(_) => "Polygon",
+        G::MultiPoint(_) => "MultiPoint",
+        G::MultiLineString(_) => "MultiLineString",
+        G::MultiPolygon(_) => "MultiPolygon",
+        G::GeometryCollection(_) => "GeometryCollection",
+    }
+}
+
+/// A position to show for a row: the point, or the first coordinate of anything else.
+fn position(g: &geoconsole_model::geo_types::Geometry<f64>) -> Option<[f64; 2]> {
+    use geo::CoordsIter;
+    g.coords_iter().next().map(|c| [c.x, c.y])
+}
+
+impl Console {
+    /// Imports a staged upload in the background; its progress and outcome are read from
+    /// [`Upload::status`].
+    pub fn import_upload(&self, upload: Arc<Upload>, mut options: ImportOptions) -> AppResult<()> {
+        {
+            let mut state = lock(&upload.state);
+            match *state {
+                UploadState::Staged | UploadState::Failed { .. } => {}
+                UploadState::Importing => {
+                    return Err(AppError::new(
+                        AppErrorKind::Conflict,
+                        "this upload is already being imported",
+                    ));
+                }
+                UploadState::Imported { .. } => {
+                    return Err(AppError::new(
+                        AppErrorKind::Conflict,
+                        "this upload was imported already; upload the file again to import it again",
+                    ));
+                }
+            }
+            *state = UploadState::Importing;
+        }
+        upload.counters.bytes_read.store(0, Ordering::Relaxed);
+        upload.counters.features.store(0, Ordering::Relaxed);
+        upload.counters.rejected.store(0, Ordering::Relaxed);
+        options.counters = Some(Arc::clone(&upload.counters));
+        options
+            .source
+            .get_or_insert_with(|| format!("upload:{}", upload.file_name));
+        if options.skip_invalid && options.rejects.is_none() {
+            options.rejects = upload.path.parent().map(|p| p.join("rejects.jsonl"));
+        }
+        let console = self.clone();
+        tokio::spawn(async move {
+            let outcome = console.import(&upload.path, options).await;
+            let next = match outcome {
+                Ok(report) => {
+                    tracing::info!(upload = %upload.id, dataset = %report.dataset.id, imported = report.imported, "upload imported");
+                    UploadState::Imported {
+                        report: Box::new(report),
+                    }
+                }
+                Err(e) => {
+                    tracing::info!(upload = %upload.id, error = %e, "upload import failed");
+                    UploadState::Failed {
+                        error: e.to_string(),
+                    }
+                }
+            };
+            *lock(&upload.state) = next;
+        });
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_cannot_escape_the_staging_folder() {
+        assert_eq!(
+            safe_file_name("../../etc/passwd").as_deref(),
+            Some("passwd")
+        );
+        assert_eq!(
+            safe_file_name("C:\\x\\quakes.csv").as_deref(),
+            Some("quakes.csv")
+        );
+        assert_eq!(safe_file_name("..").as_deref(), None);
+        assert_eq!(safe_file_name("a b;c.csv").as_deref(), Some("a_b_c.csv"));
+        assert_eq!(safe_file_name("").as_deref(), None);
+    }
+
+    #[test]
+    fn preview_finds_columns_time_and_problems() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("sightings.csv");
+        std::fs::write(
+            &path,
+            "name,latitude,longitude,observed_at\nA,10,20,2024-01-01T00:00:00Z\nB,95,20,2024-01-02T00:00:00Z\nC,11,21,2024-01-03T00:00:00Z\n",
+        )
+        .expect("write");
+        let p = preview(&path, &ReadOptions::default()).expect("preview");
+        assert_eq!(p.format, "csv");
+        assert_eq!(
+            p.coordinates,
+            Some(CoordinateColumns::LatLon {
+                lat: "latitude".into(),
+                lon: "longitude".into()
+            })
+        );
+        assert_eq!(p.time.as_deref(), Some("observed_at"));
+        assert_eq!(p.suggested_kind, "events");
+        assert_eq!(p.suggested_dataset, "sightings");
+        assert_eq!(p.sampled, 2);
+        assert_eq!(p.rows[1]["at"], "line 4");
+        assert_eq!(p.rows[0]["position"], json!([20.0, 10.0]));
+        assert_eq!(p.problems.len(), 1);
+        assert_eq!(p.problems[0]["at"], "line 3");
+        assert!(
+            p.problems[0]["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("latitude")),
+            "{:?}",
+            p.problems
+        );
+    }
+}

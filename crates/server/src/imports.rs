@@ -1,0 +1,303 @@
+//! Imports over HTTP, in three steps so a person can check before anything is written: `POST /imports`
+//! stages the file and answers with a preview, `POST /imports/{id}` starts the import with the chosen
+//! dataset id, kind and columns, and `GET /imports/{id}` reports progress and the outcome. The import is the
+//! console's ordinary one: atomic, and its errors name the row or feature.
+//!
+//! Writes must come from this console's own pages or from non-browser clients: the routes take only
+//! content types a cross-site form cannot send (so browsers ask first, and CORS allows only reads), and a
+//! request whose `Origin` is another site is refused outright.
+
+use std::str::FromStr;
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use geoconsole_app::{ImportOptions, Upload, preview};
+use geoconsole_formats::{CsvOptions, Format, ReadOptions};
+use geoconsole_model::{DatasetId, DatasetKind};
+use geoconsole_store::WriteMode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt;
+
+use crate::error::{ApiError, ApiResult};
+use crate::ogc::json_response;
+use crate::params::Params;
+use crate::state::AppState;
+
+/// `POST /imports?name=FILE`: the body is the file, sent as `application/octet-stream`.
+pub async fn create(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    same_origin(&headers)?;
+    require_content_type(&headers, &["application/octet-stream"])?;
+    let params = Params::parse(query.as_deref())?;
+    params.only(&["name", "format", "lat", "lon", "wkt"], |_| false)?;
+    let name = params
+        .get("name")
+        .ok_or_else(|| ApiError::bad_request("name: the file's name is required (it helps detect the format and names the file in messages)"))?;
+    let upload = state.uploads.create(name)?;
+    let written = receive(&upload, body).await;
+    let bytes = match written {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            let _ = state.uploads.remove(&upload.id);
+            return Err(e);
+        }
+    };
+    if bytes == 0 {
+        let _ = state.uploads.remove(&upload.id);
+        return Err(ApiError::bad_request(format!(
+            "{}: the file is empty",
+            upload.file_name
+        )));
+    }
+    upload.set_bytes(bytes);
+    let read = read_options(&params)?;
+    let path = upload.path().to_path_buf();
+    let found = tokio::task::spawn_blocking(move || preview(&path, &read))
+        .await
+        .map_err(|e| ApiError::internal(format!("preview failed: {e}")))?;
+    let found = match found {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = state.uploads.remove(&upload.id);
+            return Err(e.into());
+        }
+    };
+    let base = state.base_url(&headers);
+    let body = json!({
+        "id": upload.id,
+        "file_name": upload.file_name,
+        "bytes": bytes,
+        "preview": found,
+        "links": [{"rel": "status", "href": format!("{base}/imports/{}", upload.id), "type": "application/json"}],
+    });
+    Ok(json_response(
+        StatusCode::CREATED,
+        "application/json",
+        body.to_string(),
+    ))
+}
+
+/// Streams the body into the upload's file; the body limit layer ends oversize bodies.
+async fn receive(upload: &Upload, body: Body) -> ApiResult<u64> {
+    let mut file = tokio::fs::File::create(upload.path())
+        .await
+        .map_err(|e| ApiError::internal(format!("cannot stage upload: {e}")))?;
+    let mut stream = body.into_data_stream();
+    let mut bytes = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            let text = e.to_string();
+            if text.contains("length limit") {
+                ApiError {
+                    status: StatusCode::PAYLOAD_TOO_LARGE,
+                    code: "PayloadTooLarge",
+                    description: format!(
+                        "{}: the file is larger than this server accepts ({text})",
+                        upload.file_name
+                    ),
+                }
+            } else {
+                ApiError::bad_request(format!(
+                    "{}: the upload broke off: {text}",
+                    upload.file_name
+                ))
+            }
+        })?;
+        bytes += chunk.len() as u64;
+        file.write_all(&chunk)
+            .await
+            .map_err(|e| ApiError::internal(format!("cannot stage upload: {e}")))?;
+    }
+    file.flush()
+        .await
+        .map_err(|e| ApiError::internal(format!("cannot stage upload: {e}")))?;
+    Ok(bytes)
+}
+
+fn read_options(params: &Params) -> ApiResult<ReadOptions> {
+    let format = params
+        .get("format")
+        .map(|f| {
+            Format::from_str(f).map_err(|_| {
+                ApiError::bad_request(format!(
+                    "format '{f}' is not one of: geojson, geojsonseq, csv"
+                ))
+            })
+        })
+        .transpose()?;
+    Ok(ReadOptions {
+        format,
+        csv: CsvOptions {
+            lat: params.get("lat").map(str::to_string),
+            lon: params.get("lon").map(str::to_string),
+            wkt: params.get("wkt").map(str::to_string),
+            delimiter: None,
+        },
+        bytes_read: None,
+    })
+}
+
+/// What the person chose after the preview.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportChoice {
+    dataset: String,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    mode: Option<String>,
+    #[serde(default)]
+    time: Option<String>,
+    #[serde(default)]
+    time_end: Option<String>,
+    #[serde(default)]
+    id_field: Option<String>,
+    #[serde(default)]
+    lat: Option<String>,
+    #[serde(default)]
+    lon: Option<String>,
+    #[serde(default)]
+    wkt: Option<String>,
+    #[serde(default)]
+    skip_invalid: bool,
+}
+
+/// `POST /imports/{uploadId}`: starts importing a staged upload; answers 202 with the status to poll.
+pub async fn start(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    same_origin(&headers)?;
+    require_content_type(&headers, &["application/json"])?;
+    let choice: ImportChoice = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("import options: {e}")))?;
+    let upload = state.uploads.get(&id)?;
+    let dataset = DatasetId::new(choice.dataset.trim())
+        .map_err(|e| ApiError::bad_request(format!("dataset: {}", e.message())))?;
+    let kind = choice
+        .kind
+        .as_deref()
+        .map(|k| {
+            DatasetKind::from_str(k).map_err(|_| {
+                ApiError::bad_request(format!(
+                    "kind '{k}' is not one of: sites, events, areas, reference"
+                ))
+            })
+        })
+        .transpose()?;
+    let mode = match choice.mode.as_deref().unwrap_or("create") {
+        "create" => WriteMode::Create,
+        "append" => WriteMode::Append,
+        "replace" => WriteMode::Replace,
+        "upsert" => WriteMode::Upsert,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "mode '{other}' is not one of: create, append, replace, upsert"
+            )));
+        }
+    };
+    let blank = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let options = ImportOptions {
+        dataset: Some(dataset),
+        title: blank(choice.title),
+        kind,
+        mode,
+        time: blank(choice.time),
+        time_end: blank(choice.time_end),
+        id_field: blank(choice.id_field),
+        skip_invalid: choice.skip_invalid,
+        read: ReadOptions {
+            csv: CsvOptions {
+                lat: blank(choice.lat),
+                lon: blank(choice.lon),
+                wkt: blank(choice.wkt),
+                delimiter: None,
+            },
+            ..ReadOptions::default()
+        },
+        ..ImportOptions::default()
+    };
+    state.console.import_upload(upload.clone(), options)?;
+    Ok(json_response(
+        StatusCode::ACCEPTED,
+        "application/json",
+        upload.status().to_string(),
+    ))
+}
+
+/// `GET /imports/{uploadId}`: state, bytes read of the total, features so far, then the report or error.
+pub async fn status(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    let upload = state.uploads.get(&id)?;
+    let status: Value = upload.status();
+    Ok(json_response(
+        StatusCode::OK,
+        "application/json",
+        status.to_string(),
+    ))
+}
+
+/// `DELETE /imports/{uploadId}`: forgets a staged or finished upload and deletes its file.
+pub async fn remove(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    same_origin(&headers)?;
+    state.uploads.remove(&id)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A browser sends `Origin` with every write; one naming another site is a cross-site request.
+fn same_origin(headers: &HeaderMap) -> ApiResult<()> {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.split_once("://").map(|(_, rest)| rest));
+    match (origin_host, host) {
+        (Some(o), Some(h)) if o.eq_ignore_ascii_case(h) => Ok(()),
+        _ => Err(ApiError::forbidden(
+            "writes are accepted only from this console's own pages (the request's Origin is another site)",
+        )),
+    }
+}
+
+fn require_content_type(headers: &HeaderMap, allowed: &[&str]) -> ApiResult<()> {
+    let given = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
+    match given {
+        Some(t) if allowed.contains(&t.as_str()) => Ok(()),
+        other => Err(ApiError {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            code: "UnsupportedMediaType",
+            description: format!(
+                "send the body as {} (got {})",
+                allowed.join(" or "),
+                other.as_deref().unwrap_or("no Content-Type")
+            ),
+        }),
+    }
+}

@@ -1,0 +1,166 @@
+// End-to-end: a real geoconsole on the demo scenario, driven through Debian's Chromium. Screenshots land in
+// target/e2e/.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { launchBrowser, mapReady, openPage, screenshotPath, startConsole } from './harness.mjs';
+
+let server;
+let browser;
+let session;
+
+const count = async (page, id) => {
+  const text = await page.locator(`#count-${id}`).textContent();
+  return Number(text.replace(/,/g, ''));
+};
+
+/** Waits for the counts that follow a change (they load after a debounce). */
+const countsAfter = async (page, previous) => {
+  await page.waitForFunction((p) => document.body.dataset.countsLoaded && document.body.dataset.countsLoaded !== p, previous, { timeout: 30_000 });
+};
+
+const rendered = (page, layer) => page.evaluate((l) => {
+  const map = window.geoconsole.map;
+  return map.getLayer(l) ? map.queryRenderedFeatures({ layers: [l] }).length : -1;
+}, layer);
+
+describe('web console', { concurrency: false }, () => {
+  before(async () => {
+    server = await startConsole();
+    browser = await launchBrowser();
+    session = await openPage(browser);
+    await session.page.goto(`${server.url}/console/`);
+    await mapReady(session.page);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  it('loads the offline map with basemap, labels and data tiles, asking nothing outside loopback', async () => {
+    const { page, problems, outside } = session;
+    await page.waitForFunction(() => document.querySelector('#count-earthquakes')?.textContent?.match(/\d/), null, { timeout: 30_000 });
+    assert.ok((await rendered(page, 'ds:earthquakes:points')) > 50, 'earthquake points are drawn');
+    assert.ok((await rendered(page, 'ds:sites:icons')) > 50, 'site icons are drawn');
+    assert.ok((await rendered(page, 'bm-land')) > 0, 'basemap land is drawn');
+    const labels = await page.evaluate(() => window.geoconsole.map.queryRenderedFeatures({ layers: ['bm-city-labels'] }).length);
+    assert.ok(labels > 5, `city labels are placed (${labels}), so glyphs came from the console`);
+    await page.screenshot({ path: screenshotPath('01-map.png') });
+    assert.deepEqual(outside, [], 'no request leaves loopback');
+    assert.deepEqual(problems, [], 'no console errors');
+  });
+
+  it('toggles a layer off and on', async () => {
+    const { page } = session;
+    await page.locator('#toggle-earthquakes').uncheck();
+    await page.waitForFunction(() => window.geoconsole.map.getLayoutProperty('ds:earthquakes:points', 'visibility') === 'none');
+    assert.equal(await rendered(page, 'ds:earthquakes:points'), 0);
+    assert.match(await page.evaluate(() => location.hash), /earthquakes:0/);
+    await page.locator('#toggle-earthquakes').check();
+    await page.waitForFunction(() => window.geoconsole.map.queryRenderedFeatures({ layers: ['ds:earthquakes:points'] }).length > 0, null, { timeout: 30_000 });
+  });
+
+  it('narrows the time window and the visible counts follow', async () => {
+    const { page } = session;
+    const before = await count(page, 'earthquakes');
+    const drawnBefore = await rendered(page, 'ds:earthquakes:points');
+    const stamp = await page.evaluate(() => document.body.dataset.countsLoaded);
+    await page.locator('#time-canvas').focus();
+    for (let i = 0; i < 6; i++) await page.keyboard.press('ArrowDown');
+    await countsAfter(page, stamp);
+    const after = await count(page, 'earthquakes');
+    assert.ok(after < before, `fewer earthquakes in a narrower window (${before} → ${after})`);
+    await page.waitForFunction(() => window.geoconsole.map.areTilesLoaded());
+    assert.ok((await rendered(page, 'ds:earthquakes:points')) < drawnBefore, 'fewer points drawn');
+    assert.match(await page.evaluate(() => location.hash), /time=2023-/);
+    await page.screenshot({ path: screenshotPath('02-time-window.png') });
+    await page.locator('#time-all').click();
+  });
+
+  it('imports a CSV dropped on the map, with a preview, and shows it as a layer', async () => {
+    const { page } = session;
+    const csv = 'name,lat,lon,when,severity\nDepot fire,48.85,2.35,2023-04-02T10:00:00Z,3\nRoad closure,51.5,-0.12,2023-04-03T08:30:00Z,2\nFlood,52.52,13.4,2023-04-04T12:00:00Z,4\n';
+    await drop(page, 'field_reports.csv', csv);
+    await page.waitForSelector('#import-summary');
+    const summary = await page.locator('#import-summary').textContent();
+    assert.match(summary, /CSV/);
+    assert.match(summary, /3 Point/);
+    assert.equal(await page.locator('#import-time').inputValue(), 'when');
+    assert.equal(await page.locator('#import-lat').inputValue(), 'lat');
+    await page.locator('#import-dataset').fill('field_reports');
+    await page.screenshot({ path: screenshotPath('03-import-preview.png') });
+    await page.locator('#import-go').click();
+    await page.waitForFunction(() => document.body.dataset.lastImport === 'field_reports', null, { timeout: 30_000 });
+    await page.waitForSelector('[data-layer="field_reports"]');
+    await page.waitForFunction(() => window.geoconsole.map.areTilesLoaded() && window.geoconsole.map.queryRenderedFeatures({ layers: ['ds:field_reports:points'] }).length === 3, null, { timeout: 30_000 });
+    await page.screenshot({ path: screenshotPath('04-imported.png') });
+  });
+
+  it('explains a bad file in plain words with its line, and imports nothing', async () => {
+    const { page } = session;
+    const csv = 'name,lat,lon\nok,10,10\nbad,95,10\n';
+    await drop(page, 'broken.csv', csv);
+    await page.waitForSelector('#import-summary');
+    assert.match(await page.locator('.problems').textContent(), /line 3: .*latitude/);
+    await page.locator('#import-dataset').fill('broken');
+    await page.locator('#import-go').click();
+    await page.waitForSelector('#import-error');
+    assert.match(await page.locator('#import-error').textContent(), /broken\.csv: line 3: .*latitude/);
+    await page.screenshot({ path: screenshotPath('05-import-error.png') });
+    await page.keyboard.press('Escape');
+    const collections = await (await fetch(`${server.url}/collections`)).json();
+    assert.ok(!collections.collections.some((c) => c.id === 'broken'), 'nothing was imported');
+  });
+
+  it('shows a change made by another client live, without reloading the page', async () => {
+    const { page } = session;
+    await page.evaluate(() => { window.__noReload = true; });
+    const body = 'name,lat,lon,when,severity\nPort strike,35.68,139.69,2023-04-05T00:00:00Z,5\n';
+    const staged = await (await fetch(`${server.url}/imports?name=more.csv`, { method: 'POST', headers: { 'Content-Type': 'application/octet-stream' }, body })).json();
+    const started = await fetch(`${server.url}/imports/${staged.id}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ dataset: 'field_reports', mode: 'append', kind: 'events' }) });
+    assert.equal(started.status, 202);
+    await page.waitForFunction(() => document.body.dataset.lastChange === 'field_reports@2', null, { timeout: 30_000 });
+    await page.waitForFunction(() => window.geoconsole.map.areTilesLoaded() && window.geoconsole.map.queryRenderedFeatures({ layers: ['ds:field_reports:points'] }).length === 4, null, { timeout: 30_000 });
+    assert.equal(await page.evaluate(() => window.__noReload), true, 'the page was not reloaded');
+    await page.screenshot({ path: screenshotPath('06-live-change.png') });
+  });
+
+  it('restores view, layers and theme from a shared link', async () => {
+    const { page, problems } = session;
+    const hash = await page.evaluate(() => location.hash);
+    const other = await openPage(browser);
+    await other.page.goto(`${server.url}/console/${hash.replace('theme=dark', '')}&theme=dark`);
+    await mapReady(other.page);
+    assert.equal(await other.page.evaluate(() => document.documentElement.dataset.theme), 'dark');
+    assert.equal(await other.page.locator('#toggle-field_reports').isChecked(), true);
+    await other.page.screenshot({ path: screenshotPath('07-shared-dark.png') });
+    assert.deepEqual(other.problems, []);
+    await other.page.close();
+    assert.deepEqual(problems, [], 'no console errors through the whole session');
+  });
+
+  it('is usable by keyboard: every control has a name, the map takes focus, Space plays', async () => {
+    const { page } = session;
+    const unnamed = await page.evaluate(() => [...document.querySelectorAll('button, input, select')]
+      .filter((e) => !e.closest('[hidden]') && !(e.getAttribute('aria-label') || e.textContent.trim() || e.labels?.length || e.title || e.placeholder))
+      .map((e) => e.outerHTML.slice(0, 80)));
+    assert.deepEqual(unnamed, []);
+    await page.locator('#map').focus();
+    await page.keyboard.press('Space');
+    await page.waitForFunction(() => document.body.dataset.playing === 'true');
+    await page.waitForTimeout(1500);
+    await page.keyboard.press('Space');
+    await page.waitForFunction(() => document.body.dataset.playing === 'false');
+  });
+});
+
+/** Drops a file on the map the way a browser does: a DataTransfer holding a File. */
+async function drop(page, name, content) {
+  const transfer = await page.evaluateHandle(([n, c]) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([c], n, { type: 'text/csv' }));
+    return dt;
+  }, [name, content]);
+  await page.dispatchEvent('.mapwrap', 'dragover', { dataTransfer: transfer });
+  await page.dispatchEvent('.mapwrap', 'drop', { dataTransfer: transfer });
+}

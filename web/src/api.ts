@@ -1,0 +1,196 @@
+// The console's only way to the server: the same public HTTP API any client uses.
+
+import type { TimeWindow } from './time';
+import { toDatetimeParam } from './time';
+
+export type DatasetKind = 'sites' | 'events' | 'areas' | 'reference';
+
+export interface Collection {
+  id: string;
+  title: string;
+  kind: DatasetKind;
+  geometryType: string;
+  featureCount: number;
+  version: number;
+  updated: string;
+  bbox: [number, number, number, number] | null;
+  time: TimeWindow | null;
+}
+
+interface RawCollection {
+  id: string;
+  title: string;
+  kind: DatasetKind;
+  geometryType: string;
+  featureCount: number;
+  version: number;
+  updated: string;
+  extent?: { spatial?: { bbox?: number[][] }; temporal?: { interval?: (string | null)[][] } };
+}
+
+export class ApiError extends Error {}
+
+async function json<T>(response: Response, what: string): Promise<T> {
+  if (!response.ok) {
+    let reason = `${response.status} ${response.statusText}`;
+    try {
+      const body = await response.json();
+      if (body && typeof body.description === 'string') reason = body.description;
+    } catch {
+      // the status says enough
+    }
+    throw new ApiError(`${what}: ${reason}`);
+  }
+  return (await response.json()) as T;
+}
+
+export function parseCollection(raw: RawCollection): Collection {
+  const bbox = raw.extent?.spatial?.bbox?.[0];
+  const interval = raw.extent?.temporal?.interval?.[0];
+  const start = interval?.[0] ? Date.parse(interval[0]) : NaN;
+  const end = interval?.[1] ? Date.parse(interval[1]) : NaN;
+  return {
+    id: raw.id,
+    title: raw.title,
+    kind: raw.kind,
+    geometryType: raw.geometryType,
+    featureCount: raw.featureCount,
+    version: raw.version,
+    updated: raw.updated,
+    bbox: bbox && bbox.length >= 4 ? [bbox[0], bbox[1], bbox[2], bbox[3]] : null,
+    time: Number.isFinite(start) && Number.isFinite(end) ? { start, end } : null,
+  };
+}
+
+export async function collections(): Promise<Collection[]> {
+  const body = await json<{ collections: RawCollection[] }>(
+    await fetch('/collections', { headers: { Accept: 'application/json' } }),
+    'loading datasets',
+  );
+  return body.collections.map(parseCollection);
+}
+
+export interface Histogram {
+  counts: number[];
+}
+
+export async function histogram(id: string, domain: TimeWindow, bins: number, signal?: AbortSignal): Promise<number[]> {
+  const url = `/collections/${encodeURIComponent(id)}/histogram?datetime=${encodeURIComponent(toDatetimeParam(domain))}&bins=${bins}`;
+  const body = await json<{ counts: number[] }>(await fetch(url, { signal }), `histogram of ${id}`);
+  return body.counts;
+}
+
+export interface CountQuery {
+  bbox: [number, number, number, number];
+  window: TimeWindow | null;
+  filter: string | null;
+}
+
+/** How many features of a dataset match, from the items endpoint's `numberMatched` (null when the server
+ * found counting too expensive). */
+export async function count(id: string, q: CountQuery, signal?: AbortSignal): Promise<number | null> {
+  const params = new URLSearchParams({ limit: '1', bbox: q.bbox.map((v) => v.toFixed(5)).join(',') });
+  if (q.window) params.set('datetime', toDatetimeParam(q.window));
+  if (q.filter) params.set('filter', q.filter);
+  const body = await json<{ numberMatched?: number }>(
+    await fetch(`/collections/${encodeURIComponent(id)}/items?${params}`, { signal, headers: { Accept: 'application/geo+json' } }),
+    `counting ${id}`,
+  );
+  return typeof body.numberMatched === 'number' ? body.numberMatched : null;
+}
+
+export interface GeoFeature {
+  id?: string | number;
+  geometry: { type: string; coordinates: unknown } | null;
+  properties: Record<string, unknown>;
+}
+
+/** Every feature of a (small) dataset, page by page, up to `max`. */
+export async function allItems(id: string, max: number): Promise<GeoFeature[]> {
+  const out: GeoFeature[] = [];
+  let url: string | null = `/collections/${encodeURIComponent(id)}/items?limit=${Math.min(max, 10000)}`;
+  while (url && out.length < max) {
+    const page: { features: GeoFeature[]; links?: { rel: string; href: string }[] } = await json(
+      await fetch(url, { headers: { Accept: 'application/geo+json' } }),
+      `loading ${id}`,
+    );
+    out.push(...page.features);
+    const next = page.links?.find((l) => l.rel === 'next');
+    url = next ? new URL(next.href, location.href).pathname + new URL(next.href, location.href).search : null;
+  }
+  return out.slice(0, max);
+}
+
+export interface ImportPreview {
+  format: string;
+  coordinates?: { lat_lon?: { lat: string; lon: string }; wkt?: { wkt: string } };
+  time: string | null;
+  time_end: string | null;
+  columns: string[];
+  geometry_types: Record<string, number>;
+  sampled: number;
+  rows: { at: string; geometry: string; position: [number, number] | null; time: string | null; properties: Record<string, unknown> }[];
+  problems: { at: string; reason: string }[];
+  suggested_dataset: string;
+  suggested_kind: DatasetKind;
+}
+
+export interface Staged {
+  id: string;
+  file_name: string;
+  bytes: number;
+  preview: ImportPreview;
+}
+
+export interface ImportStatus {
+  state: 'staged' | 'importing' | 'imported' | 'failed';
+  bytes_total: number;
+  bytes_read: number;
+  features: number;
+  rejected: number;
+  error?: string;
+  report?: { dataset: { id: string }; imported: number; rejected: number };
+}
+
+export async function stageUpload(file: File, signal?: AbortSignal): Promise<Staged> {
+  return json<Staged>(
+    await fetch(`/imports?name=${encodeURIComponent(file.name)}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/octet-stream' },
+      body: file,
+      signal,
+    }),
+    file.name,
+  );
+}
+
+export interface ImportChoice {
+  dataset: string;
+  title?: string;
+  kind: DatasetKind;
+  mode: 'create' | 'append' | 'replace' | 'upsert';
+  time?: string;
+  time_end?: string;
+  lat?: string;
+  lon?: string;
+  wkt?: string;
+}
+
+export async function startImport(id: string, choice: ImportChoice): Promise<ImportStatus> {
+  return json<ImportStatus>(
+    await fetch(`/imports/${encodeURIComponent(id)}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(choice),
+    }),
+    'starting the import',
+  );
+}
+
+export async function importStatus(id: string): Promise<ImportStatus> {
+  return json<ImportStatus>(await fetch(`/imports/${encodeURIComponent(id)}`), 'import progress');
+}
+
+export async function discardUpload(id: string): Promise<void> {
+  await fetch(`/imports/${encodeURIComponent(id)}`, { method: 'DELETE' });
+}

@@ -1,0 +1,108 @@
+// The sites panel: the organisation's sites (every dataset of kind `sites`), filtered and sorted, one click
+// to fly there. Exposure ranking with reasons joins this list when the server offers analytics.
+
+import type { GeoFeature } from './api';
+import { allItems } from './api';
+import type { ConsoleApp } from './main';
+
+/** Sites listed at most; the filter narrows longer lists. */
+const MAX_SHOWN = 200;
+
+interface Site {
+  dataset: string;
+  name: string;
+  type: string;
+  criticality: number | null;
+  place: string;
+  position: [number, number];
+}
+
+export class SitesPanel {
+  private sites: Site[] = [];
+  private list: HTMLOListElement;
+  private filter: HTMLInputElement;
+  private sort: HTMLSelectElement;
+  private note: HTMLElement;
+
+  constructor(private app: ConsoleApp) {
+    this.list = document.getElementById('sites') as HTMLOListElement;
+    this.filter = document.getElementById('sites-filter') as HTMLInputElement;
+    this.sort = document.getElementById('sites-sort') as HTMLSelectElement;
+    this.note = document.getElementById('sites-note')!;
+    this.filter.addEventListener('input', () => this.render());
+    this.sort.addEventListener('change', () => this.render());
+  }
+
+  all(): Site[] {
+    return this.sites;
+  }
+
+  async load(): Promise<void> {
+    const ids = [...this.app.collections.values()].filter((c) => c.kind === 'sites').map((c) => c.id);
+    const loaded: Site[] = [];
+    for (const id of ids) {
+      const features = await allItems(id, 50_000);
+      for (const f of features) {
+        const site = toSite(id, f);
+        if (site) loaded.push(site);
+      }
+    }
+    this.sites = loaded;
+    this.render();
+  }
+
+  flyTo(site: Site): void {
+    this.app.map.flyTo({ center: site.position, zoom: Math.max(this.app.map.getZoom(), 9), duration: 900 });
+  }
+
+  private render(): void {
+    const needle = this.filter.value.trim().toLowerCase();
+    const matches = this.sites.filter((s) => !needle || `${s.name} ${s.type} ${s.place}`.toLowerCase().includes(needle));
+    const by = this.sort.value;
+    matches.sort((a, b) =>
+      by === 'criticality' ? (b.criticality ?? -1) - (a.criticality ?? -1) || a.name.localeCompare(b.name)
+        : by === 'type' ? a.type.localeCompare(b.type) || a.name.localeCompare(b.name)
+          : a.name.localeCompare(b.name));
+    this.note.textContent = this.sites.length === 0
+      ? 'No sites dataset yet: import one with kind "sites".'
+      : `${matches.length.toLocaleString('en')} of ${this.sites.length.toLocaleString('en')} sites${matches.length > MAX_SHOWN ? `, first ${MAX_SHOWN} shown` : ''}.`;
+    this.list.replaceChildren(...matches.slice(0, MAX_SHOWN).map((s) => {
+      const li = document.createElement('li');
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'site';
+      const name = document.createElement('strong');
+      name.textContent = s.name;
+      const meta = document.createElement('span');
+      meta.className = 'meta';
+      meta.textContent = [s.type, s.place, s.criticality !== null ? `criticality ${s.criticality}` : ''].filter(Boolean).join(' · ');
+      b.append(name, meta);
+      b.addEventListener('click', () => this.flyTo(s));
+      li.append(b);
+      return li;
+    }));
+  }
+}
+
+function toSite(dataset: string, f: GeoFeature): Site | null {
+  if (!f.geometry) return null;
+  const position = representative(f.geometry);
+  if (!position) return null;
+  const p = f.properties;
+  const text = (v: unknown) => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
+  const crit = p.criticality ?? p.priority;
+  return {
+    dataset,
+    name: text(p.name ?? p.site_name ?? p.title ?? f.id) || String(f.id ?? 'site'),
+    type: text(p.site_type ?? p.type ?? p.category),
+    criticality: typeof crit === 'number' ? crit : null,
+    place: [text(p.city), text(p.country)].filter(Boolean).join(', '),
+    position,
+  };
+}
+
+function representative(g: { type: string; coordinates: unknown }): [number, number] | null {
+  let c: unknown = g.coordinates;
+  while (Array.isArray(c) && Array.isArray(c[0])) c = c[0];
+  return Array.isArray(c) && typeof c[0] === 'number' && typeof c[1] === 'number' ? [c[0], c[1]] : null;
+}
