@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every geoconsole test: formatting, lints (which also type-check the benchmarks), unit, integration and
-# end-to-end tests. On a fresh Debian machine it first installs what the tests talk to: GDAL's
-# ogrinfo/ogr2ogr (gdal-bin: GeoPackage, OGC API Features and MVT clients), the sqlite3 shell, Debian's
-# chromium (a real browser reading the HTML pages), and from
+# end-to-end tests, the web console's unit tests (vitest) and its browser tests (playwright-core driving
+# Debian's Chromium against a real server on the demo data). On a fresh Debian machine it first installs what
+# the tests talk to: GDAL's ogrinfo/ogr2ogr (gdal-bin: GeoPackage, OGC API Features and MVT clients), the
+# sqlite3 shell, Debian's chromium, Node.js and npm when missing, the web console's npm packages, and from
 # PyPI the OGC API client OWSLib and the OpenAPI fuzzer schemathesis.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,7 @@ missing=()
 command -v ogrinfo >/dev/null 2>&1 || missing+=(gdal-bin)
 command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing test dependencies: ${missing[*]}"
   sudo_cmd=()
@@ -28,10 +30,28 @@ if [ ${#python_missing[@]} -gt 0 ]; then
   python3 -m pip install --quiet --disable-pip-version-check "${python_missing[@]}"
 fi
 
+# The binary embeds the web console, so it is built first.
+./scripts/build-web.sh
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test --workspace --locked 2>&1 | tee "$log"
-# One closing line for the whole run, summed over every test binary.
-awk '/^test result:/ { passed += $4; failed += $6 } END { printf "tests: %d passed, %d failed\n", passed, failed; exit failed > 0 }' "$log"
+status=0
+cargo test --workspace --locked 2>&1 | tee "$log" || status=1
+
+# The web console: unit tests, then the browser against the built binary on the demo scenario
+# (screenshots in target/e2e/).
+(cd web && NO_COLOR=1 CI=1 npx vitest run) 2>&1 | tee -a "$log" || status=1
+cargo build --locked -p geoconsole-cli
+(cd web && GEOCONSOLE_BIN="$PWD/../target/debug/geoconsole" node --test --test-reporter=tap e2e/) 2>&1 | tee -a "$log" || status=1
+
+# One closing line for the whole run, summed over every test binary and both JavaScript runners.
+awk '
+  /^test result:/ { passed += $4; failed += $6 }
+  /^ *Tests +[0-9]/ { for (i = 2; i <= NF; i++) { if ($i ~ /^passed/) passed += $(i - 1); if ($i ~ /^failed/) failed += $(i - 1) } }
+  /^# pass [0-9]+/ { passed += $3 }
+  /^# fail [0-9]+/ { failed += $3 }
+  END { printf "tests: %d passed, %d failed\n", passed, failed; exit failed > 0 }
+' "$log" || status=1
+exit $status

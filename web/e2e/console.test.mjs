@@ -115,7 +115,7 @@ describe('web console', { concurrency: false }, () => {
   it('shows a change made by another client live, without reloading the page', async () => {
     const { page } = session;
     await page.evaluate(() => { window.__noReload = true; });
-    const body = 'name,lat,lon,when,severity\nPort strike,35.68,139.69,2023-04-05T00:00:00Z,5\n';
+    const body = 'name,lat,lon,when,severity\nPort strike,50.85,4.35,2023-04-05T00:00:00Z,5\n';
     const staged = await (await fetch(`${server.url}/imports?name=more.csv`, { method: 'POST', headers: { 'Content-Type': 'application/octet-stream' }, body })).json();
     const started = await fetch(`${server.url}/imports/${staged.id}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ dataset: 'field_reports', mode: 'append', kind: 'events' }) });
     assert.equal(started.status, 202);
