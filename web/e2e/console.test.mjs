@@ -77,6 +77,41 @@ describe('web console', { concurrency: false }, () => {
     await page.locator('#time-all').click();
   });
 
+  it('filters every layer to a drawn box, and measures a distance', async () => {
+    const { page } = session;
+    const before = await count(page, 'sites');
+    const stamp = await page.evaluate(() => document.body.dataset.countsLoaded);
+    await page.locator('#tool-box').click();
+    const box = await page.locator('#map').boundingBox();
+    // A box over Western Europe at the start view.
+    const at = (lon, lat) => page.evaluate(([x, y]) => window.geoconsole.map.project([x, y]), [lon, lat]);
+    const a = await at(-10, 36);
+    const b = await at(20, 60);
+    await page.mouse.click(box.x + a.x, box.y + a.y);
+    await page.mouse.click(box.x + b.x, box.y + b.y);
+    await countsAfter(page, stamp);
+    const inside = await count(page, 'sites');
+    assert.ok(inside > 0 && inside < before, `sites in the box (${inside}) are fewer than in view (${before})`);
+    assert.match(await page.evaluate(() => location.hash), /area=/);
+    await page.waitForFunction(() => window.geoconsole.map.areTilesLoaded());
+    await page.screenshot({ path: screenshotPath('03-area-filter.png') });
+    const stamp2 = await page.evaluate(() => document.body.dataset.countsLoaded);
+    await page.locator('#tool-clear').click();
+    await countsAfter(page, stamp2);
+    assert.equal(await count(page, 'sites'), before);
+
+    await page.keyboard.press('m');
+    const paris = await at(2.35, 48.86);
+    const berlin = await at(13.4, 52.52);
+    await page.mouse.click(box.x + paris.x, box.y + paris.y);
+    await page.mouse.click(box.x + berlin.x, box.y + berlin.y);
+    await page.keyboard.press('Enter');
+    // Paris–Berlin is about 878 km on the great circle.
+    const hint = await page.locator('#tool-hint').textContent();
+    const km = Number(/Distance: ([\d.,]+) km/.exec(hint)?.[1].replace(/,/g, ''));
+    assert.ok(km > 860 && km < 895, hint);
+  });
+
   it('imports a CSV dropped on the map, with a preview, and shows it as a layer', async () => {
     const { page } = session;
     const csv = 'name,lat,lon,when,severity\nDepot fire,48.85,2.35,2023-04-02T10:00:00Z,3\nRoad closure,51.5,-0.12,2023-04-03T08:30:00Z,2\nFlood,52.52,13.4,2023-04-04T12:00:00Z,4\n';
@@ -88,12 +123,12 @@ describe('web console', { concurrency: false }, () => {
     assert.equal(await page.locator('#import-time').inputValue(), 'when');
     assert.equal(await page.locator('#import-lat').inputValue(), 'lat');
     await page.locator('#import-dataset').fill('field_reports');
-    await page.screenshot({ path: screenshotPath('03-import-preview.png') });
+    await page.screenshot({ path: screenshotPath('04-import-preview.png') });
     await page.locator('#import-go').click();
     await page.waitForFunction(() => document.body.dataset.lastImport === 'field_reports', null, { timeout: 30_000 });
     await page.waitForSelector('[data-layer="field_reports"]');
     await page.waitForFunction(() => window.geoconsole.map.areTilesLoaded() && window.geoconsole.map.queryRenderedFeatures({ layers: ['ds:field_reports:points'] }).length === 3, null, { timeout: 30_000 });
-    await page.screenshot({ path: screenshotPath('04-imported.png') });
+    await page.screenshot({ path: screenshotPath('05-imported.png') });
   });
 
   it('explains a bad file in plain words with its line, and imports nothing', async () => {
@@ -106,7 +141,7 @@ describe('web console', { concurrency: false }, () => {
     await page.locator('#import-go').click();
     await page.waitForSelector('#import-error');
     assert.match(await page.locator('#import-error').textContent(), /broken\.csv: line 3: .*latitude/);
-    await page.screenshot({ path: screenshotPath('05-import-error.png') });
+    await page.screenshot({ path: screenshotPath('06-import-error.png') });
     await page.keyboard.press('Escape');
     const collections = await (await fetch(`${server.url}/collections`)).json();
     assert.ok(!collections.collections.some((c) => c.id === 'broken'), 'nothing was imported');
@@ -122,7 +157,7 @@ describe('web console', { concurrency: false }, () => {
     await page.waitForFunction(() => document.body.dataset.lastChange === 'field_reports@2', null, { timeout: 30_000 });
     await page.waitForFunction(() => window.geoconsole.map.areTilesLoaded() && window.geoconsole.map.queryRenderedFeatures({ layers: ['ds:field_reports:points'] }).length === 4, null, { timeout: 30_000 });
     assert.equal(await page.evaluate(() => window.__noReload), true, 'the page was not reloaded');
-    await page.screenshot({ path: screenshotPath('06-live-change.png') });
+    await page.screenshot({ path: screenshotPath('07-live-change.png') });
   });
 
   it('restores view, layers and theme from a shared link', async () => {
@@ -133,7 +168,7 @@ describe('web console', { concurrency: false }, () => {
     await mapReady(other.page);
     assert.equal(await other.page.evaluate(() => document.documentElement.dataset.theme), 'dark');
     assert.equal(await other.page.locator('#toggle-field_reports').isChecked(), true);
-    await other.page.screenshot({ path: screenshotPath('07-shared-dark.png') });
+    await other.page.screenshot({ path: screenshotPath('08-shared-dark.png') });
     assert.deepEqual(other.problems, []);
     await other.page.close();
     assert.deepEqual(problems, [], 'no console errors through the whole session');

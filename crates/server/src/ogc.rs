@@ -86,6 +86,7 @@ pub async fn landing(
             link(format!("{base}/conformance"), "conformance", "application/json", "Conformance classes"),
             link(format!("{base}/collections"), "data", "application/json", "Collections"),
             link(format!("{base}/tileMatrixSets"), "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes", "application/json", "Tile matrix sets"),
+            link(format!("{base}/console/"), "related", "text/html", "Web console (map)"),
             link(format!("{base}/events"), "related", "text/event-stream", "Dataset changes (server-sent events)"),
         ],
     });

@@ -51,6 +51,24 @@ impl TestServer {
         self.get_with(path, &[]).await
     }
 
+    /// Sends any request (POST, DELETE, …) built on [`TestServer::client`] and reads the whole reply.
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
+        let response = request.send().await.expect("request reaches the server");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.expect("body").to_vec();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// A full URL for a path on this server.
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
     pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
         let url = if path.starts_with("http") {
             path.to_string()
