@@ -13,9 +13,16 @@ const count = async (page, id) => {
   return Number(text.replace(/,/g, ''));
 };
 
-/** Waits for the counts that follow a change (they load after a debounce). */
-const countsAfter = async (page, previous) => {
-  await page.waitForFunction((p) => document.body.dataset.countsLoaded && document.body.dataset.countsLoaded !== p, previous, { timeout: 30_000 });
+/** Waits for counts asked for the current window and area (they load after a debounce, and an earlier
+ * load may land first). */
+const freshCounts = async (page) => {
+  await page.waitForFunction(() => {
+    const app = window.geoconsole;
+    const w = app.timebar.window;
+    const iso = (ms) => new Date(ms).toISOString().replace('.000Z', 'Z');
+    const expected = `${w ? `${iso(w.start)}/${iso(w.end)}` : ''}|${app.state.area ? app.tools.areaFilter() : ''}`;
+    return document.body.dataset.countsQuery === expected;
+  }, null, { timeout: 30_000 });
 };
 
 const rendered = (page, layer) => page.evaluate((l) => {
@@ -62,12 +69,12 @@ describe('web console', { concurrency: false }, () => {
 
   it('narrows the time window and the visible counts follow', async () => {
     const { page } = session;
+    await freshCounts(page);
     const before = await count(page, 'earthquakes');
     const drawnBefore = await rendered(page, 'ds:earthquakes:points');
-    const stamp = await page.evaluate(() => document.body.dataset.countsLoaded);
     await page.locator('#time-canvas').focus();
     for (let i = 0; i < 6; i++) await page.keyboard.press('ArrowDown');
-    await countsAfter(page, stamp);
+    await freshCounts(page);
     const after = await count(page, 'earthquakes');
     assert.ok(after < before, `fewer earthquakes in a narrower window (${before} → ${after})`);
     await page.waitForFunction(() => window.geoconsole.map.areTilesLoaded());
@@ -75,12 +82,13 @@ describe('web console', { concurrency: false }, () => {
     assert.match(await page.evaluate(() => location.hash), /time=2023-/);
     await page.screenshot({ path: screenshotPath('02-time-window.png') });
     await page.locator('#time-all').click();
+    await freshCounts(page);
   });
 
   it('filters every layer to a drawn box, and measures a distance', async () => {
     const { page } = session;
+    await freshCounts(page);
     const before = await count(page, 'sites');
-    const stamp = await page.evaluate(() => document.body.dataset.countsLoaded);
     await page.locator('#tool-box').click();
     const box = await page.locator('#map').boundingBox();
     // A box over Western Europe at the start view.
@@ -89,15 +97,15 @@ describe('web console', { concurrency: false }, () => {
     const b = await at(20, 60);
     await page.mouse.click(box.x + a.x, box.y + a.y);
     await page.mouse.click(box.x + b.x, box.y + b.y);
-    await countsAfter(page, stamp);
+    await page.waitForFunction(() => window.geoconsole.state.area !== null);
+    await freshCounts(page);
     const inside = await count(page, 'sites');
     assert.ok(inside > 0 && inside < before, `sites in the box (${inside}) are fewer than in view (${before})`);
     assert.match(await page.evaluate(() => location.hash), /area=/);
     await page.waitForFunction(() => window.geoconsole.map.areTilesLoaded());
     await page.screenshot({ path: screenshotPath('03-area-filter.png') });
-    const stamp2 = await page.evaluate(() => document.body.dataset.countsLoaded);
     await page.locator('#tool-clear').click();
-    await countsAfter(page, stamp2);
+    await freshCounts(page);
     assert.equal(await count(page, 'sites'), before);
 
     await page.keyboard.press('m');

@@ -46,3 +46,14 @@ export function intersectsFilter(ring: LngLat[]): string {
   const text = closed.map(([x, y]) => `${coord(x)} ${coord(y)}`).join(', ');
   return `S_INTERSECTS(geometry, POLYGON((${text})))`;
 }
+
+/** Whether a point lies inside a ring (even-odd rule; planar, as drawn on the map). */
+export function insideRing(p: LngLat, ring: LngLat[]): boolean {
+  let inside = false;
+  for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+    const [xi, yi] = ring[i];
+    const [xj, yj] = ring[j];
+    if (yi > p[1] !== yj > p[1] && p[0] < ((xj - xi) * (p[1] - yi)) / (yj - yi) + xi) inside = !inside;
+  }
+  return inside;
+}

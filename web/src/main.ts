@@ -291,6 +291,7 @@ export class ConsoleApp {
   }
 
   areaChanged(): void {
+    this.sites.render();
     this.tileParams = '';
     this.setTilesWindow(this.tilesWindow);
     this.scheduleCounts();
@@ -365,6 +366,8 @@ export class ConsoleApp {
       ? [-180, Math.max(-90, b.getSouth()), 180, Math.min(90, b.getNorth())]
       : [((b.getWest() + 540) % 360) - 180, Math.max(-90, b.getSouth()), ((b.getEast() + 540) % 360) - 180, Math.min(90, b.getNorth())];
     const filter = this.state.area ? this.tools.areaFilter() : null;
+    // What these counts were asked for, so tests (and anyone watching) can tell stale counts from fresh.
+    const query = `${this.timebar.window ? toDatetimeParam(this.timebar.window) : ''}|${filter ?? ''}`;
     await Promise.all(this.visibleIds().map(async (id) => {
       const c = this.collections.get(id);
       try {
@@ -376,6 +379,7 @@ export class ConsoleApp {
     }));
     if (!abort.signal.aborted) {
       this.layersPanel.updateCounts();
+      document.body.dataset.countsQuery = query;
       document.body.dataset.countsLoaded = String(Date.now());
     }
   }

@@ -3,6 +3,7 @@
 
 import type { GeoFeature } from './api';
 import { allItems } from './api';
+import { insideRing } from './geo';
 import type { ConsoleApp } from './main';
 
 /** Sites listed at most; the filter narrows longer lists. */
@@ -55,9 +56,11 @@ export class SitesPanel {
     this.app.map.flyTo({ center: site.position, zoom: Math.max(this.app.map.getZoom(), 9), duration: 900 });
   }
 
-  private render(): void {
+  render(): void {
     const needle = this.filter.value.trim().toLowerCase();
-    const matches = this.sites.filter((s) => !needle || `${s.name} ${s.type} ${s.place}`.toLowerCase().includes(needle));
+    const area = this.app.state.area;
+    const matches = this.sites.filter((s) => (!needle || `${s.name} ${s.type} ${s.place}`.toLowerCase().includes(needle))
+      && (!area || insideRing(s.position, area)));
     const by = this.sort.value;
     matches.sort((a, b) =>
       by === 'criticality' ? (b.criticality ?? -1) - (a.criticality ?? -1) || a.name.localeCompare(b.name)
@@ -65,7 +68,7 @@ export class SitesPanel {
           : a.name.localeCompare(b.name));
     this.note.textContent = this.sites.length === 0
       ? 'No sites dataset yet: import one with kind "sites".'
-      : `${matches.length.toLocaleString('en')} of ${this.sites.length.toLocaleString('en')} sites${matches.length > MAX_SHOWN ? `, first ${MAX_SHOWN} shown` : ''}.`;
+      : `${matches.length.toLocaleString('en')} of ${this.sites.length.toLocaleString('en')} sites${area ? ' in the drawn area' : ''}${matches.length > MAX_SHOWN ? `, first ${MAX_SHOWN} shown` : ''}.`;
     this.list.replaceChildren(...matches.slice(0, MAX_SHOWN).map((s) => {
       const li = document.createElement('li');
       const b = document.createElement('button');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { boxRing, distanceMetres, formatDistance, intersectsFilter, pathMetres } from './geo';
+import { boxRing, distanceMetres, formatDistance, insideRing, intersectsFilter, pathMetres } from './geo';
 import { displayValue, propertyRows } from './inspect';
 
 describe('geo helpers', () => {
@@ -17,6 +17,11 @@ describe('geo helpers', () => {
     const ring = boxRing([10, 5], [0, -5]);
     expect(ring[0]).toEqual([0, -5]);
     expect(intersectsFilter(ring)).toBe('S_INTERSECTS(geometry, POLYGON((0 -5, 10 -5, 10 5, 0 5, 0 -5)))');
+    expect(insideRing([5, 0], ring)).toBe(true);
+    expect(insideRing([11, 0], ring)).toBe(false);
+    const l: [number, number][] = [[0, 0], [10, 0], [10, 2], [2, 2], [2, 10], [0, 10], [0, 0]];
+    expect(insideRing([5, 5], l)).toBe(false);
+    expect(insideRing([1, 5], l)).toBe(true);
   });
 });
 

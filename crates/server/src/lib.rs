@@ -191,6 +191,15 @@ pub async fn start(console: Console, options: ServerOptions) -> std::io::Result<
         web: Arc::new(web::WebAssets::default()),
         uploads: Arc::new(geoconsole_app::Uploads::new().map_err(std::io::Error::other)?),
     };
+    // The basemap and the first glyph range take a moment to build; do it now rather than on the first
+    // map's first request.
+    let web = Arc::clone(&state.web);
+    tokio::task::spawn_blocking(move || {
+        if let Ok(glyphs) = web.glyphs() {
+            glyphs.range(0);
+        }
+        let _ = web.basemap();
+    });
     let app = router(state, &options);
     tokio::spawn(async move {
         if let Err(e) = console.start_live().await {
