@@ -48,7 +48,7 @@ describe('web console', { concurrency: false }, () => {
     const { page, problems, outside } = session;
     await page.waitForFunction(() => document.querySelector('#count-earthquakes')?.textContent?.match(/\d/), null, { timeout: 30_000 });
     assert.ok((await rendered(page, 'ds:earthquakes:points')) > 50, 'earthquake points are drawn');
-    assert.ok((await rendered(page, 'ds:sites:icons')) > 50, 'site icons are drawn');
+    assert.ok((await rendered(page, 'ds:sites:points')) > 50, 'sites are drawn (as dots at world scale)');
     assert.ok((await rendered(page, 'bm-land')) > 0, 'basemap land is drawn');
     const labels = await page.evaluate(() => window.geoconsole.map.queryRenderedFeatures({ layers: ['bm-city-labels'] }).length);
     assert.ok(labels > 5, `city labels are placed (${labels}), so glyphs came from the console`);

@@ -566,6 +566,8 @@ function ago(ms: number): string {
 }
 
 maplibregl.setWorkerUrl(workerUrl);
+// Start MapLibre's workers now, while the dataset list loads, instead of when the map is made.
+maplibregl.prewarm();
 const app = new ConsoleApp();
 (window as unknown as { geoconsole: ConsoleApp }).geoconsole = app;
 app.start().catch((e: Error) => {

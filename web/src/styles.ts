@@ -173,6 +173,8 @@ export interface DatasetLayerOptions {
 }
 
 export const sourceId = (id: string) => `ds:${id}`;
+/** Zoom from which sites are drawn as icons by type (dots below). */
+export const SITE_ICON_ZOOM = 3;
 
 /** The style layers that draw one dataset, bottom first; each id starts with `ds:{id}:`. */
 export function datasetLayers(o: DatasetLayerOptions): LayerSpecification[] {
@@ -215,12 +217,18 @@ export function datasetLayers(o: DatasetLayerOptions): LayerSpecification[] {
       },
     );
     if (o.collection.kind === 'sites' && !o.colourExpression) {
+      // Icons cost symbol layout and placement; at world scale thousands of them overlap anyway, so sites are
+      // dots there and icons from SITE_ICON_ZOOM.
       layers.push({
-        id: `ds:${id}:icons`, type: 'symbol', ...base, filter: withTime(['all', notCluster, isType('Point', 'MultiPoint')] as FilterSpecification),
+        id: `ds:${id}:points`, type: 'circle', ...base, maxzoom: SITE_ICON_ZOOM, layout: { visibility }, filter: withTime(['all', notCluster, isType('Point', 'MultiPoint')] as FilterSpecification),
+        paint: { 'circle-color': o.colour, 'circle-opacity': 0.85 * opacity, 'circle-radius': o.sizeExpression ?? 2.5, 'circle-stroke-color': outline, 'circle-stroke-width': 0.5 },
+      });
+      layers.push({
+        id: `ds:${id}:icons`, type: 'symbol', ...base, minzoom: SITE_ICON_ZOOM, filter: withTime(['all', notCluster, isType('Point', 'MultiPoint')] as FilterSpecification),
         layout: {
           visibility,
           'icon-image': ['concat', 'site:', o.siteTypeProperty ? ['to-string', ['coalesce', ['get', o.siteTypeProperty], 'site']] : 'site'],
-          'icon-size': o.sizeExpression ? ['/', o.sizeExpression, 8] : ['interpolate', ['linear'], ['zoom'], 1, 0.55, 8, 1],
+          'icon-size': o.sizeExpression ? ['/', o.sizeExpression, 8] : ['interpolate', ['linear'], ['zoom'], SITE_ICON_ZOOM, 0.7, 8, 1],
           'icon-allow-overlap': true,
         },
         paint: { 'icon-opacity': opacity },

@@ -191,15 +191,10 @@ pub async fn start(console: Console, options: ServerOptions) -> std::io::Result<
         web: Arc::new(web::WebAssets::default()),
         uploads: Arc::new(geoconsole_app::Uploads::new().map_err(std::io::Error::other)?),
     };
-    // The basemap and the first glyph range take a moment to build; do it now rather than on the first
-    // map's first request.
-    let web = Arc::clone(&state.web);
-    tokio::task::spawn_blocking(move || {
-        if let Ok(glyphs) = web.glyphs() {
-            glyphs.range(0);
-        }
-        let _ = web.basemap();
-    });
+    // The basemap, its low-zoom tiles and the Latin glyph ranges take a moment to build: do it now rather
+    // than on every first visitor's first map.
+    let warm = state.clone();
+    tokio::task::spawn_blocking(move || web::prewarm(&warm));
     let app = router(state, &options);
     tokio::spawn(async move {
         if let Err(e) = console.start_live().await {

@@ -82,6 +82,42 @@ impl WebAssets {
     }
 }
 
+/// Zooms whose basemap tiles are made at start: the whole world fits in them, so every first map needs some.
+const PREWARM_ZOOMS: u8 = 2;
+/// Glyph ranges made at start: Latin, and Latin Extended (city names such as Łódź).
+const PREWARM_GLYPHS: [u32; 2] = [0, 256];
+
+/// Builds the basemap, its tiles up to [`PREWARM_ZOOMS`] (into the tile cache) and the common glyph ranges.
+pub fn prewarm(state: &AppState) {
+    let started = std::time::Instant::now();
+    if let Ok(glyphs) = state.web.glyphs() {
+        for start in PREWARM_GLYPHS {
+            glyphs.range(start);
+        }
+    }
+    let Ok(map) = state.web.basemap() else {
+        return;
+    };
+    for z in 0..=PREWARM_ZOOMS {
+        let side = 1u32 << z;
+        for x in 0..side {
+            for y in 0..side {
+                let Ok(tile) = TileId::new(u32::from(z), x, y) else {
+                    continue;
+                };
+                if let Some(bytes) = map.tile(tile) {
+                    state.tiles.put(basemap_key(tile), Arc::new(bytes));
+                }
+            }
+        }
+    }
+    tracing::info!(ms = started.elapsed().as_millis() as u64, "basemap ready");
+}
+
+fn basemap_key(tile: TileId) -> String {
+    format!("basemap:{}/{}/{}", tile.z, tile.x, tile.y)
+}
+
 /// `/console` → `/console/`, so relative asset paths resolve.
 pub async fn console_redirect() -> Redirect {
     Redirect::permanent("/console/")
@@ -148,7 +184,7 @@ pub async fn basemap_tile(
     };
     let tile = TileId::new(number("z", &z)?, number("x", &x)?, number("y", y)?)
         .map_err(ApiError::not_found)?;
-    let key = format!("basemap:{}/{}/{}", tile.z, tile.x, tile.y);
+    let key = basemap_key(tile);
     let bytes = match state.tiles.get(&key) {
         Some(bytes) => bytes,
         None => {
