@@ -16,6 +16,8 @@ if ! command -v npm >/dev/null 2>&1; then
   fi
 fi
 
+# `npm ci` installs exactly the lock file. Vite is pinned to 8.3.4: 8.4 added an optional dependency the npm
+# registry does not serve, which leaves the lock incomplete and `npm ci` refusing it.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
