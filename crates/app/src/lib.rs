@@ -8,6 +8,7 @@
 //! backend.
 #![forbid(unsafe_code)]
 
+mod analysis;
 mod console;
 mod error;
 mod export;
@@ -17,6 +18,7 @@ mod reading;
 mod time_fields;
 mod uploads;
 
+pub use analysis::{ExposureReport, ExposureRequest, ModelUsed};
 pub use console::Console;
 pub use error::{AppError, AppErrorKind, AppResult};
 pub use export::ExportReport;

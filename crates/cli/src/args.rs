@@ -48,6 +48,30 @@ pub enum Command {
     Demo(DemoArgs),
     /// Serve the store over HTTP: OGC API Features and Tiles, vector tiles, change events
     Serve(ServeArgs),
+    /// Which sites lie within reach of which hazard events, by each hazard dataset's impact model
+    Exposure(ExposureArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExposureArgs {
+    /// Sites datasets, separated by commas. Default: every dataset of kind `sites`
+    #[arg(long, value_delimiter = ',')]
+    pub sites: Vec<String>,
+    /// Hazard datasets, separated by commas. Default: every dataset of kind `events`
+    #[arg(long, value_delimiter = ',')]
+    pub hazards: Vec<String>,
+    /// One fixed radius for every event instead of the impact models (to compare with other tools)
+    #[arg(long)]
+    pub radius_km: Option<f64>,
+    /// Only events active at this instant or in this interval (RFC 3339; `start/end`, `..` for open)
+    #[arg(long)]
+    pub datetime: Option<String>,
+    /// Print GeoJSON: one point per exposed site with its hits and reasons
+    #[arg(long)]
+    pub geojson: bool,
+    /// Sites listed in the table (--json and --geojson list all)
+    #[arg(long, default_value_t = 20)]
+    pub top: usize,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -89,6 +89,7 @@ fn run(cli: Cli) -> Result<()> {
             Command::Export(args) => commands::export::run(&console, args, &cli).await,
             Command::Demo(args) => commands::demo::run(&console, args, &cli, &location).await,
             Command::Serve(args) => commands::serve::run(&console, args).await,
+            Command::Exposure(args) => commands::exposure::run(&console, args, &cli).await,
             Command::Generate(_) => Ok(()),
         }
     })

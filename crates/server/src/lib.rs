@@ -6,6 +6,7 @@
 //! Depends on `app` (the only way to data), `query`, `tiles`, `formats` (GeoJSON encoding) and `model`.
 #![forbid(unsafe_code)]
 
+mod analytics;
 mod error;
 mod histogram;
 mod html;

@@ -5,7 +5,7 @@ use axum::routing::{MethodRouter, delete, get, post};
 use serde_json::{Map, Value, json};
 
 use crate::state::AppState;
-use crate::{histogram, imports, ogc, ops, tiles, web};
+use crate::{analytics, histogram, imports, ogc, ops, tiles, web};
 
 pub struct Route {
     /// axum's path syntax, which is also OpenAPI's: `/collections/{collectionId}`.
@@ -198,6 +198,15 @@ pub fn table() -> Vec<Route> {
             parameters: &["collectionId", "histogram-datetime", "bins", "bbox"],
             success: (200, &["application/json"]),
             handler: get(histogram::histogram),
+        },
+        Route {
+            method: "get",
+            path: "/analytics/exposure",
+            summary: "Sites within reach of hazard events, by each hazard dataset's impact model, with reasons",
+            tag: "Analytics",
+            parameters: &["sites", "hazards", "datetime", "radius_km", "f"],
+            success: (200, &["application/json", "application/geo+json"]),
+            handler: get(analytics::exposure),
         },
         Route {
             method: "post",
@@ -394,6 +403,21 @@ pub fn parameter(name: &str) -> Value {
             "bins",
             "Number of equal steps",
             json!({"type": "integer", "minimum": 1, "maximum": crate::histogram::MAX_BINS, "default": 100}),
+        ),
+        "sites" => query(
+            "sites",
+            "Sites datasets separated by commas (default: every dataset of kind sites)",
+            json!({"type": "string"}),
+        ),
+        "hazards" => query(
+            "hazards",
+            "Hazard datasets separated by commas (default: every dataset of kind events)",
+            json!({"type": "string"}),
+        ),
+        "radius_km" => query(
+            "radius_km",
+            "One fixed radius for every event instead of the impact models",
+            json!({"type": "number", "exclusiveMinimum": 0, "maximum": 20000}),
         ),
         "uploadId" => path(
             "uploadId",

@@ -3,6 +3,7 @@
 pub mod datasets;
 pub mod demo;
 pub mod export;
+pub mod exposure;
 pub mod generate;
 pub mod import;
 pub mod query;

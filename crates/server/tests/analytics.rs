@@ -1,0 +1,145 @@
+//! Site exposure over HTTP on the demo, checked against an independent brute-force computation made from
+//! the public items API: every site against every event, haversine on the mean Earth radius.
+
+use std::collections::BTreeSet;
+
+use geoconsole_testkit::{TestServer, serve_demo};
+use serde_json::Value;
+
+async fn features(server: &TestServer, id: &str, query: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut url = format!("/collections/{id}/items?limit=10000&{query}");
+    loop {
+        let page = server.get(&url).await;
+        assert_eq!(page.status, 200, "{}", page.text());
+        let body = page.json();
+        out.extend(
+            body["features"]
+                .as_array()
+                .expect("features")
+                .iter()
+                .cloned(),
+        );
+        let next = body["links"]
+            .as_array()
+            .and_then(|l| l.iter().find(|l| l["rel"] == "next"))
+            .and_then(|l| l["href"].as_str())
+            .map(str::to_string);
+        match next {
+            Some(n) => url = n,
+            None => return out,
+        }
+    }
+}
+
+fn haversine_m(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let r = 6_371_008.8_f64;
+    let (la1, la2) = (a.1.to_radians(), b.1.to_radians());
+    let dla = la2 - la1;
+    let dlo = (b.0 - a.0).to_radians();
+    let h = (dla / 2.0).sin().powi(2) + la1.cos() * la2.cos() * (dlo / 2.0).sin().powi(2);
+    2.0 * r * h.sqrt().min(1.0).asin()
+}
+
+fn xy(f: &Value) -> (f64, f64) {
+    let c = &f["geometry"]["coordinates"];
+    (c[0].as_f64().expect("lon"), c[1].as_f64().expect("lat"))
+}
+
+#[tokio::test]
+async fn exposure_matches_brute_force_and_explains_itself() {
+    let server = serve_demo().await;
+    let window = "datetime=2023-04-01T00:00:00Z/2023-04-03T00:00:00Z";
+    let r = server
+        .get(&format!(
+            "/analytics/exposure?sites=sites&hazards=earthquakes&radius_km=50&{window}"
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let report = r.json();
+    let sites = features(&server, "sites", "").await;
+    let quakes = features(&server, "earthquakes", window).await;
+    assert_eq!(report["sites_checked"], sites.len());
+    assert_eq!(report["events_checked"], quakes.len());
+    let mut expected = BTreeSet::new();
+    for s in &sites {
+        for q in &quakes {
+            if haversine_m(xy(s), xy(q)) <= 50_000.0 {
+                expected.insert((
+                    s["id"].as_str().expect("id").to_string(),
+                    q["id"].as_str().expect("id").to_string(),
+                ));
+            }
+        }
+    }
+    let mut found = BTreeSet::new();
+    for s in report["exposed"].as_array().expect("exposed") {
+        for h in s["hits"].as_array().expect("hits") {
+            found.insert((
+                s["site"].as_str().expect("site").to_string(),
+                h["event"].as_str().expect("event").to_string(),
+            ));
+            let d = h["distance_m"].as_f64().expect("distance");
+            assert!(d <= 50_000.0);
+            assert!(
+                h["reason"]
+                    .as_str()
+                    .expect("reason")
+                    .contains("km away (reaches 50 km)")
+            );
+        }
+    }
+    assert!(
+        !expected.is_empty(),
+        "the demo window has quakes near sites"
+    );
+    assert_eq!(found, expected);
+
+    // The impact models: magnitude radius for earthquakes, the event's own area for warnings.
+    let modelled = server
+        .get("/analytics/exposure?hazards=earthquakes,weather_warnings")
+        .await
+        .json();
+    let models = modelled["models"].as_array().expect("models");
+    assert_eq!(models[0]["model"], "magnitude");
+    assert_eq!(models[1]["model"], "area");
+    let inside = modelled["exposed"]
+        .as_array()
+        .expect("exposed")
+        .iter()
+        .flat_map(|s| s["hits"].as_array().expect("hits").iter())
+        .find(|h| h["dataset"] == "weather_warnings")
+        .expect("a site inside a warning polygon");
+    assert_eq!(inside["distance_m"], 0.0);
+    assert!(
+        inside["reason"]
+            .as_str()
+            .expect("reason")
+            .starts_with("inside the area of ")
+    );
+
+    let geojson = server
+        .get("/analytics/exposure?hazards=earthquakes&radius_km=50&f=geojson")
+        .await;
+    assert_eq!(geojson.header("content-type"), Some("application/geo+json"));
+    let g = geojson.json();
+    assert_eq!(g["type"], "FeatureCollection");
+    assert!(g["features"][0]["properties"]["reasons"][0].is_string());
+
+    for bad in [
+        "radius_km=0",
+        "radius_km=abc",
+        "sites=nope",
+        "hazards=Bad",
+        "f=xml",
+        "colour=red",
+    ] {
+        let r = server.get(&format!("/analytics/exposure?{bad}")).await;
+        assert!(
+            matches!(r.status, 400 | 404 | 406),
+            "{bad}: {} {}",
+            r.status,
+            r.text()
+        );
+    }
+}
