@@ -57,6 +57,16 @@ describe('web console', { concurrency: false }, () => {
     assert.deepEqual(problems, [], 'no console errors');
   });
 
+  it('ranks sites by exposure to the shown hazards, with reasons, and rings them on the map', async () => {
+    const { page } = session;
+    await page.waitForFunction(() => Number(document.body.dataset.exposureLoaded) > 0, null, { timeout: 30_000 });
+    const first = page.locator('#sites button.site').first();
+    assert.match(await first.locator('.badge').textContent(), /\d+ threats?/);
+    assert.match(await first.locator('.reason').textContent(), /(inside the area of|km away \(reaches)/);
+    await page.waitForFunction(() => window.geoconsole.map.queryRenderedFeatures({ layers: ['exposed-sites'] }).length > 0);
+    await page.screenshot({ path: screenshotPath('01b-exposure.png') });
+  });
+
   it('toggles a layer off and on', async () => {
     const { page } = session;
     await page.locator('#toggle-earthquakes').uncheck();

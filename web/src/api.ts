@@ -194,3 +194,25 @@ export async function importStatus(id: string): Promise<ImportStatus> {
 export async function discardUpload(id: string): Promise<void> {
   await fetch(`/imports/${encodeURIComponent(id)}`, { method: 'DELETE' });
 }
+
+export interface ExposureHit {
+  dataset: string;
+  event: string;
+  distance_m: number;
+  reach_m: number;
+  model: string;
+  reason: string;
+}
+
+export interface ExposureReport {
+  sites_checked: number;
+  events_checked: number;
+  exposed: { dataset: string; site: string; name: string; position: [number, number]; hits: ExposureHit[] }[];
+}
+
+/** Sites within reach of the hazards' events (each hazard dataset's impact model) in the window. */
+export async function exposure(sites: string[], hazards: string[], window: TimeWindow | null, signal?: AbortSignal): Promise<ExposureReport> {
+  const params = new URLSearchParams({ sites: sites.join(','), hazards: hazards.join(',') });
+  if (window) params.set('datetime', toDatetimeParam(window));
+  return json<ExposureReport>(await fetch(`/analytics/exposure?${params}`, { signal }), 'site exposure');
+}

@@ -48,6 +48,7 @@ export class LayersPanel {
       app.restyle();
       app.resetTimeDomain();
       app.scheduleCounts();
+      app.sites.scheduleExposure();
       this.updateCounts();
     });
     const swatch = document.createElement('span');

@@ -57,6 +57,8 @@ export class ConsoleApp {
   private histogramAbort: AbortController | null = null;
   private hashTimer: number | undefined;
   private tileParams = '';
+  /** Sites within reach of a shown hazard, ringed on the map. */
+  private exposedData: GeoJSON.FeatureCollection = { type: 'FeatureCollection', features: [] };
 
   constructor() {
     this.state = decodeState(location.hash);
@@ -231,6 +233,16 @@ export class ConsoleApp {
     // Data between the basemap's lines and its labels, so city names stay readable.
     const labelAt = style.layers.findIndex((l) => l.id === 'bm-city-dots');
     style.layers.splice(labelAt, 0, ...layers);
+    style.sources.exposed = { type: 'geojson', data: this.exposedData };
+    style.layers.push({
+      id: 'exposed-sites', type: 'circle', source: 'exposed',
+      paint: {
+        'circle-radius': ['interpolate', ['linear'], ['zoom'], 1, 5, 8, 11],
+        'circle-color': 'rgba(0,0,0,0)',
+        'circle-stroke-color': '#dc2626',
+        'circle-stroke-width': ['interpolate', ['linear'], ['get', 'hits'], 1, 1.5, 10, 3],
+      },
+    });
     style.sources.tools = { type: 'geojson', data: { type: 'FeatureCollection', features: [] } };
     style.layers.push(
       { id: 'tools-fill', type: 'fill', source: 'tools', filter: ['==', ['geometry-type'], 'Polygon'], paint: { 'fill-color': '#ffbf00', 'fill-opacity': 0.12 } },
@@ -298,6 +310,14 @@ export class ConsoleApp {
     this.saveHash();
   }
 
+  showExposed(sites: { position: [number, number]; hits: number; name: string }[]): void {
+    this.exposedData = {
+      type: 'FeatureCollection',
+      features: sites.map((s) => ({ type: 'Feature', properties: { hits: s.hits, name: s.name }, geometry: { type: 'Point', coordinates: s.position } })),
+    };
+    (this.map?.getSource('exposed') as GeoJSONSource | undefined)?.setData(this.exposedData);
+  }
+
   // ---- the clock ----
 
   /** The time bar spans the time-aware layers that are shown. */
@@ -320,6 +340,7 @@ export class ConsoleApp {
     if (settled) {
       this.setTilesWindow(this.timebar.playing ? this.timebar.domain : this.timebar.window);
       this.scheduleCounts();
+      this.sites?.scheduleExposure();
       this.saveHash();
     }
   }
@@ -447,6 +468,7 @@ export class ConsoleApp {
     this.scheduleCounts();
     void this.loadHistogram();
     if (this.collections.get(id)?.kind === 'sites') void this.sites.load();
+    else this.sites.scheduleExposure();
     const flash = document.querySelector(`[data-layer="${id}"]`);
     flash?.classList.add('changed');
     window.setTimeout(() => flash?.classList.remove('changed'), 1500);

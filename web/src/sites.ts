@@ -1,8 +1,9 @@
-// The sites panel: the organisation's sites (every dataset of kind `sites`), filtered and sorted, one click
-// to fly there. Exposure ranking with reasons joins this list when the server offers analytics.
+// The sites and threats panel: the organisation's sites (every dataset of kind `sites`) ranked by exposure
+// to the shown hazard layers in the time window (the server's impact models), each with its reasons;
+// filtered by text and the drawn area, or sorted by criticality, name or type; one click to fly there.
 
-import type { GeoFeature } from './api';
-import { allItems } from './api';
+import type { ExposureHit, GeoFeature } from './api';
+import { allItems, exposure } from './api';
 import { insideRing } from './geo';
 import type { ConsoleApp } from './main';
 
@@ -11,6 +12,7 @@ const MAX_SHOWN = 200;
 
 interface Site {
   dataset: string;
+  id: string;
   name: string;
   type: string;
   criticality: number | null;
@@ -24,11 +26,15 @@ export class SitesPanel {
   private filter: HTMLInputElement;
   private sort: HTMLSelectElement;
   private note: HTMLElement;
+  private hits = new Map<string, ExposureHit[]>();
+  private exposureAbort: AbortController | null = null;
+  private exposureTimer: number | undefined;
 
   constructor(private app: ConsoleApp) {
     this.list = document.getElementById('sites') as HTMLOListElement;
     this.filter = document.getElementById('sites-filter') as HTMLInputElement;
     this.sort = document.getElementById('sites-sort') as HTMLSelectElement;
+    this.sort.value = 'exposure';
     this.note = document.getElementById('sites-note')!;
     this.filter.addEventListener('input', () => this.render());
     this.sort.addEventListener('change', () => this.render());
@@ -50,6 +56,37 @@ export class SitesPanel {
     }
     this.sites = loaded;
     this.render();
+    this.scheduleExposure();
+  }
+
+  /** Recomputes exposure after the window, the shown layers or the data changed (debounced). */
+  scheduleExposure(): void {
+    window.clearTimeout(this.exposureTimer);
+    this.exposureTimer = window.setTimeout(() => void this.loadExposure(), 400);
+  }
+
+  private async loadExposure(): Promise<void> {
+    this.exposureAbort?.abort();
+    const abort = new AbortController();
+    this.exposureAbort = abort;
+    const siteSets = [...this.app.collections.values()].filter((c) => c.kind === 'sites').map((c) => c.id);
+    const hazards = this.app.visibleIds().filter((id) => this.app.collections.get(id)?.kind === 'events');
+    if (siteSets.length === 0 || hazards.length === 0) {
+      this.hits.clear();
+      this.app.showExposed([]);
+      this.render();
+      return;
+    }
+    try {
+      const report = await exposure(siteSets, hazards, this.app.timebar.window, abort.signal);
+      if (abort.signal.aborted) return;
+      this.hits = new Map(report.exposed.map((e) => [`${e.dataset}/${e.site}`, e.hits]));
+      this.app.showExposed(report.exposed.map((e) => ({ position: e.position, hits: e.hits.length, name: e.name })));
+      this.render();
+      document.body.dataset.exposureLoaded = String(report.exposed.length);
+    } catch (e) {
+      if (!abort.signal.aborted) this.app.notify((e as Error).message);
+    }
   }
 
   flyTo(site: Site): void {
@@ -62,13 +99,16 @@ export class SitesPanel {
     const matches = this.sites.filter((s) => (!needle || `${s.name} ${s.type} ${s.place}`.toLowerCase().includes(needle))
       && (!area || insideRing(s.position, area)));
     const by = this.sort.value;
+    const exposureOf = (s: Site) => this.hits.get(`${s.dataset}/${s.id}`) ?? [];
     matches.sort((a, b) =>
-      by === 'criticality' ? (b.criticality ?? -1) - (a.criticality ?? -1) || a.name.localeCompare(b.name)
+      by === 'exposure' ? exposureOf(b).length - exposureOf(a).length || (exposureOf(a)[0]?.distance_m ?? Infinity) - (exposureOf(b)[0]?.distance_m ?? Infinity) || (b.criticality ?? -1) - (a.criticality ?? -1) || a.name.localeCompare(b.name)
+        : by === 'criticality' ? (b.criticality ?? -1) - (a.criticality ?? -1) || a.name.localeCompare(b.name)
         : by === 'type' ? a.type.localeCompare(b.type) || a.name.localeCompare(b.name)
           : a.name.localeCompare(b.name));
+    const exposed = this.sites.filter((s) => exposureOf(s).length > 0).length;
     this.note.textContent = this.sites.length === 0
       ? 'No sites dataset yet: import one with kind "sites".'
-      : `${matches.length.toLocaleString('en')} of ${this.sites.length.toLocaleString('en')} sites${area ? ' in the drawn area' : ''}${matches.length > MAX_SHOWN ? `, first ${MAX_SHOWN} shown` : ''}.`;
+      : `${exposed.toLocaleString('en')} exposed to the shown hazards in the time window. ${matches.length.toLocaleString('en')} of ${this.sites.length.toLocaleString('en')} sites${area ? ' in the drawn area' : ''}${matches.length > MAX_SHOWN ? `, first ${MAX_SHOWN} shown` : ''}.`;
     this.list.replaceChildren(...matches.slice(0, MAX_SHOWN).map((s) => {
       const li = document.createElement('li');
       const b = document.createElement('button');
@@ -80,6 +120,20 @@ export class SitesPanel {
       meta.className = 'meta';
       meta.textContent = [s.type, s.place, s.criticality !== null ? `criticality ${s.criticality}` : ''].filter(Boolean).join(' · ');
       b.append(name, meta);
+      const hits = exposureOf(s);
+      if (hits.length) {
+        b.classList.add('exposed');
+        const badge = document.createElement('span');
+        badge.className = 'badge';
+        badge.dataset.state = 'bad';
+        badge.textContent = `${hits.length} threat${hits.length === 1 ? '' : 's'}`;
+        const why = document.createElement('span');
+        why.className = 'reason';
+        // Successive advisories of one storm give the same reason: say each once.
+        const reasons = [...new Set(hits.map((h) => h.reason))];
+        why.textContent = reasons.slice(0, 2).join('; ') + (reasons.length > 2 ? `; and ${reasons.length - 2} more` : '');
+        b.append(badge, why);
+      }
       b.addEventListener('click', () => this.flyTo(s));
       li.append(b);
       return li;
@@ -96,6 +150,7 @@ function toSite(dataset: string, f: GeoFeature): Site | null {
   const crit = p.criticality ?? p.priority;
   return {
     dataset,
+    id: String(f.id ?? ''),
     name: text(p.name ?? p.site_name ?? p.title ?? f.id) || String(f.id ?? 'site'),
     type: text(p.site_type ?? p.type ?? p.category),
     criticality: typeof crit === 'number' ? crit : null,
