@@ -67,6 +67,21 @@ describe('web console', { concurrency: false }, () => {
     await page.screenshot({ path: screenshotPath('01b-exposure.png') });
   });
 
+  it('draws an event layer as H3 density hexagons and back', async () => {
+    const { page } = session;
+    await page.locator('#more-earthquakes').click();
+    const stamp = await page.evaluate(() => document.body.dataset.hexLoaded ?? '');
+    await page.locator('#density-earthquakes').check();
+    await page.waitForFunction((s) => (document.body.dataset.hexLoaded ?? '') !== s, stamp, { timeout: 30_000 });
+    await page.waitForFunction(() => window.geoconsole.map.queryRenderedFeatures({ layers: ['h3:earthquakes:fill'] }).length > 10, null, { timeout: 30_000 });
+    assert.equal(await page.evaluate(() => window.geoconsole.map.getLayer('ds:earthquakes:points')), undefined, 'points give way to hexagons');
+    assert.match(await page.locator('[data-layer="earthquakes"] .legend').textContent(), /per hexagon/);
+    await page.screenshot({ path: screenshotPath('01c-density.png') });
+    await page.locator('#density-earthquakes').uncheck();
+    await page.waitForFunction(() => !!window.geoconsole.map.getLayer('ds:earthquakes:points'));
+    await page.locator('#more-earthquakes').click();
+  });
+
   it('toggles a layer off and on', async () => {
     const { page } = session;
     await page.locator('#toggle-earthquakes').uncheck();

@@ -216,3 +216,10 @@ export async function exposure(sites: string[], hazards: string[], window: TimeW
   if (window) params.set('datetime', toDatetimeParam(window));
   return json<ExposureReport>(await fetch(`/analytics/exposure?${params}`, { signal }), 'site exposure');
 }
+
+/** Features per H3 cell in a box and window, as GeoJSON polygons with `cell` and `count`. */
+export async function hexbins(id: string, resolution: number, bbox: [number, number, number, number], window: TimeWindow | null, signal?: AbortSignal): Promise<GeoJSON.FeatureCollection> {
+  const params = new URLSearchParams({ collection: id, resolution: String(resolution), bbox: bbox.map((v) => v.toFixed(4)).join(',') });
+  if (window) params.set('datetime', toDatetimeParam(window));
+  return json<GeoJSON.FeatureCollection>(await fetch(`/analytics/h3?${params}`, { signal }), `density of ${id}`);
+}

@@ -76,7 +76,7 @@ export class LayersPanel {
     row.append(toggle, swatch, label, count, more);
     li.append(row);
 
-    const legend = app.legendOf(id);
+    const legend = st.density && app.canDensity(id) ? densityLegend(app.hexData.get(id)) : app.legendOf(id);
     if (legend.length) {
       const ul = document.createElement('ul');
       ul.className = 'legend';
@@ -148,6 +148,21 @@ export class LayersPanel {
       app.restyle();
     });
     box.append(order, opacityLabel, colour.label, size.label);
+    if (app.canDensity(id)) {
+      const density = document.createElement('label');
+      const check = document.createElement('input');
+      check.type = 'checkbox';
+      check.id = `density-${id}`;
+      check.checked = st.density;
+      check.addEventListener('change', () => {
+        st.density = check.checked;
+        app.restyle();
+        void app.loadHexbins();
+        this.render();
+      });
+      density.append(check, ' Density (H3 hexagons)');
+      box.append(density);
+    }
     if (!c.geometryType.toLowerCase().includes('point')) size.label.hidden = true;
     return box;
   }
@@ -184,4 +199,12 @@ function select(id: string, text: string): { label: HTMLLabelElement; select: HT
   s.add(new Option('—', ''));
   label.append(s);
   return { label, select: s };
+}
+
+function densityLegend(data: GeoJSON.FeatureCollection | undefined): { label: string; colour: string }[] {
+  const max = Math.max(0, ...(data?.features ?? []).map((f) => Number(f.properties?.count ?? 0)));
+  return [
+    { label: '1 per hexagon', colour: '#fde725' },
+    { label: `${max.toLocaleString('en')} per hexagon (most here)`, colour: '#440154' },
+  ];
 }

@@ -13,7 +13,7 @@ import { popupContent } from './inspect';
 import type { ConsoleState, LayerStyle } from './state';
 import { decodeState, defaultStyle, encodeState } from './state';
 import type { LegendEntry, PropertyStats } from './styles';
-import { DATASET_COLOURS, basemapStyle, colourBy, datasetLayers, propertyStats, sizeBy, sourceId } from './styles';
+import { DATASET_COLOURS, basemapStyle, colourBy, datasetLayers, hexLayers, hexResolution, hexSourceId, propertyStats, sizeBy, sourceId } from './styles';
 import type { TimeWindow } from './time';
 import { toDatetimeParam, union } from './time';
 import { TimeBar } from './timebar';
@@ -59,6 +59,9 @@ export class ConsoleApp {
   private tileParams = '';
   /** Sites within reach of a shown hazard, ringed on the map. */
   private exposedData: GeoJSON.FeatureCollection = { type: 'FeatureCollection', features: [] };
+  /** H3 cells per dataset drawn in density mode, for the current view and window. */
+  hexData = new Map<string, GeoJSON.FeatureCollection>();
+  private hexAbort: AbortController | null = null;
 
   constructor() {
     this.state = decodeState(location.hash);
@@ -102,6 +105,7 @@ export class ConsoleApp {
     this.map.on('moveend', () => {
       this.saveHash();
       this.scheduleCounts();
+      void this.loadHexbins();
     });
     this.map.on('click', (e) => this.inspect(e.point));
     this.map.on('mousemove', (e) => {
@@ -217,6 +221,13 @@ export class ConsoleApp {
         minzoom: 0,
         maxzoom: 16,
       };
+      if (st.density && this.canDensity(id)) {
+        const data = this.hexData.get(id) ?? { type: 'FeatureCollection', features: [] };
+        style.sources[hexSourceId(id)] = { type: 'geojson', data };
+        const max = Math.max(0, ...data.features.map((f) => Number(f.properties?.count ?? 0)));
+        layers.push(...hexLayers(id, max, st.opacity, st.visible));
+        continue;
+      }
       const colourStats = st.colorBy ? styling?.stats[st.colorBy] : undefined;
       const sizeStats = st.sizeBy ? styling?.stats[st.sizeBy] : undefined;
       layers.push(...datasetLayers({
@@ -310,6 +321,39 @@ export class ConsoleApp {
     this.saveHash();
   }
 
+  /** Density mode is for point events. */
+  canDensity(id: string): boolean {
+    const c = this.collections.get(id);
+    return !!c && c.kind === 'events' && c.geometryType.toLowerCase().includes('point');
+  }
+
+  /** Reloads the hexagons of every dataset in density mode for the view and the window. */
+  async loadHexbins(): Promise<void> {
+    const ids = this.visibleIds().filter((id) => this.styleOf(id).density && this.canDensity(id));
+    if (ids.length === 0 || !this.map) return;
+    this.hexAbort?.abort();
+    const abort = new AbortController();
+    this.hexAbort = abort;
+    const b = this.map.getBounds();
+    const bbox: [number, number, number, number] = b.getEast() - b.getWest() >= 360
+      ? [-180, Math.max(-90, b.getSouth()), 180, Math.min(90, b.getNorth())]
+      : [((b.getWest() + 540) % 360) - 180, Math.max(-90, b.getSouth()), ((b.getEast() + 540) % 360) - 180, Math.min(90, b.getNorth())];
+    const resolution = hexResolution(this.map.getZoom());
+    try {
+      for (const id of ids) {
+        const c = this.collections.get(id);
+        const data = await api.hexbins(id, resolution, bbox, c?.time ? this.timebar.window : null, abort.signal);
+        if (abort.signal.aborted) return;
+        this.hexData.set(id, data);
+      }
+      this.restyle();
+      this.layersPanel.render();
+      document.body.dataset.hexLoaded = String(Date.now());
+    } catch (e) {
+      if (!abort.signal.aborted) this.notify((e as Error).message);
+    }
+  }
+
   showExposed(sites: { position: [number, number]; hits: number; name: string }[]): void {
     this.exposedData = {
       type: 'FeatureCollection',
@@ -341,6 +385,7 @@ export class ConsoleApp {
       this.setTilesWindow(this.timebar.playing ? this.timebar.domain : this.timebar.window);
       this.scheduleCounts();
       this.sites?.scheduleExposure();
+      void this.loadHexbins();
       this.saveHash();
     }
   }

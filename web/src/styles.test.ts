@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Collection } from './api';
-import { basemapStyle, colourBy, datasetLayers, propertyStats, sizeBy, timeFilter } from './styles';
+import { basemapStyle, colourBy, datasetLayers, hexLayers, hexResolution, propertyStats, sizeBy, timeFilter } from './styles';
 import { defaultStyle } from './state';
 
 const quakes: Collection = {
@@ -51,5 +51,19 @@ describe('styles', () => {
     });
     expect(hidden.every((l) => l.layout?.visibility === 'none')).toBe(true);
     expect(JSON.stringify(hidden)).not.toContain('time_start');
+  });
+});
+
+describe('density mode', () => {
+  it('picks coarser hexagons when zoomed out and keeps colour stops increasing', () => {
+    expect(hexResolution(0)).toBe(1);
+    expect(hexResolution(6)).toBe(4);
+    expect(hexResolution(30)).toBe(9);
+    for (const max of [0, 1, 2, 5, 1000]) {
+      const [fill] = hexLayers('q', max, 1, true);
+      const expr = (fill.paint as Record<string, unknown>)['fill-color'] as unknown[];
+      const stops = expr.slice(3).filter((_, i) => i % 2 === 0) as number[];
+      expect(stops.every((v, i) => i === 0 || v > stops[i - 1])).toBe(true);
+    }
   });
 });

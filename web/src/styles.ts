@@ -173,6 +173,34 @@ export interface DatasetLayerOptions {
 }
 
 export const sourceId = (id: string) => `ds:${id}`;
+export const hexSourceId = (id: string) => `h3:${id}`;
+
+/** H3 resolution for a zoom: hexagons about 20–30 pixels across on 512-pixel tiles. */
+export function hexResolution(zoom: number): number {
+  return Math.max(0, Math.min(9, Math.floor(zoom / 2) + 1));
+}
+
+/** Density layers for a dataset drawn as H3 hexagons, coloured by count on the same ramp as numbers. */
+export function hexLayers(id: string, maxCount: number, opacity: number, visible: boolean): LayerSpecification[] {
+  const top = Math.max(2, maxCount);
+  const stops = [1, RAMP[0], Math.max(1.5, top ** 0.25), RAMP[1], Math.max(2, top ** 0.5), RAMP[2], Math.max(3, top ** 0.75), RAMP[3], top, RAMP[4]];
+  const layout = { visibility: visible ? 'visible' : 'none' } as const;
+  return [
+    { id: `h3:${id}:fill`, type: 'fill', source: hexSourceId(id), layout, paint: { 'fill-color': ['interpolate', ['linear'], ['get', 'count'], ...dedupeStops(stops)] as ExpressionSpecification, 'fill-opacity': 0.7 * opacity } },
+    { id: `h3:${id}:outline`, type: 'line', source: hexSourceId(id), layout, paint: { 'line-color': '#ffffff', 'line-width': 0.4, 'line-opacity': 0.6 * opacity } },
+  ];
+}
+
+/** Interpolation stops must increase strictly. */
+function dedupeStops(stops: (number | string)[]): (number | string)[] {
+  const out: (number | string)[] = [];
+  for (let i = 0; i < stops.length; i += 2) {
+    const at = stops[i] as number;
+    if (out.length && at <= (out[out.length - 2] as number)) continue;
+    out.push(at, stops[i + 1]);
+  }
+  return out;
+}
 /** Zoom from which sites are drawn as icons by type (dots below). */
 export const SITE_ICON_ZOOM = 3;
 

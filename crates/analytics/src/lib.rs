@@ -1,14 +1,17 @@
 //! Room `analytics`: the pure computations behind "which of our sites are threatened, by what". It owns
 //! impact models (how far an event reaches, from its own properties: a magnitude-dependent radius, a fixed
 //! buffer, or the event's own polygon) and the exposure join of fixed sites against event footprints, with
-//! geodesic distances in metres and a plain-language reason for every hit.
+//! geodesic distances in metres and a plain-language reason for every hit; and H3 hexagon aggregation
+//! (through `h3o`) for density maps.
 //!
 //! Depends on `model` (features, geometry) and `query` (geodesic distance). It reads no store and knows no
 //! HTTP: `app` feeds it features and `server`/`cli` present the results.
 #![forbid(unsafe_code)]
 
 mod exposure;
+mod hexbin;
 mod impact;
 
 pub use exposure::{Event, Exposure, Hit, Site, SiteExposure, expose};
+pub use hexbin::{CellCount, MAX_RESOLUTION, count_cells, resolution};
 pub use impact::{Footprint, ImpactModel, default_model};

@@ -3,7 +3,10 @@
 
 use std::collections::HashMap;
 
-use geoconsole_analytics::{Event, Exposure, ImpactModel, Site, default_model, expose};
+use geoconsole_analytics::{
+    CellCount, Event, Exposure, ImpactModel, Site, count_cells, default_model, expose,
+};
+use geoconsole_index::{Selection, Shape, Walk};
 use geoconsole_model::geo_types::Geometry;
 use geoconsole_model::{Dataset, DatasetId, DatasetKind, Feature};
 use geoconsole_query::{DateTimeFilter, FeatureQuery, MAX_LIMIT};
@@ -167,6 +170,40 @@ impl Console {
             .await
             .map_err(|e| AppError::new(AppErrorKind::Internal, format!("exposure failed: {e}")))?;
         Ok(ExposureReport { models, exposure })
+    }
+
+    /// Features per H3 cell at `resolution`, within `bbox` and the time window, counted in the index (a
+    /// shape that is not a point counts at its envelope's centre).
+    pub async fn hexbin(
+        &self,
+        id: &DatasetId,
+        resolution: u8,
+        bbox: Option<geoconsole_model::Bbox>,
+        datetime: Option<DateTimeFilter>,
+    ) -> AppResult<Vec<CellCount>> {
+        let res = geoconsole_analytics::resolution(resolution)
+            .map_err(|e| AppError::new(AppErrorKind::Input, e))?;
+        let snapshot = crate::reading::snapshot_of(self.live().indexes(), id)?;
+        let selection = Selection {
+            bbox,
+            time: datetime.as_ref().map(crate::reading::time_range),
+        };
+        tokio::task::spawn_blocking(move || {
+            let mut points = Vec::new();
+            snapshot.for_each_selected(&selection, Walk::After(None), |slot| {
+                points.push(match snapshot.shape(slot) {
+                    Shape::Point(p) => p,
+                    Shape::Geometry(_) => {
+                        let [w, s, e, n] = snapshot.envelope(slot);
+                        [(w + e) / 2.0, (s + n) / 2.0]
+                    }
+                });
+                std::ops::ControlFlow::Continue(())
+            });
+            count_cells(points, res)
+        })
+        .await
+        .map_err(|e| AppError::new(AppErrorKind::Internal, format!("hexbin failed: {e}")))
     }
 
     /// Every feature of a dataset (in the time window), page by page from the index when serving, or

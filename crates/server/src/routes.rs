@@ -209,6 +209,15 @@ pub fn table() -> Vec<Route> {
             handler: get(analytics::exposure),
         },
         Route {
+            method: "get",
+            path: "/analytics/h3",
+            summary: "Features per H3 hexagon (counts) for density maps, filtered by bbox and time",
+            tag: "Analytics",
+            parameters: &["collection", "resolution", "bbox", "datetime", "f"],
+            success: (200, &["application/geo+json"]),
+            handler: get(analytics::hexbin),
+        },
+        Route {
             method: "post",
             path: "/imports",
             summary: "Stage a file for import and preview what was detected in it",
@@ -418,6 +427,14 @@ pub fn parameter(name: &str) -> Value {
             "radius_km",
             "One fixed radius for every event instead of the impact models",
             json!({"type": "number", "exclusiveMinimum": 0, "maximum": 20000}),
+        ),
+        "collection" => {
+            json!({"name": "collection", "in": "query", "required": true, "description": "The dataset to aggregate", "schema": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"}})
+        }
+        "resolution" => query(
+            "resolution",
+            "H3 resolution",
+            json!({"type": "integer", "minimum": 0, "maximum": geoconsole_analytics::MAX_RESOLUTION, "default": 5}),
         ),
         "uploadId" => path(
             "uploadId",

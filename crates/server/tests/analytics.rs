@@ -143,3 +143,77 @@ async fn exposure_matches_brute_force_and_explains_itself() {
         );
     }
 }
+
+#[tokio::test]
+async fn hexbins_count_each_feature_in_its_own_h3_cell() {
+    let server = serve_demo().await;
+    let r = server
+        .get("/analytics/h3?collection=earthquakes&resolution=3")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("content-type"), Some("application/geo+json"));
+    let cells = r.json();
+    let quakes = features(&server, "earthquakes", "").await;
+    let res = h3o::Resolution::try_from(3u8).expect("res");
+    let mut expected = std::collections::BTreeMap::new();
+    for q in &quakes {
+        let (lon, lat) = xy(q);
+        let cell = h3o::LatLng::new(lat, lon)
+            .expect("valid")
+            .to_cell(res)
+            .to_string();
+        *expected.entry(cell).or_insert(0u64) += 1;
+    }
+    let found: std::collections::BTreeMap<String, u64> = cells["features"]
+        .as_array()
+        .expect("features")
+        .iter()
+        .map(|f| {
+            (
+                f["properties"]["cell"].as_str().expect("cell").to_string(),
+                f["properties"]["count"].as_u64().expect("count"),
+            )
+        })
+        .collect();
+    assert_eq!(found, expected);
+    let ring = &cells["features"][0]["geometry"]["coordinates"][0];
+    assert_eq!(
+        ring[0],
+        ring[ring.as_array().expect("ring").len() - 1],
+        "closed rings"
+    );
+
+    let filter = "bbox=-130,20,-60,55&datetime=2023-04-01T00:00:00Z/2023-04-03T00:00:00Z";
+    let some = server
+        .get(&format!(
+            "/analytics/h3?collection=earthquakes&resolution=4&{filter}"
+        ))
+        .await
+        .json();
+    let matched = server
+        .get(&format!("/collections/earthquakes/items?limit=1&{filter}"))
+        .await
+        .json()["numberMatched"]
+        .clone();
+    assert_eq!(some["features_counted"], matched);
+
+    for bad in [
+        "resolution=3",
+        "collection=earthquakes&resolution=11",
+        "collection=earthquakes&resolution=x",
+        "collection=Nope",
+        "collection=earthquakes&f=csv",
+    ] {
+        let r = server.get(&format!("/analytics/h3?{bad}")).await;
+        assert!(
+            matches!(r.status, 400 | 404 | 406),
+            "{bad}: {} {}",
+            r.status,
+            r.text()
+        );
+    }
+    assert_eq!(
+        server.get("/analytics/h3?collection=nope").await.status,
+        404
+    );
+}
