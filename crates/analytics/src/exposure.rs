@@ -15,29 +15,16 @@ use crate::impact::Footprint;
 /// Metres in one degree of latitude, at least (the meridian degree is shortest at the equator).
 const METRES_PER_DEGREE_MIN: f64 = 110_500.0;
 
-/// A fixed place of the organisation.
-#[derive(Debug, Clone)]
-pub struct Site {
-    pub dataset: String,
-    pub id: String,
-    pub name: String,
-    pub position: Point<f64>,
+/// One event reaching one site: indexes into the slices given to [`expose`], and the distance.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Reach {
+    pub site: usize,
+    pub event: usize,
+    /// Geodesic distance from the site to the event's geometry, metres (0 inside an area).
+    pub distance_m: f64,
 }
 
-/// A hazard event with its footprint already decided.
-#[derive(Debug, Clone)]
-pub struct Event {
-    pub dataset: String,
-    pub id: String,
-    /// How the footprint was made (`fixed`, `magnitude`, `area`).
-    pub model: &'static str,
-    pub footprint: Footprint,
-    pub time: Option<TimeSpan>,
-    /// What the reason text calls it, e.g. "M6.1 earthquake" or "Severe thunderstorm warning".
-    pub label: String,
-}
-
-/// One event reaching one site.
+/// One event reaching one site, as reported.
 #[derive(Debug, Clone, Serialize)]
 pub struct Hit {
     pub dataset: String,
@@ -72,58 +59,48 @@ pub struct Exposure {
 
 type Entry = GeomWithData<[f64; 2], usize>;
 
-/// Joins sites and events. Order of `exposed`: more hits first, then the nearest hit, then site id, so
-/// results are stable between runs.
-pub fn expose(sites: &[Site], events: &[Event]) -> Exposure {
+/// Joins site positions with event footprints: every (site, event) pair where the site lies within the
+/// footprint, with its distance. Pairs come grouped by site (ascending), nearest first within a site.
+/// Working on bare positions and footprints keeps the join on the in-memory index: names, ids and
+/// properties are looked up afterwards for the pairs found only.
+pub fn expose(sites: &[Point<f64>], footprints: &[Footprint]) -> Vec<Reach> {
     let tree: RTree<Entry> = RTree::bulk_load(
         sites
             .iter()
             .enumerate()
-            .map(|(i, s)| GeomWithData::new([s.position.x(), s.position.y()], i))
+            .map(|(i, p)| GeomWithData::new([p.x(), p.y()], i))
             .collect(),
     );
-    let mut hits: Vec<Vec<Hit>> = vec![Vec::new(); sites.len()];
+    let mut found = Vec::new();
     let mut candidates = Vec::new();
-    for event in events {
+    for (event, footprint) in footprints.iter().enumerate() {
         candidates.clear();
-        for part in search_boxes(&event.footprint) {
+        for part in search_boxes(footprint) {
             candidates.extend(tree.locate_in_envelope(&part).map(|e| e.data));
         }
         candidates.sort_unstable();
         candidates.dedup();
-        for &i in &candidates {
-            if let Some(distance_m) = reaches(&event.footprint, sites[i].position) {
-                hits[i].push(Hit {
-                    dataset: event.dataset.clone(),
-                    event: event.id.clone(),
+        for &site in &candidates {
+            if let Some(distance_m) = reaches(footprint, sites[site]) {
+                found.push(Reach {
+                    site,
+                    event,
                     distance_m,
-                    reach_m: event.footprint.reach_m(),
-                    model: event.model,
-                    time: event.time,
-                    reason: reason(event, distance_m),
                 });
             }
         }
     }
-    let mut exposed: Vec<SiteExposure> = sites
-        .iter()
-        .zip(hits)
-        .filter(|(_, h)| !h.is_empty())
-        .map(|(s, mut h)| {
-            h.sort_by(|a, b| {
-                a.distance_m
-                    .total_cmp(&b.distance_m)
-                    .then(a.event.cmp(&b.event))
-            });
-            SiteExposure {
-                dataset: s.dataset.clone(),
-                site: s.id.clone(),
-                name: s.name.clone(),
-                position: [s.position.x(), s.position.y()],
-                hits: h,
-            }
-        })
-        .collect();
+    found.sort_by(|a, b| {
+        a.site
+            .cmp(&b.site)
+            .then(a.distance_m.total_cmp(&b.distance_m))
+            .then(a.event.cmp(&b.event))
+    });
+    found
+}
+
+/// Orders exposed sites: more hits first, then the nearest hit, then site id, so results are stable.
+pub fn rank(exposed: &mut [SiteExposure]) {
     exposed.sort_by(|a, b| {
         b.hits
             .len()
@@ -131,11 +108,6 @@ pub fn expose(sites: &[Site], events: &[Event]) -> Exposure {
             .then(a.hits[0].distance_m.total_cmp(&b.hits[0].distance_m))
             .then(a.site.cmp(&b.site))
     });
-    Exposure {
-        sites_checked: sites.len(),
-        events_checked: events.len(),
-        exposed,
-    }
 }
 
 /// The exact test: the geodesic distance when the site is within reach, `None` otherwise.
@@ -158,7 +130,8 @@ fn reaches(footprint: &Footprint, site: Point<f64>) -> Option<f64> {
     }
 }
 
-fn reason(event: &Event, distance_m: f64) -> String {
+/// The plain-language reason for one hit: "inside the area of X", or "X 23 km away (reaches 89 km)".
+pub fn reason(label: &str, footprint: &Footprint, distance_m: f64) -> String {
     let km = |m: f64| {
         if m < 10_000.0 {
             format!("{:.1} km", m / 1000.0)
@@ -166,14 +139,13 @@ fn reason(event: &Event, distance_m: f64) -> String {
             format!("{:.0} km", m / 1000.0)
         }
     };
-    match &event.footprint {
+    match footprint {
         Footprint::Area { buffer_m, .. } if distance_m == 0.0 && *buffer_m == 0.0 => {
-            format!("inside the area of {}", event.label)
+            format!("inside the area of {label}")
         }
-        Footprint::Area { .. } if distance_m == 0.0 => format!("inside {}", event.label),
+        Footprint::Area { .. } if distance_m == 0.0 => format!("inside {label}"),
         footprint => format!(
-            "{} {} away (reaches {})",
-            event.label,
+            "{label} {} away (reaches {})",
             km(distance_m),
             km(footprint.reach_m())
         ),
@@ -228,36 +200,16 @@ mod tests {
     use geoconsole_model::geo_types::{LineString, Polygon};
     use proptest::prelude::*;
 
-    fn site(i: usize, lon: f64, lat: f64) -> Site {
-        Site {
-            dataset: "sites".into(),
-            id: format!("s{i}"),
-            name: format!("Site {i}"),
-            position: Point::new(lon, lat),
+    fn circle(lon: f64, lat: f64, km: f64) -> Footprint {
+        Footprint::Circle {
+            centre: Point::new(lon, lat),
+            radius_m: km * 1000.0,
         }
     }
 
-    fn circle(i: usize, lon: f64, lat: f64, km: f64) -> Event {
-        Event {
-            dataset: "quakes".into(),
-            id: format!("e{i}"),
-            model: "fixed",
-            footprint: Footprint::Circle {
-                centre: Point::new(lon, lat),
-                radius_m: km * 1000.0,
-            },
-            time: None,
-            label: format!("event {i}"),
-        }
-    }
-
-    fn pairs(e: &Exposure) -> Vec<(String, String)> {
-        let mut out: Vec<(String, String)> = e
-            .exposed
-            .iter()
-            .flat_map(|s| s.hits.iter().map(|h| (s.site.clone(), h.event.clone())))
-            .collect();
-        out.sort();
+    fn pairs(found: &[Reach]) -> Vec<(usize, usize)> {
+        let mut out: Vec<(usize, usize)> = found.iter().map(|r| (r.site, r.event)).collect();
+        out.sort_unstable();
         out
     }
 
@@ -270,19 +222,19 @@ mod tests {
             sites in prop::collection::vec((-180.0f64..180.0, -89.9f64..89.9), 1..80),
             events in prop::collection::vec((-180.0f64..180.0, -89.9f64..89.9, 1.0f64..3000.0), 1..40),
         ) {
-            let sites: Vec<Site> = sites.iter().enumerate().map(|(i, (x, y))| site(i, *x, *y)).collect();
-            let events: Vec<Event> = events.iter().enumerate().map(|(i, (x, y, km))| circle(i, *x, *y, *km)).collect();
-            let found = pairs(&expose(&sites, &events));
+            let sites: Vec<Point<f64>> = sites.iter().map(|(x, y)| Point::new(*x, *y)).collect();
+            let footprints: Vec<Footprint> = events.iter().map(|(x, y, km)| circle(*x, *y, *km)).collect();
+            let found = pairs(&expose(&sites, &footprints));
             let mut brute = Vec::new();
-            for s in &sites {
-                for e in &events {
-                    let Footprint::Circle { centre, radius_m } = e.footprint else { unreachable!() };
-                    if Haversine.distance(centre, s.position) <= radius_m {
-                        brute.push((s.id.clone(), e.id.clone()));
+            for (i, s) in sites.iter().enumerate() {
+                for (j, f) in footprints.iter().enumerate() {
+                    let Footprint::Circle { centre, radius_m } = f else { unreachable!() };
+                    if Haversine.distance(*centre, *s) <= *radius_m {
+                        brute.push((i, j));
                     }
                 }
             }
-            brute.sort();
+            brute.sort_unstable();
             prop_assert_eq!(found, brute);
         }
     }
@@ -290,20 +242,21 @@ mod tests {
     #[test]
     fn reaches_across_the_antimeridian_and_over_the_pole() {
         let sites = [
-            site(0, 179.95, 0.0),
-            site(1, -179.95, 0.0),
-            site(2, 0.0, 89.95),
-            site(3, 180.0, 89.95),
+            Point::new(179.95, 0.0),
+            Point::new(-179.95, 0.0),
+            Point::new(0.0, 89.95),
+            Point::new(180.0, 89.95),
         ];
         // 11 km either side of the antimeridian.
-        let e = expose(&sites, &[circle(0, -179.97, 0.0, 10.0)]);
         assert_eq!(
-            pairs(&e),
-            vec![("s0".into(), "e0".into()), ("s1".into(), "e0".into())]
+            pairs(&expose(&sites, &[circle(-179.97, 0.0, 10.0)])),
+            vec![(0, 0), (1, 0)]
         );
         // Across the North Pole: the two polar sites are 11 km apart over the pole.
-        let e = expose(&sites, &[circle(1, 90.0, 89.95, 12.0)]);
-        assert_eq!(pairs(&e).len(), 2);
+        assert_eq!(
+            pairs(&expose(&sites, &[circle(90.0, 89.95, 12.0)])),
+            vec![(2, 0), (3, 0)]
+        );
     }
 
     #[test]
@@ -319,63 +272,55 @@ mod tests {
             vec![],
         ));
         let sites = [
-            site(0, 0.5, 0.5),
-            site(1, 1.0, 0.5),
-            site(2, 1.05, 0.5),
-            site(3, 2.0, 0.5),
+            Point::new(0.5, 0.5),
+            Point::new(1.0, 0.5),
+            Point::new(1.05, 0.5),
+            Point::new(2.0, 0.5),
         ];
-        let area = |buffer_km: f64| Event {
-            dataset: "warnings".into(),
-            id: "w".into(),
-            model: "area",
-            footprint: Footprint::Area {
-                geometry: square.clone(),
-                buffer_m: buffer_km * 1000.0,
-            },
-            time: None,
-            label: "Flood warning".into(),
+        let area = |buffer_km: f64| Footprint::Area {
+            geometry: square.clone(),
+            buffer_m: buffer_km * 1000.0,
         };
         let exact = expose(&sites, &[area(0.0)]);
-        let ids: Vec<&str> = exact.exposed.iter().map(|s| s.site.as_str()).collect();
-        assert_eq!(ids, vec!["s0", "s1"], "inside and on the edge");
         assert_eq!(
-            exact.exposed[0].hits[0].reason,
+            pairs(&exact),
+            vec![(0, 0), (1, 0)],
+            "inside and on the edge"
+        );
+        assert_eq!(
+            reason("Flood warning", &area(0.0), 0.0),
             "inside the area of Flood warning"
         );
         let buffered = expose(&sites, &[area(10.0)]);
         let s2 = buffered
-            .exposed
             .iter()
-            .find(|s| s.site == "s2")
+            .find(|r| r.site == 2)
             .expect("5.6 km beyond the edge");
-        assert!(
-            (s2.hits[0].distance_m - 5_560.0).abs() < 50.0,
-            "{}",
-            s2.hits[0].distance_m
+        assert!((s2.distance_m - 5_560.0).abs() < 50.0, "{}", s2.distance_m);
+        assert_eq!(
+            reason("Flood warning", &area(10.0), s2.distance_m),
+            "Flood warning 5.6 km away (reaches 10 km)"
         );
-        assert!(
-            s2.hits[0]
-                .reason
-                .starts_with("Flood warning 5.6 km away (reaches 10 km)"),
-            "{}",
-            s2.hits[0].reason
-        );
-        assert!(buffered.exposed.iter().all(|s| s.site != "s3"));
+        assert!(buffered.iter().all(|r| r.site != 3));
     }
 
     #[test]
-    fn most_exposed_sites_come_first() {
-        let sites = [site(0, 0.0, 0.0), site(1, 5.0, 5.0)];
-        let events = [
-            circle(0, 5.0, 5.0, 50.0),
-            circle(1, 5.1, 5.0, 50.0),
-            circle(2, 0.0, 0.1, 50.0),
-        ];
-        let e = expose(&sites, &events);
-        assert_eq!(e.exposed[0].site, "s1");
-        assert_eq!(e.exposed[0].hits.len(), 2);
-        assert_eq!(e.exposed[0].hits[0].event, "e0", "nearest first");
-        assert_eq!(e.sites_checked, 2);
-        assert_eq!(e.events_checked, 3);
+    fn pairs_come_by_site_nearest_first() {
+        let sites = [Point::new(0.0, 0.0), Point::new(5.0, 5.0)];
+        let found = expose(
+            &sites,
+            &[
+                circle(5.1, 5.0, 50.0),
+                circle(5.0, 5.0, 50.0),
+                circle(0.0, 0.1, 50.0),
+            ],
+        );
+        assert_eq!(pairs(&found), vec![(0, 2), (1, 0), (1, 1)]);
+        let s1: Vec<usize> = found
+            .iter()
+            .filter(|r| r.site == 1)
+            .map(|r| r.event)
+            .collect();
+        assert_eq!(s1, vec![1, 0], "nearest first");
     }
 }

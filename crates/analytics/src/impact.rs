@@ -41,6 +41,11 @@ impl ImpactModel {
         }
     }
 
+    /// Whether footprints need the event's properties (else geometry alone decides them).
+    pub fn needs_properties(&self) -> bool {
+        matches!(self, Self::Magnitude { .. })
+    }
+
     /// Short name for reports.
     pub fn name(&self) -> &'static str {
         match self {

@@ -12,6 +12,6 @@ mod exposure;
 mod hexbin;
 mod impact;
 
-pub use exposure::{Event, Exposure, Hit, Site, SiteExposure, expose};
+pub use exposure::{Exposure, Hit, Reach, SiteExposure, expose, rank, reason};
 pub use hexbin::{CellCount, MAX_RESOLUTION, count_cells, resolution};
 pub use impact::{Footprint, ImpactModel, default_model};

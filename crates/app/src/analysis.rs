@@ -3,22 +3,19 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
 use geoconsole_analytics::{
-    CellCount, Event, Exposure, ImpactModel, Site, count_cells, default_model, expose,
+    CellCount, Exposure, Hit, ImpactModel, SiteExposure, count_cells, default_model, expose, rank,
+    reason,
 };
-use geoconsole_index::{Selection, Shape, Walk};
-use geoconsole_model::geo_types::Geometry;
-use geoconsole_model::{Dataset, DatasetId, DatasetKind, Feature};
-use geoconsole_query::{DateTimeFilter, FeatureQuery, MAX_LIMIT};
+use geoconsole_index::{Selection, Shape, Snapshot, Walk};
+use geoconsole_model::geo_types::Point;
+use geoconsole_model::{Dataset, DatasetId, DatasetKind, Feature, Properties, TimeSpan};
+use geoconsole_query::DateTimeFilter;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::reading::{ItemsRequest, Page};
 use crate::{AppError, AppErrorKind, AppResult, Console};
-
-/// Features read at most per dataset for one analysis; beyond it the answer says it is partial rather than
-/// run out of memory.
-const MAX_FEATURES: usize = 2_000_000;
 
 #[derive(Debug, Clone, Default)]
 pub struct ExposureRequest {
@@ -89,7 +86,20 @@ const TITLE_NAMES: [&str; 2] = ["title", "headline"];
 /// Property names holding a bare name, shown after the dataset's title ("Storm wind radii: Aster").
 const NAME_NAMES: [&str; 5] = ["event", "name", "storm", "fire", "place"];
 
+/// Features fetched from the store per round when a model needs properties or hits need names.
+const FETCH_CHUNK: usize = 10_000;
+
+/// An event found in the index, before its id and name are looked up.
+struct EventRef {
+    hazard: usize,
+    key: i64,
+    time: Option<TimeSpan>,
+}
+
 impl Console {
+    /// Sites within reach of hazard events. The join runs on the in-memory index (positions, shapes, times);
+    /// the store is read only for properties a model needs (a magnitude) and for the ids, names and titles
+    /// of the sites and events that meet.
     pub async fn exposure(&self, request: ExposureRequest) -> AppResult<ExposureReport> {
         if let Some(r) = request.radius_km
             && !(r.is_finite() && r > 0.0 && r <= 20_000.0)
@@ -119,23 +129,23 @@ impl Console {
             };
         let site_sets = pick(&request.sites, DatasetKind::Sites, "sites")?;
         let hazard_sets = pick(&request.hazards, DatasetKind::Events, "hazard")?;
-        let mut sites = Vec::new();
-        for d in &site_sets {
-            for f in self.all_features(&d.id, None).await? {
-                if let (Some(id), Geometry::Point(p)) = (&f.id, &f.geometry) {
-                    sites.push(Site {
-                        dataset: d.id.to_string(),
-                        id: id.to_string(),
-                        name: text(&f, &["name", "site_name", "title"])
-                            .unwrap_or_else(|| id.to_string()),
-                        position: *p,
-                    });
+
+        let mut positions = Vec::new();
+        let mut site_refs: Vec<(usize, i64)> = Vec::new();
+        for (i, d) in site_sets.iter().enumerate() {
+            let snapshot = self.snapshot_for(&d.id).await?;
+            for slot in 0..snapshot.len() as u32 {
+                if let Shape::Point([x, y]) = snapshot.shape(slot) {
+                    positions.push(Point::new(x, y));
+                    site_refs.push((i, snapshot.key(slot)));
                 }
             }
         }
-        let mut events = Vec::new();
+
+        let mut footprints = Vec::new();
+        let mut events: Vec<EventRef> = Vec::new();
         let mut models = Vec::new();
-        for d in &hazard_sets {
+        for (h, d) in hazard_sets.iter().enumerate() {
             let model = match request.radius_km {
                 Some(radius_km) => ImpactModel::Fixed { radius_km },
                 None => request
@@ -144,21 +154,55 @@ impl Console {
                     .cloned()
                     .unwrap_or_else(|| default_model(d)),
             };
+            let snapshot = self.snapshot_for(&d.id).await?;
+            let selection = Selection {
+                bbox: None,
+                time: request.datetime.as_ref().map(crate::reading::time_range),
+            };
+            let mut slots = Vec::new();
+            snapshot.for_each_selected(&selection, Walk::After(None), |slot| {
+                slots.push(slot);
+                std::ops::ControlFlow::Continue(())
+            });
+            let time_of = |slot: u32| {
+                snapshot.time(slot).and_then(|(a, b)| {
+                    Some(TimeSpan {
+                        start: DateTime::<Utc>::from_timestamp_millis(a)?,
+                        end: DateTime::<Utc>::from_timestamp_millis(b)?,
+                    })
+                })
+            };
             let mut skipped = 0;
-            for f in self.all_features(&d.id, request.datetime).await? {
-                let Some(footprint) = model.footprint(&f.geometry, &f.properties) else {
-                    skipped += 1;
-                    continue;
-                };
-                let id = f.id.as_ref().map(ToString::to_string).unwrap_or_default();
-                events.push(Event {
-                    dataset: d.id.to_string(),
-                    label: label(d, &f, &id),
-                    id,
-                    model: model.name(),
-                    footprint,
-                    time: f.time,
-                });
+            if model.needs_properties() {
+                for chunk in slots.chunks(FETCH_CHUNK) {
+                    let keys: Vec<i64> = chunk.iter().map(|s| snapshot.key(*s)).collect();
+                    for (key, f) in self.store().features_by_key(&d.id, keys).await? {
+                        match model.footprint(&f.geometry, &f.properties) {
+                            Some(footprint) => {
+                                footprints.push(footprint);
+                                events.push(EventRef {
+                                    hazard: h,
+                                    key,
+                                    time: f.time,
+                                });
+                            }
+                            None => skipped += 1,
+                        }
+                    }
+                }
+            } else {
+                let none = Properties::new();
+                for slot in slots {
+                    let geometry = snapshot.shape(slot).to_geometry();
+                    if let Some(footprint) = model.footprint(&geometry, &none) {
+                        footprints.push(footprint);
+                        events.push(EventRef {
+                            hazard: h,
+                            key: snapshot.key(slot),
+                            time: time_of(slot),
+                        });
+                    }
+                }
             }
             models.push(ModelUsed {
                 dataset: d.id.clone(),
@@ -166,10 +210,105 @@ impl Console {
                 skipped,
             });
         }
-        let exposure = tokio::task::spawn_blocking(move || expose(&sites, &events))
-            .await
-            .map_err(|e| AppError::new(AppErrorKind::Internal, format!("exposure failed: {e}")))?;
-        Ok(ExposureReport { models, exposure })
+
+        let (sites_checked, events_checked) = (positions.len(), footprints.len());
+        let (reaches, positions, footprints) = tokio::task::spawn_blocking(move || {
+            let reaches = expose(&positions, &footprints);
+            (reaches, positions, footprints)
+        })
+        .await
+        .map_err(|e| AppError::new(AppErrorKind::Internal, format!("exposure failed: {e}")))?;
+
+        // Names and ids for what met, per dataset, in one read each.
+        let mut site_keys: Vec<Vec<i64>> = vec![Vec::new(); site_sets.len()];
+        let mut event_keys: Vec<Vec<i64>> = vec![Vec::new(); hazard_sets.len()];
+        for r in &reaches {
+            let (i, key) = site_refs[r.site];
+            site_keys[i].push(key);
+            let e = &events[r.event];
+            event_keys[e.hazard].push(e.key);
+        }
+        let site_info = self.lookup(&site_sets, site_keys).await?;
+        let event_info = self.lookup(&hazard_sets, event_keys).await?;
+
+        let mut exposed: Vec<SiteExposure> = Vec::new();
+        let mut current = None;
+        for r in &reaches {
+            // Reaches come grouped by site.
+            if current != Some(r.site) {
+                current = Some(r.site);
+                let (i, key) = site_refs[r.site];
+                let feature = site_info.get(&(i, key));
+                exposed.push(SiteExposure {
+                    dataset: site_sets[i].id.to_string(),
+                    site: feature.map_or_else(|| key.to_string(), |f| id_of(f, key)),
+                    name: feature
+                        .and_then(|f| text(f, &["name", "site_name", "title"]))
+                        .unwrap_or_else(|| key.to_string()),
+                    position: [positions[r.site].x(), positions[r.site].y()],
+                    hits: Vec::new(),
+                });
+            }
+            let e = &events[r.event];
+            let d = &hazard_sets[e.hazard];
+            let feature = event_info.get(&(e.hazard, e.key));
+            let id = feature.map_or_else(|| e.key.to_string(), |f| id_of(f, e.key));
+            let label = feature.map_or_else(|| format!("{} {id}", d.title), |f| label(d, f, &id));
+            let footprint = &footprints[r.event];
+            if let Some(site) = exposed.last_mut() {
+                site.hits.push(Hit {
+                    dataset: d.id.to_string(),
+                    event: id,
+                    distance_m: r.distance_m,
+                    reach_m: footprint.reach_m(),
+                    model: models[e.hazard].model.name(),
+                    time: e.time,
+                    reason: reason(&label, footprint, r.distance_m),
+                });
+            }
+        }
+        rank(&mut exposed);
+        Ok(ExposureReport {
+            models,
+            exposure: Exposure {
+                sites_checked,
+                events_checked,
+                exposed,
+            },
+        })
+    }
+
+    /// The live snapshot when serving; one-shot commands build it from the store.
+    async fn snapshot_for(&self, id: &DatasetId) -> AppResult<std::sync::Arc<Snapshot>> {
+        match self.live().indexes().get(id) {
+            Some(s) => Ok(s),
+            None => Ok(std::sync::Arc::new(
+                crate::live::build_snapshot(self.store(), id).await?,
+            )),
+        }
+    }
+
+    /// Features by key for each dataset, deduplicated, keyed by (dataset index, key).
+    async fn lookup(
+        &self,
+        sets: &[Dataset],
+        keys: Vec<Vec<i64>>,
+    ) -> AppResult<HashMap<(usize, i64), Feature>> {
+        let mut out = HashMap::new();
+        for (i, mut wanted) in keys.into_iter().enumerate() {
+            wanted.sort_unstable();
+            wanted.dedup();
+            for chunk in wanted.chunks(FETCH_CHUNK) {
+                for (key, f) in self
+                    .store()
+                    .features_by_key(&sets[i].id, chunk.to_vec())
+                    .await?
+                {
+                    out.insert((i, key), f);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Features per H3 cell at `resolution`, within `bbox` and the time window, counted in the index (a
@@ -205,51 +344,6 @@ impl Console {
         .await
         .map_err(|e| AppError::new(AppErrorKind::Internal, format!("hexbin failed: {e}")))
     }
-
-    /// Every feature of a dataset (in the time window), page by page from the index when serving, or
-    /// straight from the store in one-shot commands (which keep no index).
-    async fn all_features(
-        &self,
-        id: &DatasetId,
-        datetime: Option<DateTimeFilter>,
-    ) -> AppResult<Vec<Feature>> {
-        let mut out = Vec::new();
-        if self.live().indexes().get(id).is_none() {
-            let mut query = FeatureQuery {
-                datetime,
-                limit: Some(MAX_LIMIT),
-                ..FeatureQuery::default()
-            };
-            loop {
-                let page = self.query(id, &query).await?;
-                out.extend(page.features);
-                match page.next {
-                    Some(cursor) if out.len() < MAX_FEATURES => query.cursor = Some(cursor),
-                    _ => return Ok(out),
-                }
-            }
-        }
-        let mut page = Page::First;
-        loop {
-            let got = self
-                .items(
-                    id,
-                    ItemsRequest {
-                        datetime,
-                        limit: MAX_LIMIT,
-                        page,
-                        ..ItemsRequest::default()
-                    },
-                )
-                .await?;
-            out.extend(got.features);
-            match got.next {
-                Some(key) if out.len() < MAX_FEATURES => page = Page::After(key),
-                _ => break,
-            }
-        }
-        Ok(out)
-    }
 }
 
 fn text(f: &Feature, names: &[&str]) -> Option<String> {
@@ -264,4 +358,9 @@ fn label(dataset: &Dataset, f: &Feature, id: &str) -> String {
     text(f, &TITLE_NAMES)
         .or_else(|| text(f, &NAME_NAMES).map(|n| format!("{}: {n}", dataset.title)))
         .unwrap_or_else(|| format!("{} {id}", dataset.title))
+}
+
+fn id_of(f: &Feature, key: i64) -> String {
+    f.id.as_ref()
+        .map_or_else(|| key.to_string(), ToString::to_string)
 }
