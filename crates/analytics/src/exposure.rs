@@ -45,6 +45,8 @@ pub struct SiteExposure {
     pub site: String,
     pub name: String,
     pub position: [f64; 2],
+    /// How many events reach the site (`hits` may list only the nearest).
+    pub hit_count: usize,
     /// Nearest first.
     pub hits: Vec<Hit>,
 }
@@ -102,9 +104,8 @@ pub fn expose(sites: &[Point<f64>], footprints: &[Footprint]) -> Vec<Reach> {
 /// Orders exposed sites: more hits first, then the nearest hit, then site id, so results are stable.
 pub fn rank(exposed: &mut [SiteExposure]) {
     exposed.sort_by(|a, b| {
-        b.hits
-            .len()
-            .cmp(&a.hits.len())
+        b.hit_count
+            .cmp(&a.hit_count)
             .then(a.hits[0].distance_m.total_cmp(&b.hits[0].distance_m))
             .then(a.site.cmp(&b.site))
     });

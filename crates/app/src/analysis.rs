@@ -29,6 +29,8 @@ pub struct ExposureRequest {
     pub radius_km: Option<f64>,
     /// Models configured per hazard dataset; the rest get [`default_model`].
     pub models: HashMap<DatasetId, ImpactModel>,
+    /// List only each site's nearest hit (with the count of all), for ranking many sites quickly.
+    pub nearest_only: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -62,7 +64,7 @@ impl ExposureReport {
                     "properties": {
                         "dataset": s.dataset,
                         "name": s.name,
-                        "hit_count": s.hits.len(),
+                        "hit_count": s.hit_count,
                         "nearest_m": s.hits.first().map(|h| h.distance_m),
                         "reasons": s.hits.iter().map(|h| h.reason.as_str()).collect::<Vec<_>>(),
                         "hits": s.hits,
@@ -222,11 +224,18 @@ impl Console {
         // Names and ids for what met, per dataset, in one read each.
         let mut site_keys: Vec<Vec<i64>> = vec![Vec::new(); site_sets.len()];
         let mut event_keys: Vec<Vec<i64>> = vec![Vec::new(); hazard_sets.len()];
+        let mut previous = None;
         for r in &reaches {
+            let first_of_site = previous != Some(r.site);
+            previous = Some(r.site);
             let (i, key) = site_refs[r.site];
-            site_keys[i].push(key);
-            let e = &events[r.event];
-            event_keys[e.hazard].push(e.key);
+            if first_of_site {
+                site_keys[i].push(key);
+            }
+            if first_of_site || !request.nearest_only {
+                let e = &events[r.event];
+                event_keys[e.hazard].push(e.key);
+            }
         }
         let site_info = self.lookup(&site_sets, site_keys).await?;
         let event_info = self.lookup(&hazard_sets, event_keys).await?;
@@ -246,8 +255,16 @@ impl Console {
                         .and_then(|f| text(f, &["name", "site_name", "title"]))
                         .unwrap_or_else(|| key.to_string()),
                     position: [positions[r.site].x(), positions[r.site].y()],
+                    hit_count: 0,
                     hits: Vec::new(),
                 });
+            }
+            let Some(site) = exposed.last_mut() else {
+                continue;
+            };
+            site.hit_count += 1;
+            if request.nearest_only && site.hit_count > 1 {
+                continue;
             }
             let e = &events[r.event];
             let d = &hazard_sets[e.hazard];
@@ -255,17 +272,15 @@ impl Console {
             let id = feature.map_or_else(|| e.key.to_string(), |f| id_of(f, e.key));
             let label = feature.map_or_else(|| format!("{} {id}", d.title), |f| label(d, f, &id));
             let footprint = &footprints[r.event];
-            if let Some(site) = exposed.last_mut() {
-                site.hits.push(Hit {
-                    dataset: d.id.to_string(),
-                    event: id,
-                    distance_m: r.distance_m,
-                    reach_m: footprint.reach_m(),
-                    model: models[e.hazard].model.name(),
-                    time: e.time,
-                    reason: reason(&label, footprint, r.distance_m),
-                });
-            }
+            site.hits.push(Hit {
+                dataset: d.id.to_string(),
+                event: id,
+                distance_m: r.distance_m,
+                reach_m: footprint.reach_m(),
+                model: models[e.hazard].model.name(),
+                time: e.time,
+                reason: reason(&label, footprint, r.distance_m),
+            });
         }
         rank(&mut exposed);
         Ok(ExposureReport {

@@ -69,6 +69,9 @@ pub struct ExposureArgs {
     /// Print GeoJSON: one point per exposed site with its hits and reasons
     #[arg(long)]
     pub geojson: bool,
+    /// List only each site's nearest hit (the count still counts all)
+    #[arg(long)]
+    pub nearest_only: bool,
     /// Sites listed in the table (--json and --geojson list all)
     #[arg(long, default_value_t = 20)]
     pub top: usize,

@@ -49,6 +49,15 @@ pub async fn exposure(
             .map(|d| DateTimeFilter::parse(d).map_err(|e| ApiError::bad_request(e.to_string())))
             .transpose()?,
         radius_km,
+        nearest_only: match params.get("hits") {
+            None | Some("all") => false,
+            Some("nearest") => true,
+            Some(other) => {
+                return Err(ApiError::bad_request(format!(
+                    "hits '{other}' is not one of: all, nearest"
+                )));
+            }
+        },
         ..ExposureRequest::default()
     };
     let geojson = match params.get("f") {

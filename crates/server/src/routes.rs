@@ -204,7 +204,7 @@ pub fn table() -> Vec<Route> {
             path: "/analytics/exposure",
             summary: "Sites within reach of hazard events, by each hazard dataset's impact model, with reasons",
             tag: "Analytics",
-            parameters: &["sites", "hazards", "datetime", "radius_km", "f"],
+            parameters: &["sites", "hazards", "datetime", "radius_km", "hits", "f"],
             success: (200, &["application/json", "application/geo+json"]),
             handler: get(analytics::exposure),
         },
@@ -435,6 +435,11 @@ pub fn parameter(name: &str) -> Value {
             "resolution",
             "H3 resolution",
             json!({"type": "integer", "minimum": 0, "maximum": geoconsole_analytics::MAX_RESOLUTION, "default": 5}),
+        ),
+        "hits" => query(
+            "hits",
+            "List every hit per site, or only the nearest (hit_count still counts all)",
+            json!({"type": "string", "enum": ["all", "nearest"], "default": "all"}),
         ),
         "uploadId" => path(
             "uploadId",

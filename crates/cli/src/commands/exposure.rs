@@ -26,6 +26,7 @@ pub async fn run(console: &Console, args: &ExposureArgs, cli: &Cli) -> Result<()
             .map(DateTimeFilter::parse)
             .transpose()?,
         radius_km: args.radius_km,
+        nearest_only: args.nearest_only,
         ..ExposureRequest::default()
     };
     let report = console.exposure(request).await?;
@@ -66,10 +67,7 @@ pub async fn run(console: &Console, args: &ExposureArgs, cli: &Cli) -> Result<()
         writeln!(
             out,
             "{:<10} {:<36} {:>5}  {}",
-            s.site,
-            name,
-            s.hits.len(),
-            s.hits[0].reason
+            s.site, name, s.hit_count, s.hits[0].reason
         )?;
     }
     if e.exposed.len() > args.top {
