@@ -17,9 +17,10 @@ pub async fn exposure(
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
     let params = Params::parse(query.as_deref())?;
-    params.only(&["sites", "hazards", "datetime", "radius_km", "f"], |_| {
-        false
-    })?;
+    params.only(
+        &["sites", "hazards", "datetime", "radius_km", "hits", "f"],
+        |_| false,
+    )?;
     let list = |name: &str| -> ApiResult<Vec<DatasetId>> {
         params
             .get(name)

@@ -118,6 +118,19 @@ async fn exposure_matches_brute_force_and_explains_itself() {
             .starts_with("inside the area of ")
     );
 
+    let nearest = server
+        .get(&format!(
+            "/analytics/exposure?sites=sites&hazards=earthquakes&radius_km=50&hits=nearest&{window}"
+        ))
+        .await
+        .json();
+    let mut counted = 0;
+    for s in nearest["exposed"].as_array().expect("exposed") {
+        assert_eq!(s["hits"].as_array().expect("hits").len(), 1);
+        counted += s["hit_count"].as_u64().expect("count") as usize;
+    }
+    assert_eq!(counted, expected.len(), "hit_count counts every pair");
+
     let geojson = server
         .get("/analytics/exposure?hazards=earthquakes&radius_km=50&f=geojson")
         .await;
@@ -127,6 +140,7 @@ async fn exposure_matches_brute_force_and_explains_itself() {
     assert!(g["features"][0]["properties"]["reasons"][0].is_string());
 
     for bad in [
+        "hits=some",
         "radius_km=0",
         "radius_km=abc",
         "sites=nope",

@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""Exposure benchmark (issue 5): which of 10 k sites lie within R km of any of 1 M events, how many pairs,
+and each site's nearest event: geoconsole's /analytics/exposure vs PostGIS on the same data in the same run.
+
+Data: `geoconsole generate` (events clustered around real cities, seed 42) for 1 M events and, with another
+seed, 10 k sites; imported into a GeoPackage and copied with ogr2ogr into a private PostgreSQL/PostGIS
+cluster (port 55432, shared with serve_vs_peers.py) with GiST indexes on geography.
+
+- geoconsole: the server (release build) with its in-memory index warm; GET
+  /analytics/exposure?radius_km=R&hits=nearest (exposed sites with their hit counts and nearest event).
+- PostGIS: the same answer in SQL: ST_DWithin on geography (sphere, as geoconsole measures), grouped per
+  site with count(*) and the nearest distance.
+
+Runs alternate; medians are reported with the answers' sizes (they must agree).
+Usage: python3 bench/exposure_vs_postgis.py [--runs 5] [--events 1000000] [--sites 10000]
+Needs: a release build (cargo build --release -p geoconsole), gdal-bin, postgresql-15-postgis-3 (Debian).
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = ROOT / "target" / "release" / "geoconsole"
+OUT = ROOT / "bench" / "out" / "exposure"
+PGDATA = ROOT / "bench" / "out" / "serve" / "pgdata"
+RESULTS = ROOT / "bench" / "RESULTS.md"
+BEGIN, END = "<!-- exposure-benchmark:begin -->", "<!-- exposure-benchmark:end -->"
+PG_PORT, OURS_PORT = 55432, 18191
+PSQL = ["psql", "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", "postgres", "-q", "-v", "ON_ERROR_STOP=1"]
+
+
+def log(msg):
+    print(f"[exposure] {msg}", file=sys.stderr, flush=True)
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, **kw)
+
+
+def data(events, sites):
+    OUT.mkdir(parents=True, exist_ok=True)
+    store = OUT / f"exposure_{sites}_{events}.gpkg"
+    if store.exists():
+        return store
+    log(f"generating {events:,} events and {sites:,} sites")
+    ev, st = OUT / f"events_{events}.geojsonl", OUT / f"sites_{sites}.geojsonl"
+    run([str(BIN), "--quiet", "generate", "--points", str(events), "--seed", "42", "-o", str(ev)])
+    run([str(BIN), "--quiet", "generate", "--points", str(sites), "--seed", "7", "-o", str(st)])
+    run([str(BIN), "--quiet", "--store", str(store), "import", str(ev), "--dataset", "events", "--kind", "events"])
+    run([str(BIN), "--quiet", "--store", str(store), "import", str(st), "--dataset", "sites", "--kind", "sites"])
+    return store
+
+
+def postgis(store):
+    bindir = Path("/usr/lib/postgresql/15/bin")
+    user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if not PGDATA.exists():
+        PGDATA.mkdir(parents=True)
+        if user:
+            shutil.chown(PGDATA, "postgres", "postgres")
+        run(user + [str(bindir / "initdb"), "-D", str(PGDATA), "-U", "postgres", "--auth=trust"], stdout=subprocess.DEVNULL)
+    run(user + [str(bindir / "pg_ctl"), "-D", str(PGDATA), "-o", f"-p {PG_PORT} -k /tmp -c shared_buffers=1GB",
+                "-l", str(PGDATA / "log.txt"), "-w", "start"], stdout=subprocess.DEVNULL)
+    db = store.stem
+    exists = subprocess.run(PSQL + ["-tAc", f"SELECT 1 FROM pg_database WHERE datname='{db}'"], capture_output=True, text=True).stdout.strip()
+    if exists != "1":
+        log("loading the same data into PostGIS")
+        run(PSQL + ["-c", f"CREATE DATABASE {db}"])
+        run(PSQL + ["-d", db, "-c", "CREATE EXTENSION postgis"])
+        for layer in ["events", "sites"]:
+            run(["ogr2ogr", "-f", "PostgreSQL", f"PG:host=127.0.0.1 port={PG_PORT} user=postgres dbname={db}", str(store), layer,
+                 "-nln", layer, "-lco", "GEOMETRY_NAME=geom", "-lco", "FID=fid", "-lco", "SPATIAL_INDEX=NONE", "--config", "PG_USE_COPY", "YES"])
+            run(PSQL + ["-d", db, "-c", f"CREATE INDEX ON {layer} USING gist ((geom::geography)); ANALYZE {layer}"])
+    stop = lambda: subprocess.run(user + [str(bindir / "pg_ctl"), "-D", str(PGDATA), "-m", "fast", "stop"], stdout=subprocess.DEVNULL)
+    return db, stop
+
+
+def postgis_query(db, metres):
+    sql = f"""\\timing on
+SELECT count(*), sum(n) FROM (
+  SELECT s.fid, count(*) AS n, min(ST_Distance(s.geom::geography, e.geom::geography, false)) AS nearest
+  FROM sites s JOIN events e ON ST_DWithin(s.geom::geography, e.geom::geography, {metres}, false)
+  GROUP BY s.fid) x;"""
+    out = subprocess.run(PSQL + ["-d", db, "-tA"], input=sql, capture_output=True, text=True, check=True).stdout
+    lines = [l for l in out.splitlines() if l.strip()]
+    sites, pairs = lines[0].split("|")
+    ms = float(lines[-1].split("Time: ")[1].split(" ms")[0])
+    return ms / 1000, int(sites), int(pairs or 0)
+
+
+def serve(store):
+    log_file = open(OUT / "geoconsole.log", "w")
+    proc = subprocess.Popen([str(BIN), "--store", str(store), "serve", "--bind", f"127.0.0.1:{OURS_PORT}"], stdout=log_file, stderr=subprocess.STDOUT)
+    for _ in range(600):
+        try:
+            if urllib.request.urlopen(f"http://127.0.0.1:{OURS_PORT}/readyz", timeout=2).status == 200:
+                return proc
+        except Exception:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("geoconsole did not become ready")
+
+
+def ours_query(km):
+    url = f"http://127.0.0.1:{OURS_PORT}/analytics/exposure?sites=sites&hazards=events&radius_km={km}&hits=nearest"
+    t = time.perf_counter()
+    body = json.load(urllib.request.urlopen(url, timeout=600))
+    elapsed = time.perf_counter() - t
+    return elapsed, len(body["exposed"]), sum(s["hit_count"] for s in body["exposed"])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--sites", type=int, default=10_000)
+    args = ap.parse_args()
+    store = data(args.events, args.sites)
+    db, stop_pg = postgis(store)
+    server = serve(store)
+    rows = []
+    try:
+        for km in [10, 50]:
+            ours, theirs = [], []
+            for _ in range(args.runs):
+                ours.append(ours_query(km))
+                theirs.append(postgis_query(db, km * 1000))
+            o = statistics.median(t for t, _, _ in ours)
+            p = statistics.median(t for t, _, _ in theirs)
+            rows.append({"km": km, "ours_s": o, "postgis_s": p, "ours_runs": [t for t, _, _ in ours], "postgis_runs": [t for t, _, _ in theirs],
+                         "ours_sites": ours[0][1], "ours_pairs": ours[0][2], "postgis_sites": theirs[0][1], "postgis_pairs": theirs[0][2]})
+            log(f"{km} km: ours {o:.3f} s ({ours[0][1]} sites, {ours[0][2]} pairs), PostGIS {p:.3f} s ({theirs[0][1]} sites, {theirs[0][2]} pairs)")
+    finally:
+        server.terminate()
+        server.wait()
+        stop_pg()
+    (OUT / "results.json").write_text(json.dumps(rows, indent=2))
+    pg_version = subprocess.run(["psql", "--version"], capture_output=True, text=True).stdout.strip()
+    table = [
+        BEGIN,
+        "## Site exposure (issue 5, first slice)",
+        "",
+        f"`python3 bench/exposure_vs_postgis.py --runs {args.runs} --events {args.events} --sites {args.sites}` "
+        f"({platform.machine()}, {os.cpu_count()} cores; {pg_version}, PostGIS 3 with GiST on geography; medians of {args.runs} alternating runs). "
+        f"{args.sites:,} sites × {args.events:,} clustered events; the answer: every exposed site with its number of events within R and its nearest one.",
+        "",
+        "| radius | geoconsole `/analytics/exposure` (HTTP, index warm) | PostGIS `ST_DWithin` geography + GROUP BY | ratio | exposed sites (ours / PostGIS) | pairs (ours / PostGIS) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        ratio = r["postgis_s"] / r["ours_s"] if r["ours_s"] else float("nan")
+        table.append(f"| {r['km']} km | {r['ours_s']:.3f} s | {r['postgis_s']:.3f} s | {ratio:.1f}× | {r['ours_sites']:,} / {r['postgis_sites']:,} | {r['ours_pairs']:,} / {r['postgis_pairs']:,} |")
+    table.append(END)
+    text = RESULTS.read_text()
+    section = "\n".join(table)
+    if BEGIN in text:
+        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END):]
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    RESULTS.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
