@@ -2,6 +2,8 @@
 //! footprint asks it for candidates inside a box that surely contains its reach (widened for longitude
 //! shrinking towards the poles, split at the antimeridian), then measures each candidate exactly.
 
+use std::ops::ControlFlow;
+
 use geo::{Distance, Haversine, Intersects};
 use geoconsole_model::TimeSpan;
 use geoconsole_model::geo_types::{Geometry, Point};
@@ -61,11 +63,14 @@ pub struct Exposure {
 
 type Entry = GeomWithData<[f64; 2], usize>;
 
-/// Joins site positions with event footprints: every (site, event) pair where the site lies within the
-/// footprint, with its distance. Pairs come grouped by site (ascending), nearest first within a site.
-/// Working on bare positions and footprints keeps the join on the in-memory index: names, ids and
-/// properties are looked up afterwards for the pairs found only.
-pub fn expose(sites: &[Point<f64>], footprints: &[Footprint]) -> Vec<Reach> {
+/// Visits every (site, event) pair where the site lies within the event's footprint, in no particular
+/// order, until `visit` breaks. Working on bare positions and footprints keeps the join on the in-memory
+/// index: names, ids and properties are looked up afterwards for the pairs found only.
+pub fn join(
+    sites: &[Point<f64>],
+    footprints: &[Footprint],
+    mut visit: impl FnMut(Reach) -> ControlFlow<()>,
+) {
     let tree: RTree<Entry> = RTree::bulk_load(
         sites
             .iter()
@@ -73,7 +78,6 @@ pub fn expose(sites: &[Point<f64>], footprints: &[Footprint]) -> Vec<Reach> {
             .map(|(i, p)| GeomWithData::new([p.x(), p.y()], i))
             .collect(),
     );
-    let mut found = Vec::new();
     let mut candidates = Vec::new();
     for (event, footprint) in footprints.iter().enumerate() {
         candidates.clear();
@@ -83,14 +87,39 @@ pub fn expose(sites: &[Point<f64>], footprints: &[Footprint]) -> Vec<Reach> {
         candidates.sort_unstable();
         candidates.dedup();
         for &site in &candidates {
-            if let Some(distance_m) = reaches(footprint, sites[site]) {
-                found.push(Reach {
+            if let Some(distance_m) = reaches(footprint, sites[site])
+                && visit(Reach {
                     site,
                     event,
                     distance_m,
-                });
+                })
+                .is_break()
+            {
+                return;
             }
         }
+    }
+}
+
+/// Every pair, grouped by site (ascending), nearest first within a site; `None` when there are more than
+/// `max_pairs` (the caller asks for less: a smaller radius or window, or [`expose_nearest`]).
+pub fn expose(
+    sites: &[Point<f64>],
+    footprints: &[Footprint],
+    max_pairs: usize,
+) -> Option<Vec<Reach>> {
+    let mut found = Vec::new();
+    let mut over = false;
+    join(sites, footprints, |r| {
+        if found.len() >= max_pairs {
+            over = true;
+            return ControlFlow::Break(());
+        }
+        found.push(r);
+        ControlFlow::Continue(())
+    });
+    if over {
+        return None;
     }
     found.sort_by(|a, b| {
         a.site
@@ -98,7 +127,35 @@ pub fn expose(sites: &[Point<f64>], footprints: &[Footprint]) -> Vec<Reach> {
             .then(a.distance_m.total_cmp(&b.distance_m))
             .then(a.event.cmp(&b.event))
     });
-    found
+    Some(found)
+}
+
+/// Per exposed site (ascending): how many events reach it, and the nearest one. Memory grows with sites,
+/// not pairs, so it answers for any number of pairs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Nearest {
+    pub count: usize,
+    pub reach: Reach,
+}
+
+pub fn expose_nearest(sites: &[Point<f64>], footprints: &[Footprint]) -> Vec<Nearest> {
+    let mut per_site: Vec<Option<Nearest>> = vec![None; sites.len()];
+    join(sites, footprints, |r| {
+        let slot = &mut per_site[r.site];
+        match slot {
+            None => *slot = Some(Nearest { count: 1, reach: r }),
+            Some(n) => {
+                n.count += 1;
+                let nearer = r.distance_m < n.reach.distance_m
+                    || (r.distance_m == n.reach.distance_m && r.event < n.reach.event);
+                if nearer {
+                    n.reach = r;
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    });
+    per_site.into_iter().flatten().collect()
 }
 
 /// Orders exposed sites: more hits first, then the nearest hit, then site id, so results are stable.
@@ -225,7 +282,9 @@ mod tests {
         ) {
             let sites: Vec<Point<f64>> = sites.iter().map(|(x, y)| Point::new(*x, *y)).collect();
             let footprints: Vec<Footprint> = events.iter().map(|(x, y, km)| circle(*x, *y, *km)).collect();
-            let found = pairs(&expose(&sites, &footprints));
+            let found = pairs(&expose(&sites, &footprints, usize::MAX).expect("under the cap"));
+            let nearest = expose_nearest(&sites, &footprints);
+            prop_assert_eq!(nearest.iter().map(|n| n.count).sum::<usize>(), found.len());
             let mut brute = Vec::new();
             for (i, s) in sites.iter().enumerate() {
                 for (j, f) in footprints.iter().enumerate() {
@@ -250,12 +309,12 @@ mod tests {
         ];
         // 11 km either side of the antimeridian.
         assert_eq!(
-            pairs(&expose(&sites, &[circle(-179.97, 0.0, 10.0)])),
+            pairs(&expose(&sites, &[circle(-179.97, 0.0, 10.0)], 10).expect("few")),
             vec![(0, 0), (1, 0)]
         );
         // Across the North Pole: the two polar sites are 11 km apart over the pole.
         assert_eq!(
-            pairs(&expose(&sites, &[circle(90.0, 89.95, 12.0)])),
+            pairs(&expose(&sites, &[circle(90.0, 89.95, 12.0)], 10).expect("few")),
             vec![(2, 0), (3, 0)]
         );
     }
@@ -282,7 +341,7 @@ mod tests {
             geometry: square.clone(),
             buffer_m: buffer_km * 1000.0,
         };
-        let exact = expose(&sites, &[area(0.0)]);
+        let exact = expose(&sites, &[area(0.0)], 10).expect("few");
         assert_eq!(
             pairs(&exact),
             vec![(0, 0), (1, 0)],
@@ -292,7 +351,7 @@ mod tests {
             reason("Flood warning", &area(0.0), 0.0),
             "inside the area of Flood warning"
         );
-        let buffered = expose(&sites, &[area(10.0)]);
+        let buffered = expose(&sites, &[area(10.0)], 10).expect("few");
         let s2 = buffered
             .iter()
             .find(|r| r.site == 2)
@@ -308,14 +367,12 @@ mod tests {
     #[test]
     fn pairs_come_by_site_nearest_first() {
         let sites = [Point::new(0.0, 0.0), Point::new(5.0, 5.0)];
-        let found = expose(
-            &sites,
-            &[
-                circle(5.1, 5.0, 50.0),
-                circle(5.0, 5.0, 50.0),
-                circle(0.0, 0.1, 50.0),
-            ],
-        );
+        let events = [
+            circle(5.1, 5.0, 50.0),
+            circle(5.0, 5.0, 50.0),
+            circle(0.0, 0.1, 50.0),
+        ];
+        let found = expose(&sites, &events, 10).expect("few");
         assert_eq!(pairs(&found), vec![(0, 2), (1, 0), (1, 1)]);
         let s1: Vec<usize> = found
             .iter()
@@ -323,5 +380,9 @@ mod tests {
             .map(|r| r.event)
             .collect();
         assert_eq!(s1, vec![1, 0], "nearest first");
+        assert!(expose(&sites, &events, 2).is_none(), "over the cap");
+        let nearest = expose_nearest(&sites, &events);
+        assert_eq!(nearest.len(), 2);
+        assert_eq!((nearest[1].count, nearest[1].reach.event), (2, 1));
     }
 }

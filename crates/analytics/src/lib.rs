@@ -12,6 +12,8 @@ mod exposure;
 mod hexbin;
 mod impact;
 
-pub use exposure::{Exposure, Hit, Reach, SiteExposure, expose, rank, reason};
+pub use exposure::{
+    Exposure, Hit, Nearest, Reach, SiteExposure, expose, expose_nearest, join, rank, reason,
+};
 pub use hexbin::{CellCount, MAX_RESOLUTION, count_cells, resolution};
 pub use impact::{Footprint, ImpactModel, default_model};

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use geoconsole_analytics::{
-    CellCount, Exposure, Hit, ImpactModel, SiteExposure, count_cells, default_model, expose, rank,
-    reason,
+    CellCount, Exposure, Hit, ImpactModel, Reach, SiteExposure, count_cells, default_model, expose,
+    expose_nearest, rank, reason,
 };
 use geoconsole_index::{Selection, Shape, Snapshot, Walk};
 use geoconsole_model::geo_types::Point;
@@ -88,6 +88,11 @@ const TITLE_NAMES: [&str; 2] = ["title", "headline"];
 /// Property names holding a bare name, shown after the dataset's title ("Storm wind radii: Aster").
 const NAME_NAMES: [&str; 5] = ["event", "name", "storm", "fire", "place"];
 
+/// Pairs listed one by one at most; beyond it the caller asks for each site's nearest only.
+const MAX_LISTED_PAIRS: usize = 250_000;
+/// Largest radius a request may set: the models' own limit (beyond it an impact is not local).
+const MAX_RADIUS_KM: f64 = 1000.0;
+
 /// Features fetched from the store per round when a model needs properties or hits need names.
 const FETCH_CHUNK: usize = 10_000;
 
@@ -104,11 +109,11 @@ impl Console {
     /// of the sites and events that meet.
     pub async fn exposure(&self, request: ExposureRequest) -> AppResult<ExposureReport> {
         if let Some(r) = request.radius_km
-            && !(r.is_finite() && r > 0.0 && r <= 20_000.0)
+            && !(r.is_finite() && r > 0.0 && r <= MAX_RADIUS_KM)
         {
             return Err(AppError::new(
                 AppErrorKind::Input,
-                format!("radius_km {r} must be above 0 and at most 20000"),
+                format!("radius_km {r} must be above 0 and at most {MAX_RADIUS_KM}"),
             ));
         }
         let all = self.datasets().await?;
@@ -214,35 +219,53 @@ impl Console {
         }
 
         let (sites_checked, events_checked) = (positions.len(), footprints.len());
-        let (reaches, positions, footprints) = tokio::task::spawn_blocking(move || {
-            let reaches = expose(&positions, &footprints);
-            (reaches, positions, footprints)
+        let nearest_only = request.nearest_only;
+        let (joined, positions, footprints) = tokio::task::spawn_blocking(move || {
+            // Each listed reach with its site's total count.
+            let joined: Option<Vec<(Reach, usize)>> = if nearest_only {
+                Some(
+                    expose_nearest(&positions, &footprints)
+                        .into_iter()
+                        .map(|n| (n.reach, n.count))
+                        .collect(),
+                )
+            } else {
+                expose(&positions, &footprints, MAX_LISTED_PAIRS).map(|all| {
+                    let mut counts = HashMap::new();
+                    for r in &all {
+                        *counts.entry(r.site).or_insert(0usize) += 1;
+                    }
+                    all.into_iter().map(|r| (r, counts[&r.site])).collect()
+                })
+            };
+            (joined, positions, footprints)
         })
         .await
         .map_err(|e| AppError::new(AppErrorKind::Internal, format!("exposure failed: {e}")))?;
+        let reaches = joined.ok_or_else(|| {
+            AppError::new(
+                AppErrorKind::Input,
+                format!(
+                    "more than {MAX_LISTED_PAIRS} site-event pairs to list: ask for each site's nearest only (hits=nearest), a smaller radius or a shorter time window"
+                ),
+            )
+        })?;
 
         // Names and ids for what met, per dataset, in one read each.
         let mut site_keys: Vec<Vec<i64>> = vec![Vec::new(); site_sets.len()];
         let mut event_keys: Vec<Vec<i64>> = vec![Vec::new(); hazard_sets.len()];
-        let mut previous = None;
-        for r in &reaches {
-            let first_of_site = previous != Some(r.site);
-            previous = Some(r.site);
+        for (r, _) in &reaches {
             let (i, key) = site_refs[r.site];
-            if first_of_site {
-                site_keys[i].push(key);
-            }
-            if first_of_site || !request.nearest_only {
-                let e = &events[r.event];
-                event_keys[e.hazard].push(e.key);
-            }
+            site_keys[i].push(key);
+            let e = &events[r.event];
+            event_keys[e.hazard].push(e.key);
         }
         let site_info = self.lookup(&site_sets, site_keys).await?;
         let event_info = self.lookup(&hazard_sets, event_keys).await?;
 
         let mut exposed: Vec<SiteExposure> = Vec::new();
         let mut current = None;
-        for r in &reaches {
+        for (r, count) in &reaches {
             // Reaches come grouped by site.
             if current != Some(r.site) {
                 current = Some(r.site);
@@ -255,17 +278,13 @@ impl Console {
                         .and_then(|f| text(f, &["name", "site_name", "title"]))
                         .unwrap_or_else(|| key.to_string()),
                     position: [positions[r.site].x(), positions[r.site].y()],
-                    hit_count: 0,
+                    hit_count: *count,
                     hits: Vec::new(),
                 });
             }
             let Some(site) = exposed.last_mut() else {
                 continue;
             };
-            site.hit_count += 1;
-            if request.nearest_only && site.hit_count > 1 {
-                continue;
-            }
             let e = &events[r.event];
             let d = &hazard_sets[e.hazard];
             let feature = event_info.get(&(e.hazard, e.key));

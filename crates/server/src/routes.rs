@@ -426,7 +426,7 @@ pub fn parameter(name: &str) -> Value {
         "radius_km" => query(
             "radius_km",
             "One fixed radius for every event instead of the impact models",
-            json!({"type": "number", "exclusiveMinimum": 0, "maximum": 20000}),
+            json!({"type": "number", "minimum": 0, "exclusiveMinimum": true, "maximum": 1000}),
         ),
         "collection" => {
             json!({"name": "collection", "in": "query", "required": true, "description": "The dataset to aggregate", "schema": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"}})
@@ -517,6 +517,12 @@ pub fn openapi(base: &str, collections: &[geoconsole_model::Dataset]) -> Value {
         if route.tag == "Tiles" && route.success.1.contains(&tiles::MVT) {
             responses.insert("204".into(), json!({"description": "Empty tile"}));
             responses.insert("304".into(), json!({"description": "Not modified (ETag)"}));
+            responses.insert(
+                "406".into(),
+                json!({"description": "Encoding not offered", "content": exception}),
+            );
+        }
+        if route.parameters.contains(&"f") && !responses.contains_key("406") {
             responses.insert(
                 "406".into(),
                 json!({"description": "Encoding not offered", "content": exception}),
