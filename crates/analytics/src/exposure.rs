@@ -71,34 +71,50 @@ pub fn join(
     footprints: &[Footprint],
     mut visit: impl FnMut(Reach) -> ControlFlow<()>,
 ) {
-    let tree: RTree<Entry> = RTree::bulk_load(
+    let tree = site_tree(sites);
+    let mut candidates = Vec::new();
+    for (event, footprint) in footprints.iter().enumerate() {
+        if visit_footprint(&tree, sites, event, footprint, &mut candidates, &mut visit).is_break() {
+            return;
+        }
+    }
+}
+
+fn site_tree(sites: &[Point<f64>]) -> RTree<Entry> {
+    RTree::bulk_load(
         sites
             .iter()
             .enumerate()
             .map(|(i, p)| GeomWithData::new([p.x(), p.y()], i))
             .collect(),
-    );
-    let mut candidates = Vec::new();
-    for (event, footprint) in footprints.iter().enumerate() {
-        candidates.clear();
-        for part in search_boxes(footprint) {
-            candidates.extend(tree.locate_in_envelope(&part).map(|e| e.data));
-        }
-        candidates.sort_unstable();
-        candidates.dedup();
-        for &site in &candidates {
-            if let Some(distance_m) = reaches(footprint, sites[site])
-                && visit(Reach {
-                    site,
-                    event,
-                    distance_m,
-                })
-                .is_break()
-            {
-                return;
-            }
+    )
+}
+
+/// The sites one footprint reaches, each handed to `visit`.
+fn visit_footprint(
+    tree: &RTree<Entry>,
+    sites: &[Point<f64>],
+    event: usize,
+    footprint: &Footprint,
+    candidates: &mut Vec<usize>,
+    visit: &mut impl FnMut(Reach) -> ControlFlow<()>,
+) -> ControlFlow<()> {
+    candidates.clear();
+    for part in search_boxes(footprint) {
+        candidates.extend(tree.locate_in_envelope(&part).map(|e| e.data));
+    }
+    candidates.sort_unstable();
+    candidates.dedup();
+    for &site in candidates.iter() {
+        if let Some(distance_m) = reaches(footprint, sites[site]) {
+            visit(Reach {
+                site,
+                event,
+                distance_m,
+            })?;
         }
     }
+    ControlFlow::Continue(())
 }
 
 /// Every pair, grouped by site (ascending), nearest first within a site; `None` when there are more than
@@ -139,23 +155,59 @@ pub struct Nearest {
 }
 
 pub fn expose_nearest(sites: &[Point<f64>], footprints: &[Footprint]) -> Vec<Nearest> {
-    let mut per_site: Vec<Option<Nearest>> = vec![None; sites.len()];
-    join(sites, footprints, |r| {
-        let slot = &mut per_site[r.site];
-        match slot {
-            None => *slot = Some(Nearest { count: 1, reach: r }),
-            Some(n) => {
-                n.count += 1;
-                let nearer = r.distance_m < n.reach.distance_m
-                    || (r.distance_m == n.reach.distance_m && r.event < n.reach.event);
-                if nearer {
-                    n.reach = r;
+    use rayon::prelude::*;
+    let tree = site_tree(sites);
+    // Events are split into one chunk per thread; each chunk keeps its own per-site records, merged after.
+    let threads = rayon::current_num_threads().max(1);
+    let chunk = footprints.len().div_ceil(threads).max(1024);
+    footprints
+        .par_chunks(chunk)
+        .enumerate()
+        .map(|(c, part)| {
+            let mut per_site: Vec<Option<Nearest>> = vec![None; sites.len()];
+            let mut candidates = Vec::new();
+            for (k, footprint) in part.iter().enumerate() {
+                let _ = visit_footprint(
+                    &tree,
+                    sites,
+                    c * chunk + k,
+                    footprint,
+                    &mut candidates,
+                    &mut |r| {
+                        let slot = &mut per_site[r.site];
+                        *slot = Some(merge(*slot, Nearest { count: 1, reach: r }));
+                        ControlFlow::Continue(())
+                    },
+                );
+            }
+            per_site
+        })
+        .reduce_with(|mut a, b| {
+            for (x, y) in a.iter_mut().zip(b) {
+                if let Some(y) = y {
+                    *x = Some(merge(*x, y));
                 }
             }
-        }
-        ControlFlow::Continue(())
-    });
-    per_site.into_iter().flatten().collect()
+            a
+        })
+        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// Two records of one site: counts add up; the nearer reach wins, and of equals the earlier event, so the
+/// answer does not depend on how the work was split.
+fn merge(a: Option<Nearest>, b: Nearest) -> Nearest {
+    let Some(a) = a else {
+        return b;
+    };
+    let nearer = b.reach.distance_m < a.reach.distance_m
+        || (b.reach.distance_m == a.reach.distance_m && b.reach.event < a.reach.event);
+    Nearest {
+        count: a.count + b.count,
+        reach: if nearer { b.reach } else { a.reach },
+    }
 }
 
 /// Orders exposed sites: more hits first, then the nearest hit, then site id, so results are stable.
@@ -384,5 +436,32 @@ mod tests {
         let nearest = expose_nearest(&sites, &events);
         assert_eq!(nearest.len(), 2);
         assert_eq!((nearest[1].count, nearest[1].reach.event), (2, 1));
+    }
+
+    #[test]
+    fn nearest_in_parallel_equals_the_sequential_join() {
+        // Enough events for several chunks, so the merge is exercised.
+        let mut seed = 7u64;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let sites: Vec<Point<f64>> = (0..300)
+            .map(|_| Point::new(next() * 40.0, next() * 40.0))
+            .collect();
+        let events: Vec<Footprint> = (0..5000)
+            .map(|_| circle(next() * 40.0, next() * 40.0, 150.0))
+            .collect();
+        let mut expected: Vec<Option<Nearest>> = vec![None; sites.len()];
+        join(&sites, &events, |r| {
+            let slot = &mut expected[r.site];
+            *slot = Some(merge(*slot, Nearest { count: 1, reach: r }));
+            ControlFlow::Continue(())
+        });
+        let expected: Vec<Nearest> = expected.into_iter().flatten().collect();
+        assert!(expected.len() > 100);
+        assert_eq!(expose_nearest(&sites, &events), expected);
     }
 }
