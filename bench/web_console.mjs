@@ -61,45 +61,55 @@ async function firstMap(url, hash = '') {
   return times;
 }
 
-/** Plays the demo's week at one day per second and records frames, as the time bar animates and every
- * time-aware layer is filtered. */
-async function playback(url) {
+/** In the page: records frame times, long tasks and long-animation-frame script time for 6 s while the
+ * console plays its clock (`play`) or pans the map every frame (`pan`). */
+function recordFrames(mode) {
+  return new Promise((done) => {
+    const map = window.geoconsole.map;
+    const frames = [];
+    const longTasks = [];
+    const scripts = [];
+    const observer = new PerformanceObserver((list) => list.getEntries().forEach((e) => longTasks.push(e.duration)));
+    observer.observe({ type: 'longtask', buffered: false });
+    // Long animation frames split a slow frame into script time (ours and MapLibre's) and the rest
+    // (style, layout, and here above all software GL).
+    const loaf = new PerformanceObserver((list) => list.getEntries().forEach((e) => scripts.push(e.scripts.reduce((n, s) => n + s.duration, 0))));
+    loaf.observe({ type: 'long-animation-frame', buffered: false });
+    const play = () => document.getElementById('time-play').click();
+    if (mode === 'play') play();
+    let last = performance.now();
+    const started = last;
+    const tick = (now) => {
+      frames.push(now - last);
+      last = now;
+      if (mode === 'pan') map.panBy([6, 1], { duration: 0 });
+      if (now - started < 6000) {
+        requestAnimationFrame(tick);
+        return;
+      }
+      observer.disconnect();
+      loaf.disconnect();
+      if (mode === 'play') play();
+      const big = map.getStyle().layers.filter((l) => l.id.startsWith('ds:big')).map((l) => l.id);
+      const visible = mode === 'pan' ? map.queryRenderedFeatures({ layers: big }).reduce((n, f) => n + (f.properties.point_count ?? 1), 0) : 0;
+      done({ frames: frames.slice(1), longTasks, scripts, visible });
+    };
+    requestAnimationFrame(tick);
+  });
+}
+
+/** RUNS fresh browser contexts at `path`, each recording frames in `mode` once the first map is drawn. */
+async function frameRuns(url, path, mode, prepare = async () => {}) {
   const browser = await launchBrowser();
   const runs = [];
   try {
     for (let i = 0; i < RUNS; i++) {
       const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
       const page = await context.newPage();
-      await page.goto(`${url}/console/`);
-      await page.waitForFunction(() => performance.getEntriesByName('geoconsole:first-map').length > 0, null, { timeout: 60_000 });
-      await page.selectOption('#time-speed', '2');
-      const r = await page.evaluate(() => new Promise((done) => {
-        const frames = [];
-        const longTasks = [];
-        const scripts = [];
-        const observer = new PerformanceObserver((list) => list.getEntries().forEach((e) => longTasks.push(e.duration)));
-        observer.observe({ type: 'longtask', buffered: false });
-        // Long animation frames split a slow frame into script time (ours and MapLibre's) and the rest
-        // (style, layout, and here above all software GL).
-        const loaf = new PerformanceObserver((list) => list.getEntries().forEach((e) => scripts.push(e.scripts.reduce((n, s) => n + s.duration, 0))));
-        loaf.observe({ type: 'long-animation-frame', buffered: false });
-        document.getElementById('time-play').click();
-        let last = performance.now();
-        const started = last;
-        const tick = (now) => {
-          frames.push(now - last);
-          last = now;
-          if (now - started < 6000) requestAnimationFrame(tick);
-          else {
-            observer.disconnect();
-            loaf.disconnect();
-            document.getElementById('time-play').click();
-            done({ frames: frames.slice(1), longTasks, scripts, visible: 0 });
-          }
-        };
-        requestAnimationFrame(tick);
-      }));
-      runs.push(r);
+      await page.goto(`${url}${path}`);
+      await page.waitForFunction(() => performance.getEntriesByName('geoconsole:first-map').length > 0, null, { timeout: 120_000 });
+      await prepare(page);
+      runs.push(await page.evaluate(recordFrames, mode));
       await context.close();
     }
   } finally {
@@ -108,50 +118,12 @@ async function playback(url) {
   return runs;
 }
 
-async function panning(url) {
-  const browser = await launchBrowser();
-  const runs = [];
-  try {
-    for (let i = 0; i < RUNS; i++) {
-      const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
-      const page = await context.newPage();
-      // Only the million points, over the region they are densest in.
-      await page.goto(`${url}/console/#map=3/35/0&layers=big:1`);
-      await page.waitForFunction(() => performance.getEntriesByName('geoconsole:first-map').length > 0, null, { timeout: 120_000 });
-      const r = await page.evaluate(() => new Promise((done) => {
-        const map = window.geoconsole.map;
-        const frames = [];
-        const longTasks = [];
-        const scripts = [];
-        const observer = new PerformanceObserver((list) => list.getEntries().forEach((e) => longTasks.push(e.duration)));
-        observer.observe({ type: 'longtask', buffered: false });
-        const loaf = new PerformanceObserver((list) => list.getEntries().forEach((e) => scripts.push(e.scripts.reduce((n, s) => n + s.duration, 0))));
-        loaf.observe({ type: 'long-animation-frame', buffered: false });
-        let last = performance.now();
-        const started = last;
-        const tick = (now) => {
-          frames.push(now - last);
-          last = now;
-          map.panBy([6, 1], { duration: 0 });
-          if (now - started < 6000) requestAnimationFrame(tick);
-          else {
-            observer.disconnect();
-            loaf.disconnect();
-            const visible = map.queryRenderedFeatures({ layers: map.getStyle().layers.filter((l) => l.id.startsWith('ds:big')).map((l) => l.id) })
-              .reduce((n, f) => n + (f.properties.point_count ?? 1), 0);
-            done({ frames: frames.slice(1), longTasks, scripts, visible });
-          }
-        };
-        requestAnimationFrame(tick);
-      }));
-      runs.push(r);
-      await context.close();
-    }
-  } finally {
-    await browser.close();
-  }
-  return runs;
-}
+/** Plays the demo's week at one day per second, as the time bar animates and every time-aware layer is
+ * filtered. */
+const playback = (url) => frameRuns(url, '/console/', 'play', (page) => page.selectOption('#time-speed', '2'));
+
+/** Pans over only the million points, from the region they are densest in. */
+const panning = (url) => frameRuns(url, '/console/#map=3/35/0&layers=big:1', 'pan');
 
 function bigStore() {
   const dir = join(out, 'big');
