@@ -57,6 +57,8 @@ export class ConsoleApp {
   private histogramAbort: AbortController | null = null;
   private hashTimer: number | undefined;
   private tileParams = '';
+  /** What the map tools draw (area filter, shape in progress); part of the style like any other data. */
+  private toolsData: GeoJSON.FeatureCollection = { type: 'FeatureCollection', features: [] };
   /** Sites within reach of a shown hazard, ringed on the map. */
   private exposedData: GeoJSON.FeatureCollection = { type: 'FeatureCollection', features: [] };
   /** H3 cells per dataset drawn in density mode, for the current view and window. */
@@ -254,7 +256,7 @@ export class ConsoleApp {
         'circle-stroke-width': ['interpolate', ['linear'], ['get', 'hits'], 1, 1.5, 10, 3],
       },
     });
-    style.sources.tools = { type: 'geojson', data: { type: 'FeatureCollection', features: [] } };
+    style.sources.tools = { type: 'geojson', data: this.toolsData };
     style.layers.push(
       { id: 'tools-fill', type: 'fill', source: 'tools', filter: ['==', ['geometry-type'], 'Polygon'], paint: { 'fill-color': '#ffbf00', 'fill-opacity': 0.12 } },
       { id: 'tools-line', type: 'line', source: 'tools', paint: { 'line-color': '#d97706', 'line-width': 2, 'line-dasharray': [2, 1] } },
@@ -266,9 +268,7 @@ export class ConsoleApp {
   /** Applies the current state to the map (MapLibre diffs the style: only what changed is touched). */
   restyle(): void {
     if (!this.map) return;
-    const tools = (this.map.getSource('tools') as GeoJSONSource | undefined)?.serialize?.().data;
     this.map.setStyle(this.fullStyle(), { diff: true });
-    if (tools) (this.map.getSource('tools') as GeoJSONSource | undefined)?.setData(tools as GeoJSON.GeoJSON);
     this.saveHash();
   }
 
@@ -334,10 +334,7 @@ export class ConsoleApp {
     this.hexAbort?.abort();
     const abort = new AbortController();
     this.hexAbort = abort;
-    const b = this.map.getBounds();
-    const bbox: [number, number, number, number] = b.getEast() - b.getWest() >= 360
-      ? [-180, Math.max(-90, b.getSouth()), 180, Math.min(90, b.getNorth())]
-      : [((b.getWest() + 540) % 360) - 180, Math.max(-90, b.getSouth()), ((b.getEast() + 540) % 360) - 180, Math.min(90, b.getNorth())];
+    const bbox = this.viewBbox();
     const resolution = hexResolution(this.map.getZoom());
     try {
       for (const id of ids) {
@@ -352,6 +349,22 @@ export class ConsoleApp {
     } catch (e) {
       if (!abort.signal.aborted) this.notify((e as Error).message);
     }
+  }
+
+  showTools(data: GeoJSON.FeatureCollection): void {
+    this.toolsData = data;
+    (this.map?.getSource('tools') as GeoJSONSource | undefined)?.setData(data);
+  }
+
+  /** The view as a bbox the server takes: a view wider than the world asks for all of it; otherwise
+   * longitudes wrap into -180..180 and the server reads west > east as crossing the antimeridian. */
+  viewBbox(): [number, number, number, number] {
+    const b = this.map.getBounds();
+    const south = Math.max(-90, b.getSouth());
+    const north = Math.min(90, b.getNorth());
+    if (b.getEast() - b.getWest() >= 360) return [-180, south, 180, north];
+    const wrap = (lon: number) => ((lon + 540) % 360) - 180;
+    return [wrap(b.getWest()), south, wrap(b.getEast()), north];
   }
 
   showExposed(sites: { position: [number, number]; hits: number; name: string }[]): void {
@@ -425,12 +438,7 @@ export class ConsoleApp {
     this.countsAbort?.abort();
     const abort = new AbortController();
     this.countsAbort = abort;
-    const b = this.map.getBounds();
-    // A view wider than the world asks for all of it; otherwise longitudes wrap into -180..180 and the
-    // server reads west > east as crossing the antimeridian.
-    const bbox: [number, number, number, number] = b.getEast() - b.getWest() >= 360
-      ? [-180, Math.max(-90, b.getSouth()), 180, Math.min(90, b.getNorth())]
-      : [((b.getWest() + 540) % 360) - 180, Math.max(-90, b.getSouth()), ((b.getEast() + 540) % 360) - 180, Math.min(90, b.getNorth())];
+    const bbox = this.viewBbox();
     const filter = this.state.area ? this.tools.areaFilter() : null;
     // What these counts were asked for, so tests (and anyone watching) can tell stale counts from fresh.
     const query = `${this.timebar.window ? toDatetimeParam(this.timebar.window) : ''}|${filter ?? ''}`;

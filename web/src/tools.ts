@@ -1,7 +1,7 @@
 // Map tools: measure a path's distance, and draw a box or polygon that filters every layer (sent to the
 // server as a CQL2 S_INTERSECTS filter, so tiles and counts agree).
 
-import type { GeoJSONSource, MapMouseEvent } from 'maplibre-gl';
+import type { MapMouseEvent } from 'maplibre-gl';
 import type { LngLat } from './geo';
 import { boxRing, closeRing, formatDistance, intersectsFilter, pathMetres } from './geo';
 import type { ConsoleApp } from './main';
@@ -146,8 +146,6 @@ export class Tools {
 
   /** Draws the area filter, and the shape being drawn or measured. */
   draw(keepMeasure = false): void {
-    const source = this.app.map.getSource('tools') as GeoJSONSource | undefined;
-    if (!source) return;
     const features: GeoJSON.Feature[] = [];
     if (this.app.state.area) {
       features.push({ type: 'Feature', properties: {}, geometry: { type: 'Polygon', coordinates: [closeRing(this.app.state.area)] } });
@@ -161,6 +159,6 @@ export class Tools {
       }
       for (const p of this.points) features.push({ type: 'Feature', properties: {}, geometry: { type: 'Point', coordinates: p } });
     }
-    source.setData({ type: 'FeatureCollection', features });
+    this.app.showTools({ type: 'FeatureCollection', features });
   }
 }
