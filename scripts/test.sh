@@ -33,6 +33,9 @@ fi
 # The binary embeds the web console, so it is built first.
 ./scripts/build-web.sh
 
+# One-shot builds gain nothing from incremental state, which would double the size of target/.
+export CARGO_INCREMENTAL=0
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 log=$(mktemp)
