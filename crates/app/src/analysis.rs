@@ -47,6 +47,10 @@ pub struct ExposureReport {
     pub models: Vec<ModelUsed>,
     #[serde(flatten)]
     pub exposure: Exposure,
+    /// The properties of the sites and events that met, by (dataset, id), for analyses built on exposure
+    /// (severity, site type); not part of the report itself.
+    #[serde(skip)]
+    pub(crate) met: HashMap<(String, String), Properties>,
 }
 
 impl ExposureReport {
@@ -264,6 +268,7 @@ impl Console {
         let event_info = self.lookup(&hazard_sets, event_keys).await?;
 
         let mut exposed: Vec<SiteExposure> = Vec::new();
+        let mut met = HashMap::new();
         let mut current = None;
         for (r, count) in &reaches {
             // Reaches come grouped by site.
@@ -271,9 +276,16 @@ impl Console {
                 current = Some(r.site);
                 let (i, key) = site_refs[r.site];
                 let feature = site_info.get(&(i, key));
+                let site = feature.map_or_else(|| key.to_string(), |f| id_of(f, key));
+                if let Some(f) = feature {
+                    met.insert(
+                        (site_sets[i].id.to_string(), site.clone()),
+                        f.properties.clone(),
+                    );
+                }
                 exposed.push(SiteExposure {
                     dataset: site_sets[i].id.to_string(),
-                    site: feature.map_or_else(|| key.to_string(), |f| id_of(f, key)),
+                    site,
                     name: feature
                         .and_then(|f| text(f, &["name", "site_name", "title"]))
                         .unwrap_or_else(|| key.to_string()),
@@ -291,6 +303,10 @@ impl Console {
             let id = feature.map_or_else(|| e.key.to_string(), |f| id_of(f, e.key));
             let label = feature.map_or_else(|| format!("{} {id}", d.title), |f| label(d, f, &id));
             let footprint = &footprints[r.event];
+            if let Some(f) = feature {
+                met.entry((d.id.to_string(), id.clone()))
+                    .or_insert_with(|| f.properties.clone());
+            }
             site.hits.push(Hit {
                 dataset: d.id.to_string(),
                 event: id,
@@ -309,11 +325,12 @@ impl Console {
                 events_checked,
                 exposed,
             },
+            met,
         })
     }
 
     /// The live snapshot when serving; one-shot commands build it from the store.
-    async fn snapshot_for(&self, id: &DatasetId) -> AppResult<std::sync::Arc<Snapshot>> {
+    pub(crate) async fn snapshot_for(&self, id: &DatasetId) -> AppResult<std::sync::Arc<Snapshot>> {
         match self.live().indexes().get(id) {
             Some(s) => Ok(s),
             None => Ok(std::sync::Arc::new(

@@ -22,6 +22,8 @@ use crate::{AppError, AppErrorKind, AppResult};
 pub struct Console {
     store: Arc<dyn FeatureStore>,
     live: Arc<Live>,
+    /// The risk model set by configuration (TOML at start); `None` means the default for the datasets.
+    risk_model: Arc<std::sync::RwLock<Option<geoconsole_analytics::RiskModel>>>,
 }
 
 impl Console {
@@ -29,7 +31,23 @@ impl Console {
         Self {
             store,
             live: Arc::new(Live::default()),
+            risk_model: Arc::default(),
         }
+    }
+
+    /// The configured risk model, if any.
+    pub fn risk_model(&self) -> Option<geoconsole_analytics::RiskModel> {
+        self.risk_model
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn set_risk_model(&self, model: Option<geoconsole_analytics::RiskModel>) {
+        *self
+            .risk_model
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = model;
     }
 
     pub fn store(&self) -> &Arc<dyn FeatureStore> {

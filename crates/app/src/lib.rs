@@ -15,6 +15,7 @@ mod export;
 mod import;
 mod live;
 mod reading;
+mod risk;
 mod time_fields;
 mod uploads;
 
@@ -25,5 +26,6 @@ pub use export::ExportReport;
 pub use import::{ImportCounters, ImportOptions, ImportReport, Reject};
 pub use live::{ChangeEvent, Live, build_snapshot};
 pub use reading::{ItemsPage, ItemsRequest, Page, RenderedTile, compile_filter, queryables};
+pub use risk::{RiskReport, RiskRequest, SiteTrend, TrendReport, TrendRequest, default_risk_model};
 pub use time_fields::{END_FIELD_NAMES, START_FIELD_NAMES};
 pub use uploads::{ImportPreview, Upload, UploadState, Uploads, preview};

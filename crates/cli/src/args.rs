@@ -50,6 +50,61 @@ pub enum Command {
     Serve(ServeArgs),
     /// Which sites lie within reach of which hazard events, by each hazard dataset's impact model
     Exposure(ExposureArgs),
+    /// Sites ranked by an explainable risk score, optionally as of a past time
+    Risk(RiskArgs),
+    /// Events near each site per period against its own baseline; anomalies first, with reasons
+    Trends(TrendsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RiskArgs {
+    /// Sites datasets, separated by commas. Default: every dataset of kind `sites`
+    #[arg(long, value_delimiter = ',')]
+    pub sites: Vec<String>,
+    /// Score as of this instant (RFC 3339), from the events that had begun by then. Default: now
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// The risk model (TOML, as the `[risk]` table of the config). Default: the config's, else one weight
+    /// per events dataset
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
+    /// Sites listed in the table (--json lists all)
+    #[arg(long, default_value_t = 20)]
+    pub top: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct TrendsArgs {
+    /// The events dataset counted near each site
+    #[arg(long)]
+    pub dataset: String,
+    /// Sites datasets, separated by commas. Default: every dataset of kind `sites`
+    #[arg(long, value_delimiter = ',')]
+    pub sites: Vec<String>,
+    /// Events within this distance of a site count for it
+    #[arg(long, default_value_t = 10.0)]
+    pub radius_km: f64,
+    /// hour, day, week or month
+    #[arg(long, default_value = "week")]
+    pub period: String,
+    /// Periods of history before the current one
+    #[arg(long, default_value_t = 12)]
+    pub periods: u32,
+    /// End of the current period (RFC 3339). Default: the end of the dataset's time extent
+    #[arg(long)]
+    pub end: Option<String>,
+    /// Sum this numeric property instead of counting events
+    #[arg(long)]
+    pub sum: Option<String>,
+    /// Deviations above the baseline mean that make an anomaly
+    #[arg(long, default_value_t = 2.0)]
+    pub threshold_sd: f64,
+    /// Least count (or sum) in the current period for an anomaly
+    #[arg(long, default_value_t = 3.0)]
+    pub min_current: f64,
+    /// Sites listed in the table (--json lists all)
+    #[arg(long, default_value_t = 20)]
+    pub top: usize,
 }
 
 #[derive(Debug, Args)]

@@ -15,9 +15,11 @@ pub struct FileConfig {
     pub store: Option<String>,
     /// Log filter (`warn`, `info`, `geoconsole=debug`, ...), as `GEOCONSOLE_LOG` takes it.
     pub log: Option<String>,
+    /// The risk model (`[risk]` with `[[risk.layers]]`), see docs/analytics.md.
+    pub risk: Option<geoconsole_analytics::RiskModel>,
 }
 
-const KNOWN_KEYS: [&str; 2] = ["store", "log"];
+const KNOWN_KEYS: [&str; 3] = ["store", "log", "risk"];
 
 /// The file name looked for in the working directory when no `--config` is given.
 pub const DEFAULT_CONFIG_FILE: &str = "geoconsole.toml";
@@ -69,8 +71,22 @@ mod tests {
         assert_eq!(config.store.as_deref(), Some("ops.gpkg"));
         assert_eq!(
             warnings,
-            vec!["g.toml: unknown setting 'stroe' ignored (known: store, log)"]
+            vec!["g.toml: unknown setting 'stroe' ignored (known: store, log, risk)"]
         );
+    }
+
+    #[test]
+    fn reads_a_risk_model() {
+        let (config, warnings) = parse(
+            "[risk]\nlookback_hours = 72\n[[risk.layers]]\ndataset = \"earthquakes\"\nweight = 60\nseverity = { kind = \"linear\", property = \"mag\", min = 4, max = 7 }\n",
+            Path::new("g.toml"),
+        )
+        .unwrap();
+        assert!(warnings.is_empty());
+        let risk = config.risk.expect("risk model");
+        assert_eq!(risk.lookback_hours, 72.0);
+        assert_eq!(risk.layers[0].weight, 60.0);
+        assert!(parse("[risk]\nlayers = []\nbogus = 1\n", Path::new("g.toml")).is_err());
     }
 
     #[test]

@@ -82,6 +82,7 @@ fn run(cli: Cli) -> Result<()> {
             .or(file_config.store)
             .unwrap_or_else(|| default_store.to_string());
         let console = open_console(&location)?;
+        console.set_risk_model(file_config.risk);
         match &cli.command {
             Command::Import(args) => commands::import::run(&console, args, &cli).await,
             Command::Datasets(command) => commands::datasets::run(&console, command, &cli).await,
@@ -90,6 +91,8 @@ fn run(cli: Cli) -> Result<()> {
             Command::Demo(args) => commands::demo::run(&console, args, &cli, &location).await,
             Command::Serve(args) => commands::serve::run(&console, args).await,
             Command::Exposure(args) => commands::exposure::run(&console, args, &cli).await,
+            Command::Risk(args) => commands::risk::run(&console, args, &cli).await,
+            Command::Trends(args) => commands::risk::trends(&console, args, &cli).await,
             Command::Generate(_) => Ok(()),
         }
     })

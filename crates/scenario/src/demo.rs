@@ -336,3 +336,29 @@ pub async fn build_demo(console: &Console, seed: u64) -> AppResult<DemoSummary> 
         seed,
     })
 }
+
+/// The demo's risk model (`demo_risk.toml`, also an example of the `[risk]` configuration).
+pub fn demo_risk_model() -> geoconsole_analytics::RiskModel {
+    toml::from_str(include_str!("demo_risk.toml")).unwrap_or_else(|e| {
+        // The file is part of the binary and a unit test parses it, so this cannot happen in a release.
+        tracing::error!("demo risk model: {e}");
+        geoconsole_analytics::RiskModel {
+            layers: Vec::new(),
+            lookback_hours: 336.0,
+            trend: None,
+        }
+    })
+}
+
+#[cfg(test)]
+mod risk_model_tests {
+    #[test]
+    fn the_demo_risk_model_parses() {
+        let model: geoconsole_analytics::RiskModel =
+            toml::from_str(include_str!("demo_risk.toml")).expect("demo_risk.toml is a risk model");
+        assert_eq!(model.layers.len(), 4);
+        let total: f64 = model.layers.iter().map(|l| l.weight).sum::<f64>()
+            + model.trend.as_ref().map_or(0.0, |t| t.weight);
+        assert_eq!(total, 100.0);
+    }
+}

@@ -13,5 +13,5 @@ mod geodesy;
 mod hazards;
 pub mod synthetic;
 
-pub use demo::{DemoSummary, build_demo};
+pub use demo::{DemoSummary, build_demo, demo_risk_model};
 pub use synthetic::{SyntheticOptions, synthetic_points};

@@ -1,11 +1,13 @@
-//! `/analytics/exposure`: which sites lie within reach of which hazard events (see room `analytics`).
+//! `/analytics/*`: which sites lie within reach of which hazard events, density per H3 cell, trends and
+//! anomalies near sites, and explainable risk scores (computations in room `analytics`, orchestration in
+//! `app`).
 
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use geoconsole_app::ExposureRequest;
+use geoconsole_analytics::{AnomalyRule, Period};
+use geoconsole_app::{ExposureRequest, RiskRequest, TrendRequest};
 use geoconsole_model::DatasetId;
-use geoconsole_query::DateTimeFilter;
 
 use crate::error::{ApiError, ApiResult};
 use crate::ogc::json_response;
@@ -21,35 +23,11 @@ pub async fn exposure(
         &["sites", "hazards", "datetime", "radius_km", "hits", "f"],
         |_| false,
     )?;
-    let list = |name: &str| -> ApiResult<Vec<DatasetId>> {
-        params
-            .get(name)
-            .map(|l| {
-                l.split(',')
-                    .filter(|s| !s.is_empty())
-                    .map(|id| {
-                        DatasetId::new(id)
-                            .map_err(|e| ApiError::bad_request(format!("{name}: {}", e.message())))
-                    })
-                    .collect()
-            })
-            .unwrap_or_else(|| Ok(Vec::new()))
-    };
-    let radius_km = params
-        .get("radius_km")
-        .map(|r| {
-            r.parse::<f64>()
-                .map_err(|_| ApiError::bad_request(format!("radius_km '{r}' is not a number")))
-        })
-        .transpose()?;
     let request = ExposureRequest {
-        sites: list("sites")?,
-        hazards: list("hazards")?,
-        datetime: params
-            .get("datetime")
-            .map(|d| DateTimeFilter::parse(d).map_err(|e| ApiError::bad_request(e.to_string())))
-            .transpose()?,
-        radius_km,
+        sites: params.datasets("sites")?,
+        hazards: params.datasets("hazards")?,
+        datetime: params.datetime("datetime")?,
+        radius_km: params.number("radius_km")?,
         nearest_only: match params.get("hits") {
             None | Some("all") => false,
             Some("nearest") => true,
@@ -61,15 +39,7 @@ pub async fn exposure(
         },
         ..ExposureRequest::default()
     };
-    let geojson = match params.get("f") {
-        None | Some("json") => false,
-        Some("geojson") => true,
-        Some(other) => {
-            return Err(ApiError::not_acceptable(format!(
-                "f={other}: exposure is offered as f=json or f=geojson"
-            )));
-        }
-    };
+    let geojson = wants_geojson(&params, "exposures")?;
     let report = state.console.exposure(request).await?;
     if geojson {
         return Ok(json_response(
@@ -128,10 +98,7 @@ pub async fn hexbin(
                 .map_err(|e| ApiError::bad_request(format!("bbox: {}", e.message())))
         })
         .transpose()?;
-    let datetime = params
-        .get("datetime")
-        .map(|d| DateTimeFilter::parse(d).map_err(|e| ApiError::bad_request(e.to_string())))
-        .transpose()?;
+    let datetime = params.datetime("datetime")?;
     let cells = state
         .console
         .hexbin(&id, resolution, bbox, datetime)
@@ -167,4 +134,160 @@ pub async fn hexbin(
         "application/geo+json",
         body.to_string(),
     ))
+}
+
+/// `GET /analytics/risk?sites=…&as_of=…`: every site's score under the configured model, with its
+/// breakdown; `POST` the same with a model (JSON) in the body to try one without configuring it.
+pub async fn risk(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let params = Params::parse(query.as_deref())?;
+    params.only(&["sites", "as_of", "limit", "f"], |_| false)?;
+    let model = if body.is_empty() {
+        None
+    } else {
+        Some(
+            serde_json::from_slice::<geoconsole_analytics::RiskModel>(&body)
+                .map_err(|e| ApiError::bad_request(format!("risk model in the body: {e}")))?,
+        )
+    };
+    let limit = params.number("limit")?.map_or(Ok(usize::MAX), |l| {
+        if l >= 1.0 && l.fract() == 0.0 {
+            Ok(l as usize)
+        } else {
+            Err(ApiError::bad_request(format!(
+                "limit {l} must be a whole number from 1"
+            )))
+        }
+    })?;
+    let geojson = wants_geojson(&params, "risk scores")?;
+    let mut report = state
+        .console
+        .risk(RiskRequest {
+            sites: params.datasets("sites")?,
+            model,
+            as_of: params.instant("as_of")?,
+        })
+        .await?;
+    report.sites.truncate(limit);
+    if geojson {
+        let features: Vec<serde_json::Value> = report
+            .sites
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "type": "Feature",
+                    "id": s.site,
+                    "geometry": {"type": "Point", "coordinates": s.position},
+                    "properties": s,
+                })
+            })
+            .collect();
+        let body = serde_json::json!({
+            "type": "FeatureCollection",
+            "as_of": report.as_of,
+            "numberReturned": features.len(),
+            "features": features,
+        });
+        return Ok(json_response(
+            StatusCode::OK,
+            "application/geo+json",
+            body.to_string(),
+        ));
+    }
+    let body = serde_json::to_string(&report)
+        .map_err(|e| ApiError::internal(format!("risk report: {e}")))?;
+    Ok(json_response(StatusCode::OK, "application/json", body))
+}
+
+/// `/analytics/trends?dataset=…`: per site, events (or a property's sum) near it per period, the latest
+/// period judged against the ones before; anomalies first, each with its reason.
+pub async fn trends(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Response> {
+    let params = Params::parse(query.as_deref())?;
+    params.only(
+        &[
+            "dataset",
+            "sites",
+            "radius_km",
+            "period",
+            "periods",
+            "end",
+            "sum",
+            "threshold_sd",
+            "min_current",
+            "anomalies",
+            "f",
+        ],
+        |_| false,
+    )?;
+    if let Some(f) = params.get("f")
+        && f != "json"
+    {
+        return Err(ApiError::not_acceptable(format!(
+            "f={f}: trends are offered as JSON only"
+        )));
+    }
+    let dataset = params
+        .get("dataset")
+        .ok_or_else(|| ApiError::bad_request("dataset: name the events dataset to count"))?;
+    let dataset = DatasetId::new(dataset)
+        .map_err(|e| ApiError::bad_request(format!("dataset: {}", e.message())))?;
+    let defaults = AnomalyRule::default();
+    let periods = params.number("periods")?.unwrap_or(12.0);
+    if periods.fract() != 0.0 || periods < 1.0 {
+        return Err(ApiError::bad_request(format!(
+            "periods {periods} must be a whole number from 1"
+        )));
+    }
+    let only_anomalies = match params.get("anomalies") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "anomalies '{other}' is not true or false"
+            )));
+        }
+    };
+    let mut report = state
+        .console
+        .trends(TrendRequest {
+            sites: params.datasets("sites")?,
+            dataset,
+            radius_km: params.number("radius_km")?.unwrap_or(10.0),
+            period: Period::parse(params.get("period").unwrap_or("week"))
+                .map_err(ApiError::bad_request)?,
+            periods: periods.min(f64::from(u32::MAX)) as u32,
+            end: params.instant("end")?,
+            sum: params.get("sum").map(str::to_string),
+            rule: AnomalyRule {
+                threshold_sd: params
+                    .number("threshold_sd")?
+                    .unwrap_or(defaults.threshold_sd),
+                min_current: params
+                    .number("min_current")?
+                    .unwrap_or(defaults.min_current),
+            },
+        })
+        .await?;
+    if only_anomalies {
+        report.sites.retain(|s| s.anomaly);
+    }
+    let body = serde_json::to_string(&report)
+        .map_err(|e| ApiError::internal(format!("trend report: {e}")))?;
+    Ok(json_response(StatusCode::OK, "application/json", body))
+}
+
+fn wants_geojson(params: &Params, what: &str) -> ApiResult<bool> {
+    match params.get("f") {
+        None | Some("json") => Ok(false),
+        Some("geojson") => Ok(true),
+        Some(other) => Err(ApiError::not_acceptable(format!(
+            "f={other}: {what} are offered as f=json or f=geojson"
+        ))),
+    }
 }

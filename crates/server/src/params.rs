@@ -43,6 +43,58 @@ impl Params {
         Ok(())
     }
 
+    /// A comma-separated list of dataset ids; empty when absent.
+    pub fn datasets(&self, name: &str) -> ApiResult<Vec<geoconsole_model::DatasetId>> {
+        self.get(name)
+            .map(|l| {
+                l.split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(|id| {
+                        geoconsole_model::DatasetId::new(id)
+                            .map_err(|e| ApiError::bad_request(format!("{name}: {}", e.message())))
+                    })
+                    .collect()
+            })
+            .unwrap_or_else(|| Ok(Vec::new()))
+    }
+
+    /// A finite number, when given.
+    pub fn number(&self, name: &str) -> ApiResult<Option<f64>> {
+        self.get(name)
+            .map(|v| {
+                v.parse::<f64>()
+                    .ok()
+                    .filter(|n| n.is_finite())
+                    .ok_or_else(|| ApiError::bad_request(format!("{name} '{v}' is not a number")))
+            })
+            .transpose()
+    }
+
+    /// An RFC 3339 instant, when given.
+    pub fn instant(&self, name: &str) -> ApiResult<Option<chrono::DateTime<chrono::Utc>>> {
+        self.get(name)
+            .map(|v| {
+                chrono::DateTime::parse_from_rfc3339(v)
+                    .map(|t| t.with_timezone(&chrono::Utc))
+                    .map_err(|e| {
+                        ApiError::bad_request(format!(
+                            "{name} '{v}' is not an RFC 3339 instant such as 2023-04-07T00:00:00Z: {e}"
+                        ))
+                    })
+            })
+            .transpose()
+    }
+
+    /// A `datetime` filter (instant or interval), when given.
+    pub fn datetime(&self, name: &str) -> ApiResult<Option<geoconsole_query::DateTimeFilter>> {
+        self.get(name)
+            .map(|d| {
+                geoconsole_query::DateTimeFilter::parse(d)
+                    .map_err(|e| ApiError::bad_request(e.to_string()))
+            })
+            .transpose()
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.values.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }

@@ -218,6 +218,45 @@ pub fn table() -> Vec<Route> {
             handler: get(analytics::hexbin),
         },
         Route {
+            method: "get",
+            path: "/analytics/risk",
+            summary: "Sites ranked by an explainable risk score (configured model), optionally as of a past time",
+            tag: "Analytics",
+            parameters: &["sites", "as_of", "limit", "f"],
+            success: (200, &["application/json", "application/geo+json"]),
+            handler: get(analytics::risk),
+        },
+        Route {
+            method: "post",
+            path: "/analytics/risk",
+            summary: "Sites ranked by the risk model in the body (JSON, as in the TOML), to try a model before configuring it",
+            tag: "Analytics",
+            parameters: &["sites", "as_of", "limit", "f"],
+            success: (200, &["application/json", "application/geo+json"]),
+            handler: post(analytics::risk),
+        },
+        Route {
+            method: "get",
+            path: "/analytics/trends",
+            summary: "Events near each site per period against its trailing baseline, anomalies first with reasons",
+            tag: "Analytics",
+            parameters: &[
+                "trend-dataset",
+                "sites",
+                "radius_km",
+                "period",
+                "periods",
+                "end",
+                "sum",
+                "threshold_sd",
+                "min_current",
+                "anomalies",
+                "f",
+            ],
+            success: (200, &["application/json"]),
+            handler: get(analytics::trends),
+        },
+        Route {
             method: "post",
             path: "/imports",
             summary: "Stage a file for import and preview what was detected in it",
@@ -440,6 +479,49 @@ pub fn parameter(name: &str) -> Value {
             "hits",
             "List every hit per site, or only the nearest (hit_count still counts all)",
             json!({"type": "string", "enum": ["all", "nearest"], "default": "all"}),
+        ),
+        "as_of" => query(
+            "as_of",
+            "Score as of this instant (RFC 3339), from the events that had begun by then; default now",
+            json!({"type": "string", "format": "date-time"}),
+        ),
+        "trend-dataset" => {
+            json!({"name": "dataset", "in": "query", "required": true, "description": "The events dataset counted near each site", "schema": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"}})
+        }
+        "period" => query(
+            "period",
+            "Length of one period",
+            json!({"type": "string", "enum": ["hour", "day", "week", "month"], "default": "week"}),
+        ),
+        "periods" => query(
+            "periods",
+            "Periods of history before the current one",
+            json!({"type": "integer", "minimum": 1, "maximum": 520, "default": 12}),
+        ),
+        "end" => query(
+            "end",
+            "End of the current period (RFC 3339); default the end of the dataset's time extent",
+            json!({"type": "string", "format": "date-time"}),
+        ),
+        "sum" => query(
+            "sum",
+            "Sum this numeric property instead of counting events",
+            json!({"type": "string"}),
+        ),
+        "threshold_sd" => query(
+            "threshold_sd",
+            "Deviations above the baseline mean that make an anomaly",
+            json!({"type": "number", "default": 2}),
+        ),
+        "min_current" => query(
+            "min_current",
+            "Least count (or sum) in the current period for an anomaly",
+            json!({"type": "number", "default": 3}),
+        ),
+        "anomalies" => query(
+            "anomalies",
+            "List only the anomalies",
+            json!({"type": "boolean", "default": false}),
         ),
         "uploadId" => path(
             "uploadId",

@@ -231,3 +231,172 @@ async fn hexbins_count_each_feature_in_its_own_h3_cell() {
         404
     );
 }
+
+/// A score as of a past instant must be what a fresh computation gives on the data as it was then: a
+/// second store gets only the features that had begun by that instant, and both must agree exactly.
+#[tokio::test]
+async fn risk_as_of_equals_a_fresh_computation_on_the_data_as_it_was() {
+    use geoconsole_app::{ImportOptions, RiskRequest};
+    use geoconsole_query::{DateTimeFilter, FeatureQuery};
+    use geoconsole_store::WriteMode;
+
+    let now = geoconsole_testkit::temp_gpkg();
+    let console = now.console();
+    geoconsole_scenario::build_demo(&console, 42)
+        .await
+        .expect("demo builds");
+    let as_of = chrono::DateTime::parse_from_rfc3339("2023-04-04T12:00:00Z")
+        .expect("instant")
+        .with_timezone(&chrono::Utc);
+
+    let then = geoconsole_testkit::temp_gpkg();
+    let past = then.console();
+    let model = geoconsole_scenario::demo_risk_model();
+    let mut copied_events = 0;
+    for d in console.datasets().await.expect("datasets") {
+        let mut features = Vec::new();
+        let mut query = FeatureQuery {
+            datetime: d.time_fields.start.as_ref().map(|_| DateTimeFilter {
+                start: None,
+                end: Some(as_of),
+            }),
+            limit: Some(10_000),
+            ..FeatureQuery::default()
+        };
+        loop {
+            let page = console.query(&d.id, &query).await.expect("page");
+            features.extend(page.features);
+            match page.next {
+                Some(next) => query.cursor = Some(next),
+                None => break,
+            }
+        }
+        if d.time_fields.start.is_some() {
+            copied_events += features.len();
+            assert!(
+                features
+                    .iter()
+                    .all(|f| f.time.is_some_and(|t| t.start <= as_of))
+            );
+        }
+        let options = ImportOptions {
+            dataset: Some(d.id.clone()),
+            title: Some(d.title.clone()),
+            kind: Some(d.kind),
+            mode: WriteMode::Create,
+            time: d.time_fields.start.clone(),
+            time_end: d.time_fields.end.clone(),
+            id_field: d.id_field.clone(),
+            ..ImportOptions::default()
+        };
+        past.import_features(d.id.as_str(), features.into_iter(), options)
+            .await
+            .expect("copy of the data as it was");
+    }
+    assert!(
+        copied_events > 1000,
+        "the copy holds the past: {copied_events}"
+    );
+
+    let request = RiskRequest {
+        sites: Vec::new(),
+        model: Some(model),
+        as_of: Some(as_of),
+    };
+    let replayed = console.risk(request.clone()).await.expect("as-of score");
+    let fresh = past.risk(request).await.expect("fresh score");
+    assert!(
+        replayed.sites.len() > 50,
+        "the demo has sites at risk: {}",
+        replayed.sites.len()
+    );
+    assert_eq!(
+        serde_json::to_value(&replayed.sites).expect("json"),
+        serde_json::to_value(&fresh.sites).expect("json")
+    );
+    // And the breakdown adds up to the score.
+    for s in &replayed.sites {
+        let parts: f64 = s.layers.iter().map(|l| l.points).sum::<f64>()
+            + s.trend.as_ref().map_or(0.0, |t| t.points);
+        assert!(
+            (parts.min(100.0) - s.score).abs() <= 0.05,
+            "{}: {parts} vs {}",
+            s.site,
+            s.score
+        );
+        assert!(!s.explanation.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn risk_and_trends_over_http_explain_themselves() {
+    let server = serve_demo().await;
+    let model = serde_json::to_string(&geoconsole_scenario::demo_risk_model()).expect("model json");
+    let r = server
+        .send(
+            server
+                .client()
+                .post(server.at("/analytics/risk?as_of=2023-04-06T00:00:00Z&limit=5"))
+                .header("content-type", "application/json")
+                .body(model),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let body = r.json();
+    let sites = body["sites"].as_array().expect("sites");
+    assert_eq!(sites.len(), 5);
+    let scores: Vec<f64> = sites
+        .iter()
+        .map(|s| s["score"].as_f64().expect("score"))
+        .collect();
+    assert!(
+        scores.windows(2).all(|w| w[0] >= w[1]),
+        "ranked: {scores:?}"
+    );
+    assert!(
+        sites[0]["explanation"][0]
+            .as_str()
+            .is_some_and(|e| e.contains(" of "))
+    );
+
+    let t = server
+        .get("/analytics/trends?dataset=site_incidents&radius_km=1&period=month&periods=11&sum=incidents&anomalies=true")
+        .await;
+    assert_eq!(t.status, 200, "{}", t.text());
+    let trends = t.json();
+    let flagged = trends["sites"].as_array().expect("sites");
+    assert!(!flagged.is_empty(), "the demo has anomalies");
+    for s in flagged {
+        let series: Vec<f64> = s["series"]
+            .as_array()
+            .expect("series")
+            .iter()
+            .map(|v| v.as_f64().expect("n"))
+            .collect();
+        assert_eq!(series.len(), 12);
+        let history = &series[..11];
+        let mean = history.iter().sum::<f64>() / 11.0;
+        assert!((s["mean"].as_f64().expect("mean") - mean).abs() < 1e-9);
+        assert!(s["z"].as_f64().expect("z") >= 2.0 && series[11] >= 3.0);
+        assert!(s["reason"].as_str().expect("reason").contains("vs"));
+    }
+    for bad in [
+        "/analytics/trends",
+        "/analytics/trends?dataset=site_incidents&period=fortnight",
+        "/analytics/trends?dataset=site_incidents&sum=site_id",
+        "/analytics/risk?as_of=yesterday",
+    ] {
+        let r = server.get(bad).await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.text());
+    }
+    let bad_model = server
+        .send(
+            server
+                .client()
+                .post(server.at("/analytics/risk"))
+                .body(r#"{"layers":[{"dataset":"nope","weight":10}]}"#),
+        )
+        .await;
+    assert_eq!(bad_model.status, 400, "{}", bad_model.text());
+    assert!(bad_model.text().contains("nope"));
+}

@@ -13,6 +13,9 @@ pub async fn run(console: &Console, args: &DemoArgs, cli: &Cli, location: &str) 
     }
     let started = std::time::Instant::now();
     let summary = build_demo(console, args.seed).await?;
+    if console.risk_model().is_none() {
+        console.set_risk_model(Some(geoconsole_scenario::demo_risk_model()));
+    }
     if cli.json {
         return output::print_json(&summary);
     }

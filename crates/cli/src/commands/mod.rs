@@ -7,6 +7,7 @@ pub mod exposure;
 pub mod generate;
 pub mod import;
 pub mod query;
+pub mod risk;
 pub mod serve;
 
 use std::path::Path;
@@ -52,4 +53,13 @@ pub fn query_of(filter: &FilterArgs, limit: Option<usize>) -> Result<FeatureQuer
         limit,
         cursor: None,
     })
+}
+
+/// An RFC 3339 instant from the command line.
+pub fn instant(text: &str, flag: &str) -> Result<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .with_context(|| {
+            format!("{flag} '{text}' is not an RFC 3339 instant such as 2023-04-07T00:00:00Z")
+        })
 }
