@@ -117,6 +117,55 @@ fn visit_footprint(
     ControlFlow::Continue(())
 }
 
+/// Fixed sites indexed once, for joining many small batches of events against them (alert rules evaluate
+/// each committed batch; rebuilding the tree for every batch would cost more than the join).
+#[derive(Debug)]
+pub struct SiteIndex {
+    sites: Vec<Point<f64>>,
+    tree: RTree<Entry>,
+}
+
+impl SiteIndex {
+    pub fn new(sites: Vec<Point<f64>>) -> Self {
+        let tree = site_tree(&sites);
+        Self { sites, tree }
+    }
+
+    pub fn len(&self) -> usize {
+        self.sites.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sites.is_empty()
+    }
+
+    /// Every (site, event) pair the footprints reach, by event, nearest site first.
+    pub fn reached_by(&self, footprints: &[Footprint]) -> Vec<Reach> {
+        let mut found = Vec::new();
+        let mut candidates = Vec::new();
+        for (event, footprint) in footprints.iter().enumerate() {
+            let start = found.len();
+            let _ = visit_footprint(
+                &self.tree,
+                &self.sites,
+                event,
+                footprint,
+                &mut candidates,
+                &mut |r| {
+                    found.push(r);
+                    ControlFlow::Continue(())
+                },
+            );
+            found[start..].sort_by(|a, b| {
+                a.distance_m
+                    .total_cmp(&b.distance_m)
+                    .then(a.site.cmp(&b.site))
+            });
+        }
+        found
+    }
+}
+
 /// Every pair, grouped by site (ascending), nearest first within a site; `None` when there are more than
 /// `max_pairs` (the caller asks for less: a smaller radius or window, or [`expose_nearest`]).
 pub fn expose(

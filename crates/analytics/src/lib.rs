@@ -17,7 +17,8 @@ mod risk;
 mod trend;
 
 pub use exposure::{
-    Exposure, Hit, Nearest, Reach, SiteExposure, expose, expose_nearest, join, rank, reason,
+    Exposure, Hit, Nearest, Reach, SiteExposure, SiteIndex, expose, expose_nearest, join, rank,
+    reason,
 };
 pub use hexbin::{CellCount, MAX_RESOLUTION, count_cells, resolution};
 pub use impact::{Footprint, ImpactModel, default_model};

@@ -405,7 +405,7 @@ fn text(f: &Feature, names: &[&str]) -> Option<String> {
 }
 
 /// What a reason calls an event: its own title, or the dataset's title with the event's name or id.
-fn label(dataset: &Dataset, f: &Feature, id: &str) -> String {
+pub(crate) fn label(dataset: &Dataset, f: &Feature, id: &str) -> String {
     text(f, &TITLE_NAMES)
         .or_else(|| text(f, &NAME_NAMES).map(|n| format!("{}: {n}", dataset.title)))
         .unwrap_or_else(|| format!("{} {id}", dataset.title))

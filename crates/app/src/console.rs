@@ -24,6 +24,8 @@ pub struct Console {
     live: Arc<Live>,
     /// The risk model set by configuration (TOML at start); `None` means the default for the datasets.
     risk_model: Arc<std::sync::RwLock<Option<geoconsole_analytics::RiskModel>>>,
+    /// Rules, alerts and their delivery, when the store keeps them.
+    pub(crate) alerting: Option<Arc<crate::alerting::Alerting>>,
 }
 
 impl Console {
@@ -32,6 +34,7 @@ impl Console {
             store,
             live: Arc::new(Live::default()),
             risk_model: Arc::default(),
+            alerting: None,
         }
     }
 
@@ -88,7 +91,14 @@ impl Console {
     async fn after_import(&self, result: AppResult<ImportReport>) -> AppResult<ImportReport> {
         let report = result?;
         self.committed(&report.dataset.id).await?;
+        self.evaluate_rules(&report.dataset, &report.changed).await;
         Ok(report)
+    }
+
+    /// Import options with what alerting needs: the written features, when any rule may look at them.
+    fn for_rules(&self, mut options: ImportOptions) -> ImportOptions {
+        options.capture = self.alerting.is_some();
+        options
     }
 
     /// A page of a dataset's features, answered from the index.
@@ -146,6 +156,7 @@ impl Console {
     /// Imports a file: detects its format, streams its features through validation, time and id rules
     /// into one store transaction. Atomic unless `options.skip_invalid`.
     pub async fn import(&self, path: &Path, options: ImportOptions) -> AppResult<ImportReport> {
+        let options = self.for_rules(options);
         let result = import::import(&self.store, Source::File(path.to_path_buf()), options).await;
         self.after_import(result).await
     }
@@ -158,6 +169,7 @@ impl Console {
         reader: Box<dyn std::io::BufRead + Send>,
         options: ImportOptions,
     ) -> AppResult<ImportReport> {
+        let options = self.for_rules(options);
         let result = import::import(
             &self.store,
             Source::Reader {
@@ -181,6 +193,7 @@ impl Console {
             label: label.into(),
             features: Box::new(features),
         };
+        let options = self.for_rules(options);
         let result = import::import(&self.store, source, options).await;
         self.after_import(result).await
     }

@@ -55,6 +55,9 @@ pub struct ImportOptions {
     pub counters: Option<Arc<ImportCounters>>,
     /// Where the data came from, as recorded in the dataset; defaults to the file's path.
     pub source: Option<String>,
+    /// Keep the written features (up to [`crate::alerting::MAX_CAPTURED`]) for rule evaluation; the
+    /// console turns it on itself when alerting is on.
+    pub capture: bool,
 }
 
 impl Default for ImportOptions {
@@ -72,6 +75,7 @@ impl Default for ImportOptions {
             read: ReadOptions::default(),
             counters: None,
             source: None,
+            capture: false,
         }
     }
 }
@@ -123,6 +127,9 @@ pub struct ImportReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rejects_report: Option<PathBuf>,
     pub elapsed_ms: u64,
+    /// The features written, for alert rules.
+    #[serde(skip)]
+    pub(crate) changed: crate::alerting::Changed,
 }
 
 /// What the staging thread hands to the writer.
@@ -443,7 +450,7 @@ pub(crate) async fn import(
     let result = write_staged(store, &mut rx, &options, &path, &dataset_id, &mut rejects).await;
     drop(rx);
     let _ = staging.await;
-    let (dataset, imported) = result?;
+    let (dataset, imported, captured) = result?;
     let rejected = rejects.count;
     let rejects_report = rejects.finish()?;
     Ok(ImportReport {
@@ -456,6 +463,10 @@ pub(crate) async fn import(
         rejected,
         rejects_report,
         elapsed_ms: started.elapsed().as_millis() as u64,
+        changed: match captured {
+            Some(features) => crate::alerting::Changed::Features(Arc::new(features)),
+            None => crate::alerting::Changed::Unknown,
+        },
     })
 }
 
@@ -466,7 +477,7 @@ async fn write_staged(
     path: &Path,
     dataset_id: &DatasetId,
     rejects: &mut RejectLog,
-) -> AppResult<(Dataset, u64)> {
+) -> AppResult<(Dataset, u64, Option<Vec<Feature>>)> {
     let time_fields = match rx.recv().await {
         Some(Staged::Ready { time_fields }) => time_fields,
         Some(Staged::Failed(e)) => return Err(e),
@@ -500,6 +511,8 @@ async fn write_staged(
     };
     let mut writer = store.begin_write(request).await?;
     let mut imported = 0u64;
+    // The written features, for alert rules; given up past the cap (rules then read the store).
+    let mut captured: Option<Vec<Feature>> = options.capture.then(Vec::new);
     while let Some(message) = rx.recv().await {
         match message {
             Staged::Ready { .. } => {}
@@ -508,6 +521,15 @@ async fn write_staged(
                 locations,
             } => {
                 let count = features.len() as u64;
+                let kept = match &captured {
+                    Some(c) if c.len() + features.len() <= crate::alerting::MAX_CAPTURED => {
+                        Some(features.clone())
+                    }
+                    _ => {
+                        captured = None;
+                        None
+                    }
+                };
                 let conflicts = match writer.write(features).await {
                     Ok(conflicts) => conflicts,
                     Err(e) => {
@@ -522,6 +544,17 @@ async fn write_staged(
                     }
                 };
                 imported += count - conflicts.len() as u64;
+                if let (Some(all), Some(mut batch)) = (captured.as_mut(), kept) {
+                    // Refused features were not written.
+                    let mut refused: Vec<usize> = conflicts.iter().map(|c| c.position).collect();
+                    refused.sort_unstable_by(|a, b| b.cmp(a));
+                    for p in refused {
+                        if p < batch.len() {
+                            batch.swap_remove(p);
+                        }
+                    }
+                    all.extend(batch);
+                }
                 for conflict in conflicts {
                     if let Some(c) = &options.counters {
                         c.rejected.fetch_add(1, Ordering::Relaxed);
@@ -553,5 +586,5 @@ async fn write_staged(
     }
     let dataset = writer.commit().await?;
     tracing::info!(dataset = %dataset.id, imported, rejected = rejects.count, version = dataset.version, "import committed");
-    Ok((dataset, imported))
+    Ok((dataset, imported, captured))
 }

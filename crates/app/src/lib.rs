@@ -8,6 +8,7 @@
 //! backend.
 #![forbid(unsafe_code)]
 
+pub mod alerting;
 mod analysis;
 mod console;
 mod error;
@@ -19,6 +20,7 @@ mod risk;
 mod time_fields;
 mod uploads;
 
+pub use alerting::{AlertEvent, AlertSeverity, Alerting, Condition, DryRun, Rule, Webhook};
 pub use analysis::{ExposureReport, ExposureRequest, ModelUsed};
 pub use console::Console;
 pub use error::{AppError, AppErrorKind, AppResult};

@@ -391,7 +391,7 @@ impl Console {
     }
 
     /// Every point site of the chosen datasets with its id, name and type.
-    async fn sites_of(&self, wanted: &[DatasetId]) -> AppResult<Vec<SiteRef>> {
+    pub(crate) async fn sites_of(&self, wanted: &[DatasetId]) -> AppResult<Vec<SiteRef>> {
         let all = self.datasets().await?;
         let sets: Vec<Dataset> = if wanted.is_empty() {
             all.into_iter()
@@ -443,6 +443,7 @@ impl Console {
                             .unwrap_or_else(|| key.to_string()),
                         site_type: text(&SITE_TYPE_NAMES),
                         position: positions[&key],
+                        feature: f,
                     });
                 }
             }
@@ -454,12 +455,16 @@ impl Console {
 /// Property names read as a site's type.
 const SITE_TYPE_NAMES: [&str; 3] = ["site_type", "type", "kind"];
 
-struct SiteRef {
-    dataset: String,
-    id: String,
-    name: String,
-    site_type: Option<String>,
-    position: Point<f64>,
+/// A site as analyses and rules see it: where it is, what it is called, and its whole feature (for rule
+/// filters on its properties).
+#[derive(Debug, Clone)]
+pub(crate) struct SiteRef {
+    pub dataset: String,
+    pub id: String,
+    pub name: String,
+    pub site_type: Option<String>,
+    pub position: Point<f64>,
+    pub feature: geoconsole_model::Feature,
 }
 
 fn input(message: impl Into<String>) -> AppError {

@@ -54,6 +54,82 @@ pub enum Command {
     Risk(RiskArgs),
     /// Events near each site per period against its own baseline; anomalies first, with reasons
     Trends(TrendsArgs),
+    /// Alert rules: list, add from a TOML file, delete, or dry-run against stored history
+    #[command(subcommand)]
+    Rules(RulesCommand),
+    /// Alerts: list, follow as they are raised, acknowledge, resolve, and the webhook outbox
+    #[command(subcommand)]
+    Alerts(AlertsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Every rule
+    List,
+    /// Create or replace the rules in a TOML file (`[[rules]]` tables, as in the config); they go live now
+    Add { file: PathBuf },
+    /// Delete a rule (its alerts stay)
+    Delete { id: String },
+    /// The alerts the rules in a TOML file would have raised on stored history; nothing is stored or sent
+    DryRun {
+        file: PathBuf,
+        /// Only events active at this instant or in this interval (RFC 3339; `start/end`, `..` for open)
+        #[arg(long)]
+        datetime: Option<String>,
+        /// Alerts listed per rule (--json lists all)
+        #[arg(long, default_value_t = 20)]
+        top: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertsCommand {
+    /// Alerts, newest first
+    List {
+        /// open, acknowledged or resolved
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long)]
+        rule: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Print alerts as they are raised (reads the store, so it follows a console serving the same file)
+    Tail {
+        /// Start after this alert number. Default: only alerts raised from now on
+        #[arg(long)]
+        after: Option<i64>,
+        /// Print what is there and stop
+        #[arg(long)]
+        once: bool,
+    },
+    /// Acknowledge an alert with a disposition
+    Ack {
+        id: i64,
+        #[arg(long)]
+        by: String,
+        /// relevant, no_impact, false_positive or duplicate
+        #[arg(long)]
+        disposition: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Resolve an alert (an open one needs a disposition)
+    Resolve {
+        id: i64,
+        #[arg(long)]
+        by: String,
+        #[arg(long)]
+        disposition: Option<String>,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// The webhook outbox: pending, delivered and dead deliveries
+    Deliveries {
+        /// pending, delivered or dead
+        #[arg(long)]
+        state: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]

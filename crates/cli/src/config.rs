@@ -17,9 +17,13 @@ pub struct FileConfig {
     pub log: Option<String>,
     /// The risk model (`[risk]` with `[[risk.layers]]`), see docs/analytics.md.
     pub risk: Option<geoconsole_analytics::RiskModel>,
+    /// Alert rules (`[[rules]]`), saved at start when new or changed.
+    pub rules: Vec<geoconsole_app::Rule>,
+    /// Webhook targets for alerts (`[[webhooks]]`).
+    pub webhooks: Vec<geoconsole_app::Webhook>,
 }
 
-const KNOWN_KEYS: [&str; 3] = ["store", "log", "risk"];
+const KNOWN_KEYS: [&str; 5] = ["store", "log", "risk", "rules", "webhooks"];
 
 /// The file name looked for in the working directory when no `--config` is given.
 pub const DEFAULT_CONFIG_FILE: &str = "geoconsole.toml";
@@ -71,7 +75,9 @@ mod tests {
         assert_eq!(config.store.as_deref(), Some("ops.gpkg"));
         assert_eq!(
             warnings,
-            vec!["g.toml: unknown setting 'stroe' ignored (known: store, log, risk)"]
+            vec![
+                "g.toml: unknown setting 'stroe' ignored (known: store, log, risk, rules, webhooks)"
+            ]
         );
     }
 

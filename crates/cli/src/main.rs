@@ -83,16 +83,20 @@ fn run(cli: Cli) -> Result<()> {
             .unwrap_or_else(|| default_store.to_string());
         let console = open_console(&location)?;
         console.set_risk_model(file_config.risk);
+        console.set_webhooks(file_config.webhooks)?;
+        let configured_rules = file_config.rules;
         match &cli.command {
             Command::Import(args) => commands::import::run(&console, args, &cli).await,
             Command::Datasets(command) => commands::datasets::run(&console, command, &cli).await,
             Command::Query(args) => commands::query::run(&console, args).await,
             Command::Export(args) => commands::export::run(&console, args, &cli).await,
             Command::Demo(args) => commands::demo::run(&console, args, &cli, &location).await,
-            Command::Serve(args) => commands::serve::run(&console, args).await,
+            Command::Serve(args) => commands::serve::run(&console, args, configured_rules).await,
             Command::Exposure(args) => commands::exposure::run(&console, args, &cli).await,
             Command::Risk(args) => commands::risk::run(&console, args, &cli).await,
             Command::Trends(args) => commands::risk::trends(&console, args, &cli).await,
+            Command::Rules(command) => commands::alerts::rules(&console, command, &cli).await,
+            Command::Alerts(command) => commands::alerts::alerts(&console, command, &cli).await,
             Command::Generate(_) => Ok(()),
         }
     })
@@ -105,8 +109,8 @@ fn open_console(location: &str) -> Result<Console> {
             "PostgreSQL/PostGIS stores are not available in this build yet; use a GeoPackage path such as ops.gpkg"
         );
     }
-    let store = GpkgStore::open(location)?;
-    Ok(Console::new(Arc::new(store)))
+    let store = Arc::new(GpkgStore::open(location)?);
+    Ok(Console::new(store.clone()).with_alerts(store))
 }
 
 fn init_logging(verbose: u8, configured: Option<&str>, serving: bool, json: bool) {

@@ -68,7 +68,7 @@ impl GpkgStore {
     }
 
     /// Runs `work` with the shared connection on a blocking thread.
-    async fn with_conn<T: Send + 'static>(
+    pub(crate) async fn with_conn<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut Connection, &Path) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {

@@ -1,3 +1,7 @@
-//! The shared FeatureStore conformance suite, run against a real GeoPackage file per test.
+//! The shared FeatureStore and AlertStore conformance suites, run against a real GeoPackage file per test.
 
 geoconsole_store::feature_store_conformance!(async { geoconsole_testkit::temp_gpkg() });
+
+mod alerts {
+    geoconsole_store::alert_store_conformance!(async { geoconsole_testkit::temp_gpkg() });
+}

@@ -31,6 +31,8 @@ const AIRPORT_SITES: usize = 400;
 const WARNINGS: usize = 80;
 /// Months of incident counts per site.
 const INCIDENT_MONTHS: u32 = 12;
+/// Hours at the end of the earthquake week that arrive after the alert rules are set.
+const LATE_QUAKE_HOURS: i64 = 36;
 
 /// One dataset the demo built, with where it came from.
 #[derive(Debug, Clone, Serialize)]
@@ -73,6 +75,12 @@ struct Builder<'c> {
 impl Builder<'_> {
     fn record(&mut self, report: &ImportReport, origin: &'static str, licence: &'static str) {
         tracing::info!(dataset = %report.dataset.id, features = report.imported, "demo dataset ready");
+        let id = report.dataset.id.to_string();
+        if let Some(row) = self.summary.iter_mut().find(|d| d.id == id) {
+            // A later arrival into a dataset built earlier.
+            row.features = report.dataset.feature_count;
+            return;
+        }
         self.summary.push(DemoDataset {
             id: report.dataset.id.to_string(),
             kind: report.dataset.kind,
@@ -85,7 +93,7 @@ impl Builder<'_> {
     async fn embedded(
         &mut self,
         name: &str,
-        bytes: &'static [u8],
+        bytes: impl AsRef<[u8]> + Send + 'static,
         options: ImportOptions,
         origin: &'static str,
         licence: &'static str,
@@ -209,10 +217,12 @@ pub async fn build_demo(console: &Console, seed: u64) -> AppResult<DemoSummary> 
         "public domain data; package BSD-3-Clause",
     )
     .await?;
+    // The last hours of the week arrive after the alert rules are set (below), as they would from a feed.
+    let (quakes_before, quakes_after) = split_by_time(USGS_WEEK, "time", LATE_QUAKE_HOURS)?;
     let quakes = b
         .embedded(
             "earthquakes.geojson",
-            USGS_WEEK,
+            quakes_before,
             ImportOptions {
                 id_field: None,
                 ..timed(
@@ -316,6 +326,20 @@ pub async fn build_demo(console: &Console, seed: u64) -> AppResult<DemoSummary> 
     .await?;
     let last_month = NaiveDate::from_ymd_opt(2023, 4, 1).expect("valid constant date");
     let incidents = hazards::site_incidents(&site_list, last_month, INCIDENT_MONTHS, &mut rng);
+    let latest_month = last_month.format("%Y-%m-%d").to_string();
+    let (latest_incidents, incidents): (Vec<Feature>, Vec<Feature>) =
+        incidents.into_iter().partition(|f| {
+            f.properties.get("month").and_then(Value::as_str) == Some(latest_month.as_str())
+        });
+    let incident_options = timed(
+        options(
+            "site_incidents",
+            "Monthly safety incidents per site (counts)",
+            DatasetKind::Events,
+        ),
+        "month",
+        Some("month_end"),
+    );
     b.generated(
         "site_incidents",
         incidents,
@@ -328,6 +352,42 @@ pub async fn build_demo(console: &Console, seed: u64) -> AppResult<DemoSummary> 
             "month",
             Some("month_end"),
         ),
+        "seeded Poisson counts per site and month",
+    )
+    .await?;
+
+    // Alert rules go live now; what arrives next is news to them.
+    if b.console.alerting().is_ok() {
+        for rule in demo_rules() {
+            b.console.put_rule(rule).await?;
+        }
+    }
+    b.embedded(
+        "earthquakes_latest.geojson",
+        quakes_after,
+        ImportOptions {
+            mode: WriteMode::Append,
+            ..timed(
+                options(
+                    "earthquakes",
+                    "Earthquakes, week to 2023-04-07 (USGS)",
+                    DatasetKind::Events,
+                ),
+                "time",
+                None,
+            )
+        },
+        "USGS earthquake summary feed, all events in the week to 2023-04-07",
+        "public domain",
+    )
+    .await?;
+    b.generated(
+        "site_incidents",
+        latest_incidents,
+        ImportOptions {
+            mode: WriteMode::Append,
+            ..incident_options
+        },
         "seeded Poisson counts per site and month",
     )
     .await?;
@@ -350,8 +410,48 @@ pub fn demo_risk_model() -> geoconsole_analytics::RiskModel {
     })
 }
 
+/// The demo's alert rules (`demo_rules.toml`, also an example of `[[rules]]` in the configuration).
+pub fn demo_rules() -> Vec<geoconsole_app::Rule> {
+    #[derive(serde::Deserialize)]
+    struct File {
+        rules: Vec<geoconsole_app::Rule>,
+    }
+    toml::from_str::<File>(include_str!("demo_rules.toml")).map_or_else(
+        |e| {
+            // Part of the binary and parsed by a unit test, so this cannot happen in a release.
+            tracing::error!("demo rules: {e}");
+            Vec::new()
+        },
+        |f| f.rules,
+    )
+}
+
+/// Splits a GeoJSON FeatureCollection in two by a numeric time property (epoch ms): features up to `hours`
+/// before the latest one, and the rest.
+fn split_by_time(bytes: &[u8], field: &str, hours: i64) -> AppResult<(Vec<u8>, Vec<u8>)> {
+    let invalid =
+        |why: String| geoconsole_app::AppError::new(geoconsole_app::AppErrorKind::Internal, why);
+    let mut collection: Value =
+        serde_json::from_slice(bytes).map_err(|e| invalid(format!("embedded earthquakes: {e}")))?;
+    let features = collection
+        .get_mut("features")
+        .and_then(Value::as_array_mut)
+        .map(std::mem::take)
+        .ok_or_else(|| invalid("embedded earthquakes: no features".into()))?;
+    let time = |f: &Value| f["properties"][field].as_i64().unwrap_or(i64::MIN);
+    let latest = features.iter().map(time).max().unwrap_or(0);
+    let cutoff = latest - hours * 3_600_000;
+    let (before, after): (Vec<Value>, Vec<Value>) =
+        features.into_iter().partition(|f| time(f) < cutoff);
+    let mut encode = |part: Vec<Value>| {
+        collection["features"] = Value::Array(part);
+        serde_json::to_vec(&collection).map_err(|e| invalid(format!("embedded earthquakes: {e}")))
+    };
+    Ok((encode(before)?, encode(after)?))
+}
+
 #[cfg(test)]
-mod risk_model_tests {
+mod tests {
     #[test]
     fn the_demo_risk_model_parses() {
         let model: geoconsole_analytics::RiskModel =
@@ -360,5 +460,10 @@ mod risk_model_tests {
         let total: f64 = model.layers.iter().map(|l| l.weight).sum::<f64>()
             + model.trend.as_ref().map_or(0.0, |t| t.weight);
         assert_eq!(total, 100.0);
+    }
+
+    #[test]
+    fn the_demo_rules_parse() {
+        assert_eq!(super::demo_rules().len(), 3);
     }
 }

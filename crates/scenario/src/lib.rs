@@ -13,5 +13,5 @@ mod geodesy;
 mod hazards;
 pub mod synthetic;
 
-pub use demo::{DemoSummary, build_demo, demo_risk_model};
+pub use demo::{DemoSummary, build_demo, demo_risk_model, demo_rules};
 pub use synthetic::{SyntheticOptions, synthetic_points};

@@ -11,7 +11,7 @@ use std::str::FromStr;
 
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use geoconsole_app::{ImportOptions, Upload, preview};
@@ -26,6 +26,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::ogc::json_response;
 use crate::params::Params;
 use crate::state::AppState;
+use crate::writes::{require_content_type, same_origin};
 
 /// `POST /imports?name=FILE`: the body is the file, sent as `application/octet-stream`.
 pub async fn create(
@@ -257,47 +258,4 @@ pub async fn remove(
     same_origin(&headers)?;
     state.uploads.remove(&id)?;
     Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-/// A browser sends `Origin` with every write; one naming another site is a cross-site request.
-fn same_origin(headers: &HeaderMap) -> ApiResult<()> {
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return Ok(());
-    };
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    let origin_host = origin
-        .to_str()
-        .ok()
-        .and_then(|o| o.split_once("://").map(|(_, rest)| rest));
-    match (origin_host, host) {
-        (Some(o), Some(h)) if o.eq_ignore_ascii_case(h) => Ok(()),
-        _ => Err(ApiError::forbidden(
-            "writes are accepted only from this console's own pages (the request's Origin is another site)",
-        )),
-    }
-}
-
-fn require_content_type(headers: &HeaderMap, allowed: &[&str]) -> ApiResult<()> {
-    let given = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        });
-    match given {
-        Some(t) if allowed.contains(&t.as_str()) => Ok(()),
-        other => Err(ApiError {
-            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            code: "UnsupportedMediaType",
-            description: format!(
-                "send the body as {} (got {})",
-                allowed.join(" or "),
-                other.as_deref().unwrap_or("no Content-Type")
-            ),
-        }),
-    }
 }

@@ -6,6 +6,7 @@
 //! Depends on `app` (the only way to data), `query`, `tiles`, `formats` (GeoJSON encoding) and `model`.
 #![forbid(unsafe_code)]
 
+mod alerts;
 mod analytics;
 mod error;
 mod histogram;
@@ -19,6 +20,7 @@ mod routes;
 mod state;
 mod tiles;
 mod web;
+mod writes;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -197,11 +199,23 @@ pub async fn start(console: Console, options: ServerOptions) -> std::io::Result<
     let warm = state.clone();
     tokio::task::spawn_blocking(move || web::prewarm(&warm));
     let app = router(state, &options);
+    let delivering = console.clone();
     tokio::spawn(async move {
         if let Err(e) = console.start_live().await {
             tracing::error!(error = %e, "indexing failed; the server stays up but not ready");
+            return;
+        }
+        // Rules catch up with commits they missed while the console was down; the key of each alert
+        // keeps a replay from raising anything twice.
+        if let Err(e) = console.catch_up_rules().await {
+            tracing::error!(error = %e, "alert rules could not catch up; they retry at the next start");
         }
     });
+    // The outbox is sent from start: what was raised before a crash goes out now.
+    tokio::spawn(geoconsole_app::alerting::deliver::run(
+        delivering,
+        shutdown.clone(),
+    ));
     let mut wait = shutdown;
     let task = tokio::spawn(async move {
         axum::serve(listener, app)

@@ -55,6 +55,32 @@ macro_rules! feature_store_conformance {
     };
 }
 
+/// Expands every alerting check into a `#[tokio::test]` for one backend. `$factory` is an expression
+/// evaluating to a future of a value with an `alert_store()` method returning `Arc<dyn AlertStore>`.
+#[macro_export]
+macro_rules! alert_store_conformance {
+    ($factory:expr) => {
+        $crate::alert_store_conformance!(@tests $factory;
+            raising_is_idempotent_by_key_and_queues_one_delivery_per_target,
+            the_lifecycle_moves_forward_only_and_records_who,
+            deliveries_retry_die_and_come_back,
+            rules_and_their_marks_round_trip,
+        );
+    };
+    (@tests $factory:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let holder = $factory.await;
+                let store = holder.alert_store();
+                $crate::conformance::alerts::$name(&*store).await;
+            }
+        )*
+    };
+}
+
+pub mod alerts;
+
 fn id(name: &str) -> DatasetId {
     DatasetId::new(name).expect("test ids are valid")
 }

@@ -1,13 +1,15 @@
 //! Room `store`: the durable side of the console. It owns the [`FeatureStore`] trait (small, dyn-safe, async),
 //! the [`DatasetWriter`] transaction it hands out, [`StoreError`] with its kinds, the [`DatasetStats`] every
 //! backend keeps the same way, and [`conformance`]: the test suite every backend must pass, expanded per
-//! backend with one line of [`feature_store_conformance!`].
+//! backend with one line of [`feature_store_conformance!`]. Alongside features it owns the [`AlertStore`]
+//! contract: rules, alerts with their lifecycle ([`alerts::apply`]), and the outbox of deliveries.
 //!
 //! Depends on `model` and `query` only. Backends (`gpkg`, later `postgis`) depend on it, never the reverse.
 //! Rule: nothing written is visible to readers before `commit` returns; a writer dropped without commit
 //! leaves the store exactly as it was.
 #![forbid(unsafe_code)]
 
+pub mod alerts;
 pub mod conformance;
 mod error;
 mod stats;
@@ -19,6 +21,10 @@ use geoconsole_model::geo_types::Geometry;
 use geoconsole_model::{Dataset, DatasetId, DatasetKind, Feature, FeatureId, TimeFields, TimeSpan};
 use geoconsole_query::{Cursor, FeatureQuery};
 
+pub use alerts::{
+    AlertFilter, AlertRecord, AlertState, AlertStore, Attempt, Delivery, DeliveryState,
+    Disposition, NewAlert, RuleRecord, Transition,
+};
 pub use error::{StoreError, StoreErrorKind, StoreResult};
 pub use stats::DatasetStats;
 

@@ -1,10 +1,13 @@
 //! Room `testkit`, dev-only: what tests across rooms share. Temporary stores on real GeoPackage files, the
-//! path of committed fixtures, small feature builders, and real servers on 127.0.0.1 with an HTTP client.
+//! path of committed fixtures, small feature builders, real servers on 127.0.0.1 with an HTTP client, and a
+//! webhook receiver that records what it is sent.
 //! Tests may depend on it; no production crate does.
 
+mod receiver;
 mod server;
 
-pub use server::{Reply, TestServer, serve, serve_demo};
+pub use receiver::{Behaviour, Received, Receiver};
+pub use server::{Reply, TestServer, serve, serve_console, serve_demo};
 
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
@@ -14,11 +17,12 @@ use geoconsole_app::Console;
 use geoconsole_gpkg::GpkgStore;
 use geoconsole_model::geo_types::{Geometry, Point};
 use geoconsole_model::{Feature, FeatureId, Properties};
-use geoconsole_store::FeatureStore;
+use geoconsole_store::{AlertStore, FeatureStore};
 
 /// A store on a GeoPackage file in a temporary folder that lives as long as the value.
 pub struct TempStore {
     store: Arc<dyn FeatureStore>,
+    alerts: Arc<dyn AlertStore>,
     path: PathBuf,
     dir: tempfile::TempDir,
 }
@@ -38,8 +42,12 @@ impl TempStore {
         self.dir.path()
     }
 
+    pub fn alert_store(&self) -> Arc<dyn AlertStore> {
+        Arc::clone(&self.alerts)
+    }
+
     pub fn console(&self) -> Console {
-        Console::new(self.store())
+        Console::new(self.store()).with_alerts(self.alert_store())
     }
 }
 
@@ -54,9 +62,10 @@ impl Deref for TempStore {
 pub fn temp_gpkg() -> TempStore {
     let dir = tempfile::tempdir().expect("temporary folder");
     let path = dir.path().join("test.gpkg");
-    let store = GpkgStore::open(&path).expect("open a new GeoPackage");
+    let store = Arc::new(GpkgStore::open(&path).expect("open a new GeoPackage"));
     TempStore {
-        store: Arc::new(store),
+        store: store.clone(),
+        alerts: store,
         path,
         dir,
     }

@@ -97,6 +97,47 @@ impl TestServer {
         }
     }
 
+    /// Imports `body` as a file named `name` through the HTTP import API (stage, then import with
+    /// `choice`) and returns the final status (`state` is `imported` or `failed`).
+    pub async fn upload(
+        &self,
+        name: &str,
+        body: Vec<u8>,
+        choice: serde_json::Value,
+    ) -> serde_json::Value {
+        let staged = self
+            .send(
+                self.client
+                    .post(self.at(&format!("/imports?name={name}")))
+                    .header("content-type", "application/octet-stream")
+                    .body(body),
+            )
+            .await;
+        assert_eq!(staged.status, 201, "{}", staged.text());
+        let id = staged.json()["id"].as_str().expect("upload id").to_string();
+        let started = self
+            .send(
+                self.client
+                    .post(self.at(&format!("/imports/{id}")))
+                    .header("content-type", "application/json")
+                    .body(choice.to_string()),
+            )
+            .await;
+        assert_eq!(started.status, 202, "{}", started.text());
+        let begun = Instant::now();
+        loop {
+            let status = self.get(&format!("/imports/{id}")).await.json();
+            if status["state"] != "importing" {
+                return status;
+            }
+            assert!(
+                begun.elapsed() < Duration::from_secs(60),
+                "import {id} never finished"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub fn client(&self) -> &reqwest::Client {
         &self.client
     }
@@ -111,6 +152,11 @@ impl TestServer {
 /// Serves a store and waits until every dataset is indexed.
 pub async fn serve(store: TempStore) -> TestServer {
     let console = store.console();
+    serve_console(store, console).await
+}
+
+/// Serves a console made from `store` and configured by the caller (webhooks, risk model).
+pub async fn serve_console(store: TempStore, console: Console) -> TestServer {
     let options = ServerOptions {
         bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         ..ServerOptions::default()

@@ -41,7 +41,7 @@ pub async fn run(console: &Console, args: &DemoArgs, cli: &Cli, location: &str) 
             count(total),
             started.elapsed().as_secs_f64()
         );
-        return super::serve::run(console, &args.server).await;
+        return super::serve::run(console, &args.server, Vec::new()).await;
     }
     println!(
         "\n{} datasets, {} features in {:.1} s. The store is a GeoPackage: open {location} in QGIS, or try\n  ogrinfo -so {location} earthquakes\n  geoconsole --store {location} datasets list\n  geoconsole --store {location} query earthquakes --bbox 120,20,150,46 --limit 3",

@@ -38,6 +38,7 @@ pub async fn run(console: &Console, args: &ImportArgs, cli: &Cli) -> Result<()> 
         id_field: args.id_field.clone(),
         skip_invalid: args.skip_invalid,
         rejects: args.rejects.clone(),
+        capture: false,
         read: ReadOptions {
             format: args
                 .format

@@ -1,11 +1,21 @@
 use anyhow::{Context, Result};
-use geoconsole_app::Console;
+use geoconsole_app::{Console, Rule};
 use geoconsole_server::ServerOptions;
 
 use crate::args::ServeArgs;
 
 /// Serves until Ctrl-C or SIGTERM, then stops accepting, ends event streams and finishes requests in flight.
-pub async fn run(console: &Console, args: &ServeArgs) -> Result<()> {
+pub async fn run(console: &Console, args: &ServeArgs, rules: Vec<Rule>) -> Result<()> {
+    for rule in rules {
+        let id = rule.id.clone();
+        if console
+            .ensure_rule(rule)
+            .await
+            .with_context(|| format!("config: rule '{id}'"))?
+        {
+            tracing::info!(rule = %id, "rule from the config saved");
+        }
+    }
     if !args.bind.ip().is_loopback() {
         tracing::warn!(
             bind = %args.bind,
