@@ -286,7 +286,8 @@ impl Console {
                 Transition {
                     to,
                     by: by.to_string(),
-                    at: Utc::now(),
+                    // Stores keep milliseconds; the answer should say what they keep.
+                    at: chrono::SubsecRound::trunc_subsecs(Utc::now(), 3),
                     disposition,
                     note,
                 },

@@ -84,7 +84,8 @@ pub async fn the_lifecycle_moves_forward_only_and_records_who(store: &dyn AlertS
         .await
         .expect("raise");
     let (a, b) = (raised[0].seq, raised[1].seq);
-    let at = Utc::now();
+    // Stores keep instants to the millisecond.
+    let at = chrono::SubsecRound::trunc_subsecs(Utc::now(), 3);
     let change = |to, disposition| Transition {
         to,
         by: "maria".into(),

@@ -1,0 +1,210 @@
+//! The outbox survives `kill -9`: an alert raised and stored, whose webhook delivery is in flight when the
+//! console is killed, is delivered after a restart, with the same idempotency key, and is still on the
+//! alert stream for a listener resuming from its last event id.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use geoconsole_testkit::{Behaviour, Receiver};
+use serde_json::{Value, json};
+
+const SECRET: &str = "kill-minus-nine-secret";
+
+/// Starts `geoconsole serve` on a free loopback port and returns it with its base URL.
+fn serve(dir: &Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_geoconsole"))
+        .args([
+            "--store",
+            "ops.gpkg",
+            "--config",
+            "geoconsole.toml",
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .current_dir(dir)
+        .env_remove("GEOCONSOLE_STORE")
+        .env_remove("GEOCONSOLE_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start geoconsole serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        let line = lines
+            .next()
+            .expect("serve prints its address")
+            .expect("readable output");
+        // "API: http://…/" with the web console built, "… at http://…/ (Ctrl-C stops)" without.
+        if let Some(at) = line.find("http://")
+            && !line.contains("/console/")
+        {
+            let url = line[at..].split_whitespace().next().expect("url");
+            break url.trim_end_matches('/').to_string();
+        }
+    };
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, url)
+}
+
+async fn ready(client: &reqwest::Client, url: &str) {
+    let started = Instant::now();
+    loop {
+        if let Ok(r) = client.get(format!("{url}/readyz")).send().await
+            && r.status() == 200
+        {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "never ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn import(client: &reqwest::Client, url: &str, body: String) {
+    let staged: Value = client
+        .post(format!("{url}/imports?name=latest.geojson"))
+        .header("content-type", "application/octet-stream")
+        .body(body)
+        .send()
+        .await
+        .expect("stage")
+        .json()
+        .await
+        .expect("staged json");
+    let id = staged["id"].as_str().expect("upload id");
+    let started = client
+        .post(format!("{url}/imports/{id}"))
+        .header("content-type", "application/json")
+        .body(json!({"dataset": "earthquakes", "mode": "append", "time": "time"}).to_string())
+        .send()
+        .await
+        .expect("start import");
+    assert_eq!(started.status(), 202);
+    loop {
+        let status: Value = client
+            .get(format!("{url}/imports/{id}"))
+            .send()
+            .await
+            .expect("status")
+            .json()
+            .await
+            .expect("status json");
+        if status["state"] != "importing" {
+            assert_eq!(status["state"], "imported", "{status}");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_in_flight_when_the_console_is_killed_is_delivered_after_restart_with_the_same_key()
+ {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let built = Command::new(env!("CARGO_BIN_EXE_geoconsole"))
+        .args(["--store", "ops.gpkg", "demo", "--quiet"])
+        .current_dir(dir.path())
+        .env_remove("GEOCONSOLE_STORE")
+        .env_remove("GEOCONSOLE_CONFIG")
+        .output()
+        .expect("build the demo");
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+
+    // The receiver takes the first delivery and never answers: the console dies waiting.
+    let receiver = Receiver::start(vec![Behaviour::Hang]).await;
+    std::fs::write(
+        dir.path().join("geoconsole.toml"),
+        format!(
+            "[[webhooks]]\nname = \"ops\"\nurl = \"{}\"\nsecret = \"{SECRET}\"\nrules = [\"only_this\"]\nretry_base_ms = 100\ntimeout_ms = 60000\n\n\
+             [[rules]]\nid = \"only_this\"\nseverity = \"critical\"\n[rules.when]\nkind = \"exposure\"\nhazards = [\"earthquakes\"]\nwhere = \"mag >= 7\"\nsites = [\"sites\"]\nsite_where = \"name = 'Managua Office'\"\nradius_km = 50\n",
+            receiver.url
+        ),
+    )
+    .expect("config");
+
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    let (mut first, url) = serve(dir.path());
+    ready(&client, &url).await;
+    let quake = json!({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "id": "crash-quake",
+        "geometry": {"type": "Point", "coordinates": [-86.25, 12.13]},
+        "properties": {"mag": 7.1, "place": "near Managua", "time": 1680840000000_i64}
+    }]});
+    import(&client, &url, quake.to_string()).await;
+    let in_flight = receiver.wait_for(1, Duration::from_secs(30)).await;
+    let seq = in_flight[0].json()["alert"]["seq"]
+        .as_i64()
+        .expect("alert seq");
+    let key = in_flight[0]
+        .header("idempotency-key")
+        .expect("idempotency key")
+        .to_string();
+
+    // kill -9 while the delivery is in flight.
+    first.kill().expect("SIGKILL");
+    first.wait().expect("reaped");
+
+    let (mut second, url) = serve(dir.path());
+    ready(&client, &url).await;
+    let again = receiver.wait_for(2, Duration::from_secs(60)).await;
+    assert_eq!(again.len(), 2, "delivered once more, not more");
+    assert_eq!(again[1].json()["alert"]["seq"], seq);
+    assert_eq!(again[1].header("idempotency-key"), Some(key.as_str()));
+    assert_eq!(
+        again[1].json()["alert"]["title"],
+        again[0].json()["alert"]["title"]
+    );
+
+    // The outbox records the delivery; the stream still has the alert for a listener resuming after seq-1.
+    let mut delivered = Value::Null;
+    for _ in 0..200 {
+        delivered = client
+            .get(format!("{url}/alerts/deliveries?state=delivered"))
+            .send()
+            .await
+            .expect("deliveries")
+            .json()
+            .await
+            .expect("json");
+        if delivered["deliveries"]
+            .as_array()
+            .is_some_and(|d| !d.is_empty())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(delivered["deliveries"][0]["alert_seq"], seq, "{delivered}");
+    let mut stream = client
+        .get(format!("{url}/alerts/stream"))
+        .header("last-event-id", (seq - 1).to_string())
+        .send()
+        .await
+        .expect("stream");
+    let mut text = String::new();
+    let found = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(chunk) = stream.chunk().await.expect("chunk") {
+            text.push_str(&String::from_utf8_lossy(&chunk));
+            if text.contains(&format!("id: {seq}\n")) {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .unwrap_or(false);
+    assert!(found, "the alert is replayed on the stream: {text}");
+    let _ = second.kill();
+    let _ = second.wait();
+}
