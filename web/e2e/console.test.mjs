@@ -57,8 +57,22 @@ describe('web console', { concurrency: false }, () => {
     assert.deepEqual(problems, [], 'no console errors');
   });
 
+  it('ranks sites by risk score with what made each score', async () => {
+    const { page } = session;
+    assert.equal(await page.locator('#sites-sort').inputValue(), 'risk');
+    await page.waitForFunction(() => Number(document.body.dataset.riskLoaded) > 0, null, { timeout: 30_000 });
+    const sites = page.locator('#sites button.site');
+    const scores = await sites.locator('.score').allTextContents();
+    assert.ok(scores.length > 3, 'scored sites are listed');
+    const numbers = scores.slice(0, 10).map(Number);
+    assert.deepEqual(numbers, [...numbers].sort((a, b) => b - a), 'highest first');
+    assert.match(await sites.first().locator('.explain').first().textContent(), /^\d+\.\d of \d+ from /);
+    await page.screenshot({ path: screenshotPath('01c-risk.png') });
+  });
+
   it('ranks sites by exposure to the shown hazards, with reasons, and rings them on the map', async () => {
     const { page } = session;
+    await page.selectOption('#sites-sort', 'exposure');
     await page.waitForFunction(() => Number(document.body.dataset.exposureLoaded) > 0, null, { timeout: 30_000 });
     const first = page.locator('#sites button.site').first();
     assert.match(await first.locator('.badge').textContent(), /\d+ threats?/);
@@ -191,6 +205,40 @@ describe('web console', { concurrency: false }, () => {
     await page.waitForFunction(() => window.geoconsole.map.areTilesLoaded() && window.geoconsole.map.queryRenderedFeatures({ layers: ['ds:field_reports:points'] }).length === 4, null, { timeout: 30_000 });
     assert.equal(await page.evaluate(() => window.__noReload), true, 'the page was not reloaded');
     await page.screenshot({ path: screenshotPath('07-live-change.png') });
+  });
+
+  it('lists alerts, adds a new one live, and records who acknowledged and resolved it', async () => {
+    const { page } = session;
+    await page.waitForFunction(() => Number(document.body.dataset.openAlerts) > 0, null, { timeout: 30_000 });
+    const before = Number(await page.evaluate(() => document.body.dataset.openAlerts));
+    // A strong earthquake near Managua arrives from another client; the demo's rule alerts on it.
+    const quake = { type: 'FeatureCollection', features: [{ type: 'Feature', id: 'e2e-quake', geometry: { type: 'Point', coordinates: [-86.2, 12.1] }, properties: { mag: 6.4, place: 'e2e quake near Managua', time: 1680843600000 } }] };
+    const staged = await (await fetch(`${server.url}/imports?name=quake.geojson`, { method: 'POST', headers: { 'Content-Type': 'application/octet-stream' }, body: JSON.stringify(quake) })).json();
+    const started = await fetch(`${server.url}/imports/${staged.id}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ dataset: 'earthquakes', mode: 'append', time: 'time' }) });
+    assert.equal(started.status, 202);
+    await page.waitForFunction((n) => Number(document.body.dataset.openAlerts) > n, before, { timeout: 30_000 });
+    const newest = page.locator('#alerts-list li.alert').first();
+    assert.match(await newest.locator('.alert-title').textContent(), /e2e quake near Managua/);
+    const seq = await newest.getAttribute('data-seq');
+    // Without a name the console asks for one; with it, the acknowledgement records it.
+    await newest.getByRole('button', { name: 'Acknowledge' }).click();
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'alerts-by');
+    await page.fill('#alerts-by', 'Operator Ana');
+    await newest.locator('select').selectOption('relevant');
+    await newest.getByRole('button', { name: 'Acknowledge' }).click();
+    const item = page.locator(`#alerts-list li[data-seq="${seq}"]`);
+    await page.waitForFunction((s) => document.querySelector(`#alerts-list li[data-seq="${s}"]`)?.dataset.state === 'acknowledged', seq);
+    assert.match(await item.locator('.meta').textContent(), /acknowledged by Operator Ana \(relevant\)/);
+    await item.getByRole('button', { name: 'Resolve' }).click();
+    await page.waitForFunction((s) => !document.querySelector(`#alerts-list li[data-seq="${s}"]`), seq);
+    const stored = await (await fetch(`${server.url}/alerts/${seq}`)).json();
+    assert.equal(stored.state, 'resolved');
+    assert.equal(stored.acknowledged_by, 'Operator Ana');
+    assert.equal(stored.resolved_by, 'Operator Ana');
+    await page.check('#alerts-resolved');
+    await item.waitFor();
+    await page.screenshot({ path: screenshotPath('08-alerts.png') });
+    await page.uncheck('#alerts-resolved');
   });
 
   it('restores view, layers and theme from a shared link', async () => {

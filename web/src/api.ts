@@ -223,3 +223,52 @@ export async function hexbins(id: string, resolution: number, bbox: [number, num
   if (window) params.set('datetime', toDatetimeParam(window));
   return json<GeoJSON.FeatureCollection>(await fetch(`/analytics/h3?${params}`, { signal }), `density of ${id}`);
 }
+
+export interface SiteScore {
+  dataset: string;
+  site: string;
+  name: string;
+  score: number;
+  explanation: string[];
+}
+
+/** Sites by risk score as of an instant (the console's configured model), each with its breakdown. */
+export async function risk(asOf: number | null, limit: number, signal?: AbortSignal): Promise<{ as_of: string; sites: SiteScore[] }> {
+  const params = new URLSearchParams({ limit: String(limit) });
+  if (asOf !== null) params.set('as_of', new Date(asOf).toISOString());
+  return json(await fetch(`/analytics/risk?${params}`, { signal }), 'risk scores');
+}
+
+export type AlertState = 'open' | 'acknowledged' | 'resolved';
+export type Disposition = 'relevant' | 'no_impact' | 'false_positive' | 'duplicate';
+
+export interface Alert {
+  seq: number;
+  rule: string;
+  severity: string;
+  title: string;
+  site?: string | null;
+  event?: string | null;
+  position?: [number, number] | null;
+  raised: string;
+  state: AlertState;
+  disposition?: Disposition | null;
+  acknowledged_by?: string | null;
+  resolved_by?: string | null;
+  detail?: { reason?: string };
+}
+
+export async function alerts(limit: number): Promise<Alert[]> {
+  const body = await json<{ alerts: Alert[] }>(await fetch(`/alerts?limit=${limit}`), 'alerts');
+  return body.alerts;
+}
+
+/** Acknowledges (with a disposition) or resolves an alert, as `by`. */
+export async function decideAlert(seq: number, action: 'acknowledge' | 'resolve', by: string, disposition: Disposition | null): Promise<Alert> {
+  const body: Record<string, string> = { by };
+  if (disposition) body.disposition = disposition;
+  return json<Alert>(
+    await fetch(`/alerts/${seq}/${action}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) }),
+    `alert ${seq}`,
+  );
+}

@@ -19,6 +19,7 @@ import { toDatetimeParam, union } from './time';
 import { TimeBar } from './timebar';
 import { Tools } from './tools';
 import { Importer } from './importer';
+import { AlertsPanel } from './alerts';
 import { SitesPanel } from './sites';
 import { Search } from './search';
 import { LayersPanel } from './layers-panel';
@@ -45,6 +46,7 @@ export class ConsoleApp {
   timebar: TimeBar;
   layersPanel!: LayersPanel;
   sites!: SitesPanel;
+  alertsPanel!: AlertsPanel;
   tools!: Tools;
   counts = new Map<string, number | null>();
   /** The window tiles are requested for: the time bar's window at rest, its whole domain while playing,
@@ -118,6 +120,7 @@ export class ConsoleApp {
     this.layersPanel = new LayersPanel(this);
     this.tools = new Tools(this);
     this.sites = new SitesPanel(this);
+    this.alertsPanel = new AlertsPanel(this);
     new Search(this);
     new Importer(this);
     document.getElementById('theme')?.addEventListener('click', () => this.toggleTheme());
@@ -134,6 +137,7 @@ export class ConsoleApp {
     this.layersPanel.render();
     this.refreshFreshness();
     void this.sites.load();
+    void this.alertsPanel.load();
     this.listen();
   }
 

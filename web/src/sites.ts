@@ -1,9 +1,10 @@
-// The sites and threats panel: the organisation's sites (every dataset of kind `sites`) ranked by exposure
-// to the shown hazard layers in the time window (the server's impact models), each with its reasons;
-// filtered by text and the drawn area, or sorted by criticality, name or type; one click to fly there.
+// The sites and threats panel: the organisation's sites (every dataset of kind `sites`) ranked by risk score
+// as of the end of the time window (the server's explainable model, with what made each score), or by
+// exposure to the shown hazard layers in the window (the impact models), each with its reasons; filtered by
+// text and the drawn area, or sorted by criticality, name or type; one click to fly there.
 
-import type { ExposureHit, GeoFeature } from './api';
-import { allItems, exposure } from './api';
+import type { ExposureHit, GeoFeature, SiteScore } from './api';
+import { allItems, exposure, risk } from './api';
 import { insideRing } from './geo';
 import type { ConsoleApp } from './main';
 
@@ -27,6 +28,8 @@ export class SitesPanel {
   private sort: HTMLSelectElement;
   private note: HTMLElement;
   private hits = new Map<string, ExposureHit[]>();
+  private scores = new Map<string, SiteScore>();
+  private riskAbort: AbortController | null = null;
   private exposureAbort: AbortController | null = null;
   private exposureTimer: number | undefined;
 
@@ -34,7 +37,7 @@ export class SitesPanel {
     this.list = document.getElementById('sites') as HTMLOListElement;
     this.filter = document.getElementById('sites-filter') as HTMLInputElement;
     this.sort = document.getElementById('sites-sort') as HTMLSelectElement;
-    this.sort.value = 'exposure';
+    this.sort.value = 'risk';
     this.note = document.getElementById('sites-note')!;
     this.filter.addEventListener('input', () => this.render());
     this.sort.addEventListener('change', () => this.render());
@@ -65,7 +68,24 @@ export class SitesPanel {
     this.exposureTimer = window.setTimeout(() => void this.loadExposure(), 400);
   }
 
+  /** Scores as of the end of the time window (or now). */
+  private async loadRisk(): Promise<void> {
+    this.riskAbort?.abort();
+    const abort = new AbortController();
+    this.riskAbort = abort;
+    try {
+      const report = await risk(this.app.timebar.window?.end ?? null, 500, abort.signal);
+      if (abort.signal.aborted) return;
+      this.scores = new Map(report.sites.map((s) => [`${s.dataset}/${s.site}`, s]));
+      this.render();
+      document.body.dataset.riskLoaded = String(report.sites.length);
+    } catch (e) {
+      if (!abort.signal.aborted) this.app.notify((e as Error).message);
+    }
+  }
+
   private async loadExposure(): Promise<void> {
+    void this.loadRisk();
     this.exposureAbort?.abort();
     const abort = new AbortController();
     this.exposureAbort = abort;
@@ -100,8 +120,10 @@ export class SitesPanel {
       && (!area || insideRing(s.position, area)));
     const by = this.sort.value;
     const exposureOf = (s: Site) => this.hits.get(`${s.dataset}/${s.id}`) ?? [];
+    const scoreOf = (s: Site) => this.scores.get(`${s.dataset}/${s.id}`)?.score ?? 0;
     matches.sort((a, b) =>
-      by === 'exposure' ? exposureOf(b).length - exposureOf(a).length || (exposureOf(a)[0]?.distance_m ?? Infinity) - (exposureOf(b)[0]?.distance_m ?? Infinity) || (b.criticality ?? -1) - (a.criticality ?? -1) || a.name.localeCompare(b.name)
+      by === 'risk' ? scoreOf(b) - scoreOf(a) || exposureOf(b).length - exposureOf(a).length || a.name.localeCompare(b.name)
+        : by === 'exposure' ? exposureOf(b).length - exposureOf(a).length || (exposureOf(a)[0]?.distance_m ?? Infinity) - (exposureOf(b)[0]?.distance_m ?? Infinity) || (b.criticality ?? -1) - (a.criticality ?? -1) || a.name.localeCompare(b.name)
         : by === 'criticality' ? (b.criticality ?? -1) - (a.criticality ?? -1) || a.name.localeCompare(b.name)
         : by === 'type' ? a.type.localeCompare(b.type) || a.name.localeCompare(b.name)
           : a.name.localeCompare(b.name));
@@ -119,7 +141,23 @@ export class SitesPanel {
       const meta = document.createElement('span');
       meta.className = 'meta';
       meta.textContent = [s.type, s.place, s.criticality !== null ? `criticality ${s.criticality}` : ''].filter(Boolean).join(' · ');
+      const scored = this.scores.get(`${s.dataset}/${s.id}`);
+      if (scored) {
+        const score = document.createElement('span');
+        score.className = 'score';
+        score.title = 'Risk score (0–100) as of the end of the time window';
+        score.textContent = scored.score.toFixed(1);
+        b.append(score);
+      }
       b.append(name, meta);
+      if (scored && by === 'risk') {
+        for (const line of scored.explanation.slice(0, 3)) {
+          const explain = document.createElement('span');
+          explain.className = 'explain';
+          explain.textContent = line;
+          b.append(explain);
+        }
+      }
       const hits = exposureOf(s);
       if (hits.length) {
         b.classList.add('exposed');

@@ -336,8 +336,10 @@ impl SiteScore {
     /// Sums the parts (capped at 100) and writes the explanation.
     pub fn total(mut self) -> Self {
         let mut parts: Vec<(f64, String)> = Vec::new();
+        // Parts that round to nothing at one decimal would only clutter the explanation.
+        const NOTABLE: f64 = 0.05;
         for l in &self.layers {
-            if l.points > 0.0
+            if l.points >= NOTABLE
                 && let Some(top) = l.top.first()
             {
                 let more = if l.hits > 1 {
@@ -355,7 +357,7 @@ impl SiteScore {
             }
         }
         if let Some(t) = &self.trend
-            && t.points > 0.0
+            && t.points >= NOTABLE
         {
             parts.push((
                 t.points,
