@@ -20,7 +20,9 @@ pub use exposure::{
     Exposure, Hit, Nearest, Reach, SiteExposure, SiteIndex, expose, expose_nearest, join, rank,
     reason,
 };
-pub use hexbin::{CellCount, MAX_RESOLUTION, count_cells, resolution};
+pub use hexbin::{
+    CellCount, MAX_RESOLUTION, aggregate_cells, count_cells, finest_cells, resolution,
+};
 pub use impact::{Footprint, ImpactModel, default_model};
 pub use risk::{
     HitFactors, LayerContribution, LayerRisk, RiskModel, Severity, SiteScore, TOP_HITS,

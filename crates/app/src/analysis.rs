@@ -2,15 +2,16 @@
 //! impact model each hazard dataset gets (configured, overridden by one fixed radius, or its default).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use geoconsole_analytics::{
-    CellCount, Exposure, Hit, ImpactModel, Reach, SiteExposure, count_cells, default_model, expose,
-    expose_nearest, rank, reason,
+    CellCount, Exposure, Hit, ImpactModel, Reach, SiteExposure, aggregate_cells, default_model,
+    expose, expose_nearest, finest_cells, rank, reason,
 };
 use geoconsole_index::{Selection, Shape, Snapshot, Walk};
 use geoconsole_model::geo_types::Point;
-use geoconsole_model::{Dataset, DatasetId, DatasetKind, Feature, Properties, TimeSpan};
+use geoconsole_model::{Dataset, DatasetId, DatasetKind, Feature, FieldType, Properties, TimeSpan};
 use geoconsole_query::DateTimeFilter;
 use serde::Serialize;
 use serde_json::Value;
@@ -363,37 +364,125 @@ impl Console {
     }
 
     /// Features per H3 cell at `resolution`, within `bbox` and the time window, counted in the index (a
-    /// shape that is not a point counts at its envelope's centre).
+    /// shape that is not a point counts at its envelope's centre), and with `sum` the total of a numeric
+    /// property per cell. Each feature's finest cell is computed once per dataset version; coarser cells are
+    /// its H3 ancestors.
     pub async fn hexbin(
         &self,
         id: &DatasetId,
         resolution: u8,
         bbox: Option<geoconsole_model::Bbox>,
         datetime: Option<DateTimeFilter>,
+        sum: Option<&str>,
     ) -> AppResult<Vec<CellCount>> {
         let res = geoconsole_analytics::resolution(resolution)
             .map_err(|e| AppError::new(AppErrorKind::Input, e))?;
         let snapshot = crate::reading::snapshot_of(self.live().indexes(), id)?;
+        if let Some(property) = sum
+            && !snapshot.dataset().schema.fields().iter().any(|f| {
+                f.name == property && matches!(f.field_type, FieldType::Integer | FieldType::Real)
+            })
+        {
+            return Err(AppError::new(
+                AppErrorKind::Input,
+                format!("sum: dataset '{id}' has no numeric property '{property}'"),
+            ));
+        }
+        let cells = self.finest_cells(&snapshot).await?;
         let selection = Selection {
             bbox,
             time: datetime.as_ref().map(crate::reading::time_range),
         };
-        tokio::task::spawn_blocking(move || {
-            let mut points = Vec::new();
-            snapshot.for_each_selected(&selection, Walk::After(None), |slot| {
-                points.push(match snapshot.shape(slot) {
+        let chosen = {
+            let snapshot = Arc::clone(&snapshot);
+            tokio::task::spawn_blocking(move || {
+                let mut slots = Vec::new();
+                snapshot.for_each_selected(&selection, Walk::After(None), |slot| {
+                    slots.push(slot);
+                    std::ops::ControlFlow::Continue(())
+                });
+                slots
+            })
+            .await
+            .map_err(|e| AppError::new(AppErrorKind::Internal, format!("hexbin failed: {e}")))?
+        };
+        let weights = match sum {
+            None => None,
+            Some(property) => {
+                let mut by_key = HashMap::with_capacity(chosen.len());
+                let keys: Vec<i64> = chosen.iter().map(|s| snapshot.key(*s)).collect();
+                for chunk in keys.chunks(FETCH_CHUNK) {
+                    for (key, f) in self.store().features_by_key(id, chunk.to_vec()).await? {
+                        let v = f
+                            .properties
+                            .get(property)
+                            .and_then(Value::as_f64)
+                            .unwrap_or(0.0);
+                        by_key.insert(key, v);
+                    }
+                }
+                Some(
+                    keys.iter()
+                        .map(|k| by_key.get(k).copied().unwrap_or(0.0))
+                        .collect::<Vec<f64>>(),
+                )
+            }
+        };
+        let summed = weights.is_some();
+        let mut out = tokio::task::spawn_blocking(move || {
+            let weight = |i: usize| weights.as_ref().map_or(1.0, |w| w[i]);
+            aggregate_cells(
+                chosen
+                    .iter()
+                    .enumerate()
+                    .map(|(i, slot)| (cells[*slot as usize], weight(i))),
+                res,
+            )
+        })
+        .await
+        .map_err(|e| AppError::new(AppErrorKind::Internal, format!("hexbin failed: {e}")))?;
+        if !summed {
+            for c in &mut out {
+                c.sum = None;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every feature's cell at the finest resolution, by slot, for one snapshot version (computed on first
+    /// use, in parallel, and kept until the dataset changes).
+    async fn finest_cells(&self, snapshot: &Arc<Snapshot>) -> AppResult<Arc<Vec<u64>>> {
+        let id = snapshot.dataset().id.clone();
+        let version = snapshot.version();
+        if let Some((v, cells)) = self
+            .h3_cells
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&id)
+            && *v == version
+        {
+            return Ok(Arc::clone(cells));
+        }
+        let snapshot = Arc::clone(snapshot);
+        let cells = tokio::task::spawn_blocking(move || {
+            let points: Vec<[f64; 2]> = (0..snapshot.len() as u32)
+                .map(|slot| match snapshot.shape(slot) {
                     Shape::Point(p) => p,
                     Shape::Geometry(_) => {
                         let [w, s, e, n] = snapshot.envelope(slot);
                         [(w + e) / 2.0, (s + n) / 2.0]
                     }
-                });
-                std::ops::ControlFlow::Continue(())
-            });
-            count_cells(points, res)
+                })
+                .collect();
+            Arc::new(finest_cells(&points))
         })
         .await
-        .map_err(|e| AppError::new(AppErrorKind::Internal, format!("hexbin failed: {e}")))
+        .map_err(|e| AppError::new(AppErrorKind::Internal, format!("hexbin failed: {e}")))?;
+        self.h3_cells
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(id, (version, Arc::clone(&cells)));
+        Ok(cells)
     }
 }
 

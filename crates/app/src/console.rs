@@ -16,6 +16,9 @@ use crate::live::Live;
 use crate::reading::{self, ItemsPage, ItemsRequest, RenderedTile, TileRequest};
 use crate::{AppError, AppErrorKind, AppResult};
 
+/// Finest H3 cells by slot per dataset, with the dataset version they belong to.
+pub(crate) type CellCache = std::collections::HashMap<DatasetId, (u64, Arc<Vec<u64>>)>;
+
 /// The console's single entry point for data: every import and export goes through here, and so does
 /// every read of the live index.
 #[derive(Debug, Clone)]
@@ -26,6 +29,8 @@ pub struct Console {
     risk_model: Arc<std::sync::RwLock<Option<geoconsole_analytics::RiskModel>>>,
     /// Rules, alerts and their delivery, when the store keeps them.
     pub(crate) alerting: Option<Arc<crate::alerting::Alerting>>,
+    /// Each indexed dataset's finest H3 cells by slot, for the version they were computed from.
+    pub(crate) h3_cells: Arc<std::sync::Mutex<CellCache>>,
 }
 
 impl Console {
@@ -35,6 +40,7 @@ impl Console {
             live: Arc::new(Live::default()),
             risk_model: Arc::default(),
             alerting: None,
+            h3_cells: Arc::default(),
         }
     }
 

@@ -65,7 +65,7 @@ pub async fn hexbin(
 ) -> ApiResult<Response> {
     let params = Params::parse(query.as_deref())?;
     params.only(
-        &["collection", "resolution", "bbox", "datetime", "f"],
+        &["collection", "resolution", "bbox", "datetime", "sum", "f"],
         |_| false,
     )?;
     if let Some(f) = params.get("f")
@@ -101,7 +101,7 @@ pub async fn hexbin(
     let datetime = params.datetime("datetime")?;
     let cells = state
         .console
-        .hexbin(&id, resolution, bbox, datetime)
+        .hexbin(&id, resolution, bbox, datetime, params.get("sum"))
         .await?;
     if cells.len() > MAX_CELLS {
         return Err(ApiError::bad_request(format!(
@@ -117,7 +117,7 @@ pub async fn hexbin(
                 "type": "Feature",
                 "id": c.cell,
                 "geometry": {"type": "Polygon", "coordinates": [c.ring]},
-                "properties": {"cell": c.cell, "count": c.count},
+                "properties": {"cell": c.cell, "count": c.count, "sum": c.sum},
             })
         })
         .collect();

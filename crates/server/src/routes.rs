@@ -211,9 +211,9 @@ pub fn table() -> Vec<Route> {
         Route {
             method: "get",
             path: "/analytics/h3",
-            summary: "Features per H3 hexagon (counts) for density maps, filtered by bbox and time",
+            summary: "Features per H3 hexagon (counts, and sums of a numeric property) for density maps, filtered by bbox and time",
             tag: "Analytics",
-            parameters: &["collection", "resolution", "bbox", "datetime", "f"],
+            parameters: &["collection", "resolution", "bbox", "datetime", "sum", "f"],
             success: (200, &["application/geo+json"]),
             handler: get(analytics::hexbin),
         },

@@ -159,7 +159,7 @@ async fn exposure_matches_brute_force_and_explains_itself() {
 }
 
 #[tokio::test]
-async fn hexbins_count_each_feature_in_its_own_h3_cell() {
+async fn hexbins_count_each_feature_in_the_ancestor_of_its_finest_h3_cell() {
     let server = serve_demo().await;
     let r = server
         .get("/analytics/h3?collection=earthquakes&resolution=3")
@@ -172,9 +172,12 @@ async fn hexbins_count_each_feature_in_its_own_h3_cell() {
     let mut expected = std::collections::BTreeMap::new();
     for q in &quakes {
         let (lon, lat) = xy(q);
+        // Counted through the H3 hierarchy: the ancestor at res 3 of the feature's res-10 cell.
         let cell = h3o::LatLng::new(lat, lon)
             .expect("valid")
-            .to_cell(res)
+            .to_cell(h3o::Resolution::Ten)
+            .parent(res)
+            .expect("coarser")
             .to_string();
         *expected.entry(cell).or_insert(0u64) += 1;
     }
@@ -211,7 +214,29 @@ async fn hexbins_count_each_feature_in_its_own_h3_cell() {
         .clone();
     assert_eq!(some["features_counted"], matched);
 
+    // Sums of a numeric property per cell add up to the property's total.
+    let summed = server
+        .get("/analytics/h3?collection=earthquakes&resolution=2&sum=mag")
+        .await
+        .json();
+    let total: f64 = summed["features"]
+        .as_array()
+        .expect("features")
+        .iter()
+        .map(|f| f["properties"]["sum"].as_f64().expect("sum"))
+        .sum();
+    let expected_total: f64 = quakes
+        .iter()
+        .filter_map(|q| q["properties"]["mag"].as_f64())
+        .sum();
+    assert!(
+        (total - expected_total).abs() < 1e-6,
+        "{total} vs {expected_total}"
+    );
+
     for bad in [
+        "collection=earthquakes&sum=place",
+        "collection=earthquakes&sum=nope",
         "resolution=3",
         "collection=earthquakes&resolution=11",
         "collection=earthquakes&resolution=x",
