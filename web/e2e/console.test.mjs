@@ -78,6 +78,10 @@ describe('web console', { concurrency: false }, () => {
     assert.match(await first.locator('.badge').textContent(), /\d+ threats?/);
     assert.match(await first.locator('.reason').textContent(), /(inside the area of|km away \(reaches)/);
     await page.waitForFunction(() => window.geoconsole.map.queryRenderedFeatures({ layers: ['exposed-sites'] }).length > 0);
+    // A site reached by a point event: its footprint circle is drawn around the event.
+    await page.locator('#sites button.site', { hasText: 'km away (reaches' }).first().click();
+    await page.waitForFunction(() => Number(document.body.dataset.footprints) > 0);
+    await page.waitForFunction(() => window.geoconsole.map.queryRenderedFeatures({ layers: ['footprints-line'] }).length > 0, null, { timeout: 30_000 });
     await page.screenshot({ path: screenshotPath('01b-exposure.png') });
   });
 
@@ -239,6 +243,23 @@ describe('web console', { concurrency: false }, () => {
     await item.waitFor();
     await page.screenshot({ path: screenshotPath('08-alerts.png') });
     await page.uncheck('#alerts-resolved');
+  });
+
+  it('dry-runs a rule over the time window and shows where it would have fired', async () => {
+    const { page } = session;
+    await page.click('#time-all');
+    await page.locator('details.rules summary').click();
+    const rule = page.locator('#rules-list li', { hasText: 'Earthquake M4+ within 100 km of a site' });
+    await rule.getByRole('button', { name: 'Dry run' }).click();
+    await page.waitForFunction(() => /^quake_near_site:\d+$/.test(document.body.dataset.dryRun ?? ''), null, { timeout: 30_000 });
+    const raised = Number((await page.evaluate(() => document.body.dataset.dryRun)).split(':')[1]);
+    assert.ok(raised > 0, 'the demo week has earthquakes near sites');
+    assert.match(await rule.locator('.meta').textContent(), new RegExp(`would have raised ${raised} alerts`));
+    const stored = await (await fetch(`${server.url}/rules/quake_near_site`)).json();
+    assert.equal(stored.id, 'quake_near_site', 'the dry run changed nothing');
+    await page.evaluate(() => window.geoconsole.map.jumpTo({ center: [-86.5, 12.5], zoom: 5 }));
+    await page.waitForFunction(() => window.geoconsole.map.queryRenderedFeatures({ layers: ['dry-run'] }).length > 0, null, { timeout: 30_000 });
+    await page.screenshot({ path: screenshotPath('09-dry-run.png') });
   });
 
   it('restores view, layers and theme from a shared link', async () => {

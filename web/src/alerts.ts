@@ -1,9 +1,10 @@
 // The alerts panel: alerts raised by the rules, newest first, live from `/alerts/stream` (the browser's
 // EventSource resumes with Last-Event-ID after a drop, so nothing raised meanwhile is missed). Each alert can
 // be acknowledged with a disposition and resolved, by the name given once in the panel; a click flies to it.
+// The rules are listed with a dry run over the clock's window, drawn on the map before anyone relies on them.
 
-import type { Alert, Disposition } from './api';
-import { alerts as loadAlerts, decideAlert } from './api';
+import type { Alert, Disposition, RuleDefinition } from './api';
+import { alerts as loadAlerts, decideAlert, dryRun, rules as loadRules } from './api';
 import type { ConsoleApp } from './main';
 
 const SHOWN = 100;
@@ -32,6 +33,7 @@ export class AlertsPanel {
   }
 
   async load(): Promise<void> {
+    void this.loadRules();
     try {
       for (const a of await loadAlerts(SHOWN)) this.alerts.set(a.seq, a);
     } catch (e) {
@@ -40,6 +42,42 @@ export class AlertsPanel {
     }
     this.render();
     this.listen();
+  }
+
+  private async loadRules(): Promise<void> {
+    const list = document.getElementById('rules-list') as HTMLOListElement;
+    let rules: RuleDefinition[];
+    try {
+      rules = await loadRules();
+    } catch (e) {
+      list.replaceChildren(Object.assign(document.createElement('li'), { textContent: (e as Error).message }));
+      return;
+    }
+    list.replaceChildren(...rules.map((rule) => {
+      const li = document.createElement('li');
+      const name = document.createElement('span');
+      name.textContent = rule.title ?? rule.id;
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.textContent = 'Dry run';
+      button.title = 'What this rule would have raised on the events in the time window (nothing is stored or sent)';
+      const result = document.createElement('span');
+      result.className = 'meta';
+      button.addEventListener('click', async () => {
+        result.textContent = 'running…';
+        try {
+          const run = await dryRun(rule, this.app.timebar.window);
+          const shown = run.alerts.filter((a) => a.position).map((a) => ({ position: a.position!, title: a.title }));
+          this.app.showDryRun(shown);
+          result.textContent = `would have raised ${run.would_raise} alert${run.would_raise === 1 ? '' : 's'} in the window (purple on the map)`;
+          document.body.dataset.dryRun = `${rule.id}:${run.would_raise}`;
+        } catch (e) {
+          result.textContent = (e as Error).message;
+        }
+      });
+      li.append(name, button, result);
+      return li;
+    }));
   }
 
   private listen(): void {

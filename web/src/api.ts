@@ -202,6 +202,8 @@ export interface ExposureHit {
   reach_m: number;
   model: string;
   reason: string;
+  /** A point event's position: with `reach_m`, its footprint circle. */
+  centre?: [number, number];
 }
 
 export interface ExposureReport {
@@ -270,5 +272,26 @@ export async function decideAlert(seq: number, action: 'acknowledge' | 'resolve'
   return json<Alert>(
     await fetch(`/alerts/${seq}/${action}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) }),
     `alert ${seq}`,
+  );
+}
+
+export interface RuleDefinition {
+  id: string;
+  title?: string | null;
+  severity: string;
+  enabled: boolean;
+  when: Record<string, unknown> & { kind: string };
+}
+
+export async function rules(): Promise<RuleDefinition[]> {
+  return (await json<{ rules: RuleDefinition[] }>(await fetch('/rules'), 'alert rules')).rules;
+}
+
+/** What a rule would have raised on the stored events active in the window (nothing is stored or sent). */
+export async function dryRun(rule: RuleDefinition, window: TimeWindow | null): Promise<{ would_raise: number; alerts: { title: string; position?: [number, number] | null }[] }> {
+  const params = window ? `?datetime=${encodeURIComponent(toDatetimeParam(window))}` : '';
+  return json(
+    await fetch(`/rules/dry-run${params}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(rule) }),
+    `dry run of ${rule.id}`,
   );
 }

@@ -57,3 +57,29 @@ export function insideRing(p: LngLat, ring: LngLat[]): boolean {
   }
   return inside;
 }
+
+/** The point `metres` away from `from` on a great circle at `bearing` degrees (clockwise from north). */
+export function destination(from: LngLat, bearing: number, metres: number): LngLat {
+  const rad = Math.PI / 180;
+  const d = metres / EARTH_RADIUS_M;
+  const [lon1, lat1, b] = [from[0] * rad, from[1] * rad, bearing * rad];
+  const lat2 = Math.asin(Math.sin(lat1) * Math.cos(d) + Math.cos(lat1) * Math.sin(d) * Math.cos(b));
+  const lon2 = lon1 + Math.atan2(Math.sin(b) * Math.sin(d) * Math.cos(lat1), Math.cos(d) - Math.sin(lat1) * Math.sin(lat2));
+  return [lon2 / rad, lat2 / rad];
+}
+
+/** A geodesic circle as a closed ring; longitudes continue past ±180 so the ring never jumps across the map. */
+export function circleRing(centre: LngLat, metres: number, steps = 64): LngLat[] {
+  const ring: LngLat[] = [];
+  for (let i = 0; i <= steps; i++) {
+    const p = destination(centre, (360 * i) / steps, metres);
+    const previous = ring[ring.length - 1];
+    if (previous) {
+      while (p[0] - previous[0] > 180) p[0] -= 360;
+      while (previous[0] - p[0] > 180) p[0] += 360;
+    }
+    ring.push(p);
+  }
+  ring[ring.length - 1] = ring[0];
+  return ring;
+}

@@ -19,6 +19,7 @@ import { toDatetimeParam, union } from './time';
 import { TimeBar } from './timebar';
 import { Tools } from './tools';
 import { Importer } from './importer';
+import { circleRing } from './geo';
 import { AlertsPanel } from './alerts';
 import { SitesPanel } from './sites';
 import { Search } from './search';
@@ -63,6 +64,8 @@ export class ConsoleApp {
   private toolsData: GeoJSON.FeatureCollection = { type: 'FeatureCollection', features: [] };
   /** Sites within reach of a shown hazard, ringed on the map. */
   private exposedData: GeoJSON.FeatureCollection = { type: 'FeatureCollection', features: [] };
+  private dryRunData: GeoJSON.FeatureCollection = { type: 'FeatureCollection', features: [] };
+  private footprintData: GeoJSON.FeatureCollection = { type: 'FeatureCollection', features: [] };
   /** H3 cells per dataset drawn in density mode, for the current view and window. */
   hexData = new Map<string, GeoJSON.FeatureCollection>();
   private hexAbort: AbortController | null = null;
@@ -260,6 +263,22 @@ export class ConsoleApp {
         'circle-stroke-width': ['interpolate', ['linear'], ['get', 'hits'], 1, 1.5, 10, 3],
       },
     });
+    style.sources.footprints = { type: 'geojson', data: this.footprintData };
+    style.layers.push(
+      { id: 'footprints-fill', type: 'fill', source: 'footprints', paint: { 'fill-color': '#dc2626', 'fill-opacity': 0.06 } },
+      { id: 'footprints-line', type: 'line', source: 'footprints', paint: { 'line-color': '#dc2626', 'line-width': 1.2, 'line-dasharray': [3, 2] } },
+    );
+    style.sources['dry-run'] = { type: 'geojson', data: this.dryRunData };
+    style.layers.push({
+      id: 'dry-run', type: 'circle', source: 'dry-run',
+      paint: {
+        'circle-radius': ['interpolate', ['linear'], ['zoom'], 1, 4, 8, 9],
+        'circle-color': '#7c3aed',
+        'circle-opacity': 0.55,
+        'circle-stroke-color': '#ffffff',
+        'circle-stroke-width': 1,
+      },
+    });
     style.sources.tools = { type: 'geojson', data: this.toolsData };
     style.layers.push(
       { id: 'tools-fill', type: 'fill', source: 'tools', filter: ['==', ['geometry-type'], 'Polygon'], paint: { 'fill-color': '#ffbf00', 'fill-opacity': 0.12 } },
@@ -377,6 +396,28 @@ export class ConsoleApp {
       features: sites.map((s) => ({ type: 'Feature', properties: { hits: s.hits, name: s.name }, geometry: { type: 'Point', coordinates: s.position } })),
     };
     (this.map?.getSource('exposed') as GeoJSONSource | undefined)?.setData(this.exposedData);
+  }
+
+  /** The footprints (impact circles) of the events that reach one site, with the site's name. */
+  showFootprints(hits: { centre?: [number, number]; reach_m: number; reason: string }[]): void {
+    this.footprintData = {
+      type: 'FeatureCollection',
+      features: hits.filter((h) => h.centre).map((h) => ({
+        type: 'Feature',
+        properties: { reason: h.reason },
+        geometry: { type: 'Polygon', coordinates: [circleRing(h.centre!, h.reach_m)] },
+      })),
+    };
+    (this.map?.getSource('footprints') as GeoJSONSource | undefined)?.setData(this.footprintData);
+  }
+
+  /** Where a rule's dry run would have raised alerts (empty clears it). */
+  showDryRun(points: { position: [number, number]; title: string }[]): void {
+    this.dryRunData = {
+      type: 'FeatureCollection',
+      features: points.map((p) => ({ type: 'Feature', properties: { title: p.title }, geometry: { type: 'Point', coordinates: p.position } })),
+    };
+    (this.map?.getSource('dry-run') as GeoJSONSource | undefined)?.setData(this.dryRunData);
   }
 
   // ---- the clock ----

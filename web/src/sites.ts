@@ -109,8 +109,15 @@ export class SitesPanel {
     }
   }
 
+  /** Flies to a site and draws the footprints of the events that reach it. */
   flyTo(site: Site): void {
-    this.app.map.flyTo({ center: site.position, zoom: Math.max(this.app.map.getZoom(), 9), duration: 900 });
+    const hits = this.hits.get(`${site.dataset}/${site.id}`) ?? [];
+    this.app.showFootprints(hits);
+    document.body.dataset.footprints = String(hits.filter((h) => h.centre).length);
+    const widest = Math.max(0, ...hits.filter((h) => h.centre).map((h) => h.reach_m));
+    // Far enough out to see the widest footprint around the site.
+    const zoom = widest > 0 ? Math.max(2, Math.min(9, Math.log2(40_000_000 / (widest * 6)))) : Math.max(this.app.map.getZoom(), 9);
+    this.app.map.flyTo({ center: site.position, zoom, duration: 900 });
   }
 
   render(): void {

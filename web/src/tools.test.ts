@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { boxRing, distanceMetres, formatDistance, insideRing, intersectsFilter, pathMetres } from './geo';
+import { boxRing, circleRing, destination, distanceMetres, formatDistance, insideRing, intersectsFilter, pathMetres } from './geo';
 import { displayValue, propertyRows } from './inspect';
 
 describe('geo helpers', () => {
@@ -33,5 +33,17 @@ describe('inspect', () => {
     expect(rows[1][1]).toBe('<img src=x onerror=alert(1)>');
     expect(displayValue(1234567)).toBe('1,234,567');
     expect(displayValue({ a: 1 })).toBe('{"a":1}');
+  });
+});
+
+
+describe('geodesic circles', () => {
+  it('puts every vertex at the radius and closes the ring', () => {
+    const centre: [number, number] = [179.9, 10];
+    const ring = circleRing(centre, 50_000, 32);
+    expect(ring[0]).toEqual(ring[ring.length - 1]);
+    for (const p of ring) expect(Math.abs(distanceMetres(centre, [((p[0] + 540) % 360) - 180, p[1]]) - 50_000)).toBeLessThan(1);
+    expect(Math.max(...ring.map((p) => p[0])) - Math.min(...ring.map((p) => p[0]))).toBeLessThan(2);
+    expect(destination([0, 0], 90, 111_195)[0]).toBeCloseTo(1, 3);
   });
 });

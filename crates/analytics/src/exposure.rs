@@ -39,6 +39,10 @@ pub struct Hit {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub time: Option<TimeSpan>,
     pub reason: String,
+    /// For a circular footprint (a point event), its centre `[lon, lat]`: with `reach_m` it draws the
+    /// footprint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub centre: Option<[f64; 2]>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -21,23 +21,68 @@ pub enum ImpactModel {
     /// shaking (about MMI VI) of shallow earthquakes: M4 → 10 km, M5 → 32 km, M6 → 100 km, M7 → 316 km.
     Magnitude {
         property: String,
+        #[serde(default = "default_a")]
         a: f64,
+        #[serde(default = "default_b")]
         b: f64,
+        #[serde(default = "default_min_km")]
         min_km: f64,
+        #[serde(default = "default_max_km")]
         max_km: f64,
     },
     /// The event's own area (a warning polygon, a storm's wind radii), widened by `buffer_km`.
     Area { buffer_km: f64 },
 }
 
+fn default_a() -> f64 {
+    0.5
+}
+fn default_b() -> f64 {
+    -1.0
+}
+fn default_min_km() -> f64 {
+    1.0
+}
+fn default_max_km() -> f64 {
+    MAX_RADIUS_KM
+}
+
 impl ImpactModel {
     pub fn magnitude(property: &str) -> Self {
         Self::Magnitude {
             property: property.to_string(),
-            a: 0.5,
-            b: -1.0,
-            min_km: 1.0,
-            max_km: MAX_RADIUS_KM,
+            a: default_a(),
+            b: default_b(),
+            min_km: default_min_km(),
+            max_km: default_max_km(),
+        }
+    }
+
+    /// Refuses numbers that would make footprints meaningless (negative or non-finite distances).
+    pub fn check(&self) -> Result<(), String> {
+        let ok = |v: f64| v.is_finite() && v >= 0.0;
+        match self {
+            Self::Fixed { radius_km } if !(ok(*radius_km) && *radius_km <= MAX_RADIUS_KM) => Err(
+                format!("radius_km {radius_km} must be from 0 to {MAX_RADIUS_KM}"),
+            ),
+            Self::Magnitude {
+                a,
+                b,
+                min_km,
+                max_km,
+                ..
+            } if !(a.is_finite()
+                && b.is_finite()
+                && ok(*min_km)
+                && ok(*max_km)
+                && min_km <= max_km) =>
+            {
+                Err("a and b must be numbers and 0 ≤ min_km ≤ max_km".into())
+            }
+            Self::Area { buffer_km } if !(ok(*buffer_km) && *buffer_km <= MAX_RADIUS_KM) => Err(
+                format!("buffer_km {buffer_km} must be from 0 to {MAX_RADIUS_KM}"),
+            ),
+            _ => Ok(()),
         }
     }
 

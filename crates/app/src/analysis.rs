@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use geoconsole_analytics::{
-    CellCount, Exposure, Hit, ImpactModel, Reach, SiteExposure, aggregate_cells, default_model,
-    expose, expose_nearest, finest_cells, rank, reason,
+    CellCount, Exposure, Footprint, Hit, ImpactModel, Reach, SiteExposure, aggregate_cells, expose,
+    expose_nearest, finest_cells, rank, reason,
 };
 use geoconsole_index::{Selection, Shape, Snapshot, Walk};
 use geoconsole_model::geo_types::Point;
@@ -28,7 +28,7 @@ pub struct ExposureRequest {
     pub datetime: Option<DateTimeFilter>,
     /// One fixed radius for every event instead of the models (for comparison with other tools).
     pub radius_km: Option<f64>,
-    /// Models configured per hazard dataset; the rest get [`default_model`].
+    /// Models for this request per hazard dataset; the rest get the console's ([`Console::impact_model`]).
     pub models: HashMap<DatasetId, ImpactModel>,
     /// List only each site's nearest hit (with the count of all), for ranking many sites quickly.
     pub nearest_only: bool,
@@ -164,7 +164,7 @@ impl Console {
                     .models
                     .get(&d.id)
                     .cloned()
-                    .unwrap_or_else(|| default_model(d)),
+                    .unwrap_or_else(|| self.impact_model(d)),
             };
             let snapshot = self.snapshot_for(&d.id).await?;
             let selection = Selection {
@@ -316,6 +316,10 @@ impl Console {
                 model: models[e.hazard].model.name(),
                 time: e.time,
                 reason: reason(&label, footprint, r.distance_m),
+                centre: match footprint {
+                    Footprint::Circle { centre, .. } => Some([centre.x(), centre.y()]),
+                    Footprint::Area { .. } => None,
+                },
             });
         }
         rank(&mut exposed);

@@ -2,6 +2,7 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
+use geoconsole_analytics::ImpactModel;
 use geoconsole_formats::Format;
 use geoconsole_model::{Dataset, DatasetId, Feature, FeatureId};
 use geoconsole_query::FeatureQuery;
@@ -27,6 +28,8 @@ pub struct Console {
     live: Arc<Live>,
     /// The risk model set by configuration (TOML at start); `None` means the default for the datasets.
     risk_model: Arc<std::sync::RwLock<Option<geoconsole_analytics::RiskModel>>>,
+    /// Impact models configured per hazard dataset (TOML `[impact.<dataset>]`); the rest get the default.
+    impact_models: Arc<std::sync::RwLock<std::collections::HashMap<DatasetId, ImpactModel>>>,
     /// Rules, alerts and their delivery, when the store keeps them.
     pub(crate) alerting: Option<Arc<crate::alerting::Alerting>>,
     /// Each indexed dataset's finest H3 cells by slot, for the version they were computed from.
@@ -39,6 +42,7 @@ impl Console {
             store,
             live: Arc::new(Live::default()),
             risk_model: Arc::default(),
+            impact_models: Arc::default(),
             alerting: None,
             h3_cells: Arc::default(),
         }
@@ -50,6 +54,36 @@ impl Console {
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
+    }
+
+    /// The impact model for a hazard dataset: configured, else the default for its fields.
+    pub fn impact_model(&self, dataset: &Dataset) -> ImpactModel {
+        self.impact_models
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&dataset.id)
+            .cloned()
+            .unwrap_or_else(|| geoconsole_analytics::default_model(dataset))
+    }
+
+    /// Configures impact models per hazard dataset; refuses a model whose numbers make no sense.
+    pub fn set_impact_models(
+        &self,
+        models: std::collections::HashMap<DatasetId, ImpactModel>,
+    ) -> AppResult<()> {
+        for (id, m) in &models {
+            m.check().map_err(|why| {
+                AppError::new(
+                    AppErrorKind::Invalid,
+                    format!("impact model for '{id}': {why}"),
+                )
+            })?;
+        }
+        *self
+            .impact_models
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = models;
+        Ok(())
     }
 
     pub fn set_risk_model(&self, model: Option<geoconsole_analytics::RiskModel>) {

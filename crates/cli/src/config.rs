@@ -21,9 +21,11 @@ pub struct FileConfig {
     pub rules: Vec<geoconsole_app::Rule>,
     /// Webhook targets for alerts (`[[webhooks]]`).
     pub webhooks: Vec<geoconsole_app::Webhook>,
+    /// Impact models per hazard dataset (`[impact.<dataset>]`).
+    pub impact: std::collections::BTreeMap<String, geoconsole_analytics::ImpactModel>,
 }
 
-const KNOWN_KEYS: [&str; 5] = ["store", "log", "risk", "rules", "webhooks"];
+const KNOWN_KEYS: [&str; 6] = ["store", "log", "risk", "rules", "webhooks", "impact"];
 
 /// The file name looked for in the working directory when no `--config` is given.
 pub const DEFAULT_CONFIG_FILE: &str = "geoconsole.toml";
@@ -76,7 +78,7 @@ mod tests {
         assert_eq!(
             warnings,
             vec![
-                "g.toml: unknown setting 'stroe' ignored (known: store, log, risk, rules, webhooks)"
+                "g.toml: unknown setting 'stroe' ignored (known: store, log, risk, rules, webhooks, impact)"
             ]
         );
     }
@@ -93,6 +95,20 @@ mod tests {
         assert_eq!(risk.lookback_hours, 72.0);
         assert_eq!(risk.layers[0].weight, 60.0);
         assert!(parse("[risk]\nlayers = []\nbogus = 1\n", Path::new("g.toml")).is_err());
+    }
+
+    #[test]
+    fn reads_impact_models_per_dataset() {
+        let (config, _) = parse(
+            "[impact.earthquakes]\nmodel = \"magnitude\"\nproperty = \"mag\"\nmax_km = 300\n[impact.fires]\nmodel = \"fixed\"\nradius_km = 5\n",
+            Path::new("g.toml"),
+        )
+        .unwrap();
+        assert_eq!(config.impact.len(), 2);
+        assert!(matches!(
+            config.impact["earthquakes"],
+            geoconsole_analytics::ImpactModel::Magnitude { max_km, a, .. } if max_km == 300.0 && a == 0.5
+        ));
     }
 
     #[test]

@@ -84,6 +84,17 @@ fn run(cli: Cli) -> Result<()> {
         let console = open_console(&location)?;
         console.set_risk_model(file_config.risk);
         console.set_webhooks(file_config.webhooks)?;
+        console.set_impact_models(
+            file_config
+                .impact
+                .into_iter()
+                .map(|(id, model)| {
+                    commands::dataset_id(&id)
+                        .map(|id| (id, model))
+                        .map_err(|e| anyhow::anyhow!("config: impact.{id}: {e}"))
+                })
+                .collect::<Result<_>>()?,
+        )?;
         let configured_rules = file_config.rules;
         match &cli.command {
             Command::Import(args) => commands::import::run(&console, args, &cli).await,

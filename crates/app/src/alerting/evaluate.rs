@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use geoconsole_analytics::{Footprint, ImpactModel, SiteIndex, default_model, reason};
+use geoconsole_analytics::{Footprint, ImpactModel, SiteIndex, reason};
 use geoconsole_model::{Dataset, Feature};
 use geoconsole_query::Filter;
 use geoconsole_store::NewAlert;
@@ -36,10 +36,16 @@ pub struct HazardPlan<'a> {
 }
 
 impl<'a> HazardPlan<'a> {
-    pub fn new(dataset: &'a Dataset, filter: Option<Filter>, radius_km: Option<f64>) -> Self {
+    /// `model` is the dataset's impact model, used unless the rule sets one reach for all.
+    pub fn new(
+        dataset: &'a Dataset,
+        filter: Option<Filter>,
+        radius_km: Option<f64>,
+        model: ImpactModel,
+    ) -> Self {
         let model = match radius_km {
             Some(radius_km) => ImpactModel::Fixed { radius_km },
-            None => default_model(dataset),
+            None => model,
         };
         Self {
             dataset,

@@ -465,7 +465,12 @@ impl Console {
         let site_set = self
             .site_set(sites, site_where.as_deref(), datasets)
             .await?;
-        let plan = HazardPlan::new(dataset, compile(dataset, filter.as_deref())?, *radius_km);
+        let plan = HazardPlan::new(
+            dataset,
+            compile(dataset, filter.as_deref())?,
+            *radius_km,
+            self.impact_model(dataset),
+        );
         Ok(exposure_alerts(
             rule,
             &plan,
@@ -495,8 +500,12 @@ impl Console {
                 let site_set = self
                     .site_set(sites, site_where.as_deref(), datasets)
                     .await?;
-                let plan =
-                    HazardPlan::new(dataset, compile(dataset, filter.as_deref())?, *radius_km);
+                let plan = HazardPlan::new(
+                    dataset,
+                    compile(dataset, filter.as_deref())?,
+                    *radius_km,
+                    self.impact_model(dataset),
+                );
                 let mut out = Vec::new();
                 let mut query = FeatureQuery {
                     datetime: window,
