@@ -13,6 +13,7 @@
 mod exposure;
 mod hexbin;
 mod impact;
+mod regions;
 mod risk;
 mod trend;
 
@@ -24,6 +25,7 @@ pub use hexbin::{
     CellCount, MAX_RESOLUTION, aggregate_cells, count_cells, finest_cells, resolution,
 };
 pub use impact::{Footprint, ImpactModel, default_model};
+pub use regions::{AreaIndex, boundaries_between};
 pub use risk::{
     HitFactors, LayerContribution, LayerRisk, RiskModel, Severity, SiteScore, TOP_HITS,
     TrendContribution, TrendRisk, combine, proximity, rank_scores, recency, trend_share,

@@ -455,7 +455,7 @@ impl Console {
 
     /// Every feature's cell at the finest resolution, by slot, for one snapshot version (computed on first
     /// use, in parallel, and kept until the dataset changes).
-    async fn finest_cells(&self, snapshot: &Arc<Snapshot>) -> AppResult<Arc<Vec<u64>>> {
+    pub(crate) async fn finest_cells(&self, snapshot: &Arc<Snapshot>) -> AppResult<Arc<Vec<u64>>> {
         let id = snapshot.dataset().id.clone();
         let version = snapshot.version();
         if let Some((v, cells)) = self
@@ -470,13 +470,7 @@ impl Console {
         let snapshot = Arc::clone(snapshot);
         let cells = tokio::task::spawn_blocking(move || {
             let points: Vec<[f64; 2]> = (0..snapshot.len() as u32)
-                .map(|slot| match snapshot.shape(slot) {
-                    Shape::Point(p) => p,
-                    Shape::Geometry(_) => {
-                        let [w, s, e, n] = snapshot.envelope(slot);
-                        [(w + e) / 2.0, (s + n) / 2.0]
-                    }
-                })
+                .map(|slot| crate::buckets::representative(&snapshot, slot))
                 .collect();
             Arc::new(finest_cells(&points))
         })

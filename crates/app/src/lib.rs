@@ -10,6 +10,7 @@
 
 pub mod alerting;
 mod analysis;
+mod buckets;
 mod console;
 mod error;
 mod export;
@@ -22,6 +23,7 @@ mod uploads;
 
 pub use alerting::{AlertEvent, AlertSeverity, Alerting, Condition, DryRun, Rule, Webhook};
 pub use analysis::{ExposureReport, ExposureRequest, ModelUsed};
+pub use buckets::{BucketReport, BucketRequest, RegionSeries, Regions};
 pub use console::Console;
 pub use error::{AppError, AppErrorKind, AppResult};
 pub use export::ExportReport;

@@ -6,7 +6,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use geoconsole_analytics::{AnomalyRule, Period};
-use geoconsole_app::{ExposureRequest, RiskRequest, TrendRequest};
+use geoconsole_app::{BucketRequest, ExposureRequest, Regions, RiskRequest, TrendRequest};
 use geoconsole_model::DatasetId;
 
 use crate::error::{ApiError, ApiResult};
@@ -290,4 +290,44 @@ fn wants_geojson(params: &Params, what: &str) -> ApiResult<bool> {
             "f={other}: {what} are offered as f=json or f=geojson"
         ))),
     }
+}
+
+/// `/analytics/buckets?dataset=…&by=h3:5|areas:countries|sites:10&period=day&datetime=a/b&sum=…`: events
+/// per region per period, busiest regions first.
+pub async fn buckets(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Response> {
+    let params = Params::parse(query.as_deref())?;
+    params.only(&["dataset", "by", "period", "datetime", "sum", "f"], |_| {
+        false
+    })?;
+    if let Some(f) = params.get("f")
+        && f != "json"
+    {
+        return Err(ApiError::not_acceptable(format!(
+            "f={f}: buckets are offered as JSON only"
+        )));
+    }
+    let dataset = params
+        .get("dataset")
+        .ok_or_else(|| ApiError::bad_request("dataset: name the events dataset to bucket"))?;
+    let dataset = DatasetId::new(dataset)
+        .map_err(|e| ApiError::bad_request(format!("dataset: {}", e.message())))?;
+    let window = params.datetime("datetime")?;
+    let report = state
+        .console
+        .buckets(BucketRequest {
+            dataset,
+            by: Regions::parse(params.get("by").unwrap_or("h3:3"))?,
+            period: Period::parse(params.get("period").unwrap_or("week"))
+                .map_err(ApiError::bad_request)?,
+            start: window.as_ref().and_then(|w| w.start),
+            end: window.as_ref().and_then(|w| w.end),
+            sum: params.get("sum").map(str::to_string),
+        })
+        .await?;
+    let body = serde_json::to_string(&report)
+        .map_err(|e| ApiError::internal(format!("bucket report: {e}")))?;
+    Ok(json_response(StatusCode::OK, "application/json", body))
 }

@@ -258,6 +258,15 @@ pub fn table() -> Vec<Route> {
         },
         Route {
             method: "get",
+            path: "/analytics/buckets",
+            summary: "Events (or a property's sum) per region (H3 cells, area polygons, site buffers) per hour, day, week or month",
+            tag: "Analytics",
+            parameters: &["buckets-dataset", "by", "period", "datetime", "sum", "f"],
+            success: (200, &["application/json"]),
+            handler: get(analytics::buckets),
+        },
+        Route {
+            method: "get",
             path: "/rules",
             summary: "Alert rules",
             tag: "Alerts",
@@ -596,6 +605,14 @@ pub fn parameter(name: &str) -> Value {
         "trend-dataset" => {
             json!({"name": "dataset", "in": "query", "required": true, "description": "The events dataset counted near each site", "schema": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"}})
         }
+        "buckets-dataset" => {
+            json!({"name": "dataset", "in": "query", "required": true, "description": "The events dataset to bucket", "schema": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"}})
+        }
+        "by" => query(
+            "by",
+            "Regions: h3:RESOLUTION (0-10), areas:DATASET (polygons), or sites:KM (a buffer around every site)",
+            json!({"type": "string", "default": "h3:3"}),
+        ),
         "period" => query(
             "period",
             "Length of one period",

@@ -425,3 +425,125 @@ async fn risk_and_trends_over_http_explain_themselves() {
     assert_eq!(bad_model.status, 400, "{}", bad_model.text());
     assert!(bad_model.text().contains("nope"));
 }
+
+#[tokio::test]
+async fn buckets_count_events_per_region_and_period_as_independent_counts_do() {
+    let server = serve_demo().await;
+    let quakes = features(&server, "earthquakes", "").await;
+
+    // H3 cells by day: every quake once, in its cell's ancestor and the day it happened.
+    let r = server
+        .get("/analytics/buckets?dataset=earthquakes&by=h3:2&period=day&sum=mag")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let report = r.json();
+    assert_eq!(report["events_counted"], quakes.len());
+    let bounds: Vec<i64> = report["boundaries"]
+        .as_array()
+        .expect("boundaries")
+        .iter()
+        .map(|b| {
+            chrono::DateTime::parse_from_rfc3339(b.as_str().expect("rfc 3339"))
+                .expect("instant")
+                .timestamp_millis()
+        })
+        .collect();
+    let res = h3o::Resolution::try_from(2u8).expect("res");
+    let mut expected: std::collections::BTreeMap<(String, usize), u64> = Default::default();
+    for q in &quakes {
+        let (lon, lat) = xy(q);
+        let cell = h3o::LatLng::new(lat, lon)
+            .expect("valid")
+            .to_cell(h3o::Resolution::Ten)
+            .parent(res)
+            .expect("coarser")
+            .to_string();
+        let t = q["properties"]["time"].as_i64().expect("epoch ms");
+        let day = bounds.partition_point(|b| *b <= t) - 1;
+        *expected.entry((cell, day)).or_default() += 1;
+    }
+    let mut found: std::collections::BTreeMap<(String, usize), u64> = Default::default();
+    let mut mag_total = 0.0;
+    for region in report["regions"].as_array().expect("regions") {
+        for (day, n) in region["counts"]
+            .as_array()
+            .expect("counts")
+            .iter()
+            .enumerate()
+        {
+            if n.as_u64() != Some(0) {
+                found.insert(
+                    (region["region"].as_str().expect("cell").to_string(), day),
+                    n.as_u64().expect("n"),
+                );
+            }
+        }
+        mag_total += region["sums"]
+            .as_array()
+            .expect("sums")
+            .iter()
+            .map(|v| v.as_f64().expect("sum"))
+            .sum::<f64>();
+    }
+    assert_eq!(found, expected);
+    let mags: f64 = quakes
+        .iter()
+        .filter_map(|q| q["properties"]["mag"].as_f64())
+        .sum();
+    assert!((mag_total - mags).abs() < 1e-6);
+
+    // Countries: the busiest country's count equals what a CQL2 S_INTERSECTS with its own polygon finds.
+    let by_country = server
+        .get("/analytics/buckets?dataset=earthquakes&by=areas:countries&period=week")
+        .await
+        .json();
+    let busiest = &by_country["regions"][0];
+    let total = busiest["total"].as_u64().expect("total");
+    assert!(
+        total > 10,
+        "the demo week has many quakes in one country: {busiest}"
+    );
+    let countries = features(&server, "countries", "").await;
+    let country = countries
+        .iter()
+        .find(|c| c["id"] == busiest["region"])
+        .expect("the region is a country feature");
+    assert_eq!(country["properties"]["NAME"], busiest["name"]);
+    let filter = serde_json::json!({"op": "s_intersects", "args": [{"property": "geometry"}, country["geometry"]]});
+    let url = reqwest::Url::parse_with_params(
+        &server.at("/collections/earthquakes/items"),
+        &[
+            ("filter-lang", "cql2-json"),
+            ("filter", &filter.to_string()),
+            ("limit", "1"),
+        ],
+    )
+    .expect("url");
+    let matched = server.send(server.client().get(url)).await.json()["numberMatched"]
+        .as_u64()
+        .expect("matched");
+    assert_eq!(total, matched, "{}", busiest["name"]);
+
+    // Site buffers add up per site; bad requests are refused with a reason.
+    let sites = server
+        .get("/analytics/buckets?dataset=earthquakes&by=sites:100&period=week")
+        .await;
+    assert_eq!(sites.status, 200, "{}", sites.text());
+    for bad in [
+        "dataset=earthquakes&by=h3:11",
+        "dataset=earthquakes&by=areas:earthquakes",
+        "dataset=earthquakes&by=circles:4",
+        "dataset=earthquakes&by=sites:0",
+        "dataset=earthquakes&period=hour&datetime=2000-01-01T00:00:00Z/2023-01-01T00:00:00Z",
+        "dataset=earthquakes&sum=place",
+        "dataset=nope",
+    ] {
+        let r = server.get(&format!("/analytics/buckets?{bad}")).await;
+        assert!(
+            matches!(r.status, 400 | 404),
+            "{bad}: {} {}",
+            r.status,
+            r.text()
+        );
+    }
+}

@@ -1,0 +1,334 @@
+//! Events per region per period: regions are H3 cells (the ancestors of each event's finest cell), the
+//! polygons of an area dataset (admin boundaries), or buffers around sites; periods are hours, days, weeks or
+//! months from the window's start. Each event counts (or adds a numeric property) once per region it falls
+//! in, in the period it began in.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use geoconsole_analytics::{
+    AreaIndex, Footprint, Period, SiteIndex, boundaries_between, period_of,
+};
+use geoconsole_index::{Selection, Shape, Snapshot, TimeRange, Walk};
+use geoconsole_model::geo_types::Point;
+use geoconsole_model::{DatasetId, DatasetKind, FieldType};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::{AppError, AppErrorKind, AppResult, Console};
+
+/// Periods in one answer at most.
+pub const MAX_PERIODS: usize = 2_000;
+/// Regions listed at most (the busiest first).
+const MAX_REGIONS: usize = 10_000;
+
+/// What events are grouped by.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Regions {
+    /// H3 cells at this resolution.
+    Cells(u8),
+    /// The polygons of an area dataset.
+    Areas(DatasetId),
+    /// A buffer of this many km around every site.
+    Sites(f64),
+}
+
+impl Regions {
+    /// `h3:5`, `areas:countries` or `sites:10`.
+    pub fn parse(text: &str) -> AppResult<Self> {
+        let bad = || {
+            AppError::new(
+                AppErrorKind::Input,
+                format!("by '{text}' is not h3:RESOLUTION, areas:DATASET or sites:KM"),
+            )
+        };
+        let (kind, arg) = text.split_once(':').ok_or_else(bad)?;
+        match kind {
+            "h3" => Ok(Self::Cells(arg.parse().map_err(|_| bad())?)),
+            "areas" => {
+                Ok(Self::Areas(DatasetId::new(arg).map_err(|e| {
+                    AppError::new(AppErrorKind::Input, e.message())
+                })?))
+            }
+            "sites" => {
+                let km: f64 = arg.parse().map_err(|_| bad())?;
+                if !(km.is_finite() && km > 0.0 && km <= 1000.0) {
+                    return Err(AppError::new(
+                        AppErrorKind::Input,
+                        format!("sites:{km}: the buffer must be above 0 and at most 1000 km"),
+                    ));
+                }
+                Ok(Self::Sites(km))
+            }
+            _ => Err(bad()),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct BucketRequest {
+    pub dataset: DatasetId,
+    pub by: Regions,
+    pub period: Period,
+    /// Default: the dataset's time extent.
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+    pub sum: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RegionSeries {
+    pub region: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub total: u64,
+    pub counts: Vec<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sums: Option<Vec<f64>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BucketReport {
+    pub dataset: String,
+    pub by: String,
+    pub period: Period,
+    /// Period boundaries (one more than periods); events count in the period they began in.
+    pub boundaries: Vec<DateTime<Utc>>,
+    pub events_counted: u64,
+    /// Regions with events, busiest first.
+    pub regions: Vec<RegionSeries>,
+}
+
+impl Console {
+    pub async fn buckets(&self, request: BucketRequest) -> AppResult<BucketReport> {
+        let input = |m: String| AppError::new(AppErrorKind::Input, m);
+        let snapshot = self.snapshot_for(&request.dataset).await?;
+        let dataset = snapshot.dataset().clone();
+        let extent = dataset.time_extent;
+        let start = request.start.or(extent.map(|t| t.start));
+        let end = request.end.or(extent.map(|t| t.end));
+        let (Some(start), Some(end)) = (start, end) else {
+            return Err(input(format!(
+                "dataset '{}' has no times to bucket",
+                dataset.id
+            )));
+        };
+        // A window ending exactly at the last event still holds it.
+        let end = if request.end.is_none() {
+            end + chrono::Duration::milliseconds(1)
+        } else {
+            end
+        };
+        let bounds = boundaries_between(start, end, request.period, MAX_PERIODS).map_err(input)?;
+        if let Some(p) = &request.sum
+            && !dataset.schema.fields().iter().any(|f| {
+                &f.name == p && matches!(f.field_type, FieldType::Integer | FieldType::Real)
+            })
+        {
+            return Err(input(format!(
+                "sum: dataset '{}' has no numeric property '{p}'",
+                dataset.id
+            )));
+        }
+
+        let selection = Selection {
+            bbox: None,
+            time: Some(TimeRange {
+                start: Some(bounds[0]),
+                end: Some(bounds[bounds.len() - 1] - 1),
+            }),
+        };
+        let mut chosen: Vec<(u32, usize)> = Vec::new();
+        snapshot.for_each_selected(&selection, Walk::After(None), |slot| {
+            if let Some((t, _)) = snapshot.time(slot)
+                && let Some(p) = period_of(&bounds, t)
+            {
+                chosen.push((slot, p));
+            }
+            std::ops::ControlFlow::Continue(())
+        });
+        let weights = match &request.sum {
+            None => None,
+            Some(property) => Some(self.property_values(&snapshot, &chosen, property).await?),
+        };
+
+        // Each chosen event's regions (index into `names`).
+        let Assignment { names, members } = match &request.by {
+            Regions::Cells(r) => {
+                let res = geoconsole_analytics::resolution(*r).map_err(input)?;
+                let cells = self.finest_cells(&snapshot).await?;
+                let mut ids: HashMap<u64, usize> = HashMap::new();
+                let mut names = Vec::new();
+                let members = chosen
+                    .iter()
+                    .map(|(slot, _)| {
+                        let parent = h3o::CellIndex::try_from(cells[*slot as usize])
+                            .ok()
+                            .and_then(|c| c.parent(res));
+                        parent
+                            .map(|p| {
+                                *ids.entry(u64::from(p)).or_insert_with(|| {
+                                    names.push((p.to_string(), None));
+                                    names.len() - 1
+                                })
+                            })
+                            .into_iter()
+                            .collect()
+                    })
+                    .collect();
+                Assignment { names, members }
+            }
+            Regions::Areas(areas) => {
+                let area_snapshot = self.snapshot_for(areas).await?;
+                if area_snapshot.dataset().kind != DatasetKind::Areas {
+                    return Err(input(format!("'{areas}' is not an areas dataset")));
+                }
+                let keys: Vec<i64> = (0..area_snapshot.len() as u32)
+                    .map(|s| area_snapshot.key(s))
+                    .collect();
+                let mut by_key = HashMap::with_capacity(keys.len());
+                for chunk in keys.chunks(10_000) {
+                    for (key, f) in self.store().features_by_key(areas, chunk.to_vec()).await? {
+                        let name = ["NAME", "name", "title", "ADMIN"].iter().find_map(|n| {
+                            f.properties
+                                .get(*n)
+                                .and_then(Value::as_str)
+                                .map(str::to_string)
+                        });
+                        let id =
+                            f.id.as_ref()
+                                .map_or_else(|| key.to_string(), ToString::to_string);
+                        by_key.insert(key, (id, name));
+                    }
+                }
+                // By slot, like the geometries below.
+                let names = keys
+                    .iter()
+                    .map(|k| by_key.remove(k).unwrap_or_else(|| (k.to_string(), None)))
+                    .collect();
+                let geometries = (0..area_snapshot.len() as u32)
+                    .map(|s| area_snapshot.shape(s).to_geometry())
+                    .collect();
+                let index = AreaIndex::new(geometries);
+                let members = chosen
+                    .iter()
+                    .map(|(slot, _)| {
+                        index
+                            .locate(representative(&snapshot, *slot))
+                            .into_iter()
+                            .collect()
+                    })
+                    .collect();
+                Assignment { names, members }
+            }
+            Regions::Sites(km) => {
+                let sites = self.sites_of(&[]).await?;
+                let index = SiteIndex::new(sites.iter().map(|s| s.position).collect());
+                let footprints: Vec<Footprint> = chosen
+                    .iter()
+                    .map(|(slot, _)| {
+                        let [x, y] = representative(&snapshot, *slot);
+                        Footprint::Circle {
+                            centre: Point::new(x, y),
+                            radius_m: km * 1000.0,
+                        }
+                    })
+                    .collect();
+                let mut members = vec![Vec::new(); chosen.len()];
+                for r in index.reached_by(&footprints) {
+                    members[r.event].push(r.site);
+                }
+                let names = sites
+                    .into_iter()
+                    .map(|s| (format!("{}/{}", s.dataset, s.id), Some(s.name)))
+                    .collect();
+                Assignment { names, members }
+            }
+        };
+
+        let periods = bounds.len() - 1;
+        let mut counts: HashMap<usize, (Vec<u64>, Vec<f64>)> = HashMap::new();
+        for (i, regions) in members.iter().enumerate() {
+            let p = chosen[i].1;
+            for region in regions {
+                let entry = counts
+                    .entry(*region)
+                    .or_insert_with(|| (vec![0; periods], vec![0.0; periods]));
+                entry.0[p] += 1;
+                entry.1[p] += weights.as_ref().map_or(1.0, |w| w[i]);
+            }
+        }
+        let mut regions: Vec<RegionSeries> = counts
+            .into_iter()
+            .map(|(i, (c, s))| RegionSeries {
+                region: names[i].0.clone(),
+                name: names[i].1.clone(),
+                total: c.iter().sum(),
+                counts: c,
+                sums: weights.as_ref().map(|_| s),
+            })
+            .collect();
+        regions.sort_by(|a, b| b.total.cmp(&a.total).then(a.region.cmp(&b.region)));
+        regions.truncate(MAX_REGIONS);
+        Ok(BucketReport {
+            dataset: dataset.id.to_string(),
+            by: match &request.by {
+                Regions::Cells(r) => format!("h3:{r}"),
+                Regions::Areas(a) => format!("areas:{a}"),
+                Regions::Sites(km) => format!("sites:{km}"),
+            },
+            period: request.period,
+            boundaries: bounds
+                .iter()
+                .filter_map(|ms| DateTime::<Utc>::from_timestamp_millis(*ms))
+                .collect(),
+            events_counted: chosen.len() as u64,
+            regions,
+        })
+    }
+
+    /// A numeric property of the chosen slots, in their order (0 where missing).
+    async fn property_values(
+        &self,
+        snapshot: &Arc<Snapshot>,
+        chosen: &[(u32, usize)],
+        property: &str,
+    ) -> AppResult<Vec<f64>> {
+        let id = snapshot.dataset().id.clone();
+        let keys: Vec<i64> = chosen.iter().map(|(s, _)| snapshot.key(*s)).collect();
+        let mut by_key = HashMap::with_capacity(keys.len());
+        for chunk in keys.chunks(10_000) {
+            for (key, f) in self.store().features_by_key(&id, chunk.to_vec()).await? {
+                by_key.insert(
+                    key,
+                    f.properties
+                        .get(property)
+                        .and_then(Value::as_f64)
+                        .unwrap_or(0.0),
+                );
+            }
+        }
+        Ok(keys
+            .iter()
+            .map(|k| by_key.get(k).copied().unwrap_or(0.0))
+            .collect())
+    }
+}
+
+/// The regions found (id and name) and, per chosen event, the regions it falls in.
+struct Assignment {
+    names: Vec<(String, Option<String>)>,
+    members: Vec<Vec<usize>>,
+}
+
+/// A point standing for a feature: itself, or its envelope's centre.
+pub(crate) fn representative(snapshot: &Snapshot, slot: u32) -> [f64; 2] {
+    match snapshot.shape(slot) {
+        Shape::Point(p) => p,
+        Shape::Geometry(_) => {
+            let [w, s, e, n] = snapshot.envelope(slot);
+            [(w + e) / 2.0, (s + n) / 2.0]
+        }
+    }
+}
