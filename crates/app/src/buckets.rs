@@ -1,14 +1,16 @@
 //! Events per region per period: regions are H3 cells (the ancestors of each event's finest cell), the
 //! polygons of an area dataset (admin boundaries), or buffers around sites; periods are hours, days, weeks or
 //! months from the window's start. Each event counts (or adds a numeric property) once per region it falls
-//! in, in the period it began in.
+//! in, in the period it began in. Each region's last period is judged against the ones before it, as trends
+//! judge sites, so an anomaly in a cell or a district says so in words.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use geoconsole_analytics::{
-    AreaIndex, Footprint, Period, SiteIndex, boundaries_between, period_of,
+    AnomalyRule, AreaIndex, Assessment, Footprint, Period, SiteIndex, assess, boundaries_between,
+    describe, period_of,
 };
 use geoconsole_index::{Selection, Shape, Snapshot, TimeRange, Walk};
 use geoconsole_model::geo_types::Point;
@@ -86,6 +88,13 @@ pub struct RegionSeries {
     pub counts: Vec<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sums: Option<Vec<f64>>,
+    /// The last period against the ones before it (as `/analytics/trends` judges sites), with two periods
+    /// or more.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assessment: Option<Assessment>,
+    pub anomaly: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -259,14 +268,36 @@ impl Console {
                 entry.1[p] += weights.as_ref().map_or(1.0, |w| w[i]);
             }
         }
+        let last_end = DateTime::<Utc>::from_timestamp_millis(bounds[periods]).unwrap_or(end);
+        let what = request.sum.clone().unwrap_or_else(|| "events".into());
+        let rule = AnomalyRule::default();
         let mut regions: Vec<RegionSeries> = counts
             .into_iter()
-            .map(|(i, (c, s))| RegionSeries {
-                region: names[i].0.clone(),
-                name: names[i].1.clone(),
-                total: c.iter().sum(),
-                counts: c,
-                sums: weights.as_ref().map(|_| s),
+            .map(|(i, (c, s))| {
+                let series: Vec<f64> = match &weights {
+                    Some(_) => s.clone(),
+                    None => c.iter().map(|n| *n as f64).collect(),
+                };
+                let assessment = assess(&series);
+                let place = names[i].1.clone().unwrap_or_else(|| names[i].0.clone());
+                RegionSeries {
+                    region: names[i].0.clone(),
+                    name: names[i].1.clone(),
+                    total: c.iter().sum(),
+                    counts: c,
+                    sums: weights.as_ref().map(|_| s),
+                    anomaly: assessment.as_ref().is_some_and(|a| rule.flags(a)),
+                    reason: assessment.as_ref().map(|a| {
+                        describe(
+                            a,
+                            &format!("{what} ({})", dataset.id),
+                            &format!("in {place}"),
+                            request.period,
+                            last_end,
+                        )
+                    }),
+                    assessment,
+                }
             })
             .collect();
         regions.sort_by(|a, b| b.total.cmp(&a.total).then(a.region.cmp(&b.region)));

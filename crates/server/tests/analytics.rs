@@ -523,6 +523,19 @@ async fn buckets_count_events_per_region_and_period_as_independent_counts_do() {
         .as_u64()
         .expect("matched");
     assert_eq!(total, matched, "{}", busiest["name"]);
+    // Each region's last period is judged against the ones before, in words.
+    let daily = server
+        .get("/analytics/buckets?dataset=earthquakes&by=areas:countries&period=day")
+        .await
+        .json();
+    let first = &daily["regions"][0];
+    assert!(
+        first["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains(&format!("in {}", first["name"].as_str().expect("name")))),
+        "{first}"
+    );
+    assert!(first["assessment"]["z"].is_number() && first["anomaly"].is_boolean());
 
     // Site buffers add up per site; bad requests are refused with a reason.
     let sites = server
