@@ -33,29 +33,30 @@ pub fn resolution(r: u8) -> Result<Resolution, String> {
     Resolution::try_from(r).map_err(|e| e.to_string())
 }
 
-/// Counts points (lon, lat) per cell; points outside valid coordinates are skipped. Cells come sorted by
-/// index, so results are stable.
-pub fn count_cells(points: impl IntoIterator<Item = [f64; 2]>, res: Resolution) -> Vec<CellCount> {
-    let mut counts: HashMap<CellIndex, u64> = HashMap::new();
+/// Counts points (lon, lat) per cell with a direct lookup each (what aggregation costs without stored
+/// cells); points outside valid coordinates are skipped. Cells come sorted by index.
+pub fn count_cells(points: impl IntoIterator<Item = [f64; 2]>, res: Resolution) -> Vec<CellTotal> {
+    let mut counts: CellMap<u64> = CellMap::default();
     for [lon, lat] in points {
         if !(-180.0..=180.0).contains(&lon) || !(-90.0..=90.0).contains(&lat) {
             continue;
         }
         if let Ok(ll) = LatLng::new(lat, lon) {
-            *counts.entry(ll.to_cell(res)).or_insert(0) += 1;
+            *counts.entry(u64::from(ll.to_cell(res))).or_insert(0) += 1;
         }
     }
-    let mut cells: Vec<(CellIndex, u64)> = counts.into_iter().collect();
-    cells.sort_unstable_by_key(|(c, _)| *c);
-    cells
+    let mut cells: Vec<CellTotal> = counts
         .into_iter()
-        .map(|(cell, count)| CellCount {
-            cell: cell.to_string(),
-            count,
-            sum: None,
-            ring: ring(cell),
+        .filter_map(|(c, count)| {
+            Some(CellTotal {
+                cell: CellIndex::try_from(c).ok()?,
+                count,
+                sum: count as f64,
+            })
         })
-        .collect()
+        .collect();
+    cells.sort_unstable_by_key(|t| t.cell);
+    cells
 }
 
 /// Each point's cell at [`MAX_RESOLUTION`], as raw indexes (0 for a point outside valid coordinates), in
@@ -75,13 +76,42 @@ pub fn finest_cells(points: &[[f64; 2]]) -> Vec<u64> {
         .collect()
 }
 
-/// Counts and, with `weights`, sums per cell at `res` from finest cells ([`finest_cells`]) through their
-/// parents. Cells come sorted by index.
+/// One cell's totals, before its outline is drawn.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CellTotal {
+    pub cell: CellIndex,
+    pub count: u64,
+    pub sum: f64,
+}
+
+/// Cell indexes are already well-mixed 64-bit integers: one multiply spreads them over the table, where the
+/// default hasher would spend most of an aggregation's time hashing.
+#[derive(Default, Clone, Copy)]
+struct CellHasher(u64);
+
+impl std::hash::Hasher for CellHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
+    }
+}
+
+type CellMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<CellHasher>>;
+
+/// Counts and sums per cell at `res` from finest cells ([`finest_cells`]) and a weight each, through the
+/// cells' H3 ancestors. Cells come sorted by index.
 pub fn aggregate_cells(
     cells: impl IntoIterator<Item = (u64, f64)>,
     res: Resolution,
-) -> Vec<CellCount> {
-    let mut totals: HashMap<u64, (u64, f64)> = HashMap::new();
+) -> Vec<CellTotal> {
+    let mut totals: CellMap<(u64, f64)> = CellMap::default();
     // Consecutive points often share a cell (clusters, key order): skip the parent lookup for repeats.
     let mut last: Option<(u64, u64)> = None;
     for (raw, weight) in cells {
@@ -100,17 +130,29 @@ pub fn aggregate_cells(
         t.0 += 1;
         t.1 += weight;
     }
-    let mut out: Vec<(u64, (u64, f64))> = totals.into_iter().collect();
-    out.sort_unstable_by_key(|(c, _)| *c);
-    out.into_iter()
+    let mut out: Vec<CellTotal> = totals
+        .into_iter()
         .filter_map(|(raw, (count, sum))| {
-            let cell = CellIndex::try_from(raw).ok()?;
-            Some(CellCount {
-                cell: cell.to_string(),
+            Some(CellTotal {
+                cell: CellIndex::try_from(raw).ok()?,
                 count,
-                sum: Some(sum),
-                ring: ring(cell),
+                sum,
             })
+        })
+        .collect();
+    out.sort_unstable_by_key(|t| t.cell);
+    out
+}
+
+/// Totals with their outlines, for drawing; `summed` keeps the sums.
+pub fn outlines(totals: &[CellTotal], summed: bool) -> Vec<CellCount> {
+    totals
+        .iter()
+        .map(|t| CellCount {
+            cell: t.cell.to_string(),
+            count: t.count,
+            sum: summed.then_some(t.sum),
+            ring: ring(t.cell),
         })
         .collect()
 }
@@ -160,7 +202,7 @@ mod tests {
             [200.0, 0.0],
         ];
         let res = resolution(7).expect("res");
-        let cells = count_cells(points, res);
+        let cells = outlines(&count_cells(points, res), false);
         assert_eq!(
             cells.iter().map(|c| c.count).sum::<u64>(),
             3,
@@ -216,7 +258,10 @@ mod tests {
                 moved += usize::from(ancestor != ll.to_cell(res));
                 *expected.entry(ancestor.to_string()).or_default() += 1;
             }
-            let weighted = aggregate_cells(finest.iter().map(|c| (*c, 2.0)), res);
+            let weighted = outlines(
+                &aggregate_cells(finest.iter().map(|c| (*c, 2.0)), res),
+                true,
+            );
             let got: std::collections::BTreeMap<String, u64> =
                 weighted.iter().map(|c| (c.cell.clone(), c.count)).collect();
             assert_eq!(got, expected, "resolution {r}");
@@ -234,7 +279,7 @@ mod tests {
     fn rings_across_the_antimeridian_stay_whole() {
         let res = resolution(2).expect("res");
         for lat in [-60.0, 0.0, 45.0, 89.9] {
-            let cells = count_cells([[179.99, lat], [-179.99, lat]], res);
+            let cells = outlines(&count_cells([[179.99, lat], [-179.99, lat]], res), false);
             for c in cells {
                 assert_eq!(c.ring.first(), c.ring.last());
                 let polar = c.ring.iter().any(|p| p[1].abs() == 90.0);

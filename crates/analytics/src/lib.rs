@@ -22,7 +22,8 @@ pub use exposure::{
     reason,
 };
 pub use hexbin::{
-    CellCount, MAX_RESOLUTION, aggregate_cells, count_cells, finest_cells, resolution,
+    CellCount, CellTotal, MAX_RESOLUTION, aggregate_cells, count_cells, finest_cells, outlines,
+    resolution,
 };
 pub use impact::{Footprint, ImpactModel, default_model};
 pub use regions::{AreaIndex, boundaries_between};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use geoconsole_analytics::{
     CellCount, Exposure, Footprint, Hit, ImpactModel, Reach, SiteExposure, aggregate_cells, expose,
-    expose_nearest, finest_cells, rank, reason,
+    expose_nearest, finest_cells, outlines, rank, reason,
 };
 use geoconsole_index::{Selection, Shape, Snapshot, Walk};
 use geoconsole_model::geo_types::Point;
@@ -378,6 +378,7 @@ impl Console {
         bbox: Option<geoconsole_model::Bbox>,
         datetime: Option<DateTimeFilter>,
         sum: Option<&str>,
+        max_cells: usize,
     ) -> AppResult<Vec<CellCount>> {
         let res = geoconsole_analytics::resolution(resolution)
             .map_err(|e| AppError::new(AppErrorKind::Input, e))?;
@@ -413,27 +414,12 @@ impl Console {
         let weights = match sum {
             None => None,
             Some(property) => {
-                let mut by_key = HashMap::with_capacity(chosen.len());
                 let keys: Vec<i64> = chosen.iter().map(|s| snapshot.key(*s)).collect();
-                for chunk in keys.chunks(FETCH_CHUNK) {
-                    for (key, f) in self.store().features_by_key(id, chunk.to_vec()).await? {
-                        let v = f
-                            .properties
-                            .get(property)
-                            .and_then(Value::as_f64)
-                            .unwrap_or(0.0);
-                        by_key.insert(key, v);
-                    }
-                }
-                Some(
-                    keys.iter()
-                        .map(|k| by_key.get(k).copied().unwrap_or(0.0))
-                        .collect::<Vec<f64>>(),
-                )
+                Some(self.property_values(id, &keys, property).await?)
             }
         };
         let summed = weights.is_some();
-        let mut out = tokio::task::spawn_blocking(move || {
+        let totals = tokio::task::spawn_blocking(move || {
             let weight = |i: usize| weights.as_ref().map_or(1.0, |w| w[i]);
             aggregate_cells(
                 chosen
@@ -445,12 +431,17 @@ impl Console {
         })
         .await
         .map_err(|e| AppError::new(AppErrorKind::Internal, format!("hexbin failed: {e}")))?;
-        if !summed {
-            for c in &mut out {
-                c.sum = None;
-            }
+        // Outlines cost far more than counting: refuse an unreadable map before drawing it.
+        if totals.len() > max_cells {
+            return Err(AppError::new(
+                AppErrorKind::Input,
+                format!(
+                    "{} cells at resolution {resolution}; at most {max_cells}: choose a coarser resolution or a smaller bbox",
+                    totals.len()
+                ),
+            ));
         }
-        Ok(out)
+        Ok(outlines(&totals, summed))
     }
 
     /// Every feature's cell at the finest resolution, by slot, for one snapshot version (computed on first

@@ -5,7 +5,6 @@
 //! judge sites, so an anomaly in a cell or a district says so in words.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use geoconsole_analytics::{
@@ -159,7 +158,10 @@ impl Console {
         });
         let weights = match &request.sum {
             None => None,
-            Some(property) => Some(self.property_values(&snapshot, &chosen, property).await?),
+            Some(property) => {
+                let keys: Vec<i64> = chosen.iter().map(|(s, _)| snapshot.key(*s)).collect();
+                Some(self.property_values(&dataset.id, &keys, property).await?)
+            }
         };
 
         // Each chosen event's regions (index into `names`).
@@ -319,18 +321,16 @@ impl Console {
         })
     }
 
-    /// A numeric property of the chosen slots, in their order (0 where missing).
-    async fn property_values(
+    /// A numeric property of these features (by row key), in their order (0 where missing or not a number).
+    pub(crate) async fn property_values(
         &self,
-        snapshot: &Arc<Snapshot>,
-        chosen: &[(u32, usize)],
+        id: &DatasetId,
+        keys: &[i64],
         property: &str,
     ) -> AppResult<Vec<f64>> {
-        let id = snapshot.dataset().id.clone();
-        let keys: Vec<i64> = chosen.iter().map(|(s, _)| snapshot.key(*s)).collect();
         let mut by_key = HashMap::with_capacity(keys.len());
         for chunk in keys.chunks(10_000) {
-            for (key, f) in self.store().features_by_key(&id, chunk.to_vec()).await? {
+            for (key, f) in self.store().features_by_key(id, chunk.to_vec()).await? {
                 by_key.insert(
                     key,
                     f.properties

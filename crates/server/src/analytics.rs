@@ -101,14 +101,15 @@ pub async fn hexbin(
     let datetime = params.datetime("datetime")?;
     let cells = state
         .console
-        .hexbin(&id, resolution, bbox, datetime, params.get("sum"))
+        .hexbin(
+            &id,
+            resolution,
+            bbox,
+            datetime,
+            params.get("sum"),
+            MAX_CELLS,
+        )
         .await?;
-    if cells.len() > MAX_CELLS {
-        return Err(ApiError::bad_request(format!(
-            "{} cells at resolution {resolution}; at most {MAX_CELLS}: choose a coarser resolution or a smaller bbox",
-            cells.len()
-        )));
-    }
     let total: u64 = cells.iter().map(|c| c.count).sum();
     let features: Vec<serde_json::Value> = cells
         .into_iter()
