@@ -111,22 +111,18 @@ pub fn aggregate_cells(
     cells: impl IntoIterator<Item = (u64, f64)>,
     res: Resolution,
 ) -> Vec<CellTotal> {
-    let mut totals: CellMap<(u64, f64)> = CellMap::default();
-    // Consecutive points often share a cell (clusters, key order): skip the parent lookup for repeats.
-    let mut last: Option<(u64, u64)> = None;
+    let cells = cells.into_iter();
+    // Sized for many distinct cells up front: growing a table of a million entries rehashes it each time.
+    let mut totals: CellMap<(u64, f64)> =
+        CellMap::with_capacity_and_hasher(cells.size_hint().0 / 8, Default::default());
+    let target = u8::from(res);
     for (raw, weight) in cells {
-        let parent = match last {
-            Some((r, p)) if r == raw => p,
-            _ => {
-                let Some(p) = CellIndex::try_from(raw).ok().and_then(|c| c.parent(res)) else {
-                    continue;
-                };
-                let p = u64::from(p);
-                last = Some((raw, p));
-                p
-            }
-        };
-        let t = totals.entry(parent).or_insert((0, 0.0));
+        // Cells come from `finest_cells`, which only makes valid ones (0 marks none), so the ancestor is
+        // taken on the bits; the output is validated by h3o below, once per distinct cell.
+        if raw == 0 || cell_resolution(raw) < target {
+            continue;
+        }
+        let t = totals.entry(ancestor(raw, target)).or_insert((0, 0.0));
         t.0 += 1;
         t.1 += weight;
     }
@@ -142,6 +138,23 @@ pub fn aggregate_cells(
         .collect();
     out.sort_unstable_by_key(|t| t.cell);
     out
+}
+
+/// The resolution field of an H3 cell index (bits 52–55, H3 specification "H3Index representation").
+fn cell_resolution(raw: u64) -> u8 {
+    ((raw >> 52) & 0xF) as u8
+}
+
+/// The index of a cell's ancestor at resolution `res` (≤ the cell's own): the resolution field set to `res`
+/// and every digit finer than `res` set to 7 ("unused"), as the H3 specification defines a parent.
+fn ancestor(raw: u64, res: u8) -> u64 {
+    let unused_digits = 15 - u32::from(res);
+    let digits_mask = if unused_digits == 0 {
+        0
+    } else {
+        (1u64 << (3 * unused_digits)) - 1
+    };
+    (raw & !(0xF << 52) & !digits_mask) | (u64::from(res) << 52) | digits_mask
 }
 
 /// Totals with their outlines, for drawing; `summed` keeps the sums.
@@ -272,6 +285,27 @@ mod tests {
                 moved * 100 <= points.len() * 12,
                 "resolution {r}: {moved} moved"
             );
+        }
+    }
+
+    #[test]
+    fn ancestors_on_the_bits_are_h3o_parents() {
+        let points: Vec<[f64; 2]> = (0..2000)
+            .map(|i| {
+                let t = f64::from(i);
+                [((t * 97.31) % 360.0) - 180.0, ((t * 0.71).cos()) * 89.0]
+            })
+            .collect();
+        for raw in finest_cells(&points) {
+            let cell = CellIndex::try_from(raw).expect("valid");
+            for r in 0..=MAX_RESOLUTION {
+                let res = resolution(r).expect("res");
+                assert_eq!(
+                    ancestor(raw, r),
+                    u64::from(cell.parent(res).expect("coarser")),
+                    "{cell} at {r}"
+                );
+            }
         }
     }
 
