@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use geoconsole_analytics::{
-    CellCount, Exposure, Footprint, Hit, ImpactModel, Reach, SiteExposure, aggregate_cells, expose,
-    expose_nearest, finest_cells, outlines, rank, reason,
+    CellCount, Exposure, Footprint, Hit, ImpactModel, Nearest, Reach, SiteExposure,
+    aggregate_cells, combine_nearest, expose, expose_nearest, expose_nearest_by_site, finest_cells,
+    outlines, rank, reason,
 };
 use geoconsole_index::{Selection, Shape, Snapshot, Walk};
 use geoconsole_model::geo_types::Point;
@@ -101,6 +102,50 @@ const MAX_RADIUS_KM: f64 = 1000.0;
 /// Features fetched from the store per round when a model needs properties or hits need names.
 const FETCH_CHUNK: usize = 10_000;
 
+/// A hazard dataset whose selected events are all points with one reach, and where each selected slot's
+/// event sits in the request's event list.
+struct PointHazard {
+    snapshot: Arc<Snapshot>,
+    radius_m: f64,
+    time: Option<geoconsole_index::TimeRange>,
+    slot_to_event: Vec<u32>,
+}
+
+/// Each site's count and nearest event over several point hazards, each asked through its own index once
+/// per site (the same answer as [`expose_nearest`], much less work when events far outnumber sites).
+fn nearest_from_event_indexes(sites: &[Point<f64>], parts: &[PointHazard]) -> Vec<Nearest> {
+    let mut merged: Vec<Option<Nearest>> = vec![None; sites.len()];
+    for part in parts {
+        let found =
+            expose_nearest_by_site(sites, part.radius_m, |[west, south, east, north], out| {
+                let selection = Selection {
+                    bbox: Some(geoconsole_model::Bbox {
+                        west,
+                        south,
+                        east,
+                        north,
+                    }),
+                    time: part.time,
+                };
+                part.snapshot
+                    .for_each_selected(&selection, Walk::After(None), |slot| {
+                        let event = part.slot_to_event[slot as usize];
+                        if event != u32::MAX
+                            && let Shape::Point(p) = part.snapshot.shape(slot)
+                        {
+                            out.push((event as usize, p));
+                        }
+                        std::ops::ControlFlow::Continue(())
+                    });
+            });
+        for n in found {
+            let slot = &mut merged[n.reach.site];
+            *slot = Some(combine_nearest(*slot, n));
+        }
+    }
+    merged.into_iter().flatten().collect()
+}
+
 /// An event found in the index, before its id and name are looked up.
 struct EventRef {
     hazard: usize,
@@ -157,6 +202,8 @@ impl Console {
         let mut footprints = Vec::new();
         let mut events: Vec<EventRef> = Vec::new();
         let mut models = Vec::new();
+        // Hazards whose events are all points with one reach can be joined from their own index, per site.
+        let mut by_site: Vec<Option<PointHazard>> = Vec::new();
         for (h, d) in hazard_sets.iter().enumerate() {
             let model = match request.radius_km {
                 Some(radius_km) => ImpactModel::Fixed { radius_km },
@@ -185,6 +232,7 @@ impl Console {
                 })
             };
             let mut skipped = 0;
+            let mut part: Option<PointHazard> = None;
             if model.needs_properties() {
                 for chunk in slots.chunks(FETCH_CHUNK) {
                     let keys: Vec<i64> = chunk.iter().map(|s| snapshot.key(*s)).collect();
@@ -204,8 +252,24 @@ impl Console {
                 }
             } else {
                 let none = Properties::new();
+                part = match model {
+                    ImpactModel::Fixed { radius_km } => Some(PointHazard {
+                        snapshot: Arc::clone(&snapshot),
+                        radius_m: radius_km * 1000.0,
+                        time: selection.time.clone(),
+                        slot_to_event: vec![u32::MAX; snapshot.len()],
+                    }),
+                    _ => None,
+                };
                 for slot in slots {
-                    let geometry = snapshot.shape(slot).to_geometry();
+                    let shape = snapshot.shape(slot);
+                    if !matches!(shape, Shape::Point(_)) {
+                        part = None;
+                    }
+                    if let Some(p) = part.as_mut() {
+                        p.slot_to_event[slot as usize] = events.len() as u32;
+                    }
+                    let geometry = shape.to_geometry();
                     if let Some(footprint) = model.footprint(&geometry, &none) {
                         footprints.push(footprint);
                         events.push(EventRef {
@@ -216,6 +280,7 @@ impl Console {
                     }
                 }
             }
+            by_site.push(part);
             models.push(ModelUsed {
                 dataset: d.id.clone(),
                 model,
@@ -225,24 +290,33 @@ impl Console {
 
         let (sites_checked, events_checked) = (positions.len(), footprints.len());
         let nearest_only = request.nearest_only;
+        let per_site: Option<Vec<PointHazard>> = by_site.into_iter().collect();
         let (joined, positions, footprints) = tokio::task::spawn_blocking(move || {
             // Each listed reach with its site's total count.
-            let joined: Option<Vec<(Reach, usize)>> = if nearest_only {
-                Some(
-                    expose_nearest(&positions, &footprints)
-                        .into_iter()
-                        .map(|n| (n.reach, n.count))
-                        .collect(),
-                )
-            } else {
-                expose(&positions, &footprints, MAX_LISTED_PAIRS).map(|all| {
-                    let mut counts = HashMap::new();
-                    for r in &all {
-                        *counts.entry(r.site).or_insert(0usize) += 1;
-                    }
-                    all.into_iter().map(|r| (r, counts[&r.site])).collect()
-                })
-            };
+            let joined: Option<Vec<(Reach, usize)>> =
+                if nearest_only && let Some(parts) = per_site.filter(|p| !p.is_empty()) {
+                    Some(
+                        nearest_from_event_indexes(&positions, &parts)
+                            .into_iter()
+                            .map(|n| (n.reach, n.count))
+                            .collect(),
+                    )
+                } else if nearest_only {
+                    Some(
+                        expose_nearest(&positions, &footprints)
+                            .into_iter()
+                            .map(|n| (n.reach, n.count))
+                            .collect(),
+                    )
+                } else {
+                    expose(&positions, &footprints, MAX_LISTED_PAIRS).map(|all| {
+                        let mut counts = HashMap::new();
+                        for r in &all {
+                            *counts.entry(r.site).or_insert(0usize) += 1;
+                        }
+                        all.into_iter().map(|r| (r, counts[&r.site])).collect()
+                    })
+                };
             (joined, positions, footprints)
         })
         .await

@@ -128,6 +128,17 @@ async fn exposure_matches_brute_force_and_explains_itself() {
     for s in nearest["exposed"].as_array().expect("exposed") {
         assert_eq!(s["hits"].as_array().expect("hits").len(), 1);
         counted += s["hit_count"].as_u64().expect("count") as usize;
+        // The nearest is the brute-force nearest (the fixed-reach path asks the events' index per site).
+        let site = sites
+            .iter()
+            .find(|f| f["id"] == s["site"])
+            .expect("listed site exists");
+        let nearest_m = quakes
+            .iter()
+            .map(|q| haversine_m(xy(site), xy(q)))
+            .fold(f64::INFINITY, f64::min);
+        let got = s["hits"][0]["distance_m"].as_f64().expect("distance");
+        assert!((got - nearest_m).abs() < 1e-6, "{}: {got} vs {nearest_m}", s["site"]);
     }
     assert_eq!(counted, expected.len(), "hit_count counts every pair");
 
