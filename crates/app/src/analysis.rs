@@ -256,7 +256,7 @@ impl Console {
                     ImpactModel::Fixed { radius_km } => Some(PointHazard {
                         snapshot: Arc::clone(&snapshot),
                         radius_m: radius_km * 1000.0,
-                        time: selection.time.clone(),
+                        time: selection.time,
                         slot_to_event: vec![u32::MAX; snapshot.len()],
                     }),
                     _ => None,
