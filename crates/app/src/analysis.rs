@@ -111,6 +111,30 @@ struct PointHazard {
     slot_to_event: Vec<u32>,
 }
 
+/// Asking the events' index per site pays for every candidate with a random read into a large index,
+/// asking the sites' small tree per event pays per event: per site wins while candidates stay within a few
+/// per event (10 km around 10 k sites in a million clustered events: 1.5 per event, 0.7 s against 1.0 s),
+/// per event wins beyond (50 km: 26 per event, 2.4 s against 3.0 s).
+const PER_SITE_MAX_CANDIDATES: f64 = 6.0;
+
+/// Candidates per event the per-site path would check, estimated from an even sample of sites.
+fn candidates_per_event(sites: &[Point<f64>], parts: &[PointHazard]) -> f64 {
+    let events: usize = parts
+        .iter()
+        .map(|p| p.slot_to_event.iter().filter(|e| **e != u32::MAX).count())
+        .sum();
+    if sites.is_empty() || events == 0 {
+        return 0.0;
+    }
+    let step = (sites.len() / 64).max(1);
+    let sample: Vec<Point<f64>> = sites.iter().step_by(step).copied().collect();
+    let found: usize = nearest_from_event_indexes(&sample, parts)
+        .iter()
+        .map(|n| n.count)
+        .sum();
+    found as f64 * (sites.len() as f64 / sample.len() as f64) / events as f64
+}
+
 /// Each site's count and nearest event over several point hazards, each asked through its own index once
 /// per site (the same answer as [`expose_nearest`], much less work when events far outnumber sites).
 fn nearest_from_event_indexes(sites: &[Point<f64>], parts: &[PointHazard]) -> Vec<Nearest> {
@@ -293,30 +317,32 @@ impl Console {
         let per_site: Option<Vec<PointHazard>> = by_site.into_iter().collect();
         let (joined, positions, footprints) = tokio::task::spawn_blocking(move || {
             // Each listed reach with its site's total count.
-            let joined: Option<Vec<(Reach, usize)>> =
-                if nearest_only && let Some(parts) = per_site.filter(|p| !p.is_empty()) {
-                    Some(
-                        nearest_from_event_indexes(&positions, &parts)
-                            .into_iter()
-                            .map(|n| (n.reach, n.count))
-                            .collect(),
-                    )
-                } else if nearest_only {
-                    Some(
-                        expose_nearest(&positions, &footprints)
-                            .into_iter()
-                            .map(|n| (n.reach, n.count))
-                            .collect(),
-                    )
-                } else {
-                    expose(&positions, &footprints, MAX_LISTED_PAIRS).map(|all| {
-                        let mut counts = HashMap::new();
-                        for r in &all {
-                            *counts.entry(r.site).or_insert(0usize) += 1;
-                        }
-                        all.into_iter().map(|r| (r, counts[&r.site])).collect()
-                    })
-                };
+            let joined: Option<Vec<(Reach, usize)>> = if nearest_only
+                && let Some(parts) = per_site.filter(|p| {
+                    !p.is_empty() && candidates_per_event(&positions, p) <= PER_SITE_MAX_CANDIDATES
+                }) {
+                Some(
+                    nearest_from_event_indexes(&positions, &parts)
+                        .into_iter()
+                        .map(|n| (n.reach, n.count))
+                        .collect(),
+                )
+            } else if nearest_only {
+                Some(
+                    expose_nearest(&positions, &footprints)
+                        .into_iter()
+                        .map(|n| (n.reach, n.count))
+                        .collect(),
+                )
+            } else {
+                expose(&positions, &footprints, MAX_LISTED_PAIRS).map(|all| {
+                    let mut counts = HashMap::new();
+                    for r in &all {
+                        *counts.entry(r.site).or_insert(0usize) += 1;
+                    }
+                    all.into_iter().map(|r| (r, counts[&r.site])).collect()
+                })
+            };
             (joined, positions, footprints)
         })
         .await

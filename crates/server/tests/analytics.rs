@@ -138,7 +138,11 @@ async fn exposure_matches_brute_force_and_explains_itself() {
             .map(|q| haversine_m(xy(site), xy(q)))
             .fold(f64::INFINITY, f64::min);
         let got = s["hits"][0]["distance_m"].as_f64().expect("distance");
-        assert!((got - nearest_m).abs() < 1e-6, "{}: {got} vs {nearest_m}", s["site"]);
+        assert!(
+            (got - nearest_m).abs() < 1e-6,
+            "{}: {got} vs {nearest_m}",
+            s["site"]
+        );
     }
     assert_eq!(counted, expected.len(), "hit_count counts every pair");
 
