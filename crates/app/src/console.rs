@@ -248,6 +248,9 @@ impl Console {
 
     pub async fn drop_dataset(&self, id: &DatasetId) -> AppResult<()> {
         self.store.drop_dataset(id).await?;
+        if let Some(alerting) = &self.alerting {
+            alerting.store().forget_marks(id.as_str()).await?;
+        }
         tracing::info!(dataset = %id, "dataset dropped");
         self.committed(id).await
     }

@@ -269,6 +269,16 @@ impl AlertStore for GpkgStore {
         .await
     }
 
+    async fn forget_marks(&self, dataset: &str) -> StoreResult<()> {
+        let (dataset, path) = (dataset.to_string(), self.path().to_path_buf());
+        self.write_tx(move |tx| {
+            tx.execute("DELETE FROM gc_rule_marks WHERE dataset = ?1", [&dataset])
+                .map_err(|e| sqlite_error(&path, e))?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn raise(
         &self,
         alerts: Vec<NewAlert>,

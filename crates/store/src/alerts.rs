@@ -202,6 +202,9 @@ pub trait AlertStore: Send + Sync + Debug {
     async fn marks(&self, rule: &str) -> StoreResult<Vec<(String, u64)>>;
     /// Records that a rule has seen `dataset` up to `version` (never moves a mark back).
     async fn set_mark(&self, rule: &str, dataset: &str, version: u64) -> StoreResult<()>;
+    /// Forgets every rule's mark on `dataset` (it was dropped: a dataset made again under its id starts its
+    /// versions anew, and rules see all of it as news).
+    async fn forget_marks(&self, dataset: &str) -> StoreResult<()>;
 
     /// Stores the alerts whose key is new, each with one pending delivery per target, in one transaction;
     /// returns the alerts it stored, in order.

@@ -249,6 +249,19 @@ pub async fn rules_and_their_marks_round_trip(store: &dyn AlertStore) {
         vec![("earthquakes".to_string(), 9)],
         "marks never move back"
     );
+    store.forget_marks("earthquakes").await.expect("forget");
+    assert!(
+        store.marks(&rule.id).await.expect("marks").is_empty(),
+        "a dropped dataset's marks go"
+    );
+    store
+        .set_mark(&rule.id, "earthquakes", 1)
+        .await
+        .expect("a new dataset under the same id");
+    assert_eq!(
+        store.marks(&rule.id).await.expect("marks"),
+        vec![("earthquakes".to_string(), 1)]
+    );
     store.delete_rule(&rule.id).await.expect("delete");
     assert!(store.rules().await.expect("rules").is_empty());
     assert!(store.marks(&rule.id).await.expect("marks").is_empty());
