@@ -219,23 +219,22 @@ pub async fn build_demo(console: &Console, seed: u64) -> AppResult<DemoSummary> 
     .await?;
     // The last hours of the week arrive after the alert rules are set (below), as they would from a feed.
     let (quakes_before, quakes_after) = split_by_time(USGS_WEEK, "time", LATE_QUAKE_HOURS)?;
+    let quake_options = timed(
+        options(
+            "earthquakes",
+            "Earthquakes, week to 2023-04-07 (USGS)",
+            DatasetKind::Events,
+        ),
+        "time",
+        None,
+    );
+    const QUAKE_ORIGIN: &str = "USGS earthquake summary feed, all events in the week to 2023-04-07";
     let quakes = b
         .embedded(
             "earthquakes.geojson",
             quakes_before,
-            ImportOptions {
-                id_field: None,
-                ..timed(
-                    options(
-                        "earthquakes",
-                        "Earthquakes, week to 2023-04-07 (USGS)",
-                        DatasetKind::Events,
-                    ),
-                    "time",
-                    None,
-                )
-            },
-            "USGS earthquake summary feed, all events in the week to 2023-04-07",
+            quake_options.clone(),
+            QUAKE_ORIGIN,
             "public domain",
         )
         .await?;
@@ -367,17 +366,9 @@ pub async fn build_demo(console: &Console, seed: u64) -> AppResult<DemoSummary> 
         quakes_after,
         ImportOptions {
             mode: WriteMode::Append,
-            ..timed(
-                options(
-                    "earthquakes",
-                    "Earthquakes, week to 2023-04-07 (USGS)",
-                    DatasetKind::Events,
-                ),
-                "time",
-                None,
-            )
+            ..quake_options
         },
-        "USGS earthquake summary feed, all events in the week to 2023-04-07",
+        QUAKE_ORIGIN,
         "public domain",
     )
     .await?;

@@ -452,6 +452,25 @@ impl Console {
         features: &[Feature],
         datasets: &[Dataset],
     ) -> AppResult<Vec<NewAlert>> {
+        let Some((site_set, plan)) = self.exposure_plan(rule, dataset, datasets).await? else {
+            return Ok(Vec::new());
+        };
+        Ok(exposure_alerts(
+            rule,
+            &plan,
+            features,
+            &site_set,
+            Utc::now(),
+        ))
+    }
+
+    /// An exposure rule's indexed sites and its way of reading one hazard dataset; `None` for other rules.
+    async fn exposure_plan<'d>(
+        &self,
+        rule: &Rule,
+        dataset: &'d Dataset,
+        datasets: &[Dataset],
+    ) -> AppResult<Option<(Arc<SiteSet>, HazardPlan<'d>)>> {
         let Condition::Exposure {
             filter,
             site_where,
@@ -460,7 +479,7 @@ impl Console {
             ..
         } = &rule.when
         else {
-            return Ok(Vec::new());
+            return Ok(None);
         };
         let site_set = self
             .site_set(sites, site_where.as_deref(), datasets)
@@ -471,13 +490,7 @@ impl Console {
             *radius_km,
             self.impact_model(dataset),
         );
-        Ok(exposure_alerts(
-            rule,
-            &plan,
-            features,
-            &site_set,
-            Utc::now(),
-        ))
+        Ok(Some((site_set, plan)))
     }
 
     /// Any rule over what is stored of `dataset` (events active in `window`).
@@ -490,22 +503,11 @@ impl Console {
     ) -> AppResult<Vec<NewAlert>> {
         let now = Utc::now();
         match &rule.when {
-            Condition::Exposure {
-                filter,
-                site_where,
-                radius_km,
-                sites,
-                ..
-            } => {
-                let site_set = self
-                    .site_set(sites, site_where.as_deref(), datasets)
-                    .await?;
-                let plan = HazardPlan::new(
-                    dataset,
-                    compile(dataset, filter.as_deref())?,
-                    *radius_km,
-                    self.impact_model(dataset),
-                );
+            Condition::Exposure { .. } => {
+                let Some((site_set, plan)) = self.exposure_plan(rule, dataset, datasets).await?
+                else {
+                    return Ok(Vec::new());
+                };
                 let mut out = Vec::new();
                 let mut query = FeatureQuery {
                     datetime: window,

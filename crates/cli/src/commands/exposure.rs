@@ -5,21 +5,13 @@ use geoconsole_app::{Console, ExposureRequest};
 use geoconsole_query::DateTimeFilter;
 
 use crate::args::{Cli, ExposureArgs};
-use crate::commands::dataset_id;
+use crate::commands::dataset_ids;
 
 /// Prints exposed sites, most exposed first: a table with each site's nearest reason, or JSON / GeoJSON.
 pub async fn run(console: &Console, args: &ExposureArgs, cli: &Cli) -> Result<()> {
     let request = ExposureRequest {
-        sites: args
-            .sites
-            .iter()
-            .map(|s| dataset_id(s))
-            .collect::<Result<_>>()?,
-        hazards: args
-            .hazards
-            .iter()
-            .map(|s| dataset_id(s))
-            .collect::<Result<_>>()?,
+        sites: dataset_ids(&args.sites)?,
+        hazards: dataset_ids(&args.hazards)?,
         datetime: args
             .datetime
             .as_deref()

@@ -24,6 +24,11 @@ pub fn dataset_id(text: &str) -> Result<DatasetId> {
     DatasetId::new(text).map_err(|e| anyhow!("{}", e.message()))
 }
 
+/// Dataset ids from a repeated or comma-separated flag.
+pub fn dataset_ids(names: &[String]) -> Result<Vec<DatasetId>> {
+    names.iter().map(|n| dataset_id(n)).collect()
+}
+
 pub fn format_of(arg: Option<FormatArg>, path: &Path) -> Result<Format> {
     match arg {
         Some(FormatArg::Geojson) => Ok(Format::GeoJson),

@@ -5,7 +5,7 @@ use geoconsole_analytics::{AnomalyRule, Period, RiskModel};
 use geoconsole_app::{Console, RiskRequest, TrendRequest};
 
 use crate::args::{Cli, RiskArgs, TrendsArgs};
-use crate::commands::{dataset_id, instant};
+use crate::commands::{dataset_id, dataset_ids, instant};
 
 /// Prints sites by risk score, highest first, each with what made its score.
 pub async fn run(console: &Console, args: &RiskArgs, cli: &Cli) -> Result<()> {
@@ -21,11 +21,7 @@ pub async fn run(console: &Console, args: &RiskArgs, cli: &Cli) -> Result<()> {
         .transpose()?;
     let report = console
         .risk(RiskRequest {
-            sites: args
-                .sites
-                .iter()
-                .map(|s| dataset_id(s))
-                .collect::<Result<_>>()?,
+            sites: dataset_ids(&args.sites)?,
             model,
             as_of: args
                 .as_of
@@ -68,11 +64,7 @@ pub async fn run(console: &Console, args: &RiskArgs, cli: &Cli) -> Result<()> {
 pub async fn trends(console: &Console, args: &TrendsArgs, cli: &Cli) -> Result<()> {
     let report = console
         .trends(TrendRequest {
-            sites: args
-                .sites
-                .iter()
-                .map(|s| dataset_id(s))
-                .collect::<Result<_>>()?,
+            sites: dataset_ids(&args.sites)?,
             dataset: dataset_id(&args.dataset)?,
             radius_km: args.radius_km,
             period: Period::parse(&args.period).map_err(anyhow::Error::msg)?,
