@@ -30,6 +30,8 @@ export class SitesPanel {
   private hits = new Map<string, ExposureHit[]>();
   private scores = new Map<string, SiteScore>();
   private riskAbort: AbortController | null = null;
+  /** What the shown scores were asked for: the window's end and the data's versions. */
+  private riskAskedFor = '';
   private exposureAbort: AbortController | null = null;
   private exposureTimer: number | undefined;
 
@@ -70,17 +72,27 @@ export class SitesPanel {
 
   /** Scores as of the end of the time window (or now). */
   private async loadRisk(): Promise<void> {
+    // Scores depend on the score's time and the data, not on which layers are shown: a layer toggle or a
+    // pan asks for nothing (scoring every site is the heaviest request the console makes).
+    const asOf = this.app.timebar.window?.end ?? null;
+    const versions = [...this.app.collections.values()].map((c) => `${c.id}@${c.version}`).join(',');
+    const key = `${asOf}|${versions}`;
+    if (key === this.riskAskedFor) return;
+    this.riskAskedFor = key;
     this.riskAbort?.abort();
     const abort = new AbortController();
     this.riskAbort = abort;
     try {
-      const report = await risk(this.app.timebar.window?.end ?? null, 500, abort.signal);
+      const report = await risk(asOf, 500, abort.signal);
       if (abort.signal.aborted) return;
       this.scores = new Map(report.sites.map((s) => [`${s.dataset}/${s.site}`, s]));
       this.render();
       document.body.dataset.riskLoaded = String(report.sites.length);
     } catch (e) {
-      if (!abort.signal.aborted) this.app.notify((e as Error).message);
+      if (!abort.signal.aborted) {
+        this.riskAskedFor = '';
+        this.app.notify((e as Error).message);
+      }
     }
   }
 
