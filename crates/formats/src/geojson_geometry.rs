@@ -353,3 +353,13 @@ mod tests {
         }
     }
 }
+
+/// Reads one GeoJSON geometry object (as found inside documents that are not FeatureCollections of their
+/// own, such as feed entries) and validates it; a third coordinate is dropped.
+pub fn geometry_from_geojson(value: &Value) -> Result<Geometry<f64>, String> {
+    let raw: RawGeometry = serde_json::from_value(value.clone())
+        .map_err(|e| format!("not a GeoJSON geometry: {e}"))?;
+    let (geometry, _) = raw.into_geometry()?;
+    validate_geometry(&geometry).map_err(|e| e.message().to_string())?;
+    Ok(geometry)
+}

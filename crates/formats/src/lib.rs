@@ -20,6 +20,7 @@ pub use csv_table::{CoordinateColumns, CsvOptions, CsvReader, CsvWriter};
 pub use detect::{Format, detect_format};
 pub use error::{FormatError, FormatErrorKind, FormatResult, Location};
 pub use geojson::{GeoJsonReader, GeoJsonWriter};
+pub use geojson_geometry::geometry_from_geojson;
 pub use geojson_seq::{GeoJsonSeqReader, GeoJsonSeqWriter};
 pub use read::{FeatureStream, ReadOptions, SourceFeature, open_reader, read_stream};
 pub use write::{FeatureWriter, create_writer, feature_json};

@@ -58,11 +58,11 @@ CREATE INDEX IF NOT EXISTS gc_deliveries_due ON gc_deliveries (state, next_attem
 ";
 
 /// Instants as fixed-width RFC 3339 text in UTC, so text order is time order.
-fn ts(t: DateTime<Utc>) -> String {
+pub(crate) fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-fn parse_ts(text: &str) -> rusqlite::Result<DateTime<Utc>> {
+pub(crate) fn parse_ts(text: &str) -> rusqlite::Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| {
@@ -147,7 +147,7 @@ fn load_alert(conn: &Connection, seq: i64) -> rusqlite::Result<Option<AlertRecor
 impl GpkgStore {
     /// Runs `work` in its own write transaction on a fresh connection (alert writes are rare and small;
     /// feature writers keep theirs).
-    async fn write_tx<T: Send + 'static>(
+    pub(crate) async fn write_tx<T: Send + 'static>(
         &self,
         work: impl FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {

@@ -15,6 +15,7 @@ mod catalog;
 mod columns;
 mod connection;
 mod ddl;
+mod feeds;
 mod read;
 mod rtree_bulk;
 mod scan;

@@ -1,7 +1,11 @@
-//! The shared FeatureStore and AlertStore conformance suites, run against a real GeoPackage file per test.
+//! The shared FeatureStore, AlertStore and FeedStore conformance suites, run against a real GeoPackage file per test.
 
 geoconsole_store::feature_store_conformance!(async { geoconsole_testkit::temp_gpkg() });
 
 mod alerts {
     geoconsole_store::alert_store_conformance!(async { geoconsole_testkit::temp_gpkg() });
+}
+
+mod feeds {
+    geoconsole_store::feed_store_conformance!(async { geoconsole_testkit::temp_gpkg() });
 }

@@ -80,6 +80,29 @@ macro_rules! alert_store_conformance {
 }
 
 pub mod alerts;
+pub mod feeds;
+
+/// Expands every feed check into a `#[tokio::test]` for one backend. `$factory` is an expression evaluating
+/// to a future of a value with a `feed_store()` method returning `Arc<dyn FeedStore>`.
+#[macro_export]
+macro_rules! feed_store_conformance {
+    ($factory:expr) => {
+        $crate::feed_store_conformance!(@tests $factory;
+            definitions_and_state_round_trip_apart,
+            fingerprints_are_remembered_per_feed_and_forgotten_with_it,
+        );
+    };
+    (@tests $factory:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let holder = $factory.await;
+                let store = holder.feed_store();
+                $crate::conformance::feeds::$name(&*store).await;
+            }
+        )*
+    };
+}
 
 fn id(name: &str) -> DatasetId {
     DatasetId::new(name).expect("test ids are valid")

@@ -12,6 +12,7 @@
 pub mod alerts;
 pub mod conformance;
 mod error;
+pub mod feeds;
 mod stats;
 
 use std::fmt::Debug;
@@ -26,6 +27,7 @@ pub use alerts::{
     Disposition, NewAlert, RuleRecord, Transition,
 };
 pub use error::{StoreError, StoreErrorKind, StoreResult};
+pub use feeds::{FeedRecord, FeedStore};
 pub use stats::DatasetStats;
 
 /// What a write creates or changes. The metadata describes the dataset; the mode says what happens to

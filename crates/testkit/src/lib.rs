@@ -17,12 +17,13 @@ use geoconsole_app::Console;
 use geoconsole_gpkg::GpkgStore;
 use geoconsole_model::geo_types::{Geometry, Point};
 use geoconsole_model::{Feature, FeatureId, Properties};
-use geoconsole_store::{AlertStore, FeatureStore};
+use geoconsole_store::{AlertStore, FeatureStore, FeedStore};
 
 /// A store on a GeoPackage file in a temporary folder that lives as long as the value.
 pub struct TempStore {
     store: Arc<dyn FeatureStore>,
     alerts: Arc<dyn AlertStore>,
+    feeds: Arc<dyn FeedStore>,
     path: PathBuf,
     dir: tempfile::TempDir,
 }
@@ -46,6 +47,10 @@ impl TempStore {
         Arc::clone(&self.alerts)
     }
 
+    pub fn feed_store(&self) -> Arc<dyn FeedStore> {
+        Arc::clone(&self.feeds)
+    }
+
     pub fn console(&self) -> Console {
         Console::new(self.store()).with_alerts(self.alert_store())
     }
@@ -65,7 +70,8 @@ pub fn temp_gpkg() -> TempStore {
     let store = Arc::new(GpkgStore::open(&path).expect("open a new GeoPackage"));
     TempStore {
         store: store.clone(),
-        alerts: store,
+        alerts: store.clone(),
+        feeds: store,
         path,
         dir,
     }

@@ -1,0 +1,350 @@
+//! Guarded HTTP fetching: one client whose every connection goes through the [`NetworkPolicy`], conditional
+//! GET, and hard caps on time, bytes on the wire, bytes after decompression and redirects. A feed that
+//! answers slowly, endlessly or with a compression bomb costs at most the caps, and says which cap it hit.
+
+use std::io::Read;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{
+    ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH,
+    LAST_MODIFIED,
+};
+use reqwest::{StatusCode, Url};
+
+use crate::guard::{GuardedResolver, NetworkPolicy};
+
+/// The caps every fetch runs under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FetchLimits {
+    pub connect_timeout: Duration,
+    /// The whole exchange, headers and body.
+    pub total_timeout: Duration,
+    /// Bytes read from the network.
+    pub max_bytes: u64,
+    /// Bytes after gzip or deflate decoding.
+    pub max_decoded_bytes: u64,
+    pub max_redirects: usize,
+}
+
+impl Default for FetchLimits {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            total_timeout: Duration::from_secs(60),
+            max_bytes: 32 * 1024 * 1024,
+            max_decoded_bytes: 128 * 1024 * 1024,
+            max_redirects: 5,
+        }
+    }
+}
+
+/// What a feed was last seen with, sent back so an unchanged feed answers `304 Not Modified`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+/// The result of a fetch that did not fail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fetched {
+    NotModified,
+    Body {
+        /// Decoded bytes.
+        bytes: Vec<u8>,
+        /// The URL the body came from, after redirects.
+        url: Url,
+        content_type: Option<String>,
+        validators: Validators,
+    },
+}
+
+/// Which way a fetch failed; the message says the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FetchErrorKind {
+    /// The URL or an address on the way was refused by the network guard.
+    Refused,
+    Timeout,
+    Connect,
+    /// The server answered with an error status.
+    Status,
+    TooLarge,
+    Redirect,
+    /// The body could not be read or decoded.
+    Body,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct FetchError {
+    pub kind: FetchErrorKind,
+    pub message: String,
+}
+
+impl FetchError {
+    fn new(kind: FetchErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// Whether trying again later can help (a refused URL or a cap will not change by waiting).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self.kind,
+            FetchErrorKind::Timeout | FetchErrorKind::Connect | FetchErrorKind::Status
+        )
+    }
+}
+
+/// An HTTP client that can only reach what the policy allows.
+#[derive(Debug, Clone)]
+pub struct Fetcher {
+    client: reqwest::Client,
+    policy: Arc<NetworkPolicy>,
+    limits: FetchLimits,
+}
+
+impl Fetcher {
+    pub fn new(policy: NetworkPolicy, limits: FetchLimits) -> Result<Self, FetchError> {
+        let policy = Arc::new(policy);
+        let redirect_policy = policy.clone();
+        let max_redirects = limits.max_redirects;
+        let client = reqwest::Client::builder()
+            // A proxy would resolve names itself, out of the guard's sight.
+            .no_proxy()
+            .dns_resolver(Arc::new(GuardedResolver(policy.clone())))
+            .connect_timeout(limits.connect_timeout)
+            .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+                if attempt.previous().len() >= max_redirects {
+                    return attempt.error(format!("more than {max_redirects} redirects"));
+                }
+                match redirect_policy.check_url(attempt.url()) {
+                    Ok(()) => attempt.follow(),
+                    Err(refused) => {
+                        let to = attempt.url().to_string();
+                        attempt.error(format!("redirect to {to} refused: {refused}"))
+                    }
+                }
+            }))
+            .user_agent(concat!("geoconsole/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| FetchError::new(FetchErrorKind::Connect, e.to_string()))?;
+        Ok(Self {
+            client,
+            policy,
+            limits,
+        })
+    }
+
+    pub fn policy(&self) -> &NetworkPolicy {
+        &self.policy
+    }
+
+    pub fn limits(&self) -> FetchLimits {
+        self.limits
+    }
+
+    /// The client, for other outbound requests that must obey the same guard (webhooks).
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// GETs `url` with the validators of the last fetch; `limits` overrides the fetcher's own.
+    pub async fn get(
+        &self,
+        url: &Url,
+        validators: &Validators,
+        limits: Option<FetchLimits>,
+    ) -> Result<Fetched, FetchError> {
+        let limits = limits.unwrap_or(self.limits);
+        self.policy
+            .check_url(url)
+            .map_err(|r| FetchError::new(FetchErrorKind::Refused, r.0))?;
+        let work = self.exchange(url, validators, limits);
+        match tokio::time::timeout(limits.total_timeout, work).await {
+            Ok(result) => result,
+            Err(_) => Err(FetchError::new(
+                FetchErrorKind::Timeout,
+                format!(
+                    "no complete answer within {} s",
+                    limits.total_timeout.as_secs_f64()
+                ),
+            )),
+        }
+    }
+
+    async fn exchange(
+        &self,
+        url: &Url,
+        validators: &Validators,
+        limits: FetchLimits,
+    ) -> Result<Fetched, FetchError> {
+        let mut request = self
+            .client
+            .get(url.clone())
+            .header(ACCEPT_ENCODING, "gzip, deflate")
+            .header(
+                ACCEPT,
+                "application/geo+json, application/json, application/cap+xml, application/atom+xml, application/rss+xml, application/xml, text/csv, */*;q=0.5",
+            );
+        if let Some(etag) = &validators.etag {
+            request = request.header(IF_NONE_MATCH, etag);
+        }
+        if let Some(modified) = &validators.last_modified {
+            request = request.header(IF_MODIFIED_SINCE, modified);
+        }
+        let mut response = request.send().await.map_err(describe)?;
+        if response.status() == StatusCode::NOT_MODIFIED {
+            return Ok(Fetched::NotModified);
+        }
+        let final_url = response.url().clone();
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let encoding = header(CONTENT_ENCODING).map(|e| e.to_ascii_lowercase());
+        let content_type = header(reqwest::header::CONTENT_TYPE);
+        let found = Validators {
+            etag: header(ETAG),
+            last_modified: header(LAST_MODIFIED),
+        };
+        let status = response.status();
+        if let Some(length) = response.content_length()
+            && length > limits.max_bytes
+        {
+            return Err(too_large(limits.max_bytes, "says it is", length));
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(describe)? {
+            if (bytes.len() + chunk.len()) as u64 > limits.max_bytes {
+                return Err(too_large(
+                    limits.max_bytes,
+                    "was cut after",
+                    limits.max_bytes,
+                ));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        if !status.is_success() {
+            let start = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned();
+            return Err(FetchError::new(
+                FetchErrorKind::Status,
+                format!("the server answered {status}: {}", start.trim()),
+            ));
+        }
+        let bytes = decode(bytes, encoding.as_deref(), limits.max_decoded_bytes)?;
+        Ok(Fetched::Body {
+            bytes,
+            url: final_url,
+            content_type,
+            validators: found,
+        })
+    }
+}
+
+fn too_large(cap: u64, what: &str, n: u64) -> FetchError {
+    FetchError::new(
+        FetchErrorKind::TooLarge,
+        format!("the body {what} {n} bytes; the cap is {cap} bytes (max_bytes)"),
+    )
+}
+
+/// Undoes `Content-Encoding`, stopping at `cap` decoded bytes.
+fn decode(bytes: Vec<u8>, encoding: Option<&str>, cap: u64) -> Result<Vec<u8>, FetchError> {
+    let reader: Box<dyn Read> = match encoding {
+        None | Some("identity") => {
+            if bytes.len() as u64 > cap {
+                return Err(decoded_too_large(cap));
+            }
+            return Ok(bytes);
+        }
+        Some("gzip" | "x-gzip") => Box::new(flate2::read::MultiGzDecoder::new(&bytes[..])),
+        Some("deflate") => Box::new(flate2::read::ZlibDecoder::new(&bytes[..])),
+        Some(other) => {
+            return Err(FetchError::new(
+                FetchErrorKind::Body,
+                format!("content encoding '{other}' is not supported (gzip, deflate are)"),
+            ));
+        }
+    };
+    let mut out = Vec::new();
+    reader.take(cap + 1).read_to_end(&mut out).map_err(|e| {
+        FetchError::new(FetchErrorKind::Body, format!("cannot decode the body: {e}"))
+    })?;
+    if out.len() as u64 > cap {
+        return Err(decoded_too_large(cap));
+    }
+    Ok(out)
+}
+
+fn decoded_too_large(cap: u64) -> FetchError {
+    FetchError::new(
+        FetchErrorKind::TooLarge,
+        format!(
+            "the body decodes to more than {cap} bytes (max_decoded_bytes); refused as a compression bomb"
+        ),
+    )
+}
+
+/// Turns a client error into words, with the guard's refusal when that is the cause.
+fn describe(error: reqwest::Error) -> FetchError {
+    let mut chain = Vec::new();
+    let mut source: Option<&dyn std::error::Error> = Some(&error);
+    while let Some(e) = source {
+        if let Some(refused) = e.downcast_ref::<crate::guard::Refused>() {
+            return FetchError::new(FetchErrorKind::Refused, refused.0.clone());
+        }
+        chain.push(e.to_string());
+        source = e.source();
+    }
+    chain.dedup();
+    let text = chain.join(": ");
+    let kind = if error.is_timeout() {
+        FetchErrorKind::Timeout
+    } else if error.is_redirect() {
+        if text.contains("refused") {
+            FetchErrorKind::Refused
+        } else {
+            FetchErrorKind::Redirect
+        }
+    } else if error.is_connect() {
+        FetchErrorKind::Connect
+    } else {
+        FetchErrorKind::Body
+    };
+    FetchError::new(kind, text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn decoding_stops_at_the_cap() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&vec![0u8; 10 * 1024 * 1024]).unwrap();
+        let bomb = gz.finish().unwrap();
+        assert!(bomb.len() < 64 * 1024);
+        let err = decode(bomb.clone(), Some("gzip"), 1024 * 1024).unwrap_err();
+        assert_eq!(err.kind, FetchErrorKind::TooLarge);
+        assert!(err.message.contains("compression bomb"));
+        assert_eq!(
+            decode(bomb, Some("gzip"), 20 * 1024 * 1024).unwrap().len(),
+            10 * 1024 * 1024
+        );
+        assert!(decode(b"not gzip".to_vec(), Some("gzip"), 100).is_err());
+        assert!(
+            decode(b"x".to_vec(), Some("br"), 100)
+                .unwrap_err()
+                .message
+                .contains("br")
+        );
+    }
+}

@@ -1,0 +1,409 @@
+//! OASIS Common Alerting Protocol 1.2 (1.1 reads the same way): an `<alert>` with one or more `<info>`
+//! blocks (one per language), each with `<area>`s given as polygons (`lat,lon` pairs, closed) and circles
+//! (`lat,lon radius_km`). One alert is one feature: its identifier is the id, the areas of its first English
+//! (or first) info block are the geometry, and `onset`/`effective`/`sent` to `expires` is its time.
+//! `Update` and `Cancel` messages name what they replace in `<references>` (`sender,identifier,sent`,
+//! space-separated). Only `Actual` alerts are events; exercises, tests and drafts are skipped.
+//!
+//! api.weather.gov's GeoJSON alerts carry the same fields and are turned into the same [`CapAlert`].
+
+use chrono::{DateTime, Utc};
+use geo::{Destination, Haversine};
+use geoconsole_model::geo_types::{Coord, Geometry, LineString, MultiPolygon, Point, Polygon};
+use geoconsole_model::{
+    Feature, FeatureId, Properties, TimeSpan, format_rfc3339, validate_geometry,
+};
+use serde_json::{Value, json};
+
+use super::xml::{self, Element};
+use super::{Action, FeedItem, Parsed, Withdrawal, short};
+
+/// The property that says where a CAP alert stands: `actual` (in force or not yet expired), `expired`,
+/// `updated` (replaced by a later message) or `cancelled`.
+pub const CAP_STATE: &str = "cap_state";
+
+/// Vertices of the polygon standing for a CAP circle.
+const CIRCLE_VERTICES: usize = 48;
+/// Long texts are cut: descriptions are for reading, not for storing whole bulletins.
+const MAX_TEXT: usize = 4000;
+
+/// The fields of one CAP alert the console keeps, from XML or from api.weather.gov GeoJSON.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct CapAlert {
+    pub identifier: String,
+    pub sender: String,
+    pub sent: Option<DateTime<Utc>>,
+    pub status: String,
+    pub msg_type: String,
+    /// Identifiers of the referenced messages.
+    pub references: Vec<String>,
+    pub event: String,
+    pub category: Vec<String>,
+    pub urgency: String,
+    pub severity: String,
+    pub certainty: String,
+    pub headline: Option<String>,
+    pub description: Option<String>,
+    pub instruction: Option<String>,
+    pub sender_name: Option<String>,
+    pub web: Option<String>,
+    pub effective: Option<DateTime<Utc>>,
+    pub onset: Option<DateTime<Utc>>,
+    pub expires: Option<DateTime<Utc>>,
+    pub area_desc: Vec<String>,
+    pub areas: Vec<Polygon<f64>>,
+    /// Why areas could not be used, when some could not.
+    pub area_problems: Vec<String>,
+}
+
+fn time(text: Option<&str>) -> Option<DateTime<Utc>> {
+    text.and_then(|t| DateTime::parse_from_rfc3339(t.trim()).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// `sender,identifier,sent sender,identifier,sent ...` to the identifiers.
+pub(crate) fn reference_ids(text: &str) -> Vec<String> {
+    text.split_whitespace()
+        .filter_map(|triple| triple.split(',').nth(1))
+        .filter(|id| !id.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Severity words as a rank rules can compare: Extreme 4, Severe 3, Moderate 2, Minor 1, else 0.
+pub(crate) fn severity_rank(severity: &str) -> u8 {
+    match severity.to_ascii_lowercase().as_str() {
+        "extreme" => 4,
+        "severe" => 3,
+        "moderate" => 2,
+        "minor" => 1,
+        _ => 0,
+    }
+}
+
+/// A CAP polygon: `lat,lon lat,lon ...`, at least four pairs, first equal to last.
+pub(crate) fn polygon(text: &str) -> Result<Polygon<f64>, String> {
+    let mut ring = Vec::new();
+    for pair in text.split_whitespace() {
+        let (lat, lon) = pair
+            .split_once(',')
+            .ok_or_else(|| format!("polygon point '{pair}' is not 'lat,lon'"))?;
+        let parse = |s: &str| {
+            s.trim()
+                .parse::<f64>()
+                .map_err(|_| format!("polygon point '{pair}' is not numeric"))
+        };
+        ring.push(Coord {
+            x: parse(lon)?,
+            y: parse(lat)?,
+        });
+    }
+    if ring.len() < 4 {
+        return Err(format!(
+            "a polygon needs at least 4 points, this one has {}",
+            ring.len()
+        ));
+    }
+    if ring.first() != ring.last() {
+        return Err(
+            "the polygon is not closed (CAP requires its first and last points to be equal)".into(),
+        );
+    }
+    let polygon = Polygon::new(LineString(ring), Vec::new());
+    validate_geometry(&Geometry::Polygon(polygon.clone())).map_err(|e| e.message().to_string())?;
+    Ok(polygon)
+}
+
+/// A CAP circle (`lat,lon radius_km`) as a polygon of [`CIRCLE_VERTICES`] geodesic points.
+pub(crate) fn circle(text: &str) -> Result<Polygon<f64>, String> {
+    let bad = || format!("circle '{}' is not 'lat,lon radius_km'", short(text, 60));
+    let (centre, radius) = text
+        .trim()
+        .split_once(char::is_whitespace)
+        .ok_or_else(bad)?;
+    let (lat, lon) = centre.split_once(',').ok_or_else(bad)?;
+    let lat: f64 = lat.trim().parse().map_err(|_| bad())?;
+    let lon: f64 = lon.trim().parse().map_err(|_| bad())?;
+    let radius_km: f64 = radius.trim().parse().map_err(|_| bad())?;
+    if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
+        return Err(format!("circle centre {lat},{lon} is out of range"));
+    }
+    if !(radius_km > 0.0 && radius_km <= 5000.0) {
+        return Err(format!(
+            "circle radius {radius_km} km is not between 0 and 5000"
+        ));
+    }
+    let centre = Point::new(lon, lat);
+    let mut ring: Vec<Coord<f64>> = (0..CIRCLE_VERTICES)
+        .map(|i| {
+            let bearing = 360.0 * i as f64 / CIRCLE_VERTICES as f64;
+            Haversine.destination(centre, bearing, radius_km * 1000.0).0
+        })
+        .collect();
+    ring.push(ring[0]);
+    Ok(Polygon::new(LineString(ring), Vec::new()))
+}
+
+impl CapAlert {
+    /// Reads an `<alert>` element.
+    pub(crate) fn from_xml(alert: &Element) -> Result<Self, String> {
+        let identifier = alert
+            .text_of("identifier")
+            .ok_or("the alert has no <identifier>")?
+            .to_string();
+        let text = |e: &Element, name: &str| e.text_of(name).map(str::to_string);
+        let mut cap = CapAlert {
+            sender: text(alert, "sender").unwrap_or_default(),
+            sent: time(alert.text_of("sent")),
+            status: text(alert, "status").unwrap_or_default(),
+            msg_type: text(alert, "msgType").unwrap_or_default(),
+            references: alert
+                .text_of("references")
+                .map(reference_ids)
+                .unwrap_or_default(),
+            identifier,
+            ..CapAlert::default()
+        };
+        let infos: Vec<&Element> = alert.children_named("info").collect();
+        let info = infos
+            .iter()
+            .find(|i| {
+                i.text_of("language")
+                    .is_none_or(|l| l.to_ascii_lowercase().starts_with("en"))
+            })
+            .or(infos.first());
+        if let Some(info) = info {
+            cap.event = text(info, "event").unwrap_or_default();
+            cap.category = info
+                .children_named("category")
+                .map(|c| c.text.trim().to_string())
+                .collect();
+            cap.urgency = text(info, "urgency").unwrap_or_default();
+            cap.severity = text(info, "severity").unwrap_or_default();
+            cap.certainty = text(info, "certainty").unwrap_or_default();
+            cap.headline = text(info, "headline");
+            cap.description = text(info, "description");
+            cap.instruction = text(info, "instruction");
+            cap.sender_name = text(info, "senderName");
+            cap.web = text(info, "web");
+            cap.effective = time(info.text_of("effective"));
+            cap.onset = time(info.text_of("onset"));
+            cap.expires = time(info.text_of("expires"));
+            for area in info.children_named("area") {
+                if let Some(desc) = area.text_of("areaDesc") {
+                    cap.area_desc.push(desc.to_string());
+                }
+                for p in area
+                    .children_named("polygon")
+                    .filter(|p| !p.text.trim().is_empty())
+                {
+                    match polygon(&p.text) {
+                        Ok(polygon) => cap.areas.push(polygon),
+                        Err(e) => cap.area_problems.push(e),
+                    }
+                }
+                for c in area
+                    .children_named("circle")
+                    .filter(|c| !c.text.trim().is_empty())
+                {
+                    match circle(&c.text) {
+                        Ok(polygon) => cap.areas.push(polygon),
+                        Err(e) => cap.area_problems.push(e),
+                    }
+                }
+            }
+        }
+        Ok(cap)
+    }
+
+    /// Adds this alert to `parsed`: as an item, as a withdrawal of earlier ones (a `Cancel` is an
+    /// instruction, not an event to draw), or as a skipped entry with the reason.
+    pub(crate) fn add_to(self, parsed: &mut Parsed, now: DateTime<Utc>) {
+        if self.msg_type.eq_ignore_ascii_case("cancel")
+            && self.status.eq_ignore_ascii_case("actual")
+        {
+            if self.references.is_empty() {
+                parsed.skip(format!(
+                    "CAP alert '{}': a Cancel without <references> cannot be applied",
+                    self.identifier
+                ));
+            } else {
+                parsed.withdrawals.push(Withdrawal {
+                    by: self.identifier,
+                    at: self.sent,
+                    ids: self.references,
+                });
+            }
+            return;
+        }
+        match self.into_item(now) {
+            Ok(item) => parsed.items.push(item),
+            Err(why) => parsed.skip(why),
+        }
+    }
+
+    /// The item this alert is, or why it is not one.
+    fn into_item(self, now: DateTime<Utc>) -> Result<FeedItem, String> {
+        let who = format!("CAP alert '{}'", self.identifier);
+        if !self.status.eq_ignore_ascii_case("actual") {
+            return Err(format!(
+                "{who}: status '{}' is not an actual event",
+                self.status
+            ));
+        }
+        let action = match self.msg_type.to_ascii_lowercase().as_str() {
+            "alert" => Action::Publish,
+            "update" => Action::Update,
+            other => return Err(format!("{who}: message type '{other}' carries no event")),
+        };
+        if action == Action::Update && self.references.is_empty() {
+            return Err(format!(
+                "{who}: an {} without <references> cannot be applied",
+                self.msg_type
+            ));
+        }
+        let start = self.onset.or(self.effective).or(self.sent);
+        let Some(start) = start else {
+            return Err(format!("{who}: no onset, effective or sent time"));
+        };
+        let time = match self.expires {
+            Some(end) if end >= start => {
+                TimeSpan::interval(start, end).map_err(|e| e.message().to_string())?
+            }
+            _ => TimeSpan::instant(start),
+        };
+        let geometry = match self.areas.len() {
+            0 => {
+                let why = if self.area_problems.is_empty() {
+                    "no polygon or circle (areas given only by geocodes cannot be placed)"
+                        .to_string()
+                } else {
+                    self.area_problems.join("; ")
+                };
+                return Err(format!("{who}: {why}"));
+            }
+            1 => Geometry::Polygon(self.areas[0].clone()),
+            _ => Geometry::MultiPolygon(MultiPolygon(self.areas.clone())),
+        };
+        let state = if self.expires.is_some_and(|e| e <= now) {
+            "expired"
+        } else {
+            "actual"
+        };
+        let mut p = Properties::new();
+        let mut put = |k: &str, v: Value| {
+            if !v.is_null() {
+                p.insert(k.to_string(), v);
+            }
+        };
+        let opt_time =
+            |t: Option<DateTime<Utc>>| t.map(|t| json!(format_rfc3339(t))).unwrap_or(Value::Null);
+        let opt_text =
+            |t: Option<String>| t.map(|t| json!(short(&t, MAX_TEXT))).unwrap_or(Value::Null);
+        put(
+            "title",
+            json!(self.headline.clone().unwrap_or_else(|| self.event.clone())),
+        );
+        put("event", json!(self.event));
+        put("severity", json!(self.severity));
+        put("severity_rank", json!(severity_rank(&self.severity)));
+        put("urgency", json!(self.urgency));
+        put("certainty", json!(self.certainty));
+        put("category", json!(self.category.join(", ")));
+        put("area", json!(self.area_desc.join("; ")));
+        put("sender", json!(self.sender));
+        put("sender_name", opt_text(self.sender_name));
+        put("sent", opt_time(self.sent));
+        put("effective", opt_time(self.effective));
+        put("onset", opt_time(self.onset));
+        put("expires", opt_time(self.expires));
+        put("msg_type", json!(self.msg_type));
+        put("references", json!(self.references.join(" ")));
+        put("headline", opt_text(self.headline));
+        put("description", opt_text(self.description));
+        put("instruction", opt_text(self.instruction));
+        put("web", opt_text(self.web));
+        put(CAP_STATE, json!(state));
+        Ok(FeedItem {
+            feature: Feature {
+                id: Some(FeatureId(self.identifier)),
+                geometry,
+                time: Some(time),
+                properties: p,
+            },
+            event_time: self.sent,
+            action,
+            supersedes: self.references,
+        })
+    }
+}
+
+/// A body that is one CAP `<alert>`.
+pub(crate) fn read_document(body: &[u8], now: DateTime<Utc>) -> Result<Parsed, String> {
+    let root = xml::parse(body)?;
+    if root.name != "alert" {
+        return Err(format!(
+            "expected a CAP <alert> document, found <{}>",
+            root.name
+        ));
+    }
+    let mut parsed = Parsed::default();
+    push_alert(&mut parsed, &root, now)?;
+    Ok(parsed)
+}
+
+pub(crate) fn push_alert(
+    parsed: &mut Parsed,
+    alert: &Element,
+    now: DateTime<Utc>,
+) -> Result<(), String> {
+    CapAlert::from_xml(alert)?.add_to(parsed, now);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polygons_are_lat_lon_and_must_close() {
+        let p = polygon("38.47,-120.14 38.34,-119.95 38.52,-119.74 38.62,-119.89 38.47,-120.14")
+            .unwrap();
+        assert_eq!(
+            p.exterior().0[0],
+            Coord {
+                x: -120.14,
+                y: 38.47
+            }
+        );
+        assert!(
+            polygon("38.47,-120.14 38.34,-119.95 38.52,-119.74 38.62,-119.89")
+                .unwrap_err()
+                .contains("closed")
+        );
+        assert!(polygon("1,2 3").is_err());
+        assert!(polygon("a,b c,d e,f a,b").is_err());
+    }
+
+    #[test]
+    fn circles_become_polygons_of_the_right_size() {
+        let c = circle("32.9525,-115.5527 10").unwrap();
+        let ring = &c.exterior().0;
+        assert_eq!(ring.len(), CIRCLE_VERTICES + 1);
+        let north = ring[0];
+        assert!((north.y - 32.9525 - 10.0 / 111.2).abs() < 0.01, "{north:?}");
+        assert!(circle("32.9,-115.5 0").is_err());
+        assert!(circle("95,0 10").is_err());
+        assert!(circle("nonsense").is_err());
+    }
+
+    #[test]
+    fn references_give_identifiers() {
+        assert_eq!(
+            reference_ids(
+                "w@nws.gov,NWS-1,2024-01-01T00:00:00-00:00 w@nws.gov,NWS-2,2024-01-01T01:00:00-00:00"
+            ),
+            vec!["NWS-1", "NWS-2"]
+        );
+    }
+}

@@ -1,0 +1,258 @@
+//! Feed readers: a fetched body in, items out. Each item is a feature with a stable id (the source's own,
+//! or one derived from the fields that identify it), its time, and what earlier items it updates or cancels.
+//! Items that cannot be placed or are not real events are skipped with a reason, never guessed.
+
+mod cap;
+mod firms;
+mod georss;
+mod nws;
+pub(crate) mod xml;
+
+use std::io::Cursor;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use geoconsole_formats::{Format, ReadOptions, read_stream};
+use geoconsole_model::{Feature, FeatureId, TimeSpan, parse_time_value};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::spec::{FeedFormat, FeedSpec};
+
+pub use cap::CAP_STATE;
+
+/// What an item does to earlier ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// A new item (or a new version of one with the same id).
+    Publish,
+    /// Replaces the items in `supersedes` (CAP `Update`).
+    Update,
+}
+
+/// Earlier items withdrawn by a message that is not an event itself (CAP `Cancel`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Withdrawal {
+    /// The withdrawing message's id.
+    pub by: String,
+    pub at: Option<DateTime<Utc>>,
+    pub ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedItem {
+    /// Always has an id.
+    pub feature: Feature,
+    /// The source's own time for the event (CAP `sent`, a quake's origin time), for lag.
+    pub event_time: Option<DateTime<Utc>>,
+    pub action: Action,
+    /// Ids of the earlier items this one updates or cancels.
+    pub supersedes: Vec<String>,
+}
+
+impl FeedItem {
+    pub fn id(&self) -> &str {
+        self.feature
+            .id
+            .as_ref()
+            .map(FeatureId::as_str)
+            .unwrap_or("")
+    }
+
+    /// A digest of everything stored for the item: equal digests mean a replay, which is not written again.
+    pub fn fingerprint(&self) -> String {
+        let mut hash = Sha256::new();
+        hash.update(geoconsole_formats::feature_json(&self.feature).as_bytes());
+        if let Some(time) = self.feature.time {
+            hash.update(format!(
+                "{}/{}",
+                time.start.timestamp_millis(),
+                time.end.timestamp_millis()
+            ));
+        }
+        hash.update(format!("{:?}{:?}", self.action, self.supersedes));
+        hash.finalize()[..12]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+/// A document an index points to, with what the index says about its version (Atom `updated`), so an
+/// unchanged one is not fetched again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Linked {
+    pub url: String,
+    pub version: String,
+}
+
+/// What one body held.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Parsed {
+    pub items: Vec<FeedItem>,
+    pub withdrawals: Vec<Withdrawal>,
+    /// Entries not stored, each with where and why.
+    pub skipped: Vec<String>,
+    /// Documents the body points to that hold the items (CAP messages listed by an index feed).
+    pub linked: Vec<Linked>,
+}
+
+impl Parsed {
+    fn skip(&mut self, why: String) {
+        // A feed with thousands of placeless entries must not grow the health record without bound.
+        if self.skipped.len() < 1000 {
+            self.skipped.push(why);
+        }
+    }
+}
+
+/// Reads a body of the feed's format. `now` decides which warnings have already expired.
+pub fn read(spec: &FeedSpec, body: &[u8], now: DateTime<Utc>) -> Result<Parsed, String> {
+    let mut parsed = match spec.format {
+        FeedFormat::Cap => cap::read_document(body, now),
+        FeedFormat::CapIndex => georss::read_cap_index(body, now, spec.max_linked),
+        FeedFormat::NwsAlerts => nws::read(body, now),
+        FeedFormat::Georss => georss::read(body, spec.footprint),
+        FeedFormat::Firms => firms::read(body),
+        FeedFormat::Usgs => generic(spec, body, Format::GeoJson, Some("time"), Some("mag")),
+        FeedFormat::Geojson => generic(spec, body, Format::GeoJson, None, None),
+        FeedFormat::Geojsonseq => generic(spec, body, Format::GeoJsonSeq, None, None),
+        FeedFormat::Csv => generic(spec, body, Format::Csv, None, None),
+    }?;
+    apply_mapping(spec, &mut parsed);
+    Ok(parsed)
+}
+
+/// The feed's own field mapping, over what the format gave: id, time and severity by property name.
+fn apply_mapping(spec: &FeedSpec, parsed: &mut Parsed) {
+    let mut kept = Vec::with_capacity(parsed.items.len());
+    for mut item in std::mem::take(&mut parsed.items) {
+        let props = &item.feature.properties;
+        if let Some(field) = &spec.id_field {
+            match props.get(field) {
+                Some(Value::String(s)) if !s.is_empty() => {
+                    item.feature.id = Some(FeatureId(s.clone()))
+                }
+                Some(Value::Number(n)) => item.feature.id = Some(FeatureId(n.to_string())),
+                _ => {
+                    parsed.skip(format!(
+                        "{}: id field '{field}' is missing or empty",
+                        item.id()
+                    ));
+                    continue;
+                }
+            }
+        }
+        if let Some(field) = &spec.time {
+            let start = props.get(field).map(parse_time_value);
+            let end = spec
+                .time_end
+                .as_ref()
+                .and_then(|f| props.get(f))
+                .map(parse_time_value);
+            match (start, end) {
+                (Some(Ok(start)), None) => item.feature.time = Some(TimeSpan::instant(start)),
+                (Some(Ok(start)), Some(Ok(end))) => match TimeSpan::interval(start, end) {
+                    Ok(span) => item.feature.time = Some(span),
+                    Err(e) => {
+                        parsed.skip(format!("{}: {}", item.id(), e.message()));
+                        continue;
+                    }
+                },
+                (Some(Err(e)), _) | (_, Some(Err(e))) => {
+                    parsed.skip(format!("{}: time: {}", item.id(), e.message()));
+                    continue;
+                }
+                (None, _) => {
+                    parsed.skip(format!("{}: time field '{field}' is missing", item.id()));
+                    continue;
+                }
+            }
+            item.event_time = item.feature.time.map(|t| t.start);
+        }
+        if let Some(field) = &spec.severity
+            && let Some(value) = item.feature.properties.get(field).cloned()
+        {
+            item.feature.properties.insert("severity".into(), value);
+        }
+        if item.feature.id.is_none() {
+            parsed.skip(format!(
+                "an item has no id; name the property that identifies items with id_field ({})",
+                short(&geoconsole_formats::feature_json(&item.feature), 120)
+            ));
+            continue;
+        }
+        kept.push(item);
+    }
+    parsed.items = kept;
+}
+
+/// GeoJSON, GeoJSONSeq and CSV feeds through the console's own file readers; `time` and `severity` name
+/// the format's documented fields when it has them (USGS).
+fn generic(
+    spec: &FeedSpec,
+    body: &[u8],
+    format: Format,
+    time: Option<&str>,
+    severity: Option<&str>,
+) -> Result<Parsed, String> {
+    let options = ReadOptions {
+        format: Some(format),
+        ..ReadOptions::default()
+    };
+    let label = Path::new(&spec.name);
+    let (_, stream) =
+        read_stream(label, Cursor::new(body.to_vec()), &options).map_err(|e| e.to_string())?;
+    let mut parsed = Parsed::default();
+    for result in stream {
+        let source = match result {
+            Ok(source) => source,
+            Err(e) if e.is_recoverable() => {
+                parsed.skip(e.to_string());
+                continue;
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+        let mut feature = source.feature;
+        let mut event_time = None;
+        if let Some(field) = time
+            && let Some(Ok(at)) = feature.properties.get(field).map(parse_time_value)
+        {
+            feature.time = Some(TimeSpan::instant(at));
+            event_time = Some(at);
+        }
+        if let Some(field) = severity
+            && let Some(value) = feature.properties.get(field).cloned()
+        {
+            feature.properties.insert("severity".into(), value);
+        }
+        parsed.items.push(FeedItem {
+            feature,
+            event_time,
+            action: Action::Publish,
+            supersedes: Vec::new(),
+        });
+    }
+    Ok(parsed)
+}
+
+/// A stable id made from the fields that identify an item in a source that gives none.
+pub(crate) fn derived_id(parts: &[&str]) -> String {
+    let mut hash = Sha256::new();
+    for part in parts {
+        hash.update(part.as_bytes());
+        hash.update([0]);
+    }
+    hash.finalize()[..10]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+pub(crate) fn short(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(max).collect();
+    format!("{cut}…")
+}

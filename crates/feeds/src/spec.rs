@@ -1,0 +1,237 @@
+//! A feed's definition as its owner writes it (config `[[feeds]]`, the API, `geoconsole feeds add`).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::fetch::FetchLimits;
+
+/// The formats feeds arrive in. Each names a published specification or a service's documented output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedFormat {
+    /// USGS earthquake summary feeds (GeoJSON; `time`/`updated` in epoch ms, the feature id is the event id).
+    Usgs,
+    /// api.weather.gov `/alerts` (GeoJSON features whose properties are CAP fields).
+    NwsAlerts,
+    /// One OASIS CAP 1.2 (or 1.1) `<alert>` document.
+    Cap,
+    /// An Atom or RSS index whose entries are CAP alerts, inline (`cap:` fields) or linked documents.
+    CapIndex,
+    /// RSS 2.0 or Atom with GeoRSS (simple or GML) or W3C geo points; GDACS feeds are read this way, with
+    /// their `gdacs:` fields as properties.
+    Georss,
+    /// NASA FIRMS active-fire CSV (MODIS or VIIRS).
+    Firms,
+    Geojson,
+    Geojsonseq,
+    Csv,
+}
+
+impl FeedFormat {
+    pub const ALL: [Self; 9] = [
+        Self::Usgs,
+        Self::NwsAlerts,
+        Self::Cap,
+        Self::CapIndex,
+        Self::Georss,
+        Self::Firms,
+        Self::Geojson,
+        Self::Geojsonseq,
+        Self::Csv,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Usgs => "usgs",
+            Self::NwsAlerts => "nws_alerts",
+            Self::Cap => "cap",
+            Self::CapIndex => "cap_index",
+            Self::Georss => "georss",
+            Self::Firms => "firms",
+            Self::Geojson => "geojson",
+            Self::Geojsonseq => "geojsonseq",
+            Self::Csv => "csv",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.as_str() == text)
+    }
+}
+
+/// Which geometry to keep when an item has both a point and an area (GeoRSS items often do).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Footprint {
+    /// The area when there is one, else the point.
+    #[default]
+    Area,
+    Point,
+}
+
+/// One feed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedSpec {
+    /// 1 to 64 letters, digits, `-` or `_`.
+    pub name: String,
+    pub url: String,
+    pub format: FeedFormat,
+    /// The dataset new items are written to (created on the first poll).
+    pub dataset: String,
+    #[serde(default = "default_interval")]
+    pub interval_s: u64,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// The property holding each item's stable id, when the format has none of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_field: Option<String>,
+    /// The property holding the event's time (or start), when the format does not define it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_end: Option<String>,
+    /// A property copied to `severity`, so rules and risk read one name across feeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<String>,
+    #[serde(default)]
+    pub footprint: Footprint,
+    /// Overrides of the fetch caps for this feed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_bytes: Option<u64>,
+    /// Linked documents fetched per poll from an index feed (CAP in Atom).
+    #[serde(default = "default_linked")]
+    pub max_linked: usize,
+}
+
+fn default_interval() -> u64 {
+    60
+}
+fn yes() -> bool {
+    true
+}
+fn default_linked() -> usize {
+    50
+}
+
+/// The shortest poll interval: public feeds update at most every minute, and polling faster gets a client
+/// blocked; one second is allowed for local simulators and tests.
+pub const MIN_INTERVAL_S: u64 = 1;
+
+impl FeedSpec {
+    /// A feed with defaults for everything but what must be said.
+    pub fn new(name: &str, url: &str, format: FeedFormat, dataset: &str) -> Self {
+        Self {
+            name: name.into(),
+            url: url.into(),
+            format,
+            dataset: dataset.into(),
+            interval_s: default_interval(),
+            enabled: true,
+            id_field: None,
+            time: None,
+            time_end: None,
+            severity: None,
+            footprint: Footprint::default(),
+            timeout_ms: None,
+            max_bytes: None,
+            max_linked: default_linked(),
+        }
+    }
+
+    /// Checks what can be checked without the network; the URL's addresses are checked by the guard.
+    pub fn check(&self) -> Result<(), String> {
+        let simple = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 64
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        };
+        if !simple(&self.name) {
+            return Err(format!(
+                "feed name '{}' must be 1 to 64 letters, digits, '-' or '_'",
+                self.name
+            ));
+        }
+        if !simple(&self.dataset) {
+            return Err(format!(
+                "feed '{}': dataset '{}' must be 1 to 64 letters, digits, '-' or '_'",
+                self.name, self.dataset
+            ));
+        }
+        if self.interval_s < MIN_INTERVAL_S || self.interval_s > 7 * 24 * 3600 {
+            return Err(format!(
+                "feed '{}': interval_s must be between {MIN_INTERVAL_S} and 604800",
+                self.name
+            ));
+        }
+        if self.timeout_ms == Some(0) || self.max_bytes == Some(0) {
+            return Err(format!(
+                "feed '{}': timeout_ms and max_bytes must be above 0",
+                self.name
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn interval(&self) -> Duration {
+        Duration::from_secs(self.interval_s)
+    }
+
+    /// The fetch caps for this feed: the console's, narrowed or widened by the feed's own.
+    pub fn limits(&self, base: FetchLimits) -> FetchLimits {
+        FetchLimits {
+            total_timeout: self
+                .timeout_ms
+                .map(Duration::from_millis)
+                .unwrap_or(base.total_timeout),
+            connect_timeout: self
+                .timeout_ms
+                .map(|t| Duration::from_millis(t).min(base.connect_timeout))
+                .unwrap_or(base.connect_timeout),
+            max_bytes: self.max_bytes.unwrap_or(base.max_bytes),
+            max_decoded_bytes: self
+                .max_bytes
+                .map(|b| b.saturating_mul(4))
+                .unwrap_or(base.max_decoded_bytes),
+            ..base
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_intervals_are_checked() {
+        let mut spec = FeedSpec::new("usgs-day", "https://x/", FeedFormat::Usgs, "earthquakes");
+        assert!(spec.check().is_ok());
+        spec.name = "bad name".into();
+        assert!(spec.check().unwrap_err().contains("bad name"));
+        spec.name = "ok".into();
+        spec.interval_s = 0;
+        assert!(spec.check().unwrap_err().contains("interval_s"));
+    }
+
+    #[test]
+    fn formats_round_trip_by_name() {
+        for format in FeedFormat::ALL {
+            assert_eq!(FeedFormat::parse(format.as_str()), Some(format));
+        }
+        let spec: FeedSpec = serde_json::from_str(
+            r#"{"name":"a","url":"https://x/","format":"cap_index","dataset":"alerts"}"#,
+        )
+        .unwrap();
+        assert_eq!(spec.interval_s, 60);
+        assert!(
+            serde_json::from_str::<FeedSpec>(
+                r#"{"name":"a","url":"u","format":"cap","dataset":"d","bogus":1}"#
+            )
+            .is_err()
+        );
+    }
+}
