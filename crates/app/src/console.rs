@@ -32,6 +32,10 @@ pub struct Console {
     impact_models: Arc<std::sync::RwLock<std::collections::HashMap<DatasetId, ImpactModel>>>,
     /// Rules, alerts and their delivery, when the store keeps them.
     pub(crate) alerting: Option<Arc<crate::alerting::Alerting>>,
+    /// Live feeds, when the store keeps their registry.
+    pub(crate) feeds: Option<Arc<crate::feeding::Feeding>>,
+    /// What outbound connections may reach beyond the public internet.
+    pub(crate) network: Arc<geoconsole_feeds::NetworkPolicy>,
     /// Each indexed dataset's finest H3 cells by slot, for the version they were computed from.
     pub(crate) h3_cells: Arc<std::sync::Mutex<CellCache>>,
 }
@@ -44,6 +48,8 @@ impl Console {
             risk_model: Arc::default(),
             impact_models: Arc::default(),
             alerting: None,
+            feeds: None,
+            network: Arc::default(),
             h3_cells: Arc::default(),
         }
     }

@@ -58,6 +58,9 @@ pub struct ImportOptions {
     /// Keep the written features (up to [`crate::alerting::MAX_CAPTURED`]) for rule evaluation; the
     /// console turns it on itself when alerting is on.
     pub capture: bool,
+    /// The features carry their own time (feeds, generators that computed it): no field is detected and
+    /// `time`/`time_end` are ignored.
+    pub time_given: bool,
 }
 
 impl Default for ImportOptions {
@@ -76,6 +79,7 @@ impl Default for ImportOptions {
             counters: None,
             source: None,
             capture: false,
+            time_given: false,
         }
     }
 }
@@ -250,8 +254,11 @@ fn stage(
     let start = options
         .time
         .clone()
-        .or_else(|| time_fields::detect(&features, &START_FIELD_NAMES));
+        .filter(|_| !options.time_given)
+        .or_else(|| time_fields::detect(&features, &START_FIELD_NAMES))
+        .filter(|_| !options.time_given);
     let end = match (&options.time_end, &start) {
+        _ if options.time_given => None,
         (Some(end), _) => Some(end.clone()),
         (None, Some(start)) => {
             time_fields::detect(&features, &END_FIELD_NAMES).filter(|end| end != start)

@@ -60,6 +60,84 @@ pub enum Command {
     /// Alerts: list, follow as they are raised, acknowledge, resolve, and the webhook outbox
     #[command(subcommand)]
     Alerts(AlertsCommand),
+    /// Live feeds: add, list, show health and lag, pause, resume, delete, poll now, or simulate one
+    #[command(subcommand)]
+    Feeds(FeedsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FeedsCommand {
+    /// Add a feed (its URL is checked now; a serving console starts polling it within seconds)
+    Add(Box<FeedAddArgs>),
+    /// Every feed with its health: ok, late, failing, paused; lag and last error
+    List,
+    /// One feed in full: definition, health, counts, lag, skipped entries
+    Show { name: String },
+    /// Stop polling a feed (its data stays)
+    Pause { name: String },
+    /// Poll a paused feed again
+    Resume { name: String },
+    /// Delete a feed (the data it brought stays in its dataset)
+    Delete { name: String },
+    /// Poll now and print what the poll did
+    PollNow {
+        /// The feed; or --all
+        name: Option<String>,
+        #[arg(long, conflicts_with = "name")]
+        all: bool,
+    },
+    /// Serve the demo's earthquake week replayed live as a USGS feed, for trying feeds without the internet
+    Simulate {
+        #[arg(long, default_value = "127.0.0.1:8787")]
+        listen: std::net::SocketAddr,
+        /// Times faster than the week happened
+        #[arg(long, default_value_t = 120.0)]
+        speed: f64,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct FeedAddArgs {
+    /// 1 to 64 letters, digits, '-' or '_'
+    #[arg(long)]
+    pub name: String,
+    #[arg(long)]
+    pub url: String,
+    /// usgs, nws_alerts, cap, cap_index, georss, firms, geojson, geojsonseq or csv
+    #[arg(long)]
+    pub format: String,
+    /// The dataset items are written to (created on the first poll)
+    #[arg(long)]
+    pub dataset: String,
+    /// Seconds between polls
+    #[arg(long, default_value_t = 60)]
+    pub interval: u64,
+    /// The property that identifies items, when the format has no ids of its own
+    #[arg(long)]
+    pub id_field: Option<String>,
+    /// The property holding the event time, when the format does not define it
+    #[arg(long)]
+    pub time: Option<String>,
+    #[arg(long)]
+    pub time_end: Option<String>,
+    /// A property copied to `severity`
+    #[arg(long)]
+    pub severity: Option<String>,
+    /// area (default) or point: which geometry to keep when an item has both
+    #[arg(long)]
+    pub footprint: Option<String>,
+    /// Longest a poll may take, in milliseconds
+    #[arg(long)]
+    pub timeout_ms: Option<u64>,
+    /// Largest body accepted, in bytes
+    #[arg(long)]
+    pub max_bytes: Option<u64>,
+    /// Add it paused
+    #[arg(long)]
+    pub paused: bool,
+    /// Redefine the feed if it exists (its health and item memory stay)
+    #[arg(long)]
+    pub replace: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -361,6 +439,13 @@ pub struct DemoArgs {
     /// Start the server on the demo store once it is built
     #[arg(long)]
     pub serve: bool,
+    /// With --serve: no live feed (by default a local simulator replays the demo's earthquake week as a
+    /// USGS feed, polled every 10 s, so new quakes arrive while you watch)
+    #[arg(long)]
+    pub no_live_feed: bool,
+    /// Speed of the live feed's replay, times faster than the week happened
+    #[arg(long, default_value_t = 120.0)]
+    pub feed_speed: f64,
     #[command(flatten)]
     pub server: ServeArgs,
 }

@@ -23,9 +23,23 @@ pub struct FileConfig {
     pub webhooks: Vec<geoconsole_app::Webhook>,
     /// Impact models per hazard dataset (`[impact.<dataset>]`).
     pub impact: std::collections::BTreeMap<String, geoconsole_analytics::ImpactModel>,
+    /// Live feeds (`[[feeds]]`), saved at start when new or changed.
+    pub feeds: Vec<geoconsole_feeds::FeedSpec>,
+    /// What feeds and webhooks may reach beyond the public internet (`[network] allow = [...]`).
+    pub network: NetworkConfig,
 }
 
-const KNOWN_KEYS: [&str; 6] = ["store", "log", "risk", "rules", "webhooks", "impact"];
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// Addresses (`127.0.0.1`), networks (`10.20.0.0/16`) or host names outbound connections may reach
+    /// although they are loopback, private or link-local.
+    pub allow: Vec<String>,
+}
+
+const KNOWN_KEYS: [&str; 8] = [
+    "store", "log", "risk", "rules", "webhooks", "impact", "feeds", "network",
+];
 
 /// The file name looked for in the working directory when no `--config` is given.
 pub const DEFAULT_CONFIG_FILE: &str = "geoconsole.toml";
@@ -78,7 +92,7 @@ mod tests {
         assert_eq!(
             warnings,
             vec![
-                "g.toml: unknown setting 'stroe' ignored (known: store, log, risk, rules, webhooks, impact)"
+                "g.toml: unknown setting 'stroe' ignored (known: store, log, risk, rules, webhooks, impact, feeds, network)"
             ]
         );
     }

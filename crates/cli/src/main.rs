@@ -81,7 +81,24 @@ fn run(cli: Cli) -> Result<()> {
             .clone()
             .or(file_config.store)
             .unwrap_or_else(|| default_store.to_string());
-        let console = open_console(&location)?;
+        // The demo's feed simulator listens before the console exists, so its loopback address can be
+        // allowed by the network guard like any address an operator allows.
+        let mut allow = file_config.network.allow.clone();
+        let simulator = match &cli.command {
+            Command::Demo(args) if args.serve && !args.no_live_feed => {
+                let simulator = commands::feeds::Simulator::bind(
+                    std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+                    args.feed_speed,
+                )
+                .await?;
+                allow.push(simulator.addr.ip().to_string());
+                Some(simulator)
+            }
+            _ => None,
+        };
+        let policy = geoconsole_feeds::NetworkPolicy::allowing(&allow)
+            .map_err(|e| anyhow::anyhow!("config: [network] allow: {e}"))?;
+        let console = open_console(&location, policy)?;
         console.set_risk_model(file_config.risk);
         console.set_webhooks(file_config.webhooks)?;
         console.set_impact_models(
@@ -96,32 +113,41 @@ fn run(cli: Cli) -> Result<()> {
                 .collect::<Result<_>>()?,
         )?;
         let configured_rules = file_config.rules;
+        let configured_feeds = file_config.feeds;
         match &cli.command {
             Command::Import(args) => commands::import::run(&console, args, &cli).await,
             Command::Datasets(command) => commands::datasets::run(&console, command, &cli).await,
             Command::Query(args) => commands::query::run(&console, args).await,
             Command::Export(args) => commands::export::run(&console, args, &cli).await,
-            Command::Demo(args) => commands::demo::run(&console, args, &cli, &location).await,
-            Command::Serve(args) => commands::serve::run(&console, args, configured_rules).await,
+            Command::Demo(args) => {
+                commands::demo::run(&console, args, &cli, &location, simulator).await
+            }
+            Command::Serve(args) => {
+                commands::serve::run(&console, args, configured_rules, configured_feeds).await
+            }
             Command::Exposure(args) => commands::exposure::run(&console, args, &cli).await,
             Command::Risk(args) => commands::risk::run(&console, args, &cli).await,
             Command::Trends(args) => commands::risk::trends(&console, args, &cli).await,
             Command::Rules(command) => commands::alerts::rules(&console, command, &cli).await,
             Command::Alerts(command) => commands::alerts::alerts(&console, command, &cli).await,
+            Command::Feeds(command) => commands::feeds::run(&console, command, &cli).await,
             Command::Generate(_) => Ok(()),
         }
     })
 }
 
 /// Picks the backend from the store location. Backends are chosen here, at run time, never by cargo features.
-fn open_console(location: &str) -> Result<Console> {
+fn open_console(location: &str, policy: geoconsole_feeds::NetworkPolicy) -> Result<Console> {
     if location.starts_with("postgres://") || location.starts_with("postgresql://") {
         bail!(
             "PostgreSQL/PostGIS stores are not available in this build yet; use a GeoPackage path such as ops.gpkg"
         );
     }
     let store = Arc::new(GpkgStore::open(location)?);
-    Ok(Console::new(store.clone()).with_alerts(store))
+    Ok(Console::new(store.clone())
+        .with_network(policy)
+        .with_alerts(store.clone())
+        .with_feeds(store, geoconsole_feeds::FetchLimits::default())?)
 }
 
 fn init_logging(verbose: u8, configured: Option<&str>, serving: bool, json: bool) {

@@ -123,7 +123,7 @@ async fn an_alert_in_flight_when_the_console_is_killed_is_delivered_after_restar
     std::fs::write(
         dir.path().join("geoconsole.toml"),
         format!(
-            "[[webhooks]]\nname = \"ops\"\nurl = \"{}\"\nsecret = \"{SECRET}\"\nrules = [\"only_this\"]\nretry_base_ms = 100\ntimeout_ms = 60000\n\n\
+            "# The receiver is on loopback, which the network guard refuses unless allowed.\n[network]\nallow = [\"127.0.0.1\"]\n\n[[webhooks]]\nname = \"ops\"\nurl = \"{}\"\nsecret = \"{SECRET}\"\nrules = [\"only_this\"]\nretry_base_ms = 100\ntimeout_ms = 60000\n\n\
              [[rules]]\nid = \"only_this\"\nseverity = \"critical\"\n[rules.when]\nkind = \"exposure\"\nhazards = [\"earthquakes\"]\nwhere = \"mag >= 7\"\nsites = [\"sites\"]\nsite_where = \"name = 'Managua Office'\"\nradius_km = 50\n",
             receiver.url
         ),

@@ -12,7 +12,7 @@ use reqwest::header::{
 };
 use reqwest::{StatusCode, Url};
 
-use crate::guard::{GuardedResolver, NetworkPolicy};
+use crate::guard::{NetworkPolicy, guarded};
 
 /// The caps every fetch runs under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,14 +108,10 @@ pub struct Fetcher {
 }
 
 impl Fetcher {
-    pub fn new(policy: NetworkPolicy, limits: FetchLimits) -> Result<Self, FetchError> {
-        let policy = Arc::new(policy);
+    pub fn new(policy: Arc<NetworkPolicy>, limits: FetchLimits) -> Result<Self, FetchError> {
         let redirect_policy = policy.clone();
         let max_redirects = limits.max_redirects;
-        let client = reqwest::Client::builder()
-            // A proxy would resolve names itself, out of the guard's sight.
-            .no_proxy()
-            .dns_resolver(Arc::new(GuardedResolver(policy.clone())))
+        let client = guarded(policy.clone(), reqwest::Client::builder())
             .connect_timeout(limits.connect_timeout)
             .redirect(reqwest::redirect::Policy::custom(move |attempt| {
                 if attempt.previous().len() >= max_redirects {
@@ -139,7 +135,7 @@ impl Fetcher {
         })
     }
 
-    pub fn policy(&self) -> &NetworkPolicy {
+    pub fn policy(&self) -> &Arc<NetworkPolicy> {
         &self.policy
     }
 
@@ -215,6 +211,16 @@ impl Fetcher {
             last_modified: header(LAST_MODIFIED),
         };
         let status = response.status();
+        if status.is_redirection() {
+            // reqwest hands back redirects it will not follow (a scheme other than http or https).
+            let to = header(reqwest::header::LOCATION).unwrap_or_default();
+            return Err(FetchError::new(
+                FetchErrorKind::Redirect,
+                format!(
+                    "the server redirected to '{to}', which was not followed: only http and https are"
+                ),
+            ));
+        }
         if let Some(length) = response.content_length()
             && length > limits.max_bytes
         {

@@ -145,9 +145,21 @@ impl NetworkPolicy {
     }
 }
 
+/// Makes a client builder connect only where `policy` allows: names resolve through the guard, and proxies
+/// are off (a proxy would resolve names itself, out of the guard's sight). IP-literal URLs do not pass
+/// through a resolver; check them with [`NetworkPolicy::check_url`] before each request.
+pub fn guarded(
+    policy: Arc<NetworkPolicy>,
+    builder: reqwest::ClientBuilder,
+) -> reqwest::ClientBuilder {
+    builder
+        .no_proxy()
+        .dns_resolver(Arc::new(GuardedResolver(policy)))
+}
+
 /// The resolver the guarded HTTP client connects through.
 #[derive(Debug, Clone)]
-pub(crate) struct GuardedResolver(pub Arc<NetworkPolicy>);
+struct GuardedResolver(Arc<NetworkPolicy>);
 
 impl reqwest::dns::Resolve for GuardedResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {

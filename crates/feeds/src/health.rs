@@ -2,6 +2,7 @@
 //! how much it brought, and how late its events arrive (lag: arrival time minus the source's own event
 //! time). The state is kept by the store so health survives restarts and is the same for every instance.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -80,6 +81,8 @@ pub struct FeedState {
     pub newest_event: Option<DateTime<Utc>>,
     /// Reasons for the last poll's skipped entries (the first few).
     pub skipped_reasons: Vec<String>,
+    /// CAP warnings in force, by item id, until when: marked expired once that time passes.
+    pub open_until: BTreeMap<String, DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -272,6 +272,16 @@ fn polygon(coords: Coords) -> GeometryResult<Polygon<f64>> {
     Ok(Polygon::new(LineString(exterior), interiors))
 }
 
+/// Reads one GeoJSON geometry object (as found inside documents that are not FeatureCollections of their
+/// own, such as feed entries) and validates it; a third coordinate is dropped.
+pub fn geometry_from_geojson(value: &Value) -> Result<Geometry<f64>, String> {
+    let raw: RawGeometry = serde_json::from_value(value.clone())
+        .map_err(|e| format!("not a GeoJSON geometry: {e}"))?;
+    let (geometry, _) = raw.into_geometry()?;
+    validate_geometry(&geometry).map_err(|e| e.message().to_string())?;
+    Ok(geometry)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,14 +362,4 @@ mod tests {
             assert!(e.contains(expected), "{json}: {e}");
         }
     }
-}
-
-/// Reads one GeoJSON geometry object (as found inside documents that are not FeatureCollections of their
-/// own, such as feed entries) and validates it; a third coordinate is dropped.
-pub fn geometry_from_geojson(value: &Value) -> Result<Geometry<f64>, String> {
-    let raw: RawGeometry = serde_json::from_value(value.clone())
-        .map_err(|e| format!("not a GeoJSON geometry: {e}"))?;
-    let (geometry, _) = raw.into_geometry()?;
-    validate_geometry(&geometry).map_err(|e| e.message().to_string())?;
-    Ok(geometry)
 }

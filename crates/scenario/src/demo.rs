@@ -18,7 +18,8 @@ use serde_json::Value;
 
 use crate::hazards::{self, Place};
 
-const USGS_WEEK: &[u8] = include_bytes!("../../../fixtures/demo/usgs_all_week_2023-04-07.geojson");
+pub(crate) const USGS_WEEK: &[u8] =
+    include_bytes!("../../../fixtures/demo/usgs_all_week_2023-04-07.geojson");
 const COUNTRIES: &[u8] = include_bytes!("../../../fixtures/demo/ne_110m_admin_0_countries.geojson");
 const CITIES: &[u8] = include_bytes!("../../../fixtures/demo/ne_110m_populated_places.geojson");
 const AIRPORTS: &[u8] = include_bytes!("../../../fixtures/demo/us_airports.csv");

@@ -11,7 +11,9 @@
 pub mod demo;
 mod geodesy;
 mod hazards;
+mod replay;
 pub mod synthetic;
 
 pub use demo::{DemoSummary, build_demo, demo_risk_model, demo_rules};
+pub use replay::QuakeReplay;
 pub use synthetic::{SyntheticOptions, synthetic_points};

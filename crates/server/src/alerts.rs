@@ -26,7 +26,7 @@ use crate::writes::{require_content_type, same_origin};
 /// Alerts listed per request at most.
 const MAX_LIST: usize = 1000;
 
-fn json_ok(status: StatusCode, value: &impl serde::Serialize) -> ApiResult<Response> {
+pub(crate) fn json_ok(status: StatusCode, value: &impl serde::Serialize) -> ApiResult<Response> {
     let body =
         serde_json::to_string(value).map_err(|e| ApiError::internal(format!("json: {e}")))?;
     Ok(json_response(status, "application/json", body))

@@ -9,6 +9,7 @@
 mod alerts;
 mod analytics;
 mod error;
+mod feeds;
 mod histogram;
 mod html;
 mod imports;
@@ -60,6 +61,8 @@ pub struct ServerOptions {
     pub public_url: Option<String>,
     /// Largest file accepted by `POST /imports`.
     pub upload_limit_bytes: usize,
+    /// Polls feeds on their schedule; off, feeds are polled only when asked (`POST /feeds/{name}/poll`).
+    pub poll_feeds: bool,
 }
 
 impl Default for ServerOptions {
@@ -71,6 +74,7 @@ impl Default for ServerOptions {
             body_limit_bytes: 1024 * 1024,
             public_url: None,
             upload_limit_bytes: 512 * 1024 * 1024,
+            poll_feeds: true,
         }
     }
 }
@@ -200,6 +204,8 @@ pub async fn start(console: Console, options: ServerOptions) -> std::io::Result<
     tokio::task::spawn_blocking(move || web::prewarm(&warm));
     let app = router(state, &options);
     let delivering = console.clone();
+    let feeds_stop = shutdown.clone();
+    let poll_feeds = options.poll_feeds;
     tokio::spawn(async move {
         if let Err(e) = console.start_live().await {
             tracing::error!(error = %e, "indexing failed; the server stays up but not ready");
@@ -209,6 +215,11 @@ pub async fn start(console: Console, options: ServerOptions) -> std::io::Result<
         // keeps a replay from raising anything twice.
         if let Err(e) = console.catch_up_rules().await {
             tracing::error!(error = %e, "alert rules could not catch up; they retry at the next start");
+        }
+        // Feeds poll once the index and rules are ready; a feed due while the console was down is polled
+        // at once.
+        if poll_feeds {
+            console.run_feeds(feeds_stop).await;
         }
     });
     // The outbox is sent from start: what was raised before a crash goes out now.

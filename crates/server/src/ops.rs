@@ -110,6 +110,19 @@ pub async fn events(
     let until_shutdown = async move {
         let _ = shutdown.wait_for(|stopping| *stopping).await;
     };
-    let stream = hello.chain(changes).take_until(until_shutdown);
+    // Feed standings (ok, late, failing) travel on the same stream; a filtered listener gets them too.
+    let feed_events = match state.console.feeds() {
+        Ok(feeding) => BroadcastStream::new(feeding.subscribe())
+            .filter_map(|item| async move {
+                let event = item.ok()?;
+                let data = serde_json::to_string(&event).unwrap_or_default();
+                Some(Ok(Event::default().event("feed").data(data)))
+            })
+            .boxed(),
+        Err(_) => stream::empty().boxed(),
+    };
+    let stream = hello
+        .chain(stream::select(changes, feed_events))
+        .take_until(until_shutdown);
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

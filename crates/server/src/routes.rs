@@ -1,11 +1,11 @@
 //! Every route, once: its path, handler and documentation. The router and the OpenAPI document are both
 //! built from this table, so the API definition cannot drift from what the server answers.
 
-use axum::routing::{MethodRouter, delete, get, post};
+use axum::routing::{MethodRouter, delete, get, post, put};
 use serde_json::{Map, Value, json};
 
 use crate::state::AppState;
-use crate::{alerts, analytics, histogram, imports, ogc, ops, tiles, web};
+use crate::{alerts, analytics, feeds, histogram, imports, ogc, ops, tiles, web};
 
 pub struct Route {
     /// axum's path syntax, which is also OpenAPI's: `/collections/{collectionId}`.
@@ -438,6 +438,78 @@ pub fn table() -> Vec<Route> {
         },
         Route {
             method: "get",
+            path: "/feeds",
+            summary: "Live feeds with their health (ok, late, failing, paused), lag and last error",
+            tag: "Feeds",
+            parameters: &[],
+            success: (200, &["application/json"]),
+            handler: get(feeds::list),
+        },
+        Route {
+            method: "post",
+            path: "/feeds",
+            summary: "Add a live feed (JSON body: name, url, format, dataset, interval_s, ...); its URL is checked by the network guard",
+            tag: "Feeds",
+            parameters: &[],
+            success: (201, &["application/json"]),
+            handler: post(feeds::create),
+        },
+        Route {
+            method: "get",
+            path: "/feeds/{feedName}",
+            summary: "One feed with its health",
+            tag: "Feeds",
+            parameters: &["feedName"],
+            success: (200, &["application/json"]),
+            handler: get(feeds::get_one),
+        },
+        Route {
+            method: "put",
+            path: "/feeds/{feedName}",
+            summary: "Create or redefine a feed (health and item memory stay)",
+            tag: "Feeds",
+            parameters: &["feedName"],
+            success: (200, &["application/json"]),
+            handler: put(feeds::replace),
+        },
+        Route {
+            method: "delete",
+            path: "/feeds/{feedName}",
+            summary: "Delete a feed (the data it brought stays)",
+            tag: "Feeds",
+            parameters: &["feedName"],
+            success: (204, &[]),
+            handler: delete(feeds::remove),
+        },
+        Route {
+            method: "post",
+            path: "/feeds/{feedName}/poll",
+            summary: "Poll a feed now; answers with what the poll added, updated, withdrew and skipped",
+            tag: "Feeds",
+            parameters: &["feedName"],
+            success: (200, &["application/json"]),
+            handler: post(feeds::poll),
+        },
+        Route {
+            method: "post",
+            path: "/feeds/{feedName}/pause",
+            summary: "Pause a feed",
+            tag: "Feeds",
+            parameters: &["feedName"],
+            success: (200, &["application/json"]),
+            handler: post(feeds::pause),
+        },
+        Route {
+            method: "post",
+            path: "/feeds/{feedName}/resume",
+            summary: "Resume a paused feed",
+            tag: "Feeds",
+            parameters: &["feedName"],
+            success: (200, &["application/json"]),
+            handler: post(feeds::resume),
+        },
+        Route {
+            method: "get",
             path: "/healthz",
             summary: "Liveness",
             tag: "Operations",
@@ -649,6 +721,7 @@ pub fn parameter(name: &str) -> Value {
             json!({"type": "boolean", "default": false}),
         ),
         "ruleId" => path("ruleId", "Rule id", json!({"type": "string"})),
+        "feedName" => path("feedName", "Feed name", json!({"type": "string"})),
         "alertId" => path(
             "alertId",
             "Alert sequence number",

@@ -3,11 +3,13 @@
 //! webhook receiver that records what it is sent.
 //! Tests may depend on it; no production crate does.
 
+mod origin;
 mod receiver;
 mod server;
 
+pub use origin::{FeedOrigin, Serve};
 pub use receiver::{Behaviour, Received, Receiver};
-pub use server::{Reply, TestServer, serve, serve_console, serve_demo};
+pub use server::{Reply, TestServer, serve, serve_console, serve_demo, serve_polled_by_hand};
 
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
@@ -51,8 +53,15 @@ impl TempStore {
         Arc::clone(&self.feeds)
     }
 
+    /// A console with alerting and feeds; feeds may reach 127.0.0.1 (test origins), allowed explicitly as
+    /// an operator would in `[network] allow`.
     pub fn console(&self) -> Console {
-        Console::new(self.store()).with_alerts(self.alert_store())
+        let policy = geoconsole_feeds::NetworkPolicy::allowing(&["127.0.0.1"]).expect("policy");
+        Console::new(self.store())
+            .with_network(policy)
+            .with_alerts(self.alert_store())
+            .with_feeds(self.feed_store(), Default::default())
+            .expect("feed client")
     }
 }
 

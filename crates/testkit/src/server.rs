@@ -138,6 +138,41 @@ impl TestServer {
         }
     }
 
+    /// POSTs a JSON body and reads the whole reply.
+    pub async fn post_json(&self, path: &str, body: serde_json::Value) -> Reply {
+        self.send(
+            self.client
+                .post(self.at(path))
+                .header("content-type", "application/json")
+                .body(body.to_string()),
+        )
+        .await
+    }
+
+    /// Every feature of a collection as GeoJSON, following `next` links.
+    pub async fn all_features(&self, id: &str) -> Vec<serde_json::Value> {
+        let mut out = Vec::new();
+        let mut url = format!("/collections/{id}/items?limit=10000");
+        loop {
+            let body = self.get(&url).await.json();
+            out.extend(
+                body["features"]
+                    .as_array()
+                    .expect("features")
+                    .iter()
+                    .cloned(),
+            );
+            match body["links"]
+                .as_array()
+                .and_then(|l| l.iter().find(|l| l["rel"] == "next"))
+                .and_then(|l| l["href"].as_str())
+            {
+                Some(next) => url = next.to_string(),
+                None => return out,
+            }
+        }
+    }
+
     pub fn client(&self) -> &reqwest::Client {
         &self.client
     }
@@ -157,8 +192,20 @@ pub async fn serve(store: TempStore) -> TestServer {
 
 /// Serves a console made from `store` and configured by the caller (webhooks, risk model).
 pub async fn serve_console(store: TempStore, console: Console) -> TestServer {
+    serve_with(store, console, true).await
+}
+
+/// Serves a store whose feeds are polled only when a test asks (`POST /feeds/{name}/poll`), so each poll's
+/// outcome is the test's to check.
+pub async fn serve_polled_by_hand(store: TempStore) -> TestServer {
+    let console = store.console();
+    serve_with(store, console, false).await
+}
+
+async fn serve_with(store: TempStore, console: Console, poll_feeds: bool) -> TestServer {
     let options = ServerOptions {
         bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        poll_feeds,
         ..ServerOptions::default()
     };
     let running = geoconsole_server::start(console.clone(), options)

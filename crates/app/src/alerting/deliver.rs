@@ -127,8 +127,8 @@ pub async fn run(console: Console, mut stop: tokio::sync::watch::Receiver<bool>)
     let Ok(alerting) = console.alerting().cloned() else {
         return;
     };
-    let client = match reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
+    let builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+    let client = match geoconsole_feeds::guarded(console.network().clone(), builder)
         .user_agent(concat!("geoconsole/", env!("CARGO_PKG_VERSION")))
         .build()
     {
@@ -213,6 +213,13 @@ async fn send(
             "{} did not answer within {} ms",
             webhook.url, webhook.timeout_ms
         ),
+        Err(e) if refusal(&e).is_some() => {
+            // The network guard refused the address: waiting will not change that.
+            let why = refusal(&e).unwrap_or_default();
+            return Attempt::Dead {
+                error: format!("{}: {why}", webhook.url),
+            };
+        }
         Err(e) if e.is_connect() => format!("cannot connect to {}: {e}", webhook.url),
         Err(e) => format!("{}: {e}", webhook.url),
     };
@@ -240,6 +247,18 @@ fn log(delivery: &Delivery, attempt: &Attempt) {
             tracing::error!(delivery = delivery.id, target = %delivery.target, %error, "delivery failed for good; see the dead letters")
         }
     }
+}
+
+/// The network guard's reason, when it is why a request failed.
+fn refusal(error: &reqwest::Error) -> Option<String> {
+    let mut source: Option<&dyn std::error::Error> = Some(error);
+    while let Some(e) = source {
+        if let Some(refused) = e.downcast_ref::<geoconsole_feeds::Refused>() {
+            return Some(refused.0.clone());
+        }
+        source = e.source();
+    }
+    None
 }
 
 #[cfg(test)]

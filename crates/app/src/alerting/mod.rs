@@ -130,6 +130,15 @@ impl Console {
     pub fn set_webhooks(&self, webhooks: Vec<Webhook>) -> AppResult<()> {
         for (i, w) in webhooks.iter().enumerate() {
             w.check()?;
+            // Names are checked when they resolve, at every connection; addresses can be checked now.
+            if let Ok(url) = reqwest::Url::parse(&w.url) {
+                self.network().check_url(&url).map_err(|r| {
+                    AppError::new(
+                        AppErrorKind::Invalid,
+                        format!("webhook '{}': {}", w.name, r.0),
+                    )
+                })?;
+            }
             if webhooks[..i].iter().any(|o| o.name == w.name) {
                 return Err(AppError::new(
                     AppErrorKind::Invalid,

@@ -3,9 +3,18 @@ use geoconsole_app::Console;
 use geoconsole_scenario::build_demo;
 
 use crate::args::{Cli, DemoArgs};
+
+/// The demo's live feed, as listed by `geoconsole feeds list`.
+const DEMO_FEED: &str = "demo-usgs-replay";
 use crate::output::{self, count};
 
-pub async fn run(console: &Console, args: &DemoArgs, cli: &Cli, location: &str) -> Result<()> {
+pub async fn run(
+    console: &Console,
+    args: &DemoArgs,
+    cli: &Cli,
+    location: &str,
+    simulator: Option<super::feeds::Simulator>,
+) -> Result<()> {
     if !cli.json {
         println!(
             "building the demo scenario in {location} (offline; embedded real data plus seeded generators)..."
@@ -41,7 +50,28 @@ pub async fn run(console: &Console, args: &DemoArgs, cli: &Cli, location: &str) 
             count(total),
             started.elapsed().as_secs_f64()
         );
-        return super::serve::run(console, &args.server, Vec::new()).await;
+        let mut feeds = Vec::new();
+        if let Some(simulator) = simulator {
+            let mut feed = geoconsole_feeds::FeedSpec::new(
+                DEMO_FEED,
+                &simulator.url(),
+                geoconsole_feeds::FeedFormat::Usgs,
+                "earthquakes",
+            );
+            feed.interval_s = 10;
+            println!(
+                "live feed: the USGS week replayed at {}x from {}, polled every 10 s into 'earthquakes' (--no-live-feed turns it off)",
+                args.feed_speed,
+                simulator.url()
+            );
+            feeds.push(feed);
+            tokio::spawn(async move {
+                if let Err(e) = simulator.serve().await {
+                    tracing::error!(error = %e, "the demo feed simulator stopped");
+                }
+            });
+        }
+        return super::serve::run(console, &args.server, Vec::new(), feeds).await;
     }
     println!(
         "\n{} datasets, {} features in {:.1} s. The store is a GeoPackage: open {location} in QGIS, or try\n  ogrinfo -so {location} earthquakes\n  geoconsole --store {location} datasets list\n  geoconsole --store {location} query earthquakes --bbox 120,20,150,46 --limit 3",

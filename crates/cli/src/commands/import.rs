@@ -39,6 +39,7 @@ pub async fn run(console: &Console, args: &ImportArgs, cli: &Cli) -> Result<()> 
         skip_invalid: args.skip_invalid,
         rejects: args.rejects.clone(),
         capture: false,
+        time_given: false,
         read: ReadOptions {
             format: args
                 .format

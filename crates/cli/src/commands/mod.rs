@@ -5,6 +5,7 @@ pub mod datasets;
 pub mod demo;
 pub mod export;
 pub mod exposure;
+pub mod feeds;
 pub mod generate;
 pub mod import;
 pub mod query;

@@ -1,11 +1,25 @@
 use anyhow::{Context, Result};
 use geoconsole_app::{Console, Rule};
+use geoconsole_feeds::FeedSpec;
 use geoconsole_server::ServerOptions;
 
 use crate::args::ServeArgs;
 
 /// Serves until Ctrl-C or SIGTERM, then stops accepting, ends event streams and finishes requests in flight.
-pub async fn run(console: &Console, args: &ServeArgs, rules: Vec<Rule>) -> Result<()> {
+pub async fn run(
+    console: &Console,
+    args: &ServeArgs,
+    rules: Vec<Rule>,
+    feeds: Vec<FeedSpec>,
+) -> Result<()> {
+    for feed in feeds {
+        let name = feed.name.clone();
+        console
+            .feeds()?
+            .ensure(feed)
+            .await
+            .with_context(|| format!("config: feed '{name}'"))?;
+    }
     for rule in rules {
         let id = rule.id.clone();
         if console

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use geoconsole_formats::{Format, ReadOptions, read_stream};
+use geoconsole_model::geo_types::Geometry;
 use geoconsole_model::{FeatureId, TimeSpan, format_rfc3339};
 use serde_json::{Value, json};
 
@@ -62,7 +63,11 @@ pub(crate) fn read(body: &[u8]) -> Result<Parsed, String> {
         };
         let satellite = text(props.get("satellite"));
         let instrument = text(props.get("instrument"));
-        let (lat, lon) = (text(props.get("latitude")), text(props.get("longitude")));
+        // The CSV reader turns the coordinate columns into the geometry; the position identifies.
+        let (lon, lat) = match &feature.geometry {
+            Geometry::Point(p) => (p.x().to_string(), p.y().to_string()),
+            other => (format!("{other:?}"), String::new()),
+        };
         feature.id = Some(FeatureId(derived_id(&[
             &lat,
             &lon,

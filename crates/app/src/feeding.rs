@@ -1,0 +1,763 @@
+//! Live feeds in the console: the registry (kept by the store), polling on schedule, and what a poll does
+//! with what it fetched. New and changed items go through the one write path ([`Console::import_features`],
+//! upsert by item id), so tiles, `/events` and alert rules see feed data exactly as they see imports.
+//!
+//! A poll: conditional GET through the guarded fetcher → read the body in the feed's format → fetch the CAP
+//! documents an index links to (only those whose version changed) → drop items whose fingerprint is the
+//! one already written (replays) → apply CAP updates and cancels to the items they name, earlier or in the
+//! same body → mark warnings whose time has passed as expired → write, then remember the fingerprints →
+//! record health and lag. A failure anywhere before the write changes no data, only the feed's health.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use geoconsole_feeds::{
+    Action, CAP_STATE, FeedFormat, FeedItem, FeedSpec, FeedState, FetchLimits, Fetched, Fetcher,
+    Lag, NetworkPolicy, Parsed, PollCounts, Status,
+};
+use geoconsole_model::{DatasetId, DatasetKind, Feature, FeatureId, TimeSpan, format_rfc3339};
+use geoconsole_store::{FeedRecord, FeedStore, WriteMode};
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::sync::{Mutex, Notify, broadcast};
+
+use crate::{AppError, AppErrorKind, AppResult, Console, ImportOptions};
+
+/// Fingerprints that stand for "withdrawn by a later message": a copy of the item arriving afterwards
+/// (a replay, or the original arriving late) is stored withdrawn, never as a live warning.
+const TOMBSTONE: &str = "superseded:";
+/// Open CAP warnings tracked per feed for expiry; more than any real feed has in force at once.
+const MAX_OPEN: usize = 50_000;
+
+/// A feed with its health, as the API and CLI show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FeedView {
+    #[serde(flatten)]
+    pub spec: FeedSpec,
+    pub status: Status,
+    pub state: FeedState,
+    pub created: DateTime<Utc>,
+    pub updated: DateTime<Utc>,
+}
+
+/// A change of a feed's standing, announced on `/events` as `feed`.
+#[derive(Debug, Clone, Serialize)]
+pub struct FeedEvent {
+    pub feed: String,
+    pub dataset: String,
+    pub status: Status,
+    pub previous: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lag: Option<Lag>,
+    pub at: DateTime<Utc>,
+}
+
+/// What one poll did.
+#[derive(Debug, Clone, Serialize)]
+pub struct PollReport {
+    pub feed: String,
+    pub dataset: String,
+    /// `ok`, `not_modified` or `failed`.
+    pub outcome: &'static str,
+    #[serde(flatten)]
+    pub counts: PollCounts,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped_reasons: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lag: Option<Lag>,
+    pub next_poll: Option<DateTime<Utc>>,
+}
+
+/// The console's feeds: registry, fetcher, and the health change channel.
+#[derive(Debug)]
+pub struct Feeding {
+    store: Arc<dyn FeedStore>,
+    fetcher: Fetcher,
+    events: broadcast::Sender<FeedEvent>,
+    /// Woken when a feed is added or changed, so the scheduler looks again at once.
+    wake: Notify,
+    /// One poll per feed at a time, whoever asks.
+    running: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    /// The standing last announced per feed.
+    announced: std::sync::Mutex<HashMap<String, Status>>,
+}
+
+fn invalid(message: impl Into<String>) -> AppError {
+    AppError::new(AppErrorKind::Invalid, message)
+}
+
+fn spec_of(record: &FeedRecord) -> AppResult<FeedSpec> {
+    serde_json::from_value(record.definition.clone()).map_err(|e| {
+        AppError::new(
+            AppErrorKind::Internal,
+            format!(
+                "feed '{}' is stored with a definition this version cannot read: {e}",
+                record.name
+            ),
+        )
+    })
+}
+
+fn state_of(record: &FeedRecord) -> FeedState {
+    serde_json::from_value(record.state.clone()).unwrap_or_default()
+}
+
+impl Feeding {
+    pub fn new(
+        store: Arc<dyn FeedStore>,
+        policy: Arc<NetworkPolicy>,
+        limits: FetchLimits,
+    ) -> AppResult<Self> {
+        let fetcher = Fetcher::new(policy, limits)
+            .map_err(|e| AppError::new(AppErrorKind::Internal, format!("feed client: {e}")))?;
+        Ok(Self {
+            store,
+            fetcher,
+            events: broadcast::channel(256).0,
+            wake: Notify::new(),
+            running: Mutex::default(),
+            announced: std::sync::Mutex::default(),
+        })
+    }
+
+    pub fn fetcher(&self) -> &Fetcher {
+        &self.fetcher
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<FeedEvent> {
+        self.events.subscribe()
+    }
+
+    fn view(&self, record: FeedRecord, now: DateTime<Utc>) -> AppResult<FeedView> {
+        let spec = spec_of(&record)?;
+        let state = state_of(&record);
+        Ok(FeedView {
+            status: state.status(spec.enabled, spec.interval(), record.created, now),
+            spec,
+            state,
+            created: record.created,
+            updated: record.updated,
+        })
+    }
+
+    pub async fn list(&self) -> AppResult<Vec<FeedView>> {
+        let now = Utc::now();
+        self.store
+            .feeds()
+            .await?
+            .into_iter()
+            .map(|r| self.view(r, now))
+            .collect()
+    }
+
+    pub async fn get(&self, name: &str) -> AppResult<FeedView> {
+        let record = self.store.feed(name).await?;
+        self.view(record, Utc::now())
+    }
+
+    /// Checks a definition, URL included (its host is resolved and every address checked now, not only at
+    /// the first poll), and saves it. `replace` allows redefining an existing feed.
+    pub async fn save(&self, spec: FeedSpec, replace: bool) -> AppResult<FeedView> {
+        spec.check().map_err(invalid)?;
+        DatasetId::new(&spec.dataset).map_err(|e| invalid(e.message()))?;
+        self.fetcher
+            .policy()
+            .check_configured(&spec.url)
+            .await
+            .map_err(|r| invalid(format!("feed '{}': {}", spec.name, r.0)))?;
+        let exists = match self.store.feed(&spec.name).await {
+            Ok(_) => true,
+            Err(e) if e.kind() == geoconsole_store::StoreErrorKind::NotFound => false,
+            Err(e) => return Err(e.into()),
+        };
+        if exists && !replace {
+            return Err(AppError::new(
+                AppErrorKind::Conflict,
+                format!(
+                    "feed '{}' exists; change it with PUT or --replace",
+                    spec.name
+                ),
+            ));
+        }
+        let definition = serde_json::to_value(&spec).map_err(|e| invalid(e.to_string()))?;
+        self.store.put_feed(&spec.name, definition).await?;
+        tracing::info!(feed = %spec.name, url = %spec.url, format = spec.format.as_str(), "feed saved");
+        self.wake.notify_one();
+        self.get(&spec.name).await
+    }
+
+    /// Saves a feed from configuration when it is new or its definition changed.
+    pub async fn ensure(&self, spec: FeedSpec) -> AppResult<()> {
+        if let Ok(record) = self.store.feed(&spec.name).await
+            && spec_of(&record).ok().as_ref() == Some(&spec)
+        {
+            return Ok(());
+        }
+        self.save(spec, true).await.map(|_| ())
+    }
+
+    pub async fn delete(&self, name: &str) -> AppResult<()> {
+        self.store.delete_feed(name).await?;
+        tracing::info!(feed = %name, "feed deleted");
+        Ok(())
+    }
+
+    /// Pauses or resumes a feed.
+    pub async fn set_enabled(&self, name: &str, enabled: bool) -> AppResult<FeedView> {
+        let record = self.store.feed(name).await?;
+        let mut spec = spec_of(&record)?;
+        spec.enabled = enabled;
+        let definition = serde_json::to_value(&spec).map_err(|e| invalid(e.to_string()))?;
+        self.store.put_feed(name, definition).await?;
+        self.wake.notify_one();
+        let view = self.get(name).await?;
+        self.announce(&view);
+        Ok(view)
+    }
+
+    /// Announces a feed's standing when it differs from what was last announced.
+    fn announce(&self, view: &FeedView) {
+        let previous = {
+            let mut announced = self.announced.lock().unwrap_or_else(|p| p.into_inner());
+            announced.insert(view.spec.name.clone(), view.status)
+        };
+        let previous = previous.unwrap_or(Status::Pending);
+        if previous == view.status {
+            return;
+        }
+        tracing::info!(
+            feed = %view.spec.name,
+            status = view.status.as_str(),
+            previous = previous.as_str(),
+            error = view.state.last_error.as_deref().unwrap_or(""),
+            "feed standing changed"
+        );
+        let _ = self.events.send(FeedEvent {
+            feed: view.spec.name.clone(),
+            dataset: view.spec.dataset.clone(),
+            status: view.status,
+            previous,
+            last_error: view
+                .state
+                .last_error
+                .clone()
+                .filter(|_| view.status == Status::Failing),
+            lag: view.state.lag,
+            at: Utc::now(),
+        });
+    }
+
+    async fn lock_for(&self, name: &str) -> Arc<Mutex<()>> {
+        let mut running = self.running.lock().await;
+        Arc::clone(running.entry(name.to_string()).or_default())
+    }
+}
+
+impl Console {
+    /// Polls one feed now, whatever its schedule (paused feeds too: asking is explicit).
+    pub async fn poll_feed(&self, name: &str) -> AppResult<PollReport> {
+        let feeding = self.feeds()?.clone();
+        let lock = feeding.lock_for(name).await;
+        let _one_at_a_time = lock.lock().await;
+        let record = feeding.store.feed(name).await?;
+        let spec = spec_of(&record)?;
+        let mut state = state_of(&record);
+        let report = self.poll(&feeding, &spec, &mut state).await;
+        state.schedule(spec.interval(), Utc::now());
+        let report = PollReport {
+            next_poll: state.next_poll,
+            ..report
+        };
+        feeding
+            .store
+            .save_feed_state(name, serde_json::to_value(&state).unwrap_or_default())
+            .await?;
+        if let Ok(view) = feeding.view(
+            FeedRecord {
+                state: serde_json::to_value(&state).unwrap_or_default(),
+                ..record
+            },
+            Utc::now(),
+        ) {
+            feeding.announce(&view);
+        }
+        Ok(report)
+    }
+
+    /// The scheduler: polls every enabled feed whose time has come, one after another, and announces
+    /// standings that change with time (a feed turns late without a poll). Runs until `stop` turns true.
+    pub async fn run_feeds(&self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let Ok(feeding) = self.feeds().cloned() else {
+            return;
+        };
+        loop {
+            let now = Utc::now();
+            let mut next_due: Option<DateTime<Utc>> = None;
+            match feeding.list().await {
+                Ok(views) => {
+                    for view in views {
+                        feeding.announce(&view);
+                        if !view.spec.enabled {
+                            continue;
+                        }
+                        let due = view.state.next_poll.unwrap_or(now);
+                        if due <= now {
+                            match self.poll_feed(&view.spec.name).await {
+                                Ok(report) => {
+                                    if let Some(next) = report.next_poll {
+                                        next_due = Some(
+                                            next_due.map_or(next, |d: DateTime<Utc>| d.min(next)),
+                                        );
+                                    }
+                                }
+                                Err(e) => {
+                                    tracing::warn!(feed = %view.spec.name, error = %e, "feed poll could not be recorded")
+                                }
+                            }
+                            if *stop.borrow() {
+                                return;
+                            }
+                        } else {
+                            next_due = Some(next_due.map_or(due, |d: DateTime<Utc>| d.min(due)));
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "feeds could not be listed"),
+            }
+            // Wake for the next due feed, a changed registry, or at least every 5 s to notice lateness.
+            let wait = next_due
+                .map(|d| (d - Utc::now()).to_std().unwrap_or_default())
+                .unwrap_or(std::time::Duration::from_secs(5))
+                .min(std::time::Duration::from_secs(5));
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = feeding.wake.notified() => {}
+                _ = stop.changed() => {}
+            }
+            if *stop.borrow() {
+                return;
+            }
+        }
+    }
+
+    /// One poll; records its outcome in `state` (not saved here).
+    async fn poll(&self, feeding: &Feeding, spec: &FeedSpec, state: &mut FeedState) -> PollReport {
+        let started = std::time::Instant::now();
+        let now = Utc::now();
+        state.last_attempt = Some(now);
+        state.polls += 1;
+        let mut report = PollReport {
+            feed: spec.name.clone(),
+            dataset: spec.dataset.clone(),
+            outcome: "ok",
+            counts: PollCounts::default(),
+            error: None,
+            skipped_reasons: Vec::new(),
+            lag: None,
+            next_poll: None,
+        };
+        match self
+            .fetch_and_write(feeding, spec, state, &mut report.counts)
+            .await
+        {
+            Ok(Some(parsed_skipped)) => {
+                state.failures = 0;
+                state.last_success = Some(Utc::now());
+                state.last_error = None;
+                report.skipped_reasons = parsed_skipped;
+                state.skipped_reasons = report.skipped_reasons.iter().take(20).cloned().collect();
+            }
+            Ok(None) => {
+                report.outcome = "not_modified";
+                state.failures = 0;
+                state.not_modified += 1;
+                state.last_success = Some(Utc::now());
+                state.last_error = None;
+            }
+            Err(message) => {
+                report.outcome = "failed";
+                state.failures += 1;
+                state.last_error = Some(message.clone());
+                state.last_error_at = Some(Utc::now());
+                tracing::warn!(feed = %spec.name, failures = state.failures, error = %message, "feed poll failed");
+                report.error = Some(message);
+            }
+        }
+        report.counts.ms = started.elapsed().as_millis() as u64;
+        if report.outcome != "failed" {
+            state.last_poll = report.counts;
+        }
+        report.lag = state
+            .lag
+            .filter(|_| report.counts.added + report.counts.updated > 0);
+        tracing::info!(
+            feed = %spec.name,
+            outcome = report.outcome,
+            added = report.counts.added,
+            updated = report.counts.updated,
+            unchanged = report.counts.unchanged,
+            withdrawn = report.counts.withdrawn,
+            skipped = report.counts.skipped,
+            ms = report.counts.ms,
+            "feed polled"
+        );
+        report
+    }
+
+    /// Fetches, reads and writes. `Ok(None)` when the feed had not changed; `Ok(Some(skipped reasons))`
+    /// after a write (or nothing to write); `Err` with the reason for the health record.
+    async fn fetch_and_write(
+        &self,
+        feeding: &Feeding,
+        spec: &FeedSpec,
+        state: &mut FeedState,
+        counts: &mut PollCounts,
+    ) -> Result<Option<Vec<String>>, String> {
+        let url = reqwest::Url::parse(&spec.url).map_err(|e| format!("url: {e}"))?;
+        let limits = spec.limits(feeding.fetcher.limits());
+        let fetched = feeding
+            .fetcher
+            .get(&url, &state.validators(), Some(limits))
+            .await
+            .map_err(|e| e.message)?;
+        let (bytes, base, validators) = match fetched {
+            Fetched::NotModified => {
+                self.expire(spec, state, counts).await?;
+                return Ok(None);
+            }
+            Fetched::Body {
+                bytes,
+                url,
+                validators,
+                ..
+            } => (bytes, url, validators),
+        };
+        counts.bytes = bytes.len() as u64;
+        let read_spec = spec.clone();
+        let now = Utc::now();
+        let mut parsed =
+            tokio::task::spawn_blocking(move || geoconsole_feeds::read(&read_spec, &bytes, now))
+                .await
+                .map_err(|e| format!("reader failed: {e}"))?
+                .map_err(|e| format!("the body is not a {} feed: {e}", spec.format.as_str()))?;
+        let mut remembered: Vec<(String, String)> = Vec::new();
+        self.fetch_linked(feeding, spec, &base, limits, &mut parsed, &mut remembered)
+            .await?;
+        counts.items = parsed.items.len() as u64;
+        counts.skipped = parsed.skipped.len() as u64;
+
+        let store = &feeding.store;
+        let mut items: BTreeMap<String, FeedItem> = BTreeMap::new();
+        for item in parsed.items {
+            items.insert(item.id().to_string(), item);
+        }
+        let mut asked: Vec<String> = items.keys().cloned().collect();
+        for item in items.values() {
+            asked.extend(item.supersedes.iter().cloned());
+        }
+        for withdrawal in &parsed.withdrawals {
+            asked.extend(withdrawal.ids.iter().cloned());
+        }
+        let known = store
+            .fingerprints(&spec.name, asked)
+            .await
+            .map_err(|e| e.to_string())?;
+        let dataset = DatasetId::new(&spec.dataset).map_err(|e| e.message().to_string())?;
+
+        // Which earlier items are withdrawn or replaced, and by what.
+        let mut superseded: Vec<(String, &'static str, String, Option<DateTime<Utc>>)> = Vec::new();
+        for item in items.values().filter(|i| i.action == Action::Update) {
+            for id in &item.supersedes {
+                superseded.push((
+                    id.clone(),
+                    "updated",
+                    item.id().to_string(),
+                    item.event_time,
+                ));
+            }
+        }
+        for withdrawal in &parsed.withdrawals {
+            for id in &withdrawal.ids {
+                superseded.push((
+                    id.clone(),
+                    "cancelled",
+                    withdrawal.by.clone(),
+                    withdrawal.at,
+                ));
+            }
+        }
+
+        let mut writes: BTreeMap<String, Feature> = BTreeMap::new();
+        let mut event_times = Vec::new();
+        for (id, item) in &items {
+            let fingerprint = item.fingerprint();
+            match known.get(id) {
+                Some(stored) if *stored == fingerprint => {
+                    counts.unchanged += 1;
+                    continue;
+                }
+                Some(stored) if stored.starts_with(TOMBSTONE) => {
+                    // Withdrawn before: store it only if it was never stored (it arrived after its
+                    // cancel), and then as withdrawn.
+                    if self.stored_feature(&dataset, id).await.is_some() {
+                        counts.unchanged += 1;
+                        continue;
+                    }
+                    let mut feature = item.feature.clone();
+                    let parts: Vec<&str> = stored[TOMBSTONE.len()..].splitn(2, ':').collect();
+                    feature.properties.insert(CAP_STATE.into(), json!(parts[0]));
+                    if let Some(by) = parts.get(1) {
+                        feature.properties.insert("superseded_by".into(), json!(by));
+                    }
+                    counts.added += 1;
+                    writes.insert(id.clone(), feature);
+                    continue;
+                }
+                Some(_) => counts.updated += 1,
+                None => counts.added += 1,
+            }
+            if let Some(t) = item.event_time {
+                event_times.push(t);
+            }
+            remembered.push((id.clone(), fingerprint));
+            writes.insert(id.clone(), item.feature.clone());
+        }
+        for (id, new_state, by, at) in superseded {
+            let current = match writes.get(&id) {
+                Some(feature) => Some(feature.clone()),
+                None => self.stored_feature(&dataset, &id).await,
+            };
+            remembered.push((id.clone(), format!("{TOMBSTONE}{new_state}:{by}")));
+            state.open_until.remove(&id);
+            let Some(mut feature) = current else {
+                continue;
+            };
+            let already = feature.properties.get(CAP_STATE).and_then(Value::as_str);
+            if matches!(already, Some("updated" | "cancelled")) {
+                continue;
+            }
+            feature
+                .properties
+                .insert(CAP_STATE.into(), json!(new_state));
+            feature.properties.insert("superseded_by".into(), json!(by));
+            // A withdrawn warning stops being in force when it was withdrawn, not when it would have expired.
+            if let (Some(span), Some(at)) = (feature.time, at)
+                && at >= span.start
+                && at < span.end
+            {
+                feature.time = Some(TimeSpan {
+                    start: span.start,
+                    end: at,
+                });
+                feature
+                    .properties
+                    .insert("expires".into(), json!(format_rfc3339(at)));
+            }
+            counts.withdrawn += 1;
+            writes.insert(id, feature);
+        }
+        // Track warnings in force, so they can be marked expired when their time passes.
+        for (id, feature) in &writes {
+            if feature.properties.get(CAP_STATE).and_then(Value::as_str) == Some("actual")
+                && let Some(span) = feature.time
+                && state.open_until.len() < MAX_OPEN
+            {
+                state.open_until.insert(id.clone(), span.end);
+            }
+        }
+        self.write(spec, &dataset, writes.into_values().collect())
+            .await?;
+        if !remembered.is_empty() {
+            store
+                .remember(&spec.name, remembered, Utc::now())
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        self.expire(spec, state, counts).await?;
+
+        let arrived = Utc::now();
+        state.etag = validators.etag;
+        state.last_modified = validators.last_modified;
+        state.added += counts.added;
+        state.updated += counts.updated;
+        state.withdrawn += counts.withdrawn;
+        state.skipped += counts.skipped;
+        if counts.added + counts.updated + counts.withdrawn > 0 {
+            state.last_change = Some(arrived);
+        }
+        if let Some(newest) = event_times.iter().max() {
+            state.newest_event = Some(state.newest_event.map_or(*newest, |n| n.max(*newest)));
+        }
+        if let Some(lag) = Lag::of(event_times.into_iter(), arrived) {
+            state.lag = Some(lag);
+        }
+        Ok(Some(parsed.skipped))
+    }
+
+    /// Fetches the CAP documents an index links to, skipping those whose listed version was read before.
+    async fn fetch_linked(
+        &self,
+        feeding: &Feeding,
+        spec: &FeedSpec,
+        base: &reqwest::Url,
+        limits: FetchLimits,
+        parsed: &mut Parsed,
+        remembered: &mut Vec<(String, String)>,
+    ) -> Result<(), String> {
+        if parsed.linked.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<String> = parsed
+            .linked
+            .iter()
+            .map(|l| format!("link:{}", l.url))
+            .collect();
+        let known = feeding
+            .store
+            .fingerprints(&spec.name, keys)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut cap_spec = spec.clone();
+        cap_spec.format = FeedFormat::Cap;
+        for linked in std::mem::take(&mut parsed.linked) {
+            let key = format!("link:{}", linked.url);
+            if !linked.version.is_empty() && known.get(&key) == Some(&linked.version) {
+                continue;
+            }
+            let url = match base.join(&linked.url) {
+                Ok(url) => url,
+                Err(e) => {
+                    parsed
+                        .skipped
+                        .push(format!("linked alert '{}': {e}", linked.url));
+                    continue;
+                }
+            };
+            let body = match feeding
+                .fetcher
+                .get(&url, &Default::default(), Some(limits))
+                .await
+            {
+                Ok(Fetched::Body { bytes, .. }) => bytes,
+                Ok(Fetched::NotModified) => continue,
+                Err(e) => {
+                    parsed
+                        .skipped
+                        .push(format!("linked alert {url}: {}", e.message));
+                    continue;
+                }
+            };
+            match geoconsole_feeds::read(&cap_spec, &body, Utc::now()) {
+                Ok(document) => {
+                    parsed.items.extend(document.items);
+                    parsed.withdrawals.extend(document.withdrawals);
+                    parsed.skipped.extend(document.skipped);
+                    remembered.push((key, linked.version));
+                }
+                Err(e) => parsed.skipped.push(format!("linked alert {url}: {e}")),
+            }
+        }
+        Ok(())
+    }
+
+    async fn stored_feature(&self, dataset: &DatasetId, id: &str) -> Option<Feature> {
+        self.feature(dataset, &FeatureId(id.to_string())).await.ok()
+    }
+
+    /// Marks warnings in force whose time has passed as expired (kept, for history).
+    async fn expire(
+        &self,
+        spec: &FeedSpec,
+        state: &mut FeedState,
+        counts: &mut PollCounts,
+    ) -> Result<(), String> {
+        let now = Utc::now();
+        let due: Vec<String> = state
+            .open_until
+            .iter()
+            .filter(|(_, until)| **until <= now)
+            .map(|(id, _)| id.clone())
+            .collect();
+        if due.is_empty() {
+            return Ok(());
+        }
+        let dataset = DatasetId::new(&spec.dataset).map_err(|e| e.message().to_string())?;
+        let mut writes = Vec::new();
+        for id in &due {
+            if let Some(mut feature) = self.stored_feature(&dataset, id).await
+                && feature.properties.get(CAP_STATE).and_then(Value::as_str) == Some("actual")
+            {
+                feature
+                    .properties
+                    .insert(CAP_STATE.into(), json!("expired"));
+                writes.push(feature);
+            }
+        }
+        counts.updated += writes.len() as u64;
+        self.write(spec, &dataset, writes).await?;
+        for id in due {
+            state.open_until.remove(&id);
+        }
+        Ok(())
+    }
+
+    /// Upserts features into the feed's dataset through the one write path.
+    async fn write(
+        &self,
+        spec: &FeedSpec,
+        dataset: &DatasetId,
+        features: Vec<Feature>,
+    ) -> Result<(), String> {
+        if features.is_empty() {
+            return Ok(());
+        }
+        let options = ImportOptions {
+            dataset: Some(dataset.clone()),
+            title: Some(spec.name.clone()),
+            kind: Some(DatasetKind::Events),
+            mode: WriteMode::Upsert,
+            source: Some(spec.url.clone()),
+            time_given: true,
+            ..ImportOptions::default()
+        };
+        self.import_features(
+            &format!("feed {}", spec.name),
+            features.into_iter(),
+            options,
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("writing to dataset '{}' failed: {e}", spec.dataset))
+    }
+
+    /// Turns on live feeds kept by `store`, reaching only what the console's network policy allows.
+    pub fn with_feeds(mut self, store: Arc<dyn FeedStore>, limits: FetchLimits) -> AppResult<Self> {
+        self.feeds = Some(Arc::new(Feeding::new(store, self.network.clone(), limits)?));
+        Ok(self)
+    }
+
+    /// Sets the addresses outbound connections (feeds, webhooks) may reach beyond the public internet.
+    /// Call before [`Console::with_feeds`].
+    pub fn with_network(mut self, policy: NetworkPolicy) -> Self {
+        self.network = Arc::new(policy);
+        self
+    }
+
+    pub fn network(&self) -> &Arc<NetworkPolicy> {
+        &self.network
+    }
+
+    pub fn feeds(&self) -> AppResult<&Arc<Feeding>> {
+        self.feeds.as_ref().ok_or_else(|| {
+            AppError::new(
+                AppErrorKind::Unavailable,
+                "feeds are not available with this store",
+            )
+        })
+    }
+}

@@ -1,0 +1,107 @@
+//! `/feeds`: the live feed registry (create, change, pause, resume, delete), each feed's health and lag,
+//! and polling a feed now. Definitions are checked, URL and addresses included, before they are saved.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use geoconsole_feeds::FeedSpec;
+use serde_json::json;
+
+use crate::alerts::json_ok;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::writes::{require_content_type, same_origin};
+
+fn read_spec(headers: &HeaderMap, body: &[u8]) -> ApiResult<FeedSpec> {
+    same_origin(headers)?;
+    require_content_type(headers, &["application/json"])?;
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("feed: {e}")))
+}
+
+fn write_guard(headers: &HeaderMap) -> ApiResult<()> {
+    same_origin(headers)
+}
+
+pub async fn list(State(state): State<AppState>) -> ApiResult<Response> {
+    let feeds = state.console.feeds()?.list().await?;
+    json_ok(StatusCode::OK, &json!({"feeds": feeds}))
+}
+
+/// `POST /feeds`: a new feed; 409 when the name is taken.
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let spec = read_spec(&headers, &body)?;
+    let saved = state.console.feeds()?.save(spec, false).await?;
+    json_ok(StatusCode::CREATED, &saved)
+}
+
+pub async fn get_one(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult<Response> {
+    let feed = state.console.feeds()?.get(&name).await?;
+    json_ok(StatusCode::OK, &feed)
+}
+
+/// `PUT /feeds/{name}`: creates or redefines a feed (its health and item memory stay).
+pub async fn replace(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let spec = read_spec(&headers, &body)?;
+    if spec.name != name {
+        return Err(ApiError::bad_request(format!(
+            "the body names feed '{}' but the path says '{name}'",
+            spec.name
+        )));
+    }
+    let saved = state.console.feeds()?.save(spec, true).await?;
+    json_ok(StatusCode::OK, &saved)
+}
+
+pub async fn remove(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    write_guard(&headers)?;
+    state.console.feeds()?.delete(&name).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub async fn pause(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    write_guard(&headers)?;
+    let feed = state.console.feeds()?.set_enabled(&name, false).await?;
+    json_ok(StatusCode::OK, &feed)
+}
+
+pub async fn resume(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    write_guard(&headers)?;
+    let feed = state.console.feeds()?.set_enabled(&name, true).await?;
+    json_ok(StatusCode::OK, &feed)
+}
+
+/// `POST /feeds/{name}/poll`: polls now and answers with what the poll did (a failed fetch is a 200 with
+/// `outcome: failed`: the request worked, the feed did not).
+pub async fn poll(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    write_guard(&headers)?;
+    let report = state.console.poll_feed(&name).await?;
+    json_ok(StatusCode::OK, &report)
+}
