@@ -16,8 +16,8 @@ export function binary() {
   return process.env.GEOCONSOLE_BIN ?? join(repo, 'target', 'debug', 'geoconsole');
 }
 
-/** Starts `geoconsole demo --serve` (or `serve` with extra args) on a free port; resolves with its URLs. */
-export async function startConsole({ args = ['demo', '--serve'], store } = {}) {
+/** Starts `geoconsole demo --serve` without its live feed (or other args) on a free port; resolves with its URLs. */
+export async function startConsole({ args = ['demo', '--serve', '--no-live-feed'], store } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'geoconsole-e2e-'));
   const child = spawn(binary(), ['--quiet', '--store', store ?? join(dir, 'demo.gpkg'), ...args, '--bind', '127.0.0.1:0'], {
     env: { ...process.env, RUST_LOG: 'warn' },

@@ -295,3 +295,61 @@ export async function dryRun(rule: RuleDefinition, window: TimeWindow | null): P
     `dry run of ${rule.id}`,
   );
 }
+
+export type FeedStatus = 'pending' | 'ok' | 'late' | 'failing' | 'paused';
+
+export interface Feed {
+  name: string;
+  url: string;
+  format: string;
+  dataset: string;
+  interval_s: number;
+  enabled: boolean;
+  status: FeedStatus;
+  state: {
+    last_success?: string | null;
+    last_change?: string | null;
+    last_error?: string | null;
+    last_error_at?: string | null;
+    failures: number;
+    next_poll?: string | null;
+    polls: number;
+    added: number;
+    updated: number;
+    withdrawn: number;
+    skipped: number;
+    lag?: { median_s: number; max_s: number; items: number } | null;
+    skipped_reasons: string[];
+  };
+}
+
+export interface PollReport {
+  feed: string;
+  outcome: 'ok' | 'not_modified' | 'failed';
+  added: number;
+  updated: number;
+  withdrawn: number;
+  skipped: number;
+  error?: string;
+}
+
+export async function feeds(): Promise<Feed[]> {
+  return (await json<{ feeds: Feed[] }>(await fetch('/feeds'), 'feeds')).feeds;
+}
+
+/** Polls (`poll`), pauses or resumes a feed. */
+export async function feedAction(name: string, action: 'poll' | 'pause' | 'resume'): Promise<PollReport | Feed> {
+  return json(await fetch(`/feeds/${encodeURIComponent(name)}/${action}`, { method: 'POST' }), `feed ${name}`);
+}
+
+export async function addFeed(spec: Record<string, unknown>): Promise<Feed> {
+  return json(
+    await fetch('/feeds', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(spec) }),
+    'new feed',
+  );
+}
+
+export async function deleteFeed(name: string): Promise<void> {
+  const response = await fetch(`/feeds/${encodeURIComponent(name)}`, { method: 'DELETE' });
+  if (!response.ok) await json(response, `feed ${name}`);
+}

@@ -21,6 +21,7 @@ import { Tools } from './tools';
 import { Importer } from './importer';
 import { circleRing } from './geo';
 import { AlertsPanel } from './alerts';
+import { FeedsPanel } from './feeds';
 import { SitesPanel } from './sites';
 import { Search } from './search';
 import { LayersPanel } from './layers-panel';
@@ -48,6 +49,7 @@ export class ConsoleApp {
   layersPanel!: LayersPanel;
   sites!: SitesPanel;
   alertsPanel!: AlertsPanel;
+  feedsPanel!: FeedsPanel;
   tools!: Tools;
   counts = new Map<string, number | null>();
   /** The window tiles are requested for: the time bar's window at rest, its whole domain while playing,
@@ -124,6 +126,7 @@ export class ConsoleApp {
     this.tools = new Tools(this);
     this.sites = new SitesPanel(this);
     this.alertsPanel = new AlertsPanel(this);
+    this.feedsPanel = new FeedsPanel();
     new Search(this);
     new Importer(this);
     document.getElementById('theme')?.addEventListener('click', () => this.toggleTheme());
@@ -141,6 +144,7 @@ export class ConsoleApp {
     this.refreshFreshness();
     void this.sites.load();
     void this.alertsPanel.load();
+    void this.feedsPanel.load();
     this.listen();
   }
 
@@ -555,6 +559,7 @@ export class ConsoleApp {
       void this.datasetChanged(change.dataset, change.change === 'dropped');
     });
     source.addEventListener('resync', () => void this.reloadCollections());
+    source.addEventListener('feed', () => this.feedsPanel.changed());
   }
 
   /** A dataset changed on the server: its tiles, counts and histogram reload; view and styling stay. */

@@ -718,7 +718,6 @@ impl Console {
         }
         let options = ImportOptions {
             dataset: Some(dataset.clone()),
-            title: Some(spec.name.clone()),
             kind: Some(DatasetKind::Events),
             mode: WriteMode::Upsert,
             source: Some(spec.url.clone()),

@@ -495,16 +495,30 @@ async fn write_staged(
             ));
         }
     };
-    let kind = options.kind.unwrap_or(if time_fields.start.is_some() {
-        DatasetKind::Events
-    } else {
-        DatasetKind::Reference
-    });
+    // Adding to a dataset keeps what it is (title, kind, time fields) unless the import says otherwise:
+    // a feed appending quakes must not rename the layer or forget how its time was read.
+    let existing = match options.mode {
+        WriteMode::Append | WriteMode::Upsert => store.dataset(dataset_id).await.ok(),
+        WriteMode::Create | WriteMode::Replace => None,
+    };
+    let time_fields = match &existing {
+        Some(d) if time_fields.start.is_none() => d.time_fields.clone(),
+        _ => time_fields,
+    };
+    let kind = options
+        .kind
+        .or(existing.as_ref().map(|d| d.kind))
+        .unwrap_or(if time_fields.start.is_some() {
+            DatasetKind::Events
+        } else {
+            DatasetKind::Reference
+        });
     let request = WriteRequest {
         id: dataset_id.clone(),
         title: options
             .title
             .clone()
+            .or_else(|| existing.as_ref().map(|d| d.title.clone()))
             .unwrap_or_else(|| dataset_id.to_string()),
         kind,
         source: options

@@ -661,3 +661,53 @@ async fn exports_round_trip_through_geojson_and_csv() {
         );
     }
 }
+
+#[tokio::test]
+async fn adding_to_a_dataset_keeps_its_title_kind_and_time_fields() {
+    let bench = Bench::new();
+    let first = bench.file(
+        "quakes.geojson",
+        collection(&[quake("q1", 1.0, 1.0, 1_700_000_000_000)]),
+    );
+    let created = bench
+        .console
+        .import(
+            &first,
+            ImportOptions {
+                title: Some("Earthquakes (USGS)".into()),
+                ..bench.options("quakes")
+            },
+        )
+        .await
+        .expect("create");
+    assert_eq!(created.dataset.time_fields.start.as_deref(), Some("time"));
+    // What a feed does: upsert features that carry their own time, naming neither title nor time field.
+    let at = chrono::DateTime::from_timestamp_millis(1_700_000_100_000).expect("time");
+    let features = vec![geoconsole_model::Feature {
+        id: Some(FeatureId("q2".into())),
+        geometry: geoconsole_model::geo_types::Point::new(2.0, 2.0).into(),
+        time: Some(geoconsole_model::TimeSpan::instant(at)),
+        properties: json!({"mag": 4.2, "time": 1_700_000_100_000_i64})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+    }];
+    let upserted = bench
+        .console
+        .import_features(
+            "feed usgs",
+            features.into_iter(),
+            ImportOptions {
+                dataset: Some(id("quakes")),
+                mode: WriteMode::Upsert,
+                time_given: true,
+                ..ImportOptions::default()
+            },
+        )
+        .await
+        .expect("upsert");
+    assert_eq!(upserted.dataset.title, "Earthquakes (USGS)");
+    assert_eq!(upserted.dataset.kind, DatasetKind::Events);
+    assert_eq!(upserted.dataset.time_fields.start.as_deref(), Some("time"));
+    assert_eq!(upserted.dataset.feature_count, 2);
+}

@@ -298,33 +298,51 @@ fn decoded_too_large(cap: u64) -> FetchError {
     )
 }
 
-/// Turns a client error into words, with the guard's refusal when that is the cause.
+/// Turns a client error into words: the guard's refusal when that is the cause, else what failed and the
+/// innermost reason ("cannot connect to 127.0.0.1:9: Connection refused (os error 111)").
 fn describe(error: reqwest::Error) -> FetchError {
-    let mut chain = Vec::new();
+    let mut innermost = error.to_string();
     let mut source: Option<&dyn std::error::Error> = Some(&error);
     while let Some(e) = source {
         if let Some(refused) = e.downcast_ref::<crate::guard::Refused>() {
             return FetchError::new(FetchErrorKind::Refused, refused.0.clone());
         }
-        chain.push(e.to_string());
+        innermost = e.to_string();
         source = e.source();
     }
-    chain.dedup();
-    let text = chain.join(": ");
-    let kind = if error.is_timeout() {
-        FetchErrorKind::Timeout
+    let host = error
+        .url()
+        .and_then(|u| {
+            Some(format!(
+                "{}{}",
+                u.host_str()?,
+                u.port().map(|p| format!(":{p}")).unwrap_or_default()
+            ))
+        })
+        .unwrap_or_default();
+    if error.is_timeout() {
+        FetchError::new(
+            FetchErrorKind::Timeout,
+            format!("{host} did not answer in time: {innermost}"),
+        )
     } else if error.is_redirect() {
-        if text.contains("refused") {
+        let kind = if innermost.contains("refused") {
             FetchErrorKind::Refused
         } else {
             FetchErrorKind::Redirect
-        }
+        };
+        FetchError::new(kind, innermost)
     } else if error.is_connect() {
-        FetchErrorKind::Connect
+        FetchError::new(
+            FetchErrorKind::Connect,
+            format!("cannot connect to {host}: {innermost}"),
+        )
     } else {
-        FetchErrorKind::Body
-    };
-    FetchError::new(kind, text)
+        FetchError::new(
+            FetchErrorKind::Body,
+            format!("reading the answer from {host} failed: {innermost}"),
+        )
+    }
 }
 
 #[cfg(test)]
