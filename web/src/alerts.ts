@@ -142,6 +142,8 @@ export class AlertsPanel {
     head.title = 'Show on the map';
     head.addEventListener('click', () => {
       if (a.position) this.app.map.flyTo({ center: a.position, zoom: Math.max(this.app.map.getZoom(), 8), duration: 900 });
+      // A feed's health alert has no place; its page says the rest.
+      else if ((a.detail as { feed?: string } | undefined)?.feed) this.app.feedsPanel.open();
     });
     const meta = document.createElement('span');
     meta.className = 'meta';

@@ -220,15 +220,15 @@ impl Feeding {
         Ok(view)
     }
 
-    /// Announces a feed's standing when it differs from what was last announced.
-    fn announce(&self, view: &FeedView) {
+    /// Announces a feed's standing when it differs from what was last announced; true when it did.
+    fn announce(&self, view: &FeedView) -> bool {
         let previous = {
             let mut announced = self.announced.lock().unwrap_or_else(|p| p.into_inner());
             announced.insert(view.spec.name.clone(), view.status)
         };
         let previous = previous.unwrap_or(Status::Pending);
         if previous == view.status {
-            return;
+            return false;
         }
         tracing::info!(
             feed = %view.spec.name,
@@ -250,6 +250,7 @@ impl Feeding {
             lag: view.state.lag,
             at: Utc::now(),
         });
+        true
     }
 
     async fn lock_for(&self, name: &str) -> Arc<Mutex<()>> {
@@ -284,7 +285,7 @@ impl Console {
             },
             Utc::now(),
         ) {
-            feeding.announce(&view);
+            self.feed_standing(&feeding, &view).await;
         }
         Ok(report)
     }
@@ -301,7 +302,7 @@ impl Console {
             match feeding.list().await {
                 Ok(views) => {
                     for view in views {
-                        feeding.announce(&view);
+                        self.feed_standing(&feeding, &view).await;
                         if !view.spec.enabled {
                             continue;
                         }
@@ -381,6 +382,9 @@ impl Console {
             }
             Err(message) => {
                 report.outcome = "failed";
+                if state.failures == 0 {
+                    state.failing_since = Some(Utc::now());
+                }
                 state.failures += 1;
                 state.last_error = Some(message.clone());
                 state.last_error_at = Some(Utc::now());
@@ -663,6 +667,15 @@ impl Console {
             }
         }
         Ok(())
+    }
+
+    /// Announces a changed standing and raises the feed rules' alerts for it.
+    async fn feed_standing(&self, feeding: &Feeding, view: &FeedView) {
+        if feeding.announce(view)
+            && let Err(e) = self.feed_alerts(view).await
+        {
+            tracing::error!(feed = %view.spec.name, error = %e, "feed rules could not raise their alerts");
+        }
     }
 
     async fn stored_feature(&self, dataset: &DatasetId, id: &str) -> Option<Feature> {

@@ -66,6 +66,8 @@ pub struct FeedState {
     pub last_error_at: Option<DateTime<Utc>>,
     /// Failed polls since the last success.
     pub failures: u32,
+    /// When the current run of failures began.
+    pub failing_since: Option<DateTime<Utc>>,
     pub next_poll: Option<DateTime<Utc>>,
     pub polls: u64,
     pub not_modified: u64,

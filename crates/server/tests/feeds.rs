@@ -175,6 +175,11 @@ async fn hostile_answers_are_failures_that_change_nothing_and_back_off() {
     .await;
     assert_eq!(poll(&server, "f").await["added"], 3);
     let v = version(&server, "quakes").await;
+    // A rule on the feed's health: one alert per spell of failing, not one per failed poll.
+    let rule = json!({"id": "feed_down", "severity": "minor", "when": {"kind": "feed", "feeds": ["f"], "on": ["failing"]}});
+    assert_eq!(server.post_json("/rules", rule).await.status, 201);
+    let bad_rule = json!({"id": "x", "when": {"kind": "feed", "on": ["ok"]}});
+    assert_eq!(server.post_json("/rules", bad_rule).await.status, 400);
 
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     gz.write_all(&vec![b' '; 64 * 1024 * 1024]).expect("gzip");
@@ -236,6 +241,26 @@ async fn hostile_answers_are_failures_that_change_nothing_and_back_off() {
         );
     }
     assert_eq!(server.all_features("quakes").await.len(), 3);
+    let feed_alerts = |alerts: Value| -> Vec<Value> {
+        alerts["alerts"]
+            .as_array()
+            .expect("alerts")
+            .iter()
+            .filter(|a| a["rule"] == "feed_down")
+            .cloned()
+            .collect()
+    };
+    let raised = feed_alerts(server.get("/alerts").await.json());
+    assert_eq!(raised.len(), 1, "eight failed polls, one spell: {raised:?}");
+    assert!(
+        raised[0]["title"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("Feed f is failing: "),
+        "{}",
+        raised[0]["title"]
+    );
+    assert_eq!(raised[0]["event_dataset"], "quakes");
 
     // Back to health: the failure count resets, the status turns ok.
     origin.set(
@@ -251,6 +276,10 @@ async fn hostile_answers_are_failures_that_change_nothing_and_back_off() {
         ),
         (Some("ok"), Some(0))
     );
+    // A new spell of failing is a new alert.
+    origin.set("/feed", Serve::Status(500, "down again"));
+    assert_eq!(poll(&server, "f").await["outcome"], "failed");
+    assert_eq!(feed_alerts(server.get("/alerts").await.json()).len(), 2);
 }
 
 #[tokio::test]

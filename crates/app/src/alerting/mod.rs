@@ -579,7 +579,68 @@ impl Console {
                     .await?;
                 Ok(anomaly_alerts(rule, &report, now))
             }
+            // A feed's health has no stored history to replay; it is judged as polls happen.
+            Condition::Feed { .. } => Ok(Vec::new()),
         }
+    }
+
+    /// Raises the alerts of feed rules for a feed whose standing just changed.
+    pub(crate) async fn feed_alerts(&self, view: &crate::FeedView) -> AppResult<usize> {
+        use geoconsole_feeds::Status;
+        if self.alerting.is_none() {
+            return Ok(0);
+        }
+        // The spell a standing belongs to: a failing run starts at its first failure, lateness at the last
+        // success (or the feed's creation), so the same spell never raises twice, even across restarts.
+        let since = match view.status {
+            Status::Failing => view.state.failing_since,
+            Status::Late => view.state.last_success.or(Some(view.created)),
+            _ => return Ok(0),
+        };
+        let since = since.map_or_else(String::new, |t| t.to_rfc3339());
+        let mut raised = 0;
+        for rule in self.rules().await?.into_iter().filter(|r| r.enabled) {
+            let Condition::Feed { feeds, on } = &rule.when else {
+                continue;
+            };
+            if !on.contains(&view.status) || !(feeds.is_empty() || feeds.contains(&view.spec.name))
+            {
+                continue;
+            }
+            let status = view.status.as_str();
+            let why = match (view.status, &view.state.last_error) {
+                (Status::Failing, Some(error)) => format!(": {error}"),
+                (Status::Late, _) => format!(
+                    ": no successful poll since {}",
+                    view.state
+                        .last_success
+                        .map_or("it was added".into(), |t| t.to_rfc3339())
+                ),
+                _ => String::new(),
+            };
+            let alert = NewAlert {
+                key: format!("{}:feed:{}:{status}:{since}", rule.id, view.spec.name),
+                rule: rule.id.clone(),
+                severity: rule.severity.as_str().to_string(),
+                title: format!("Feed {} is {status}{why}", view.spec.name),
+                site_dataset: None,
+                site: None,
+                event_dataset: Some(view.spec.dataset.clone()),
+                event: None,
+                position: None,
+                detail: serde_json::json!({
+                    "feed": view.spec.name,
+                    "status": status,
+                    "url": view.spec.url,
+                    "last_error": view.state.last_error,
+                    "failures": view.state.failures,
+                    "last_success": view.state.last_success,
+                }),
+                raised: Utc::now(),
+            };
+            raised += self.raise(&rule, vec![alert]).await?;
+        }
+        Ok(raised)
     }
 
     /// The rule's sites, indexed, cached until a sites dataset changes.

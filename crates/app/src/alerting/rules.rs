@@ -93,6 +93,22 @@ pub enum Condition {
         #[serde(default)]
         sites: Vec<String>,
     },
+    /// A live feed turning `failing` or `late` (or both, the default). One alert per rule × feed × spell:
+    /// a feed that keeps failing raises once, and again only after it recovered and failed anew.
+    Feed {
+        /// Feed names; empty means every feed.
+        #[serde(default)]
+        feeds: Vec<String>,
+        #[serde(default = "failing_or_late")]
+        on: Vec<geoconsole_feeds::Status>,
+    },
+}
+
+fn failing_or_late() -> Vec<geoconsole_feeds::Status> {
+    vec![
+        geoconsole_feeds::Status::Failing,
+        geoconsole_feeds::Status::Late,
+    ]
 }
 
 fn ten() -> f64 {
@@ -122,6 +138,7 @@ impl Rule {
             Condition::Exposure { sites, .. }
             | Condition::Score { sites, .. }
             | Condition::Anomaly { sites, .. } => sites,
+            Condition::Feed { .. } => &[],
         }
     }
 
@@ -132,6 +149,8 @@ impl Rule {
             Condition::Exposure { hazards, .. } => hazards.clone(),
             Condition::Score { .. } => risk_layers.to_vec(),
             Condition::Anomaly { dataset, .. } => vec![dataset.clone()],
+            // Feeds are watched by their polls, not by commits.
+            Condition::Feed { .. } => Vec::new(),
         }
     }
 
@@ -228,6 +247,16 @@ impl Rule {
                 }
                 if !threshold_sd.is_finite() {
                     return invalid("threshold_sd must be a number".into());
+                }
+            }
+            Condition::Feed { on, .. } => {
+                use geoconsole_feeds::Status;
+                if on.is_empty()
+                    || on
+                        .iter()
+                        .any(|s| !matches!(s, Status::Failing | Status::Late))
+                {
+                    return invalid("on must list failing, late or both".into());
                 }
             }
         }
