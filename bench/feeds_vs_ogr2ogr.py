@@ -73,8 +73,10 @@ def clean(path):
 
 
 def touch(path):
-    now = time.time() + 1
-    os.utime(path, (now, now))
+    # A Last-Modified strictly later than any before (HTTP dates have whole seconds), so the next poll reads
+    # the body again.
+    later = max(time.time(), path.stat().st_mtime) + 2
+    os.utime(path, (later, later))
 
 
 def ours(store, config, *args):
