@@ -48,7 +48,7 @@ cargo test --workspace --locked 2>&1 | tee "$log" || status=1
 (cd web && NO_COLOR=1 CI=1 npx vitest run) 2>&1 | tee -a "$log" || status=1
 # cargo test built the binary for the CLI tests; build it only if a partial run did not.
 [ -x target/debug/geoconsole ] || cargo build --locked -p geoconsole
-(cd web && GEOCONSOLE_BIN="$PWD/../target/debug/geoconsole" node --test --test-reporter=tap e2e/) 2>&1 | tee -a "$log" || status=1
+(cd web && GEOCONSOLE_BIN="$PWD/../target/debug/geoconsole" node --test --test-concurrency=1 --test-reporter=tap e2e/) 2>&1 | tee -a "$log" || status=1
 
 # One closing line for the whole run, summed over every test binary and both JavaScript runners.
 awk '

@@ -2,7 +2,7 @@
 // target/e2e/.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { launchBrowser, mapReady, openPage, screenshotPath, startConsole } from './harness.mjs';
+import { mapReady, openConsole, openPage, screenshotPath } from './harness.mjs';
 
 let server;
 let browser;
@@ -32,11 +32,7 @@ const rendered = (page, layer) => page.evaluate((l) => {
 
 describe('web console', { concurrency: false }, () => {
   before(async () => {
-    server = await startConsole();
-    browser = await launchBrowser();
-    session = await openPage(browser);
-    await session.page.goto(`${server.url}/console/`);
-    await mapReady(session.page);
+    ({ server, browser, session } = await openConsole());
   });
 
   after(async () => {
@@ -101,7 +97,8 @@ describe('web console', { concurrency: false }, () => {
     await page.locator('#toggle-earthquakes').uncheck();
     await page.waitForFunction(() => window.geoconsole.map.getLayoutProperty('ds:earthquakes:points', 'visibility') === 'none');
     assert.equal(await rendered(page, 'ds:earthquakes:points'), 0);
-    assert.match(await page.evaluate(() => location.hash), /earthquakes:0/);
+    // The URL follows the state after a short debounce.
+    await page.waitForFunction(() => /earthquakes:0/.test(location.hash));
     await page.locator('#toggle-earthquakes').check();
     await page.waitForFunction(() => window.geoconsole.map.queryRenderedFeatures({ layers: ['ds:earthquakes:points'] }).length > 0, null, { timeout: 30_000 });
   });
@@ -109,6 +106,7 @@ describe('web console', { concurrency: false }, () => {
   it('narrows the time window and the visible counts follow', async () => {
     const { page } = session;
     await freshCounts(page);
+    await page.waitForFunction(() => Number(document.querySelector('#count-earthquakes')?.textContent?.replace(/,/g, '')) > 0, null, { timeout: 30_000 });
     const before = await count(page, 'earthquakes');
     const drawnBefore = await rendered(page, 'ds:earthquakes:points');
     await page.locator('#time-canvas').focus();

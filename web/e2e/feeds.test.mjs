@@ -3,7 +3,7 @@
 // page polls on demand, and a feed added through the page that cannot connect turns failing with its error.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { launchBrowser, mapReady, openPage, screenshotPath, startConsole } from './harness.mjs';
+import { openConsole, screenshotPath } from './harness.mjs';
 
 let server;
 let browser;
@@ -11,11 +11,7 @@ let session;
 
 describe('live feeds in the console', { concurrency: false }, () => {
   before(async () => {
-    server = await startConsole({ args: ['demo', '--serve', '--feed-speed', '1200'] });
-    browser = await launchBrowser();
-    session = await openPage(browser);
-    await session.page.goto(`${server.url}/console/`);
-    await mapReady(session.page);
+    ({ server, browser, session } = await openConsole({ args: ['demo', '--serve', '--feed-speed', '1200'] }));
   });
 
   after(async () => {

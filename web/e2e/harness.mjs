@@ -92,3 +92,21 @@ export function screenshotPath(name) {
   mkdirSync(shots, { recursive: true });
   return join(shots, name);
 }
+
+/** A console, a browser and a page on the console with its map loaded; `close()` ends all three. */
+export async function openConsole(options) {
+  const server = await startConsole(options);
+  const browser = await launchBrowser();
+  const session = await openPage(browser);
+  await session.page.goto(`${server.url}/console/`);
+  await mapReady(session.page);
+  return {
+    server,
+    browser,
+    session,
+    async close() {
+      await browser.close();
+      await server.stop();
+    },
+  };
+}

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use geoconsole_testkit::{Behaviour, Receiver, TestServer, serve_console, serve_demo, temp_gpkg};
+use geoconsole_testkit::{Behaviour, Receiver, serve_console, serve_demo, temp_gpkg};
 use hmac::{KeyInit, Mac};
 use serde_json::{Value, json};
 
@@ -18,44 +18,9 @@ fn haversine_m(a: (f64, f64), b: (f64, f64)) -> f64 {
     2.0 * r * h.sqrt().min(1.0).asin()
 }
 
-async fn all(server: &TestServer, id: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut url = format!("/collections/{id}/items?limit=10000");
-    loop {
-        let body = server.get(&url).await.json();
-        out.extend(
-            body["features"]
-                .as_array()
-                .expect("features")
-                .iter()
-                .cloned(),
-        );
-        match body["links"]
-            .as_array()
-            .and_then(|l| l.iter().find(|l| l["rel"] == "next"))
-            .and_then(|l| l["href"].as_str())
-        {
-            Some(next) => url = next.to_string(),
-            None => return out,
-        }
-    }
-}
-
 fn xy(f: &Value) -> (f64, f64) {
     let c = &f["geometry"]["coordinates"];
     (c[0].as_f64().expect("lon"), c[1].as_f64().expect("lat"))
-}
-
-async fn post_json(server: &TestServer, path: &str, body: Value) -> geoconsole_testkit::Reply {
-    server
-        .send(
-            server
-                .client()
-                .post(server.at(path))
-                .header("content-type", "application/json")
-                .body(body.to_string()),
-        )
-        .await
 }
 
 #[tokio::test]
@@ -73,11 +38,11 @@ async fn rules_are_checked_dry_run_matches_brute_force_and_alerts_keep_their_lif
 
     // A dry run of "M4+ within 100 km" over the whole week against haversine on every pair.
     let rule = json!({"id": "probe", "when": {"kind": "exposure", "hazards": ["earthquakes"], "where": "mag >= 4", "radius_km": 100}});
-    let dry = post_json(&server, "/rules/dry-run", rule.clone()).await;
+    let dry = server.post_json("/rules/dry-run", rule.clone()).await;
     assert_eq!(dry.status, 200, "{}", dry.text());
     let dry = dry.json();
-    let sites = all(&server, "sites").await;
-    let quakes = all(&server, "earthquakes").await;
+    let sites = server.all_features("sites").await;
+    let quakes = server.all_features("earthquakes").await;
     let mut expected = 0;
     for q in quakes
         .iter()
@@ -113,11 +78,11 @@ async fn rules_are_checked_dry_run_matches_brute_force_and_alerts_keep_their_lif
             "colour",
         ),
     ] {
-        let r = post_json(&server, "/rules", bad.clone()).await;
+        let r = server.post_json("/rules", bad.clone()).await;
         assert_eq!(r.status, 400, "{bad}: {}", r.text());
         assert!(r.text().contains(needle), "{bad}: {}", r.text());
     }
-    let created = post_json(&server, "/rules", rule).await;
+    let created = server.post_json("/rules", rule).await;
     assert_eq!(created.status, 201, "{}", created.text());
     assert_eq!(
         server.get("/rules/probe").await.json()["when"]["radius_km"],
@@ -131,7 +96,7 @@ async fn rules_are_checked_dry_run_matches_brute_force_and_alerts_keep_their_lif
     // Lifecycle: acknowledge needs a disposition, happens once, then resolve keeps it.
     let seq = raised[0]["seq"].as_i64().expect("seq");
     let ack_path = format!("/alerts/{seq}/acknowledge");
-    let ack = |body: Value| post_json(&server, &ack_path, body);
+    let ack = |body: Value| server.post_json(&ack_path, body);
     assert_eq!(ack(json!({"by": "maria"})).await.status, 400);
     assert_eq!(
         ack(json!({"by": "maria", "disposition": "maybe"}))
@@ -148,12 +113,9 @@ async fn rules_are_checked_dry_run_matches_brute_force_and_alerts_keep_their_lif
             .status,
         409
     );
-    let resolved = post_json(
-        &server,
-        &format!("/alerts/{seq}/resolve"),
-        json!({"by": "li"}),
-    )
-    .await;
+    let resolved = server
+        .post_json(&format!("/alerts/{seq}/resolve"), json!({"by": "li"}))
+        .await;
     assert_eq!(resolved.status, 200, "{}", resolved.text());
     let after = server.get(&format!("/alerts/{seq}")).await.json();
     assert_eq!(after["state"], "resolved");
@@ -334,7 +296,8 @@ async fn a_new_event_raises_one_alert_on_the_stream_and_at_a_signed_webhook_with
         .iter()
         .filter(|a| a["event"] == "test-quake-1")
         .count();
-    let sites_in_reach = all(&server, "sites")
+    let sites_in_reach = server
+        .all_features("sites")
         .await
         .iter()
         .filter(|s| haversine_m(xy(s), (-86.10, 12.20)) <= 100_000.0)

@@ -3,34 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use geoconsole_testkit::{TestServer, serve_demo};
+use geoconsole_testkit::serve_demo;
 use serde_json::Value;
-
-async fn features(server: &TestServer, id: &str, query: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut url = format!("/collections/{id}/items?limit=10000&{query}");
-    loop {
-        let page = server.get(&url).await;
-        assert_eq!(page.status, 200, "{}", page.text());
-        let body = page.json();
-        out.extend(
-            body["features"]
-                .as_array()
-                .expect("features")
-                .iter()
-                .cloned(),
-        );
-        let next = body["links"]
-            .as_array()
-            .and_then(|l| l.iter().find(|l| l["rel"] == "next"))
-            .and_then(|l| l["href"].as_str())
-            .map(str::to_string);
-        match next {
-            Some(n) => url = n,
-            None => return out,
-        }
-    }
-}
 
 fn haversine_m(a: (f64, f64), b: (f64, f64)) -> f64 {
     let r = 6_371_008.8_f64;
@@ -57,8 +31,8 @@ async fn exposure_matches_brute_force_and_explains_itself() {
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     let report = r.json();
-    let sites = features(&server, "sites", "").await;
-    let quakes = features(&server, "earthquakes", window).await;
+    let sites = server.features_where("sites", "").await;
+    let quakes = server.features_where("earthquakes", window).await;
     assert_eq!(report["sites_checked"], sites.len());
     assert_eq!(report["events_checked"], quakes.len());
     let mut expected = BTreeSet::new();
@@ -182,7 +156,7 @@ async fn hexbins_count_each_feature_in_the_ancestor_of_its_finest_h3_cell() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.header("content-type"), Some("application/geo+json"));
     let cells = r.json();
-    let quakes = features(&server, "earthquakes", "").await;
+    let quakes = server.features_where("earthquakes", "").await;
     let res = h3o::Resolution::try_from(3u8).expect("res");
     let mut expected = std::collections::BTreeMap::new();
     for q in &quakes {
@@ -444,7 +418,7 @@ async fn risk_and_trends_over_http_explain_themselves() {
 #[tokio::test]
 async fn buckets_count_events_per_region_and_period_as_independent_counts_do() {
     let server = serve_demo().await;
-    let quakes = features(&server, "earthquakes", "").await;
+    let quakes = server.features_where("earthquakes", "").await;
 
     // H3 cells by day: every quake once, in its cell's ancestor and the day it happened.
     let r = server
@@ -518,7 +492,7 @@ async fn buckets_count_events_per_region_and_period_as_independent_counts_do() {
         total > 10,
         "the demo week has many quakes in one country: {busiest}"
     );
-    let countries = features(&server, "countries", "").await;
+    let countries = server.features_where("countries", "").await;
     let country = countries
         .iter()
         .find(|c| c["id"] == busiest["region"])

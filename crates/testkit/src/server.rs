@@ -151,10 +151,18 @@ impl TestServer {
 
     /// Every feature of a collection as GeoJSON, following `next` links.
     pub async fn all_features(&self, id: &str) -> Vec<serde_json::Value> {
+        self.features_where(id, "").await
+    }
+
+    /// Every feature of a collection matching extra query parameters (`bbox=…&datetime=…`), following
+    /// `next` links; any answer but 200 fails the test.
+    pub async fn features_where(&self, id: &str, query: &str) -> Vec<serde_json::Value> {
         let mut out = Vec::new();
-        let mut url = format!("/collections/{id}/items?limit=10000");
+        let mut url = format!("/collections/{id}/items?limit=10000&{query}");
         loop {
-            let body = self.get(&url).await.json();
+            let page = self.get(&url).await;
+            assert_eq!(page.status, 200, "{url}: {}", page.text());
+            let body = page.json();
             out.extend(
                 body["features"]
                     .as_array()

@@ -2,16 +2,13 @@
 //! `acq_time` (`HHMM` UTC, leading zeros often dropped), `satellite`, `confidence`, `frp` (fire radiative
 //! power, MW). FIRMS gives no id: a detection is identified by where, when and by which satellite.
 
-use std::io::Cursor;
-use std::path::Path;
-
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
-use geoconsole_formats::{Format, ReadOptions, read_stream};
+use geoconsole_formats::Format;
 use geoconsole_model::geo_types::Geometry;
 use geoconsole_model::{FeatureId, TimeSpan, format_rfc3339};
 use serde_json::{Value, json};
 
-use super::{Action, FeedItem, Parsed, derived_id};
+use super::{Action, FeedItem, Parsed, derived_id, file_features};
 
 fn text(value: Option<&Value>) -> String {
     match value {
@@ -35,22 +32,8 @@ fn acquired(date: &str, hhmm: &str) -> Result<DateTime<Utc>, String> {
 }
 
 pub(crate) fn read(body: &[u8]) -> Result<Parsed, String> {
-    let options = ReadOptions {
-        format: Some(Format::Csv),
-        ..ReadOptions::default()
-    };
-    let (_, stream) = read_stream(Path::new("firms.csv"), Cursor::new(body.to_vec()), &options)
-        .map_err(|e| e.to_string())?;
     let mut parsed = Parsed::default();
-    for result in stream {
-        let source = match result {
-            Ok(source) => source,
-            Err(e) if e.is_recoverable() => {
-                parsed.skip(e.to_string());
-                continue;
-            }
-            Err(e) => return Err(e.to_string()),
-        };
+    for source in file_features("firms.csv", body, Format::Csv, &mut parsed)? {
         let mut feature = source.feature;
         let props = &feature.properties;
         let (date, hhmm) = (text(props.get("acq_date")), text(props.get("acq_time")));

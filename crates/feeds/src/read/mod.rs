@@ -12,7 +12,7 @@ use std::io::Cursor;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use geoconsole_formats::{Format, ReadOptions, read_stream};
+use geoconsole_formats::{Format, ReadOptions, SourceFeature, read_stream};
 use geoconsole_model::{Feature, FeatureId, TimeSpan, parse_time_value};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -187,6 +187,31 @@ fn apply_mapping(spec: &FeedSpec, parsed: &mut Parsed) {
     parsed.items = kept;
 }
 
+/// A body read by the console's own file reader for `format`: its features with where they were, the bad
+/// ones skipped into `parsed` with their location, or the error that stopped the reader.
+pub(crate) fn file_features(
+    label: &str,
+    body: &[u8],
+    format: Format,
+    parsed: &mut Parsed,
+) -> Result<Vec<SourceFeature>, String> {
+    let options = ReadOptions {
+        format: Some(format),
+        ..ReadOptions::default()
+    };
+    let (_, stream) = read_stream(Path::new(label), Cursor::new(body.to_vec()), &options)
+        .map_err(|e| e.to_string())?;
+    let mut features = Vec::new();
+    for result in stream {
+        match result {
+            Ok(source) => features.push(source),
+            Err(e) if e.is_recoverable() => parsed.skip(e.to_string()),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Ok(features)
+}
+
 /// GeoJSON, GeoJSONSeq and CSV feeds through the console's own file readers; `time` and `severity` name
 /// the format's documented fields when it has them (USGS).
 fn generic(
@@ -196,23 +221,8 @@ fn generic(
     time: Option<&str>,
     severity: Option<&str>,
 ) -> Result<Parsed, String> {
-    let options = ReadOptions {
-        format: Some(format),
-        ..ReadOptions::default()
-    };
-    let label = Path::new(&spec.name);
-    let (_, stream) =
-        read_stream(label, Cursor::new(body.to_vec()), &options).map_err(|e| e.to_string())?;
     let mut parsed = Parsed::default();
-    for result in stream {
-        let source = match result {
-            Ok(source) => source,
-            Err(e) if e.is_recoverable() => {
-                parsed.skip(e.to_string());
-                continue;
-            }
-            Err(e) => return Err(e.to_string()),
-        };
+    for source in file_features(&spec.name, body, format, &mut parsed)? {
         let mut feature = source.feature;
         let mut event_time = None;
         if let Some(field) = time
