@@ -29,6 +29,9 @@ use crate::{AppError, AppErrorKind, AppResult, Console, ImportOptions};
 const TOMBSTONE: &str = "superseded:";
 /// Open CAP warnings tracked per feed for expiry; more than any real feed has in force at once.
 const MAX_OPEN: usize = 50_000;
+/// Polls running at once: enough that slow feeds (each bounded by its timeout) do not hold up the rest,
+/// few enough that a thousand feeds do not open a thousand connections at once.
+pub const CONCURRENT_POLLS: usize = 16;
 
 /// A feed with its health, as the API and CLI show it.
 #[derive(Debug, Clone, Serialize)]
@@ -290,47 +293,65 @@ impl Console {
         Ok(report)
     }
 
-    /// The scheduler: polls every enabled feed whose time has come, one after another, and announces
-    /// standings that change with time (a feed turns late without a poll). Runs until `stop` turns true.
+    /// The scheduler: polls every enabled feed whose time has come, up to [`CONCURRENT_POLLS`] at once so a
+    /// slow or hanging feed never delays the others, and announces standings that change with time (a feed
+    /// turns late without a poll). Runs until `stop` turns true; polls in flight are then abandoned (their
+    /// writes are transactions: all or nothing).
     pub async fn run_feeds(&self, mut stop: tokio::sync::watch::Receiver<bool>) {
         let Ok(feeding) = self.feeds().cloned() else {
             return;
         };
+        let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_POLLS));
+        let in_flight: Arc<std::sync::Mutex<std::collections::HashSet<String>>> = Arc::default();
+        let mut polls = tokio::task::JoinSet::new();
         loop {
+            while polls.try_join_next().is_some() {}
             let now = Utc::now();
             let mut next_due: Option<DateTime<Utc>> = None;
             match feeding.list().await {
                 Ok(views) => {
                     for view in views {
                         self.feed_standing(&feeding, &view).await;
-                        if !view.spec.enabled {
+                        let name = view.spec.name.clone();
+                        if !view.spec.enabled
+                            || in_flight
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .contains(&name)
+                        {
                             continue;
                         }
                         let due = view.state.next_poll.unwrap_or(now);
-                        if due <= now {
-                            match self.poll_feed(&view.spec.name).await {
-                                Ok(report) => {
-                                    if let Some(next) = report.next_poll {
-                                        next_due = Some(
-                                            next_due.map_or(next, |d: DateTime<Utc>| d.min(next)),
-                                        );
-                                    }
-                                }
-                                Err(e) => {
-                                    tracing::warn!(feed = %view.spec.name, error = %e, "feed poll could not be recorded")
-                                }
-                            }
-                            if *stop.borrow() {
-                                return;
-                            }
-                        } else {
+                        if due > now {
                             next_due = Some(next_due.map_or(due, |d: DateTime<Utc>| d.min(due)));
+                            continue;
                         }
+                        in_flight
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(name.clone());
+                        let (console, slots, in_flight, feeding) = (
+                            self.clone(),
+                            slots.clone(),
+                            in_flight.clone(),
+                            feeding.clone(),
+                        );
+                        polls.spawn(async move {
+                            // The semaphore is never closed, so a permit always comes.
+                            let _slot = slots.acquire_owned().await;
+                            if let Err(e) = console.poll_feed(&name).await {
+                                tracing::warn!(feed = %name, error = %e, "feed poll could not be recorded");
+                            }
+                            in_flight.lock().unwrap_or_else(|p| p.into_inner()).remove(&name);
+                            // The loop looks again: this feed has a new next poll.
+                            feeding.wake.notify_one();
+                        });
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "feeds could not be listed"),
             }
-            // Wake for the next due feed, a changed registry, or at least every 5 s to notice lateness.
+            // Wake for the next due feed, a finished poll, a changed registry, or at least every 5 s to
+            // notice lateness.
             let wait = next_due
                 .map(|d| (d - Utc::now()).to_std().unwrap_or_default())
                 .unwrap_or(std::time::Duration::from_secs(5))
@@ -341,6 +362,7 @@ impl Console {
                 _ = stop.changed() => {}
             }
             if *stop.borrow() {
+                polls.abort_all();
                 return;
             }
         }

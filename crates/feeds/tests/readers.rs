@@ -231,3 +231,66 @@ fn garbage_is_an_error_naming_the_format() {
             .contains("<alert>")
     );
 }
+
+#[test]
+fn cap_alerts_missing_what_the_schema_requires_are_refused_with_the_reason() {
+    let base = String::from_utf8(fixture("cap_warning_a.xml")).expect("utf-8");
+    let spec = FeedSpec::new("t", "http://127.0.0.1/", FeedFormat::Cap, "d");
+    for (broken, needle) in [
+        (
+            base.replace("<identifier>GC-TEST-A</identifier>", ""),
+            "<identifier>",
+        ),
+        (
+            base.replace("<sender>w-nws.webmaster@noaa.gov</sender>", ""),
+            "<sender> is required",
+        ),
+        (
+            base.replace(
+                "<sent>2026-05-01T12:00:00-00:00</sent>",
+                "<sent>yesterday</sent>",
+            ),
+            "not a date-time",
+        ),
+        (
+            base.replace("<msgType>Alert</msgType>", ""),
+            "<msgType> is required",
+        ),
+    ] {
+        let err = read(&spec, broken.as_bytes(), now()).expect_err(needle);
+        assert!(err.contains(needle), "{needle}: {err}");
+    }
+    let backwards = base.replace("2099-05-01T18:00:00-00:00", "2026-05-01T11:00:00-00:00");
+    let parsed = read(&spec, backwards.as_bytes(), now()).expect("read");
+    assert!(parsed.items.is_empty());
+    assert!(
+        parsed.skipped[0].contains("expires"),
+        "{:?}",
+        parsed.skipped
+    );
+    let unclosed = base.replace(
+        "34.15,-118.30 34.00,-118.30</polygon>",
+        "34.15,-118.30</polygon>",
+    );
+    let parsed = read(&spec, unclosed.as_bytes(), now()).expect("read");
+    assert!(
+        parsed.skipped[0].contains("not closed"),
+        "{:?}",
+        parsed.skipped
+    );
+    // In an index, one broken alert is skipped and the others are read.
+    let index = format!(
+        "<feed xmlns='http://www.w3.org/2005/Atom'><entry><content type='text/xml'>{}</content></entry><entry><content type='text/xml'>{}</content></entry></feed>",
+        base.replace("<?xml version=\"1.0\" encoding=\"UTF-8\"?>", ""),
+        base.replace("<?xml version=\"1.0\" encoding=\"UTF-8\"?>", "")
+            .replace("<sender>w-nws.webmaster@noaa.gov</sender>", ""),
+    );
+    let spec = FeedSpec::new("t", "http://127.0.0.1/", FeedFormat::CapIndex, "d");
+    let parsed = read(&spec, index.as_bytes(), now()).expect("index");
+    assert_eq!(
+        (parsed.items.len(), parsed.skipped.len()),
+        (1, 1),
+        "{:?}",
+        parsed.skipped
+    );
+}

@@ -739,3 +739,33 @@ async fn feeds_pause_resume_and_delete() {
         404
     );
 }
+
+#[tokio::test]
+async fn a_hanging_feed_does_not_hold_up_the_others() {
+    let origin = FeedOrigin::start().await;
+    origin.set("/hang", Serve::Hang);
+    origin.set(
+        "/quick",
+        Serve::body(GEOJSON, feed_file("usgs_v1.geojson"), Some("\"q\"")),
+    );
+    let store = temp_gpkg();
+    let console = store.console();
+    let server = serve_console(store, console).await;
+    add_feed(&server, json!({"name": "a-hang", "url": origin.at("/hang"), "format": "usgs", "dataset": "h", "timeout_ms": 20000})).await;
+    add_feed(&server, json!({"name": "b-quick", "url": origin.at("/quick"), "format": "usgs", "dataset": "q", "interval_s": 1})).await;
+    let started = Instant::now();
+    while origin.requests("/quick").len() < 3 {
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "the quick feed waits behind the hanging one: {} polls",
+            origin.requests("/quick").len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        origin.requests("/hang").len(),
+        1,
+        "the hanging poll is still in flight, not repeated"
+    );
+    assert_eq!(server.get("/feeds/b-quick").await.json()["status"], "ok");
+}

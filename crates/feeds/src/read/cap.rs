@@ -151,12 +151,26 @@ impl CapAlert {
             .text_of("identifier")
             .ok_or("the alert has no <identifier>")?
             .to_string();
+        // CAP 1.2 section 3.2.1: these are required; an alert without them cannot be placed in a sequence
+        // of updates, so it is refused rather than guessed.
+        let required = |name: &str| {
+            alert
+                .text_of(name)
+                .map(str::to_string)
+                .ok_or_else(|| format!("CAP alert '{identifier}': <{name}> is required"))
+        };
+        let sent_text = required("sent")?;
+        let sent = time(Some(&sent_text)).ok_or_else(|| {
+            format!(
+                "CAP alert '{identifier}': <sent> '{sent_text}' is not a date-time with a time zone"
+            )
+        })?;
         let text = |e: &Element, name: &str| e.text_of(name).map(str::to_string);
         let mut cap = CapAlert {
-            sender: text(alert, "sender").unwrap_or_default(),
-            sent: time(alert.text_of("sent")),
-            status: text(alert, "status").unwrap_or_default(),
-            msg_type: text(alert, "msgType").unwrap_or_default(),
+            sender: required("sender")?,
+            sent: Some(sent),
+            status: required("status")?,
+            msg_type: required("msgType")?,
             references: alert
                 .text_of("references")
                 .map(reference_ids)
@@ -267,10 +281,15 @@ impl CapAlert {
             return Err(format!("{who}: no onset, effective or sent time"));
         };
         let time = match self.expires {
-            Some(end) if end >= start => {
-                TimeSpan::interval(start, end).map_err(|e| e.message().to_string())?
+            Some(end) if end < start => {
+                return Err(format!(
+                    "{who}: it expires ({}) before it begins ({})",
+                    format_rfc3339(end),
+                    format_rfc3339(start)
+                ));
             }
-            _ => TimeSpan::instant(start),
+            Some(end) => TimeSpan::interval(start, end).map_err(|e| e.message().to_string())?,
+            None => TimeSpan::instant(start),
         };
         let geometry = match self.areas.len() {
             0 => {
@@ -348,17 +367,18 @@ pub(crate) fn read_document(body: &[u8], now: DateTime<Utc>) -> Result<Parsed, S
         ));
     }
     let mut parsed = Parsed::default();
-    push_alert(&mut parsed, &root, now)?;
+    // A document that is one alert stands or falls with it.
+    CapAlert::from_xml(&root)?.add_to(&mut parsed, now);
     Ok(parsed)
 }
 
-pub(crate) fn push_alert(
-    parsed: &mut Parsed,
-    alert: &Element,
-    now: DateTime<Utc>,
-) -> Result<(), String> {
-    CapAlert::from_xml(alert)?.add_to(parsed, now);
-    Ok(())
+/// Adds one `<alert>` of an index or document; one that is not a CAP alert is skipped with the reason, so
+/// a bad entry does not hide the good ones.
+pub(crate) fn push_alert(parsed: &mut Parsed, alert: &Element, now: DateTime<Utc>) {
+    match CapAlert::from_xml(alert) {
+        Ok(cap) => cap.add_to(parsed, now),
+        Err(why) => parsed.skip(why),
+    }
 }
 
 #[cfg(test)]

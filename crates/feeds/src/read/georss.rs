@@ -343,7 +343,7 @@ pub(crate) fn read_cap_index(
             .and_then(|c| c.child("alert"))
             .or_else(|| entry.child("alert"))
         {
-            cap::push_alert(&mut parsed, alert, now)?;
+            cap::push_alert(&mut parsed, alert, now);
             continue;
         }
         let inline = entry.children.iter().any(|c| {
