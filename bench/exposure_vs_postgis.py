@@ -34,6 +34,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from results_file import write_block
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / "target" / "release" / "geoconsole"
 OUT = ROOT / "bench" / "out" / "exposure"
@@ -189,13 +191,7 @@ def main():
         table.append(f"Peers: SedonaDB {v.get('sedonadb')}, GeoPandas {v.get('geopandas')} (shapely 2, GEOS STRtree). Both are planar: their join searches "
                      "a degree distance wide enough for the highest site latitude, then filters by haversine, so all four give the same answer.")
     table.append(END)
-    text = RESULTS.read_text()
-    section = "\n".join(table)
-    if BEGIN in text:
-        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    RESULTS.write_text(text)
+    write_block(BEGIN, END, "\n".join(table))
 
 
 if __name__ == "__main__":

@@ -31,6 +31,8 @@ import threading
 import time
 from pathlib import Path
 
+from results_file import write_block
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / "target" / "release" / "geoconsole"
 REALDATA = ROOT.parent / "shared" / "realdata" / "feeds"
@@ -157,12 +159,7 @@ def main():
         *notes,
         END,
     ])
-    text = RESULTS.read_text()
-    if BEGIN in text:
-        text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip() + "\n\n## Live feeds\n\n" + block + "\n"
-    RESULTS.write_text(text)
+    write_block(BEGIN, END, block, heading="Live feeds")
 
 
 if __name__ == "__main__":

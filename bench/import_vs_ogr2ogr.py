@@ -21,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+from results_file import write_block
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / "target" / "release" / "geoconsole"
 DATA = ROOT / "bench" / "data"
@@ -126,12 +128,7 @@ def main():
         f"{fmt} {side} {', '.join(f'{t:.2f}' for t in r[side][2])}" for fmt, _, _, r in rows for side in ("geoconsole", "ogr2ogr")))
     lines.append(END)
     block = "\n".join(lines)
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\nEach section is written by the script it names.\n\n"
-    if BEGIN in text:
-        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    RESULTS.write_text(text)
+    write_block(BEGIN, END, block)
     print(block)
 
 

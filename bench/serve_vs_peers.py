@@ -29,7 +29,6 @@ import math
 import os
 import platform
 import random
-import re
 import shutil
 import signal
 import statistics
@@ -38,6 +37,8 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+
+from results_file import write_block
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / "target" / "release" / "geoconsole"
@@ -447,12 +448,7 @@ def big_index(points):
         f"| 2°×2° bbox at a data point (tens of thousands of matches), first page of 1 000, sequential | p50 {sequential['p50_us'] / 1000:.1f} ms, p99 {sequential['p99_us'] / 1000:.1f} ms, {sequential['rps']:.0f} req/s | |",
         "<!-- index-benchmark:end -->",
     ])
-    text = RESULTS.read_text()
-    if "<!-- index-benchmark:begin -->" in text:
-        text = re.sub(r"<!-- index-benchmark:begin -->.*?<!-- index-benchmark:end -->", lambda _: block, text, flags=re.S)
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    RESULTS.write_text(text)
+    write_block("<!-- index-benchmark:begin -->", "<!-- index-benchmark:end -->", block)
     print(block)
 
 
@@ -506,13 +502,8 @@ def write_results(args, rows, tile_count, dense):
                                                       for (side, kind), results in sorted(rows.items()) if kind != "dense"),
         END,
     ]
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
     block = "\n".join(lines)
-    if BEGIN in text:
-        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    RESULTS.write_text(text)
+    write_block(BEGIN, END, block)
     print(block)
 
 
