@@ -79,9 +79,7 @@ pub async fn pause(
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    write_guard(&headers)?;
-    let feed = state.console.feeds()?.set_enabled(&name, false).await?;
-    json_ok(StatusCode::OK, &feed)
+    set_enabled(&state, &name, &headers, false).await
 }
 
 pub async fn resume(
@@ -89,8 +87,17 @@ pub async fn resume(
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    write_guard(&headers)?;
-    let feed = state.console.feeds()?.set_enabled(&name, true).await?;
+    set_enabled(&state, &name, &headers, true).await
+}
+
+async fn set_enabled(
+    state: &AppState,
+    name: &str,
+    headers: &HeaderMap,
+    enabled: bool,
+) -> ApiResult<Response> {
+    write_guard(headers)?;
+    let feed = state.console.feeds()?.set_enabled(name, enabled).await?;
     json_ok(StatusCode::OK, &feed)
 }
 
