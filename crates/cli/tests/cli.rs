@@ -423,3 +423,106 @@ fn a_killed_import_leaves_the_store_as_it_was() {
         "--quiet",
     ]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feeds_from_the_command_line_are_guarded_polled_and_reported() {
+    let origin = geoconsole_testkit::FeedOrigin::start().await;
+    let body =
+        std::fs::read(geoconsole_testkit::fixture("feeds/usgs_v1.geojson")).expect("fixture");
+    origin.set(
+        "/q.geojson",
+        geoconsole_testkit::Serve::body("application/geo+json", body, Some("\"1\"")),
+    );
+    let url = origin.at("/q.geojson");
+    let run = Run::new();
+    let add = |extra: &[&str]| {
+        let mut args = vec![
+            "--store",
+            "ops.gpkg",
+            "feeds",
+            "add",
+            "--name",
+            "usgs",
+            "--format",
+            "usgs",
+            "--dataset",
+            "quakes",
+            "--url",
+            &url,
+        ];
+        args.extend_from_slice(extra);
+        run.geoconsole(&args)
+    };
+    // Loopback is refused until the configuration allows it, with the way to allow it in the message.
+    let refused = add(&[]);
+    assert!(!refused.status.success());
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        message.contains("loopback") && message.contains("[network] allow"),
+        "{message}"
+    );
+    std::fs::write(
+        run.path("geoconsole.toml"),
+        "[network]\nallow = [\"127.0.0.1\"]\n",
+    )
+    .expect("config");
+    assert!(add(&[]).status.success());
+    let bad_format = run.geoconsole(&[
+        "--store",
+        "ops.gpkg",
+        "feeds",
+        "add",
+        "--name",
+        "x",
+        "--format",
+        "rss9",
+        "--dataset",
+        "x",
+        "--url",
+        &url,
+    ]);
+    assert!(
+        String::from_utf8_lossy(&bad_format.stderr).contains("usgs, nws_alerts, cap"),
+        "the known formats are listed"
+    );
+
+    // `blocking` because the origin runs on this test's runtime while the binary polls it.
+    let poll = {
+        let run_dir = run.path("");
+        tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_geoconsole"))
+                .args(["--store", "ops.gpkg", "feeds", "poll-now", "usgs"])
+                .current_dir(run_dir)
+                .env_remove("GEOCONSOLE_STORE")
+                .env_remove("GEOCONSOLE_CONFIG")
+                .output()
+                .expect("poll")
+        })
+    };
+    let out = poll.await.expect("join");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("usgs: 3 items: 3 added"), "{text}");
+    assert_eq!(
+        ogr_layers(&run.path("ops.gpkg"))["quakes"].count,
+        3,
+        "GDAL reads what the feed wrote"
+    );
+    let list = run.json(&["--store", "ops.gpkg", "--json", "feeds", "list"]);
+    assert_eq!(list[0]["status"], "ok", "{list}");
+    assert_eq!(list[0]["state"]["added"], 3);
+    let shown = run.ok(&["--store", "ops.gpkg", "feeds", "show", "usgs"]);
+    assert!(
+        shown.contains("usgs (ok)") && shown.contains("3 added"),
+        "{shown}"
+    );
+    run.ok(&["--store", "ops.gpkg", "feeds", "pause", "usgs"]);
+    assert_eq!(
+        run.json(&["--store", "ops.gpkg", "--json", "feeds", "list"])[0]["status"],
+        "paused"
+    );
+}
