@@ -27,6 +27,9 @@ use crate::{AppError, AppErrorKind, AppResult, Console, ImportOptions};
 /// Fingerprints that stand for "withdrawn by a later message": a copy of the item arriving afterwards
 /// (a replay, or the original arriving late) is stored withdrawn, never as a live warning.
 const TOMBSTONE: &str = "superseded:";
+/// Fingerprints of items not seen for this long are forgotten (withdrawal marks are kept): a feed that
+/// replays something older than this writes it once more, and alert keys keep that from alerting twice.
+const FORGET_AFTER: chrono::Duration = chrono::Duration::days(30);
 /// Open CAP warnings tracked per feed for expiry; more than any real feed has in force at once.
 const MAX_OPEN: usize = 50_000;
 /// Polls running at once: enough that slow feeds (each bounded by its timeout) do not hold up the rest,
@@ -494,6 +497,11 @@ impl Console {
             .await
             .map_err(|e| e.to_string())?;
         let dataset = DatasetId::new(&spec.dataset).map_err(|e| e.message().to_string())?;
+        // Once a day, fingerprints of items no longer in the feed are forgotten, so the table does not
+        // grow with every item a feed ever carried.
+        let prune_due = state
+            .pruned
+            .is_none_or(|at| Utc::now() - at > chrono::Duration::days(1));
 
         // Which earlier items are withdrawn or replaced, and by what.
         let mut superseded: Vec<(String, &'static str, String, Option<DateTime<Utc>>)> = Vec::new();
@@ -525,6 +533,10 @@ impl Console {
             match known.get(id) {
                 Some(stored) if *stored == fingerprint => {
                     counts.unchanged += 1;
+                    if prune_due {
+                        // Still in the feed: seen now, so the pruning below keeps it.
+                        remembered.push((id.clone(), fingerprint));
+                    }
                     continue;
                 }
                 Some(stored) if stored.starts_with(TOMBSTONE) => {
@@ -603,6 +615,17 @@ impl Console {
                 .remember(&spec.name, remembered, Utc::now())
                 .await
                 .map_err(|e| e.to_string())?;
+        }
+        if prune_due {
+            let before = Utc::now() - FORGET_AFTER;
+            let forgotten = store
+                .forget_seen_before(&spec.name, before, TOMBSTONE)
+                .await
+                .map_err(|e| e.to_string())?;
+            state.pruned = Some(Utc::now());
+            if forgotten > 0 {
+                tracing::info!(feed = %spec.name, forgotten, "fingerprints of items gone from the feed forgotten");
+            }
         }
         self.expire(spec, state, counts).await?;
 

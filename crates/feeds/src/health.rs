@@ -83,6 +83,8 @@ pub struct FeedState {
     pub newest_event: Option<DateTime<Utc>>,
     /// Reasons for the last poll's skipped entries (the first few).
     pub skipped_reasons: Vec<String>,
+    /// When fingerprints of items gone from the feed were last forgotten.
+    pub pruned: Option<DateTime<Utc>>,
     /// CAP warnings in force, by item id, until when: marked expired once that time passes.
     pub open_until: BTreeMap<String, DateTime<Utc>>,
 }

@@ -294,3 +294,43 @@ fn cap_alerts_missing_what_the_schema_requires_are_refused_with_the_reason() {
         parsed.skipped
     );
 }
+
+#[test]
+fn the_real_nws_atom_index_places_every_alert_with_a_polygon_and_says_why_not_the_others() {
+    let parsed = parse("nws_atom_cap11_index_2018-08-15.xml", FeedFormat::CapIndex);
+    assert_eq!(parsed.items.len(), 99, "entries with a cap:polygon");
+    assert_eq!(
+        parsed.skipped.len(),
+        64,
+        "entries with an empty cap:polygon"
+    );
+    assert!(
+        parsed.skipped.iter().all(|s| s.contains("geocodes")),
+        "{:?}",
+        parsed.skipped[0]
+    );
+    assert!(
+        parsed.linked.is_empty(),
+        "inline CAP fields are read, not followed"
+    );
+    let events: std::collections::BTreeSet<&str> = parsed
+        .items
+        .iter()
+        .filter_map(|i| i.feature.properties.get("event").and_then(Value::as_str))
+        .collect();
+    assert!(events.contains("Special Weather Statement"), "{events:?}");
+    for item in &parsed.items {
+        let Geometry::Polygon(p) = &item.feature.geometry else {
+            panic!("{:?}", item.feature.geometry)
+        };
+        let c = p.exterior().0[0];
+        // US states and territories (Guam and Samoa too) lie where |longitude| > 60 and latitude < 72:
+        // the lat,lon order was read the right way round.
+        assert!(c.x.abs() > 60.0 && (-15.0..72.0).contains(&c.y), "{c:?}");
+        assert!(item.feature.time.is_some_and(|t| t.end >= t.start));
+        assert_eq!(
+            item.feature.properties[CAP_STATE], "expired",
+            "it is 2026; these ended in 2018"
+        );
+    }
+}

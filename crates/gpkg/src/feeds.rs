@@ -155,6 +155,28 @@ impl FeedStore for GpkgStore {
         .await
     }
 
+    async fn forget_seen_before(
+        &self,
+        feed: &str,
+        before: DateTime<Utc>,
+        keep_prefix: &str,
+    ) -> StoreResult<u64> {
+        let (feed, path, before) = (feed.to_string(), self.path().to_path_buf(), ts(before));
+        // substr, not LIKE: the prefix is data, and LIKE would read its '_' and '%' as wildcards.
+        let keep = keep_prefix.to_string();
+        self.write_tx(move |tx| {
+            let n = tx
+                .execute(
+                    "DELETE FROM gc_feed_items WHERE feed = ?1 AND seen < ?2 \
+                     AND substr(fingerprint, 1, length(?3)) <> ?3",
+                    params![feed, before, keep],
+                )
+                .map_err(|e| sqlite_error(&path, e))?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
     async fn remember(
         &self,
         feed: &str,

@@ -47,4 +47,12 @@ pub trait FeedStore: Send + Sync + Debug {
         items: Vec<(String, String)>,
         at: DateTime<Utc>,
     ) -> StoreResult<()>;
+    /// Forgets the fingerprints of a feed's items last seen before `before`, except those starting with
+    /// `keep_prefix` (withdrawal marks, which must outlive the items they withdraw); returns how many.
+    async fn forget_seen_before(
+        &self,
+        feed: &str,
+        before: DateTime<Utc>,
+        keep_prefix: &str,
+    ) -> StoreResult<u64>;
 }

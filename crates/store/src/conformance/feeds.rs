@@ -84,6 +84,38 @@ pub async fn fingerprints_are_remembered_per_feed_and_forgotten_with_it(store: &
     assert_eq!(found["item-7"], "changed");
     assert_eq!(found["item-1199"], "fp1199");
     assert!(!found.contains_key("never"));
+    // Old fingerprints go, withdrawal marks stay.
+    let later = Utc::now() + chrono::Duration::hours(1);
+    store
+        .remember(
+            "a",
+            vec![("gone".into(), "superseded:cancelled:X".into())],
+            Utc::now(),
+        )
+        .await
+        .expect("mark");
+    store
+        .remember("a", vec![("fresh".into(), "fp".into())], later)
+        .await
+        .expect("fresh");
+    let forgotten = store
+        .forget_seen_before(
+            "a",
+            Utc::now() + chrono::Duration::minutes(1),
+            "superseded:",
+        )
+        .await
+        .expect("forget");
+    assert_eq!(
+        forgotten, 1200,
+        "every plain fingerprint seen before, none of the marks"
+    );
+    let left = store
+        .fingerprints("a", vec!["gone".into(), "fresh".into(), "item-7".into()])
+        .await
+        .expect("left");
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(!left.contains_key("item-7"));
     store.delete_feed("a").await.expect("delete");
     assert!(
         store
