@@ -257,6 +257,9 @@ impl Console {
         if let Some(alerting) = &self.alerting {
             alerting.store().forget_marks(id.as_str()).await?;
         }
+        if let Some(feeds) = &self.feeds {
+            feeds.dataset_dropped(id).await?;
+        }
         tracing::info!(dataset = %id, "dataset dropped");
         self.committed(id).await
     }

@@ -259,6 +259,35 @@ impl Feeding {
         true
     }
 
+    /// A feed's dataset was dropped: what the feed wrote is gone, so its item memory and validators go too
+    /// and the next poll writes the feed's items again (withdrawal marks stay: a cancelled warning stays
+    /// cancelled).
+    pub(crate) async fn dataset_dropped(&self, dataset: &DatasetId) -> AppResult<()> {
+        for record in self.store.feeds().await? {
+            let Ok(spec) = spec_of(&record) else { continue };
+            if spec.dataset != dataset.as_str() {
+                continue;
+            }
+            let lock = self.lock_for(&spec.name).await;
+            let _no_poll_meanwhile = lock.lock().await;
+            let far = Utc::now() + chrono::Duration::days(36_500);
+            self.store
+                .forget_seen_before(&spec.name, far, TOMBSTONE)
+                .await?;
+            let mut state = state_of(&self.store.feed(&spec.name).await?);
+            state.etag = None;
+            state.last_modified = None;
+            state.open_until.clear();
+            state.next_poll = None;
+            self.store
+                .save_feed_state(&spec.name, serde_json::to_value(&state).unwrap_or_default())
+                .await?;
+            tracing::info!(feed = %spec.name, dataset = %dataset, "feed starts over: its dataset was dropped");
+        }
+        self.wake.notify_one();
+        Ok(())
+    }
+
     async fn lock_for(&self, name: &str) -> Arc<Mutex<()>> {
         let mut running = self.running.lock().await;
         Arc::clone(running.entry(name.to_string()).or_default())

@@ -158,6 +158,20 @@ async fn a_changing_feed_is_upserted_304_and_replays_change_nothing_and_health_s
 
     let list = server.get("/feeds").await.json();
     assert_eq!(list["feeds"].as_array().map(Vec::len), Some(2));
+
+    // Dropping the dataset makes the feed start over: the next poll writes everything again.
+    server
+        .console
+        .drop_dataset(&DatasetId::new("quakes").expect("id"))
+        .await
+        .expect("drop");
+    let again = poll(&server, "usgs").await;
+    assert_eq!(
+        (again["outcome"].as_str(), again["added"].as_u64()),
+        (Some("ok"), Some(4)),
+        "{again}"
+    );
+    assert_eq!(server.all_features("quakes").await.len(), 4);
 }
 
 #[tokio::test]
