@@ -52,6 +52,7 @@ pub async fn metrics_route(State(state): State<AppState>) -> Response {
     metrics::gauge!("geoconsole_index_features")
         .set(indexes.all().iter().map(|s| s.len()).sum::<usize>() as f64);
     metrics::gauge!("geoconsole_tile_cache_bytes").set(state.tiles.bytes() as f64);
+    feed_metrics(&state).await;
     let mut response = state.metrics.render().into_response();
     response.headers_mut().insert(
         axum::http::header::CONTENT_TYPE,
@@ -125,4 +126,43 @@ pub async fn events(
         .chain(stream::select(changes, feed_events))
         .take_until(until_shutdown);
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// Each feed's health as Prometheus series, read from the store at scrape time (so every instance reports
+/// the same): standing (one series per status, 1 for the current one), lag, failures in a row, the last
+/// success, and items brought.
+async fn feed_metrics(state: &AppState) {
+    let Ok(feeds) = state.console.feeds() else {
+        return;
+    };
+    let Ok(views) = feeds.list().await else {
+        return;
+    };
+    use geoconsole_feeds::Status;
+    for view in views {
+        let feed = view.spec.name.clone();
+        for status in [
+            Status::Pending,
+            Status::Ok,
+            Status::Late,
+            Status::Failing,
+            Status::Paused,
+        ] {
+            metrics::gauge!("geoconsole_feed_status", "feed" => feed.clone(), "status" => status.as_str())
+                .set(f64::from(u8::from(status == view.status)));
+        }
+        let s = &view.state;
+        if let Some(lag) = s.lag {
+            metrics::gauge!("geoconsole_feed_lag_seconds", "feed" => feed.clone())
+                .set(lag.median_s);
+        }
+        metrics::gauge!("geoconsole_feed_failures", "feed" => feed.clone())
+            .set(f64::from(s.failures));
+        if let Some(at) = s.last_success {
+            metrics::gauge!("geoconsole_feed_last_success_seconds", "feed" => feed.clone())
+                .set(at.timestamp() as f64);
+        }
+        metrics::gauge!("geoconsole_feed_items_added", "feed" => feed.clone()).set(s.added as f64);
+        metrics::gauge!("geoconsole_feed_items_updated", "feed" => feed).set(s.updated as f64);
+    }
 }

@@ -158,6 +158,16 @@ async fn a_changing_feed_is_upserted_304_and_replays_change_nothing_and_health_s
 
     let list = server.get("/feeds").await.json();
     assert_eq!(list["feeds"].as_array().map(Vec::len), Some(2));
+    let metrics = server.get("/metrics").await.text();
+    for line in [
+        "geoconsole_feed_status{feed=\"usgs\",status=\"ok\"} 1",
+        "geoconsole_feed_status{feed=\"usgs\",status=\"failing\"} 0",
+        "geoconsole_feed_items_added{feed=\"usgs\"} 4",
+        "geoconsole_feed_failures{feed=\"plain\"} 0",
+    ] {
+        assert!(metrics.contains(line), "{line} in:\n{metrics}");
+    }
+    assert!(metrics.contains("geoconsole_feed_lag_seconds{feed=\"usgs\"}"));
 
     // Dropping the dataset makes the feed start over: the next poll writes everything again.
     server
