@@ -43,8 +43,18 @@ describe('live feeds in the console', { concurrency: false }, () => {
     await page.locator('#feeds-note').filter({ hasText: /demo-usgs-replay: (ok|not modified)/ }).waitFor({ timeout: 20_000 });
     assert.match(await demo.textContent(), /usgs → earthquakes/);
 
-    // A feed nobody answers: saved (the demo allows its own loopback simulator), polled, failing.
+    // Testing a definition reads the feed once and saves nothing.
     const form = dialog.getByRole('form', { name: 'Add a feed' });
+    const simulator = (await demo.locator('small').textContent()).trim();
+    await form.getByLabel('Name').fill('try-it');
+    await form.getByLabel('URL').fill(simulator);
+    await form.getByLabel('Format').selectOption('usgs');
+    await form.getByLabel('Dataset').fill('tried');
+    await form.getByRole('button', { name: 'Test' }).click();
+    await page.locator('#feeds-note').filter({ hasText: /test: \d+ items in \d+ KB; nothing was saved/ }).waitFor({ timeout: 10_000 });
+    assert.equal(await dialog.locator('tr[data-feed="try-it"]').count(), 0);
+
+    // A feed nobody answers: saved (the demo allows its own loopback simulator), polled, failing.
     await form.getByLabel('Name').fill('nobody-home');
     await form.getByLabel('URL').fill('http://127.0.0.1:9/alerts.geojson');
     await form.getByLabel('Format').selectOption('geojson');

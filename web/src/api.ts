@@ -342,6 +342,23 @@ export async function feedAction(name: string, action: 'poll' | 'pause' | 'resum
   return json(await fetch(`/feeds/${encodeURIComponent(name)}/${action}`, { method: 'POST' }), `feed ${name}`);
 }
 
+export interface FeedPreview {
+  items: number;
+  withdrawals: number;
+  linked: number;
+  skipped: number;
+  skipped_reasons: string[];
+  bytes: number;
+}
+
+/** What a feed holds now, read by the server without saving or writing anything. */
+export async function previewFeed(spec: Record<string, unknown>): Promise<FeedPreview> {
+  return json(
+    await fetch('/feeds/preview', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(spec) }),
+    'feed test',
+  );
+}
+
 export async function addFeed(spec: Record<string, unknown>): Promise<Feed> {
   return json(
     await fetch('/feeds', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(spec) }),

@@ -4,7 +4,7 @@
 // `/events`; lag and ages are refreshed every 10 s.
 
 import type { Feed } from './api';
-import { addFeed, deleteFeed, feedAction, feeds as loadFeeds } from './api';
+import { addFeed, deleteFeed, feedAction, feeds as loadFeeds, previewFeed } from './api';
 
 const REFRESH_MS = 10_000;
 const FORMATS = ['usgs', 'nws_alerts', 'cap', 'cap_index', 'georss', 'firms', 'geojson', 'geojsonseq', 'csv'];
@@ -67,6 +67,7 @@ export class FeedsPanel {
       e.preventDefault();
       void this.add();
     });
+    document.getElementById('feed-test')!.addEventListener('click', () => void this.test());
     window.setInterval(() => void this.load(), REFRESH_MS);
   }
 
@@ -159,15 +160,35 @@ export class FeedsPanel {
     );
   }
 
-  private async add(): Promise<void> {
+  private spec(): Record<string, unknown> {
     const data = new FormData(this.form);
-    const spec: Record<string, unknown> = {
+    return {
       name: String(data.get('name') ?? '').trim(),
       url: String(data.get('url') ?? '').trim(),
       format: data.get('format'),
       dataset: String(data.get('dataset') ?? '').trim(),
       interval_s: Number(data.get('interval') ?? 60),
     };
+  }
+
+  /** Reads the feed in the form once, without adding it, and says what it holds. */
+  private async test(): Promise<void> {
+    if (!this.form.reportValidity()) return;
+    this.note.textContent = 'testing…';
+    try {
+      const p = await previewFeed(this.spec());
+      const parts = [`${p.items} items`];
+      if (p.linked) parts.push(`${p.linked} linked alerts`);
+      if (p.withdrawals) parts.push(`${p.withdrawals} cancels`);
+      if (p.skipped) parts.push(`${p.skipped} skipped (${p.skipped_reasons[0]})`);
+      this.note.textContent = `test: ${parts.join(', ')} in ${Math.round(p.bytes / 1024)} KB; nothing was saved`;
+    } catch (e) {
+      this.note.textContent = (e as Error).message;
+    }
+  }
+
+  private async add(): Promise<void> {
+    const spec = this.spec();
     try {
       const feed = await addFeed(spec);
       this.note.textContent = `added ${feed.name}; it is polled within seconds`;

@@ -61,6 +61,24 @@ pub struct FeedEvent {
     pub at: DateTime<Utc>,
 }
 
+/// What a feed holds now, read without saving or writing (`POST /feeds/preview`).
+#[derive(Debug, Clone, Serialize)]
+pub struct FeedPreview {
+    pub items: u64,
+    pub withdrawals: u64,
+    /// Documents an index links to (fetched by polls, not by a preview).
+    pub linked: u64,
+    pub skipped: u64,
+    pub skipped_reasons: Vec<String>,
+    pub bytes: u64,
+    pub content_type: Option<String>,
+    /// The first items as GeoJSON features.
+    pub sample: Vec<Value>,
+}
+
+/// Items shown by a preview.
+const PREVIEW_ITEMS: usize = 10;
+
 /// What one poll did.
 #[derive(Debug, Clone, Serialize)]
 pub struct PollReport {
@@ -195,6 +213,66 @@ impl Feeding {
         tracing::info!(feed = %spec.name, url = %spec.url, format = spec.format.as_str(), "feed saved");
         self.wake.notify_one();
         self.get(&spec.name).await
+    }
+
+    /// Fetches and reads a feed without saving it or writing anything: what a poll would find, for checking
+    /// a definition before adding it. The URL passes the same guard and caps as a poll.
+    pub async fn preview(&self, spec: FeedSpec) -> AppResult<FeedPreview> {
+        spec.check().map_err(invalid)?;
+        let url = self
+            .fetcher
+            .policy()
+            .check_configured(&spec.url)
+            .await
+            .map_err(|r| invalid(format!("feed '{}': {}", spec.name, r.0)))?;
+        let limits = spec.limits(self.fetcher.limits());
+        let fetched = self
+            .fetcher
+            .get(&url, &Default::default(), Some(limits))
+            .await
+            .map_err(|e| invalid(format!("feed '{}': {}", spec.name, e.message)))?;
+        let Fetched::Body {
+            bytes,
+            content_type,
+            ..
+        } = fetched
+        else {
+            return Err(invalid(format!(
+                "feed '{}': the server answered 304 to a request without validators",
+                spec.name
+            )));
+        };
+        let size = bytes.len() as u64;
+        let read_spec = spec.clone();
+        let parsed = tokio::task::spawn_blocking(move || {
+            geoconsole_feeds::read(&read_spec, &bytes, Utc::now())
+        })
+        .await
+        .map_err(|e| AppError::new(AppErrorKind::Internal, format!("reader failed: {e}")))?
+        .map_err(|e| {
+            invalid(format!(
+                "feed '{}': the body is not a {} feed: {e}",
+                spec.name,
+                spec.format.as_str()
+            ))
+        })?;
+        Ok(FeedPreview {
+            items: parsed.items.len() as u64,
+            withdrawals: parsed.withdrawals.len() as u64,
+            linked: parsed.linked.len() as u64,
+            skipped: parsed.skipped.len() as u64,
+            skipped_reasons: parsed.skipped.into_iter().take(20).collect(),
+            bytes: size,
+            content_type,
+            sample: parsed
+                .items
+                .iter()
+                .take(PREVIEW_ITEMS)
+                .filter_map(|i| {
+                    serde_json::from_str(&geoconsole_formats::feature_json(&i.feature)).ok()
+                })
+                .collect(),
+        })
     }
 
     /// Saves a feed from configuration when it is new or its definition changed.

@@ -28,7 +28,7 @@ pub use buckets::{BucketReport, BucketRequest, RegionSeries, Regions};
 pub use console::Console;
 pub use error::{AppError, AppErrorKind, AppResult};
 pub use export::ExportReport;
-pub use feeding::{FeedEvent, FeedView, Feeding, PollReport};
+pub use feeding::{FeedEvent, FeedPreview, FeedView, Feeding, PollReport};
 pub use import::{ImportCounters, ImportOptions, ImportReport, Reject};
 pub use live::{ChangeEvent, Live, build_snapshot};
 pub use reading::{ItemsPage, ItemsRequest, Page, RenderedTile, compile_filter, queryables};

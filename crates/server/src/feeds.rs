@@ -38,6 +38,17 @@ pub async fn create(
     json_ok(StatusCode::CREATED, &saved)
 }
 
+/// `POST /feeds/preview`: what the feed in the body holds now, read without saving it or writing anything.
+pub async fn preview(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let spec = read_spec(&headers, &body)?;
+    let preview = state.console.feeds()?.preview(spec).await?;
+    json_ok(StatusCode::OK, &preview)
+}
+
 pub async fn get_one(
     State(state): State<AppState>,
     Path(name): Path<String>,

@@ -455,6 +455,15 @@ pub fn table() -> Vec<Route> {
             handler: post(feeds::create),
         },
         Route {
+            method: "post",
+            path: "/feeds/preview",
+            summary: "What the feed in the body (as for POST /feeds) holds now: counts, skipped entries with reasons, the first items; nothing is saved or written",
+            tag: "Feeds",
+            parameters: &[],
+            success: (200, &["application/json"]),
+            handler: post(feeds::preview),
+        },
+        Route {
             method: "get",
             path: "/feeds/{feedName}",
             summary: "One feed with its health",

@@ -793,3 +793,69 @@ async fn a_hanging_feed_does_not_hold_up_the_others() {
     );
     assert_eq!(server.get("/feeds/b-quick").await.json()["status"], "ok");
 }
+
+#[tokio::test]
+async fn a_preview_reads_a_feed_without_saving_or_writing_anything() {
+    let origin = FeedOrigin::start().await;
+    origin.set(
+        "/q",
+        Serve::body(GEOJSON, feed_file("usgs_v1.geojson"), Some("\"1\"")),
+    );
+    origin.set(
+        "/nws",
+        Serve::body(GEOJSON, feed_file("nws_alerts.geojson"), None),
+    );
+    origin.set(
+        "/junk",
+        Serve::body(GEOJSON, b"<html>not a feed</html>".to_vec(), None),
+    );
+    let server = serve_polled_by_hand(temp_gpkg()).await;
+    let spec = |url: String, format: &str| json!({"name": "try", "url": url, "format": format, "dataset": "tried"});
+    let preview = server
+        .post_json("/feeds/preview", spec(origin.at("/q"), "usgs"))
+        .await;
+    assert_eq!(preview.status, 200, "{}", preview.text());
+    let preview = preview.json();
+    assert_eq!(
+        (preview["items"].as_u64(), preview["skipped"].as_u64()),
+        (Some(3), Some(0))
+    );
+    assert_eq!(preview["sample"][0]["id"], "ci40001");
+    assert_eq!(preview["content_type"], GEOJSON);
+    let nws = server
+        .post_json("/feeds/preview", spec(origin.at("/nws"), "nws_alerts"))
+        .await
+        .json();
+    assert_eq!(
+        (nws["items"].as_u64(), nws["skipped"].as_u64()),
+        (Some(1), Some(2))
+    );
+    assert!(
+        nws["skipped_reasons"][0]
+            .as_str()
+            .unwrap_or("")
+            .contains("geocodes")
+    );
+    let junk = server
+        .post_json("/feeds/preview", spec(origin.at("/junk"), "usgs"))
+        .await;
+    assert_eq!(junk.status, 400);
+    assert!(junk.text().contains("not a usgs feed"), "{}", junk.text());
+    let inside = server
+        .post_json(
+            "/feeds/preview",
+            spec("http://169.254.169.254/".into(), "usgs"),
+        )
+        .await;
+    assert_eq!(inside.status, 400);
+    assert_eq!(
+        server.get("/feeds").await.json()["feeds"],
+        json!([]),
+        "nothing saved"
+    );
+    assert_eq!(
+        server.get("/collections/tried").await.status,
+        404,
+        "nothing written"
+    );
+}
