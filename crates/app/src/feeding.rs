@@ -127,6 +127,16 @@ fn spec_of(record: &FeedRecord) -> AppResult<FeedSpec> {
     })
 }
 
+/// Reads a fetched body in the feed's format on a blocking thread (parsing is CPU work); the error says
+/// which format the body is not.
+async fn read_body(spec: &FeedSpec, bytes: Vec<u8>) -> Result<Parsed, String> {
+    let read_spec = spec.clone();
+    tokio::task::spawn_blocking(move || geoconsole_feeds::read(&read_spec, &bytes, Utc::now()))
+        .await
+        .map_err(|e| format!("reader failed: {e}"))?
+        .map_err(|e| format!("the body is not a {} feed: {e}", spec.format.as_str()))
+}
+
 fn state_of(record: &FeedRecord) -> FeedState {
     serde_json::from_value(record.state.clone()).unwrap_or_default()
 }
@@ -243,19 +253,9 @@ impl Feeding {
             )));
         };
         let size = bytes.len() as u64;
-        let read_spec = spec.clone();
-        let parsed = tokio::task::spawn_blocking(move || {
-            geoconsole_feeds::read(&read_spec, &bytes, Utc::now())
-        })
-        .await
-        .map_err(|e| AppError::new(AppErrorKind::Internal, format!("reader failed: {e}")))?
-        .map_err(|e| {
-            invalid(format!(
-                "feed '{}': the body is not a {} feed: {e}",
-                spec.name,
-                spec.format.as_str()
-            ))
-        })?;
+        let parsed = read_body(&spec, bytes)
+            .await
+            .map_err(|e| invalid(format!("feed '{}': {e}", spec.name)))?;
         Ok(FeedPreview {
             items: parsed.items.len() as u64,
             withdrawals: parsed.withdrawals.len() as u64,
@@ -574,13 +574,7 @@ impl Console {
             } => (bytes, url, validators),
         };
         counts.bytes = bytes.len() as u64;
-        let read_spec = spec.clone();
-        let now = Utc::now();
-        let mut parsed =
-            tokio::task::spawn_blocking(move || geoconsole_feeds::read(&read_spec, &bytes, now))
-                .await
-                .map_err(|e| format!("reader failed: {e}"))?
-                .map_err(|e| format!("the body is not a {} feed: {e}", spec.format.as_str()))?;
+        let mut parsed = read_body(spec, bytes).await?;
         let mut remembered: Vec<(String, String)> = Vec::new();
         self.fetch_linked(feeding, spec, &base, limits, &mut parsed, &mut remembered)
             .await?;
@@ -808,7 +802,7 @@ impl Console {
                     continue;
                 }
             };
-            match geoconsole_feeds::read(&cap_spec, &body, Utc::now()) {
+            match read_body(&cap_spec, body).await {
                 Ok(document) => {
                     parsed.items.extend(document.items);
                     parsed.withdrawals.extend(document.withdrawals);
