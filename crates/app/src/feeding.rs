@@ -159,10 +159,6 @@ impl Feeding {
         })
     }
 
-    pub fn fetcher(&self) -> &Fetcher {
-        &self.fetcher
-    }
-
     pub fn subscribe(&self) -> broadcast::Receiver<FeedEvent> {
         self.events.subscribe()
     }

@@ -89,14 +89,6 @@ impl FetchError {
             message: message.into(),
         }
     }
-
-    /// Whether trying again later can help (a refused URL or a cap will not change by waiting).
-    pub fn is_transient(&self) -> bool {
-        matches!(
-            self.kind,
-            FetchErrorKind::Timeout | FetchErrorKind::Connect | FetchErrorKind::Status
-        )
-    }
 }
 
 /// An HTTP client that can only reach what the policy allows.
@@ -141,11 +133,6 @@ impl Fetcher {
 
     pub fn limits(&self) -> FetchLimits {
         self.limits
-    }
-
-    /// The client, for other outbound requests that must obey the same guard (webhooks).
-    pub fn client(&self) -> &reqwest::Client {
-        &self.client
     }
 
     /// GETs `url` with the validators of the last fetch; `limits` overrides the fetcher's own.

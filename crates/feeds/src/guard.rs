@@ -54,17 +54,6 @@ impl NetworkPolicy {
         Ok(Self { allow })
     }
 
-    /// The entries as configured, for display.
-    pub fn entries(&self) -> Vec<String> {
-        self.allow
-            .iter()
-            .map(|a| match a {
-                Allowed::Net(net) => net.to_string(),
-                Allowed::Host(host) => host.clone(),
-            })
-            .collect()
-    }
-
     fn host_allowed(&self, host: &str) -> bool {
         let host = host.trim_end_matches('.').to_ascii_lowercase();
         self.allow
@@ -184,7 +173,7 @@ fn canonical(ip: IpAddr) -> IpAddr {
 }
 
 /// What kind of non-public address `ip` is, or `None` when it is public.
-pub fn non_public(ip: IpAddr) -> Option<&'static str> {
+pub(crate) fn non_public(ip: IpAddr) -> Option<&'static str> {
     match canonical(ip) {
         IpAddr::V4(v4) => non_public_v4(v4),
         IpAddr::V6(v6) => non_public_v6(v6),

@@ -16,7 +16,7 @@ mod read;
 mod spec;
 
 pub use fetch::{FetchError, FetchErrorKind, FetchLimits, Fetched, Fetcher, Validators};
-pub use guard::{NetworkPolicy, Refused, guarded, non_public};
+pub use guard::{NetworkPolicy, Refused, guarded};
 pub use health::{FeedState, Lag, PollCounts, Status};
 pub use read::{Action, CAP_STATE, FeedItem, Linked, Parsed, Withdrawal, read};
 pub use spec::{FeedFormat, FeedSpec, Footprint, MIN_INTERVAL_S};

@@ -18,10 +18,6 @@ fn read_spec(headers: &HeaderMap, body: &[u8]) -> ApiResult<FeedSpec> {
     serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("feed: {e}")))
 }
 
-fn write_guard(headers: &HeaderMap) -> ApiResult<()> {
-    same_origin(headers)
-}
-
 pub async fn list(State(state): State<AppState>) -> ApiResult<Response> {
     let feeds = state.console.feeds()?.list().await?;
     json_ok(StatusCode::OK, &json!({"feeds": feeds}))
@@ -80,7 +76,7 @@ pub async fn remove(
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    write_guard(&headers)?;
+    same_origin(&headers)?;
     state.console.feeds()?.delete(&name).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -107,7 +103,7 @@ async fn set_enabled(
     headers: &HeaderMap,
     enabled: bool,
 ) -> ApiResult<Response> {
-    write_guard(headers)?;
+    same_origin(headers)?;
     let feed = state.console.feeds()?.set_enabled(name, enabled).await?;
     json_ok(StatusCode::OK, &feed)
 }
@@ -119,7 +115,7 @@ pub async fn poll(
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    write_guard(&headers)?;
+    same_origin(&headers)?;
     let report = state.console.poll_feed(&name).await?;
     json_ok(StatusCode::OK, &report)
 }
