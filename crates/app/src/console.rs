@@ -34,6 +34,8 @@ pub struct Console {
     pub(crate) alerting: Option<Arc<crate::alerting::Alerting>>,
     /// Live feeds, when the store keeps their registry.
     pub(crate) feeds: Option<Arc<crate::feeding::Feeding>>,
+    /// Accounts, tokens, sessions and the audit log, when the store keeps them.
+    pub(crate) accounts: Option<Arc<geoconsole_access::Accounts>>,
     /// What outbound connections may reach beyond the public internet.
     pub(crate) network: Arc<geoconsole_feeds::NetworkPolicy>,
     /// Each indexed dataset's finest H3 cells by slot, for the version they were computed from.
@@ -49,6 +51,7 @@ impl Console {
             impact_models: Arc::default(),
             alerting: None,
             feeds: None,
+            accounts: None,
             network: Arc::default(),
             h3_cells: Arc::default(),
         }
@@ -97,6 +100,21 @@ impl Console {
             .risk_model
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = model;
+    }
+
+    /// Keeps accounts, tokens, sessions and the audit log in `store`.
+    pub fn with_access(mut self, store: Arc<dyn geoconsole_store::AccessStore>) -> Self {
+        self.accounts = Some(Arc::new(geoconsole_access::Accounts::new(store)));
+        self
+    }
+
+    pub fn accounts(&self) -> AppResult<&Arc<geoconsole_access::Accounts>> {
+        self.accounts.as_ref().ok_or_else(|| {
+            AppError::new(
+                AppErrorKind::Unavailable,
+                "accounts are not available with this store",
+            )
+        })
     }
 
     pub fn store(&self) -> &Arc<dyn FeatureStore> {

@@ -70,6 +70,8 @@ pub enum UploadState {
 pub struct Upload {
     pub id: String,
     pub file_name: String,
+    /// Who staged it; nobody else but an admin may see, import or remove it.
+    pub owner: String,
     path: PathBuf,
     created: Instant,
     state: Mutex<UploadState>,
@@ -146,7 +148,7 @@ impl Uploads {
 
     /// Makes room for and registers a new upload named `file_name` (only its last path component is kept,
     /// and only safe characters, so a name can never point outside the staging directory).
-    pub fn create(&self, file_name: &str) -> AppResult<Arc<Upload>> {
+    pub fn create(&self, file_name: &str, owner: &str) -> AppResult<Arc<Upload>> {
         let safe = safe_file_name(file_name).ok_or_else(|| {
             AppError::new(
                 AppErrorKind::Input,
@@ -196,6 +198,7 @@ impl Uploads {
         let upload = Arc::new(Upload {
             id: id.clone(),
             file_name: safe.clone(),
+            owner: owner.to_string(),
             path: folder.join(safe),
             created: Instant::now(),
             state: Mutex::new(UploadState::Staged),

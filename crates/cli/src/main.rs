@@ -147,6 +147,7 @@ fn open_console(location: &str, policy: geoconsole_feeds::NetworkPolicy) -> Resu
     Ok(Console::new(store.clone())
         .with_network(policy)
         .with_alerts(store.clone())
+        .with_access(store.clone())
         .with_feeds(store, geoconsole_feeds::FetchLimits::default())?)
 }
 

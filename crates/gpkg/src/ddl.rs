@@ -87,6 +87,7 @@ pub fn create_core(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(CORE_TABLES)?;
     conn.execute_batch(crate::alerts::SCHEMA)?;
     conn.execute_batch(crate::feeds::SCHEMA)?;
+    conn.execute_batch(crate::access::SCHEMA)?;
     let srs = "INSERT OR IGNORE INTO gpkg_spatial_ref_sys \
                (srs_name, srs_id, organization, organization_coordsys_id, definition, description) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
     conn.execute(

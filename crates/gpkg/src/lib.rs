@@ -9,6 +9,7 @@
 //! and from the column map, and are quoted.
 #![forbid(unsafe_code)]
 
+mod access;
 mod alerts;
 mod blob;
 mod catalog;

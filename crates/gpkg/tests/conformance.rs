@@ -1,4 +1,4 @@
-//! The shared FeatureStore, AlertStore and FeedStore conformance suites, run against a real GeoPackage file per test.
+//! The shared FeatureStore, AlertStore, FeedStore and AccessStore conformance suites, run against a real GeoPackage file per test.
 
 geoconsole_store::feature_store_conformance!(async { geoconsole_testkit::temp_gpkg() });
 
@@ -8,4 +8,8 @@ mod alerts {
 
 mod feeds {
     geoconsole_store::feed_store_conformance!(async { geoconsole_testkit::temp_gpkg() });
+}
+
+mod access {
+    geoconsole_store::access_store_conformance!(async { geoconsole_testkit::temp_gpkg() });
 }

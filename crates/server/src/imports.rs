@@ -22,6 +22,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
+use axum::Extension;
+use geoconsole_access::{Principal, Role};
+
 use crate::error::{ApiError, ApiResult};
 use crate::ogc::json_response;
 use crate::params::Params;
@@ -31,6 +34,7 @@ use crate::writes::{require_content_type, same_origin};
 /// `POST /imports?name=FILE`: the body is the file, sent as `application/octet-stream`.
 pub async fn create(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
@@ -42,7 +46,7 @@ pub async fn create(
     let name = params
         .get("name")
         .ok_or_else(|| ApiError::bad_request("name: the file's name is required (it helps detect the format and names the file in messages)"))?;
-    let upload = state.uploads.create(name)?;
+    let upload = state.uploads.create(name, &principal.user)?;
     let written = receive(&upload, body).await;
     let bytes = match written {
         Ok(bytes) => bytes,
@@ -176,6 +180,7 @@ pub struct ImportChoice {
 /// `POST /imports/{uploadId}`: starts importing a staged upload; answers 202 with the status to poll.
 pub async fn start(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: axum::body::Bytes,
@@ -184,9 +189,14 @@ pub async fn start(
     require_content_type(&headers, &["application/json"])?;
     let choice: ImportChoice = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("import options: {e}")))?;
-    let upload = state.uploads.get(&id)?;
+    let upload = owned(&state, &principal, &id)?;
     let dataset = DatasetId::new(choice.dataset.trim())
         .map_err(|e| ApiError::bad_request(format!("dataset: {}", e.message())))?;
+    if !principal.can_write(dataset.as_str()) {
+        return Err(ApiError::forbidden(format!(
+            "this account may not write to dataset '{dataset}'"
+        )));
+    }
     let kind = choice
         .kind
         .as_deref()
@@ -239,8 +249,26 @@ pub async fn start(
 }
 
 /// `GET /imports/{uploadId}`: state, bytes read of the total, features so far, then the report or error.
-pub async fn status(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
-    let upload = state.uploads.get(&id)?;
+/// An upload by id, if the caller staged it (or is an admin); anyone else's is "not found", so ids
+/// cannot be probed.
+fn owned(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+) -> ApiResult<std::sync::Arc<geoconsole_app::Upload>> {
+    let upload = state.uploads.get(id)?;
+    if upload.owner != principal.user && principal.role < Role::Admin {
+        return Err(ApiError::not_found(format!("upload '{id}' does not exist")));
+    }
+    Ok(upload)
+}
+
+pub async fn status(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let upload = owned(&state, &principal, &id)?;
     let status: Value = upload.status();
     Ok(json_response(
         StatusCode::OK,
@@ -252,10 +280,12 @@ pub async fn status(State(state): State<AppState>, Path(id): Path<String>) -> Ap
 /// `DELETE /imports/{uploadId}`: forgets a staged or finished upload and deletes its file.
 pub async fn remove(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     same_origin(&headers)?;
+    owned(&state, &principal, &id)?;
     state.uploads.remove(&id)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

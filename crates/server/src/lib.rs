@@ -6,8 +6,10 @@
 //! Depends on `app` (the only way to data), `query`, `tiles`, `formats` (GeoJSON encoding) and `model`.
 #![forbid(unsafe_code)]
 
+mod accounts;
 mod alerts;
 mod analytics;
+mod auth;
 mod error;
 mod feeds;
 mod histogram;
@@ -89,9 +91,21 @@ pub fn router(state: AppState, options: &ServerOptions) -> Router {
         } else {
             options.body_limit_bytes
         };
+        let guard = auth::Guard {
+            need: route.need,
+            datasets: route.datasets,
+            parameters: route.parameters,
+            audits_itself: matches!(route.path, "/auth/login" | "/auth/logout"),
+        };
         router = router.route(
             route.path,
-            route.handler.layer(RequestBodyLimitLayer::new(limit)),
+            route
+                .handler
+                .layer(RequestBodyLimitLayer::new(limit))
+                .layer(middleware::from_fn_with_state(
+                    (state.clone(), guard),
+                    auth::guard,
+                )),
         );
     }
     router
@@ -186,6 +200,21 @@ impl RunningServer {
 
 /// Binds, starts indexing every dataset in the background (`/readyz` turns 200 when done), and serves.
 pub async fn start(console: Console, options: ServerOptions) -> std::io::Result<RunningServer> {
+    let accounts = console.accounts().map_err(std::io::Error::other)?.clone();
+    let has_accounts = accounts
+        .any_accounts()
+        .await
+        .map_err(std::io::Error::other)?;
+    let loopback = options.bind.ip().is_loopback();
+    if !loopback && !has_accounts {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!(
+                "refusing to listen on {} with no accounts: anyone who can reach it would be served. Create an admin first ('geoconsole users add NAME --role admin'), or listen on 127.0.0.1",
+                options.bind
+            ),
+        ));
+    }
     let listener = TcpListener::bind(options.bind).await?;
     let addr = listener.local_addr()?;
     let (stop, shutdown) = watch::channel(false);
@@ -197,6 +226,12 @@ pub async fn start(console: Console, options: ServerOptions) -> std::io::Result<
         public_url: options.public_url.clone(),
         web: Arc::new(web::WebAssets::default()),
         uploads: Arc::new(geoconsole_app::Uploads::new().map_err(std::io::Error::other)?),
+        accounts,
+        local_without_accounts: loopback,
+        secure_cookies: options
+            .public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://")),
     };
     // The basemap, its low-zoom tiles and the Latin glyph ranges take a moment to build: do it now rather
     // than on every first visitor's first map.
@@ -229,11 +264,14 @@ pub async fn start(console: Console, options: ServerOptions) -> std::io::Result<
     ));
     let mut wait = shutdown;
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = wait.wait_for(|stopping| *stopping).await;
-            })
-            .await
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = wait.wait_for(|stopping| *stopping).await;
+        })
+        .await
     });
     tracing::info!(url = %format!("http://{addr}/"), console = %format!("http://{addr}/console/"), "serving");
     Ok(RunningServer { addr, stop, task })

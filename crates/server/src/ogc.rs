@@ -179,11 +179,15 @@ pub async fn collections(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
+    principal: Option<axum::Extension<geoconsole_access::Principal>>,
 ) -> ApiResult<Response> {
     let params = Params::parse(query.as_deref())?;
     params.only(&["f"], |_| false)?;
     let base = state.base_url(&headers);
-    let snapshots = state.console.live().indexes().all();
+    let mut snapshots = state.console.live().indexes().all();
+    if let Some(axum::Extension(p)) = &principal {
+        snapshots.retain(|s| p.can_read(s.dataset().id.as_str()));
+    }
     match encoding(&params, &headers)? {
         Encoding::Json => {
             let list: Vec<Value> = snapshots

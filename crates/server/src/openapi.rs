@@ -8,7 +8,12 @@ use crate::ogc::json_response;
 use crate::routes::openapi;
 use crate::state::AppState;
 
-pub async fn document(State(state): State<AppState>, headers: HeaderMap) -> Response {
+/// Lists only the collections the caller may read, so the document names nothing it would refuse.
+pub async fn document(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    principal: Option<axum::Extension<geoconsole_access::Principal>>,
+) -> Response {
     let base = state.base_url(&headers);
     let datasets: Vec<_> = state
         .console
@@ -17,6 +22,11 @@ pub async fn document(State(state): State<AppState>, headers: HeaderMap) -> Resp
         .all()
         .iter()
         .map(|s| s.dataset().clone())
+        .filter(|d| {
+            principal
+                .as_ref()
+                .is_none_or(|axum::Extension(p)| p.can_read(d.id.as_str()))
+        })
         .collect();
     json_response(
         StatusCode::OK,

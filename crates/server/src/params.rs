@@ -100,7 +100,7 @@ impl Params {
     }
 }
 
-fn form_urlencoded(query: &str) -> Vec<(String, String)> {
+pub(crate) fn form_urlencoded(query: &str) -> Vec<(String, String)> {
     query
         .split('&')
         .filter(|pair| !pair.is_empty())

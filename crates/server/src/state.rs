@@ -90,6 +90,13 @@ pub struct AppState {
     pub web: Arc<crate::web::WebAssets>,
     /// Files staged by `POST /imports`.
     pub uploads: Arc<geoconsole_app::Uploads>,
+    /// Accounts, tokens, sessions and the audit log.
+    pub accounts: Arc<geoconsole_access::Accounts>,
+    /// While no account exists, requests are served as the machine's local user; only ever true when the
+    /// server listens on loopback alone.
+    pub local_without_accounts: bool,
+    /// Session cookies carry `Secure` (the console is reached over HTTPS, per `public_url`).
+    pub secure_cookies: bool,
 }
 
 impl AppState {

@@ -79,6 +79,7 @@ macro_rules! alert_store_conformance {
     };
 }
 
+pub mod access;
 pub mod alerts;
 pub mod feeds;
 
@@ -99,6 +100,29 @@ macro_rules! feed_store_conformance {
                 let holder = $factory.await;
                 let store = holder.feed_store();
                 $crate::conformance::feeds::$name(&*store).await;
+            }
+        )*
+    };
+}
+
+/// Expands every access check into a `#[tokio::test]` for one backend. `$factory` is an expression
+/// evaluating to a future of a value with an `access_store()` method returning `Arc<dyn AccessStore>`.
+#[macro_export]
+macro_rules! access_store_conformance {
+    ($factory:expr) => {
+        $crate::access_store_conformance!(@tests $factory;
+            accounts_and_tokens_round_trip,
+            sessions_end_one_by_one_per_account_and_by_age,
+            audit_is_ordered_filtered_and_paged,
+        );
+    };
+    (@tests $factory:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let holder = $factory.await;
+                let store = holder.access_store();
+                $crate::conformance::access::$name(&*store).await;
             }
         )*
     };

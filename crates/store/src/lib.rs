@@ -2,13 +2,15 @@
 //! the [`DatasetWriter`] transaction it hands out, [`StoreError`] with its kinds, the [`DatasetStats`] every
 //! backend keeps the same way, and [`conformance`]: the test suite every backend must pass, expanded per
 //! backend with one line of [`feature_store_conformance!`]. Alongside features it owns the [`AlertStore`]
-//! contract: rules, alerts with their lifecycle ([`alerts::apply`]), and the outbox of deliveries.
+//! contract: rules, alerts with their lifecycle ([`alerts::apply`]), and the outbox of deliveries; the
+//! [`FeedStore`] registry of live feeds; and the [`AccessStore`]: accounts, tokens, sessions, audit log.
 //!
 //! Depends on `model` and `query` only. Backends (`gpkg`, later `postgis`) depend on it, never the reverse.
 //! Rule: nothing written is visible to readers before `commit` returns; a writer dropped without commit
 //! leaves the store exactly as it was.
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod alerts;
 pub mod conformance;
 mod error;
@@ -22,6 +24,10 @@ use geoconsole_model::geo_types::Geometry;
 use geoconsole_model::{Dataset, DatasetId, DatasetKind, Feature, FeatureId, TimeFields, TimeSpan};
 use geoconsole_query::{Cursor, FeatureQuery};
 
+pub use access::{
+    AccessStore, AuditEntry, AuditFilter, AuditRecord, Grant, Role, SessionRecord, TokenRecord,
+    UserRecord,
+};
 pub use alerts::{
     AlertFilter, AlertRecord, AlertState, AlertStore, Attempt, Delivery, DeliveryState,
     Disposition, NewAlert, RuleRecord, Transition,

@@ -19,13 +19,14 @@ use geoconsole_app::Console;
 use geoconsole_gpkg::GpkgStore;
 use geoconsole_model::geo_types::{Geometry, Point};
 use geoconsole_model::{Feature, FeatureId, Properties};
-use geoconsole_store::{AlertStore, FeatureStore, FeedStore};
+use geoconsole_store::{AccessStore, AlertStore, FeatureStore, FeedStore};
 
 /// A store on a GeoPackage file in a temporary folder that lives as long as the value.
 pub struct TempStore {
     store: Arc<dyn FeatureStore>,
     alerts: Arc<dyn AlertStore>,
     feeds: Arc<dyn FeedStore>,
+    access: Arc<dyn AccessStore>,
     path: PathBuf,
     dir: tempfile::TempDir,
 }
@@ -53,13 +54,18 @@ impl TempStore {
         Arc::clone(&self.feeds)
     }
 
-    /// A console with alerting and feeds; feeds may reach 127.0.0.1 (test origins), allowed explicitly as
+    pub fn access_store(&self) -> Arc<dyn AccessStore> {
+        Arc::clone(&self.access)
+    }
+
+    /// A console with alerting, accounts and feeds; feeds may reach 127.0.0.1 (test origins), allowed explicitly as
     /// an operator would in `[network] allow`.
     pub fn console(&self) -> Console {
         let policy = geoconsole_feeds::NetworkPolicy::allowing(&["127.0.0.1"]).expect("policy");
         Console::new(self.store())
             .with_network(policy)
             .with_alerts(self.alert_store())
+            .with_access(self.access_store())
             .with_feeds(self.feed_store(), Default::default())
             .expect("feed client")
     }
@@ -80,7 +86,8 @@ pub fn temp_gpkg() -> TempStore {
     TempStore {
         store: store.clone(),
         alerts: store.clone(),
-        feeds: store,
+        feeds: store.clone(),
+        access: store,
         path,
         dir,
     }
