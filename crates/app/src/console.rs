@@ -20,6 +20,14 @@ use crate::{AppError, AppErrorKind, AppResult};
 /// Finest H3 cells by slot per dataset, with the dataset version they belong to.
 pub(crate) type CellCache = std::collections::HashMap<DatasetId, (u64, Arc<Vec<u64>>)>;
 
+/// What an import's audit entry names when the import fails before it has a dataset.
+fn audit_target(options: &ImportOptions, path: &Path) -> String {
+    options
+        .dataset
+        .as_ref()
+        .map_or_else(|| path.display().to_string(), ToString::to_string)
+}
+
 /// The console's single entry point for data: every import and export goes through here, and so does
 /// every read of the live index.
 #[derive(Debug, Clone)]
@@ -152,7 +160,42 @@ impl Console {
         Ok(())
     }
 
-    async fn after_import(&self, result: AppResult<ImportReport>) -> AppResult<ImportReport> {
+    async fn after_import(
+        &self,
+        result: AppResult<ImportReport>,
+        requester: Option<crate::import::Requester>,
+        target: String,
+    ) -> AppResult<ImportReport> {
+        if let (Some(requester), Some(accounts)) = (requester, &self.accounts) {
+            let (target, outcome, detail) = match &result {
+                Ok(r) => (
+                    r.dataset.id.to_string(),
+                    "ok".to_string(),
+                    serde_json::json!({
+                        "file": r.file, "format": r.format, "mode": r.mode,
+                        "imported": r.imported, "rejected": r.rejected,
+                        "dropped_columns": r.dropped_columns,
+                        "allowed_personal_columns": r.allowed_personal,
+                    }),
+                ),
+                Err(e) => (
+                    target,
+                    "failed".to_string(),
+                    serde_json::json!({"error": e.to_string()}),
+                ),
+            };
+            accounts
+                .audit(geoconsole_access::AuditEntry {
+                    at: chrono::Utc::now(),
+                    actor: requester.actor,
+                    action: "import".into(),
+                    target,
+                    outcome,
+                    source: requester.source,
+                    detail,
+                })
+                .await;
+        }
         let report = result?;
         self.committed(&report.dataset.id).await?;
         self.evaluate_rules(&report.dataset, &report.changed).await;
@@ -221,8 +264,9 @@ impl Console {
     /// into one store transaction. Atomic unless `options.skip_invalid`.
     pub async fn import(&self, path: &Path, options: ImportOptions) -> AppResult<ImportReport> {
         let options = self.for_rules(options);
+        let (requester, target) = (options.requester.clone(), audit_target(&options, path));
         let result = import::import(&self.store, Source::File(path.to_path_buf()), options).await;
-        self.after_import(result).await
+        self.after_import(result, requester, target).await
     }
 
     /// Imports bytes that are not a file of their own (embedded data, uploads); `label` names them in
@@ -234,6 +278,7 @@ impl Console {
         options: ImportOptions,
     ) -> AppResult<ImportReport> {
         let options = self.for_rules(options);
+        let (requester, target) = (options.requester.clone(), audit_target(&options, label));
         let result = import::import(
             &self.store,
             Source::Reader {
@@ -243,7 +288,7 @@ impl Console {
             options,
         )
         .await;
-        self.after_import(result).await
+        self.after_import(result, requester, target).await
     }
 
     /// Imports features the console made itself (generators), through the same rules as any file.
@@ -258,8 +303,9 @@ impl Console {
             features: Box::new(features),
         };
         let options = self.for_rules(options);
+        let (requester, target) = (options.requester.clone(), label.to_string());
         let result = import::import(&self.store, source, options).await;
-        self.after_import(result).await
+        self.after_import(result, requester, target).await
     }
 
     pub async fn datasets(&self) -> AppResult<Vec<Dataset>> {

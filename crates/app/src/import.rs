@@ -2,6 +2,7 @@
 //! ids, the error policy), and the async side writes batches into one store transaction. A failure anywhere
 //! before commit aborts the transaction, so a file that fails changes nothing.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -9,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use geoconsole_formats::privacy::{Category, PrivacyGuard, PrivacyPolicy};
 use geoconsole_formats::{
     FeatureStream, FormatError, FormatErrorKind, FormatResult, Location, ReadOptions, SourceFeature,
 };
@@ -61,6 +63,20 @@ pub struct ImportOptions {
     /// The features carry their own time (feeds, generators that computed it): no field is detected and
     /// `time`/`time_end` are ignored.
     pub time_given: bool,
+    /// Columns to drop, and personal-data columns to keep, as the data-protection guard is told.
+    pub privacy: PrivacyPolicy,
+    /// Run the data-protection guard (on unless the source's schema is a published standard the
+    /// console reads itself, such as USGS or CAP feeds).
+    pub guard: bool,
+    /// Who asked, for the audit log; imports nobody asked for (feed polls, generators) are not audited.
+    pub requester: Option<Requester>,
+}
+
+/// Who asked for an import and from where, as the audit log records it.
+#[derive(Debug, Clone)]
+pub struct Requester {
+    pub actor: String,
+    pub source: String,
 }
 
 impl Default for ImportOptions {
@@ -80,6 +96,9 @@ impl Default for ImportOptions {
             source: None,
             capture: false,
             time_given: false,
+            privacy: PrivacyPolicy::default(),
+            guard: true,
+            requester: None,
         }
     }
 }
@@ -131,6 +150,12 @@ pub struct ImportReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rejects_report: Option<PathBuf>,
     pub elapsed_ms: u64,
+    /// Columns removed as asked (`--drop-column`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dropped_columns: Vec<String>,
+    /// Columns kept as asked (`--allow-column`) that hold personal data, and what they hold.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub allowed_personal: BTreeMap<String, Category>,
     /// The features written, for alert rules.
     #[serde(skip)]
     pub(crate) changed: crate::alerting::Changed,
@@ -202,13 +227,23 @@ fn reject_of(error: &FormatError) -> Reject {
 }
 
 /// Runs on a blocking thread: sniffs time fields, applies the rules, batches, and enforces the error policy.
+/// Returns the allowed columns the guard found to hold personal data.
 fn stage(
     mut stream: impl Iterator<Item = FormatResult<SourceFeature>>,
     options: &ImportOptions,
     path: &Path,
     out: &mpsc::Sender<Staged>,
-) {
+) -> BTreeMap<String, Category> {
     let send = |message: Staged| out.blocking_send(message).is_ok();
+    let mut guard = options
+        .guard
+        .then(|| PrivacyGuard::new(options.privacy.clone()));
+    let refused = |refusal: geoconsole_formats::privacy::Refusal| {
+        Staged::Failed(AppError::new(
+            AppErrorKind::Invalid,
+            format!("{}: {refusal}", display_name(path)),
+        ))
+    };
     // Look at the first features before deciding on time fields.
     let mut sample: Vec<FormatResult<SourceFeature>> = Vec::new();
     let mut sampled_features = 0;
@@ -218,6 +253,17 @@ fn stage(
         sample.push(item);
         if fatal || sampled_features >= SNIFF_FEATURES {
             break;
+        }
+    }
+    if let Some(guard) = &mut guard {
+        let mut looked_at: Vec<(&mut geoconsole_model::Properties, String)> = sample
+            .iter_mut()
+            .filter_map(|r| r.as_mut().ok())
+            .map(|s| (&mut s.feature.properties, s.location.to_string()))
+            .collect();
+        if let Err(refusal) = guard.inspect_sample(&mut looked_at) {
+            send(refused(refusal));
+            return BTreeMap::new();
         }
     }
     let features: Vec<&Feature> = sample
@@ -249,7 +295,7 @@ fn stage(
         .and(field_check(&options.id_field, "id"))
     {
         send(Staged::Failed(e));
-        return;
+        return BTreeMap::new();
     }
     let start = options
         .time
@@ -273,17 +319,30 @@ fn stage(
         skip_invalid: options.skip_invalid,
     };
     drop(features);
+    let allowed = |guard: &Option<PrivacyGuard>| {
+        guard
+            .as_ref()
+            .map(|g| g.allowed_personal().clone())
+            .unwrap_or_default()
+    };
     if !send(Staged::Ready {
         time_fields: rules.time_fields.clone(),
     }) {
-        return;
+        return allowed(&guard);
     }
     let counters = options.counters.clone();
     let mut batch = Vec::with_capacity(BATCH_FEATURES);
     let mut locations = Vec::with_capacity(BATCH_FEATURES);
-    for item in sample.into_iter().chain(stream) {
+    for mut item in sample.into_iter().chain(stream) {
         if let Some(c) = &counters {
             c.features.fetch_add(1, Ordering::Relaxed);
+        }
+        if let (Some(checker), Ok(source)) = (&mut guard, &mut item) {
+            let at = source.location.to_string();
+            if let Err(refusal) = checker.admit(&mut source.feature.properties, &at) {
+                send(refused(refusal));
+                return allowed(&guard);
+            }
         }
         let checked = item.and_then(|mut source| rules.apply(&mut source).map(|()| source));
         match checked {
@@ -299,7 +358,7 @@ fn stage(
                         ),
                     };
                     if !send(full) {
-                        return;
+                        return allowed(&guard);
                     }
                 }
             }
@@ -308,12 +367,12 @@ fn stage(
                     c.rejected.fetch_add(1, Ordering::Relaxed);
                 }
                 if !send(Staged::Rejected(reject_of(&error))) {
-                    return;
+                    return allowed(&guard);
                 }
             }
             Err(error) => {
                 send(Staged::Failed(error.into()));
-                return;
+                return allowed(&guard);
             }
         }
     }
@@ -323,6 +382,7 @@ fn stage(
             locations,
         });
     }
+    allowed(&guard)
 }
 
 fn display_name(path: &Path) -> String {
@@ -414,6 +474,15 @@ pub(crate) async fn import(
             DatasetId::slug(&stem).map_err(|e| AppError::new(AppErrorKind::Invalid, e.message()))?
         }
     };
+    if options.guard {
+        let title = options.title.as_deref().unwrap_or("");
+        PrivacyGuard::check_dataset(dataset_id.as_str(), title).map_err(|refusal| {
+            AppError::new(
+                AppErrorKind::Invalid,
+                format!("{}: {refusal}", display_name(&path)),
+            )
+        })?;
+    }
     let mut read_options = options.read.clone();
     if let Some(counters) = &options.counters {
         read_options.bytes_read = Some(Arc::clone(&counters.bytes_read));
@@ -456,7 +525,7 @@ pub(crate) async fn import(
     };
     let result = write_staged(store, &mut rx, &options, &path, &dataset_id, &mut rejects).await;
     drop(rx);
-    let _ = staging.await;
+    let allowed_personal = staging.await.unwrap_or_default();
     let (dataset, imported, captured) = result?;
     let rejected = rejects.count;
     let rejects_report = rejects.finish()?;
@@ -470,6 +539,8 @@ pub(crate) async fn import(
         rejected,
         rejects_report,
         elapsed_ms: started.elapsed().as_millis() as u64,
+        dropped_columns: options.privacy.drop.iter().cloned().collect(),
+        allowed_personal,
         changed: match captured {
             Some(features) => crate::alerting::Changed::Features(Arc::new(features)),
             None => crate::alerting::Changed::Unknown,

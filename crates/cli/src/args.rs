@@ -63,6 +63,103 @@ pub enum Command {
     /// Live feeds: add, list, show health and lag, pause, resume, delete, poll now, or simulate one
     #[command(subcommand)]
     Feeds(FeedsCommand),
+    /// Accounts: add, list, change role, disable, reset password, limit to datasets
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// API tokens: create (shown once), list, revoke
+    #[command(subcommand)]
+    Tokens(TokensCommand),
+    /// The audit log: who did what, when, from where
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Add an account; the password is asked for (or read from stdin with --password-stdin)
+    Add {
+        name: String,
+        /// viewer, editor or admin
+        #[arg(long)]
+        role: String,
+        /// Read the password from the first line of standard input instead of asking
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Every account with its role, state and dataset limits
+    List,
+    /// Change an account's role (takes effect on its next request)
+    SetRole { name: String, role: String },
+    /// Disable an account: its sessions end and its tokens stop working
+    Disable { name: String },
+    /// Enable a disabled account again
+    Enable { name: String },
+    /// Set a new password (ends the account's sessions)
+    Passwd {
+        name: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Limit an account to named datasets (`--read a,b --write c`), or lift the limit with --all
+    Grant {
+        name: String,
+        /// Datasets it may read
+        #[arg(long, value_delimiter = ',')]
+        read: Vec<String>,
+        /// Datasets it may read and write
+        #[arg(long, value_delimiter = ',')]
+        write: Vec<String>,
+        /// Lift every dataset limit
+        #[arg(long, conflicts_with_all = ["read", "write"])]
+        all: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Make an API token for an account; its secret is printed once and never again
+    Create {
+        /// The account the token acts for
+        #[arg(long)]
+        user: String,
+        /// read, write or admin (at most the account's role)
+        #[arg(long, default_value = "read")]
+        scope: String,
+        /// What it is for (shown in lists)
+        #[arg(long, default_value = "")]
+        label: String,
+        /// Only these datasets (default: whatever the account may reach)
+        #[arg(long, value_delimiter = ',')]
+        datasets: Vec<String>,
+        /// Days until it expires
+        #[arg(long, default_value_t = 90)]
+        expires_days: u32,
+    },
+    /// Tokens (never their secrets), of one account or all
+    List {
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Revoke a token by id: it stops working at once
+    Revoke { id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only entries of this actor (user:NAME, token:ID (NAME), cli:NAME, local, anonymous)
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Only actions starting with this (login, POST /rules, import, ...)
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Only targets starting with this
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Only entries at or after this time (RFC 3339, or a duration back from now: 30m, 12h, 7d)
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Entries listed at most
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -358,6 +455,13 @@ pub struct ImportArgs {
     /// Where the rejects report goes. Default: <dataset>.rejects.jsonl
     #[arg(long, value_name = "PATH")]
     pub rejects: Option<PathBuf>,
+    /// Remove these columns before anything is stored (e.g. personal data the guard found)
+    #[arg(long, value_name = "COLUMN", value_delimiter = ',')]
+    pub drop_column: Vec<String>,
+    /// Keep these columns although they hold personal data, e.g. a duty phone number; recorded in the
+    /// audit log. Special-category data (union membership, religion, health, ...) is refused regardless
+    #[arg(long, value_name = "COLUMN", value_delimiter = ',')]
+    pub allow_column: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

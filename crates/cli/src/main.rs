@@ -131,6 +131,9 @@ fn run(cli: Cli) -> Result<()> {
             Command::Rules(command) => commands::alerts::rules(&console, command, &cli).await,
             Command::Alerts(command) => commands::alerts::alerts(&console, command, &cli).await,
             Command::Feeds(command) => commands::feeds::run(&console, command, &cli).await,
+            Command::Users(command) => commands::access::users(&console, command, &cli).await,
+            Command::Tokens(command) => commands::access::tokens(&console, command, &cli).await,
+            Command::Audit(args) => commands::access::audit(&console, args, &cli).await,
             Command::Generate(_) => Ok(()),
         }
     })

@@ -5,6 +5,9 @@
 //! Depends on `model` and on the parsing crates of each standard (serde_json, csv, wkt). It knows nothing of
 //! stores, datasets or HTTP, and it never repairs data silently: a ring that is not closed is an error, not a
 //! closed ring.
+//!
+//! It also owns the data-protection guard ([`privacy`]): the one place that decides whether a column
+//! holds personal data.
 #![forbid(unsafe_code)]
 
 mod csv_table;
@@ -13,6 +16,7 @@ mod error;
 mod geojson;
 mod geojson_geometry;
 mod geojson_seq;
+pub mod privacy;
 mod read;
 mod write;
 

@@ -14,7 +14,8 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
-use geoconsole_app::{ImportOptions, Upload, preview};
+use geoconsole_app::{ImportOptions, Requester, Upload, preview};
+use geoconsole_formats::privacy::PrivacyPolicy;
 use geoconsole_formats::{CsvOptions, Format, ReadOptions};
 use geoconsole_model::{DatasetId, DatasetKind};
 use geoconsole_store::WriteMode;
@@ -175,16 +176,24 @@ pub struct ImportChoice {
     wkt: Option<String>,
     #[serde(default)]
     skip_invalid: bool,
+    /// Columns removed before anything is stored.
+    #[serde(default)]
+    drop_columns: Vec<String>,
+    /// Personal-data columns kept on purpose (recorded in the audit log; never special categories).
+    #[serde(default)]
+    allow_columns: Vec<String>,
 }
 
 /// `POST /imports/{uploadId}`: starts importing a staged upload; answers 202 with the status to poll.
 pub async fn start(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
+    connection: Option<Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
+    let address = connection.map_or_else(|| "unknown".to_string(), |c| c.0.0.ip().to_string());
     same_origin(&headers)?;
     require_content_type(&headers, &["application/json"])?;
     let choice: ImportChoice = serde_json::from_slice(&body)
@@ -238,6 +247,14 @@ pub async fn start(
             },
             ..ReadOptions::default()
         },
+        privacy: PrivacyPolicy {
+            drop: choice.drop_columns.into_iter().collect(),
+            allow: choice.allow_columns.into_iter().collect(),
+        },
+        requester: Some(Requester {
+            actor: principal.actor(),
+            source: address,
+        }),
         ..ImportOptions::default()
     };
     state.console.import_upload(upload.clone(), options)?;

@@ -1,7 +1,8 @@
 use std::sync::Arc;
 
 use anyhow::{Result, anyhow};
-use geoconsole_app::{Console, ImportCounters, ImportOptions};
+use geoconsole_app::{Console, ImportCounters, ImportOptions, Requester};
+use geoconsole_formats::privacy::PrivacyPolicy;
 use geoconsole_formats::{CsvOptions, ReadOptions};
 use geoconsole_model::DatasetKind;
 use geoconsole_store::WriteMode;
@@ -55,6 +56,15 @@ pub async fn run(console: &Console, args: &ImportArgs, cli: &Cli) -> Result<()> 
         },
         counters: Some(Arc::clone(&counters)),
         source: None,
+        privacy: PrivacyPolicy {
+            drop: args.drop_column.iter().cloned().collect(),
+            allow: args.allow_column.iter().cloned().collect(),
+        },
+        guard: true,
+        requester: Some(Requester {
+            actor: super::access::actor(),
+            source: "cli".into(),
+        }),
     };
     let size = std::fs::metadata(&args.file).map(|m| m.len()).unwrap_or(0);
     let bar = progress::import_bar(size, counters, progress::enabled(cli.quiet, cli.json));

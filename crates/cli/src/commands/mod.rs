@@ -1,5 +1,6 @@
 //! One module per command; each turns parsed arguments into calls on the [`geoconsole_app::Console`].
 
+pub mod access;
 pub mod alerts;
 pub mod datasets;
 pub mod demo;

@@ -1,0 +1,16 @@
+//! Every feed reader: CAP 1.2 XML, CAP indexes (Atom/RSS), GeoRSS/GDACS, USGS and NWS GeoJSON, FIRMS CSV,
+//! chosen by the first byte. XML with a DOCTYPE must be refused, never expanded.
+#![no_main]
+
+use geoconsole_feeds::{FeedFormat, FeedSpec};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&first, body)) = data.split_first() else {
+        return;
+    };
+    let formats = FeedFormat::ALL;
+    let format = formats[usize::from(first) % formats.len()];
+    let spec = FeedSpec::new("fuzz", "https://feeds.example/", format, "fuzz");
+    let _ = geoconsole_feeds::read(&spec, body, chrono::Utc::now());
+});

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every fuzz target for SECONDS each (default 600) with cargo fuzz (libFuzzer, AddressSanitizer,
+# overflow checks) and prints a Markdown table: executions, corpus, crashes per target. Needs a nightly
+# toolchain (rustup's `nightly`) and `cargo install cargo-fuzz`.
+# Usage: fuzz/run.sh [SECONDS] [TARGET...]
+set -euo pipefail
+cd "$(dirname "$0")"
+seconds=${1:-600}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -eq 0 ] && targets=(geojson geojsonseq csv cql2 feeds privacy)
+./seed.sh >/dev/null
+cargo +nightly fuzz build -O >/dev/null 2>&1
+mkdir -p logs
+echo "| target | seconds | executions | exec/s | corpus | crashes |"
+echo "|---|---|---|---|---|---|"
+for t in "${targets[@]}"; do
+  log="logs/$t.log"
+  set +e
+  cargo +nightly fuzz run -O "$t" "corpus/$t" -- \
+    -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -max_len=65536 -print_final_stats=1 >"$log" 2>&1
+  status=$?
+  set -e
+  runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
+  rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
+  corpus=$(find "corpus/$t" -type f | wc -l)
+  crashes=$(find "artifacts/$t" -type f 2>/dev/null | wc -l)
+  echo "| $t | $seconds | ${runs:-?} | ${rate:-?} | $corpus | $crashes$([ $status -ne 0 ] && echo " (exit $status)") |"
+done

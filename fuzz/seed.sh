@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Seeds each fuzz target's corpus from the committed fixtures (the corpora themselves are not committed;
+# crashes found are kept as regression inputs under fuzz/regressions/ and replayed by the test suite).
+set -euo pipefail
+cd "$(dirname "$0")"
+fixtures=../fixtures
+mkdir -p corpus/{geojson,geojsonseq,csv,cql2,feeds,privacy}
+find "$fixtures" -name '*.geojson' -size -2M -exec cp {} corpus/geojson/ \;
+find "$fixtures" \( -name '*.geojsons' -o -name '*.geojsonl' -o -name '*.ndjson' \) -size -2M -exec cp {} corpus/geojsonseq/ \; || true
+for f in corpus/geojson/*; do head -c 4000 "$f" | tr -d '\n' > "corpus/geojsonseq/$(basename "$f").line"; done
+for f in "$fixtures"/*/*.csv; do [ -f "$f" ] && head -c 20000 "$f" | { printf '\0'; cat; } > "corpus/csv/$(basename "$f")"; done
+printf '\0name,wkt\na,"POLYGON((0 0,1 0,1 1,0 0))"\n' > corpus/csv/wkt.csv
+printf 'mag > 5 AND name LIKE %s' "'A%'" > corpus/cql2/text1
+printf 'S_INTERSECTS(geometry, POLYGON((0 0,1 0,1 1,0 0))) OR kind IN (%s)' "'a','b'" > corpus/cql2/text2
+printf '{"op":"and","args":[{"op":">","args":[{"property":"mag"},5]},{"op":"t_after","args":[{"property":"when"},{"timestamp":"2024-01-01T00:00:00Z"}]}]}' > corpus/cql2/json1
+printf '2024-01-01T00:00:00Z/..' > corpus/cql2/dt1
+# The first byte picks the feed format (FeedFormat::ALL order: usgs, nws_alerts, cap, cap_index, georss, firms, geojson, geojsonseq, csv).
+feed() { { printf "\\x$(printf %02x "$1")"; cat "$2"; } > "corpus/feeds/$(basename "$2").$1"; }
+feed 0 "$fixtures/feeds/usgs_v1.geojson"
+feed 1 "$fixtures/feeds/nws_alerts.geojson"
+for f in "$fixtures"/feeds/cap*.xml; do feed 2 "$f"; done
+feed 3 "$fixtures/feeds/nws_atom_cap11_index_2018-08-15.xml"
+feed 4 "$fixtures/feeds/gdacs_rss_2019-12-30.xml"
+feed 5 "$fixtures/feeds/firms_viirs.csv"
+printf '{"contact":"Maria Garcia","phone":"+44 20 7946 0958","notes":"ops@example.com","employees":12}' > corpus/privacy/p1
+echo "seeded: $(find corpus -type f | wc -l) files"
