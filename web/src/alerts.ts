@@ -160,12 +160,15 @@ export class AlertsPanel {
         for (const [value, label] of DISPOSITIONS) choice.append(new Option(label, value));
         const ack = document.createElement('button');
         ack.type = 'button';
+        choice.dataset.need = 'write';
+        ack.dataset.need = 'write';
         ack.textContent = 'Acknowledge';
         ack.addEventListener('click', () => void this.decide(a, 'acknowledge', choice.value as Disposition));
         row.append(choice, ack);
       }
       const resolve = document.createElement('button');
       resolve.type = 'button';
+      resolve.dataset.need = 'write';
       resolve.textContent = 'Resolve';
       resolve.addEventListener('click', () => {
         const choice = row.querySelector('select');

@@ -30,7 +30,30 @@ interface RawCollection {
 
 export class ApiError extends Error {}
 
+let csrf: string | null = null;
+
+/** The session's CSRF token, sent with every write (the server refuses a cookie-authenticated write
+ * without it). */
+export function setCsrf(token: string | null): void {
+  csrf = token;
+}
+
+/** `fetch` for the console's API: writes carry the CSRF token. */
+export function send(input: string, init: RequestInit = {}): Promise<Response> {
+  const method = (init.method ?? 'GET').toUpperCase();
+  if (csrf && method !== 'GET' && method !== 'HEAD') {
+    const headers = new Headers(init.headers);
+    headers.set('X-CSRF-Token', csrf);
+    return fetch(input, { ...init, headers });
+  }
+  return fetch(input, init);
+}
+
 async function json<T>(response: Response, what: string): Promise<T> {
+  if (response.status === 401) {
+    // The session ended (logout elsewhere, idle, disabled): the page asks for a login again.
+    window.dispatchEvent(new CustomEvent('geoconsole:unauthenticated'));
+  }
   if (!response.ok) {
     let reason = `${response.status} ${response.statusText}`;
     try {
@@ -64,7 +87,7 @@ export function parseCollection(raw: RawCollection): Collection {
 
 export async function collections(): Promise<Collection[]> {
   const body = await json<{ collections: RawCollection[] }>(
-    await fetch('/collections', { headers: { Accept: 'application/json' } }),
+    await send('/collections', { headers: { Accept: 'application/json' } }),
     'loading datasets',
   );
   return body.collections.map(parseCollection);
@@ -76,7 +99,7 @@ export interface Histogram {
 
 export async function histogram(id: string, domain: TimeWindow, bins: number, signal?: AbortSignal): Promise<number[]> {
   const url = `/collections/${encodeURIComponent(id)}/histogram?datetime=${encodeURIComponent(toDatetimeParam(domain))}&bins=${bins}`;
-  const body = await json<{ counts: number[] }>(await fetch(url, { signal }), `histogram of ${id}`);
+  const body = await json<{ counts: number[] }>(await send(url, { signal }), `histogram of ${id}`);
   return body.counts;
 }
 
@@ -93,7 +116,7 @@ export async function count(id: string, q: CountQuery, signal?: AbortSignal): Pr
   if (q.window) params.set('datetime', toDatetimeParam(q.window));
   if (q.filter) params.set('filter', q.filter);
   const body = await json<{ numberMatched?: number }>(
-    await fetch(`/collections/${encodeURIComponent(id)}/items?${params}`, { signal, headers: { Accept: 'application/geo+json' } }),
+    await send(`/collections/${encodeURIComponent(id)}/items?${params}`, { signal, headers: { Accept: 'application/geo+json' } }),
     `counting ${id}`,
   );
   return typeof body.numberMatched === 'number' ? body.numberMatched : null;
@@ -111,7 +134,7 @@ export async function allItems(id: string, max: number): Promise<GeoFeature[]> {
   let url: string | null = `/collections/${encodeURIComponent(id)}/items?limit=${Math.min(max, 10000)}`;
   while (url && out.length < max) {
     const page: { features: GeoFeature[]; links?: { rel: string; href: string }[] } = await json(
-      await fetch(url, { headers: { Accept: 'application/geo+json' } }),
+      await send(url, { headers: { Accept: 'application/geo+json' } }),
       `loading ${id}`,
     );
     out.push(...page.features);
@@ -154,7 +177,7 @@ export interface ImportStatus {
 
 export async function stageUpload(file: File, signal?: AbortSignal): Promise<Staged> {
   return json<Staged>(
-    await fetch(`/imports?name=${encodeURIComponent(file.name)}`, {
+    await send(`/imports?name=${encodeURIComponent(file.name)}`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/octet-stream' },
       body: file,
@@ -178,7 +201,7 @@ export interface ImportChoice {
 
 export async function startImport(id: string, choice: ImportChoice): Promise<ImportStatus> {
   return json<ImportStatus>(
-    await fetch(`/imports/${encodeURIComponent(id)}`, {
+    await send(`/imports/${encodeURIComponent(id)}`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify(choice),
@@ -188,11 +211,11 @@ export async function startImport(id: string, choice: ImportChoice): Promise<Imp
 }
 
 export async function importStatus(id: string): Promise<ImportStatus> {
-  return json<ImportStatus>(await fetch(`/imports/${encodeURIComponent(id)}`), 'import progress');
+  return json<ImportStatus>(await send(`/imports/${encodeURIComponent(id)}`), 'import progress');
 }
 
 export async function discardUpload(id: string): Promise<void> {
-  await fetch(`/imports/${encodeURIComponent(id)}`, { method: 'DELETE' });
+  await send(`/imports/${encodeURIComponent(id)}`, { method: 'DELETE' });
 }
 
 export interface ExposureHit {
@@ -216,14 +239,14 @@ export interface ExposureReport {
 export async function exposure(sites: string[], hazards: string[], window: TimeWindow | null, signal?: AbortSignal): Promise<ExposureReport> {
   const params = new URLSearchParams({ sites: sites.join(','), hazards: hazards.join(',') });
   if (window) params.set('datetime', toDatetimeParam(window));
-  return json<ExposureReport>(await fetch(`/analytics/exposure?${params}`, { signal }), 'site exposure');
+  return json<ExposureReport>(await send(`/analytics/exposure?${params}`, { signal }), 'site exposure');
 }
 
 /** Features per H3 cell in a box and window, as GeoJSON polygons with `cell` and `count`. */
 export async function hexbins(id: string, resolution: number, bbox: [number, number, number, number], window: TimeWindow | null, signal?: AbortSignal): Promise<GeoJSON.FeatureCollection> {
   const params = new URLSearchParams({ collection: id, resolution: String(resolution), bbox: bbox.map((v) => v.toFixed(4)).join(',') });
   if (window) params.set('datetime', toDatetimeParam(window));
-  return json<GeoJSON.FeatureCollection>(await fetch(`/analytics/h3?${params}`, { signal }), `density of ${id}`);
+  return json<GeoJSON.FeatureCollection>(await send(`/analytics/h3?${params}`, { signal }), `density of ${id}`);
 }
 
 export interface SiteScore {
@@ -238,7 +261,7 @@ export interface SiteScore {
 export async function risk(asOf: number | null, limit: number, signal?: AbortSignal): Promise<{ as_of: string; sites: SiteScore[] }> {
   const params = new URLSearchParams({ limit: String(limit) });
   if (asOf !== null) params.set('as_of', new Date(asOf).toISOString());
-  return json(await fetch(`/analytics/risk?${params}`, { signal }), 'risk scores');
+  return json(await send(`/analytics/risk?${params}`, { signal }), 'risk scores');
 }
 
 export type AlertState = 'open' | 'acknowledged' | 'resolved';
@@ -261,7 +284,7 @@ export interface Alert {
 }
 
 export async function alerts(limit: number): Promise<Alert[]> {
-  const body = await json<{ alerts: Alert[] }>(await fetch(`/alerts?limit=${limit}`), 'alerts');
+  const body = await json<{ alerts: Alert[] }>(await send(`/alerts?limit=${limit}`), 'alerts');
   return body.alerts;
 }
 
@@ -270,7 +293,7 @@ export async function decideAlert(seq: number, action: 'acknowledge' | 'resolve'
   const body: Record<string, string> = { by };
   if (disposition) body.disposition = disposition;
   return json<Alert>(
-    await fetch(`/alerts/${seq}/${action}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) }),
+    await send(`/alerts/${seq}/${action}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) }),
     `alert ${seq}`,
   );
 }
@@ -284,14 +307,14 @@ export interface RuleDefinition {
 }
 
 export async function rules(): Promise<RuleDefinition[]> {
-  return (await json<{ rules: RuleDefinition[] }>(await fetch('/rules'), 'alert rules')).rules;
+  return (await json<{ rules: RuleDefinition[] }>(await send('/rules'), 'alert rules')).rules;
 }
 
 /** What a rule would have raised on the stored events active in the window (nothing is stored or sent). */
 export async function dryRun(rule: RuleDefinition, window: TimeWindow | null): Promise<{ would_raise: number; alerts: { title: string; position?: [number, number] | null }[] }> {
   const params = window ? `?datetime=${encodeURIComponent(toDatetimeParam(window))}` : '';
   return json(
-    await fetch(`/rules/dry-run${params}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(rule) }),
+    await send(`/rules/dry-run${params}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(rule) }),
     `dry run of ${rule.id}`,
   );
 }
@@ -334,12 +357,12 @@ export interface PollReport {
 }
 
 export async function feeds(): Promise<Feed[]> {
-  return (await json<{ feeds: Feed[] }>(await fetch('/feeds'), 'feeds')).feeds;
+  return (await json<{ feeds: Feed[] }>(await send('/feeds'), 'feeds')).feeds;
 }
 
 /** Polls (`poll`), pauses or resumes a feed. */
 export async function feedAction(name: string, action: 'poll' | 'pause' | 'resume'): Promise<PollReport | Feed> {
-  return json(await fetch(`/feeds/${encodeURIComponent(name)}/${action}`, { method: 'POST' }), `feed ${name}`);
+  return json(await send(`/feeds/${encodeURIComponent(name)}/${action}`, { method: 'POST' }), `feed ${name}`);
 }
 
 export interface FeedPreview {
@@ -354,19 +377,125 @@ export interface FeedPreview {
 /** What a feed holds now, read by the server without saving or writing anything. */
 export async function previewFeed(spec: Record<string, unknown>): Promise<FeedPreview> {
   return json(
-    await fetch('/feeds/preview', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(spec) }),
+    await send('/feeds/preview', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(spec) }),
     'feed test',
   );
 }
 
 export async function addFeed(spec: Record<string, unknown>): Promise<Feed> {
   return json(
-    await fetch('/feeds', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(spec) }),
+    await send('/feeds', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(spec) }),
     'new feed',
   );
 }
 
 export async function deleteFeed(name: string): Promise<void> {
-  const response = await fetch(`/feeds/${encodeURIComponent(name)}`, { method: 'DELETE' });
+  const response = await send(`/feeds/${encodeURIComponent(name)}`, { method: 'DELETE' });
   if (!response.ok) await json(response, `feed ${name}`);
+}
+
+// Accounts, tokens and the audit log.
+
+export type Role = 'viewer' | 'editor' | 'admin';
+
+export interface Session {
+  authenticated: boolean;
+  accounts: boolean;
+  user?: string;
+  role?: Role;
+  datasets?: Record<string, 'read' | 'write'> | null;
+  via?: { kind: 'local' | 'session' | 'token' };
+  csrf?: string | null;
+  idle_minutes?: number;
+}
+
+export async function session(): Promise<Session> {
+  return json<Session>(await send('/auth/session'), 'session');
+}
+
+export async function login(user: string, password: string): Promise<Session> {
+  return json<Session>(
+    await send('/auth/login', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ user, password }) }),
+    'login',
+  );
+}
+
+export async function logout(): Promise<void> {
+  await send('/auth/logout', { method: 'POST' });
+}
+
+export interface Token {
+  id: string;
+  user: string;
+  label: string;
+  scope: 'read' | 'write' | 'admin';
+  datasets: string[] | null;
+  created: string;
+  expires: string | null;
+  revoked: string | null;
+  last_used: string | null;
+  state: 'active' | 'revoked' | 'expired';
+  token?: string;
+}
+
+export async function tokens(): Promise<Token[]> {
+  return (await json<{ tokens: Token[] }>(await send('/auth/tokens'), 'tokens')).tokens;
+}
+
+export async function createToken(label: string, scope: Token['scope'], expiresInDays: number): Promise<Token> {
+  return json<Token>(
+    await send('/auth/tokens', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ label, scope, expires_in_days: expiresInDays }),
+    }),
+    'new token',
+  );
+}
+
+export async function revokeToken(id: string): Promise<Token> {
+  return json<Token>(await send(`/auth/tokens/${encodeURIComponent(id)}`, { method: 'DELETE' }), `token ${id}`);
+}
+
+export interface Account {
+  name: string;
+  role: Role;
+  disabled: boolean;
+  datasets: Record<string, 'read' | 'write'> | null;
+  created: string;
+}
+
+export async function users(): Promise<Account[]> {
+  return (await json<{ users: Account[] }>(await send('/users'), 'accounts')).users;
+}
+
+export async function createUser(name: string, role: Role, password: string): Promise<Account> {
+  return json<Account>(
+    await send('/users', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name, role, password }) }),
+    `account ${name}`,
+  );
+}
+
+export async function changeUser(name: string, change: { role?: Role; disabled?: boolean }): Promise<Account> {
+  return json<Account>(
+    await send(`/users/${encodeURIComponent(name)}`, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(change) }),
+    `account ${name}`,
+  );
+}
+
+export interface AuditEntry {
+  seq: number;
+  at: string;
+  actor: string;
+  action: string;
+  target: string;
+  outcome: string;
+  source: string;
+  detail: unknown;
+}
+
+export async function audit(filter: { actor?: string; action?: string; before?: number; limit?: number }): Promise<AuditEntry[]> {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(filter)) if (v !== undefined && v !== '') params.set(k, String(v));
+  return (await json<{ entries: AuditEntry[] }>(await send(`/audit?${params}`), 'audit log')).entries;
 }

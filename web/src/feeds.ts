@@ -124,6 +124,7 @@ export class FeedsPanel {
         const button = (label: string, run: () => Promise<unknown>) => {
           const b = el('button', label);
           b.type = 'button';
+          b.dataset.need = 'write';
           b.setAttribute('aria-label', `${label} ${f.name}`);
           b.addEventListener('click', () => {
             b.disabled = true;

@@ -25,6 +25,7 @@ import { FeedsPanel } from './feeds';
 import { SitesPanel } from './sites';
 import { Search } from './search';
 import { LayersPanel } from './layers-panel';
+import { AccountPanel } from './account';
 
 /** Histogram steps across the time bar. */
 const BINS = 120;
@@ -695,7 +696,8 @@ maplibregl.setWorkerUrl(workerUrl);
 maplibregl.prewarm();
 const app = new ConsoleApp();
 (window as unknown as { geoconsole: ConsoleApp }).geoconsole = app;
-app.start().catch((e: Error) => {
+const account = new AccountPanel();
+account.ensureSession().then(() => app.start()).catch((e: Error) => {
   document.body.dataset.ready = 'error';
   const hint = document.getElementById('tool-hint')!;
   hint.hidden = false;

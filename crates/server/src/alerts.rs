@@ -17,6 +17,9 @@ use serde_json::json;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
+use axum::Extension;
+use geoconsole_access::{Principal, Via};
+
 use crate::error::{ApiError, ApiResult};
 use crate::ogc::json_response;
 use crate::params::Params;
@@ -153,6 +156,8 @@ pub async fn get_alert(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Decision {
+    /// Who decided; with accounts it is the account, whatever the body says.
+    #[serde(default)]
     by: String,
     #[serde(default)]
     disposition: Option<String>,
@@ -162,6 +167,7 @@ struct Decision {
 
 async fn decide(
     state: AppState,
+    principal: Principal,
     id: String,
     headers: HeaderMap,
     body: axum::body::Bytes,
@@ -169,8 +175,15 @@ async fn decide(
 ) -> ApiResult<Response> {
     same_origin(&headers)?;
     require_content_type(&headers, &["application/json"])?;
-    let decision: Decision = serde_json::from_slice(&body)
+    let mut decision: Decision = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("decision: {e}")))?;
+    // An acknowledgement is evidence of who looked; with accounts it cannot be signed in another's name.
+    if principal.via != Via::Local {
+        decision.by = principal.user.clone();
+    }
+    if decision.by.trim().is_empty() {
+        return Err(ApiError::bad_request("by: say who decides"));
+    }
     let disposition = decision
         .disposition
         .as_deref()
@@ -192,21 +205,31 @@ async fn decide(
 /// `POST /alerts/{id}/acknowledge` with `{"by": …, "disposition": …, "note": …}`.
 pub async fn acknowledge(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
-    decide(state, id, headers, body, AlertState::Acknowledged).await
+    decide(
+        state,
+        principal,
+        id,
+        headers,
+        body,
+        AlertState::Acknowledged,
+    )
+    .await
 }
 
 /// `POST /alerts/{id}/resolve` with `{"by": …, "disposition"?: …, "note"?: …}`.
 pub async fn resolve(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
-    decide(state, id, headers, body, AlertState::Resolved).await
+    decide(state, principal, id, headers, body, AlertState::Resolved).await
 }
 
 /// `GET /alerts/stream`: alerts raised after `Last-Event-ID` (or `?after=`) from the store, then new ones

@@ -331,10 +331,8 @@ pub async fn guard(
     let write = is_write(&method);
     let response = next.run(request).await;
     let status = response.status();
-    if (write && !guard.audits_itself)
-        || status == StatusCode::UNAUTHORIZED
-        || status == StatusCode::FORBIDDEN
-    {
+    let refused = status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN;
+    if !guard.audits_itself && (write || refused) {
         audit(
             &state,
             actor,
