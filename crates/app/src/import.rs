@@ -70,6 +70,42 @@ pub struct ImportOptions {
     pub guard: bool,
     /// Who asked, for the audit log; imports nobody asked for (feed polls, generators) are not audited.
     pub requester: Option<Requester>,
+    pub limits: FeatureLimits,
+}
+
+/// The most one feature may hold: a feature beyond them is invalid (named with its position), so one
+/// pathological feature cannot take the memory or time meant for a whole import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeatureLimits {
+    /// Coordinates in one geometry.
+    pub max_vertices: usize,
+    /// Bytes of property keys and values in one feature (as text).
+    pub max_properties_bytes: usize,
+}
+
+impl Default for FeatureLimits {
+    fn default() -> Self {
+        Self {
+            max_vertices: 1_000_000,
+            max_properties_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// Text bytes of a JSON value: keys and strings by length, numbers and literals by a fixed guess. A walk,
+/// not a serialisation, so it costs little per feature.
+fn text_bytes(value: &Value) -> usize {
+    match value {
+        Value::String(s) => s.len() + 2,
+        Value::Array(items) => items.iter().map(text_bytes).sum::<usize>() + 2,
+        Value::Object(map) => {
+            map.iter()
+                .map(|(k, v)| k.len() + 3 + text_bytes(v))
+                .sum::<usize>()
+                + 2
+        }
+        _ => 8,
+    }
 }
 
 /// Who asked for an import and from where, as the audit log records it.
@@ -99,6 +135,7 @@ impl Default for ImportOptions {
             privacy: PrivacyPolicy::default(),
             guard: true,
             requester: None,
+            limits: FeatureLimits::default(),
         }
     }
 }
@@ -175,6 +212,7 @@ enum Staged {
 }
 
 struct Rules {
+    limits: FeatureLimits,
     path: PathBuf,
     time_fields: TimeFields,
     id_field: Option<String>,
@@ -194,6 +232,24 @@ impl Rules {
             )
         };
         let feature = &mut source.feature;
+        let vertices = geo::CoordsIter::coords_count(&feature.geometry);
+        if vertices > self.limits.max_vertices {
+            return Err(invalid(format!(
+                "the geometry has {vertices} vertices; the limit is {} (simplify it, or raise --max-vertices)",
+                self.limits.max_vertices
+            )));
+        }
+        let bytes = feature
+            .properties
+            .iter()
+            .map(|(k, v)| k.len() + 3 + text_bytes(v))
+            .sum::<usize>();
+        if bytes > self.limits.max_properties_bytes {
+            return Err(invalid(format!(
+                "the properties hold {bytes} bytes; the limit is {} per feature",
+                self.limits.max_properties_bytes
+            )));
+        }
         if let Some(field) = &self.id_field {
             feature.id = match feature.properties.get(field) {
                 Some(Value::String(s)) if !s.is_empty() => Some(FeatureId(s.clone())),
@@ -312,6 +368,7 @@ fn stage(
         (None, None) => None,
     };
     let rules = Rules {
+        limits: options.limits,
         path: path.to_path_buf(),
         time_fields: TimeFields { start, end },
         id_field: options.id_field.clone(),

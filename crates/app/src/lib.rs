@@ -29,7 +29,7 @@ pub use console::Console;
 pub use error::{AppError, AppErrorKind, AppResult};
 pub use export::ExportReport;
 pub use feeding::{FeedEvent, FeedPreview, FeedView, Feeding, PollReport};
-pub use import::{ImportCounters, ImportOptions, ImportReport, Reject, Requester};
+pub use import::{FeatureLimits, ImportCounters, ImportOptions, ImportReport, Reject, Requester};
 pub use live::{ChangeEvent, Live, build_snapshot};
 pub use reading::{ItemsPage, ItemsRequest, Page, RenderedTile, compile_filter, queryables};
 pub use risk::{RiskReport, RiskRequest, SiteTrend, TrendReport, TrendRequest, default_risk_model};

@@ -462,6 +462,12 @@ pub struct ImportArgs {
     /// audit log. Special-category data (union membership, religion, health, ...) is refused regardless
     #[arg(long, value_name = "COLUMN", value_delimiter = ',')]
     pub allow_column: Vec<String>,
+    /// Most vertices one feature's geometry may have
+    #[arg(long, default_value_t = 1_000_000)]
+    pub max_vertices: usize,
+    /// Most bytes of properties one feature may have
+    #[arg(long, default_value_t = 1024 * 1024)]
+    pub max_properties_bytes: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -568,4 +574,26 @@ pub struct ServeArgs {
     /// Log one JSON object per line instead of text
     #[arg(long)]
     pub log_json: bool,
+    /// Requests per second each client (account, or address when anonymous) may make after its burst;
+    /// 0 turns the limit off
+    #[arg(long, default_value_t = 100.0, value_name = "PER_SECOND")]
+    pub rate_limit: f64,
+    /// Requests a client may make at once before the rate applies
+    #[arg(long, default_value_t = 1000.0, value_name = "REQUESTS")]
+    pub rate_burst: f64,
+    /// Largest file accepted by an upload, in MiB
+    #[arg(long, default_value_t = 512, value_name = "MIB")]
+    pub upload_limit_mb: usize,
+    /// Largest other request body, in KiB
+    #[arg(long, default_value_t = 1024, value_name = "KIB")]
+    pub body_limit_kb: usize,
+    /// Longest a request may take before it is answered 408
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub request_timeout_s: u64,
+    /// Most vertices one uploaded feature's geometry may have
+    #[arg(long, default_value_t = 1_000_000)]
+    pub max_vertices: usize,
+    /// Most bytes of properties one uploaded feature may have
+    #[arg(long, default_value_t = 1024 * 1024)]
+    pub max_properties_bytes: usize,
 }

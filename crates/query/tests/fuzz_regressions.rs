@@ -9,7 +9,9 @@ use geoconsole_query::{DateTimeFilter, FilterLang, Queryables, parse_filter};
 fn every_cql2_regression_input_is_answered_within_a_second() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions/cql2");
     let queryables = Queryables {
-        properties: ["mag", "name", "kind", "when", "depth"].map(String::from).into(),
+        properties: ["mag", "name", "kind", "when", "depth"]
+            .map(String::from)
+            .into(),
     };
     let mut seen = 0;
     for entry in std::fs::read_dir(&dir).expect("regression folder") {
@@ -42,5 +44,9 @@ fn deeply_nested_text_filters_are_refused_with_the_reason() {
     let fine = format!("{}mag > 1{}", "(".repeat(10), ")".repeat(10));
     let started = Instant::now();
     parse_filter(&fine, FilterLang::Text, &queryables).expect("ten levels parse");
-    assert!(started.elapsed() < Duration::from_millis(2000), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(2000),
+        "{:?}",
+        started.elapsed()
+    );
 }

@@ -278,6 +278,23 @@ pub async fn guard(
         Ok(Some(p)) => p.actor(),
         _ => "anonymous".to_string(),
     };
+    // An account's requests share one bucket wherever they come from; everyone else is counted by address.
+    let client = match &identified {
+        Ok(Some(p)) if p.via != Via::Local => p.actor(),
+        _ => format!("ip:{address}"),
+    };
+    if let Some(wait) = state.rate.check(&client) {
+        let mut response = ApiError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code: "TooManyRequests",
+            description: format!("too many requests from this client; try again in {wait} s"),
+        }
+        .into_response();
+        if let Ok(value) = HeaderValue::from_str(&wait.to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return response;
+    }
     let decision: Result<Option<Principal>, ApiError> = match identified {
         Ok(principal) if guard.need == Need::Public => Ok(principal),
         Err(_) if guard.need == Need::Public => Ok(None),

@@ -255,6 +255,7 @@ pub async fn start(
             actor: principal.actor(),
             source: address,
         }),
+        limits: state.feature_limits,
         ..ImportOptions::default()
     };
     state.console.import_upload(upload.clone(), options)?;

@@ -15,10 +15,12 @@ mod feeds;
 mod histogram;
 mod html;
 mod imports;
+mod listen;
 mod ogc;
 mod openapi;
 mod ops;
 mod params;
+mod rate;
 mod routes;
 mod state;
 mod tiles;
@@ -65,6 +67,16 @@ pub struct ServerOptions {
     pub upload_limit_bytes: usize,
     /// Polls feeds on their schedule; off, feeds are polled only when asked (`POST /feeds/{name}/poll`).
     pub poll_feeds: bool,
+    /// Requests per second each client may make after its burst (0: no limit).
+    pub rate_per_second: f64,
+    /// Requests a client may make at once (a map opening asks for dozens of tiles together).
+    pub rate_burst: f64,
+    /// The most one imported feature may hold.
+    pub feature_limits: geoconsole_app::FeatureLimits,
+    /// Time a client has to send its request headers.
+    pub header_timeout: Duration,
+    /// Connections served at once.
+    pub max_connections: usize,
 }
 
 impl Default for ServerOptions {
@@ -77,6 +89,11 @@ impl Default for ServerOptions {
             public_url: None,
             upload_limit_bytes: 512 * 1024 * 1024,
             poll_feeds: true,
+            rate_per_second: 100.0,
+            rate_burst: 1000.0,
+            feature_limits: geoconsole_app::FeatureLimits::default(),
+            header_timeout: Duration::from_secs(10),
+            max_connections: 10_000,
         }
     }
 }
@@ -232,6 +249,11 @@ pub async fn start(console: Console, options: ServerOptions) -> std::io::Result<
             .public_url
             .as_deref()
             .is_some_and(|u| u.starts_with("https://")),
+        rate: Arc::new(rate::RateLimiter::new(
+            options.rate_per_second,
+            options.rate_burst,
+        )),
+        feature_limits: options.feature_limits,
     };
     // The basemap, its low-zoom tiles and the Latin glyph ranges take a moment to build: do it now rather
     // than on every first visitor's first map.
@@ -262,17 +284,11 @@ pub async fn start(console: Console, options: ServerOptions) -> std::io::Result<
         delivering,
         shutdown.clone(),
     ));
-    let mut wait = shutdown;
-    let task = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = wait.wait_for(|stopping| *stopping).await;
-        })
-        .await
-    });
+    let limits = listen::ConnectionLimits {
+        header_timeout: options.header_timeout,
+        max_connections: options.max_connections,
+    };
+    let task = tokio::spawn(listen::serve(listener, app, limits, shutdown));
     tracing::info!(url = %format!("http://{addr}/"), console = %format!("http://{addr}/console/"), "serving");
     Ok(RunningServer { addr, stop, task })
 }

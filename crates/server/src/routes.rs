@@ -1167,6 +1167,10 @@ pub fn openapi(base: &str, collections: &[geoconsole_model::Dataset]) -> Value {
                 p["schema"]["enum"] = json!(ids);
             }
         }
+        responses.insert(
+            "429".into(),
+            json!({"description": "Too many requests from this client (see Retry-After)", "content": exception}),
+        );
         let need = serde_json::to_value(route.need).unwrap_or(Value::Null);
         if route.need != Need::Public {
             for (status, description) in [

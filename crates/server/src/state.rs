@@ -97,6 +97,10 @@ pub struct AppState {
     pub local_without_accounts: bool,
     /// Session cookies carry `Secure` (the console is reached over HTTPS, per `public_url`).
     pub secure_cookies: bool,
+    /// Requests per client.
+    pub rate: Arc<crate::rate::RateLimiter>,
+    /// The most one uploaded feature may hold.
+    pub feature_limits: geoconsole_app::FeatureLimits,
 }
 
 impl AppState {

@@ -214,6 +214,8 @@ async fn serve_with(store: TempStore, console: Console, poll_feeds: bool) -> Tes
     let options = ServerOptions {
         bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         poll_feeds,
+        // Tests fire requests far faster than people; the limit has its own test.
+        rate_per_second: 0.0,
         ..ServerOptions::default()
     };
     let running = geoconsole_server::start(console.clone(), options)

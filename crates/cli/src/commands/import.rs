@@ -61,6 +61,10 @@ pub async fn run(console: &Console, args: &ImportArgs, cli: &Cli) -> Result<()> 
             allow: args.allow_column.iter().cloned().collect(),
         },
         guard: true,
+        limits: geoconsole_app::FeatureLimits {
+            max_vertices: args.max_vertices,
+            max_properties_bytes: args.max_properties_bytes,
+        },
         requester: Some(Requester {
             actor: super::access::actor(),
             source: "cli".into(),

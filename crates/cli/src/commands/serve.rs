@@ -40,6 +40,15 @@ pub async fn run(
         bind: args.bind,
         tile_cache_bytes: args.tile_cache_mb.saturating_mul(1024 * 1024),
         public_url: args.public_url.clone(),
+        rate_per_second: args.rate_limit,
+        rate_burst: args.rate_burst,
+        upload_limit_bytes: args.upload_limit_mb.saturating_mul(1024 * 1024),
+        body_limit_bytes: args.body_limit_kb.saturating_mul(1024),
+        request_timeout: std::time::Duration::from_secs(args.request_timeout_s.max(1)),
+        feature_limits: geoconsole_app::FeatureLimits {
+            max_vertices: args.max_vertices,
+            max_properties_bytes: args.max_properties_bytes,
+        },
         ..ServerOptions::default()
     };
     let server = geoconsole_server::start(console.clone(), options)
