@@ -208,3 +208,136 @@ async fn an_alert_in_flight_when_the_console_is_killed_is_delivered_after_restar
     let _ = second.kill();
     let _ = second.wait();
 }
+
+/// Kills the console at random moments while quakes are imported and their alerts raised and delivered
+/// (before the import commits, while rules run, while the webhook is sent), restarts it each time, and
+/// checks that every alert the store holds reaches the receiver, each event raising one alert only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_survive_kills_at_random_moments_of_import_evaluation_and_delivery() {
+    const ROUNDS: usize = 6;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let built = Command::new(env!("CARGO_BIN_EXE_geoconsole"))
+        .args(["--store", "ops.gpkg", "demo", "--quiet"])
+        .current_dir(dir.path())
+        .env_remove("GEOCONSOLE_STORE")
+        .env_remove("GEOCONSOLE_CONFIG")
+        .output()
+        .expect("build the demo");
+    assert!(built.status.success());
+    let receiver = Receiver::start(vec![Behaviour::Answer(200)]).await;
+    std::fs::write(
+        dir.path().join("geoconsole.toml"),
+        format!(
+            "[network]\nallow = [\"127.0.0.1\"]\n\n[[webhooks]]\nname = \"ops\"\nurl = \"{}\"\nsecret = \"{SECRET}\"\nrules = [\"only_this\"]\nretry_base_ms = 100\n\n\
+             [[rules]]\nid = \"only_this\"\nseverity = \"critical\"\n[rules.when]\nkind = \"exposure\"\nhazards = [\"earthquakes\"]\nwhere = \"mag >= 7\"\nsites = [\"sites\"]\nsite_where = \"name = 'Managua Office'\"\nradius_km = 50\n",
+            receiver.url
+        ),
+    )
+    .expect("config");
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    // Kill delays from a fixed seed: 0 to 1.5 s after the upload starts.
+    let mut state = 0x0a1e_2700_u64;
+    let mut delays = Vec::new();
+    for _ in 0..ROUNDS {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        delays.push(Duration::from_millis((state >> 33) % 1500));
+    }
+    for (round, delay) in delays.iter().enumerate() {
+        let (mut console, url) = serve(dir.path());
+        ready(&client, &url).await;
+        let quake = json!({"type": "FeatureCollection", "features": [{
+            "type": "Feature", "id": format!("kill-quake-{round}"),
+            "geometry": {"type": "Point", "coordinates": [-86.25, 12.13]},
+            "properties": {"mag": 7.2, "place": "near Managua", "time": 1680840000000_i64 + round as i64}
+        }]});
+        let uploading = {
+            let (client, url) = (client.clone(), url.clone());
+            tokio::spawn(async move {
+                let staged = client
+                    .post(format!("{url}/imports?name=q.geojson"))
+                    .header("content-type", "application/octet-stream")
+                    .body(quake.to_string())
+                    .send()
+                    .await
+                    .ok()?
+                    .json::<Value>()
+                    .await
+                    .ok()?;
+                let id = staged["id"].as_str()?.to_string();
+                client
+                    .post(format!("{url}/imports/{id}"))
+                    .header("content-type", "application/json")
+                    .body(
+                        json!({"dataset": "earthquakes", "mode": "append", "time": "time"})
+                            .to_string(),
+                    )
+                    .send()
+                    .await
+                    .ok()
+            })
+        };
+        tokio::time::sleep(*delay).await;
+        console.kill().expect("SIGKILL");
+        console.wait().expect("reaped");
+        let _ = uploading.await;
+    }
+    // A last start, with nothing killed: whatever was raised and not yet delivered goes out now.
+    let (mut last, url) = serve(dir.path());
+    ready(&client, &url).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let raised: Vec<i64> = loop {
+        let alerts: Value = client
+            .get(format!("{url}/alerts?rule=only_this&limit=1000"))
+            .send()
+            .await
+            .expect("alerts")
+            .json()
+            .await
+            .expect("json");
+        let raised: Vec<i64> = alerts["alerts"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|x| x["seq"].as_i64()).collect())
+            .unwrap_or_default();
+        let delivered: std::collections::BTreeSet<i64> = receiver
+            .received()
+            .iter()
+            .filter_map(|r| r.json()["alert"]["seq"].as_i64())
+            .collect();
+        if raised.iter().all(|s| delivered.contains(s)) {
+            break raised;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "alerts {raised:?} raised, delivered only {delivered:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let events: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|r| {
+            r.json()["alert"]["event"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    let distinct: std::collections::BTreeSet<&String> = events.iter().collect();
+    assert!(
+        distinct.len() == raised.len(),
+        "one alert per quake, however often the console died: {raised:?} {events:?}"
+    );
+    eprintln!(
+        "alert crash harness: {ROUNDS} kills at {delays:?}; {} alerts raised, all delivered ({} deliveries, duplicates {})",
+        raised.len(),
+        events.len(),
+        events.len() - distinct.len()
+    );
+    last.kill().expect("stop");
+    last.wait().expect("reaped");
+}
