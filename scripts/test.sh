@@ -4,7 +4,7 @@
 # Debian's Chromium against a real server on the demo data). On a fresh Debian machine it first installs what
 # the tests talk to: GDAL's ogrinfo/ogr2ogr (gdal-bin: GeoPackage, OGC API Features and MVT clients), the
 # sqlite3 shell, Debian's chromium, Node.js and npm when missing, the web console's npm packages, and from
-# PyPI the OGC API client OWSLib and the OpenAPI fuzzer schemathesis.
+# PyPI the OGC API client OWSLib and the OpenAPI fuzzer schemathesis, and from crates.io cargo-deny.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,6 +37,9 @@ fi
 export CARGO_INCREMENTAL=0
 
 cargo fmt --all -- --check
+# Supply chain: licences, banned crates, sources (deny.toml). Installed from crates.io when missing.
+command -v cargo-deny >/dev/null 2>&1 || cargo install --locked --quiet cargo-deny@0.20.2
+cargo deny --log-level error check licenses bans sources
 cargo clippy --workspace --all-targets --locked -- -D warnings
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
