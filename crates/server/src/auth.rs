@@ -273,6 +273,11 @@ pub async fn guard(
         .extensions()
         .get::<axum::extract::MatchedPath>()
         .map_or_else(|| path.clone(), |m| m.as_str().to_string());
+    let attempt = Attempt {
+        action: format!("{method} {route}"),
+        target: path,
+        source: address.clone(),
+    };
     let identified = identify(&state, request.uri(), request.headers()).await;
     let actor = match &identified {
         Ok(Some(p)) => p.actor(),
@@ -306,16 +311,9 @@ pub async fn guard(
         Ok(p) => p,
         Err(error) => {
             let status = error.status;
-            audit(
-                &state,
-                actor,
-                format!("{method} {route}"),
-                path,
-                status,
-                address,
-                json!({"reason": error.description}),
-            )
-            .await;
+            attempt
+                .record(&state, actor, status, json!({"reason": error.description}))
+                .await;
             let mut response = error.into_response();
             if status == StatusCode::UNAUTHORIZED {
                 response.headers_mut().insert(
@@ -330,16 +328,14 @@ pub async fn guard(
         if let Err(error) = check_datasets(&state, p, &guard, &mut request, &path_params).await {
             let status = error.status;
             if status == StatusCode::FORBIDDEN {
-                audit(
-                    &state,
-                    p.actor(),
-                    format!("{method} {route}"),
-                    path,
-                    status,
-                    address,
-                    json!({"reason": error.description}),
-                )
-                .await;
+                attempt
+                    .record(
+                        &state,
+                        p.actor(),
+                        status,
+                        json!({"reason": error.description}),
+                    )
+                    .await;
             }
             return error.into_response();
         }
@@ -350,18 +346,37 @@ pub async fn guard(
     let status = response.status();
     let refused = status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN;
     if !guard.audits_itself && (write || refused) {
+        attempt.record(&state, actor, status, json!({})).await;
+    }
+    response
+}
+
+/// What a request tried, as its audit entries name it.
+struct Attempt {
+    action: String,
+    target: String,
+    source: String,
+}
+
+impl Attempt {
+    async fn record(
+        &self,
+        state: &AppState,
+        actor: String,
+        status: StatusCode,
+        detail: serde_json::Value,
+    ) {
         audit(
-            &state,
+            state,
             actor,
-            format!("{method} {route}"),
-            path,
+            self.action.clone(),
+            self.target.clone(),
             status,
-            address,
-            json!({}),
+            self.source.clone(),
+            detail,
         )
         .await;
     }
-    response
 }
 
 pub fn outcome(status: StatusCode) -> String {
