@@ -245,7 +245,7 @@ Produced by `python3 bench/load.py --seconds {args.seconds} --connections {args.
 | requests | {requests:,} ({rps:,.0f} per second) |
 | latency p50 / p90 / p99 / max | {p50 / 1000:.1f} / {p90 / 1000:.1f} / {p99 / 1000:.1f} / {pmax / 1000:.1f} ms |
 | 5xx | **{fivexx}** |
-| 4xx | {fourxx} (tiles outside a dataset's extent answer 204, not 4xx; these are empty-bbox or filter refusals) |
+| 4xx | {fourxx} |
 | socket errors (connect, read, write, timeout) | {socket_errors} |
 | import during the load | {args.import_points:,} points: {import_state} in {import_seconds or 0:.1f} s |
 | SSE clients connected at the end | {still} of {len(sse)} ({events:,} events received) |
