@@ -284,7 +284,15 @@ async fn schemathesis_finds_no_server_error_and_no_schema_violation() {
     )
     .await;
     assert!(out.contains(" passed"), "{out}");
-    assert!(!out.contains("failed"), "{out}");
+    // Counts of failures ("2 failed"); warnings such as "Authentication failed: … returned only 401/403"
+    // are schemathesis sending made-up credentials, which the server is right to refuse.
+    let failures = out.lines().any(|line| {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        words
+            .windows(2)
+            .any(|w| w[1].starts_with("failed") && w[0].parse::<u64>().is_ok_and(|n| n > 0))
+    });
+    assert!(!failures, "{out}");
     server.shutdown().await;
 }
 
