@@ -64,6 +64,31 @@ async fn ready(client: &reqwest::Client, url: &str) {
     }
 }
 
+/// Builds the demo store in `dir` and configures one rule (an M7+ quake within 50 km of the Managua office)
+/// with a webhook to `receiver` (loopback, allowed explicitly as an operator would).
+fn demo_with_rule(dir: &Path, receiver: &str, webhook_extra: &str) {
+    let built = Command::new(env!("CARGO_BIN_EXE_geoconsole"))
+        .args(["--store", "ops.gpkg", "demo", "--quiet"])
+        .current_dir(dir)
+        .env_remove("GEOCONSOLE_STORE")
+        .env_remove("GEOCONSOLE_CONFIG")
+        .output()
+        .expect("build the demo");
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    std::fs::write(
+        dir.join("geoconsole.toml"),
+        format!(
+            "# The receiver is on loopback, which the network guard refuses unless allowed.\n[network]\nallow = [\"127.0.0.1\"]\n\n[[webhooks]]\nname = \"ops\"\nurl = \"{receiver}\"\nsecret = \"{SECRET}\"\nrules = [\"only_this\"]\nretry_base_ms = 100\n{webhook_extra}\n\
+             [[rules]]\nid = \"only_this\"\nseverity = \"critical\"\n[rules.when]\nkind = \"exposure\"\nhazards = [\"earthquakes\"]\nwhere = \"mag >= 7\"\nsites = [\"sites\"]\nsite_where = \"name = 'Managua Office'\"\nradius_km = 50\n"
+        ),
+    )
+    .expect("config");
+}
+
 async fn import(client: &reqwest::Client, url: &str, body: String) {
     let staged: Value = client
         .post(format!("{url}/imports?name=latest.geojson"))
@@ -105,30 +130,9 @@ async fn import(client: &reqwest::Client, url: &str, body: String) {
 async fn an_alert_in_flight_when_the_console_is_killed_is_delivered_after_restart_with_the_same_key()
  {
     let dir = tempfile::tempdir().expect("temp dir");
-    let built = Command::new(env!("CARGO_BIN_EXE_geoconsole"))
-        .args(["--store", "ops.gpkg", "demo", "--quiet"])
-        .current_dir(dir.path())
-        .env_remove("GEOCONSOLE_STORE")
-        .env_remove("GEOCONSOLE_CONFIG")
-        .output()
-        .expect("build the demo");
-    assert!(
-        built.status.success(),
-        "{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
-
     // The receiver takes the first delivery and never answers: the console dies waiting.
     let receiver = Receiver::start(vec![Behaviour::Hang]).await;
-    std::fs::write(
-        dir.path().join("geoconsole.toml"),
-        format!(
-            "# The receiver is on loopback, which the network guard refuses unless allowed.\n[network]\nallow = [\"127.0.0.1\"]\n\n[[webhooks]]\nname = \"ops\"\nurl = \"{}\"\nsecret = \"{SECRET}\"\nrules = [\"only_this\"]\nretry_base_ms = 100\ntimeout_ms = 60000\n\n\
-             [[rules]]\nid = \"only_this\"\nseverity = \"critical\"\n[rules.when]\nkind = \"exposure\"\nhazards = [\"earthquakes\"]\nwhere = \"mag >= 7\"\nsites = [\"sites\"]\nsite_where = \"name = 'Managua Office'\"\nradius_km = 50\n",
-            receiver.url
-        ),
-    )
-    .expect("config");
+    demo_with_rule(dir.path(), &receiver.url, "timeout_ms = 60000\n");
 
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
@@ -216,24 +220,8 @@ async fn an_alert_in_flight_when_the_console_is_killed_is_delivered_after_restar
 async fn alerts_survive_kills_at_random_moments_of_import_evaluation_and_delivery() {
     const ROUNDS: usize = 6;
     let dir = tempfile::tempdir().expect("temp dir");
-    let built = Command::new(env!("CARGO_BIN_EXE_geoconsole"))
-        .args(["--store", "ops.gpkg", "demo", "--quiet"])
-        .current_dir(dir.path())
-        .env_remove("GEOCONSOLE_STORE")
-        .env_remove("GEOCONSOLE_CONFIG")
-        .output()
-        .expect("build the demo");
-    assert!(built.status.success());
     let receiver = Receiver::start(vec![Behaviour::Answer(200)]).await;
-    std::fs::write(
-        dir.path().join("geoconsole.toml"),
-        format!(
-            "[network]\nallow = [\"127.0.0.1\"]\n\n[[webhooks]]\nname = \"ops\"\nurl = \"{}\"\nsecret = \"{SECRET}\"\nrules = [\"only_this\"]\nretry_base_ms = 100\n\n\
-             [[rules]]\nid = \"only_this\"\nseverity = \"critical\"\n[rules.when]\nkind = \"exposure\"\nhazards = [\"earthquakes\"]\nwhere = \"mag >= 7\"\nsites = [\"sites\"]\nsite_where = \"name = 'Managua Office'\"\nradius_km = 50\n",
-            receiver.url
-        ),
-    )
-    .expect("config");
+    demo_with_rule(dir.path(), &receiver.url, "");
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
