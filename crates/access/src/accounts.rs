@@ -3,7 +3,9 @@
 //! on its very next request, on every console instance sharing the store.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
 use geoconsole_store::access::{
@@ -21,6 +23,8 @@ use crate::{AccessError, AccessErrorKind, AccessResult};
 const TOKEN_PREFIX: &str = "gct_";
 /// A session or token is marked used at most this often, so reading does not turn into a write per request.
 const TOUCH_EVERY: Duration = Duration::seconds(60);
+/// How long "no accounts" is believed before the store is asked again.
+const ASK_AGAIN: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// How long a login lasts (ASVS 3.3.2 at L2: 30 minutes idle, 12 hours at most).
 #[derive(Debug, Clone, Copy)]
@@ -68,6 +72,13 @@ pub struct Accounts {
     store: Arc<dyn AccessStore>,
     throttle: Throttle,
     sessions: SessionPolicy,
+    /// Accounts exist. Once true it stays true (accounts are disabled, never deleted), so a console that has
+    /// accounts never asks the store again.
+    known: AtomicBool,
+    /// When the store last said there were none: asked again at most once a second, so a console serving
+    /// its local user does not read the store on every request, and an account added from the command
+    /// line takes effect within a second.
+    none_at: Mutex<Option<Instant>>,
 }
 
 fn check_name(name: &str) -> AccessResult<()> {
@@ -108,6 +119,8 @@ impl Accounts {
             store,
             throttle: Throttle::new(throttle),
             sessions,
+            known: AtomicBool::new(false),
+            none_at: Mutex::new(None),
         }
     }
 
@@ -117,7 +130,27 @@ impl Accounts {
 
     /// Whether any account exists. Without one, a console bound to loopback serves its local user only.
     pub async fn any_accounts(&self) -> AccessResult<bool> {
-        Ok(!self.store.users().await?.is_empty())
+        if self.known.load(Ordering::Acquire) {
+            return Ok(true);
+        }
+        let recent = self
+            .none_at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_some_and(|at| at.elapsed() < ASK_AGAIN);
+        if recent {
+            return Ok(false);
+        }
+        let any = !self.store.users().await?.is_empty();
+        if any {
+            self.known.store(true, Ordering::Release);
+        } else {
+            *self
+                .none_at
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now());
+        }
+        Ok(any)
     }
 
     pub async fn users(&self) -> AccessResult<Vec<UserRecord>> {
@@ -156,6 +189,7 @@ impl Accounts {
             updated: now,
         };
         self.store.put_user(user.clone()).await?;
+        self.known.store(true, Ordering::Release);
         Ok(user)
     }
 
@@ -171,12 +205,36 @@ impl Accounts {
         Ok(user)
     }
 
+    /// Refuses a change that would leave no enabled admin: nobody could administer the console any more.
+    async fn keep_an_admin(&self, name: &str, role: Role, disabled: bool) -> AccessResult<()> {
+        if role == Role::Admin && !disabled {
+            return Ok(());
+        }
+        let users = self.store.users().await?;
+        let others = users
+            .iter()
+            .any(|u| u.name != name && u.role == Role::Admin && !u.disabled);
+        let is_admin = users
+            .iter()
+            .any(|u| u.name == name && u.role == Role::Admin && !u.disabled);
+        if is_admin && !others {
+            return Err(AccessError::invalid(format!(
+                "'{name}' is the only enabled admin; make another admin first"
+            )));
+        }
+        Ok(())
+    }
+
     pub async fn set_role(&self, name: &str, role: Role) -> AccessResult<UserRecord> {
+        let current = self.store.user(name).await?;
+        self.keep_an_admin(name, role, current.disabled).await?;
         self.change(name, |u| u.role = role).await
     }
 
     /// Disabling ends the account's sessions at once; its tokens stop working with it.
     pub async fn set_disabled(&self, name: &str, disabled: bool) -> AccessResult<UserRecord> {
+        let current = self.store.user(name).await?;
+        self.keep_an_admin(name, current.role, disabled).await?;
         let user = self.change(name, |u| u.disabled = disabled).await?;
         if disabled {
             self.store.delete_sessions_of(name).await?;

@@ -19,17 +19,7 @@ use crate::auth::{self, SESSION_COOKIE};
 use crate::error::{ApiError, ApiResult};
 use crate::params::Params;
 use crate::state::AppState;
-use crate::writes::{require_content_type, same_origin};
-
-fn body<T: serde::de::DeserializeOwned>(
-    headers: &HeaderMap,
-    bytes: &[u8],
-    what: &str,
-) -> ApiResult<T> {
-    same_origin(headers)?;
-    require_content_type(headers, &["application/json"])?;
-    serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("{what}: {e}")))
-}
+use crate::writes::{json_body, same_origin};
 
 fn user_json(user: &UserRecord) -> Value {
     json!({
@@ -55,7 +45,7 @@ fn token_json(token: &TokenRecord) -> Value {
         "id": token.id,
         "user": token.user,
         "label": token.label,
-        "scope": scope_name(token.scope),
+        "scope": token.scope.scope(),
         "datasets": token.datasets,
         "created": token.created,
         "expires": token.expires,
@@ -65,24 +55,10 @@ fn token_json(token: &TokenRecord) -> Value {
     })
 }
 
-/// Tokens are scoped in the words of what they do, not in role names.
-fn scope_name(role: Role) -> &'static str {
-    match role {
-        Role::Viewer => "read",
-        Role::Editor => "write",
-        Role::Admin => "admin",
-    }
-}
-
 fn parse_scope(text: &str) -> ApiResult<Role> {
-    match text {
-        "read" => Ok(Role::Viewer),
-        "write" => Ok(Role::Editor),
-        "admin" => Ok(Role::Admin),
-        other => Err(ApiError::bad_request(format!(
-            "scope '{other}' is not one of: read, write, admin"
-        ))),
-    }
+    Role::parse_scope(text).ok_or_else(|| {
+        ApiError::bad_request(format!("scope '{text}' is not one of: read, write, admin"))
+    })
 }
 
 fn parse_role(text: &str) -> ApiResult<Role> {
@@ -118,7 +94,7 @@ pub async fn login(State(state): State<AppState>, request: Request) -> ApiResult
     let bytes = axum::body::to_bytes(raw, 64 * 1024)
         .await
         .map_err(|_| ApiError::bad_request("the login body is too large"))?;
-    let login: Login = body(&parts.headers, &bytes, "login")?;
+    let login: Login = json_body(&parts.headers, &bytes, "login")?;
     if let Some(old) = auth::cookie(&parts.headers, SESSION_COOKIE) {
         let _ = state.accounts.logout(old).await;
     }
@@ -287,7 +263,7 @@ pub async fn create_token(
     headers: HeaderMap,
     bytes: axum::body::Bytes,
 ) -> ApiResult<Response> {
-    let request: NewTokenBody = body(&headers, &bytes, "token")?;
+    let request: NewTokenBody = json_body(&headers, &bytes, "token")?;
     let owner = match request.user {
         Some(user) if user != principal.user => {
             if principal.role < Role::Admin {
@@ -310,7 +286,7 @@ pub async fn create_token(
         return Err(ApiError::forbidden(format!(
             "a token cannot do more than the session making it ({} may make at most {} tokens)",
             principal.role.as_str(),
-            scope_name(principal.role)
+            principal.role.scope()
         )));
     }
     let made = state
@@ -377,7 +353,7 @@ pub async fn create_user(
     headers: HeaderMap,
     bytes: axum::body::Bytes,
 ) -> ApiResult<Response> {
-    let new: NewUser = body(&headers, &bytes, "user")?;
+    let new: NewUser = json_body(&headers, &bytes, "user")?;
     let role = parse_role(&new.role)?;
     let user = state
         .accounts
@@ -413,23 +389,6 @@ mod serde_with_null {
     }
 }
 
-/// Whether the change would leave no enabled admin, which would lock everyone out of administration.
-async fn last_admin(state: &AppState, name: &str, change: &UserChange) -> ApiResult<bool> {
-    let demoted = change.role.as_deref().is_some_and(|r| r != "admin");
-    let disabled = change.disabled == Some(true);
-    if !demoted && !disabled {
-        return Ok(false);
-    }
-    let admins: Vec<UserRecord> = state
-        .accounts
-        .users()
-        .await?
-        .into_iter()
-        .filter(|u| u.role == Role::Admin && !u.disabled)
-        .collect();
-    Ok(admins.len() == 1 && admins[0].name == name)
-}
-
 /// `PUT /users/{userName}`: role, disabled, password, dataset limits; a disabled account's sessions end
 /// at once, and a new password ends them too.
 pub async fn change_user(
@@ -438,26 +397,22 @@ pub async fn change_user(
     headers: HeaderMap,
     bytes: axum::body::Bytes,
 ) -> ApiResult<Response> {
-    let change: UserChange = body(&headers, &bytes, "user")?;
-    state.accounts.user(&name).await?;
-    if last_admin(&state, &name, &change).await? {
-        return Err(ApiError::bad_request(format!(
-            "'{name}' is the only enabled admin; make another admin first"
-        )));
-    }
+    let change: UserChange = json_body(&headers, &bytes, "user")?;
     let role = change.role.as_deref().map(parse_role).transpose()?;
     let accounts = &state.accounts;
-    if let Some(password) = &change.password {
-        accounts.set_password(&name, password).await?;
-    }
+    accounts.user(&name).await?;
+    // Role and state first: a change the last-admin rule refuses is refused before anything else moves.
     if let Some(role) = role {
         accounts.set_role(&name, role).await?;
     }
-    if let Some(datasets) = change.datasets {
-        accounts.set_datasets(&name, datasets).await?;
-    }
     if let Some(disabled) = change.disabled {
         accounts.set_disabled(&name, disabled).await?;
+    }
+    if let Some(password) = &change.password {
+        accounts.set_password(&name, password).await?;
+    }
+    if let Some(datasets) = change.datasets {
+        accounts.set_datasets(&name, datasets).await?;
     }
     json_ok(StatusCode::OK, &user_json(&accounts.user(&name).await?))
 }

@@ -44,6 +44,9 @@ pub struct Guard {
     pub parameters: &'static [&'static str],
     /// The route writes its own audit entry (login and logout, which know more than the layer).
     pub audits_itself: bool,
+    /// The handler reads who is calling. Public routes that do not (liveness, the basemap's many tiles)
+    /// skip the store lookups a session or token costs.
+    pub identifies: bool,
 }
 
 /// The client's address, for throttling and the audit log.
@@ -278,7 +281,11 @@ pub async fn guard(
         target: path,
         source: address.clone(),
     };
-    let identified = identify(&state, request.uri(), request.headers()).await;
+    let identified = if guard.identifies {
+        identify(&state, request.uri(), request.headers()).await
+    } else {
+        Ok(None)
+    };
     let actor = match &identified {
         Ok(Some(p)) => p.actor(),
         _ => "anonymous".to_string(),

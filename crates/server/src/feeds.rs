@@ -10,12 +10,10 @@ use serde_json::json;
 use crate::alerts::json_ok;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::writes::{require_content_type, same_origin};
+use crate::writes::{json_body, same_origin};
 
 fn read_spec(headers: &HeaderMap, body: &[u8]) -> ApiResult<FeedSpec> {
-    same_origin(headers)?;
-    require_content_type(headers, &["application/json"])?;
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("feed: {e}")))
+    json_body(headers, body, "feed")
 }
 
 pub async fn list(State(state): State<AppState>) -> ApiResult<Response> {

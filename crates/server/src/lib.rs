@@ -113,6 +113,8 @@ pub fn router(state: AppState, options: &ServerOptions) -> Router {
             datasets: route.datasets,
             parameters: route.parameters,
             audits_itself: matches!(route.path, "/auth/login" | "/auth/logout"),
+            identifies: route.need != geoconsole_access::Need::Public
+                || route.path == "/auth/session",
         };
         router = router.route(
             route.path,

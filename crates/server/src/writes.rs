@@ -47,3 +47,15 @@ pub fn require_content_type(headers: &HeaderMap, allowed: &[&str]) -> ApiResult<
         }),
     }
 }
+
+/// A write's JSON body: from this console's pages (or a non-browser client), sent as JSON, parsed; `what`
+/// names it in the error.
+pub fn json_body<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    bytes: &[u8],
+    what: &str,
+) -> ApiResult<T> {
+    same_origin(headers)?;
+    require_content_type(headers, &["application/json"])?;
+    serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("{what}: {e}")))
+}

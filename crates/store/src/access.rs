@@ -40,6 +40,19 @@ impl Role {
     pub fn parse(text: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|r| r.as_str() == text)
     }
+
+    /// A token's scope in the words of what it allows: read, write, admin.
+    pub fn scope(self) -> &'static str {
+        match self {
+            Self::Viewer => "read",
+            Self::Editor => "write",
+            Self::Admin => "admin",
+        }
+    }
+
+    pub fn parse_scope(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.scope() == text)
+    }
 }
 
 /// What an account may do with one dataset when its access is limited to named datasets.

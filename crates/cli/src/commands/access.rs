@@ -19,20 +19,8 @@ fn role(text: &str) -> Result<Role> {
 }
 
 fn scope(text: &str) -> Result<Role> {
-    match text {
-        "read" => Ok(Role::Viewer),
-        "write" => Ok(Role::Editor),
-        "admin" => Ok(Role::Admin),
-        other => bail!("--scope '{other}' is not one of: read, write, admin"),
-    }
-}
-
-fn scope_name(role: Role) -> &'static str {
-    match role {
-        Role::Viewer => "read",
-        Role::Editor => "write",
-        Role::Admin => "admin",
-    }
+    Role::parse_scope(text)
+        .ok_or_else(|| anyhow!("--scope '{text}' is not one of: read, write, admin"))
 }
 
 /// The password from stdin's first line, or asked for twice on the terminal without echo.
@@ -132,19 +120,6 @@ pub async fn users(console: &Console, command: &UsersCommand, cli: &Cli) -> Resu
         }
         UsersCommand::SetRole { name, role: given } => {
             let role = role(given)?;
-            let users = accounts.users().await?;
-            let admins = users
-                .iter()
-                .filter(|u| u.role == Role::Admin && !u.disabled)
-                .count();
-            if role != Role::Admin
-                && admins == 1
-                && users
-                    .iter()
-                    .any(|u| &u.name == name && u.role == Role::Admin && !u.disabled)
-            {
-                bail!("'{name}' is the only enabled admin; make another admin first");
-            }
             accounts.set_role(name, role).await?;
             record(console, "users.set-role", name, json!({"role": role})).await?;
             eprintln!("{name} is now {}", role.as_str());
@@ -258,7 +233,7 @@ pub async fn tokens(console: &Console, command: &TokensCommand, cli: &Cli) -> Re
             if cli.json {
                 let list: Vec<Value> = tokens
                     .iter()
-                    .map(|t| json!({"id": t.id, "user": t.user, "label": t.label, "scope": scope_name(t.scope), "datasets": t.datasets, "created": t.created, "expires": t.expires, "last_used": t.last_used, "state": state(t)}))
+                    .map(|t| json!({"id": t.id, "user": t.user, "label": t.label, "scope": t.scope.scope(), "datasets": t.datasets, "created": t.created, "expires": t.expires, "last_used": t.last_used, "state": state(t)}))
                     .collect();
                 return output::print_json(&list);
             }
@@ -272,7 +247,7 @@ pub async fn tokens(console: &Console, command: &TokensCommand, cli: &Cli) -> Re
                         t.id.clone(),
                         t.user.clone(),
                         t.label.clone(),
-                        scope_name(t.scope).into(),
+                        t.scope.scope().into(),
                         state(t).into(),
                         day(t.expires),
                         day(t.last_used),
