@@ -4,8 +4,9 @@ use std::io::Cursor;
 use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use geoconsole_formats::{Format, ReadOptions, create_writer, read_stream};
-use geoconsole_scenario::{SyntheticOptions, synthetic_points};
+use geoconsole_formats::{Format, ReadOptions, WriterLayout, create_writer, read_stream};
+use geoconsole_model::GeometryType;
+use geoconsole_scenario::{SyntheticOptions, synthetic_points, synthetic_schema};
 
 const FEATURES: u64 = 20_000;
 
@@ -17,22 +18,19 @@ fn encoded(format: Format) -> Vec<u8> {
         end,
         days: 30,
     };
-    let fields = ["category", "severity", "reports", "verified", "time"]
-        .map(String::from)
-        .to_vec();
+    let layout = WriterLayout {
+        name: "bench".into(),
+        schema: synthetic_schema(),
+        geometry_type: GeometryType::Point,
+    };
     let path = std::env::temp_dir().join(format!(
         "geoconsole-bench-{}.{}",
         std::process::id(),
         format.extension()
     ));
     let file = std::fs::File::create(&path).expect("temp file");
-    let mut writer = create_writer(
-        format,
-        Box::new(std::io::BufWriter::new(file)),
-        fields,
-        true,
-    )
-    .expect("writer");
+    let mut writer =
+        create_writer(format, Box::new(std::io::BufWriter::new(file)), &layout).expect("writer");
     for feature in synthetic_points(&options) {
         writer.write_feature(&feature).expect("write");
     }
@@ -45,7 +43,7 @@ fn encoded(format: Format) -> Vec<u8> {
 fn readers(c: &mut Criterion) {
     let mut group = c.benchmark_group("read");
     group.throughput(Throughput::Elements(FEATURES));
-    for format in Format::ALL {
+    for format in Format::WRITABLE {
         let bytes = encoded(format);
         group.bench_function(format.name(), |b| {
             b.iter(|| {

@@ -3,8 +3,8 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use geoconsole_formats::{Format, create_writer};
-use geoconsole_model::{DatasetId, GeometryType};
+use geoconsole_formats::{Format, WriterLayout, create_writer};
+use geoconsole_model::DatasetId;
 use geoconsole_query::FeatureQuery;
 use geoconsole_store::FeatureStore;
 use serde::Serialize;
@@ -29,20 +29,27 @@ pub(crate) async fn export(
     out: Box<dyn Write + Send>,
 ) -> AppResult<ExportReport> {
     let dataset = store.dataset(id).await?;
-    let fields: Vec<String> = dataset
-        .schema
-        .fields()
-        .iter()
-        .map(|f| f.name.clone())
-        .collect();
-    let points = dataset.geometry_type == GeometryType::Point;
+    let layout = WriterLayout {
+        name: id.to_string(),
+        schema: dataset.schema.clone(),
+        geometry_type: dataset.geometry_type,
+    };
     let io = |e: std::io::Error| {
         AppError::new(
             AppErrorKind::Internal,
             format!("export of '{id}' failed: {e}"),
         )
     };
-    let mut writer = create_writer(format, out, fields, points).map_err(io)?;
+    if !format.is_writable() {
+        return Err(AppError::new(
+            AppErrorKind::Invalid,
+            format!(
+                "{format} cannot be exported (formats: {})",
+                Format::WRITABLE.map(Format::name).join(", ")
+            ),
+        ));
+    }
+    let mut writer = create_writer(format, out, &layout).map_err(io)?;
     let mut remaining = query.limit;
     let mut written = 0u64;
     loop {

@@ -474,7 +474,7 @@ async fn bad_files_get_clear_errors_and_change_nothing() {
     );
     assert_eq!(
         refused(&bench, "quakes.geojson", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").await,
-        "quakes.geojson: file looks like a PNG image, not GeoJSON or CSV"
+        "quakes.geojson: file looks like a PNG image, not a geospatial file"
     );
     assert_eq!(
         refused(&bench, "none.geojson", collection(&[])).await,

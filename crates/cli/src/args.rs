@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use geoconsole_formats::Format;
 
 #[derive(Debug, Parser)]
 #[command(name = "geoconsole", version, about = "A self-hosted geospatial operating console", long_about = None)]
@@ -403,11 +404,9 @@ pub enum KindArg {
     Reference,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum FormatArg {
-    Geojson,
-    Geojsonseq,
-    Csv,
+/// A file format by the name users type: geojson, geojsonseq, csv, fgb, geoparquet, shapefile, gpkg, kml, gpx.
+pub fn parse_format(text: &str) -> Result<Format, String> {
+    text.parse()
 }
 
 #[derive(Debug, Args)]
@@ -425,9 +424,17 @@ pub struct ImportArgs {
     pub kind: Option<KindArg>,
     #[arg(long, value_enum, default_value = "create")]
     pub mode: ModeArg,
-    /// Read the file as this format instead of detecting it
-    #[arg(long, value_enum)]
-    pub format: Option<FormatArg>,
+    /// Read the file as this format instead of detecting it (geojson, geojsonseq, csv, fgb, geoparquet,
+    /// shapefile, gpkg, kml, gpx)
+    #[arg(long, value_parser = parse_format)]
+    pub format: Option<Format>,
+    /// Which layer: a GeoPackage table, a GPX layer (waypoints, routes, tracks, route_points,
+    /// track_points) or a member of a zip. Default: the only one
+    #[arg(long, value_name = "NAME")]
+    pub layer: Option<String>,
+    /// The file's coordinate reference system when it does not say: EPSG:32633, a PROJ string or WKT
+    #[arg(long, value_name = "CRS")]
+    pub source_crs: Option<String>,
     /// Property with the start (or instant) time. Default: detected from common names
     #[arg(long, value_name = "FIELD")]
     pub time: Option<String>,
@@ -506,10 +513,11 @@ pub struct QueryArgs {
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     pub dataset: String,
-    /// Output format. Default: from the output file's extension
-    #[arg(long, value_enum)]
-    pub format: Option<FormatArg>,
-    /// Output file; `-` for standard output
+    /// Output format: fgb, geoparquet, gpkg, geojson, geojsonseq, csv or kml. Default: from the output
+    /// file's extension
+    #[arg(long, value_parser = parse_format)]
+    pub format: Option<Format>,
+    /// Output file; `-` for standard output (text formats only)
     #[arg(long, short)]
     pub output: PathBuf,
     #[command(flatten)]
@@ -524,12 +532,12 @@ pub struct GenerateArgs {
     /// How many events
     #[arg(long, default_value_t = 100_000)]
     pub points: u64,
-    /// Output file (.geojson, .geojsonl or .csv)
+    /// Output file (.geojson, .geojsonl, .csv, .fgb, .parquet or .kml)
     #[arg(long, short)]
     pub output: PathBuf,
     /// Output format. Default: from the output file's extension
-    #[arg(long, value_enum)]
-    pub format: Option<FormatArg>,
+    #[arg(long, value_parser = parse_format)]
+    pub format: Option<Format>,
     /// Random seed; the same seed gives the same file
     #[arg(long, default_value_t = 42)]
     pub seed: u64,

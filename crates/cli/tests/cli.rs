@@ -286,7 +286,7 @@ fn bad_input_exits_non_zero_with_a_located_message() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr).trim(),
-        "error: quakes.geojson: file looks like a PNG image, not GeoJSON or CSV"
+        "error: quakes.geojson: file looks like a PNG image, not a geospatial file"
     );
     let out = run.geoconsole(&["--store", "ops.gpkg", "datasets", "show", "nothing"]);
     assert_eq!(

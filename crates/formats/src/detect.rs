@@ -13,16 +13,56 @@ pub enum Format {
     GeoJsonSeq,
     /// Delimited text with lat/lon columns or a WKT column.
     Csv,
+    /// FlatGeobuf 3, with or without its packed R-tree.
+    FlatGeobuf,
+    /// GeoParquet 1.0/1.1: WKB or native (GeoArrow) geometry columns.
+    GeoParquet,
+    /// ESRI Shapefile: .shp with .shx, .dbf, .prj and .cpg beside it, or all of them in a zip.
+    Shapefile,
+    /// One feature table of an OGC GeoPackage.
+    GeoPackage,
+    /// KML 2.2 placemarks, also zipped as KMZ.
+    Kml,
+    /// GPX 1.0/1.1 waypoints, routes and tracks.
+    Gpx,
 }
 
 impl Format {
-    pub const ALL: [Format; 3] = [Format::GeoJson, Format::GeoJsonSeq, Format::Csv];
+    pub const ALL: [Format; 9] = [
+        Format::GeoJson,
+        Format::GeoJsonSeq,
+        Format::Csv,
+        Format::FlatGeobuf,
+        Format::GeoParquet,
+        Format::Shapefile,
+        Format::GeoPackage,
+        Format::Kml,
+        Format::Gpx,
+    ];
 
+    /// The formats exports can produce.
+    pub const WRITABLE: [Format; 7] = [
+        Format::GeoJson,
+        Format::GeoJsonSeq,
+        Format::Csv,
+        Format::FlatGeobuf,
+        Format::GeoParquet,
+        Format::GeoPackage,
+        Format::Kml,
+    ];
+
+    /// The short name users type (`--format fgb`, `?f=fgb`).
     pub fn name(self) -> &'static str {
         match self {
             Format::GeoJson => "geojson",
             Format::GeoJsonSeq => "geojsonseq",
             Format::Csv => "csv",
+            Format::FlatGeobuf => "fgb",
+            Format::GeoParquet => "geoparquet",
+            Format::Shapefile => "shapefile",
+            Format::GeoPackage => "gpkg",
+            Format::Kml => "kml",
+            Format::Gpx => "gpx",
         }
     }
 
@@ -31,7 +71,32 @@ impl Format {
             Format::GeoJson => "geojson",
             Format::GeoJsonSeq => "geojsonl",
             Format::Csv => "csv",
+            Format::FlatGeobuf => "fgb",
+            Format::GeoParquet => "parquet",
+            Format::Shapefile => "shp",
+            Format::GeoPackage => "gpkg",
+            Format::Kml => "kml",
+            Format::Gpx => "gpx",
         }
+    }
+
+    /// The media type of a download in this format.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Format::GeoJson => "application/geo+json",
+            Format::GeoJsonSeq => "application/geo+json-seq",
+            Format::Csv => "text/csv; charset=utf-8",
+            Format::FlatGeobuf => "application/flatgeobuf",
+            Format::GeoParquet => "application/vnd.apache.parquet",
+            Format::Shapefile => "application/x-shapefile",
+            Format::GeoPackage => "application/geopackage+sqlite3",
+            Format::Kml => "application/vnd.google-earth.kml+xml",
+            Format::Gpx => "application/gpx+xml",
+        }
+    }
+
+    pub fn is_writable(self) -> bool {
+        Self::WRITABLE.contains(&self)
     }
 
     /// The format an extension names, if any.
@@ -43,6 +108,12 @@ impl Format {
                 Some(Format::GeoJsonSeq)
             }
             "csv" | "tsv" | "txt" => Some(Format::Csv),
+            "fgb" => Some(Format::FlatGeobuf),
+            "parquet" | "geoparquet" => Some(Format::GeoParquet),
+            "shp" => Some(Format::Shapefile),
+            "gpkg" => Some(Format::GeoPackage),
+            "kml" | "kmz" => Some(Format::Kml),
+            "gpx" => Some(Format::Gpx),
             _ => None,
         }
     }
@@ -61,37 +132,35 @@ impl FromStr for Format {
             "geojson" | "json" => Ok(Format::GeoJson),
             "geojsonseq" | "geojsonl" | "ndjson" | "jsonl" => Ok(Format::GeoJsonSeq),
             "csv" => Ok(Format::Csv),
+            "fgb" | "flatgeobuf" => Ok(Format::FlatGeobuf),
+            "geoparquet" | "parquet" => Ok(Format::GeoParquet),
+            "shapefile" | "shp" => Ok(Format::Shapefile),
+            "gpkg" | "geopackage" => Ok(Format::GeoPackage),
+            "kml" | "kmz" => Ok(Format::Kml),
+            "gpx" => Ok(Format::Gpx),
             other => Err(format!(
-                "unknown format '{other}' (expected geojson, geojsonseq or csv)"
+                "unknown format '{other}' (expected {})",
+                Format::ALL.map(Format::name).join(", ")
             )),
         }
     }
 }
 
-/// Signatures of binary files people drop by mistake, so the error can say what the file really is.
-const SIGNATURES: [(&[u8], &str); 9] = [
+/// A ZIP archive: zipped shapefiles, KMZ, or any readable file zipped.
+pub(crate) const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
+
+/// Signatures of files people drop by mistake, so the error can say what the file really is.
+const SIGNATURES: [(&[u8], &str); 6] = [
     (b"\x89PNG", "a PNG image"),
     (b"\xff\xd8\xff", "a JPEG image"),
     (b"%PDF", "a PDF document"),
-    (
-        b"PK\x03\x04",
-        "a ZIP archive (zipped shapefiles and KMZ arrive with the formats issue)",
-    ),
     (b"\x1f\x8b", "a gzip archive; decompress it first"),
-    (
-        b"SQLite format 3\0",
-        "an SQLite database (GeoPackage import arrives with the formats issue)",
-    ),
-    (
-        b"fgb",
-        "a FlatGeobuf file (FlatGeobuf import arrives with the formats issue)",
-    ),
-    (
-        b"PAR1",
-        "a Parquet file (GeoParquet import arrives with the formats issue)",
-    ),
     (b"\xd0\xcf\x11\xe0", "an old Microsoft Office document"),
+    (b"PK\x05\x06", "an empty ZIP archive"),
 ];
+
+/// Shapefile main files start with the file code 9994, big-endian.
+const SHAPEFILE_MAGIC: &[u8] = &[0x00, 0x00, 0x27, 0x0a];
 
 /// Picks the reader for a file from its first bytes and its extension. Content wins over the name: a
 /// `.geojson` that starts like a PNG is refused with what it looks like, and a `.json` whose first line
@@ -109,7 +178,21 @@ pub fn detect_format(path: &Path, head: &[u8]) -> FormatResult<Format> {
         return wrong("file is empty".into());
     }
     if let Some((_, what)) = SIGNATURES.iter().find(|(magic, _)| head.starts_with(magic)) {
-        return wrong(format!("file looks like {what}, not GeoJSON or CSV"));
+        return wrong(format!("file looks like {what}, not a geospatial file"));
+    }
+    if let Some(format) = binary_format(head) {
+        return Ok(format);
+    }
+    if head.starts_with(ZIP_MAGIC) {
+        return wrong("file is a ZIP archive; it is opened as one, not read as a stream".into());
+    }
+    if let Some(ext) = path.extension().and_then(|e| e.to_str())
+        && ["dbf", "shx", "prj", "cpg"].contains(&ext.to_ascii_lowercase().as_str())
+    {
+        return wrong(format!(
+            "a .{ext} file is one part of a shapefile; import the .shp with its .shx and .dbf \
+             beside it, or a zip of all of them"
+        ));
     }
     if head.starts_with(b"\xff\xfe") || head.starts_with(b"\xfe\xff") {
         return Err(FormatError::new(
@@ -122,6 +205,12 @@ pub fn detect_format(path: &Path, head: &[u8]) -> FormatResult<Format> {
     let text = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
     let first = text.iter().find(|b| !b.is_ascii_whitespace()).copied();
     let by_name = Format::from_extension(path);
+    if first == Some(b'<') {
+        return xml_format(text).map_or_else(
+            || wrong("file is XML but neither KML nor GPX (CAP and RSS come in as feeds)".into()),
+            Ok,
+        );
+    }
     match first {
         None => wrong("file holds only whitespace".into()),
         Some(0x1e) => Ok(Format::GeoJsonSeq),
@@ -142,6 +231,45 @@ pub fn detect_format(path: &Path, head: &[u8]) -> FormatResult<Format> {
         Some(_) if by_name == Some(Format::Csv) || looks_like_text(text) => Ok(Format::Csv),
         Some(_) => wrong("file is neither GeoJSON nor delimited text".into()),
     }
+}
+
+/// Binary formats recognised by their first bytes.
+fn binary_format(head: &[u8]) -> Option<Format> {
+    if head.starts_with(b"fgb\x03") {
+        Some(Format::FlatGeobuf)
+    } else if head.starts_with(b"PAR1") {
+        Some(Format::GeoParquet)
+    } else if head.starts_with(b"SQLite format 3\0") {
+        Some(Format::GeoPackage)
+    } else if head.starts_with(SHAPEFILE_MAGIC) {
+        Some(Format::Shapefile)
+    } else {
+        None
+    }
+}
+
+/// The document element of an XML file, looked for in its first kilobytes (after the declaration,
+/// comments and any DOCTYPE, which the readers then refuse).
+fn xml_format(text: &[u8]) -> Option<Format> {
+    let sample = String::from_utf8_lossy(&text[..text.len().min(8192)]);
+    let mut rest = sample.as_ref();
+    while let Some(at) = rest.find('<') {
+        rest = &rest[at + 1..];
+        if rest.starts_with('?') || rest.starts_with('!') {
+            continue;
+        }
+        let name: String = rest
+            .chars()
+            .take_while(|c| !c.is_whitespace() && *c != '>' && *c != '/')
+            .collect();
+        let local = name.rsplit(':').next().unwrap_or(&name);
+        return match local {
+            "kml" => Some(Format::Kml),
+            "gpx" => Some(Format::Gpx),
+            _ => None,
+        };
+    }
+    None
 }
 
 fn path_ext(path: &Path) -> String {
@@ -206,7 +334,7 @@ mod tests {
         let e = detect("quakes.geojson", b"\x89PNG\r\n\x1a\n").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "quakes.geojson: file looks like a PNG image, not GeoJSON or CSV"
+            "quakes.geojson: file looks like a PNG image, not a geospatial file"
         );
         assert_eq!(
             detect("x.csv", b"").unwrap_err().kind(),

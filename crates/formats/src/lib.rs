@@ -2,7 +2,12 @@
 //! time so memory stays flat whatever the file size; writers stream features back out. Every error names the
 //! file and the line or feature where it happened and says why.
 //!
-//! Depends on `model` and on the parsing crates of each standard (serde_json, csv, wkt). It knows nothing of
+//! Formats: GeoJSON, GeoJSONSeq, CSV, FlatGeobuf, GeoParquet, Shapefile (also zipped), GeoPackage layers,
+//! KML/KMZ and GPX in; all but Shapefile and GPX out. The GeoPackage standard's SQL ([`geopackage`]) lives
+//! here too, so the store (room `gpkg`) and exports build the same tables. Files in another CRS are brought to WGS84 with proj4rs ([`Crs`]).
+//!
+//! Depends on `model` and on the parsing crates of each standard (serde_json, csv, wkt, flatgeobuf,
+//! shapefile, parquet/arrow, kml, gpx, zip, rusqlite for foreign GeoPackages, proj4rs). It knows nothing of
 //! stores, datasets or HTTP, and it never repairs data silently: a ring that is not closed is an error, not a
 //! closed ring.
 //!
@@ -10,16 +15,28 @@
 //! holds personal data.
 #![forbid(unsafe_code)]
 
+mod archive;
+mod crs;
 mod csv_table;
 mod detect;
 mod error;
+mod fgb;
 mod geojson;
 mod geojson_geometry;
 mod geojson_seq;
+pub mod geopackage;
+mod gpkg_layer;
+mod gpx_file;
+mod kml_file;
+mod parquet_file;
 pub mod privacy;
 mod read;
+mod record;
+mod shp;
 mod write;
 
+pub use archive::ArchiveLimits;
+pub use crs::Crs;
 pub use csv_table::{CoordinateColumns, CsvOptions, CsvReader, CsvWriter};
 pub use detect::{Format, detect_format};
 pub use error::{FormatError, FormatErrorKind, FormatResult, Location};
@@ -27,7 +44,7 @@ pub use geojson::{GeoJsonReader, GeoJsonWriter};
 pub use geojson_geometry::geometry_from_geojson;
 pub use geojson_seq::{GeoJsonSeqReader, GeoJsonSeqWriter};
 pub use read::{FeatureStream, ReadOptions, SourceFeature, open_reader, read_stream};
-pub use write::{FeatureWriter, create_writer, feature_json};
+pub use write::{FeatureWriter, WriterLayout, create_writer, feature_json};
 
 pub use geoconsole_model::Feature;
 

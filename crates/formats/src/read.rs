@@ -8,9 +8,13 @@ use std::thread;
 
 use geoconsole_model::Feature;
 
+use geoconsole_model::Bbox;
+
+use crate::archive::{self, ArchiveLimits};
+use crate::detect::ZIP_MAGIC;
 use crate::{
-    CsvOptions, CsvReader, Format, FormatError, FormatResult, GeoJsonReader, GeoJsonSeqReader,
-    Location, detect_format,
+    Crs, CsvOptions, CsvReader, Format, FormatError, FormatResult, GeoJsonReader, GeoJsonSeqReader,
+    Location, detect_format, fgb, gpkg_layer, gpx_file, kml_file, parquet_file, shp,
 };
 
 /// A feature and where it came from in its file.
@@ -31,6 +35,14 @@ pub struct ReadOptions {
     pub csv: CsvOptions,
     /// Incremented with every byte read from the file, for progress bars.
     pub bytes_read: Option<Arc<AtomicU64>>,
+    /// Which layer of a multi-layer source: a GeoPackage table, a GPX layer, a member of a zip.
+    pub layer: Option<String>,
+    /// The CRS of the coordinates when the file does not say (or says wrong).
+    pub source_crs: Option<Crs>,
+    /// Only features whose extent meets this box; FlatGeobuf answers it from its index.
+    pub bbox: Option<Bbox>,
+    /// Caps on zip archives.
+    pub archive: ArchiveLimits,
 }
 
 /// Buffer size for file reads: large enough that syscalls do not show in profiles.
@@ -45,15 +57,102 @@ pub fn open_reader(path: &Path, options: &ReadOptions) -> FormatResult<(Format, 
         inner: file,
         counter: options.bytes_read.clone(),
     };
-    read_stream(
-        path,
-        BufReader::with_capacity(READ_BUFFER_BYTES, counted),
-        options,
-    )
+    let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, counted);
+    let head = reader
+        .fill_buf()
+        .map_err(|e| FormatError::io(path, &e))?
+        .to_vec();
+    if head.starts_with(ZIP_MAGIC) {
+        return open_archive(path, options);
+    }
+    let format = match options.format {
+        Some(format) => format,
+        None => detect_format(path, &head)?,
+    };
+    let stream: FeatureStream = match format {
+        // Formats that seek, or read companion files, open the path themselves; progress then comes from
+        // the features, not the bytes.
+        Format::FlatGeobuf => Box::new(fgb::read(path, options.bbox, options.source_crs.clone())?),
+        Format::Shapefile => Box::new(shp::read(path, options.source_crs.clone())?),
+        Format::GeoPackage => Box::new(gpkg_layer::read(
+            path,
+            options.layer.as_deref(),
+            options.source_crs.clone(),
+        )?),
+        Format::GeoParquet => Box::new(parquet_file::read(path, options.source_crs.clone())?),
+        _ => return read_text(path, reader, format, options),
+    };
+    Ok((format, stream))
 }
 
-/// Like [`open_reader`] for bytes that do not come from a file of their own (uploads, embedded data);
-/// `label` names them in errors.
+/// A zip's chosen member, read as if it had been given directly; the unpacked folder lives as long as the
+/// stream.
+fn open_archive(path: &Path, options: &ReadOptions) -> FormatResult<(Format, FeatureStream)> {
+    let unpacked = archive::unpack(path, options.archive, options.layer.as_deref())?;
+    let inner = ReadOptions {
+        // The layer chose the member; a GeoPackage inside is then read by its own single layer.
+        layer: None,
+        ..options.clone()
+    };
+    if File::open(&unpacked.member)
+        .and_then(|mut f| {
+            let mut magic = [0u8; 4];
+            std::io::Read::read(&mut f, &mut magic).map(|n| magic[..n].starts_with(ZIP_MAGIC))
+        })
+        .unwrap_or(false)
+    {
+        return Err(FormatError::new(
+            crate::FormatErrorKind::WrongFormat,
+            path,
+            Location::File,
+            "archive holds another archive; unzip the outer one first",
+        ));
+    }
+    let (format, stream) = open_reader(&unpacked.member, &inner)?;
+    Ok((
+        format,
+        Box::new(KeepingFolder {
+            stream,
+            _folder: unpacked.folder,
+        }),
+    ))
+}
+
+fn read_text<R: BufRead + Send + 'static>(
+    label: &Path,
+    reader: R,
+    format: Format,
+    options: &ReadOptions,
+) -> FormatResult<(Format, FeatureStream)> {
+    let path_buf = label.to_path_buf();
+    let stream: FeatureStream = match format {
+        Format::GeoJson => Box::new(GeoJsonReader::spawn(path_buf, reader)),
+        Format::GeoJsonSeq => Box::new(prefetch(GeoJsonSeqReader::new(path_buf, reader))),
+        Format::Csv => Box::new(prefetch(CsvReader::new(path_buf, reader, &options.csv)?)),
+        Format::Kml => Box::new(kml_file::read(label, reader)?),
+        Format::Gpx => Box::new(gpx_file::read(label, reader, options.layer.as_deref())?),
+        Format::FlatGeobuf | Format::Shapefile | Format::GeoPackage | Format::GeoParquet => {
+            return Err(FormatError::new(
+                crate::FormatErrorKind::WrongFormat,
+                label,
+                Location::File,
+                format!("{format} needs a file to read, not a stream"),
+            ));
+        }
+    };
+    let stream = match options.bbox {
+        Some(bbox) => Box::new(stream.filter(move |item| match item {
+            Ok(f) => Bbox::of_geometry(&f.feature.geometry).is_some_and(|g| g.intersects(&bbox)),
+            Err(_) => true,
+        })) as FeatureStream,
+        None => stream,
+    };
+    Ok((format, stream))
+}
+
+/// Like [`open_reader`] for bytes that do not come from a file of their own (feed bodies, standard input);
+/// `label` names them in errors. Formats that need a file (zip, FlatGeobuf, shapefile, GeoPackage,
+/// GeoParquet) are first copied to a private temporary file.
 pub fn read_stream<R: BufRead + Send + 'static>(
     label: &Path,
     mut reader: R,
@@ -63,17 +162,63 @@ pub fn read_stream<R: BufRead + Send + 'static>(
         .fill_buf()
         .map_err(|e| FormatError::io(label, &e))?
         .to_vec();
-    let format = match options.format {
-        Some(format) => format,
-        None => detect_format(label, &head)?,
+    let format = if head.starts_with(ZIP_MAGIC) {
+        None
+    } else {
+        Some(match options.format {
+            Some(format) => format,
+            None => detect_format(label, &head)?,
+        })
     };
-    let path_buf = label.to_path_buf();
-    let stream: FeatureStream = match format {
-        Format::GeoJson => Box::new(GeoJsonReader::spawn(path_buf, reader)),
-        Format::GeoJsonSeq => Box::new(prefetch(GeoJsonSeqReader::new(path_buf, reader))),
-        Format::Csv => Box::new(prefetch(CsvReader::new(path_buf, reader, &options.csv)?)),
-    };
-    Ok((format, stream))
+    match format {
+        Some(
+            format @ (Format::GeoJson
+            | Format::GeoJsonSeq
+            | Format::Csv
+            | Format::Kml
+            | Format::Gpx),
+        ) => read_text(label, reader, format, options),
+        _ => spool(label, reader, options),
+    }
+}
+
+fn spool<R: BufRead>(
+    label: &Path,
+    mut reader: R,
+    options: &ReadOptions,
+) -> FormatResult<(Format, FeatureStream)> {
+    let folder = tempfile::Builder::new()
+        .prefix("geoconsole-spool-")
+        .tempdir()
+        .map_err(|e| FormatError::io(label, &e))?;
+    let name = label
+        .file_name()
+        .map_or_else(|| "input".into(), |n| n.to_os_string());
+    let path = folder.path().join(name);
+    let mut file = File::create(&path).map_err(|e| FormatError::io(label, &e))?;
+    io::copy(&mut reader, &mut file).map_err(|e| FormatError::io(label, &e))?;
+    drop(file);
+    let (format, stream) = open_reader(&path, options)?;
+    Ok((
+        format,
+        Box::new(KeepingFolder {
+            stream,
+            _folder: folder,
+        }),
+    ))
+}
+
+/// A stream that owns the temporary folder its file lives in, so the folder goes when reading ends.
+struct KeepingFolder {
+    stream: FeatureStream,
+    _folder: tempfile::TempDir,
+}
+
+impl Iterator for KeepingFolder {
+    type Item = FormatResult<SourceFeature>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.stream.next()
+    }
 }
 
 /// Counts bytes as they are read, for progress reporting.

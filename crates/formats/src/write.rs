@@ -1,10 +1,14 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use geoconsole_model::Feature;
 use geoconsole_model::geo_types::{Coord, Geometry, LineString, Polygon};
+use geoconsole_model::{Feature, GeometryType, Schema};
 use serde_json::Value;
 
+use crate::fgb::FgbFileWriter;
+use crate::geopackage::GeoPackageWriter;
+use crate::kml_file::KmlWriter;
+use crate::parquet_file::GeoParquetWriter;
 use crate::{CsvWriter, Format, GeoJsonSeqWriter, GeoJsonWriter, Z_PROPERTY};
 
 /// Streams features into a file format. `finish` writes what closes the document and flushes.
@@ -13,18 +17,55 @@ pub trait FeatureWriter: Send {
     fn finish(self: Box<Self>) -> io::Result<()>;
 }
 
-/// A writer for `format`. `fields` are the property names in schema order (CSV columns); `points` says the
-/// dataset holds only points (CSV then writes longitude/latitude columns instead of WKT).
+/// What a writer must know before the first feature: typed formats declare their columns and geometry type
+/// in a header.
+#[derive(Debug, Clone)]
+pub struct WriterLayout {
+    /// The layer's name inside the file (FlatGeobuf header, KML document name).
+    pub name: String,
+    /// Property names and types in schema order.
+    pub schema: Schema,
+    /// What the features hold; CSV writes longitude/latitude columns instead of WKT for points.
+    pub geometry_type: GeometryType,
+}
+
+impl WriterLayout {
+    fn field_names(&self) -> Vec<String> {
+        self.schema
+            .fields()
+            .iter()
+            .map(|f| f.name.clone())
+            .collect()
+    }
+}
+
+/// A writer for `format`, or an error naming the formats that can be written.
 pub fn create_writer(
     format: Format,
     out: Box<dyn Write + Send>,
-    fields: Vec<String>,
-    points: bool,
+    layout: &WriterLayout,
 ) -> io::Result<Box<dyn FeatureWriter>> {
     Ok(match format {
         Format::GeoJson => Box::new(GeoJsonWriter::new(out)?),
         Format::GeoJsonSeq => Box::new(GeoJsonSeqWriter::new(out, false)),
-        Format::Csv => Box::new(CsvWriter::new(out, fields, points)?),
+        Format::Csv => Box::new(CsvWriter::new(
+            out,
+            layout.field_names(),
+            layout.geometry_type == GeometryType::Point,
+        )?),
+        Format::FlatGeobuf => Box::new(FgbFileWriter::new(out, layout)?),
+        Format::Kml => Box::new(KmlWriter::new(out, layout)?),
+        Format::GeoParquet => Box::new(GeoParquetWriter::new(out, layout)?),
+        Format::GeoPackage => Box::new(GeoPackageWriter::new(out, layout)?),
+        other => {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!(
+                    "{other} cannot be written here (writable: {})",
+                    Format::WRITABLE.map(Format::name).join(", ")
+                ),
+            ));
+        }
     })
 }
 

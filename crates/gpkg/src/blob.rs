@@ -10,8 +10,7 @@ use geozero::{CoordDimensions, ToGeo, ToWkb};
 use rusqlite::Connection;
 use rusqlite::functions::FunctionFlags;
 
-/// The SRS id of WGS84 longitude/latitude in `gpkg_spatial_ref_sys`.
-pub const WGS84_SRS_ID: i32 = 4326;
+pub use geoconsole_formats::geopackage::WGS84_SRS_ID;
 
 /// Encodes a geometry with its envelope, so readers (and the R-tree triggers) need not parse the WKB to
 /// learn its extent. Points carry no envelope: their extent is their position, and GDAL writes them that way.

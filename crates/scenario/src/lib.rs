@@ -16,4 +16,4 @@ pub mod synthetic;
 
 pub use demo::{DemoSummary, build_demo, demo_risk_model, demo_rules};
 pub use replay::QuakeReplay;
-pub use synthetic::{SyntheticOptions, synthetic_points};
+pub use synthetic::{SyntheticOptions, synthetic_points, synthetic_schema};

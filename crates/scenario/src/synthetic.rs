@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use geoconsole_model::geo_types::{Coord, Point};
-use geoconsole_model::{Feature, FeatureId, Properties, format_rfc3339};
+use geoconsole_model::{Feature, FeatureId, Field, FieldType, Properties, Schema, format_rfc3339};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, Exp, Normal};
@@ -73,6 +73,21 @@ fn centres() -> (Vec<Centre>, Vec<f64>) {
         weights.push(1.0);
     }
     (centres, weights)
+}
+
+/// The properties every synthetic event carries, with their types, for writers that declare columns first.
+pub fn synthetic_schema() -> Schema {
+    let field = |name: &str, field_type| Field {
+        name: name.into(),
+        field_type,
+    };
+    Schema::new(vec![
+        field("category", FieldType::Text),
+        field("severity", FieldType::Real),
+        field("reports", FieldType::Integer),
+        field("verified", FieldType::Boolean),
+        field("time", FieldType::DateTime),
+    ])
 }
 
 /// An endless-free iterator of `options.points` synthetic events, deterministic for a seed.

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use geoconsole_app::{ImportOptions, Requester, Upload, preview};
 use geoconsole_formats::privacy::PrivacyPolicy;
-use geoconsole_formats::{CsvOptions, Format, ReadOptions};
+use geoconsole_formats::{Crs, CsvOptions, Format, ReadOptions};
 use geoconsole_model::{DatasetId, DatasetKind};
 use geoconsole_store::WriteMode;
 use serde::Deserialize;
@@ -131,13 +131,7 @@ async fn receive(upload: &Upload, body: Body) -> ApiResult<u64> {
 fn read_options(params: &Params) -> ApiResult<ReadOptions> {
     let format = params
         .get("format")
-        .map(|f| {
-            Format::from_str(f).map_err(|_| {
-                ApiError::bad_request(format!(
-                    "format '{f}' is not one of: geojson, geojsonseq, csv"
-                ))
-            })
-        })
+        .map(|f| Format::from_str(f).map_err(ApiError::bad_request))
         .transpose()?;
     Ok(ReadOptions {
         format,
@@ -147,8 +141,17 @@ fn read_options(params: &Params) -> ApiResult<ReadOptions> {
             wkt: params.get("wkt").map(str::to_string),
             delimiter: None,
         },
-        bytes_read: None,
+        layer: params.get("layer").map(str::to_string),
+        source_crs: source_crs(params.get("source_crs"))?,
+        ..ReadOptions::default()
     })
+}
+
+fn source_crs(text: Option<&str>) -> ApiResult<Option<Crs>> {
+    text.map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| Crs::parse(t).map_err(|why| ApiError::bad_request(format!("source_crs: {why}"))))
+        .transpose()
 }
 
 /// What the person chose after the preview.
@@ -174,6 +177,12 @@ pub struct ImportChoice {
     lon: Option<String>,
     #[serde(default)]
     wkt: Option<String>,
+    /// A GeoPackage table, GPX layer or zip member.
+    #[serde(default)]
+    layer: Option<String>,
+    /// The file's CRS when it does not say.
+    #[serde(default)]
+    source_crs: Option<String>,
     #[serde(default)]
     skip_invalid: bool,
     /// Columns removed before anything is stored.
@@ -245,6 +254,8 @@ pub async fn start(
                 wkt: blank(choice.wkt),
                 delimiter: None,
             },
+            layer: blank(choice.layer),
+            source_crs: source_crs(choice.source_crs.as_deref())?,
             ..ReadOptions::default()
         },
         privacy: PrivacyPolicy {

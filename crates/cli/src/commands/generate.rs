@@ -3,8 +3,9 @@ use std::io::BufWriter;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, TimeZone, Utc};
-use geoconsole_formats::create_writer;
-use geoconsole_scenario::{SyntheticOptions, synthetic_points};
+use geoconsole_formats::{WriterLayout, create_writer};
+use geoconsole_model::GeometryType;
+use geoconsole_scenario::{SyntheticOptions, synthetic_points, synthetic_schema};
 
 use crate::args::{Cli, GenerateArgs};
 use crate::commands::format_of;
@@ -33,14 +34,15 @@ pub async fn run(args: &GenerateArgs, cli: &Cli) -> Result<()> {
     };
     let file = File::create(&args.output)
         .with_context(|| format!("cannot create {}", args.output.display()))?;
-    let fields = ["category", "severity", "reports", "verified", "time"]
-        .map(String::from)
-        .to_vec();
+    let layout = WriterLayout {
+        name: "synthetic_events".into(),
+        schema: synthetic_schema(),
+        geometry_type: GeometryType::Point,
+    };
     let mut writer = create_writer(
         format,
         Box::new(BufWriter::with_capacity(1 << 20, file)),
-        fields,
-        true,
+        &layout,
     )?;
     let bar = progress::count_bar(
         args.points,

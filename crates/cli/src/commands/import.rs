@@ -3,12 +3,12 @@ use std::sync::Arc;
 use anyhow::{Result, anyhow};
 use geoconsole_app::{Console, ImportCounters, ImportOptions, Requester};
 use geoconsole_formats::privacy::PrivacyPolicy;
-use geoconsole_formats::{CsvOptions, ReadOptions};
+use geoconsole_formats::{Crs, CsvOptions, ReadOptions};
 use geoconsole_model::DatasetKind;
 use geoconsole_store::WriteMode;
 
 use crate::args::{Cli, ImportArgs, KindArg, ModeArg};
-use crate::commands::{dataset_id, format_of};
+use crate::commands::dataset_id;
 use crate::output::{self, count};
 use crate::progress;
 
@@ -42,10 +42,7 @@ pub async fn run(console: &Console, args: &ImportArgs, cli: &Cli) -> Result<()> 
         capture: false,
         time_given: false,
         read: ReadOptions {
-            format: args
-                .format
-                .map(|f| format_of(Some(f), &args.file))
-                .transpose()?,
+            format: args.format,
             csv: CsvOptions {
                 lat: args.lat.clone(),
                 lon: args.lon.clone(),
@@ -53,6 +50,14 @@ pub async fn run(console: &Console, args: &ImportArgs, cli: &Cli) -> Result<()> 
                 delimiter,
             },
             bytes_read: None,
+            layer: args.layer.clone(),
+            source_crs: args
+                .source_crs
+                .as_deref()
+                .map(Crs::parse)
+                .transpose()
+                .map_err(|why| anyhow!("--source-crs: {why}"))?,
+            ..ReadOptions::default()
         },
         counters: Some(Arc::clone(&counters)),
         source: None,

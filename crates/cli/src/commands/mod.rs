@@ -20,7 +20,7 @@ use geoconsole_formats::Format;
 use geoconsole_model::{Bbox, DatasetId};
 use geoconsole_query::{DateTimeFilter, FeatureQuery};
 
-use crate::args::{FilterArgs, FormatArg};
+use crate::args::FilterArgs;
 
 pub fn dataset_id(text: &str) -> Result<DatasetId> {
     DatasetId::new(text).map_err(|e| anyhow!("{}", e.message()))
@@ -31,11 +31,9 @@ pub fn dataset_ids(names: &[String]) -> Result<Vec<DatasetId>> {
     names.iter().map(|n| dataset_id(n)).collect()
 }
 
-pub fn format_of(arg: Option<FormatArg>, path: &Path) -> Result<Format> {
+pub fn format_of(arg: Option<Format>, path: &Path) -> Result<Format> {
     match arg {
-        Some(FormatArg::Geojson) => Ok(Format::GeoJson),
-        Some(FormatArg::Geojsonseq) => Ok(Format::GeoJsonSeq),
-        Some(FormatArg::Csv) => Ok(Format::Csv),
+        Some(format) => Ok(format),
         None => Format::from_extension(path).with_context(|| {
             format!(
                 "cannot tell the format of {} from its extension; pass --format",

@@ -1,0 +1,267 @@
+//! Coordinate reference systems of incoming files. The console stores WGS84 longitude/latitude only, so a
+//! reader that learns its file's CRS (a shapefile's .prj, a GeoPackage's srs, GeoParquet's PROJJSON) turns it
+//! into a [`Crs`] and sends every geometry through [`Crs::to_wgs84`]. Transformations run in proj4rs (pure
+//! Rust, no PROJ install); a CRS it cannot express is refused with the reason, never guessed.
+
+use std::fmt;
+
+use geo::MapCoords;
+use geoconsole_model::geo_types::{Coord, Geometry};
+use proj4rs::Proj;
+use proj4rs::adaptors::transform_xy;
+
+/// Where a file's coordinates live, and how to bring them to WGS84.
+#[derive(Clone)]
+pub struct Crs {
+    /// How users name it in messages: `EPSG:32633`, or the WKT's own name.
+    label: String,
+    /// `None` for WGS84 longitude/latitude (and its equivalents), which need no work.
+    transform: Option<Box<(Proj, Proj)>>,
+}
+
+impl fmt::Debug for Crs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.label)
+    }
+}
+
+impl fmt::Display for Crs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.label)
+    }
+}
+
+/// EPSG codes of geographic CRSs whose axes and datum are WGS84 longitude/latitude for the console's purpose
+/// (files store them x = longitude whatever the EPSG axis order says; GDAL writes them so).
+const WGS84_CODES: [u32; 2] = [4326, 4979];
+
+impl Crs {
+    pub fn wgs84() -> Self {
+        Self {
+            label: "EPSG:4326".into(),
+            transform: None,
+        }
+    }
+
+    pub fn is_wgs84(&self) -> bool {
+        self.transform.is_none()
+    }
+
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// A CRS by EPSG code.
+    pub fn from_epsg(code: u32) -> Result<Self, String> {
+        if WGS84_CODES.contains(&code) {
+            return Ok(Self::wgs84());
+        }
+        let label = format!("EPSG:{code}");
+        let proj = u16::try_from(code)
+            .ok()
+            .and_then(|c| Proj::from_epsg_code(c).ok())
+            .ok_or_else(|| {
+                format!(
+                    "coordinate reference system {label} is not one this build can transform \
+                     (unknown EPSG code); reproject the file to EPSG:4326 first, for example with \
+                     `ogr2ogr -t_srs EPSG:4326`"
+                )
+            })?;
+        Self::projected(label, proj)
+    }
+
+    /// A CRS as users type it: `EPSG:3857`, `CRS84`, `WGS84`, a PROJ string (`+proj=utm +zone=33`) or WKT.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let upper = text.to_ascii_uppercase();
+        if upper == "WGS84" || upper.ends_with("CRS84") {
+            return Ok(Self::wgs84());
+        }
+        if let Some(code) = epsg_code_of(&upper) {
+            return Self::from_epsg(code);
+        }
+        if text.starts_with('+') {
+            let proj = Proj::from_proj_string(text)
+                .map_err(|e| format!("PROJ string '{text}' cannot be used: {e}"))?;
+            return Self::projected(text.to_string(), proj);
+        }
+        Self::from_wkt(text)
+    }
+
+    /// A CRS from WKT (a shapefile's .prj, a GeoPackage srs definition). An EPSG authority on the whole CRS
+    /// wins, since its definition is exact; otherwise the WKT is converted to a PROJ string.
+    pub fn from_wkt(wkt: &str) -> Result<Self, String> {
+        let wkt = wkt.trim().trim_start_matches('\u{feff}');
+        if wkt.is_empty() {
+            return Err("coordinate reference system definition is empty".into());
+        }
+        if let Some(crs) = outer_epsg_authority(wkt).and_then(|code| Self::from_epsg(code).ok()) {
+            return Ok(crs);
+        }
+        let name = wkt_name(wkt).unwrap_or_else(|| wkt.chars().take(60).collect());
+        if is_wgs84_geographic(wkt) {
+            return Ok(Self::wgs84());
+        }
+        let proj_string = proj4wkt::wkt_to_projstring(wkt).map_err(|e| {
+            format!(
+                "coordinate reference system '{name}' cannot be read ({e}); reproject the file to \
+                 EPSG:4326 first, for example with `ogr2ogr -t_srs EPSG:4326`"
+            )
+        })?;
+        let proj = Proj::from_proj_string(&proj_string).map_err(|e| {
+            format!(
+                "coordinate reference system '{name}' ({proj_string}) is not one this build can \
+                 transform: {e}; reproject the file to EPSG:4326 first"
+            )
+        })?;
+        Self::projected(name, proj)
+    }
+
+    fn projected(label: String, source: Proj) -> Result<Self, String> {
+        let target = Proj::from_proj_string("+proj=longlat +datum=WGS84 +no_defs")
+            .map_err(|e| format!("cannot set up WGS84: {e}"))?;
+        Ok(Self {
+            label,
+            transform: Some(Box::new((source, target))),
+        })
+    }
+
+    /// Brings a geometry to WGS84 longitude/latitude in degrees.
+    pub fn to_wgs84(&self, geometry: Geometry<f64>) -> Result<Geometry<f64>, String> {
+        let Some(pair) = &self.transform else {
+            return Ok(geometry);
+        };
+        let (source, target) = (&pair.0, &pair.1);
+        let source_degrees = source.is_latlong();
+        geometry.try_map_coords(|c: Coord<f64>| -> Result<Coord<f64>, String> {
+            let (x, y) = if source_degrees {
+                (c.x.to_radians(), c.y.to_radians())
+            } else {
+                (c.x, c.y)
+            };
+            let (lon, lat) = transform_xy(source, target, x, y).map_err(|e| {
+                format!(
+                    "position ({}, {}) cannot be transformed from {} to WGS84: {e}",
+                    c.x, c.y, self.label
+                )
+            })?;
+            Ok(Coord {
+                x: lon.to_degrees(),
+                y: lat.to_degrees(),
+            })
+        })
+    }
+}
+
+/// `EPSG:4326`, `urn:ogc:def:crs:EPSG::4326`, `http://www.opengis.net/def/crs/EPSG/0/4326`.
+fn epsg_code_of(upper: &str) -> Option<u32> {
+    let rest = upper
+        .strip_prefix("EPSG:")
+        .or_else(|| upper.strip_prefix("URN:OGC:DEF:CRS:EPSG::"))
+        .or_else(|| {
+            upper
+                .strip_prefix("HTTP://WWW.OPENGIS.NET/DEF/CRS/EPSG/")
+                .and_then(|r| r.split_once('/').map(|(_, code)| code))
+        })?;
+    rest.trim().parse().ok()
+}
+
+/// The EPSG code of the CRS as a whole: the AUTHORITY (WKT1) or ID (WKT2) that closes the outermost node,
+/// not one of a datum or unit inside it.
+fn outer_epsg_authority(wkt: &str) -> Option<u32> {
+    let body = wkt.trim_end();
+    let body = body.strip_suffix(']')?;
+    let mut depth = 0i32;
+    let mut last_top_child = None;
+    for (i, ch) in body.char_indices() {
+        match ch {
+            '[' | '(' => {
+                depth += 1;
+            }
+            ']' | ')' => depth -= 1,
+            ',' if depth == 1 => last_top_child = Some(i + 1),
+            _ => {}
+        }
+    }
+    let child = body[last_top_child?..].trim();
+    let upper = child.to_ascii_uppercase();
+    if !(upper.starts_with("AUTHORITY[") || upper.starts_with("ID[")) {
+        return None;
+    }
+    let inner = &child[child.find('[')? + 1..child.rfind(']')?];
+    let mut parts = inner.split(',').map(|p| p.trim().trim_matches('"'));
+    let authority = parts.next()?;
+    let code = parts.next()?;
+    authority
+        .eq_ignore_ascii_case("EPSG")
+        .then(|| code.parse().ok())
+        .flatten()
+}
+
+/// The quoted name right after the outer keyword: `PROJCS["WGS 84 / UTM zone 33N", ...`.
+fn wkt_name(wkt: &str) -> Option<String> {
+    let start = wkt.find('"')? + 1;
+    let end = start + wkt[start..].find('"')?;
+    Some(wkt[start..end].to_string())
+}
+
+/// A plain geographic WGS84 WKT without an authority (ESRI's `GCS_WGS_1984` .prj files).
+fn is_wgs84_geographic(wkt: &str) -> bool {
+    let upper = wkt.to_ascii_uppercase();
+    (upper.starts_with("GEOGCS[") || upper.starts_with("GEOGCRS["))
+        && (upper.contains("WGS_1984") || upper.contains("WGS 84") || upper.contains("WGS84"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geoconsole_model::geo_types::{Point, point};
+
+    fn moved(crs: &Crs, x: f64, y: f64) -> (f64, f64) {
+        match crs.to_wgs84(Geometry::Point(point!(x: x, y: y))).unwrap() {
+            Geometry::Point(Point(c)) => (c.x, c.y),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn wgs84_in_its_many_spellings_needs_no_work() {
+        for text in [
+            "EPSG:4326",
+            "urn:ogc:def:crs:EPSG::4326",
+            "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
+            "WGS84",
+            r#"GEOGCS["GCS_WGS_1984",DATUM["D_WGS_1984",SPHEROID["WGS_1984",6378137.0,298.257223563]],PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]]"#,
+        ] {
+            assert!(Crs::parse(text).unwrap().is_wgs84(), "{text}");
+        }
+    }
+
+    #[test]
+    fn projected_coordinates_come_back_as_degrees() {
+        let web = Crs::parse("EPSG:3857").unwrap();
+        let (lon, lat) = moved(&web, 1_113_194.9, 1_118_889.97);
+        assert!(
+            (lon - 10.0).abs() < 1e-6 && (lat - 10.0).abs() < 1e-6,
+            "{lon} {lat}"
+        );
+        let utm = Crs::from_wkt(
+            r#"PROJCS["WGS 84 / UTM zone 33N",GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563]]],PROJECTION["Transverse_Mercator"],PARAMETER["central_meridian",15],PARAMETER["scale_factor",0.9996],PARAMETER["false_easting",500000],UNIT["metre",1],AUTHORITY["EPSG","32633"]]"#,
+        )
+        .unwrap();
+        assert_eq!(utm.label(), "EPSG:32633");
+        let (lon, lat) = moved(&utm, 500_000.0, 5_000_000.0);
+        assert!(
+            (lon - 15.0).abs() < 1e-6 && (lat - 45.1).abs() < 0.1,
+            "{lon} {lat}"
+        );
+    }
+
+    #[test]
+    fn unknown_systems_are_refused_with_the_way_out() {
+        let e = Crs::parse("EPSG:999999").unwrap_err();
+        assert!(e.contains("EPSG:999999") && e.contains("ogr2ogr"), "{e}");
+        assert!(Crs::from_wkt("LOCAL_CS[\"my grid\"]").is_err());
+        assert!(Crs::from_wkt("").is_err());
+    }
+}

@@ -1,0 +1,439 @@
+//! KML 2.2 in (through georust's `kml`) and out. Every Placemark becomes a feature: its name, description,
+//! folder path, ExtendedData (`Data` and `SchemaData`) and TimeStamp/TimeSpan become properties, so the
+//! import's time detection finds `timestamp` or `begin`/`end`. Styles, overlays and network links are not
+//! data and are left out. The writer streams: one Placemark per feature, typed through a `Schema` so GDAL
+//! and Google Earth read the columns back.
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+use std::path::Path;
+
+use geoconsole_model::geo_types::{
+    Geometry, GeometryCollection, LineString, MultiLineString, MultiPoint, MultiPolygon, Polygon,
+};
+use geoconsole_model::{Feature, FieldType, Properties};
+use kml::types::{Element, Placemark};
+use kml::{Kml, KmlReader};
+use serde_json::Value;
+
+use crate::read::{ChunkReceiver, spawn_producer};
+use crate::record::{self, SourceCrs, file_error, xml_document};
+use crate::write::{FeatureWriter, WriterLayout};
+use crate::{FormatErrorKind, FormatResult, Location, Z_PROPERTY};
+
+/// KML is WGS84 by definition (OGC 12-007r2 §6.2).
+const KML_CRS: SourceCrs = SourceCrs::Assumed {
+    hint: "KML coordinates are longitude,latitude[,altitude] in WGS84",
+};
+
+pub(crate) fn read(path: &Path, reader: impl io::Read) -> FormatResult<ChunkReceiver> {
+    let bytes = xml_document(path, reader)?;
+    let document = KmlReader::<_, f64>::from_reader(bytes.as_slice())
+        .read()
+        .map_err(|e| {
+            file_error(
+                FormatErrorKind::Syntax,
+                path,
+                format!("not readable KML: {e}"),
+            )
+        })?;
+    let mut placemarks = Vec::new();
+    collect(document, &mut Vec::new(), &mut placemarks);
+    let path_buf = path.to_path_buf();
+    Ok(spawn_producer("geoconsole-kml", move |chunks| {
+        for (index, (placemark, folder)) in placemarks.into_iter().enumerate() {
+            let location = Location::Feature(index as u64);
+            let item = placemark_feature(&path_buf, location, placemark, folder);
+            if !chunks.push(item) {
+                return;
+            }
+        }
+    }))
+}
+
+/// Placemarks in document order, each with the names of the folders it sits in.
+fn collect(node: Kml, folders: &mut Vec<String>, out: &mut Vec<(Placemark, Option<String>)>) {
+    let path = |folders: &Vec<String>| (!folders.is_empty()).then(|| folders.join("/"));
+    match node {
+        Kml::KmlDocument(doc) => doc
+            .elements
+            .into_iter()
+            .for_each(|e| collect(e, folders, out)),
+        Kml::Document { elements, .. } => {
+            elements.into_iter().for_each(|e| collect(e, folders, out));
+        }
+        Kml::Folder(folder) => {
+            folders.push(folder.name.unwrap_or_default());
+            folder
+                .elements
+                .into_iter()
+                .for_each(|e| collect(e, folders, out));
+            folders.pop();
+        }
+        Kml::Placemark(p) => out.push((p, path(folders))),
+        _ => {}
+    }
+}
+
+fn placemark_feature(
+    path: &Path,
+    location: Location,
+    placemark: Placemark,
+    folder: Option<String>,
+) -> FormatResult<crate::SourceFeature> {
+    let mut properties = Properties::new();
+    if let Some(name) = placemark.name {
+        properties.insert("name".into(), Value::String(name.trim().to_string()));
+    }
+    if let Some(description) = placemark.description {
+        properties.insert(
+            "description".into(),
+            Value::String(description.trim().to_string()),
+        );
+    }
+    if let Some(folder) = folder {
+        properties.insert("folder".into(), Value::String(folder));
+    }
+    for child in &placemark.children {
+        match child.name.as_str() {
+            "ExtendedData" => extended_data(child, &mut properties),
+            "TimeStamp" => {
+                if let Some(when) = text_of(child, "when") {
+                    properties.insert("timestamp".into(), Value::String(when));
+                }
+            }
+            "TimeSpan" => {
+                for edge in ["begin", "end"] {
+                    if let Some(at) = text_of(child, edge) {
+                        properties.insert(edge.into(), Value::String(at));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let geometry = match placemark.geometry {
+        None => {
+            let name = properties
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("unnamed");
+            return Err(crate::FormatError::new(
+                FormatErrorKind::InvalidFeature,
+                path,
+                location,
+                format!(
+                    "placemark '{name}' has no geometry (an overlay or a description only); import \
+                     the others with --skip-invalid"
+                ),
+            ));
+        }
+        Some(g) => Some(
+            Geometry::<f64>::try_from(g)
+                .map(simplify_collection)
+                .map_err(|e| {
+                    crate::FormatError::new(
+                        FormatErrorKind::InvalidFeature,
+                        path,
+                        location,
+                        format!("unusable geometry: {e}"),
+                    )
+                })?,
+        ),
+    };
+    record::feature(path, location, geometry, &KML_CRS, properties, None)
+}
+
+/// `Data name=".."><value>` pairs and `SchemaData/SimpleData name=".."` values.
+fn extended_data(node: &Element, properties: &mut Properties) {
+    for item in &node.children {
+        match item.name.as_str() {
+            "Data" => {
+                if let Some(name) = item.attrs.get("name") {
+                    let value = text_of(item, "value").unwrap_or_default();
+                    properties.insert(name.clone(), Value::String(value));
+                }
+            }
+            "SchemaData" => {
+                for simple in item.children.iter().filter(|c| c.name == "SimpleData") {
+                    if let Some(name) = simple.attrs.get("name") {
+                        let value = simple.content.clone().unwrap_or_default();
+                        properties.insert(name.clone(), Value::String(value));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn text_of(node: &Element, child: &str) -> Option<String> {
+    node.children
+        .iter()
+        .find(|c| c.name == child)
+        .and_then(|c| c.content.as_ref())
+        .map(|t| t.trim().to_string())
+}
+
+/// A MultiGeometry of one kind is that kind's Multi geometry, as GDAL and GeoJSON users expect.
+fn simplify_collection(geometry: Geometry<f64>) -> Geometry<f64> {
+    let Geometry::GeometryCollection(GeometryCollection(parts)) = geometry else {
+        return geometry;
+    };
+    let parts: Vec<Geometry<f64>> = parts.into_iter().map(simplify_collection).collect();
+    if !parts.is_empty() && parts.iter().all(|g| matches!(g, Geometry::Point(_))) {
+        return Geometry::MultiPoint(MultiPoint(
+            parts
+                .into_iter()
+                .filter_map(|g| g.try_into().ok())
+                .collect(),
+        ));
+    }
+    if !parts.is_empty() && parts.iter().all(|g| matches!(g, Geometry::LineString(_))) {
+        return Geometry::MultiLineString(MultiLineString(
+            parts
+                .into_iter()
+                .filter_map(|g| g.try_into().ok())
+                .collect(),
+        ));
+    }
+    if !parts.is_empty() && parts.iter().all(|g| matches!(g, Geometry::Polygon(_))) {
+        return Geometry::MultiPolygon(MultiPolygon(
+            parts
+                .into_iter()
+                .filter_map(|g| g.try_into().ok())
+                .collect(),
+        ));
+    }
+    Geometry::GeometryCollection(GeometryCollection(parts))
+}
+
+/// Streams a KML document: header with a typed Schema, one Placemark per feature, footer at `finish`.
+pub(crate) struct KmlWriter {
+    out: Box<dyn Write + Send>,
+    schema_id: String,
+    columns: Vec<String>,
+    buffer: String,
+}
+
+impl KmlWriter {
+    pub(crate) fn new(mut out: Box<dyn Write + Send>, layout: &WriterLayout) -> io::Result<Self> {
+        let schema_id = schema_id(&layout.name);
+        let columns: Vec<String> = layout
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.name.clone())
+            .filter(|n| !is_element_field(n) && n != Z_PROPERTY)
+            .collect();
+        let mut head = String::with_capacity(1024);
+        head.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        head.push_str(
+            "<kml xmlns=\"http://www.opengis.net/kml/2.2\">\n<Document id=\"root_doc\">\n",
+        );
+        let _ = writeln!(head, "<Schema name=\"{0}\" id=\"{0}\">", escape(&schema_id));
+        for field in layout.schema.fields() {
+            if !columns.contains(&field.name) {
+                continue;
+            }
+            let kind = match field.field_type {
+                FieldType::Integer => "int",
+                FieldType::Real => "double",
+                FieldType::Boolean => "bool",
+                _ => "string",
+            };
+            let _ = writeln!(
+                head,
+                "\t<SimpleField name=\"{}\" type=\"{kind}\"></SimpleField>",
+                escape(&field.name)
+            );
+        }
+        head.push_str("</Schema>\n");
+        let _ = writeln!(head, "<Folder><name>{}</name>", escape(&layout.name));
+        out.write_all(head.as_bytes())?;
+        Ok(Self {
+            out,
+            schema_id,
+            columns,
+            buffer: String::with_capacity(4096),
+        })
+    }
+}
+
+/// Fields written as KML's own elements rather than as SchemaData.
+fn is_element_field(name: &str) -> bool {
+    name == "name" || name == "description"
+}
+
+fn schema_id(name: &str) -> String {
+    let id: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if id.is_empty() { "layer".into() } else { id }
+}
+
+impl FeatureWriter for KmlWriter {
+    fn write_feature(&mut self, feature: &Feature) -> io::Result<()> {
+        let b = &mut self.buffer;
+        b.clear();
+        b.push_str("  <Placemark");
+        if let Some(id) = &feature.id {
+            let _ = write!(b, " id=\"{}\"", escape(id.as_str()));
+        }
+        b.push('>');
+        for element in ["name", "description"] {
+            if let Some(value) = feature.properties.get(element).filter(|v| !v.is_null()) {
+                let _ = write!(b, "<{element}>{}</{element}>", escape(&text(value)));
+            }
+        }
+        if let Some(time) = &feature.time {
+            let start = geoconsole_model::format_rfc3339(time.start);
+            if time.is_instant() {
+                let _ = write!(b, "<TimeStamp><when>{start}</when></TimeStamp>");
+            } else {
+                let end = geoconsole_model::format_rfc3339(time.end);
+                let _ = write!(
+                    b,
+                    "<TimeSpan><begin>{start}</begin><end>{end}</end></TimeSpan>"
+                );
+            }
+        }
+        let present: Vec<(&String, &Value)> = self
+            .columns
+            .iter()
+            .filter_map(|c| {
+                feature
+                    .properties
+                    .get(c)
+                    .filter(|v| !v.is_null())
+                    .map(|v| (c, v))
+            })
+            .collect();
+        if !present.is_empty() {
+            let _ = write!(
+                b,
+                "<ExtendedData><SchemaData schemaUrl=\"#{}\">",
+                escape(&self.schema_id)
+            );
+            for (name, value) in present {
+                let _ = write!(
+                    b,
+                    "<SimpleData name=\"{}\">{}</SimpleData>",
+                    escape(name),
+                    escape(&text(value))
+                );
+            }
+            b.push_str("</SchemaData></ExtendedData>");
+        }
+        write_geometry(&feature.geometry, b);
+        b.push_str("</Placemark>\n");
+        self.out.write_all(b.as_bytes())
+    }
+
+    fn finish(mut self: Box<Self>) -> io::Result<()> {
+        self.out.write_all(b"</Folder>\n</Document>\n</kml>\n")?;
+        self.out.flush()
+    }
+}
+
+fn text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // Characters XML 1.0 cannot carry at all are dropped rather than written as broken XML.
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn coordinates(line: &LineString<f64>, b: &mut String) {
+    b.push_str("<coordinates>");
+    for (i, c) in line.0.iter().enumerate() {
+        if i > 0 {
+            b.push(' ');
+        }
+        let _ = write!(b, "{},{}", c.x, c.y);
+    }
+    b.push_str("</coordinates>");
+}
+
+fn polygon(p: &Polygon<f64>, b: &mut String) {
+    b.push_str("<Polygon><outerBoundaryIs><LinearRing>");
+    coordinates(p.exterior(), b);
+    b.push_str("</LinearRing></outerBoundaryIs>");
+    for ring in p.interiors() {
+        b.push_str("<innerBoundaryIs><LinearRing>");
+        coordinates(ring, b);
+        b.push_str("</LinearRing></innerBoundaryIs>");
+    }
+    b.push_str("</Polygon>");
+}
+
+fn write_geometry(geometry: &Geometry<f64>, b: &mut String) {
+    match geometry {
+        Geometry::Point(p) => {
+            let _ = write!(
+                b,
+                "<Point><coordinates>{},{}</coordinates></Point>",
+                p.x(),
+                p.y()
+            );
+        }
+        Geometry::Line(l) => {
+            b.push_str("<LineString>");
+            coordinates(&LineString(vec![l.start, l.end]), b);
+            b.push_str("</LineString>");
+        }
+        Geometry::LineString(l) => {
+            b.push_str("<LineString>");
+            coordinates(l, b);
+            b.push_str("</LineString>");
+        }
+        Geometry::Polygon(p) => polygon(p, b),
+        Geometry::Rect(r) => polygon(&r.to_polygon(), b),
+        Geometry::Triangle(t) => polygon(&t.to_polygon(), b),
+        Geometry::MultiPoint(mp) => {
+            b.push_str("<MultiGeometry>");
+            mp.0.iter()
+                .for_each(|p| write_geometry(&Geometry::Point(*p), b));
+            b.push_str("</MultiGeometry>");
+        }
+        Geometry::MultiLineString(ml) => {
+            b.push_str("<MultiGeometry>");
+            ml.0.iter()
+                .for_each(|l| write_geometry(&Geometry::LineString(l.clone()), b));
+            b.push_str("</MultiGeometry>");
+        }
+        Geometry::MultiPolygon(mp) => {
+            b.push_str("<MultiGeometry>");
+            mp.0.iter().for_each(|p| polygon(p, b));
+            b.push_str("</MultiGeometry>");
+        }
+        Geometry::GeometryCollection(gc) => {
+            b.push_str("<MultiGeometry>");
+            gc.0.iter().for_each(|g| write_geometry(g, b));
+            b.push_str("</MultiGeometry>");
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! ESRI Shapefiles through the `shapefile` crate (which reads the .dbf with `dbase`, in the code page its
+//! .cpg or its header names). A shapefile is a set: the .shp needs its .dbf beside it, the .prj says the CRS
+//! (none means WGS84 is assumed and said so when coordinates do not fit), and a header that disagrees with the
+//! file's length is refused before anything is read.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use geoconsole_model::Properties;
+use geoconsole_model::geo_types::Geometry;
+use serde_json::Value;
+use shapefile::dbase::{self, FieldValue};
+use shapefile::{Reader, Shape};
+
+use crate::read::{ChunkReceiver, spawn_producer};
+use crate::record::{self, SourceCrs, file_error, number};
+use crate::{Crs, FormatError, FormatErrorKind, FormatResult, Location};
+
+const NO_PRJ_HINT: &str = "the shapefile has no .prj, so WGS84 was assumed; pass --source-crs (for \
+                           example EPSG:32633) or add the .prj";
+
+pub(crate) fn read(path: &Path, source_crs: Option<Crs>) -> FormatResult<ChunkReceiver> {
+    let dbf = companion(path, "dbf").ok_or_else(|| {
+        file_error(
+            FormatErrorKind::WrongFormat,
+            path,
+            format!(
+                "the shapefile's attribute file {} is missing; a shapefile needs its .shp, .shx and \
+                 .dbf side by side (zip them together to upload)",
+                path.with_extension("dbf").display()
+            ),
+        )
+    })?;
+    check_length(path)?;
+    let crs = match source_crs {
+        Some(crs) => SourceCrs::Known(crs),
+        None => match companion(path, "prj") {
+            Some(prj) => {
+                let wkt = fs::read_to_string(&prj).map_err(|e| FormatError::io(&prj, &e))?;
+                SourceCrs::Known(Crs::from_wkt(&wkt).map_err(|why| {
+                    file_error(
+                        FormatErrorKind::InvalidOption,
+                        path,
+                        format!("{}: {why}", file_name(&prj)),
+                    )
+                })?)
+            }
+            None => SourceCrs::Assumed { hint: NO_PRJ_HINT },
+        },
+    };
+    let fields: Vec<String> = dbase::Reader::from_path(&dbf)
+        .map_err(|e| {
+            file_error(
+                FormatErrorKind::Syntax,
+                &dbf,
+                format!("unreadable .dbf header: {e}"),
+            )
+        })?
+        .fields()
+        .iter()
+        .map(|f| f.name().to_string())
+        .filter(|n| n != "DeletionFlag")
+        .collect();
+    let mut reader = Reader::from_path(path).map_err(|e| {
+        file_error(
+            FormatErrorKind::Syntax,
+            path,
+            format!("unreadable shapefile: {e}"),
+        )
+    })?;
+    let path_buf = path.to_path_buf();
+    Ok(spawn_producer("geoconsole-shp", move |chunks| {
+        for (index, item) in reader.iter_shapes_and_records().enumerate() {
+            let location = Location::Feature(index as u64);
+            let (shape, mut record) = match item {
+                Ok(pair) => pair,
+                Err(e) => {
+                    chunks.push(Err(FormatError::new(
+                        FormatErrorKind::Syntax,
+                        &path_buf,
+                        location,
+                        format!("unreadable record (truncated .shp or .dbf?): {e}"),
+                    )));
+                    return;
+                }
+            };
+            let mut properties = Properties::new();
+            for name in &fields {
+                let value = record.remove(name).map_or(Value::Null, json);
+                properties.insert(name.clone(), value);
+            }
+            let item = geometry(shape).map_err(|why| {
+                FormatError::new(FormatErrorKind::InvalidFeature, &path_buf, location, why)
+            });
+            let item = item.and_then(|geometry| {
+                record::feature(&path_buf, location, geometry, &crs, properties, None)
+            });
+            if !chunks.push(item) {
+                return;
+            }
+        }
+    }))
+}
+
+/// The file beside `path` with another extension, in either letter case (zips from Windows carry `.DBF`).
+fn companion(path: &Path, extension: &str) -> Option<PathBuf> {
+    [extension.to_string(), extension.to_ascii_uppercase()]
+        .into_iter()
+        .map(|ext| path.with_extension(ext))
+        .find(|p| p.is_file())
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into(),
+    )
+}
+
+/// The header's file length (in 16-bit words) must match the file: a truncated or padded .shp is refused
+/// before its records are trusted.
+fn check_length(path: &Path) -> FormatResult<()> {
+    let actual = fs::metadata(path)
+        .map_err(|e| FormatError::io(path, &e))?
+        .len();
+    let mut head = [0u8; 100];
+    let read = fs::File::open(path).and_then(|mut f| f.read_exact(&mut head));
+    if read.is_err() {
+        return Err(file_error(
+            FormatErrorKind::Syntax,
+            path,
+            format!("file is {actual} bytes, shorter than the 100-byte shapefile header"),
+        ));
+    }
+    let words = i32::from_be_bytes([head[24], head[25], head[26], head[27]]);
+    let declared = i64::from(words) * 2;
+    if declared != actual as i64 {
+        return Err(file_error(
+            FormatErrorKind::Syntax,
+            path,
+            format!(
+                "header says the file is {declared} bytes but it is {actual}; the file is truncated \
+                 or damaged"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn geometry(shape: Shape) -> Result<Option<Geometry<f64>>, String> {
+    if matches!(shape, Shape::NullShape) {
+        return Ok(None);
+    }
+    Geometry::<f64>::try_from(shape)
+        .map(Some)
+        .map_err(|e| format!("unusable shape: {e}"))
+}
+
+fn json(value: FieldValue) -> Value {
+    match value {
+        FieldValue::Character(v) => v.map_or(Value::Null, Value::String),
+        FieldValue::Memo(v) => Value::String(v),
+        FieldValue::Numeric(v) => v.map_or(Value::Null, number),
+        FieldValue::Float(v) => v.map_or(Value::Null, |f| number(f64::from(f))),
+        FieldValue::Double(v) | FieldValue::Currency(v) => number(v),
+        FieldValue::Integer(v) => Value::from(v),
+        FieldValue::Logical(v) => v.map_or(Value::Null, Value::Bool),
+        FieldValue::Date(v) => v.map_or(Value::Null, |d| {
+            Value::String(format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day()))
+        }),
+        FieldValue::DateTime(v) => {
+            let d = v.date();
+            let t = v.time();
+            Value::String(format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                d.year(),
+                d.month(),
+                d.day(),
+                t.hours(),
+                t.minutes(),
+                t.seconds()
+            ))
+        }
+    }
+}
