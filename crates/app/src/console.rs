@@ -337,13 +337,28 @@ impl Console {
     }
 
     /// Streams the features matching `query` (its limit caps the total) into `out` in `format`, page by page.
+    /// Writes a dataset's features in `format`; `query` chooses by bbox, datetime and limit, `filter` (CQL2,
+    /// compiled with [`Console::compile_filter`]) by anything else; `progress` counts features written.
     pub async fn export(
         &self,
         id: &DatasetId,
         format: Format,
         query: FeatureQuery,
+        filter: Option<geoconsole_query::Filter>,
         out: Box<dyn Write + Send>,
+        progress: Option<Arc<std::sync::atomic::AtomicU64>>,
     ) -> AppResult<ExportReport> {
-        export::export(&self.store, id, format, query, out).await
+        export::export(&self.store, id, format, query, filter, out, progress).await
+    }
+
+    /// A CQL2 filter checked against a dataset's queryables.
+    pub async fn compile_filter(
+        &self,
+        id: &DatasetId,
+        text: &str,
+        lang: geoconsole_query::FilterLang,
+    ) -> AppResult<geoconsole_query::Filter> {
+        let dataset = self.store.dataset(id).await?;
+        crate::reading::compile_filter(&dataset, text, lang)
     }
 }

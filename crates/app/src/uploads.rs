@@ -243,7 +243,7 @@ fn discard_files(upload: &Upload) {
     }
 }
 
-fn rand_id() -> u64 {
+pub(crate) fn rand_id() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     // RandomState is seeded from the OS per instance: unguessable enough for ids that also need the
     // server's consent to be used, without another dependency.

@@ -614,7 +614,7 @@ async fn named_fields_must_exist() {
 }
 
 #[tokio::test]
-async fn exports_round_trip_through_geojson_and_csv() {
+async fn exports_round_trip_through_every_format() {
     let bench = Bench::new();
     let path = fixture("demo/usgs_all_week_2023-04-07.geojson");
     bench
@@ -622,12 +622,8 @@ async fn exports_round_trip_through_geojson_and_csv() {
         .import(&path, bench.options("quakes"))
         .await
         .expect("import");
-    for (format, name) in [
-        (geoconsole_formats::Format::GeoJson, "out.geojson"),
-        (geoconsole_formats::Format::Csv, "out.csv"),
-        (geoconsole_formats::Format::GeoJsonSeq, "out.geojsonl"),
-    ] {
-        let out_path = bench.dir.path().join(name);
+    for format in geoconsole_formats::Format::WRITABLE {
+        let out_path = bench.dir.path().join(format!("out.{}", format.extension()));
         let file = std::fs::File::create(&out_path).expect("create");
         let report = bench
             .console
@@ -635,7 +631,9 @@ async fn exports_round_trip_through_geojson_and_csv() {
                 &id("quakes"),
                 format,
                 FeatureQuery::all(),
+                None,
                 Box::new(std::io::BufWriter::new(file)),
+                None,
             )
             .await
             .expect("export");
@@ -648,7 +646,7 @@ async fn exports_round_trip_through_geojson_and_csv() {
             )
             .await
             .expect("re-import");
-        assert_eq!(again.imported, 2389, "{name}");
+        assert_eq!(again.imported, 2389, "{format}");
         assert_eq!(
             again.dataset.time_extent,
             bench
@@ -657,7 +655,7 @@ async fn exports_round_trip_through_geojson_and_csv() {
                 .await
                 .expect("d")
                 .time_extent,
-            "{name}"
+            "{format}"
         );
     }
 }

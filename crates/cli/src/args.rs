@@ -522,6 +522,12 @@ pub struct ExportArgs {
     pub output: PathBuf,
     #[command(flatten)]
     pub filter: FilterArgs,
+    /// A CQL2 filter on properties, geometry and time, e.g. "mag >= 5 AND type = 'earthquake'"
+    #[arg(long = "where", value_name = "CQL2")]
+    pub cql2: Option<String>,
+    /// The filter's language: cql2-text or cql2-json
+    #[arg(long, default_value = "cql2-text")]
+    pub filter_lang: String,
     /// At most this many features
     #[arg(long)]
     pub limit: Option<usize>,

@@ -11,6 +11,7 @@ mod alerts;
 mod analytics;
 mod auth;
 mod error;
+mod exports;
 mod feeds;
 mod histogram;
 mod html;
@@ -245,6 +246,7 @@ pub async fn start(console: Console, options: ServerOptions) -> std::io::Result<
         public_url: options.public_url.clone(),
         web: Arc::new(web::WebAssets::default()),
         uploads: Arc::new(geoconsole_app::Uploads::new().map_err(std::io::Error::other)?),
+        exports: Arc::new(geoconsole_app::Exports::new().map_err(std::io::Error::other)?),
         accounts,
         local_without_accounts: loopback,
         secure_cookies: options

@@ -8,7 +8,7 @@ use geoconsole_app::{ItemsPage, ItemsRequest, Page, compile_filter, queryables};
 use geoconsole_formats::feature_json;
 use geoconsole_model::{Bbox, Dataset, DatasetId, FeatureId, FieldType, format_rfc3339};
 use geoconsole_query::{
-    CompareOp, DEFAULT_LIMIT, DateTimeFilter, Filter, FilterLang, MAX_LIMIT, Operand,
+    CompareOp, DEFAULT_LIMIT, DateTimeFilter, FeatureQuery, Filter, FilterLang, MAX_LIMIT, Operand,
 };
 use serde_json::{Value, json};
 
@@ -480,6 +480,32 @@ pub async fn items(
     let params = Params::parse(query.as_deref())?;
     let dataset = dataset_of(&state, &id)?;
     let selection = read_selection(&params, &dataset, ITEMS_PARAMETERS)?;
+    if let Some(format) = crate::exports::download_format(params.get("f")) {
+        // A file download holds the whole selection: `limit` caps it, and there are no pages.
+        if params.get("cursor").is_some() {
+            return Err(ApiError::bad_request(format!(
+                "cursor does not apply to f={format} downloads, which hold every matching feature"
+            )));
+        }
+        let limit = params
+            .get("limit")
+            .map(|_| parse_limit(&params))
+            .transpose()?;
+        let query = FeatureQuery {
+            bbox: selection.bbox,
+            datetime: selection.datetime,
+            limit,
+            cursor: None,
+        };
+        return crate::exports::download_items(
+            &state,
+            &dataset.id,
+            format,
+            query,
+            selection.filter,
+        )
+        .await;
+    }
     let limit = parse_limit(&params)?;
     let page = parse_cursor(&params)?;
     let format = encoding(&params, &headers)?;

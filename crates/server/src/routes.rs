@@ -8,7 +8,9 @@ use geoconsole_access::Need;
 
 use crate::auth::Datasets;
 use crate::state::AppState;
-use crate::{accounts, alerts, analytics, feeds, histogram, imports, ogc, ops, tiles, web};
+use crate::{
+    accounts, alerts, analytics, exports, feeds, histogram, imports, ogc, ops, tiles, web,
+};
 
 pub struct Route {
     /// axum's path syntax, which is also OpenAPI's: `/collections/{collectionId}`.
@@ -493,6 +495,61 @@ pub fn table() -> Vec<Route> {
             handler: delete(imports::remove),
         },
         Route {
+            method: "post",
+            path: "/exports",
+            summary: "Start a background export of a dataset's selection (fgb, geoparquet, gpkg, geojson, geojsonseq, csv, kml)",
+            tag: "Exports",
+            need: Need::Read,
+            datasets: Datasets::Named,
+            parameters: &[],
+            success: (202, &["application/json"]),
+            handler: post(exports::create),
+        },
+        Route {
+            method: "get",
+            path: "/exports/{exportId}",
+            summary: "State and progress of an export, with the download link once done",
+            tag: "Exports",
+            need: Need::Read,
+            datasets: Datasets::Untouched,
+            parameters: &["exportId"],
+            success: (200, &["application/json"]),
+            handler: get(exports::status),
+        },
+        Route {
+            method: "get",
+            path: "/exports/{exportId}/download",
+            summary: "The finished export file",
+            tag: "Exports",
+            need: Need::Read,
+            datasets: Datasets::Untouched,
+            parameters: &["exportId"],
+            success: (
+                200,
+                &[
+                    "application/flatgeobuf",
+                    "application/vnd.apache.parquet",
+                    "application/geopackage+sqlite3",
+                    "application/geo+json",
+                    "application/geo+json-seq",
+                    "text/csv",
+                    "application/vnd.google-earth.kml+xml",
+                ],
+            ),
+            handler: get(exports::download),
+        },
+        Route {
+            method: "delete",
+            path: "/exports/{exportId}",
+            summary: "Forget an export and delete its file",
+            tag: "Exports",
+            need: Need::Read,
+            datasets: Datasets::Untouched,
+            parameters: &["exportId"],
+            success: (204, &[]),
+            handler: delete(exports::remove),
+        },
+        Route {
             method: "get",
             path: "/basemap/{z}/{x}/{y}",
             summary: "Offline basemap vector tile: land, coastline, borders, cities, graticule",
@@ -799,10 +856,33 @@ fn import_choice_schema() -> Value {
         "properties": {
             "dataset": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"},
             "title": text, "time": text, "time_end": text, "id_field": text,
-            "lat": text, "lon": text, "wkt": text,
+            "lat": text, "lon": text, "wkt": text, "layer": text, "source_crs": text,
+            "drop_columns": {"type": "array", "items": text},
+            "allow_columns": {"type": "array", "items": text},
             "kind": {"type": "string", "enum": ["sites", "events", "areas", "reference"]},
             "mode": {"type": "string", "enum": ["create", "append", "replace", "upsert"]},
             "skip_invalid": {"type": "boolean"},
+        },
+    })
+}
+
+/// What `POST /exports` takes (see `exports::ExportChoice`).
+fn export_choice_schema() -> Value {
+    let text = json!({"type": "string"});
+    let formats: Vec<&str> = geoconsole_formats::Format::WRITABLE
+        .iter()
+        .map(|f| f.name())
+        .collect();
+    json!({
+        "type": "object",
+        "required": ["dataset", "format"],
+        "additionalProperties": false,
+        "properties": {
+            "dataset": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"},
+            "format": {"type": "string", "enum": formats},
+            "bbox": text, "datetime": text, "filter": text,
+            "filter-lang": {"type": "string", "enum": ["cql2-text", "cql2-json"]},
+            "limit": {"type": "integer", "minimum": 1},
         },
     })
 }
@@ -1044,6 +1124,11 @@ pub fn parameter(name: &str) -> Value {
             "Entries older than this sequence number",
             json!({"type": "integer", "minimum": 1}),
         ),
+        "exportId" => path(
+            "exportId",
+            "Export id from POST /exports",
+            json!({"type": "string"}),
+        ),
         "uploadId" => path(
             "uploadId",
             "Upload id from POST /imports",
@@ -1198,6 +1283,9 @@ pub fn openapi(base: &str, collections: &[geoconsole_model::Dataset]) -> Value {
         match (route.method, route.path) {
             ("post", "/imports") => {
                 operation["requestBody"] = json!({"required": true, "description": "The file", "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}});
+            }
+            ("post", "/exports") => {
+                operation["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": export_choice_schema()}}});
             }
             ("post", _) => {
                 operation["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": import_choice_schema()}}});

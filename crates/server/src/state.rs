@@ -90,6 +90,8 @@ pub struct AppState {
     pub web: Arc<crate::web::WebAssets>,
     /// Files staged by `POST /imports`.
     pub uploads: Arc<geoconsole_app::Uploads>,
+    /// Background exports started by `POST /exports`.
+    pub exports: Arc<geoconsole_app::Exports>,
     /// Accounts, tokens, sessions and the audit log.
     pub accounts: Arc<geoconsole_access::Accounts>,
     /// While no account exists, requests are served as the machine's local user; only ever true when the
