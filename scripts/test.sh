@@ -4,7 +4,8 @@
 # Debian's Chromium against a real server on the demo data). On a fresh Debian machine it first installs what
 # the tests talk to: GDAL's ogrinfo/ogr2ogr (gdal-bin: GeoPackage, OGC API Features and MVT clients), the
 # sqlite3 shell, Debian's chromium, Node.js and npm when missing, the web console's npm packages, and from
-# PyPI the OGC API client OWSLib and the OpenAPI fuzzer schemathesis, and from crates.io cargo-deny.
+# PyPI the OGC API client OWSLib, the OpenAPI fuzzer schemathesis and pyarrow (a second GeoParquet
+# implementation, since Debian's GDAL 3.6 has no Parquet driver), and from crates.io cargo-deny.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +25,7 @@ fi
 # Python clients, pinned so a new release cannot change what the tests mean.
 python_missing=()
 python3 -c "import owslib" >/dev/null 2>&1 || python_missing+=("OWSLib==0.35.0")
+python3 -c "import pyarrow" >/dev/null 2>&1 || python_missing+=("pyarrow==21.0.0")
 command -v schemathesis >/dev/null 2>&1 || python_missing+=("schemathesis==4.32.5")
 if [ ${#python_missing[@]} -gt 0 ]; then
   echo "installing test dependencies from PyPI: ${python_missing[*]}"

@@ -24,6 +24,7 @@ use geozero::wkb::Wkb;
 use geozero::{CoordDimensions, ToGeo, ToWkb};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_writer::ArrowWriterOptions;
 use parquet::basic::Compression;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
@@ -445,7 +446,12 @@ impl GeoParquetWriter {
             .set_compression(Compression::SNAPPY)
             .set_max_row_group_row_count(Some(BATCH_ROWS))
             .build();
-        let writer = ArrowWriter::try_new(out, schema.clone(), Some(properties))
+        // Without the embedded Arrow schema, readers (pyarrow, hence GeoPandas) take the file's key-value
+        // metadata, where the `geo` entry is written at the end, as the schema's metadata.
+        let options = ArrowWriterOptions::new()
+            .with_properties(properties)
+            .with_skip_arrow_metadata(true);
+        let writer = ArrowWriter::try_new_with_options(out, schema.clone(), options)
             .map_err(io::Error::other)?;
         Ok(Self {
             writer,
