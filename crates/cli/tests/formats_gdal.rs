@@ -82,7 +82,7 @@ fn same_value(gdal: &str, ours: Option<&Value>) -> bool {
             (g - o).abs() <= 1e-9 * o.abs().max(1.0) || (g - o).abs() < 1e-5 * o.abs().max(1e-3)
         }),
         Value::String(s) => s.trim() == gdal.trim() || s.replace('-', "/") == gdal,
-        other => other.to_string() == gdal,
+        other => gdal == other.to_string().as_str(),
     }
 }
 
