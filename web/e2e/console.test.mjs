@@ -298,6 +298,34 @@ describe('web console', { concurrency: false }, () => {
     await page.keyboard.press('Space');
     await page.waitForFunction(() => document.body.dataset.playing === 'false');
   });
+
+  it('imports a GPX dropped on the map like any other file', async () => {
+    const { page } = session;
+    const gpx = '<?xml version="1.0"?><gpx version="1.1" creator="e2e" xmlns="http://www.topografix.com/GPX/1/1">'
+      + '<wpt lat="48.2" lon="16.37"><name>Vienna depot</name><time>2023-04-02T10:00:00Z</time></wpt>'
+      + '<wpt lat="47.5" lon="19.04"><name>Budapest depot</name><time>2023-04-03T10:00:00Z</time></wpt></gpx>';
+    await drop(page, 'depots.gpx', gpx);
+    await page.waitForSelector('#import-summary');
+    assert.match(await page.locator('#import-summary').textContent(), /GPX/i);
+    await page.locator('#import-dataset').fill('depots');
+    await page.locator('#import-go').click();
+    await page.waitForFunction(() => document.body.dataset.lastImport === 'depots', null, { timeout: 30_000 });
+    await page.waitForSelector('[data-layer="depots"]');
+  });
+
+  it('exports a layer to a GeoPackage in the background and offers the file', async () => {
+    const { page } = session;
+    await page.locator('#more-earthquakes').click();
+    await page.locator('#export-format-earthquakes').selectOption('gpkg');
+    await page.locator('#export-earthquakes').click();
+    const link = page.locator('#export-download-earthquakes');
+    await link.waitFor({ timeout: 60_000 });
+    assert.match(await link.textContent(), /earthquakes\.gpkg \([\d,]+ features/);
+    const bytes = new Uint8Array(await (await fetch(await link.getAttribute('href'))).arrayBuffer());
+    assert.equal(new TextDecoder().decode(bytes.slice(0, 15)), 'SQLite format 3');
+    await page.screenshot({ path: screenshotPath('10-export.png') });
+    await page.locator('#more-earthquakes').click();
+  });
 });
 
 /** Drops a file on the map the way a browser does: a DataTransfer holding a File. */

@@ -218,6 +218,39 @@ export async function discardUpload(id: string): Promise<void> {
   await send(`/imports/${encodeURIComponent(id)}`, { method: 'DELETE' });
 }
 
+/** The formats exports write, as the server names them. */
+export const EXPORT_FORMATS = ['gpkg', 'fgb', 'geoparquet', 'geojson', 'geojsonseq', 'csv', 'kml'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+export interface ExportStatus {
+  id: string;
+  state: 'running' | 'done' | 'failed';
+  dataset: string;
+  format: ExportFormat;
+  file_name: string;
+  features_written: number;
+  features_at_most: number;
+  progress: number;
+  features?: number;
+  bytes?: number;
+  error?: string;
+  links: { href: string; rel: string; type?: string; title?: string }[];
+}
+
+/** Starts a background export of a dataset (optionally only the time window). */
+export async function startExport(dataset: string, format: ExportFormat, window: TimeWindow | null): Promise<ExportStatus> {
+  const body: Record<string, string> = { dataset, format };
+  if (window) body.datetime = toDatetimeParam(window);
+  return json<ExportStatus>(
+    await send('/exports', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) }),
+    'starting the export',
+  );
+}
+
+export async function exportStatus(id: string): Promise<ExportStatus> {
+  return json<ExportStatus>(await send(`/exports/${encodeURIComponent(id)}`), 'export progress');
+}
+
 export interface ExposureHit {
   dataset: string;
   event: string;

@@ -7,7 +7,10 @@ import type { Feed } from './api';
 import { addFeed, deleteFeed, feedAction, feeds as loadFeeds, previewFeed } from './api';
 
 const REFRESH_MS = 10_000;
-const FORMATS = ['usgs', 'nws_alerts', 'cap', 'cap_index', 'georss', 'firms', 'geojson', 'geojsonseq', 'csv'];
+const FORMATS = [
+  'usgs', 'nws_alerts', 'cap', 'cap_index', 'georss', 'firms',
+  'geojson', 'geojsonseq', 'csv', 'kml', 'gpx', 'fgb', 'geoparquet', 'shapefile', 'gpkg',
+];
 
 /** Seconds as words: 45 s, 12 min, 3.2 h, 2.0 d. */
 export function duration(s: number): string {

@@ -1,7 +1,10 @@
 // The layers panel: every dataset as a layer with visibility, order, opacity, colour and size by property,
 // its legend and how many of its features are in the view and the time window.
 
+import type { ExportFormat, ExportStatus } from './api';
+import { EXPORT_FORMATS, exportStatus, startExport } from './api';
 import type { ConsoleApp } from './main';
+import type { TimeWindow } from './time';
 
 export class LayersPanel {
   private list: HTMLOListElement;
@@ -164,6 +167,7 @@ export class LayersPanel {
       box.append(density);
     }
     if (!c.geometryType.toLowerCase().includes('point')) size.label.hidden = true;
+    box.append(exportRow(app, id, Boolean(c.time)));
     return box;
   }
 
@@ -207,4 +211,75 @@ function densityLegend(data: GeoJSON.FeatureCollection | undefined): { label: st
     { label: '1 per hexagon', colour: '#fde725' },
     { label: `${max.toLocaleString('en')} per hexagon (most here)`, colour: '#440154' },
   ];
+}
+
+/** Export: a format, optionally only the time bar's window, a background job with progress, then a link. */
+function exportRow(app: ConsoleApp, id: string, timed: boolean): HTMLElement {
+  const row = document.createElement('div');
+  row.className = 'row export-row';
+  const format = document.createElement('select');
+  format.id = `export-format-${id}`;
+  format.setAttribute('aria-label', 'Export format');
+  for (const f of EXPORT_FORMATS) format.add(new Option(EXPORT_LABELS[f], f));
+  const windowOnly = document.createElement('label');
+  const check = document.createElement('input');
+  check.type = 'checkbox';
+  check.id = `export-window-${id}`;
+  windowOnly.append(check, ' Time window only');
+  windowOnly.hidden = !timed;
+  const status = document.createElement('output');
+  status.id = `export-status-${id}`;
+  status.setAttribute('role', 'status');
+  const go = button(`export-${id}`, 'Export this layer to a file', 'Export', false, () => {
+    go.disabled = true;
+    void runExport(id, format.value as ExportFormat, check.checked ? app.timebar.window : null, status).finally(() => {
+      go.disabled = false;
+    });
+  });
+  row.append(format, go, windowOnly, status);
+  return row;
+}
+
+const EXPORT_LABELS: Record<ExportFormat, string> = {
+  gpkg: 'GeoPackage',
+  fgb: 'FlatGeobuf',
+  geoparquet: 'GeoParquet',
+  geojson: 'GeoJSON',
+  geojsonseq: 'GeoJSON lines',
+  csv: 'CSV',
+  kml: 'KML',
+};
+
+async function runExport(id: string, format: ExportFormat, window: TimeWindow | null, status: HTMLOutputElement): Promise<void> {
+  const bar = document.createElement('progress');
+  bar.max = 1;
+  bar.value = 0;
+  status.replaceChildren(bar);
+  try {
+    let job: ExportStatus = await startExport(id, format, window);
+    while (job.state === 'running') {
+      bar.value = job.progress;
+      bar.textContent = `${Math.round(job.progress * 100)}%`;
+      await new Promise((r) => setTimeout(r, 400));
+      job = await exportStatus(job.id);
+    }
+    if (job.state === 'failed') throw new Error(job.error ?? 'export failed');
+    const link = document.createElement('a');
+    link.href = job.links.find((l) => l.rel === 'enclosure')?.href ?? `/exports/${job.id}/download`;
+    link.download = job.file_name;
+    link.id = `export-download-${id}`;
+    link.textContent = `Download ${job.file_name} (${(job.features ?? 0).toLocaleString('en')} features, ${sizeOf(job.bytes ?? 0)})`;
+    status.replaceChildren(link);
+  } catch (e) {
+    const error = document.createElement('span');
+    error.className = 'error';
+    error.textContent = (e as Error).message;
+    status.replaceChildren(error);
+  }
+}
+
+function sizeOf(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }

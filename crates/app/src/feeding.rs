@@ -880,12 +880,7 @@ impl Console {
             // Published standards (USGS, CAP, GeoRSS, FIRMS) have fixed fields the console reads itself, and
             // their senders are organisations (CAP's `sender` is an address like w-nws.webmaster@noaa.gov).
             // Generic files can hold anything, so they are checked like any import.
-            guard: matches!(
-                spec.format,
-                geoconsole_feeds::FeedFormat::Geojson
-                    | geoconsole_feeds::FeedFormat::Geojsonseq
-                    | geoconsole_feeds::FeedFormat::Csv
-            ),
+            guard: spec.format.file_format().is_some(),
             ..ImportOptions::default()
         };
         self.import_features(

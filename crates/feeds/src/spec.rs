@@ -23,13 +23,22 @@ pub enum FeedFormat {
     Georss,
     /// NASA FIRMS active-fire CSV (MODIS or VIIRS).
     Firms,
+    /// Files published at a URL, read by the console's own file readers (and checked by its data-protection
+    /// guard): any format it imports.
     Geojson,
     Geojsonseq,
     Csv,
+    Kml,
+    Gpx,
+    Fgb,
+    Geoparquet,
+    /// A zipped shapefile.
+    Shapefile,
+    Gpkg,
 }
 
 impl FeedFormat {
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 15] = [
         Self::Usgs,
         Self::NwsAlerts,
         Self::Cap,
@@ -39,7 +48,36 @@ impl FeedFormat {
         Self::Geojson,
         Self::Geojsonseq,
         Self::Csv,
+        Self::Kml,
+        Self::Gpx,
+        Self::Fgb,
+        Self::Geoparquet,
+        Self::Shapefile,
+        Self::Gpkg,
     ];
+
+    /// The file format of a generic feed, read as an import would read the same file; `None` for the
+    /// published feed standards, which have readers of their own.
+    pub fn file_format(self) -> Option<geoconsole_formats::Format> {
+        use geoconsole_formats::Format;
+        match self {
+            Self::Geojson => Some(Format::GeoJson),
+            Self::Geojsonseq => Some(Format::GeoJsonSeq),
+            Self::Csv => Some(Format::Csv),
+            Self::Kml => Some(Format::Kml),
+            Self::Gpx => Some(Format::Gpx),
+            Self::Fgb => Some(Format::FlatGeobuf),
+            Self::Geoparquet => Some(Format::GeoParquet),
+            Self::Shapefile => Some(Format::Shapefile),
+            Self::Gpkg => Some(Format::GeoPackage),
+            Self::Usgs
+            | Self::NwsAlerts
+            | Self::Cap
+            | Self::CapIndex
+            | Self::Georss
+            | Self::Firms => None,
+        }
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -52,6 +90,12 @@ impl FeedFormat {
             Self::Geojson => "geojson",
             Self::Geojsonseq => "geojsonseq",
             Self::Csv => "csv",
+            Self::Kml => "kml",
+            Self::Gpx => "gpx",
+            Self::Fgb => "fgb",
+            Self::Geoparquet => "geoparquet",
+            Self::Shapefile => "shapefile",
+            Self::Gpkg => "gpkg",
         }
     }
 

@@ -115,9 +115,10 @@ pub fn read(spec: &FeedSpec, body: &[u8], now: DateTime<Utc>) -> Result<Parsed, 
         FeedFormat::Georss => georss::read(body, spec.footprint),
         FeedFormat::Firms => firms::read(body),
         FeedFormat::Usgs => generic(spec, body, Format::GeoJson, Some("time"), Some("mag")),
-        FeedFormat::Geojson => generic(spec, body, Format::GeoJson, None, None),
-        FeedFormat::Geojsonseq => generic(spec, body, Format::GeoJsonSeq, None, None),
-        FeedFormat::Csv => generic(spec, body, Format::Csv, None, None),
+        generic_file => match generic_file.file_format() {
+            Some(format) => generic(spec, body, format, None, None),
+            None => Err(format!("{} has no reader", generic_file.as_str())),
+        },
     }?;
     apply_mapping(spec, &mut parsed);
     Ok(parsed)
@@ -212,7 +213,7 @@ pub(crate) fn file_features(
     Ok(features)
 }
 
-/// GeoJSON, GeoJSONSeq and CSV feeds through the console's own file readers; `time` and `severity` name
+/// Generic file feeds (GeoJSON, CSV, KML, FlatGeobuf, ...) through the console's own file readers; `time` and `severity` name
 /// the format's documented fields when it has them (USGS).
 fn generic(
     spec: &FeedSpec,
