@@ -148,6 +148,7 @@ fn fill(path: &str) -> String {
         ("{alertId}", "999999"),
         ("{deliveryId}", "999999"),
         ("{uploadId}", "no-such-upload"),
+        ("{exportId}", "no-such-export"),
         ("{fontstack}", "DejaVu Sans"),
         ("{range}", "0-255"),
         ("{feedName}", "no-such-feed"),
@@ -752,6 +753,54 @@ async fn other_accounts_objects_case37_are_not_found() {
         .0,
         404
     );
+    // Exports are the starter's: another account cannot follow, fetch or delete them.
+    let features = vec![geoconsole_model::Feature {
+        id: None,
+        geometry: geoconsole_model::geo_types::Point::new(2.0, 48.0).into(),
+        time: None,
+        properties: serde_json::Map::new(),
+    }];
+    server
+        .console
+        .import_features(
+            "test",
+            features.into_iter(),
+            geoconsole_app::ImportOptions {
+                dataset: Some("depots".parse().expect("id")),
+                ..geoconsole_app::ImportOptions::default()
+            },
+        )
+        .await
+        .expect("import");
+    let (status, job) = call(
+        &server,
+        Method::POST,
+        "/exports",
+        &ann,
+        Some(json!({"dataset": "depots", "format": "csv"})),
+    )
+    .await;
+    assert_eq!(status, 202, "{job}");
+    let export_id = job["id"].as_str().expect("id");
+    assert_eq!(
+        get(&server, &format!("/exports/{export_id}"), &ann).await.0,
+        200
+    );
+    for path in [
+        format!("/exports/{export_id}"),
+        format!("/exports/{export_id}/download"),
+    ] {
+        assert_eq!(get(&server, &path, &bob).await.0, 404, "{path}");
+    }
+    let (status, _) = call(
+        &server,
+        Method::DELETE,
+        &format!("/exports/{export_id}"),
+        &bob,
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
 }
 
 /// The audit log records logins (and failures, with the name tried), every write with who and from
