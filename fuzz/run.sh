@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 seconds=${1:-600}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(geojson geojsonseq csv cql2 feeds privacy)
+[ ${#targets[@]} -eq 0 ] && targets=(geojson geojsonseq csv cql2 feeds privacy files)
 ./seed.sh >/dev/null
 cargo +nightly fuzz build -O >/dev/null 2>&1
 mkdir -p logs

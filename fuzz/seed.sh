@@ -23,4 +23,24 @@ feed 3 "$fixtures/feeds/nws_atom_cap11_index_2018-08-15.xml"
 feed 4 "$fixtures/feeds/gdacs_rss_2019-12-30.xml"
 feed 5 "$fixtures/feeds/firms_viirs.csv"
 printf '{"contact":"Maria Garcia","phone":"+44 20 7946 0958","notes":"ops@example.com","employees":12}' > corpus/privacy/p1
+# Binary and XML files (first byte: 0 fgb, 1 gpkg, 2 parquet, 3 kml, 4 gpx, 5 zip), written by GDAL and
+# pyarrow from five Natural Earth places, so the corpus starts from what other tools produce.
+mkdir -p corpus/files
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+places="$fixtures/demo/ne_110m_populated_places.geojson"
+file_seed() { { printf "\\x$(printf %02x "$1")"; cat "$2"; } > "corpus/files/$(basename "$2").$1"; }
+ogr2ogr -limit 5 -f FlatGeobuf "$work/p.fgb" "$places" && file_seed 0 "$work/p.fgb"
+ogr2ogr -limit 5 -f GPKG "$work/p.gpkg" "$places" -select NAME,POP_MAX && file_seed 1 "$work/p.gpkg"
+ogr2ogr -limit 5 -f KML "$work/p.kml" "$places" -select NAME,POP_MAX && file_seed 3 "$work/p.kml"
+ogr2ogr -limit 5 -f GPX "$work/p.gpx" "$places" -sql "SELECT NAME AS name FROM ne_110m_populated_places" && file_seed 4 "$work/p.gpx"
+ogr2ogr -limit 5 -f "ESRI Shapefile" "$work/p.shp" "$places" -select NAME,POP_MAX
+(cd "$work" && python3 -c "import zipfile; z = zipfile.ZipFile('p.zip', 'w', zipfile.ZIP_DEFLATED); [z.write('p.' + e) for e in ('shp', 'shx', 'dbf', 'prj')]; z.close()") && file_seed 5 "$work/p.zip"
+python3 - "$work/p.parquet" <<'PY' && file_seed 2 "$work/p.parquet"
+import json, struct, sys, pyarrow as pa, pyarrow.parquet as pq
+wkb = [struct.pack("<BIdd", 1, 1, x, y) for x, y in [(2.35, 48.86), (13.4, 52.52)]]
+geo = {"version": "1.1.0", "primary_column": "geometry", "columns": {"geometry": {"encoding": "WKB", "geometry_types": ["Point"]}}}
+t = pa.table({"name": ["paris", "berlin"], "geometry": pa.array(wkb, pa.binary())})
+pq.write_table(t.replace_schema_metadata({"geo": json.dumps(geo)}), sys.argv[1])
+PY
 echo "seeded: $(find corpus -type f | wc -l) files"

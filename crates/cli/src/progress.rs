@@ -38,11 +38,23 @@ pub fn import_bar(file_bytes: u64, counters: Arc<ImportCounters>, enabled: bool)
     if enabled {
         let follow = bar.clone();
         tokio::spawn(async move {
+            let mut by_features = false;
             while !follow.is_finished() {
-                follow.set_position(counters.bytes_read.load(Ordering::Relaxed));
+                let bytes = counters.bytes_read.load(Ordering::Relaxed);
+                // Formats read by path (FlatGeobuf, shapefiles, GeoPackage, GeoParquet, zips) do not count
+                // bytes: the bar then follows the features instead of sitting at zero.
+                if !by_features && bytes == 0 && counters.features.load(Ordering::Relaxed) > 0 {
+                    by_features = true;
+                    follow.set_style(
+                        ProgressStyle::with_template("{spinner} importing {msg} ({elapsed})")
+                            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                    );
+                }
+                follow.set_position(bytes);
                 let rejected = counters.rejected.load(Ordering::Relaxed);
                 let features = HumanCount(counters.features.load(Ordering::Relaxed));
-                let read_all = follow.length().is_some_and(|len| follow.position() >= len);
+                let read_all =
+                    !by_features && follow.length().is_some_and(|len| follow.position() >= len);
                 let mut message = format!("{features} features");
                 if rejected > 0 {
                     message.push_str(&format!(", {} rejected", HumanCount(rejected)));

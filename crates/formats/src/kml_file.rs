@@ -1,4 +1,4 @@
-//! KML 2.2 in (through georust's `kml`) and out. Every Placemark becomes a feature: its name, description,
+//! KML 2.2 in (placemark by placemark through georust's `kml`) and out. Every Placemark becomes a feature: its name, description,
 //! folder path, ExtendedData (`Data` and `SchemaData`) and TimeStamp/TimeSpan become properties, so the
 //! import's time detection finds `timestamp` or `begin`/`end`. Styles, overlays and network links are not
 //! data and are left out. The writer streams: one Placemark per feature, typed through a `Schema` so GDAL
@@ -14,10 +14,12 @@ use geoconsole_model::geo_types::{
 use geoconsole_model::{Feature, FieldType, Properties};
 use kml::types::{Element, Placemark};
 use kml::{Kml, KmlReader};
+use quick_xml_kml::events::{BytesRef, BytesStart, Event};
+use quick_xml_kml::{Reader as XmlReader, Writer as XmlWriter};
 use serde_json::Value;
 
 use crate::read::{ChunkReceiver, spawn_producer};
-use crate::record::{self, SourceCrs, file_error, xml_document};
+use crate::record::{self, SourceCrs, file_error};
 use crate::write::{FeatureWriter, WriterLayout};
 use crate::{FormatErrorKind, FormatResult, Location, Z_PROPERTY};
 
@@ -26,52 +28,176 @@ const KML_CRS: SourceCrs = SourceCrs::Assumed {
     hint: "KML coordinates are longitude,latitude[,altitude] in WGS84",
 };
 
-pub(crate) fn read(path: &Path, reader: impl io::Read) -> FormatResult<ChunkReceiver> {
-    let bytes = xml_document(path, reader)?;
-    let document = KmlReader::<_, f64>::from_reader(bytes.as_slice())
-        .read()
-        .map_err(|e| {
-            file_error(
-                FormatErrorKind::Syntax,
-                path,
-                format!("not readable KML: {e}"),
-            )
-        })?;
-    let mut placemarks = Vec::new();
-    collect(document, &mut Vec::new(), &mut placemarks);
+/// Streams the placemarks of a KML document: the XML is walked event by event, and each `<Placemark>` is
+/// cut out and parsed on its own by the `kml` crate, so a document of any size needs the memory of one
+/// placemark. Folder names travel along as each placemark's `folder`.
+pub(crate) fn read<R: io::BufRead + Send + 'static>(
+    path: &Path,
+    reader: R,
+) -> FormatResult<ChunkReceiver> {
     let path_buf = path.to_path_buf();
     Ok(spawn_producer("geoconsole-kml", move |chunks| {
-        for (index, (placemark, folder)) in placemarks.into_iter().enumerate() {
-            let location = Location::Feature(index as u64);
-            let item = placemark_feature(&path_buf, location, placemark, folder);
-            if !chunks.push(item) {
-                return;
+        let mut walk = Walk {
+            xml: XmlReader::from_reader(reader),
+            buffer: Vec::new(),
+            folders: Vec::new(),
+            naming_folder: NameState::None,
+        };
+        let mut index = 0u64;
+        loop {
+            match walk.next_placemark() {
+                Ok(Some(placemark)) => {
+                    let location = Location::Feature(index);
+                    index += 1;
+                    let folder = (!walk.folders.is_empty()).then(|| walk.folders.join("/"));
+                    let item = parse_placemark(&path_buf, location, &placemark)
+                        .and_then(|p| placemark_feature(&path_buf, location, p, folder));
+                    if !chunks.push(item) {
+                        return;
+                    }
+                }
+                Ok(None) => return,
+                Err(why) => {
+                    chunks.push(Err(file_error(FormatErrorKind::Syntax, &path_buf, why)));
+                    return;
+                }
             }
         }
     }))
 }
 
-/// Placemarks in document order, each with the names of the folders it sits in.
-fn collect(node: Kml, folders: &mut Vec<String>, out: &mut Vec<(Placemark, Option<String>)>) {
-    let path = |folders: &Vec<String>| (!folders.is_empty()).then(|| folders.join("/"));
-    match node {
-        Kml::KmlDocument(doc) => doc
-            .elements
-            .into_iter()
-            .for_each(|e| collect(e, folders, out)),
-        Kml::Document { elements, .. } => {
-            elements.into_iter().for_each(|e| collect(e, folders, out));
+/// Whether the walk is reading a folder's `<name>`: only its first direct child names it.
+#[derive(PartialEq)]
+enum NameState {
+    None,
+    /// A `<Folder>` just opened; its name may come next.
+    Awaiting,
+    /// Inside the folder's `<name>`.
+    Reading,
+}
+
+struct Walk<R> {
+    xml: XmlReader<R>,
+    buffer: Vec<u8>,
+    folders: Vec<String>,
+    naming_folder: NameState,
+}
+
+impl<R: io::BufRead> Walk<R> {
+    /// The next placemark's XML, re-serialised from its events.
+    fn next_placemark(&mut self) -> Result<Option<String>, String> {
+        loop {
+            self.buffer.clear();
+            let at = self.xml.buffer_position();
+            let event = self
+                .xml
+                .read_event_into(&mut self.buffer)
+                .map_err(|e| format!("not readable KML at byte {at}: {e}"))?;
+            match event {
+                Event::Eof => return Ok(None),
+                Event::DocType(_) => {
+                    return Err(
+                        "document declares a DOCTYPE, which is refused (entity declarations \
+                                are how XML bombs and external-entity reads start)"
+                            .into(),
+                    );
+                }
+                Event::Start(e) => match e.local_name().as_ref() {
+                    b"Placemark" => {
+                        self.naming_folder = NameState::None;
+                        let start = e.into_owned();
+                        return self.capture(start).map(Some);
+                    }
+                    b"Folder" => {
+                        self.folders.push(String::new());
+                        self.naming_folder = NameState::Awaiting;
+                    }
+                    b"name" if self.naming_folder == NameState::Awaiting => {
+                        self.naming_folder = NameState::Reading;
+                    }
+                    _ => self.naming_folder = NameState::None,
+                },
+                Event::Text(t) if self.naming_folder == NameState::Reading => {
+                    if let (Some(folder), Ok(text)) = (self.folders.last_mut(), t.decode()) {
+                        folder.push_str(&text);
+                    }
+                }
+                Event::GeneralRef(r) if self.naming_folder == NameState::Reading => {
+                    if let (Some(folder), Some(c)) = (self.folders.last_mut(), entity(&r)) {
+                        folder.push(c);
+                    }
+                }
+                Event::End(e) => match e.local_name().as_ref() {
+                    b"Folder" => {
+                        self.folders.pop();
+                        self.naming_folder = NameState::None;
+                    }
+                    b"name" if self.naming_folder == NameState::Reading => {
+                        self.naming_folder = NameState::None;
+                        if let Some(folder) = self.folders.last_mut() {
+                            *folder = folder.trim().to_string();
+                        }
+                    }
+                    _ => {}
+                },
+                _ => {}
+            }
         }
-        Kml::Folder(folder) => {
-            folders.push(folder.name.unwrap_or_default());
-            folder
-                .elements
-                .into_iter()
-                .for_each(|e| collect(e, folders, out));
-            folders.pop();
+    }
+
+    /// Writes the events of one `<Placemark>` subtree back out as XML, up to its end tag.
+    fn capture(&mut self, start: BytesStart<'static>) -> Result<String, String> {
+        let mut writer = XmlWriter::new(Vec::with_capacity(1024));
+        let io = |e: io::Error| format!("cannot copy a placemark: {e}");
+        writer.write_event(Event::Start(start)).map_err(io)?;
+        let mut depth = 1usize;
+        while depth > 0 {
+            self.buffer.clear();
+            let at = self.xml.buffer_position();
+            let event = self
+                .xml
+                .read_event_into(&mut self.buffer)
+                .map_err(|e| format!("not readable KML at byte {at}: {e}"))?;
+            match &event {
+                Event::Start(_) => depth += 1,
+                Event::End(_) => depth -= 1,
+                Event::Eof => {
+                    return Err(format!(
+                        "document ends inside a placemark (byte {at}); the file is cut short"
+                    ));
+                }
+                Event::DocType(_) => return Err("a DOCTYPE inside a placemark is refused".into()),
+                _ => {}
+            }
+            writer.write_event(event).map_err(io)?;
         }
-        Kml::Placemark(p) => out.push((p, path(folders))),
-        _ => {}
+        String::from_utf8(writer.into_inner()).map_err(|e| format!("placemark is not UTF-8: {e}"))
+    }
+}
+
+/// The character a predefined or numeric entity reference stands for.
+fn entity(reference: &BytesRef<'_>) -> Option<char> {
+    if let Ok(Some(c)) = reference.resolve_char_ref() {
+        return Some(c);
+    }
+    let name: &[u8] = reference;
+    match name {
+        b"amp" => Some('&'),
+        b"lt" => Some('<'),
+        b"gt" => Some('>'),
+        b"quot" => Some('"'),
+        b"apos" => Some('\''),
+        _ => None,
+    }
+}
+
+fn parse_placemark(path: &Path, location: Location, xml: &str) -> FormatResult<Placemark> {
+    let failed =
+        |why: String| crate::FormatError::new(FormatErrorKind::InvalidFeature, path, location, why);
+    match KmlReader::<_, f64>::from_string(xml).read() {
+        Ok(Kml::Placemark(p)) => Ok(p),
+        Ok(_) => Err(failed("placemark could not be read".into())),
+        Err(e) => Err(failed(format!("unreadable placemark: {e}"))),
     }
 }
 
