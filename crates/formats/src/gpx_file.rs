@@ -148,7 +148,9 @@ fn waypoint_properties(w: &Waypoint, p: &mut Properties) {
     // gpx prints nanoseconds; the console's times are RFC 3339 in milliseconds, UTC.
     let time = w.time.and_then(|t| {
         let at = chrono::DateTime::parse_from_rfc3339(&t.format().ok()?).ok()?;
-        Some(geoconsole_model::format_rfc3339(at.with_timezone(&chrono::Utc)))
+        Some(geoconsole_model::format_rfc3339(
+            at.with_timezone(&chrono::Utc),
+        ))
     });
     p.insert("time".into(), time.map_or(Value::Null, Value::String));
     text(p, "name", &w.name);
