@@ -175,9 +175,12 @@ export interface ImportStatus {
   report?: { dataset: { id: string }; imported: number; rejected: number };
 }
 
-export async function stageUpload(file: File, signal?: AbortSignal): Promise<Staged> {
+/** Stages a file; `layer` picks a GeoPackage table, GPX layer or zip member when there are several. */
+export async function stageUpload(file: File, layer?: string, signal?: AbortSignal): Promise<Staged> {
+  const params = new URLSearchParams({ name: file.name });
+  if (layer) params.set('layer', layer);
   return json<Staged>(
-    await send(`/imports?name=${encodeURIComponent(file.name)}`, {
+    await send(`/imports?${params}`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/octet-stream' },
       body: file,
@@ -197,6 +200,7 @@ export interface ImportChoice {
   lat?: string;
   lon?: string;
   wkt?: string;
+  layer?: string;
 }
 
 export async function startImport(id: string, choice: ImportChoice): Promise<ImportStatus> {

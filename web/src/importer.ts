@@ -11,6 +11,7 @@ const KINDS: DatasetKind[] = ['events', 'sites', 'areas', 'reference'];
 export class Importer {
   private dialog: HTMLDialogElement;
   private staged: Staged | null = null;
+  private layer: string | undefined;
   private busy = false;
 
   constructor(private app: ConsoleApp) {
@@ -46,14 +47,36 @@ export class Importer {
     });
   }
 
-  private async stage(file: File): Promise<void> {
+  private async stage(file: File, layer?: string): Promise<void> {
     this.show([para(`Reading ${file.name} (${bytes(file.size)})…`), progress('import-upload')]);
     try {
-      this.staged = await stageUpload(file);
+      this.staged = await stageUpload(file, layer);
+      this.layer = layer;
       this.preview(this.staged);
     } catch (e) {
-      this.fail(file.name, (e as Error).message);
+      const message = (e as Error).message;
+      const layers = layersIn(message);
+      if (layers.length) this.chooseLayer(file, message, layers);
+      else this.fail(file.name, message);
     }
+  }
+
+  /** A GeoPackage with several tables, a zip with several files, a GPX file: which one to import. */
+  private chooseLayer(file: File, message: string, layers: string[]): void {
+    const form = document.createElement('form');
+    form.id = 'import-layer-form';
+    const pick = field('Layer', choices('import-layer', layers, layers[0]));
+    const go = document.createElement('button');
+    go.type = 'submit';
+    go.id = 'import-layer-go';
+    go.textContent = 'Preview this layer';
+    form.append(para(message), pick.label, go);
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      void this.stage(file, (pick.control as HTMLSelectElement).value);
+    });
+    this.show([form]);
+    (pick.control as HTMLSelectElement).focus();
   }
 
   private show(children: HTMLElement[]): void {
@@ -163,6 +186,7 @@ export class Importer {
         time_end: (timeEnd.control as HTMLSelectElement).value || undefined,
         lat: lat?.value || undefined,
         lon: lon?.value || undefined,
+        layer: this.layer,
       };
       void this.run(staged, choice);
     });
@@ -269,4 +293,13 @@ function field(label: string, control: HTMLElement): { label: HTMLLabelElement; 
   span.textContent = label;
   wrap.append(span, control);
   return { label: wrap, control };
+}
+
+/** The layer names a refusal lists when a file holds several ("(tables: a, b)", "(a.shp, b.kml)",
+ * "(layers: waypoints, …)"). */
+export function layersIn(message: string): string[] {
+  if (!/--layer|layer '/.test(message)) return [];
+  const list = /\((?:tables: |layers: |members: )?([^()]+)\)/.exec(message.replace(/\(`layer` in the API\)/, ''));
+  if (!list) return [];
+  return list[1].split(',').map((name) => name.trim().replace(/\.(shp|kml|gpx|fgb|gpkg|parquet|geojson|json|csv|geojsonl|ndjson)$/i, '')).filter(Boolean);
 }

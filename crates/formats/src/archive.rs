@@ -178,7 +178,7 @@ fn choose<'a>(path: &Path, members: &'a [PathBuf], layer: Option<&str>) -> Forma
                 FormatErrorKind::InvalidOption,
                 path,
                 format!(
-                    "archive holds several readable files ({}); choose one with --layer NAME",
+                    "archive holds several readable files ({}); choose one with --layer NAME (`layer` in the API)",
                     names()
                 ),
             ))

@@ -231,7 +231,7 @@ fn describe(
                 FormatErrorKind::InvalidOption,
                 path,
                 format!(
-                    "GeoPackage holds several feature tables ({}); choose one with --layer NAME",
+                    "GeoPackage holds several feature tables ({}); choose one with --layer NAME (`layer` in the API)",
                     names()
                 ),
             ));

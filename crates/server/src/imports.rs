@@ -43,7 +43,10 @@ pub async fn create(
     same_origin(&headers)?;
     require_content_type(&headers, &["application/octet-stream"])?;
     let params = Params::parse(query.as_deref())?;
-    params.only(&["name", "format", "lat", "lon", "wkt"], |_| false)?;
+    params.only(
+        &["name", "format", "lat", "lon", "wkt", "layer", "source_crs"],
+        |_| false,
+    )?;
     let name = params
         .get("name")
         .ok_or_else(|| ApiError::bad_request("name: the file's name is required (it helps detect the format and names the file in messages)"))?;

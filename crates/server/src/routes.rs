@@ -457,7 +457,7 @@ pub fn table() -> Vec<Route> {
             tag: "Imports",
             need: Need::Write,
             datasets: Datasets::Untouched,
-            parameters: &["name", "format", "lat", "lon", "wkt"],
+            parameters: &["name", "format", "lat", "lon", "wkt", "layer", "source_crs"],
             success: (201, &["application/json"]),
             handler: post(imports::create),
         },
@@ -1165,6 +1165,16 @@ pub fn parameter(name: &str) -> Value {
         "wkt" => query(
             "wkt",
             "CSV WKT geometry column (detected when absent)",
+            json!({"type": "string"}),
+        ),
+        "layer" => query(
+            "layer",
+            "Which layer: a GeoPackage table, a GPX layer or a zip member (needed when there are several)",
+            json!({"type": "string"}),
+        ),
+        "source_crs" => query(
+            "source_crs",
+            "The file's CRS when it does not say: EPSG:32633, a PROJ string or WKT",
             json!({"type": "string"}),
         ),
         "datasets-query" => query(
