@@ -435,6 +435,9 @@ pub struct ImportArgs {
     /// The file's coordinate reference system when it does not say: EPSG:32633, a PROJ string or WKT
     #[arg(long, value_name = "CRS")]
     pub source_crs: Option<String>,
+    /// Only features whose extent meets west,south,east,north (FlatGeobuf reads just those, by its index)
+    #[arg(long, allow_hyphen_values = true, value_name = "BBOX")]
+    pub bbox: Option<String>,
     /// Property with the start (or instant) time. Default: detected from common names
     #[arg(long, value_name = "FIELD")]
     pub time: Option<String>,

@@ -209,3 +209,44 @@ fn archives_are_opened_within_their_caps() {
     let (format, _) = open_reader(&two, &chosen).expect("chosen member");
     assert_eq!(format, Format::Gpx);
 }
+
+#[test]
+fn flatgeobuf_bbox_reads_use_the_index_and_agree_with_a_full_read() {
+    use geoconsole_formats::{WriterLayout, create_writer};
+    use geoconsole_model::{Bbox, Feature, GeometryType, Schema};
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("grid.fgb");
+    let layout = WriterLayout {
+        name: "grid".into(),
+        schema: Schema::default(),
+        geometry_type: GeometryType::Point,
+    };
+    let file = std::fs::File::create(&path).expect("create");
+    let mut writer = create_writer(Format::FlatGeobuf, Box::new(file), &layout).expect("writer");
+    for x in -50..50 {
+        for y in -40..40 {
+            let feature = Feature {
+                id: None,
+                geometry: geoconsole_model::geo_types::Point::new(f64::from(x), f64::from(y))
+                    .into(),
+                time: None,
+                properties: serde_json::Map::new(),
+            };
+            writer.write_feature(&feature).expect("write");
+        }
+    }
+    writer.finish().expect("finish");
+    let bbox = Bbox::new(-10.5, -5.5, 10.5, 5.5).expect("bbox");
+    let boxed = ReadOptions {
+        bbox: Some(bbox),
+        ..ReadOptions::default()
+    };
+    let (_, stream) = open_reader(&path, &boxed).expect("open");
+    assert_eq!(stream.filter(Result::is_ok).count(), 21 * 11);
+    let (_, all) = open_reader(&path, &ReadOptions::default()).expect("open");
+    let inside = all
+        .filter_map(Result::ok)
+        .filter(|f| Bbox::of_geometry(&f.feature.geometry).is_some_and(|b| b.intersects(&bbox)))
+        .count();
+    assert_eq!(inside, 21 * 11);
+}

@@ -4,7 +4,7 @@ use anyhow::{Result, anyhow};
 use geoconsole_app::{Console, ImportCounters, ImportOptions, Requester};
 use geoconsole_formats::privacy::PrivacyPolicy;
 use geoconsole_formats::{Crs, CsvOptions, ReadOptions};
-use geoconsole_model::DatasetKind;
+use geoconsole_model::{Bbox, DatasetKind};
 use geoconsole_store::WriteMode;
 
 use crate::args::{Cli, ImportArgs, KindArg, ModeArg};
@@ -57,6 +57,12 @@ pub async fn run(console: &Console, args: &ImportArgs, cli: &Cli) -> Result<()> 
                 .map(Crs::parse)
                 .transpose()
                 .map_err(|why| anyhow!("--source-crs: {why}"))?,
+            bbox: args
+                .bbox
+                .as_deref()
+                .map(Bbox::parse)
+                .transpose()
+                .map_err(|e| anyhow!("--bbox: {}", e.message()))?,
             ..ReadOptions::default()
         },
         counters: Some(Arc::clone(&counters)),
