@@ -34,8 +34,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Import a GeoJSON, GeoJSONSeq or CSV file as a dataset
-    Import(ImportArgs),
+    /// Import a file as a dataset: GeoJSON, GeoJSONSeq, CSV, FlatGeobuf, GeoParquet, Shapefile (also
+    /// zipped), a GeoPackage layer, KML/KMZ or GPX
+    Import(Box<ImportArgs>),
     /// List, show or drop datasets
     #[command(subcommand)]
     Datasets(DatasetsCommand),
