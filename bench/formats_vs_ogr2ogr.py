@@ -18,13 +18,12 @@ import datetime
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from results_file import write_block
+from timing import alternate, measure
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / "target" / "release" / "geoconsole"
@@ -41,22 +40,10 @@ FORMATS = {
     "geojsonseq": ("geojsonl", "GeoJSONSeq", []),
     "csv": ("csv", "CSV", ["-lco", "GEOMETRY=AS_XY"]),
     "kml": ("kml", "KML", []),
-    "gpx": ("gpx", "GPX", ["-sql", "SELECT category AS name, time FROM points"]),
+    "gpx": ("gpx", "GPX", ["-dialect", "OGRSQL", "-sql", "SELECT category AS name, time FROM points"]),
 }
 IMPORTS = ["fgb", "shapefile", "gpkg", "geojson", "csv", "kml", "gpx", "geoparquet"]
 EXPORTS = ["fgb", "gpkg", "geojson", "geojsonseq", "csv", "kml", "geoparquet"]
-
-
-def measure(cmd, env=None):
-    """Runs cmd, returns (seconds, peak RSS in MiB); raises on failure."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - started
-    stderr = proc.stderr.read().decode(errors="replace")
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"failed: {' '.join(map(str, cmd))}\n{stderr}")
-    return elapsed, usage.ru_maxrss / 1024.0
 
 
 def remove(path):
@@ -82,20 +69,6 @@ def count(path, layer=None):
     args = ["ogrinfo", "-ro", "-so", "-al", str(path)] if layer is None else ["ogrinfo", "-ro", "-so", str(path), layer]
     out = subprocess.run(args, capture_output=True, text=True).stdout
     return sum(int(line.split(":")[1]) for line in out.splitlines() if line.startswith("Feature Count:"))
-
-
-def alternate(sides, runs, check):
-    """Runs each side `runs` times alternating; returns {side: (median s, median MiB, all times)}."""
-    times = {name: [] for name, _, _ in sides}
-    rss = {name: [] for name, _, _ in sides}
-    for _ in range(runs):
-        for name, cmd, out in sides:
-            remove(out)
-            t, m = measure(cmd)
-            times[name].append(t)
-            rss[name].append(m)
-            check(name, out)
-    return {k: (statistics.median(times[k]), statistics.median(rss[k]), times[k]) for k in times}
 
 
 def main():
@@ -135,6 +108,9 @@ def main():
             got = count(out, layer)
             if got != total:
                 raise SystemExit(f"{side} wrote {got} features to {out}, expected {total}")
+            if layer is not None and "Geometry: None" in subprocess.run(
+                    ["ogrinfo", "-ro", "-so", str(out), layer], capture_output=True, text=True).stdout:
+                raise SystemExit(f"{side} wrote {out} without geometry")
         return check
 
     imports = []
@@ -158,8 +134,9 @@ def main():
             if name == "gpx":
                 peer += ["waypoints"]
             if name == "csv":
-                peer += ["-oo", "X_POSSIBLE_NAMES=X", "-oo", "Y_POSSIBLE_NAMES=Y", "-oo", "AUTODETECT_TYPE=YES", "-a_srs", "EPSG:4326"]
-        result = alternate([("geoconsole", ours, ours_out), (peer_name, peer, peer_out)], args.runs, expect(total, "points"))
+                peer += ["-oo", "X_POSSIBLE_NAMES=X,longitude", "-oo", "Y_POSSIBLE_NAMES=Y,latitude",
+                         "-oo", "AUTODETECT_TYPE=YES", "-a_srs", "EPSG:4326"]
+        result = alternate([("geoconsole", ours, ours_out), (peer_name, peer, peer_out)], args.runs, remove, expect(total, "points"))
         imports.append((name, src, total, result, peer_name))
         print("import", name, {k: round(v[0], 2) for k, v in result.items()}, file=sys.stderr, flush=True)
 
@@ -182,7 +159,7 @@ def main():
             peer = ["ogr2ogr", "-f", driver, str(peer_out), str(store), "points", "-nln", "points"] + \
                    [e for e in extra if e != "-sql"]
             check = expect(n)
-        result = alternate([("geoconsole", ours, ours_out), (peer_name, peer, peer_out)], args.runs, check)
+        result = alternate([("geoconsole", ours, ours_out), (peer_name, peer, peer_out)], args.runs, remove, check)
         exports.append((name, result, peer_name))
         print("export", name, {k: round(v[0], 2) for k, v in result.items()}, file=sys.stderr, flush=True)
 

@@ -15,13 +15,12 @@ import os
 import platform
 import re
 import shutil
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from results_file import write_block
+from timing import alternate
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / "target" / "release" / "geoconsole"
@@ -29,18 +28,6 @@ DATA = ROOT / "bench" / "data"
 OUT = ROOT / "bench" / "out"
 RESULTS = ROOT / "bench" / "RESULTS.md"
 BEGIN, END = "<!-- import-benchmark:begin -->", "<!-- import-benchmark:end -->"
-
-
-def measure(cmd):
-    """Runs cmd, returns (seconds, peak RSS in MiB); raises on failure."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - started
-    stderr = proc.stderr.read().decode(errors="replace")
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"failed: {' '.join(map(str, cmd))}\n{stderr}")
-    return elapsed, usage.ru_maxrss / 1024.0
 
 
 def count_features(gpkg, layer):
@@ -73,18 +60,13 @@ def clean(path):
 
 def run_pair(source, fmt, runs, points):
     (ours, ours_out), (gdal, gdal_out) = sides(source, fmt)
-    times = {"geoconsole": [], "ogr2ogr": []}
-    rss = {"geoconsole": [], "ogr2ogr": []}
-    for _ in range(runs):
-        for name, cmd, out in (("geoconsole", ours, ours_out), ("ogr2ogr", gdal, gdal_out)):
-            clean(out)
-            t, m = measure(cmd)
-            times[name].append(t)
-            rss[name].append(m)
-            got = count_features(out, "points")
-            if got != points:
-                raise SystemExit(f"{name} imported {got} features, expected {points}")
-    return {k: (statistics.median(times[k]), statistics.median(rss[k]), times[k]) for k in times}
+
+    def check(name, out):
+        got = count_features(out, "points")
+        if got != points:
+            raise SystemExit(f"{name} imported {got} features, expected {points}")
+
+    return alternate([("geoconsole", ours, ours_out), ("ogr2ogr", gdal, gdal_out)], runs, clean, check)
 
 
 def main():

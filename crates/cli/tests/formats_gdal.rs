@@ -487,6 +487,40 @@ fn broken_files_are_refused_with_the_reason_and_change_nothing() {
         .expect("copy");
     }
     std::fs::copy(run.path("good.shp"), run.path("nodbf.shp")).expect("copy");
+    // A .dbf claiming more records than it holds, and one that belongs to another shapefile.
+    for ext in ["shp", "shx", "prj"] {
+        std::fs::copy(
+            run.path(&format!("good.{ext}")),
+            run.path(&format!("many.{ext}")),
+        )
+        .expect("copy");
+        std::fs::copy(
+            run.path(&format!("good.{ext}")),
+            run.path(&format!("other.{ext}")),
+        )
+        .expect("copy");
+    }
+    let mut dbf = std::fs::read(run.path("good.dbf")).expect("dbf");
+    std::fs::write(run.path("other.dbf"), &dbf).expect("write");
+    dbf[4..8].copy_from_slice(&1_000_000_u32.to_le_bytes());
+    std::fs::write(run.path("many.dbf"), &dbf).expect("write");
+    ogr2ogr(&[
+        "-f",
+        "ESRI Shapefile",
+        "-limit",
+        "10",
+        run.path("ten.shp").to_str().expect("utf-8"),
+        places.to_str().expect("utf-8"),
+    ]);
+    std::fs::copy(run.path("ten.dbf"), run.path("other.dbf")).expect("copy");
+    // A GeoPackage cut in half: SQLite finds the damage as it reads, and the import stops.
+    ogr2ogr(&[
+        "-f",
+        "GPKG",
+        run.path("good.gpkg").to_str().expect("utf-8"),
+        places.to_str().expect("utf-8"),
+    ]);
+    truncate("good.gpkg", "cut.gpkg", 0.5);
     std::fs::copy(run.path("good.shp"), run.path("grid.shp")).expect("copy");
     std::fs::copy(run.path("good.dbf"), run.path("grid.dbf")).expect("copy");
     std::fs::write(
@@ -503,6 +537,12 @@ fn broken_files_are_refused_with_the_reason_and_change_nothing() {
         ("cut.fgb", "cut.fgb: feature"),
         ("cut.shp", "header says the file is"),
         ("nodbf.shp", "attribute file"),
+        ("many.shp", "header declares 1000000 records"),
+        (
+            "other.shp",
+            "indexes 243 shapes but the .dbf holds 10 records",
+        ),
+        ("cut.gpkg", "cut.gpkg"),
         ("grid.shp", "grid.prj"),
         ("slip.zip", "points outside the archive"),
         ("many.zip", "more than the 10000 allowed"),

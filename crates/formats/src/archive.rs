@@ -91,6 +91,11 @@ pub(crate) fn unpack(
             )));
         }
         let target = folder.path().join(&relative);
+        if target.exists() {
+            return Err(refuse(format!(
+                "archive holds '{name}' twice; which one is meant cannot be told"
+            )));
+        }
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent).map_err(|e| FormatError::io(path, &e))?;
         }

@@ -224,12 +224,7 @@ impl FgbFileWriter {
         };
         let mut writer = FgbWriter::create_with_options(&layout.name, geometry_type, options)
             .map_err(io::Error::other)?;
-        let columns: Vec<(String, FieldType)> = layout
-            .schema
-            .fields()
-            .iter()
-            .map(|f| (f.name.clone(), f.field_type))
-            .collect();
+        let columns = layout.columns();
         for (name, field_type) in &columns {
             writer.add_column(name, column_type(*field_type), |_, column| {
                 column.nullable = true;

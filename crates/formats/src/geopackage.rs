@@ -210,12 +210,7 @@ impl GeoPackageWriter {
             .tempdir()?;
         let conn = Connection::open(folder.path().join("export.gpkg")).map_err(io::Error::other)?;
         let table = layout.name.clone();
-        let columns: Vec<(String, FieldType)> = layout
-            .schema
-            .fields()
-            .iter()
-            .map(|f| (f.name.clone(), f.field_type))
-            .collect();
+        let columns = layout.columns();
         let mut definitions = String::new();
         for (name, field_type) in &columns {
             let sql_type = match field_type {

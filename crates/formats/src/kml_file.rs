@@ -307,31 +307,23 @@ fn simplify_collection(geometry: Geometry<f64>) -> Geometry<f64> {
         return geometry;
     };
     let parts: Vec<Geometry<f64>> = parts.into_iter().map(simplify_collection).collect();
-    if !parts.is_empty() && parts.iter().all(|g| matches!(g, Geometry::Point(_))) {
-        return Geometry::MultiPoint(MultiPoint(
-            parts
-                .into_iter()
-                .filter_map(|g| g.try_into().ok())
-                .collect(),
-        ));
+    if let Some(points) = all_of(&parts) {
+        Geometry::MultiPoint(MultiPoint(points))
+    } else if let Some(lines) = all_of(&parts) {
+        Geometry::MultiLineString(MultiLineString(lines))
+    } else if let Some(polygons) = all_of(&parts) {
+        Geometry::MultiPolygon(MultiPolygon(polygons))
+    } else {
+        Geometry::GeometryCollection(GeometryCollection(parts))
     }
-    if !parts.is_empty() && parts.iter().all(|g| matches!(g, Geometry::LineString(_))) {
-        return Geometry::MultiLineString(MultiLineString(
-            parts
-                .into_iter()
-                .filter_map(|g| g.try_into().ok())
-                .collect(),
-        ));
+}
+
+/// The parts as one kind (`Point`, `LineString`, `Polygon`), when every part is of it.
+fn all_of<T: TryFrom<Geometry<f64>>>(parts: &[Geometry<f64>]) -> Option<Vec<T>> {
+    if parts.is_empty() {
+        return None;
     }
-    if !parts.is_empty() && parts.iter().all(|g| matches!(g, Geometry::Polygon(_))) {
-        return Geometry::MultiPolygon(MultiPolygon(
-            parts
-                .into_iter()
-                .filter_map(|g| g.try_into().ok())
-                .collect(),
-        ));
-    }
-    Geometry::GeometryCollection(GeometryCollection(parts))
+    parts.iter().cloned().map(|g| T::try_from(g).ok()).collect()
 }
 
 /// Streams a KML document: header with a typed Schema, one Placemark per feature, footer at `finish`.

@@ -19,7 +19,7 @@ use arrow_schema::{DataType, Field, Fields, Schema as ArrowSchema, SchemaRef};
 use geoconsole_model::geo_types::{
     Coord, Geometry, LineString, MultiLineString, MultiPoint, MultiPolygon, Point, Polygon,
 };
-use geoconsole_model::{Bbox, Feature, FieldType, Properties};
+use geoconsole_model::{Bbox, Feature, FieldType, GeometryType, Properties};
 use geozero::wkb::Wkb;
 use geozero::{CoordDimensions, ToGeo, ToWkb};
 use parquet::arrow::ArrowWriter;
@@ -487,15 +487,16 @@ impl GeoParquetWriter {
     }
 }
 
+/// The name GeoParquet's `geometry_types` uses for a geometry's type.
 fn geometry_type_name(geometry: &Geometry<f64>) -> &'static str {
-    match geometry {
-        Geometry::Point(_) => "Point",
-        Geometry::Line(_) | Geometry::LineString(_) => "LineString",
-        Geometry::Polygon(_) | Geometry::Rect(_) | Geometry::Triangle(_) => "Polygon",
-        Geometry::MultiPoint(_) => "MultiPoint",
-        Geometry::MultiLineString(_) => "MultiLineString",
-        Geometry::MultiPolygon(_) => "MultiPolygon",
-        Geometry::GeometryCollection(_) => "GeometryCollection",
+    match GeometryType::of(geometry) {
+        GeometryType::Point => "Point",
+        GeometryType::LineString => "LineString",
+        GeometryType::Polygon => "Polygon",
+        GeometryType::MultiPoint => "MultiPoint",
+        GeometryType::MultiLineString => "MultiLineString",
+        GeometryType::MultiPolygon => "MultiPolygon",
+        GeometryType::GeometryCollection | GeometryType::Geometry => "GeometryCollection",
     }
 }
 

@@ -71,8 +71,13 @@ pub fn open_reader(path: &Path, options: &ReadOptions) -> FormatResult<(Format, 
     };
     let stream: FeatureStream = match format {
         // Formats that seek, or read companion files, open the path themselves; progress then comes from
-        // the features, not the bytes.
-        Format::FlatGeobuf => Box::new(fgb::read(path, options.bbox, options.source_crs.clone())?),
+        // the features, not the bytes. FlatGeobuf answers a bbox from its own index.
+        Format::FlatGeobuf => {
+            return Ok((
+                format,
+                Box::new(fgb::read(path, options.bbox, options.source_crs.clone())?),
+            ));
+        }
         Format::Shapefile => Box::new(shp::read(path, options.source_crs.clone())?),
         Format::GeoPackage => Box::new(gpkg_layer::read(
             path,
@@ -82,7 +87,18 @@ pub fn open_reader(path: &Path, options: &ReadOptions) -> FormatResult<(Format, 
         Format::GeoParquet => Box::new(parquet_file::read(path, options.source_crs.clone())?),
         _ => return read_text(path, reader, format, options),
     };
-    Ok((format, stream))
+    Ok((format, within(stream, options.bbox)))
+}
+
+/// Keeps the features whose extent meets `bbox` (and every error, which must still be reported).
+fn within(stream: FeatureStream, bbox: Option<Bbox>) -> FeatureStream {
+    match bbox {
+        Some(bbox) => Box::new(stream.filter(move |item| match item {
+            Ok(f) => Bbox::of_geometry(&f.feature.geometry).is_some_and(|g| g.intersects(&bbox)),
+            Err(_) => true,
+        })),
+        None => stream,
+    }
 }
 
 /// A zip's chosen member, read as if it had been given directly; the unpacked folder lives as long as the
@@ -140,14 +156,7 @@ fn read_text<R: BufRead + Send + 'static>(
             ));
         }
     };
-    let stream = match options.bbox {
-        Some(bbox) => Box::new(stream.filter(move |item| match item {
-            Ok(f) => Bbox::of_geometry(&f.feature.geometry).is_some_and(|g| g.intersects(&bbox)),
-            Err(_) => true,
-        })) as FeatureStream,
-        None => stream,
-    };
-    Ok((format, stream))
+    Ok((format, within(stream, options.bbox)))
 }
 
 /// Like [`open_reader`] for bytes that do not come from a file of their own (feed bodies, standard input);

@@ -33,6 +33,7 @@ pub(crate) fn read(path: &Path, source_crs: Option<Crs>) -> FormatResult<ChunkRe
         )
     })?;
     check_length(path)?;
+    check_counts(path, &dbf)?;
     let crs = match source_crs {
         Some(crs) => SourceCrs::Known(crs),
         None => match companion(path, "prj") {
@@ -144,6 +145,56 @@ fn check_length(path: &Path) -> FormatResult<()> {
                  or damaged"
             ),
         ));
+    }
+    Ok(())
+}
+
+/// The .dbf's header must fit its file, and the .dbf, the .shx (when there is one) and so the .shp must
+/// agree on how many records there are: a header claiming more than the file holds is a damaged file, not
+/// a reason to read on (the DotSpatial #1572 class).
+fn check_counts(shp: &Path, dbf: &Path) -> FormatResult<()> {
+    let mut head = [0u8; 12];
+    let size = fs::metadata(dbf)
+        .map_err(|e| FormatError::io(dbf, &e))?
+        .len();
+    fs::File::open(dbf)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .map_err(|_| {
+            file_error(
+                FormatErrorKind::Syntax,
+                dbf,
+                format!("file is {size} bytes, shorter than a dBASE header"),
+            )
+        })?;
+    let records = u64::from(u32::from_le_bytes([head[4], head[5], head[6], head[7]]));
+    let header = u64::from(u16::from_le_bytes([head[8], head[9]]));
+    let record = u64::from(u16::from_le_bytes([head[10], head[11]]));
+    let needed = header + records * record;
+    if needed > size {
+        return Err(file_error(
+            FormatErrorKind::Syntax,
+            dbf,
+            format!(
+                "header declares {records} records of {record} bytes ({needed} bytes with the header) \
+                 but the file is {size} bytes; it is truncated or damaged"
+            ),
+        ));
+    }
+    if let Some(shx) = companion(shp, "shx") {
+        let shx_size = fs::metadata(&shx)
+            .map_err(|e| FormatError::io(&shx, &e))?
+            .len();
+        let shapes = shx_size.saturating_sub(100) / 8;
+        if shapes != records {
+            return Err(file_error(
+                FormatErrorKind::Syntax,
+                shp,
+                format!(
+                    "the .shx indexes {shapes} shapes but the .dbf holds {records} records; the files \
+                     do not belong together or one is damaged"
+                ),
+            ));
+        }
     }
     Ok(())
 }

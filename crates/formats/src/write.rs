@@ -2,7 +2,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use geoconsole_model::geo_types::{Coord, Geometry, LineString, Polygon};
-use geoconsole_model::{Feature, GeometryType, Schema};
+use geoconsole_model::{Feature, FieldType, GeometryType, Schema};
 use serde_json::Value;
 
 use crate::fgb::FgbFileWriter;
@@ -35,6 +35,15 @@ impl WriterLayout {
             .fields()
             .iter()
             .map(|f| f.name.clone())
+            .collect()
+    }
+
+    /// Column names and types in schema order.
+    pub(crate) fn columns(&self) -> Vec<(String, FieldType)> {
+        self.schema
+            .fields()
+            .iter()
+            .map(|f| (f.name.clone(), f.field_type))
             .collect()
     }
 }
