@@ -7,9 +7,9 @@ kind of file) goes into a GeoPackage layer with typed columns and an R-tree, as 
 Export: both sides read the same GeoPackage (our store, which GDAL opens as any GeoPackage) and write the
 format. GeoParquet has no driver in Debian's GDAL 3.6, so its peer is GeoPandas (pyogrio + pyarrow) when
 installed. Each side runs several times, alternating; the table reports medians of wall time and peak RSS
-(wait4). A last check exports a much larger dataset to show memory stays flat.
+(wait4). Memory as the dataset grows is bench/export_memory.py's.
 
-Usage: python3 bench/formats_vs_ogr2ogr.py [--points 1000000] [--runs 3] [--flat-points 10000000]
+Usage: python3 bench/formats_vs_ogr2ogr.py [--points 1000000] [--runs 3] [--only fgb,csv]
 Needs a release build (cargo build --release) and gdal-bin.
 """
 
@@ -75,7 +75,6 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--flat-points", type=int, default=10_000_000, help="a larger dataset exported to show memory stays flat (0 to skip)")
     parser.add_argument("--only", help="comma-separated formats to run")
     args = parser.parse_args()
     if not BIN.exists():
@@ -163,28 +162,9 @@ def main():
         exports.append((name, result, peer_name))
         print("export", name, {k: round(v[0], 2) for k, v in result.items()}, file=sys.stderr, flush=True)
 
-    flat = []
-    if args.flat_points:
-        big_source = DATA / f"points_{args.flat_points}.geojsonl"
-        if not big_source.exists():
-            subprocess.run([str(BIN), "generate", "--points", str(args.flat_points), "--output", str(big_source), "--quiet"], check=True)
-        big_store = OUT / "big.gpkg"
-        if not big_store.exists():
-            subprocess.run([str(BIN), "--store", str(big_store), "import", str(big_source), "--dataset", "points", "--quiet"], check=True)
-        for name in ["geojsonseq", "csv", "geoparquet", "gpkg", "fgb"]:
-            if only and name not in only:
-                continue
-            small = next((r for f, r, _ in exports if f == name and r), None)
-            out = OUT / f"big.{name}"
-            remove(out)
-            t, m = measure([str(BIN), "--store", str(big_store), "export", "points", "--format", name, "--output", str(out), "--quiet"])
-            flat.append((name, t, m, small["geoconsole"][1] if small else None, out.stat().st_size / 1e9))
-            remove(out)
-            print("flat", name, round(t, 1), round(m), file=sys.stderr, flush=True)
-
     gdal_version = subprocess.run(["ogr2ogr", "--version"], capture_output=True, text=True).stdout.strip()
     ours_version = subprocess.run([str(BIN), "--version"], capture_output=True, text=True).stdout.strip()
-    cmd = f"python3 bench/formats_vs_ogr2ogr.py --points {n} --runs {args.runs} --flat-points {args.flat_points}"
+    cmd = f"python3 bench/formats_vs_ogr2ogr.py --points {n} --runs {args.runs}"
     lines = [BEGIN, "## Formats: import and export per format, geoconsole vs ogr2ogr (GeoParquet: GeoPandas)", ""]
     lines.append(f"Run {datetime.date.today()} on {platform.machine()}, {os.cpu_count()} cores; {ours_version}; {gdal_version}.")
     lines.append(f"Command: `{cmd}`")
@@ -218,14 +198,6 @@ def main():
         ot, om, _ = r["geoconsole"]
         pt, pm, _ = r[peer]
         lines.append(f"| {name} | {n:,} | {ot:.2f} | {pt:.2f} | {peer} | {pt / ot:.2f}× | {n / ot:,.0f} | {n / pt:,.0f} | {om:.0f} / {pm:.0f} |")
-    if flat:
-        lines.append("")
-        lines.append(f"### Memory at {args.flat_points:,} features (export, geoconsole)")
-        lines.append("")
-        lines.append(f"| format | seconds | features/s | file GB | peak RSS MiB | peak RSS MiB at {n:,} |")
-        lines.append("|---|---|---|---|---|---|")
-        for name, t, m, small, gb in flat:
-            lines.append(f"| {name} | {t:.1f} | {args.flat_points / t:,.0f} | {gb:.2f} | {m:.0f} | {'' if small is None else f'{small:.0f}'} |")
     lines.append("")
     lines.append("All runs (s): " + "; ".join(
         [f"import {f} {side} {', '.join(f'{t:.2f}' for t in r[side][2])}" for f, _, _, r, _ in imports if r for side in r] +
