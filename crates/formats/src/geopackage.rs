@@ -190,6 +190,7 @@ pub(crate) struct GeoPackageWriter {
     table: String,
     columns: Vec<(String, FieldType)>,
     insert: String,
+    insert_rtree: String,
     rows_in_transaction: usize,
     extent: Option<Bbox>,
 }
@@ -254,6 +255,10 @@ impl GeoPackageWriter {
             "INSERT INTO {} (geom{names}) VALUES (?1{placeholders})",
             quote(&table)
         );
+        let insert_rtree = format!(
+            "INSERT INTO {} VALUES (?1, ?2, ?3, ?4, ?5)",
+            quote(&rtree_name(&table, "geom"))
+        );
         Ok(Self {
             out,
             folder,
@@ -261,6 +266,7 @@ impl GeoPackageWriter {
             table,
             columns,
             insert,
+            insert_rtree,
             rows_in_transaction: 0,
             extent: None,
         })
@@ -308,10 +314,7 @@ impl FeatureWriter for GeoPackageWriter {
                 .execute(rusqlite::params_from_iter(values.iter()))?;
             let fid = self.conn.last_insert_rowid();
             self.conn
-                .prepare_cached(&format!(
-                    "INSERT INTO {} VALUES (?1, ?2, ?3, ?4, ?5)",
-                    quote(&rtree_name(&self.table, "geom"))
-                ))?
+                .prepare_cached(&self.insert_rtree)?
                 .execute(params![fid, bbox.west, bbox.east, bbox.south, bbox.north])?;
             Ok(())
         };
