@@ -3,7 +3,7 @@
 # end-to-end tests, the web console's unit tests (vitest) and its browser tests (playwright-core driving
 # Debian's Chromium against a real server on the demo data). On a fresh Debian machine it first installs what
 # the tests talk to: GDAL's ogrinfo/ogr2ogr (gdal-bin: GeoPackage, OGC API Features and MVT clients), the
-# sqlite3 shell, Debian's chromium, Node.js and npm when missing, the web console's npm packages, and from
+# sqlite3 shell, PostgreSQL 15 with PostGIS 3 (scripts/postgres.sh, on 127.0.0.1 only), Debian's chromium, Node.js and npm when missing, the web console's npm packages, and from
 # PyPI the OGC API client OWSLib, the OpenAPI fuzzer schemathesis and pyarrow (a second GeoParquet
 # implementation, since Debian's GDAL 3.6 has no Parquet driver), and from crates.io cargo-deny.
 set -euo pipefail
@@ -31,6 +31,14 @@ if [ ${#python_missing[@]} -gt 0 ]; then
   echo "installing test dependencies from PyPI: ${python_missing[*]}"
   python3 -m pip install --quiet --disable-pip-version-check "${python_missing[@]}"
 fi
+
+# The PostGIS store's tests talk to a real PostgreSQL 15 + PostGIS 3 on 127.0.0.1 (installed from Debian and
+# started by scripts/postgres.sh when missing); each test makes a schema of its own in this database.
+if [ -z "${GEOCONSOLE_TEST_POSTGRES:-}" ]; then
+  GEOCONSOLE_TEST_POSTGRES=$(./scripts/postgres.sh geoconsole_test)
+  export GEOCONSOLE_TEST_POSTGRES
+fi
+echo "PostGIS tests use $GEOCONSOLE_TEST_POSTGRES"
 
 # The binary embeds the web console, so it is built first.
 ./scripts/build-web.sh

@@ -48,6 +48,8 @@ pub struct Console {
     pub(crate) network: Arc<geoconsole_feeds::NetworkPolicy>,
     /// Each indexed dataset's finest H3 cells by slot, for the version they were computed from.
     pub(crate) h3_cells: Arc<std::sync::Mutex<CellCache>>,
+    /// News of other instances' commits and the leader's lease, when the store is shared.
+    pub(crate) cluster: Option<Arc<dyn geoconsole_store::ClusterStore>>,
 }
 
 impl Console {
@@ -62,7 +64,15 @@ impl Console {
             accounts: None,
             network: Arc::default(),
             h3_cells: Arc::default(),
+            cluster: None,
         }
+    }
+
+    /// Coordinates with other instances through `store`: their commits refresh this console's index, and
+    /// only the leader polls feeds and delivers webhooks (see [`crate::cluster`]).
+    pub fn with_cluster(mut self, store: Arc<dyn geoconsole_store::ClusterStore>) -> Self {
+        self.cluster = Some(store);
+        self
     }
 
     /// The configured risk model, if any.

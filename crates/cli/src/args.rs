@@ -50,6 +50,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Serve the store over HTTP: OGC API Features and Tiles, vector tiles, change events
     Serve(ServeArgs),
+    /// Copy everything in the store (--store) into another store: GeoPackage ↔ PostgreSQL/PostGIS
+    Migrate(MigrateArgs),
     /// Which sites lie within reach of which hazard events, by each hazard dataset's impact model
     Exposure(ExposureArgs),
     /// Sites ranked by an explainable risk score, optionally as of a past time
@@ -512,6 +514,20 @@ pub struct QueryArgs {
     /// Continue after this cursor (the `next` of a previous page)
     #[arg(long)]
     pub cursor: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The store to copy into: a GeoPackage path or postgres://user:password@host/db[?schema=NAME]
+    #[arg(long, value_name = "STORE")]
+    pub to: String,
+    /// Copy only this dataset (repeatable); without it, every dataset and then rules, feeds, accounts,
+    /// tokens, alerts and the audit log
+    #[arg(long = "dataset", value_name = "ID")]
+    pub datasets: Vec<String>,
+    /// Replace datasets the target already has (otherwise the copy refuses to start)
+    #[arg(long)]
+    pub replace: bool,
 }
 
 #[derive(Debug, Args)]

@@ -98,7 +98,11 @@ fn run(cli: Cli) -> Result<()> {
         };
         let policy = geoconsole_feeds::NetworkPolicy::allowing(&allow)
             .map_err(|e| anyhow::anyhow!("config: [network] allow: {e}"))?;
-        let console = open_console(&location, policy)?;
+        let backend = open_backend(&location).await?;
+        if let Command::Migrate(args) = &cli.command {
+            return commands::migrate::run(&backend, args, &cli).await;
+        }
+        let console = backend.console(policy)?;
         console.set_risk_model(file_config.risk);
         console.set_webhooks(file_config.webhooks)?;
         console.set_impact_models(
@@ -134,24 +138,60 @@ fn run(cli: Cli) -> Result<()> {
             Command::Users(command) => commands::access::users(&console, command, &cli).await,
             Command::Tokens(command) => commands::access::tokens(&console, command, &cli).await,
             Command::Audit(args) => commands::access::audit(&console, args, &cli).await,
-            Command::Generate(_) => Ok(()),
+            Command::Generate(_) | Command::Migrate(_) => Ok(()),
         }
     })
 }
 
-/// Picks the backend from the store location. Backends are chosen here, at run time, never by cargo features.
-fn open_console(location: &str, policy: geoconsole_feeds::NetworkPolicy) -> Result<Console> {
-    if location.starts_with("postgres://") || location.starts_with("postgresql://") {
-        bail!(
-            "PostgreSQL/PostGIS stores are not available in this build yet; use a GeoPackage path such as ops.gpkg"
-        );
+/// One store backend seen through every trait the console needs.
+pub struct Backend {
+    pub features: Arc<dyn geoconsole_store::FeatureStore>,
+    pub alerts: Arc<dyn geoconsole_store::AlertStore>,
+    pub feeds: Arc<dyn geoconsole_store::FeedStore>,
+    pub access: Arc<dyn geoconsole_store::AccessStore>,
+    pub cluster: Arc<dyn geoconsole_store::ClusterStore>,
+}
+
+impl Backend {
+    fn of<S>(store: Arc<S>) -> Self
+    where
+        S: geoconsole_store::FeatureStore
+            + geoconsole_store::AlertStore
+            + geoconsole_store::FeedStore
+            + geoconsole_store::AccessStore
+            + geoconsole_store::ClusterStore
+            + 'static,
+    {
+        Self {
+            features: store.clone(),
+            alerts: store.clone(),
+            feeds: store.clone(),
+            access: store.clone(),
+            cluster: store,
+        }
     }
-    let store = Arc::new(GpkgStore::open(location)?);
-    Ok(Console::new(store.clone())
-        .with_network(policy)
-        .with_alerts(store.clone())
-        .with_access(store.clone())
-        .with_feeds(store, geoconsole_feeds::FetchLimits::default())?)
+
+    fn console(&self, policy: geoconsole_feeds::NetworkPolicy) -> Result<Console> {
+        Ok(Console::new(self.features.clone())
+            .with_network(policy)
+            .with_alerts(self.alerts.clone())
+            .with_access(self.access.clone())
+            .with_feeds(self.feeds.clone(), geoconsole_feeds::FetchLimits::default())?
+            .with_cluster(self.cluster.clone()))
+    }
+}
+
+/// Picks the backend from the store location: a `postgres://` URL is PostgreSQL/PostGIS, anything else a
+/// GeoPackage path. Backends are chosen here, at run time, never by cargo features.
+pub async fn open_backend(location: &str) -> Result<Backend> {
+    if geoconsole_postgis::is_postgres_url(location) {
+        let store = geoconsole_postgis::PostgisStore::open(location).await?;
+        return Ok(Backend::of(Arc::new(store)));
+    }
+    if location.contains("://") {
+        bail!("store '{location}': give a GeoPackage path (ops.gpkg) or a postgres://user:password@host/database URL");
+    }
+    Ok(Backend::of(Arc::new(GpkgStore::open(location)?)))
 }
 
 fn init_logging(verbose: u8, configured: Option<&str>, serving: bool, json: bool) {

@@ -177,3 +177,20 @@ impl FeatureStore for GpkgStore {
         .await
     }
 }
+
+/// One process opens a GeoPackage for writing at a time (the console's own rule; SQLite would serialise
+/// several, but nothing would tell their indexes of each other's commits): no news from elsewhere, and this
+/// process always leads.
+#[async_trait]
+impl geoconsole_store::ClusterStore for GpkgStore {
+    async fn subscribe(
+        &self,
+        _sink: Box<dyn Fn(geoconsole_store::ClusterEvent) + Send + Sync>,
+    ) -> StoreResult<Option<Box<dyn geoconsole_store::Subscription>>> {
+        Ok(None)
+    }
+
+    async fn try_lead(&self) -> StoreResult<Option<Box<dyn geoconsole_store::Lease>>> {
+        Ok(Some(Box::new(geoconsole_store::SoleLease)))
+    }
+}

@@ -4,6 +4,8 @@
 //!
 //! The audit log is append-only by contract: there is no method to change or remove an entry, and
 //! backends refuse it below this trait too (the GeoPackage store with triggers).
+//!
+//! Instants are kept to the microsecond, PostgreSQL's precision: finer parts may be lost.
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;

@@ -4,15 +4,18 @@
 //! backend with one line of [`feature_store_conformance!`]. Alongside features it owns the [`AlertStore`]
 //! contract: rules, alerts with their lifecycle ([`alerts::apply`]), and the outbox of deliveries; the
 //! [`FeedStore`] registry of live feeds; and the [`AccessStore`]: accounts, tokens, sessions, audit log.
+//! The [`ClusterStore`] gives several instances on one store news of each other's commits and one leader.
 //!
-//! Depends on `model` and `query` only. Backends (`gpkg`, later `postgis`) depend on it, never the reverse.
+//! Depends on `model` and `query` only. Backends (`gpkg`, `postgis`) depend on it, never the reverse.
 //! Rule: nothing written is visible to readers before `commit` returns; a writer dropped without commit
 //! leaves the store exactly as it was.
 #![forbid(unsafe_code)]
 
 pub mod access;
 pub mod alerts;
+pub mod cluster;
 pub mod conformance;
+pub mod copy;
 mod error;
 pub mod feeds;
 mod stats;
@@ -32,6 +35,7 @@ pub use alerts::{
     AlertFilter, AlertRecord, AlertState, AlertStore, Attempt, Delivery, DeliveryState,
     Disposition, NewAlert, RuleRecord, Transition,
 };
+pub use cluster::{ClusterEvent, ClusterStore, Lease, SoleLease, Subscription};
 pub use error::{StoreError, StoreErrorKind, StoreResult};
 pub use feeds::{FeedRecord, FeedStore};
 pub use stats::DatasetStats;
@@ -100,7 +104,7 @@ pub struct IndexRow {
     pub time: Option<TimeSpan>,
 }
 
-/// A durable store of datasets. Implementations: GeoPackage file (`gpkg`), PostGIS (later).
+/// A durable store of datasets. Implementations: GeoPackage file (`gpkg`), PostgreSQL/PostGIS (`postgis`).
 #[async_trait]
 pub trait FeatureStore: Send + Sync + Debug {
     /// Where the store lives, for messages: a path or a URL without credentials.

@@ -1,4 +1,5 @@
-//! Room `testkit`, dev-only: what tests across rooms share. Temporary stores on real GeoPackage files, the
+//! Room `testkit`, dev-only: what tests across rooms share. Temporary stores on real GeoPackage files and in
+//! schemas of a real PostGIS database, the
 //! path of committed fixtures, small feature builders, real servers on 127.0.0.1 with an HTTP client, and a
 //! webhook receiver that records what it is sent.
 //! Tests may depend on it; no production crate does.
@@ -19,7 +20,7 @@ use geoconsole_app::Console;
 use geoconsole_gpkg::GpkgStore;
 use geoconsole_model::geo_types::{Geometry, Point};
 use geoconsole_model::{Feature, FeatureId, Properties};
-use geoconsole_store::{AccessStore, AlertStore, FeatureStore, FeedStore};
+use geoconsole_store::{AccessStore, AlertStore, ClusterStore, FeatureStore, FeedStore};
 
 /// A store on a GeoPackage file in a temporary folder that lives as long as the value.
 pub struct TempStore {
@@ -27,8 +28,38 @@ pub struct TempStore {
     alerts: Arc<dyn AlertStore>,
     feeds: Arc<dyn FeedStore>,
     access: Arc<dyn AccessStore>,
+    cluster: Arc<dyn ClusterStore>,
     path: PathBuf,
+    /// The store's location as `--store` takes it: the GeoPackage's path or the PostgreSQL URL.
+    location: String,
+    /// A PostGIS store's schema, dropped with the value.
+    postgis_schema: Option<(String, String)>,
     dir: tempfile::TempDir,
+}
+
+impl Drop for TempStore {
+    fn drop(&mut self) {
+        let Some((url, schema)) = self.postgis_schema.take() else {
+            return;
+        };
+        // Drop runs inside or outside a runtime; a thread of its own with its own runtime works in both.
+        let _ = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async move {
+                if let Ok(store) =
+                    geoconsole_postgis::PostgisStore::open(&format!("{url}?schema={schema}")).await
+                {
+                    let _ = store.destroy().await;
+                }
+            });
+        })
+        .join();
+    }
 }
 
 impl TempStore {
@@ -58,6 +89,15 @@ impl TempStore {
         Arc::clone(&self.access)
     }
 
+    pub fn cluster_store(&self) -> Arc<dyn ClusterStore> {
+        Arc::clone(&self.cluster)
+    }
+
+    /// What `--store` takes to open this store: the GeoPackage's path or the PostgreSQL URL.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
     /// A console with alerting, accounts and feeds; feeds may reach 127.0.0.1 (test origins), allowed explicitly as
     /// an operator would in `[network] allow`.
     pub fn console(&self) -> Console {
@@ -68,6 +108,7 @@ impl TempStore {
             .with_access(self.access_store())
             .with_feeds(self.feed_store(), Default::default())
             .expect("feed client")
+            .with_cluster(self.cluster_store())
     }
 }
 
@@ -87,8 +128,55 @@ pub fn temp_gpkg() -> TempStore {
         store: store.clone(),
         alerts: store.clone(),
         feeds: store.clone(),
-        access: store,
+        access: store.clone(),
+        cluster: store,
+        location: path.display().to_string(),
         path,
+        postgis_schema: None,
+        dir,
+    }
+}
+
+/// The test database's URL (`GEOCONSOLE_TEST_POSTGRES`, set by `scripts/test.sh`, which starts PostgreSQL
+/// with PostGIS on 127.0.0.1). Panics with the way out when it is not set: PostGIS tests never skip.
+pub fn test_postgres_url() -> String {
+    std::env::var("GEOCONSOLE_TEST_POSTGRES").unwrap_or_else(|_| {
+        panic!(
+            "GEOCONSOLE_TEST_POSTGRES is not set: run the tests with scripts/test.sh, or start PostgreSQL with \
+             `scripts/postgres.sh geoconsole_test` and export GEOCONSOLE_TEST_POSTGRES=<the URL it prints>"
+        )
+    })
+}
+
+/// A fresh, empty PostGIS store: a schema of its own in the test database, dropped with the value.
+pub async fn temp_postgis() -> TempStore {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let url = test_postgres_url();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let schema = format!(
+        "t{}_{}_{nanos}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let location = format!("{url}?schema={schema}");
+    let store = Arc::new(
+        geoconsole_postgis::PostgisStore::open(&location)
+            .await
+            .unwrap_or_else(|e| panic!("open a PostGIS store in schema {schema}: {e}")),
+    );
+    let dir = tempfile::tempdir().expect("temporary folder");
+    TempStore {
+        store: store.clone(),
+        alerts: store.clone(),
+        feeds: store.clone(),
+        access: store.clone(),
+        cluster: store,
+        path: dir.path().to_path_buf(),
+        location,
+        postgis_schema: Some((url, schema)),
         dir,
     }
 }

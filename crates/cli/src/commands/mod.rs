@@ -9,6 +9,7 @@ pub mod exposure;
 pub mod feeds;
 pub mod generate;
 pub mod import;
+pub mod migrate;
 pub mod query;
 pub mod risk;
 pub mod serve;

@@ -12,7 +12,7 @@ use crate::access::{
 };
 
 fn user(name: &str, role: Role) -> UserRecord {
-    let now = Utc::now();
+    let now = now_us();
     UserRecord {
         name: name.into(),
         role,
@@ -22,6 +22,11 @@ fn user(name: &str, role: Role) -> UserRecord {
         created: now,
         updated: now,
     }
+}
+
+/// Stores keep instants to the microsecond (PostgreSQL's precision); the checks use instants they can keep.
+fn now_us() -> chrono::DateTime<Utc> {
+    chrono::SubsecRound::trunc_subsecs(Utc::now(), 6)
 }
 
 pub async fn accounts_and_tokens_round_trip(store: &dyn AccessStore) {
@@ -57,8 +62,8 @@ pub async fn accounts_and_tokens_round_trip(store: &dyn AccessStore) {
         secret_hash: "ab".repeat(32),
         scope: Role::Viewer,
         datasets: Some(vec!["sites".into()]),
-        created: Utc::now(),
-        expires: Some(Utc::now() + Duration::days(30)),
+        created: now_us(),
+        expires: Some(now_us() + Duration::days(30)),
         revoked: None,
         last_used: None,
     };
@@ -75,7 +80,7 @@ pub async fn accounts_and_tokens_round_trip(store: &dyn AccessStore) {
     assert_eq!(store.tokens(Some("bob")).await.expect("bob's").len(), 1);
     assert_eq!(store.tokens(None).await.expect("all").len(), 2);
     let revoked = TokenRecord {
-        revoked: Some(Utc::now()),
+        revoked: Some(now_us()),
         ..token
     };
     store.put_token(revoked.clone()).await.expect("revoke");
@@ -87,7 +92,7 @@ pub async fn accounts_and_tokens_round_trip(store: &dyn AccessStore) {
 }
 
 pub async fn sessions_end_one_by_one_per_account_and_by_age(store: &dyn AccessStore) {
-    let now = Utc::now();
+    let now = now_us();
     let session = |id: &str, user: &str, expires| SessionRecord {
         id_hash: id.into(),
         user: user.into(),

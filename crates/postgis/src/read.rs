@@ -1,0 +1,257 @@
+//! Reading features back: bbox through the GiST index, time through its index, keyset paging on `key`, the
+//! index scan in one repeatable-read snapshot, and features fetched by key.
+
+use chrono::{DateTime, Utc};
+use geoconsole_model::geo_types::Geometry;
+use geoconsole_model::{Bbox, Dataset, Feature, FeatureId, FieldType, Properties, TimeSpan};
+use geoconsole_query::{Cursor, FeatureQuery};
+use geoconsole_store::{FeaturePage, IndexRow, StoreError, StoreErrorKind, StoreResult};
+use geozero::wkb::Wkb;
+use geozero::{CoordDimensions, ToGeo, ToWkb};
+use serde_json::Value;
+use tokio_postgres::GenericClient;
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use crate::connect::quote;
+
+/// The columns every feature read selects, in the order [`feature_from_row`] reads them.
+pub const FEATURE_COLUMNS: &str =
+    "key, feature_id, ST_AsBinary(geom), time_start, time_end, properties";
+
+pub fn encode_geometry(geometry: &Geometry<f64>) -> Result<Vec<u8>, String> {
+    geometry
+        .to_wkb(CoordDimensions::xy())
+        .map_err(|e| format!("geometry cannot be written as WKB: {e}"))
+}
+
+pub fn decode_geometry(wkb: &[u8]) -> Result<Geometry<f64>, String> {
+    Wkb(wkb)
+        .to_geo()
+        .map_err(|e| format!("unreadable geometry: {e}"))
+}
+
+fn corrupt(dataset: &Dataset, why: impl std::fmt::Display) -> StoreError {
+    StoreError::new(
+        StoreErrorKind::Internal,
+        format!("dataset '{}': {why}", dataset.id),
+    )
+}
+
+fn time_of(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> Option<TimeSpan> {
+    match (start, end) {
+        (Some(start), Some(end)) => Some(TimeSpan { start, end }),
+        (Some(start), None) => Some(TimeSpan::instant(start)),
+        _ => None,
+    }
+}
+
+/// Properties in the schema's field order (jsonb keeps its own order), each read as its field's type: an
+/// integer stored in a real field reads as a real, as it does from a GeoPackage's REAL column.
+fn typed_properties(dataset: &Dataset, stored: Value) -> Properties {
+    let Value::Object(mut stored) = stored else {
+        return Properties::new();
+    };
+    let mut out = Properties::with_capacity(stored.len());
+    for field in dataset.schema.fields() {
+        if let Some(value) = stored.remove(&field.name) {
+            let value = match (value, field.field_type) {
+                (Value::Number(n), FieldType::Real) if !n.is_f64() => n
+                    .as_f64()
+                    .and_then(serde_json::Number::from_f64)
+                    .map_or(Value::Null, Value::Number),
+                (value, _) => value,
+            };
+            out.insert(field.name.clone(), value);
+        }
+    }
+    // Properties the schema does not list (none, as written by this store) keep their place at the end.
+    out.extend(stored);
+    out
+}
+
+pub fn feature_from_row(dataset: &Dataset, row: &Row) -> StoreResult<(i64, Feature)> {
+    let key: i64 = row.get(0);
+    let wkb: &[u8] = row.get(2);
+    let geometry =
+        decode_geometry(wkb).map_err(|e| corrupt(dataset, format!("feature {key}: {e}")))?;
+    Ok((
+        key,
+        Feature {
+            id: Some(FeatureId(row.get(1))),
+            geometry,
+            time: time_of(row.get(3), row.get(4)),
+            properties: typed_properties(dataset, row.get(5)),
+        },
+    ))
+}
+
+fn parse_cursor(cursor: &Cursor) -> StoreResult<i64> {
+    cursor
+        .0
+        .parse::<i64>()
+        .ok()
+        .filter(|key| *key >= 0)
+        .ok_or_else(|| {
+            StoreError::new(
+                StoreErrorKind::Invalid,
+                format!("cursor '{}' is not valid for this dataset", cursor.0),
+            )
+        })
+}
+
+/// The `WHERE` conditions and parameters for a bbox (split at the antimeridian) and a datetime filter, with
+/// parameters numbered from `first`.
+pub fn conditions(
+    bbox: Option<&Bbox>,
+    datetime: Option<&geoconsole_query::DateTimeFilter>,
+    first: usize,
+) -> (String, Vec<Box<dyn ToSql + Sync + Send>>) {
+    let mut sql = String::new();
+    let mut params: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
+    if let Some(bbox) = bbox {
+        let parts: Vec<String> = bbox
+            .split_at_antimeridian()
+            .into_iter()
+            .map(|part| {
+                let n = first + params.len();
+                params.extend(
+                    [part.west, part.south, part.east, part.north]
+                        .map(|v| Box::new(v) as Box<dyn ToSql + Sync + Send>),
+                );
+                format!(
+                    "geom && ST_MakeEnvelope(${}, ${}, ${}, ${}, 4326)",
+                    n + 1,
+                    n + 2,
+                    n + 3,
+                    n + 4
+                )
+            })
+            .collect();
+        sql.push_str(&format!(" AND ({})", parts.join(" OR ")));
+    }
+    if let Some(datetime) = datetime {
+        sql.push_str(" AND time_start IS NOT NULL");
+        if let Some(start) = datetime.start {
+            params.push(Box::new(start));
+            sql.push_str(&format!(" AND time_end >= ${}", first + params.len()));
+        }
+        if let Some(end) = datetime.end {
+            params.push(Box::new(end));
+            sql.push_str(&format!(" AND time_start <= ${}", first + params.len()));
+        }
+    }
+    (sql, params)
+}
+
+pub async fn query(
+    client: &impl GenericClient,
+    dataset: &Dataset,
+    query: &FeatureQuery,
+) -> Result<StoreResult<FeaturePage>, tokio_postgres::Error> {
+    let mut params: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
+    let mut sql = format!(
+        "SELECT {FEATURE_COLUMNS} FROM {} WHERE true",
+        quote(dataset.id.as_str())
+    );
+    if let Some(cursor) = &query.cursor {
+        match parse_cursor(cursor) {
+            Ok(key) => params.push(Box::new(key)),
+            Err(e) => return Ok(Err(e)),
+        }
+        sql.push_str(" AND key > $1");
+    }
+    let (filter, filter_params) =
+        conditions(query.bbox.as_ref(), query.datetime.as_ref(), params.len());
+    sql.push_str(&filter);
+    params.extend(filter_params);
+    sql.push_str(" ORDER BY key");
+    if let Some(limit) = query.limit {
+        // One more than asked tells whether a next page exists without counting.
+        params.push(Box::new(limit as i64 + 1));
+        sql.push_str(&format!(" LIMIT ${}", params.len()));
+    }
+    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as _).collect();
+    let rows = client.query(&sql, &refs).await?;
+    let mut features = Vec::new();
+    let mut last_key = None;
+    let mut more = false;
+    for row in &rows {
+        if query.limit.is_some_and(|limit| features.len() >= limit) {
+            more = true;
+            break;
+        }
+        let (key, feature) = match feature_from_row(dataset, row) {
+            Ok(f) => f,
+            Err(e) => return Ok(Err(e)),
+        };
+        last_key = Some(key);
+        // The GiST index compares single-precision boxes rounded outward; the exact test keeps edges honest.
+        if let Some(bbox) = &query.bbox
+            && !Bbox::of_geometry(&feature.geometry).is_some_and(|b| b.intersects(bbox))
+        {
+            continue;
+        }
+        features.push(feature);
+    }
+    let next = if more {
+        last_key.map(|key| Cursor(key.to_string()))
+    } else {
+        None
+    };
+    Ok(Ok(FeaturePage { features, next }))
+}
+
+pub async fn feature(
+    client: &impl GenericClient,
+    dataset: &Dataset,
+    id: &FeatureId,
+) -> Result<Option<StoreResult<Feature>>, tokio_postgres::Error> {
+    let sql = format!(
+        "SELECT {FEATURE_COLUMNS} FROM {} WHERE feature_id = $1",
+        quote(dataset.id.as_str())
+    );
+    let row = client.query_opt(&sql, &[&id.as_str()]).await?;
+    Ok(row.map(|r| feature_from_row(dataset, &r).map(|(_, f)| f)))
+}
+
+pub async fn features_by_key(
+    client: &impl GenericClient,
+    dataset: &Dataset,
+    keys: &[i64],
+) -> Result<StoreResult<Vec<(i64, Feature)>>, tokio_postgres::Error> {
+    let sql = format!(
+        "SELECT {FEATURE_COLUMNS} FROM {} WHERE key = ANY($1)",
+        quote(dataset.id.as_str())
+    );
+    let rows = client.query(&sql, &[&keys]).await?;
+    let mut found = std::collections::HashMap::with_capacity(rows.len());
+    for row in &rows {
+        match feature_from_row(dataset, row) {
+            Ok((key, feature)) => {
+                found.insert(key, feature);
+            }
+            Err(e) => return Ok(Err(e)),
+        }
+    }
+    // In the order asked; a key asked twice gets its feature twice.
+    Ok(Ok(keys
+        .iter()
+        .filter_map(|k| found.get(k).map(|f| (*k, f.clone())))
+        .collect()))
+}
+
+/// Rows handed to the index per batch.
+pub const BATCH_ROWS: usize = 16_384;
+
+/// The index columns of one row.
+pub fn index_row(dataset: &Dataset, row: &Row) -> StoreResult<IndexRow> {
+    let key: i64 = row.get(0);
+    let wkb: &[u8] = row.get(1);
+    Ok(IndexRow {
+        key,
+        geometry: decode_geometry(wkb)
+            .map_err(|e| corrupt(dataset, format!("feature {key}: {e}")))?,
+        time: time_of(row.get(2), row.get(3)),
+    })
+}
