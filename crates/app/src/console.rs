@@ -50,6 +50,8 @@ pub struct Console {
     pub(crate) h3_cells: Arc<std::sync::Mutex<CellCache>>,
     /// News of other instances' commits and the leader's lease, when the store is shared.
     pub(crate) cluster: Option<Arc<dyn geoconsole_store::ClusterStore>>,
+    /// Whether this instance holds the store's lease now.
+    pub(crate) leading: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Console {
@@ -65,6 +67,7 @@ impl Console {
             network: Arc::default(),
             h3_cells: Arc::default(),
             cluster: None,
+            leading: Arc::default(),
         }
     }
 

@@ -11,6 +11,7 @@
 pub mod alerting;
 mod analysis;
 mod buckets;
+mod cluster;
 mod console;
 mod error;
 mod export;
@@ -26,6 +27,7 @@ mod uploads;
 pub use alerting::{AlertEvent, AlertSeverity, Alerting, Condition, DryRun, Rule, Webhook};
 pub use analysis::{ExposureReport, ExposureRequest, ModelUsed};
 pub use buckets::{BucketReport, BucketRequest, RegionSeries, Regions};
+pub use cluster::{Following, HEARTBEAT};
 pub use console::Console;
 pub use error::{AppError, AppErrorKind, AppResult};
 pub use export::ExportReport;

@@ -189,7 +189,9 @@ pub async fn open_backend(location: &str) -> Result<Backend> {
         return Ok(Backend::of(Arc::new(store)));
     }
     if location.contains("://") {
-        bail!("store '{location}': give a GeoPackage path (ops.gpkg) or a postgres://user:password@host/database URL");
+        bail!(
+            "store '{location}': give a GeoPackage path (ops.gpkg) or a postgres://user:password@host/database URL"
+        );
     }
     Ok(Backend::of(Arc::new(GpkgStore::open(location)?)))
 }

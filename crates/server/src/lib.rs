@@ -264,30 +264,30 @@ pub async fn start(console: Console, options: ServerOptions) -> std::io::Result<
     let warm = state.clone();
     tokio::task::spawn_blocking(move || web::prewarm(&warm));
     let app = router(state, &options);
-    let delivering = console.clone();
-    let feeds_stop = shutdown.clone();
-    let poll_feeds = options.poll_feeds;
+    // Commits made by other instances on a shared store reach this one's index from before it loads, so none
+    // falls between the load and the news.
+    let following = console
+        .follow_cluster()
+        .await
+        .map_err(std::io::Error::other)?;
+    let leading = console.clone();
+    let mut until_shutdown = shutdown.clone();
     tokio::spawn(async move {
+        let _following = following;
         if let Err(e) = console.start_live().await {
             tracing::error!(error = %e, "indexing failed; the server stays up but not ready");
-            return;
         }
-        // Rules catch up with commits they missed while the console was down; the key of each alert
-        // keeps a replay from raising anything twice.
-        if let Err(e) = console.catch_up_rules().await {
-            tracing::error!(error = %e, "alert rules could not catch up; they retry at the next start");
-        }
-        // Feeds poll once the index and rules are ready; a feed due while the console was down is polled
-        // at once.
-        if poll_feeds {
-            console.run_feeds(feeds_stop).await;
-        }
+        // Kept until shutdown: dropping it would stop the news.
+        let _ = until_shutdown.wait_for(|stop| *stop).await;
     });
-    // The outbox is sent from start: what was raised before a crash goes out now.
-    tokio::spawn(geoconsole_app::alerting::deliver::run(
-        delivering,
-        shutdown.clone(),
-    ));
+    // Feeds, rule catch-up and webhook deliveries run on one instance at a time (this one when alone):
+    // deliveries from the start, so what was raised before a crash goes out now; feeds and rules once the
+    // index is ready.
+    tokio::spawn({
+        let stop = shutdown.clone();
+        let poll_feeds = options.poll_feeds;
+        async move { leading.lead_when_elected(poll_feeds, stop).await }
+    });
     let limits = listen::ConnectionLimits {
         header_timeout: options.header_timeout,
         max_connections: options.max_connections,

@@ -33,7 +33,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         json_response(
             StatusCode::OK,
             "application/json",
-            json!({"status": "ready"}).to_string(),
+            json!({"status": "ready", "leader": state.console.is_leader()}).to_string(),
         )
     } else {
         json_response(
@@ -52,6 +52,11 @@ pub async fn metrics_route(State(state): State<AppState>) -> Response {
     metrics::gauge!("geoconsole_index_features")
         .set(indexes.all().iter().map(|s| s.len()).sum::<usize>() as f64);
     metrics::gauge!("geoconsole_tile_cache_bytes").set(state.tiles.bytes() as f64);
+    metrics::gauge!("geoconsole_cluster_leader").set(if state.console.is_leader() {
+        1.0
+    } else {
+        0.0
+    });
     feed_metrics(&state).await;
     let mut response = state.metrics.render().into_response();
     response.headers_mut().insert(

@@ -95,7 +95,14 @@ pub async fn copy(
         }
     }
     for dataset in chosen {
-        let copied = copy_dataset(from.features, to.features, dataset, options.replace, progress).await?;
+        let copied = copy_dataset(
+            from.features,
+            to.features,
+            dataset,
+            options.replace,
+            progress,
+        )
+        .await?;
         report.datasets.push((dataset.id.clone(), copied));
     }
     if !options.datasets.is_empty() {
@@ -120,27 +127,45 @@ pub async fn copy(
         to.alerts.put_rule(rule, watched).await?;
         report.rules += 1;
     }
-    progress(CopyProgress::Records { what: "rules", count: report.rules });
+    progress(CopyProgress::Records {
+        what: "rules",
+        count: report.rules,
+    });
     for feed in from.feeds.feeds().await? {
         to.feeds.put_feed(&feed.name, feed.definition).await?;
         to.feeds.save_feed_state(&feed.name, feed.state).await?;
         report.feeds += 1;
     }
-    progress(CopyProgress::Records { what: "feeds", count: report.feeds });
+    progress(CopyProgress::Records {
+        what: "feeds",
+        count: report.feeds,
+    });
     for user in from.access.users().await? {
         to.access.put_user(user).await?;
         report.users += 1;
     }
-    progress(CopyProgress::Records { what: "accounts", count: report.users });
+    progress(CopyProgress::Records {
+        what: "accounts",
+        count: report.users,
+    });
     for token in from.access.tokens(None).await? {
         to.access.put_token(token).await?;
         report.tokens += 1;
     }
-    progress(CopyProgress::Records { what: "tokens", count: report.tokens });
+    progress(CopyProgress::Records {
+        what: "tokens",
+        count: report.tokens,
+    });
     report.alerts = copy_alerts(from.alerts, to.alerts).await?;
-    progress(CopyProgress::Records { what: "alerts", count: report.alerts });
+    progress(CopyProgress::Records {
+        what: "alerts",
+        count: report.alerts,
+    });
     report.audit_entries = copy_audit(from.access, to.access).await?;
-    progress(CopyProgress::Records { what: "audit entries", count: report.audit_entries });
+    progress(CopyProgress::Records {
+        what: "audit entries",
+        count: report.audit_entries,
+    });
     Ok(report)
 }
 
@@ -163,7 +188,11 @@ async fn copy_dataset(
             source: dataset.source.clone(),
             time_fields: dataset.time_fields.clone(),
             id_field: dataset.id_field.clone(),
-            mode: if replace { WriteMode::Replace } else { WriteMode::Create },
+            mode: if replace {
+                WriteMode::Replace
+            } else {
+                WriteMode::Create
+            },
             skip_conflicts: false,
         })
         .await?;
@@ -239,7 +268,11 @@ async fn copy_alerts(from: &dyn AlertStore, to: &dyn AlertStore) -> StoreResult<
                         at,
                         disposition: record.disposition,
                         // The one note kept goes with the last step the alert took.
-                        note: record.resolved_at.is_none().then(|| record.note.clone()).flatten(),
+                        note: record
+                            .resolved_at
+                            .is_none()
+                            .then(|| record.note.clone())
+                            .flatten(),
                     },
                 )
                 .await?;

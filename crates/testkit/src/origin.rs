@@ -46,7 +46,7 @@ impl Serve {
 }
 
 type Routes = Arc<Mutex<HashMap<String, Serve>>>;
-type Hits = Arc<Mutex<Vec<(String, HeaderMap)>>>;
+type Hits = Arc<Mutex<Vec<(String, HeaderMap, std::time::Instant)>>>;
 
 pub struct FeedOrigin {
     /// `http://127.0.0.1:PORT`.
@@ -102,8 +102,19 @@ impl FeedOrigin {
             .lock()
             .expect("hits")
             .iter()
-            .filter(|(p, _)| p == path)
-            .map(|(_, h)| h.clone())
+            .filter(|(p, _, _)| p == path)
+            .map(|(_, h, _)| h.clone())
+            .collect()
+    }
+
+    /// When each request to `path` arrived, in order.
+    pub fn request_times(&self, path: &str) -> Vec<std::time::Instant> {
+        self.hits
+            .lock()
+            .expect("hits")
+            .iter()
+            .filter(|(p, _, _)| p == path)
+            .map(|(_, _, at)| *at)
             .collect()
     }
 }
@@ -113,7 +124,7 @@ async fn answer(State((routes, hits)): State<(Routes, Hits)>, request: Request) 
     let headers = request.headers().clone();
     hits.lock()
         .expect("hits")
-        .push((path.clone(), headers.clone()));
+        .push((path.clone(), headers.clone(), std::time::Instant::now()));
     let serve = routes.lock().expect("routes").get(&path).cloned();
     match serve {
         None => (StatusCode::NOT_FOUND, "no such feed").into_response(),

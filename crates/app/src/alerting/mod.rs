@@ -62,6 +62,8 @@ pub struct Alerting {
     site_sets: Mutex<HashMap<String, Arc<SiteSet>>>,
     /// One evaluation at a time, so two commits never race on marks.
     running: tokio::sync::Mutex<()>,
+    /// Which alerts have been announced here, when other instances raise alerts too.
+    pub(crate) news: crate::cluster::AlertNews,
 }
 
 impl Alerting {
@@ -73,11 +75,17 @@ impl Alerting {
             outbox: Notify::new(),
             site_sets: Mutex::new(HashMap::new()),
             running: tokio::sync::Mutex::new(()),
+            news: crate::cluster::AlertNews::default(),
         }
     }
 
     pub fn store(&self) -> &Arc<dyn AlertStore> {
         &self.store
+    }
+
+    pub(crate) fn announce(&self, event: AlertEvent) {
+        // No listener is not an error.
+        let _ = self.events.send(event);
     }
 
     /// Tells the delivery loop to look at the outbox now.
@@ -417,8 +425,17 @@ impl Console {
             .store
             .raise(alerts, alerting.targets_for(&rule.id))
             .await?;
+        // Following a shared store, every instance (this one too) announces alerts from the store's news,
+        // so each is announced once everywhere, in the store's order.
+        let announce = !alerting
+            .news
+            .following
+            .load(std::sync::atomic::Ordering::Acquire);
         for a in &stored {
             tracing::info!(alert = a.seq, rule = %a.alert.rule, title = %a.alert.title, "alert raised");
+            if !announce {
+                continue;
+            }
             let _ = alerting
                 .events
                 .send(AlertEvent::Raised { alert: a.clone() });

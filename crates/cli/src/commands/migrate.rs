@@ -27,34 +27,37 @@ pub async fn run(source: &Backend, args: &MigrateArgs, cli: &Cli) -> Result<()> 
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
     bar.set_style(
-        ProgressStyle::with_template("{spinner} {prefix} [{bar:30}] {human_pos}/{human_len} {per_sec} eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{spinner} {prefix} [{bar:30}] {human_pos}/{human_len} {per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
     );
     let started = std::time::Instant::now();
     let quiet = cli.quiet;
-    let report = geoconsole_store::copy::copy(
-        source.stores(),
-        target.stores(),
-        &options,
-        &mut |step| match step {
-            CopyProgress::Dataset { id, features } => {
-                bar.reset();
-                bar.set_length(features);
-                bar.set_prefix(id.to_string());
-            }
-            CopyProgress::Features(n) => bar.set_position(n),
-            CopyProgress::Verified { id, features } => {
-                bar.println(format!("{id}: {} features copied and counted in the target", HumanCount(features)));
-            }
-            CopyProgress::Records { what, count } => {
-                if !quiet {
-                    bar.println(format!("{what}: {count}"));
+    let report =
+        geoconsole_store::copy::copy(source.stores(), target.stores(), &options, &mut |step| {
+            match step {
+                CopyProgress::Dataset { id, features } => {
+                    bar.reset();
+                    bar.set_length(features);
+                    bar.set_prefix(id.to_string());
+                }
+                CopyProgress::Features(n) => bar.set_position(n),
+                CopyProgress::Verified { id, features } => {
+                    bar.println(format!(
+                        "{id}: {} features copied and counted in the target",
+                        HumanCount(features)
+                    ));
+                }
+                CopyProgress::Records { what, count } => {
+                    if !quiet {
+                        bar.println(format!("{what}: {count}"));
+                    }
                 }
             }
-        },
-    )
-    .await?;
+        })
+        .await?;
     bar.finish_and_clear();
     if !quiet {
         let features: u64 = report.datasets.iter().map(|(_, n)| n).sum();
