@@ -91,7 +91,7 @@ impl Console {
             ClusterEvent::Dataset { id, version } => {
                 let Ok(id) = DatasetId::new(id) else { return };
                 // This instance's own commits are indexed already; only news reindexes.
-                let known = self.live().indexes().get(&id).map(|s| s.version());
+                let known = self.live().version(&id);
                 if version > 0 && known.is_some_and(|v| v >= version) {
                     return;
                 }
@@ -106,13 +106,8 @@ impl Console {
                 if !self.live().is_enabled() {
                     return;
                 }
-                let mut ids: HashSet<DatasetId> = self
-                    .live()
-                    .indexes()
-                    .all()
-                    .iter()
-                    .map(|s| s.dataset().id.clone())
-                    .collect();
+                let mut ids: HashSet<DatasetId> =
+                    self.live().datasets().into_iter().map(|d| d.id).collect();
                 match self.store().list_datasets().await {
                     Ok(datasets) => ids.extend(datasets.into_iter().map(|d| d.id)),
                     Err(e) => {

@@ -50,6 +50,8 @@ pub struct Console {
     pub(crate) h3_cells: Arc<std::sync::Mutex<CellCache>>,
     /// News of other instances' commits and the leader's lease, when the store is shared.
     pub(crate) cluster: Option<Arc<dyn geoconsole_store::ClusterStore>>,
+    /// Answers items and tiles of the datasets too large to index, when configured.
+    pub(crate) push_down: Option<Arc<dyn geoconsole_store::PushDownStore>>,
     /// Whether this instance holds the store's lease now.
     pub(crate) leading: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -68,6 +70,7 @@ impl Console {
             h3_cells: Arc::default(),
             cluster: None,
             leading: Arc::default(),
+            push_down: None,
         }
     }
 
@@ -223,6 +226,11 @@ impl Console {
 
     /// A page of a dataset's features, answered from the index.
     pub async fn items(&self, id: &DatasetId, request: ItemsRequest) -> AppResult<ItemsPage> {
+        if self.live.is_pushed_down(id)
+            && let Some(dataset) = self.live.dataset(id)
+        {
+            return reading::items_from_store(&self.store, dataset, request).await;
+        }
         let snapshot = reading::snapshot_of(self.live.indexes(), id)?;
         reading::items(&self.store, snapshot, request).await
     }
@@ -235,10 +243,31 @@ impl Console {
         datetime: Option<DateTimeFilter>,
         filter: Option<(&str, FilterLang)>,
     ) -> AppResult<RenderedTile> {
-        let snapshots = ids
+        let (pushed, indexed): (Vec<&DatasetId>, Vec<&DatasetId>) =
+            ids.iter().partition(|id| self.live.is_pushed_down(id));
+        let snapshots = indexed
             .iter()
             .map(|id| reading::snapshot_of(self.live.indexes(), id))
             .collect::<AppResult<Vec<_>>>()?;
+        let mut pushed_layers = Vec::new();
+        for id in pushed {
+            let Some(store) = &self.push_down else {
+                continue;
+            };
+            if filter.is_some() {
+                return Err(AppError::new(
+                    AppErrorKind::Invalid,
+                    format!(
+                        "dataset '{id}' is served from the database, whose tiles take no filter; filter its items instead"
+                    ),
+                ));
+            }
+            pushed_layers.push(
+                store
+                    .tile_layer(id, (tile.z, tile.x, tile.y), datetime.as_ref())
+                    .await?,
+            );
+        }
         let filters = snapshots
             .iter()
             .map(|s| {
@@ -252,23 +281,36 @@ impl Console {
             datetime,
             filters,
         };
-        reading::tile(&self.store, &snapshots, &request).await
+        let mut rendered = reading::tile(&self.store, &snapshots, &request).await?;
+        // A tile is a sequence of layers: the store's layers follow the index's as they are.
+        for layer in pushed_layers {
+            rendered.bytes.extend_from_slice(&layer);
+        }
+        Ok(rendered)
+    }
+
+    /// Serves datasets of more than `max_indexed_features` features from `store` instead of the in-memory
+    /// index (items and tiles ask the database; only their metadata is kept).
+    pub fn with_push_down(
+        mut self,
+        store: Arc<dyn geoconsole_store::PushDownStore>,
+        max_indexed_features: u64,
+    ) -> Self {
+        self.live.set_push_down_above(max_indexed_features);
+        self.push_down = Some(store);
+        self
     }
 
     /// The versions of datasets as the index holds them (for cache keys and ETags).
     pub fn versions(&self, ids: &[DatasetId]) -> AppResult<Vec<u64>> {
         ids.iter()
             .map(|id| {
-                self.live
-                    .indexes()
-                    .get(id)
-                    .map(|s| s.version())
-                    .ok_or_else(|| {
-                        AppError::new(
-                            AppErrorKind::NotFound,
-                            format!("dataset '{id}' does not exist"),
-                        )
-                    })
+                self.live.version(id).ok_or_else(|| {
+                    AppError::new(
+                        AppErrorKind::NotFound,
+                        format!("dataset '{id}' does not exist"),
+                    )
+                })
             })
             .collect()
     }

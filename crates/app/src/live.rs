@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use geoconsole_index::{Indexes, Snapshot, SnapshotBuilder};
-use geoconsole_model::{Bbox, DatasetId};
+use geoconsole_model::{Bbox, Dataset, DatasetId};
 use geoconsole_store::FeatureStore;
 use serde::Serialize;
 use tokio::sync::{Mutex, broadcast};
@@ -44,6 +44,11 @@ pub struct Live {
     /// One refresh at a time per console: a refresh reads the newest committed version, so refreshes that
     /// queue behind a running one still end at the newest version.
     refreshing: Mutex<()>,
+    /// Datasets with more features than this are not indexed but served by the store (push-down);
+    /// `u64::MAX` when the store cannot answer for them.
+    push_down_above: std::sync::atomic::AtomicU64,
+    /// The metadata of the datasets served by the store, as of their last commit.
+    pushed: std::sync::RwLock<std::collections::BTreeMap<DatasetId, Dataset>>,
 }
 
 impl Default for Live {
@@ -54,6 +59,8 @@ impl Default for Live {
             enabled: AtomicBool::new(false),
             ready: AtomicBool::new(false),
             refreshing: Mutex::new(()),
+            push_down_above: std::sync::atomic::AtomicU64::new(u64::MAX),
+            pushed: std::sync::RwLock::default(),
         }
     }
 }
@@ -80,6 +87,60 @@ impl Live {
         self.enabled.store(true, Ordering::Release);
     }
 
+    pub(crate) fn set_push_down_above(&self, features: u64) {
+        self.push_down_above.store(features, Ordering::Release);
+    }
+
+    /// Whether a dataset is served by the store rather than the index.
+    pub fn is_pushed_down(&self, id: &DatasetId) -> bool {
+        self.pushed_read().contains_key(id)
+    }
+
+    fn pushed_read(
+        &self,
+    ) -> std::sync::RwLockReadGuard<'_, std::collections::BTreeMap<DatasetId, Dataset>> {
+        self.pushed
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn pushed_write(
+        &self,
+    ) -> std::sync::RwLockWriteGuard<'_, std::collections::BTreeMap<DatasetId, Dataset>> {
+        self.pushed
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A dataset's metadata as last published: indexed or served by the store.
+    pub fn dataset(&self, id: &DatasetId) -> Option<Dataset> {
+        self.indexes
+            .get(id)
+            .map(|s| s.dataset().clone())
+            .or_else(|| self.pushed_read().get(id).cloned())
+    }
+
+    /// Every published dataset's metadata, ordered by id.
+    pub fn datasets(&self) -> Vec<Dataset> {
+        let mut all: Vec<Dataset> = self
+            .indexes
+            .all()
+            .iter()
+            .map(|s| s.dataset().clone())
+            .collect();
+        all.extend(self.pushed_read().values().cloned());
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        all
+    }
+
+    /// The version a dataset was last published at, indexed or not.
+    pub fn version(&self, id: &DatasetId) -> Option<u64> {
+        self.indexes
+            .get(id)
+            .map(|s| s.version())
+            .or_else(|| self.pushed_read().get(id).map(|d| d.version))
+    }
+
     pub(crate) fn mark_ready(&self) {
         self.ready.store(true, Ordering::Release);
     }
@@ -92,6 +153,23 @@ impl Live {
         id: &DatasetId,
     ) -> AppResult<()> {
         let _one_at_a_time = self.refreshing.lock().await;
+        let threshold = self.push_down_above.load(Ordering::Acquire);
+        if threshold < u64::MAX {
+            match store.dataset(id).await {
+                Ok(dataset) if dataset.feature_count > threshold => {
+                    self.publish_pushed(dataset);
+                    return Ok(());
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == geoconsole_store::StoreErrorKind::NotFound => {
+                    if let Some(gone) = self.pushed_write().remove(id) {
+                        self.announce(id, "dropped", 0, gone.extent);
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let was_pushed = self.pushed_write().remove(id);
         let before = self.indexes.get(id);
         match build_snapshot(store, id).await {
             Ok(snapshot) => {
@@ -102,7 +180,10 @@ impl Live {
                     return Ok(());
                 }
                 let bbox = union(
-                    before.as_ref().and_then(|b| b.dataset().extent),
+                    before
+                        .as_ref()
+                        .and_then(|b| b.dataset().extent)
+                        .or(was_pushed.and_then(|d| d.extent)),
                     snapshot.dataset().extent,
                 );
                 let version = snapshot.version();
@@ -120,6 +201,24 @@ impl Live {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// Publishes a dataset the store serves: its metadata only, no index (and the index it had goes).
+    fn publish_pushed(&self, dataset: Dataset) {
+        let id = dataset.id.clone();
+        let before = self.dataset(&id);
+        if before
+            .as_ref()
+            .is_some_and(|b| b.version == dataset.version)
+        {
+            return;
+        }
+        let bbox = union(before.and_then(|b| b.extent), dataset.extent);
+        let version = dataset.version;
+        tracing::info!(dataset = %id, features = dataset.feature_count, "served by the store (push-down), not indexed");
+        self.pushed_write().insert(id.clone(), dataset);
+        self.indexes.remove(&id);
+        self.announce(&id, "updated", version, bbox);
     }
 
     fn announce(&self, id: &DatasetId, change: &'static str, version: u64, bbox: Option<Bbox>) {

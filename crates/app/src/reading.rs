@@ -340,3 +340,65 @@ pub fn snapshot_of(
         )
     })
 }
+
+/// A page of a dataset the store serves (push-down): bbox and time go to the store's indexes, a filter is
+/// applied to what comes back, page by page, until the page is full. Pages go forward only: a listing of a
+/// dataset this large is followed by its `next` links, and `prev` is not offered.
+pub async fn items_from_store(
+    store: &Arc<dyn FeatureStore>,
+    dataset: Dataset,
+    request: ItemsRequest,
+) -> AppResult<ItemsPage> {
+    let after = match request.page {
+        Page::First => None,
+        Page::After(key) => Some(key),
+        Page::Before(_) => {
+            return Err(AppError::new(
+                AppErrorKind::Invalid,
+                format!(
+                    "dataset '{}' is served from the database page by page: follow the 'next' links from the first page",
+                    dataset.id
+                ),
+            ));
+        }
+    };
+    let filter = request.filter.as_ref();
+    let mut query = geoconsole_query::FeatureQuery {
+        bbox: request
+            .bbox
+            .or_else(|| filter.and_then(Filter::spatial_bounds)),
+        datetime: request.datetime,
+        limit: None,
+        cursor: after.map(|k| geoconsole_query::Cursor(k.to_string())),
+    };
+    let mut features = Vec::with_capacity(request.limit);
+    let mut next = None;
+    while features.len() < request.limit {
+        // Each store page is taken whole (never more than the page still needs), so its continuation is
+        // exactly where this page stops.
+        query.limit = Some(request.limit - features.len());
+        let page = store.query(&dataset.id, &query).await?;
+        features.extend(
+            page.features
+                .into_iter()
+                .filter(|f| filter.is_none_or(|flt| flt.matches(f))),
+        );
+        match page.next {
+            Some(cursor) => {
+                next = cursor.0.parse::<i64>().ok();
+                query.cursor = Some(cursor);
+            }
+            None => {
+                next = None;
+                break;
+            }
+        }
+    }
+    Ok(ItemsPage {
+        dataset,
+        features,
+        next,
+        prev: None,
+        number_matched: None,
+    })
+}

@@ -608,6 +608,10 @@ pub struct ServeArgs {
     /// Log one JSON object per line instead of text
     #[arg(long)]
     pub log_json: bool,
+    /// With a PostGIS store: datasets of more features than this are not loaded into memory; their items and
+    /// tiles are answered by the database (GiST, ST_AsMVT). Default: every dataset is indexed in memory
+    #[arg(long, value_name = "FEATURES")]
+    pub index_max_features: Option<u64>,
     /// Requests per second each client (account, or address when anonymous) may make after its burst;
     /// 0 turns the limit off
     #[arg(long, default_value_t = 100.0, value_name = "PER_SECOND")]

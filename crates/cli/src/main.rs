@@ -102,7 +102,18 @@ fn run(cli: Cli) -> Result<()> {
         if let Command::Migrate(args) = &cli.command {
             return commands::migrate::run(&backend, args, &cli).await;
         }
-        let console = backend.console(policy)?;
+        let mut console = backend.console(policy)?;
+        if let Command::Serve(args) = &cli.command
+            && let Some(max) = args.index_max_features
+        {
+            match &backend.push_down {
+                Some(store) => console = console.with_push_down(store.clone(), max),
+                None => bail!(
+                    "--index-max-features needs a store that answers queries itself (PostgreSQL/PostGIS); {} keeps every dataset in memory",
+                    location
+                ),
+            }
+        }
         console.set_risk_model(file_config.risk);
         console.set_webhooks(file_config.webhooks)?;
         console.set_impact_models(
@@ -150,6 +161,8 @@ pub struct Backend {
     pub feeds: Arc<dyn geoconsole_store::FeedStore>,
     pub access: Arc<dyn geoconsole_store::AccessStore>,
     pub cluster: Arc<dyn geoconsole_store::ClusterStore>,
+    /// Present when the backend can serve datasets too large for memory itself.
+    pub push_down: Option<Arc<dyn geoconsole_store::PushDownStore>>,
 }
 
 impl Backend {
@@ -168,6 +181,7 @@ impl Backend {
             feeds: store.clone(),
             access: store.clone(),
             cluster: store,
+            push_down: None,
         }
     }
 
@@ -185,8 +199,10 @@ impl Backend {
 /// GeoPackage path. Backends are chosen here, at run time, never by cargo features.
 pub async fn open_backend(location: &str) -> Result<Backend> {
     if geoconsole_postgis::is_postgres_url(location) {
-        let store = geoconsole_postgis::PostgisStore::open(location).await?;
-        return Ok(Backend::of(Arc::new(store)));
+        let store = Arc::new(geoconsole_postgis::PostgisStore::open(location).await?);
+        let mut backend = Backend::of(store.clone());
+        backend.push_down = Some(store);
+        return Ok(backend);
     }
     if location.contains("://") {
         bail!(

@@ -255,3 +255,58 @@ pub fn index_row(dataset: &Dataset, row: &Row) -> StoreResult<IndexRow> {
         time: time_of(row.get(2), row.get(3)),
     })
 }
+
+/// One MVT layer of a dataset, made by PostGIS (`ST_AsMVTGeom` + `ST_AsMVT`) with the console's extent,
+/// buffer and attributes; the GiST index selects the rows.
+pub async fn tile_layer(
+    client: &impl GenericClient,
+    dataset: &Dataset,
+    (z, x, y): (u8, u32, u32),
+    datetime: Option<&geoconsole_query::DateTimeFilter>,
+) -> Result<Vec<u8>, tokio_postgres::Error> {
+    // The rows to encode: the tile with its buffer, in degrees (PostGIS's own `margin` wraps around the
+    // antimeridian at the world's edge, so the box is made here and clamped).
+    let n = f64::from(1_u32 << z.min(31));
+    let pad = 64.0 / 4096.0;
+    let lon = |tx: f64| (tx / n * 360.0 - 180.0).clamp(-180.0, 180.0);
+    let lat = |ty: f64| {
+        (std::f64::consts::PI * (1.0 - 2.0 * ty / n))
+            .sinh()
+            .atan()
+            .to_degrees()
+            .clamp(-90.0, 90.0)
+    };
+    let (fx, fy) = (f64::from(x), f64::from(y));
+    let window = [
+        lon(fx - pad),
+        lat(fy + 1.0 + pad),
+        lon(fx + 1.0 + pad),
+        lat(fy - pad),
+    ];
+    let (z, x, y) = (i32::from(z), x as i32, y as i32);
+    let mut params: Vec<Box<dyn ToSql + Sync + Send>> = vec![
+        Box::new(dataset.id.as_str().to_string()),
+        Box::new(z),
+        Box::new(x),
+        Box::new(y),
+    ];
+    params.extend(window.map(|v| Box::new(v) as Box<dyn ToSql + Sync + Send>));
+    let (time, time_params) = conditions(None, datetime, params.len());
+    params.extend(time_params);
+    let sql = format!(
+        "SELECT coalesce(ST_AsMVT(t, $1, 4096, 'geom', 'key'), ''::bytea) FROM (
+           SELECT key,
+                  ST_AsMVTGeom(ST_Transform(geom, 3857), ST_TileEnvelope($2, $3, $4), 4096, 64, true) AS geom,
+                  feature_id AS id,
+                  (extract(epoch FROM time_start) * 1000)::bigint AS time_start,
+                  (extract(epoch FROM time_end) * 1000)::bigint AS time_end,
+                  properties
+           FROM {}
+           WHERE geom && ST_MakeEnvelope($5, $6, $7, $8, 4326){time}
+         ) t WHERE geom IS NOT NULL",
+        quote(dataset.id.as_str())
+    );
+    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as _).collect();
+    let row = client.query_one(&sql, &refs).await?;
+    Ok(row.get::<_, Vec<u8>>(0))
+}

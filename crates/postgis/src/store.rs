@@ -243,3 +243,19 @@ impl FeatureStore for PostgisStore {
         tx.commit().await.map_err(|e| self.wrap(e))
     }
 }
+
+#[async_trait]
+impl geoconsole_store::PushDownStore for PostgisStore {
+    async fn tile_layer(
+        &self,
+        id: &DatasetId,
+        tile: (u8, u32, u32),
+        datetime: Option<&geoconsole_query::DateTimeFilter>,
+    ) -> StoreResult<Vec<u8>> {
+        let client = self.client().await?;
+        let dataset = self.dataset_on(&client, id).await?;
+        read::tile_layer(&**client, &dataset, tile, datetime)
+            .await
+            .map_err(|e| self.wrap(e))
+    }
+}

@@ -184,16 +184,13 @@ pub async fn collections(
     let params = Params::parse(query.as_deref())?;
     params.only(&["f"], |_| false)?;
     let base = state.base_url(&headers);
-    let mut snapshots = state.console.live().indexes().all();
+    let mut datasets = state.console.live().datasets();
     if let Some(axum::Extension(p)) = &principal {
-        snapshots.retain(|s| p.can_read(s.dataset().id.as_str()));
+        datasets.retain(|d| p.can_read(d.id.as_str()));
     }
     match encoding(&params, &headers)? {
         Encoding::Json => {
-            let list: Vec<Value> = snapshots
-                .iter()
-                .map(|s| collection_json(&base, s.dataset()))
-                .collect();
+            let list: Vec<Value> = datasets.iter().map(|d| collection_json(&base, d)).collect();
             let body = json!({
                 "links": [
                     link(format!("{base}/collections"), "self", "application/json", "This document"),
@@ -211,8 +208,7 @@ pub async fn collections(
             let mut rows = String::from(
                 "<table><tr><th>Collection</th><th>Kind</th><th>Features</th><th>Version</th></tr>",
             );
-            for s in &snapshots {
-                let d = s.dataset();
+            for d in &datasets {
                 rows.push_str(&format!(
                     "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                     html::link(&format!("{base}/collections/{}?f=html", d.id), &d.title),
@@ -231,8 +227,7 @@ pub async fn collections(
 pub fn dataset_of(state: &AppState, id: &str) -> ApiResult<Dataset> {
     DatasetId::new(id)
         .ok()
-        .and_then(|id| state.console.live().indexes().get(&id))
-        .map(|s| s.dataset().clone())
+        .and_then(|id| state.console.live().dataset(&id))
         .ok_or_else(|| ApiError::not_found(format!("collection '{id}' does not exist")))
 }
 

@@ -18,10 +18,8 @@ pub async fn document(
     let datasets: Vec<_> = state
         .console
         .live()
-        .indexes()
-        .all()
-        .iter()
-        .map(|s| s.dataset().clone())
+        .datasets()
+        .into_iter()
         .filter(|d| {
             principal
                 .as_ref()

@@ -18,6 +18,7 @@ pub mod conformance;
 pub mod copy;
 mod error;
 pub mod feeds;
+pub mod push_down;
 mod stats;
 
 use std::fmt::Debug;
@@ -38,6 +39,7 @@ pub use alerts::{
 pub use cluster::{ClusterEvent, ClusterStore, Lease, SoleLease, Subscription};
 pub use error::{StoreError, StoreErrorKind, StoreResult};
 pub use feeds::{FeedRecord, FeedStore};
+pub use push_down::PushDownStore;
 pub use stats::DatasetStats;
 
 /// What a write creates or changes. The metadata describes the dataset; the mode says what happens to

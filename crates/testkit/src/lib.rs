@@ -29,6 +29,7 @@ pub struct TempStore {
     feeds: Arc<dyn FeedStore>,
     access: Arc<dyn AccessStore>,
     cluster: Arc<dyn ClusterStore>,
+    push_down: Option<Arc<dyn geoconsole_store::PushDownStore>>,
     path: PathBuf,
     /// The store's location as `--store` takes it: the GeoPackage's path or the PostgreSQL URL.
     location: String,
@@ -93,6 +94,11 @@ impl TempStore {
         Arc::clone(&self.cluster)
     }
 
+    /// The store as it answers for datasets too large to index (PostGIS only).
+    pub fn push_down_store(&self) -> Option<Arc<dyn geoconsole_store::PushDownStore>> {
+        self.push_down.clone()
+    }
+
     /// What `--store` takes to open this store: the GeoPackage's path or the PostgreSQL URL.
     pub fn location(&self) -> &str {
         &self.location
@@ -130,6 +136,7 @@ pub fn temp_gpkg() -> TempStore {
         feeds: store.clone(),
         access: store.clone(),
         cluster: store,
+        push_down: None,
         location: path.display().to_string(),
         path,
         postgis_schema: None,
@@ -173,7 +180,8 @@ pub async fn temp_postgis() -> TempStore {
         alerts: store.clone(),
         feeds: store.clone(),
         access: store.clone(),
-        cluster: store,
+        cluster: store.clone(),
+        push_down: Some(store),
         path: dir.path().to_path_buf(),
         location,
         postgis_schema: Some((url, schema)),

@@ -1,0 +1,243 @@
+//! Push-down: a dataset larger than the configured index budget is served by PostGIS itself (items through
+//! its GiST index, tiles through ST_AsMVT), and answers as the in-memory index answers the same data: the
+//! same features in the same order page after page, and the same features in every tile.
+
+use std::collections::BTreeSet;
+
+use geoconsole_app::{Console, ImportOptions, ItemsRequest, Page};
+use geoconsole_model::{Bbox, DatasetId, DatasetKind};
+use geoconsole_query::{DateTimeFilter, FilterLang};
+use geoconsole_testkit::{TempStore, fixture, serve_console, temp_postgis};
+use geoconsole_tiles::TileId;
+use geozero::mvt::{Message, Tile};
+
+async fn loaded() -> TempStore {
+    let store = temp_postgis().await;
+    store
+        .console()
+        .import(
+            &fixture("demo/usgs_all_week_2023-04-07.geojson"),
+            ImportOptions {
+                dataset: Some("earthquakes".parse().expect("id")),
+                kind: Some(DatasetKind::Events),
+                ..ImportOptions::default()
+            },
+        )
+        .await
+        .expect("import the USGS week");
+    store
+}
+
+/// Every feature id a listing returns, following `next` from the first page.
+async fn ids(console: &Console, request: ItemsRequest) -> Vec<String> {
+    let id: DatasetId = "earthquakes".parse().expect("id");
+    let mut out = Vec::new();
+    let mut page = Page::First;
+    loop {
+        let got = console
+            .items(
+                &id,
+                ItemsRequest {
+                    page,
+                    ..request.clone()
+                },
+            )
+            .await
+            .expect("items");
+        assert!(got.features.len() <= request.limit);
+        out.extend(got.features.iter().map(|f| f.id.clone().expect("id").0));
+        match got.next {
+            Some(key) => page = Page::After(key),
+            None => return out,
+        }
+    }
+}
+
+fn tile_ids(bytes: &[u8]) -> BTreeSet<(String, String)> {
+    let tile = Tile::decode(bytes).expect("a valid MVT");
+    let mut ids = BTreeSet::new();
+    for layer in tile.layers {
+        for feature in &layer.features {
+            // The `id` attribute: the feature's own id, as a string value.
+            let value = feature
+                .tags
+                .chunks(2)
+                .find(|kv| layer.keys[kv[0] as usize] == "id")
+                .and_then(|kv| layer.values[kv[1] as usize].string_value.clone())
+                .expect("every feature carries its id");
+            ids.insert((layer.name.clone(), value));
+        }
+    }
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_answers_like_the_index() {
+    let store = loaded().await;
+    let indexed = store.console();
+    indexed.start_live().await.expect("index");
+    let pushed = store.console().with_push_down(
+        store.push_down_store().expect("PostGIS answers itself"),
+        1000,
+    );
+    pushed.start_live().await.expect("metadata");
+    let id: DatasetId = "earthquakes".parse().expect("id");
+    assert!(pushed.live().is_pushed_down(&id), "2,389 features > 1,000");
+    assert!(!indexed.live().is_pushed_down(&id));
+    assert_eq!(pushed.live().dataset(&id), indexed.live().dataset(&id));
+
+    let filter = |text: &str| {
+        Some(
+            geoconsole_app::compile_filter(
+                &indexed.live().dataset(&id).expect("dataset"),
+                text,
+                FilterLang::Text,
+            )
+            .expect("filter"),
+        )
+    };
+    let window =
+        DateTimeFilter::parse("2023-04-03T00:00:00Z/2023-04-05T00:00:00Z").expect("window");
+    let requests = [
+        ItemsRequest {
+            limit: 250,
+            ..ItemsRequest::default()
+        },
+        ItemsRequest {
+            bbox: Some(Bbox {
+                west: -130.0,
+                south: 30.0,
+                east: -110.0,
+                north: 45.0,
+            }),
+            limit: 37,
+            ..ItemsRequest::default()
+        },
+        // Across the antimeridian.
+        ItemsRequest {
+            bbox: Some(Bbox {
+                west: 170.0,
+                south: -60.0,
+                east: -170.0,
+                north: 60.0,
+            }),
+            limit: 50,
+            ..ItemsRequest::default()
+        },
+        ItemsRequest {
+            datetime: Some(window),
+            limit: 100,
+            ..ItemsRequest::default()
+        },
+        ItemsRequest {
+            filter: filter("mag >= 4.5"),
+            limit: 20,
+            ..ItemsRequest::default()
+        },
+        ItemsRequest {
+            bbox: Some(Bbox {
+                west: -180.0,
+                south: -90.0,
+                east: 0.0,
+                north: 90.0,
+            }),
+            datetime: Some(window),
+            filter: filter("mag > 2 AND magType = 'ml'"),
+            limit: 15,
+            ..ItemsRequest::default()
+        },
+    ];
+    for request in requests {
+        let from_index = ids(&indexed, request.clone()).await;
+        let from_database = ids(&pushed, request.clone()).await;
+        assert!(!from_index.is_empty(), "{request:?} selects something");
+        assert_eq!(from_database, from_index, "{request:?}");
+    }
+
+    // Tiles: the same features in each, at every zoom a user pans through.
+    let earthquakes = [id.clone()];
+    let mut compared = 0;
+    for (z, x, y) in [
+        (0, 0, 0),
+        (1, 0, 0),
+        (2, 0, 1),
+        (3, 1, 3),
+        (4, 2, 6),
+        (5, 5, 12),
+        (6, 10, 24),
+        (3, 7, 3),
+    ] {
+        let tile = TileId::new(z, x, y).expect("tile");
+        let a = indexed
+            .tile(&earthquakes, tile, None, None)
+            .await
+            .expect("index tile");
+        let b = pushed
+            .tile(&earthquakes, tile, None, None)
+            .await
+            .expect("database tile");
+        let (a, b) = (tile_ids(&a.bytes), tile_ids(&b.bytes));
+        let only_index: Vec<_> = a.difference(&b).take(5).collect();
+        let only_database: Vec<_> = b.difference(&a).take(5).collect();
+        assert!(
+            a == b,
+            "tile {z}/{x}/{y}: {} features from the index, {} from the database; only in the index {only_index:?}, only in the database {only_database:?}",
+            a.len(),
+            b.len()
+        );
+        compared += a.len();
+    }
+    assert!(compared > 2000, "the tiles held features ({compared})");
+    let a = indexed
+        .tile(
+            &earthquakes,
+            TileId::new(1, 0, 0).expect("tile"),
+            Some(window),
+            None,
+        )
+        .await
+        .expect("index tile");
+    let b = pushed
+        .tile(
+            &earthquakes,
+            TileId::new(1, 0, 0).expect("tile"),
+            Some(window),
+            None,
+        )
+        .await
+        .expect("database tile");
+    assert_eq!(tile_ids(&b.bytes), tile_ids(&a.bytes), "time-filtered tile");
+
+    // Over HTTP, the dataset is listed and served like any other.
+    let server = serve_console(store, pushed).await;
+    let collections = server.get("/collections").await.json();
+    assert!(
+        collections["collections"]
+            .as_array()
+            .expect("collections")
+            .iter()
+            .any(|c| c["id"] == "earthquakes"),
+        "{collections}"
+    );
+    let page = server
+        .get("/collections/earthquakes/items?bbox=-130,30,-110,45&limit=5")
+        .await
+        .json();
+    assert_eq!(page["features"].as_array().expect("features").len(), 5);
+    let next = page["links"]
+        .as_array()
+        .expect("links")
+        .iter()
+        .find(|l| l["rel"] == "next")
+        .expect("a next link")["href"]
+        .as_str()
+        .expect("href")
+        .to_string();
+    let path = &next[next.find("/collections").expect("path")..];
+    let second = server.get(path).await.json();
+    assert_eq!(second["features"].as_array().expect("features").len(), 5);
+    assert_ne!(second["features"][0]["id"], page["features"][0]["id"]);
+    let mvt = server.get("/tiles/earthquakes/2/0/1.mvt").await;
+    assert_eq!(mvt.status, 200);
+    assert!(!tile_ids(&mvt.body).is_empty());
+}
