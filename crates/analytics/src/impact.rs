@@ -48,6 +48,16 @@ fn default_max_km() -> f64 {
 }
 
 impl ImpactModel {
+    /// The farthest any event can reach under this model, in km (a radius's or buffer's, or the magnitude
+    /// model's cap): the distance beyond which no site can be exposed, whatever the event.
+    pub fn max_reach_km(&self) -> f64 {
+        match self {
+            Self::Fixed { radius_km } => *radius_km,
+            Self::Magnitude { max_km, .. } => *max_km,
+            Self::Area { buffer_km } => *buffer_km,
+        }
+    }
+
     pub fn magnitude(property: &str) -> Self {
         Self::Magnitude {
             property: property.to_string(),

@@ -170,6 +170,62 @@ fn nearest_from_event_indexes(sites: &[Point<f64>], parts: &[PointHazard]) -> Ve
     merged.into_iter().flatten().collect()
 }
 
+/// Boxes in degrees holding every point within `reach_m` of each site on the sphere, split at the
+/// antimeridian and widened to every longitude near the poles.
+fn reach_boxes(sites: &[Point<f64>], reach_m: f64) -> Vec<geoconsole_model::Bbox> {
+    const METRES_PER_DEGREE: f64 = 6_371_008.8 * std::f64::consts::PI / 180.0;
+    let dy = reach_m / METRES_PER_DEGREE;
+    let mut boxes = Vec::with_capacity(sites.len());
+    for site in sites {
+        let (x, y) = (site.x(), site.y());
+        let (south, north) = ((y - dy).max(-90.0), (y + dy).min(90.0));
+        let widest = south.abs().max(north.abs());
+        if widest >= 89.0 || dy >= 90.0 {
+            boxes.push(geoconsole_model::Bbox {
+                west: -180.0,
+                south,
+                east: 180.0,
+                north,
+            });
+            continue;
+        }
+        let dx = dy / widest.to_radians().cos();
+        if dx >= 180.0 {
+            boxes.push(geoconsole_model::Bbox {
+                west: -180.0,
+                south,
+                east: 180.0,
+                north,
+            });
+            continue;
+        }
+        let (west, east) = (x - dx, x + dx);
+        boxes.push(geoconsole_model::Bbox {
+            west: west.max(-180.0),
+            south,
+            east: east.min(180.0),
+            north,
+        });
+        if west < -180.0 {
+            boxes.push(geoconsole_model::Bbox {
+                west: west + 360.0,
+                south,
+                east: 180.0,
+                north,
+            });
+        }
+        if east > 180.0 {
+            boxes.push(geoconsole_model::Bbox {
+                west: -180.0,
+                south,
+                east: east - 360.0,
+                north,
+            });
+        }
+    }
+    boxes
+}
+
 /// An event found in the index, before its id and name are looked up.
 struct EventRef {
     hazard: usize,
@@ -237,7 +293,14 @@ impl Console {
                     .cloned()
                     .unwrap_or_else(|| self.impact_model(d)),
             };
-            let snapshot = self.snapshot_for(&d.id).await?;
+            let snapshot = self
+                .hazard_snapshot(
+                    d,
+                    &positions,
+                    model.max_reach_km(),
+                    request.datetime.as_ref(),
+                )
+                .await?;
             let selection = Selection {
                 bbox: None,
                 time: request.datetime.as_ref().map(crate::reading::time_range),
@@ -432,6 +495,44 @@ impl Console {
             },
             met,
         })
+    }
+
+    /// The events of a hazard dataset an exposure join needs: its live snapshot, or, when the dataset is
+    /// served by the database (push-down), a snapshot of only the events whose bounding box comes within
+    /// `reach_km` of a site, selected by the database's spatial index. The join itself then runs as always,
+    /// so both give the same answer, and memory follows the candidates rather than the dataset.
+    async fn hazard_snapshot(
+        &self,
+        dataset: &Dataset,
+        sites: &[Point<f64>],
+        reach_km: f64,
+        datetime: Option<&DateTimeFilter>,
+    ) -> AppResult<std::sync::Arc<Snapshot>> {
+        let Some(store) = self
+            .push_down
+            .as_ref()
+            .filter(|_| self.live().is_pushed_down(&dataset.id))
+        else {
+            return self.snapshot_for(&dataset.id).await;
+        };
+        // A little more than the reach: the database only preselects, the join measures exactly.
+        let boxes = reach_boxes(sites, reach_km * 1000.0 * 1.01 + 1.0);
+        let (current, rows) = store
+            .index_rows_within(&dataset.id, boxes, datetime)
+            .await?;
+        let candidates = rows.len();
+        let snapshot = tokio::task::spawn_blocking(move || {
+            let mut builder = geoconsole_index::SnapshotBuilder::default();
+            for row in rows {
+                builder.push(row.key, row.geometry, row.time)?;
+            }
+            Ok::<_, String>(builder.finish(current))
+        })
+        .await
+        .map_err(|e| AppError::new(AppErrorKind::Internal, format!("exposure failed: {e}")))?
+        .map_err(|e| AppError::new(AppErrorKind::Internal, format!("indexing candidates: {e}")))?;
+        tracing::debug!(dataset = %dataset.id, candidates, "exposure candidates from the database");
+        Ok(std::sync::Arc::new(snapshot))
     }
 
     /// The live snapshot when serving; one-shot commands build it from the store.

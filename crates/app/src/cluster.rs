@@ -106,10 +106,20 @@ impl Console {
                 if !self.live().is_enabled() {
                     return;
                 }
+                // Only what changed while the news was interrupted is read again: new versions, new
+                // datasets, and datasets that are gone.
                 let mut ids: HashSet<DatasetId> =
                     self.live().datasets().into_iter().map(|d| d.id).collect();
                 match self.store().list_datasets().await {
-                    Ok(datasets) => ids.extend(datasets.into_iter().map(|d| d.id)),
+                    Ok(datasets) => {
+                        for d in datasets {
+                            if self.live().version(&d.id) == Some(d.version) {
+                                ids.remove(&d.id);
+                            } else {
+                                ids.insert(d.id);
+                            }
+                        }
+                    }
                     Err(e) => {
                         tracing::error!(error = %e, "could not list datasets to resynchronise")
                     }

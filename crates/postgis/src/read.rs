@@ -310,3 +310,33 @@ pub async fn tile_layer(
     let row = client.query_one(&sql, &refs).await?;
     Ok(row.get::<_, Vec<u8>>(0))
 }
+
+/// The index columns of the rows whose bounding box meets any of `boxes` (each through the GiST index; a
+/// row met by several boxes comes once), in key order.
+pub async fn index_rows_within(
+    client: &impl GenericClient,
+    dataset: &Dataset,
+    boxes: &[Bbox],
+    datetime: Option<&geoconsole_query::DateTimeFilter>,
+) -> Result<Vec<Row>, tokio_postgres::Error> {
+    let column = |f: fn(&Bbox) -> f64| boxes.iter().map(f).collect::<Vec<f64>>();
+    let mut params: Vec<Box<dyn ToSql + Sync + Send>> = vec![
+        Box::new(column(|b| b.west)),
+        Box::new(column(|b| b.south)),
+        Box::new(column(|b| b.east)),
+        Box::new(column(|b| b.north)),
+    ];
+    let (time, time_params) = conditions(None, datetime, params.len());
+    params.extend(time_params);
+    let sql = format!(
+        "SELECT key, ST_AsBinary(geom), time_start, time_end FROM {table}
+         WHERE key IN (
+           SELECT t.key FROM unnest($1::float8[], $2::float8[], $3::float8[], $4::float8[]) AS b(w, s, e, n)
+           JOIN {table} t ON t.geom && ST_MakeEnvelope(b.w, b.s, b.e, b.n, 4326)
+         ){time}
+         ORDER BY key",
+        table = quote(dataset.id.as_str())
+    );
+    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as _).collect();
+    client.query(&sql, &refs).await
+}

@@ -72,6 +72,21 @@ impl PostgisStore {
             .ok_or_else(|| StoreError::not_found(format!("dataset '{id}' does not exist")))?
     }
 
+    /// Ends the sessions of this store's role whose last statement is `statement` (operators' and tests'
+    /// way to simulate a network cut); returns how many.
+    pub async fn terminate_sessions(&self, statement: &str) -> StoreResult<u64> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                 WHERE usename = current_user AND pid <> pg_backend_pid() AND query = $1",
+                &[&statement],
+            )
+            .await
+            .map_err(|e| self.wrap(e))?;
+        Ok(row.get::<_, i64>(0).max(0) as u64)
+    }
+
     /// Drops everything this store made in its schema: every dataset table, the console's tables and the
     /// schema itself. For tests and `geoconsole migrate --replace`; never called by the console.
     pub async fn destroy(self) -> StoreResult<()> {
@@ -257,5 +272,34 @@ impl geoconsole_store::PushDownStore for PostgisStore {
         read::tile_layer(&**client, &dataset, tile, datetime)
             .await
             .map_err(|e| self.wrap(e))
+    }
+
+    async fn index_rows_within(
+        &self,
+        id: &DatasetId,
+        boxes: Vec<geoconsole_model::Bbox>,
+        datetime: Option<&geoconsole_query::DateTimeFilter>,
+    ) -> StoreResult<(Dataset, Vec<IndexRow>)> {
+        let mut client = self.client().await?;
+        // One snapshot for the catalog row and the rows, as for a full index scan.
+        let tx = tokio_postgres::Client::build_transaction(&mut client)
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await
+            .map_err(|e| self.wrap(e))?;
+        let dataset = catalog::load(&tx, id, false)
+            .await
+            .map_err(|e| self.wrap(e))?
+            .ok_or_else(|| not_found(id))??;
+        let rows = read::index_rows_within(&tx, &dataset, &boxes, datetime)
+            .await
+            .map_err(|e| self.wrap(e))?;
+        tx.commit().await.map_err(|e| self.wrap(e))?;
+        let rows = rows
+            .iter()
+            .map(|r| read::index_row(&dataset, r))
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok((dataset, rows))
     }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use geoconsole_app::{Console, ImportOptions, ItemsRequest, Page};
+use geoconsole_app::{Console, ExposureRequest, ImportOptions, ItemsRequest, Page};
 use geoconsole_model::{Bbox, DatasetId, DatasetKind};
 use geoconsole_query::{DateTimeFilter, FilterLang};
 use geoconsole_testkit::{TempStore, fixture, serve_console, temp_postgis};
@@ -25,6 +25,18 @@ async fn loaded() -> TempStore {
         )
         .await
         .expect("import the USGS week");
+    store
+        .console()
+        .import(
+            &fixture("demo/ne_110m_populated_places.geojson"),
+            ImportOptions {
+                dataset: Some("cities".parse().expect("id")),
+                kind: Some(DatasetKind::Sites),
+                ..ImportOptions::default()
+            },
+        )
+        .await
+        .expect("import the cities");
     store
 }
 
@@ -207,6 +219,70 @@ async fn the_database_answers_like_the_index() {
         .await
         .expect("database tile");
     assert_eq!(tile_ids(&b.bytes), tile_ids(&a.bytes), "time-filtered tile");
+
+    // Exposure: cities within reach of the week's quakes, by a magnitude model and by one fixed
+    // radius, listing every hit and each site's nearest only. With the quakes in the database, PostGIS
+    // selects the candidates through its GiST index; the answer is the same.
+    for (radius_km, nearest_only) in [
+        (None, false),
+        (Some(300.0), false),
+        (Some(300.0), true),
+        (None, true),
+    ] {
+        // A generous magnitude model (M4 → 316 km, M6 → 1000 km) so that the week reaches some cities.
+        let generous = geoconsole_analytics::ImpactModel::Magnitude {
+            property: "mag".into(),
+            a: 0.5,
+            b: 0.5,
+            min_km: 1.0,
+            max_km: 1000.0,
+        };
+        let request = ExposureRequest {
+            sites: vec!["cities".parse().expect("id")],
+            hazards: vec![id.clone()],
+            radius_km,
+            nearest_only,
+            models: [(id.clone(), generous)].into_iter().collect(),
+            ..ExposureRequest::default()
+        };
+        let a = indexed
+            .exposure(request.clone())
+            .await
+            .expect("exposure from the index");
+        let b = pushed
+            .exposure(request)
+            .await
+            .expect("exposure with the database");
+        let summary = |r: &geoconsole_app::ExposureReport| {
+            r.exposure
+                .exposed
+                .iter()
+                .map(|s| {
+                    let hits: Vec<(String, i64)> = s
+                        .hits
+                        .iter()
+                        .map(|h| (h.event.clone(), (h.distance_m * 1000.0).round() as i64))
+                        .collect();
+                    (s.site.clone(), s.hit_count, hits)
+                })
+                .collect::<Vec<_>>()
+        };
+        assert!(
+            !a.exposure.exposed.is_empty(),
+            "{radius_km:?}: some city is exposed"
+        );
+        assert_eq!(
+            summary(&b),
+            summary(&a),
+            "radius {radius_km:?}, nearest only {nearest_only}"
+        );
+        assert!(
+            b.exposure.events_checked < a.exposure.events_checked,
+            "the database preselected candidates ({} of {})",
+            b.exposure.events_checked,
+            a.exposure.events_checked
+        );
+    }
 
     // Over HTTP, the dataset is listed and served like any other.
     let server = serve_console(store, pushed).await;
