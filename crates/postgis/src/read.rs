@@ -307,9 +307,55 @@ pub async fn tile_layer(
         quote(dataset.id.as_str())
     );
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as _).collect();
+    let table = quote(dataset.id.as_str());
+    // Dense point layers are clustered as the index's tiles are: above CLUSTER_ABOVE points in the tile,
+    // one feature per CLUSTER_CELL-unit cell at its members' mean position, with `point_count` and `cluster`.
+    if dataset.geometry_type == geoconsole_model::GeometryType::Point {
+        let mut counted: Vec<Box<dyn ToSql + Sync + Send>> = window
+            .iter()
+            .map(|v| Box::new(*v) as Box<dyn ToSql + Sync + Send>)
+            .collect();
+        let (count_time, count_time_params) = conditions(None, datetime, counted.len());
+        counted.extend(count_time_params);
+        let count_refs: Vec<&(dyn ToSql + Sync)> =
+            counted.iter().map(|p| p.as_ref() as _).collect();
+        let dense: bool = client
+            .query_one(
+                &format!(
+                    "SELECT count(*) > {CLUSTER_ABOVE} FROM (SELECT 1 FROM {table} \
+                     WHERE geom && ST_MakeEnvelope($1, $2, $3, $4, 4326){count_time} LIMIT {CLUSTER_ABOVE} + 1) c"
+                ),
+                &count_refs,
+            )
+            .await?
+            .get(0);
+        if dense {
+            let sql = format!(
+                "SELECT coalesce(ST_AsMVT(c, $1, 4096, 'geom'), ''::bytea) FROM (
+                   SELECT ST_MakePoint(round(least(greatest(avg(x), -64), 4160)), round(least(greatest(avg(y), -64), 4160))) AS geom,
+                          count(*) AS point_count, count(*) > 1 AS cluster
+                   FROM (
+                     SELECT (ST_X(p) - ST_XMin(e)) * 4096 / (ST_XMax(e) - ST_XMin(e)) AS x,
+                            (ST_YMax(e) - ST_Y(p)) * 4096 / (ST_YMax(e) - ST_YMin(e)) AS y
+                     FROM (SELECT ST_Transform(geom, 3857) AS p FROM {table}
+                           WHERE geom && ST_MakeEnvelope($5, $6, $7, $8, 4326){time}) pts,
+                          (SELECT ST_TileEnvelope($2, $3, $4) AS e) env
+                   ) projected
+                   GROUP BY floor(x / {CLUSTER_CELL}), floor(y / {CLUSTER_CELL})
+                 ) c"
+            );
+            let row = client.query_one(&sql, &refs).await?;
+            return Ok(row.get::<_, Vec<u8>>(0));
+        }
+    }
     let row = client.query_one(&sql, &refs).await?;
     Ok(row.get::<_, Vec<u8>>(0))
 }
+
+/// Points in one tile above which a point layer is clustered, and the cluster cell's side in tile units:
+/// the values of the index's tiles (`geoconsole_tiles::CLUSTER_ABOVE`, `CLUSTER_CELL`).
+const CLUSTER_ABOVE: usize = 4_000;
+const CLUSTER_CELL: f64 = 32.0;
 
 /// The index columns of the rows whose bounding box meets any of `boxes` (each through the GiST index; a
 /// row met by several boxes comes once), in key order.

@@ -317,3 +317,110 @@ async fn the_database_answers_like_the_index() {
     assert_eq!(mvt.status, 200);
     assert!(!tile_ids(&mvt.body).is_empty());
 }
+
+/// Cluster counts of a tile's point layer: (clusters, points they stand for); single features count one.
+fn clustered(bytes: &[u8]) -> (usize, u64) {
+    let tile = Tile::decode(bytes).expect("a valid MVT");
+    let mut clusters = 0;
+    let mut points = 0;
+    for layer in tile.layers {
+        for feature in &layer.features {
+            let count = feature
+                .tags
+                .chunks(2)
+                .find(|kv| layer.keys[kv[0] as usize] == "point_count")
+                .map(|kv| {
+                    let v = &layer.values[kv[1] as usize];
+                    v.uint_value
+                        .or(v.int_value.map(|i| i as u64))
+                        .or(v.sint_value.map(|i| i as u64))
+                        .expect("a count")
+                });
+            if let Some(n) = count {
+                clusters += 1;
+                points += n;
+            } else {
+                points += 1;
+            }
+        }
+    }
+    (clusters, points)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dense_point_tiles_are_clustered_by_the_database_as_by_the_index() {
+    let store = temp_postgis().await;
+    // 6,000 points around the Alps: one z4 tile holds them all, more than the 4,000 a tile sends one by one.
+    let points = (0..6000).map(|i| {
+        let (col, row) = (i % 80, i / 80);
+        geoconsole_testkit::point(
+            &format!("d{i}"),
+            9.0 + f64::from(col) * 0.05,
+            45.0 + f64::from(row) * 0.03,
+            serde_json::json!({"n": i}),
+        )
+    });
+    store
+        .console()
+        .import_features(
+            "dense",
+            points,
+            ImportOptions {
+                dataset: Some("dense".parse().expect("id")),
+                kind: Some(DatasetKind::Events),
+                ..ImportOptions::default()
+            },
+        )
+        .await
+        .expect("import");
+    let indexed = store.console();
+    indexed.start_live().await.expect("index");
+    let pushed = store
+        .console()
+        .with_push_down(store.push_down_store().expect("PostGIS"), 100);
+    pushed.start_live().await.expect("metadata");
+    let dense = ["dense".parse::<DatasetId>().expect("id")];
+    let mut clustered_tiles = 0;
+    for (z, x, y) in [(4, 8, 5), (5, 16, 11), (9, 268, 181)] {
+        let tile = TileId::new(z, x, y).expect("tile");
+        let a = indexed
+            .tile(&dense, tile, None, None)
+            .await
+            .expect("index tile");
+        let b = pushed
+            .tile(&dense, tile, None, None)
+            .await
+            .expect("database tile");
+        let (a, b) = (clustered(&a.bytes), clustered(&b.bytes));
+        assert_eq!(
+            b.1, a.1,
+            "tile {z}/{x}/{y}: the same points, clustered or not"
+        );
+        if a.1 > 4000 {
+            assert!(
+                a.0 > 0 && b.0 > 0,
+                "tile {z}/{x}/{y} is clustered on both paths: {a:?} {b:?}"
+            );
+            // Cells are the same; a point exactly on a cell's edge may fall on either side of it.
+            clustered_tiles += 1;
+            let diff = a.0.abs_diff(b.0) as f64 / a.0 as f64;
+            assert!(
+                diff < 0.02,
+                "tile {z}/{x}/{y}: {} clusters from the index, {} from the database",
+                a.0,
+                b.0
+            );
+        } else {
+            assert_eq!(
+                (a.0, b.0),
+                (0, 0),
+                "{} points: sent one by one on both paths",
+                a.1
+            );
+        }
+    }
+    assert!(
+        clustered_tiles > 0,
+        "a tile dense enough to cluster was compared"
+    );
+}
