@@ -73,8 +73,19 @@ pub async fn run(
         }
         return super::serve::run(console, &args.server, Vec::new(), feeds).await;
     }
+    let opened = if geoconsole_postgis::is_postgres_url(location) {
+        // GDAL and QGIS name a PostgreSQL connection their own way; the console's location says where.
+        format!(
+            "The store is PostgreSQL/PostGIS ({}): every dataset is a PostGIS layer QGIS and GDAL open (`PG:` connection). Try",
+            console.store().location()
+        )
+    } else {
+        format!(
+            "The store is a GeoPackage: open {location} in QGIS, or try\n  ogrinfo -so {location} earthquakes"
+        )
+    };
     println!(
-        "\n{} datasets, {} features in {:.1} s. The store is a GeoPackage: open {location} in QGIS, or try\n  ogrinfo -so {location} earthquakes\n  geoconsole --store {location} datasets list\n  geoconsole --store {location} query earthquakes --bbox 120,20,150,46 --limit 3",
+        "\n{} datasets, {} features in {:.1} s. {opened}\n  geoconsole --store '{location}' datasets list\n  geoconsole --store '{location}' query earthquakes --bbox 120,20,150,46 --limit 3",
         summary.datasets.len(),
         count(total),
         started.elapsed().as_secs_f64()
