@@ -296,10 +296,13 @@ impl geoconsole_store::PushDownStore for PostgisStore {
             .await
             .map_err(|e| self.wrap(e))?;
         tx.commit().await.map_err(|e| self.wrap(e))?;
-        let rows = rows
+        let mut seen = std::collections::HashSet::with_capacity(rows.len());
+        let mut rows = rows
             .iter()
+            .filter(|r| seen.insert(r.get::<_, i64>(0)))
             .map(|r| read::index_row(&dataset, r))
             .collect::<StoreResult<Vec<_>>>()?;
+        rows.sort_unstable_by_key(|r| r.key);
         Ok((dataset, rows))
     }
 }
