@@ -180,16 +180,12 @@ fn reach_boxes(sites: &[Point<f64>], reach_m: f64) -> Vec<geoconsole_model::Bbox
         let (x, y) = (site.x(), site.y());
         let (south, north) = ((y - dy).max(-90.0), (y + dy).min(90.0));
         let widest = south.abs().max(north.abs());
-        if widest >= 89.0 || dy >= 90.0 {
-            boxes.push(geoconsole_model::Bbox {
-                west: -180.0,
-                south,
-                east: 180.0,
-                north,
-            });
-            continue;
-        }
-        let dx = dy / widest.to_radians().cos();
+        // Near a pole (or for a reach of a hemisphere) every longitude is within reach.
+        let dx = if widest >= 89.0 {
+            180.0
+        } else {
+            dy / widest.to_radians().cos()
+        };
         if dx >= 180.0 {
             boxes.push(geoconsole_model::Bbox {
                 west: -180.0,

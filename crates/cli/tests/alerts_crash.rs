@@ -2,67 +2,17 @@
 //! console is killed, is delivered after a restart, with the same idempotency key, and is still on the
 //! alert stream for a listener resuming from its last event id.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use geoconsole_testkit::{Behaviour, Receiver};
+use support::{import_quakes, ready, serve};
+
+mod support;
 use serde_json::{Value, json};
 
 const SECRET: &str = "kill-minus-nine-secret";
-
-/// Starts `geoconsole serve` on a free loopback port and returns it with its base URL.
-fn serve(dir: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_geoconsole"))
-        .args([
-            "--store",
-            "ops.gpkg",
-            "--config",
-            "geoconsole.toml",
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-        ])
-        .current_dir(dir)
-        .env_remove("GEOCONSOLE_STORE")
-        .env_remove("GEOCONSOLE_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start geoconsole serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let url = loop {
-        let line = lines
-            .next()
-            .expect("serve prints its address")
-            .expect("readable output");
-        // "API: http://…/" with the web console built, "… at http://…/ (Ctrl-C stops)" without.
-        if let Some(at) = line.find("http://")
-            && !line.contains("/console/")
-        {
-            let url = line[at..].split_whitespace().next().expect("url");
-            break url.trim_end_matches('/').to_string();
-        }
-    };
-    // Keep draining stdout so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, url)
-}
-
-async fn ready(client: &reqwest::Client, url: &str) {
-    let started = Instant::now();
-    loop {
-        if let Ok(r) = client.get(format!("{url}/readyz")).send().await
-            && r.status() == 200
-        {
-            return;
-        }
-        assert!(started.elapsed() < Duration::from_secs(120), "never ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// Builds the demo store in `dir` and configures one rule (an M7+ quake within 50 km of the Managua office)
 /// with a webhook to `receiver` (loopback, allowed explicitly as an operator would).
@@ -89,43 +39,6 @@ fn demo_with_rule(dir: &Path, receiver: &str, webhook_extra: &str) {
     .expect("config");
 }
 
-async fn import(client: &reqwest::Client, url: &str, body: String) {
-    let staged: Value = client
-        .post(format!("{url}/imports?name=latest.geojson"))
-        .header("content-type", "application/octet-stream")
-        .body(body)
-        .send()
-        .await
-        .expect("stage")
-        .json()
-        .await
-        .expect("staged json");
-    let id = staged["id"].as_str().expect("upload id");
-    let started = client
-        .post(format!("{url}/imports/{id}"))
-        .header("content-type", "application/json")
-        .body(json!({"dataset": "earthquakes", "mode": "append", "time": "time"}).to_string())
-        .send()
-        .await
-        .expect("start import");
-    assert_eq!(started.status(), 202);
-    loop {
-        let status: Value = client
-            .get(format!("{url}/imports/{id}"))
-            .send()
-            .await
-            .expect("status")
-            .json()
-            .await
-            .expect("status json");
-        if status["state"] != "importing" {
-            assert_eq!(status["state"], "imported", "{status}");
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_alert_in_flight_when_the_console_is_killed_is_delivered_after_restart_with_the_same_key()
  {
@@ -138,14 +51,14 @@ async fn an_alert_in_flight_when_the_console_is_killed_is_delivered_after_restar
         .timeout(Duration::from_secs(30))
         .build()
         .expect("client");
-    let (mut first, url) = serve(dir.path());
+    let (mut first, url) = serve(dir.path(), "ops.gpkg");
     ready(&client, &url).await;
     let quake = json!({"type": "FeatureCollection", "features": [{
         "type": "Feature", "id": "crash-quake",
         "geometry": {"type": "Point", "coordinates": [-86.25, 12.13]},
         "properties": {"mag": 7.1, "place": "near Managua", "time": 1680840000000_i64}
     }]});
-    import(&client, &url, quake.to_string()).await;
+    import_quakes(&client, &url, quake.to_string()).await;
     let in_flight = receiver.wait_for(1, Duration::from_secs(30)).await;
     let seq = in_flight[0].json()["alert"]["seq"]
         .as_i64()
@@ -159,7 +72,7 @@ async fn an_alert_in_flight_when_the_console_is_killed_is_delivered_after_restar
     first.kill().expect("SIGKILL");
     first.wait().expect("reaped");
 
-    let (mut second, url) = serve(dir.path());
+    let (mut second, url) = serve(dir.path(), "ops.gpkg");
     ready(&client, &url).await;
     let again = receiver.wait_for(2, Duration::from_secs(60)).await;
     assert_eq!(again.len(), 2, "delivered once more, not more");
@@ -236,7 +149,7 @@ async fn alerts_survive_kills_at_random_moments_of_import_evaluation_and_deliver
         delays.push(Duration::from_millis((state >> 33) % 1500));
     }
     for (round, delay) in delays.iter().enumerate() {
-        let (mut console, url) = serve(dir.path());
+        let (mut console, url) = serve(dir.path(), "ops.gpkg");
         ready(&client, &url).await;
         let quake = json!({"type": "FeatureCollection", "features": [{
             "type": "Feature", "id": format!("kill-quake-{round}"),
@@ -275,7 +188,7 @@ async fn alerts_survive_kills_at_random_moments_of_import_evaluation_and_deliver
         let _ = uploading.await;
     }
     // A last start, with nothing killed: whatever was raised and not yet delivered goes out now.
-    let (mut last, url) = serve(dir.path());
+    let (mut last, url) = serve(dir.path(), "ops.gpkg");
     ready(&client, &url).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let raised: Vec<i64> = loop {

@@ -3,49 +3,14 @@
 //! feeds are polled and webhooks delivered by one instance only; when the leader is killed (`kill -9`), the
 //! other takes over, and nothing is lost or doubled: every alert is raised once and delivered once.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use geoconsole_testkit::{FeedOrigin, Receiver, Serve};
-use serde_json::{Value, json};
+use support::{import_quakes, ready, serve};
 
-fn serve(dir: &Path, store: &str) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_geoconsole"))
-        .args([
-            "--store",
-            store,
-            "--config",
-            "geoconsole.toml",
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-        ])
-        .current_dir(dir)
-        .env_remove("GEOCONSOLE_STORE")
-        .env_remove("GEOCONSOLE_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start geoconsole serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let url = loop {
-        let line = lines
-            .next()
-            .expect("serve prints its address")
-            .expect("readable output");
-        if let Some(at) = line.find("http://")
-            && !line.contains("/console/")
-        {
-            let url = line[at..].split_whitespace().next().expect("url");
-            break url.trim_end_matches('/').to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (child, url)
-}
+mod support;
+use serde_json::{Value, json};
 
 async fn readyz(client: &reqwest::Client, url: &str) -> Option<Value> {
     let r = client.get(format!("{url}/readyz")).send().await.ok()?;
@@ -53,14 +18,6 @@ async fn readyz(client: &reqwest::Client, url: &str) -> Option<Value> {
         return None;
     }
     r.json().await.ok()
-}
-
-async fn ready(client: &reqwest::Client, url: &str) {
-    let started = Instant::now();
-    while readyz(client, url).await.is_none() {
-        assert!(started.elapsed() < Duration::from_secs(120), "never ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Which of the instances leads, once exactly one does.
@@ -95,43 +52,6 @@ fn quake(id: &str, mag: f64) -> String {
         "properties": {"mag": mag, "place": "near Managua", "time": 1680840000000_i64}
     }]})
     .to_string()
-}
-
-async fn import(client: &reqwest::Client, url: &str, body: String) {
-    let staged: Value = client
-        .post(format!("{url}/imports?name=latest.geojson"))
-        .header("content-type", "application/octet-stream")
-        .body(body)
-        .send()
-        .await
-        .expect("stage")
-        .json()
-        .await
-        .expect("staged json");
-    let id = staged["id"].as_str().expect("upload id");
-    let started = client
-        .post(format!("{url}/imports/{id}"))
-        .header("content-type", "application/json")
-        .body(json!({"dataset": "earthquakes", "mode": "append", "time": "time"}).to_string())
-        .send()
-        .await
-        .expect("start import");
-    assert_eq!(started.status(), 202);
-    loop {
-        let status: Value = client
-            .get(format!("{url}/imports/{id}"))
-            .send()
-            .await
-            .expect("status")
-            .json()
-            .await
-            .expect("status json");
-        if status["state"] != "importing" {
-            assert_eq!(status["state"], "imported", "{status}");
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// Reads an event stream until `needle` appears; the time it took, or `None` after `within`.
@@ -219,7 +139,7 @@ async fn two_instances_share_commits_and_one_leads_until_it_is_killed() {
         .await
         .expect("event stream");
     let committed = Instant::now();
-    import(&client, urls[first_leader], quake("cluster-q1", 7.1)).await;
+    import_quakes(&client, urls[first_leader], quake("cluster-q1", 7.1)).await;
     assert!(
         wait_on_stream(
             events,
@@ -240,7 +160,7 @@ async fn two_instances_share_commits_and_one_leads_until_it_is_killed() {
 
     // A commit through the follower: the follower evaluates the rule (it holds the batch); the leader
     // delivers the webhook, once.
-    import(&client, urls[follower], quake("cluster-q2", 7.3)).await;
+    import_quakes(&client, urls[follower], quake("cluster-q2", 7.3)).await;
     assert_eq!(
         feature_status(&client, urls[first_leader], "cluster-q2").await,
         200
@@ -259,7 +179,7 @@ async fn two_instances_share_commits_and_one_leads_until_it_is_killed() {
         "the survivor leads {:?} after the leader was killed",
         took_over.elapsed()
     );
-    import(&client, survivor, quake("cluster-q3", 7.5)).await;
+    import_quakes(&client, survivor, quake("cluster-q3", 7.5)).await;
     let three = receiver.wait_for(3, Duration::from_secs(30)).await;
     // Give a doubled delivery the time to show itself.
     tokio::time::sleep(Duration::from_secs(2)).await;

@@ -80,19 +80,6 @@ fn session_row(row: &Row) -> SessionRecord {
     }
 }
 
-/// `LIKE` pattern matching text that starts with `prefix`, with its own wildcards escaped.
-fn starts_with(prefix: &str) -> String {
-    let mut pattern = String::with_capacity(prefix.len() + 1);
-    for c in prefix.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
-}
-
 #[async_trait::async_trait]
 impl AccessStore for PostgisStore {
     async fn put_user(&self, user: UserRecord) -> StoreResult<()> {
@@ -298,12 +285,13 @@ impl AccessStore for PostgisStore {
             values.push(Box::new(actor));
         }
         if let Some(action) = filter.action {
-            conditions.push("action LIKE $ ESCAPE '\\'");
-            values.push(Box::new(starts_with(&action)));
+            // starts_with, not LIKE: the prefix is data, and LIKE would read its '_' and '%' as wildcards.
+            conditions.push("starts_with(action, $)");
+            values.push(Box::new(action));
         }
         if let Some(target) = filter.target {
-            conditions.push("target LIKE $ ESCAPE '\\'");
-            values.push(Box::new(starts_with(&target)));
+            conditions.push("starts_with(target, $)");
+            values.push(Box::new(target));
         }
         if let Some(since) = filter.since {
             conditions.push("at >= $");

@@ -21,20 +21,7 @@ fn dataset_from_row(row: &Row) -> StoreResult<Dataset> {
     let id: String = row.get(0);
     let kind: String = row.get(2);
     let schema: String = row.get(7);
-    let extent = match (
-        row.get::<_, Option<f64>>(11),
-        row.get::<_, Option<f64>>(12),
-        row.get::<_, Option<f64>>(13),
-        row.get::<_, Option<f64>>(14),
-    ) {
-        (Some(west), Some(south), Some(east), Some(north)) => Some(Bbox {
-            west,
-            south,
-            east,
-            north,
-        }),
-        _ => None,
-    };
+    let extent = bbox_at(row, 11);
     let time_extent = match (
         row.get::<_, Option<DateTime<Utc>>>(15),
         row.get::<_, Option<DateTime<Utc>>>(16),
@@ -61,6 +48,24 @@ fn dataset_from_row(row: &Row) -> StoreResult<Dataset> {
         created: row.get(17),
         updated: row.get(18),
     })
+}
+
+/// A bbox from four nullable columns `west, south, east, north` starting at `first`; `None` if any is NULL.
+pub fn bbox_at(row: &Row, first: usize) -> Option<Bbox> {
+    match (
+        row.get::<_, Option<f64>>(first),
+        row.get::<_, Option<f64>>(first + 1),
+        row.get::<_, Option<f64>>(first + 2),
+        row.get::<_, Option<f64>>(first + 3),
+    ) {
+        (Some(west), Some(south), Some(east), Some(north)) => Some(Bbox {
+            west,
+            south,
+            east,
+            north,
+        }),
+        _ => None,
+    }
 }
 
 /// One dataset as committed, `None` when it does not exist. `lock` takes the row for update, so two

@@ -65,6 +65,26 @@ impl PostgisStore {
         pg_error(self.config.location(), e)
     }
 
+    /// A read-only repeatable-read transaction and the dataset's catalog row as of it: what a scan reads
+    /// after it is of the same version.
+    async fn snapshot_of<'c>(
+        &self,
+        client: &'c mut Object,
+        id: &DatasetId,
+    ) -> StoreResult<(tokio_postgres::Transaction<'c>, Dataset)> {
+        let tx = tokio_postgres::Client::build_transaction(client)
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await
+            .map_err(|e| self.wrap(e))?;
+        let dataset = catalog::load(&tx, id, false)
+            .await
+            .map_err(|e| self.wrap(e))?
+            .ok_or_else(|| not_found(id))??;
+        Ok((tx, dataset))
+    }
+
     async fn dataset_on(&self, client: &Object, id: &DatasetId) -> StoreResult<Dataset> {
         catalog::load(&***client, id, false)
             .await
@@ -159,16 +179,7 @@ impl FeatureStore for PostgisStore {
     ) -> StoreResult<Dataset> {
         let mut client = self.client().await?;
         // One snapshot for the catalog row and every feature row, so the version and the rows agree.
-        let tx = tokio_postgres::Client::build_transaction(&mut client)
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await
-            .map_err(|e| self.wrap(e))?;
-        let dataset = catalog::load(&tx, id, false)
-            .await
-            .map_err(|e| self.wrap(e))?
-            .ok_or_else(|| not_found(id))??;
+        let (tx, dataset) = self.snapshot_of(&mut client, id).await?;
         let sql = format!(
             "SELECT key, ST_AsBinary(geom), time_start, time_end FROM {} ORDER BY key",
             quote(id.as_str())
@@ -282,16 +293,7 @@ impl geoconsole_store::PushDownStore for PostgisStore {
     ) -> StoreResult<(Dataset, Vec<IndexRow>)> {
         let mut client = self.client().await?;
         // One snapshot for the catalog row and the rows, as for a full index scan.
-        let tx = tokio_postgres::Client::build_transaction(&mut client)
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await
-            .map_err(|e| self.wrap(e))?;
-        let dataset = catalog::load(&tx, id, false)
-            .await
-            .map_err(|e| self.wrap(e))?
-            .ok_or_else(|| not_found(id))??;
+        let (tx, dataset) = self.snapshot_of(&mut client, id).await?;
         let rows = read::index_rows_within(&tx, &dataset, &boxes, datetime)
             .await
             .map_err(|e| self.wrap(e))?;

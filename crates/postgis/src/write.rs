@@ -420,15 +420,7 @@ impl DatasetWriter for PgWriter {
                 match row {
                     Ok(row) => {
                         dataset.feature_count = row.get::<_, i64>(0).max(0) as u64;
-                        dataset.extent = match (row.get(1), row.get(2), row.get(3), row.get(4)) {
-                            (Some(west), Some(south), Some(east), Some(north)) => Some(Bbox {
-                                west,
-                                south,
-                                east,
-                                north,
-                            }),
-                            _ => None,
-                        };
+                        dataset.extent = catalog::bbox_at(&row, 1);
                         dataset.time_extent = match (row.get(5), row.get(6)) {
                             (Some(start), Some(end)) => {
                                 Some(geoconsole_model::TimeSpan { start, end })
