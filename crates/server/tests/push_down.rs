@@ -13,30 +13,31 @@ use geozero::mvt::{Message, Tile};
 
 async fn loaded() -> TempStore {
     let store = temp_postgis().await;
-    store
-        .console()
-        .import(
-            &fixture("demo/usgs_all_week_2023-04-07.geojson"),
-            ImportOptions {
-                dataset: Some("earthquakes".parse().expect("id")),
-                kind: Some(DatasetKind::Events),
-                ..ImportOptions::default()
-            },
-        )
-        .await
-        .expect("import the USGS week");
-    store
-        .console()
-        .import(
-            &fixture("demo/ne_110m_populated_places.geojson"),
-            ImportOptions {
-                dataset: Some("cities".parse().expect("id")),
-                kind: Some(DatasetKind::Sites),
-                ..ImportOptions::default()
-            },
-        )
-        .await
-        .expect("import the cities");
+    for (file, id, kind) in [
+        (
+            "demo/usgs_all_week_2023-04-07.geojson",
+            "earthquakes",
+            DatasetKind::Events,
+        ),
+        (
+            "demo/ne_110m_populated_places.geojson",
+            "cities",
+            DatasetKind::Sites,
+        ),
+    ] {
+        store
+            .console()
+            .import(
+                &fixture(file),
+                ImportOptions {
+                    dataset: Some(id.parse().expect("id")),
+                    kind: Some(kind),
+                    ..ImportOptions::default()
+                },
+            )
+            .await
+            .unwrap_or_else(|e| panic!("import {file}: {e}"));
+    }
     store
 }
 
