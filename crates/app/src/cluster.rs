@@ -32,9 +32,9 @@ impl Drop for Following {
     }
 }
 
-/// Where the announcements of new alerts come from. Alone, an instance announces what it raises; following
-/// a shared store, every instance (the raiser too) announces what the store's news says was raised, so each
-/// alert is announced once on every instance whoever raised it.
+/// Where the announcements of alerts come from. Alone, an instance announces what it raises and changes;
+/// following a shared store, every instance (the raiser too) announces what the store's news says was raised
+/// or changed, so each is announced once on every instance whoever did it.
 #[derive(Debug, Default)]
 pub(crate) struct AlertNews {
     pub(crate) following: std::sync::atomic::AtomicBool,
@@ -102,6 +102,17 @@ impl Console {
                 }
             }
             ClusterEvent::Alerts { up_to } => self.alerts_raised_elsewhere(up_to).await,
+            ClusterEvent::AlertChanged { seq } => {
+                let Some(alerting) = &self.alerting else {
+                    return;
+                };
+                match alerting.store().alert(seq).await {
+                    Ok(alert) => alerting.announce(AlertEvent::Updated { alert }),
+                    Err(e) => {
+                        tracing::warn!(alert = seq, error = %e, "could not read a changed alert")
+                    }
+                }
+            }
             ClusterEvent::Resynchronise => {
                 if !self.live().is_enabled() {
                     return;

@@ -339,6 +339,13 @@ impl AlertStore for PostgisStore {
         )
         .await
         .map_err(|e| self.wrap(e))?;
+        let payload = serde_json::json!({ "alert_changed": seq }).to_string();
+        tx.execute(
+            "SELECT pg_notify($1, $2)",
+            &[&channel(self.config.schema()), &payload],
+        )
+        .await
+        .map_err(|e| self.wrap(e))?;
         tx.commit().await.map_err(|e| self.wrap(e))?;
         Ok(next)
     }

@@ -30,6 +30,12 @@ fn event_of(payload: &str) -> Option<ClusterEvent> {
     if let Some(up_to) = value.get("alerts").and_then(serde_json::Value::as_i64) {
         return Some(ClusterEvent::Alerts { up_to });
     }
+    if let Some(seq) = value
+        .get("alert_changed")
+        .and_then(serde_json::Value::as_i64)
+    {
+        return Some(ClusterEvent::AlertChanged { seq });
+    }
     Some(ClusterEvent::Dataset {
         id: value.get("dataset")?.as_str()?.to_string(),
         version: value.get("version")?.as_u64()?,

@@ -8,7 +8,10 @@ use std::time::Duration;
 use geoconsole_model::geo_types::Point;
 use geoconsole_model::{DatasetId, DatasetKind, Feature, FeatureId, Properties, TimeFields};
 use geoconsole_postgis::PostgisStore;
-use geoconsole_store::{ClusterEvent, ClusterStore, FeatureStore, WriteMode, WriteRequest};
+use geoconsole_store::{
+    AlertState, AlertStore, ClusterEvent, ClusterStore, Disposition, FeatureStore, NewAlert,
+    Transition, WriteMode, WriteRequest,
+};
 use tokio::sync::mpsc;
 
 fn request(name: &str) -> WriteRequest {
@@ -106,6 +109,49 @@ async fn commits_are_announced_and_a_cut_listener_comes_back() {
             id: "quakes".into(),
             version: 2
         }
+    );
+
+    // Alerts: a raise announces the newest sequence number, a lifecycle step the alert it moved.
+    let raised = store
+        .raise(
+            vec![NewAlert {
+                key: "k1".into(),
+                rule: "r".into(),
+                severity: "minor".into(),
+                title: "t".into(),
+                site_dataset: None,
+                site: None,
+                event_dataset: None,
+                event: None,
+                position: None,
+                detail: serde_json::Value::Null,
+                raised: chrono::Utc::now(),
+            }],
+            Vec::new(),
+        )
+        .await
+        .expect("raise");
+    let seq = raised[0].seq;
+    assert_eq!(
+        next(&mut events, Duration::from_secs(2)).await,
+        ClusterEvent::Alerts { up_to: seq }
+    );
+    store
+        .transition(
+            seq,
+            Transition {
+                to: AlertState::Acknowledged,
+                by: "ops".into(),
+                at: chrono::Utc::now(),
+                disposition: Some(Disposition::Relevant),
+                note: None,
+            },
+        )
+        .await
+        .expect("acknowledge");
+    assert_eq!(
+        next(&mut events, Duration::from_secs(2)).await,
+        ClusterEvent::AlertChanged { seq }
     );
 }
 

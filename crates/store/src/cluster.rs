@@ -15,6 +15,8 @@ pub enum ClusterEvent {
     Dataset { id: String, version: u64 },
     /// Alerts were raised, up to and including this sequence number.
     Alerts { up_to: i64 },
+    /// An alert moved along its lifecycle (acknowledged, resolved).
+    AlertChanged { seq: i64 },
     /// The news channel was interrupted and is back: anything may have changed meanwhile.
     Resynchronise,
 }

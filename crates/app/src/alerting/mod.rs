@@ -316,9 +316,16 @@ impl Console {
             by,
             "alert updated"
         );
-        let _ = alerting.events.send(AlertEvent::Updated {
-            alert: record.clone(),
-        });
+        // Following a shared store, the store's news announces the change here as on every instance.
+        if !alerting
+            .news
+            .following
+            .load(std::sync::atomic::Ordering::Acquire)
+        {
+            alerting.announce(AlertEvent::Updated {
+                alert: record.clone(),
+            });
+        }
         Ok(record)
     }
 
