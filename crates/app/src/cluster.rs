@@ -178,6 +178,16 @@ impl Console {
         alerting.wake_outbox();
     }
 
+    /// Whether this instance answers with all data: every dataset indexed and, when it leads, the rules
+    /// caught up with what they missed (so what the catch-up raises is there before the first reader looks).
+    pub fn is_ready(&self) -> bool {
+        self.live().is_ready()
+            && (!self.is_leader()
+                || self
+                    .rules_caught_up
+                    .load(std::sync::atomic::Ordering::Acquire))
+    }
+
     /// Whether this instance leads now: it alone polls feeds, catches rules up and delivers webhooks.
     pub fn is_leader(&self) -> bool {
         self.leading.load(std::sync::atomic::Ordering::Acquire)
@@ -255,7 +265,7 @@ impl Console {
         let scheduled = tokio::spawn(async move {
             while !console.live().is_ready() {
                 tokio::select! {
-                    () = tokio::time::sleep(Duration::from_millis(100)) => {}
+                    () = tokio::time::sleep(Duration::from_millis(20)) => {}
                     _ = stopped.changed() => return,
                 }
                 if *stopped.borrow() {
@@ -267,6 +277,9 @@ impl Console {
             if let Err(e) = console.catch_up_rules().await {
                 tracing::error!(error = %e, "alert rules could not catch up; they retry at the next election");
             }
+            console
+                .rules_caught_up
+                .store(true, std::sync::atomic::Ordering::Release);
             if poll_feeds {
                 console.run_feeds(stopped).await;
             }

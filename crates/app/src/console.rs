@@ -52,6 +52,8 @@ pub struct Console {
     pub(crate) cluster: Option<Arc<dyn geoconsole_store::ClusterStore>>,
     /// Answers items and tiles of the datasets too large to index, when configured.
     pub(crate) push_down: Option<Arc<dyn geoconsole_store::PushDownStore>>,
+    /// Whether the leader's start-up rule catch-up has run (readiness waits for it on the leader).
+    pub(crate) rules_caught_up: Arc<std::sync::atomic::AtomicBool>,
     /// Whether this instance holds the store's lease now.
     pub(crate) leading: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -70,6 +72,7 @@ impl Console {
             h3_cells: Arc::default(),
             cluster: None,
             leading: Arc::default(),
+            rules_caught_up: Arc::default(),
             push_down: None,
         }
     }

@@ -29,7 +29,7 @@ pub async fn healthz() -> Response {
 
 /// Every dataset is indexed: the server answers with all data.
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    if state.console.live().is_ready() {
+    if state.console.is_ready() {
         json_response(
             StatusCode::OK,
             "application/json",
@@ -39,7 +39,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         json_response(
             StatusCode::SERVICE_UNAVAILABLE,
             "application/json",
-            json!({"status": "loading", "description": "datasets are still being indexed"})
+            json!({"status": "loading", "description": "datasets are still being indexed, or alert rules catching up"})
                 .to_string(),
         )
     }
