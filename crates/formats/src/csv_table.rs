@@ -2,11 +2,19 @@ use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 
 use geoconsole_model::geo_types::{Coord, Geometry, Point};
-use geoconsole_model::{Feature, Properties, validate_geometry};
+use geoconsole_model::{
+    EXCERPT_CHARS, EXCERPT_NAMES, Feature, Properties, excerpt, excerpt_list, validate_geometry,
+};
 use serde_json::{Number, Value};
 
+use crate::record_bound::{
+    MAX_HEADER_BYTES, MAX_RECORD_BYTES, RecordBound, RecordMark, is_record_too_long,
+};
 use crate::write::FeatureWriter;
 use crate::{FormatError, FormatErrorKind, FormatResult, Location, SourceFeature};
+
+/// The longest column name accepted: names travel into every schema, preview and message.
+pub const MAX_COLUMN_NAME_BYTES: usize = 1024;
 
 /// How to find the geometry in a CSV file; each is detected from common column names when not given.
 #[derive(Debug, Clone, Default)]
@@ -55,7 +63,9 @@ pub enum CoordinateColumns {
 /// column becomes a property typed from its text (integers, reals, booleans; everything else stays text).
 pub struct CsvReader<R: io::Read> {
     path: PathBuf,
-    reader: csv::Reader<R>,
+    reader: csv::Reader<RecordBound<R>>,
+    /// Tells the bound beneath the parser where each row ends, so no row is buffered past the cap.
+    mark: RecordMark,
     headers: Vec<String>,
     geometry: GeometryColumns,
     record: csv::StringRecord,
@@ -68,19 +78,35 @@ impl<R: BufRead> CsvReader<R> {
             Some(d) => d,
             None => sniff_delimiter(input.fill_buf().map_err(|e| FormatError::io(&path, &e))?),
         };
+        // The csv crate buffers a whole record before handing it over: the bound stops a header or a row
+        // without an end at its cap instead (a 50 MB header once took a preview to 2.1 GiB).
+        let (bounded, mark) = RecordBound::new(input, MAX_HEADER_BYTES);
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .flexible(false)
-            .from_reader(input);
+            .from_reader(bounded);
         let header_error = |message: String| {
             FormatError::new(FormatErrorKind::Syntax, &path, Location::Line(1), message)
         };
         let headers: Vec<String> = reader
             .headers()
-            .map_err(|e| header_error(csv_reason(&e)))?
+            .map_err(|e| header_error(header_reason(&e)))?
             .iter()
             .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
             .collect();
+        mark.limit(MAX_RECORD_BYTES);
+        if let Some((column, name)) = headers
+            .iter()
+            .enumerate()
+            .find(|(_, name)| name.len() > MAX_COLUMN_NAME_BYTES)
+        {
+            return Err(header_error(format!(
+                "column {}'s name is {} bytes long ('{}'); names may have at most {MAX_COLUMN_NAME_BYTES}",
+                column + 1,
+                name.len(),
+                excerpt(name, EXCERPT_CHARS)
+            )));
+        }
         if headers.is_empty() || headers.iter().all(String::is_empty) {
             return Err(FormatError::new(
                 FormatErrorKind::WrongFormat,
@@ -94,13 +120,17 @@ impl<R: BufRead> CsvReader<R> {
                 .iter()
                 .any(|other| other.eq_ignore_ascii_case(name))
             {
-                return Err(header_error(format!("column name '{name}' appears twice")));
+                return Err(header_error(format!(
+                    "column name '{}' appears twice",
+                    excerpt(name, EXCERPT_CHARS)
+                )));
             }
         }
         let geometry = find_geometry_columns(&path, &headers, options)?;
         Ok(Self {
             path,
             reader,
+            mark,
             headers,
             geometry,
             record: csv::StringRecord::new(),
@@ -174,6 +204,7 @@ impl<R: BufRead> Iterator for CsvReader<R> {
         let mut record = std::mem::take(&mut self.record);
         let read = self.reader.read_record(&mut record);
         self.record = record;
+        self.mark.ended();
         match read {
             Ok(false) => {
                 self.done = true;
@@ -185,7 +216,7 @@ impl<R: BufRead> Iterator for CsvReader<R> {
                 Some(match self.row_to_feature() {
                     Ok(feature) => Ok(SourceFeature { location, feature }),
                     Err(why) => {
-                        let raw = self.record.iter().collect::<Vec<_>>().join(",");
+                        let raw = snippet(&self.record);
                         Err(FormatError::new(
                             FormatErrorKind::InvalidFeature,
                             &self.path,
@@ -197,7 +228,10 @@ impl<R: BufRead> Iterator for CsvReader<R> {
                 })
             }
             Err(error) => {
-                let line = error.position().map_or(0, csv::Position::line);
+                // An I/O error has no position of its own: it broke the row after the last one read.
+                let line = error
+                    .position()
+                    .map_or_else(|| self.reader.position().line(), csv::Position::line);
                 match error.kind() {
                     csv::ErrorKind::UnequalLengths {
                         expected_len, len, ..
@@ -226,6 +260,33 @@ impl<R: BufRead> Iterator for CsvReader<R> {
     }
 }
 
+/// The start of a rejected row as it was read, for the rejects report: built only up to the length a
+/// snippet keeps, since the row itself may be tens of megabytes.
+fn snippet(record: &csv::StringRecord) -> String {
+    let mut raw = String::new();
+    for (i, field) in record.iter().enumerate() {
+        if raw.len() > crate::error::SNIPPET_CHARS * 4 {
+            break;
+        }
+        if i > 0 {
+            raw.push(',');
+        }
+        raw.push_str(&field[..field.floor_char_boundary(crate::error::SNIPPET_CHARS * 4)]);
+    }
+    raw
+}
+
+/// Why the header row could not be read; a header beyond its cap says that cap.
+fn header_reason(error: &csv::Error) -> String {
+    match error.kind() {
+        csv::ErrorKind::Io(e) if is_record_too_long(e) => format!(
+            "header row longer than {} KiB; is this a delimited text file?",
+            MAX_HEADER_BYTES / 1024
+        ),
+        _ => csv_reason(error),
+    }
+}
+
 fn csv_reason(error: &csv::Error) -> String {
     match error.kind() {
         csv::ErrorKind::Utf8 { .. } => {
@@ -251,8 +312,9 @@ fn find_geometry_columns(
                     path,
                     Location::File,
                     format!(
-                        "{role} column '{wanted}' not found; columns are: {}",
-                        headers.join(", ")
+                        "{role} column '{}' not found; columns are: {}",
+                        excerpt(wanted, EXCERPT_CHARS),
+                        excerpt_list(headers, EXCERPT_NAMES)
                     ),
                 )
             })
@@ -286,7 +348,7 @@ fn find_geometry_columns(
                 Location::File,
                 format!(
                     "no coordinate columns found; name them with --lat and --lon or --wkt (columns are: {})",
-                    headers.join(", ")
+                    excerpt_list(headers, EXCERPT_NAMES)
                 ),
             )
         }),
@@ -319,7 +381,7 @@ fn coordinate(text: &str, what: &str) -> Result<f64, String> {
         return Err(format!("{what} is empty"));
     }
     text.parse::<f64>()
-        .map_err(|_| format!("{what} '{text}' is not a number"))
+        .map_err(|_| format!("{what} '{}' is not a number", excerpt(text, EXCERPT_CHARS)))
 }
 
 fn parse_wkt(text: &str) -> Result<Geometry<f64>, String> {

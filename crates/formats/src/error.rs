@@ -68,7 +68,11 @@ impl fmt::Display for FormatError {
 }
 
 /// Longest raw snippet kept with an error, so a 500 MB line never ends up in a rejects report.
-const SNIPPET_CHARS: usize = 200;
+pub(crate) const SNIPPET_CHARS: usize = 200;
+
+/// Longest message an error keeps. Readers quote input through [`geoconsole_model::excerpt`] already; this
+/// bounds whatever else a message picks up from its file (a CRS name, a type, a library's own text).
+const MESSAGE_CHARS: usize = 2000;
 
 impl FormatError {
     pub fn new(
@@ -77,11 +81,12 @@ impl FormatError {
         location: Location,
         message: impl Into<String>,
     ) -> Self {
+        let message = message.into();
         Self {
             kind,
             file: file.to_path_buf(),
             location,
-            message: message.into(),
+            message: geoconsole_model::excerpt(&message, MESSAGE_CHARS).into_owned(),
             snippet: None,
         }
     }

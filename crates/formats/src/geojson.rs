@@ -7,6 +7,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 
 use crate::geojson_geometry::{RawFeature, RawGeometry};
 use crate::read::{ChunkReceiver, ChunkSender, spawn_producer};
+use crate::record_bound::{MAX_RECORD_BYTES, RecordBound, RecordMark};
 use crate::write::{FeatureWriter, write_feature_json};
 use crate::{FormatError, FormatErrorKind, Location, SourceFeature};
 
@@ -43,10 +44,13 @@ struct Sink<'a> {
     path: &'a Path,
     chunks: &'a mut ChunkSender,
     next_index: u64,
+    /// Each feature is one record of the bound beneath the parser.
+    mark: RecordMark,
 }
 
 impl Sink<'_> {
     fn accept<E: de::Error>(&mut self, raw: RawFeature) -> Result<(), E> {
+        self.mark.ended();
         let index = self.next_index;
         self.next_index += 1;
         let location = Location::Feature(index);
@@ -65,10 +69,13 @@ impl Sink<'_> {
 }
 
 fn parse<R: BufRead>(path: &Path, reader: R, chunks: &mut ChunkSender) {
+    // serde builds each feature whole: the bound stops one that never ends (or a 1 GB string in it).
+    let (reader, mark) = RecordBound::new(reader, MAX_RECORD_BYTES);
     let mut sink = Sink {
         path,
         chunks,
         next_index: 0,
+        mark,
     };
     let mut deserializer = serde_json::Deserializer::from_reader(reader);
     let result = deserializer

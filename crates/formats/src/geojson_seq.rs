@@ -4,12 +4,9 @@ use std::path::PathBuf;
 use geoconsole_model::Feature;
 
 use crate::geojson_geometry::RawFeature;
+use crate::record_bound::MAX_RECORD_BYTES;
 use crate::write::{FeatureWriter, write_feature_json};
 use crate::{FormatError, FormatErrorKind, FormatResult, Location, SourceFeature};
-
-/// The longest record accepted; a longer line is refused rather than buffered, so one hostile line cannot
-/// exhaust memory.
-pub const MAX_RECORD_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Reads RFC 8142 GeoJSON text sequences (records led by the RS character) and newline-delimited GeoJSON.
 /// Each line is its own feature, so a bad line is reported by number and the others still read.

@@ -20,6 +20,7 @@ use serde_json::Value;
 
 use crate::read::{ChunkReceiver, spawn_producer};
 use crate::record::{self, SourceCrs, file_error};
+use crate::record_bound::{MAX_RECORD_BYTES, RecordBound, RecordMark};
 use crate::write::{FeatureWriter, WriterLayout};
 use crate::{FormatErrorKind, FormatResult, Location, Z_PROPERTY};
 
@@ -36,9 +37,12 @@ pub(crate) fn read<R: io::BufRead + Send + 'static>(
     reader: R,
 ) -> FormatResult<ChunkReceiver> {
     let path_buf = path.to_path_buf();
+    // A placemark is copied whole before the `kml` crate parses it: the bound stops one without an end.
+    let (reader, mark) = RecordBound::new(reader, MAX_RECORD_BYTES);
     Ok(spawn_producer("geoconsole-kml", move |chunks| {
         let mut walk = Walk {
             xml: XmlReader::from_reader(reader),
+            mark,
             buffer: Vec::new(),
             folders: Vec::new(),
             naming_folder: NameState::None,
@@ -77,7 +81,9 @@ enum NameState {
 }
 
 struct Walk<R> {
-    xml: XmlReader<R>,
+    xml: XmlReader<RecordBound<R>>,
+    /// Each event outside a placemark, and each placemark whole, is one record of the bound.
+    mark: RecordMark,
     buffer: Vec<u8>,
     folders: Vec<String>,
     naming_folder: NameState,
@@ -87,6 +93,7 @@ impl<R: io::BufRead> Walk<R> {
     /// The next placemark's XML, re-serialised from its events.
     fn next_placemark(&mut self) -> Result<Option<String>, String> {
         loop {
+            self.mark.ended();
             self.buffer.clear();
             let at = self.xml.buffer_position();
             let event = self

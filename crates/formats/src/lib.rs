@@ -32,6 +32,7 @@ mod parquet_file;
 pub mod privacy;
 mod read;
 mod record;
+mod record_bound;
 mod shp;
 mod write;
 

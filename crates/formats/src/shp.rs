@@ -38,7 +38,7 @@ pub(crate) fn read(path: &Path, source_crs: Option<Crs>) -> FormatResult<ChunkRe
         Some(crs) => SourceCrs::Known(crs),
         None => match companion(path, "prj") {
             Some(prj) => {
-                let wkt = fs::read_to_string(&prj).map_err(|e| FormatError::io(&prj, &e))?;
+                let wkt = small_text(&prj)?;
                 SourceCrs::Known(Crs::from_wkt(&wkt).map_err(|why| {
                     file_error(
                         FormatErrorKind::InvalidOption,
@@ -110,6 +110,28 @@ fn companion(path: &Path, extension: &str) -> Option<PathBuf> {
         .into_iter()
         .map(|ext| path.with_extension(ext))
         .find(|p| p.is_file())
+}
+
+/// The most a `.prj` may hold: a CRS in WKT is a few kilobytes, and the file is read whole.
+const MAX_PRJ_BYTES: u64 = 64 * 1024;
+
+/// A companion read whole (`.prj`), refused beyond [`MAX_PRJ_BYTES`] rather than read into memory.
+fn small_text(path: &Path) -> FormatResult<String> {
+    let mut text = String::new();
+    fs::File::open(path)
+        .and_then(|f| f.take(MAX_PRJ_BYTES + 1).read_to_string(&mut text))
+        .map_err(|e| FormatError::io(path, &e))?;
+    if text.len() as u64 > MAX_PRJ_BYTES {
+        return Err(file_error(
+            FormatErrorKind::Syntax,
+            path,
+            format!(
+                "is larger than {} KiB, which no CRS definition is",
+                MAX_PRJ_BYTES / 1024
+            ),
+        ));
+    }
+    Ok(text)
 }
 
 fn file_name(path: &Path) -> String {

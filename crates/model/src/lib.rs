@@ -1,5 +1,6 @@
 //! Room `model`: the console's vocabulary. It owns [`Dataset`], [`DatasetKind`], [`Feature`], [`FeatureId`],
-//! [`Bbox`], [`TimeSpan`], property [`Schema`]s, and the validation every feature passes before it is stored.
+//! [`Bbox`], [`TimeSpan`], property [`Schema`]s, the validation every feature passes before it is stored, and
+//! [`excerpt`]: how every room quotes outside text back in a message, bounded whatever the input.
 //!
 //! It may depend only on geo-types, serde, chrono and thiserror. It does no IO and knows nothing of formats,
 //! stores or HTTP.
@@ -8,6 +9,7 @@
 mod bbox;
 mod dataset;
 mod error;
+mod excerpt;
 mod feature;
 mod schema;
 mod time;
@@ -16,6 +18,7 @@ mod validate;
 pub use bbox::Bbox;
 pub use dataset::{Dataset, DatasetId, DatasetKind, GeometryType, TimeFields};
 pub use error::{ModelError, ModelErrorKind, ModelResult};
+pub use excerpt::{EXCERPT_CHARS, EXCERPT_NAMES, excerpt, excerpt_list};
 pub use feature::{Feature, FeatureId, Properties};
 pub use schema::{Field, FieldType, Schema};
 pub use time::{TimeSpan, format_rfc3339, parse_time_value};

@@ -129,7 +129,7 @@ fn parse_time_text(text: &str) -> ModelResult<DateTime<Utc>> {
 }
 
 fn invalid_time(text: &str) -> ModelError {
-    let shown: String = text.chars().take(60).collect();
+    let shown = crate::excerpt(text, 60);
     ModelError::new(
         ModelErrorKind::InvalidTime,
         format!("'{shown}' is not a recognised time (RFC 3339, date or epoch)"),

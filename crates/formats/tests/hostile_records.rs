@@ -1,0 +1,104 @@
+//! Records built to be too big: a header or a row without an end, a column name of megabytes, a `.prj`
+//! of a gigabyte. Each is refused at its cap before it is buffered, and no message quotes more than an
+//! excerpt of what it refused.
+
+use std::io::Cursor;
+use std::path::Path;
+
+use geoconsole_formats::{Format, FormatError, ReadOptions, open_reader, read_stream};
+
+fn first_error(bytes: Vec<u8>) -> FormatError {
+    let options = ReadOptions {
+        format: Some(Format::Csv),
+        ..ReadOptions::default()
+    };
+    match read_stream(Path::new("sites.csv"), Cursor::new(bytes), &options) {
+        Err(e) => e,
+        Ok((_, mut stream)) => stream.find_map(Result::err).expect("the file is refused"),
+    }
+}
+
+// Regression: a 50 MB one-line header took a preview to 2.1 GiB, and its error (the whole header,
+// quoted) filled the terminal and broke the audit write.
+#[test]
+fn a_fifty_megabyte_header_is_refused_at_its_cap_and_not_echoed() {
+    let mut csv = b"name,".to_vec();
+    csv.resize(50 << 20, b'b');
+    csv.extend_from_slice(b"\n1,2\n");
+    let error = first_error(csv);
+    let text = error.to_string();
+    assert!(text.contains("header row longer than 1024 KiB"), "{text}");
+    assert!(text.len() < 300, "{} bytes: {text}", text.len());
+}
+
+// Regression: a header under its cap but of one endless name, or of thousands of names, was quoted whole
+// in "columns are: …".
+#[test]
+fn messages_quote_an_excerpt_of_names_and_values_whatever_their_size() {
+    let long_name = "n".repeat(1000);
+    let error = first_error(format!("name,{long_name}\n1,2\n").into_bytes()).to_string();
+    assert!(error.contains("no coordinate columns found"), "{error}");
+    assert!(error.contains("…[+920 bytes]"), "{error}");
+    assert!(error.len() < 400, "{} bytes: {error}", error.len());
+
+    let many: Vec<String> = (0..10_000).map(|i| format!("c{i}")).collect();
+    let error = first_error(format!("{}\n", many.join(",")).into_bytes()).to_string();
+    assert!(error.contains("… and 9980 more"), "{error}");
+    assert!(error.len() < 400, "{} bytes: {error}", error.len());
+
+    let huge_value = "9".repeat(1 << 20) + "x";
+    let error = first_error(format!("lat,lon\n{huge_value},1\n").into_bytes());
+    assert!(error.message().contains("is not a number"), "{error}");
+    assert!(error.to_string().len() < 300, "{error}");
+    assert!(
+        error.snippet().is_some_and(|s| s.chars().count() <= 200),
+        "the rejects report keeps a snippet"
+    );
+
+    let name = "x".repeat(2000);
+    let error = first_error(format!("lat,lon,{name}\n1,2,3\n").into_bytes()).to_string();
+    assert!(
+        error.contains("column 3's name is 2000 bytes long"),
+        "{error}"
+    );
+    assert!(error.len() < 300, "{error}");
+}
+
+// Regression: a row without an end (an unclosed quote runs to the end of the file) was buffered whole.
+#[test]
+fn a_row_without_an_end_stops_at_the_record_cap() {
+    let mut csv = b"name,lat,lon\n\"".to_vec();
+    csv.resize(65 << 20, b'a');
+    let error = first_error(csv).to_string();
+    assert!(error.contains("line 2"), "{error}");
+    assert!(error.contains("record longer than 64 MiB"), "{error}");
+}
+
+// Regression: a shapefile's .prj was read whole into memory, however large.
+#[test]
+fn a_prj_beyond_its_cap_is_refused_unread() {
+    let dir = tempfile::tempdir().expect("dir");
+    let shp = dir.path().join("sites.shp");
+    {
+        let table = shapefile::dbase::TableWriterBuilder::new()
+            .add_character_field("NAME".try_into().expect("field"), 8);
+        let mut writer = shapefile::Writer::from_path(&shp, table).expect("writer");
+        let mut record = shapefile::dbase::Record::default();
+        record.insert(
+            "NAME".into(),
+            shapefile::dbase::FieldValue::Character(Some("a".into())),
+        );
+        writer
+            .write_shape_and_record(&shapefile::Point::new(1.0, 2.0), &record)
+            .expect("write");
+    }
+    std::fs::write(shp.with_extension("prj"), vec![b' '; 1 << 20]).expect("prj");
+    let error = open_reader(&shp, &ReadOptions::default())
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        error.contains("sites.prj: is larger than 64 KiB"),
+        "{error}"
+    );
+}
