@@ -43,6 +43,9 @@ pub struct ReadOptions {
     pub bbox: Option<Bbox>,
     /// Caps on zip archives.
     pub archive: ArchiveLimits,
+    /// Where archive members and streamed files that must be seeked are unpacked (the console's staging
+    /// folder); the system's temporary folder when not given.
+    pub staging: Option<PathBuf>,
 }
 
 /// Buffer size for file reads: large enough that syscalls do not show in profiles.
@@ -63,7 +66,7 @@ pub fn open_reader(path: &Path, options: &ReadOptions) -> FormatResult<(Format, 
         .map_err(|e| FormatError::io(path, &e))?
         .to_vec();
     if head.starts_with(ZIP_MAGIC) {
-        return open_archive(path, options);
+        return archive::read(path, options);
     }
     let format = match options.format {
         Some(format) => format,
@@ -99,39 +102,6 @@ fn within(stream: FeatureStream, bbox: Option<Bbox>) -> FeatureStream {
         })),
         None => stream,
     }
-}
-
-/// A zip's chosen member, read as if it had been given directly; the unpacked folder lives as long as the
-/// stream.
-fn open_archive(path: &Path, options: &ReadOptions) -> FormatResult<(Format, FeatureStream)> {
-    let unpacked = archive::unpack(path, options.archive, options.layer.as_deref())?;
-    let inner = ReadOptions {
-        // The layer chose the member; a GeoPackage inside is then read by its own single layer.
-        layer: None,
-        ..options.clone()
-    };
-    if File::open(&unpacked.member)
-        .and_then(|mut f| {
-            let mut magic = [0u8; 4];
-            std::io::Read::read(&mut f, &mut magic).map(|n| magic[..n].starts_with(ZIP_MAGIC))
-        })
-        .unwrap_or(false)
-    {
-        return Err(FormatError::new(
-            crate::FormatErrorKind::WrongFormat,
-            path,
-            Location::File,
-            "archive holds another archive; unzip the outer one first",
-        ));
-    }
-    let (format, stream) = open_reader(&unpacked.member, &inner)?;
-    Ok((
-        format,
-        Box::new(KeepingFolder {
-            stream,
-            _folder: unpacked.folder,
-        }),
-    ))
 }
 
 fn read_text<R: BufRead + Send + 'static>(
@@ -196,31 +166,60 @@ fn spool<R: BufRead>(
     mut reader: R,
     options: &ReadOptions,
 ) -> FormatResult<(Format, FeatureStream)> {
-    let folder = tempfile::Builder::new()
-        .prefix("geoconsole-spool-")
-        .tempdir()
-        .map_err(|e| FormatError::io(label, &e))?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("geoconsole-spool-");
+    let folder = match &options.staging {
+        Some(dir) => builder.tempdir_in(dir),
+        None => builder.tempdir(),
+    }
+    .map_err(|e| FormatError::io(label, &e))?;
     let name = label
         .file_name()
         .map_or_else(|| "input".into(), |n| n.to_os_string());
     let path = folder.path().join(name);
     let mut file = File::create(&path).map_err(|e| FormatError::io(label, &e))?;
-    io::copy(&mut reader, &mut file).map_err(|e| FormatError::io(label, &e))?;
+    let keep_free = options.archive.keep_free_bytes;
+    loop {
+        // What the reader holds is bounded by its source (an archive's caps, a feed's); the disk it
+        // lands on must keep its reserve all the same.
+        if archive::free_bytes(folder.path()).is_some_and(|free| free < keep_free) {
+            return Err(FormatError::new(
+                crate::FormatErrorKind::Io,
+                label,
+                Location::File,
+                format!(
+                    "the staging folder's disk has less than the {} MiB it must keep free",
+                    keep_free >> 20
+                ),
+            ));
+        }
+        let copied = io::copy(&mut (&mut reader).take(SPOOL_CHECK_BYTES), &mut file)
+            .map_err(|e| FormatError::io(label, &e))?;
+        if copied < SPOOL_CHECK_BYTES {
+            break;
+        }
+    }
     drop(file);
     let (format, stream) = open_reader(&path, options)?;
-    Ok((
-        format,
-        Box::new(KeepingFolder {
-            stream,
-            _folder: folder,
-        }),
-    ))
+    Ok((format, Box::new(KeepingFolder::new(stream, folder))))
 }
 
+/// Bytes spooled between two looks at the disk's free space.
+const SPOOL_CHECK_BYTES: u64 = 64 << 20;
+
 /// A stream that owns the temporary folder its file lives in, so the folder goes when reading ends.
-struct KeepingFolder {
+pub(crate) struct KeepingFolder {
     stream: FeatureStream,
     _folder: tempfile::TempDir,
+}
+
+impl KeepingFolder {
+    pub(crate) fn new(stream: FeatureStream, folder: tempfile::TempDir) -> Self {
+        Self {
+            stream,
+            _folder: folder,
+        }
+    }
 }
 
 impl Iterator for KeepingFolder {
