@@ -27,7 +27,9 @@ fuzz_target!(|data: &[u8]| {
         // Small caps, so a bomb is found as a refusal rather than as a full disk.
         archive: geoconsole_formats::ArchiveLimits {
             max_entries: 64,
+            max_entry_bytes: 8 << 20,
             max_inflated_bytes: 8 << 20,
+            ..Default::default()
         },
         ..Default::default()
     };
