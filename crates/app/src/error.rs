@@ -14,9 +14,19 @@ pub enum AppErrorKind {
     Conflict,
     /// The store is unusable (not a GeoPackage, locked, unreachable).
     Unavailable,
+    /// The caller holds as much as its quota allows (uploads staged at once); it must finish or remove
+    /// something first.
+    Quota,
+    /// What was sent is larger than what the caller may still store.
+    TooLarge,
+    /// The machine's disk has no room left to keep its reserve.
+    NoSpace,
     /// A fault of ours or of the machine; details are logged.
     Internal,
 }
+
+/// Longest message an error keeps.
+const MESSAGE_CHARS: usize = 4000;
 
 #[derive(Debug, Error)]
 pub enum AppError {
@@ -30,9 +40,11 @@ pub enum AppError {
 
 impl AppError {
     pub fn new(kind: AppErrorKind, message: impl Into<String>) -> Self {
+        let message = message.into();
         Self::Other {
             kind,
-            message: message.into(),
+            // Messages quote input through `excerpt`; this bounds whatever else they picked up.
+            message: geoconsole_model::excerpt(&message, MESSAGE_CHARS).into_owned(),
         }
     }
 

@@ -16,6 +16,7 @@ use geoconsole_query::{FeatureQuery, Filter};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::staging::Staging;
 use crate::{AppError, AppErrorKind, AppResult, Console};
 
 /// Jobs running at once; more would only share the same two disks and cores.
@@ -103,25 +104,26 @@ impl ExportJob {
     }
 }
 
-/// The registry of export jobs and the folder their files are written to.
+/// The registry of export jobs and the folder their files are written to: a folder of the console's
+/// [`Staging`], so a crash leaves nothing in the system's temporary folder and the next start sweeps it.
 #[derive(Debug)]
 pub struct Exports {
-    dir: tempfile::TempDir,
+    _staging: Arc<Staging>,
+    dir: PathBuf,
     entries: Mutex<HashMap<String, Arc<ExportJob>>>,
 }
 
+impl Drop for Exports {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 impl Exports {
-    pub fn new() -> AppResult<Self> {
-        let dir = tempfile::Builder::new()
-            .prefix("geoconsole-exports-")
-            .tempdir()
-            .map_err(|e| {
-                AppError::new(
-                    AppErrorKind::Internal,
-                    format!("cannot create the export folder: {e}"),
-                )
-            })?;
+    pub fn new(staging: Arc<Staging>) -> AppResult<Self> {
+        let dir = staging.folder("exports")?;
         Ok(Self {
+            _staging: staging,
             dir,
             entries: Mutex::new(HashMap::new()),
         })
@@ -154,7 +156,6 @@ impl Exports {
             format: request.format,
             path: self
                 .dir
-                .path()
                 .join(format!("{id}.{}", request.format.extension())),
             file_name,
             created: Instant::now(),

@@ -449,6 +449,10 @@ fn display_name(path: &Path) -> String {
     )
 }
 
+/// Rejects listed in a report; the rest are counted. A file of millions of bad rows would otherwise write
+/// a report many times its own size (each line has a reason and a snippet) into the staging folder.
+const MAX_LISTED_REJECTS: u64 = 10_000;
+
 /// Writes rejects as JSON lines, creating the file at the first one.
 struct RejectLog {
     path: PathBuf,
@@ -457,25 +461,48 @@ struct RejectLog {
 }
 
 impl RejectLog {
+    fn io_error(&self, e: &std::io::Error) -> AppError {
+        AppError::new(
+            AppErrorKind::Invalid,
+            format!("cannot write rejects report {}: {e}", self.path.display()),
+        )
+    }
+
     fn record(&mut self, reject: &Reject) -> AppResult<()> {
-        let io = |e: std::io::Error| {
-            AppError::new(
-                AppErrorKind::Invalid,
-                format!("cannot write rejects report {}: {e}", self.path.display()),
-            )
-        };
-        if self.file.is_none() {
-            self.file = Some(BufWriter::new(File::create(&self.path).map_err(io)?));
-        }
-        if let Some(file) = &mut self.file {
-            let line = serde_json::to_string(reject).unwrap_or_default();
-            writeln!(file, "{line}").map_err(io)?;
-        }
         self.count += 1;
+        if self.count > MAX_LISTED_REJECTS {
+            return Ok(());
+        }
+        if self.file.is_none() {
+            let file = File::create(&self.path).map_err(|e| self.io_error(&e))?;
+            self.file = Some(BufWriter::new(file));
+        }
+        let line = serde_json::to_string(reject).unwrap_or_default();
+        if let Some(file) = &mut self.file
+            && let Err(e) = writeln!(file, "{line}")
+        {
+            return Err(self.io_error(&e));
+        }
         Ok(())
     }
 
     fn finish(mut self) -> AppResult<Option<PathBuf>> {
+        if self.count > MAX_LISTED_REJECTS {
+            let unlisted = Reject::new(
+                None,
+                format!(
+                    "{} more rejected features are not listed; the report keeps the first {MAX_LISTED_REJECTS}",
+                    self.count - MAX_LISTED_REJECTS
+                ),
+                None,
+            );
+            let line = serde_json::to_string(&unlisted).unwrap_or_default();
+            if let Some(file) = &mut self.file
+                && let Err(e) = writeln!(file, "{line}")
+            {
+                return Err(self.io_error(&e));
+            }
+        }
         if let Some(mut file) = self.file.take() {
             file.flush().map_err(|e| {
                 AppError::new(

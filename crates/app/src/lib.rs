@@ -21,6 +21,7 @@ mod import;
 mod live;
 mod reading;
 mod risk;
+mod staging;
 mod time_fields;
 mod uploads;
 
@@ -37,5 +38,6 @@ pub use import::{FeatureLimits, ImportCounters, ImportOptions, ImportReport, Rej
 pub use live::{ChangeEvent, Live, build_snapshot};
 pub use reading::{ItemsPage, ItemsRequest, Page, RenderedTile, compile_filter, queryables};
 pub use risk::{RiskReport, RiskRequest, SiteTrend, TrendReport, TrendRequest, default_risk_model};
+pub use staging::Staging;
 pub use time_fields::{END_FIELD_NAMES, START_FIELD_NAMES};
-pub use uploads::{ImportPreview, Upload, UploadState, Uploads, preview};
+pub use uploads::{ImportPreview, Upload, UploadQuotas, UploadState, Uploads, preview};

@@ -19,6 +19,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::import::{ImportCounters, ImportOptions, ImportReport};
+use crate::staging::Staging;
 use crate::time_fields::{self, END_FIELD_NAMES, SNIFF_FEATURES, START_FIELD_NAMES};
 use crate::{AppError, AppErrorKind, AppResult, Console};
 
@@ -26,10 +27,36 @@ use crate::{AppError, AppErrorKind, AppResult, Console};
 const PREVIEW_ROWS: usize = 10;
 /// Problems listed in a preview before it stops looking.
 const PREVIEW_PROBLEMS: usize = 5;
-/// Uploads kept at once; older finished or abandoned ones make room.
-const MAX_UPLOADS: usize = 32;
 /// An upload nobody imported is removed after this long.
 const ABANDONED_AFTER: Duration = Duration::from_secs(3600);
+/// Bytes received between two looks at the staging disk's free space.
+const FREE_SPACE_EVERY_BYTES: u64 = 64 << 20;
+
+/// How much of the staging folder uploads may take: each account's share, and all of them together. One
+/// account's uploads never make room by removing another's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadQuotas {
+    /// Uploads one account may have staged or importing at once.
+    pub per_account: usize,
+    /// Bytes one account's uploads may hold together.
+    pub bytes_per_account: u64,
+    /// Uploads kept at once, whoever sent them.
+    pub total: usize,
+    /// Bytes the staging disk must keep free; an upload that would take them is refused.
+    pub keep_free_bytes: u64,
+}
+
+impl Default for UploadQuotas {
+    fn default() -> Self {
+        Self {
+            per_account: 4,
+            // Two files at the default upload limit (512 MiB).
+            bytes_per_account: 1 << 30,
+            total: 32,
+            keep_free_bytes: geoconsole_formats::ArchiveLimits::default().keep_free_bytes,
+        }
+    }
+}
 
 /// What the console found in an uploaded file, before anything is written.
 #[derive(Debug, Clone, Serialize)]
@@ -85,8 +112,16 @@ impl Upload {
         &self.path
     }
 
-    pub fn set_bytes(&self, bytes: u64) {
-        *lock(&self.bytes) = bytes;
+    /// Bytes received so far (all of them, once the upload is staged).
+    pub fn bytes(&self) -> u64 {
+        *lock(&self.bytes)
+    }
+
+    fn is_finished(&self) -> bool {
+        matches!(
+            self.state(),
+            UploadState::Imported { .. } | UploadState::Failed { .. }
+        )
     }
 
     pub fn state(&self) -> UploadState {
@@ -119,9 +154,12 @@ impl Upload {
     }
 }
 
-/// The staging area. Dropping it removes every staged file.
+/// The staging area for uploads, a folder of the console's [`Staging`]. Dropping it removes every staged
+/// file.
 pub struct Uploads {
-    dir: tempfile::TempDir,
+    staging: Arc<Staging>,
+    dir: PathBuf,
+    quotas: UploadQuotas,
     entries: Mutex<HashMap<String, Arc<Upload>>>,
 }
 
@@ -129,32 +167,41 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+fn over_quota(message: String) -> AppError {
+    AppError::new(AppErrorKind::Quota, message)
+}
+
 impl Uploads {
-    pub fn new() -> AppResult<Self> {
-        let dir = tempfile::Builder::new()
-            .prefix("geoconsole-uploads-")
-            .tempdir()
-            .map_err(|e| {
-                AppError::new(
-                    AppErrorKind::Internal,
-                    format!("cannot create the upload staging directory: {e}"),
-                )
-            })?;
+    pub fn new(staging: Arc<Staging>, quotas: UploadQuotas) -> AppResult<Self> {
+        let dir = staging.folder("uploads")?;
         Ok(Self {
+            staging,
             dir,
+            quotas,
             entries: Mutex::new(HashMap::new()),
         })
     }
 
+    pub fn quotas(&self) -> UploadQuotas {
+        self.quotas
+    }
+
+    /// The folder readers unpack archives and spool streams into while an upload is previewed or imported.
+    pub fn unpack_folder(&self) -> AppResult<PathBuf> {
+        self.staging.folder("unpacked")
+    }
+
     /// Makes room for and registers a new upload named `file_name` (only its last path component is kept,
-    /// and only safe characters, so a name can never point outside the staging directory).
+    /// and only safe characters, so a name can never point outside the staging directory). Room is made by
+    /// removing `owner`'s own finished uploads, never anyone else's; when there is none to remove the
+    /// upload is refused with how to make room.
     pub fn create(&self, file_name: &str, owner: &str) -> AppResult<Arc<Upload>> {
         let safe = safe_file_name(file_name).ok_or_else(|| {
             AppError::new(
                 AppErrorKind::Input,
                 format!(
                     "file name '{}' has no usable characters",
-                    file_name.chars().take(80).collect::<String>()
+                    geoconsole_model::excerpt(file_name, 80)
                 ),
             )
         })?;
@@ -167,28 +214,46 @@ impl Uploads {
             }
             keep
         });
-        if entries.len() >= MAX_UPLOADS {
-            let oldest = entries
+        let mine = |entries: &HashMap<String, Arc<Upload>>| -> Vec<Arc<Upload>> {
+            let mut mine: Vec<Arc<Upload>> = entries
                 .values()
-                .filter(|u| !matches!(u.state(), UploadState::Importing))
-                .min_by_key(|u| u.created)
-                .map(|u| u.id.clone());
-            match oldest {
-                Some(id) => {
-                    if let Some(u) = entries.remove(&id) {
-                        discard_files(&u);
-                    }
-                }
-                None => {
-                    return Err(AppError::new(
-                        AppErrorKind::Unavailable,
-                        format!("{MAX_UPLOADS} imports are running; try again when one finishes"),
-                    ));
-                }
+                .filter(|u| u.owner == owner)
+                .cloned()
+                .collect();
+            mine.sort_by_key(|u| u.created);
+            mine
+        };
+        // The owner's finished uploads make room first: their reports stay readable until then.
+        let full = |entries: &HashMap<String, Arc<Upload>>| {
+            mine(entries).len() >= self.quotas.per_account || entries.len() >= self.quotas.total
+        };
+        while full(&entries) {
+            let Some(oldest) = mine(&entries).into_iter().find(|u| u.is_finished()) else {
+                break;
+            };
+            if let Some(u) = entries.remove(&oldest.id) {
+                discard_files(&u);
             }
         }
+        let own = mine(&entries);
+        if own.len() >= self.quotas.per_account {
+            let ids: Vec<&str> = own.iter().map(|u| u.id.as_str()).collect();
+            return Err(over_quota(format!(
+                "this account has {} uploads staged or importing, the most it may have; import one, \
+                 or remove one with DELETE /imports/{{id}} (staged: {}), and try again",
+                own.len(),
+                ids.join(", ")
+            )));
+        }
+        if entries.len() >= self.quotas.total {
+            return Err(over_quota(format!(
+                "the server holds {} uploads, the most it keeps; try again when one is imported or \
+                 expires (after an hour)",
+                entries.len()
+            )));
+        }
         let id = format!("{:016x}", rand_id());
-        let folder = self.dir.path().join(&id);
+        let folder = self.dir.join(&id);
         std::fs::create_dir(&folder).map_err(|e| {
             AppError::new(
                 AppErrorKind::Internal,
@@ -209,13 +274,56 @@ impl Uploads {
         Ok(upload)
     }
 
+    /// Counts `n` more received bytes of `upload`, or refuses them: beyond what its owner's uploads may
+    /// hold together (413), or beyond what the staging disk can give while keeping its reserve (507).
+    /// Called as the bytes arrive, so concurrent uploads of one account share one quota.
+    pub fn receive(&self, upload: &Upload, n: u64) -> AppResult<()> {
+        let entries = lock(&self.entries);
+        let held: u64 = entries
+            .values()
+            .filter(|u| u.owner == upload.owner)
+            .map(|u| u.bytes())
+            .sum();
+        let quota = self.quotas.bytes_per_account;
+        if held + n > quota {
+            return Err(AppError::new(
+                AppErrorKind::TooLarge,
+                format!(
+                    "{}: this account's uploads may hold {} MiB together and would hold more; remove \
+                     finished ones with DELETE /imports/{{id}} and try again",
+                    upload.file_name,
+                    quota >> 20
+                ),
+            ));
+        }
+        let before = upload.bytes();
+        let after = before + n;
+        *lock(&upload.bytes) = after;
+        drop(entries);
+        if before / FREE_SPACE_EVERY_BYTES != after / FREE_SPACE_EVERY_BYTES || before == 0 {
+            let keep = self.quotas.keep_free_bytes;
+            if geoconsole_formats::free_bytes(&self.dir).is_some_and(|free| free < keep) {
+                return Err(AppError::new(
+                    AppErrorKind::NoSpace,
+                    format!(
+                        "{}: the server's staging disk is nearly full (it keeps {} MiB free); try \
+                         again later",
+                        upload.file_name,
+                        keep >> 20
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     pub fn get(&self, id: &str) -> AppResult<Arc<Upload>> {
         lock(&self.entries).get(id).cloned().ok_or_else(|| {
             AppError::new(
                 AppErrorKind::NotFound,
                 format!(
                     "upload '{}' does not exist (finished uploads are kept for an hour)",
-                    id.chars().take(40).collect::<String>()
+                    geoconsole_model::excerpt(id, 40)
                 ),
             )
         })
@@ -234,6 +342,12 @@ impl Uploads {
             discard_files(&u);
         }
         Ok(())
+    }
+}
+
+impl Drop for Uploads {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -289,11 +403,19 @@ pub fn preview(path: &Path, read: &ReadOptions) -> AppResult<ImportPreview> {
             })?;
         head
     };
+    // A zip is opened as one (its member's format is found inside), not detected as a stream.
+    let zipped = head.starts_with(b"PK\x03\x04");
     let format = match read.format {
-        Some(f) => f,
-        None => detect_format(path, &head).map_err(invalid)?,
+        Some(f) => Some(f),
+        None if zipped => None,
+        None => Some(detect_format(path, &head).map_err(invalid)?),
     };
-    let coordinates = if format == Format::Csv {
+    let options = ReadOptions {
+        format,
+        ..read.clone()
+    };
+    let (format, stream) = open_reader(path, &options).map_err(invalid)?;
+    let coordinates = if format == Format::Csv && !zipped {
         let file = File::open(path).map_err(|e| {
             AppError::new(AppErrorKind::Internal, format!("cannot read upload: {e}"))
         })?;
@@ -303,11 +425,6 @@ pub fn preview(path: &Path, read: &ReadOptions) -> AppResult<ImportPreview> {
     } else {
         None
     };
-    let options = ReadOptions {
-        format: Some(format),
-        ..read.clone()
-    };
-    let (_, stream) = open_reader(path, &options).map_err(invalid)?;
     let mut features: Vec<(String, Feature)> = Vec::new();
     let mut problems = Vec::new();
     for item in stream.take(SNIFF_FEATURES) {

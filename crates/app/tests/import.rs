@@ -309,6 +309,30 @@ async fn import_is_atomic_on_a_bad_feature_and_names_it() {
     assert_eq!(dataset.version, 1);
 }
 
+// Regression: every rejected row was written to the report with its reason and snippet, so a file of
+// millions of bad rows wrote a report many times its own size into the staging folder.
+#[tokio::test]
+async fn the_rejects_report_lists_the_first_ten_thousand_and_counts_the_rest() {
+    let bench = Bench::new();
+    let mut csv = String::from("name,lat,lon\ngood,1,1\n");
+    for i in 0..10_050 {
+        csv.push_str(&format!("bad{i},95,1\n"));
+    }
+    let path = bench.file("mostly_bad.csv", csv);
+    let mut options = bench.options("mostly_bad");
+    options.skip_invalid = true;
+    let report = bench.console.import(&path, options).await.expect("import");
+    assert_eq!((report.imported, report.rejected), (1, 10_050));
+    let text = std::fs::read_to_string(report.rejects_report.expect("report")).expect("rejects");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 10_001);
+    assert!(
+        lines[10_000].contains("50 more rejected features are not listed"),
+        "{}",
+        lines[10_000]
+    );
+}
+
 #[tokio::test]
 async fn skip_invalid_imports_the_rest_and_writes_a_rejects_report() {
     let bench = Bench::new();

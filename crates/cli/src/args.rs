@@ -16,6 +16,16 @@ pub struct Cli {
     #[arg(long, global = true, env = "GEOCONSOLE_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
 
+    /// Folder for uploads, unpacked archives and export files. Default: <store>.staging beside a
+    /// GeoPackage, geoconsole-staging in the temporary folder for PostgreSQL
+    #[arg(
+        long,
+        global = true,
+        env = "GEOCONSOLE_STAGING_DIR",
+        value_name = "PATH"
+    )]
+    pub staging_dir: Option<PathBuf>,
+
     /// Print machine-readable JSON instead of tables and sentences
     #[arg(long, global = true)]
     pub json: bool,
@@ -481,6 +491,9 @@ pub struct ImportArgs {
     /// Most bytes of properties one feature may have
     #[arg(long, default_value_t = 1024 * 1024)]
     pub max_properties_bytes: usize,
+    /// Zips: most bytes the member read (a shapefile's set together) may inflate to, in MiB
+    #[arg(long, default_value_t = 4096, value_name = "MIB")]
+    pub max_inflated_mb: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -634,4 +647,16 @@ pub struct ServeArgs {
     /// Most bytes of properties one uploaded feature may have
     #[arg(long, default_value_t = 1024 * 1024)]
     pub max_properties_bytes: usize,
+    /// Uploads one account may have staged or importing at once
+    #[arg(long, default_value_t = 4, value_name = "UPLOADS")]
+    pub uploads_per_account: usize,
+    /// Bytes one account's uploads may hold together, in MiB. Default: twice --upload-limit-mb
+    #[arg(long, value_name = "MIB")]
+    pub upload_quota_mb: Option<u64>,
+    /// Most bytes an uploaded zip's member may inflate to, in MiB. Default: 8 times --upload-limit-mb
+    #[arg(long, value_name = "MIB")]
+    pub max_inflated_mb: Option<u64>,
+    /// Free space the staging folder's disk must keep; uploads and unpacking stop short of it
+    #[arg(long, default_value_t = 1024, value_name = "MIB")]
+    pub staging_keep_free_mb: u64,
 }

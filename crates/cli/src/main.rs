@@ -138,7 +138,14 @@ fn run(cli: Cli) -> Result<()> {
                 commands::demo::run(&console, args, &cli, &location, simulator).await
             }
             Command::Serve(args) => {
-                commands::serve::run(&console, args, configured_rules, configured_feeds).await
+                commands::serve::run(
+                    &console,
+                    args,
+                    cli.staging_dir.as_deref(),
+                    configured_rules,
+                    configured_feeds,
+                )
+                .await
             }
             Command::Exposure(args) => commands::exposure::run(&console, args, &cli).await,
             Command::Risk(args) => commands::risk::run(&console, args, &cli).await,

@@ -517,13 +517,13 @@ impl Disk {
 
 /// Bytes free for an unprivileged writer on the disk that holds `dir`; `None` where that cannot be told.
 #[cfg(unix)]
-pub(crate) fn free_bytes(dir: &Path) -> Option<u64> {
+pub fn free_bytes(dir: &Path) -> Option<u64> {
     let stat = rustix::fs::statvfs(dir).ok()?;
     Some(stat.f_bavail.saturating_mul(stat.f_frsize))
 }
 
 #[cfg(not(unix))]
-pub(crate) fn free_bytes(_dir: &Path) -> Option<u64> {
+pub fn free_bytes(_dir: &Path) -> Option<u64> {
     None
 }
 

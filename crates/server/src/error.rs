@@ -74,6 +74,9 @@ impl From<AppError> for ApiError {
             AppErrorKind::NotFound => (StatusCode::NOT_FOUND, "NotFound"),
             AppErrorKind::Conflict => (StatusCode::CONFLICT, "Conflict"),
             AppErrorKind::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable"),
+            AppErrorKind::Quota => (StatusCode::TOO_MANY_REQUESTS, "QuotaExceeded"),
+            AppErrorKind::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLarge"),
+            AppErrorKind::NoSpace => (StatusCode::INSUFFICIENT_STORAGE, "InsufficientStorage"),
             AppErrorKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
         };
         if status.is_server_error() {
@@ -93,9 +96,14 @@ impl From<AppError> for ApiError {
     }
 }
 
+/// Longest description an error body carries: handlers quote input through `excerpt`, and this bounds
+/// whatever else a description picked up.
+const DESCRIPTION_CHARS: usize = 4000;
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"code": self.code, "description": self.description}).to_string();
+        let description = geoconsole_model::excerpt(&self.description, DESCRIPTION_CHARS);
+        let body = json!({"code": self.code, "description": description}).to_string();
         let mut response = (self.status, body).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,

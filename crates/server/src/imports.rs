@@ -50,8 +50,24 @@ pub async fn create(
     let name = params
         .get("name")
         .ok_or_else(|| ApiError::bad_request("name: the file's name is required (it helps detect the format and names the file in messages)"))?;
+    // A declared length beyond what the account may still hold is refused before a byte is read.
+    if let Some(length) = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        && length > state.uploads.quotas().bytes_per_account
+    {
+        return Err(geoconsole_app::AppError::new(
+            geoconsole_app::AppErrorKind::TooLarge,
+            format!(
+                "the file is {length} bytes; this account's uploads may hold {} MiB together",
+                state.uploads.quotas().bytes_per_account >> 20
+            ),
+        )
+        .into());
+    }
     let upload = state.uploads.create(name, &principal.user)?;
-    let written = receive(&upload, body).await;
+    let written = receive(&state, &upload, body).await;
     let bytes = match written {
         Ok(bytes) => bytes,
         Err(e) => {
@@ -66,8 +82,11 @@ pub async fn create(
             upload.file_name
         )));
     }
-    upload.set_bytes(bytes);
-    let read = read_options(&params)?;
+    let read = ReadOptions {
+        staging: Some(state.uploads.unpack_folder()?),
+        archive: state.archive_limits,
+        ..read_options(&params)?
+    };
     let path = upload.path().to_path_buf();
     let found = tokio::task::spawn_blocking(move || preview(&path, &read))
         .await
@@ -94,8 +113,9 @@ pub async fn create(
     ))
 }
 
-/// Streams the body into the upload's file; the body limit layer ends oversize bodies.
-async fn receive(upload: &Upload, body: Body) -> ApiResult<u64> {
+/// Streams the body into the upload's file, counting it against its owner's quota as it arrives; the
+/// body limit layer ends oversize bodies. Whatever fails, the caller removes the upload and its file.
+async fn receive(state: &AppState, upload: &Upload, body: Body) -> ApiResult<u64> {
     let mut file = tokio::fs::File::create(upload.path())
         .await
         .map_err(|e| ApiError::internal(format!("cannot stage upload: {e}")))?;
@@ -120,6 +140,7 @@ async fn receive(upload: &Upload, body: Body) -> ApiResult<u64> {
                 ))
             }
         })?;
+        state.uploads.receive(upload, chunk.len() as u64)?;
         bytes += chunk.len() as u64;
         file.write_all(&chunk)
             .await
@@ -259,6 +280,8 @@ pub async fn start(
             },
             layer: blank(choice.layer),
             source_crs: source_crs(choice.source_crs.as_deref())?,
+            staging: Some(state.uploads.unpack_folder()?),
+            archive: state.archive_limits,
             ..ReadOptions::default()
         },
         privacy: PrivacyPolicy {

@@ -78,6 +78,12 @@ pub struct ServerOptions {
     pub header_timeout: Duration,
     /// Connections served at once.
     pub max_connections: usize,
+    /// The staging folder (uploads, unpacked archives, export files); beside the store when not given.
+    pub staging_dir: Option<std::path::PathBuf>,
+    /// Uploads each account may have staged, and the bytes they may hold.
+    pub upload_quotas: geoconsole_app::UploadQuotas,
+    /// Caps on zips uploaded (entries, inflated bytes, ratio, the staging disk's reserve).
+    pub archive_limits: geoconsole_formats::ArchiveLimits,
 }
 
 impl Default for ServerOptions {
@@ -95,6 +101,9 @@ impl Default for ServerOptions {
             feature_limits: geoconsole_app::FeatureLimits::default(),
             header_timeout: Duration::from_secs(10),
             max_connections: 10_000,
+            staging_dir: None,
+            upload_quotas: geoconsole_app::UploadQuotas::default(),
+            archive_limits: geoconsole_formats::ArchiveLimits::default(),
         }
     }
 }
@@ -235,6 +244,12 @@ pub async fn start(console: Console, options: ServerOptions) -> std::io::Result<
             ),
         ));
     }
+    let staging_root = options
+        .staging_dir
+        .clone()
+        .unwrap_or_else(|| geoconsole_app::Staging::root_for(&console.store().location()));
+    let staging =
+        Arc::new(geoconsole_app::Staging::open(&staging_root).map_err(std::io::Error::other)?);
     let listener = TcpListener::bind(options.bind).await?;
     let addr = listener.local_addr()?;
     let (stop, shutdown) = watch::channel(false);
@@ -245,8 +260,12 @@ pub async fn start(console: Console, options: ServerOptions) -> std::io::Result<
         shutdown: shutdown.clone(),
         public_url: options.public_url.clone(),
         web: Arc::new(web::WebAssets::default()),
-        uploads: Arc::new(geoconsole_app::Uploads::new().map_err(std::io::Error::other)?),
-        exports: Arc::new(geoconsole_app::Exports::new().map_err(std::io::Error::other)?),
+        uploads: Arc::new(
+            geoconsole_app::Uploads::new(Arc::clone(&staging), options.upload_quotas)
+                .map_err(std::io::Error::other)?,
+        ),
+        exports: Arc::new(geoconsole_app::Exports::new(staging).map_err(std::io::Error::other)?),
+        archive_limits: options.archive_limits,
         accounts,
         local_without_accounts: loopback,
         secure_cookies: options

@@ -103,6 +103,8 @@ pub struct AppState {
     pub rate: Arc<crate::rate::RateLimiter>,
     /// The most one uploaded feature may hold.
     pub feature_limits: geoconsole_app::FeatureLimits,
+    /// Caps on uploaded zips.
+    pub archive_limits: geoconsole_formats::ArchiveLimits,
 }
 
 impl AppState {

@@ -71,7 +71,14 @@ pub async fn run(
                 }
             });
         }
-        return super::serve::run(console, &args.server, Vec::new(), feeds).await;
+        return super::serve::run(
+            console,
+            &args.server,
+            cli.staging_dir.as_deref(),
+            Vec::new(),
+            feeds,
+        )
+        .await;
     }
     let opened = if geoconsole_postgis::is_postgres_url(location) {
         // GDAL and QGIS name a PostgreSQL connection their own way; the console's location says where.

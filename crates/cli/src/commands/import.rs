@@ -1,9 +1,9 @@
 use std::sync::Arc;
 
 use anyhow::{Result, anyhow};
-use geoconsole_app::{Console, ImportCounters, ImportOptions, Requester};
+use geoconsole_app::{Console, ImportCounters, ImportOptions, Requester, Staging};
 use geoconsole_formats::privacy::PrivacyPolicy;
-use geoconsole_formats::{Crs, CsvOptions, ReadOptions};
+use geoconsole_formats::{ArchiveLimits, Crs, CsvOptions, ReadOptions};
 use geoconsole_model::{Bbox, DatasetKind};
 use geoconsole_store::WriteMode;
 
@@ -14,6 +14,14 @@ use crate::progress;
 
 pub async fn run(console: &Console, args: &ImportArgs, cli: &Cli) -> Result<()> {
     let counters = Arc::new(ImportCounters::default());
+    // Zips are unpacked beside the store, in a folder of this process's that goes when it ends (or, after
+    // a crash, at the next start).
+    let root = cli
+        .staging_dir
+        .clone()
+        .unwrap_or_else(|| Staging::root_for(&console.store().location()));
+    let staging = Staging::open(&root)?;
+    let inflated = args.max_inflated_mb.saturating_mul(1024 * 1024);
     let delimiter = match args.delimiter {
         Some(c) if c.is_ascii() => Some(c as u8),
         Some(c) => return Err(anyhow!("delimiter '{c}' must be a single ASCII character")),
@@ -63,7 +71,12 @@ pub async fn run(console: &Console, args: &ImportArgs, cli: &Cli) -> Result<()> 
                 .map(Bbox::parse)
                 .transpose()
                 .map_err(|e| anyhow!("--bbox: {}", e.message()))?,
-            ..ReadOptions::default()
+            staging: Some(staging.folder("unpacked")?),
+            archive: ArchiveLimits {
+                max_entry_bytes: inflated,
+                max_inflated_bytes: inflated,
+                ..ArchiveLimits::default()
+            },
         },
         counters: Some(Arc::clone(&counters)),
         source: None,

@@ -1,3 +1,5 @@
+use std::path::Path;
+
 use anyhow::{Context, Result};
 use geoconsole_app::{Console, Rule};
 use geoconsole_feeds::FeedSpec;
@@ -6,9 +8,14 @@ use geoconsole_server::ServerOptions;
 use crate::args::ServeArgs;
 
 /// Serves until Ctrl-C or SIGTERM, then stops accepting, ends event streams and finishes requests in flight.
+fn mib(n: u64) -> u64 {
+    n.saturating_mul(1024 * 1024)
+}
+
 pub async fn run(
     console: &Console,
     args: &ServeArgs,
+    staging_dir: Option<&Path>,
     rules: Vec<Rule>,
     feeds: Vec<FeedSpec>,
 ) -> Result<()> {
@@ -48,6 +55,27 @@ pub async fn run(
         feature_limits: geoconsole_app::FeatureLimits {
             max_vertices: args.max_vertices,
             max_properties_bytes: args.max_properties_bytes,
+        },
+        staging_dir: staging_dir.map(Path::to_path_buf),
+        upload_quotas: geoconsole_app::UploadQuotas {
+            per_account: args.uploads_per_account.max(1),
+            bytes_per_account: mib(args
+                .upload_quota_mb
+                .unwrap_or((args.upload_limit_mb as u64).saturating_mul(2))),
+            keep_free_bytes: mib(args.staging_keep_free_mb),
+            ..geoconsole_app::UploadQuotas::default()
+        },
+        archive_limits: {
+            // An uploaded zip may inflate to eight times the largest upload (4 GiB at the default).
+            let inflated = mib(args
+                .max_inflated_mb
+                .unwrap_or((args.upload_limit_mb as u64).saturating_mul(8)));
+            geoconsole_formats::ArchiveLimits {
+                max_entry_bytes: inflated,
+                max_inflated_bytes: inflated,
+                keep_free_bytes: mib(args.staging_keep_free_mb),
+                ..geoconsole_formats::ArchiveLimits::default()
+            }
         },
         ..ServerOptions::default()
     };
