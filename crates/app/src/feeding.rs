@@ -129,12 +129,14 @@ fn spec_of(record: &FeedRecord) -> AppResult<FeedSpec> {
 
 /// Reads a fetched body in the feed's format on a blocking thread (parsing is CPU work); the error says
 /// which format the body is not.
-async fn read_body(spec: &FeedSpec, bytes: Vec<u8>) -> Result<Parsed, String> {
+async fn read_body(spec: &FeedSpec, bytes: Vec<u8>, limits: FetchLimits) -> Result<Parsed, String> {
     let read_spec = spec.clone();
-    tokio::task::spawn_blocking(move || geoconsole_feeds::read(&read_spec, &bytes, Utc::now()))
-        .await
-        .map_err(|e| format!("reader failed: {e}"))?
-        .map_err(|e| format!("the body is not a {} feed: {e}", spec.format.as_str()))
+    tokio::task::spawn_blocking(move || {
+        geoconsole_feeds::read_fetched(&read_spec, bytes, Utc::now(), limits.max_decoded_bytes)
+    })
+    .await
+    .map_err(|e| format!("reader failed: {e}"))?
+    .map_err(|e| format!("the body is not a {} feed: {e}", spec.format.as_str()))
 }
 
 fn state_of(record: &FeedRecord) -> FeedState {
@@ -194,6 +196,7 @@ impl Feeding {
     /// the first poll), and saves it. `replace` allows redefining an existing feed.
     pub async fn save(&self, spec: FeedSpec, replace: bool) -> AppResult<FeedView> {
         spec.check().map_err(invalid)?;
+        spec.check_within(self.fetcher.limits()).map_err(invalid)?;
         DatasetId::new(&spec.dataset).map_err(|e| invalid(e.message()))?;
         self.fetcher
             .policy()
@@ -225,6 +228,7 @@ impl Feeding {
     /// a definition before adding it. The URL passes the same guard and caps as a poll.
     pub async fn preview(&self, spec: FeedSpec) -> AppResult<FeedPreview> {
         spec.check().map_err(invalid)?;
+        spec.check_within(self.fetcher.limits()).map_err(invalid)?;
         let url = self
             .fetcher
             .policy()
@@ -249,7 +253,7 @@ impl Feeding {
             )));
         };
         let size = bytes.len() as u64;
-        let parsed = read_body(&spec, bytes)
+        let parsed = read_body(&spec, bytes, limits)
             .await
             .map_err(|e| invalid(format!("feed '{}': {e}", spec.name)))?;
         Ok(FeedPreview {
@@ -570,7 +574,7 @@ impl Console {
             } => (bytes, url, validators),
         };
         counts.bytes = bytes.len() as u64;
-        let mut parsed = read_body(spec, bytes).await?;
+        let mut parsed = read_body(spec, bytes, limits).await?;
         let mut remembered: Vec<(String, String)> = Vec::new();
         self.fetch_linked(feeding, spec, &base, limits, &mut parsed, &mut remembered)
             .await?;
@@ -798,7 +802,7 @@ impl Console {
                     continue;
                 }
             };
-            match read_body(&cap_spec, body).await {
+            match read_body(&cap_spec, body, limits).await {
                 Ok(document) => {
                     parsed.items.extend(document.items);
                     parsed.withdrawals.extend(document.withdrawals);

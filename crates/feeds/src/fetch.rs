@@ -213,7 +213,9 @@ impl Fetcher {
         {
             return Err(too_large(limits.max_bytes, "says it is", length));
         }
-        let mut bytes = Vec::new();
+        // Sized from the declared length (never past the cap), so the buffer does not double its way up.
+        let declared = response.content_length().unwrap_or(0).min(limits.max_bytes);
+        let mut bytes = Vec::with_capacity(usize::try_from(declared).unwrap_or(0));
         while let Some(chunk) = response.chunk().await.map_err(describe)? {
             if (bytes.len() + chunk.len()) as u64 > limits.max_bytes {
                 return Err(too_large(

@@ -18,5 +18,5 @@ mod spec;
 pub use fetch::{FetchError, FetchErrorKind, FetchLimits, Fetched, Fetcher, Validators};
 pub use guard::{NetworkPolicy, Refused, guarded};
 pub use health::{FeedState, Lag, PollCounts, Status};
-pub use read::{Action, CAP_STATE, FeedItem, Linked, Parsed, Withdrawal, read};
-pub use spec::{FeedFormat, FeedSpec, Footprint, MIN_INTERVAL_S};
+pub use read::{Action, CAP_STATE, FeedItem, Linked, Parsed, Withdrawal, read, read_fetched};
+pub use spec::{FeedFormat, FeedSpec, Footprint, MAX_LINKED, MAX_TIMEOUT_MS, MIN_INTERVAL_S};

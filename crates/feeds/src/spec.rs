@@ -141,12 +141,13 @@ pub struct FeedSpec {
     pub severity: Option<String>,
     #[serde(default)]
     pub footprint: Footprint,
-    /// Overrides of the fetch caps for this feed.
+    /// This feed's own time for one fetch, up to [`MAX_TIMEOUT_MS`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
+    /// This feed's own cap on bytes fetched: it may lower the console's cap, never raise it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_bytes: Option<u64>,
-    /// Linked documents fetched per poll from an index feed (CAP in Atom).
+    /// Linked documents fetched per poll from an index feed (CAP in Atom), up to [`MAX_LINKED`].
     #[serde(default = "default_linked")]
     pub max_linked: usize,
 }
@@ -164,6 +165,13 @@ fn default_linked() -> usize {
 /// The shortest poll interval: public feeds update at most every minute, and polling faster gets a client
 /// blocked; one second is allowed for local simulators and tests.
 pub const MIN_INTERVAL_S: u64 = 1;
+
+/// The longest one fetch of a feed may be given (`timeout_ms`): ten minutes, for slow public servers.
+pub const MAX_TIMEOUT_MS: u64 = 600_000;
+
+/// The most linked documents one poll of an index feed may fetch (`max_linked`): each costs a fetch of up
+/// to the byte cap, and what they hold is kept until the poll is written.
+pub const MAX_LINKED: usize = 500;
 
 impl FeedSpec {
     /// A feed with defaults for everything but what must be said.
@@ -197,13 +205,14 @@ impl FeedSpec {
         if !simple(&self.name) {
             return Err(format!(
                 "feed name '{}' must be 1 to 64 letters, digits, '-' or '_'",
-                self.name
+                geoconsole_model::excerpt(&self.name, 80)
             ));
         }
         if !simple(&self.dataset) {
             return Err(format!(
                 "feed '{}': dataset '{}' must be 1 to 64 letters, digits, '-' or '_'",
-                self.name, self.dataset
+                self.name,
+                geoconsole_model::excerpt(&self.dataset, 80)
             ));
         }
         if self.interval_s < MIN_INTERVAL_S || self.interval_s > 7 * 24 * 3600 {
@@ -218,29 +227,56 @@ impl FeedSpec {
                 self.name
             ));
         }
+        if let Some(timeout) = self.timeout_ms.filter(|t| *t > MAX_TIMEOUT_MS) {
+            return Err(format!(
+                "feed '{}': timeout_ms {timeout} is more than the {MAX_TIMEOUT_MS} a feed may take",
+                self.name
+            ));
+        }
+        if self.max_linked > MAX_LINKED {
+            return Err(format!(
+                "feed '{}': max_linked {} is more than the {MAX_LINKED} documents a poll may fetch",
+                self.name, self.max_linked
+            ));
+        }
         Ok(())
+    }
+
+    /// Checks the feed's own caps against the console's (`base`): a feed may lower them, not raise them.
+    pub fn check_within(&self, base: FetchLimits) -> Result<(), String> {
+        match self.max_bytes {
+            Some(bytes) if bytes > base.max_bytes => Err(format!(
+                "feed '{}': max_bytes {bytes} is more than this console's cap of {} bytes; a feed may \
+                 lower the cap, not raise it",
+                self.name, base.max_bytes
+            )),
+            _ => Ok(()),
+        }
     }
 
     pub fn interval(&self) -> Duration {
         Duration::from_secs(self.interval_s)
     }
 
-    /// The fetch caps for this feed: the console's, narrowed or widened by the feed's own.
+    /// The fetch caps for this feed: the console's, with its own time (up to [`MAX_TIMEOUT_MS`]) and its
+    /// byte caps narrowed by its own. A definition saved before the caps were checked cannot raise them
+    /// either: an editor's `max_bytes` of 4e9 once let a 600 MB body take the server to 1.78 GiB.
     pub fn limits(&self, base: FetchLimits) -> FetchLimits {
+        let timeout = self
+            .timeout_ms
+            .map(|t| Duration::from_millis(t.min(MAX_TIMEOUT_MS)));
+        let max_bytes = self
+            .max_bytes
+            .map_or(base.max_bytes, |b| b.min(base.max_bytes));
         FetchLimits {
-            total_timeout: self
-                .timeout_ms
-                .map(Duration::from_millis)
-                .unwrap_or(base.total_timeout),
-            connect_timeout: self
-                .timeout_ms
-                .map(|t| Duration::from_millis(t).min(base.connect_timeout))
+            total_timeout: timeout.unwrap_or(base.total_timeout),
+            connect_timeout: timeout
+                .map(|t| t.min(base.connect_timeout))
                 .unwrap_or(base.connect_timeout),
-            max_bytes: self.max_bytes.unwrap_or(base.max_bytes),
-            max_decoded_bytes: self
-                .max_bytes
-                .map(|b| b.saturating_mul(4))
-                .unwrap_or(base.max_decoded_bytes),
+            max_bytes,
+            max_decoded_bytes: self.max_bytes.map_or(base.max_decoded_bytes, |_| {
+                max_bytes.saturating_mul(4).min(base.max_decoded_bytes)
+            }),
             ..base
         }
     }
@@ -259,6 +295,34 @@ mod tests {
         spec.name = "ok".into();
         spec.interval_s = 0;
         assert!(spec.check().unwrap_err().contains("interval_s"));
+    }
+
+    // Regression: an editor's max_bytes of 4e9 (with a 600 MB body) took the server to 1.78 GiB: the feed's
+    // own caps widened the console's.
+    #[test]
+    fn a_feed_may_lower_its_caps_but_never_raise_them() {
+        let base = FetchLimits::default();
+        let mut spec = FeedSpec::new("big", "https://x/", FeedFormat::Geojson, "things");
+        spec.max_bytes = Some(4_000_000_000);
+        let error = spec.check_within(base).unwrap_err();
+        assert!(error.contains("cap of 33554432 bytes"), "{error}");
+        // Saved before the check, it still fetches under the console's caps.
+        let limits = spec.limits(base);
+        assert_eq!(limits.max_bytes, base.max_bytes);
+        assert_eq!(limits.max_decoded_bytes, base.max_decoded_bytes);
+        spec.max_bytes = Some(1024);
+        assert!(spec.check_within(base).is_ok());
+        assert_eq!(spec.limits(base).max_bytes, 1024);
+        assert_eq!(spec.limits(base).max_decoded_bytes, 4096);
+        spec.timeout_ms = Some(u64::MAX);
+        assert!(spec.check().unwrap_err().contains("timeout_ms"));
+        assert_eq!(
+            spec.limits(base).total_timeout,
+            Duration::from_millis(MAX_TIMEOUT_MS)
+        );
+        spec.timeout_ms = None;
+        spec.max_linked = 1_000_000;
+        assert!(spec.check().unwrap_err().contains("max_linked"));
     }
 
     #[test]

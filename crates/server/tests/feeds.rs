@@ -184,6 +184,48 @@ async fn a_changing_feed_is_upserted_304_and_replays_change_nothing_and_health_s
     assert_eq!(server.all_features("quakes").await.len(), 4);
 }
 
+// Regression: a feed's max_bytes had no upper bound, so an editor's 4e9 let a 600 MB body take the
+// server to 1.78 GiB. It is refused when saved, and a definition saved before still fetches under the
+// server's cap.
+#[tokio::test]
+async fn a_feed_may_not_raise_the_servers_byte_cap() {
+    let origin = FeedOrigin::start().await;
+    origin.set("/feed", Serve::Endless);
+    let server = serve_polled_by_hand(temp_gpkg()).await;
+    let spec = json!({"name": "big", "url": origin.at("/feed"), "format": "geojson", "dataset": "big", "max_bytes": 4_000_000_000_u64});
+    for path in ["/feeds", "/feeds/preview"] {
+        let reply = server.post_json(path, spec.clone()).await;
+        assert_eq!(reply.status, 400, "{path}: {}", reply.text());
+        assert!(
+            reply
+                .text()
+                .contains("max_bytes 4000000000 is more than this console's cap"),
+            "{}",
+            reply.text()
+        );
+    }
+    let put = server
+        .send(
+            server
+                .client()
+                .put(server.at("/feeds/big"))
+                .header("content-type", "application/json")
+                .body(spec.to_string()),
+        )
+        .await;
+    assert_eq!(put.status, 400, "{}", put.text());
+    // Saved by an older version, straight into the store: the poll is still cut at the server's cap.
+    server
+        .store
+        .feed_store()
+        .put_feed("big", spec)
+        .await
+        .expect("stored as before");
+    let report = poll(&server, "big").await;
+    let error = report["error"].as_str().unwrap_or("");
+    assert!(error.contains("the cap is 33554432 bytes"), "{report}");
+}
+
 #[tokio::test]
 async fn hostile_answers_are_failures_that_change_nothing_and_back_off() {
     let origin = FeedOrigin::start().await;

@@ -8,7 +8,7 @@ use geoconsole_model::geo_types::Geometry;
 use geoconsole_model::{FeatureId, TimeSpan, format_rfc3339};
 use serde_json::{Value, json};
 
-use super::{Action, FeedItem, Parsed, derived_id, file_features};
+use super::{Action, Body, FeedItem, Parsed, derived_id, file_features};
 
 fn text(value: Option<&Value>) -> String {
     match value {
@@ -31,9 +31,15 @@ fn acquired(date: &str, hhmm: &str) -> Result<DateTime<Utc>, String> {
     Ok(date.and_time(time).and_utc())
 }
 
-pub(crate) fn read(body: &[u8]) -> Result<Parsed, String> {
+pub(crate) fn read(body: &Body, max_decoded_bytes: u64) -> Result<Parsed, String> {
     let mut parsed = Parsed::default();
-    for source in file_features("firms.csv", body, Format::Csv, &mut parsed)? {
+    for source in file_features(
+        "firms.csv",
+        body,
+        Format::Csv,
+        &mut parsed,
+        max_decoded_bytes,
+    )? {
         let mut feature = source.feature;
         let props = &feature.properties;
         let (date, hhmm) = (text(props.get("acq_date")), text(props.get("acq_time")));

@@ -10,9 +10,10 @@ pub(crate) mod xml;
 
 use std::io::Cursor;
 use std::path::Path;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use geoconsole_formats::{Format, ReadOptions, SourceFeature, read_stream};
+use geoconsole_formats::{ArchiveLimits, Format, ReadOptions, SourceFeature, read_stream};
 use geoconsole_model::{Feature, FeatureId, TimeSpan, parse_time_value};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -108,20 +109,55 @@ impl Parsed {
 
 /// Reads a body of the feed's format. `now` decides which warnings have already expired.
 pub fn read(spec: &FeedSpec, body: &[u8], now: DateTime<Utc>) -> Result<Parsed, String> {
+    read_fetched(
+        spec,
+        body.to_vec(),
+        now,
+        crate::FetchLimits::default().max_decoded_bytes,
+    )
+}
+
+/// [`read`] for a body the caller hands over, as a poll does: the file readers stream it without a copy,
+/// and a zip in it (a zipped shapefile) may inflate to at most `max_decoded_bytes`, the cap its fetch ran
+/// under, rather than to the 4 GiB an import may.
+pub fn read_fetched(
+    spec: &FeedSpec,
+    body: Vec<u8>,
+    now: DateTime<Utc>,
+    max_decoded_bytes: u64,
+) -> Result<Parsed, String> {
+    let body = Body(Arc::new(body));
+    let bytes = body.as_ref();
     let mut parsed = match spec.format {
-        FeedFormat::Cap => cap::read_document(body, now),
-        FeedFormat::CapIndex => georss::read_cap_index(body, now, spec.max_linked),
-        FeedFormat::NwsAlerts => nws::read(body, now),
-        FeedFormat::Georss => georss::read(body, spec.footprint),
-        FeedFormat::Firms => firms::read(body),
-        FeedFormat::Usgs => generic(spec, body, Format::GeoJson, Some("time"), Some("mag")),
+        FeedFormat::Cap => cap::read_document(bytes, now),
+        FeedFormat::CapIndex => georss::read_cap_index(bytes, now, spec.max_linked),
+        FeedFormat::NwsAlerts => nws::read(bytes, now),
+        FeedFormat::Georss => georss::read(bytes, spec.footprint),
+        FeedFormat::Firms => firms::read(&body, max_decoded_bytes),
+        FeedFormat::Usgs => generic(
+            spec,
+            &body,
+            Format::GeoJson,
+            (Some("time"), Some("mag")),
+            max_decoded_bytes,
+        ),
         generic_file => match generic_file.file_format() {
-            Some(format) => generic(spec, body, format, None, None),
+            Some(format) => generic(spec, &body, format, (None, None), max_decoded_bytes),
             None => Err(format!("{} has no reader", generic_file.as_str())),
         },
     }?;
     apply_mapping(spec, &mut parsed);
     Ok(parsed)
+}
+
+/// A fetched body the readers share without copying it.
+#[derive(Debug, Clone)]
+pub(crate) struct Body(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for Body {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
 }
 
 /// The feed's own field mapping, over what the format gave: id, time and severity by property name.
@@ -192,15 +228,21 @@ fn apply_mapping(spec: &FeedSpec, parsed: &mut Parsed) {
 /// ones skipped into `parsed` with their location, or the error that stopped the reader.
 pub(crate) fn file_features(
     label: &str,
-    body: &[u8],
+    body: &Body,
     format: Format,
     parsed: &mut Parsed,
+    max_decoded_bytes: u64,
 ) -> Result<Vec<SourceFeature>, String> {
     let options = ReadOptions {
         format: Some(format),
+        archive: ArchiveLimits {
+            max_entry_bytes: max_decoded_bytes,
+            max_inflated_bytes: max_decoded_bytes,
+            ..ArchiveLimits::default()
+        },
         ..ReadOptions::default()
     };
-    let (_, stream) = read_stream(Path::new(label), Cursor::new(body.to_vec()), &options)
+    let (_, stream) = read_stream(Path::new(label), Cursor::new(body.clone()), &options)
         .map_err(|e| e.to_string())?;
     let mut features = Vec::new();
     for result in stream {
@@ -217,13 +259,13 @@ pub(crate) fn file_features(
 /// the format's documented fields when it has them (USGS).
 fn generic(
     spec: &FeedSpec,
-    body: &[u8],
+    body: &Body,
     format: Format,
-    time: Option<&str>,
-    severity: Option<&str>,
+    (time, severity): (Option<&str>, Option<&str>),
+    max_decoded_bytes: u64,
 ) -> Result<Parsed, String> {
     let mut parsed = Parsed::default();
-    for source in file_features(&spec.name, body, format, &mut parsed)? {
+    for source in file_features(&spec.name, body, format, &mut parsed, max_decoded_bytes)? {
         let mut feature = source.feature;
         let mut event_time = None;
         if let Some(field) = time
