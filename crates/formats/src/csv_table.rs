@@ -437,13 +437,15 @@ pub struct CsvWriter<W: Write> {
 impl<W: Write> CsvWriter<W> {
     pub fn new(out: W, fields: Vec<String>, points: bool) -> io::Result<Self> {
         let mut writer = csv::Writer::from_writer(out);
-        let mut header: Vec<&str> = vec!["id"];
+        let mut header: Vec<String> = vec!["id".into()];
         if points {
-            header.extend(["longitude", "latitude"]);
+            header.extend(["longitude".into(), "latitude".into()]);
         } else {
-            header.push("wkt");
+            header.push("wkt".into());
         }
-        header.extend(fields.iter().map(String::as_str));
+        // Column names come from the data as much as values do: a property named
+        // `=HYPERLINK("http://evil.example","h")` was written raw as a header cell.
+        header.extend(fields.iter().map(|f| defuse_formula(f)));
         writer.write_record(&header)?;
         Ok(Self {
             writer,
@@ -531,6 +533,31 @@ mod tests {
         assert_eq!(defuse_formula("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
         assert_eq!(defuse_formula("@SUM(A1)"), "'@SUM(A1)");
         assert_eq!(defuse_formula("plain"), "plain");
+    }
+
+    // Regression: column names were written as they came, so a property named like a formula ran in the
+    // spreadsheet that opened the export.
+    #[test]
+    fn column_names_are_defused_like_values() {
+        let mut out = Vec::new();
+        let writer = CsvWriter::new(
+            &mut out,
+            vec![
+                "=HYPERLINK(\"http://evil.example\",\"h\")".into(),
+                "@cmd".into(),
+                "name".into(),
+            ],
+            true,
+        )
+        .expect("writer");
+        Box::new(writer).finish().expect("finish");
+        let header = String::from_utf8(out).expect("utf-8");
+        assert_eq!(
+            header.lines().next(),
+            Some(
+                "id,longitude,latitude,\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"h\"\")\",'@cmd,name"
+            )
+        );
     }
 
     #[test]
