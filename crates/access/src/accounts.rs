@@ -486,6 +486,7 @@ impl Accounts {
 
     /// Appends to the audit log. A failure is logged, not raised: the action it records has happened.
     pub async fn audit(&self, entry: AuditEntry) {
+        let entry = crate::audit::bounded(entry);
         let action = entry.action.clone();
         if let Err(e) = self.store.append_audit(entry).await {
             tracing::error!(error = %e, action, "could not write the audit log");

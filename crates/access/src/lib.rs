@@ -4,11 +4,13 @@
 //! request is judged by, with the one place that decides ([`Principal::allows`]). It writes the audit log
 //! and reads it back for admins.
 //!
-//! Depends on `store` (the [`AccessStore`](geoconsole_store::AccessStore) contract) only. The HTTP side
-//! (cookies, headers, which route needs what) belongs to `server`; the terminal side to `cli`.
+//! Depends on `store` (the [`AccessStore`](geoconsole_store::AccessStore) contract), and on `model` for the
+//! bounded excerpts an audit entry quotes. The HTTP side (cookies, headers, which route needs what) belongs
+//! to `server`; the terminal side to `cli`.
 #![forbid(unsafe_code)]
 
 mod accounts;
+mod audit;
 mod error;
 mod password;
 mod principal;

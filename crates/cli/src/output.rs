@@ -8,8 +8,22 @@ pub fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Prints rows under a header with columns padded to their widest cell.
+/// Characters a table cell shows of its text.
+const CELL_CHARS: usize = 200;
+
+/// Prints rows under a header with columns padded to their widest cell. Cells hold what others wrote (a
+/// login name tried, a dataset title), so each is shown as a bounded excerpt with control characters
+/// blanked: an escape sequence in a name must not steer the reader's terminal.
 pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|cell| geoconsole_model::excerpt(cell, CELL_CHARS).into_owned())
+                .collect()
+        })
+        .collect();
+    let rows = &rows;
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
