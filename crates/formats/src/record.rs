@@ -88,39 +88,3 @@ pub(crate) fn number(value: f64) -> serde_json::Value {
             .map_or(serde_json::Value::Null, serde_json::Value::Number)
     }
 }
-
-/// Largest XML document (KML, GPX) read whole: their libraries build the document in memory.
-pub(crate) const MAX_XML_DOCUMENT_BYTES: u64 = 256 << 20;
-
-/// Reads an XML document for a whole-document reader, refusing oversized files and any DOCTYPE: entity
-/// declarations are how XML bombs and external-entity reads start, and KML and GPX never need them.
-pub(crate) fn xml_document(path: &Path, mut reader: impl std::io::Read) -> FormatResult<Vec<u8>> {
-    use std::io::Read as _;
-    let mut bytes = Vec::new();
-    (&mut reader)
-        .take(MAX_XML_DOCUMENT_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| FormatError::io(path, &e))?;
-    if bytes.len() as u64 > MAX_XML_DOCUMENT_BYTES {
-        return Err(file_error(
-            FormatErrorKind::InvalidOption,
-            path,
-            format!(
-                "document is larger than {} MiB; split it or convert it to FlatGeobuf or GeoPackage",
-                MAX_XML_DOCUMENT_BYTES >> 20
-            ),
-        ));
-    }
-    if bytes
-        .windows(9)
-        .any(|w| w.eq_ignore_ascii_case(b"<!DOCTYPE"))
-    {
-        return Err(file_error(
-            FormatErrorKind::Syntax,
-            path,
-            "document declares a DOCTYPE, which is refused (entity declarations are how XML bombs \
-             and external-entity reads start)",
-        ));
-    }
-    Ok(bytes)
-}
