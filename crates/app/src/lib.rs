@@ -2,7 +2,9 @@
 //! polls and API edits) all go through [`Console::import`], so validation, time detection, id rules and
 //! atomicity happen once, in one place. Exports page through the store with flat memory. After each commit
 //! the dataset's in-memory snapshot is rebuilt, swapped and announced ([`Live`]); readers (items, tiles) are
-//! answered from the snapshot with properties fetched by key.
+//! answered from the snapshot with properties fetched by key. What waits on disk between steps (uploads,
+//! unpacked archive members, export files) lives in the [`Staging`] folder beside the store, each account's
+//! uploads within its own quota.
 //!
 //! Depends on `model`, `query`, `formats`, `index`, `tiles`, and `store` as a trait only: it never names a
 //! backend.
