@@ -21,8 +21,14 @@ use crate::{AppError, AppErrorKind, AppResult, Console};
 
 /// Jobs running at once; more would only share the same two disks and cores.
 const MAX_RUNNING: usize = 4;
-/// Jobs kept (running or finished) before the oldest finished one is discarded.
+/// Jobs one account may have running at once, so one account cannot take every slot.
+const MAX_RUNNING_PER_ACCOUNT: usize = 2;
+/// Jobs kept (running or finished) in all.
 const MAX_KEPT: usize = 32;
+/// Jobs one account may keep; its oldest finished one makes room, never another account's.
+const MAX_KEPT_PER_ACCOUNT: usize = 8;
+/// Bytes written between two looks at the staging disk's free space.
+const FREE_SPACE_EVERY_BYTES: u64 = 64 << 20;
 /// How long a finished export stays downloadable.
 const KEPT_FOR: Duration = Duration::from_secs(3600);
 
@@ -110,6 +116,8 @@ impl ExportJob {
 pub struct Exports {
     _staging: Arc<Staging>,
     dir: PathBuf,
+    /// Free space the staging disk keeps: a job that would take it fails.
+    keep_free_bytes: u64,
     entries: Mutex<HashMap<String, Arc<ExportJob>>>,
 }
 
@@ -120,11 +128,12 @@ impl Drop for Exports {
 }
 
 impl Exports {
-    pub fn new(staging: Arc<Staging>) -> AppResult<Self> {
+    pub fn new(staging: Arc<Staging>, keep_free_bytes: u64) -> AppResult<Self> {
         let dir = staging.folder("exports")?;
         Ok(Self {
             _staging: staging,
             dir,
+            keep_free_bytes,
             entries: Mutex::new(HashMap::new()),
         })
     }
@@ -174,8 +183,15 @@ impl Exports {
         })?;
         let console = console.clone();
         let running = Arc::clone(&job);
+        let keep_free = self.keep_free_bytes;
+        let dir = self.dir.clone();
         tokio::spawn(async move {
-            let out = Box::new(BufWriter::with_capacity(1 << 20, file));
+            let out = Box::new(Reserving {
+                inner: BufWriter::with_capacity(1 << 20, file),
+                dir,
+                keep_free,
+                since_check: FREE_SPACE_EVERY_BYTES,
+            });
             let outcome = crate::export::export(
                 console.store(),
                 &request.dataset,
@@ -208,7 +224,8 @@ impl Exports {
         Ok(job)
     }
 
-    /// Registers a job, discarding expired and (when full) the oldest finished ones.
+    /// Registers a job, discarding expired ones and, when its owner or the registry is full, the owner's
+    /// own oldest finished one; another account's files are never discarded to make room.
     fn admit(&self, job: &Arc<ExportJob>) -> AppResult<()> {
         let mut entries = lock(&self.entries);
         entries.retain(|_, j| {
@@ -218,24 +235,48 @@ impl Exports {
             }
             keep
         });
-        let running = entries
-            .values()
-            .filter(|j| matches!(j.state(), ExportState::Running))
-            .count();
-        if running >= MAX_RUNNING {
+        let running = |entries: &HashMap<String, Arc<ExportJob>>, owner: Option<&str>| {
+            entries
+                .values()
+                .filter(|j| owner.is_none_or(|o| j.owner == o))
+                .filter(|j| matches!(j.state(), ExportState::Running))
+                .count()
+        };
+        if running(&entries, Some(&job.owner)) >= MAX_RUNNING_PER_ACCOUNT {
             return Err(AppError::new(
-                AppErrorKind::Unavailable,
+                AppErrorKind::Quota,
+                format!(
+                    "this account has {MAX_RUNNING_PER_ACCOUNT} exports running, the most it may; try \
+                     again when one finishes"
+                ),
+            ));
+        }
+        if running(&entries, None) >= MAX_RUNNING {
+            return Err(AppError::new(
+                AppErrorKind::Quota,
                 format!("{MAX_RUNNING} exports are running; try again when one finishes"),
             ));
         }
-        if entries.len() >= MAX_KEPT {
+        let own = |entries: &HashMap<String, Arc<ExportJob>>| {
+            entries.values().filter(|j| j.owner == job.owner).count()
+        };
+        while own(&entries) >= MAX_KEPT_PER_ACCOUNT || entries.len() >= MAX_KEPT {
             let oldest = entries
                 .values()
-                .filter(|j| !matches!(j.state(), ExportState::Running))
+                .filter(|j| j.owner == job.owner && !matches!(j.state(), ExportState::Running))
                 .min_by_key(|j| j.created)
                 .map(|j| j.id.clone());
-            if let Some(j) = oldest.and_then(|id| entries.remove(&id)) {
-                let _ = std::fs::remove_file(&j.path);
+            match oldest.and_then(|id| entries.remove(&id)) {
+                Some(j) => {
+                    let _ = std::fs::remove_file(&j.path);
+                }
+                None => {
+                    return Err(AppError::new(
+                        AppErrorKind::Quota,
+                        "the server keeps as many exports as it may; download and remove one \
+                         (DELETE /exports/{id}), or try again when one expires (after an hour)",
+                    ));
+                }
             }
         }
         entries.insert(job.id.clone(), Arc::clone(job));
@@ -257,5 +298,33 @@ impl Exports {
             .ok_or_else(|| AppError::new(AppErrorKind::NotFound, format!("no export '{id}'")))?;
         let _ = std::fs::remove_file(&job.path);
         Ok(())
+    }
+}
+
+/// The export file's writer: it stops the job before the staging disk would lose its reserve.
+struct Reserving {
+    inner: BufWriter<File>,
+    dir: PathBuf,
+    keep_free: u64,
+    since_check: u64,
+}
+
+impl std::io::Write for Reserving {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.since_check += bytes.len() as u64;
+        if self.since_check >= FREE_SPACE_EVERY_BYTES {
+            self.since_check = 0;
+            if geoconsole_formats::free_bytes(&self.dir).is_some_and(|free| free < self.keep_free) {
+                return Err(std::io::Error::other(format!(
+                    "the server's staging disk is nearly full (it keeps {} MiB free)",
+                    self.keep_free >> 20
+                )));
+            }
+        }
+        self.inner.write(bytes)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }

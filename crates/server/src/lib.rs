@@ -264,7 +264,10 @@ pub async fn start(console: Console, options: ServerOptions) -> std::io::Result<
             geoconsole_app::Uploads::new(Arc::clone(&staging), options.upload_quotas)
                 .map_err(std::io::Error::other)?,
         ),
-        exports: Arc::new(geoconsole_app::Exports::new(staging).map_err(std::io::Error::other)?),
+        exports: Arc::new(
+            geoconsole_app::Exports::new(staging, options.upload_quotas.keep_free_bytes)
+                .map_err(std::io::Error::other)?,
+        ),
         archive_limits: options.archive_limits,
         accounts,
         local_without_accounts: loopback,

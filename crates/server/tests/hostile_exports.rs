@@ -1,9 +1,11 @@
 //! Files out over real HTTP whose column names were chosen by whoever imported the data: a name that is a
 //! spreadsheet formula, markup or a KML attribute breaker must come out as text in every format the
-//! server writes (CSV downloads and export jobs, KML, HTML pages).
+//! server writes (CSV downloads and export jobs, KML, HTML pages); and export jobs of one account never
+//! discard another's.
 
 use std::time::{Duration, Instant};
 
+use geoconsole_access::{Role, TokenRequest};
 use geoconsole_testkit::{TestServer, serve, temp_gpkg};
 use serde_json::{Value, json};
 
@@ -111,4 +113,85 @@ async fn hostile_column_names_are_text_in_kml_and_html() {
         assert!(!page.contains(MARKUP), "{path}: {page}");
         assert!(!page.contains("<b>x</b>"), "{path}: {page}");
     }
+}
+
+async fn token(server: &TestServer, name: &str) -> String {
+    let accounts = server.console.accounts().expect("accounts");
+    accounts
+        .add_user(name, Role::Viewer, "correct horse battery staple")
+        .await
+        .expect("user");
+    accounts
+        .create_token(TokenRequest {
+            user: name.into(),
+            label: "exports".into(),
+            scope: Role::Viewer,
+            datasets: None,
+            expires: None,
+        })
+        .await
+        .expect("token")
+        .secret
+}
+
+/// Starts a CSV export of `hostile` for `token` and waits for it: its id.
+async fn export_done(server: &TestServer, token: &str) -> String {
+    let started = server
+        .send(
+            server
+                .client()
+                .post(server.at("/exports"))
+                .bearer_auth(token)
+                .header("content-type", "application/json")
+                .body(json!({"dataset": "hostile", "format": "csv"}).to_string()),
+        )
+        .await;
+    assert_eq!(started.status, 202, "{}", started.text());
+    let id = started.json()["id"].as_str().expect("id").to_string();
+    let begun = Instant::now();
+    while state_of(server, token, &id).await != "done" {
+        assert!(begun.elapsed() < Duration::from_secs(30));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    id
+}
+
+async fn state_of(server: &TestServer, token: &str, id: &str) -> String {
+    let reply = server
+        .send(
+            server
+                .client()
+                .get(server.at(&format!("/exports/{id}")))
+                .bearer_auth(token),
+        )
+        .await;
+    if reply.status == 404 {
+        return "gone".into();
+    }
+    reply.json()["state"].as_str().unwrap_or("").to_string()
+}
+
+// Regression: the 32 kept exports were shared by everyone and the oldest finished one made room whoever
+// it belonged to, so one account's exports discarded another's files before they were downloaded.
+#[tokio::test]
+async fn one_accounts_exports_never_discard_anothers() {
+    let server = hostile_dataset().await;
+    let ann = token(&server, "ann").await;
+    let bob = token(&server, "bob").await;
+    let bobs = export_done(&server, &bob).await;
+    let mut anns = Vec::new();
+    for _ in 0..40 {
+        anns.push(export_done(&server, &ann).await);
+    }
+    assert_eq!(
+        state_of(&server, &bob, &bobs).await,
+        "done",
+        "bob's export is kept"
+    );
+    assert_eq!(
+        state_of(&server, &ann, &anns[0]).await,
+        "gone",
+        "ann made room with her own"
+    );
+    assert_eq!(state_of(&server, &ann, &anns[39]).await, "done");
 }
