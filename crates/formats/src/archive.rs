@@ -14,6 +14,8 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use geoconsole_model::{EXCERPT_CHARS, EXCERPT_NAMES, excerpt, excerpt_list};
@@ -76,6 +78,40 @@ const CHUNKS_IN_FLIGHT: usize = 4;
 /// write to it too.
 const FREE_SPACE_EVERY_BYTES: u64 = 64 << 20;
 
+/// The archive file, counting the bytes read from it: how much of an entry's compressed stream its
+/// inflating has consumed, for the ratio.
+struct Counted {
+    file: File,
+    read: Arc<AtomicU64>,
+}
+
+impl Counted {
+    fn new(file: File) -> Self {
+        Self {
+            file,
+            read: Arc::default(),
+        }
+    }
+
+    fn counter(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.read)
+    }
+}
+
+impl Read for Counted {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+impl io::Seek for Counted {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        self.file.seek(to)
+    }
+}
+
 /// One member as the central directory lists it.
 #[derive(Debug, Clone)]
 struct Member {
@@ -91,7 +127,9 @@ struct Member {
 pub(crate) fn read(path: &Path, options: &ReadOptions) -> FormatResult<(Format, FeatureStream)> {
     let limits = options.archive;
     let file = File::open(path).map_err(|e| FormatError::io(path, &e))?;
-    let mut archive = ZipArchive::new(file)
+    let counted = Counted::new(file);
+    let read_bytes = counted.counter();
+    let mut archive = ZipArchive::new(counted)
         .map_err(|e| refuse(path, format!("not a readable ZIP archive: {e}")))?;
     let members = list(path, &mut archive, limits)?;
     let chosen = choose(path, &members, options.layer.as_deref())?.clone();
@@ -108,11 +146,10 @@ pub(crate) fn read(path: &Path, options: &ReadOptions) -> FormatResult<(Format, 
         for member in &set {
             unpack(
                 path,
-                &mut archive,
+                (&mut archive, &read_bytes),
                 member,
                 folder.path(),
-                &mut budget,
-                &mut disk,
+                (&mut budget, &mut disk),
             )?;
         }
         let shp = folder.path().join(unpacked_name(&chosen.path));
@@ -120,7 +157,8 @@ pub(crate) fn read(path: &Path, options: &ReadOptions) -> FormatResult<(Format, 
         return Ok((format, Box::new(KeepingFolder::new(stream, folder))));
     }
     let label = chosen.path.clone();
-    let mut reader = BufReader::with_capacity(CHUNK_BYTES, inflating(archive, chosen, limits));
+    let mut reader =
+        BufReader::with_capacity(CHUNK_BYTES, inflating(archive, read_bytes, chosen, limits));
     let head = io::BufRead::fill_buf(&mut reader).map_err(|e| refuse(path, e.to_string()))?;
     if head.starts_with(ZIP_MAGIC) {
         return Err(refuse(
@@ -158,7 +196,7 @@ fn unpacked_name(path: &Path) -> PathBuf {
 /// (zip slip, one name for two members), and headers that agree with the directory.
 fn list(
     path: &Path,
-    archive: &mut ZipArchive<File>,
+    archive: &mut ZipArchive<Counted>,
     limits: ArchiveLimits,
 ) -> FormatResult<Vec<Member>> {
     if archive.has_duplicate_names() {
@@ -439,9 +477,14 @@ impl Budget {
         }
     }
 
-    /// Takes `n` more inflated bytes of `member` (which has inflated to `inflated` with them), or says
-    /// which cap they break.
-    fn take(&mut self, member: &Member, inflated: u64, n: u64) -> Result<(), String> {
+    /// Takes `n` more inflated bytes of `member`, which has inflated to `inflated` with them from
+    /// `consumed` bytes of its compressed stream, or says which cap they break.
+    fn take(
+        &mut self,
+        member: &Member,
+        (inflated, consumed): (u64, u64),
+        n: u64,
+    ) -> Result<(), String> {
         let limits = &self.limits;
         let name = shown(&member.path);
         if n > self.left {
@@ -468,11 +511,15 @@ impl Budget {
                 MAX_SMALL_COMPANION_BYTES / 1024
             ));
         }
-        if inflated > RATIO_FLOOR_BYTES && inflated / member.compressed.max(1) > limits.max_ratio {
+        // Against what was consumed of the compressed stream so far, not the entry's whole size: a bomb
+        // is a run of the same few bytes from the start, and is stopped at the floor.
+        let consumed = consumed.min(member.compressed).max(1);
+        if inflated > RATIO_FLOOR_BYTES && inflated / consumed > limits.max_ratio {
             return Err(format!(
-                "entry '{name}' inflates to more than {} times its {} compressed bytes, as zip bombs \
-                 do; if it is genuine, unzip it and import the file itself",
-                limits.max_ratio, member.compressed
+                "entry '{name}' inflates to more than {} times its compressed size ({inflated} bytes \
+                 from {consumed}), as zip bombs do; if it is genuine, unzip it and import the file \
+                 itself",
+                limits.max_ratio
             ));
         }
         self.left -= n;
@@ -530,16 +577,16 @@ pub fn free_bytes(_dir: &Path) -> Option<u64> {
 /// Inflates one member into `folder`, counting as it goes.
 fn unpack(
     path: &Path,
-    archive: &mut ZipArchive<File>,
+    (archive, read): (&mut ZipArchive<Counted>, &AtomicU64),
     member: &Member,
     folder: &Path,
-    budget: &mut Budget,
-    disk: &mut Disk,
+    (budget, disk): (&mut Budget, &mut Disk),
 ) -> FormatResult<()> {
     let name = shown(&member.path);
     let mut entry = archive
         .by_index(member.index)
         .map_err(|e| refuse(path, format!("entry '{name}' is unreadable: {e}")))?;
+    let start = read.load(Ordering::Relaxed);
     let target = folder.join(unpacked_name(&member.path));
     let mut out = File::create(&target).map_err(|e| FormatError::io(path, &e))?;
     let mut inflated = 0u64;
@@ -552,8 +599,9 @@ fn unpack(
             return Ok(());
         }
         inflated += n as u64;
+        let consumed = read.load(Ordering::Relaxed) - start;
         budget
-            .take(member, inflated, n as u64)
+            .take(member, (inflated, consumed), n as u64)
             .and_then(|()| disk.wrote(n as u64))
             .map_err(|why| refuse(path, why))?;
         out.write_all(&chunk[..n])
@@ -563,7 +611,12 @@ fn unpack(
 
 /// A member inflating on its own thread, read as a stream: chunks cross a bounded channel, so memory
 /// holds a few of them whatever the member's size, and the caps are checked on every chunk.
-fn inflating(mut archive: ZipArchive<File>, member: Member, limits: ArchiveLimits) -> Inflating {
+fn inflating(
+    mut archive: ZipArchive<Counted>,
+    read: Arc<AtomicU64>,
+    member: Member,
+    limits: ArchiveLimits,
+) -> Inflating {
     let (sender, receiver) = sync_channel(CHUNKS_IN_FLIGHT);
     let pump = move || {
         // The reader's error names the member and where in it; the message says what the archive did.
@@ -579,6 +632,7 @@ fn inflating(mut archive: ZipArchive<File>, member: Member, limits: ArchiveLimit
                 );
             }
         };
+        let start = read.load(Ordering::Relaxed);
         let mut budget = Budget::new(limits);
         let mut inflated = 0u64;
         loop {
@@ -594,7 +648,8 @@ fn inflating(mut archive: ZipArchive<File>, member: Member, limits: ArchiveLimit
                 }
             };
             inflated += n as u64;
-            if let Err(why) = budget.take(&member, inflated, n as u64) {
+            let consumed = read.load(Ordering::Relaxed) - start;
+            if let Err(why) = budget.take(&member, (inflated, consumed), n as u64) {
                 return failed(&sender, why);
             }
             chunk.truncate(n);

@@ -36,7 +36,7 @@ mod record_bound;
 mod shp;
 mod write;
 
-pub use archive::{ArchiveLimits, free_bytes};
+pub use archive::{ArchiveLimits, RATIO_FLOOR_BYTES, free_bytes};
 pub use crs::Crs;
 pub use csv_table::{CoordinateColumns, CsvOptions, CsvReader, CsvWriter};
 pub use detect::{Format, detect_format};

@@ -6,7 +6,9 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use geoconsole_formats::{ArchiveLimits, Format, FormatError, ReadOptions, open_reader};
+use geoconsole_formats::{
+    ArchiveLimits, Format, FormatError, RATIO_FLOOR_BYTES, ReadOptions, open_reader,
+};
 use support::Entry;
 
 /// Everything a read yields until its first error (or the end): the error, or the features read.
@@ -169,6 +171,39 @@ fn a_member_outgrowing_its_compressed_size_like_a_bomb_is_refused() {
     assert!(
         error.contains("inflates to more than 200 times its"),
         "{error}"
+    );
+    assert_eq!(files_under(&staging), 0);
+}
+
+/// The inflated byte count a ratio refusal names.
+fn inflated_when_refused(error: &str) -> u64 {
+    error
+        .split("compressed size (")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count in: {error}"))
+}
+
+// Regression: the ratio was taken against the entry's whole compressed size, so a 4 MB .dbf that was a bomb
+// for its first part still wrote 807 MB to the staging folder before 200 times its size was reached.
+#[test]
+fn a_bomb_is_stopped_at_the_floor_even_when_its_tail_is_incompressible() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (staging, options) = staged(dir.path());
+    let path = dir.path().join("tailed.zip");
+    let mut set: Vec<Entry> = support::shapefile("sites", "a")
+        .iter()
+        .map(|(name, bytes)| Entry::stored(name, bytes))
+        .collect();
+    // 1 GiB from about 1 MB, then 8 MiB stored: the whole entry is only about 115 times its size.
+    set[2] = Entry::bomb_with_tail("sites.dbf", b' ', 1024, 8);
+    support::write(&path, &set);
+    let error = refused(&path, &options);
+    let inflated = inflated_when_refused(&error);
+    assert!(
+        inflated <= RATIO_FLOOR_BYTES + (1 << 20),
+        "{inflated} bytes inflated before the refusal: {error}"
     );
     assert_eq!(files_under(&staging), 0);
 }

@@ -62,6 +62,29 @@ impl Entry {
     }
 }
 
+impl Entry {
+    /// A bomb followed by `tail` MiB of stored (uncompressed) bytes: its whole compressed size is large, so
+    /// only a ratio taken as it inflates sees the bomb at its start.
+    pub fn bomb_with_tail(name: &str, byte: u8, repeats: usize, tail: usize) -> Self {
+        let mut entry = Self::bomb(name, byte, repeats);
+        entry.data.truncate(entry.data.len() - 2);
+        for _ in 0..tail * 16 {
+            let block = [b'x'; 65536 - 1];
+            entry.data.push(0x00);
+            entry
+                .data
+                .extend_from_slice(&(block.len() as u16).to_le_bytes());
+            entry
+                .data
+                .extend_from_slice(&(!(block.len() as u16)).to_le_bytes());
+            entry.data.extend_from_slice(&block);
+        }
+        entry.data.extend_from_slice(&[0x03, 0x00]);
+        entry.size += (tail as u64) * 16 * 65535;
+        entry
+    }
+}
+
 /// One MiB of `byte` as raw deflate blocks ending byte-aligned with no history needed, so copies of it
 /// can follow each other in one stream.
 fn deflated_mebibyte(byte: u8) -> Vec<u8> {
