@@ -67,6 +67,10 @@ pub(crate) fn read<R: BufRead + Send + 'static>(
     }))
 }
 
+/// Elements a GPX document may nest. GPX needs seven (`gpx/trk/trkseg/trkpt/extensions/…`); xml-rs, under
+/// the `gpx` crate, slows down with depth, and nothing real comes near this.
+const MAX_DEPTH: usize = 64;
+
 /// Bytes of elements read by `gpx` at once: enough that starting its parser does not show, few enough that
 /// what it builds stays small.
 const BATCH_BYTES: usize = 1 << 20;
@@ -199,7 +203,16 @@ impl<R: BufRead> Walk<R> {
                 )
             })?;
             match &event {
-                Event::Start(_) => depth += 1,
+                Event::Start(_) => {
+                    depth += 1;
+                    // The root and the element itself count: `gpx/trk/trkseg/trkpt/extensions/…`.
+                    if depth + 1 > MAX_DEPTH {
+                        return Err(self.syntax(format!(
+                            "document nests elements {} deep; at most {MAX_DEPTH} are accepted",
+                            depth + 1
+                        )));
+                    }
+                }
                 Event::End(_) => depth -= 1,
                 Event::Eof => {
                     return Err(file_error(

@@ -102,3 +102,34 @@ fn a_prj_beyond_its_cap_is_refused_unread() {
         "{error}"
     );
 }
+
+// GPX elements are cut out one by one and read by the `gpx` crate, whose XML parser slows down with depth:
+// nesting is refused while the element is cut out, before it is parsed.
+#[test]
+fn a_gpx_element_nested_past_what_gpx_needs_is_refused_quickly() {
+    let deep = format!(
+        "<gpx version=\"1.1\" creator=\"t\"><wpt lat=\"1\" lon=\"2\"><extensions>{}{}</extensions></wpt></gpx>",
+        "<x>".repeat(100_000),
+        "</x>".repeat(100_000)
+    );
+    let started = std::time::Instant::now();
+    let options = ReadOptions {
+        format: Some(Format::Gpx),
+        ..ReadOptions::default()
+    };
+    let error = match read_stream(
+        Path::new("deep.gpx"),
+        Cursor::new(deep.into_bytes()),
+        &options,
+    ) {
+        Err(e) => e,
+        Ok((_, mut stream)) => stream.find_map(Result::err).expect("refused"),
+    };
+    assert!(
+        error
+            .to_string()
+            .contains("nests elements 65 deep; at most 64"),
+        "{error}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
