@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use geoconsole_access::Scope;
 use geoconsole_feeds::{
     Action, CAP_STATE, FeedFormat, FeedItem, FeedSpec, FeedState, FetchLimits, Fetched, Fetcher,
     Lag, NetworkPolicy, Parsed, PollCounts, Status,
@@ -821,7 +822,9 @@ impl Console {
     }
 
     async fn stored_feature(&self, dataset: &DatasetId, id: &str) -> Option<Feature> {
-        self.feature(dataset, &FeatureId(id.to_string())).await.ok()
+        self.feature(&Scope::everything(), dataset, &FeatureId(id.to_string()))
+            .await
+            .ok()
     }
 
     /// Marks warnings in force whose time has passed as expired (kept, for history).

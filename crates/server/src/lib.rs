@@ -112,7 +112,6 @@ pub fn router(state: AppState, options: &ServerOptions) -> Router {
         let guard = auth::Guard {
             need: route.need,
             datasets: route.datasets,
-            parameters: route.parameters,
             audits_itself: matches!(route.path, "/auth/login" | "/auth/logout"),
             identifies: route.need != geoconsole_access::Need::Public
                 || route.path == "/auth/session",
