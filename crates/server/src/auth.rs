@@ -165,7 +165,7 @@ fn is_write(method: &Method) -> bool {
 fn check_datasets(principal: &Principal, guard: &Guard) -> Result<(), ApiError> {
     if guard.datasets == Datasets::Everything && !principal.sees_everything() {
         return Err(ApiError::forbidden(
-            "this account is limited to named datasets; risk scores, rules, alerts and feeds span every dataset, so they need an account without dataset limits",
+            "this credential is limited to named datasets; risk scores, rules, alerts, feeds, accounts and the audit log span every dataset, so they need a credential without dataset limits",
         ));
     }
     Ok(())

@@ -104,7 +104,13 @@ async fn world() -> TestServer {
         vec![{
             let mut zone = point("hidden-zone", 0.0, 0.0, json!({"name": "Hidden Zone"}));
             zone.geometry = Geometry::Polygon(Polygon::new(
-                LineString::from(vec![(7.0, 45.5), (8.5, 45.5), (8.5, 46.5), (7.0, 46.5), (7.0, 45.5)]),
+                LineString::from(vec![
+                    (7.0, 45.5),
+                    (8.5, 45.5),
+                    (8.5, 46.5),
+                    (7.0, 46.5),
+                    (7.0, 45.5),
+                ]),
                 vec![],
             ));
             zone
@@ -223,7 +229,10 @@ async fn a_limited_account_never_hears_of_a_hidden_dataset_on_any_route() {
                     "{collectionId}",
                     &["secret_sites", "secret_areas", "secret_events", "pub_sites"][..],
                 ),
-                ("{datasets}", &["secret_events", "pub_events,secret_events"][..]),
+                (
+                    "{datasets}",
+                    &["secret_events", "pub_events,secret_events"][..],
+                ),
                 ("{featureId}", &["hidden-plant", "depot-1"][..]),
                 ("{tileMatrixSetId}", &["WebMercatorQuad"][..]),
                 ("{tileMatrix}", &["5"][..]),
@@ -261,7 +270,11 @@ async fn a_limited_account_never_hears_of_a_hidden_dataset_on_any_route() {
                 for parameter in &parameters {
                     for value in attempts(parameter) {
                         let sep = if path.contains('?') { '&' } else { '?' };
-                        requests.push((Method::GET, format!("{path}{sep}{parameter}={value}"), None));
+                        requests.push((
+                            Method::GET,
+                            format!("{path}{sep}{parameter}={value}"),
+                            None,
+                        ));
                     }
                 }
             }
@@ -321,10 +334,17 @@ async fn a_limited_account_never_hears_of_a_hidden_dataset_on_any_route() {
         *answered.entry(reply.status).or_default() += 1;
         assert!(reply.status < 500, "{method} {path}: {}", reply.text());
         let text = reply.text();
-        let asked = format!("{path} {}", body.as_ref().map(Value::to_string).unwrap_or_default());
+        let asked = format!(
+            "{path} {}",
+            body.as_ref().map(Value::to_string).unwrap_or_default()
+        );
         let found = leaks(&text, &asked);
         if !found.is_empty() {
-            leaked.push(format!("{method} {path} → {} names {found:?}: {}", reply.status, &text[..text.len().min(300)]));
+            leaked.push(format!(
+                "{method} {path} → {} names {found:?}: {}",
+                reply.status,
+                &text[..text.len().min(300)]
+            ));
         }
     }
     eprintln!(
@@ -337,7 +357,11 @@ async fn a_limited_account_never_hears_of_a_hidden_dataset_on_any_route() {
         answered.get(&200).copied().unwrap_or(0) > 50,
         "the sweep must also reach real answers: {answered:?}"
     );
-    assert!(leaked.is_empty(), "hidden datasets leaked:\n{}", leaked.join("\n"));
+    assert!(
+        leaked.is_empty(),
+        "hidden datasets leaked:\n{}",
+        leaked.join("\n")
+    );
 }
 
 /// The empty lists of issue 18, spelled out: they fall back to what the account sees, and still answer.
@@ -399,7 +423,10 @@ async fn the_event_stream_carries_only_readable_datasets_and_no_feeds_to_a_limit
         .await;
     assert_eq!(paused.status, 200, "{}", paused.text());
     // A hidden and a readable dataset change.
-    for (id, name) in [("secret_sites", "more-hidden-plant"), ("pub_sites", "depot-2")] {
+    for (id, name) in [
+        ("secret_sites", "more-hidden-plant"),
+        ("pub_sites", "depot-2"),
+    ] {
         server
             .console
             .import_features(
@@ -428,7 +455,10 @@ async fn the_event_stream_carries_only_readable_datasets_and_no_feeds_to_a_limit
     {
         seen.push_str(&String::from_utf8_lossy(&chunk));
     }
-    assert!(seen.contains("pub_sites"), "the readable change arrives: {seen}");
+    assert!(
+        seen.contains("pub_sites"),
+        "the readable change arrives: {seen}"
+    );
     assert!(!seen.contains("secret_"), "nothing hidden: {seen}");
     assert!(!seen.contains("event: feed"), "no feed standings: {seen}");
     let hidden = server
@@ -440,4 +470,144 @@ async fn the_event_stream_carries_only_readable_datasets_and_no_feeds_to_a_limit
         )
         .await;
     assert_eq!(hidden.status, 404, "{}", hidden.text());
+}
+
+/// Issue 18 case 3: a write token limited to `pub_sites` made a token with no dataset limits and 366 days,
+/// which read everything and outlived the revocation of its parent. Tokens no longer make tokens; a limited
+/// account's session makes tokens within its grants only; a dataset-limited admin credential may not act
+/// on other accounts (make users, list or revoke their tokens), which would step outside its limits.
+#[tokio::test]
+async fn a_token_cannot_mint_tokens_nor_step_outside_its_limits() {
+    let server = world().await;
+    let accounts = server.console.accounts().expect("accounts");
+    accounts
+        .add_user("root", Role::Admin, PASSWORD)
+        .await
+        .expect("admin");
+    accounts
+        .add_user("ed", Role::Editor, PASSWORD)
+        .await
+        .expect("editor");
+    accounts
+        .set_datasets("ed", Some([("pub_sites".to_string(), Grant::Write)].into()))
+        .await
+        .expect("limit");
+    let make = |user: &str, scope: Role, datasets: Option<Vec<&str>>| TokenRequest {
+        user: user.into(),
+        label: "t".into(),
+        scope,
+        datasets: datasets.map(|d| d.into_iter().map(str::to_string).collect()),
+        expires: None,
+    };
+    let scoped = accounts
+        .create_token(make("root", Role::Editor, Some(vec!["pub_sites"])))
+        .await
+        .expect("token")
+        .secret;
+    let post = |path: &'static str, token: String, body: Value| {
+        let request = server
+            .client()
+            .post(server.at(path))
+            .bearer_auth(token)
+            .json(&body);
+        server.send(request)
+    };
+    let minted = post(
+        "/auth/tokens",
+        scoped.clone(),
+        json!({"label": "escape", "scope": "write", "expires_in_days": 366}),
+    )
+    .await;
+    assert_eq!(minted.status, 403, "{}", minted.text());
+    assert!(
+        minted.text().contains("cannot make tokens"),
+        "{}",
+        minted.text()
+    );
+
+    // A dataset-limited admin token may not reach other accounts.
+    let limited_admin = accounts
+        .create_token(make("root", Role::Admin, Some(vec!["pub_sites"])))
+        .await
+        .expect("token")
+        .secret;
+    let user = post(
+        "/users",
+        limited_admin.clone(),
+        json!({"name": "mallory", "role": "admin", "password": "a much longer password"}),
+    )
+    .await;
+    assert_eq!(user.status, 403, "{}", user.text());
+    let everyone = server
+        .send(
+            server
+                .client()
+                .get(server.at("/auth/tokens?user=*"))
+                .bearer_auth(&limited_admin),
+        )
+        .await;
+    assert_eq!(everyone.status, 403, "{}", everyone.text());
+    let eds = accounts
+        .create_token(make("ed", Role::Editor, None))
+        .await
+        .expect("token");
+    let revoked = server
+        .send(
+            server
+                .client()
+                .delete(server.at(&format!("/auth/tokens/{}", eds.record.id)))
+                .bearer_auth(&limited_admin),
+        )
+        .await;
+    assert_eq!(revoked.status, 404, "{}", revoked.text());
+
+    // A limited account's session makes tokens within its grants, and no further.
+    let login = server
+        .send(
+            server
+                .client()
+                .post(server.at("/auth/login"))
+                .json(&json!({"user": "ed", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(login.status, 200, "{}", login.text());
+    let cookie = login
+        .header("set-cookie")
+        .and_then(|c| c.split(';').next())
+        .expect("cookie")
+        .to_string();
+    let csrf = login.json()["csrf"].as_str().expect("csrf").to_string();
+    let from_session = |body: Value| {
+        let request = server
+            .client()
+            .post(server.at("/auth/tokens"))
+            .header("cookie", cookie.clone())
+            .header("x-csrf-token", csrf.clone())
+            .json(&body);
+        server.send(request)
+    };
+    let outside =
+        from_session(json!({"label": "x", "scope": "read", "datasets": ["secret_sites"]})).await;
+    assert_eq!(outside.status, 403, "{}", outside.text());
+    let inside = from_session(json!({"label": "x", "scope": "read"})).await;
+    assert_eq!(inside.status, 201, "{}", inside.text());
+    let secret = inside.json()["token"].as_str().expect("secret").to_string();
+    let hidden = server
+        .send(
+            server
+                .client()
+                .get(server.at("/collections/secret_sites/items"))
+                .bearer_auth(&secret),
+        )
+        .await;
+    assert_eq!(hidden.status, 404, "{}", hidden.text());
+    let own = server
+        .send(
+            server
+                .client()
+                .get(server.at("/collections/pub_sites/items"))
+                .bearer_auth(&secret),
+        )
+        .await;
+    assert_eq!(own.status, 200, "{}", own.text());
 }
