@@ -608,6 +608,10 @@ pub struct ServeArgs {
     /// Log one JSON object per line instead of text
     #[arg(long)]
     pub log_json: bool,
+    /// A web origin (scheme://host[:port]) whose pages may read this server's answers with an API token
+    /// (CORS, reads only); repeat for several. None by default: no other site may read anything
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    pub cors_origins: Vec<String>,
     /// With a PostGIS store: datasets of more features than this are not loaded into memory; their items and
     /// tiles are answered by the database (GiST, ST_AsMVT). Default: every dataset is indexed in memory
     #[arg(long, value_name = "FEATURES")]

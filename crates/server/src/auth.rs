@@ -150,6 +150,14 @@ pub async fn identify(
         };
     }
     if state.local_without_accounts && !accounts.any_accounts().await? {
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+        if !state.local_hosts.allows(host) {
+            // Another site's page whose name now points here (DNS rebinding) is not this machine's user.
+            return Err(unauthorized(&format!(
+                "this console has no accounts, so it serves only requests addressed to this machine (localhost or 127.0.0.1), not to '{}'; reach it by that address, set --public-url, or add an account",
+                host.unwrap_or("").chars().take(100).collect::<String>()
+            )));
+        }
         return Ok(Some(Principal::local()));
     }
     Ok(None)
@@ -244,12 +252,20 @@ pub async fn guard(
         }
         return response;
     }
-    let decision: Result<Option<Principal>, ApiError> = match identified {
-        Ok(principal) if guard.need == Need::Public => Ok(principal),
-        Err(_) if guard.need == Need::Public => Ok(None),
-        Err(e) => Err(e),
-        Ok(None) => Err(unauthorized("this needs an account")),
-        Ok(Some(principal)) => permitted(principal, &guard, &method, request.headers()),
+    let cross_site = if is_write(&method) {
+        crate::origins::same_origin(request.headers()).err()
+    } else {
+        None
+    };
+    let decision: Result<Option<Principal>, ApiError> = match (identified, cross_site) {
+        (_, Some(refused)) => Err(refused),
+        (identified, None) => match identified {
+            Ok(principal) if guard.need == Need::Public => Ok(principal),
+            Err(_) if guard.need == Need::Public => Ok(None),
+            Err(e) => Err(e),
+            Ok(None) => Err(unauthorized("this needs an account")),
+            Ok(Some(principal)) => permitted(principal, &guard, &method, request.headers()),
+        },
     };
     let principal = match decision {
         Ok(p) => p,

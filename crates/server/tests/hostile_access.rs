@@ -611,3 +611,149 @@ async fn a_token_cannot_mint_tokens_nor_step_outside_its_limits() {
         .await;
     assert_eq!(own.status, 200, "{}", own.text());
 }
+
+/// Issue 18 case 4: a console without accounts on loopback answered every web page (`Access-Control-Allow-
+/// Origin: *`), and a write addressed to `evil.example:PORT` with a matching `Origin` (DNS rebinding) made a
+/// rule. Requests addressed to another name are not the local user's; writes from other pages are refused
+/// whoever sends them; no site may read answers unless the operator names it.
+#[tokio::test]
+async fn a_local_console_serves_only_its_own_machine_and_its_own_pages() {
+    let server = serve(temp_gpkg()).await;
+    let port = server.url.rsplit(':').next().expect("port").to_string();
+    let evil = format!("evil.example:{port}");
+    let with = |method: Method, path: &str, host: &str, origin: Option<&str>| {
+        let mut request = server
+            .client()
+            .request(method, server.at(path))
+            .header("host", host);
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request
+    };
+    // Rebinding: the page's own name, pointed at 127.0.0.1, reads and writes nothing.
+    let read = server
+        .send(with(
+            Method::GET,
+            "/collections",
+            &evil,
+            Some(&format!("http://{evil}")),
+        ))
+        .await;
+    assert_eq!(read.status, 401, "{}", read.text());
+    let rule = json!({"id": "rebound", "name": "rebound", "condition": {"type": "exposure"}});
+    let write = server
+        .send(
+            with(
+                Method::POST,
+                "/rules",
+                &evil,
+                Some(&format!("http://{evil}")),
+            )
+            .json(&rule),
+        )
+        .await;
+    assert!(
+        write.status == 401 || write.status == 403,
+        "{}: {}",
+        write.status,
+        write.text()
+    );
+    // Cross-site: another page, addressed properly, may neither read the answer nor write.
+    let local = format!("127.0.0.1:{port}");
+    let read = server
+        .send(with(
+            Method::GET,
+            "/collections",
+            &local,
+            Some("http://evil.example"),
+        ))
+        .await;
+    assert_eq!(read.status, 200, "{}", read.text());
+    assert_eq!(
+        read.header("access-control-allow-origin"),
+        None,
+        "no other site may read the answer"
+    );
+    for origin in ["http://evil.example", "null"] {
+        let write = server
+            .send(with(Method::POST, "/rules", &local, Some(origin)).json(&rule))
+            .await;
+        assert_eq!(write.status, 403, "{origin}: {}", write.text());
+        let login = server
+            .send(
+                with(Method::POST, "/auth/login", &local, Some(origin))
+                    .json(&json!({"user": "x", "password": "y"})),
+            )
+            .await;
+        assert_eq!(
+            login.status,
+            403,
+            "login CSRF from {origin}: {}",
+            login.text()
+        );
+    }
+    let names = server.get("/rules").await.text();
+    assert!(!names.contains("rebound"), "{names}");
+    // The machine's own names are served.
+    for host in [
+        local.clone(),
+        format!("localhost:{port}"),
+        format!("[::ffff:127.0.0.1]:{port}"),
+    ] {
+        let reply = server
+            .send(with(Method::GET, "/collections", &host, None))
+            .await;
+        assert_eq!(reply.status, 200, "{host}: {}", reply.text());
+    }
+}
+
+/// Other sites read answers only when the operator names them (`serve --cors-origin`), and only reads.
+#[tokio::test]
+async fn named_origins_alone_may_read_across_sites() {
+    let store = temp_gpkg();
+    let options = geoconsole_server::ServerOptions {
+        bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        cors_origins: vec!["https://grafana.example.org".into()],
+        ..Default::default()
+    };
+    let running = geoconsole_server::start(store.console(), options)
+        .await
+        .expect("server");
+    let url = format!("http://{}", running.addr);
+    let client = reqwest::Client::new();
+    for (origin, allowed) in [
+        ("https://grafana.example.org", true),
+        ("https://evil.example", false),
+    ] {
+        let reply = client
+            .get(format!("{url}/healthz"))
+            .header("origin", origin)
+            .send()
+            .await
+            .expect("reply");
+        assert_eq!(
+            reply
+                .headers()
+                .get("access-control-allow-origin")
+                .and_then(|v| v.to_str().ok()),
+            allowed.then_some(origin),
+            "{origin}"
+        );
+    }
+    let preflight = client
+        .request(Method::OPTIONS, format!("{url}/rules"))
+        .header("origin", "https://grafana.example.org")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .expect("preflight");
+    let methods = preflight
+        .headers()
+        .get("access-control-allow-methods")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    assert!(!methods.contains("POST"), "reads only: {methods}");
+    running.shutdown().await.expect("stops");
+}
