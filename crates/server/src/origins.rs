@@ -55,7 +55,7 @@ impl LocalHosts {
         {
             return true;
         }
-        self.names.iter().any(|n| *n == name)
+        self.names.contains(&name)
     }
 }
 
