@@ -105,7 +105,7 @@ pub struct Feeding {
     fetcher: Fetcher,
     events: broadcast::Sender<FeedEvent>,
     /// Woken when a feed is added or changed, so the scheduler looks again at once.
-    wake: Notify,
+    pub(crate) wake: Notify,
     /// One poll per feed at a time, whoever asks.
     running: Mutex<HashMap<String, Arc<Mutex<()>>>>,
     /// The standing last announced per feed.
