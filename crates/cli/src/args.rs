@@ -528,6 +528,14 @@ pub struct MigrateArgs {
     /// Replace datasets the target already has (otherwise the copy refuses to start)
     #[arg(long)]
     pub replace: bool,
+    /// Remove these columns from every copied dataset (the copy passes the data-protection guard, as an
+    /// import does)
+    #[arg(long, value_name = "COLUMN", value_delimiter = ',')]
+    pub drop_column: Vec<String>,
+    /// Keep these columns although they hold personal data, as they were allowed at import (see
+    /// `geoconsole audit --action import`). Special-category data is refused regardless
+    #[arg(long, value_name = "COLUMN", value_delimiter = ',')]
+    pub allow_column: Vec<String>,
 }
 
 #[derive(Debug, Args)]

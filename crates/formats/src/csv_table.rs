@@ -184,16 +184,13 @@ impl<R: BufRead> Iterator for CsvReader<R> {
                 let location = Location::Line(line);
                 Some(match self.row_to_feature() {
                     Ok(feature) => Ok(SourceFeature { location, feature }),
-                    Err(why) => {
-                        let raw = self.record.iter().collect::<Vec<_>>().join(",");
-                        Err(FormatError::new(
-                            FormatErrorKind::InvalidFeature,
-                            &self.path,
-                            location,
-                            why,
-                        )
-                        .with_snippet(&raw))
-                    }
+                    Err(why) => Err(FormatError::new(
+                        FormatErrorKind::InvalidFeature,
+                        &self.path,
+                        location,
+                        why,
+                    )
+                    .with_record(&self.headers, self.record.iter())),
                 })
             }
             Err(error) => {
