@@ -4,6 +4,7 @@
 # toolchain (rustup's `nightly`) and `cargo install cargo-fuzz`.
 # Leak detection is off: readers parse on a thread of their own, which LeakSanitizer reports as leaked when
 # an input ends while that thread is still unwinding (not a leak of the program's).
+# A target with a dictionary in dicts/TARGET.dict runs with it.
 # Usage: fuzz/run.sh [SECONDS] [TARGET...]
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -19,7 +20,9 @@ echo "|---|---|---|---|---|---|"
 for t in "${targets[@]}"; do
   log="logs/$t.log"
   set +e
-  cargo +nightly fuzz run -O "$t" "corpus/$t" -- \
+  dict=()
+  [ -f "dicts/$t.dict" ] && dict=(-dict="dicts/$t.dict")
+  cargo +nightly fuzz run -O "$t" "corpus/$t" -- "${dict[@]}" \
     -max_total_time="$seconds" -detect_leaks=0 -rss_limit_mb=2048 -timeout=10 -max_len=65536 -print_final_stats=1 >"$log" 2>&1
   status=$?
   set -e

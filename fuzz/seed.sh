@@ -23,6 +23,8 @@ feed 3 "$fixtures/feeds/nws_atom_cap11_index_2018-08-15.xml"
 feed 4 "$fixtures/feeds/gdacs_rss_2019-12-30.xml"
 feed 5 "$fixtures/feeds/firms_viirs.csv"
 printf '{"contact":"Maria Garcia","phone":"+44 20 7946 0958","notes":"ops@example.com","employees":12}' > corpus/privacy/p1
+printf '{"courriel":"a@b.fr","Gewerkschaftsmitglied":true,"religi\xc3\xb3n":"x","\xd0\xb5mail":"y","em\xe2\x80\x8bail":"z","union_station":1}' > corpus/privacy/p2
+printf '{"contact":{"email":"a@b.co","tel":[4915112345678,"+44 20 7946 0958"]},"health_con":"x","tradeunion":[[["y"]]]}' > corpus/privacy/p3
 # Binary and XML files (first byte: 0 fgb, 1 gpkg, 2 parquet, 3 kml, 4 gpx, 5 zip), written by GDAL and
 # pyarrow from five Natural Earth places, so the corpus starts from what other tools produce.
 mkdir -p corpus/files

@@ -1,5 +1,6 @@
 //! Every feed reader: CAP 1.2 XML, CAP indexes (Atom/RSS), GeoRSS/GDACS, USGS and NWS GeoJSON, FIRMS CSV,
-//! chosen by the first byte. XML with a DOCTYPE must be refused, never expanded.
+//! chosen by the first byte, and the data-protection guard over what they made. XML with a DOCTYPE must be
+//! refused, never expanded.
 #![no_main]
 
 use geoconsole_feeds::{FeedFormat, FeedSpec};
@@ -12,5 +13,8 @@ fuzz_target!(|data: &[u8]| {
     let formats = FeedFormat::ALL;
     let format = formats[usize::from(first) % formats.len()];
     let spec = FeedSpec::new("fuzz", "https://feeds.example/", format, "fuzz");
-    let _ = geoconsole_feeds::read(&spec, body, chrono::Utc::now());
+    if let Ok(mut parsed) = geoconsole_feeds::read(&spec, body, chrono::Utc::now()) {
+        // What every reader made goes through the data-protection guard before a poll writes it.
+        let _ = geoconsole_feeds::check_items(&spec, &mut parsed);
+    }
 });

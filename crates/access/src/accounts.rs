@@ -168,7 +168,7 @@ impl Accounts {
         password: &str,
     ) -> AccessResult<UserRecord> {
         check_name(name)?;
-        password::check_strength(password)?;
+        password::check_strength(password, name)?;
         match self.store.user(name).await {
             Ok(_) => {
                 return Err(AccessError::invalid(format!(
@@ -244,7 +244,7 @@ impl Accounts {
 
     /// A new password ends every session of the account (ASVS 3.3.3).
     pub async fn set_password(&self, name: &str, password: &str) -> AccessResult<UserRecord> {
-        password::check_strength(password)?;
+        password::check_strength(password, name)?;
         let hash = hash_blocking(password.to_string()).await?;
         let user = self.change(name, |u| u.password_hash = hash).await?;
         self.store.delete_sessions_of(name).await?;

@@ -23,6 +23,6 @@ pub use geoconsole_store::access::{
     AuditEntry, AuditFilter, AuditRecord, Grant, Role, SessionRecord, TokenRecord, UserRecord,
 };
 pub use password::MIN_PASSWORD_CHARS;
-pub use principal::{Need, Principal, Via};
+pub use principal::{Need, Principal, Scope, Via};
 pub use secret::same as same_secret;
 pub use throttle::ThrottleLimits;

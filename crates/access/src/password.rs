@@ -1,5 +1,7 @@
 //! Password hashing with argon2id (OWASP's first choice) at the argon2 crate's defaults (19 MiB, 2 passes),
-//! and the length rule (NIST SP 800-63B, ASVS 2.1.1: at least 12 characters, no composition rules).
+//! and what a password must be (NIST SP 800-63B, ASVS 2.1.1 and 2.1.7: at least 12 characters, no
+//! composition rules, and not guessable: common and breached passwords, names, keyboard walks, repeats and
+//! the account's own name are found by zxcvbn, the estimator Dropbox wrote from how crackers guess).
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -11,7 +13,13 @@ pub const MIN_PASSWORD_CHARS: usize = 12;
 /// Longer passwords cost hashing time without adding strength that matters.
 const MAX_PASSWORD_CHARS: usize = 256;
 
-pub fn check_strength(password: &str) -> AccessResult<()> {
+/// The fewest guesses a cracker must expect to need: zxcvbn's score 3 ("safely unguessable", over 10^8
+/// guesses). Below it are `password1234`, `qwertyuiop12`, a name and a year, the account name repeated.
+const MIN_SCORE: zxcvbn::Score = zxcvbn::Score::Three;
+
+/// Refuses a password too short, too long, blank, or guessable; `user` (the account's name) counts as
+/// something a guesser knows.
+pub fn check_strength(password: &str, user: &str) -> AccessResult<()> {
     let chars = password.chars().count();
     if chars < MIN_PASSWORD_CHARS {
         return Err(AccessError::invalid(format!(
@@ -21,6 +29,22 @@ pub fn check_strength(password: &str) -> AccessResult<()> {
     if chars > MAX_PASSWORD_CHARS {
         return Err(AccessError::invalid(format!(
             "a password may have at most {MAX_PASSWORD_CHARS} characters"
+        )));
+    }
+    if password.trim().is_empty() {
+        return Err(AccessError::invalid(
+            "a password of only spaces is refused; a phrase of a few uncommon words is strong and easy to remember",
+        ));
+    }
+    let estimate = zxcvbn::zxcvbn(password, &[user, "geoconsole"]);
+    if estimate.score() < MIN_SCORE {
+        let why = estimate.feedback().and_then(|f| f.warning()).map_or_else(
+            || "it is among what crackers try first".to_string(),
+            |w| w.to_string(),
+        );
+        return Err(AccessError::invalid(format!(
+            "this password is too easy to guess ({}); a phrase of a few uncommon words is strong and easy to remember",
+            why.trim_end_matches('.').to_lowercase()
         )));
     }
     Ok(())
@@ -82,14 +106,44 @@ mod tests {
         assert!(!verify(decoy(), ""));
     }
 
+    /// Issue 18: `password1234` and twelve spaces were accepted, length being the only rule.
+    #[test]
+    fn common_blank_and_guessable_passwords_are_refused() {
+        for weak in [
+            "password1234",
+            "            ",
+            "\t\t\t\t\t\t\t\t\t\t\t\t",
+            "qwertyuiop12",
+            "123456789012",
+            "aaaaaaaaaaaa",
+            "Password2024!",
+            "annann123456",
+            "iloveyou2024",
+            "geoconsole2024",
+        ] {
+            assert!(check_strength(weak, "ann").is_err(), "{weak:?}");
+        }
+        for strong in [
+            "correct horse battery staple",
+            "tidal quince ember lattice",
+            "a long enough passphrase",
+            "Vq8#mZ2!rT9p",
+        ] {
+            assert!(check_strength(strong, "ann").is_ok(), "{strong:?}");
+        }
+        let message = check_strength("password1234", "ann")
+            .expect_err("common")
+            .to_string();
+        assert!(message.contains("too easy to guess"), "{message}");
+    }
+
     #[test]
     fn short_and_huge_passwords_are_refused() {
-        assert!(check_strength("elevenchars").is_err());
-        assert!(check_strength("twelve chars").is_ok());
+        assert!(check_strength("elevenchars", "ann").is_err());
+        assert!(check_strength(&"x".repeat(257), "ann").is_err());
         assert!(
-            check_strength("ñandú ñandú ñ").is_ok(),
+            check_strength("ñandú grúa ñoqui vértigo", "ann").is_ok(),
             "characters, not bytes"
         );
-        assert!(check_strength(&"x".repeat(257)).is_err());
     }
 }

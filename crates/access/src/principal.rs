@@ -1,6 +1,7 @@
 //! Who is asking, and the one place that decides whether they may.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -100,6 +101,49 @@ impl Principal {
     pub fn sees_everything(&self) -> bool {
         self.datasets.is_none()
     }
+
+    /// The datasets this principal may read, as the readers in `app` take it.
+    pub fn scope(&self) -> Scope {
+        match &self.datasets {
+            None => Scope::everything(),
+            Some(grants) => Scope::only(grants.keys().cloned()),
+        }
+    }
+}
+
+/// Which datasets a caller may read: every one, or only those named. Whoever reads data on a caller's
+/// behalf asks this one value, whether the caller named a dataset, left a default to fill ("every sites
+/// dataset"), or reached one indirectly (regions `by=areas:…`, an event on a stream): a hidden dataset is
+/// answered as one that does not exist, and defaults cover only what the caller sees.
+///
+/// There is deliberately no `Default`: a reader that forgets to say whose scope it works in does not
+/// compile, rather than silently seeing everything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    only: Option<Arc<BTreeSet<String>>>,
+}
+
+impl Scope {
+    /// No limits: the local user, accounts without dataset grants, the command line and the console's own
+    /// duties (rules, feeds), which act for the whole organisation.
+    pub fn everything() -> Self {
+        Self { only: None }
+    }
+
+    /// Only the datasets named.
+    pub fn only(ids: impl IntoIterator<Item = String>) -> Self {
+        Self {
+            only: Some(Arc::new(ids.into_iter().collect())),
+        }
+    }
+
+    pub fn sees(&self, dataset: &str) -> bool {
+        self.only.as_ref().is_none_or(|ids| ids.contains(dataset))
+    }
+
+    pub fn sees_everything(&self) -> bool {
+        self.only.is_none()
+    }
 }
 
 #[cfg(test)]
@@ -141,5 +185,15 @@ mod tests {
         assert!(!viewer.can_write("incidents"), "a viewer never writes");
         assert!(principal(Role::Editor, None).can_write("anything"));
         assert_eq!(principal(Role::Viewer, None).actor(), "token:t (ann)");
+    }
+
+    #[test]
+    fn a_scope_sees_what_the_grants_name_and_nothing_else() {
+        let limited = principal(Role::Viewer, Some(&[("sites", Grant::Read)])).scope();
+        assert!(limited.sees("sites") && !limited.sees("secret_areas") && !limited.sees(""));
+        assert!(!limited.sees_everything());
+        let open = principal(Role::Viewer, None).scope();
+        assert!(open.sees("anything") && open.sees_everything());
+        assert!(!principal(Role::Admin, Some(&[])).scope().sees("sites"));
     }
 }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use geoconsole_access::Scope;
 use geoconsole_analytics::{
     CellCount, Exposure, Footprint, Hit, ImpactModel, Nearest, Reach, SiteExposure,
     aggregate_cells, combine_nearest, expose, expose_nearest, expose_nearest_by_site, finest_cells,
@@ -17,6 +18,7 @@ use geoconsole_query::DateTimeFilter;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::visibility::choose;
 use crate::{AppError, AppErrorKind, AppResult, Console};
 
 #[derive(Debug, Clone, Default)]
@@ -269,7 +271,11 @@ impl Console {
     /// Sites within reach of hazard events. The join runs on the in-memory index (positions, shapes, times);
     /// the store is read only for properties a model needs (a magnitude) and for the ids, names and titles
     /// of the sites and events that meet.
-    pub async fn exposure(&self, request: ExposureRequest) -> AppResult<ExposureReport> {
+    pub async fn exposure(
+        &self,
+        scope: &Scope,
+        request: ExposureRequest,
+    ) -> AppResult<ExposureReport> {
         if let Some(r) = request.radius_km
             && !(r.is_finite() && r > 0.0 && r <= MAX_RADIUS_KM)
         {
@@ -278,31 +284,14 @@ impl Console {
                 format!("radius_km {r} must be above 0 and at most {MAX_RADIUS_KM}"),
             ));
         }
-        let all = self.datasets().await?;
-        let pick =
-            |wanted: &[DatasetId], kind: DatasetKind, role: &str| -> AppResult<Vec<Dataset>> {
-                if wanted.is_empty() {
-                    return Ok(all.iter().filter(|d| d.kind == kind).cloned().collect());
-                }
-                wanted
-                    .iter()
-                    .map(|id| {
-                        all.iter().find(|d| &d.id == id).cloned().ok_or_else(|| {
-                            AppError::new(
-                                AppErrorKind::NotFound,
-                                format!("{role} dataset '{id}' does not exist"),
-                            )
-                        })
-                    })
-                    .collect()
-            };
-        let site_sets = pick(&request.sites, DatasetKind::Sites, "sites")?;
-        let hazard_sets = pick(&request.hazards, DatasetKind::Events, "hazard")?;
+        let all = self.datasets(scope).await?;
+        let site_sets = choose(&all, scope, &request.sites, DatasetKind::Sites, "sites")?;
+        let hazard_sets = choose(&all, scope, &request.hazards, DatasetKind::Events, "hazard")?;
 
         let mut positions = Vec::new();
         let mut site_refs: Vec<(usize, i64)> = Vec::new();
         for (i, d) in site_sets.iter().enumerate() {
-            let snapshot = self.snapshot_for(&d.id).await?;
+            let snapshot = self.snapshot_for(scope, &d.id).await?;
             for slot in 0..snapshot.len() as u32 {
                 if let Shape::Point([x, y]) = snapshot.shape(slot) {
                     positions.push(Point::new(x, y));
@@ -327,6 +316,7 @@ impl Console {
             };
             let snapshot = self
                 .hazard_snapshot(
+                    scope,
                     d,
                     &positions,
                     model.max_reach_km(),
@@ -535,6 +525,7 @@ impl Console {
     /// so both give the same answer, and memory follows the candidates rather than the dataset.
     async fn hazard_snapshot(
         &self,
+        scope: &Scope,
         dataset: &Dataset,
         sites: &[Point<f64>],
         reach_km: f64,
@@ -545,14 +536,14 @@ impl Console {
             .as_ref()
             .filter(|_| self.live().is_pushed_down(&dataset.id))
         else {
-            return self.snapshot_for(&dataset.id).await;
+            return self.snapshot_for(scope, &dataset.id).await;
         };
         // A little more than the reach: the database only preselects, the join measures exactly.
         let boxes = merge_into_cells(reach_boxes(sites, reach_km * 1000.0 * 1.01 + 1.0));
         if boxes.len() > MAX_CANDIDATE_CELLS {
             // Sites everywhere: one sequential read beats thousands of index probes (measured on 1 M points
             // and 10 k sites at 10 km: 12,573 cells, 3.7 s of probes against 0.2 s for the whole table).
-            return self.snapshot_for(&dataset.id).await;
+            return self.snapshot_for(scope, &dataset.id).await;
         }
         let (current, rows) = store
             .index_rows_within(&dataset.id, boxes, datetime)
@@ -570,16 +561,6 @@ impl Console {
         .map_err(|e| AppError::new(AppErrorKind::Internal, format!("indexing candidates: {e}")))?;
         tracing::debug!(dataset = %dataset.id, candidates, "exposure candidates from the database");
         Ok(std::sync::Arc::new(snapshot))
-    }
-
-    /// The live snapshot when serving; one-shot commands build it from the store.
-    pub(crate) async fn snapshot_for(&self, id: &DatasetId) -> AppResult<std::sync::Arc<Snapshot>> {
-        match self.live().indexes().get(id) {
-            Some(s) => Ok(s),
-            None => Ok(std::sync::Arc::new(
-                crate::live::build_snapshot(self.store(), id).await?,
-            )),
-        }
     }
 
     /// Features by key for each dataset, deduplicated, keyed by (dataset index, key).
@@ -609,8 +590,10 @@ impl Console {
     /// shape that is not a point counts at its envelope's centre), and with `sum` the total of a numeric
     /// property per cell. Each feature's finest cell is computed once per dataset version; coarser cells are
     /// its H3 ancestors.
+    #[allow(clippy::too_many_arguments)]
     pub async fn hexbin(
         &self,
+        scope: &Scope,
         id: &DatasetId,
         resolution: u8,
         bbox: Option<geoconsole_model::Bbox>,
@@ -620,7 +603,7 @@ impl Console {
     ) -> AppResult<Vec<CellCount>> {
         let res = geoconsole_analytics::resolution(resolution)
             .map_err(|e| AppError::new(AppErrorKind::Input, e))?;
-        let snapshot = crate::reading::snapshot_of(self.live().indexes(), id)?;
+        let snapshot = self.indexed_snapshot(scope, id)?;
         if let Some(property) = sum
             && !snapshot.dataset().schema.fields().iter().any(|f| {
                 f.name == property && matches!(f.field_type, FieldType::Integer | FieldType::Real)

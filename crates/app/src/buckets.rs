@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use geoconsole_access::Scope;
 use geoconsole_analytics::{
     AnomalyRule, AreaIndex, Assessment, Footprint, Period, SiteIndex, assess, boundaries_between,
     describe, period_of,
@@ -109,9 +110,9 @@ pub struct BucketReport {
 }
 
 impl Console {
-    pub async fn buckets(&self, request: BucketRequest) -> AppResult<BucketReport> {
+    pub async fn buckets(&self, scope: &Scope, request: BucketRequest) -> AppResult<BucketReport> {
         let input = |m: String| AppError::new(AppErrorKind::Input, m);
-        let snapshot = self.snapshot_for(&request.dataset).await?;
+        let snapshot = self.snapshot_for(scope, &request.dataset).await?;
         let dataset = snapshot.dataset().clone();
         let extent = dataset.time_extent;
         let start = request.start.or(extent.map(|t| t.start));
@@ -191,7 +192,7 @@ impl Console {
                 Assignment { names, members }
             }
             Regions::Areas(areas) => {
-                let area_snapshot = self.snapshot_for(areas).await?;
+                let area_snapshot = self.snapshot_for(scope, areas).await?;
                 if area_snapshot.dataset().kind != DatasetKind::Areas {
                     return Err(input(format!("'{areas}' is not an areas dataset")));
                 }
@@ -234,7 +235,7 @@ impl Console {
                 Assignment { names, members }
             }
             Regions::Sites(km) => {
-                let sites = self.sites_of(&[]).await?;
+                let sites = self.sites_of(scope, &[]).await?;
                 let index = SiteIndex::new(sites.iter().map(|s| s.position).collect());
                 let footprints: Vec<Footprint> = chosen
                     .iter()

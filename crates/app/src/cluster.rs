@@ -102,6 +102,11 @@ impl Console {
                 }
             }
             ClusterEvent::Alerts { up_to } => self.alerts_raised_elsewhere(up_to).await,
+            ClusterEvent::Feeds => {
+                if let Some(feeding) = &self.feeds {
+                    feeding.wake.notify_one();
+                }
+            }
             ClusterEvent::AlertChanged { seq } => {
                 let Some(alerting) = &self.alerting else {
                     return;

@@ -2,6 +2,7 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
+use geoconsole_access::Scope;
 use geoconsole_analytics::ImpactModel;
 use geoconsole_formats::Format;
 use geoconsole_model::{Dataset, DatasetId, Feature, FeatureId};
@@ -228,29 +229,37 @@ impl Console {
     }
 
     /// A page of a dataset's features, answered from the index.
-    pub async fn items(&self, id: &DatasetId, request: ItemsRequest) -> AppResult<ItemsPage> {
-        if self.live.is_pushed_down(id)
-            && let Some(dataset) = self.live.dataset(id)
-        {
+    pub async fn items(
+        &self,
+        scope: &Scope,
+        id: &DatasetId,
+        request: ItemsRequest,
+    ) -> AppResult<ItemsPage> {
+        if self.live.is_pushed_down(id) {
+            let dataset = self.indexed_dataset(scope, id)?;
             return reading::items_from_store(&self.store, dataset, request).await;
         }
-        let snapshot = reading::snapshot_of(self.live.indexes(), id)?;
+        let snapshot = self.indexed_snapshot(scope, id)?;
         reading::items(&self.store, snapshot, request).await
     }
 
     /// One vector tile with a layer per dataset. `filter` is compiled against each dataset in turn.
     pub async fn tile(
         &self,
+        scope: &Scope,
         ids: &[DatasetId],
         tile: TileId,
         datetime: Option<DateTimeFilter>,
         filter: Option<(&str, FilterLang)>,
     ) -> AppResult<RenderedTile> {
+        for id in ids {
+            self.indexed_dataset(scope, id)?;
+        }
         let (pushed, indexed): (Vec<&DatasetId>, Vec<&DatasetId>) =
             ids.iter().partition(|id| self.live.is_pushed_down(id));
         let snapshots = indexed
             .iter()
-            .map(|id| reading::snapshot_of(self.live.indexes(), id))
+            .map(|id| self.indexed_snapshot(scope, id))
             .collect::<AppResult<Vec<_>>>()?;
         let mut pushed_layers = Vec::new();
         for id in pushed {
@@ -305,15 +314,13 @@ impl Console {
     }
 
     /// The versions of datasets as the index holds them (for cache keys and ETags).
-    pub fn versions(&self, ids: &[DatasetId]) -> AppResult<Vec<u64>> {
+    pub fn versions(&self, scope: &Scope, ids: &[DatasetId]) -> AppResult<Vec<u64>> {
         ids.iter()
             .map(|id| {
-                self.live.version(id).ok_or_else(|| {
-                    AppError::new(
-                        AppErrorKind::NotFound,
-                        format!("dataset '{id}' does not exist"),
-                    )
-                })
+                self.live
+                    .version(id)
+                    .filter(|_| scope.sees(id.as_str()))
+                    .ok_or_else(|| crate::visibility::missing("", id))
             })
             .collect()
     }
@@ -366,14 +373,6 @@ impl Console {
         self.after_import(result, requester, target).await
     }
 
-    pub async fn datasets(&self) -> AppResult<Vec<Dataset>> {
-        Ok(self.store.list_datasets().await?)
-    }
-
-    pub async fn dataset(&self, id: &DatasetId) -> AppResult<Dataset> {
-        Ok(self.store.dataset(id).await?)
-    }
-
     pub async fn drop_dataset(&self, id: &DatasetId) -> AppResult<()> {
         self.store.drop_dataset(id).await?;
         if let Some(alerting) = &self.alerting {
@@ -386,19 +385,33 @@ impl Console {
         self.committed(id).await
     }
 
-    pub async fn query(&self, id: &DatasetId, query: &FeatureQuery) -> AppResult<FeaturePage> {
+    pub async fn query(
+        &self,
+        scope: &Scope,
+        id: &DatasetId,
+        query: &FeatureQuery,
+    ) -> AppResult<FeaturePage> {
+        self.dataset(scope, id).await?;
         Ok(self.store.query(id, query).await?)
     }
 
-    pub async fn feature(&self, id: &DatasetId, feature: &FeatureId) -> AppResult<Feature> {
+    pub async fn feature(
+        &self,
+        scope: &Scope,
+        id: &DatasetId,
+        feature: &FeatureId,
+    ) -> AppResult<Feature> {
+        self.dataset(scope, id).await?;
         Ok(self.store.feature(id, feature).await?)
     }
 
     /// Streams the features matching `query` (its limit caps the total) into `out` in `format`, page by page.
     /// Writes a dataset's features in `format`; `query` chooses by bbox, datetime and limit, `filter` (CQL2,
     /// compiled with [`Console::compile_filter`]) by anything else; `progress` counts features written.
+    #[allow(clippy::too_many_arguments)]
     pub async fn export(
         &self,
+        scope: &Scope,
         id: &DatasetId,
         format: Format,
         query: FeatureQuery,
@@ -406,17 +419,19 @@ impl Console {
         out: Box<dyn Write + Send>,
         progress: Option<Arc<std::sync::atomic::AtomicU64>>,
     ) -> AppResult<ExportReport> {
+        self.dataset(scope, id).await?;
         export::export(&self.store, id, format, query, filter, out, progress).await
     }
 
     /// A CQL2 filter checked against a dataset's queryables.
     pub async fn compile_filter(
         &self,
+        scope: &Scope,
         id: &DatasetId,
         text: &str,
         lang: geoconsole_query::FilterLang,
     ) -> AppResult<geoconsole_query::Filter> {
-        let dataset = self.store.dataset(id).await?;
+        let dataset = self.dataset(scope, id).await?;
         crate::reading::compile_filter(&dataset, text, lang)
     }
 }

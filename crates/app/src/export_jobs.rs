@@ -142,6 +142,7 @@ impl Exports {
     pub async fn start(
         &self,
         console: &Console,
+        scope: &geoconsole_access::Scope,
         request: ExportRequest,
         owner: &str,
     ) -> AppResult<Arc<ExportJob>> {
@@ -155,7 +156,7 @@ impl Exports {
                 ),
             ));
         }
-        let dataset = console.dataset(&request.dataset).await?;
+        let dataset = console.dataset(scope, &request.dataset).await?;
         let id = format!("{:016x}", crate::uploads::rand_id());
         let file_name = format!("{}.{}", request.dataset, request.format.extension());
         let job = Arc::new(ExportJob {

@@ -3,8 +3,9 @@
 //! upsert by item id), so tiles, `/events` and alert rules see feed data exactly as they see imports.
 //!
 //! A poll: conditional GET through the guarded fetcher → read the body in the feed's format → fetch the CAP
-//! documents an index links to (only those whose version changed) → drop items whose fingerprint is the
-//! one already written (replays) → apply CAP updates and cancels to the items they name, earlier or in the
+//! documents an index links to (only those whose version changed) → the data-protection guard over every
+//! item, whatever the format (a refusal fails the poll and writes nothing) → drop items whose fingerprint is
+//! the one already written (replays) → apply CAP updates and cancels to the items they name, earlier or in the
 //! same body → mark warnings whose time has passed as expired → write, then remember the fingerprints →
 //! record health and lag. A failure anywhere before the write changes no data, only the feed's health.
 
@@ -12,6 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use geoconsole_access::Scope;
 use geoconsole_feeds::{
     Action, CAP_STATE, FeedFormat, FeedItem, FeedSpec, FeedState, FetchLimits, Fetched, Fetcher,
     Lag, NetworkPolicy, Parsed, PollCounts, Status,
@@ -104,7 +106,7 @@ pub struct Feeding {
     fetcher: Fetcher,
     events: broadcast::Sender<FeedEvent>,
     /// Woken when a feed is added or changed, so the scheduler looks again at once.
-    wake: Notify,
+    pub(crate) wake: Notify,
     /// One poll per feed at a time, whoever asks.
     running: Mutex<HashMap<String, Arc<Mutex<()>>>>,
     /// The standing last announced per feed.
@@ -253,9 +255,12 @@ impl Feeding {
             )));
         };
         let size = bytes.len() as u64;
-        let parsed = read_body(&spec, bytes, limits)
+        let mut parsed = read_body(&spec, bytes, limits)
             .await
             .map_err(|e| invalid(format!("feed '{}': {e}", spec.name)))?;
+        // A preview says what a poll would: a body the guard refuses is refused here too.
+        geoconsole_feeds::check_items(&spec, &mut parsed)
+            .map_err(|refusal| invalid(format!("feed '{}': {refusal}", spec.name)))?;
         Ok(FeedPreview {
             items: parsed.items.len() as u64,
             withdrawals: parsed.withdrawals.len() as u64,
@@ -578,6 +583,9 @@ impl Console {
         let mut remembered: Vec<(String, String)> = Vec::new();
         self.fetch_linked(feeding, spec, &base, limits, &mut parsed, &mut remembered)
             .await?;
+        // Every reader's items, linked documents' included, pass the guard files pass (regression: GeoRSS
+        // items kept `email`, `union_member` and `religion` elements, as standard feeds skipped it).
+        geoconsole_feeds::check_items(spec, &mut parsed).map_err(|refusal| refusal.to_string())?;
         counts.items = parsed.items.len() as u64;
         counts.skipped = parsed.skipped.len() as u64;
 
@@ -825,7 +833,9 @@ impl Console {
     }
 
     async fn stored_feature(&self, dataset: &DatasetId, id: &str) -> Option<Feature> {
-        self.feature(dataset, &FeatureId(id.to_string())).await.ok()
+        self.feature(&Scope::everything(), dataset, &FeatureId(id.to_string()))
+            .await
+            .ok()
     }
 
     /// Marks warnings in force whose time has passed as expired (kept, for history).
@@ -881,10 +891,9 @@ impl Console {
             mode: WriteMode::Upsert,
             source: Some(spec.url.clone()),
             time_given: true,
-            // Published standards (USGS, CAP, GeoRSS, FIRMS) have fixed fields the console reads itself, and
-            // their senders are organisations (CAP's `sender` is an address like w-nws.webmaster@noaa.gov).
-            // Generic files can hold anything, so they are checked like any import.
-            guard: spec.format.file_format().is_some(),
+            // The write path's guard sees what was checked at read, with the same allowance (CAP's issuer
+            // address), and the marks polls add (withdrawn, expired).
+            privacy: spec.privacy_policy(),
             ..ImportOptions::default()
         };
         self.import_features(

@@ -10,9 +10,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use geoconsole_formats::privacy::{Category, PrivacyGuard, PrivacyPolicy};
+use geoconsole_formats::privacy::{Category, PrivacyGuard, PrivacyPolicy, redact_text};
 use geoconsole_formats::{
-    FeatureStream, FormatError, FormatErrorKind, FormatResult, Location, ReadOptions, SourceFeature,
+    FeatureStream, FormatError, FormatErrorKind, FormatResult, Location, ReadOptions,
+    SNIPPET_CHARS, SourceFeature,
 };
 use geoconsole_model::{Dataset, DatasetId, DatasetKind, Feature, FeatureId, TimeFields};
 use geoconsole_store::{FeatureStore, WriteMode, WriteRequest};
@@ -63,11 +64,9 @@ pub struct ImportOptions {
     /// The features carry their own time (feeds, generators that computed it): no field is detected and
     /// `time`/`time_end` are ignored.
     pub time_given: bool,
-    /// Columns to drop, and personal-data columns to keep, as the data-protection guard is told.
+    /// Columns to drop, and personal-data columns to keep, as the data-protection guard is told. The guard
+    /// itself always runs: every way in (files, uploads, feeds, generators) passes it.
     pub privacy: PrivacyPolicy,
-    /// Run the data-protection guard (on unless the source's schema is a published standard the
-    /// console reads itself, such as USGS or CAP feeds).
-    pub guard: bool,
     /// Who asked, for the audit log; imports nobody asked for (feed polls, generators) are not audited.
     pub requester: Option<Requester>,
     pub limits: FeatureLimits,
@@ -133,7 +132,6 @@ impl Default for ImportOptions {
             capture: false,
             time_given: false,
             privacy: PrivacyPolicy::default(),
-            guard: true,
             requester: None,
             limits: FeatureLimits::default(),
         }
@@ -152,13 +150,18 @@ pub struct Reject {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<u64>,
     pub reason: String,
-    /// The start of the offending record as read, when the format has one.
+    /// The start of the offending record as read, when the format has one, with the values the
+    /// data-protection guard would refuse (and any email, phone or staff number) as `[redacted]`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub raw: Option<String>,
+    /// The columns (or JSON keys) whose values `raw` hides.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub redacted: Vec<String>,
 }
 
 impl Reject {
-    fn new(location: Option<Location>, reason: String, raw: Option<String>) -> Self {
+    /// A reject whose reason may quote a value: emails, phone and staff numbers in it are redacted.
+    fn new(location: Option<Location>, reason: &str, raw: Option<String>) -> Self {
         let (index, line) = match location {
             Some(Location::Feature(index)) => (Some(index), None),
             Some(Location::Line(line) | Location::Position { line, .. }) => (None, Some(line)),
@@ -168,8 +171,9 @@ impl Reject {
             at: location.map(|l| l.to_string()).unwrap_or_default(),
             index,
             line,
-            reason,
+            reason: redact_text(reason),
             raw,
+            redacted: Vec::new(),
         }
     }
 }
@@ -274,12 +278,29 @@ impl Rules {
     }
 }
 
-fn reject_of(error: &FormatError) -> Reject {
-    Reject::new(
-        Some(error.location()),
-        error.message().to_string(),
-        error.snippet().map(str::to_string),
-    )
+/// A reject for a record the reader or the rules refused. Its raw text is redacted by the guard: the
+/// report must not keep in clear what the import would refuse to store (regression: refused values were
+/// written to the rejects report as read).
+fn reject_of(error: &FormatError, guard: &PrivacyGuard) -> Reject {
+    let (raw, redacted) = match (error.record(), error.snippet()) {
+        (Some(record), _) => {
+            let (raw, redacted) = guard.redact_record(&record.columns, &record.values);
+            (Some(raw), redacted)
+        }
+        (None, Some(snippet)) => {
+            let (raw, redacted) = guard.redact_json(snippet);
+            (Some(raw), redacted)
+        }
+        (None, None) => (None, Vec::new()),
+    };
+    Reject {
+        redacted,
+        ..Reject::new(
+            Some(error.location()),
+            error.message(),
+            raw.map(|r| r.chars().take(SNIPPET_CHARS).collect()),
+        )
+    }
 }
 
 /// Runs on a blocking thread: sniffs time fields, applies the rules, batches, and enforces the error policy.
@@ -291,9 +312,7 @@ fn stage(
     out: &mpsc::Sender<Staged>,
 ) -> BTreeMap<String, Category> {
     let send = |message: Staged| out.blocking_send(message).is_ok();
-    let mut guard = options
-        .guard
-        .then(|| PrivacyGuard::new(options.privacy.clone()));
+    let mut guard = PrivacyGuard::new(options.privacy.clone());
     let refused = |refusal: geoconsole_formats::privacy::Refusal| {
         Staged::Failed(AppError::new(
             AppErrorKind::Invalid,
@@ -311,7 +330,7 @@ fn stage(
             break;
         }
     }
-    if let Some(guard) = &mut guard {
+    {
         let mut looked_at: Vec<(&mut geoconsole_model::Properties, String)> = sample
             .iter_mut()
             .filter_map(|r| r.as_mut().ok())
@@ -376,12 +395,7 @@ fn stage(
         skip_invalid: options.skip_invalid,
     };
     drop(features);
-    let allowed = |guard: &Option<PrivacyGuard>| {
-        guard
-            .as_ref()
-            .map(|g| g.allowed_personal().clone())
-            .unwrap_or_default()
-    };
+    let allowed = |guard: &PrivacyGuard| guard.allowed_personal().clone();
     if !send(Staged::Ready {
         time_fields: rules.time_fields.clone(),
     }) {
@@ -394,14 +408,23 @@ fn stage(
         if let Some(c) = &counters {
             c.features.fetch_add(1, Ordering::Relaxed);
         }
-        if let (Some(checker), Ok(source)) = (&mut guard, &mut item) {
+        if let Ok(source) = &mut item {
             let at = source.location.to_string();
-            if let Err(refusal) = checker.admit(&mut source.feature.properties, &at) {
+            if let Err(refusal) = guard.admit(&mut source.feature.properties, &at) {
                 send(refused(refusal));
                 return allowed(&guard);
             }
         }
         let checked = item.and_then(|mut source| rules.apply(&mut source).map(|()| source));
+        // The id is checked once the id field has made it: ids are shown in every URL and cannot be
+        // dropped (regression: an email as the GeoJSON `id` or the `--id-field` column was stored).
+        if let Ok(source) = &checked
+            && let Some(id) = &source.feature.id
+            && let Err(refusal) = guard.check_id(id.as_str(), source.location)
+        {
+            send(refused(refusal));
+            return allowed(&guard);
+        }
         match checked {
             Ok(source) => {
                 locations.push(source.location);
@@ -423,7 +446,7 @@ fn stage(
                 if let Some(c) = &counters {
                     c.rejected.fetch_add(1, Ordering::Relaxed);
                 }
-                if !send(Staged::Rejected(reject_of(&error))) {
+                if !send(Staged::Rejected(reject_of(&error, &guard))) {
                     return allowed(&guard);
                 }
             }
@@ -490,7 +513,7 @@ impl RejectLog {
         if self.count > MAX_LISTED_REJECTS {
             let unlisted = Reject::new(
                 None,
-                format!(
+                &format!(
                     "{} more rejected features are not listed; the report keeps the first {MAX_LISTED_REJECTS}",
                     self.count - MAX_LISTED_REJECTS
                 ),
@@ -558,15 +581,13 @@ pub(crate) async fn import(
             DatasetId::slug(&stem).map_err(|e| AppError::new(AppErrorKind::Invalid, e.message()))?
         }
     };
-    if options.guard {
-        let title = options.title.as_deref().unwrap_or("");
-        PrivacyGuard::check_dataset(dataset_id.as_str(), title).map_err(|refusal| {
-            AppError::new(
-                AppErrorKind::Invalid,
-                format!("{}: {refusal}", display_name(&path)),
-            )
-        })?;
-    }
+    let title = options.title.as_deref().unwrap_or("");
+    PrivacyGuard::check_dataset(dataset_id.as_str(), title).map_err(|refusal| {
+        AppError::new(
+            AppErrorKind::Invalid,
+            format!("{}: {refusal}", display_name(&path)),
+        )
+    })?;
     let mut read_options = options.read.clone();
     if let Some(counters) = &options.counters {
         read_options.bytes_read = Some(Arc::clone(&counters.bytes_read));
@@ -736,7 +757,7 @@ async fn write_staged(
                         c.rejected.fetch_add(1, Ordering::Relaxed);
                     }
                     let location = locations.get(conflict.position).copied();
-                    rejects.record(&Reject::new(location, conflict.reason, None))?;
+                    rejects.record(&Reject::new(location, &conflict.reason, None))?;
                 }
             }
             Staged::Rejected(reject) => rejects.record(&reject)?,

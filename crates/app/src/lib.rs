@@ -26,6 +26,7 @@ mod risk;
 mod staging;
 mod time_fields;
 mod uploads;
+mod visibility;
 
 pub use alerting::{AlertEvent, AlertSeverity, Alerting, Condition, DryRun, Rule, Webhook};
 pub use analysis::{ExposureReport, ExposureRequest, ModelUsed};
@@ -36,6 +37,7 @@ pub use error::{AppError, AppErrorKind, AppResult};
 pub use export::ExportReport;
 pub use export_jobs::{ExportJob, ExportRequest, ExportState, Exports};
 pub use feeding::{FeedEvent, FeedPreview, FeedView, Feeding, PollReport};
+pub use geoconsole_access::Scope;
 pub use import::{FeatureLimits, ImportCounters, ImportOptions, ImportReport, Reject, Requester};
 pub use live::{ChangeEvent, Live, build_snapshot};
 pub use reading::{ItemsPage, ItemsRequest, Page, RenderedTile, compile_filter, queryables};

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use geoconsole_index::{Selection, Snapshot, TimeRange, Walk};
 use geoconsole_model::geo_types::Geometry;
-use geoconsole_model::{Bbox, Dataset, DatasetId, Feature, TimeSpan};
+use geoconsole_model::{Bbox, Dataset, Feature, TimeSpan};
 use geoconsole_query::{DateTimeFilter, Filter, FilterLang, Queryables, Subject, parse_filter};
 use geoconsole_store::FeatureStore;
 use geoconsole_tiles::{LayerBuilder, LayerPlan, TileId, encode_tile, plan_layer};
@@ -325,19 +325,6 @@ pub async fn tile(
     Ok(RenderedTile {
         bytes: encode_tile(layers),
         features: total,
-    })
-}
-
-/// The dataset a reader asked for, from the index; `NotFound` names it.
-pub fn snapshot_of(
-    indexes: &geoconsole_index::Indexes,
-    id: &DatasetId,
-) -> AppResult<Arc<Snapshot>> {
-    indexes.get(id).ok_or_else(|| {
-        AppError::new(
-            AppErrorKind::NotFound,
-            format!("dataset '{id}' does not exist"),
-        )
     })
 }
 

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
+use geoconsole_access::Scope;
 use geoconsole_analytics::{
     AnomalyRule, Assessment, Footprint, HitFactors, LayerContribution, LayerRisk, Period,
     RiskModel, Severity, SiteScore, TrendContribution, assess, boundaries, describe, expose,
@@ -95,7 +96,7 @@ pub struct RiskReport {
 impl Console {
     /// Counts (or sums) of events near each site per period, the latest period judged against the ones
     /// before it.
-    pub async fn trends(&self, request: TrendRequest) -> AppResult<TrendReport> {
+    pub async fn trends(&self, scope: &Scope, request: TrendRequest) -> AppResult<TrendReport> {
         if !(request.radius_km.is_finite()
             && request.radius_km > 0.0
             && request.radius_km <= 1000.0)
@@ -111,7 +112,7 @@ impl Console {
                 request.periods
             )));
         }
-        let events = self.dataset(&request.dataset).await?;
+        let events = self.dataset(scope, &request.dataset).await?;
         let end = match request.end {
             Some(t) => t,
             None => events.time_extent.map(|t| t.end).ok_or_else(|| {
@@ -125,10 +126,10 @@ impl Console {
         let bounds = boundaries(end, request.period, request.periods + 1).map_err(input)?;
         let (first, last) = (bounds[0], bounds[bounds.len() - 1]);
 
-        let sites = self.sites_of(&request.sites).await?;
+        let sites = self.sites_of(scope, &request.sites).await?;
         let positions: Vec<Point<f64>> = sites.iter().map(|s| s.position).collect();
 
-        let snapshot = self.snapshot_for(&events.id).await?;
+        let snapshot = self.snapshot_for(scope, &events.id).await?;
         let selection = Selection {
             bbox: None,
             time: Some(TimeRange {
@@ -257,8 +258,8 @@ impl Console {
 
     /// Every site's score under `model` as of an instant, with its breakdown. Events count from when they
     /// began; what began after `as_of` is not used, so a past score is what the data then supported.
-    pub async fn risk(&self, request: RiskRequest) -> AppResult<RiskReport> {
-        let datasets = self.datasets().await?;
+    pub async fn risk(&self, scope: &Scope, request: RiskRequest) -> AppResult<RiskReport> {
+        let datasets = self.datasets(scope).await?;
         let model = match request.model.or_else(|| self.risk_model()) {
             Some(m) => m,
             None => default_risk_model(&datasets),
@@ -268,7 +269,7 @@ impl Console {
         let since = as_of - Duration::milliseconds((model.lookback_hours * 3_600_000.0) as i64);
         let as_of_ms = as_of.timestamp_millis();
 
-        let sites = self.sites_of(&request.sites).await?;
+        let sites = self.sites_of(scope, &request.sites).await?;
         let mut scores: HashMap<(String, String), SiteScore> = sites
             .iter()
             .map(|s| {
@@ -291,17 +292,20 @@ impl Console {
 
         for layer in &model.layers {
             let report = self
-                .exposure(ExposureRequest {
-                    sites: request.sites.clone(),
-                    hazards: vec![
-                        DatasetId::new(&layer.dataset).map_err(|e| input(e.to_string()))?,
-                    ],
-                    datetime: Some(DateTimeFilter {
-                        start: Some(since),
-                        end: Some(as_of),
-                    }),
-                    ..ExposureRequest::default()
-                })
+                .exposure(
+                    scope,
+                    ExposureRequest {
+                        sites: request.sites.clone(),
+                        hazards: vec![
+                            DatasetId::new(&layer.dataset).map_err(|e| input(e.to_string()))?,
+                        ],
+                        datetime: Some(DateTimeFilter {
+                            start: Some(since),
+                            end: Some(as_of),
+                        }),
+                        ..ExposureRequest::default()
+                    },
+                )
                 .await?;
             for exposed in &report.exposure.exposed {
                 let Some(score) = scores.get_mut(&(exposed.dataset.clone(), exposed.site.clone()))
@@ -348,16 +352,20 @@ impl Console {
 
         if let Some(trend) = &model.trend {
             let report = self
-                .trends(TrendRequest {
-                    sites: request.sites.clone(),
-                    dataset: DatasetId::new(&trend.dataset).map_err(|e| input(e.to_string()))?,
-                    radius_km: trend.radius_km,
-                    period: trend.period,
-                    periods: trend.periods,
-                    end: Some(as_of),
-                    sum: trend.sum.clone(),
-                    rule: AnomalyRule::default(),
-                })
+                .trends(
+                    scope,
+                    TrendRequest {
+                        sites: request.sites.clone(),
+                        dataset: DatasetId::new(&trend.dataset)
+                            .map_err(|e| input(e.to_string()))?,
+                        radius_km: trend.radius_km,
+                        period: trend.period,
+                        periods: trend.periods,
+                        end: Some(as_of),
+                        sum: trend.sum.clone(),
+                        rule: AnomalyRule::default(),
+                    },
+                )
                 .await?;
             for t in &report.sites {
                 let share = trend_share(t.assessment.z, trend.full_at_sd);
@@ -391,28 +399,16 @@ impl Console {
     }
 
     /// Every point site of the chosen datasets with its id, name and type.
-    pub(crate) async fn sites_of(&self, wanted: &[DatasetId]) -> AppResult<Vec<SiteRef>> {
-        let all = self.datasets().await?;
-        let sets: Vec<Dataset> = if wanted.is_empty() {
-            all.into_iter()
-                .filter(|d| d.kind == DatasetKind::Sites)
-                .collect()
-        } else {
-            wanted
-                .iter()
-                .map(|id| {
-                    all.iter().find(|d| &d.id == id).cloned().ok_or_else(|| {
-                        AppError::new(
-                            AppErrorKind::NotFound,
-                            format!("sites dataset '{id}' does not exist"),
-                        )
-                    })
-                })
-                .collect::<AppResult<_>>()?
-        };
+    pub(crate) async fn sites_of(
+        &self,
+        scope: &Scope,
+        wanted: &[DatasetId],
+    ) -> AppResult<Vec<SiteRef>> {
+        let all = self.datasets(scope).await?;
+        let sets = crate::visibility::choose(&all, scope, wanted, DatasetKind::Sites, "sites")?;
         let mut out = Vec::new();
         for d in &sets {
-            let snapshot = self.snapshot_for(&d.id).await?;
+            let snapshot = self.snapshot_for(scope, &d.id).await?;
             let mut keys = Vec::new();
             let mut positions = HashMap::new();
             for slot in 0..snapshot.len() as u32 {

@@ -43,7 +43,11 @@ impl Bench {
     async fn ids(&self, dataset: &str) -> Vec<String> {
         let page = self
             .console
-            .query(&id(dataset), &FeatureQuery::all())
+            .query(
+                &geoconsole_app::Scope::everything(),
+                &id(dataset),
+                &FeatureQuery::all(),
+            )
             .await
             .expect("query");
         page.features
@@ -121,7 +125,11 @@ async fn imports_real_usgs_week_with_detected_time_and_depth() {
     };
     let found = bench
         .console
-        .query(&id("quakes"), &pacific)
+        .query(
+            &geoconsole_app::Scope::everything(),
+            &id("quakes"),
+            &pacific,
+        )
         .await
         .expect("query")
         .features;
@@ -212,7 +220,11 @@ async fn imports_csv_with_detected_coordinates_time_and_types() {
     );
     let feature = bench
         .console
-        .feature(&id("sites"), &FeatureId("1".into()))
+        .feature(
+            &geoconsole_app::Scope::everything(),
+            &id("sites"),
+            &FeatureId("1".into()),
+        )
         .await
         .expect("feature 1");
     assert_eq!(
@@ -242,7 +254,11 @@ async fn imports_csv_with_named_columns_other_delimiters_and_intervals() {
     assert_eq!((time.end - time.start).num_hours(), 48);
     let feature = bench
         .console
-        .feature(&id("warnings"), &FeatureId("A1".into()))
+        .feature(
+            &geoconsole_app::Scope::everything(),
+            &id("warnings"),
+            &FeatureId("A1".into()),
+        )
         .await
         .expect("A1");
     assert_eq!(
@@ -305,7 +321,11 @@ async fn import_is_atomic_on_a_bad_feature_and_names_it() {
         vec!["a"],
         "the failed replace left the dataset as it was"
     );
-    let dataset = bench.console.dataset(&id("quakes")).await.expect("dataset");
+    let dataset = bench
+        .console
+        .dataset(&geoconsole_app::Scope::everything(), &id("quakes"))
+        .await
+        .expect("dataset");
     assert_eq!(dataset.version, 1);
 }
 
@@ -429,7 +449,11 @@ async fn modes_append_replace_and_upsert() {
     assert_eq!(upserted.dataset.feature_count, 3);
     let b = bench
         .console
-        .feature(&id("sites"), &FeatureId("B".into()))
+        .feature(
+            &geoconsole_app::Scope::everything(),
+            &id("sites"),
+            &FeatureId("B".into()),
+        )
         .await
         .expect("B");
     assert_eq!(b.properties["status"], json!("closed"));
@@ -652,6 +676,7 @@ async fn exports_round_trip_through_every_format() {
         let report = bench
             .console
             .export(
+                &geoconsole_app::Scope::everything(),
                 &id("quakes"),
                 format,
                 FeatureQuery::all(),
@@ -675,7 +700,7 @@ async fn exports_round_trip_through_every_format() {
             again.dataset.time_extent,
             bench
                 .console
-                .dataset(&id("quakes"))
+                .dataset(&geoconsole_app::Scope::everything(), &id("quakes"))
                 .await
                 .expect("d")
                 .time_extent,

@@ -541,6 +541,14 @@ pub struct MigrateArgs {
     /// Replace datasets the target already has (otherwise the copy refuses to start)
     #[arg(long)]
     pub replace: bool,
+    /// Remove these columns from every copied dataset (the copy passes the data-protection guard, as an
+    /// import does)
+    #[arg(long, value_name = "COLUMN", value_delimiter = ',')]
+    pub drop_column: Vec<String>,
+    /// Keep these columns although they hold personal data, as they were allowed at import (see
+    /// `geoconsole audit --action import`). Special-category data is refused regardless
+    #[arg(long, value_name = "COLUMN", value_delimiter = ',')]
+    pub allow_column: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -621,6 +629,10 @@ pub struct ServeArgs {
     /// Log one JSON object per line instead of text
     #[arg(long)]
     pub log_json: bool,
+    /// A web origin (scheme://host[:port]) whose pages may read this server's answers with an API token
+    /// (CORS, reads only); repeat for several. None by default: no other site may read anything
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    pub cors_origins: Vec<String>,
     /// With a PostGIS store: datasets of more features than this are not loaded into memory; their items and
     /// tiles are answered by the database (GiST, ST_AsMVT). Default: every dataset is indexed in memory
     #[arg(long, value_name = "FEATURES")]

@@ -187,6 +187,170 @@ fn special_category_data_is_refused_even_when_allowed_and_values_give_columns_aw
     assert!(!run.datasets().contains(&"late".to_string()));
 }
 
+/// Regression: the rejects report (`--skip-invalid --rejects FILE`) wrote refused values in clear in
+/// `raw`. Dropped, allowed and personal-looking values are redacted; where, why and which columns stay.
+#[test]
+fn the_rejects_report_hides_what_the_guard_refuses() {
+    let run = Run::new();
+    std::fs::write(
+        run.path("incidents.csv"),
+        "lat,lon,site,union_member,notes,duty_phone\n\
+         51.5,-0.12,Depot,yes,contained,+44 20 7946 0958\n\
+         95.0,-0.12,Yard,yes,write to ann@example.com,+44 20 7946 0959\n",
+    )
+    .expect("write");
+    run.ok(&[
+        "import",
+        "incidents.csv",
+        "--skip-invalid",
+        "--rejects",
+        "rejects.jsonl",
+        "--drop-column",
+        "union_member",
+        "--allow-column",
+        "duty_phone",
+    ]);
+    let report = std::fs::read_to_string(run.path("rejects.jsonl")).expect("rejects report");
+    for secret in ["ann@example.com", "7946 0959", "Yard,yes"] {
+        assert!(!report.contains(secret), "{secret} in {report}");
+    }
+    let line: serde_json::Value = serde_json::from_str(report.trim()).expect("one json line");
+    assert_eq!(line["line"], 3, "{report}");
+    assert!(
+        line["raw"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("95.0,-0.12,Yard,[redacted],"))
+    );
+    assert_eq!(
+        line["redacted"],
+        serde_json::json!(["union_member", "notes", "duty_phone"])
+    );
+}
+
+/// Writes a dataset straight into a store, as a store from an older version (or made elsewhere) may hold
+/// it: no guard on the way.
+async fn seed(
+    store: &geoconsole_gpkg::GpkgStore,
+    id: &str,
+    features: Vec<geoconsole_model::Feature>,
+) {
+    use geoconsole_store::{FeatureStore, WriteMode, WriteRequest};
+    let mut writer = store
+        .begin_write(WriteRequest {
+            id: geoconsole_model::DatasetId::new(id).expect("id"),
+            title: id.to_string(),
+            kind: geoconsole_model::DatasetKind::Reference,
+            source: "seed".into(),
+            time_fields: Default::default(),
+            id_field: None,
+            mode: WriteMode::Create,
+            skip_conflicts: false,
+        })
+        .await
+        .expect("begin");
+    writer.write(features).await.expect("write");
+    writer.commit().await.expect("commit");
+}
+
+async fn datasets_in(path: &std::path::Path) -> Vec<String> {
+    use geoconsole_store::FeatureStore;
+    let store = geoconsole_gpkg::GpkgStore::open(path).expect("target");
+    let mut ids: Vec<String> = store
+        .list_datasets()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|d| d.id.to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Regression: `geoconsole migrate` copied datasets without the guard, so a store holding what an import
+/// refuses (a dataset named for trade-union members, a nested email) was copied on. Names are checked
+/// before anything is copied; features as they are copied, with nothing of a refused dataset written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_refuses_a_store_holding_what_an_import_refuses() {
+    use geoconsole_testkit::point;
+    use serde_json::json;
+    let run = Run::new();
+    {
+        let source = geoconsole_gpkg::GpkgStore::open(run.path("ops.gpkg")).expect("source");
+        seed(
+            &source,
+            "clean",
+            vec![point("a", 1.0, 2.0, json!({"site": "Depot"}))],
+        )
+        .await;
+        seed(
+            &source,
+            "sites",
+            vec![point(
+                "b",
+                1.0,
+                2.0,
+                json!({"site": "Yard", "kontakt": {"email": "ann@example.com"}}),
+            )],
+        )
+        .await;
+        seed(
+            &source,
+            "gewerkschaft_mitglieder",
+            vec![point("c", 1.0, 2.0, json!({"n": 1}))],
+        )
+        .await;
+    }
+    let out = run.run(&["migrate", "--to", "all.gpkg"]);
+    assert!(!out.status.success());
+    let message = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        message.contains("gewerkschaft_mitglieder") && message.contains("trade-union"),
+        "{message}"
+    );
+    assert!(
+        datasets_in(&run.path("all.gpkg")).await.is_empty(),
+        "nothing copied"
+    );
+
+    let out = run.run(&[
+        "migrate",
+        "--to",
+        "two.gpkg",
+        "--dataset",
+        "clean",
+        "--dataset",
+        "sites",
+    ]);
+    assert!(!out.status.success());
+    let message = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        message.contains("dataset 'sites'") && message.contains("'kontakt' holds email addresses"),
+        "{message}"
+    );
+    assert_eq!(datasets_in(&run.path("two.gpkg")).await, ["clean"]);
+
+    // Dropped on the way, as at import.
+    run.ok(&[
+        "migrate",
+        "--to",
+        "dropped.gpkg",
+        "--dataset",
+        "sites",
+        "--drop-column",
+        "kontakt",
+    ]);
+    let target = geoconsole_gpkg::GpkgStore::open(run.path("dropped.gpkg")).expect("target");
+    let page = geoconsole_store::FeatureStore::query(
+        &target,
+        &geoconsole_model::DatasetId::new("sites").expect("id"),
+        &geoconsole_query::FeatureQuery::all(),
+    )
+    .await
+    .expect("query");
+    assert_eq!(page.features.len(), 1);
+    assert!(!page.features[0].properties.contains_key("kontakt"));
+}
+
 #[test]
 fn accounts_tokens_and_audit_from_the_command_line() {
     let run = Run::new();

@@ -205,24 +205,37 @@ fn non_public_v4(ip: Ipv4Addr) -> Option<&'static str> {
     }
 }
 
+/// IPv6 is judged by what it is, not by a list of what it is not: only global unicast (2000::/3) can be
+/// public, and forms that carry an IPv4 address inside (6to4, NAT64) are judged by that address. Everything
+/// else, including the IPv4-compatible (`::127.0.0.1`) and IPv4-translated (`::ffff:0:127.0.0.1`) forms,
+/// Teredo, and the IETF's special-purpose ranges, is refused: a public feed has no reason to live there, and
+/// each is a way to write an inside address that a list of exceptions would miss.
 fn non_public_v6(ip: Ipv6Addr) -> Option<&'static str> {
-    let first = ip.segments()[0];
+    let s = ip.segments();
+    let embedded = |high: u16, low: u16| Ipv4Addr::from((u32::from(high) << 16) | u32::from(low));
     if ip.is_loopback() {
         Some("loopback")
     } else if ip.is_unspecified() {
         Some("unspecified")
-    } else if first & 0xfe00 == 0xfc00 {
+    } else if s[0] & 0xfe00 == 0xfc00 {
         Some("private (unique local)")
-    } else if first & 0xffc0 == 0xfe80 {
+    } else if s[0] & 0xffc0 == 0xfe80 || s[0] & 0xffc0 == 0xfec0 {
         Some("link-local")
     } else if ip.is_multicast() {
         Some("multicast")
-    } else if ip.segments()[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-        // NAT64 embeds an IPv4 address in the last 32 bits; judge that one.
-        let [.., c, d] = ip.segments();
-        let v4 = Ipv4Addr::from((u32::from(c) << 16) | u32::from(d));
-        non_public_v4(v4)
-    } else if first == 0x2001 && ip.segments()[1] == 0x0db8 {
+    } else if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        // NAT64's well-known prefix embeds an IPv4 address in the last 32 bits; judge that one.
+        non_public_v4(embedded(s[6], s[7]))
+    } else if s[0] == 0x2002 {
+        // 6to4 embeds the IPv4 address of the tunnel's end right after the prefix.
+        non_public_v4(embedded(s[1], s[2]))
+    } else if s[0] & 0xe000 != 0x2000 {
+        // Outside global unicast: IPv4-compatible and -translated forms, local NAT64, discard, reserved.
+        Some("reserved")
+    } else if s[0] == 0x2001 && s[1] < 0x0200 {
+        // 2001::/23, IETF special purpose: Teredo (an IPv4 address hidden by XOR), benchmarking, ORCHID.
+        Some("special-purpose (Teredo, benchmarking, ORCHID)")
+    } else if (s[0] == 0x2001 && s[1] == 0x0db8) || s[0] & 0xfff0 == 0x3ff0 {
         Some("documentation")
     } else {
         None
@@ -268,6 +281,22 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:169.254.169.254",
             "64:ff9b::a00:1",
+            // Issue 18: these passed as public.
+            "::127.0.0.1",
+            "::ffff:0:127.0.0.1",
+            "2002:7f00:1::1",
+            // The rest of the class: other IPv4-in-IPv6 forms and special-purpose ranges.
+            "2002:a9fe:a9fe::1",
+            "2002:c0a8:101::1",
+            "::169.254.169.254",
+            "64:ff9b:1::a00:1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001:2::1",
+            "2001:db8::1",
+            "3fff::1",
+            "100::1",
+            "fec0::1",
+            "ff02::1",
         ] {
             let refused = policy.check_ip(inside, ip(inside));
             assert!(refused.is_err(), "{inside} must be refused");
@@ -281,6 +310,8 @@ mod tests {
             "151.101.1.1",
             "2606:4700::1111",
             "64:ff9b::808:808",
+            "2a00:1450:4001:82a::200e",
+            "2002:808:808::1",
         ] {
             assert!(policy.check_ip(public, ip(public)).is_ok(), "{public}");
         }
@@ -316,6 +347,10 @@ mod tests {
             "http://[::1]:8080/",
             "http://2130706433/",
             "http://0x7f.1/",
+            // Issue 18: IPv6 spellings of loopback that passed the guard as public.
+            "http://[::127.0.0.1]/",
+            "http://[::ffff:0:127.0.0.1]/",
+            "http://[2002:7f00:1::1]/",
         ] {
             let url = Url::parse(bad).unwrap();
             assert!(policy.check_url(&url).is_err(), "{bad} must be refused");

@@ -1,8 +1,9 @@
 //! Room `feeds`: the world's public hazard feeds, read safely. It owns feed definitions ([`FeedSpec`]),
 //! the network guard every outbound URL passes ([`NetworkPolicy`]: feeds and webhooks), guarded HTTP
 //! fetching with conditional GET and caps ([`Fetcher`]), readers for the feed formats (CAP 1.2, CAP in
-//! Atom/RSS indexes, api.weather.gov alerts, GeoRSS/GDACS, USGS, FIRMS, generic GeoJSON/CSV), and each
-//! feed's health record and backoff schedule ([`FeedState`]).
+//! Atom/RSS indexes, api.weather.gov alerts, GeoRSS/GDACS, USGS, FIRMS, generic GeoJSON/CSV), the
+//! data-protection check of what every reader made ([`check_items`]), and each feed's health record and
+//! backoff schedule ([`FeedState`]).
 //!
 //! Depends on `model` and `formats` (the generic readers), and on reqwest, quick-xml and flate2. It knows
 //! nothing of stores or the console: the app room polls, writes the items through the one write path and
@@ -18,5 +19,7 @@ mod spec;
 pub use fetch::{FetchError, FetchErrorKind, FetchLimits, Fetched, Fetcher, Validators};
 pub use guard::{NetworkPolicy, Refused, guarded};
 pub use health::{FeedState, Lag, PollCounts, Status};
-pub use read::{Action, CAP_STATE, FeedItem, Linked, Parsed, Withdrawal, read, read_fetched};
+pub use read::{
+    Action, CAP_STATE, FeedItem, Linked, Parsed, Withdrawal, check_items, read, read_fetched,
+};
 pub use spec::{FeedFormat, FeedSpec, Footprint, MAX_LINKED, MAX_TIMEOUT_MS, MIN_INTERVAL_S};

@@ -221,6 +221,14 @@ impl FeedSpec {
                 self.name
             ));
         }
+        // A feed cannot write into a dataset the data-protection guard would refuse by its name.
+        geoconsole_formats::privacy::PrivacyGuard::check_dataset(&self.dataset, &self.name)
+            .map_err(|refusal| {
+                format!(
+                    "feed '{}': dataset '{}': {refusal}",
+                    self.name, self.dataset
+                )
+            })?;
         if self.timeout_ms == Some(0) || self.max_bytes == Some(0) {
             return Err(format!(
                 "feed '{}': timeout_ms and max_bytes must be above 0",

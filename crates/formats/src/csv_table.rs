@@ -215,16 +215,13 @@ impl<R: BufRead> Iterator for CsvReader<R> {
                 let location = Location::Line(line);
                 Some(match self.row_to_feature() {
                     Ok(feature) => Ok(SourceFeature { location, feature }),
-                    Err(why) => {
-                        let raw = snippet(&self.record);
-                        Err(FormatError::new(
-                            FormatErrorKind::InvalidFeature,
-                            &self.path,
-                            location,
-                            why,
-                        )
-                        .with_snippet(&raw))
-                    }
+                    Err(why) => Err(FormatError::new(
+                        FormatErrorKind::InvalidFeature,
+                        &self.path,
+                        location,
+                        why,
+                    )
+                    .with_record(&self.headers, self.record.iter())),
                 })
             }
             Err(error) => {
@@ -258,22 +255,6 @@ impl<R: BufRead> Iterator for CsvReader<R> {
             }
         }
     }
-}
-
-/// The start of a rejected row as it was read, for the rejects report: built only up to the length a
-/// snippet keeps, since the row itself may be tens of megabytes.
-fn snippet(record: &csv::StringRecord) -> String {
-    let mut raw = String::new();
-    for (i, field) in record.iter().enumerate() {
-        if raw.len() > crate::error::SNIPPET_CHARS * 4 {
-            break;
-        }
-        if i > 0 {
-            raw.push(',');
-        }
-        raw.push_str(&field[..field.floor_char_boundary(crate::error::SNIPPET_CHARS * 4)]);
-    }
-    raw
 }
 
 /// Why the header row could not be read; a header beyond its cap says that cap.

@@ -52,6 +52,15 @@ pub struct FormatError {
     location: Location,
     message: String,
     snippet: Option<String>,
+    record: Option<Box<RawRecord>>,
+}
+
+/// A delimited record as read, value by column: a report that shows a refused record needs the column
+/// names to hide the values of personal columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawRecord {
+    pub columns: Vec<String>,
+    pub values: Vec<String>,
 }
 
 impl fmt::Display for FormatError {
@@ -68,7 +77,9 @@ impl fmt::Display for FormatError {
 }
 
 /// Longest raw snippet kept with an error, so a 500 MB line never ends up in a rejects report.
-pub(crate) const SNIPPET_CHARS: usize = 200;
+pub const SNIPPET_CHARS: usize = 200;
+/// Values of a record kept with an error, each cut like a snippet.
+const RECORD_FIELDS: usize = 256;
 
 /// Longest message an error keeps. Readers quote input through [`geoconsole_model::excerpt`] already; this
 /// bounds whatever else a message picks up from its file (a CRS name, a type, a library's own text).
@@ -88,12 +99,33 @@ impl FormatError {
             location,
             message: geoconsole_model::excerpt(&message, MESSAGE_CHARS).into_owned(),
             snippet: None,
+            record: None,
         }
     }
 
     pub fn with_snippet(mut self, raw: &str) -> Self {
         self.snippet = Some(raw.chars().take(SNIPPET_CHARS).collect());
         self
+    }
+
+    /// The record by column (its snippet is its values joined with `,`).
+    pub fn with_record<'a>(
+        self,
+        columns: &[String],
+        values: impl Iterator<Item = &'a str> + Clone,
+    ) -> Self {
+        let joined = values.clone().collect::<Vec<_>>().join(",");
+        let mut error = self.with_snippet(&joined);
+        let cut = |text: &str| text.chars().take(SNIPPET_CHARS).collect::<String>();
+        error.record = Some(Box::new(RawRecord {
+            columns: columns.iter().take(RECORD_FIELDS).map(|c| cut(c)).collect(),
+            values: values.take(RECORD_FIELDS).map(cut).collect(),
+        }));
+        error
+    }
+
+    pub fn record(&self) -> Option<&RawRecord> {
+        self.record.as_deref()
     }
 
     pub fn kind(&self) -> FormatErrorKind {

@@ -41,6 +41,7 @@ pub fn create_core(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(crate::alerts::SCHEMA)?;
     conn.execute_batch(crate::feeds::SCHEMA)?;
     conn.execute_batch(crate::access::SCHEMA)?;
+    conn.execute_batch(crate::changes::SCHEMA)?;
     // Registered as an attributes table, as the standard asks of every non-feature table an application adds.
     conn.execute(
         "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) \

@@ -13,6 +13,7 @@ mod access;
 mod alerts;
 mod blob;
 mod catalog;
+mod changes;
 mod columns;
 mod connection;
 mod ddl;

@@ -178,19 +178,23 @@ impl FeatureStore for GpkgStore {
     }
 }
 
-/// One process opens a GeoPackage for writing at a time (the console's own rule; SQLite would serialise
-/// several, but nothing would tell their indexes of each other's commits): no news from elsewhere, and this
-/// process always leads.
+/// Every process that opens the file hears of every commit (see [`crate::changes`]), and one of them at a
+/// time leads.
 #[async_trait]
 impl geoconsole_store::ClusterStore for GpkgStore {
     async fn subscribe(
         &self,
-        _sink: Box<dyn Fn(geoconsole_store::ClusterEvent) + Send + Sync>,
+        sink: Box<dyn Fn(geoconsole_store::ClusterEvent) + Send + Sync>,
     ) -> StoreResult<Option<Box<dyn geoconsole_store::Subscription>>> {
-        Ok(None)
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || crate::changes::follow(&path, sink).map(Some))
+            .await
+            .map_err(|e| {
+                StoreError::new(StoreErrorKind::Internal, format!("store task failed: {e}"))
+            })?
     }
 
     async fn try_lead(&self) -> StoreResult<Option<Box<dyn geoconsole_store::Lease>>> {
-        Ok(Some(Box::new(geoconsole_store::SoleLease)))
+        crate::changes::try_lead(&self.path)
     }
 }

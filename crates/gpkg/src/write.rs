@@ -122,6 +122,7 @@ fn run(
             }
             Command::Commit(reply) => {
                 let result = state.finish(&tx).and_then(|dataset| {
+                    crate::changes::prune(&tx).map_err(|e| sqlite_error(path, e))?;
                     let started = std::time::Instant::now();
                     tx.commit().map_err(|e| sqlite_error(path, e))?;
                     tracing::debug!(dataset = %dataset.id, elapsed_ms = started.elapsed().as_millis() as u64, "transaction committed");

@@ -27,6 +27,9 @@ impl Cluster {
 /// Reads a notification's payload as written by [`crate::write::notify`] or the alert store.
 fn event_of(payload: &str) -> Option<ClusterEvent> {
     let value: serde_json::Value = serde_json::from_str(payload).ok()?;
+    if value.get("feeds").is_some() {
+        return Some(ClusterEvent::Feeds);
+    }
     if let Some(up_to) = value.get("alerts").and_then(serde_json::Value::as_i64) {
         return Some(ClusterEvent::Alerts { up_to });
     }

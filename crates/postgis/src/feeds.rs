@@ -19,6 +19,25 @@ fn feed_row(row: &Row) -> FeedRecord {
     }
 }
 
+impl PostgisStore {
+    /// Tells every instance that the feeds changed, when (and only if) `tx` commits: the leader's scheduler
+    /// looks at them again.
+    async fn announce_feeds(
+        &self,
+        tx: &tokio_postgres::Transaction<'_>,
+        name: &str,
+    ) -> StoreResult<()> {
+        let payload = serde_json::json!({ "feeds": name }).to_string();
+        tx.execute(
+            "SELECT pg_notify($1, $2)",
+            &[&crate::write::channel(self.config.schema()), &payload],
+        )
+        .await
+        .map_err(|e| self.wrap(e))?;
+        Ok(())
+    }
+}
+
 fn missing(name: &str) -> StoreError {
     StoreError::not_found(format!("feed '{name}' does not exist"))
 }
@@ -26,16 +45,19 @@ fn missing(name: &str) -> StoreError {
 #[async_trait::async_trait]
 impl FeedStore for PostgisStore {
     async fn put_feed(&self, name: &str, definition: serde_json::Value) -> StoreResult<()> {
-        let client = self.client().await?;
-        client
-            .execute(
-                "INSERT INTO gc_feeds (name, definition, created, updated) VALUES ($1, $2, $3, $3) \
-                 ON CONFLICT (name) DO UPDATE SET definition = EXCLUDED.definition, updated = EXCLUDED.updated",
-                &[&name, &definition.to_string(), &Utc::now()],
-            )
+        let mut client = self.client().await?;
+        let tx = tokio_postgres::Client::transaction(&mut client)
             .await
             .map_err(|e| self.wrap(e))?;
-        Ok(())
+        tx.execute(
+            "INSERT INTO gc_feeds (name, definition, created, updated) VALUES ($1, $2, $3, $3) \
+             ON CONFLICT (name) DO UPDATE SET definition = EXCLUDED.definition, updated = EXCLUDED.updated",
+            &[&name, &definition.to_string(), &Utc::now()],
+        )
+        .await
+        .map_err(|e| self.wrap(e))?;
+        self.announce_feeds(&tx, name).await?;
+        tx.commit().await.map_err(|e| self.wrap(e))
     }
 
     async fn feeds(&self) -> StoreResult<Vec<FeedRecord>> {
@@ -80,6 +102,7 @@ impl FeedStore for PostgisStore {
         tx.execute("DELETE FROM gc_feed_items WHERE feed = $1", &[&name])
             .await
             .map_err(|e| self.wrap(e))?;
+        self.announce_feeds(&tx, name).await?;
         tx.commit().await.map_err(|e| self.wrap(e))
     }
 

@@ -141,7 +141,11 @@ impl Builder<'_> {
         let dataset = DatasetId::new(id).expect("demo dataset ids are valid constants");
         let features = self
             .console
-            .query(&dataset, &FeatureQuery::all())
+            .query(
+                &geoconsole_app::Scope::everything(),
+                &dataset,
+                &FeatureQuery::all(),
+            )
             .await?
             .features;
         let text = |f: &Feature, key: &str| {

@@ -19,7 +19,7 @@ use crate::auth::{self, SESSION_COOKIE};
 use crate::error::{ApiError, ApiResult};
 use crate::params::Params;
 use crate::state::AppState;
-use crate::writes::{json_body, same_origin};
+use crate::writes::json_body;
 
 fn user_json(user: &UserRecord) -> Value {
     json!({
@@ -208,6 +208,22 @@ pub async fn session(
     )
 }
 
+/// Acting on other accounts (their tokens, lists of everyone's) is for admins whose own view is unlimited:
+/// a dataset-limited admin token would otherwise learn of, or make, what its limits hide.
+fn may_manage_others(principal: &Principal) -> ApiResult<()> {
+    if principal.role < Role::Admin {
+        return Err(ApiError::forbidden(
+            "only an admin may act on other accounts' tokens",
+        ));
+    }
+    if !principal.sees_everything() {
+        return Err(ApiError::forbidden(
+            "this credential is limited to named datasets, so it may not act on other accounts",
+        ));
+    }
+    Ok(())
+}
+
 fn caller(principal: &Principal) -> ApiResult<&str> {
     match principal.via {
         Via::Local => Err(ApiError::bad_request(
@@ -227,12 +243,10 @@ pub async fn tokens(
     params.only(&["user"], |_| false)?;
     let asked = params.get("user");
     let whose = match asked {
-        Some(other) if other != principal.user && principal.role < Role::Admin => {
-            return Err(ApiError::forbidden(
-                "only an admin may list other accounts' tokens",
-            ));
+        Some(other) if other != principal.user => {
+            may_manage_others(&principal)?;
+            (other != "*").then(|| other.to_string())
         }
-        Some("*") => None,
         Some(name) => Some(name.to_string()),
         None => Some(caller(&principal)?.to_string()),
     };
@@ -264,17 +278,31 @@ pub async fn create_token(
     bytes: axum::body::Bytes,
 ) -> ApiResult<Response> {
     let request: NewTokenBody = json_body(&headers, &bytes, "token")?;
+    // A token that could make tokens could outlive its own expiry and revocation, and (before this rule) a
+    // token limited to one dataset made one limited to none. Tokens are made by a person: a logged-in
+    // session (the console) or the command line (`geoconsole tokens create`).
+    if let Via::Token { .. } = principal.via {
+        return Err(ApiError::forbidden(
+            "an API token cannot make tokens; make them from a logged-in session in the console, or with 'geoconsole tokens create'",
+        ));
+    }
     let owner = match request.user {
         Some(user) if user != principal.user => {
-            if principal.role < Role::Admin {
-                return Err(ApiError::forbidden(
-                    "only an admin may make tokens for other accounts",
-                ));
-            }
+            may_manage_others(&principal)?;
             user
         }
         _ => caller(&principal)?.to_string(),
     };
+    // A limited account's token is limited to (some of) what the account may read; naming more is refused
+    // rather than silently narrowed.
+    if owner == principal.user
+        && let (Some(granted), Some(named)) = (&principal.datasets, &request.datasets)
+        && let Some(outside) = named.iter().find(|d| !granted.contains_key(d.as_str()))
+    {
+        return Err(ApiError::forbidden(format!(
+            "this account may not read dataset '{outside}', so its tokens may not name it"
+        )));
+    }
     let days = request.expires_in_days.unwrap_or(90);
     if !(1..=366).contains(&days) {
         return Err(ApiError::bad_request(
@@ -310,12 +338,10 @@ pub async fn revoke_token(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
-    headers: HeaderMap,
 ) -> ApiResult<Response> {
-    same_origin(&headers)?;
     let missing = || ApiError::not_found(format!("token '{id}' does not exist"));
     let token = state.accounts.token(&id).await.map_err(|_| missing())?;
-    if token.user != principal.user && principal.role < Role::Admin {
+    if token.user != principal.user && may_manage_others(&principal).is_err() {
         return Err(missing());
     }
     let revoked = state.accounts.revoke_token(&id).await?;

@@ -9,6 +9,7 @@ use geoconsole_analytics::{AnomalyRule, Period};
 use geoconsole_app::{BucketRequest, ExposureRequest, Regions, RiskRequest, TrendRequest};
 use geoconsole_model::DatasetId;
 
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::ogc::json_response;
 use crate::params::Params;
@@ -16,6 +17,7 @@ use crate::state::AppState;
 
 pub async fn exposure(
     State(state): State<AppState>,
+    Caller(scope): Caller,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
     let params = Params::parse(query.as_deref())?;
@@ -40,7 +42,7 @@ pub async fn exposure(
         ..ExposureRequest::default()
     };
     let geojson = wants_geojson(&params, "exposures")?;
-    let report = state.console.exposure(request).await?;
+    let report = state.console.exposure(&scope, request).await?;
     if geojson {
         return Ok(json_response(
             StatusCode::OK,
@@ -61,6 +63,7 @@ const MAX_CELLS: usize = 100_000;
 /// (`cell`, `count`), for density maps.
 pub async fn hexbin(
     State(state): State<AppState>,
+    Caller(scope): Caller,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
     let params = Params::parse(query.as_deref())?;
@@ -102,6 +105,7 @@ pub async fn hexbin(
     let cells = state
         .console
         .hexbin(
+            &scope,
             &id,
             resolution,
             bbox,
@@ -141,6 +145,7 @@ pub async fn hexbin(
 /// breakdown; `POST` the same with a model (JSON) in the body to try one without configuring it.
 pub async fn risk(
     State(state): State<AppState>,
+    Caller(scope): Caller,
     RawQuery(query): RawQuery,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
@@ -166,11 +171,14 @@ pub async fn risk(
     let geojson = wants_geojson(&params, "risk scores")?;
     let mut report = state
         .console
-        .risk(RiskRequest {
-            sites: params.datasets("sites")?,
-            model,
-            as_of: params.instant("as_of")?,
-        })
+        .risk(
+            &scope,
+            RiskRequest {
+                sites: params.datasets("sites")?,
+                model,
+                as_of: params.instant("as_of")?,
+            },
+        )
         .await?;
     report.sites.truncate(limit);
     if geojson {
@@ -207,6 +215,7 @@ pub async fn risk(
 /// period judged against the ones before; anomalies first, each with its reason.
 pub async fn trends(
     State(state): State<AppState>,
+    Caller(scope): Caller,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
     let params = Params::parse(query.as_deref())?;
@@ -256,24 +265,27 @@ pub async fn trends(
     };
     let mut report = state
         .console
-        .trends(TrendRequest {
-            sites: params.datasets("sites")?,
-            dataset,
-            radius_km: params.number("radius_km")?.unwrap_or(10.0),
-            period: Period::parse(params.get("period").unwrap_or("week"))
-                .map_err(ApiError::bad_request)?,
-            periods: periods.min(f64::from(u32::MAX)) as u32,
-            end: params.instant("end")?,
-            sum: params.get("sum").map(str::to_string),
-            rule: AnomalyRule {
-                threshold_sd: params
-                    .number("threshold_sd")?
-                    .unwrap_or(defaults.threshold_sd),
-                min_current: params
-                    .number("min_current")?
-                    .unwrap_or(defaults.min_current),
+        .trends(
+            &scope,
+            TrendRequest {
+                sites: params.datasets("sites")?,
+                dataset,
+                radius_km: params.number("radius_km")?.unwrap_or(10.0),
+                period: Period::parse(params.get("period").unwrap_or("week"))
+                    .map_err(ApiError::bad_request)?,
+                periods: periods.min(f64::from(u32::MAX)) as u32,
+                end: params.instant("end")?,
+                sum: params.get("sum").map(str::to_string),
+                rule: AnomalyRule {
+                    threshold_sd: params
+                        .number("threshold_sd")?
+                        .unwrap_or(defaults.threshold_sd),
+                    min_current: params
+                        .number("min_current")?
+                        .unwrap_or(defaults.min_current),
+                },
             },
-        })
+        )
         .await?;
     if only_anomalies {
         report.sites.retain(|s| s.anomaly);
@@ -297,6 +309,7 @@ fn wants_geojson(params: &Params, what: &str) -> ApiResult<bool> {
 /// per region per period, busiest regions first.
 pub async fn buckets(
     State(state): State<AppState>,
+    Caller(scope): Caller,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
     let params = Params::parse(query.as_deref())?;
@@ -318,15 +331,18 @@ pub async fn buckets(
     let window = params.datetime("datetime")?;
     let report = state
         .console
-        .buckets(BucketRequest {
-            dataset,
-            by: Regions::parse(params.get("by").unwrap_or("h3:3"))?,
-            period: Period::parse(params.get("period").unwrap_or("week"))
-                .map_err(ApiError::bad_request)?,
-            start: window.as_ref().and_then(|w| w.start),
-            end: window.as_ref().and_then(|w| w.end),
-            sum: params.get("sum").map(str::to_string),
-        })
+        .buckets(
+            &scope,
+            BucketRequest {
+                dataset,
+                by: Regions::parse(params.get("by").unwrap_or("h3:3"))?,
+                period: Period::parse(params.get("period").unwrap_or("week"))
+                    .map_err(ApiError::bad_request)?,
+                start: window.as_ref().and_then(|w| w.start),
+                end: window.as_ref().and_then(|w| w.end),
+                sum: params.get("sum").map(str::to_string),
+            },
+        )
         .await?;
     let body = serde_json::to_string(&report)
         .map_err(|e| ApiError::internal(format!("bucket report: {e}")))?;

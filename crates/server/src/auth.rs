@@ -5,13 +5,12 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, RawPathParams, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use geoconsole_access::{AccessError, AccessErrorKind, AuditEntry, Need, Principal, Via};
-use geoconsole_model::DatasetKind;
+use geoconsole_access::{AccessError, AccessErrorKind, AuditEntry, Need, Principal, Scope, Via};
 use serde_json::json;
 
 use crate::error::ApiError;
@@ -25,11 +24,10 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 pub enum Datasets {
     /// Touches no dataset (capabilities, health, accounts).
     Untouched,
-    /// Names its datasets in the path or query; each is checked, and defaults are narrowed to what the
-    /// account may read.
-    Named,
-    /// Lists datasets and leaves out, itself, what the account may not read.
-    Filtered,
+    /// Reads datasets on the caller's behalf, named or by default: the handler hands the caller's
+    /// [`Scope`](geoconsole_access::Scope) to `app`, which answers hidden datasets as missing and narrows
+    /// defaults to what the caller sees.
+    Scoped,
     /// Combines every dataset by configuration (risk, rules, alerts, feeds): only accounts without
     /// dataset limits may use it.
     Everything,
@@ -40,13 +38,32 @@ pub enum Datasets {
 pub struct Guard {
     pub need: Need,
     pub datasets: Datasets,
-    /// Query parameters (by their table names) that name datasets.
-    pub parameters: &'static [&'static str],
     /// The route writes its own audit entry (login and logout, which know more than the layer).
     pub audits_itself: bool,
     /// The handler reads who is calling. Public routes that do not (liveness, the basemap's many tiles)
     /// skip the store lookups a session or token costs.
     pub identifies: bool,
+}
+
+/// The datasets the caller may read, from the principal the guard identified: what every handler that
+/// reads data hands to `app`. A request the guard let through without a principal (a public route) sees no
+/// dataset at all, so a handler can never read on behalf of nobody by mistake.
+pub struct Caller(pub Scope);
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts
+                .extensions
+                .get::<Principal>()
+                .map_or_else(|| Scope::only([]), Principal::scope),
+        ))
+    }
 }
 
 /// The client's address, for throttling and the audit log.
@@ -133,6 +150,14 @@ pub async fn identify(
         };
     }
     if state.local_without_accounts && !accounts.any_accounts().await? {
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+        if !state.local_hosts.allows(host) {
+            // Another site's page whose name now points here (DNS rebinding) is not this machine's user.
+            return Err(unauthorized(&format!(
+                "this console has no accounts, so it serves only requests addressed to this machine (localhost or 127.0.0.1), not to '{}'; reach it by that address, set --public-url, or add an account",
+                host.unwrap_or("").chars().take(100).collect::<String>()
+            )));
+        }
         return Ok(Some(Principal::local()));
     }
     Ok(None)
@@ -142,93 +167,14 @@ fn is_write(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// The query parameter naming datasets that a route-table parameter stands for, if it names datasets.
-fn dataset_parameter(table_name: &str) -> Option<&'static str> {
-    match table_name {
-        "trend-dataset" | "buckets-dataset" => Some("dataset"),
-        "datasets-query" => Some("datasets"),
-        "sites" => Some("sites"),
-        "hazards" => Some("hazards"),
-        "collection" => Some("collection"),
-        _ => None,
-    }
-}
-
-/// Checks the datasets a request names against the principal's limits, and narrows defaults ("every
-/// dataset of kind sites") to the ones it may read by naming them in the query.
-async fn check_datasets(
-    state: &AppState,
-    principal: &Principal,
-    guard: &Guard,
-    request: &mut Request,
-    path_params: &RawPathParams,
-) -> Result<(), ApiError> {
-    if principal.sees_everything() {
-        return Ok(());
-    }
-    let hidden = |id: &str| ApiError::not_found(format!("collection '{id}' does not exist"));
-    match guard.datasets {
-        Datasets::Untouched | Datasets::Filtered => return Ok(()),
-        Datasets::Everything => {
-            return Err(ApiError::forbidden(
-                "this account is limited to named datasets; risk scores, rules, alerts and feeds span every dataset, so they need an account without dataset limits",
-            ));
-        }
-        Datasets::Named => {}
-    }
-    for (name, value) in path_params {
-        if matches!(name, "collectionId" | "datasets") {
-            for id in value.split(',') {
-                if !principal.can_read(id) {
-                    return Err(hidden(id));
-                }
-            }
-        }
-    }
-    let query = request.uri().query().unwrap_or("").to_string();
-    let pairs: Vec<(String, String)> = crate::params::form_urlencoded(&query);
-    let mut added = Vec::new();
-    for name in guard.parameters.iter().filter_map(|p| dataset_parameter(p)) {
-        match pairs.iter().find(|(k, _)| k == name) {
-            Some((_, list)) => {
-                for id in list.split(',').filter(|s| !s.is_empty()) {
-                    if !principal.can_read(id) {
-                        return Err(hidden(id));
-                    }
-                }
-            }
-            None if matches!(name, "sites" | "hazards" | "datasets") => {
-                let datasets = state.console.datasets().await?;
-                let wanted = |kind: DatasetKind| match name {
-                    "sites" => kind == DatasetKind::Sites,
-                    "hazards" => kind == DatasetKind::Events,
-                    _ => true,
-                };
-                let ids: Vec<String> = datasets
-                    .iter()
-                    .filter(|d| wanted(d.kind) && principal.can_read(d.id.as_str()))
-                    .map(|d| d.id.to_string())
-                    .collect();
-                if ids.is_empty() {
-                    return Err(ApiError::forbidden(format!(
-                        "this account may read none of the datasets '{name}' would cover"
-                    )));
-                }
-                added.push(format!("{name}={}", ids.join(",")));
-            }
-            None => {}
-        }
-    }
-    if !added.is_empty() {
-        let joined = if query.is_empty() {
-            added.join("&")
-        } else {
-            format!("{query}&{}", added.join("&"))
-        };
-        let path = request.uri().path().to_string();
-        if let Ok(uri) = format!("{path}?{joined}").parse() {
-            *request.uri_mut() = uri;
-        }
+/// Accounts limited to named datasets may not use routes that combine every dataset by configuration.
+/// Which datasets the others may read is decided by `app`, with the caller's scope (see
+/// `geoconsole_app::Console::datasets`), never here.
+fn check_datasets(principal: &Principal, guard: &Guard) -> Result<(), ApiError> {
+    if guard.datasets == Datasets::Everything && !principal.sees_everything() {
+        return Err(ApiError::forbidden(
+            "this credential is limited to named datasets; risk scores, rules, alerts, feeds, accounts and the audit log span every dataset, so they need a credential without dataset limits",
+        ));
     }
     Ok(())
 }
@@ -265,7 +211,6 @@ fn permitted(
 /// The layer in front of every route of the table.
 pub async fn guard(
     State((state, guard)): State<(AppState, Guard)>,
-    path_params: RawPathParams,
     mut request: Request,
     next: Next,
 ) -> Response {
@@ -307,12 +252,20 @@ pub async fn guard(
         }
         return response;
     }
-    let decision: Result<Option<Principal>, ApiError> = match identified {
-        Ok(principal) if guard.need == Need::Public => Ok(principal),
-        Err(_) if guard.need == Need::Public => Ok(None),
-        Err(e) => Err(e),
-        Ok(None) => Err(unauthorized("this needs an account")),
-        Ok(Some(principal)) => permitted(principal, &guard, &method, request.headers()),
+    let cross_site = if is_write(&method) {
+        crate::origins::same_origin(request.headers()).err()
+    } else {
+        None
+    };
+    let decision: Result<Option<Principal>, ApiError> = match (identified, cross_site) {
+        (_, Some(refused)) => Err(refused),
+        (identified, None) => match identified {
+            Ok(principal) if guard.need == Need::Public => Ok(principal),
+            Err(_) if guard.need == Need::Public => Ok(None),
+            Err(e) => Err(e),
+            Ok(None) => Err(unauthorized("this needs an account")),
+            Ok(Some(principal)) => permitted(principal, &guard, &method, request.headers()),
+        },
     };
     let principal = match decision {
         Ok(p) => p,
@@ -332,7 +285,7 @@ pub async fn guard(
         }
     };
     if let Some(p) = &principal {
-        if let Err(error) = check_datasets(&state, p, &guard, &mut request, &path_params).await {
+        if let Err(error) = check_datasets(p, &guard) {
             let status = error.status;
             if status == StatusCode::FORBIDDEN {
                 attempt

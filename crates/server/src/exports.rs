@@ -10,7 +10,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use geoconsole_access::{Principal, Role};
+use geoconsole_access::{Principal, Role, Scope};
 use geoconsole_app::{ExportJob, ExportRequest};
 use geoconsole_formats::Format;
 use geoconsole_model::{Bbox, DatasetId};
@@ -98,20 +98,22 @@ pub fn download_format(f: Option<&str>) -> Option<Format> {
 /// Streams a dataset's selection as a file, for `items?f=…`.
 pub async fn download_items(
     state: &AppState,
+    scope: &Scope,
     dataset: &DatasetId,
     format: Format,
     query: FeatureQuery,
     filter: Option<Filter>,
 ) -> ApiResult<Response> {
     // Checked here so a missing dataset is a 404, not a body that ends early.
-    state.console.dataset(dataset).await?;
+    state.console.dataset(scope, dataset).await?;
     let (writer, body) = channel();
     let error_sender = writer.sender.clone();
     let console = state.console.clone();
     let id = dataset.clone();
+    let scope = scope.clone();
     tokio::spawn(async move {
         if let Err(e) = console
-            .export(&id, format, query, filter, Box::new(writer), None)
+            .export(&scope, &id, format, query, filter, Box::new(writer), None)
             .await
         {
             tracing::warn!(dataset = %id, error = %e, "download failed");
@@ -156,11 +158,7 @@ pub async fn create(
     let choice: ExportChoice = json_body(&headers, &body, "export")?;
     let dataset = DatasetId::new(choice.dataset.trim())
         .map_err(|e| ApiError::bad_request(format!("dataset: {}", e.message())))?;
-    if !principal.can_read(dataset.as_str()) {
-        return Err(ApiError::not_found(format!(
-            "dataset '{dataset}' does not exist"
-        )));
-    }
+    let scope = principal.scope();
     let format: Format = choice
         .format
         .parse()
@@ -192,7 +190,12 @@ pub async fn create(
                     .map_err(|e| ApiError::bad_request(e.to_string()))?,
                 None => FilterLang::Text,
             };
-            Some(state.console.compile_filter(&dataset, text, lang).await?)
+            Some(
+                state
+                    .console
+                    .compile_filter(&scope, &dataset, text, lang)
+                    .await?,
+            )
         }
         None => None,
     };
@@ -200,6 +203,7 @@ pub async fn create(
         .exports
         .start(
             &state.console,
+            &scope,
             ExportRequest {
                 dataset,
                 format,
@@ -247,7 +251,10 @@ fn owned(
     id: &str,
 ) -> ApiResult<std::sync::Arc<ExportJob>> {
     let job = state.exports.get(id)?;
-    if job.owner != principal.user && principal.role < Role::Admin {
+    // The same account's tokens may be scoped to fewer datasets than the session that started the job.
+    if (job.owner != principal.user && principal.role < Role::Admin)
+        || !principal.can_read(job.dataset.as_str())
+    {
         return Err(ApiError::not_found(format!("export '{id}' does not exist")));
     }
     Ok(job)
@@ -325,9 +332,7 @@ pub async fn remove(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
-    headers: HeaderMap,
 ) -> ApiResult<Response> {
-    crate::writes::same_origin(&headers)?;
     owned(&state, &principal, &id)?;
     state.exports.remove(&id)?;
     Ok(StatusCode::NO_CONTENT.into_response())

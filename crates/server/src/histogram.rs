@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use geoconsole_model::{Bbox, DatasetId, format_rfc3339};
 use serde_json::json;
 
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::ogc::json_response;
 use crate::params::Params;
@@ -18,6 +19,7 @@ const DEFAULT_BINS: usize = 100;
 
 pub async fn histogram(
     State(state): State<AppState>,
+    Caller(scope): Caller,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
     _headers: HeaderMap,
@@ -28,10 +30,8 @@ pub async fn histogram(
         .map_err(|_| ApiError::not_found(format!("collection '{id}' does not exist")))?;
     let snapshot = state
         .console
-        .live()
-        .indexes()
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found(format!("collection '{id}' does not exist")))?;
+        .indexed_snapshot(&scope, &id)
+        .map_err(|_| ApiError::not_found(format!("collection '{id}' does not exist")))?;
     let bins = match params.get("bins") {
         Some(b) => b
             .parse::<usize>()

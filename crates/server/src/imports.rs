@@ -30,7 +30,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::ogc::json_response;
 use crate::params::Params;
 use crate::state::AppState;
-use crate::writes::{require_content_type, same_origin};
+use crate::writes::require_content_type;
 
 /// `POST /imports?name=FILE`: the body is the file, sent as `application/octet-stream`.
 pub async fn create(
@@ -40,7 +40,6 @@ pub async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
-    same_origin(&headers)?;
     require_content_type(&headers, &["application/octet-stream"])?;
     let params = Params::parse(query.as_deref())?;
     params.only(
@@ -227,7 +226,6 @@ pub async fn start(
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     let address = connection.map_or_else(|| "unknown".to_string(), |c| c.0.0.ip().to_string());
-    same_origin(&headers)?;
     require_content_type(&headers, &["application/json"])?;
     let choice: ImportChoice = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("import options: {e}")))?;
@@ -337,9 +335,7 @@ pub async fn remove(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
-    headers: HeaderMap,
 ) -> ApiResult<Response> {
-    same_origin(&headers)?;
     owned(&state, &principal, &id)?;
     state.uploads.remove(&id)?;
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -20,6 +20,7 @@ mod listen;
 mod ogc;
 mod openapi;
 mod ops;
+mod origins;
 mod params;
 mod rate;
 mod routes;
@@ -34,6 +35,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
+use axum::http::HeaderValue;
 use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -43,7 +45,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
-use tower_http::cors::{Any, CorsLayer};
+use tower_http::cors::CorsLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
@@ -84,6 +86,9 @@ pub struct ServerOptions {
     pub upload_quotas: geoconsole_app::UploadQuotas,
     /// Caps on zips uploaded (entries, inflated bytes, ratio, the staging disk's reserve).
     pub archive_limits: geoconsole_formats::ArchiveLimits,
+    /// Web origins (`https://grafana.example.org`) whose pages may read this server's answers with an API
+    /// token. None by default: no other site may read anything.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for ServerOptions {
@@ -104,12 +109,13 @@ impl Default for ServerOptions {
             staging_dir: None,
             upload_quotas: geoconsole_app::UploadQuotas::default(),
             archive_limits: geoconsole_formats::ArchiveLimits::default(),
+            cors_origins: Vec::new(),
         }
     }
 }
 
 /// The router for a console, with every layer the server runs with.
-pub fn router(state: AppState, options: &ServerOptions) -> Router {
+pub fn router(state: AppState, options: &ServerOptions) -> std::io::Result<Router> {
     let mut router = Router::new();
     for route in routes::table() {
         // Only imports take files; every other body is small.
@@ -121,7 +127,6 @@ pub fn router(state: AppState, options: &ServerOptions) -> Router {
         let guard = auth::Guard {
             need: route.need,
             datasets: route.datasets,
-            parameters: route.parameters,
             audits_itself: matches!(route.path, "/auth/login" | "/auth/logout"),
             identifies: route.need != geoconsole_access::Need::Public
                 || route.path == "/auth/session",
@@ -137,7 +142,7 @@ pub fn router(state: AppState, options: &ServerOptions) -> Router {
                 )),
         );
     }
-    router
+    let router = router
         .route("/console", get(web::console_redirect))
         .route("/console/", get(web::console_index))
         .route("/console/{*path}", get(web::console_file))
@@ -147,12 +152,31 @@ pub fn router(state: AppState, options: &ServerOptions) -> Router {
         })
         .with_state(state)
         .layer(middleware::from_fn(observe))
-        .layer(CompressionLayer::new().gzip(true).br(true))
-        .layer(
+        .layer(CompressionLayer::new().gzip(true).br(true));
+    // Only the origins an operator names may read answers from their pages; reads only, with a token.
+    let router = if options.cors_origins.is_empty() {
+        router
+    } else {
+        let origins = options
+            .cors_origins
+            .iter()
+            .map(|o| {
+                HeaderValue::from_str(o.trim_end_matches('/')).map_err(|_| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        format!("CORS origin '{o}' is not a valid origin"),
+                    )
+                })
+            })
+            .collect::<std::io::Result<Vec<_>>>()?;
+        router.layer(
             CorsLayer::new()
-                .allow_origin(Any)
-                .allow_methods([Method::GET, Method::HEAD]),
+                .allow_origin(origins)
+                .allow_methods([Method::GET, Method::HEAD])
+                .allow_headers([axum::http::header::AUTHORIZATION]),
         )
+    };
+    Ok(router
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             options.request_timeout,
@@ -167,7 +191,7 @@ pub fn router(state: AppState, options: &ServerOptions) -> Router {
                 }
                 .into_response()
             },
-        ))
+        )))
 }
 
 /// Structured request log and Prometheus counters, labelled by route template (never by raw path, which
@@ -271,6 +295,10 @@ pub async fn start(console: Console, options: ServerOptions) -> std::io::Result<
         archive_limits: options.archive_limits,
         accounts,
         local_without_accounts: loopback,
+        local_hosts: Arc::new(origins::LocalHosts::new(
+            addr,
+            options.public_url.as_deref(),
+        )),
         secure_cookies: options
             .public_url
             .as_deref()
@@ -285,7 +313,7 @@ pub async fn start(console: Console, options: ServerOptions) -> std::io::Result<
     // than on every first visitor's first map.
     let warm = state.clone();
     tokio::task::spawn_blocking(move || web::prewarm(&warm));
-    let app = router(state, &options);
+    let app = router(state, &options)?;
     // Commits made by other instances on a shared store reach this one's index from before it loads, so none
     // falls between the load and the news.
     let following = console

@@ -4,6 +4,7 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use geoconsole_access::Scope;
 use geoconsole_app::{ItemsPage, ItemsRequest, Page, compile_filter, queryables};
 use geoconsole_formats::feature_json;
 use geoconsole_model::{Bbox, Dataset, DatasetId, FeatureId, FieldType, format_rfc3339};
@@ -12,6 +13,7 @@ use geoconsole_query::{
 };
 use serde_json::{Value, json};
 
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::html;
 use crate::params::{Encoding, Params, encoding};
@@ -177,17 +179,14 @@ fn collection_json(base: &str, dataset: &Dataset) -> Value {
 
 pub async fn collections(
     State(state): State<AppState>,
+    Caller(scope): Caller,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-    principal: Option<axum::Extension<geoconsole_access::Principal>>,
 ) -> ApiResult<Response> {
     let params = Params::parse(query.as_deref())?;
     params.only(&["f"], |_| false)?;
     let base = state.base_url(&headers);
-    let mut datasets = state.console.live().datasets();
-    if let Some(axum::Extension(p)) = &principal {
-        datasets.retain(|d| p.can_read(d.id.as_str()));
-    }
+    let datasets = state.console.indexed_datasets(&scope);
     match encoding(&params, &headers)? {
         Encoding::Json => {
             let list: Vec<Value> = datasets.iter().map(|d| collection_json(&base, d)).collect();
@@ -223,23 +222,25 @@ pub async fn collections(
     }
 }
 
-/// The dataset a path names, as the index holds it; unknown or malformed ids are 404.
-pub fn dataset_of(state: &AppState, id: &str) -> ApiResult<Dataset> {
+/// The dataset a path names, as the index holds it, if the caller may read it; unknown, hidden or malformed
+/// ids are all the same 404.
+pub fn dataset_of(state: &AppState, scope: &Scope, id: &str) -> ApiResult<Dataset> {
     DatasetId::new(id)
         .ok()
-        .and_then(|id| state.console.live().dataset(&id))
+        .and_then(|id| state.console.indexed_dataset(scope, &id).ok())
         .ok_or_else(|| ApiError::not_found(format!("collection '{id}' does not exist")))
 }
 
 pub async fn collection(
     State(state): State<AppState>,
+    Caller(scope): Caller,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let params = Params::parse(query.as_deref())?;
     params.only(&["f"], |_| false)?;
-    let dataset = dataset_of(&state, &id)?;
+    let dataset = dataset_of(&state, &scope, &id)?;
     let base = state.base_url(&headers);
     match encoding(&params, &headers)? {
         Encoding::Json => Ok(json_response(
@@ -286,13 +287,14 @@ fn json_schema_type(field: FieldType) -> Value {
 
 pub async fn queryables_route(
     State(state): State<AppState>,
+    Caller(scope): Caller,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let params = Params::parse(query.as_deref())?;
     params.only(&["f"], |_| false)?;
-    let dataset = dataset_of(&state, &id)?;
+    let dataset = dataset_of(&state, &scope, &id)?;
     let base = state.base_url(&headers);
     let mut properties = serde_json::Map::new();
     properties.insert(
@@ -468,12 +470,13 @@ fn encode(text: &str) -> String {
 
 pub async fn items(
     State(state): State<AppState>,
+    Caller(scope): Caller,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let params = Params::parse(query.as_deref())?;
-    let dataset = dataset_of(&state, &id)?;
+    let dataset = dataset_of(&state, &scope, &id)?;
     let selection = read_selection(&params, &dataset, ITEMS_PARAMETERS)?;
     if let Some(format) = crate::exports::download_format(params.get("f")) {
         // A file download holds the whole selection: `limit` caps it, and there are no pages.
@@ -494,6 +497,7 @@ pub async fn items(
         };
         return crate::exports::download_items(
             &state,
+            &scope,
             &dataset.id,
             format,
             query,
@@ -507,6 +511,7 @@ pub async fn items(
     let result = state
         .console
         .items(
+            &scope,
             &dataset.id,
             ItemsRequest {
                 bbox: selection.bbox,
@@ -651,16 +656,17 @@ fn items_html(path: &str, params: &Params, page: &ItemsPage) -> String {
 
 pub async fn item(
     State(state): State<AppState>,
+    Caller(scope): Caller,
     Path((id, feature_id)): Path<(String, String)>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let params = Params::parse(query.as_deref())?;
     params.only(&["f"], |_| false)?;
-    let dataset = dataset_of(&state, &id)?;
+    let dataset = dataset_of(&state, &scope, &id)?;
     let feature = state
         .console
-        .feature(&dataset.id, &FeatureId(feature_id.clone()))
+        .feature(&scope, &dataset.id, &FeatureId(feature_id.clone()))
         .await?;
     let base = state.base_url(&headers);
     let collection = format!("{base}/collections/{}", dataset.id);

@@ -13,6 +13,7 @@ use serde_json::json;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::ogc::json_response;
 use crate::params::Params;
@@ -71,6 +72,7 @@ pub async fn metrics_route(State(state): State<AppState>) -> Response {
 /// reload what it shows.
 pub async fn events(
     State(state): State<AppState>,
+    Caller(scope): Caller,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let params = Params::parse(query.as_deref())?;
@@ -85,6 +87,11 @@ pub async fn events(
                 .collect::<ApiResult<Vec<_>>>()
         })
         .transpose()?;
+    // Named datasets the caller may not read are answered as missing, as everywhere else.
+    for id in only.iter().flatten() {
+        state.console.indexed_dataset(&scope, id)?;
+    }
+    let sees_feeds = scope.sees_everything();
     let receiver = state.console.live().subscribe();
     let mut shutdown = state.shutdown.clone();
     let hello = stream::once(async {
@@ -94,12 +101,14 @@ pub async fn events(
     });
     let changes = BroadcastStream::new(receiver).filter_map(move |item| {
         let only = only.clone();
+        let scope = scope.clone();
         async move {
             match item {
                 Ok(change) => {
-                    if only
-                        .as_ref()
-                        .is_some_and(|ids| !ids.contains(&change.dataset))
+                    if !scope.sees(change.dataset.as_str())
+                        || only
+                            .as_ref()
+                            .is_some_and(|ids| !ids.contains(&change.dataset))
                     {
                         return None;
                     }
@@ -116,16 +125,18 @@ pub async fn events(
     let until_shutdown = async move {
         let _ = shutdown.wait_for(|stopping| *stopping).await;
     };
-    // Feed standings (ok, late, failing) travel on the same stream; a filtered listener gets them too.
+    // Feed standings (ok, late, failing) travel on the same stream; a filtered listener gets them too. Feeds
+    // span every dataset (their names, targets and errors), so accounts limited to some datasets, which may
+    // not list feeds, do not hear of them here either.
     let feed_events = match state.console.feeds() {
-        Ok(feeding) => BroadcastStream::new(feeding.subscribe())
+        Ok(feeding) if sees_feeds => BroadcastStream::new(feeding.subscribe())
             .filter_map(|item| async move {
                 let event = item.ok()?;
                 let data = serde_json::to_string(&event).unwrap_or_default();
                 Some(Ok(Event::default().event("feed").data(data)))
             })
             .boxed(),
-        Err(_) => stream::empty().boxed(),
+        _ => stream::empty().boxed(),
     };
     let stream = hello
         .chain(stream::select(changes, feed_events))

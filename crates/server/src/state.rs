@@ -97,6 +97,8 @@ pub struct AppState {
     /// While no account exists, requests are served as the machine's local user; only ever true when the
     /// server listens on loopback alone.
     pub local_without_accounts: bool,
+    /// The names a request must be addressed to for the local user to serve it.
+    pub local_hosts: Arc<crate::origins::LocalHosts>,
     /// Session cookies carry `Secure` (the console is reached over HTTPS, per `public_url`).
     pub secure_cookies: bool,
     /// Requests per client.

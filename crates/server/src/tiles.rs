@@ -9,11 +9,13 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use geoconsole_access::Scope;
 use geoconsole_model::DatasetId;
 use geoconsole_query::{DateTimeFilter, FilterLang};
 use geoconsole_tiles::{MAX_LATITUDE, MAX_ZOOM, TileId};
 use serde_json::{Value, json};
 
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::ogc::{dataset_of, json_response};
 use crate::params::Params;
@@ -22,7 +24,7 @@ use crate::state::AppState;
 pub const MVT: &str = "application/vnd.mapbox-vector-tile";
 const TILE_PARAMETERS: &[&str] = &["datetime", "filter", "filter-lang", "f"];
 
-fn dataset_list(state: &AppState, list: &str) -> ApiResult<Vec<DatasetId>> {
+fn dataset_list(state: &AppState, scope: &Scope, list: &str) -> ApiResult<Vec<DatasetId>> {
     let ids: Vec<&str> = list.split(',').filter(|s| !s.is_empty()).collect();
     if ids.is_empty() || ids.len() > 32 {
         return Err(ApiError::bad_request(
@@ -30,13 +32,14 @@ fn dataset_list(state: &AppState, list: &str) -> ApiResult<Vec<DatasetId>> {
         ));
     }
     ids.iter()
-        .map(|id| dataset_of(state, id).map(|d| d.id))
+        .map(|id| dataset_of(state, scope, id).map(|d| d.id))
         .collect()
 }
 
 /// `/tiles/{datasets}/{z}/{x}/{y}.mvt`
 pub async fn xyz_tile(
     State(state): State<AppState>,
+    Caller(scope): Caller,
     Path((list, z, x, y)): Path<(String, String, String, String)>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
@@ -47,13 +50,14 @@ pub async fn xyz_tile(
         .unwrap_or(&y)
         .to_string();
     let tile = tile_id(&z, &x, &y)?;
-    let ids = dataset_list(&state, &list)?;
-    render(&state, &ids, tile, query.as_deref(), &headers).await
+    let ids = dataset_list(&state, &scope, &list)?;
+    render(&state, &scope, &ids, tile, query.as_deref(), &headers).await
 }
 
 /// `/collections/{id}/tiles/WebMercatorQuad/{tileMatrix}/{tileRow}/{tileCol}` (OGC order: z, y, x).
 pub async fn ogc_tile(
     State(state): State<AppState>,
+    Caller(scope): Caller,
     Path((id, matrix_set, z, row, col)): Path<(String, String, String, String, String)>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
@@ -64,8 +68,8 @@ pub async fn ogc_tile(
         )));
     }
     let tile = tile_id(&z, &col, &row)?;
-    let ids = vec![dataset_of(&state, &id)?.id];
-    render(&state, &ids, tile, query.as_deref(), &headers).await
+    let ids = vec![dataset_of(&state, &scope, &id)?.id];
+    render(&state, &scope, &ids, tile, query.as_deref(), &headers).await
 }
 
 fn tile_id(z: &str, x: &str, y: &str) -> ApiResult<TileId> {
@@ -79,6 +83,7 @@ fn tile_id(z: &str, x: &str, y: &str) -> ApiResult<TileId> {
 
 async fn render(
     state: &AppState,
+    scope: &Scope,
     ids: &[DatasetId],
     tile: TileId,
     query: Option<&str>,
@@ -104,7 +109,7 @@ async fn render(
         None => FilterLang::Text,
     };
     let filter = params.get("filter");
-    let versions = state.console.versions(ids)?;
+    let versions = state.console.versions(scope, ids)?;
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     (
         ids,
@@ -145,7 +150,7 @@ async fn render(
     metrics::counter!("geoconsole_tiles_rendered_total").increment(1);
     let rendered = state
         .console
-        .tile(ids, tile, datetime, filter.map(|f| (f, lang)))
+        .tile(scope, ids, tile, datetime, filter.map(|f| (f, lang)))
         .await?;
     let bytes = Arc::new(rendered.bytes);
     state.tiles.put(key, Arc::clone(&bytes));
@@ -174,19 +179,20 @@ fn tile_response(status: StatusCode, etag: &str, body: Body) -> Response {
 /// TileJSON 3.0.0 for one or more datasets.
 pub async fn tilejson(
     State(state): State<AppState>,
+    Caller(scope): Caller,
     Path(list): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let params = Params::parse(query.as_deref())?;
     params.only(TILE_PARAMETERS, |_| false)?;
-    let ids = dataset_list(&state, &list)?;
+    let ids = dataset_list(&state, &scope, &list)?;
     let base = state.base_url(&headers);
     let mut layers = Vec::new();
     let mut bounds: Option<geoconsole_model::Bbox> = None;
     let mut names = Vec::new();
     for id in &ids {
-        let d = dataset_of(&state, id.as_str())?;
+        let d = dataset_of(&state, &scope, id.as_str())?;
         let fields: serde_json::Map<String, Value> = d
             .schema
             .fields()
@@ -323,12 +329,13 @@ fn tileset_json(base: &str, dataset: &geoconsole_model::Dataset) -> Value {
 
 pub async fn collection_tilesets(
     State(state): State<AppState>,
+    Caller(scope): Caller,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     Params::parse(query.as_deref())?.only(&["f"], |_| false)?;
-    let dataset = dataset_of(&state, &id)?;
+    let dataset = dataset_of(&state, &scope, &id)?;
     let base = state.base_url(&headers);
     let body = json!({"tilesets": [tileset_json(&base, &dataset)]});
     Ok(json_response(
@@ -340,6 +347,7 @@ pub async fn collection_tilesets(
 
 pub async fn collection_tileset(
     State(state): State<AppState>,
+    Caller(scope): Caller,
     Path((id, matrix_set)): Path<(String, String)>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
@@ -350,7 +358,7 @@ pub async fn collection_tileset(
             "tile matrix set '{matrix_set}' is not offered; use WebMercatorQuad"
         )));
     }
-    let dataset = dataset_of(&state, &id)?;
+    let dataset = dataset_of(&state, &scope, &id)?;
     let base = state.base_url(&headers);
     Ok(json_response(
         StatusCode::OK,

@@ -267,7 +267,11 @@ async fn risk_as_of_equals_a_fresh_computation_on_the_data_as_it_was() {
     let past = then.console();
     let model = geoconsole_scenario::demo_risk_model();
     let mut copied_events = 0;
-    for d in console.datasets().await.expect("datasets") {
+    for d in console
+        .datasets(&geoconsole_app::Scope::everything())
+        .await
+        .expect("datasets")
+    {
         let mut features = Vec::new();
         let mut query = FeatureQuery {
             datetime: d.time_fields.start.as_ref().map(|_| DateTimeFilter {
@@ -278,7 +282,10 @@ async fn risk_as_of_equals_a_fresh_computation_on_the_data_as_it_was() {
             ..FeatureQuery::default()
         };
         loop {
-            let page = console.query(&d.id, &query).await.expect("page");
+            let page = console
+                .query(&geoconsole_app::Scope::everything(), &d.id, &query)
+                .await
+                .expect("page");
             features.extend(page.features);
             match page.next {
                 Some(next) => query.cursor = Some(next),
@@ -317,8 +324,14 @@ async fn risk_as_of_equals_a_fresh_computation_on_the_data_as_it_was() {
         model: Some(model),
         as_of: Some(as_of),
     };
-    let replayed = console.risk(request.clone()).await.expect("as-of score");
-    let fresh = past.risk(request).await.expect("fresh score");
+    let replayed = console
+        .risk(&geoconsole_app::Scope::everything(), request.clone())
+        .await
+        .expect("as-of score");
+    let fresh = past
+        .risk(&geoconsole_app::Scope::everything(), request)
+        .await
+        .expect("fresh score");
     assert!(
         replayed.sites.len() > 50,
         "the demo has sites at risk: {}",

@@ -280,6 +280,10 @@ async fn schemathesis_finds_no_server_error_and_no_schema_violation() {
             "--seed".into(),
             "1".into(),
             "--no-color".into(),
+            // The server's own limit: an unoptimised build computing the demo's whole exposure on a busy
+            // two-core machine took 10 s, schemathesis's default, and was reported as a network error.
+            "--request-timeout".into(),
+            "30".into(),
         ],
     )
     .await;

@@ -53,7 +53,10 @@ async fn features_by_id(
 
 async fn version(server: &TestServer, dataset: &str) -> u64 {
     let id = DatasetId::new(dataset).expect("id");
-    server.console.versions(&[id]).expect("versions")[0]
+    server
+        .console
+        .versions(&geoconsole_app::Scope::everything(), &[id])
+        .expect("versions")[0]
 }
 
 #[tokio::test]

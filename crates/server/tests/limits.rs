@@ -325,7 +325,7 @@ async fn features_beyond_the_limits_and_json_nested_deep_case1_are_refused_clean
     assert!(
         served
             .console
-            .datasets()
+            .datasets(&geoconsole_app::Scope::everything())
             .await
             .expect("datasets")
             .is_empty(),

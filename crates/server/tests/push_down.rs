@@ -49,6 +49,7 @@ async fn ids(console: &Console, request: ItemsRequest) -> Vec<String> {
     loop {
         let got = console
             .items(
+                &geoconsole_app::Scope::everything(),
                 &id,
                 ItemsRequest {
                     page,
@@ -182,11 +183,23 @@ async fn the_database_answers_like_the_index() {
     ] {
         let tile = TileId::new(z, x, y).expect("tile");
         let a = indexed
-            .tile(&earthquakes, tile, None, None)
+            .tile(
+                &geoconsole_app::Scope::everything(),
+                &earthquakes,
+                tile,
+                None,
+                None,
+            )
             .await
             .expect("index tile");
         let b = pushed
-            .tile(&earthquakes, tile, None, None)
+            .tile(
+                &geoconsole_app::Scope::everything(),
+                &earthquakes,
+                tile,
+                None,
+                None,
+            )
             .await
             .expect("database tile");
         let (a, b) = (tile_ids(&a.bytes), tile_ids(&b.bytes));
@@ -203,6 +216,7 @@ async fn the_database_answers_like_the_index() {
     assert!(compared > 2000, "the tiles held features ({compared})");
     let a = indexed
         .tile(
+            &geoconsole_app::Scope::everything(),
             &earthquakes,
             TileId::new(1, 0, 0).expect("tile"),
             Some(window),
@@ -212,6 +226,7 @@ async fn the_database_answers_like_the_index() {
         .expect("index tile");
     let b = pushed
         .tile(
+            &geoconsole_app::Scope::everything(),
             &earthquakes,
             TileId::new(1, 0, 0).expect("tile"),
             Some(window),
@@ -247,11 +262,11 @@ async fn the_database_answers_like_the_index() {
             ..ExposureRequest::default()
         };
         let a = indexed
-            .exposure(request.clone())
+            .exposure(&geoconsole_app::Scope::everything(), request.clone())
             .await
             .expect("exposure from the index");
         let b = pushed
-            .exposure(request)
+            .exposure(&geoconsole_app::Scope::everything(), request)
             .await
             .expect("exposure with the database");
         let summary = |r: &geoconsole_app::ExposureReport| {
@@ -385,11 +400,23 @@ async fn dense_point_tiles_are_clustered_by_the_database_as_by_the_index() {
     for (z, x, y) in [(4, 8, 5), (5, 16, 11), (9, 268, 181)] {
         let tile = TileId::new(z, x, y).expect("tile");
         let a = indexed
-            .tile(&dense, tile, None, None)
+            .tile(
+                &geoconsole_app::Scope::everything(),
+                &dense,
+                tile,
+                None,
+                None,
+            )
             .await
             .expect("index tile");
         let b = pushed
-            .tile(&dense, tile, None, None)
+            .tile(
+                &geoconsole_app::Scope::everything(),
+                &dense,
+                tile,
+                None,
+                None,
+            )
             .await
             .expect("database tile");
         let (a, b) = (clustered(&a.bytes), clustered(&b.bytes));

@@ -1,6 +1,7 @@
 //! What several console instances sharing one store need from it: news of every commit, whoever made it,
 //! and one leader at a time for the work that must happen once cluster-wide (polling feeds, delivering
-//! webhooks). A store only one process opens (the GeoPackage file) has no news to give and always leads.
+//! webhooks). Both stores give both: PostGIS with `NOTIFY` and advisory locks, the GeoPackage with a change
+//! log its triggers fill and a lock file (a console, the command line and cron jobs share one file).
 
 use std::fmt::Debug;
 
@@ -17,6 +18,8 @@ pub enum ClusterEvent {
     Alerts { up_to: i64 },
     /// An alert moved along its lifecycle (acknowledged, resolved).
     AlertChanged { seq: i64 },
+    /// A feed was added, changed or removed: the leader's scheduler looks at the feeds again.
+    Feeds,
     /// The news channel was interrupted and is back: anything may have changed meanwhile.
     Resynchronise,
 }

@@ -1,9 +1,13 @@
 //! Copying everything one store holds into another, through the traits alone, so any backend migrates to
 //! any other (GeoPackage ↔ PostGIS): datasets with their metadata and features, then rules, feeds,
 //! accounts, tokens, alerts with their lifecycle, and the audit log. Each dataset is written in one
-//! transaction and counted back from the target before the next begins.
+//! transaction and counted back from the target before the next begins. A caller's [`CopyCheck`] sees every
+//! dataset and page before it is written (the CLI runs the data-protection guard there: a copy is a way in
+//! like an import, and a store made elsewhere may hold what an import refuses).
 
-use geoconsole_model::{Dataset, DatasetId};
+use std::sync::Arc;
+
+use geoconsole_model::{Dataset, DatasetId, Feature};
 use geoconsole_query::FeatureQuery;
 
 use crate::{
@@ -20,12 +24,46 @@ pub struct Stores<'a> {
     pub access: &'a dyn AccessStore,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct CopyOptions {
     /// Only these datasets (and nothing but datasets); empty: everything.
     pub datasets: Vec<DatasetId>,
     /// Replace datasets the target already has instead of refusing.
     pub replace: bool,
+    /// Looks at each dataset and its features before they are written.
+    pub check: Option<Arc<dyn CopyCheck>>,
+}
+
+impl std::fmt::Debug for CopyOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CopyOptions")
+            .field("datasets", &self.datasets)
+            .field("replace", &self.replace)
+            .field("check", &self.check.is_some())
+            .finish()
+    }
+}
+
+/// What a copy shows its caller before writing. The store knows nothing of what is checked; a refusal
+/// stops the copy with its reason, and nothing of the refused dataset is written.
+pub trait CopyCheck: Send + Sync {
+    /// Each chosen dataset, all of them before anything is copied.
+    fn dataset(&self, dataset: &Dataset) -> Result<(), String>;
+    /// The check for one dataset's features, given page by page in order.
+    fn features(&self, dataset: &Dataset) -> Box<dyn FeatureCheck>;
+}
+
+/// Checks one dataset's features as a copy reads them; it may change them (remove columns) before they
+/// are written.
+pub trait FeatureCheck: Send {
+    fn page(&mut self, features: &mut [Feature]) -> Result<(), String>;
+}
+
+fn refused(dataset: &DatasetId, why: &str) -> StoreError {
+    StoreError::new(
+        StoreErrorKind::Invalid,
+        format!("dataset '{dataset}': {why}"),
+    )
 }
 
 /// What the copy is doing, for progress bars.
@@ -94,12 +132,19 @@ pub async fn copy(
             }
         }
     }
+    if let Some(check) = &options.check {
+        for d in &chosen {
+            check.dataset(d).map_err(|why| refused(&d.id, &why))?;
+        }
+    }
     for dataset in chosen {
+        let pages = options.check.as_ref().map(|c| c.features(dataset));
         let copied = copy_dataset(
             from.features,
             to.features,
             dataset,
             options.replace,
+            pages,
             progress,
         )
         .await?;
@@ -174,6 +219,7 @@ async fn copy_dataset(
     to: &dyn FeatureStore,
     dataset: &Dataset,
     replace: bool,
+    mut pages: Option<Box<dyn FeatureCheck>>,
     progress: &mut (dyn FnMut(CopyProgress<'_>) + Send),
 ) -> StoreResult<u64> {
     progress(CopyProgress::Dataset {
@@ -202,7 +248,13 @@ async fn copy_dataset(
     };
     let mut copied = 0_u64;
     loop {
-        let page = from.query(&dataset.id, &query).await?;
+        let mut page = from.query(&dataset.id, &query).await?;
+        if let Some(check) = pages.as_mut()
+            && let Err(why) = check.page(&mut page.features)
+        {
+            let _ = writer.abort().await;
+            return Err(refused(&dataset.id, &why));
+        }
         copied += page.features.len() as u64;
         writer.write(page.features).await?;
         progress(CopyProgress::Features(copied));

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::Utc;
+use geoconsole_access::Scope;
 use geoconsole_model::{Dataset, DatasetId, DatasetKind, Feature};
 use geoconsole_query::{DateTimeFilter, FeatureQuery, FilterLang};
 use geoconsole_store::{
@@ -198,7 +199,7 @@ impl Console {
     /// is already stored is history (see [`Console::dry_run`]), not news.
     pub async fn put_rule(&self, rule: Rule) -> AppResult<Rule> {
         let alerting = self.alerting()?;
-        let datasets = self.datasets().await?;
+        let datasets = self.datasets(&Scope::everything()).await?;
         rule.check(&datasets)?;
         let marks = self
             .watched(&rule, &datasets)
@@ -250,7 +251,7 @@ impl Console {
     /// What `rule` would have raised on the stored data (events active in `window`, all when `None`),
     /// without storing or sending anything.
     pub async fn dry_run(&self, rule: Rule, window: Option<DateTimeFilter>) -> AppResult<DryRun> {
-        let datasets = self.datasets().await?;
+        let datasets = self.datasets(&Scope::everything()).await?;
         rule.check(&datasets)?;
         let mut alerts = Vec::new();
         for d in self.watched(&rule, &datasets) {
@@ -356,7 +357,7 @@ impl Console {
         if rules.is_empty() {
             return Ok(0);
         }
-        let datasets = self.datasets().await?;
+        let datasets = self.datasets(&Scope::everything()).await?;
         let mut raised = 0;
         for rule in rules.iter().filter(|r| r.enabled) {
             if !self
@@ -397,7 +398,7 @@ impl Console {
         let Some(alerting) = &self.alerting else {
             return Ok(0);
         };
-        let datasets = self.datasets().await?;
+        let datasets = self.datasets(&Scope::everything()).await?;
         let mut raised = 0;
         for rule in self.rules().await?.iter().filter(|r| r.enabled) {
             let marks = alerting.store.marks(&rule.id).await?;
@@ -561,14 +562,17 @@ impl Console {
                 let as_of = window.as_ref().and_then(|w| w.end).unwrap_or(now);
                 let site_ids = ids(sites)?;
                 let report = self
-                    .risk(RiskRequest {
-                        sites: site_ids.clone(),
-                        model: None,
-                        as_of: Some(as_of),
-                    })
+                    .risk(
+                        &Scope::everything(),
+                        RiskRequest {
+                            sites: site_ids.clone(),
+                            model: None,
+                            as_of: Some(as_of),
+                        },
+                    )
                     .await?;
                 let allowed = self
-                    .sites_of(&site_ids)
+                    .sites_of(&Scope::everything(), &site_ids)
                     .await?
                     .into_iter()
                     .map(|s| ((s.dataset, s.id), ()))
@@ -586,20 +590,23 @@ impl Console {
                 sites,
             } => {
                 let report = self
-                    .trends(TrendRequest {
-                        sites: ids(sites)?,
-                        dataset: DatasetId::new(counted)
-                            .map_err(|e| AppError::new(AppErrorKind::Input, e.message()))?,
-                        radius_km: *radius_km,
-                        period: *period,
-                        periods: *periods,
-                        end: window.as_ref().and_then(|w| w.end),
-                        sum: sum.clone(),
-                        rule: geoconsole_analytics::AnomalyRule {
-                            threshold_sd: *threshold_sd,
-                            min_current: *min_current,
+                    .trends(
+                        &Scope::everything(),
+                        TrendRequest {
+                            sites: ids(sites)?,
+                            dataset: DatasetId::new(counted)
+                                .map_err(|e| AppError::new(AppErrorKind::Input, e.message()))?,
+                            radius_km: *radius_km,
+                            period: *period,
+                            periods: *periods,
+                            end: window.as_ref().and_then(|w| w.end),
+                            sum: sum.clone(),
+                            rule: geoconsole_analytics::AnomalyRule {
+                                threshold_sd: *threshold_sd,
+                                min_current: *min_current,
+                            },
                         },
-                    })
+                    )
                     .await?;
                 Ok(anomaly_alerts(rule, &report, now))
             }
@@ -707,7 +714,7 @@ impl Console {
         for d in &chosen {
             let filter = compile(d, site_where)?;
             refs.extend(
-                self.sites_of(std::slice::from_ref(&d.id))
+                self.sites_of(&Scope::everything(), std::slice::from_ref(&d.id))
                     .await?
                     .into_iter()
                     .filter(|s| filter.as_ref().is_none_or(|f| f.matches(&s.feature))),

@@ -8,7 +8,9 @@ use crate::output::{self, DATASET_HEADER, count};
 pub async fn run(console: &Console, command: &DatasetsCommand, cli: &Cli) -> Result<()> {
     match command {
         DatasetsCommand::List => {
-            let datasets = console.datasets().await?;
+            let datasets = console
+                .datasets(&geoconsole_app::Scope::everything())
+                .await?;
             if cli.json {
                 return output::print_json(&datasets);
             }
@@ -23,7 +25,9 @@ pub async fn run(console: &Console, command: &DatasetsCommand, cli: &Cli) -> Res
             output::print_table(&DATASET_HEADER, &rows);
         }
         DatasetsCommand::Show { dataset } => {
-            let d = console.dataset(&dataset_id(dataset)?).await?;
+            let d = console
+                .dataset(&geoconsole_app::Scope::everything(), &dataset_id(dataset)?)
+                .await?;
             if cli.json {
                 return output::print_json(&d);
             }

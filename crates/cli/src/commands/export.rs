@@ -20,7 +20,9 @@ pub async fn run(console: &Console, args: &ExportArgs, cli: &Cli) -> Result<()> 
     let query = query_of(&args.filter, args.limit)?;
     let id = dataset_id(&args.dataset)?;
     // Check the dataset before creating the file, so a typo does not leave an empty file behind.
-    let dataset = console.dataset(&id).await?;
+    let dataset = console
+        .dataset(&geoconsole_app::Scope::everything(), &id)
+        .await?;
     if to_stdout
         && !matches!(
             format,
@@ -44,7 +46,11 @@ pub async fn run(console: &Console, args: &ExportArgs, cli: &Cli) -> Result<()> 
                 .filter_lang
                 .parse()
                 .map_err(|e| anyhow!("--filter-lang: {e}"))?;
-            Some(console.compile_filter(&id, text, lang).await?)
+            Some(
+                console
+                    .compile_filter(&geoconsole_app::Scope::everything(), &id, text, lang)
+                    .await?,
+            )
         }
         None => None,
     };
@@ -64,7 +70,15 @@ pub async fn run(console: &Console, args: &ExportArgs, cli: &Cli) -> Result<()> 
         })
     };
     let result = console
-        .export(&id, format, query, filter, out, Some(written))
+        .export(
+            &geoconsole_app::Scope::everything(),
+            &id,
+            format,
+            query,
+            filter,
+            out,
+            Some(written),
+        )
         .await;
     ticker.abort();
     bar.finish_and_clear();

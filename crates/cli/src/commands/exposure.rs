@@ -21,7 +21,9 @@ pub async fn run(console: &Console, args: &ExposureArgs, cli: &Cli) -> Result<()
         nearest_only: args.nearest_only,
         ..ExposureRequest::default()
     };
-    let report = console.exposure(request).await?;
+    let report = console
+        .exposure(&geoconsole_app::Scope::everything(), request)
+        .await?;
     let mut out = std::io::stdout().lock();
     if args.geojson {
         serde_json::to_writer(&mut out, &report.to_geojson())?;

@@ -84,7 +84,6 @@ pub async fn run(console: &Console, args: &ImportArgs, cli: &Cli) -> Result<()> 
             drop: args.drop_column.iter().cloned().collect(),
             allow: args.allow_column.iter().cloned().collect(),
         },
-        guard: true,
         limits: geoconsole_app::FeatureLimits {
             max_vertices: args.max_vertices,
             max_properties_bytes: args.max_properties_bytes,

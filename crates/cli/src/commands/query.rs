@@ -13,7 +13,13 @@ use crate::commands::{dataset_id, query_of};
 pub async fn run(console: &Console, args: &QueryArgs) -> Result<()> {
     let mut query = query_of(&args.filter, Some(FeatureQuery::checked_limit(args.limit)?))?;
     query.cursor = args.cursor.clone().map(Cursor);
-    let page = console.query(&dataset_id(&args.dataset)?, &query).await?;
+    let page = console
+        .query(
+            &geoconsole_app::Scope::everything(),
+            &dataset_id(&args.dataset)?,
+            &query,
+        )
+        .await?;
     let features = page
         .features
         .iter()

@@ -20,15 +20,18 @@ pub async fn run(console: &Console, args: &RiskArgs, cli: &Cli) -> Result<()> {
         })
         .transpose()?;
     let report = console
-        .risk(RiskRequest {
-            sites: dataset_ids(&args.sites)?,
-            model,
-            as_of: args
-                .as_of
-                .as_deref()
-                .map(|t| instant(t, "--as-of"))
-                .transpose()?,
-        })
+        .risk(
+            &geoconsole_app::Scope::everything(),
+            RiskRequest {
+                sites: dataset_ids(&args.sites)?,
+                model,
+                as_of: args
+                    .as_of
+                    .as_deref()
+                    .map(|t| instant(t, "--as-of"))
+                    .transpose()?,
+            },
+        )
         .await?;
     let mut out = std::io::stdout().lock();
     if cli.json {
@@ -63,23 +66,26 @@ pub async fn run(console: &Console, args: &RiskArgs, cli: &Cli) -> Result<()> {
 /// Prints each site's series judgement, anomalies first.
 pub async fn trends(console: &Console, args: &TrendsArgs, cli: &Cli) -> Result<()> {
     let report = console
-        .trends(TrendRequest {
-            sites: dataset_ids(&args.sites)?,
-            dataset: dataset_id(&args.dataset)?,
-            radius_km: args.radius_km,
-            period: Period::parse(&args.period).map_err(anyhow::Error::msg)?,
-            periods: args.periods,
-            end: args
-                .end
-                .as_deref()
-                .map(|t| instant(t, "--end"))
-                .transpose()?,
-            sum: args.sum.clone(),
-            rule: AnomalyRule {
-                threshold_sd: args.threshold_sd,
-                min_current: args.min_current,
+        .trends(
+            &geoconsole_app::Scope::everything(),
+            TrendRequest {
+                sites: dataset_ids(&args.sites)?,
+                dataset: dataset_id(&args.dataset)?,
+                radius_km: args.radius_km,
+                period: Period::parse(&args.period).map_err(anyhow::Error::msg)?,
+                periods: args.periods,
+                end: args
+                    .end
+                    .as_deref()
+                    .map(|t| instant(t, "--end"))
+                    .transpose()?,
+                sum: args.sum.clone(),
+                rule: AnomalyRule {
+                    threshold_sd: args.threshold_sd,
+                    min_current: args.min_current,
+                },
             },
-        })
+        )
         .await?;
     let mut out = std::io::stdout().lock();
     if cli.json {

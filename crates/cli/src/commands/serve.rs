@@ -47,6 +47,7 @@ pub async fn run(
         bind: args.bind,
         tile_cache_bytes: args.tile_cache_mb.saturating_mul(1024 * 1024),
         public_url: args.public_url.clone(),
+        cors_origins: args.cors_origins.clone(),
         rate_per_second: args.rate_limit,
         rate_burst: args.rate_burst,
         upload_limit_bytes: args.upload_limit_mb.saturating_mul(1024 * 1024),

@@ -1,11 +1,13 @@
 //! Feed readers: a fetched body in, items out. Each item is a feature with a stable id (the source's own,
 //! or one derived from the fields that identify it), its time, and what earlier items it updates or cancels.
-//! Items that cannot be placed or are not real events are skipped with a reason, never guessed.
+//! Items that cannot be placed or are not real events are skipped with a reason, never guessed. What the
+//! readers made passes the data-protection guard ([`check_items`]) before anything is written.
 
 mod cap;
 mod firms;
 mod georss;
 mod nws;
+mod protection;
 pub(crate) mod xml;
 
 use std::io::Cursor;
@@ -21,6 +23,7 @@ use sha2::{Digest, Sha256};
 use crate::spec::{FeedFormat, FeedSpec};
 
 pub use cap::CAP_STATE;
+pub use protection::check_items;
 
 /// What an item does to earlier ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,393 @@
+//! What values give away: emails, phone numbers and staff numbers one by one (cheap byte tests first,
+//! since they run on every value of every imported feature), person names and phone numbers written as
+//! numbers by their share of a column's first values.
+
+use serde_json::Number;
+
+use super::Category;
+
+pub(crate) fn is_email(text: &str) -> bool {
+    let Some(at) = text.find('@') else {
+        return false;
+    };
+    let (local, domain) = (&text[..at], &text[at + 1..]);
+    !local.is_empty()
+        && local.len() <= 64
+        && !local.contains(char::is_whitespace)
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && domain
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '.' || c == '-')
+}
+
+/// International or grouped phone numbers: `+44 20 7946 0958`, `(555) 123-4567`, `555-123-4567`. Plain
+/// digit runs (ids, counts) and numbers, dates and times are not phones.
+pub(crate) fn is_phone(text: &str) -> bool {
+    let text = text.trim();
+    let digits = text.bytes().filter(u8::is_ascii_digit).count();
+    if !(7..=15).contains(&digits) || text.len() > 24 {
+        return false;
+    }
+    if !text
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b' ' | b'-' | b'.' | b'(' | b')' | b'+'))
+    {
+        return false;
+    }
+    // E.164 (`+15551234567`) parses as a number but is written as a phone.
+    if text.starts_with('+') && !text.contains('.') {
+        return true;
+    }
+    if text.parse::<f64>().is_ok() {
+        return false;
+    }
+    // 2024-05-01, 2024.05.01, 12.05.2024: dates, not phones.
+    let groups: Vec<&str> = text
+        .split(['-', '.', ' '])
+        .filter(|g| !g.is_empty())
+        .collect();
+    let lengths: Vec<usize> = groups.iter().map(|g| g.len()).collect();
+    let date = match lengths.as_slice() {
+        [4, a, b] | [a, b, 4] => *a <= 2 && *b <= 2,
+        _ => false,
+    };
+    if date || text.contains(':') {
+        return false;
+    }
+    let international = text.starts_with('+');
+    let grouped = text.contains(['(', ' ', '-']) || groups.len() >= 3;
+    international || grouped
+}
+
+/// `EMP-10234`, `STAFF0042`, `E123456` style staff numbers.
+pub(crate) fn is_staff_number(text: &str) -> bool {
+    // Runs on every text value of every imported feature: compares bytes in place, allocates nothing.
+    let text = text.trim().as_bytes();
+    [b"EMP".as_slice(), b"STAFF", b"PERS"].iter().any(|prefix| {
+        text.len() > prefix.len() && text[..prefix.len()].eq_ignore_ascii_case(prefix) && {
+            let mut rest = &text[prefix.len()..];
+            while let [b'-' | b'_' | b'#' | b' ', tail @ ..] = rest {
+                rest = tail;
+            }
+            (3..=10).contains(&rest.len()) && rest.iter().all(u8::is_ascii_digit)
+        }
+    })
+}
+
+pub(crate) fn looks_like_person_name(text: &str) -> bool {
+    let parts: Vec<&str> = text.split_whitespace().collect();
+    if !(2..=3).contains(&parts.len()) {
+        return false;
+    }
+    let capitalised = parts.iter().all(|p| {
+        let mut chars = p.chars();
+        chars.next().is_some_and(char::is_uppercase)
+            && chars.all(|c| c.is_alphabetic() || c == '-' || c == '\'')
+    });
+    capitalised && GIVEN_NAMES.contains(&parts[0].to_lowercase().as_str())
+}
+
+/// The category one value puts its column in, if any.
+pub(crate) fn category_of_value(value: &str) -> Option<Category> {
+    if value.contains('@') {
+        // An address inside free text is still an address, whatever punctuation ends its sentence
+        // (regression: `write to ann@example.org.` was not found for its full stop).
+        let found = value
+            .split(|c: char| {
+                c.is_whitespace() || matches!(c, ',' | ';' | '<' | '>' | '(' | ')' | '"' | '\'')
+            })
+            .any(|w| is_email(w.trim_matches(|c: char| !c.is_alphanumeric())));
+        if found {
+            return Some(Category::Email);
+        }
+    }
+    if value.len() > 256 {
+        // Free text: a phone or staff number is a whole value, not words in a paragraph.
+        return None;
+    }
+    if is_phone(value) {
+        return Some(Category::Phone);
+    }
+    if is_staff_number(value) {
+        return Some(Category::StaffId);
+    }
+    None
+}
+
+/// Phone numbers written as JSON numbers lose their leading zero or `+`: a national number has 9 to 11
+/// digits, an international one up to 15.
+const PHONE_NUMBER_DIGITS: std::ops::RangeInclusive<usize> = 9..=15;
+/// A phone number written as digits alone (`"01511234567"`, `"+4915112345678"`).
+const PHONE_DIGITS: std::ops::RangeInclusive<usize> = 7..=15;
+
+fn digit_count(mut n: u64) -> usize {
+    let mut count = 1;
+    while n >= 10 {
+        n /= 10;
+        count += 1;
+    }
+    count
+}
+
+/// A number in a column named for mobiles (`mobile`, `handy`) with as many digits as a phone number.
+pub(crate) fn is_phone_number_value(number: &Number) -> bool {
+    number
+        .as_u64()
+        .is_some_and(|n| PHONE_NUMBER_DIGITS.contains(&digit_count(n)))
+}
+
+/// Text that is a phone number's digits alone, in a column named for mobiles.
+pub(crate) fn is_digit_phone(text: &str) -> bool {
+    let text = text.trim();
+    let digits = text
+        .strip_prefix('+')
+        .or_else(|| text.strip_prefix("00"))
+        .unwrap_or(text);
+    PHONE_DIGITS.contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Mobile numbers in international form without the `+`, by country code, mobile prefix and length, in the
+/// EU and its neighbours. North American numbers (`1` and ten digits) are left out: OpenStreetMap ids have
+/// the same shape.
+const MOBILE_SHAPES: &[(&str, usize, usize)] = &[
+    ("4915", 12, 13),
+    ("4916", 12, 13),
+    ("4917", 12, 13),
+    ("447", 12, 12),
+    ("336", 11, 11),
+    ("337", 11, 11),
+    ("346", 11, 11),
+    ("347", 11, 11),
+    ("393", 11, 12),
+    ("316", 11, 11),
+    ("485", 11, 11),
+    ("486", 11, 11),
+    ("487", 11, 11),
+    ("488", 11, 11),
+    ("3519", 12, 12),
+    ("324", 11, 11),
+    ("436", 11, 13),
+    ("417", 11, 11),
+    ("3538", 12, 12),
+    ("467", 11, 11),
+];
+
+pub(crate) fn digits_have_mobile_shape(digits: &str) -> bool {
+    digits.bytes().all(|b| b.is_ascii_digit())
+        && MOBILE_SHAPES.iter().any(|(prefix, shortest, longest)| {
+            digits.starts_with(prefix) && (*shortest..=*longest).contains(&digits.len())
+        })
+}
+
+/// A value shaped like a mobile number in international form: a number, or digits with an optional `+`
+/// or `00`. One such value proves nothing (an id may have the shape); most of a column's values do.
+pub(crate) fn has_mobile_shape(value: &serde_json::Value) -> Option<bool> {
+    match value {
+        serde_json::Value::Number(n) => Some(
+            n.as_u64()
+                .is_some_and(|n| digits_have_mobile_shape(&n.to_string())),
+        ),
+        serde_json::Value::String(text) => {
+            let text = text.trim();
+            let digits = text
+                .strip_prefix('+')
+                .or_else(|| text.strip_prefix("00"))
+                .unwrap_or(text);
+            (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| digits_have_mobile_shape(digits))
+        }
+        _ => None,
+    }
+}
+
+/// Common given names across languages, for recognising person names by value. A column counts as names
+/// when most of its values are two or three capitalised words starting with one of these.
+const GIVEN_NAMES: &[&str] = &[
+    "aaron",
+    "adam",
+    "ahmed",
+    "aisha",
+    "alan",
+    "alex",
+    "alexander",
+    "alice",
+    "ali",
+    "amanda",
+    "amy",
+    "ana",
+    "andrea",
+    "andrew",
+    "angela",
+    "anna",
+    "anne",
+    "anthony",
+    "antonio",
+    "barbara",
+    "ben",
+    "benjamin",
+    "brian",
+    "carlos",
+    "carol",
+    "catherine",
+    "charles",
+    "chen",
+    "chris",
+    "christian",
+    "christopher",
+    "claire",
+    "daniel",
+    "david",
+    "deborah",
+    "diana",
+    "dmitri",
+    "donald",
+    "dorothy",
+    "edward",
+    "elena",
+    "elizabeth",
+    "emily",
+    "emma",
+    "eric",
+    "fatima",
+    "francesco",
+    "frank",
+    "gary",
+    "george",
+    "giulia",
+    "hannah",
+    "hans",
+    "helen",
+    "henry",
+    "hiroshi",
+    "ibrahim",
+    "isabel",
+    "ivan",
+    "jack",
+    "james",
+    "jan",
+    "jane",
+    "jason",
+    "jean",
+    "jennifer",
+    "jessica",
+    "joao",
+    "john",
+    "jonathan",
+    "jose",
+    "joseph",
+    "joshua",
+    "juan",
+    "julia",
+    "karen",
+    "kate",
+    "kenji",
+    "kevin",
+    "laura",
+    "li",
+    "linda",
+    "lisa",
+    "lucas",
+    "luis",
+    "maria",
+    "marie",
+    "mark",
+    "martin",
+    "mary",
+    "matthew",
+    "michael",
+    "michelle",
+    "mohamed",
+    "mohammed",
+    "muhammad",
+    "nancy",
+    "nicole",
+    "olga",
+    "patricia",
+    "paul",
+    "pedro",
+    "peter",
+    "pierre",
+    "priya",
+    "rahul",
+    "raj",
+    "rebecca",
+    "richard",
+    "robert",
+    "ronald",
+    "rosa",
+    "ryan",
+    "sandra",
+    "sarah",
+    "sergei",
+    "sophie",
+    "stephen",
+    "steven",
+    "susan",
+    "thomas",
+    "timothy",
+    "wang",
+    "wei",
+    "william",
+    "yuki",
+    "zhang",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_give_away_emails_phones_and_staff_numbers_but_not_numbers_or_dates() {
+        assert!(is_email("ann.smith@example.com"));
+        assert!(!is_email("@handle"));
+        assert!(!is_email("M 4.5 @ 10 km"));
+        for phone in [
+            "+44 20 7946 0958",
+            "(555) 123-4567",
+            "555-123-4567",
+            "+15551234567",
+            "030 1234567",
+        ] {
+            assert!(is_phone(phone), "{phone}");
+        }
+        for not_phone in [
+            "2024-05-01",
+            "12.05.2024",
+            "1234567",
+            "-122.419416",
+            "37.7749",
+            "2024-05-01 12:30",
+            "10000000",
+        ] {
+            assert!(!is_phone(not_phone), "{not_phone}");
+        }
+        assert!(is_staff_number("EMP-10234") && is_staff_number("staff0042"));
+        assert!(!is_staff_number("EMPIRE STATE") && !is_staff_number("EMP-1"));
+        assert_eq!(
+            category_of_value("Contact: ann@example.org for access"),
+            Some(Category::Email)
+        );
+        assert_eq!(category_of_value("Warehouse 7"), None);
+    }
+
+    #[test]
+    fn numbers_are_phones_only_in_a_phone_column_or_by_their_shape_in_a_share() {
+        let n = |v: u64| serde_json::Number::from(v);
+        assert!(is_phone_number_value(&n(4_915_112_345_678)));
+        assert!(!is_phone_number_value(&n(12_345)));
+        assert!(is_digit_phone("+4915112345678") && is_digit_phone("01511234567"));
+        assert!(!is_digit_phone("12a45678") && !is_digit_phone("123"));
+        let shaped = |v: serde_json::Value| has_mobile_shape(&v);
+        assert_eq!(shaped(serde_json::json!(4_915_112_345_678_u64)), Some(true));
+        assert_eq!(shaped(serde_json::json!("+447700900123")), Some(true));
+        assert_eq!(shaped(serde_json::json!(12_345_678_901_u64)), Some(false));
+        assert_eq!(
+            shaped(serde_json::json!(1_704_067_200_000_u64)),
+            Some(false)
+        );
+        assert_eq!(shaped(serde_json::json!(4.5)), Some(false));
+        assert_eq!(shaped(serde_json::json!("Depot")), None);
+    }
+}
