@@ -40,9 +40,15 @@ impl Throttle {
         }
     }
 
+    /// An account name is kept as its digest: the names tried are the attacker's to choose, and a flood
+    /// of megabyte-long ones would otherwise be kept whole (up to `MAX_KEYS` of them).
+    fn account_key(account: &str) -> String {
+        format!("a:{}", crate::secret::digest(&account.to_lowercase()))
+    }
+
     fn keys(account: &str, address: &str) -> [(String, usize); 2] {
         [
-            (format!("a:{}", account.to_lowercase()), 0),
+            (Self::account_key(account), 0),
             (format!("ip:{address}"), 1),
         ]
     }
@@ -106,13 +112,26 @@ impl Throttle {
         self.failures
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&format!("a:{}", account.to_lowercase()));
+            .remove(&Self::account_key(account));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 18 (found by the upload work): names tried were kept whole, up to 1 MiB each.
+    #[test]
+    fn remembered_names_take_the_same_room_however_long_they_are() {
+        let throttle = Throttle::new(ThrottleLimits::default());
+        throttle.failed(&"x".repeat(1 << 20), "10.0.0.1");
+        let failures = throttle.failures.lock().expect("lock");
+        assert!(
+            failures.keys().all(|k| k.len() < 80),
+            "{:?}",
+            failures.keys().map(String::len).collect::<Vec<_>>()
+        );
+    }
 
     #[test]
     fn an_account_is_held_after_its_limit_and_freed_by_success() {
