@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 mod archive;
+mod circular_arc;
 mod crs;
 mod csv_table;
 mod detect;
@@ -33,6 +34,7 @@ pub mod privacy;
 mod read;
 mod record;
 mod shp;
+pub mod wkb;
 mod write;
 
 pub use archive::ArchiveLimits;

@@ -20,8 +20,7 @@ use geoconsole_model::geo_types::{
     Coord, Geometry, LineString, MultiLineString, MultiPoint, MultiPolygon, Point, Polygon,
 };
 use geoconsole_model::{Bbox, Feature, FieldType, GeometryType, Properties};
-use geozero::wkb::Wkb;
-use geozero::{CoordDimensions, ToGeo, ToWkb};
+use geozero::{CoordDimensions, ToWkb};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::arrow_writer::ArrowWriterOptions;
@@ -268,10 +267,12 @@ fn decode(
             DataType::BinaryView => column.as_binary_view().value(row),
             other => return Err(format!("WKB column holds {other}, not binary")),
         };
-        return Wkb(bytes)
-            .to_geo()
-            .map(Some)
-            .map_err(|e| format!("unreadable WKB geometry: {e}"));
+        return match crate::wkb::decode(bytes) {
+            Ok(Some(geometry)) => Ok(Some(geometry)),
+            // Refused for now, as every empty geometry is; a later change keeps them as null geometries.
+            Ok(None) => Err("geometry is empty".into()),
+            Err(e) => Err(format!("unreadable WKB geometry: {e}")),
+        };
     }
     native(column, row, encoding).map(Some)
 }
