@@ -30,6 +30,7 @@ mod gpkg_layer;
 mod gpx_file;
 mod kml_file;
 mod parquet_file;
+mod parquet_footer;
 pub mod privacy;
 mod read;
 mod record;

@@ -29,6 +29,7 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use serde_json::{Value, json};
 
+use crate::parquet_footer::{self, SchemaDepth};
 use crate::read::{ChunkReceiver, spawn_producer};
 use crate::record::{self, SourceCrs, file_error};
 use crate::write::{FeatureWriter, WriterLayout};
@@ -57,7 +58,28 @@ struct GeoColumn {
 }
 
 pub(crate) fn read(path: &Path, source_crs: Option<Crs>) -> FormatResult<ChunkReceiver> {
-    let file = File::open(path).map_err(|e| FormatError::io(path, &e))?;
+    let mut file = File::open(path).map_err(|e| FormatError::io(path, &e))?;
+    // The parquet crate builds the schema tree by recursion, so its depth is measured first.
+    match parquet_footer::schema_depth(&mut file).map_err(|e| FormatError::io(path, &e))? {
+        SchemaDepth::Levels(depth) if depth > parquet_footer::MAX_SCHEMA_DEPTH => {
+            return Err(file_error(
+                FormatErrorKind::Syntax,
+                path,
+                format!(
+                    "the Parquet schema nests {depth} levels deep; at most {} are accepted",
+                    parquet_footer::MAX_SCHEMA_DEPTH
+                ),
+            ));
+        }
+        SchemaDepth::Unreadable => {
+            return Err(file_error(
+                FormatErrorKind::WrongFormat,
+                path,
+                "not a readable Parquet file: its footer is damaged or too large",
+            ));
+        }
+        SchemaDepth::Levels(_) | SchemaDepth::NotParquet => {}
+    }
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| {
         file_error(
             FormatErrorKind::WrongFormat,

@@ -122,5 +122,39 @@ pub(crate) fn xml_document(path: &Path, mut reader: impl std::io::Read) -> Forma
              and external-entity reads start)",
         ));
     }
+    let depth = element_depth(&bytes);
+    if depth > MAX_XML_DEPTH {
+        return Err(file_error(
+            FormatErrorKind::Syntax,
+            path,
+            format!("document nests elements {depth} deep; at most {MAX_XML_DEPTH} are accepted"),
+        ));
+    }
     Ok(bytes)
+}
+
+/// Elements a whole-document XML file may nest. GPX needs seven (`gpx/trk/trkseg/trkpt/extensions/…`);
+/// xml-rs, under the `gpx` crate, slows down with depth (100,000 levels took minutes), and nothing real
+/// comes near this.
+pub(crate) const MAX_XML_DEPTH: usize = 64;
+
+/// The deepest element nesting of a document, from one pass of quick-xml's event reader (no recursion); a
+/// document quick-xml cannot read is left for the format's own parser to report.
+fn element_depth(bytes: &[u8]) -> usize {
+    use quick_xml_kml::events::Event;
+    let mut reader = quick_xml_kml::Reader::from_reader(bytes);
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let mut buffer = Vec::new();
+    loop {
+        buffer.clear();
+        match reader.read_event_into(&mut buffer) {
+            Ok(Event::Start(_)) => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            Ok(Event::End(_)) => depth = depth.saturating_sub(1),
+            Ok(Event::Eof) | Err(_) => return deepest,
+            Ok(_) => {}
+        }
+    }
 }
