@@ -326,12 +326,12 @@ impl<'a> Reader<'a> {
         let geometry = match self.geometry(0) {
             Err(e) if e.kind == WkbErrorKind::TooDeep => {
                 // Measured again, without recursion, so the message can say how deep it went.
-                return Err(match nesting_at(self.bytes, start) {
-                    Some(depth) => {
-                        WkbError::new(WkbErrorKind::TooDeep, start, nesting_message(depth))
-                    }
-                    None => e,
-                });
+                let depth = nesting_at(self.bytes, start);
+                return Err(WkbError::new(
+                    WkbErrorKind::TooDeep,
+                    start,
+                    nesting_message(depth),
+                ));
             }
             other => other?,
         };
@@ -565,12 +565,19 @@ fn is_empty(geometry: &Geometry<f64>) -> bool {
 }
 
 /// The deepest nesting of geometry collections in the WKB starting at `start`, found without recursion (for
-/// the message about a geometry nested too deep); `None` when the bytes end or go wrong first.
-fn nesting_at(bytes: &[u8], start: usize) -> Option<usize> {
+/// the message about a geometry nested too deep). Bytes that end or go wrong stop the count where it got.
+fn nesting_at(bytes: &[u8], start: usize) -> usize {
     let mut reader = Reader::new(bytes, start);
+    let mut deepest = 0;
+    // `None` when the walk stops early; `deepest` is kept either way.
+    let _ = walk_nesting(&mut reader, &mut deepest);
+    deepest
+}
+
+fn walk_nesting(reader: &mut Reader<'_>, deepest: &mut usize) -> Option<()> {
     // Open containers: members still to come, and whether it is a collection.
     let mut open: Vec<(usize, bool)> = Vec::new();
-    let (mut depth, mut deepest) = (0usize, 0usize);
+    let mut depth = 0usize;
     loop {
         let header = reader.header().ok()?;
         let skip = |reader: &mut Reader<'_>, positions: usize| -> Option<()> {
@@ -578,34 +585,34 @@ fn nesting_at(bytes: &[u8], start: usize) -> Option<usize> {
             (bytes <= reader.remaining()).then(|| reader.at += bytes)
         };
         match header.code {
-            POINT => skip(&mut reader, 1)?,
+            POINT => skip(reader, 1)?,
             LINESTRING | CIRCULARSTRING => {
                 let n = reader.u32(header.little, "count").ok()? as usize;
-                skip(&mut reader, n)?;
+                skip(reader, n)?;
             }
             POLYGON | TRIANGLE => {
                 for _ in 0..reader.u32(header.little, "count").ok()? {
                     let n = reader.u32(header.little, "count").ok()? as usize;
-                    skip(&mut reader, n)?;
+                    skip(reader, n)?;
                 }
             }
             // Containers of tagged members.
             code => {
                 let collection = code == GEOMETRYCOLLECTION;
+                depth += usize::from(collection);
+                *deepest = (*deepest).max(depth);
                 let n = reader.u32(header.little, "count").ok()? as usize;
                 if n > 0 {
-                    depth += usize::from(collection);
-                    deepest = deepest.max(depth);
                     open.push((n, collection));
                     continue;
                 }
-                deepest = deepest.max(depth + usize::from(collection));
+                depth -= usize::from(collection);
             }
         }
         // A geometry is done; close every container it completes.
         loop {
             let Some((left, collection)) = open.last_mut() else {
-                return Some(deepest);
+                return Some(());
             };
             *left -= 1;
             if *left > 0 {
