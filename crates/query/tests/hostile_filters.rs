@@ -191,3 +191,21 @@ fn long_lists_and_big_polygons_stay_accepted() {
     let polygon = format!("S_INTERSECTS(geometry, POLYGON(({})))", ring.join(", "));
     assert_eq!(parse_on(WORKER_STACK, polygon, FilterLang::Text), Ok(false));
 }
+
+#[test]
+fn geometry_literals_nest_within_the_bracket_limit() {
+    let literal = |levels: usize| {
+        let collection = format!(
+            "{}{{\"type\":\"Point\",\"coordinates\":[0,0]}}{}",
+            r#"{"type":"GeometryCollection","geometries":["#.repeat(levels),
+            "]}".repeat(levels)
+        );
+        format!(r#"{{"op":"s_intersects","args":[{{"property":"geometry"}},{collection}]}}"#)
+    };
+    assert_eq!(
+        parse_on(WORKER_STACK, literal(20), FilterLang::Json),
+        Ok(true)
+    );
+    let err = parse_on(WORKER_STACK, literal(1_000), FilterLang::Json).expect_err("refused");
+    assert!(err.contains("levels of brackets"), "{err}");
+}
