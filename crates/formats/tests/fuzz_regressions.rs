@@ -5,11 +5,29 @@
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
+use std::sync::Once;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use geoconsole_formats::{ArchiveLimits, Format, ReadOptions, read_stream};
 
+/// Panics anywhere in this binary, reader threads included. A reader thread's panic reaches the stream
+/// only as an error, so the fuzz targets (whose panic hook aborts) and these replays count them directly.
+static PANICS: AtomicUsize = AtomicUsize::new(0);
+
+fn count_panics() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            PANICS.fetch_add(1, Ordering::SeqCst);
+            default(info);
+        }));
+    });
+}
+
 fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
+    count_panics();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../fuzz/regressions")
         .join(target);
@@ -33,6 +51,12 @@ fn drain(name: &str, body: &[u8], options: &ReadOptions) {
 }
 
 fn answered_quickly(path: &Path, started: Instant) {
+    assert_eq!(
+        PANICS.load(Ordering::SeqCst),
+        0,
+        "{} panicked",
+        path.display()
+    );
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "{} took {:?}",
