@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 fixtures=../fixtures
-mkdir -p corpus/{geojson,geojsonseq,csv,cql2,feeds,privacy}
+mkdir -p corpus/{geojson,geojsonseq,csv,cql2,feeds,privacy,wkb}
 find "$fixtures" -name '*.geojson' -size -2M -exec cp {} corpus/geojson/ \;
 find "$fixtures" \( -name '*.geojsons' -o -name '*.geojsonl' -o -name '*.ndjson' \) -size -2M -exec cp {} corpus/geojsonseq/ \; || true
 for f in corpus/geojson/*; do head -c 4000 "$f" | tr -d '\n' > "corpus/geojsonseq/$(basename "$f").line"; done
@@ -44,5 +44,22 @@ wkb = [struct.pack("<BIdd", 1, 1, x, y) for x, y in [(2.35, 48.86), (13.4, 52.52
 geo = {"version": "1.1.0", "primary_column": "geometry", "columns": {"geometry": {"encoding": "WKB", "geometry_types": ["Point"]}}}
 t = pa.table({"name": ["paris", "berlin"], "geometry": pa.array(wkb, pa.binary())})
 pq.write_table(t.replace_schema_metadata({"geo": json.dumps(geo)}), sys.argv[1])
+PY
+# WKB: ISO and EWKB geometries, a GeoPackage blob, a collection and a curve.
+python3 - corpus/wkb <<'PY'
+import struct, sys
+d = sys.argv[1]
+point = struct.pack("<BIdd", 1, 1, 2.35, 48.86)
+seeds = {
+    "point": point,
+    "point_xdr": struct.pack(">BIdd", 0, 1, 2.35, 48.86),
+    "ewkb_srid": struct.pack("<BIIdd", 1, 0x20000001, 4326, 2.35, 48.86),
+    "polygon": struct.pack("<BIII", 1, 3, 1, 4) + struct.pack("<8d", 0, 0, 1, 0, 1, 1, 0, 0),
+    "collection": struct.pack("<BII", 1, 7, 2) + point + struct.pack("<BII", 1, 7, 1) + point,
+    "circularstring": struct.pack("<BII", 1, 8, 3) + struct.pack("<6d", -1, 0, 0, 1, 1, 0),
+    "gpkg": b"GP\x00\x03" + struct.pack("<i4d", 4326, 2.35, 2.35, 48.86, 48.86) + point,
+}
+for name, data in seeds.items():
+    open(f"{d}/{name}", "wb").write(data)
 PY
 echo "seeded: $(find corpus -type f | wc -l) files"

@@ -1,4 +1,5 @@
-//! Parsing throughput of the readers on synthetic clustered points.
+//! Parsing throughput of the readers on synthetic clustered points, and of the WKB decoder against geozero's
+//! (the stores decode every non-point blob with it when they build an index or serve features).
 
 use std::io::Cursor;
 use std::path::Path;
@@ -61,5 +62,56 @@ fn readers(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, readers);
+/// Blobs as the GeoPackage store writes them: a polygon ring of `vertices`, a multipolygon of ten of them.
+fn blobs() -> Vec<(&'static str, Vec<u8>)> {
+    use geoconsole_model::geo_types::{Geometry, LineString, MultiPolygon, Point, Polygon};
+    use geozero::{CoordDimensions, ToWkb};
+    let ring = |vertices: usize, dx: f64| {
+        let mut points: Vec<(f64, f64)> = (0..vertices)
+            .map(|i| {
+                let a = i as f64 / vertices as f64 * std::f64::consts::TAU;
+                (dx + a.cos(), a.sin())
+            })
+            .collect();
+        points.push(points[0]);
+        Polygon::new(LineString::from(points), vec![])
+    };
+    let envelope = vec![-1.0, 30.0, -1.0, 1.0];
+    let blob = |g: Geometry<f64>| {
+        g.to_gpkg_wkb(CoordDimensions::xy(), Some(4326), envelope.clone())
+            .expect("encode")
+    };
+    vec![
+        ("point", blob(Point::new(1.0, 2.0).into())),
+        ("polygon_16", blob(ring(16, 0.0).into())),
+        ("polygon_1000", blob(ring(1000, 0.0).into())),
+        (
+            "multipolygon_10x100",
+            blob(MultiPolygon((0..10).map(|i| ring(100, f64::from(i) * 3.0)).collect()).into()),
+        ),
+    ]
+}
+
+fn wkb(c: &mut Criterion) {
+    use geozero::ToGeo;
+    let mut group = c.benchmark_group("wkb");
+    for (name, blob) in blobs() {
+        group.bench_function(format!("formats_{name}"), |b| {
+            b.iter(|| {
+                geoconsole_formats::wkb::decode_geopackage(std::hint::black_box(&blob))
+                    .expect("decodes")
+            });
+        });
+        group.bench_function(format!("geozero_{name}"), |b| {
+            b.iter(|| {
+                geozero::wkb::GpkgWkb(std::hint::black_box(&blob))
+                    .to_geo()
+                    .expect("decodes")
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, readers, wkb);
 criterion_main!(benches);

@@ -558,3 +558,70 @@ fn broken_files_are_refused_with_the_reason_and_change_nothing() {
         before
     );
 }
+
+/// GeoPackages with curves (the GeoPackage curve extension, as QGIS and GDAL write them) import with their
+/// arcs linearised, 32 chords per quarter circle, ending exactly where GDAL's geometries end.
+#[test]
+fn curved_geopackage_layers_written_by_gdal_import_linearised() {
+    let run = Run::new();
+    let csv = run.path("curves.csv");
+    std::fs::write(
+        &csv,
+        "id,wkt\n\
+         1,\"CIRCULARSTRING (0 0,1 1,2 0)\"\n\
+         2,\"COMPOUNDCURVE (CIRCULARSTRING (0 0,1 1,1 0),(1 0,0 1))\"\n\
+         3,\"CURVEPOLYGON (COMPOUNDCURVE (CIRCULARSTRING (0 0,2 0,2 1,2 3,4 3),(4 3,4 5,1 4,0 0)))\"\n\
+         4,\"MULTISURFACE (CURVEPOLYGON (CIRCULARSTRING (-2 0,-1 -1,0 0,1 -1,2 0,0 2,-2 0)))\"\n\
+         5,\"MULTICURVE ((5 5,3 5,3 3,0 3),CIRCULARSTRING (0 0,0.2 1,0.5 1.4))\"\n",
+    )
+    .expect("csv");
+    let gpkg = run.path("curves.gpkg");
+    ogr2ogr(&[
+        "-f",
+        "GPKG",
+        gpkg.to_str().expect("utf-8"),
+        csv.to_str().expect("utf-8"),
+        "-oo",
+        "GEOM_POSSIBLE_NAMES=wkt",
+        "-oo",
+        "KEEP_GEOM_COLUMNS=NO",
+        "-a_srs",
+        "EPSG:4326",
+        "-nln",
+        "curves",
+    ]);
+    assert!(
+        ogrinfo(&["-ro", "-so", gpkg.to_str().expect("utf-8"), "curves"])
+            .contains("Geometry: Unknown (any)"),
+        "GDAL kept the curves"
+    );
+    let report = import_json(&run, "ops.gpkg", &gpkg, "curves", &[]);
+    assert_eq!(report["dataset"]["feature_count"], 5, "{report}");
+    let out = run.ok(&[
+        "--store", "ops.gpkg", "export", "curves", "--output", "-", "--format", "geojson",
+    ]);
+    let collection: Value = serde_json::from_str(&out).expect("geojson export");
+    let kinds: Vec<&str> = collection["features"]
+        .as_array()
+        .expect("features")
+        .iter()
+        .map(|f| f["geometry"]["type"].as_str().expect("type"))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "LineString",
+            "LineString",
+            "Polygon",
+            "MultiPolygon",
+            "MultiLineString"
+        ]
+    );
+    // A half circle of radius 1: 64 chords.
+    assert_eq!(
+        collection["features"][0]["geometry"]["coordinates"]
+            .as_array()
+            .map(Vec::len),
+        Some(65)
+    );
+}

@@ -95,6 +95,14 @@ impl Crs {
         if wkt.is_empty() {
             return Err("coordinate reference system definition is empty".into());
         }
+        // proj4wkt's parser recurses once per bracket: a .prj nesting 100,000 of them would overflow the
+        // reader's stack and abort the process, so the depth is measured first.
+        let depth = bracket_depth(wkt);
+        if depth > MAX_CRS_WKT_DEPTH {
+            return Err(format!(
+                "coordinate reference system definition nests brackets {depth} deep; at most {MAX_CRS_WKT_DEPTH} are accepted"
+            ));
+        }
         if let Some(crs) = outer_epsg_authority(wkt).and_then(|code| Self::from_epsg(code).ok()) {
             return Ok(crs);
         }
@@ -151,6 +159,28 @@ impl Crs {
             })
         })
     }
+}
+
+/// Brackets a CRS WKT may nest. The deepest real ones (WKT2 `BOUNDCRS[SOURCECRS[PROJCRS[BASEGEOGCRS[DATUM[
+/// ELLIPSOID[LENGTHUNIT[ID[…]]]]]]]]`) nest eight.
+const MAX_CRS_WKT_DEPTH: usize = 16;
+
+/// The deepest nesting of `[` and `(` outside double-quoted strings, found without recursion.
+fn bracket_depth(wkt: &str) -> usize {
+    let (mut depth, mut deepest, mut quoted) = (0usize, 0usize, false);
+    for byte in wkt.bytes() {
+        match byte {
+            // A doubled quote inside a string closes and reopens it, which leaves `quoted` as it was.
+            b'"' => quoted = !quoted,
+            b'[' | b'(' if !quoted => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b')' if !quoted => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 /// `EPSG:4326`, `urn:ogc:def:crs:EPSG::4326`, `http://www.opengis.net/def/crs/EPSG/0/4326`.
@@ -262,6 +292,19 @@ mod tests {
         let e = Crs::parse("EPSG:999999").unwrap_err();
         assert!(e.contains("EPSG:999999") && e.contains("ogr2ogr"), "{e}");
         assert!(Crs::from_wkt("LOCAL_CS[\"my grid\"]").is_err());
+        // Regression: proj4wkt recursed once per bracket, so a deep .prj overflowed the stack.
+        let deep = format!(
+            "PROJCS[\"x\",{}1{}]",
+            "A[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        let err = std::thread::Builder::new()
+            .stack_size(128 * 1024)
+            .spawn(move || Crs::from_wkt(&deep).unwrap_err())
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(err.contains("nests brackets 100001 deep"), "{err}");
         assert!(Crs::from_wkt("").is_err());
     }
 }

@@ -3,7 +3,8 @@ use std::path::{Path, PathBuf};
 
 use geoconsole_model::geo_types::{Coord, Geometry, Point};
 use geoconsole_model::{
-    EXCERPT_CHARS, EXCERPT_NAMES, Feature, Properties, excerpt, excerpt_list, validate_geometry,
+    EXCERPT_CHARS, EXCERPT_NAMES, Feature, MAX_GEOMETRY_NESTING, Properties, excerpt, excerpt_list,
+    nesting_message, validate_geometry,
 };
 use serde_json::{Number, Value};
 
@@ -365,13 +366,79 @@ fn coordinate(text: &str, what: &str) -> Result<f64, String> {
         .map_err(|_| format!("{what} '{}' is not a number", excerpt(text, EXCERPT_CHARS)))
 }
 
+/// Parentheses a WKT geometry may nest beyond its collections: a multipolygon's three, and one to spare.
+const WKT_PARENS_BEYOND_COLLECTIONS: usize = 4;
+
 fn parse_wkt(text: &str) -> Result<Geometry<f64>, String> {
     use std::str::FromStr;
     if text.is_empty() {
         return Err("WKT geometry is empty".into());
     }
+    // The `wkt` crate recurses once per collection level: a cell nesting 10,000 GEOMETRYCOLLECTIONs
+    // overflowed the reader's stack and aborted the process, so the nesting is measured first.
+    let (collections, parens) = wkt_nesting(text);
+    if collections > MAX_GEOMETRY_NESTING {
+        return Err(nesting_message(collections));
+    }
+    if parens > collections + WKT_PARENS_BEYOND_COLLECTIONS {
+        return Err(format!(
+            "WKT nests parentheses {parens} deep, more than any geometry needs"
+        ));
+    }
     let parsed = wkt::Wkt::<f64>::from_str(text).map_err(|e| format!("WKT is not valid: {e}"))?;
     Geometry::try_from(parsed).map_err(|e| format!("WKT cannot be used: {e}"))
+}
+
+/// The deepest nesting of GEOMETRYCOLLECTIONs in WKT text, and of its parentheses, found in one pass
+/// without recursion.
+fn wkt_nesting(text: &str) -> (usize, usize) {
+    let bytes = text.as_bytes();
+    // For each open parenthesis, whether it opened a collection.
+    let mut open: Vec<bool> = Vec::new();
+    let (mut collections, mut deepest_collections) = (0usize, 0usize);
+    let mut deepest = 0usize;
+    // Whether the last word was GEOMETRYCOLLECTION (a `Z`, `M` or `ZM` may stand between it and its `(`).
+    let mut after_keyword = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i].is_ascii_alphabetic() {
+            let start = i;
+            while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
+                i += 1;
+            }
+            let word = &text[start..i];
+            if word.eq_ignore_ascii_case("GEOMETRYCOLLECTION") {
+                after_keyword = true;
+            } else if !["Z", "M", "ZM"]
+                .iter()
+                .any(|d| word.eq_ignore_ascii_case(d))
+            {
+                after_keyword = false;
+            }
+            continue;
+        }
+        match bytes[i] {
+            b'(' => {
+                open.push(after_keyword);
+                if after_keyword {
+                    collections += 1;
+                    deepest_collections = deepest_collections.max(collections);
+                }
+                deepest = deepest.max(open.len());
+                after_keyword = false;
+            }
+            b')' => {
+                if open.pop() == Some(true) {
+                    collections -= 1;
+                }
+                after_keyword = false;
+            }
+            b' ' | b'\t' | b'\r' | b'\n' => {}
+            _ => after_keyword = false,
+        }
+        i += 1;
+    }
+    (deepest_collections, deepest)
 }
 
 /// Types a cell from its text. Numbers with leading zeros (postcodes, site codes such as `007`) stay text so
@@ -493,6 +560,34 @@ fn defuse_formula(text: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn wkt_nesting_counts_collections_and_parentheses() {
+        assert_eq!(wkt_nesting("POINT (1 2)"), (0, 1));
+        assert_eq!(wkt_nesting("MULTIPOLYGON (((0 0, 1 0, 1 1, 0 0)))"), (0, 3));
+        assert_eq!(
+            wkt_nesting(
+                "GEOMETRYCOLLECTION Z (POINT Z (1 2 3), geometrycollection(LINESTRING(0 0, 1 1)))"
+            ),
+            (2, 3)
+        );
+        assert!(
+            parse_wkt(&format!(
+                "{}POINT(1 2){}",
+                "GEOMETRYCOLLECTION(".repeat(32),
+                ")".repeat(32)
+            ))
+            .is_ok()
+        );
+        let err = parse_wkt(&format!(
+            "{}POINT(1 2){}",
+            "GEOMETRYCOLLECTION(".repeat(33),
+            ")".repeat(33)
+        ))
+        .unwrap_err();
+        assert_eq!(err, nesting_message(33));
+        assert!(parse_wkt(&format!("POINT{}1 2{}", "(".repeat(500), ")".repeat(500))).is_err());
+    }
 
     #[test]
     fn cells_are_typed_without_losing_text() {

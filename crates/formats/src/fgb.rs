@@ -41,6 +41,11 @@ pub(crate) fn read(
         None => SourceCrs::known_or_assumed(header_crs(path, &fgb)?, NO_CRS_HINT),
     };
     let indexed = fgb.header().index_node_size() > 0;
+    let columns: Vec<ColumnType> = fgb
+        .header()
+        .columns()
+        .map(|columns| columns.iter().map(|c| c.type_()).collect())
+        .unwrap_or_default();
     let path_buf = path.to_path_buf();
     Ok(spawn_producer("geoconsole-fgb", move |chunks| {
         let selected = match bbox {
@@ -50,7 +55,7 @@ pub(crate) fn read(
             _ => fgb.select_all(),
         };
         match selected {
-            Ok(features) => stream(&path_buf, features, &crs, bbox, chunks),
+            Ok(features) => stream(&path_buf, features, &columns, &crs, bbox, chunks),
             Err(e) => {
                 chunks.push(Err(record::file_error(
                     FormatErrorKind::Syntax,
@@ -91,6 +96,7 @@ fn header_crs<R: io::Read>(path: &Path, fgb: &FgbReader<R>) -> FormatResult<Opti
 fn stream<I>(
     path: &Path,
     mut features: I,
+    columns: &[ColumnType],
     crs: &SourceCrs,
     bbox: Option<Bbox>,
     chunks: &mut ChunkSender,
@@ -115,16 +121,20 @@ fn stream<I>(
         };
         index += 1;
         let mut properties = JsonProperties::default();
-        let item = feature
-            .process_properties(&mut properties)
-            .map_err(|e| format!("unreadable properties: {e}"))
-            .and_then(|_| match feature.geometry() {
-                Some(_) => feature
-                    .to_geo()
-                    .map(Some)
-                    .map_err(|e| format!("unreadable geometry: {e}")),
-                None => Ok(None),
-            });
+        let read = if properties_fit(feature, columns) {
+            feature
+                .process_properties(&mut properties)
+                .map_err(|e| format!("unreadable properties: {e}"))
+        } else {
+            Err("unreadable properties: a value runs past the end of the feature".to_string())
+        };
+        let item = read.and_then(|_| match feature.geometry() {
+            Some(_) => feature
+                .to_geo()
+                .map(Some)
+                .map_err(|e| format!("unreadable geometry: {e}")),
+            None => Ok(None),
+        });
         let item = match item {
             Ok(geometry) => record::feature(path, location, geometry, crs, properties.0, None),
             Err(why) => Err(crate::FormatError::new(
@@ -145,6 +155,47 @@ fn stream<I>(
             return;
         }
     }
+}
+
+/// Whether a feature's property bytes stay within themselves. flatgeobuf's reader slices them by the lengths
+/// they declare and panics on a lie (fuzzing found a string of 2,017,410,211 bytes declared in a 1,020-byte
+/// buffer), so they are walked first the way it walks them, every length checked.
+fn properties_fit(feature: &flatgeobuf::FgbFeature, columns: &[ColumnType]) -> bool {
+    let Some(properties) = feature.fbs_feature().properties() else {
+        return true;
+    };
+    if columns.is_empty() {
+        // The reader reads nothing without columns.
+        return true;
+    }
+    let bytes = properties.bytes();
+    let mut offset = 0usize;
+    while offset + 1 < bytes.len() {
+        let index = usize::from(u16::from_le_bytes([bytes[offset], bytes[offset + 1]]));
+        offset += 2;
+        let Some(kind) = columns.get(index) else {
+            // Refused by the reader with an error of its own.
+            return true;
+        };
+        let size = match *kind {
+            ColumnType::Byte | ColumnType::UByte | ColumnType::Bool => 1,
+            ColumnType::Short | ColumnType::UShort => 2,
+            ColumnType::Int | ColumnType::UInt | ColumnType::Float => 4,
+            ColumnType::Long | ColumnType::ULong | ColumnType::Double => 8,
+            ColumnType::String | ColumnType::Json | ColumnType::DateTime | ColumnType::Binary => {
+                let Some(&[a, b, c, d]) = bytes.get(offset..offset + 4) else {
+                    return false;
+                };
+                4 + u32::from_le_bytes([a, b, c, d]) as usize
+            }
+            _ => 0,
+        };
+        match offset.checked_add(size) {
+            Some(end) if end <= bytes.len() => offset = end,
+            _ => return false,
+        }
+    }
+    true
 }
 
 /// Collects geozero's typed property callbacks as JSON values, keeping the file's column order.

@@ -8,7 +8,8 @@ use geoconsole_model::geo_types::{
     Point, Polygon,
 };
 use geoconsole_model::{
-    Feature, FeatureId, Properties, validate_geometry, validate_ring_positions,
+    Feature, FeatureId, MAX_GEOMETRY_NESTING, Properties, nesting_message, validate_geometry,
+    validate_ring_positions,
 };
 use serde::de::{self, Deserialize, Deserializer, SeqAccess, Visitor};
 use serde_json::Value;
@@ -190,13 +191,40 @@ type GeometryResult<T> = Result<T, String>;
 impl RawGeometry {
     /// The geometry, plus the z of a 3D point so it can be kept as a property.
     fn into_geometry(self) -> GeometryResult<(Geometry<f64>, Option<f64>)> {
+        // serde_json's recursion limit (128) already bounds the nesting to about 60 collections; the shared
+        // limit is checked here too, before anything recursive walks the result.
+        let nesting = self.nesting();
+        if nesting > MAX_GEOMETRY_NESTING {
+            return Err(nesting_message(nesting));
+        }
+        self.converted()
+    }
+
+    /// How deep collections nest, found without recursion.
+    fn nesting(&self) -> usize {
+        let mut deepest = 0;
+        let mut pending = vec![(self, 0usize)];
+        while let Some((g, depth)) = pending.pop() {
+            if let Some(members) = g
+                .geometries
+                .as_ref()
+                .filter(|_| g.kind == "GeometryCollection")
+            {
+                deepest = deepest.max(depth + 1);
+                pending.extend(members.iter().map(|m| (m, depth + 1)));
+            }
+        }
+        deepest
+    }
+
+    fn converted(self) -> GeometryResult<(Geometry<f64>, Option<f64>)> {
         if self.kind == "GeometryCollection" {
             let parts = self
                 .geometries
                 .ok_or("GeometryCollection has no 'geometries' member")?;
             let geometries = parts
                 .into_iter()
-                .map(|g| g.into_geometry().map(|(g, _)| g))
+                .map(|g| g.converted().map(|(g, _)| g))
                 .collect::<GeometryResult<Vec<_>>>()?;
             return Ok((
                 Geometry::GeometryCollection(GeometryCollection(geometries)),
@@ -317,6 +345,28 @@ mod tests {
             r#"{"type":"Feature","geometry":{"type":"GeometryCollection","geometries":[{"type":"Point","coordinates":[1,2]}]},"properties":null}"#,
         );
         assert!(gc.is_ok());
+    }
+
+    #[test]
+    fn collections_nested_deeper_than_the_limit_are_refused_with_the_depth() {
+        let nested = |levels: usize| {
+            format!(
+                r#"{{"type":"Feature","properties":{{}},"geometry":{}{{"type":"Point","coordinates":[1,2]}}{}}}"#,
+                r#"{"type":"GeometryCollection","geometries":["#.repeat(levels),
+                "]}".repeat(levels)
+            )
+        };
+        assert!(feature(&nested(MAX_GEOMETRY_NESTING)).is_ok());
+        assert_eq!(
+            feature(&nested(MAX_GEOMETRY_NESTING + 1)).unwrap_err(),
+            nesting_message(MAX_GEOMETRY_NESTING + 1)
+        );
+        // Deeper than serde_json's recursion limit: its own error, not a crash.
+        assert!(
+            feature(&nested(5_000))
+                .unwrap_err()
+                .contains("recursion limit")
+        );
     }
 
     #[test]

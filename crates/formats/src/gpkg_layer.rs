@@ -5,8 +5,6 @@
 use std::path::Path;
 
 use geoconsole_model::Properties;
-use geozero::ToGeo;
-use geozero::wkb::GpkgWkb;
 use rusqlite::config::DbConfig;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
@@ -111,15 +109,15 @@ fn feature(
         })?;
         if *name == layer.geometry_column {
             if let ValueRef::Blob(blob) = value {
-                let decoded = GpkgWkb(blob).to_geo().map_err(|e| {
-                    FormatError::new(
-                        FormatErrorKind::InvalidFeature,
-                        path,
-                        location,
-                        format!("unreadable geometry blob: {e}"),
-                    )
-                })?;
-                geometry = Some(decoded);
+                let invalid = |why: String| {
+                    FormatError::new(FormatErrorKind::InvalidFeature, path, location, why)
+                };
+                let decoded = crate::wkb::decode_geopackage(blob)
+                    .map_err(|e| invalid(format!("unreadable geometry blob: {e}")))?;
+                // Refused for now, as every empty geometry is; a later change keeps them as null geometries.
+                geometry = Some(decoded.ok_or_else(|| {
+                    invalid("geometry is empty (import the others with --skip-invalid)".into())
+                })?);
             }
             continue;
         }

@@ -11,7 +11,7 @@ use std::path::Path;
 use geoconsole_model::geo_types::{
     Geometry, GeometryCollection, LineString, MultiLineString, MultiPoint, MultiPolygon, Polygon,
 };
-use geoconsole_model::{Feature, FieldType, Properties};
+use geoconsole_model::{Feature, FieldType, MAX_GEOMETRY_NESTING, Properties};
 use kml::types::{Element, Placemark};
 use kml::{Kml, KmlReader};
 use quick_xml_kml::events::{BytesRef, BytesStart, Event};
@@ -50,11 +50,20 @@ pub(crate) fn read<R: io::BufRead + Send + 'static>(
         let mut index = 0u64;
         loop {
             match walk.next_placemark() {
-                Ok(Some(placemark)) => {
+                Ok(Some(captured)) => {
                     let location = Location::Feature(index);
                     index += 1;
                     let folder = (!walk.folders.is_empty()).then(|| walk.folders.join("/"));
-                    let item = parse_placemark(&path_buf, location, &placemark)
+                    let item = captured
+                        .map_err(|why| {
+                            crate::FormatError::new(
+                                FormatErrorKind::InvalidFeature,
+                                &path_buf,
+                                location,
+                                why,
+                            )
+                        })
+                        .and_then(|placemark| parse_placemark(&path_buf, location, &placemark))
                         .and_then(|p| placemark_feature(&path_buf, location, p, folder));
                     if !chunks.push(item) {
                         return;
@@ -89,9 +98,17 @@ struct Walk<R> {
     naming_folder: NameState,
 }
 
+/// Elements nested inside one placemark at most. The `kml` crate recurses once per level (MultiGeometry,
+/// and any element it keeps, such as ExtendedData's), so deeper placemarks are refused before it reads them:
+/// a real one nests its collections, then Polygon, outerBoundaryIs, LinearRing and coordinates.
+const MAX_PLACEMARK_DEPTH: usize = MAX_GEOMETRY_NESTING + 16;
+
+/// A placemark's XML, or why it was left unread (the walk goes on after it).
+type Captured = Result<String, String>;
+
 impl<R: io::BufRead> Walk<R> {
     /// The next placemark's XML, re-serialised from its events.
-    fn next_placemark(&mut self) -> Result<Option<String>, String> {
+    fn next_placemark(&mut self) -> Result<Option<Captured>, String> {
         loop {
             self.mark.ended();
             self.buffer.clear();
@@ -152,12 +169,15 @@ impl<R: io::BufRead> Walk<R> {
         }
     }
 
-    /// Writes the events of one `<Placemark>` subtree back out as XML, up to its end tag.
-    fn capture(&mut self, start: BytesStart<'static>) -> Result<String, String> {
+    /// Writes the events of one `<Placemark>` subtree back out as XML, up to its end tag. A placemark that
+    /// nests deeper than the `kml` crate can safely read is walked to its end without being kept, and comes
+    /// back as the reason.
+    fn capture(&mut self, start: BytesStart<'static>) -> Result<Captured, String> {
         let mut writer = XmlWriter::new(Vec::with_capacity(1024));
         let io = |e: io::Error| format!("cannot copy a placemark: {e}");
         writer.write_event(Event::Start(start)).map_err(io)?;
         let mut depth = 1usize;
+        let (mut deepest, mut collections, mut deepest_collections) = (1usize, 0usize, 0usize);
         while depth > 0 {
             self.buffer.clear();
             let at = self.xml.buffer_position();
@@ -166,8 +186,20 @@ impl<R: io::BufRead> Walk<R> {
                 .read_event_into(&mut self.buffer)
                 .map_err(|e| format!("not readable KML at byte {at}: {e}"))?;
             match &event {
-                Event::Start(_) => depth += 1,
-                Event::End(_) => depth -= 1,
+                Event::Start(e) => {
+                    depth += 1;
+                    deepest = deepest.max(depth);
+                    if e.local_name().as_ref() == b"MultiGeometry" {
+                        collections += 1;
+                        deepest_collections = deepest_collections.max(collections);
+                    }
+                }
+                Event::End(e) => {
+                    depth -= 1;
+                    if e.local_name().as_ref() == b"MultiGeometry" {
+                        collections = collections.saturating_sub(1);
+                    }
+                }
                 Event::Eof => {
                     return Err(format!(
                         "document ends inside a placemark (byte {at}); the file is cut short"
@@ -176,9 +208,24 @@ impl<R: io::BufRead> Walk<R> {
                 Event::DocType(_) => return Err("a DOCTYPE inside a placemark is refused".into()),
                 _ => {}
             }
-            writer.write_event(event).map_err(io)?;
+            // Past the limit nothing more is kept; the walk only counts its way to the end tag.
+            if deepest <= MAX_PLACEMARK_DEPTH && deepest_collections <= MAX_GEOMETRY_NESTING {
+                writer.write_event(event).map_err(io)?;
+            }
         }
-        String::from_utf8(writer.into_inner()).map_err(|e| format!("placemark is not UTF-8: {e}"))
+        if deepest_collections > MAX_GEOMETRY_NESTING {
+            return Ok(Err(format!(
+                "<MultiGeometry> nests {deepest_collections} levels deep; at most {MAX_GEOMETRY_NESTING} are accepted"
+            )));
+        }
+        if deepest > MAX_PLACEMARK_DEPTH {
+            return Ok(Err(format!(
+                "placemark nests elements {deepest} deep; at most {MAX_PLACEMARK_DEPTH} are accepted"
+            )));
+        }
+        String::from_utf8(writer.into_inner())
+            .map(Ok)
+            .map_err(|e| format!("placemark is not UTF-8: {e}"))
     }
 }
 

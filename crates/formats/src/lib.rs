@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 mod archive;
+mod circular_arc;
 mod crs;
 mod csv_table;
 mod detect;
@@ -29,11 +30,13 @@ mod gpkg_layer;
 mod gpx_file;
 mod kml_file;
 mod parquet_file;
+mod parquet_footer;
 pub mod privacy;
 mod read;
 mod record;
 mod record_bound;
 mod shp;
+pub mod wkb;
 mod write;
 
 pub use archive::{ArchiveLimits, RATIO_FLOOR_BYTES, free_bytes};

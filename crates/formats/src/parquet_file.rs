@@ -20,8 +20,7 @@ use geoconsole_model::geo_types::{
     Coord, Geometry, LineString, MultiLineString, MultiPoint, MultiPolygon, Point, Polygon,
 };
 use geoconsole_model::{Bbox, Feature, FieldType, GeometryType, Properties};
-use geozero::wkb::Wkb;
-use geozero::{CoordDimensions, ToGeo, ToWkb};
+use geozero::{CoordDimensions, ToWkb};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::arrow_writer::ArrowWriterOptions;
@@ -30,6 +29,7 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use serde_json::{Value, json};
 
+use crate::parquet_footer::{self, SchemaDepth};
 use crate::read::{ChunkReceiver, spawn_producer};
 use crate::record::{self, SourceCrs, file_error};
 use crate::write::{FeatureWriter, WriterLayout};
@@ -58,7 +58,28 @@ struct GeoColumn {
 }
 
 pub(crate) fn read(path: &Path, source_crs: Option<Crs>) -> FormatResult<ChunkReceiver> {
-    let file = File::open(path).map_err(|e| FormatError::io(path, &e))?;
+    let mut file = File::open(path).map_err(|e| FormatError::io(path, &e))?;
+    // The parquet crate builds the schema tree by recursion, so its depth is measured first.
+    match parquet_footer::schema_depth(&mut file).map_err(|e| FormatError::io(path, &e))? {
+        SchemaDepth::Levels(depth) if depth > parquet_footer::MAX_SCHEMA_DEPTH => {
+            return Err(file_error(
+                FormatErrorKind::Syntax,
+                path,
+                format!(
+                    "the Parquet schema nests {depth} levels deep; at most {} are accepted",
+                    parquet_footer::MAX_SCHEMA_DEPTH
+                ),
+            ));
+        }
+        SchemaDepth::Unreadable => {
+            return Err(file_error(
+                FormatErrorKind::WrongFormat,
+                path,
+                "not a readable Parquet file: its footer is damaged or too large",
+            ));
+        }
+        SchemaDepth::Levels(_) | SchemaDepth::NotParquet => {}
+    }
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| {
         file_error(
             FormatErrorKind::WrongFormat,
@@ -268,10 +289,12 @@ fn decode(
             DataType::BinaryView => column.as_binary_view().value(row),
             other => return Err(format!("WKB column holds {other}, not binary")),
         };
-        return Wkb(bytes)
-            .to_geo()
-            .map(Some)
-            .map_err(|e| format!("unreadable WKB geometry: {e}"));
+        return match crate::wkb::decode(bytes) {
+            Ok(Some(geometry)) => Ok(Some(geometry)),
+            // Refused for now, as every empty geometry is; a later change keeps them as null geometries.
+            Ok(None) => Err("geometry is empty".into()),
+            Err(e) => Err(format!("unreadable WKB geometry: {e}")),
+        };
     }
     native(column, row, encoding).map(Some)
 }

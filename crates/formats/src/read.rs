@@ -301,6 +301,7 @@ pub(crate) fn spawn_producer(
     produce: impl FnOnce(&mut ChunkSender) + Send + 'static,
 ) -> ChunkReceiver {
     let (sender, receiver) = sync_channel(CHUNKS_IN_FLIGHT);
+    let thread_name = name.to_string();
     let spawned = thread::Builder::new()
         .name(name.to_string())
         .spawn(move || {
@@ -308,7 +309,24 @@ pub(crate) fn spawn_producer(
                 sender,
                 chunk: Vec::with_capacity(CHUNK_FEATURES),
             };
-            produce(&mut chunks);
+            // A panic in a reader (a parsing library's bug on a hostile file; fuzzing found one in
+            // flatgeobuf) must end the stream with an error: ended silently, the stream would look like
+            // the end of the file, and an import would commit what came before.
+            let produced =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| produce(&mut chunks)));
+            if let Err(panic) = produced {
+                let why = panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("unknown");
+                chunks.push(Err(FormatError::new(
+                    crate::FormatErrorKind::Syntax,
+                    &PathBuf::from(&thread_name),
+                    Location::File,
+                    format!("the reader stopped on an internal error ({why}); the file is refused"),
+                )));
+            }
             chunks.flush();
         });
     if let Err(e) = spawned {
@@ -344,4 +362,24 @@ where
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Regression: a reader thread that panicked (flatgeobuf on a property length past the end of its
+    // buffer) ended the stream as if the file had ended, and an import committed what came before.
+    #[test]
+    fn a_reader_that_panics_ends_its_stream_with_an_error() {
+        let stream = spawn_producer("geoconsole-test", |_| panic!("a library's bug"));
+        let items: Vec<_> = stream.collect();
+        assert_eq!(items.len(), 1);
+        let err = items[0].as_ref().expect_err("an error, not an end");
+        assert!(
+            err.message().contains("internal error (a library's bug)"),
+            "{err}"
+        );
+        assert!(!err.is_recoverable());
+    }
 }

@@ -1,12 +1,13 @@
 //! GeoPackage geometry blobs (GeoPackage 1.3 §2.1.3): a `GP` header with SRS id and optional envelope,
-//! followed by ISO WKB. Encoding and decoding go through geozero; the `ST_*` SQL functions that the
-//! R-tree triggers call are registered here, as GDAL does, so any write (ours or a later tool's through our
-//! connection) keeps the spatial index true.
+//! followed by ISO WKB. Encoding goes through geozero; decoding through `formats::wkb`, since the store's
+//! tables may hold what QGIS or GDAL wrote (curves, empties, deep collections) and its reader is bounded. The
+//! `ST_*` SQL functions that the R-tree triggers call are registered here, as GDAL does, so any write (ours
+//! or a later tool's through our connection) keeps the spatial index true.
 
+use geoconsole_formats::wkb;
 use geoconsole_model::Bbox;
 use geoconsole_model::geo_types::Geometry;
-use geozero::wkb::GpkgWkb;
-use geozero::{CoordDimensions, ToGeo, ToWkb};
+use geozero::{CoordDimensions, ToWkb};
 use rusqlite::Connection;
 use rusqlite::functions::FunctionFlags;
 
@@ -29,9 +30,10 @@ pub fn decode(blob: &[u8]) -> Result<Geometry<f64>, String> {
     if let Some(point) = decode_plain_point(blob) {
         return Ok(Geometry::Point(point));
     }
-    GpkgWkb(blob)
-        .to_geo()
-        .map_err(|e| format!("unreadable geometry blob: {e}"))
+    wkb::decode_geopackage(blob)
+        .map_err(|e| format!("unreadable geometry blob: {e}"))?
+        // The console never writes one; another tool may have. Refused until empties are kept as nulls.
+        .ok_or_else(|| "empty geometry".to_string())
 }
 
 /// The envelope of a blob as `(min_x, max_x, min_y, max_y)`, read from the header when present and from the
@@ -182,5 +184,30 @@ mod tests {
         assert_eq!(envelope(&blob), Some((0.0, 4.0, 0.0, 2.0)));
         assert_eq!(decode(&blob).unwrap(), g);
         assert_eq!(envelope(b"garbage"), None);
+    }
+
+    #[test]
+    fn blobs_other_tools_wrote_are_read_with_the_bounded_decoder() {
+        // A circular arc (GeoPackage curve extension), as QGIS writes one: linearised.
+        let mut arc = b"GP\x00\x01\xe6\x10\x00\x00".to_vec();
+        arc.push(1);
+        arc.extend_from_slice(&8u32.to_le_bytes());
+        arc.extend_from_slice(&3u32.to_le_bytes());
+        for v in [-1.0f64, 0.0, 0.0, 1.0, 1.0, 0.0] {
+            arc.extend_from_slice(&v.to_le_bytes());
+        }
+        assert!(matches!(decode(&arc), Ok(Geometry::LineString(l)) if l.0.len() == 65));
+        // The empty flag.
+        let empty = b"GP\x00\x11\xe6\x10\x00\x00\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\xf8\x7f\x00\x00\x00\x00\x00\x00\xf8\x7f";
+        assert_eq!(decode(empty), Err("empty geometry".to_string()));
+        // Collections nested past the limit: refused, not recursed into.
+        let mut deep = b"GP\x00\x01\xe6\x10\x00\x00".to_vec();
+        for _ in 0..20_000 {
+            deep.push(1);
+            deep.extend_from_slice(&7u32.to_le_bytes());
+            deep.extend_from_slice(&1u32.to_le_bytes());
+        }
+        let err = decode(&deep).unwrap_err();
+        assert!(err.contains("nest 20000 levels deep"), "{err}");
     }
 }

@@ -4,8 +4,8 @@
 //! own metadata (kind, schema, version, time fields) lives beside them in `gc_datasets`, and alerting's
 //! rules, alerts and delivery outbox in `gc_rules`, `gc_rule_marks`, `gc_alerts` and `gc_deliveries`.
 //!
-//! Depends on `store` (the trait it implements), `model`, `query`, rusqlite (bundled SQLite) and geozero
-//! (GeoPackage WKB). Every SQL statement binds its values; identifiers come only from validated dataset ids
+//! Depends on `store` (the trait it implements), `model`, `query`, `formats` (the GeoPackage SQL and the
+//! bounded WKB decoder), rusqlite (bundled SQLite) and geozero (GeoPackage WKB out). Every SQL statement binds its values; identifiers come only from validated dataset ids
 //! and from the column map, and are quoted.
 #![forbid(unsafe_code)]
 

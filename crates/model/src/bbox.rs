@@ -175,7 +175,17 @@ pub(crate) fn for_each_coord(geometry: &Geometry<f64>, visit: &mut impl FnMut(Co
             line(p.exterior(), visit);
             p.interiors().iter().for_each(|r| line(r, visit));
         }),
-        Geometry::GeometryCollection(gc) => gc.0.iter().for_each(|g| for_each_coord(g, visit)),
+        Geometry::GeometryCollection(gc) => {
+            // A stack of its own rather than recursion: a collection nested deeper than the readers allow
+            // (built by code) must not overflow the thread.
+            let mut pending: Vec<&Geometry<f64>> = gc.0.iter().rev().collect();
+            while let Some(member) = pending.pop() {
+                match member {
+                    Geometry::GeometryCollection(inner) => pending.extend(inner.0.iter().rev()),
+                    simple => for_each_coord(simple, visit),
+                }
+            }
+        }
         Geometry::Rect(r) => {
             visit(r.min());
             visit(r.max());
@@ -234,5 +244,26 @@ mod tests {
         let other_crossing = Bbox::parse("175,-30,-175,-25").unwrap();
         assert!(!crossing.intersects(&other_crossing));
         assert!(crossing.intersects(&Bbox::parse("175,-18,-175,-12").unwrap()));
+    }
+
+    // Regression: the extent of a collection was found by recursion, one frame per level of nesting.
+    #[test]
+    fn the_extent_of_a_deeply_nested_collection_is_found_without_recursion() {
+        let mut g: Geometry<f64> = geo_types::Point::new(3.0, 4.0).into();
+        for _ in 0..5_000 {
+            g = Geometry::GeometryCollection(geo_types::GeometryCollection(vec![g]));
+        }
+        let extent = std::thread::Builder::new()
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                let extent = Bbox::of_geometry(&g);
+                // Dropping recurses too; not on this small stack.
+                std::mem::forget(g);
+                extent
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(extent.map(|b| b.to_vec()), Some([3.0, 4.0, 3.0, 4.0]));
     }
 }

@@ -22,7 +22,10 @@ pub use excerpt::{EXCERPT_CHARS, EXCERPT_NAMES, excerpt, excerpt_list};
 pub use feature::{Feature, FeatureId, Properties};
 pub use schema::{Field, FieldType, Schema};
 pub use time::{TimeSpan, format_rfc3339, parse_time_value};
-pub use validate::{validate_geometry, validate_ring_positions};
+pub use validate::{
+    MAX_GEOMETRY_NESTING, collection_nesting, nesting_message, validate_geometry,
+    validate_ring_positions,
+};
 
 /// Re-exported so every room names geometries the same way.
 pub use geo_types;

@@ -2,10 +2,59 @@ use geo_types::{Coord, Geometry, LineString, Polygon};
 
 use crate::{ModelError, ModelErrorKind, ModelResult};
 
+/// How many geometry collections a geometry may nest, one inside another: a collection of points is 1 level,
+/// a collection holding that collection 2. Real data rarely nests more than 2; the limit is what every reader
+/// enforces (while parsing, so a parser that recurses never meets a deeper file) and what
+/// [`validate_geometry`] checks, because `geo`'s algorithms, `Clone` and `Drop` recurse once per level and a
+/// file nesting 10,000 levels would overflow a thread's stack and abort the process. KML's `MultiGeometry`
+/// counts as a collection.
+pub const MAX_GEOMETRY_NESTING: usize = 32;
+
+/// The deepest nesting of geometry collections in `geometry` (0 for anything that is not a collection),
+/// found without recursion so that it is safe on a geometry of any depth.
+pub fn collection_nesting(geometry: &Geometry<f64>) -> usize {
+    let mut deepest = 0;
+    let mut pending = vec![(geometry, 0usize)];
+    while let Some((g, depth)) = pending.pop() {
+        if let Geometry::GeometryCollection(gc) = g {
+            deepest = deepest.max(depth + 1);
+            pending.extend(gc.0.iter().map(|member| (member, depth + 1)));
+        }
+    }
+    deepest
+}
+
+/// The message every reader gives for a geometry nested too deep, so they all read alike.
+pub fn nesting_message(depth: usize) -> String {
+    format!(
+        "geometry collections nest {depth} levels deep; at most {MAX_GEOMETRY_NESTING} are accepted"
+    )
+}
+
 /// Checks that a geometry can be stored: every coordinate finite, longitude in [-180, 180], latitude in
 /// [-90, 90], no empty geometry or part, lines with at least two positions, polygon rings closed with at
-/// least four positions. Messages name the offending value, e.g. `latitude 91.2 out of range`.
+/// least four positions, collections nested at most [`MAX_GEOMETRY_NESTING`] deep. Messages name the
+/// offending value, e.g. `latitude 91.2 out of range`.
 pub fn validate_geometry(geometry: &Geometry<f64>) -> ModelResult<()> {
+    // Collections are walked with a stack of their own rather than by recursion, so that a geometry of any
+    // depth (built by code, or by a reader that missed the limit) is refused rather than overflowing.
+    let mut pending = vec![(geometry, 0usize)];
+    while let Some((g, depth)) = pending.pop() {
+        if let Geometry::GeometryCollection(gc) = g {
+            if depth >= MAX_GEOMETRY_NESTING {
+                return Err(invalid(nesting_message(collection_nesting(geometry))));
+            }
+            non_empty(gc.0.len(), "geometry collection")?;
+            pending.extend(gc.0.iter().rev().map(|member| (member, depth + 1)));
+        } else {
+            validate_simple(g)?;
+        }
+    }
+    Ok(())
+}
+
+/// Everything but a collection.
+fn validate_simple(geometry: &Geometry<f64>) -> ModelResult<()> {
     match geometry {
         Geometry::Point(p) => check_coord(p.0),
         Geometry::Line(l) => check_coord(l.start).and(check_coord(l.end)),
@@ -23,10 +72,8 @@ pub fn validate_geometry(geometry: &Geometry<f64>) -> ModelResult<()> {
             non_empty(mp.0.len(), "multipolygon")?;
             mp.0.iter().try_for_each(check_polygon)
         }
-        Geometry::GeometryCollection(gc) => {
-            non_empty(gc.0.len(), "geometry collection")?;
-            gc.0.iter().try_for_each(validate_geometry)
-        }
+        // Walked by `validate_geometry`.
+        Geometry::GeometryCollection(_) => Ok(()),
         Geometry::Rect(r) => check_coord(r.min()).and(check_coord(r.max())),
         Geometry::Triangle(t) => t.to_array().iter().try_for_each(|c| check_coord(*c)),
     }
@@ -153,6 +200,43 @@ mod tests {
         assert!(validate_geometry(&LineString::<f64>(vec![]).into()).is_err());
         let triangle = polygon![(x: 0.0, y: 0.0), (x: 1.0, y: 0.0), (x: 0.0, y: 1.0)];
         assert!(validate_geometry(&triangle.into()).is_ok());
+    }
+
+    fn nested(levels: usize) -> Geometry<f64> {
+        let mut g: Geometry<f64> = point!(x: 1.0, y: 2.0).into();
+        for _ in 0..levels {
+            g = Geometry::GeometryCollection(geo_types::GeometryCollection(vec![g]));
+        }
+        g
+    }
+
+    #[test]
+    fn collections_nested_to_the_limit_validate_and_deeper_ones_are_refused() {
+        assert_eq!(collection_nesting(&nested(0)), 0);
+        assert_eq!(collection_nesting(&nested(3)), 3);
+        assert!(validate_geometry(&nested(MAX_GEOMETRY_NESTING)).is_ok());
+        let e = validate_geometry(&nested(MAX_GEOMETRY_NESTING + 1)).unwrap_err();
+        assert_eq!(e.message(), nesting_message(MAX_GEOMETRY_NESTING + 1));
+    }
+
+    // Regression: validation recursed once per collection level, so a geometry nested some thousands of levels
+    // deep (the tester's 10,000-level WKT) overflowed the stack instead of being refused.
+    #[test]
+    fn validating_a_deeply_nested_collection_does_not_recurse() {
+        let deep = nested(5_000);
+        let outcome = std::thread::Builder::new()
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                let refused = validate_geometry(&deep).is_err();
+                let depth = collection_nesting(&deep);
+                // Dropping recurses too; not on this small stack.
+                std::mem::forget(deep);
+                (refused, depth)
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(outcome, (true, 5_000));
     }
 
     proptest! {

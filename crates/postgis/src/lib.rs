@@ -10,8 +10,8 @@
 //! elect the one instance that polls feeds and delivers webhooks (the lock dies with its connection, so a
 //! crashed leader is replaced within a heartbeat).
 //!
-//! Depends on `store` (the traits it implements), `model`, `query`, tokio-postgres with a deadpool pool, and
-//! geozero (WKB). Every statement binds its values; identifiers are validated dataset ids, always quoted.
+//! Depends on `store` (the traits it implements), `model`, `query`, `formats` (its bounded WKB decoder, for
+//! what other tools wrote into the tables), tokio-postgres with a deadpool pool, and geozero (WKB out). Every statement binds its values; identifiers are validated dataset ids, always quoted.
 #![forbid(unsafe_code)]
 
 mod access;

@@ -2,12 +2,12 @@
 //! index scan in one repeatable-read snapshot, and features fetched by key.
 
 use chrono::{DateTime, Utc};
+use geoconsole_formats::wkb;
 use geoconsole_model::geo_types::Geometry;
 use geoconsole_model::{Bbox, Dataset, Feature, FeatureId, FieldType, Properties, TimeSpan};
 use geoconsole_query::{Cursor, FeatureQuery};
 use geoconsole_store::{FeaturePage, IndexRow, StoreError, StoreErrorKind, StoreResult};
-use geozero::wkb::Wkb;
-use geozero::{CoordDimensions, ToGeo, ToWkb};
+use geozero::{CoordDimensions, ToWkb};
 use serde_json::Value;
 use tokio_postgres::GenericClient;
 use tokio_postgres::Row;
@@ -25,10 +25,13 @@ pub fn encode_geometry(geometry: &Geometry<f64>) -> Result<Vec<u8>, String> {
         .map_err(|e| format!("geometry cannot be written as WKB: {e}"))
 }
 
-pub fn decode_geometry(wkb: &[u8]) -> Result<Geometry<f64>, String> {
-    Wkb(wkb)
-        .to_geo()
-        .map_err(|e| format!("unreadable geometry: {e}"))
+/// Reads `ST_AsBinary(geom)`. Other tools (QGIS, ogr2ogr) write into the console's tables too, so what
+/// comes back may be curved, empty or nested deep: the bounded decoder of `formats::wkb` reads it.
+pub fn decode_geometry(bytes: &[u8]) -> Result<Geometry<f64>, String> {
+    wkb::decode(bytes)
+        .map_err(|e| format!("unreadable geometry: {e}"))?
+        // Refused until empties are kept as null geometries.
+        .ok_or_else(|| "empty geometry".to_string())
 }
 
 fn corrupt(dataset: &Dataset, why: impl std::fmt::Display) -> StoreError {
@@ -370,4 +373,48 @@ pub async fn index_rows_within(
     );
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as _).collect();
     client.query(&sql, &refs).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(code: u32) -> Vec<u8> {
+        let mut out = vec![1];
+        out.extend_from_slice(&code.to_le_bytes());
+        out
+    }
+
+    // Regression: geozero's reader recursed once per collection level, so a row another tool wrote with
+    // collections nested 20,000 deep would have overflowed the stack of whichever request read it.
+    #[test]
+    fn what_other_tools_wrote_is_read_with_the_bounded_decoder() {
+        let mut deep = Vec::new();
+        for _ in 0..20_000 {
+            deep.extend(header(7));
+            deep.extend_from_slice(&1u32.to_le_bytes());
+        }
+        let err = decode_geometry(&deep).unwrap_err();
+        assert!(err.contains("nest 20000 levels deep"), "{err}");
+        // EWKB with an SRID, as `ST_AsEWKB` gives it, and a curve, as QGIS may store one.
+        let mut point = header(0x2000_0001);
+        point.extend_from_slice(&4326u32.to_le_bytes());
+        point.extend_from_slice(&2.5f64.to_le_bytes());
+        point.extend_from_slice(&1.5f64.to_le_bytes());
+        assert_eq!(
+            decode_geometry(&point),
+            Ok(Geometry::Point(geoconsole_model::geo_types::Point::new(
+                2.5, 1.5
+            )))
+        );
+        let mut arc = header(8);
+        arc.extend_from_slice(&3u32.to_le_bytes());
+        for v in [-1.0f64, 0.0, 0.0, 1.0, 1.0, 0.0] {
+            arc.extend_from_slice(&v.to_le_bytes());
+        }
+        assert!(matches!(decode_geometry(&arc), Ok(Geometry::LineString(l)) if l.0.len() == 65));
+        let mut empty = header(7);
+        empty.extend_from_slice(&0u32.to_le_bytes());
+        assert_eq!(decode_geometry(&empty), Err("empty geometry".to_string()));
+    }
 }

@@ -11,6 +11,9 @@ use geoconsole_model::parse_time_value;
 use serde_json::Value;
 
 use crate::filter::{CompareOp, Filter, Interval, Operand, SpatialOp, TemporalOp};
+use crate::filter_limits::{
+    self, FILTER_STACK_BYTES, MAX_FILTER_BYTES, MAX_FILTER_DEPTH, STACK_RED_ZONE,
+};
 use crate::{QueryError, QueryErrorKind, QueryResult};
 
 /// The two encodings of the `filter-lang` parameter.
@@ -44,21 +47,15 @@ pub struct Queryables {
 pub const GEOMETRY_NAMES: [&str; 2] = ["geometry", "geom"];
 pub const TIME_NAMES: [&str; 2] = ["datetime", "time"];
 
-/// Longest filter accepted, in bytes; deeper nesting than this is refused before parsing too.
-pub const MAX_FILTER_BYTES: usize = 64 * 1024;
-const MAX_DEPTH: usize = 64;
-/// Parentheses nested at most in CQL2 text. The `cql2` crate's text parser backtracks, and its time doubles
-/// with every level (measured in release: 12 levels 30 ms, 16 levels 0.5 s, 20 levels 6 s, 24 levels 84 s),
-/// so one short filter could hold a worker for minutes. Fuzzing found it; 10 levels parse in under 10 ms and
-/// leave room for a MULTIPOLYGON inside a function inside a few groups.
-const MAX_TEXT_PARENS: usize = 10;
 const ARITHMETIC: [&str; 7] = ["+", "-", "*", "/", "%", "^", "div"];
 
 fn invalid(message: String) -> QueryError {
     QueryError::new(QueryErrorKind::InvalidParameter, message)
 }
 
-/// Parses and checks a filter.
+/// Parses and checks a filter. The text is checked against the limits of [`crate::filter_limits`] before it
+/// is parsed, and the parsed expression's depth before it is checked, so that no filter can make a stage
+/// recurse deep enough to overflow the stack (which would abort the process).
 pub fn parse_filter(text: &str, lang: FilterLang, queryables: &Queryables) -> QueryResult<Filter> {
     if text.len() > MAX_FILTER_BYTES {
         return Err(invalid(format!(
@@ -66,40 +63,28 @@ pub fn parse_filter(text: &str, lang: FilterLang, queryables: &Queryables) -> Qu
             text.len()
         )));
     }
-    let depth = text
-        .chars()
-        .fold((0usize, 0usize), |(depth, max), c| match c {
-            '(' | '[' | '{' => (depth + 1, max.max(depth + 1)),
-            ')' | ']' | '}' => (depth.saturating_sub(1), max),
-            _ => (depth, max),
-        });
-    if depth.1 > MAX_DEPTH {
-        return Err(invalid(format!(
-            "filter nests deeper than {MAX_DEPTH} levels"
-        )));
+    match lang {
+        FilterLang::Text => filter_limits::check_text(text),
+        FilterLang::Json => filter_limits::check_json(text),
     }
-    if lang == FilterLang::Text {
-        let parens = text
-            .chars()
-            .fold((0usize, 0usize), |(depth, max), c| match c {
-                '(' => (depth + 1, max.max(depth + 1)),
-                ')' => (depth.saturating_sub(1), max),
-                _ => (depth, max),
-            })
-            .1;
-        if parens > MAX_TEXT_PARENS {
+    .map_err(invalid)?;
+    // Defence in depth: the limits keep parsing and checking well within this much stack, and a caller on a
+    // thread with less left gets a fresh stack rather than an abort.
+    stacker::maybe_grow(STACK_RED_ZONE, FILTER_STACK_BYTES, || {
+        let expr = match lang {
+            FilterLang::Text => cql2::parse_text(text)
+                .map_err(|e| invalid(format!("filter is not valid CQL2 text: {e}")))?,
+            FilterLang::Json => cql2::parse_json(text)
+                .map_err(|e| invalid(format!("filter is not valid CQL2 JSON: {e}")))?,
+        };
+        let depth = filter_limits::expr_depth(&expr);
+        if depth > MAX_FILTER_DEPTH {
             return Err(invalid(format!(
-                "filter nests parentheses {parens} deep; CQL2 text allows at most {MAX_TEXT_PARENS} (parsing time doubles with each level), so use fewer parentheses or filter-lang=cql2-json"
+                "filter nests {depth} levels deep; at most {MAX_FILTER_DEPTH} are accepted"
             )));
         }
-    }
-    let expr = match lang {
-        FilterLang::Text => cql2::parse_text(text)
-            .map_err(|e| invalid(format!("filter is not valid CQL2 text: {e}")))?,
-        FilterLang::Json => cql2::parse_json(text)
-            .map_err(|e| invalid(format!("filter is not valid CQL2 JSON: {e}")))?,
-    };
-    Checker { queryables }.filter(&expr)
+        Checker { queryables }.filter(&expr)
+    })
 }
 
 struct Checker<'a> {

@@ -9,6 +9,10 @@ use geoconsole_model::{Bbox, TimeSpan};
 use serde_json::Value;
 
 /// A checked filter. Property names have been resolved against the dataset (see [`Queryables`]).
+///
+/// Evaluation recurses once per level. [`crate::parse_filter`] builds filters at most
+/// [`crate::filter_limits::MAX_FILTER_DEPTH`] levels deep, which evaluates in about 80 KiB of stack
+/// even in a debug build; code that builds a filter itself must keep to that too.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Filter {
     Bool(bool),

@@ -4,20 +4,27 @@
 //! CQL2 filters (text and JSON) are read with the `cql2` crate and checked into the typed [`Filter`] AST,
 //! which is evaluated in memory against features or the index; nothing here ever builds SQL.
 //!
-//! It depends on `model`, `cql2` (parsing only), `geo` (spatial predicates) and `wkt`.
+//! Filters are bounded before anything recursive reads them ([`filter_limits`]): a filter that would nest
+//! deeper than the parser, checker or evaluator can take is refused with a message, never allowed to overflow
+//! the stack.
+//!
+//! It depends on `model`, `cql2` (parsing only), `geo` (spatial predicates), `wkt`, and `stacker` (a fresh
+//! stack for parsing when the caller's is nearly used up).
 #![forbid(unsafe_code)]
 
 mod cql;
 mod datetime;
 mod error;
 mod filter;
+pub mod filter_limits;
 
-pub use cql::{FilterLang, GEOMETRY_NAMES, MAX_FILTER_BYTES, Queryables, TIME_NAMES, parse_filter};
+pub use cql::{FilterLang, GEOMETRY_NAMES, Queryables, TIME_NAMES, parse_filter};
 pub use datetime::DateTimeFilter;
 pub use error::{QueryError, QueryErrorKind, QueryResult};
 pub use filter::{
     CompareOp, Filter, Interval, Operand, SpatialOp, Subject, TemporalOp, distance_metres, like,
 };
+pub use filter_limits::MAX_FILTER_BYTES;
 
 use geoconsole_model::{Bbox, Feature};
 use serde::{Deserialize, Serialize};

@@ -1,5 +1,7 @@
-//! Inputs the fuzzer (`fuzz/`, target `cql2`) once found to crash or hang the filter parser, replayed on
-//! every test run: each must be answered, quickly, with a result or an error.
+//! Inputs that once crashed or hung the filter parser, found by the fuzzer (`fuzz/`, target `cql2`) or by a
+//! security test (the `*-chain-*` files: operator chains that overflowed the stack, which aborts the whole
+//! process), replayed on every test run on the test's own 2 MiB thread: each must be answered, quickly,
+//! with a result or an error.
 
 use std::time::{Duration, Instant};
 
