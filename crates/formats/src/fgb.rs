@@ -41,6 +41,11 @@ pub(crate) fn read(
         None => SourceCrs::known_or_assumed(header_crs(path, &fgb)?, NO_CRS_HINT),
     };
     let indexed = fgb.header().index_node_size() > 0;
+    check_feature_sizes(
+        path,
+        fgb.header().features_count(),
+        fgb.header().index_node_size(),
+    )?;
     let columns: Vec<ColumnType> = fgb
         .header()
         .columns()
@@ -65,6 +70,80 @@ pub(crate) fn read(
             }
         }
     }))
+}
+
+/// The `flatgeobuf` crate sizes its buffer by each feature's declared length before reading it, so a 10 KB
+/// file declaring a 4 GiB feature had it allocate 4 GiB (found by fuzzing). Every length is checked here
+/// first, in one pass that skips over the features: none may exceed the record cap or the bytes left, and
+/// every leaf of the packed R-tree (which a bbox read follows) must point at the start of a feature.
+fn check_feature_sizes(path: &Path, count: u64, node_size: u16) -> FormatResult<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let refuse = |why: String| record::file_error(FormatErrorKind::Syntax, path, why);
+    let io = |e: io::Error| crate::FormatError::io(path, &e);
+    let file = File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, file);
+    let mut word = [0u8; 4];
+    reader.seek(SeekFrom::Start(8)).map_err(io)?;
+    reader.read_exact(&mut word).map_err(io)?;
+    let index_start = 12 + u64::from(u32::from_le_bytes(word));
+    let index_bytes = if node_size > 0 && count > 0 {
+        let items = usize::try_from(count)
+            .map_err(|_| refuse(format!("the header declares {count} features")))?;
+        flatgeobuf::packed_r_tree::PackedRTree::index_size(items, node_size) as u64
+    } else {
+        0
+    };
+    let data_start = index_start.saturating_add(index_bytes);
+    if data_start > len {
+        return Err(refuse(format!(
+            "the header and index declare {data_start} bytes, but the file has {len}"
+        )));
+    }
+    let limit = crate::record_bound::MAX_RECORD_BYTES as u64;
+    let mut starts = Vec::new();
+    let mut at = data_start;
+    reader.seek(SeekFrom::Start(at)).map_err(io)?;
+    while len - at >= 4 {
+        reader.read_exact(&mut word).map_err(io)?;
+        let size = u64::from(u32::from_le_bytes(word));
+        let left = len - at - 4;
+        if size > limit || size > left {
+            return Err(refuse(format!(
+                "feature {} declares {size} bytes, but {} ({})",
+                starts.len(),
+                if size > left { left } else { limit },
+                if size > left {
+                    "the bytes left in the file"
+                } else {
+                    "the most one feature may hold"
+                }
+            )));
+        }
+        if index_bytes > 0 {
+            starts.push(at - data_start);
+        }
+        reader.seek_relative(size as i64).map_err(io)?;
+        at += 4 + size;
+    }
+    if index_bytes > 0 {
+        // Leaves are the last `count` nodes (40 bytes each: a box of four f64, then the feature's offset).
+        let leaves = index_start + index_bytes - count.saturating_mul(40);
+        reader.seek(SeekFrom::Start(leaves)).map_err(io)?;
+        let mut node = [0u8; 40];
+        for _ in 0..count {
+            reader.read_exact(&mut node).map_err(io)?;
+            let mut offset = [0u8; 8];
+            offset.copy_from_slice(&node[32..]);
+            let offset = u64::from_le_bytes(offset);
+            if starts.binary_search(&offset).is_err() {
+                return Err(refuse(format!(
+                    "the spatial index points at byte {offset} of the features, where no feature starts"
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn crs_needs_transform(crs: &SourceCrs) -> bool {

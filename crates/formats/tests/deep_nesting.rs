@@ -339,7 +339,8 @@ fn gpx_documents_nesting_too_deep_are_refused_before_parsing() {
         .find_map(|i| i.as_ref().err())
         .expect("refused");
     assert!(
-        err.to_string().contains("nests elements 65 deep; at most 64"),
+        err.to_string()
+            .contains("nests elements 65 deep; at most 64"),
         "{err}"
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(5));

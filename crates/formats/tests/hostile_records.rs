@@ -133,3 +133,71 @@ fn a_gpx_element_nested_past_what_gpx_needs_is_refused_quickly() {
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }
+
+/// Fuzzing found that a 10 KB FlatGeobuf declaring one feature of 4 GiB made the `flatgeobuf` crate allocate
+/// 4 GiB before reading it; a spatial index leaf can likewise point into the middle of a feature, at bytes
+/// that read as a huge size. Both are refused before the crate reads a feature.
+#[test]
+fn a_flatgeobuf_feature_or_index_that_lies_about_sizes_is_refused_before_allocating() {
+    use geoconsole_formats::{Format, WriterLayout, create_writer};
+    use geoconsole_model::{Bbox, Feature, GeometryType, Schema};
+    let dir = tempfile::tempdir().expect("dir");
+    let honest = dir.path().join("honest.fgb");
+    let layout = WriterLayout {
+        name: "points".into(),
+        schema: Schema::default(),
+        geometry_type: GeometryType::Point,
+    };
+    let file = std::fs::File::create(&honest).expect("create");
+    let mut writer = create_writer(Format::FlatGeobuf, Box::new(file), &layout).expect("writer");
+    for x in 0..3 {
+        writer
+            .write_feature(&Feature {
+                id: None,
+                geometry: geoconsole_model::geo_types::Point::new(f64::from(x), 1.0).into(),
+                time: None,
+                properties: serde_json::Map::new(),
+            })
+            .expect("write");
+    }
+    writer.finish().expect("finish");
+    let bytes = std::fs::read(&honest).expect("read");
+    let header = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes")) as usize;
+    let index_start = 12 + header;
+    let index = flatgeobuf::packed_r_tree::PackedRTree::index_size(3, 16);
+    let data_start = index_start + index;
+    let boxed = ReadOptions {
+        bbox: Some(Bbox::new(-1.0, 0.0, 5.0, 2.0).expect("bbox")),
+        ..ReadOptions::default()
+    };
+    for options in [ReadOptions::default(), boxed.clone()] {
+        let (_, stream) = open_reader(&honest, &options).expect("honest file opens");
+        assert_eq!(stream.filter(Result::is_ok).count(), 3);
+    }
+
+    let mut huge = bytes.clone();
+    huge[data_start..data_start + 4].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+    let path = dir.path().join("huge.fgb");
+    std::fs::write(&path, &huge).expect("write");
+    for options in [ReadOptions::default(), boxed.clone()] {
+        let err = open_reader(&path, &options).err().expect("refused");
+        assert!(
+            err.to_string().contains("declares 4294967280 bytes"),
+            "{err}"
+        );
+    }
+
+    let mut misleading = bytes;
+    let first_leaf_offset = data_start - 3 * 40 + 32;
+    let offset = u64::from_le_bytes(
+        misleading[first_leaf_offset..first_leaf_offset + 8]
+            .try_into()
+            .expect("8 bytes"),
+    );
+    misleading[first_leaf_offset..first_leaf_offset + 8]
+        .copy_from_slice(&(offset + 2).to_le_bytes());
+    let path = dir.path().join("misleading.fgb");
+    std::fs::write(&path, &misleading).expect("write");
+    let err = open_reader(&path, &boxed).err().expect("refused");
+    assert!(err.to_string().contains("no feature starts"), "{err}");
+}
