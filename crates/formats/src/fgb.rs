@@ -100,7 +100,7 @@ fn check_feature_sizes(path: &Path, count: u64, node_size: u16) -> FormatResult<
             "the header and index declare {data_start} bytes, but the file has {len}"
         )));
     }
-    let limit = crate::record_bound::MAX_RECORD_BYTES as u64;
+    let limit = crate::record_bound::MAX_RECORD_BYTES;
     let mut starts = Vec::new();
     let mut at = data_start;
     reader.seek(SeekFrom::Start(at)).map_err(io)?;
