@@ -435,6 +435,8 @@ pub fn preview(path: &Path, read: &ReadOptions) -> AppResult<ImportPreview> {
                     problems.push(json!({"at": e.location().to_string(), "reason": e.message()}));
                 }
             }
+            // A file that cannot yield even its first feature is not an upload to preview.
+            Err(e) if features.is_empty() => return Err(invalid(e)),
             Err(e) => {
                 problems.push(json!({"at": e.location().to_string(), "reason": e.message()}));
                 break;
