@@ -14,7 +14,8 @@ For each file (or layer) the outcome is one of
 The reference
   ogr2ogr -f GeoJSON OUT SRC [LAYER] -t_srs EPSG:4326 -lco RFC7946=NO -lco SIGNIFICANT_FIGURES=17
           -nlt CONVERT_TO_LINEAR
-  (null and empty geometries are kept by ogr2ogr; a layer without a CRS is converted without -t_srs, i.e.
+  (null and empty geometries are kept by ogr2ogr; where GDAL knows no code page for a DBF it writes the
+  DBF's bytes as they are, which is not UTF-8, and the reference reads that output as Latin-1; a layer without a CRS is converted without -t_srs, i.e.
   taken as WGS84 as geoconsole takes it). Zips are read as /vsizip/FILE[/FOLDER]. CSV adds
   -oo X_POSSIBLE_NAMES=... -oo Y_POSSIBLE_NAMES=... (the names geoconsole detects) and -oo KEEP_GEOM_COLUMNS=NO;
   types are not auto-detected (GDAL keeps CSV cells as text, so leading zeros survive). KML/KMZ: GDAL makes
@@ -291,8 +292,14 @@ def gdal_features(unit, tmp):
                 break
         if code != 0:
             return None, first_error(se or so)
-        with open(out, encoding="utf-8", errors="replace") as f:
-            features.extend(json.load(f).get("features", []))
+        data = Path(out).read_bytes()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            # GDAL passes a DBF's bytes through when it knows no code page: read them as Latin-1
+            text = data.decode("latin-1")
+            unit.notes_ref = "GDAL wrote the DBF's bytes as they are (not UTF-8); read as Latin-1"
+        features.extend(json.loads(text).get("features", []))
         os.remove(out)
     if unit.fmt == "kml":
         for f in features:
