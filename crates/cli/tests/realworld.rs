@@ -153,10 +153,10 @@ const KNOWN_DIFFERENCES: &[(&str, &str /* why / class */)] = &[
         "shapefile/pyshp/latin1.shp",
         "DBF code page: no .cpg, no code page in the header, Latin-1 bytes read as U+FFFD (`Ñandú`)",
     ),
-    // numbers: dBASE F fields written in scientific notation lose their decimals, silently
+    // numbers: dBASE F fields are read as 32-bit floats and lose digits, silently
     (
         "zip/geopandas_nybb_16a.zip",
-        "DBF F field: 3.304700103320e+005 read as 330470 (GDAL 330470.010332)",
+        "DBF F field as f32: 3.304700103320e+005 read as 330470 (GDAL 330470.010332)",
     ),
     // CRS: a datum shift GDAL applies (MGI to WGS84) is not applied, 68 m off
     (
