@@ -21,19 +21,7 @@ use support::Run;
 /// the reader fixes: when a fix makes a file match, its entry must go (the test says so). On the day the
 /// corpus was committed every file that fails is listed here; that is expected, not an oversight.
 const KNOWN_DIFFERENCES: &[(&str, &str /* why / class */)] = &[
-    // curves unreadable: GeoPackage CircularString/CompoundCurve/CurvePolygon/MultiSurface blobs
-    (
-        "gpkg/curve.gpkg#curve",
-        "curves unreadable: `Missing container for LineString`",
-    ),
-    (
-        "gpkg/curvepolygon.gpkg#curvepolygon",
-        "curves unreadable: `Missing container for LineString`",
-    ),
-    (
-        "gpkg/multisurface.gpkg#multisurface",
-        "curves unreadable: `Missing container for LineString`",
-    ),
+    // curves unreadable: WKT curves in CSV (GeoPackage curves are linearised by the WKB decoder)
     (
         "csv/curves_line.csv",
         "curves unreadable: WKT MULTICURVE/COMPOUNDCURVE, `Invalid type encountered`",
