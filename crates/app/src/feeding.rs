@@ -72,10 +72,99 @@ pub struct FeedPreview {
     pub linked: u64,
     pub skipped: u64,
     pub skipped_reasons: Vec<String>,
+    /// What was read despite a fault that cost no item (a document not in its declared encoding).
+    pub warnings: Vec<String>,
     pub bytes: u64,
     pub content_type: Option<String>,
     /// The first items as GeoJSON features.
     pub sample: Vec<Value>,
+}
+
+/// A feed document given as a file (a CAP message, a GeoRSS index): what the import pipeline reads.
+pub(crate) struct FeedFile {
+    pub format: FeedFormat,
+    /// The items' features; each entry the reader skipped is an invalid feature at its place, so the
+    /// import's error policy (`--skip-invalid`, the rejects report) applies to it.
+    pub stream: geoconsole_formats::FeatureStream,
+    pub warnings: Vec<String>,
+}
+
+/// Opens `path` as a feed document when its content is one (see [`geoconsole_feeds::detect_file`]);
+/// `None` when it is not, for the file readers to judge. The body is read whole, as a poll reads it, up to
+/// the cap a feed body has.
+pub(crate) fn open_feed_file(
+    path: &std::path::Path,
+) -> Result<Option<FeedFile>, geoconsole_formats::FormatError> {
+    use geoconsole_formats::{FormatError, FormatErrorKind, Location, SourceFeature};
+    use std::io::Read;
+    let io = |e: std::io::Error| {
+        FormatError::new(FormatErrorKind::Io, path, Location::File, e.to_string())
+    };
+    if path.is_dir() {
+        return Ok(None);
+    }
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut head = Vec::with_capacity(8192);
+    (&mut file).take(8192).read_to_end(&mut head).map_err(io)?;
+    let Some(format) = geoconsole_feeds::detect_file(&head) else {
+        return Ok(None);
+    };
+    let cap = FetchLimits::default().max_decoded_bytes;
+    let mut body = head;
+    file.take(cap.saturating_sub(body.len() as u64) + 1)
+        .read_to_end(&mut body)
+        .map_err(io)?;
+    if body.len() as u64 > cap {
+        return Err(FormatError::new(
+            FormatErrorKind::Syntax,
+            path,
+            Location::File,
+            format!(
+                "a {} document larger than {cap} bytes, the most a feed body may hold",
+                format.as_str()
+            ),
+        ));
+    }
+    let parsed = geoconsole_feeds::read_file(format, &body, Utc::now()).map_err(|why| {
+        FormatError::new(
+            FormatErrorKind::Syntax,
+            path,
+            Location::File,
+            format!("not a {} document: {why}", format.as_str()),
+        )
+    })?;
+    let path = path.to_path_buf();
+    let mut results: Vec<Result<SourceFeature, FormatError>> = Vec::new();
+    for (n, item) in parsed.items.into_iter().enumerate() {
+        results.push(Ok(SourceFeature {
+            location: Location::Feature(n as u64),
+            feature: item.feature,
+        }));
+    }
+    let skipped = parsed
+        .skipped
+        .into_iter()
+        .chain(parsed.withdrawals.into_iter().map(|w| {
+            format!(
+                "CAP alert '{}' withdraws {}: an imported file has no earlier alerts to withdraw",
+                w.by,
+                w.ids.join(", ")
+            )
+        }));
+    for why in skipped {
+        let at = Location::Feature(results.len() as u64);
+        results.push(Err(FormatError::new(
+            FormatErrorKind::InvalidFeature,
+            &path,
+            at,
+            why,
+        )));
+    }
+    Ok(Some(FeedFile {
+        format,
+        stream: Box::new(results.into_iter()),
+        warnings: parsed.warnings,
+    }))
 }
 
 /// Items shown by a preview.
@@ -94,6 +183,9 @@ pub struct PollReport {
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped_reasons: Vec<String>,
+    /// What was read despite a fault that cost no item (a document not in its declared encoding).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lag: Option<Lag>,
     pub next_poll: Option<DateTime<Utc>>,
@@ -267,6 +359,7 @@ impl Feeding {
             linked: parsed.linked.len() as u64,
             skipped: parsed.skipped.len() as u64,
             skipped_reasons: parsed.skipped.into_iter().take(20).collect(),
+            warnings: parsed.warnings.into_iter().take(20).collect(),
             bytes: size,
             content_type,
             sample: parsed
@@ -496,6 +589,7 @@ impl Console {
             counts: PollCounts::default(),
             error: None,
             skipped_reasons: Vec::new(),
+            warnings: Vec::new(),
             lag: None,
             next_poll: None,
         };
@@ -503,12 +597,17 @@ impl Console {
             .fetch_and_write(feeding, spec, state, &mut report.counts)
             .await
         {
-            Ok(Some(parsed_skipped)) => {
+            Ok(Some((parsed_skipped, warnings))) => {
                 state.failures = 0;
                 state.last_success = Some(Utc::now());
                 state.last_error = None;
                 report.skipped_reasons = parsed_skipped;
                 state.skipped_reasons = report.skipped_reasons.iter().take(20).cloned().collect();
+                for warning in &warnings {
+                    tracing::warn!(feed = %spec.name, warning = %warning, "feed read with a warning");
+                }
+                state.warnings = warnings.iter().take(20).cloned().collect();
+                report.warnings = warnings;
             }
             Ok(None) => {
                 report.outcome = "not_modified";
@@ -550,15 +649,15 @@ impl Console {
         report
     }
 
-    /// Fetches, reads and writes. `Ok(None)` when the feed had not changed; `Ok(Some(skipped reasons))`
-    /// after a write (or nothing to write); `Err` with the reason for the health record.
+    /// Fetches, reads and writes. `Ok(None)` when the feed had not changed; `Ok(Some((skipped reasons,
+    /// warnings)))` after a write (or nothing to write); `Err` with the reason for the health record.
     async fn fetch_and_write(
         &self,
         feeding: &Feeding,
         spec: &FeedSpec,
         state: &mut FeedState,
         counts: &mut PollCounts,
-    ) -> Result<Option<Vec<String>>, String> {
+    ) -> Result<Option<(Vec<String>, Vec<String>)>, String> {
         let url = reqwest::Url::parse(&spec.url).map_err(|e| format!("url: {e}"))?;
         let limits = spec.limits(feeding.fetcher.limits());
         let fetched = feeding
@@ -754,7 +853,7 @@ impl Console {
         if let Some(lag) = Lag::of(event_times.into_iter(), arrived) {
             state.lag = Some(lag);
         }
-        Ok(Some(parsed.skipped))
+        Ok(Some((parsed.skipped, parsed.warnings)))
     }
 
     /// Fetches the CAP documents an index links to, skipping those whose listed version was read before.
@@ -815,6 +914,12 @@ impl Console {
                     parsed.items.extend(document.items);
                     parsed.withdrawals.extend(document.withdrawals);
                     parsed.skipped.extend(document.skipped);
+                    parsed.warnings.extend(
+                        document
+                            .warnings
+                            .into_iter()
+                            .map(|w| format!("linked alert {url}: {w}")),
+                    );
                     remembered.push((key, linked.version));
                 }
                 Err(e) => parsed.skipped.push(format!("linked alert {url}: {e}")),

@@ -197,6 +197,9 @@ pub struct ImportReport {
     /// Columns kept as asked (`--allow-column`) that hold personal data, and what they hold.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub allowed_personal: BTreeMap<String, Category>,
+    /// What was read despite a fault that cost no feature (a feed document not in its declared encoding).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// The features written, for alert rules.
     #[serde(skip)]
     pub(crate) changed: crate::alerting::Changed,
@@ -592,8 +595,35 @@ pub(crate) async fn import(
     if let Some(counters) = &options.counters {
         read_options.bytes_read = Some(Arc::clone(&counters.bytes_read));
     }
+    // A feed document saved as a file (CAP, GeoRSS) is read by the feed readers, as a poll reads it.
+    let feed_file = match (&source, options.read.format) {
+        (Source::File(path), None) => {
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || crate::feeding::open_feed_file(&path))
+                .await
+                .map_err(|e| {
+                    AppError::new(AppErrorKind::Internal, format!("reader task failed: {e}"))
+                })??
+        }
+        _ => None,
+    };
+    let mut options = options;
+    let mut warnings = Vec::new();
+    if let Some(file) = &feed_file {
+        // The items carry the times the standard gives them, and the issuer's address the standard
+        // puts in them passes the guard as it does for the feed.
+        options.time_given = true;
+        options
+            .privacy
+            .allow
+            .extend(file.format.issuer_fields().iter().map(|f| (*f).to_string()));
+        warnings.clone_from(&file.warnings);
+    }
     let (format, stream): (String, FeatureStream) =
         tokio::task::spawn_blocking(move || -> FormatResult<_> {
+            if let Some(file) = feed_file {
+                return Ok((file.format.as_str().to_string(), file.stream));
+            }
             match source {
                 Source::File(path) => geoconsole_formats::open_reader(&path, &read_options)
                     .map(|(f, s)| (f.name().to_string(), s)),
@@ -646,6 +676,7 @@ pub(crate) async fn import(
         elapsed_ms: started.elapsed().as_millis() as u64,
         dropped_columns: options.privacy.drop.iter().cloned().collect(),
         allowed_personal,
+        warnings,
         changed: match captured {
             Some(features) => crate::alerting::Changed::Features(Arc::new(features)),
             None => crate::alerting::Changed::Unknown,

@@ -81,6 +81,9 @@ pub struct ImportPreview {
     /// A dataset id made from the file name, and a kind from what was detected.
     pub suggested_dataset: String,
     pub suggested_kind: String,
+    /// What was read despite a fault that costs no feature (a feed document not in its declared encoding).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// Where an upload is in its life.
@@ -405,6 +408,14 @@ pub fn preview(path: &Path, read: &ReadOptions) -> AppResult<ImportPreview> {
     };
     // A zip is opened as one (its member's format is found inside), not detected as a stream.
     let zipped = head.starts_with(b"PK\x03\x04");
+    // A feed document (CAP, GeoRSS) is previewed as its import reads it: by the feed readers.
+    let feed_file = match read.format {
+        None if !zipped => crate::feeding::open_feed_file(path).map_err(invalid)?,
+        _ => None,
+    };
+    if let Some(file) = feed_file {
+        return preview_features(path, file.format.as_str(), file.stream, None, file.warnings);
+    }
     let format = match read.format {
         Some(f) => Some(f),
         None if zipped => None,
@@ -425,6 +436,20 @@ pub fn preview(path: &Path, read: &ReadOptions) -> AppResult<ImportPreview> {
     } else {
         None
     };
+    preview_features(path, format.name(), stream, coordinates, Vec::new())
+}
+
+/// The preview of the features a reader yields. Features that carry their own time (a feed document's)
+/// show it; the others show what the detected time fields hold.
+fn preview_features(
+    path: &Path,
+    format: &str,
+    stream: geoconsole_formats::FeatureStream,
+    coordinates: Option<CoordinateColumns>,
+    warnings: Vec<String>,
+) -> AppResult<ImportPreview> {
+    let invalid =
+        |e: geoconsole_formats::FormatError| AppError::new(AppErrorKind::Invalid, e.to_string());
     let mut features: Vec<(String, Feature)> = Vec::new();
     let mut problems = Vec::new();
     for item in stream.take(SNIFF_FEATURES) {
@@ -464,9 +489,13 @@ pub fn preview(path: &Path, read: &ReadOptions) -> AppResult<ImportPreview> {
         .iter()
         .take(PREVIEW_ROWS)
         .map(|(at, f)| {
-            let when = time_fields::extract(&f.properties, time.as_deref(), time_end.as_deref())
-                .ok()
-                .flatten()
+            let when = f
+                .time
+                .or_else(|| {
+                    time_fields::extract(&f.properties, time.as_deref(), time_end.as_deref())
+                        .ok()
+                        .flatten()
+                })
                 .map(|t| format_rfc3339(t.start));
             let mut properties = Map::new();
             for (k, v) in &f.properties {
@@ -485,10 +514,12 @@ pub fn preview(path: &Path, read: &ReadOptions) -> AppResult<ImportPreview> {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let timed = features.iter().any(|(_, f)| f.time.is_some());
     Ok(ImportPreview {
-        format: format.name().to_string(),
+        format: format.to_string(),
         coordinates,
-        suggested_kind: if time.is_some() {
+        warnings,
+        suggested_kind: if time.is_some() || timed {
             "events"
         } else {
             "reference"

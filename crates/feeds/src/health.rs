@@ -83,6 +83,9 @@ pub struct FeedState {
     pub newest_event: Option<DateTime<Utc>>,
     /// Reasons for the last poll's skipped entries (the first few).
     pub skipped_reasons: Vec<String>,
+    /// What the last poll read despite a fault that cost no item (the first few): a document whose bytes
+    /// are not in the encoding it declares, area codes no area matched.
+    pub warnings: Vec<String>,
     /// When fingerprints of items gone from the feed were last forgotten.
     pub pruned: Option<DateTime<Utc>>,
     /// CAP warnings in force, by item id, until when: marked expired once that time passes.

@@ -20,6 +20,7 @@ pub use fetch::{FetchError, FetchErrorKind, FetchLimits, Fetched, Fetcher, Valid
 pub use guard::{NetworkPolicy, Refused, guarded};
 pub use health::{FeedState, Lag, PollCounts, Status};
 pub use read::{
-    Action, CAP_STATE, FeedItem, Linked, Parsed, Withdrawal, check_items, read, read_fetched,
+    Action, CAP_STATE, FeedItem, Linked, Parsed, Withdrawal, check_items, detect_file, read,
+    read_fetched, read_file,
 };
 pub use spec::{FeedFormat, FeedSpec, Footprint, MAX_LINKED, MAX_TIMEOUT_MS, MIN_INTERVAL_S};

@@ -207,7 +207,7 @@ pub fn detect_format(path: &Path, head: &[u8]) -> FormatResult<Format> {
     let by_name = Format::from_extension(path);
     if first == Some(b'<') {
         return xml_format(text).map_or_else(
-            || wrong("file is XML but neither KML nor GPX (CAP and RSS come in as feeds)".into()),
+            || wrong("file is XML but neither KML, GPX, CAP nor RSS/Atom with GeoRSS".into()),
             Ok,
         );
     }

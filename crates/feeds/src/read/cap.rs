@@ -9,7 +9,9 @@
 
 use chrono::{DateTime, Utc};
 use geo::{Destination, Haversine};
-use geoconsole_model::geo_types::{Coord, Geometry, LineString, MultiPolygon, Point, Polygon};
+use geoconsole_model::geo_types::{
+    Coord, Geometry, LineString, MultiPoint, MultiPolygon, Point, Polygon,
+};
 use geoconsole_model::{
     Feature, FeatureId, Properties, TimeSpan, format_rfc3339, validate_geometry,
 };
@@ -52,6 +54,8 @@ pub(crate) struct CapAlert {
     pub expires: Option<DateTime<Utc>>,
     pub area_desc: Vec<String>,
     pub areas: Vec<Polygon<f64>>,
+    /// Circles of radius 0: CAP's way to give a place that is a point (an epicentre), not an area.
+    pub points: Vec<Point<f64>>,
     /// Why areas could not be used, when some could not.
     pub area_problems: Vec<String>,
 }
@@ -114,8 +118,17 @@ pub(crate) fn polygon(text: &str) -> Result<Polygon<f64>, String> {
     Ok(polygon)
 }
 
-/// A CAP circle (`lat,lon radius_km`) as a polygon of [`CIRCLE_VERTICES`] geodesic points.
-pub(crate) fn circle(text: &str) -> Result<Polygon<f64>, String> {
+/// A CAP circle: a polygon, or a point when its radius is 0.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Circle {
+    Area(Polygon<f64>),
+    Point(Point<f64>),
+}
+
+/// A CAP circle (`lat,lon radius_km`) as a polygon of [`CIRCLE_VERTICES`] geodesic points; radius 0 is the
+/// centre point itself (issuers write it for an epicentre: OASIS CAP 1.2 Appendix A.3, NTWC tsunami
+/// messages), so it is placed as a point rather than refused.
+pub(crate) fn circle(text: &str) -> Result<Circle, String> {
     let bad = || format!("circle '{}' is not 'lat,lon radius_km'", short(text, 60));
     let (centre, radius) = text
         .trim()
@@ -127,6 +140,9 @@ pub(crate) fn circle(text: &str) -> Result<Polygon<f64>, String> {
     let radius_km: f64 = radius.trim().parse().map_err(|_| bad())?;
     if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
         return Err(format!("circle centre {lat},{lon} is out of range"));
+    }
+    if radius_km == 0.0 {
+        return Ok(Circle::Point(Point::new(lon, lat)));
     }
     if !(radius_km > 0.0 && radius_km <= 5000.0) {
         return Err(format!(
@@ -141,7 +157,7 @@ pub(crate) fn circle(text: &str) -> Result<Polygon<f64>, String> {
         })
         .collect();
     ring.push(ring[0]);
-    Ok(Polygon::new(LineString(ring), Vec::new()))
+    Ok(Circle::Area(Polygon::new(LineString(ring), Vec::new())))
 }
 
 impl CapAlert {
@@ -221,7 +237,8 @@ impl CapAlert {
                     .filter(|c| !c.text.trim().is_empty())
                 {
                     match circle(&c.text) {
-                        Ok(polygon) => cap.areas.push(polygon),
+                        Ok(Circle::Area(polygon)) => cap.areas.push(polygon),
+                        Ok(Circle::Point(point)) => cap.points.push(point),
                         Err(e) => cap.area_problems.push(e),
                     }
                 }
@@ -292,6 +309,12 @@ impl CapAlert {
             None => TimeSpan::instant(start),
         };
         let geometry = match self.areas.len() {
+            // Areas say more than points: a message with both (an epicentre and the warned coast) is
+            // placed by its areas; one with only points is placed by them.
+            0 if !self.points.is_empty() => match self.points.len() {
+                1 => Geometry::Point(self.points[0]),
+                _ => Geometry::MultiPoint(MultiPoint(self.points.clone())),
+            },
             0 => {
                 let why = if self.area_problems.is_empty() {
                     "no polygon or circle (areas given only by geocodes cannot be placed)"
@@ -359,7 +382,7 @@ impl CapAlert {
 
 /// A body that is one CAP `<alert>`.
 pub(crate) fn read_document(body: &[u8], now: DateTime<Utc>) -> Result<Parsed, String> {
-    let root = xml::parse(body)?;
+    let (root, warning) = xml::parse(body)?;
     if root.name != "alert" {
         return Err(format!(
             "expected a CAP <alert> document, found <{}>",
@@ -367,6 +390,7 @@ pub(crate) fn read_document(body: &[u8], now: DateTime<Utc>) -> Result<Parsed, S
         ));
     }
     let mut parsed = Parsed::default();
+    parsed.warnings.extend(warning);
     // A document that is one alert stands or falls with it.
     CapAlert::from_xml(&root)?.add_to(&mut parsed, now);
     Ok(parsed)
@@ -407,12 +431,23 @@ mod tests {
 
     #[test]
     fn circles_become_polygons_of_the_right_size() {
-        let c = circle("32.9525,-115.5527 10").unwrap();
+        let Circle::Area(c) = circle("32.9525,-115.5527 10").unwrap() else {
+            panic!("a circle of 10 km is an area");
+        };
         let ring = &c.exterior().0;
         assert_eq!(ring.len(), CIRCLE_VERTICES + 1);
         let north = ring[0];
         assert!((north.y - 32.9525 - 10.0 / 111.2).abs() < 0.01, "{north:?}");
-        assert!(circle("32.9,-115.5 0").is_err());
+        assert_eq!(
+            circle("32.9525,-115.5527 0").unwrap(),
+            Circle::Point(Point::new(-115.5527, 32.9525))
+        );
+        assert_eq!(
+            circle("55.3,-134.9 0.0").unwrap(),
+            Circle::Point(Point::new(-134.9, 55.3))
+        );
+        assert!(circle("32.9,-115.5 -1").is_err());
+        assert!(circle("95,0 0").is_err());
         assert!(circle("95,0 10").is_err());
         assert!(circle("nonsense").is_err());
     }

@@ -234,8 +234,9 @@ fn alert_rank(level: &str) -> Option<u8> {
 }
 
 pub(crate) fn read(body: &[u8], footprint: Footprint) -> Result<Parsed, String> {
-    let root = xml::parse(body)?;
+    let (root, warning) = xml::parse(body)?;
     let mut parsed = Parsed::default();
+    parsed.warnings.extend(warning);
     for (index, item) in entries(&root)?.into_iter().enumerate() {
         let title = item.text_of("title").unwrap_or("").to_string();
         let who = if title.is_empty() {
@@ -332,11 +333,12 @@ pub(crate) fn read_cap_index(
     now: DateTime<Utc>,
     max_linked: usize,
 ) -> Result<Parsed, String> {
-    let root = xml::parse(body)?;
+    let (root, warning) = xml::parse(body)?;
     if root.name == "alert" {
         return cap::read_document(body, now);
     }
     let mut parsed = Parsed::default();
+    parsed.warnings.extend(warning);
     for (index, entry) in entries(&root)?.into_iter().enumerate() {
         if let Some(alert) = entry
             .child("content")

@@ -4,6 +4,7 @@
 //! readers made passes the data-protection guard ([`check_items`]) before anything is written.
 
 mod cap;
+mod file;
 mod firms;
 mod georss;
 mod nws;
@@ -23,6 +24,7 @@ use sha2::{Digest, Sha256};
 use crate::spec::{FeedFormat, FeedSpec};
 
 pub use cap::CAP_STATE;
+pub use file::{detect_file, read_file};
 pub use protection::check_items;
 
 /// What an item does to earlier ones.
@@ -99,6 +101,9 @@ pub struct Parsed {
     pub skipped: Vec<String>,
     /// Documents the body points to that hold the items (CAP messages listed by an index feed).
     pub linked: Vec<Linked>,
+    /// What was read despite a fault that did not cost an item (a document whose bytes are not in the
+    /// encoding it declares): kept, but its issuer should hear of it, so it reaches the feed's health.
+    pub warnings: Vec<String>,
 }
 
 impl Parsed {

@@ -4,6 +4,8 @@
 //! Names are kept without their namespace prefix, which is how feed readers match them (`cap:polygon`,
 //! `georss:point`); the prefix is kept beside for property names.
 
+use std::borrow::Cow;
+
 use quick_xml::Reader;
 use quick_xml::events::Event;
 
@@ -48,14 +50,85 @@ impl Element {
     }
 }
 
-/// Parses a document into its root element, or says where and why it cannot.
-pub(crate) fn parse(bytes: &[u8]) -> Result<Element, String> {
+/// The encoding named by the XML declaration (`<?xml version="1.0" encoding="..."?>`), when there is one.
+fn declared_encoding(bytes: &[u8]) -> Option<String> {
+    let head = &bytes[..bytes.len().min(256)];
+    let head = std::str::from_utf8(head)
+        .unwrap_or_else(|e| std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or_default());
+    let decl = head.trim_start().strip_prefix("<?xml")?;
+    let decl = &decl[..decl.find("?>")?];
+    let at = decl.find("encoding")?;
+    let rest = decl[at + "encoding".len()..]
+        .trim_start()
+        .strip_prefix('=')?;
+    let rest = rest.trim_start();
+    let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let value = &rest[1..];
+    Some(value[..value.find(quote)?].trim().to_string())
+}
+
+/// The document as text, and a warning when its bytes are not in the encoding it declares. A document
+/// declaring another encoding (ISO-8859-1, Windows-1252, ...) is decoded from it. One declaring UTF-8, or
+/// nothing, whose bytes are not UTF-8 was written in a legacy code page by an issuer whose software wrote
+/// the wrong declaration (the common fault: Windows-1252 text under `encoding="UTF-8"`); it is read as
+/// Windows-1252, as browsers and feed readers read it, rather than losing every alert in it.
+fn decode(bytes: &[u8]) -> (Cow<'_, str>, Option<String>) {
+    if let Some((encoding, bom)) = encoding_rs::Encoding::for_bom(bytes) {
+        let (text, had_errors) = encoding.decode_without_bom_handling(&bytes[bom..]);
+        let warning = had_errors.then(|| {
+            format!(
+                "the document is marked {} by its byte order mark but holds bytes that are not; they were replaced",
+                encoding.name()
+            )
+        });
+        return (text, warning);
+    }
+    let declared = declared_encoding(bytes);
+    if let Some(label) = &declared
+        && let Some(encoding) = encoding_rs::Encoding::for_label(label.as_bytes())
+        && encoding != encoding_rs::UTF_8
+    {
+        let (text, had_errors) = encoding.decode_without_bom_handling(bytes);
+        let warning = had_errors.then(|| {
+            format!(
+                "the document declares {label} but holds bytes that are not; they were replaced"
+            )
+        });
+        return (text, warning);
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) => (Cow::Borrowed(text), None),
+        Err(e) => {
+            let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
+            let said = declared.map_or_else(
+                || "declares no encoding (so UTF-8)".to_string(),
+                |label| format!("declares encoding '{label}'"),
+            );
+            let warning = format!(
+                "the document {said} but byte {} is not UTF-8; it was read as Windows-1252, the encoding such documents are written in",
+                e.valid_up_to()
+            );
+            (text, Some(warning))
+        }
+    }
+}
+
+/// Parses a document into its root element, or says where and why it cannot; with the root, a warning
+/// when the document's bytes were not in the encoding it declares and were read in another (see
+/// [`decode`]): the caller passes it on to the feed's health and the import's summary.
+pub(crate) fn parse(bytes: &[u8]) -> Result<(Element, Option<String>), String> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let mut reader = Reader::from_reader(bytes);
+    let (text, warning) = decode(bytes);
+    parse_text(&text).map(|root| (root, warning))
+}
+
+fn parse_text(text: &str) -> Result<Element, String> {
+    let mut reader = Reader::from_str(text);
     reader.config_mut().expand_empty_elements = true;
     let mut stack: Vec<Element> = Vec::new();
     let mut elements = 0usize;
     let mut buf = Vec::new();
+    // Positions are of the document as decoded, which are its bytes' for UTF-8 documents.
     let at = |reader: &Reader<&[u8]>| reader.buffer_position();
     loop {
         let event = reader.read_event_into(&mut buf).map_err(|e| {
@@ -151,16 +224,49 @@ mod tests {
 
     #[test]
     fn builds_a_tree_without_prefixes() {
-        let root = parse(
+        let (root, warning) = parse(
             b"\xEF\xBB\xBF<?xml version=\"1.0\"?><rss xmlns:geo=\"g\"><item a=\"1 &amp; 2\"><geo:lat>1.5</geo:lat><x/><d><![CDATA[<b>hi</b>]]></d></item></rss>",
         )
         .unwrap();
+        assert_eq!(warning, None);
         let item = root.child("item").unwrap();
         assert_eq!(item.attr("a"), Some("1 & 2"));
         assert_eq!(item.text_of("lat"), Some("1.5"));
         assert_eq!(item.child("lat").unwrap().prefix.as_deref(), Some("geo"));
         assert_eq!(item.text_of("d"), Some("<b>hi</b>"));
         assert!(item.child("x").is_some());
+    }
+
+    #[test]
+    fn reads_mis_declared_windows_1252_and_declared_legacy_encodings() {
+        let wrong = b"<?xml version = \"1.0\" encoding = \"UTF-8\"?><a>Polic\xeda</a>";
+        let (root, warning) = parse(wrong).unwrap();
+        assert_eq!(root.text, "Polic\u{ed}a");
+        let warning = warning.unwrap();
+        assert!(
+            warning.contains("'UTF-8'")
+                && warning.contains("byte 50")
+                && warning.contains("Windows-1252"),
+            "{warning}"
+        );
+        let undeclared = b"<a>\xc1ngeles</a>";
+        assert_eq!(parse(undeclared).unwrap().0.text, "\u{c1}ngeles");
+        let latin1 = b"<?xml version='1.0' encoding='ISO-8859-1'?><a>Polic\xeda</a>";
+        assert_eq!(
+            parse(latin1).unwrap(),
+            (
+                Element {
+                    name: "a".into(),
+                    text: "Polic\u{ed}a".into(),
+                    ..Element::default()
+                },
+                None
+            )
+        );
+        let utf8 = "<?xml version='1.0' encoding='utf-8'?><a>Polic\u{ed}a</a>";
+        assert_eq!(parse(utf8.as_bytes()).unwrap().1, None);
+        assert_eq!(declared_encoding(b"<?xml encoding=\"x"), None);
+        assert_eq!(declared_encoding(b"<?xml encoding=?>"), None);
     }
 
     #[test]
