@@ -18,8 +18,9 @@ use geoconsole_feeds::{
     Action, CAP_STATE, FeedFormat, FeedItem, FeedSpec, FeedState, FetchLimits, Fetched, Fetcher,
     Lag, NetworkPolicy, Parsed, PollCounts, Status,
 };
+use geoconsole_model::geo_types::{Geometry, MultiPolygon, Polygon};
 use geoconsole_model::{DatasetId, DatasetKind, Feature, FeatureId, TimeSpan, format_rfc3339};
-use geoconsole_store::{FeedRecord, FeedStore, WriteMode};
+use geoconsole_store::{FeatureStore, FeedRecord, FeedStore, WriteMode};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, Notify, broadcast};
@@ -203,6 +204,49 @@ pub struct Feeding {
     running: Mutex<HashMap<String, Arc<Mutex<()>>>>,
     /// The standing last announced per feed.
     announced: std::sync::Mutex<HashMap<String, Status>>,
+    /// Where the areas datasets that place alerts given by codes are read (the console's feature store).
+    area_store: Option<Arc<dyn FeatureStore>>,
+    /// Areas read, by (dataset, code field), with the dataset version they were read at: read again only
+    /// when the dataset changed, not on every poll.
+    area_tables: std::sync::Mutex<HashMap<AreaKey, (u64, Arc<AreaTable>)>>,
+}
+
+/// An areas dataset and its code field.
+type AreaKey = (String, String);
+
+/// The most features an areas dataset may have: every US county and forecast zone together are ~8,000.
+const MAX_AREA_FEATURES: u64 = 200_000;
+
+/// An areas dataset's polygons by code.
+#[derive(Debug, Default)]
+struct AreaTable {
+    by_code: HashMap<String, Vec<Polygon<f64>>>,
+    /// Codes whose feature is not an area (a point, a line), which place nothing.
+    not_areas: std::collections::HashSet<String>,
+}
+
+impl AreaTable {
+    /// The keys a code may be stored under: as written, upper-cased, and for the 6-digit SAME and FIPS6
+    /// county codes (`PSSCCC`, P the part of the county, 0 for all of it) the 5-digit county FIPS code
+    /// areas datasets hold.
+    fn keys(scheme: &str, code: &str) -> Vec<String> {
+        let code = code.trim();
+        let mut keys = vec![code.to_string(), code.to_ascii_uppercase()];
+        let county = ["SAME", "FIPS6"]
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(scheme));
+        if county && code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
+            keys.push(code[1..].to_string());
+        }
+        keys
+    }
+
+    fn lookup(&self, scheme: &str, code: &str) -> Option<&[Polygon<f64>]> {
+        Self::keys(scheme, code)
+            .iter()
+            .find_map(|k| self.by_code.get(k))
+            .map(Vec::as_slice)
+    }
 }
 
 fn invalid(message: impl Into<String>) -> AppError {
@@ -233,6 +277,18 @@ async fn read_body(spec: &FeedSpec, bytes: Vec<u8>, limits: FetchLimits) -> Resu
     .map_err(|e| format!("the body is not a {} feed: {e}", spec.format.as_str()))
 }
 
+/// The feed's areas datasets, for messages: `'us_zones', 'us_counties'`.
+fn datasets_text(spec: &FeedSpec) -> String {
+    let mut names: Vec<String> = Vec::new();
+    for area in &spec.areas {
+        let name = format!("'{}'", area.dataset);
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names.join(", ")
+}
+
 fn state_of(record: &FeedRecord) -> FeedState {
     serde_json::from_value(record.state.clone()).unwrap_or_default()
 }
@@ -252,6 +308,8 @@ impl Feeding {
             wake: Notify::new(),
             running: Mutex::default(),
             announced: std::sync::Mutex::default(),
+            area_store: None,
+            area_tables: std::sync::Mutex::default(),
         })
     }
 
@@ -350,6 +408,7 @@ impl Feeding {
         let mut parsed = read_body(&spec, bytes, limits)
             .await
             .map_err(|e| invalid(format!("feed '{}': {e}", spec.name)))?;
+        self.place_by_codes(&spec, &mut parsed).await;
         // A preview says what a poll would: a body the guard refuses is refused here too.
         geoconsole_feeds::check_items(&spec, &mut parsed)
             .map_err(|refusal| invalid(format!("feed '{}': {refusal}", spec.name)))?;
@@ -462,6 +521,151 @@ impl Feeding {
         }
         self.wake.notify_one();
         Ok(())
+    }
+
+    /// Places the alerts a body gave only by area codes, joining each code to the feed's areas datasets:
+    /// an alert takes the areas its codes matched (a polygon, or a multipolygon of several); codes no area
+    /// matched are kept on the alert and reported as a warning in the feed's health. An alert no code
+    /// placed, or a feed naming no areas, skips the alert with the reason.
+    async fn place_by_codes(&self, spec: &FeedSpec, parsed: &mut Parsed) {
+        if parsed.unplaced.is_empty() {
+            return;
+        }
+        if spec.areas.is_empty() {
+            parsed.skip_unplaced(
+                "the feed names no areas dataset for its codes (areas, or --areas with feeds add)",
+            );
+            return;
+        }
+        let mut tables: HashMap<usize, Result<Arc<AreaTable>, String>> = HashMap::new();
+        for (i, source) in spec.areas.iter().enumerate() {
+            tables.insert(
+                i,
+                self.area_table(&source.dataset, &source.code_field).await,
+            );
+        }
+        let now = Utc::now();
+        for alert in std::mem::take(&mut parsed.unplaced) {
+            let mut polygons: Vec<Polygon<f64>> = Vec::new();
+            let mut unmatched: Vec<String> = Vec::new();
+            let mut problems: Vec<String> = Vec::new();
+            for (scheme, code) in alert.codes() {
+                let mut found = false;
+                for (i, source) in spec.areas.iter().enumerate() {
+                    if !source.holds(scheme) {
+                        continue;
+                    }
+                    match tables.get(&i) {
+                        Some(Ok(table)) => {
+                            if let Some(areas) = table.lookup(scheme, code) {
+                                for area in areas {
+                                    if !polygons.contains(area) {
+                                        polygons.push(area.clone());
+                                    }
+                                }
+                                found = true;
+                            } else if AreaTable::keys(scheme, code)
+                                .iter()
+                                .any(|k| table.not_areas.contains(k))
+                            {
+                                problems.push(format!(
+                                    "{scheme} {code} in '{}' is not an area",
+                                    source.dataset
+                                ));
+                            }
+                        }
+                        Some(Err(e)) if !problems.contains(e) => problems.push(e.clone()),
+                        _ => {}
+                    }
+                }
+                if !found {
+                    unmatched.push(format!("{scheme} {code}"));
+                }
+            }
+            let geometry = match polygons.len() {
+                0 => {
+                    let mut why = format!("no area in {} matched them", datasets_text(spec));
+                    if !problems.is_empty() {
+                        why = format!("{why} ({})", problems.join("; "));
+                    }
+                    parsed.skipped.push(alert.unplaceable(&why));
+                    continue;
+                }
+                1 => Geometry::Polygon(polygons.remove(0)),
+                _ => Geometry::MultiPolygon(MultiPolygon(polygons)),
+            };
+            let id = alert.id().to_string();
+            if !unmatched.is_empty() {
+                parsed.warnings.push(format!(
+                    "CAP alert '{id}': no area in {} matched {}; the alert is placed by the codes that matched",
+                    datasets_text(spec),
+                    unmatched.join(", ")
+                ));
+            }
+            match alert.place(geometry, &unmatched, now) {
+                Ok(item) => parsed.items.push(item),
+                Err(why) => parsed.skipped.push(why),
+            }
+        }
+    }
+
+    /// The polygons of an areas dataset by the codes in `field`, read once per dataset version.
+    async fn area_table(&self, dataset: &str, field: &str) -> Result<Arc<AreaTable>, String> {
+        let Some(store) = &self.area_store else {
+            return Err("areas are read only by a console's feeds".into());
+        };
+        let id = DatasetId::new(dataset)
+            .map_err(|e| format!("areas dataset '{dataset}': {}", e.message()))?;
+        let info = store
+            .dataset(&id)
+            .await
+            .map_err(|e| format!("areas dataset '{dataset}': {e}"))?;
+        let key = (dataset.to_string(), field.to_string());
+        if let Some((version, table)) = self
+            .area_tables
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            && *version == info.version
+        {
+            return Ok(Arc::clone(table));
+        }
+        if info.feature_count > MAX_AREA_FEATURES {
+            return Err(format!(
+                "areas dataset '{dataset}' has {} features, more than the {MAX_AREA_FEATURES} an areas dataset may have",
+                info.feature_count
+            ));
+        }
+        if !info.schema.fields().iter().any(|f| f.name == field) {
+            return Err(format!(
+                "areas dataset '{dataset}' has no property '{field}' to hold codes"
+            ));
+        }
+        let page = store
+            .query(&id, &geoconsole_query::FeatureQuery::all())
+            .await
+            .map_err(|e| format!("areas dataset '{dataset}': {e}"))?;
+        let mut table = AreaTable::default();
+        for feature in page.features {
+            let code = match feature.properties.get(field) {
+                Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
+                Some(Value::Number(n)) => n.to_string(),
+                _ => continue,
+            };
+            match feature.geometry {
+                Geometry::Polygon(p) => table.by_code.entry(code).or_default().push(p),
+                Geometry::MultiPolygon(m) => table.by_code.entry(code).or_default().extend(m.0),
+                _ => {
+                    table.not_areas.insert(code);
+                }
+            }
+        }
+        let table = Arc::new(table);
+        self.area_tables
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, (info.version, Arc::clone(&table)));
+        Ok(table)
     }
 
     async fn lock_for(&self, name: &str) -> Arc<Mutex<()>> {
@@ -682,6 +886,7 @@ impl Console {
         let mut remembered: Vec<(String, String)> = Vec::new();
         self.fetch_linked(feeding, spec, &base, limits, &mut parsed, &mut remembered)
             .await?;
+        feeding.place_by_codes(spec, &mut parsed).await;
         // Every reader's items, linked documents' included, pass the guard files pass (regression: GeoRSS
         // items kept `email`, `union_member` and `religion` elements, as standard feeds skipped it).
         geoconsole_feeds::check_items(spec, &mut parsed).map_err(|refusal| refusal.to_string())?;
@@ -912,6 +1117,7 @@ impl Console {
             match read_body(&cap_spec, body, limits).await {
                 Ok(document) => {
                     parsed.items.extend(document.items);
+                    parsed.unplaced.extend(document.unplaced);
                     parsed.withdrawals.extend(document.withdrawals);
                     parsed.skipped.extend(document.skipped);
                     parsed.warnings.extend(
@@ -1013,7 +1219,9 @@ impl Console {
 
     /// Turns on live feeds kept by `store`, reaching only what the console's network policy allows.
     pub fn with_feeds(mut self, store: Arc<dyn FeedStore>, limits: FetchLimits) -> AppResult<Self> {
-        self.feeds = Some(Arc::new(Feeding::new(store, self.network.clone(), limits)?));
+        let mut feeding = Feeding::new(store, self.network.clone(), limits)?;
+        feeding.area_store = Some(Arc::clone(self.store()));
+        self.feeds = Some(Arc::new(feeding));
         Ok(self)
     }
 

@@ -243,6 +243,14 @@ pub struct FeedAddArgs {
     /// Largest body accepted, in bytes
     #[arg(long)]
     pub max_bytes: Option<u64>,
+    /// Areas datasets placing alerts given only by codes (CAP geocodes, api.weather.gov zones): a dataset
+    /// (with --area-code-field), or `SCHEME=dataset:field` entries separated by commas, e.g.
+    /// `UGC=us_zones:STATE_ZONE,SAME=us_counties:FIPS`
+    #[arg(long)]
+    pub areas: Option<String>,
+    /// The property of the --areas dataset holding the codes, for entries that name none
+    #[arg(long, requires = "areas")]
+    pub area_code_field: Option<String>,
     /// Add it paused
     #[arg(long)]
     pub paused: bool,

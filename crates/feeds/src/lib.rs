@@ -20,7 +20,10 @@ pub use fetch::{FetchError, FetchErrorKind, FetchLimits, Fetched, Fetcher, Valid
 pub use guard::{NetworkPolicy, Refused, guarded};
 pub use health::{FeedState, Lag, PollCounts, Status};
 pub use read::{
-    Action, CAP_STATE, FeedItem, Linked, Parsed, Withdrawal, check_items, detect_file, read,
-    read_fetched, read_file,
+    Action, CAP_STATE, FeedItem, Linked, Parsed, Unplaced, Withdrawal, check_items, detect_file,
+    read, read_fetched, read_file,
 };
-pub use spec::{FeedFormat, FeedSpec, Footprint, MAX_LINKED, MAX_TIMEOUT_MS, MIN_INTERVAL_S};
+pub use spec::{
+    AreaSource, FeedFormat, FeedSpec, Footprint, MAX_AREA_SOURCES, MAX_LINKED, MAX_TIMEOUT_MS,
+    MIN_INTERVAL_S,
+};

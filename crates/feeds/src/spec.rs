@@ -114,6 +114,57 @@ pub enum Footprint {
     Point,
 }
 
+/// Where alerts given only by area codes are placed: the areas dataset whose `code_field` holds the
+/// codes of one scheme (`scheme`, a CAP `valueName` such as `UGC`, `SAME`, `FIPS6`), or of every scheme.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AreaSource {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<String>,
+    pub dataset: String,
+    pub code_field: String,
+}
+
+/// Area sources a feed may name: one per scheme is the need; a few more for schemes split by country.
+pub const MAX_AREA_SOURCES: usize = 16;
+
+impl AreaSource {
+    /// Whether this source holds codes of `scheme` (case-insensitive; a source without one holds all).
+    pub fn holds(&self, scheme: &str) -> bool {
+        self.scheme
+            .as_deref()
+            .is_none_or(|s| s.eq_ignore_ascii_case(scheme))
+    }
+
+    /// Reads `[SCHEME=]dataset[:code_field]` entries separated by commas (the CLI's `--areas`), e.g.
+    /// `UGC=us_zones:STATE_ZONE,SAME=us_counties:FIPS`, or `us_zones` with `default_field` given apart
+    /// (`--area-code-field`).
+    pub fn parse_list(text: &str, default_field: Option<&str>) -> Result<Vec<Self>, String> {
+        let mut sources = Vec::new();
+        for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let (scheme, rest) = match entry.split_once('=') {
+                Some((scheme, rest)) => (Some(scheme.trim().to_string()), rest.trim()),
+                None => (None, entry),
+            };
+            let (dataset, field) = match rest.split_once(':') {
+                Some((dataset, field)) => (dataset.trim(), Some(field.trim())),
+                None => (rest, default_field),
+            };
+            let Some(field) = field.filter(|f| !f.is_empty()) else {
+                return Err(format!(
+                    "areas '{entry}' names no code field: write dataset:field or give --area-code-field"
+                ));
+            };
+            sources.push(Self {
+                scheme,
+                dataset: dataset.to_string(),
+                code_field: field.to_string(),
+            });
+        }
+        Ok(sources)
+    }
+}
+
 /// One feed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -150,6 +201,10 @@ pub struct FeedSpec {
     /// Linked documents fetched per poll from an index feed (CAP in Atom), up to [`MAX_LINKED`].
     #[serde(default = "default_linked")]
     pub max_linked: usize,
+    /// Areas datasets that place alerts given only by codes (CAP `<geocode>`, api.weather.gov zones):
+    /// such an alert takes the union of the areas its codes name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub areas: Vec<AreaSource>,
 }
 
 fn default_interval() -> u64 {
@@ -191,6 +246,7 @@ impl FeedSpec {
             timeout_ms: None,
             max_bytes: None,
             max_linked: default_linked(),
+            areas: Vec::new(),
         }
     }
 
@@ -240,6 +296,38 @@ impl FeedSpec {
                 "feed '{}': timeout_ms {timeout} is more than the {MAX_TIMEOUT_MS} a feed may take",
                 self.name
             ));
+        }
+        if self.areas.len() > MAX_AREA_SOURCES {
+            return Err(format!(
+                "feed '{}': {} areas sources are more than the {MAX_AREA_SOURCES} a feed may name",
+                self.name,
+                self.areas.len()
+            ));
+        }
+        for area in &self.areas {
+            if !simple(&area.dataset) {
+                return Err(format!(
+                    "feed '{}': areas dataset '{}' must be 1 to 64 letters, digits, '-' or '_'",
+                    self.name,
+                    geoconsole_model::excerpt(&area.dataset, 80)
+                ));
+            }
+            if area.code_field.trim().is_empty() || area.code_field.len() > 256 {
+                return Err(format!(
+                    "feed '{}': areas dataset '{}' needs a code field (1 to 256 characters)",
+                    self.name, area.dataset
+                ));
+            }
+            if area
+                .scheme
+                .as_ref()
+                .is_some_and(|s| s.trim().is_empty() || s.len() > 64)
+            {
+                return Err(format!(
+                    "feed '{}': an areas scheme must be 1 to 64 characters",
+                    self.name
+                ));
+            }
         }
         if self.max_linked > MAX_LINKED {
             return Err(format!(

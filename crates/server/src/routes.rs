@@ -596,7 +596,7 @@ pub fn table() -> Vec<Route> {
         Route {
             method: "post",
             path: "/feeds",
-            summary: "Add a live feed (JSON body: name, url, format, dataset, interval_s, ...); its URL is checked by the network guard",
+            summary: "Add a live feed (JSON body: name, url, format, dataset, interval_s, ..., areas: [{scheme, dataset, code_field}] to place alerts given only by area codes); its URL is checked by the network guard",
             tag: "Feeds",
             need: Need::Write,
             datasets: Datasets::Everything,

@@ -904,3 +904,70 @@ async fn a_preview_reads_a_feed_without_saving_or_writing_anything() {
         "nothing written"
     );
 }
+
+#[tokio::test]
+async fn alerts_given_only_by_codes_are_placed_by_the_feeds_areas_and_unmatched_codes_are_reported()
+{
+    let origin = FeedOrigin::start().await;
+    // A real NWS CAP 1.1 blizzard warning: an empty polygon, its area given by FIPS6 and UGC codes.
+    let body = std::fs::read(fixture(
+        "realworld/cap/cap11_nws_blizzard_geocode_only_empty_polygon.xml",
+    ))
+    .expect("fixture");
+    origin.set("/cap", Serve::body(CAP, body, Some("\"one\"")));
+    let server = serve_polled_by_hand(temp_gpkg()).await;
+    // Test zones named by the codes the message uses, all but MNZ021.
+    server
+        .console
+        .import(
+            &fixture("feeds/cap_test_zones.geojson"),
+            geoconsole_app::ImportOptions {
+                dataset: Some(DatasetId::new("zones").expect("id")),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("zones import");
+    add_feed(
+        &server,
+        json!({"name": "blz", "url": origin.at("/cap"), "format": "cap", "dataset": "warnings",
+               "areas": [{"dataset": "zones", "code_field": "code"}]}),
+    )
+    .await;
+    let report = poll(&server, "blz").await;
+    assert_eq!(report["added"], 1, "{report}");
+    let warnings = report["warnings"].to_string();
+    assert!(warnings.contains("UGC MNZ021"), "{report}");
+    let stored = features_by_id(&server, "warnings").await;
+    let alert = stored.values().next().expect("the alert");
+    // MNZ020 and counties 27031 and 27075 (FIPS6 027031, 027075) matched: three areas.
+    assert_eq!(alert["geometry"]["type"], "MultiPolygon", "{alert}");
+    assert_eq!(
+        alert["geometry"]["coordinates"].as_array().map(Vec::len),
+        Some(3),
+        "{alert}"
+    );
+    assert_eq!(alert["properties"]["area_codes_unmatched"], "UGC MNZ021");
+    assert_eq!(alert["properties"]["event"], "Blizzard Warning");
+    // The feed's health says so too.
+    let view = server.get("/feeds/blz").await.json();
+    assert!(
+        view["state"]["warnings"].to_string().contains("MNZ021"),
+        "{view}"
+    );
+
+    // A feed naming no areas skips the alert and says why.
+    add_feed(
+        &server,
+        json!({"name": "bare", "url": origin.at("/cap"), "format": "cap", "dataset": "bare"}),
+    )
+    .await;
+    let report = poll(&server, "bare").await;
+    assert_eq!(report["added"], 0, "{report}");
+    assert!(
+        report["skipped_reasons"]
+            .to_string()
+            .contains("names no areas dataset"),
+        "{report}"
+    );
+}

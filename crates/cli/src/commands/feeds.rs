@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use geoconsole_app::{Console, FeedView, PollReport};
-use geoconsole_feeds::{FeedFormat, FeedSpec, Footprint};
+use geoconsole_feeds::{AreaSource, FeedFormat, FeedSpec, Footprint};
 use geoconsole_scenario::QuakeReplay;
 
 use crate::args::{Cli, FeedAddArgs, FeedsCommand};
@@ -43,6 +43,10 @@ fn spec_of(args: &FeedAddArgs) -> Result<FeedSpec> {
     spec.footprint = footprint;
     spec.timeout_ms = args.timeout_ms;
     spec.max_bytes = args.max_bytes;
+    if let Some(areas) = &args.areas {
+        spec.areas = AreaSource::parse_list(areas, args.area_code_field.as_deref())
+            .map_err(|e| anyhow!("--areas: {e}"))?;
+    }
     Ok(spec)
 }
 

@@ -28,6 +28,8 @@ pub const CAP_STATE: &str = "cap_state";
 const CIRCLE_VERTICES: usize = 48;
 /// Long texts are cut: descriptions are for reading, not for storing whole bulletins.
 const MAX_TEXT: usize = 4000;
+/// Area codes kept per alert: a state-wide warning lists a few hundred zones; a hostile one no more.
+pub(crate) const MAX_CODES: usize = 2000;
 
 /// The fields of one CAP alert the console keeps, from XML or from api.weather.gov GeoJSON.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -58,6 +60,62 @@ pub(crate) struct CapAlert {
     pub points: Vec<Point<f64>>,
     /// Why areas could not be used, when some could not.
     pub area_problems: Vec<String>,
+    /// The areas' codes as (scheme, code): CAP `<geocode>` (`valueName` UGC, SAME, FIPS6, ...), or
+    /// api.weather.gov's `geocode` and `affectedZones`. They place an alert that has no polygon or circle
+    /// when the feed names an areas dataset for them.
+    pub geocodes: Vec<(String, String)>,
+}
+
+/// An alert whose area is given only by codes: it becomes an item once the codes are joined to the
+/// geometries of an areas dataset, which the console holds and the readers do not.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unplaced(CapAlert);
+
+impl Unplaced {
+    pub fn id(&self) -> &str {
+        &self.0.identifier
+    }
+
+    /// The codes as (scheme, code), in the message's order.
+    pub fn codes(&self) -> &[(String, String)] {
+        &self.0.geocodes
+    }
+
+    /// The item, placed at `geometry` (the matched areas' union); the codes no area matched are kept in
+    /// the `area_codes_unmatched` property, so whoever reads the alert knows its area is partial.
+    pub fn place(
+        self,
+        geometry: Geometry<f64>,
+        unmatched: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<FeedItem, String> {
+        let mut item = self.0.into_item(now, Some(geometry))?;
+        if !unmatched.is_empty() {
+            item.feature.properties.insert(
+                "area_codes_unmatched".into(),
+                json!(short(&unmatched.join(" "), MAX_TEXT)),
+            );
+        }
+        Ok(item)
+    }
+
+    /// Why the alert stays unplaced, as a skipped entry's reason.
+    pub fn unplaceable(&self, why: &str) -> String {
+        format!(
+            "CAP alert '{}': its area is given only by codes ({}): {why}",
+            self.0.identifier,
+            short(&codes_text(&self.0.geocodes), 200)
+        )
+    }
+}
+
+/// Codes as `SCHEME code, SCHEME code`.
+fn codes_text(codes: &[(String, String)]) -> String {
+    codes
+        .iter()
+        .map(|(scheme, code)| format!("{scheme} {code}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn time(text: Option<&str>) -> Option<DateTime<Utc>> {
@@ -232,6 +290,18 @@ impl CapAlert {
                         Err(e) => cap.area_problems.push(e),
                     }
                 }
+                for g in area.children_named("geocode") {
+                    if let (Some(scheme), Some(value)) =
+                        (g.text_of("valueName"), g.text_of("value"))
+                    {
+                        for code in value.split_whitespace() {
+                            let pair = (scheme.to_string(), code.to_string());
+                            if !cap.geocodes.contains(&pair) && cap.geocodes.len() < MAX_CODES {
+                                cap.geocodes.push(pair);
+                            }
+                        }
+                    }
+                }
                 for c in area
                     .children_named("circle")
                     .filter(|c| !c.text.trim().is_empty())
@@ -267,14 +337,28 @@ impl CapAlert {
             }
             return;
         }
-        match self.into_item(now) {
+        // An area given only by codes waits for the console to join them to an areas dataset.
+        // (One whose polygon or circle is broken is skipped for that, not placed by codes instead: the
+        // issuer meant a finer area than its codes name.)
+        if self.areas.is_empty()
+            && self.points.is_empty()
+            && self.area_problems.is_empty()
+            && !self.geocodes.is_empty()
+        {
+            match self.action() {
+                Ok(_) => parsed.unplaced.push(Unplaced(self)),
+                Err(why) => parsed.skip(why),
+            }
+            return;
+        }
+        match self.into_item(now, None) {
             Ok(item) => parsed.items.push(item),
             Err(why) => parsed.skip(why),
         }
     }
 
-    /// The item this alert is, or why it is not one.
-    fn into_item(self, now: DateTime<Utc>) -> Result<FeedItem, String> {
+    /// What the alert does, or why it is not an event (a test, a draft, an update naming nothing).
+    fn action(&self) -> Result<Action, String> {
         let who = format!("CAP alert '{}'", self.identifier);
         if !self.status.eq_ignore_ascii_case("actual") {
             return Err(format!(
@@ -293,6 +377,18 @@ impl CapAlert {
                 self.msg_type
             ));
         }
+        Ok(action)
+    }
+
+    /// The item this alert is, or why it is not one. `placed` is the geometry its codes were joined to,
+    /// for an alert with neither polygon nor circle.
+    fn into_item(
+        self,
+        now: DateTime<Utc>,
+        placed: Option<Geometry<f64>>,
+    ) -> Result<FeedItem, String> {
+        let action = self.action()?;
+        let who = format!("CAP alert '{}'", self.identifier);
         let start = self.onset.or(self.effective).or(self.sent);
         let Some(start) = start else {
             return Err(format!("{who}: no onset, effective or sent time"));
@@ -308,23 +404,24 @@ impl CapAlert {
             Some(end) => TimeSpan::interval(start, end).map_err(|e| e.message().to_string())?,
             None => TimeSpan::instant(start),
         };
-        let geometry = match self.areas.len() {
+        let geometry = match (self.areas.len(), placed) {
             // Areas say more than points: a message with both (an epicentre and the warned coast) is
             // placed by its areas; one with only points is placed by them.
-            0 if !self.points.is_empty() => match self.points.len() {
+            (0, _) if !self.points.is_empty() => match self.points.len() {
                 1 => Geometry::Point(self.points[0]),
                 _ => Geometry::MultiPoint(MultiPoint(self.points.clone())),
             },
-            0 => {
+            (0, Some(placed)) => placed,
+            (0, None) => {
                 let why = if self.area_problems.is_empty() {
-                    "no polygon or circle (areas given only by geocodes cannot be placed)"
+                    "no polygon or circle (areas given only by geocodes need an areas dataset named for the feed)"
                         .to_string()
                 } else {
                     self.area_problems.join("; ")
                 };
                 return Err(format!("{who}: {why}"));
             }
-            1 => Geometry::Polygon(self.areas[0].clone()),
+            (1, _) => Geometry::Polygon(self.areas[0].clone()),
             _ => Geometry::MultiPolygon(MultiPolygon(self.areas.clone())),
         };
         let state = if self.expires.is_some_and(|e| e <= now) {
@@ -353,6 +450,12 @@ impl CapAlert {
         put("certainty", json!(self.certainty));
         put("category", json!(self.category.join(", ")));
         put("area", json!(self.area_desc.join("; ")));
+        if !self.geocodes.is_empty() {
+            put(
+                "area_codes",
+                json!(short(&codes_text(&self.geocodes), MAX_TEXT)),
+            );
+        }
         put("sender", json!(self.sender));
         put("sender_name", opt_text(self.sender_name));
         put("sent", opt_time(self.sent));

@@ -68,6 +68,7 @@ pub fn read_file(format: FeedFormat, body: &[u8], now: DateTime<Utc>) -> Result<
             other.as_str()
         )),
     }?;
+    parsed.skip_unplaced("an imported file is not joined to areas; poll it as a feed with --areas");
     for linked in std::mem::take(&mut parsed.linked) {
         parsed.skip(format!(
             "linked alert '{}': an imported file's links are not fetched; poll the index as a feed to follow them",

@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 
 use crate::spec::{FeedFormat, FeedSpec};
 
-pub use cap::CAP_STATE;
+pub use cap::{CAP_STATE, Unplaced};
 pub use file::{detect_file, read_file};
 pub use protection::check_items;
 
@@ -104,10 +104,20 @@ pub struct Parsed {
     /// What was read despite a fault that did not cost an item (a document whose bytes are not in the
     /// encoding it declares): kept, but its issuer should hear of it, so it reaches the feed's health.
     pub warnings: Vec<String>,
+    /// Alerts whose area is given only by codes, for the console to place with the feed's areas datasets
+    /// ([`FeedSpec::areas`](crate::FeedSpec)) or to skip with [`Parsed::skip_unplaced`].
+    pub unplaced: Vec<Unplaced>,
 }
 
 impl Parsed {
-    fn skip(&mut self, why: String) {
+    /// Skips every alert still waiting to be placed by its codes, saying why.
+    pub fn skip_unplaced(&mut self, why: &str) {
+        for alert in std::mem::take(&mut self.unplaced) {
+            self.skip(alert.unplaceable(why));
+        }
+    }
+
+    pub(crate) fn skip(&mut self, why: String) {
         // A feed with thousands of placeless entries must not grow the health record without bound.
         if self.skipped.len() < 1000 {
             self.skipped.push(why);
