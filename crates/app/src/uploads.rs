@@ -633,6 +633,37 @@ mod tests {
     }
 
     #[test]
+    fn a_cap_file_is_previewed_as_its_feed_reader_reads_it_with_the_encoding_warning() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("alert.xml");
+        // Declared UTF-8, written in Windows-1252 (0xED is 'í'), as real issuers' software writes it.
+        let mut body = br#"<?xml version="1.0" encoding="UTF-8"?>
+<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">
+  <identifier>T-1</identifier><sender>a@example.org</sender><sent>2024-01-01T00:00:00-00:00</sent>
+  <status>Actual</status><msgType>Alert</msgType><scope>Public</scope>
+  <info><event>Polic"#
+            .to_vec();
+        body.push(0xED);
+        body.extend_from_slice(
+            br#"a</event><urgency>Immediate</urgency><severity>Severe</severity><certainty>Observed</certainty>
+    <area><areaDesc>x</areaDesc><circle>32.9525,-115.5527 0</circle></area></info></alert>"#,
+        );
+        std::fs::write(&path, body).expect("write");
+        let preview = preview(&path, &ReadOptions::default()).expect("preview");
+        assert_eq!(preview.format, "cap");
+        assert_eq!(preview.sampled, 1);
+        assert_eq!(preview.geometry_types.get("Point"), Some(&1));
+        assert_eq!(preview.rows[0]["properties"]["event"], "Policía");
+        assert_eq!(preview.rows[0]["time"], "2024-01-01T00:00:00.000Z");
+        assert_eq!(preview.suggested_kind, "events");
+        assert!(
+            preview.warnings[0].contains("Windows-1252"),
+            "{:?}",
+            preview.warnings
+        );
+    }
+
+    #[test]
     fn preview_finds_columns_time_and_problems() {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("sightings.csv");

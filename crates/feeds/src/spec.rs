@@ -383,6 +383,44 @@ mod tests {
     use super::*;
 
     #[test]
+    fn areas_are_read_from_the_cli_form_and_checked() {
+        assert_eq!(
+            AreaSource::parse_list("UGC=us_zones:STATE_ZONE, SAME=us_counties:FIPS", None).unwrap(),
+            vec![
+                AreaSource {
+                    scheme: Some("UGC".into()),
+                    dataset: "us_zones".into(),
+                    code_field: "STATE_ZONE".into()
+                },
+                AreaSource {
+                    scheme: Some("SAME".into()),
+                    dataset: "us_counties".into(),
+                    code_field: "FIPS".into()
+                },
+            ]
+        );
+        let one = AreaSource::parse_list("us_zones", Some("ZONE_CODE")).unwrap();
+        assert_eq!(one[0].scheme, None);
+        assert!(one[0].holds("ugc") && one[0].holds("SAME"));
+        assert!(
+            AreaSource::parse_list("us_zones", None)
+                .unwrap_err()
+                .contains("code field")
+        );
+        let mut spec = FeedSpec::new("f", "http://127.0.0.1/", FeedFormat::Cap, "alerts");
+        spec.areas = AreaSource::parse_list("UGC=../etc:code", None).unwrap();
+        assert!(spec.check().unwrap_err().contains("areas dataset"));
+        spec.areas = AreaSource::parse_list("UGC=zones:code", None).unwrap();
+        assert!(spec.areas[0].holds("ugc") && !spec.areas[0].holds("SAME"));
+        assert_eq!(spec.check(), Ok(()));
+        let text = serde_json::to_value(&spec).unwrap();
+        assert_eq!(
+            text["areas"],
+            serde_json::json!([{"scheme": "UGC", "dataset": "zones", "code_field": "code"}])
+        );
+    }
+
+    #[test]
     fn names_and_intervals_are_checked() {
         let mut spec = FeedSpec::new("usgs-day", "https://x/", FeedFormat::Usgs, "earthquakes");
         assert!(spec.check().is_ok());
