@@ -334,3 +334,31 @@ fn the_real_nws_atom_index_places_every_alert_with_a_polygon_and_says_why_not_th
         );
     }
 }
+
+#[test]
+fn earthquake_alerts_with_a_radius_0_circle_are_points_with_their_magnitude() {
+    let spec = FeedSpec::new("test", "http://127.0.0.1/", FeedFormat::Cap, "d");
+    for (name, magnitude) in [
+        ("cap12_oasis_A3_earthquake_circle_radius0.xml", 3.4),
+        ("cap12_ntwc_PAAQ-4-mg5a94_tsunami_cancel_circle0.xml", 7.5),
+    ] {
+        let body = fixture(&format!("../realworld/cap/{name}"));
+        let parsed = read(&spec, &body, now()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(parsed.items.len(), 1, "{name}: {:?}", parsed.skipped);
+        let feature = &parsed.items[0].feature;
+        assert!(
+            matches!(
+                feature.geometry,
+                geoconsole_model::geo_types::Geometry::Point(_)
+            ),
+            "{name}: {:?}",
+            feature.geometry
+        );
+        // A numeric `magnitude` is what the default impact model of a point dataset reads as a quake's.
+        assert_eq!(
+            feature.properties["magnitude"].as_f64(),
+            Some(magnitude),
+            "{name}"
+        );
+    }
+}

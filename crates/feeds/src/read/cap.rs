@@ -64,6 +64,9 @@ pub(crate) struct CapAlert {
     /// api.weather.gov's `geocode` and `affectedZones`. They place an alert that has no polygon or circle
     /// when the feed names an areas dataset for them.
     pub geocodes: Vec<(String, String)>,
+    /// An earthquake's magnitude from a `<parameter>` (`Magnitude`, NTWC's `EventPreliminaryMagnitude`):
+    /// kept as a number, so a point alert (an epicentre) gets the magnitude impact model quakes get.
+    pub magnitude: Option<f64>,
 }
 
 /// An alert whose area is given only by codes: it becomes an item once the codes are joined to the
@@ -277,6 +280,20 @@ impl CapAlert {
             cap.effective = time(info.text_of("effective"));
             cap.onset = time(info.text_of("onset"));
             cap.expires = time(info.text_of("expires"));
+            cap.magnitude = info.children_named("parameter").find_map(|p| {
+                let name = p.text_of("valueName")?.to_ascii_lowercase();
+                if !name.ends_with("magnitude") {
+                    return None;
+                }
+                // "3.4 Ml": the number, without the scale.
+                let m: f64 = p
+                    .text_of("value")?
+                    .split_whitespace()
+                    .next()?
+                    .parse()
+                    .ok()?;
+                (m.is_finite() && (-3.0..=10.0).contains(&m)).then_some(m)
+            });
             for area in info.children_named("area") {
                 if let Some(desc) = area.text_of("areaDesc") {
                     cap.area_desc.push(desc.to_string());
@@ -450,6 +467,10 @@ impl CapAlert {
         put("certainty", json!(self.certainty));
         put("category", json!(self.category.join(", ")));
         put("area", json!(self.area_desc.join("; ")));
+        put(
+            "magnitude",
+            self.magnitude.map_or(Value::Null, |m| json!(m)),
+        );
         if !self.geocodes.is_empty() {
             put(
                 "area_codes",
