@@ -1,6 +1,6 @@
 //! Every feed reader: CAP 1.2 XML, CAP indexes (Atom/RSS), GeoRSS/GDACS, USGS and NWS GeoJSON, FIRMS CSV,
-//! chosen by the first byte, and the data-protection guard over what they made. XML with a DOCTYPE must be
-//! refused, never expanded.
+//! chosen by the first byte, and the data-protection guard over what they made; the recognition and reading
+//! of feed documents given as files (`import`). XML with a DOCTYPE must be refused, never expanded.
 #![no_main]
 
 use geoconsole_feeds::{FeedFormat, FeedSpec};
@@ -16,5 +16,8 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(mut parsed) = geoconsole_feeds::read(&spec, body, chrono::Utc::now()) {
         // What every reader made goes through the data-protection guard before a poll writes it.
         let _ = geoconsole_feeds::check_items(&spec, &mut parsed);
+    }
+    if let Some(format) = geoconsole_feeds::detect_file(body) {
+        let _ = geoconsole_feeds::read_file(format, body, chrono::Utc::now());
     }
 });
