@@ -4,7 +4,7 @@
 # Debian's Chromium against a real server on the demo data). On a fresh Debian machine it first installs what
 # the tests talk to: GDAL's ogrinfo/ogr2ogr (gdal-bin: GeoPackage, OGC API Features and MVT clients), the
 # sqlite3 shell, PostgreSQL 15 with PostGIS 3 (scripts/postgres.sh, on 127.0.0.1 only), Debian's chromium, Node.js and npm when missing, the web console's npm packages, and from
-# PyPI the OGC API client OWSLib, the OpenAPI fuzzer schemathesis and pyarrow (a second GeoParquet
+# PyPI the OGC API client OWSLib, the OpenAPI validator openapi-spec-validator, the OpenAPI fuzzer schemathesis and pyarrow (a second GeoParquet
 # implementation, since Debian's GDAL 3.6 has no Parquet driver), and from crates.io cargo-deny.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +27,7 @@ python_missing=()
 python3 -c "import owslib" >/dev/null 2>&1 || python_missing+=("OWSLib==0.35.0")
 python3 -c "import pyarrow" >/dev/null 2>&1 || python_missing+=("pyarrow==21.0.0")
 command -v schemathesis >/dev/null 2>&1 || python_missing+=("schemathesis==4.32.5")
+python3 -c "import openapi_spec_validator" >/dev/null 2>&1 || python_missing+=("openapi-spec-validator==0.9.0")
 if [ ${#python_missing[@]} -gt 0 ]; then
   echo "installing test dependencies from PyPI: ${python_missing[*]}"
   python3 -m pip install --quiet --disable-pip-version-check "${python_missing[@]}"

@@ -270,6 +270,17 @@ impl Accounts {
                 request.scope.as_str()
             )));
         }
+        // A limited account's token names only datasets the account may use: one naming others would be
+        // harmless today (the account's limit still applies) but would read them the day the limit is lifted.
+        if let (Some(granted), Some(asked)) = (&user.datasets, &request.datasets)
+            && let Some(other) = asked.iter().find(|d| !granted.contains_key(*d))
+        {
+            return Err(AccessError::invalid(format!(
+                "'{}' may use only {}; a token of theirs cannot name '{other}'",
+                user.name,
+                granted.keys().cloned().collect::<Vec<_>>().join(", ")
+            )));
+        }
         if request.expires.is_some_and(|e| e <= Utc::now()) {
             return Err(AccessError::invalid("the token's expiry is in the past"));
         }

@@ -36,7 +36,10 @@ pub fn check_strength(password: &str, user: &str) -> AccessResult<()> {
             "a password of only spaces is refused; a phrase of a few uncommon words is strong and easy to remember",
         ));
     }
-    let estimate = zxcvbn::zxcvbn(password, &[user, "geoconsole"]);
+    // Judged as a cracker sees it: full-width `ｐａｓｓｗｏｒｄ１２３４` is `password1234` to anyone who
+    // normalises (NFKC) their guesses, and zxcvbn's dictionaries only know the plain forms.
+    let plain: String = unicode_normalization::UnicodeNormalization::nfkc(password).collect();
+    let estimate = zxcvbn::zxcvbn(&plain, &[user, "geoconsole"]);
     if estimate.score() < MIN_SCORE {
         let why = estimate.feedback().and_then(|f| f.warning()).map_or_else(
             || "it is among what crackers try first".to_string(),
@@ -111,6 +114,7 @@ mod tests {
     fn common_blank_and_guessable_passwords_are_refused() {
         for weak in [
             "password1234",
+            "ｐａｓｓｗｏｒｄ１２３４",
             "            ",
             "\t\t\t\t\t\t\t\t\t\t\t\t",
             "qwertyuiop12",

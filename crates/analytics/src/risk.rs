@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The whole scoring model: one entry per hazard layer that counts, plus an optional trend term.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RiskModel {
     pub layers: Vec<LayerRisk>,
@@ -26,7 +26,7 @@ fn default_lookback_hours() -> f64 {
 }
 
 /// How one hazard layer adds to a site's score.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LayerRisk {
     pub dataset: String,
@@ -48,7 +48,7 @@ fn default_half_life_hours() -> f64 {
 }
 
 /// The trend term: incidents near a site running above their own baseline.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrendRisk {
     pub dataset: String,
@@ -87,7 +87,7 @@ fn default_full_at_sd() -> f64 {
 }
 
 /// How an event's own properties say how bad it is, as a number in [0, 1].
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Severity {
     /// Every event is equally severe.

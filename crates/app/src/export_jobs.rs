@@ -216,7 +216,7 @@ impl Exports {
                     tracing::warn!(export = %running.id, error = %e, "export failed");
                     let _ = std::fs::remove_file(&running.path);
                     ExportState::Failed {
-                        error: e.to_string(),
+                        error: crate::terms::in_api_terms(&e.to_string()),
                     }
                 }
             };

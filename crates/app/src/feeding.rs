@@ -363,10 +363,7 @@ impl Feeding {
         if exists && !replace {
             return Err(AppError::new(
                 AppErrorKind::Conflict,
-                format!(
-                    "feed '{}' exists; change it with PUT or --replace",
-                    spec.name
-                ),
+                format!("feed '{}' exists; change it with --replace", spec.name),
             ));
         }
         let definition = serde_json::to_value(&spec).map_err(|e| invalid(e.to_string()))?;

@@ -24,6 +24,7 @@ mod live;
 mod reading;
 mod risk;
 mod staging;
+pub mod terms;
 mod time_fields;
 mod uploads;
 mod visibility;

@@ -266,7 +266,13 @@ impl Console {
         };
         check_model(&model, &datasets)?;
         let as_of = request.as_of.unwrap_or_else(Utc::now);
-        let since = as_of - Duration::milliseconds((model.lookback_hours * 3_600_000.0) as i64);
+        let since = as_of
+            .checked_sub_signed(Duration::milliseconds(
+                (model.lookback_hours * 3_600_000.0) as i64,
+            ))
+            .ok_or_else(|| {
+                input("risk model: as_of minus lookback_hours is before the calendar's start")
+            })?;
         let as_of_ms = as_of.timestamp_millis();
 
         let sites = self.sites_of(scope, &request.sites).await?;
@@ -473,6 +479,9 @@ fn trim(v: f64) -> String {
 }
 
 /// Every layer and the trend must name an events dataset that exists, with sane numbers.
+/// Hours a risk model may look back or take to halve: a century.
+const MAX_HOURS: f64 = 876_000.0;
+
 fn check_model(model: &RiskModel, datasets: &[Dataset]) -> AppResult<()> {
     let exists = |id: &str, role: &str| {
         if datasets.iter().any(|d| d.id.as_str() == id) {
@@ -486,18 +495,37 @@ fn check_model(model: &RiskModel, datasets: &[Dataset]) -> AppResult<()> {
     };
     for l in &model.layers {
         exists(&l.dataset, "layer")?;
-        if !(l.weight.is_finite() && l.weight >= 0.0 && l.half_life_hours.is_finite()) {
+        if !(l.weight.is_finite()
+            && l.weight >= 0.0
+            && l.half_life_hours > 0.0
+            && l.half_life_hours <= MAX_HOURS)
+        {
             return Err(input(format!(
-                "risk model: layer '{}' needs a weight ≥ 0 and a finite half-life",
+                "risk model: layer '{}' needs a weight ≥ 0 and a half_life_hours above 0 and at most {MAX_HOURS}",
                 l.dataset
             )));
         }
     }
     if let Some(t) = &model.trend {
         exists(&t.dataset, "trend")?;
+        if !(t.weight.is_finite()
+            && t.weight >= 0.0
+            && t.full_at_sd.is_finite()
+            && t.full_at_sd > 0.0
+            && t.radius_km > 0.0
+            && t.radius_km <= 20_000.0
+            && (1..=520).contains(&t.periods))
+        {
+            return Err(input(
+                "risk model: the trend needs a weight ≥ 0, full_at_sd above 0, radius_km above 0 and at most 20000, and 1 to 520 periods",
+            ));
+        }
     }
-    if !(model.lookback_hours.is_finite() && model.lookback_hours > 0.0) {
-        return Err(input("risk model: lookback_hours must be above 0"));
+    // Hours become a time span subtracted from the score's instant; a span beyond the calendar overflowed.
+    if !(model.lookback_hours > 0.0 && model.lookback_hours <= MAX_HOURS) {
+        return Err(input(format!(
+            "risk model: lookback_hours must be above 0 and at most {MAX_HOURS} (100 years)"
+        )));
     }
     Ok(())
 }

@@ -603,7 +603,7 @@ impl Console {
                 Err(e) => {
                     tracing::info!(upload = %upload.id, error = %e, "upload import failed");
                     UploadState::Failed {
-                        error: e.to_string(),
+                        error: crate::terms::in_api_terms(&e.to_string()),
                     }
                 }
             };

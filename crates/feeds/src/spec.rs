@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::fetch::FetchLimits;
 
 /// The formats feeds arrive in. Each names a published specification or a service's documented output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FeedFormat {
     /// USGS earthquake summary feeds (GeoJSON; `time`/`updated` in epoch ms, the feature id is the event id).
@@ -105,7 +105,9 @@ impl FeedFormat {
 }
 
 /// Which geometry to keep when an item has both a point and an area (GeoRSS items often do).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    schemars::JsonSchema, Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Footprint {
     /// The area when there is one, else the point.
@@ -166,7 +168,7 @@ impl AreaSource {
 }
 
 /// One feed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FeedSpec {
     /// 1 to 64 letters, digits, `-` or `_`.

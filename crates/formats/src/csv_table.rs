@@ -485,11 +485,25 @@ pub struct CsvWriter<W: Write> {
 impl<W: Write> CsvWriter<W> {
     pub fn new(out: W, fields: Vec<String>, points: bool) -> io::Result<Self> {
         let mut writer = csv::Writer::from_writer(out);
-        let mut header: Vec<String> = vec!["id".into()];
-        if points {
-            header.extend(["longitude".into(), "latitude".into()]);
+        // The id and geometry columns give way to properties of the same name (a dataset with an `id`
+        // property was exported with two `id` columns, which no reader takes back), as GDAL's CSV driver
+        // does with its own columns.
+        let free = |wanted: &str| {
+            std::iter::once(wanted.to_string())
+                .chain((1..).map(|n| format!("{wanted}_{n}")))
+                .find(|name| !fields.iter().any(|f| f.eq_ignore_ascii_case(name)))
+                .unwrap_or_else(|| wanted.to_string())
+        };
+        let id_column = if fields.iter().any(|f| f.eq_ignore_ascii_case("id")) {
+            free("fid")
         } else {
-            header.push("wkt".into());
+            "id".to_string()
+        };
+        let mut header: Vec<String> = vec![id_column];
+        if points {
+            header.extend([free("longitude"), free("latitude")]);
+        } else {
+            header.push(free("wkt"));
         }
         // Column names come from the data as much as values do: a property named
         // `=HYPERLINK("http://evil.example","h")` was written raw as a header cell.
@@ -613,6 +627,36 @@ mod tests {
 
     // Regression: column names were written as they came, so a property named like a formula ran in the
     // spreadsheet that opened the export.
+    #[test]
+    fn own_columns_give_way_to_properties_of_the_same_name() {
+        let header = |fields: &[&str], points: bool| {
+            let mut out = Vec::new();
+            let writer = CsvWriter::new(
+                &mut out,
+                fields.iter().map(|f| f.to_string()).collect(),
+                points,
+            )
+            .expect("writer");
+            Box::new(writer).finish().expect("finish");
+            String::from_utf8(out)
+                .expect("utf-8")
+                .trim_end()
+                .to_string()
+        };
+        assert_eq!(
+            header(&["id", "name"], true),
+            "fid,longitude,latitude,id,name"
+        );
+        assert_eq!(
+            header(&["ID", "fid", "wkt"], false),
+            "fid_1,wkt_1,ID,fid,wkt"
+        );
+        assert_eq!(
+            header(&["latitude"], true),
+            "id,longitude,latitude_1,latitude"
+        );
+    }
+
     #[test]
     fn column_names_are_defused_like_values() {
         let mut out = Vec::new();

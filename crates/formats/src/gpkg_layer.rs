@@ -229,7 +229,7 @@ fn describe(
                 FormatErrorKind::InvalidOption,
                 path,
                 format!(
-                    "GeoPackage holds several feature tables ({}); choose one with --layer NAME (`layer` in the API)",
+                    "GeoPackage holds several feature tables ({}); choose one with --layer NAME",
                     names()
                 ),
             ));

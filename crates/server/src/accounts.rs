@@ -79,9 +79,9 @@ fn session_cookie(value: &str, max_age: i64, secure: bool) -> HeaderValue {
     .unwrap_or_else(|_| HeaderValue::from_static("gc_session=; Path=/; Max-Age=0"))
 }
 
-#[derive(Deserialize)]
+#[derive(schemars::JsonSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Login {
+pub(crate) struct Login {
     user: String,
     password: String,
 }
@@ -152,6 +152,19 @@ pub async fn logout(State(state): State<AppState>, request: Request) -> ApiResul
     let mut ended = None;
     if let Some(cookie) = auth::cookie(request.headers(), SESSION_COOKIE) {
         if let Ok(principal) = state.accounts.session(cookie).await {
+            // A write like any other: a page of another site must not end the session (logout CSRF).
+            if let Via::Session { csrf, .. } = &principal.via {
+                let sent = request
+                    .headers()
+                    .get(auth::CSRF_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                if sent.is_empty() || !geoconsole_access::same_secret(sent, csrf) {
+                    return Err(ApiError::forbidden(
+                        "a logout from a logged-in browser must carry the session's CSRF token in the X-CSRF-Token header",
+                    ));
+                }
+            }
             ended = Some(principal.actor());
         }
         state.accounts.logout(cookie).await?;
@@ -240,7 +253,6 @@ pub async fn tokens(
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
     let params = Params::parse(query.as_deref())?;
-    params.only(&["user"], |_| false)?;
     let asked = params.get("user");
     let whose = match asked {
         Some(other) if other != principal.user => {
@@ -255,9 +267,9 @@ pub async fn tokens(
     json_ok(StatusCode::OK, &json!({"tokens": list}))
 }
 
-#[derive(Deserialize)]
+#[derive(schemars::JsonSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewTokenBody {
+pub(crate) struct NewTokenBody {
     label: String,
     scope: String,
     #[serde(default)]
@@ -366,9 +378,9 @@ pub async fn user(State(state): State<AppState>, Path(name): Path<String>) -> Ap
     )
 }
 
-#[derive(Deserialize)]
+#[derive(schemars::JsonSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewUser {
+pub(crate) struct NewUser {
     name: String,
     role: String,
     password: String,
@@ -388,9 +400,9 @@ pub async fn create_user(
     json_ok(StatusCode::CREATED, &user_json(&user))
 }
 
-#[derive(Deserialize)]
+#[derive(schemars::JsonSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct UserChange {
+pub(crate) struct UserChange {
     #[serde(default)]
     role: Option<String>,
     #[serde(default)]
@@ -398,7 +410,8 @@ struct UserChange {
     #[serde(default)]
     password: Option<String>,
     /// `null` lifts the limit; an object limits the account to these datasets.
-    #[serde(default, with = "serde_with_null")]
+    #[serde(default, deserialize_with = "serde_with_null::deserialize")]
+    #[schemars(with = "Option<BTreeMap<String, Grant>>")]
     datasets: Option<Option<BTreeMap<String, Grant>>>,
 }
 
@@ -463,12 +476,6 @@ pub async fn audit(
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
     let params = Params::parse(query.as_deref())?;
-    params.only(
-        &[
-            "actor", "action", "target", "since", "until", "before", "limit",
-        ],
-        |_| false,
-    )?;
     let number = |name: &str, max: u64| -> ApiResult<Option<u64>> {
         params
             .get(name)

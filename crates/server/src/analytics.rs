@@ -21,10 +21,6 @@ pub async fn exposure(
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
     let params = Params::parse(query.as_deref())?;
-    params.only(
-        &["sites", "hazards", "datetime", "radius_km", "hits", "f"],
-        |_| false,
-    )?;
     let request = ExposureRequest {
         sites: params.datasets("sites")?,
         hazards: params.datasets("hazards")?,
@@ -67,10 +63,6 @@ pub async fn hexbin(
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
     let params = Params::parse(query.as_deref())?;
-    params.only(
-        &["collection", "resolution", "bbox", "datetime", "sum", "f"],
-        |_| false,
-    )?;
     if let Some(f) = params.get("f")
         && f != "geojson"
         && f != "json"
@@ -150,7 +142,6 @@ pub async fn risk(
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     let params = Params::parse(query.as_deref())?;
-    params.only(&["sites", "as_of", "limit", "f"], |_| false)?;
     let model = if body.is_empty() {
         None
     } else {
@@ -219,22 +210,6 @@ pub async fn trends(
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
     let params = Params::parse(query.as_deref())?;
-    params.only(
-        &[
-            "dataset",
-            "sites",
-            "radius_km",
-            "period",
-            "periods",
-            "end",
-            "sum",
-            "threshold_sd",
-            "min_current",
-            "anomalies",
-            "f",
-        ],
-        |_| false,
-    )?;
     if let Some(f) = params.get("f")
         && f != "json"
     {
@@ -313,9 +288,6 @@ pub async fn buckets(
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
     let params = Params::parse(query.as_deref())?;
-    params.only(&["dataset", "by", "period", "datetime", "sum", "f"], |_| {
-        false
-    })?;
     if let Some(f) = params.get("f")
         && f != "json"
     {

@@ -86,7 +86,7 @@ impl From<AppError> for ApiError {
             // Internals (paths, SQL) stay in the log; the caller learns that it was not their fault.
             "the server failed to answer; the details are in its log".to_string()
         } else {
-            error.to_string()
+            geoconsole_app::terms::in_api_terms(&error.to_string())
         };
         Self {
             status,

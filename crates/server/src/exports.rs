@@ -131,7 +131,7 @@ pub async fn download_items(
 }
 
 /// What `POST /exports` takes.
-#[derive(Debug, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExportChoice {
     dataset: String,

@@ -25,7 +25,6 @@ pub async fn histogram(
     _headers: HeaderMap,
 ) -> ApiResult<Response> {
     let params = Params::parse(query.as_deref())?;
-    params.only(&["datetime", "bins", "bbox"], |_| false)?;
     let id = DatasetId::new(id.as_str())
         .map_err(|_| ApiError::not_found(format!("collection '{id}' does not exist")))?;
     let snapshot = state

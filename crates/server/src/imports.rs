@@ -42,10 +42,6 @@ pub async fn create(
 ) -> ApiResult<Response> {
     require_content_type(&headers, &["application/octet-stream"])?;
     let params = Params::parse(query.as_deref())?;
-    params.only(
-        &["name", "format", "lat", "lon", "wkt", "layer", "source_crs"],
-        |_| false,
-    )?;
     let name = params
         .get("name")
         .ok_or_else(|| ApiError::bad_request("name: the file's name is required (it helps detect the format and names the file in messages)"))?;
@@ -178,7 +174,7 @@ fn source_crs(text: Option<&str>) -> ApiResult<Option<Crs>> {
 }
 
 /// What the person chose after the preview.
-#[derive(Debug, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImportChoice {
     dataset: String,

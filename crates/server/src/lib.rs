@@ -131,11 +131,14 @@ pub fn router(state: AppState, options: &ServerOptions) -> std::io::Result<Route
             identifies: route.need != geoconsole_access::Need::Public
                 || route.path == "/auth/session",
         };
+        let (names, open) = routes::query_names(&route);
+        let known = std::sync::Arc::new(params::KnownNames { names, open });
         router = router.route(
             route.path,
             route
                 .handler
                 .layer(RequestBodyLimitLayer::new(limit))
+                .layer(middleware::from_fn_with_state(known, params::check_names))
                 .layer(middleware::from_fn_with_state(
                     (state.clone(), guard),
                     auth::guard,
@@ -169,12 +172,14 @@ pub fn router(state: AppState, options: &ServerOptions) -> std::io::Result<Route
                 })
             })
             .collect::<std::io::Result<Vec<_>>>()?;
-        router.layer(
-            CorsLayer::new()
-                .allow_origin(origins)
-                .allow_methods([Method::GET, Method::HEAD])
-                .allow_headers([axum::http::header::AUTHORIZATION]),
-        )
+        router
+            .layer(
+                CorsLayer::new()
+                    .allow_origin(origins)
+                    .allow_methods([Method::GET, Method::HEAD])
+                    .allow_headers([axum::http::header::AUTHORIZATION]),
+            )
+            .layer(middleware::from_fn(cors_with_token_only))
     };
     Ok(router
         .layer(TimeoutLayer::with_status_code(
@@ -192,6 +197,28 @@ pub fn router(state: AppState, options: &ServerOptions) -> std::io::Result<Route
                 .into_response()
             },
         )))
+}
+
+/// A named origin's page may read an answer only when it sent a token: without one, the answer is the
+/// local user's (a console without accounts) or a refusal, and neither is for another site's page.
+/// Preflights carry no credentials by design, so they keep their CORS answer.
+async fn cors_with_token_only(request: axum::extract::Request, next: middleware::Next) -> Response {
+    let preflight = request.method() == Method::OPTIONS
+        && request
+            .headers()
+            .contains_key(axum::http::header::ACCESS_CONTROL_REQUEST_METHOD);
+    let bearer = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer "));
+    let mut response = next.run(request).await;
+    if !preflight && !bearer {
+        response
+            .headers_mut()
+            .remove(axum::http::header::ACCESS_CONTROL_ALLOW_ORIGIN);
+    }
+    response
 }
 
 /// Structured request log and Prometheus counters, labelled by route template (never by raw path, which

@@ -76,7 +76,6 @@ pub async fn landing(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let params = Params::parse(query.as_deref())?;
-    params.only(&["f"], |_| false)?;
     let base = state.base_url(&headers);
     let body = json!({
         "title": "geoconsole",
@@ -118,7 +117,6 @@ pub async fn landing(
 
 pub async fn conformance(RawQuery(query): RawQuery, headers: HeaderMap) -> ApiResult<Response> {
     let params = Params::parse(query.as_deref())?;
-    params.only(&["f"], |_| false)?;
     match encoding(&params, &headers)? {
         Encoding::Json => Ok(json_response(
             StatusCode::OK,
@@ -184,7 +182,6 @@ pub async fn collections(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let params = Params::parse(query.as_deref())?;
-    params.only(&["f"], |_| false)?;
     let base = state.base_url(&headers);
     let datasets = state.console.indexed_datasets(&scope);
     match encoding(&params, &headers)? {
@@ -239,7 +236,6 @@ pub async fn collection(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let params = Params::parse(query.as_deref())?;
-    params.only(&["f"], |_| false)?;
     let dataset = dataset_of(&state, &scope, &id)?;
     let base = state.base_url(&headers);
     match encoding(&params, &headers)? {
@@ -292,8 +288,7 @@ pub async fn queryables_route(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let params = Params::parse(query.as_deref())?;
-    params.only(&["f"], |_| false)?;
+    Params::parse(query.as_deref())?;
     let dataset = dataset_of(&state, &scope, &id)?;
     let base = state.base_url(&headers);
     let mut properties = serde_json::Map::new();
@@ -662,7 +657,6 @@ pub async fn item(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let params = Params::parse(query.as_deref())?;
-    params.only(&["f"], |_| false)?;
     let dataset = dataset_of(&state, &scope, &id)?;
     let feature = state
         .console

@@ -76,7 +76,6 @@ pub async fn events(
     RawQuery(query): RawQuery,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let params = Params::parse(query.as_deref())?;
-    params.only(&["datasets"], |_| false)?;
     let only: Option<Vec<DatasetId>> = params
         .get("datasets")
         .map(|list| {

@@ -13,6 +13,41 @@ pub struct Params {
     values: BTreeMap<String, String>,
 }
 
+/// The query names one route takes, from its declaration in the route table.
+#[derive(Debug, Clone)]
+pub struct KnownNames {
+    pub names: Vec<String>,
+    /// Names beyond `names` (queryable properties) are the handler's to check.
+    pub open: bool,
+}
+
+/// The one check of query parameter names, in front of every route: a name the route does not declare is
+/// refused before the handler runs, so handlers read values and never re-list names.
+pub async fn check_names(
+    axum::extract::State(known): axum::extract::State<std::sync::Arc<KnownNames>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if !known.open {
+        let query = request.uri().query().unwrap_or("");
+        for (name, _) in form_urlencoded(query) {
+            if !known.names.contains(&name) {
+                let takes = if known.names.is_empty() {
+                    "no parameters".to_string()
+                } else {
+                    known.names.join(", ")
+                };
+                return ApiError::bad_request(format!(
+                    "unknown query parameter '{name}'; this resource takes: {takes}"
+                ))
+                .into_response();
+            }
+        }
+    }
+    next.run(request).await
+}
+
 impl Params {
     pub fn parse(query: Option<&str>) -> ApiResult<Self> {
         let mut values = BTreeMap::new();

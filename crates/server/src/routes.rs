@@ -2,6 +2,7 @@
 //! built from this table, so the API definition cannot drift from what the server answers.
 
 use axum::routing::{MethodRouter, delete, get, post, put};
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::{Map, Value, json};
 
 use geoconsole_access::Need;
@@ -27,7 +28,43 @@ pub struct Route {
     pub need: Need,
     /// What it does with datasets, for accounts limited to some.
     pub datasets: Datasets,
+    /// What the request carries: the schema comes from the very type the handler deserialises.
+    pub body: Body,
+    /// When the route answers 409, and why; `None` for routes that never conflict.
+    pub conflict: Option<&'static str>,
     pub handler: MethodRouter<AppState>,
+}
+
+/// A route's request body.
+pub enum Body {
+    None,
+    /// The bytes of a file, in any format the importers read.
+    File,
+    /// A JSON document; `required` false when an empty body means "the defaults".
+    Json {
+        schema: fn(&mut SchemaGenerator) -> Schema,
+        required: bool,
+    },
+}
+
+impl Body {
+    fn json<T: JsonSchema>() -> Self {
+        Self::Json {
+            schema: schema_of::<T>,
+            required: true,
+        }
+    }
+
+    fn optional<T: JsonSchema>() -> Self {
+        Self::Json {
+            schema: schema_of::<T>,
+            required: false,
+        }
+    }
+}
+
+fn schema_of<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
+    generator.subschema_for::<T>()
 }
 
 const JSON: &[&str] = &["application/json", "text/html"];
@@ -43,6 +80,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Untouched,
             parameters: &["f"],
             success: (200, JSON),
+            body: Body::None,
+            conflict: None,
             handler: get(ogc::landing),
         },
         Route {
@@ -54,6 +93,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Untouched,
             parameters: &["f"],
             success: (200, JSON),
+            body: Body::None,
+            conflict: None,
             handler: get(ogc::conformance),
         },
         Route {
@@ -65,6 +106,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Scoped,
             parameters: &[],
             success: (200, &["application/vnd.oai.openapi+json;version=3.0"]),
+            body: Body::None,
+            conflict: None,
             handler: get(crate::openapi::document),
         },
         Route {
@@ -76,6 +119,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Scoped,
             parameters: &["f"],
             success: (200, JSON),
+            body: Body::None,
+            conflict: None,
             handler: get(ogc::collections),
         },
         Route {
@@ -87,6 +132,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Scoped,
             parameters: &["collectionId", "f"],
             success: (200, JSON),
+            body: Body::None,
+            conflict: None,
             handler: get(ogc::collection),
         },
         Route {
@@ -98,6 +145,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Scoped,
             parameters: &["collectionId", "f"],
             success: (200, &["application/schema+json"]),
+            body: Body::None,
+            conflict: None,
             handler: get(ogc::queryables_route),
         },
         Route {
@@ -118,8 +167,11 @@ pub fn table() -> Vec<Route> {
                 "filter",
                 "filter-lang",
                 "filter-crs",
+                "queryables",
             ],
             success: (200, &["application/geo+json", "text/html"]),
+            body: Body::None,
+            conflict: None,
             handler: get(ogc::items),
         },
         Route {
@@ -131,6 +183,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Scoped,
             parameters: &["collectionId", "featureId", "f"],
             success: (200, &["application/geo+json", "text/html"]),
+            body: Body::None,
+            conflict: None,
             handler: get(ogc::item),
         },
         Route {
@@ -142,6 +196,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Scoped,
             parameters: &["collectionId", "f"],
             success: (200, &["application/json"]),
+            body: Body::None,
+            conflict: None,
             handler: get(tiles::collection_tilesets),
         },
         Route {
@@ -153,6 +209,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Scoped,
             parameters: &["collectionId", "tileMatrixSetId", "f"],
             success: (200, &["application/json"]),
+            body: Body::None,
+            conflict: None,
             handler: get(tiles::collection_tileset),
         },
         Route {
@@ -174,6 +232,8 @@ pub fn table() -> Vec<Route> {
                 "f",
             ],
             success: (200, &["application/vnd.mapbox-vector-tile"]),
+            body: Body::None,
+            conflict: None,
             handler: get(tiles::ogc_tile),
         },
         Route {
@@ -185,6 +245,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Untouched,
             parameters: &["f"],
             success: (200, &["application/json"]),
+            body: Body::None,
+            conflict: None,
             handler: get(tiles::tile_matrix_sets),
         },
         Route {
@@ -196,6 +258,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Untouched,
             parameters: &["tileMatrixSetId", "f"],
             success: (200, &["application/json"]),
+            body: Body::None,
+            conflict: None,
             handler: get(tiles::tile_matrix_set),
         },
         Route {
@@ -207,6 +271,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Scoped,
             parameters: &["datasets", "datetime", "filter", "filter-lang", "f"],
             success: (200, &["application/json"]),
+            body: Body::None,
+            conflict: None,
             handler: get(tiles::tilejson),
         },
         Route {
@@ -227,6 +293,8 @@ pub fn table() -> Vec<Route> {
                 "f",
             ],
             success: (200, &["application/vnd.mapbox-vector-tile"]),
+            body: Body::None,
+            conflict: None,
             handler: get(tiles::xyz_tile),
         },
         Route {
@@ -238,6 +306,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Scoped,
             parameters: &["collectionId", "histogram-datetime", "bins", "bbox"],
             success: (200, &["application/json"]),
+            body: Body::None,
+            conflict: None,
             handler: get(histogram::histogram),
         },
         Route {
@@ -249,6 +319,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Scoped,
             parameters: &["sites", "hazards", "datetime", "radius_km", "hits", "f"],
             success: (200, &["application/json", "application/geo+json"]),
+            body: Body::None,
+            conflict: None,
             handler: get(analytics::exposure),
         },
         Route {
@@ -260,6 +332,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Scoped,
             parameters: &["collection", "resolution", "bbox", "datetime", "sum", "f"],
             success: (200, &["application/geo+json"]),
+            body: Body::None,
+            conflict: None,
             handler: get(analytics::hexbin),
         },
         Route {
@@ -271,6 +345,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Everything,
             parameters: &["sites", "as_of", "limit", "f"],
             success: (200, &["application/json", "application/geo+json"]),
+            body: Body::None,
+            conflict: None,
             handler: get(analytics::risk),
         },
         Route {
@@ -282,6 +358,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Everything,
             parameters: &["sites", "as_of", "limit", "f"],
             success: (200, &["application/json", "application/geo+json"]),
+            body: Body::optional::<geoconsole_analytics::RiskModel>(),
+            conflict: None,
             handler: post(analytics::risk),
         },
         Route {
@@ -305,6 +383,8 @@ pub fn table() -> Vec<Route> {
                 "f",
             ],
             success: (200, &["application/json"]),
+            body: Body::None,
+            conflict: None,
             handler: get(analytics::trends),
         },
         Route {
@@ -316,6 +396,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Scoped,
             parameters: &["buckets-dataset", "by", "period", "datetime", "sum", "f"],
             success: (200, &["application/json"]),
+            body: Body::None,
+            conflict: None,
             handler: get(analytics::buckets),
         },
         Route {
@@ -327,6 +409,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Everything,
             parameters: &[],
             success: (200, &["application/json"]),
+            body: Body::None,
+            conflict: None,
             handler: get(alerts::list_rules),
         },
         Route {
@@ -338,6 +422,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Everything,
             parameters: &[],
             success: (201, &["application/json"]),
+            body: Body::json::<geoconsole_app::Rule>(),
+            conflict: None,
             handler: post(alerts::put_rule),
         },
         Route {
@@ -349,6 +435,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Everything,
             parameters: &["datetime"],
             success: (200, &["application/json"]),
+            body: Body::json::<geoconsole_app::Rule>(),
+            conflict: None,
             handler: post(alerts::dry_run),
         },
         Route {
@@ -360,6 +448,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Everything,
             parameters: &["ruleId"],
             success: (200, &["application/json"]),
+            body: Body::None,
+            conflict: None,
             handler: get(alerts::get_rule),
         },
         Route {
@@ -371,6 +461,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Everything,
             parameters: &["ruleId"],
             success: (204, &[]),
+            body: Body::None,
+            conflict: None,
             handler: delete(alerts::delete_rule),
         },
         Route {
@@ -382,6 +474,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Everything,
             parameters: &["alert-state", "rule", "after", "alerts-limit", "order"],
             success: (200, &["application/json"]),
+            body: Body::None,
+            conflict: None,
             handler: get(alerts::list_alerts),
         },
         Route {
@@ -393,6 +487,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Everything,
             parameters: &["after"],
             success: (200, &["text/event-stream"]),
+            body: Body::None,
+            conflict: None,
             handler: get(alerts::stream),
         },
         Route {
@@ -404,6 +500,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Everything,
             parameters: &["delivery-state"],
             success: (200, &["application/json"]),
+            body: Body::None,
+            conflict: None,
             handler: get(alerts::deliveries),
         },
         Route {
@@ -415,6 +513,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Everything,
             parameters: &["deliveryId"],
             success: (200, &["application/json"]),
+            body: Body::None,
+            conflict: None,
             handler: post(alerts::retry_delivery),
         },
         Route {
@@ -426,6 +526,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Everything,
             parameters: &["alertId"],
             success: (200, &["application/json"]),
+            body: Body::None,
+            conflict: None,
             handler: get(alerts::get_alert),
         },
         Route {
@@ -437,6 +539,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Everything,
             parameters: &["alertId"],
             success: (200, &["application/json"]),
+            body: Body::json::<alerts::Decision>(),
+            conflict: Some("The alert's lifecycle does not allow this move"),
             handler: post(alerts::acknowledge),
         },
         Route {
@@ -448,6 +552,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Everything,
             parameters: &["alertId"],
             success: (200, &["application/json"]),
+            body: Body::json::<alerts::Decision>(),
+            conflict: Some("The alert's lifecycle does not allow this move"),
             handler: post(alerts::resolve),
         },
         Route {
@@ -459,6 +565,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Untouched,
             parameters: &["name", "format", "lat", "lon", "wkt", "layer", "source_crs"],
             success: (201, &["application/json"]),
+            body: Body::File,
+            conflict: None,
             handler: post(imports::create),
         },
         Route {
@@ -470,6 +578,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Untouched,
             parameters: &["uploadId"],
             success: (200, &["application/json"]),
+            body: Body::None,
+            conflict: None,
             handler: get(imports::status),
         },
         Route {
@@ -481,6 +591,10 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Scoped,
             parameters: &["uploadId"],
             success: (202, &["application/json"]),
+            body: Body::json::<imports::ImportChoice>(),
+            conflict: Some(
+                "The upload was imported already or is being imported, or the dataset exists and mode is create",
+            ),
             handler: post(imports::start),
         },
         Route {
@@ -492,6 +606,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Untouched,
             parameters: &["uploadId"],
             success: (204, &[]),
+            body: Body::None,
+            conflict: Some("The upload is being imported"),
             handler: delete(imports::remove),
         },
         Route {
@@ -503,6 +619,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Scoped,
             parameters: &[],
             success: (202, &["application/json"]),
+            body: Body::json::<exports::ExportChoice>(),
+            conflict: None,
             handler: post(exports::create),
         },
         Route {
@@ -514,6 +632,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Untouched,
             parameters: &["exportId"],
             success: (200, &["application/json"]),
+            body: Body::None,
+            conflict: None,
             handler: get(exports::status),
         },
         Route {
@@ -536,6 +656,8 @@ pub fn table() -> Vec<Route> {
                     "application/vnd.google-earth.kml+xml",
                 ],
             ),
+            body: Body::None,
+            conflict: None,
             handler: get(exports::download),
         },
         Route {
@@ -547,6 +669,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Untouched,
             parameters: &["exportId"],
             success: (204, &[]),
+            body: Body::None,
+            conflict: None,
             handler: delete(exports::remove),
         },
         Route {
@@ -558,6 +682,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Untouched,
             parameters: &["z", "x", "y"],
             success: (200, &["application/vnd.mapbox-vector-tile"]),
+            body: Body::None,
+            conflict: None,
             handler: get(web::basemap_tile),
         },
         Route {
@@ -569,6 +695,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Untouched,
             parameters: &["fontstack", "range"],
             success: (200, &["application/x-protobuf"]),
+            body: Body::None,
+            conflict: None,
             handler: get(web::basemap_glyphs),
         },
         Route {
@@ -580,6 +708,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Scoped,
             parameters: &["datasets-query"],
             success: (200, &["text/event-stream"]),
+            body: Body::None,
+            conflict: None,
             handler: get(ops::events),
         },
         Route {
@@ -591,6 +721,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Everything,
             parameters: &[],
             success: (200, &["application/json"]),
+            body: Body::None,
+            conflict: None,
             handler: get(feeds::list),
         },
         Route {
@@ -602,6 +734,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Everything,
             parameters: &[],
             success: (201, &["application/json"]),
+            body: Body::json::<geoconsole_feeds::FeedSpec>(),
+            conflict: Some("A feed of this name exists"),
             handler: post(feeds::create),
         },
         Route {
@@ -613,6 +747,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Everything,
             parameters: &[],
             success: (200, &["application/json"]),
+            body: Body::json::<geoconsole_feeds::FeedSpec>(),
+            conflict: None,
             handler: post(feeds::preview),
         },
         Route {
@@ -624,6 +760,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Everything,
             parameters: &["feedName"],
             success: (200, &["application/json"]),
+            body: Body::None,
+            conflict: None,
             handler: get(feeds::get_one),
         },
         Route {
@@ -635,6 +773,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Everything,
             parameters: &["feedName"],
             success: (200, &["application/json"]),
+            body: Body::json::<geoconsole_feeds::FeedSpec>(),
+            conflict: None,
             handler: put(feeds::replace),
         },
         Route {
@@ -646,6 +786,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Everything,
             parameters: &["feedName"],
             success: (204, &[]),
+            body: Body::None,
+            conflict: None,
             handler: delete(feeds::remove),
         },
         Route {
@@ -657,6 +799,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Everything,
             parameters: &["feedName"],
             success: (200, &["application/json"]),
+            body: Body::None,
+            conflict: None,
             handler: post(feeds::poll),
         },
         Route {
@@ -668,6 +812,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Everything,
             parameters: &["feedName"],
             success: (200, &["application/json"]),
+            body: Body::None,
+            conflict: None,
             handler: post(feeds::pause),
         },
         Route {
@@ -679,6 +825,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Everything,
             parameters: &["feedName"],
             success: (200, &["application/json"]),
+            body: Body::None,
+            conflict: None,
             handler: post(feeds::resume),
         },
         Route {
@@ -690,6 +838,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Untouched,
             parameters: &[],
             success: (200, &["application/json"]),
+            body: Body::json::<accounts::Login>(),
+            conflict: None,
             handler: post(accounts::login),
         },
         Route {
@@ -701,6 +851,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Untouched,
             parameters: &[],
             success: (204, &[]),
+            body: Body::None,
+            conflict: None,
             handler: post(accounts::logout),
         },
         Route {
@@ -712,6 +864,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Untouched,
             parameters: &[],
             success: (200, &["application/json"]),
+            body: Body::None,
+            conflict: None,
             handler: get(accounts::session),
         },
         Route {
@@ -723,6 +877,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Untouched,
             parameters: &["token-user"],
             success: (200, &["application/json"]),
+            body: Body::None,
+            conflict: None,
             handler: get(accounts::tokens),
         },
         Route {
@@ -734,6 +890,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Untouched,
             parameters: &[],
             success: (201, &["application/json"]),
+            body: Body::json::<accounts::NewTokenBody>(),
+            conflict: None,
             handler: post(accounts::create_token),
         },
         Route {
@@ -745,6 +903,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Untouched,
             parameters: &["tokenId"],
             success: (200, &["application/json"]),
+            body: Body::None,
+            conflict: None,
             handler: delete(accounts::revoke_token),
         },
         Route {
@@ -756,6 +916,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Everything,
             parameters: &[],
             success: (200, &["application/json"]),
+            body: Body::None,
+            conflict: None,
             handler: get(accounts::users),
         },
         Route {
@@ -767,6 +929,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Everything,
             parameters: &[],
             success: (201, &["application/json"]),
+            body: Body::json::<accounts::NewUser>(),
+            conflict: None,
             handler: post(accounts::create_user),
         },
         Route {
@@ -778,6 +942,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Everything,
             parameters: &["userName"],
             success: (200, &["application/json"]),
+            body: Body::None,
+            conflict: None,
             handler: get(accounts::user),
         },
         Route {
@@ -789,6 +955,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Everything,
             parameters: &["userName"],
             success: (200, &["application/json"]),
+            body: Body::json::<accounts::UserChange>(),
+            conflict: None,
             handler: put(accounts::change_user),
         },
         Route {
@@ -808,6 +976,8 @@ pub fn table() -> Vec<Route> {
                 "audit-limit",
             ],
             success: (200, &["application/json"]),
+            body: Body::None,
+            conflict: None,
             handler: get(accounts::audit),
         },
         Route {
@@ -819,6 +989,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Untouched,
             parameters: &[],
             success: (200, &["application/json"]),
+            body: Body::None,
+            conflict: None,
             handler: get(ops::healthz),
         },
         Route {
@@ -830,6 +1002,8 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Untouched,
             parameters: &[],
             success: (200, &["application/json"]),
+            body: Body::None,
+            conflict: None,
             handler: get(ops::readyz),
         },
         Route {
@@ -841,58 +1015,20 @@ pub fn table() -> Vec<Route> {
             datasets: Datasets::Everything,
             parameters: &[],
             success: (200, &["text/plain; version=0.0.4"]),
+            body: Body::None,
+            conflict: None,
             handler: get(ops::metrics_route),
         },
     ]
 }
 
-/// What `POST /imports/{uploadId}` takes (see `imports::ImportChoice`).
-fn import_choice_schema() -> Value {
-    let text = json!({"type": "string"});
-    json!({
-        "type": "object",
-        "required": ["dataset"],
-        "additionalProperties": false,
-        "properties": {
-            "dataset": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"},
-            "title": text, "time": text, "time_end": text, "id_field": text,
-            "lat": text, "lon": text, "wkt": text, "layer": text, "source_crs": text,
-            "drop_columns": {"type": "array", "items": text},
-            "allow_columns": {"type": "array", "items": text},
-            "kind": {"type": "string", "enum": ["sites", "events", "areas", "reference"]},
-            "mode": {"type": "string", "enum": ["create", "append", "replace", "upsert"]},
-            "skip_invalid": {"type": "boolean"},
-        },
-    })
-}
-
-/// What `POST /exports` takes (see `exports::ExportChoice`).
-fn export_choice_schema() -> Value {
-    let text = json!({"type": "string"});
-    let formats: Vec<&str> = geoconsole_formats::Format::WRITABLE
-        .iter()
-        .map(|f| f.name())
-        .collect();
-    json!({
-        "type": "object",
-        "required": ["dataset", "format"],
-        "additionalProperties": false,
-        "properties": {
-            "dataset": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"},
-            "format": {"type": "string", "enum": formats},
-            "bbox": text, "datetime": text, "filter": text,
-            "filter-lang": {"type": "string", "enum": ["cql2-text", "cql2-json"]},
-            "limit": {"type": "integer", "minimum": 1},
-        },
-    })
-}
-
-/// The OpenAPI definition of a parameter by name.
-pub fn parameter(name: &str) -> Value {
+/// The OpenAPI definition of a parameter by its name in the table (`None`: not a parameter the table may
+/// name, which `every_route_parameter_is_declared` turns into a test failure).
+pub fn parameter(name: &str) -> Option<Value> {
     let path = |name: &str, description: &str, schema: Value| json!({"name": name, "in": "path", "required": true, "description": description, "schema": schema});
     let query = |name: &str, description: &str, schema: Value| json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema, "style": "form", "explode": false});
     let id_pattern = json!({"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"});
-    match name {
+    Some(match name {
         "collectionId" => path("collectionId", "Dataset id", id_pattern),
         "featureId" => path("featureId", "Feature id", json!({"type": "string"})),
         "datasets" => path(
@@ -1104,6 +1240,21 @@ pub fn parameter(name: &str) -> Value {
             "Whose tokens (admins only): an account name, or * for all",
             json!({"type": "string"}),
         ),
+        "actor" => query(
+            "actor",
+            "Only entries by this actor (an account name, token:ID, or anonymous)",
+            json!({"type": "string"}),
+        ),
+        "action" => query(
+            "action",
+            "Only entries of this action (e.g. POST /users)",
+            json!({"type": "string"}),
+        ),
+        "target" => query(
+            "target",
+            "Only entries about this target (a path, dataset or account)",
+            json!({"type": "string"}),
+        ),
         "audit-limit" => query(
             "limit",
             "Entries listed at most",
@@ -1182,14 +1333,41 @@ pub fn parameter(name: &str) -> Value {
             "Only changes of these datasets, separated by commas",
             json!({"type": "string"}),
         ),
-        other => json!({"name": other, "in": "query", "schema": {"type": "string"}}),
+        // Any other name is an equality filter on a queryable property, checked by the handler against
+        // the collection's queryables (OpenAPI's way to say so: a free-form object, one name per key).
+        "queryables" => json!({"name": "properties", "in": "query", "required": false,
+            "description": "Property = value equality filters on the collection's queryables",
+            "schema": {"type": "object", "additionalProperties": {"type": "string"}},
+            "style": "form", "explode": true}),
+        _ => return None,
+    })
+}
+
+/// The names a route's query string may carry, and whether names beyond them (queryable properties) are
+/// left to its handler.
+pub fn query_names(route: &Route) -> (Vec<String>, bool) {
+    let mut names = Vec::new();
+    let mut open = false;
+    for p in route.parameters.iter().filter_map(|p| parameter(p)) {
+        match (
+            p["in"].as_str(),
+            p["style"].as_str(),
+            p["explode"].as_bool(),
+        ) {
+            (Some("query"), Some("form"), Some(true)) => open = true,
+            (Some("query"), ..) => names.extend(p["name"].as_str().map(str::to_string)),
+            _ => {}
+        }
     }
+    (names, open)
 }
 
 /// The whole OpenAPI 3.0 document. Each collection also gets its own items path listing its queryable
 /// properties as equality parameters, which is how clients such as GDAL learn they may filter server-side.
 pub fn openapi(base: &str, collections: &[geoconsole_model::Dataset]) -> Value {
     let mut paths = Map::new();
+    // One generator for every body, so a type used by several routes is defined once in `components`.
+    let mut generator = schemars::generate::SchemaSettings::openapi3().into_generator();
     let exception =
         json!({"application/json": {"schema": {"$ref": "#/components/schemas/exception"}}});
     for route in table() {
@@ -1227,18 +1405,38 @@ pub fn openapi(base: &str, collections: &[geoconsole_model::Dataset]) -> Value {
             );
         }
         if route.method != "get" {
+            responses.insert(
+                "403".into(),
+                json!({"description": "Cross-site write refused", "content": exception}),
+            );
+            responses.insert(
+                "503".into(),
+                json!({"description": "Busy (too many imports at once) or a part this needs is not running", "content": exception}),
+            );
+        }
+        if !matches!(route.body, Body::None) {
             for (status, description) in [
-                ("403", "Cross-site write refused"),
-                ("409", "Conflicts with the upload's state"),
                 ("413", "Body too large"),
                 ("415", "Unsupported Content-Type"),
-                ("503", "Too many imports at once"),
             ] {
                 responses.insert(
                     status.into(),
                     json!({"description": description, "content": exception}),
                 );
             }
+        }
+        if let Some(why) = route.conflict {
+            responses.insert(
+                "409".into(),
+                json!({"description": why, "content": exception}),
+            );
+        }
+        if route.path == "/auth/login" {
+            // Public, yet it refuses: a wrong name or password.
+            responses.insert(
+                "401".into(),
+                json!({"description": "Wrong account name or password", "content": exception}),
+            );
         }
         if route.path == "/readyz" {
             responses.insert("503".into(), json!({"description": "Still indexing", "content": {"application/json": {"schema": {}}}}));
@@ -1251,7 +1449,11 @@ pub fn openapi(base: &str, collections: &[geoconsole_model::Dataset]) -> Value {
         if route.method != "get" {
             operation_id = format!("{}_{operation_id}", route.method);
         }
-        let mut parameters: Vec<Value> = route.parameters.iter().map(|p| parameter(p)).collect();
+        let mut parameters: Vec<Value> = route
+            .parameters
+            .iter()
+            .filter_map(|p| parameter(p))
+            .collect();
         // The collections that exist now, so clients and fuzzers try real ones.
         let ids: Vec<&str> = collections.iter().map(|d| d.id.as_str()).collect();
         for p in parameters
@@ -1290,17 +1492,15 @@ pub fn openapi(base: &str, collections: &[geoconsole_model::Dataset]) -> Value {
             "parameters": parameters,
             "responses": responses,
         });
-        match (route.method, route.path) {
-            ("post", "/imports") => {
+        match route.body {
+            Body::None => {}
+            Body::File => {
                 operation["requestBody"] = json!({"required": true, "description": "The file", "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}});
             }
-            ("post", "/exports") => {
-                operation["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": export_choice_schema()}}});
+            Body::Json { schema, required } => {
+                let schema = schema(&mut generator);
+                operation["requestBody"] = json!({"required": required, "content": {"application/json": {"schema": schema}}});
             }
-            ("post", _) => {
-                operation["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": import_choice_schema()}}});
-            }
-            _ => {}
         }
         let entry = paths
             .entry(route.path.to_string())
@@ -1317,7 +1517,7 @@ pub fn openapi(base: &str, collections: &[geoconsole_model::Dataset]) -> Value {
                 .as_array()
                 .map(|p| {
                     p.iter()
-                        .filter(|p| p["name"] != "collectionId")
+                        .filter(|p| p["name"] != "collectionId" && p["name"] != "properties")
                         .cloned()
                         .collect()
                 })
@@ -1341,6 +1541,15 @@ pub fn openapi(base: &str, collections: &[geoconsole_model::Dataset]) -> Value {
             );
         }
     }
+    let mut schemas: Map<String, Value> = generator.take_definitions(true);
+    schemas.insert(
+        "exception".into(),
+        json!({
+            "type": "object",
+            "required": ["code"],
+            "properties": {"code": {"type": "string"}, "description": {"type": "string"}},
+        }),
+    );
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -1356,11 +1565,42 @@ pub fn openapi(base: &str, collections: &[geoconsole_model::Dataset]) -> Value {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "An API token from POST /auth/tokens or 'geoconsole tokens create'"},
                 "session": {"type": "apiKey", "in": "cookie", "name": "gc_session", "description": "The session cookie set by POST /auth/login; writes also need the X-CSRF-Token header"},
             },
-            "schemas": {"exception": {
-                "type": "object",
-                "required": ["code"],
-                "properties": {"code": {"type": "string"}, "description": {"type": "string"}},
-            }},
+            "schemas": schemas,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_parameter_is_declared() {
+        for route in table() {
+            for name in route.parameters {
+                assert!(
+                    parameter(name).is_some(),
+                    "{} {} names parameter '{name}', which `parameter` does not declare",
+                    route.method,
+                    route.path
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn path_parameters_are_the_paths_own() {
+        for route in table() {
+            for p in route.parameters.iter().filter_map(|p| parameter(p)) {
+                if p["in"] == "path" {
+                    let name = p["name"].as_str().unwrap_or_default();
+                    assert!(
+                        route.path.contains(&format!("{{{name}}}")),
+                        "{} declares path parameter {name}",
+                        route.path
+                    );
+                }
+            }
+        }
+    }
 }

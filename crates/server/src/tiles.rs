@@ -22,7 +22,6 @@ use crate::params::Params;
 use crate::state::AppState;
 
 pub const MVT: &str = "application/vnd.mapbox-vector-tile";
-const TILE_PARAMETERS: &[&str] = &["datetime", "filter", "filter-lang", "f"];
 
 fn dataset_list(state: &AppState, scope: &Scope, list: &str) -> ApiResult<Vec<DatasetId>> {
     let ids: Vec<&str> = list.split(',').filter(|s| !s.is_empty()).collect();
@@ -90,7 +89,6 @@ async fn render(
     headers: &HeaderMap,
 ) -> ApiResult<Response> {
     let params = Params::parse(query)?;
-    params.only(TILE_PARAMETERS, |_| false)?;
     if let Some(f) = params.get("f")
         && f != "mvt"
     {
@@ -184,8 +182,7 @@ pub async fn tilejson(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let params = Params::parse(query.as_deref())?;
-    params.only(TILE_PARAMETERS, |_| false)?;
+    Params::parse(query.as_deref())?;
     let ids = dataset_list(&state, &scope, &list)?;
     let base = state.base_url(&headers);
     let mut layers = Vec::new();
@@ -271,7 +268,7 @@ pub async fn tile_matrix_sets(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    Params::parse(query.as_deref())?.only(&["f"], |_| false)?;
+    Params::parse(query.as_deref())?;
     let base = state.base_url(&headers);
     let body = json!({"tileMatrixSets": [{
         "id": "WebMercatorQuad",
@@ -290,7 +287,7 @@ pub async fn tile_matrix_set(
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
-    Params::parse(query.as_deref())?.only(&["f"], |_| false)?;
+    Params::parse(query.as_deref())?;
     if id != "WebMercatorQuad" {
         return Err(ApiError::not_found(format!(
             "tile matrix set '{id}' is not offered; use WebMercatorQuad"
@@ -334,7 +331,7 @@ pub async fn collection_tilesets(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    Params::parse(query.as_deref())?.only(&["f"], |_| false)?;
+    Params::parse(query.as_deref())?;
     let dataset = dataset_of(&state, &scope, &id)?;
     let base = state.base_url(&headers);
     let body = json!({"tilesets": [tileset_json(&base, &dataset)]});
@@ -352,7 +349,7 @@ pub async fn collection_tileset(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    Params::parse(query.as_deref())?.only(&["f"], |_| false)?;
+    Params::parse(query.as_deref())?;
     if matrix_set != "WebMercatorQuad" {
         return Err(ApiError::not_found(format!(
             "tile matrix set '{matrix_set}' is not offered; use WebMercatorQuad"

@@ -436,11 +436,23 @@ async fn sessions_case38_39_fixation_logout_cookie_flags_and_role_changes() {
     assert_eq!(status, 200);
     let (status, _) = call(&server, Method::POST, "/rules", &live, Some(json!({}))).await;
     assert_eq!(status, 403, "a viewer may not write rules any more");
+    // Logout is a write like any other: without the CSRF token (another site's page) it is refused and
+    // the session lives on (found by an outside tester).
+    let forged = server
+        .client()
+        .post(server.at("/auth/logout"))
+        .header("cookie", format!("gc_session={new}"))
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(forged.status().as_u16(), 403);
+    assert_eq!(get(&server, "/collections", &live).await.0, 200);
     // Logout ends it server-side: a copy of the cookie is worthless.
     let response = server
         .client()
         .post(server.at("/auth/logout"))
         .header("cookie", format!("gc_session={new}"))
+        .header("x-csrf-token", csrf.as_str())
         .send()
         .await
         .expect("logout");

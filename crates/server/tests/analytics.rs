@@ -426,6 +426,23 @@ async fn risk_and_trends_over_http_explain_themselves() {
         .await;
     assert_eq!(bad_model.status, 400, "{}", bad_model.text());
     assert!(bad_model.text().contains("nope"));
+    // Hours beyond the calendar panicked the handler (a 500; found by an outside tester).
+    for model in [
+        r#"{"layers":[{"dataset":"earthquakes","weight":1}],"lookback_hours":1e308}"#,
+        r#"{"layers":[{"dataset":"earthquakes","weight":1,"half_life_hours":1e308}]}"#,
+        r#"{"layers":[{"dataset":"earthquakes","weight":1}],"trend":{"dataset":"site_incidents","weight":1,"radius_km":1e308}}"#,
+    ] {
+        let refused = server
+            .send(
+                server
+                    .client()
+                    .post(server.at("/analytics/risk"))
+                    .header("content-type", "application/json")
+                    .body(model),
+            )
+            .await;
+        assert_eq!(refused.status, 400, "{model}: {}", refused.text());
+    }
 }
 
 #[tokio::test]

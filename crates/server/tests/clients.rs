@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use geoconsole_testkit::{TestServer, serve_demo};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// Runs a program to completion off the async workers (the server answers it meanwhile).
 async fn run(program: &str, args: Vec<String>) -> String {
@@ -343,5 +343,93 @@ async fn a_browser_reads_the_html_pages() {
     );
     assert!(items.contains("Next →"));
     assert!(items.contains("of 2389"));
+    server.shutdown().await;
+}
+
+/// `/api` is a valid OpenAPI 3.0 document by a validator written by others, and the bodies it documents
+/// are the ones the routes take: a body built from each route's own schema is accepted, and one with a
+/// field the schema does not have is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_document_is_valid_and_its_body_schemas_are_the_routes_own() {
+    let server = serve_demo().await;
+    let document = server.store.dir().join("api.json");
+    let api = server.get("/api").await.json();
+    std::fs::write(&document, serde_json::to_vec(&api).expect("json")).expect("write");
+    let out = run(
+        "openapi-spec-validator",
+        vec![document.display().to_string()],
+    )
+    .await;
+    assert!(out.contains("OK"), "{out}");
+
+    let body_schema = |method: &str, path: &str| -> Value {
+        let schema =
+            &api["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"];
+        let name = schema["$ref"]
+            .as_str()
+            .unwrap_or_default()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default();
+        api["components"]["schemas"][name].clone()
+    };
+    // Each write documents its own body, not another route's.
+    let login = body_schema("post", "/auth/login");
+    assert_eq!(login["required"], json!(["user", "password"]), "{login}");
+    let feed = body_schema("post", "/feeds");
+    assert!(feed["properties"]["url"].is_object(), "{feed}");
+    assert!(
+        feed["properties"]["dataset"].is_object() && feed["properties"]["mode"].is_null(),
+        "{feed}"
+    );
+    assert!(api["paths"]["/alerts/{alertId}/acknowledge"]["post"]["responses"]["409"].is_object());
+    assert!(
+        api["paths"]["/auth/login"]["post"]["responses"]["409"].is_null(),
+        "login never conflicts"
+    );
+    assert!(
+        api["paths"]["/auth/logout"]["post"]["requestBody"].is_null(),
+        "logout takes no body"
+    );
+
+    // A rule built from its schema's required fields is taken (201/200); an extra field is refused (400).
+    let rule = body_schema("post", "/rules");
+    assert_eq!(rule["additionalProperties"], json!(false), "{rule}");
+    let created = server
+        .post_json(
+            "/rules",
+            json!({"id": "from_schema", "when": {"kind": "score", "above": 50.0}}),
+        )
+        .await;
+    assert!(
+        created.status < 300,
+        "{}: {}",
+        created.status,
+        created.text()
+    );
+    let refused = server
+        .post_json(
+            "/rules",
+            json!({"id": "from_schema", "when": {"kind": "score", "above": 50.0}, "colour": "red"}),
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.text());
+
+    // Every query parameter a route declares is taken by it, and no other name.
+    let unknown = server.get("/alerts?colour=red").await;
+    assert_eq!(unknown.status, 400);
+    assert!(
+        unknown.text().contains("'colour'") && unknown.text().contains("state"),
+        "{}",
+        unknown.text()
+    );
+    for (path, query) in [
+        ("/alerts", "state=open&rule=x&after=0&limit=5&order=oldest"),
+        ("/audit", "actor=local&action=x&target=y&limit=5"),
+        ("/collections/earthquakes/items", "mag=4.5&limit=2"),
+    ] {
+        let answer = server.get(&format!("{path}?{query}")).await;
+        assert_eq!(answer.status, 200, "{path}?{query}: {}", answer.text());
+    }
     server.shutdown().await;
 }

@@ -759,6 +759,12 @@ async fn feeds_pause_resume_and_delete() {
         )
         .await;
     assert_eq!(conflict.status, 409);
+    // Said in an HTTP client's terms: it has no `--replace` to pass.
+    let said = conflict.json()["description"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(said.contains("PUT") && !said.contains("--"), "{said}");
     let paused = server
         .send(server.client().post(server.at("/feeds/q/pause")))
         .await

@@ -151,6 +151,21 @@ async fn limited_viewer(server: &TestServer) -> (String, String) {
         datasets: None,
         expires: None,
     };
+    // An admin cannot mint a token for a limited account naming a dataset the account may not use
+    // (found by an outside tester with `geoconsole tokens create --user lim --datasets secret_sites`).
+    let beyond = accounts
+        .create_token(TokenRequest {
+            datasets: Some(vec!["pub_sites".into(), "secret_sites".into()]),
+            ..token("lim", Role::Viewer)
+        })
+        .await;
+    assert!(
+        beyond
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("cannot name 'secret_sites'")),
+        "{:?}",
+        beyond.map(|t| t.record)
+    );
     let limited = accounts
         .create_token(token("lim", Role::Viewer))
         .await
@@ -722,23 +737,28 @@ async fn named_origins_alone_may_read_across_sites() {
         .expect("server");
     let url = format!("http://{}", running.addr);
     let client = reqwest::Client::new();
-    for (origin, allowed) in [
-        ("https://grafana.example.org", true),
-        ("https://evil.example", false),
+    // Without accounts every local request is the local user's: a named origin's page sending no token
+    // must not read the data that way (found by an outside tester), only with a token of its own.
+    for (origin, token, allowed) in [
+        ("https://grafana.example.org", true, true),
+        ("https://grafana.example.org", false, false),
+        ("https://evil.example", true, false),
+        ("https://evil.example", false, false),
     ] {
-        let reply = client
-            .get(format!("{url}/healthz"))
-            .header("origin", origin)
-            .send()
-            .await
-            .expect("reply");
+        let mut request = client
+            .get(format!("{url}/collections"))
+            .header("origin", origin);
+        if token {
+            request = request.bearer_auth("gct_made_up");
+        }
+        let reply = request.send().await.expect("reply");
         assert_eq!(
             reply
                 .headers()
                 .get("access-control-allow-origin")
                 .and_then(|v| v.to_str().ok()),
             allowed.then_some(origin),
-            "{origin}"
+            "{origin}, token {token}"
         );
     }
     let preflight = client

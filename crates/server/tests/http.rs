@@ -337,7 +337,7 @@ async fn bad_requests_get_ogc_exceptions_naming_the_problem() {
         "(".repeat(100),
         ")".repeat(100)
     );
-    assert_exception(&server.get(&deep).await, 400, "deeper");
+    assert_exception(&server.get(&deep).await, 400, "parentheses 100 deep");
     server.shutdown().await;
 }
 

@@ -309,13 +309,14 @@ async fn features_beyond_the_limits_and_json_nested_deep_case1_are_refused_clean
         "[".repeat(100_000),
         "]".repeat(100_000)
     );
+    // A file whose first feature cannot be read is refused when staged, with the reason and place.
     let status = upload_and_import(&served, "deep.geojson", deep.into_bytes()).await;
-    assert_eq!(status["state"], "failed", "{status}");
+    assert_eq!(status["code"], "InvalidParameterValue", "{status}");
     assert!(
-        status["error"]
+        status["description"]
             .as_str()
             .unwrap_or("")
-            .contains("nested too deeply"),
+            .contains("line 1 column 216: JSON nested too deeply"),
         "a located, explained error: {status}"
     );
     let alive = reqwest::get(format!("{}/healthz", served.url))

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::{AppError, AppErrorKind, AppResult};
 
 /// One rule: what to watch (`when`), how loud (`severity`), and whether it runs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     /// Letters, digits, `_` and `-`, at most 64.
@@ -27,7 +27,9 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertSeverity {
     Info,
@@ -49,7 +51,7 @@ impl AlertSeverity {
 }
 
 /// What makes a rule fire.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Condition {
     /// An event of `hazards` (matching `where`, CQL2 text) whose footprint reaches a site of `sites`
