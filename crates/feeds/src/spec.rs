@@ -118,7 +118,7 @@ pub enum Footprint {
 
 /// Where alerts given only by area codes are placed: the areas dataset whose `code_field` holds the
 /// codes of one scheme (`scheme`, a CAP `valueName` such as `UGC`, `SAME`, `FIPS6`), or of every scheme.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AreaSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
