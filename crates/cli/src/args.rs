@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use geoconsole_formats::Format;
+use geoconsole_formats::{Format, TextEncoding};
 
 #[derive(Debug, Parser)]
 #[command(name = "geoconsole", version, about = "A self-hosted geospatial operating console", long_about = None)]
@@ -448,6 +448,11 @@ pub struct ImportArgs {
     /// The file's coordinate reference system when it does not say: EPSG:32633, a PROJ string or WKT
     #[arg(long, value_name = "CRS")]
     pub source_crs: Option<String>,
+    /// The text encoding of a shapefile's attributes (UTF-8, ISO-8859-1, windows-1252, CP437, CP850,
+    /// Shift_JIS, ...), over what its .cpg or .dbf header says. Default: the .cpg, else the header's
+    /// code page, else UTF-8 when the text is UTF-8 and ISO-8859-1 when not (as GDAL)
+    #[arg(long, value_name = "LABEL")]
+    pub encoding: Option<TextEncoding>,
     /// Only features whose extent meets west,south,east,north (FlatGeobuf reads just those, by its index)
     #[arg(long, allow_hyphen_values = true, value_name = "BBOX")]
     pub bbox: Option<String>,

@@ -127,25 +127,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str /* why / class */)] = &[
         "kml/pykml_altitudemode_reference.kml",
         "KML: gx altitude mode `relativeToSeaFloor` unreadable",
     ),
-    // coordinate noise at the antimeridian (Natural Earth)
-    (
-        "shapefile/pyogrio/naturalearth_lowres.shp",
-        "coordinate noise: `longitude 180.00000000000006 out of range`",
-    ),
-    // text encoding: a DBF with a code page in its header (no .cpg) decoded wrongly, silently
-    (
-        "shapefile/shapefile-js/latin1-property.shp",
-        "DBF code page: `México` read as `M\u{fffd}xico`",
-    ),
-    (
-        "shapefile/pyshp/latin1.shp",
-        "DBF code page: no .cpg, no code page in the header, Latin-1 bytes read as U+FFFD (`Ñandú`)",
-    ),
-    // numbers: dBASE F fields are read as 32-bit floats and lose digits, silently
-    (
-        "zip/geopandas_nybb_16a.zip",
-        "DBF F field as f32: 3.304700103320e+005 read as 330470 (GDAL 330470.010332)",
-    ),
     // CRS: a datum shift GDAL applies (MGI to WGS84) is not applied, 68 m off
     (
         "zip/pyshp_REL.zip",

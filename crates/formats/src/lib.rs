@@ -19,6 +19,7 @@ mod archive;
 mod circular_arc;
 mod crs;
 mod csv_table;
+mod dbf;
 mod detect;
 mod error;
 mod fgb;
@@ -36,6 +37,7 @@ mod read;
 mod record;
 mod record_bound;
 mod shp;
+mod text_encoding;
 pub mod wkb;
 mod write;
 
@@ -47,7 +49,10 @@ pub use error::{FormatError, FormatErrorKind, FormatResult, Location, RawRecord,
 pub use geojson::{GeoJsonReader, GeoJsonWriter};
 pub use geojson_geometry::geometry_from_geojson;
 pub use geojson_seq::{GeoJsonSeqReader, GeoJsonSeqWriter};
-pub use read::{FeatureStream, ReadOptions, SourceFeature, open_reader, read_stream};
+pub use read::{
+    FeatureStream, MAX_NOTES, ReadNotes, ReadOptions, SourceFeature, open_reader, read_stream,
+};
+pub use text_encoding::TextEncoding;
 pub use write::{FeatureWriter, WriterLayout, create_writer, feature_json};
 
 pub use geoconsole_model::Feature;
