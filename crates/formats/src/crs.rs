@@ -136,27 +136,32 @@ impl Crs {
 
     /// Brings a geometry to WGS84 longitude/latitude in degrees.
     pub fn to_wgs84(&self, geometry: Geometry<f64>) -> Result<Geometry<f64>, String> {
-        let Some(pair) = &self.transform else {
+        if self.transform.is_none() {
             return Ok(geometry);
+        }
+        geometry.try_map_coords(|c: Coord<f64>| self.coord_to_wgs84(c))
+    }
+
+    /// Brings one position to WGS84 longitude/latitude in degrees.
+    pub fn coord_to_wgs84(&self, c: Coord<f64>) -> Result<Coord<f64>, String> {
+        let Some(pair) = &self.transform else {
+            return Ok(c);
         };
         let (source, target) = (&pair.0, &pair.1);
-        let source_degrees = source.is_latlong();
-        geometry.try_map_coords(|c: Coord<f64>| -> Result<Coord<f64>, String> {
-            let (x, y) = if source_degrees {
-                (c.x.to_radians(), c.y.to_radians())
-            } else {
-                (c.x, c.y)
-            };
-            let (lon, lat) = transform_xy(source, target, x, y).map_err(|e| {
-                format!(
-                    "position ({}, {}) cannot be transformed from {} to WGS84: {e}",
-                    c.x, c.y, self.label
-                )
-            })?;
-            Ok(Coord {
-                x: lon.to_degrees(),
-                y: lat.to_degrees(),
-            })
+        let (x, y) = if source.is_latlong() {
+            (c.x.to_radians(), c.y.to_radians())
+        } else {
+            (c.x, c.y)
+        };
+        let (lon, lat) = transform_xy(source, target, x, y).map_err(|e| {
+            format!(
+                "position ({}, {}) cannot be transformed from {} to WGS84: {e}",
+                c.x, c.y, self.label
+            )
+        })?;
+        Ok(Coord {
+            x: lon.to_degrees(),
+            y: lat.to_degrees(),
         })
     }
 }
