@@ -37,6 +37,7 @@ mod read;
 mod record;
 mod record_bound;
 mod shp;
+mod spreadsheet;
 mod text_encoding;
 pub mod wkb;
 mod write;

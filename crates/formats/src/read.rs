@@ -15,6 +15,7 @@ use crate::detect::ZIP_MAGIC;
 use crate::{
     Crs, CsvOptions, CsvReader, Format, FormatError, FormatResult, GeoJsonReader, GeoJsonSeqReader,
     Location, TextEncoding, detect_format, fgb, gpkg_layer, gpx_file, kml_file, parquet_file, shp,
+    spreadsheet,
 };
 
 /// A feature and where it came from in its file.
@@ -101,6 +102,21 @@ pub fn open_reader(path: &Path, options: &ReadOptions) -> FormatResult<(Format, 
         .map_err(|e| FormatError::io(path, &e))?
         .to_vec();
     if head.starts_with(ZIP_MAGIC) {
+        // Workbooks are zips too: an XLSX has xl/workbook.xml, an ODS says so in its mimetype member.
+        let workbook = options
+            .format
+            .filter(|f| matches!(f, Format::Xlsx | Format::Ods))
+            .or_else(|| spreadsheet::sniff(path));
+        if let Some(format) = workbook {
+            let stream = spreadsheet::read(
+                path,
+                format,
+                options.layer.as_deref(),
+                &options.csv,
+                &options.archive,
+            )?;
+            return Ok((format, within(stream, options.bbox)));
+        }
         return archive::read(path, options);
     }
     let format = match options.format {
@@ -152,7 +168,12 @@ fn read_text<R: BufRead + Send + 'static>(
         Format::Csv => Box::new(prefetch(CsvReader::new(path_buf, reader, &options.csv)?)),
         Format::Kml => Box::new(kml_file::read(label, reader)?),
         Format::Gpx => Box::new(gpx_file::read(label, reader, options.layer.as_deref())?),
-        Format::FlatGeobuf | Format::Shapefile | Format::GeoPackage | Format::GeoParquet => {
+        Format::FlatGeobuf
+        | Format::Shapefile
+        | Format::GeoPackage
+        | Format::GeoParquet
+        | Format::Xlsx
+        | Format::Ods => {
             return Err(FormatError::new(
                 crate::FormatErrorKind::WrongFormat,
                 label,
