@@ -127,11 +127,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str /* why / class */)] = &[
         "kml/pykml_altitudemode_reference.kml",
         "KML: gx altitude mode `relativeToSeaFloor` unreadable",
     ),
-    // CRS: a datum shift GDAL applies (MGI to WGS84) is not applied, 68 m off
-    (
-        "zip/pyshp_REL.zip",
-        "CRS datum shift: MGI Austria Lambert lands 68 m from GDAL's position",
-    ),
     // shapefile whose .shp is longer than its header says (GDAL reads the records the .shx lists)
     (
         "shapefile/pyshp/corrupt_too_long.shp",
