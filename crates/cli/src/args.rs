@@ -417,7 +417,8 @@ pub enum KindArg {
     Reference,
 }
 
-/// A file format by the name users type: geojson, geojsonseq, csv, fgb, geoparquet, shapefile, gpkg, kml, gpx.
+/// A file format by the name users type: geojson, geojsonseq, csv, fgb, geoparquet, shapefile, gpkg, kml, gpx,
+/// xlsx, ods.
 pub fn parse_format(text: &str) -> Result<Format, String> {
     text.parse()
 }
@@ -438,11 +439,12 @@ pub struct ImportArgs {
     #[arg(long, value_enum, default_value = "create")]
     pub mode: ModeArg,
     /// Read the file as this format instead of detecting it (geojson, geojsonseq, csv, fgb, geoparquet,
-    /// shapefile, gpkg, kml, gpx)
+    /// shapefile, gpkg, kml, gpx, xlsx, ods)
     #[arg(long, value_parser = parse_format)]
     pub format: Option<Format>,
     /// Which layer: a GeoPackage table, a GPX layer (waypoints, routes, tracks, route_points,
-    /// track_points) or a member of a zip. Default: the only one
+    /// track_points), a sheet of an XLSX/ODS workbook (default: the first with data) or a member of a
+    /// zip. Default: the only one
     #[arg(long, value_name = "NAME")]
     pub layer: Option<String>,
     /// The file's coordinate reference system when it does not say: EPSG:32633, a PROJ string or WKT

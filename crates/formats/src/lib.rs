@@ -3,11 +3,12 @@
 //! file and the line or feature where it happened and says why.
 //!
 //! Formats: GeoJSON, GeoJSONSeq, CSV, FlatGeobuf, GeoParquet, Shapefile (also zipped), GeoPackage layers,
-//! KML/KMZ and GPX in; all but Shapefile and GPX out. The GeoPackage standard's SQL ([`geopackage`]) lives
+//! KML/KMZ, GPX and XLSX/ODS sheets (read like CSV) in; all but Shapefile, GPX and sheets out. The GeoPackage standard's SQL ([`geopackage`]) lives
 //! here too, so the store (room `gpkg`) and exports build the same tables. Files in another CRS are brought to WGS84 with proj4rs ([`Crs`]).
 //!
 //! Depends on `model` and on the parsing crates of each standard (serde_json, csv, wkt, flatgeobuf,
-//! shapefile, parquet/arrow, kml, gpx, zip, rusqlite for foreign GeoPackages, proj4rs). It knows nothing of
+//! shapefile, parquet/arrow, kml, gpx, zip, calamine, encoding_rs/oem_cp for .dbf code pages, rusqlite for
+//! foreign GeoPackages, proj4rs). It knows nothing of
 //! stores, datasets or HTTP, and it never repairs data silently: a ring that is not closed is an error, not a
 //! closed ring.
 //!
