@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use geoconsole_formats::privacy::{Category, PrivacyGuard, PrivacyPolicy, redact_text};
 use geoconsole_formats::{
-    FeatureStream, FormatError, FormatErrorKind, FormatResult, Location, ReadOptions,
+    FeatureStream, FormatError, FormatErrorKind, FormatResult, Location, ReadNotes, ReadOptions,
     SNIPPET_CHARS, SourceFeature,
 };
 use geoconsole_model::{Dataset, DatasetId, DatasetKind, Feature, FeatureId, TimeFields};
@@ -197,12 +197,30 @@ pub struct ImportReport {
     /// Columns kept as asked (`--allow-column`) that hold personal data, and what they hold.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub allowed_personal: BTreeMap<String, Category>,
-    /// What was read despite a fault that cost no feature (a feed document not in its declared encoding).
+    /// Coordinates within [`geoconsole_model::COORDINATE_NOISE_DEGREES`] past ±180/±90 that were moved onto
+    /// the limit (floating-point noise in the source, not data).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub clamped_coordinates: u64,
+    /// What the reader changed or guessed that the user should know (a text encoding assumed, characters
+    /// it could not decode, a feed document not in its declared encoding), each naming where.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
     /// The features written, for alert rules.
     #[serde(skip)]
     pub(crate) changed: crate::alerting::Changed,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// What the staging thread found besides the features.
+#[derive(Debug, Default)]
+struct StageOutcome {
+    /// Allowed columns the guard found to hold personal data.
+    allowed_personal: BTreeMap<String, Category>,
+    /// Coordinates moved onto ±180/±90 from within the noise tolerance.
+    clamped: u64,
 }
 
 /// What the staging thread hands to the writer.
@@ -307,8 +325,30 @@ fn reject_of(error: &FormatError, guard: &PrivacyGuard) -> Reject {
 }
 
 /// Runs on a blocking thread: sniffs time fields, applies the rules, batches, and enforces the error policy.
-/// Returns the allowed columns the guard found to hold personal data.
+/// Returns the allowed columns the guard found to hold personal data and how many coordinates it clamped.
 fn stage(
+    stream: impl Iterator<Item = FormatResult<SourceFeature>>,
+    options: &ImportOptions,
+    path: &Path,
+    out: &mpsc::Sender<Staged>,
+) -> StageOutcome {
+    let mut clamped = 0u64;
+    // Every way in passes here, so noise at ±180/±90 (which every reader's validation lets through) is
+    // clamped once for all formats, and counted for the report.
+    let stream = stream.map(|mut item| {
+        if let Ok(source) = &mut item {
+            clamped += geoconsole_model::clamp_coordinate_noise(&mut source.feature.geometry);
+        }
+        item
+    });
+    let allowed_personal = stage_clamped(stream, options, path, out);
+    StageOutcome {
+        allowed_personal,
+        clamped,
+    }
+}
+
+fn stage_clamped(
     mut stream: impl Iterator<Item = FormatResult<SourceFeature>>,
     options: &ImportOptions,
     path: &Path,
@@ -592,6 +632,9 @@ pub(crate) async fn import(
         )
     })?;
     let mut read_options = options.read.clone();
+    // Notes of this import only, even when the caller reuses its options.
+    let notes = ReadNotes::default();
+    read_options.notes = notes.clone();
     if let Some(counters) = &options.counters {
         read_options.bytes_read = Some(Arc::clone(&counters.bytes_read));
     }
@@ -660,7 +703,7 @@ pub(crate) async fn import(
     };
     let result = write_staged(store, &mut rx, &options, &path, &dataset_id, &mut rejects).await;
     drop(rx);
-    let allowed_personal = staging.await.unwrap_or_default();
+    let staged = staging.await.unwrap_or_default();
     let (dataset, imported, captured) = result?;
     let rejected = rejects.count;
     let rejects_report = rejects.finish()?;
@@ -675,8 +718,9 @@ pub(crate) async fn import(
         rejects_report,
         elapsed_ms: started.elapsed().as_millis() as u64,
         dropped_columns: options.privacy.drop.iter().cloned().collect(),
-        allowed_personal,
-        warnings,
+        allowed_personal: staged.allowed_personal,
+        clamped_coordinates: staged.clamped,
+        warnings: warnings.into_iter().chain(notes.warnings()).collect(),
         changed: match captured {
             Some(features) => crate::alerting::Changed::Features(Arc::new(features)),
             None => crate::alerting::Changed::Unknown,

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use geoconsole_formats::Format;
+use geoconsole_formats::{Format, TextEncoding};
 
 #[derive(Debug, Parser)]
 #[command(name = "geoconsole", version, about = "A self-hosted geospatial operating console", long_about = None)]
@@ -425,7 +425,8 @@ pub enum KindArg {
     Reference,
 }
 
-/// A file format by the name users type: geojson, geojsonseq, csv, fgb, geoparquet, shapefile, gpkg, kml, gpx.
+/// A file format by the name users type: geojson, geojsonseq, csv, fgb, geoparquet, shapefile, gpkg, kml, gpx,
+/// xlsx, ods.
 pub fn parse_format(text: &str) -> Result<Format, String> {
     text.parse()
 }
@@ -446,16 +447,22 @@ pub struct ImportArgs {
     #[arg(long, value_enum, default_value = "create")]
     pub mode: ModeArg,
     /// Read the file as this format instead of detecting it (geojson, geojsonseq, csv, fgb, geoparquet,
-    /// shapefile, gpkg, kml, gpx)
+    /// shapefile, gpkg, kml, gpx, xlsx, ods)
     #[arg(long, value_parser = parse_format)]
     pub format: Option<Format>,
     /// Which layer: a GeoPackage table, a GPX layer (waypoints, routes, tracks, route_points,
-    /// track_points) or a member of a zip. Default: the only one
+    /// track_points), a sheet of an XLSX/ODS workbook (default: the first with data) or a member of a
+    /// zip. Default: the only one
     #[arg(long, value_name = "NAME")]
     pub layer: Option<String>,
     /// The file's coordinate reference system when it does not say: EPSG:32633, a PROJ string or WKT
     #[arg(long, value_name = "CRS")]
     pub source_crs: Option<String>,
+    /// The text encoding of a shapefile's attributes (UTF-8, ISO-8859-1, windows-1252, CP437, CP850,
+    /// Shift_JIS, ...), over what its .cpg or .dbf header says. Default: the .cpg, else the header's
+    /// code page, else UTF-8 when the text is UTF-8 and ISO-8859-1 when not (as GDAL)
+    #[arg(long, value_name = "LABEL")]
+    pub encoding: Option<TextEncoding>,
     /// Only features whose extent meets west,south,east,north (FlatGeobuf reads just those, by its index)
     #[arg(long, allow_hyphen_values = true, value_name = "BBOX")]
     pub bbox: Option<String>,

@@ -116,6 +116,10 @@ impl Crs {
                  EPSG:4326 first, for example with `ogr2ogr -t_srs EPSG:4326`"
             )
         })?;
+        let proj_string = match datum_shift(wkt, &proj_string) {
+            Some(shift) => format!("{proj_string} +towgs84={shift}"),
+            None => proj_string,
+        };
         let proj = Proj::from_proj_string(&proj_string).map_err(|e| {
             format!(
                 "coordinate reference system '{name}' ({proj_string}) is not one this build can \
@@ -136,27 +140,32 @@ impl Crs {
 
     /// Brings a geometry to WGS84 longitude/latitude in degrees.
     pub fn to_wgs84(&self, geometry: Geometry<f64>) -> Result<Geometry<f64>, String> {
-        let Some(pair) = &self.transform else {
+        if self.transform.is_none() {
             return Ok(geometry);
+        }
+        geometry.try_map_coords(|c: Coord<f64>| self.coord_to_wgs84(c))
+    }
+
+    /// Brings one position to WGS84 longitude/latitude in degrees.
+    pub fn coord_to_wgs84(&self, c: Coord<f64>) -> Result<Coord<f64>, String> {
+        let Some(pair) = &self.transform else {
+            return Ok(c);
         };
         let (source, target) = (&pair.0, &pair.1);
-        let source_degrees = source.is_latlong();
-        geometry.try_map_coords(|c: Coord<f64>| -> Result<Coord<f64>, String> {
-            let (x, y) = if source_degrees {
-                (c.x.to_radians(), c.y.to_radians())
-            } else {
-                (c.x, c.y)
-            };
-            let (lon, lat) = transform_xy(source, target, x, y).map_err(|e| {
-                format!(
-                    "position ({}, {}) cannot be transformed from {} to WGS84: {e}",
-                    c.x, c.y, self.label
-                )
-            })?;
-            Ok(Coord {
-                x: lon.to_degrees(),
-                y: lat.to_degrees(),
-            })
+        let (x, y) = if source.is_latlong() {
+            (c.x.to_radians(), c.y.to_radians())
+        } else {
+            (c.x, c.y)
+        };
+        let (lon, lat) = transform_xy(source, target, x, y).map_err(|e| {
+            format!(
+                "position ({}, {}) cannot be transformed from {} to WGS84: {e}",
+                c.x, c.y, self.label
+            )
+        })?;
+        Ok(Coord {
+            x: lon.to_degrees(),
+            y: lat.to_degrees(),
         })
     }
 }
@@ -235,6 +244,52 @@ fn wkt_name(wkt: &str) -> Option<String> {
     Some(wkt[start..end].to_string())
 }
 
+/// The shift to WGS84 (`TOWGS84` parameters) of the datum of a WKT that names its geographic CRS but gives no
+/// shift, as ESRI's .prj files do (`GEOGCS["GCS_MGI",DATUM["D_MGI",...]]`): without it the datum was taken as
+/// WGS84 and MGI / Austria Lambert landed 68 m from where GDAL puts it. The shift is the one the EPSG
+/// geographic CRS of the same name carries in crs-definitions (for MGI, EPSG:4312's seven parameters, the
+/// transformation GDAL picks too). `None` when the WKT or its PROJ string already says, or no geographic
+/// CRS has that name.
+fn datum_shift(wkt: &str, proj_string: &str) -> Option<String> {
+    let upper = wkt.to_ascii_uppercase();
+    if upper.contains("TOWGS84")
+        || proj_string.contains("+towgs84")
+        || proj_string.contains("+datum=")
+    {
+        return None;
+    }
+    let at = upper.find("GEOGCS[")? + "GEOGCS[".len();
+    let name = wkt_name(&wkt[at..])?;
+    let wanted = normalised(name.strip_prefix("GCS_").unwrap_or(&name));
+    if wanted.is_empty() || wanted.contains("WGS84") {
+        return None;
+    }
+    // EPSG's geographic 2D CRSs are numbered 4001-4999; a linear scan of them costs well under a millisecond
+    // once per file
+    (4001u16..=4999)
+        .filter_map(crs_definitions::from_code)
+        .filter(|def| def.proj4.starts_with("+proj=longlat"))
+        .find(|def| wkt_name(def.wkt).is_some_and(|n| normalised(&n) == wanted))
+        .and_then(|def| {
+            let start = def.wkt.find("TOWGS84[")? + "TOWGS84[".len();
+            let end = start + def.wkt[start..].find(']')?;
+            let shift = &def.wkt[start..end];
+            // all zeros is WGS84 itself
+            shift
+                .split(',')
+                .any(|v| v.trim().parse::<f64>().is_ok_and(|v| v != 0.0))
+                .then(|| shift.replace(' ', ""))
+        })
+}
+
+/// A CRS or datum name compared without case, spaces or underscores (`GCS_MGI` / `MGI`).
+fn normalised(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
 /// A plain geographic WGS84 WKT without an authority (ESRI's `GCS_WGS_1984` .prj files).
 fn is_wgs84_geographic(wkt: &str) -> bool {
     let upper = wkt.to_ascii_uppercase();
@@ -246,6 +301,26 @@ fn is_wgs84_geographic(wkt: &str) -> bool {
 mod tests {
     use super::*;
     use geoconsole_model::geo_types::{Point, point};
+
+    #[test]
+    fn an_esri_prj_naming_mgi_gets_the_datum_shift_gdal_applies() {
+        // pyshp's REL.zip .prj: ESRI WKT, no TOWGS84, no authority
+        let prj = r#"PROJCS["MGI_Austria_Lambert",GEOGCS["GCS_MGI",DATUM["D_MGI",SPHEROID["Bessel_1841",6377397.155,299.1528128]],PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]],PROJECTION["Lambert_Conformal_Conic"],PARAMETER["False_Easting",400000.0],PARAMETER["False_Northing",400000.0],PARAMETER["Central_Meridian",13.33333333333333],PARAMETER["Standard_Parallel_1",46.0],PARAMETER["Standard_Parallel_2",49.0],PARAMETER["Latitude_Of_Origin",47.5],UNIT["Meter",1.0]]"#;
+        let crs = Crs::from_wkt(prj).unwrap();
+        // GDAL 3.6 (gdaltransform -s_srs EPSG:31287 -t_srs EPSG:4326): 13.3325941282416 47.4994821366219
+        let (lon, lat) = moved(&crs, 400_000.0, 400_000.0);
+        assert!((lon - 13.332_594_128_241_6).abs() < 1e-9, "{lon}");
+        assert!((lat - 47.499_482_136_621_9).abs() < 1e-9, "{lat}");
+        // a datum no geographic CRS is named after keeps the WKT as it is
+        assert_eq!(
+            datum_shift(&prj.replace("GCS_MGI", "GCS_Nowhere"), "+proj=lcc"),
+            None
+        );
+        assert_eq!(
+            datum_shift(&prj.replace("GCS_MGI", "GCS_WGS_1984"), "+proj=lcc"),
+            None
+        );
+    }
 
     fn moved(crs: &Crs, x: f64, y: f64) -> (f64, f64) {
         match crs.to_wgs84(Geometry::Point(point!(x: x, y: y))).unwrap() {

@@ -25,10 +25,14 @@ pub enum Format {
     Kml,
     /// GPX 1.0/1.1 waypoints, routes and tracks.
     Gpx,
+    /// One sheet of an Office Open XML workbook, read like CSV.
+    Xlsx,
+    /// One sheet of an OpenDocument spreadsheet, read like CSV.
+    Ods,
 }
 
 impl Format {
-    pub const ALL: [Format; 9] = [
+    pub const ALL: [Format; 11] = [
         Format::GeoJson,
         Format::GeoJsonSeq,
         Format::Csv,
@@ -38,6 +42,8 @@ impl Format {
         Format::GeoPackage,
         Format::Kml,
         Format::Gpx,
+        Format::Xlsx,
+        Format::Ods,
     ];
 
     /// The formats exports can produce.
@@ -63,6 +69,8 @@ impl Format {
             Format::GeoPackage => "gpkg",
             Format::Kml => "kml",
             Format::Gpx => "gpx",
+            Format::Xlsx => "xlsx",
+            Format::Ods => "ods",
         }
     }
 
@@ -77,6 +85,8 @@ impl Format {
             Format::GeoPackage => "gpkg",
             Format::Kml => "kml",
             Format::Gpx => "gpx",
+            Format::Xlsx => "xlsx",
+            Format::Ods => "ods",
         }
     }
 
@@ -92,6 +102,8 @@ impl Format {
             Format::GeoPackage => "application/geopackage+sqlite3",
             Format::Kml => "application/vnd.google-earth.kml+xml",
             Format::Gpx => "application/gpx+xml",
+            Format::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            Format::Ods => "application/vnd.oasis.opendocument.spreadsheet",
         }
     }
 
@@ -114,6 +126,8 @@ impl Format {
             "gpkg" => Some(Format::GeoPackage),
             "kml" | "kmz" => Some(Format::Kml),
             "gpx" => Some(Format::Gpx),
+            "xlsx" | "xlsm" => Some(Format::Xlsx),
+            "ods" => Some(Format::Ods),
             _ => None,
         }
     }
@@ -138,6 +152,8 @@ impl FromStr for Format {
             "gpkg" | "geopackage" => Ok(Format::GeoPackage),
             "kml" | "kmz" => Ok(Format::Kml),
             "gpx" => Ok(Format::Gpx),
+            "xlsx" | "xlsm" | "excel" => Ok(Format::Xlsx),
+            "ods" => Ok(Format::Ods),
             other => Err(format!(
                 "unknown format '{other}' (expected {})",
                 Format::ALL.map(Format::name).join(", ")

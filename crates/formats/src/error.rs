@@ -124,6 +124,14 @@ impl FormatError {
         error
     }
 
+    /// The same error at another place with words before its message, keeping its record: a spreadsheet's
+    /// rows are read by the CSV reader, whose lines are then told as the sheet's rows.
+    pub(crate) fn relocated(mut self, location: Location, prefix: &str) -> Self {
+        self.location = location;
+        self.message = format!("{prefix}{}", self.message);
+        self
+    }
+
     pub fn record(&self) -> Option<&RawRecord> {
         self.record.as_deref()
     }

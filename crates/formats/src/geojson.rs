@@ -9,7 +9,7 @@ use crate::geojson_geometry::{RawFeature, RawGeometry};
 use crate::read::{ChunkReceiver, ChunkSender, spawn_producer};
 use crate::record_bound::{MAX_RECORD_BYTES, RecordBound, RecordMark};
 use crate::write::{FeatureWriter, write_feature_json};
-use crate::{FormatError, FormatErrorKind, Location, SourceFeature};
+use crate::{Crs, FormatError, FormatErrorKind, Location, SourceFeature};
 
 /// Streams the features of a GeoJSON FeatureCollection (or a single Feature) without holding the document:
 /// serde walks the `features` array and hands each feature over as soon as it is complete.
@@ -46,6 +46,8 @@ struct Sink<'a> {
     next_index: u64,
     /// Each feature is one record of the bound beneath the parser.
     mark: RecordMark,
+    /// The CRS a legacy `crs` member names, when it is not WGS84.
+    crs: Option<Crs>,
 }
 
 impl Sink<'_> {
@@ -54,8 +56,13 @@ impl Sink<'_> {
         let index = self.next_index;
         self.next_index += 1;
         let location = Location::Feature(index);
-        let item = raw
-            .into_feature()
+        let mut raw = raw;
+        let moved = match &self.crs {
+            Some(crs) => raw.reproject(crs),
+            None => Ok(()),
+        };
+        let item = moved
+            .and_then(|()| raw.into_feature())
             .map(|feature| SourceFeature { location, feature })
             .map_err(|why| {
                 FormatError::new(FormatErrorKind::InvalidFeature, self.path, location, why)
@@ -76,6 +83,7 @@ fn parse<R: BufRead>(path: &Path, reader: R, chunks: &mut ChunkSender) {
         chunks,
         next_index: 0,
         mark,
+        crs: None,
     };
     let mut deserializer = serde_json::Deserializer::from_reader(reader);
     let result = deserializer
@@ -152,7 +160,16 @@ impl<'de> Visitor<'de> for TopLevel<'_, '_> {
                 "geometry" => single.geometry = map.next_value()?,
                 "properties" => single.properties = map.next_value()?,
                 "id" => single.id = map.next_value()?,
-                "crs" => check_crs(&map.next_value::<serde_json::Value>()?)?,
+                "crs" => {
+                    let crs = legacy_crs(&map.next_value::<serde_json::Value>()?)?;
+                    if crs.is_some() && self.sink.next_index > 0 {
+                        // the features before it were read as WGS84 already
+                        return Err(de::Error::custom(format!(
+                            "{DOCUMENT_ERROR}the `crs` member comes after the features it applies to;                              move it before `features`, or reproject the file to EPSG:4326 first"
+                        )));
+                    }
+                    self.sink.crs = crs;
+                }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -175,25 +192,53 @@ impl<'de> Visitor<'de> for TopLevel<'_, '_> {
 }
 
 /// Names of WGS 84 longitude/latitude in the `crs` member of pre-RFC 7946 GeoJSON (QGIS and GDAL still
-/// write it). Any other CRS is refused: guessing would put every feature in the wrong place.
+/// write it). `urn:ogc:def:crs:EPSG::4326` formally has latitude first, but GeoJSON files (and GDAL reading
+/// them) put longitude first whatever the name says, as RFC 7946 later made the rule.
 const WGS84_CRS_NAMES: [&str; 4] = ["CRS84", "EPSG:4326", "EPSG::4326", "crs/EPSG/0/4326"];
 
-fn check_crs<E: de::Error>(crs: &serde_json::Value) -> Result<(), E> {
+/// The CRS the 2008 GeoJSON `crs` member names: `{"type":"name","properties":{"name":"urn:ogc:def:crs:EPSG::3857"}}`
+/// (or `EPSG:27700`, an OGC URL), or the older `{"type":"EPSG","properties":{"code":27700}}`. `None` for
+/// WGS84; a CRS that cannot be transformed (or a `link` to a definition elsewhere) is refused, since
+/// guessing would put every feature in the wrong place.
+fn legacy_crs<E: de::Error>(crs: &serde_json::Value) -> Result<Option<Crs>, E> {
+    if crs.is_null() {
+        return Ok(None);
+    }
     let name = crs
         .pointer("/properties/name")
         .and_then(serde_json::Value::as_str)
+        .map(str::trim)
         .unwrap_or("");
-    if crs.is_null() || WGS84_CRS_NAMES.iter().any(|n| name.ends_with(n)) {
-        return Ok(());
+    if WGS84_CRS_NAMES.iter().any(|n| name.ends_with(n)) {
+        return Ok(None);
     }
-    let shown = if name.is_empty() {
-        crs.to_string()
-    } else {
-        name.to_string()
+    let refuse = |why: String| {
+        E::custom(format!(
+            "{DOCUMENT_ERROR}the file declares CRS {}: {why}",
+            if name.is_empty() {
+                crs.to_string()
+            } else {
+                name.to_string()
+            }
+        ))
     };
-    Err(E::custom(format!(
-        "{DOCUMENT_ERROR}the file declares CRS {shown}; only WGS 84 longitude/latitude is read (reproject first, e.g. ogr2ogr -t_srs EPSG:4326)"
-    )))
+    let parsed = match (
+        crs.get("type").and_then(serde_json::Value::as_str),
+        crs.pointer("/properties/code")
+            .and_then(serde_json::Value::as_u64),
+    ) {
+        (Some("name"), _) if !name.is_empty() => Crs::parse(name),
+        (Some("EPSG"), Some(code)) => u32::try_from(code)
+            .map_err(|_| format!("EPSG code {code} does not exist"))
+            .and_then(Crs::from_epsg),
+        _ => Err(
+            "only a CRS given by name (`\"type\": \"name\"`) or EPSG code can be read; reproject \
+             the file to EPSG:4326 first, e.g. ogr2ogr -t_srs EPSG:4326"
+                .into(),
+        ),
+    };
+    let crs = parsed.map_err(refuse)?;
+    Ok((!crs.is_wgs84()).then_some(crs))
 }
 
 #[derive(Default)]

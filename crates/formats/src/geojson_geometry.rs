@@ -14,7 +14,7 @@ use geoconsole_model::{
 use serde::de::{self, Deserialize, Deserializer, SeqAccess, Visitor};
 use serde_json::Value;
 
-use crate::Z_PROPERTY;
+use crate::{Crs, Z_PROPERTY};
 
 /// A `coordinates` member: a position or a nested list of positions.
 #[derive(Debug)]
@@ -183,6 +183,30 @@ impl RawFeature {
             time: None,
             properties,
         })
+    }
+}
+
+impl RawFeature {
+    /// Brings the positions of a feature of a file in another CRS (a legacy `crs` member) to WGS84, before
+    /// they are checked as longitudes and latitudes. Each position is transformed alone, so a ring's first
+    /// and last positions stay equal when they were. Walks without recursion, like the checks.
+    pub(crate) fn reproject(&mut self, crs: &Crs) -> Result<(), String> {
+        let mut geometries: Vec<&mut RawGeometry> = self.geometry.iter_mut().collect();
+        let mut coords: Vec<&mut Coords> = Vec::new();
+        while let Some(g) = geometries.pop() {
+            geometries.extend(g.geometries.iter_mut().flatten());
+            coords.extend(g.coordinates.as_mut());
+        }
+        while let Some(c) = coords.pop() {
+            match c {
+                Coords::List(items) => coords.extend(items.iter_mut()),
+                Coords::Position { x, y, .. } => {
+                    let moved = crs.coord_to_wgs84(Coord { x: *x, y: *y })?;
+                    (*x, *y) = (moved.x, moved.y);
+                }
+            }
+        }
+        Ok(())
     }
 }
 

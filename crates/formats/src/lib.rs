@@ -3,11 +3,12 @@
 //! file and the line or feature where it happened and says why.
 //!
 //! Formats: GeoJSON, GeoJSONSeq, CSV, FlatGeobuf, GeoParquet, Shapefile (also zipped), GeoPackage layers,
-//! KML/KMZ and GPX in; all but Shapefile and GPX out. The GeoPackage standard's SQL ([`geopackage`]) lives
+//! KML/KMZ, GPX and XLSX/ODS sheets (read like CSV) in; all but Shapefile, GPX and sheets out. The GeoPackage standard's SQL ([`geopackage`]) lives
 //! here too, so the store (room `gpkg`) and exports build the same tables. Files in another CRS are brought to WGS84 with proj4rs ([`Crs`]).
 //!
 //! Depends on `model` and on the parsing crates of each standard (serde_json, csv, wkt, flatgeobuf,
-//! shapefile, parquet/arrow, kml, gpx, zip, rusqlite for foreign GeoPackages, proj4rs). It knows nothing of
+//! shapefile, parquet/arrow, kml, gpx, zip, calamine, encoding_rs/oem_cp for .dbf code pages, rusqlite for
+//! foreign GeoPackages, proj4rs). It knows nothing of
 //! stores, datasets or HTTP, and it never repairs data silently: a ring that is not closed is an error, not a
 //! closed ring.
 //!
@@ -19,6 +20,7 @@ mod archive;
 mod circular_arc;
 mod crs;
 mod csv_table;
+mod dbf;
 mod detect;
 mod error;
 mod fgb;
@@ -36,6 +38,8 @@ mod read;
 mod record;
 mod record_bound;
 mod shp;
+mod spreadsheet;
+mod text_encoding;
 pub mod wkb;
 mod write;
 
@@ -47,7 +51,10 @@ pub use error::{FormatError, FormatErrorKind, FormatResult, Location, RawRecord,
 pub use geojson::{GeoJsonReader, GeoJsonWriter};
 pub use geojson_geometry::geometry_from_geojson;
 pub use geojson_seq::{GeoJsonSeqReader, GeoJsonSeqWriter};
-pub use read::{FeatureStream, ReadOptions, SourceFeature, open_reader, read_stream};
+pub use read::{
+    FeatureStream, MAX_NOTES, ReadNotes, ReadOptions, SourceFeature, open_reader, read_stream,
+};
+pub use text_encoding::TextEncoding;
 pub use write::{FeatureWriter, WriterLayout, create_writer, feature_json};
 
 pub use geoconsole_model::Feature;

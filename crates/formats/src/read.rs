@@ -1,9 +1,9 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 
 use geoconsole_model::Feature;
@@ -14,7 +14,8 @@ use crate::archive::{self, ArchiveLimits};
 use crate::detect::ZIP_MAGIC;
 use crate::{
     Crs, CsvOptions, CsvReader, Format, FormatError, FormatResult, GeoJsonReader, GeoJsonSeqReader,
-    Location, detect_format, fgb, gpkg_layer, gpx_file, kml_file, parquet_file, shp,
+    Location, TextEncoding, detect_format, fgb, gpkg_layer, gpx_file, kml_file, parquet_file, shp,
+    spreadsheet,
 };
 
 /// A feature and where it came from in its file.
@@ -46,6 +47,41 @@ pub struct ReadOptions {
     /// Where archive members and streamed files that must be seeked are unpacked (the console's staging
     /// folder); the system's temporary folder when not given.
     pub staging: Option<PathBuf>,
+    /// The text encoding of a shapefile's attributes, over what its .cpg or .dbf header says.
+    pub encoding: Option<TextEncoding>,
+    /// Where readers leave what the user should be told besides errors; shared by clones.
+    pub notes: ReadNotes,
+}
+
+/// What readers want the user told besides errors: an encoding assumed, characters that did not decode
+/// (each naming its file, record and field). Clones share one list, so the caller reads what the reader
+/// thread wrote; it keeps [`MAX_NOTES`] and counts the rest, so a file of a million bad values cannot fill
+/// memory with warnings.
+#[derive(Debug, Clone, Default)]
+pub struct ReadNotes(Arc<Mutex<(Vec<String>, u64)>>);
+
+/// Warnings kept by [`ReadNotes`]; more are counted.
+pub const MAX_NOTES: usize = 100;
+
+impl ReadNotes {
+    pub fn warn(&self, message: impl Into<String>) {
+        let mut notes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if notes.0.len() < MAX_NOTES {
+            notes.0.push(message.into());
+        } else {
+            notes.1 += 1;
+        }
+    }
+
+    /// The warnings so far, with a last line counting those not kept.
+    pub fn warnings(&self) -> Vec<String> {
+        let notes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut all = notes.0.clone();
+        if notes.1 > 0 {
+            all.push(format!("{} more warnings like these", notes.1));
+        }
+        all
+    }
 }
 
 /// Buffer size for file reads: large enough that syscalls do not show in profiles.
@@ -66,6 +102,21 @@ pub fn open_reader(path: &Path, options: &ReadOptions) -> FormatResult<(Format, 
         .map_err(|e| FormatError::io(path, &e))?
         .to_vec();
     if head.starts_with(ZIP_MAGIC) {
+        // Workbooks are zips too: an XLSX has xl/workbook.xml, an ODS says so in its mimetype member.
+        let workbook = options
+            .format
+            .filter(|f| matches!(f, Format::Xlsx | Format::Ods))
+            .or_else(|| spreadsheet::sniff(path));
+        if let Some(format) = workbook {
+            let stream = spreadsheet::read(
+                path,
+                format,
+                options.layer.as_deref(),
+                &options.csv,
+                &options.archive,
+            )?;
+            return Ok((format, within(stream, options.bbox)));
+        }
         return archive::read(path, options);
     }
     let format = match options.format {
@@ -81,7 +132,7 @@ pub fn open_reader(path: &Path, options: &ReadOptions) -> FormatResult<(Format, 
                 Box::new(fgb::read(path, options.bbox, options.source_crs.clone())?),
             ));
         }
-        Format::Shapefile => Box::new(shp::read(path, options.source_crs.clone())?),
+        Format::Shapefile => Box::new(shp::read(path, options)?),
         Format::GeoPackage => Box::new(gpkg_layer::read(
             path,
             options.layer.as_deref(),
@@ -117,7 +168,12 @@ fn read_text<R: BufRead + Send + 'static>(
         Format::Csv => Box::new(prefetch(CsvReader::new(path_buf, reader, &options.csv)?)),
         Format::Kml => Box::new(kml_file::read(label, reader)?),
         Format::Gpx => Box::new(gpx_file::read(label, reader, options.layer.as_deref())?),
-        Format::FlatGeobuf | Format::Shapefile | Format::GeoPackage | Format::GeoParquet => {
+        Format::FlatGeobuf
+        | Format::Shapefile
+        | Format::GeoPackage
+        | Format::GeoParquet
+        | Format::Xlsx
+        | Format::Ods => {
             return Err(FormatError::new(
                 crate::FormatErrorKind::WrongFormat,
                 label,

@@ -1,5 +1,5 @@
-//! ESRI Shapefiles through the `shapefile` crate (which reads the .dbf with `dbase`, in the code page its
-//! .cpg or its header names). A shapefile is a set: the .shp needs its .dbf beside it, the .prj says the CRS
+//! ESRI Shapefiles: shapes through the `shapefile` crate, attributes through [`crate::dbf`] (in the
+//! encoding the user, the .cpg or the .dbf header names). A shapefile is a set: the .shp needs its .dbf beside it, the .prj says the CRS
 //! (none means WGS84 is assumed and said so when coordinates do not fit), and a header that disagrees with the
 //! file's length is refused before anything is read.
 
@@ -7,20 +7,19 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use geoconsole_model::Properties;
 use geoconsole_model::geo_types::Geometry;
-use serde_json::Value;
-use shapefile::dbase::{self, FieldValue};
-use shapefile::{Reader, Shape};
+use shapefile::{Shape, ShapeReader};
 
+use crate::dbf::{Dbf, Row};
 use crate::read::{ChunkReceiver, spawn_producer};
-use crate::record::{self, SourceCrs, file_error, number};
-use crate::{Crs, FormatError, FormatErrorKind, FormatResult, Location};
+use crate::record::{self, SourceCrs, file_error};
+use crate::{Crs, FormatError, FormatErrorKind, FormatResult, Location, ReadOptions};
 
 const NO_PRJ_HINT: &str = "the shapefile has no .prj, so WGS84 was assumed; pass --source-crs (for \
                            example EPSG:32633) or add the .prj";
 
-pub(crate) fn read(path: &Path, source_crs: Option<Crs>) -> FormatResult<ChunkReceiver> {
+pub(crate) fn read(path: &Path, options: &ReadOptions) -> FormatResult<ChunkReceiver> {
+    let source_crs = options.source_crs.clone();
     let dbf = companion(path, "dbf").ok_or_else(|| {
         file_error(
             FormatErrorKind::WrongFormat,
@@ -50,20 +49,13 @@ pub(crate) fn read(path: &Path, source_crs: Option<Crs>) -> FormatResult<ChunkRe
             None => SourceCrs::Assumed { hint: NO_PRJ_HINT },
         },
     };
-    let fields: Vec<String> = dbase::Reader::from_path(&dbf)
-        .map_err(|e| {
-            file_error(
-                FormatErrorKind::Syntax,
-                &dbf,
-                format!("unreadable .dbf header: {e}"),
-            )
-        })?
-        .fields()
-        .iter()
-        .map(|f| f.name().to_string())
-        .filter(|n| n != "DeletionFlag")
-        .collect();
-    let mut reader = Reader::from_path(path).map_err(|e| {
+    let mut table = Dbf::open(
+        &dbf,
+        companion(path, "cpg").as_deref(),
+        options.encoding,
+        options.notes.clone(),
+    )?;
+    let mut reader = ShapeReader::from_path(path).map_err(|e| {
         file_error(
             FormatErrorKind::Syntax,
             path,
@@ -72,25 +64,37 @@ pub(crate) fn read(path: &Path, source_crs: Option<Crs>) -> FormatResult<ChunkRe
     })?;
     let path_buf = path.to_path_buf();
     Ok(spawn_producer("geoconsole-shp", move |chunks| {
-        for (index, item) in reader.iter_shapes_and_records().enumerate() {
+        for (index, shape) in reader.iter_shapes().enumerate() {
             let location = Location::Feature(index as u64);
-            let (shape, mut record) = match item {
-                Ok(pair) => pair,
-                Err(e) => {
+            let row = table.next_row().unwrap_or_else(|| {
+                Err(FormatError::new(
+                    FormatErrorKind::Syntax,
+                    &path_buf,
+                    location,
+                    "the .dbf has no record for this shape; the files do not belong together",
+                ))
+            });
+            let (shape, properties) = match (shape, row) {
+                (Ok(shape), Ok(Row::Live(properties))) => (shape, properties),
+                // GDAL skips records marked deleted, and their shapes with them
+                (Ok(_), Ok(Row::Deleted)) => continue,
+                (Err(e), _) => {
                     chunks.push(Err(FormatError::new(
                         FormatErrorKind::Syntax,
                         &path_buf,
                         location,
-                        format!("unreadable record (truncated .shp or .dbf?): {e}"),
+                        format!("unreadable record (truncated .shp?): {e}"),
                     )));
                     return;
                 }
+                (Ok(_), Err(e)) => {
+                    let go_on = e.is_recoverable();
+                    if !chunks.push(Err(e)) || !go_on {
+                        return;
+                    }
+                    continue;
+                }
             };
-            let mut properties = Properties::new();
-            for name in &fields {
-                let value = record.remove(name).map_or(Value::Null, json);
-                properties.insert(name.clone(), value);
-            }
             let item = geometry(shape).map_err(|why| {
                 FormatError::new(FormatErrorKind::InvalidFeature, &path_buf, location, why)
             });
@@ -228,32 +232,4 @@ fn geometry(shape: Shape) -> Result<Option<Geometry<f64>>, String> {
     Geometry::<f64>::try_from(shape)
         .map(Some)
         .map_err(|e| format!("unusable shape: {e}"))
-}
-
-fn json(value: FieldValue) -> Value {
-    match value {
-        FieldValue::Character(v) => v.map_or(Value::Null, Value::String),
-        FieldValue::Memo(v) => Value::String(v),
-        FieldValue::Numeric(v) => v.map_or(Value::Null, number),
-        FieldValue::Float(v) => v.map_or(Value::Null, |f| number(f64::from(f))),
-        FieldValue::Double(v) | FieldValue::Currency(v) => number(v),
-        FieldValue::Integer(v) => Value::from(v),
-        FieldValue::Logical(v) => v.map_or(Value::Null, Value::Bool),
-        FieldValue::Date(v) => v.map_or(Value::Null, |d| {
-            Value::String(format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day()))
-        }),
-        FieldValue::DateTime(v) => {
-            let d = v.date();
-            let t = v.time();
-            Value::String(format!(
-                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-                d.year(),
-                d.month(),
-                d.day(),
-                t.hours(),
-                t.minutes(),
-                t.seconds()
-            ))
-        }
-    }
 }

@@ -89,11 +89,44 @@ fn first_error(json: &str) -> String {
 }
 
 #[test]
-fn projected_crs_is_refused_and_wgs84_names_are_accepted() {
-    let projected = r#"{"type":"FeatureCollection","crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:EPSG::3857"}},"features":[]}"#;
-    assert_eq!(
-        first_error(projected),
-        "in.geojson: line 1 column 101: the file declares CRS urn:ogc:def:crs:EPSG::3857; only WGS 84 longitude/latitude is read (reproject first, e.g. ogr2ogr -t_srs EPSG:4326)"
+fn a_legacy_projected_crs_is_reprojected_an_unusable_one_refused_and_wgs84_names_accepted() {
+    let features = |crs: &str, coordinates: &str| {
+        let json = format!(
+            r#"{{"type":"FeatureCollection","crs":{crs},"features":[{{"type":"Feature","geometry":{{"type":"Point","coordinates":{coordinates}}},"properties":{{}}}}]}}"#
+        );
+        let (_, stream) = read_stream(
+            Path::new("in.geojson"),
+            Cursor::new(json.into_bytes()),
+            &ReadOptions::default(),
+        )
+        .expect("detected");
+        stream.collect::<Vec<_>>()
+    };
+    let mercator = features(
+        r#"{"type":"name","properties":{"name":"urn:ogc:def:crs:EPSG::3857"}}"#,
+        "[1113194.9079327357,2273030.926987689]",
+    );
+    let point = match &mercator[0].as_ref().expect("reprojected").feature.geometry {
+        geoconsole_model::geo_types::Geometry::Point(p) => p.0,
+        other => panic!("{other:?}"),
+    };
+    assert!(
+        (point.x - 10.0).abs() < 1e-9 && (point.y - 20.0).abs() < 1e-9,
+        "{point:?}"
+    );
+    let old_style = features(r#"{"type":"EPSG","properties":{"code":3857}}"#, "[0,0]");
+    assert!(old_style[0].is_ok());
+    let linked = features(
+        r#"{"type":"link","properties":{"href":"http://example.com/crs/42"}}"#,
+        "[0,0]",
+    );
+    let why = linked[0].as_ref().expect_err("refused").to_string();
+    assert!(why.contains("only a CRS given by name"), "{why}");
+    let late = r#"{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[1,2]},"properties":{}}],"crs":{"type":"name","properties":{"name":"EPSG:3857"}}}"#;
+    assert!(
+        first_error(late).contains("comes after the features"),
+        "{}",
+        first_error(late)
     );
     let qgis = r#"{"type":"FeatureCollection","crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:OGC:1.3:CRS84"}},"features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[1,2]},"properties":{}}]}"#;
     assert_eq!(first_error(qgis), "");

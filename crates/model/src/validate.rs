@@ -31,8 +31,84 @@ pub fn nesting_message(depth: usize) -> String {
     )
 }
 
+/// How far past ±180 (longitude) or ±90 (latitude) a coordinate may lie and still be taken as the limit:
+/// 1e-9 degrees, about 0.1 mm on the ground. Files written by floating-point code carry noise at the limits
+/// (Natural Earth's countries reach longitude 180.00000000000006, a few units in the last place of an f64,
+/// whose spacing near 180 is 2.8e-14); reprojection adds rounding of the order of 1e-12 degrees. No survey
+/// is 0.1 mm precise, so anything within the tolerance is noise, and anything past it (-190, 90.001) is a
+/// real error that is still refused.
+pub const COORDINATE_NOISE_DEGREES: f64 = 1e-9;
+
+/// Moves every coordinate that lies past a limit by at most [`COORDINATE_NOISE_DEGREES`] onto the limit and
+/// returns how many it moved, so the import can say so. Coordinates further out are left as they are, for
+/// [`validate_geometry`] to refuse. Walks collections without recursion, like the validation.
+pub fn clamp_coordinate_noise(geometry: &mut Geometry<f64>) -> u64 {
+    let mut clamped = 0;
+    let mut pending = vec![geometry];
+    while let Some(g) = pending.pop() {
+        let mut clamp = |c: &mut Coord<f64>| clamp_coord(c, &mut clamped);
+        match g {
+            Geometry::GeometryCollection(gc) => pending.extend(gc.0.iter_mut()),
+            Geometry::Point(p) => clamp(&mut p.0),
+            Geometry::Line(l) => {
+                clamp(&mut l.start);
+                clamp(&mut l.end);
+            }
+            Geometry::LineString(ls) => ls.0.iter_mut().for_each(clamp),
+            Geometry::Polygon(p) => clamp_polygon(p, &mut clamp),
+            Geometry::MultiPoint(mp) => mp.0.iter_mut().for_each(|p| clamp(&mut p.0)),
+            Geometry::MultiLineString(ml) => {
+                ml.0.iter_mut().flat_map(|l| l.0.iter_mut()).for_each(clamp);
+            }
+            Geometry::MultiPolygon(mp) => {
+                mp.0.iter_mut().for_each(|p| clamp_polygon(p, &mut clamp))
+            }
+            Geometry::Rect(r) => {
+                let (mut min, mut max) = (r.min(), r.max());
+                clamp(&mut min);
+                clamp(&mut max);
+                *r = geo_types::Rect::new(min, max);
+            }
+            Geometry::Triangle(t) => {
+                let mut corners = t.to_array();
+                corners.iter_mut().for_each(clamp);
+                *t = geo_types::Triangle::from(corners);
+            }
+        }
+    }
+    clamped
+}
+
+fn clamp_polygon(polygon: &mut Polygon<f64>, clamp: &mut impl FnMut(&mut Coord<f64>)) {
+    polygon.exterior_mut(|ring| ring.0.iter_mut().for_each(&mut *clamp));
+    polygon.interiors_mut(|rings| {
+        rings
+            .iter_mut()
+            .flat_map(|ring| ring.0.iter_mut())
+            .for_each(&mut *clamp);
+    });
+}
+
+fn clamp_coord(c: &mut Coord<f64>, clamped: &mut u64) {
+    let before = *c;
+    c.x = snap(c.x, 180.0);
+    c.y = snap(c.y, 90.0);
+    *clamped += u64::from(before != *c);
+}
+
+/// `value` moved onto ±`limit` when it lies past it by no more than the tolerance.
+fn snap(value: f64, limit: f64) -> f64 {
+    if value > limit && value - limit <= COORDINATE_NOISE_DEGREES {
+        limit
+    } else if value < -limit && -limit - value <= COORDINATE_NOISE_DEGREES {
+        -limit
+    } else {
+        value
+    }
+}
+
 /// Checks that a geometry can be stored: every coordinate finite, longitude in [-180, 180], latitude in
-/// [-90, 90], no empty geometry or part, lines with at least two positions, polygon rings closed with at
+/// [-90, 90] (within [`COORDINATE_NOISE_DEGREES`], which [`clamp_coordinate_noise`] removes), no empty geometry or part, lines with at least two positions, polygon rings closed with at
 /// least four positions, collections nested at most [`MAX_GEOMETRY_NESTING`] deep. Messages name the
 /// offending value, e.g. `latitude 91.2 out of range`.
 pub fn validate_geometry(geometry: &Geometry<f64>) -> ModelResult<()> {
@@ -98,13 +174,16 @@ fn check_coord(c: Coord<f64>) -> ModelResult<()> {
             c.x, c.y
         )));
     }
-    if !(-180.0..=180.0).contains(&c.x) {
+    // Noise within the tolerance passes: the import pipeline clamps it (and counts it) for every format,
+    // after the reader has validated.
+    let (x, y) = (snap(c.x, 180.0), snap(c.y, 90.0));
+    if !(-180.0..=180.0).contains(&x) {
         return Err(invalid(format!(
             "longitude {} out of range [-180, 180]",
             c.x
         )));
     }
-    if !(-90.0..=90.0).contains(&c.y) {
+    if !(-90.0..=90.0).contains(&y) {
         return Err(invalid(format!("latitude {} out of range [-90, 90]", c.y)));
     }
     Ok(())
@@ -164,7 +243,7 @@ fn check_polygon(polygon: &Polygon<f64>) -> ModelResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use geo_types::{MultiPolygon, point, polygon};
+    use geo_types::{GeometryCollection, MultiPolygon, point, polygon};
     use proptest::prelude::*;
 
     #[test]
@@ -175,6 +254,36 @@ mod tests {
         assert!(validate_geometry(&point!(x: f64::NAN, y: 0.0).into()).is_err());
         assert!(validate_geometry(&point!(x: f64::INFINITY, y: 0.0).into()).is_err());
         assert!(validate_geometry(&point!(x: 180.0, y: -90.0).into()).is_ok());
+    }
+
+    #[test]
+    fn noise_at_the_limits_is_accepted_and_clamped_but_real_errors_are_not() {
+        // Natural Earth's countries: a few units in the last place past the antimeridian
+        let noisy: Geometry<f64> = polygon![
+            (x: 170.0, y: -16.0), (x: 180.000_000_000_000_06, y: -16.0),
+            (x: 180.000_000_000_000_06, y: -90.000_000_000_1), (x: 170.0, y: -16.0)
+        ]
+        .into();
+        assert!(validate_geometry(&noisy).is_ok());
+        let mut clamped = noisy.clone();
+        assert_eq!(clamp_coordinate_noise(&mut clamped), 2);
+        let Geometry::Polygon(p) = &clamped else {
+            panic!("still a polygon")
+        };
+        assert_eq!(p.exterior().0[1], Coord { x: 180.0, y: -16.0 });
+        assert_eq!(p.exterior().0[2], Coord { x: 180.0, y: -90.0 });
+        let mut far: Geometry<f64> = point!(x: -190.0, y: 0.0).into();
+        assert_eq!(clamp_coordinate_noise(&mut far), 0);
+        assert_eq!(
+            validate_geometry(&far).unwrap_err().message(),
+            "longitude -190 out of range [-180, 180]"
+        );
+        assert!(validate_geometry(&point!(x: 0.0, y: 90.000_001).into()).is_err());
+        let mut inner = Geometry::GeometryCollection(GeometryCollection(vec![
+            Geometry::Point(point!(x: -180.000_000_000_5, y: 0.0)),
+            Geometry::Point(point!(x: 1.0, y: 2.0)),
+        ]));
+        assert_eq!(clamp_coordinate_noise(&mut inner), 1);
     }
 
     #[test]

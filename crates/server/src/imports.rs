@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use geoconsole_app::{ImportOptions, Requester, Upload, preview};
 use geoconsole_formats::privacy::PrivacyPolicy;
-use geoconsole_formats::{Crs, CsvOptions, Format, ReadOptions};
+use geoconsole_formats::{Crs, CsvOptions, Format, ReadOptions, TextEncoding};
 use geoconsole_model::{DatasetId, DatasetKind};
 use geoconsole_store::WriteMode;
 use serde::Deserialize;
@@ -162,8 +162,20 @@ fn read_options(params: &Params) -> ApiResult<ReadOptions> {
         },
         layer: params.get("layer").map(str::to_string),
         source_crs: source_crs(params.get("source_crs"))?,
+        encoding: encoding(params.get("encoding"))?,
         ..ReadOptions::default()
     })
+}
+
+fn encoding(label: Option<&str>) -> ApiResult<Option<TextEncoding>> {
+    label
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            TextEncoding::from_str(l)
+                .map_err(|why| ApiError::bad_request(format!("encoding: {why}")))
+        })
+        .transpose()
 }
 
 fn source_crs(text: Option<&str>) -> ApiResult<Option<Crs>> {
@@ -202,6 +214,9 @@ pub struct ImportChoice {
     /// The file's CRS when it does not say.
     #[serde(default)]
     source_crs: Option<String>,
+    /// The text encoding of a shapefile's attributes, over its .cpg and header (`windows-1252`, `CP437`).
+    #[serde(default)]
+    encoding: Option<String>,
     #[serde(default)]
     skip_invalid: bool,
     /// Columns removed before anything is stored.
@@ -274,6 +289,7 @@ pub async fn start(
             },
             layer: blank(choice.layer),
             source_crs: source_crs(choice.source_crs.as_deref())?,
+            encoding: encoding(choice.encoding.as_deref())?,
             staging: Some(state.uploads.unpack_folder()?),
             archive: state.archive_limits,
             ..ReadOptions::default()

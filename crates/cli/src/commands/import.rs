@@ -72,6 +72,8 @@ pub async fn run(console: &Console, args: &ImportArgs, cli: &Cli) -> Result<()> 
                 .transpose()
                 .map_err(|e| anyhow!("--bbox: {}", e.message()))?,
             staging: Some(staging.folder("unpacked")?),
+            encoding: args.encoding,
+            notes: geoconsole_formats::ReadNotes::default(),
             archive: ArchiveLimits {
                 max_entry_bytes: inflated,
                 max_inflated_bytes: inflated,
@@ -129,6 +131,16 @@ pub async fn run(console: &Console, args: &ImportArgs, cli: &Cli) -> Result<()> 
                     .map_or(String::new(), |e| format!(" to '{e}'"))
             )),
     );
+    if report.clamped_coordinates > 0 {
+        println!(
+            "  {} coordinates clamped to the valid range (within {:e} degrees of ±180/±90: noise, not data)",
+            count(report.clamped_coordinates),
+            geoconsole_model::COORDINATE_NOISE_DEGREES
+        );
+    }
+    for warning in &report.warnings {
+        eprintln!("warning: {warning}");
+    }
     if let Some(path) = &report.rejects_report {
         println!(
             "  rejected {} features; see {}",
