@@ -563,7 +563,16 @@ pub fn table() -> Vec<Route> {
             tag: "Imports",
             need: Need::Write,
             datasets: Datasets::Untouched,
-            parameters: &["name", "format", "lat", "lon", "wkt", "layer", "source_crs"],
+            parameters: &[
+                "name",
+                "format",
+                "lat",
+                "lon",
+                "wkt",
+                "layer",
+                "source_crs",
+                "encoding",
+            ],
             success: (201, &["application/json"]),
             body: Body::File,
             conflict: None,
@@ -1326,6 +1335,11 @@ pub fn parameter(name: &str) -> Option<Value> {
         "source_crs" => query(
             "source_crs",
             "The file's CRS when it does not say: EPSG:32633, a PROJ string or WKT",
+            json!({"type": "string"}),
+        ),
+        "encoding" => query(
+            "encoding",
+            "The text encoding of a shapefile's .dbf when neither its .cpg nor its header says (e.g. windows-1252, CP437)",
             json!({"type": "string"}),
         ),
         "datasets-query" => query(
