@@ -37,6 +37,7 @@ mod record;
 mod record_bound;
 mod shp;
 pub mod wkb;
+mod wkt_curve;
 mod write;
 
 pub use archive::{ArchiveLimits, RATIO_FLOOR_BYTES, free_bytes};
@@ -47,7 +48,7 @@ pub use error::{FormatError, FormatErrorKind, FormatResult, Location, RawRecord,
 pub use geojson::{GeoJsonReader, GeoJsonWriter};
 pub use geojson_geometry::geometry_from_geojson;
 pub use geojson_seq::{GeoJsonSeqReader, GeoJsonSeqWriter};
-pub use read::{FeatureStream, ReadOptions, SourceFeature, open_reader, read_stream};
+pub use read::{FeatureStream, ReadOptions, SourceFeature, Warnings, open_reader, read_stream};
 pub use write::{FeatureWriter, WriterLayout, create_writer, feature_json};
 
 pub use geoconsole_model::Feature;

@@ -1,9 +1,9 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 
 use geoconsole_model::Feature;
@@ -46,6 +46,34 @@ pub struct ReadOptions {
     /// Where archive members and streamed files that must be seeked are unpacked (the console's staging
     /// folder); the system's temporary folder when not given.
     pub staging: Option<PathBuf>,
+    /// What the reader read past (a damaged tail, a missing attribute file), for the import summary.
+    pub warnings: Warnings,
+}
+
+/// Damage a reader read past rather than refused, as GDAL reads it: each one is said in the import
+/// summary, so nothing is left out silently. Shared by the options' clones, so the reader thread and the
+/// import see the same list.
+#[derive(Debug, Clone, Default)]
+pub struct Warnings(Arc<Mutex<Vec<String>>>);
+
+impl Warnings {
+    /// Most warnings kept: one per file is usual, and a list must not grow with a hostile input.
+    const MAX: usize = 100;
+
+    pub fn push(&self, warning: impl Into<String>) {
+        let mut list = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if list.len() < Self::MAX {
+            list.push(warning.into());
+        }
+    }
+
+    /// The warnings so far, in the order they were given.
+    pub fn list(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
 }
 
 /// Buffer size for file reads: large enough that syscalls do not show in profiles.
@@ -81,7 +109,11 @@ pub fn open_reader(path: &Path, options: &ReadOptions) -> FormatResult<(Format, 
                 Box::new(fgb::read(path, options.bbox, options.source_crs.clone())?),
             ));
         }
-        Format::Shapefile => Box::new(shp::read(path, options.source_crs.clone())?),
+        Format::Shapefile => Box::new(shp::read(
+            path,
+            options.source_crs.clone(),
+            &options.warnings,
+        )?),
         Format::GeoPackage => Box::new(gpkg_layer::read(
             path,
             options.layer.as_deref(),
@@ -96,9 +128,16 @@ pub fn open_reader(path: &Path, options: &ReadOptions) -> FormatResult<(Format, 
 /// Keeps the features whose extent meets `bbox` (and every error, which must still be reported).
 fn within(stream: FeatureStream, bbox: Option<Bbox>) -> FeatureStream {
     match bbox {
-        Some(bbox) => Box::new(stream.filter(move |item| match item {
-            Ok(f) => Bbox::of_geometry(&f.feature.geometry).is_some_and(|g| g.intersects(&bbox)),
-            Err(_) => true,
+        Some(bbox) => Box::new(stream.filter(move |item| {
+            match item {
+                Ok(f) => f
+                    .feature
+                    .geometry
+                    .as_ref()
+                    .and_then(Bbox::of_geometry)
+                    .is_some_and(|g| g.intersects(&bbox)),
+                Err(_) => true,
+            }
         })),
         None => stream,
     }
@@ -116,7 +155,12 @@ fn read_text<R: BufRead + Send + 'static>(
         Format::GeoJsonSeq => Box::new(prefetch(GeoJsonSeqReader::new(path_buf, reader))),
         Format::Csv => Box::new(prefetch(CsvReader::new(path_buf, reader, &options.csv)?)),
         Format::Kml => Box::new(kml_file::read(label, reader)?),
-        Format::Gpx => Box::new(gpx_file::read(label, reader, options.layer.as_deref())?),
+        Format::Gpx => Box::new(gpx_file::read(
+            label,
+            reader,
+            options.layer.as_deref(),
+            &options.warnings,
+        )?),
         Format::FlatGeobuf | Format::Shapefile | Format::GeoPackage | Format::GeoParquet => {
             return Err(FormatError::new(
                 crate::FormatErrorKind::WrongFormat,

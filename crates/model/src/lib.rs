@@ -23,8 +23,8 @@ pub use feature::{Feature, FeatureId, Properties};
 pub use schema::{Field, FieldType, Schema};
 pub use time::{TimeSpan, format_rfc3339, parse_time_value};
 pub use validate::{
-    MAX_GEOMETRY_NESTING, collection_nesting, nesting_message, validate_geometry,
-    validate_ring_positions,
+    MAX_GEOMETRY_NESTING, collection_nesting, is_empty_geometry, nesting_message,
+    validate_geometry, validate_ring_positions,
 };
 
 /// Re-exported so every room names geometries the same way.

@@ -72,6 +72,8 @@ pub async fn run(console: &Console, args: &ImportArgs, cli: &Cli) -> Result<()> 
                 .transpose()
                 .map_err(|e| anyhow!("--bbox: {}", e.message()))?,
             staging: Some(staging.folder("unpacked")?),
+            // The import gives its reader a list of its own.
+            warnings: Default::default(),
             archive: ArchiveLimits {
                 max_entry_bytes: inflated,
                 max_inflated_bytes: inflated,
@@ -103,8 +105,14 @@ pub async fn run(console: &Console, args: &ImportArgs, cli: &Cli) -> Result<()> 
     }
     let d = &report.dataset;
     let seconds = report.elapsed_ms as f64 / 1000.0;
+    // Features without a location are counted apart: they are in the dataset, not on the map.
+    let unlocated = if report.unlocated > 0 {
+        format!(", {} without a location", count(report.unlocated))
+    } else {
+        String::new()
+    };
     println!(
-        "imported {} features into '{}' ({}, {}) from {} in {seconds:.2} s ({} features/s)",
+        "imported {} features{unlocated} into '{}' ({}, {}) from {} in {seconds:.2} s ({} features/s)",
         count(report.imported),
         d.id,
         d.kind,
@@ -129,6 +137,9 @@ pub async fn run(console: &Console, args: &ImportArgs, cli: &Cli) -> Result<()> 
                     .map_or(String::new(), |e| format!(" to '{e}'"))
             )),
     );
+    for warning in &report.warnings {
+        println!("  warning: {warning}");
+    }
     if let Some(path) = &report.rejects_report {
         println!(
             "  rejected {} features; see {}",
