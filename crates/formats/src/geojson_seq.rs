@@ -53,7 +53,11 @@ impl<R: BufRead> GeoJsonSeqReader<R> {
     }
 
     /// Appends the input up to and including `delimiter` to the buffer, bounded by the record limit.
-    fn read_piece(&mut self, delimiter: u8) -> Result<usize, Option<FormatResult<SourceFeature>>> {
+    // The error is the stream's last item, boxed: it is rare and large.
+    fn read_piece(
+        &mut self,
+        delimiter: u8,
+    ) -> Result<usize, Box<Option<FormatResult<SourceFeature>>>> {
         let room = (MAX_RECORD_BYTES + 1).saturating_sub(self.buffer.len() as u64);
         match self
             .reader
@@ -61,14 +65,14 @@ impl<R: BufRead> GeoJsonSeqReader<R> {
             .take(room)
             .read_until(delimiter, &mut self.buffer)
         {
-            Err(e) => Err(self.fatal(FormatErrorKind::Io, e.to_string())),
-            Ok(_) if self.buffer.len() as u64 > MAX_RECORD_BYTES => Err(self.fatal(
+            Err(e) => Err(Box::new(self.fatal(FormatErrorKind::Io, e.to_string()))),
+            Ok(_) if self.buffer.len() as u64 > MAX_RECORD_BYTES => Err(Box::new(self.fatal(
                 FormatErrorKind::Syntax,
                 format!(
                     "record longer than {} MiB",
                     MAX_RECORD_BYTES / (1024 * 1024)
                 ),
-            )),
+            ))),
             Ok(n) => Ok(n),
         }
     }
@@ -84,7 +88,7 @@ impl<R: BufRead> Iterator for GeoJsonSeqReader<R> {
             let start = self.line + 1;
             let n = match self.read_piece(if self.rs { RS } else { b'\n' }) {
                 Ok(n) => n,
-                Err(item) => return item,
+                Err(item) => return *item,
             };
             if n == 0 {
                 self.done = true;
@@ -101,7 +105,7 @@ impl<R: BufRead> Iterator for GeoJsonSeqReader<R> {
                     // An RFC 8142 sequence: this record, and every later one, runs to the next RS.
                     self.rs = true;
                     if let Err(item) = self.read_piece(RS) {
-                        return item;
+                        return *item;
                     }
                 }
             }

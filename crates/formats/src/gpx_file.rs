@@ -492,12 +492,10 @@ impl<R: BufRead> Walk<R> {
                         name,
                         attributes,
                         empty,
-                    } => {
-                        if !self.field(&name, &attributes, empty, &mut properties, &mut links)?
-                            && !empty
-                        {
-                            self.skip()?;
-                        }
+                    } if !self.field(&name, &attributes, empty, &mut properties, &mut links)?
+                        && !empty =>
+                    {
+                        self.skip()?;
                     }
                     Ev::End => break,
                     _ => {}
@@ -636,7 +634,7 @@ impl<R: BufRead> Walk<R> {
                 .filter_map(|part| self.line(part).transpose())
                 .collect();
             let geometry = lines.map(|lines| {
-                (!lines.is_empty()).then(|| Geometry::MultiLineString(MultiLineString(lines)))
+                (!lines.is_empty()).then_some(Geometry::MultiLineString(MultiLineString(lines)))
             });
             out.push((geometry, p));
         }

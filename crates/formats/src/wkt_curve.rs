@@ -149,14 +149,9 @@ impl Parser {
     ) -> Result<Vec<T>, String> {
         self.expect(&Token::Open, "'('")?;
         let mut out = vec![item(self)?];
-        loop {
-            match self.peek() {
-                Some(Token::Comma) => {
-                    self.at += 1;
-                    out.push(item(self)?);
-                }
-                _ => break,
-            }
+        while let Some(Token::Comma) = self.peek() {
+            self.at += 1;
+            out.push(item(self)?);
         }
         self.expect(&Token::Close, "')'")?;
         Ok(out)
