@@ -50,7 +50,7 @@ fn points(n: u64, seed: u64, days: u32) -> Vec<Feature> {
 
 fn xy(f: &Feature) -> Option<[f64; 2]> {
     match &f.geometry {
-        Geometry::Point(p) => Some([p.x(), p.y()]),
+        Some(Geometry::Point(p)) => Some([p.x(), p.y()]),
         _ => None,
     }
 }

@@ -157,7 +157,7 @@ fn nearest_from_event_indexes(sites: &[Point<f64>], parts: &[PointHazard]) -> Ve
                     .for_each_selected(&selection, Walk::After(None), |slot| {
                         let event = part.slot_to_event[slot as usize];
                         if event != u32::MAX
-                            && let Shape::Point(p) = part.snapshot.shape(slot)
+                            && let Some(Shape::Point(p)) = part.snapshot.shape(slot)
                         {
                             out.push((event as usize, p));
                         }
@@ -293,7 +293,7 @@ impl Console {
         for (i, d) in site_sets.iter().enumerate() {
             let snapshot = self.snapshot_for(scope, &d.id).await?;
             for slot in 0..snapshot.len() as u32 {
-                if let Shape::Point([x, y]) = snapshot.shape(slot) {
+                if let Some(Shape::Point([x, y])) = snapshot.shape(slot) {
                     positions.push(Point::new(x, y));
                     site_refs.push((i, snapshot.key(slot)));
                 }
@@ -329,7 +329,10 @@ impl Console {
             };
             let mut slots = Vec::new();
             snapshot.for_each_selected(&selection, Walk::After(None), |slot| {
-                slots.push(slot);
+                // An unlocated event reaches no site.
+                if snapshot.shape(slot).is_some() {
+                    slots.push(slot);
+                }
                 std::ops::ControlFlow::Continue(())
             });
             let time_of = |slot: u32| {
@@ -346,7 +349,11 @@ impl Console {
                 for chunk in slots.chunks(FETCH_CHUNK) {
                     let keys: Vec<i64> = chunk.iter().map(|s| snapshot.key(*s)).collect();
                     for (key, f) in self.store().features_by_key(&d.id, keys).await? {
-                        match model.footprint(&f.geometry, &f.properties) {
+                        // An unlocated event reaches no site; it is not a skipped one either.
+                        let Some(geometry) = &f.geometry else {
+                            continue;
+                        };
+                        match model.footprint(geometry, &f.properties) {
                             Some(footprint) => {
                                 footprints.push(footprint);
                                 events.push(EventRef {
@@ -371,7 +378,9 @@ impl Console {
                     _ => None,
                 };
                 for slot in slots {
-                    let shape = snapshot.shape(slot);
+                    let Some(shape) = snapshot.shape(slot) else {
+                        continue;
+                    };
                     if !matches!(shape, Shape::Point(_)) {
                         part = None;
                     }
@@ -624,7 +633,10 @@ impl Console {
             tokio::task::spawn_blocking(move || {
                 let mut slots = Vec::new();
                 snapshot.for_each_selected(&selection, Walk::After(None), |slot| {
-                    slots.push(slot);
+                    // An unlocated feature lies in no cell.
+                    if snapshot.shape(slot).is_some() {
+                        slots.push(slot);
+                    }
                     std::ops::ControlFlow::Continue(())
                 });
                 slots
@@ -682,7 +694,8 @@ impl Console {
         let snapshot = Arc::clone(snapshot);
         let cells = tokio::task::spawn_blocking(move || {
             let points: Vec<[f64; 2]> = (0..snapshot.len() as u32)
-                .map(|slot| crate::buckets::representative(&snapshot, slot))
+                // An unlocated feature's cell is never read (hexbins pass it by); any value holds its slot.
+                .map(|slot| crate::buckets::representative(&snapshot, slot).unwrap_or_default())
                 .collect();
             Arc::new(finest_cells(&points))
         })

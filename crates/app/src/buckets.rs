@@ -157,8 +157,10 @@ impl Console {
         };
         let mut chosen: Vec<(u32, usize)> = Vec::new();
         snapshot.for_each_selected(&selection, Walk::After(None), |slot| {
+            // An unlocated event belongs to no region and is not counted.
             if let Some((t, _)) = snapshot.time(slot)
                 && let Some(p) = period_of(&bounds, t)
+                && snapshot.shape(slot).is_some()
             {
                 chosen.push((slot, p));
             }
@@ -227,16 +229,25 @@ impl Console {
                     .map(|k| by_key.remove(k).unwrap_or_else(|| (k.to_string(), None)))
                     .collect();
                 let geometries = (0..area_snapshot.len() as u32)
-                    .map(|s| area_snapshot.shape(s).to_geometry())
+                    // An unlocated area covers nothing: an empty collection keeps the slots aligned.
+                    .map(|s| {
+                        area_snapshot.shape(s).map_or_else(
+                            || {
+                                geoconsole_model::geo_types::Geometry::GeometryCollection(
+                                    Default::default(),
+                                )
+                            },
+                            |shape| shape.to_geometry(),
+                        )
+                    })
                     .collect();
                 let index = AreaIndex::new(geometries);
                 let members = chosen
                     .iter()
                     .map(|(slot, _)| {
-                        index
-                            .locate(representative(&snapshot, *slot))
-                            .into_iter()
-                            .collect()
+                        representative(&snapshot, *slot)
+                            .map(|p| index.locate(p).into_iter().collect())
+                            .unwrap_or_default()
                     })
                     .collect();
                 Assignment { names, members }
@@ -246,7 +257,8 @@ impl Console {
                 let footprints: Vec<Footprint> = chosen
                     .iter()
                     .map(|(slot, _)| {
-                        let [x, y] = representative(&snapshot, *slot);
+                        // `chosen` holds located slots only.
+                        let [x, y] = representative(&snapshot, *slot).unwrap_or_default();
                         Footprint::Circle {
                             centre: Point::new(x, y),
                             radius_m: km * 1000.0,
@@ -381,13 +393,13 @@ struct Assignment {
     members: Vec<Vec<usize>>,
 }
 
-/// A point standing for a feature: itself, or its envelope's centre.
-pub(crate) fn representative(snapshot: &Snapshot, slot: u32) -> [f64; 2] {
-    match snapshot.shape(slot) {
-        Shape::Point(p) => p,
+/// A point standing for a feature: itself, or its envelope's centre; `None` for an unlocated feature.
+pub(crate) fn representative(snapshot: &Snapshot, slot: u32) -> Option<[f64; 2]> {
+    match snapshot.shape(slot)? {
+        Shape::Point(p) => Some(p),
         Shape::Geometry(_) => {
             let [w, s, e, n] = snapshot.envelope(slot);
-            [(w + e) / 2.0, (s + n) / 2.0]
+            Some([(w + e) / 2.0, (s + n) / 2.0])
         }
     }
 }

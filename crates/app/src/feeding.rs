@@ -650,8 +650,10 @@ impl Feeding {
                 _ => continue,
             };
             match feature.geometry {
-                Geometry::Polygon(p) => table.by_code.entry(code).or_default().push(p),
-                Geometry::MultiPolygon(m) => table.by_code.entry(code).or_default().extend(m.0),
+                Some(Geometry::Polygon(p)) => table.by_code.entry(code).or_default().push(p),
+                Some(Geometry::MultiPolygon(m)) => {
+                    table.by_code.entry(code).or_default().extend(m.0);
+                }
                 _ => {
                     table.not_areas.insert(code);
                 }

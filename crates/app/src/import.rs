@@ -187,6 +187,9 @@ pub struct ImportReport {
     /// Features read from the file, valid or not.
     pub read: u64,
     pub imported: u64,
+    /// Imported features without a location (a null or empty geometry in the file): listed and exported,
+    /// never on the map.
+    pub unlocated: u64,
     pub rejected: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rejects_report: Option<PathBuf>,
@@ -201,8 +204,9 @@ pub struct ImportReport {
     /// the limit (floating-point noise in the source, not data).
     #[serde(skip_serializing_if = "is_zero")]
     pub clamped_coordinates: u64,
-    /// What the reader changed or guessed that the user should know (a text encoding assumed, characters
-    /// it could not decode, a feed document not in its declared encoding), each naming where.
+    /// What the reader changed, guessed or read past that the user should know (a text encoding assumed,
+    /// characters it could not decode, a feed document not in its declared encoding, records beyond a
+    /// damaged shapefile's index, a missing attribute file), each naming where.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
     /// The features written, for alert rules.
@@ -257,7 +261,10 @@ impl Rules {
             )
         };
         let feature = &mut source.feature;
-        let vertices = geo::CoordsIter::coords_count(&feature.geometry);
+        let vertices = feature
+            .geometry
+            .as_ref()
+            .map_or(0, geo::CoordsIter::coords_count);
         if vertices > self.limits.max_vertices {
             return Err(invalid(format!(
                 "the geometry has {vertices} vertices; the limit is {} (simplify it, or raise --max-vertices)",
@@ -337,7 +344,9 @@ fn stage(
     // clamped once for all formats, and counted for the report.
     let stream = stream.map(|mut item| {
         if let Ok(source) = &mut item {
-            clamped += geoconsole_model::clamp_coordinate_noise(&mut source.feature.geometry);
+            if let Some(geometry) = &mut source.feature.geometry {
+                clamped += geoconsole_model::clamp_coordinate_noise(geometry);
+            }
         }
         item
     });
@@ -701,10 +710,22 @@ pub(crate) async fn import(
         file: None,
         count: 0,
     };
-    let result = write_staged(store, &mut rx, &options, &path, &dataset_id, &mut rejects).await;
+    let result = write_staged(
+        store,
+        &mut rx,
+        &options,
+        (&path, &format),
+        &dataset_id,
+        &mut rejects,
+    )
+    .await;
     drop(rx);
     let staged = staging.await.unwrap_or_default();
-    let (dataset, imported, captured) = result?;
+    let (dataset, imported, unlocated, captured) = result?;
+    let warnings: Vec<String> = warnings.into_iter().chain(notes.warnings()).collect();
+    for warning in &warnings {
+        tracing::warn!(dataset = %dataset.id, file = %path.display(), "{warning}");
+    }
     let rejected = rejects.count;
     let rejects_report = rejects.finish()?;
     Ok(ImportReport {
@@ -714,13 +735,14 @@ pub(crate) async fn import(
         mode: options.mode.as_str().to_string(),
         read: imported + rejected,
         imported,
+        unlocated,
         rejected,
         rejects_report,
         elapsed_ms: started.elapsed().as_millis() as u64,
         dropped_columns: options.privacy.drop.iter().cloned().collect(),
         allowed_personal: staged.allowed_personal,
         clamped_coordinates: staged.clamped,
-        warnings: warnings.into_iter().chain(notes.warnings()).collect(),
+        warnings,
         changed: match captured {
             Some(features) => crate::alerting::Changed::Features(Arc::new(features)),
             None => crate::alerting::Changed::Unknown,
@@ -732,10 +754,10 @@ async fn write_staged(
     store: &Arc<dyn FeatureStore>,
     rx: &mut mpsc::Receiver<Staged>,
     options: &ImportOptions,
-    path: &Path,
+    (path, format): (&Path, &str),
     dataset_id: &DatasetId,
     rejects: &mut RejectLog,
-) -> AppResult<(Dataset, u64, Option<Vec<Feature>>)> {
+) -> AppResult<(Dataset, u64, u64, Option<Vec<Feature>>)> {
     let time_fields = match rx.recv().await {
         Some(Staged::Ready { time_fields }) => time_fields,
         Some(Staged::Failed(e)) => return Err(e),
@@ -783,6 +805,7 @@ async fn write_staged(
     };
     let mut writer = store.begin_write(request).await?;
     let mut imported = 0u64;
+    let mut unlocated = 0u64;
     // The written features, for alert rules; given up past the cap (rules then read the store).
     let mut captured: Option<Vec<Feature>> = options.capture.then(Vec::new);
     while let Some(message) = rx.recv().await {
@@ -793,6 +816,8 @@ async fn write_staged(
                 locations,
             } => {
                 let count = features.len() as u64;
+                let mut without_place: Vec<bool> =
+                    features.iter().map(|f| f.geometry.is_none()).collect();
                 let kept = match &captured {
                     Some(c) if c.len() + features.len() <= crate::alerting::MAX_CAPTURED => {
                         Some(features.clone())
@@ -816,6 +841,12 @@ async fn write_staged(
                     }
                 };
                 imported += count - conflicts.len() as u64;
+                for conflict in &conflicts {
+                    if let Some(refused) = without_place.get_mut(conflict.position) {
+                        *refused = false;
+                    }
+                }
+                unlocated += without_place.iter().filter(|u| **u).count() as u64;
                 if let (Some(all), Some(mut batch)) = (captured.as_mut(), kept) {
                     // Refused features were not written.
                     let mut refused: Vec<usize> = conflicts.iter().map(|c| c.position).collect();
@@ -842,21 +873,32 @@ async fn write_staged(
             }
         }
     }
-    if imported == 0 {
+    // A file of no features at all (a shapefile of only a header, a GPX of only metadata) is an empty
+    // dataset, as GDAL opens an empty layer; a file whose every feature was refused is an error, and so is
+    // a KML document without placemarks, in which GDAL finds no layer at all.
+    if imported == 0 && rejects.count == 0 && format == geoconsole_formats::Format::Kml.name() {
         let _ = writer.abort().await;
-        let why = if rejects.count > 0 {
+        return Err(AppError::new(
+            AppErrorKind::Input,
+            format!(
+                "{}: file holds no features (a KML document without placemarks has no layer)",
+                display_name(path)
+            ),
+        ));
+    }
+    if imported == 0 && rejects.count > 0 {
+        let _ = writer.abort().await;
+        return Err(AppError::new(
+            AppErrorKind::Input,
             format!(
                 "{}: no valid features ({} rejected, see {})",
                 display_name(path),
                 rejects.count,
                 rejects.path.display()
-            )
-        } else {
-            format!("{}: file holds no features", display_name(path))
-        };
-        return Err(AppError::new(AppErrorKind::Input, why));
+            ),
+        ));
     }
     let dataset = writer.commit().await?;
     tracing::info!(dataset = %dataset.id, imported, rejected = rejects.count, version = dataset.version, "import committed");
-    Ok((dataset, imported, captured))
+    Ok((dataset, imported, unlocated, captured))
 }

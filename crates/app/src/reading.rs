@@ -69,8 +69,8 @@ impl Subject for Slot<'_> {
     fn id(&self) -> Option<&str> {
         None
     }
-    fn geometry(&self) -> Geometry<f64> {
-        self.snapshot.shape(self.slot).to_geometry()
+    fn geometry(&self) -> Option<Geometry<f64>> {
+        self.snapshot.shape(self.slot).map(|s| s.to_geometry())
     }
     fn time(&self) -> Option<TimeSpan> {
         let (start, end) = self.snapshot.time(self.slot)?;
@@ -309,7 +309,10 @@ pub async fn tile(
                         let time = feature
                             .time
                             .map(|t| (t.start.timestamp_millis(), t.end.timestamp_millis()));
-                        layer.add_feature(*key, fid, &feature.geometry, time, &feature.properties);
+                        // An unlocated feature has no place on a tile.
+                        if let Some(geometry) = &feature.geometry {
+                            layer.add_feature(*key, fid, geometry, time, &feature.properties);
+                        }
                     }
                     layer
                 })

@@ -142,6 +142,7 @@ impl Console {
             // A series counts each event in the period it began in.
             if let Some((start, _)) = snapshot.time(slot)
                 && let Some(p) = period_of(&bounds, start)
+                && snapshot.shape(slot).is_some()
             {
                 chosen.push((slot, p));
             }
@@ -182,7 +183,16 @@ impl Console {
         let footprints: Vec<Footprint> = chosen
             .iter()
             .map(|(slot, _)| {
-                let geometry = snapshot.shape(*slot).to_geometry();
+                // `chosen` holds located slots only.
+                let geometry =
+                    snapshot.shape(*slot).map_or_else(
+                        || {
+                            geoconsole_model::geo_types::Geometry::GeometryCollection(
+                                Default::default(),
+                            )
+                        },
+                        |s| s.to_geometry(),
+                    );
                 match geometry {
                     geoconsole_model::geo_types::Geometry::Point(centre) => {
                         Footprint::Circle { centre, radius_m }
@@ -418,7 +428,7 @@ impl Console {
             let mut keys = Vec::new();
             let mut positions = HashMap::new();
             for slot in 0..snapshot.len() as u32 {
-                if let Shape::Point([x, y]) = snapshot.shape(slot) {
+                if let Some(Shape::Point([x, y])) = snapshot.shape(slot) {
                     keys.push(snapshot.key(slot));
                     positions.insert(snapshot.key(slot), Point::new(x, y));
                 }

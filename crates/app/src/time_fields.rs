@@ -117,7 +117,7 @@ mod tests {
         };
         Feature {
             id: None,
-            geometry: Geometry::Point(Point::new(0.0, 0.0)),
+            geometry: Some(Geometry::Point(Point::new(0.0, 0.0))),
             time: None,
             properties,
         }

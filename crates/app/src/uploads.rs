@@ -482,7 +482,7 @@ fn preview_features(
             }
         }
         *geometry_types
-            .entry(geometry_type(&f.geometry).to_string())
+            .entry(geometry_type(f.geometry.as_ref()).to_string())
             .or_insert(0) += 1;
     }
     let rows = features
@@ -503,8 +503,8 @@ fn preview_features(
             }
             json!({
                 "at": at,
-                "geometry": geometry_type(&f.geometry),
-                "position": position(&f.geometry),
+                "geometry": geometry_type(f.geometry.as_ref()),
+                "position": f.geometry.as_ref().and_then(position),
                 "time": when,
                 "properties": properties,
             })
@@ -538,8 +538,12 @@ fn preview_features(
     })
 }
 
-fn geometry_type(g: &geoconsole_model::geo_types::Geometry<f64>) -> &'static str {
+/// The geometry type shown in a preview; `None` (no geometry) for an unlocated feature.
+fn geometry_type(g: Option<&geoconsole_model::geo_types::Geometry<f64>>) -> &'static str {
     use geoconsole_model::geo_types::Geometry as G;
+    let Some(g) = g else {
+        return "None";
+    };
     match g {
         G::Point(_) => "Point",
         G::Line(_) | G::LineString(_) => "LineString",

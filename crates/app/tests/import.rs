@@ -134,10 +134,10 @@ async fn imports_real_usgs_week_with_detected_time_and_depth() {
         .expect("query")
         .features;
     assert!(found.iter().any(
-        |f| matches!(&f.geometry, geoconsole_model::geo_types::Geometry::Point(p) if p.x() > 170.0)
+        |f| matches!(&f.geometry, Some(geoconsole_model::geo_types::Geometry::Point(p)) if p.x() > 170.0)
     ));
     assert!(found.iter().any(
-        |f| matches!(&f.geometry, geoconsole_model::geo_types::Geometry::Point(p) if p.x() < -170.0)
+        |f| matches!(&f.geometry, Some(geoconsole_model::geo_types::Geometry::Point(p)) if p.x() < -170.0)
     ));
 }
 
@@ -263,8 +263,8 @@ async fn imports_csv_with_named_columns_other_delimiters_and_intervals() {
         .expect("A1");
     assert_eq!(
         feature.geometry,
-        geoconsole_model::geo_types::Geometry::Point(geoconsole_model::geo_types::Point::new(
-            20.25, 10.5
+        Some(geoconsole_model::geo_types::Geometry::Point(
+            geoconsole_model::geo_types::Point::new(20.25, 10.5)
         ))
     );
 }
@@ -510,6 +510,28 @@ async fn refused(bench: &Bench, name: &str, content: impl AsRef<[u8]>) -> String
 }
 
 #[tokio::test]
+async fn unlocated_features_are_imported_and_counted() {
+    let bench = Bench::new();
+    let features = [
+        quake("a", 10.0, 50.0, 1_700_000_000_000),
+        json!({"type": "Feature", "id": "b", "geometry": null,
+               "properties": {"mag": 3.0, "time": 1_700_000_100_000_i64, "place": "unknown"}}),
+    ];
+    let path = bench.file("mixed.geojson", collection(&features));
+    let report = bench
+        .console
+        .import(&path, bench.options("mixed"))
+        .await
+        .expect("imported");
+    assert_eq!((report.imported, report.unlocated), (2, 1));
+    assert_eq!(report.dataset.feature_count, 2);
+    assert_eq!(
+        report.dataset.geometry_type,
+        geoconsole_model::GeometryType::Point
+    );
+}
+
+#[tokio::test]
 async fn bad_files_get_clear_errors_and_change_nothing() {
     let bench = Bench::new();
     assert_eq!(
@@ -524,10 +546,15 @@ async fn bad_files_get_clear_errors_and_change_nothing() {
         refused(&bench, "quakes.geojson", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").await,
         "quakes.geojson: file looks like a PNG image, not a geospatial file"
     );
-    assert_eq!(
-        refused(&bench, "none.geojson", collection(&[])).await,
-        "none.geojson: file holds no features"
-    );
+    // A collection of no features is an empty dataset, as GDAL opens an empty layer.
+    let none = bench.file("none.geojson", collection(&[]));
+    let report = bench
+        .console
+        .import(&none, bench.options("none"))
+        .await
+        .expect("an empty collection is an empty dataset");
+    assert_eq!((report.imported, report.dataset.feature_count), (0, 0));
+    assert_eq!(report.dataset.extent, None);
     let bad_utf8 = refused(
         &bench,
         "latin1.csv",
@@ -732,7 +759,7 @@ async fn adding_to_a_dataset_keeps_its_title_kind_and_time_fields() {
     let at = chrono::DateTime::from_timestamp_millis(1_700_000_100_000).expect("time");
     let features = vec![geoconsole_model::Feature {
         id: Some(FeatureId("q2".into())),
-        geometry: geoconsole_model::geo_types::Point::new(2.0, 2.0).into(),
+        geometry: Some(geoconsole_model::geo_types::Point::new(2.0, 2.0).into()),
         time: Some(geoconsole_model::TimeSpan::instant(at)),
         properties: json!({"mag": 4.2, "time": 1_700_000_100_000_i64})
             .as_object()

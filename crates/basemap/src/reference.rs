@@ -82,6 +82,10 @@ impl Basemap {
                     .get("min_zoom")
                     .and_then(Value::as_f64)
                     .unwrap_or(0.0);
+                // A feature without a place draws nothing.
+                let Some(geometry) = geometry else {
+                    continue;
+                };
                 // A world-wide multi-part feature would land in every tile whole; its parts each find
                 // only the tiles they cross.
                 for part in parts(geometry) {

@@ -21,130 +21,24 @@ use support::Run;
 /// the reader fixes: when a fix makes a file match, its entry must go (the test says so). On the day the
 /// corpus was committed every file that fails is listed here; that is expected, not an oversight.
 const KNOWN_DIFFERENCES: &[(&str, &str /* why / class */)] = &[
-    // curves unreadable: WKT curves in CSV (GeoPackage curves are linearised by the WKB decoder)
-    (
-        "csv/curves_line.csv",
-        "curves unreadable: WKT MULTICURVE/COMPOUNDCURVE, `Invalid type encountered`",
-    ),
-    // null or missing geometry refused (GDAL keeps the feature with a null geometry)
-    (
-        "geojson/null_geom.geojson",
-        "null geometry refused: `geometry is null; every feature needs a location`",
-    ),
-    (
-        "shapefile/shapefile-js/null.shp",
-        "null geometry refused: shapefile null shapes, `has no geometry`",
-    ),
+    // KML placemarks GDAL's LIBKML driver counts differently (placemarks without geometry are kept now)
     (
         "kml/KML_Samples.kml",
-        "null geometry refused: placemark without geometry (description only)",
+        "placemark count: GDAL 21, ours 20 (not yet looked into)",
     ),
     (
         "kml/KML_Samples.kmz",
-        "null geometry refused: placemark without geometry (description only)",
+        "placemark count: GDAL 21, ours 20 (not yet looked into)",
     ),
     (
         "kml/pykml_complete_tour_example.kml",
-        "null geometry refused: placemark without geometry (tour camera)",
+        "placemark count: GDAL 3, ours 4 (a tour placemark GDAL does not list)",
     ),
-    // empty inputs GDAL reads as a layer of 0 features
-    (
-        "shapefile/shapefile-js/empty.shp",
-        "empty file refused: `file holds no features`",
-    ),
-    (
-        "gpx/gpxpy_default_schema_locations.gpx",
-        "empty file refused: `file holds no features`",
-    ),
-    // empty tracks and segments
-    (
-        "gpx/gpxpy_cerknicko-jezero.gpx#tracks",
-        "empty track segment: `linestring has 0 position(s)`",
-    ),
-    (
-        "gpx/gpxpy_track-with-empty-segment.gpx#tracks",
-        "empty track segment: `linestring has 0 position(s)`",
-    ),
-    (
-        "gpx/gpxpy_unicode2.gpx#tracks",
-        "empty track: `linestring has 0 position(s)`",
-    ),
-    // GPX elements the schema allows that the reader refuses
-    (
-        "gpx/fiona_test_gpx.gpx#tracks",
-        "GPX schema: `invalid child element time in track` (GPX 1.0)",
-    ),
-    (
-        "gpx/fiona_test_gpx.gpx#track_points",
-        "GPX schema: `invalid child element time in track` (GPX 1.0)",
-    ),
-    (
-        "gpx/gpxpy_gpx1.0_with_all_fields.gpx#waypoints",
-        "GPX schema: `invalid child element magvar`",
-    ),
-    (
-        "gpx/gpxpy_gpx1.0_with_all_fields.gpx#routes",
-        "GPX schema: `invalid child element magvar`",
-    ),
-    (
-        "gpx/gpxpy_gpx1.0_with_all_fields.gpx#tracks",
-        "GPX schema: `invalid child element magvar`",
-    ),
-    (
-        "gpx/gpxpy_gpx1.0_with_all_fields.gpx#route_points",
-        "GPX schema: `invalid child element magvar`",
-    ),
-    (
-        "gpx/gpxpy_gpx1.0_with_all_fields.gpx#track_points",
-        "GPX schema: `invalid child element magvar`",
-    ),
-    (
-        "gpx/gpxpy_gpx1.1_with_all_fields.gpx#waypoints",
-        "GPX schema: `invalid child element magvar`",
-    ),
+    // GDAL's own reading: a route's `link1_type` is "example type r" in GDAL, "link type3" (the file's
+    // <link><type>) here
     (
         "gpx/gpxpy_gpx1.1_with_all_fields.gpx#routes",
-        "GPX schema: `invalid child element magvar`",
-    ),
-    (
-        "gpx/gpxpy_gpx1.1_with_all_fields.gpx#tracks",
-        "GPX schema: `invalid child element magvar`",
-    ),
-    (
-        "gpx/gpxpy_gpx1.1_with_all_fields.gpx#route_points",
-        "GPX schema: `invalid child element magvar`",
-    ),
-    (
-        "gpx/gpxpy_gpx1.1_with_all_fields.gpx#track_points",
-        "GPX schema: `invalid child element magvar`",
-    ),
-    (
-        "gpx/gpxpy_unicode_with_bom.gpx#waypoints",
-        "GPX schema: `gpx lacks required attribute version`",
-    ),
-    // KML the reader refuses
-    (
-        "kml/pykml_altitudemode_reference.kml",
-        "KML: gx altitude mode `relativeToSeaFloor` unreadable",
-    ),
-    // shapefile whose .shp is longer than its header says (GDAL reads the records the .shx lists)
-    (
-        "shapefile/pyshp/corrupt_too_long.shp",
-        "shp longer than header: refused as truncated or damaged",
-    ),
-    // a .shp without its .dbf (GDAL reads the shapes without attributes)
-    (
-        "shapefile/shapefile-js/ignore-properties.shp",
-        "missing .dbf refused: `the shapefile's attribute file ... `",
-    ),
-    (
-        "shapefile/fiona/test_tin.shp",
-        "MultiPatch (TIN) shapes: `The conversion is not supported`",
-    ),
-    // GeoJSONSeq with pretty-printed records after the record separator (RFC 8142 allows it)
-    (
-        "geojsonseq/sequence-pp.txt",
-        "GeoJSONSeq: multi-line records after RS, `EOF while parsing an object`",
+        "GDAL quirk: route link1_type differs from the file's <link><type>",
     ),
     // deliberate: the data-protection guard refuses personal and special-category columns
     (

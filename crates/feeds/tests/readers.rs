@@ -60,7 +60,7 @@ fn cap_alerts_keep_the_english_block_polygons_circles_and_severity() {
     let item = &a.items[0];
     assert_eq!(item.id(), "GC-TEST-A");
     assert_eq!(item.action, Action::Publish);
-    let Geometry::Polygon(p) = &item.feature.geometry else {
+    let Some(Geometry::Polygon(p)) = &item.feature.geometry else {
         panic!("{:?}", item.feature.geometry)
     };
     assert_eq!(p.exterior().0[0].x, -118.30, "CAP pairs are lat,lon");
@@ -80,7 +80,7 @@ fn cap_alerts_keep_the_english_block_polygons_circles_and_severity() {
     assert_eq!(span.end.to_rfc3339(), "2099-05-01T18:00:00+00:00");
 
     let b = parse("cap_warning_b.xml", FeedFormat::Cap);
-    let Geometry::Polygon(circle) = &b.items[0].feature.geometry else {
+    let Some(Geometry::Polygon(circle)) = &b.items[0].feature.geometry else {
         panic!()
     };
     assert_eq!(
@@ -162,7 +162,7 @@ fn gdacs_items_are_points_with_their_gdacs_fields_and_spans() {
     assert_eq!(cyclone.id(), "TC1000643_1");
     assert_eq!(
         cyclone.feature.geometry,
-        Geometry::Point((59.8, -19.4).into())
+        Some(Geometry::Point((59.8, -19.4).into()))
     );
     assert_eq!(prop(&parsed, "TC1000643_1", "alertlevel"), "Green");
     assert_eq!(prop(&parsed, "TC1000643_1", "severity_rank"), 1);
@@ -320,7 +320,7 @@ fn the_real_nws_atom_index_places_every_alert_with_a_polygon_and_says_why_not_th
         .collect();
     assert!(events.contains("Special Weather Statement"), "{events:?}");
     for item in &parsed.items {
-        let Geometry::Polygon(p) = &item.feature.geometry else {
+        let Some(Geometry::Polygon(p)) = &item.feature.geometry else {
             panic!("{:?}", item.feature.geometry)
         };
         let c = p.exterior().0[0];
@@ -349,7 +349,7 @@ fn earthquake_alerts_with_a_radius_0_circle_are_points_with_their_magnitude() {
         assert!(
             matches!(
                 feature.geometry,
-                geoconsole_model::geo_types::Geometry::Point(_)
+                Some(geoconsole_model::geo_types::Geometry::Point(_))
             ),
             "{name}: {:?}",
             feature.geometry

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use geoconsole_model::geo_types::{Coord, Geometry, Point};
 use geoconsole_model::{
     EXCERPT_CHARS, EXCERPT_NAMES, Feature, MAX_GEOMETRY_NESTING, Properties, excerpt, excerpt_list,
-    nesting_message, validate_geometry,
+    is_empty_geometry, nesting_message, validate_geometry,
 };
 use serde_json::{Number, Value};
 
@@ -154,15 +154,28 @@ impl<R: BufRead> CsvReader<R> {
 
     fn row_to_feature(&self) -> Result<Feature, String> {
         let cell = |i: usize| self.record.get(i).unwrap_or("").trim();
+        // Empty coordinate cells, an empty WKT cell and `POLYGON EMPTY` are an unlocated feature, as GDAL
+        // reads them (no geometry); one coordinate without the other is an error.
         let (geometry, skip) = match self.geometry {
+            GeometryColumns::LatLon { lat, lon }
+                if cell(lat).is_empty() && cell(lon).is_empty() =>
+            {
+                (None, [lat, lon])
+            }
             GeometryColumns::LatLon { lat, lon } => {
                 let y = coordinate(cell(lat), "latitude")?;
                 let x = coordinate(cell(lon), "longitude")?;
-                (Geometry::Point(Point(Coord { x, y })), [lat, lon])
+                (Some(Geometry::Point(Point(Coord { x, y }))), [lat, lon])
             }
-            GeometryColumns::Wkt(column) => (parse_wkt(cell(column))?, [column, column]),
+            GeometryColumns::Wkt(column) if cell(column).is_empty() => (None, [column, column]),
+            GeometryColumns::Wkt(column) => (
+                Some(parse_wkt(cell(column))?).filter(|g| !is_empty_geometry(g)),
+                [column, column],
+            ),
         };
-        validate_geometry(&geometry).map_err(|e| e.message().to_string())?;
+        if let Some(geometry) = &geometry {
+            validate_geometry(geometry).map_err(|e| e.message().to_string())?;
+        }
         let mut properties = Properties::new();
         for (i, (name, value)) in self.headers.iter().zip(self.record.iter()).enumerate() {
             if !skip.contains(&i) {
@@ -385,6 +398,10 @@ fn parse_wkt(text: &str) -> Result<Geometry<f64>, String> {
             "WKT nests parentheses {parens} deep, more than any geometry needs"
         ));
     }
+    // The `wkt` crate reads no curves; they are linearised as the WKB decoder linearises them.
+    if crate::wkt_curve::is_curved(text) {
+        return crate::wkt_curve::parse(text);
+    }
     let parsed = wkt::Wkt::<f64>::from_str(text).map_err(|e| format!("WKT is not valid: {e}"))?;
     Geometry::try_from(parsed).map_err(|e| format!("WKT cannot be used: {e}"))
 }
@@ -530,17 +547,23 @@ impl<W: Write + Send> FeatureWriter for CsvWriter<W> {
                 .unwrap_or_default(),
         );
         match (&feature.geometry, self.points) {
-            (Geometry::Point(p), true) => {
+            (Some(Geometry::Point(p)), true) => {
                 self.row.push(p.x().to_string());
                 self.row.push(p.y().to_string());
             }
-            (other, true) => {
+            // An unlocated feature: empty cells, which GDAL and this reader read back as no geometry.
+            (None, true) => {
+                self.row.push(String::new());
+                self.row.push(String::new());
+            }
+            (None, false) => self.row.push(String::new()),
+            (Some(other), true) => {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
                     format!("expected a point, found {other:?}"),
                 ));
             }
-            (geometry, false) => self.row.push(geometry.wkt_string()),
+            (Some(geometry), false) => self.row.push(geometry.wkt_string()),
         }
         for name in &self.fields {
             let cell = match feature.properties.get(name) {

@@ -225,9 +225,12 @@ fn stream<I>(
         };
         // The index selects by box already when there is one; this makes the answer the same without it.
         let keep = match (&item, bbox) {
-            (Ok(f), Some(b)) => {
-                Bbox::of_geometry(&f.feature.geometry).is_some_and(|g| g.intersects(&b))
-            }
+            (Ok(f), Some(b)) => f
+                .feature
+                .geometry
+                .as_ref()
+                .and_then(Bbox::of_geometry)
+                .is_some_and(|g| g.intersects(&b)),
             _ => true,
         };
         if keep && !chunks.push(item) {
@@ -381,10 +384,22 @@ fn column_type(field_type: FieldType) -> ColumnType {
 
 impl FeatureWriter for FgbFileWriter {
     fn write_feature(&mut self, feature: &Feature) -> io::Result<()> {
+        // The flatgeobuf crate writes a geometry for every feature and indexes its box: an unlocated feature
+        // would be written as an empty geometry with an infinite box in the Hilbert R-tree. Refused, by name.
+        let Some(geometry) = &feature.geometry else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "feature '{}' has no geometry, which this FlatGeobuf writer cannot write (its spatial index \
+                     needs a box per feature); export as GeoJSON, GeoPackage, GeoParquet, CSV or KML instead",
+                    feature.id.as_ref().map_or("(no id)", |i| i.as_str())
+                ),
+            ));
+        };
         let columns = &self.columns;
         let mut failure = None;
         self.writer
-            .add_feature_geom(feature.geometry.clone(), |properties| {
+            .add_feature_geom(geometry.clone(), |properties| {
                 for (i, (name, field_type)) in columns.iter().enumerate() {
                     let Some(value) = feature.properties.get(name).filter(|v| !v.is_null()) else {
                         continue;

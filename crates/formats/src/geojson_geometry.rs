@@ -8,8 +8,8 @@ use geoconsole_model::geo_types::{
     Point, Polygon,
 };
 use geoconsole_model::{
-    Feature, FeatureId, MAX_GEOMETRY_NESTING, Properties, nesting_message, validate_geometry,
-    validate_ring_positions,
+    Feature, FeatureId, MAX_GEOMETRY_NESTING, Properties, is_empty_geometry, nesting_message,
+    validate_geometry, validate_ring_positions,
 };
 use serde::de::{self, Deserialize, Deserializer, SeqAccess, Visitor};
 use serde_json::Value;
@@ -165,18 +165,27 @@ impl RawFeature {
             Some(Value::Number(n)) => Some(FeatureId(n.to_string())),
             Some(other) => return Err(format!("id must be a string or a number, found {other}")),
         };
-        let raw = self
-            .geometry
-            .ok_or("geometry is null; every feature needs a location")?;
         let mut properties = self.properties.unwrap_or_default();
-        let (geometry, z) = raw.into_geometry()?;
-        validate_geometry(&geometry).map_err(|e| e.message().to_string())?;
-        if let Some(z) = z {
-            properties.insert(
-                Z_PROPERTY.to_string(),
-                serde_json::Number::from_f64(z).map_or(Value::Null, Value::Number),
-            );
-        }
+        // RFC 7946 §3.2: `"geometry": null` is an unlocated feature, kept as GDAL keeps it; so is a geometry
+        // with no positions at all (`"coordinates": []`).
+        let geometry = match self.geometry {
+            None => None,
+            Some(raw) => {
+                let (geometry, z) = raw.into_geometry()?;
+                if is_empty_geometry(&geometry) {
+                    None
+                } else {
+                    validate_geometry(&geometry).map_err(|e| e.message().to_string())?;
+                    if let Some(z) = z {
+                        properties.insert(
+                            Z_PROPERTY.to_string(),
+                            serde_json::Number::from_f64(z).map_or(Value::Null, Value::Number),
+                        );
+                    }
+                    Some(geometry)
+                }
+            }
+        };
         Ok(Feature {
             id,
             geometry,
@@ -258,6 +267,16 @@ impl RawGeometry {
         let coords = self
             .coordinates
             .ok_or_else(|| format!("{} has no 'coordinates' member", self.kind))?;
+        // `"coordinates": []` is the empty geometry of its type (GDAL reads `POINT EMPTY` etc.); an empty
+        // collection stands for all of them, and the feature is kept unlocated.
+        if matches!(&coords, Coords::List(items) if items.is_empty())
+            && GEOMETRY_TYPES.contains(&self.kind.as_str())
+        {
+            return Ok((
+                Geometry::GeometryCollection(GeometryCollection(Vec::new())),
+                None,
+            ));
+        }
         let geometry = match self.kind.as_str() {
             "Point" => {
                 let (c, z) = position(coords)?;
@@ -285,6 +304,16 @@ impl RawGeometry {
         Ok((geometry, None))
     }
 }
+
+/// The geometry types with a `coordinates` member.
+const GEOMETRY_TYPES: [&str; 6] = [
+    "Point",
+    "MultiPoint",
+    "LineString",
+    "MultiLineString",
+    "Polygon",
+    "MultiPolygon",
+];
 
 fn position(coords: Coords) -> GeometryResult<(Coord<f64>, Option<f64>)> {
     match coords {
@@ -359,7 +388,7 @@ mod tests {
             );
             let f = feature(&json).unwrap_or_else(|e| panic!("{kind}: {e}"));
             assert_eq!(
-                geoconsole_model::GeometryType::of(&f.geometry)
+                geoconsole_model::GeometryType::of(f.geometry.as_ref().unwrap())
                     .gpkg_name()
                     .to_lowercase(),
                 kind.to_lowercase()
@@ -403,6 +432,23 @@ mod tests {
     }
 
     #[test]
+    fn null_and_empty_geometries_are_unlocated_features() {
+        for json in [
+            r#"{"type":"Feature","geometry":null,"properties":{"a":1}}"#,
+            r#"{"type":"Feature","properties":{"a":1}}"#,
+            r#"{"type":"Feature","geometry":{"type":"Point","coordinates":[]},"properties":{"a":1}}"#,
+            r#"{"type":"Feature","geometry":{"type":"Polygon","coordinates":[]},"properties":{"a":1}}"#,
+            r#"{"type":"Feature","geometry":{"type":"GeometryCollection","geometries":[]},"properties":{"a":1}}"#,
+        ] {
+            let f = feature(json).unwrap_or_else(|e| panic!("{json}: {e}"));
+            assert_eq!(f.geometry, None, "{json}");
+            assert_eq!(f.properties["a"], serde_json::json!(1));
+        }
+        // A part that is empty beside parts that are not is still refused.
+        assert!(feature(r#"{"type":"Feature","geometry":{"type":"MultiLineString","coordinates":[[[1,2],[3,4]],[]]}}"#).is_err());
+    }
+
+    #[test]
     fn explains_bad_geometries() {
         let cases = [
             (
@@ -413,18 +459,9 @@ mod tests {
                 r#"{"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,1]]]}}"#,
                 "not closed",
             ),
-            (r#"{"type":"Feature","geometry":null}"#, "geometry is null"),
-            (
-                r#"{"type":"Feature","geometry":{"type":"Point","coordinates":[]}}"#,
-                "empty Point",
-            ),
             (
                 r#"{"type":"Feature","geometry":{"type":"Circle","coordinates":[1,2]}}"#,
                 "unknown geometry type",
-            ),
-            (
-                r#"{"type":"Feature","geometry":{"type":"Polygon","coordinates":[]}}"#,
-                "empty Polygon",
             ),
             (
                 r#"{"type":"Thing","geometry":{"type":"Point","coordinates":[1,2]}}"#,

@@ -9,14 +9,22 @@ use crate::write::{FeatureWriter, write_feature_json};
 use crate::{FormatError, FormatErrorKind, FormatResult, Location, SourceFeature};
 
 /// Reads RFC 8142 GeoJSON text sequences (records led by the RS character) and newline-delimited GeoJSON.
-/// Each line is its own feature, so a bad line is reported by number and the others still read.
+/// Newline-delimited records are one per line; once a record opens with RS, records run from one RS to the
+/// next, so a pretty-printed record spanning many lines (RFC 8142 allows any JSON text) reads whole. Each
+/// record is its own feature, so a bad one is reported by the line it starts on and the others still read.
 pub struct GeoJsonSeqReader<R> {
     path: PathBuf,
     reader: R,
+    /// Lines consumed so far.
     line: u64,
     buffer: Vec<u8>,
     done: bool,
+    /// Records are delimited by RS rather than by newlines.
+    rs: bool,
 }
+
+/// RFC 8142's record separator.
+const RS: u8 = 0x1e;
 
 impl<R: BufRead> GeoJsonSeqReader<R> {
     pub fn new(path: PathBuf, reader: R) -> Self {
@@ -26,6 +34,7 @@ impl<R: BufRead> GeoJsonSeqReader<R> {
             line: 0,
             buffer: Vec::with_capacity(4096),
             done: false,
+            rs: false,
         }
     }
 
@@ -38,9 +47,34 @@ impl<R: BufRead> GeoJsonSeqReader<R> {
         Some(Err(FormatError::new(
             kind,
             &self.path,
-            Location::Line(self.line),
+            Location::Line(self.line + 1),
             message,
         )))
+    }
+
+    /// Appends the input up to and including `delimiter` to the buffer, bounded by the record limit.
+    // The error is the stream's last item, boxed: it is rare and large.
+    fn read_piece(
+        &mut self,
+        delimiter: u8,
+    ) -> Result<usize, Box<Option<FormatResult<SourceFeature>>>> {
+        let room = (MAX_RECORD_BYTES + 1).saturating_sub(self.buffer.len() as u64);
+        match self
+            .reader
+            .by_ref()
+            .take(room)
+            .read_until(delimiter, &mut self.buffer)
+        {
+            Err(e) => Err(Box::new(self.fatal(FormatErrorKind::Io, e.to_string()))),
+            Ok(_) if self.buffer.len() as u64 > MAX_RECORD_BYTES => Err(Box::new(self.fatal(
+                FormatErrorKind::Syntax,
+                format!(
+                    "record longer than {} MiB",
+                    MAX_RECORD_BYTES / (1024 * 1024)
+                ),
+            ))),
+            Ok(n) => Ok(n),
+        }
     }
 }
 
@@ -50,39 +84,50 @@ impl<R: BufRead> Iterator for GeoJsonSeqReader<R> {
     fn next(&mut self) -> Option<Self::Item> {
         while !self.done {
             self.buffer.clear();
-            self.line += 1;
-            let read = self
-                .reader
-                .by_ref()
-                .take(MAX_RECORD_BYTES + 1)
-                .read_until(b'\n', &mut self.buffer);
-            match read {
-                Err(e) => return self.fatal(FormatErrorKind::Io, e.to_string()),
-                Ok(0) => {
-                    self.done = true;
-                    return None;
-                }
-                Ok(n) if n as u64 > MAX_RECORD_BYTES => {
-                    return self.fatal(
-                        FormatErrorKind::Syntax,
-                        format!(
-                            "record longer than {} MiB",
-                            MAX_RECORD_BYTES / (1024 * 1024)
-                        ),
-                    );
-                }
-                Ok(_) => {}
+            let first = self.line == 0;
+            let start = self.line + 1;
+            let n = match self.read_piece(if self.rs { RS } else { b'\n' }) {
+                Ok(n) => n,
+                Err(item) => return *item,
+            };
+            if n == 0 {
+                self.done = true;
+                return None;
             }
+            if !self.rs {
+                let head = self.buffer.as_slice();
+                let head = if first {
+                    head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head)
+                } else {
+                    head
+                };
+                if head.trim_ascii_start().starts_with(&[RS]) {
+                    // An RFC 8142 sequence: this record, and every later one, runs to the next RS.
+                    self.rs = true;
+                    if let Err(item) = self.read_piece(RS) {
+                        return *item;
+                    }
+                }
+            }
+            // Where the record starts: past the blank lines before its text.
+            let leading = self
+                .buffer
+                .iter()
+                .take_while(|b| b.is_ascii_whitespace() || **b == RS)
+                .filter(|b| **b == b'\n')
+                .count() as u64;
+            self.line += self.buffer.iter().filter(|b| **b == b'\n').count() as u64;
             let mut record = self.buffer.as_slice();
-            if self.line == 1 {
+            if first {
                 record = record.strip_prefix(b"\xef\xbb\xbf").unwrap_or(record);
             }
             let record = record.trim_ascii();
-            let record = record.strip_prefix(b"\x1e").unwrap_or(record).trim_ascii();
+            let record = record.strip_prefix(&[RS]).unwrap_or(record).trim_ascii();
+            let record = record.strip_suffix(&[RS]).unwrap_or(record).trim_ascii();
             if record.is_empty() {
                 continue;
             }
-            let location = Location::Line(self.line);
+            let location = Location::Line(start + leading);
             let text = match std::str::from_utf8(record) {
                 Ok(text) => text,
                 Err(e) => {
@@ -155,5 +200,70 @@ impl<W: Write + Send> FeatureWriter for GeoJsonSeqWriter<W> {
 
     fn finish(mut self: Box<Self>) -> io::Result<()> {
         self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> Vec<Result<(u64, Feature), (u64, String)>> {
+        GeoJsonSeqReader::new(PathBuf::from("t.geojsons"), text.as_bytes())
+            .map(|item| match item {
+                Ok(f) => Ok((line_of(f.location), f.feature)),
+                Err(e) => Err((line_of(e.location()), e.message().to_string())),
+            })
+            .collect()
+    }
+
+    fn line_of(location: Location) -> u64 {
+        match location {
+            Location::Line(n) => n,
+            other => panic!("not a line: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn pretty_printed_records_after_the_record_separator_read_whole() {
+        let point = |x: u32| {
+            format!(
+                "\u{1e}{{\n  \"type\": \"Feature\",\n  \"geometry\": {{\"type\": \"Point\",\n    \"coordinates\": [{x}, 2]}},\n  \"properties\": {{}}\n}}\n"
+            )
+        };
+        let text = format!(
+            "{}{}\u{1e}{{\"type\":\"Feature\",\"geometry\":null}}\n{}",
+            point(1),
+            point(3),
+            point(5)
+        );
+        let got = read(&text);
+        assert_eq!(got.len(), 4, "{got:?}");
+        let lines: Vec<u64> = got
+            .iter()
+            .map(|r| *r.as_ref().map(|(l, _)| l).unwrap())
+            .collect();
+        assert_eq!(lines, vec![1, 7, 13, 14]);
+        assert_eq!(got[2].as_ref().unwrap().1.geometry, None);
+    }
+
+    #[test]
+    fn newline_delimited_records_keep_their_line_numbers() {
+        let text = "{\"type\":\"Feature\",\"geometry\":{\"type\":\"Point\",\"coordinates\":[1,2]}}\n\n{\"type\":\"Feature\",\"geometry\":{\"type\":\"Point\",\"coordinates\":[1,99]}}\n{\"type\":\"Feature\",\"geometry\":null}";
+        let got = read(text);
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0].as_ref().unwrap().0, 1);
+        let (line, why) = got[1].as_ref().unwrap_err();
+        assert_eq!(*line, 3);
+        assert!(why.contains("latitude 99"), "{why}");
+        assert_eq!(got[2].as_ref().unwrap().0, 4);
+    }
+
+    #[test]
+    fn a_bad_pretty_record_is_reported_at_its_line_and_the_next_still_reads() {
+        let text = "\u{1e}{\n\"type\": \"Feature\",\n\"geometry\": {\"type\": \"Point\", \"coordinates\": [1, 2]\n\u{1e}{\"type\":\"Feature\",\"geometry\":null}\n";
+        let got = read(text);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[0].as_ref().unwrap_err().0, 1);
+        assert_eq!(got[1].as_ref().unwrap().0, 4);
     }
 }

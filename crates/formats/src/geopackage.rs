@@ -289,37 +289,50 @@ fn sql_value(value: Option<&Value>, field_type: FieldType) -> rusqlite::types::V
 
 impl FeatureWriter for GeoPackageWriter {
     fn write_feature(&mut self, feature: &Feature) -> io::Result<()> {
-        let bbox = Bbox::of_geometry(&feature.geometry)
-            .ok_or_else(|| io::Error::other("feature without an extent"))?;
-        let envelope = if matches!(
-            feature.geometry,
-            geoconsole_model::geo_types::Geometry::Point(_)
-        ) {
-            Vec::new()
-        } else {
-            vec![bbox.west, bbox.east, bbox.south, bbox.north]
+        // An unlocated feature is a NULL geometry (GeoPackage 1.3 §2.1.6 allows it), with no R-tree entry
+        // and no part in the extent.
+        let located = match &feature.geometry {
+            Some(geometry) => {
+                let bbox = Bbox::of_geometry(geometry)
+                    .ok_or_else(|| io::Error::other("feature without an extent"))?;
+                let envelope =
+                    if matches!(geometry, geoconsole_model::geo_types::Geometry::Point(_)) {
+                        Vec::new()
+                    } else {
+                        vec![bbox.west, bbox.east, bbox.south, bbox.north]
+                    };
+                let blob = geometry
+                    .to_gpkg_wkb(CoordDimensions::xy(), Some(WGS84_SRS_ID), envelope)
+                    .map_err(io::Error::other)?;
+                Some((bbox, blob))
+            }
+            None => None,
         };
-        let blob = feature
-            .geometry
-            .to_gpkg_wkb(CoordDimensions::xy(), Some(WGS84_SRS_ID), envelope)
-            .map_err(io::Error::other)?;
         let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(self.columns.len() + 1);
-        values.push(rusqlite::types::Value::Blob(blob));
+        values.push(match &located {
+            Some((_, blob)) => rusqlite::types::Value::Blob(blob.clone()),
+            None => rusqlite::types::Value::Null,
+        });
         for (name, field_type) in &self.columns {
             values.push(sql_value(feature.properties.get(name), *field_type));
         }
+        let bbox = located.map(|(bbox, _)| bbox);
         let write = || -> rusqlite::Result<()> {
             self.conn
                 .prepare_cached(&self.insert)?
                 .execute(rusqlite::params_from_iter(values.iter()))?;
             let fid = self.conn.last_insert_rowid();
-            self.conn
-                .prepare_cached(&self.insert_rtree)?
-                .execute(params![fid, bbox.west, bbox.east, bbox.south, bbox.north])?;
+            if let Some(bbox) = &bbox {
+                self.conn
+                    .prepare_cached(&self.insert_rtree)?
+                    .execute(params![fid, bbox.west, bbox.east, bbox.south, bbox.north])?;
+            }
             Ok(())
         };
         write().map_err(io::Error::other)?;
-        self.extent = Some(self.extent.map_or(bbox, |e| e.union(&bbox)));
+        if let Some(bbox) = bbox {
+            self.extent = Some(self.extent.map_or(bbox, |e| e.union(&bbox)));
+        }
         self.rows_in_transaction += 1;
         if self.rows_in_transaction >= ROWS_PER_TRANSACTION {
             self.conn

@@ -114,10 +114,8 @@ fn feature(
                 };
                 let decoded = crate::wkb::decode_geopackage(blob)
                     .map_err(|e| invalid(format!("unreadable geometry blob: {e}")))?;
-                // Refused for now, as every empty geometry is; a later change keeps them as null geometries.
-                geometry = Some(decoded.ok_or_else(|| {
-                    invalid("geometry is empty (import the others with --skip-invalid)".into())
-                })?);
+                // An empty geometry, like a NULL, is an unlocated feature.
+                geometry = decoded;
             }
             continue;
         }

@@ -178,6 +178,10 @@ impl<R: io::BufRead> Walk<R> {
         writer.write_event(Event::Start(start)).map_err(io)?;
         let mut depth = 1usize;
         let (mut deepest, mut collections, mut deepest_collections) = (1usize, 0usize, 0usize);
+        // The depth of a Google extension element (`gx:altitudeMode`, `gx:balloonVisibility`, ...) being
+        // left out: the `kml` crate reads elements by local name, so `gx:altitudeMode` with the extension's
+        // values (`relativeToSeaFloor`) failed the whole placemark. GDAL's KML driver ignores them too.
+        let mut extension: Option<usize> = None;
         while depth > 0 {
             self.buffer.clear();
             let at = self.xml.buffer_position();
@@ -185,16 +189,23 @@ impl<R: io::BufRead> Walk<R> {
                 .xml
                 .read_event_into(&mut self.buffer)
                 .map_err(|e| format!("not readable KML at byte {at}: {e}"))?;
+            let skipped_before = extension.is_some();
             match &event {
                 Event::Start(e) => {
                     depth += 1;
                     deepest = deepest.max(depth);
+                    if extension.is_none() && is_extension(e) {
+                        extension = Some(depth);
+                    }
                     if e.local_name().as_ref() == b"MultiGeometry" {
                         collections += 1;
                         deepest_collections = deepest_collections.max(collections);
                     }
                 }
                 Event::End(e) => {
+                    if extension == Some(depth) {
+                        extension = None;
+                    }
                     depth -= 1;
                     if e.local_name().as_ref() == b"MultiGeometry" {
                         collections = collections.saturating_sub(1);
@@ -208,8 +219,14 @@ impl<R: io::BufRead> Walk<R> {
                 Event::DocType(_) => return Err("a DOCTYPE inside a placemark is refused".into()),
                 _ => {}
             }
+            let in_extension = skipped_before
+                || extension.is_some()
+                || matches!(&event, Event::Empty(e) if is_extension(e));
             // Past the limit nothing more is kept; the walk only counts its way to the end tag.
-            if deepest <= MAX_PLACEMARK_DEPTH && deepest_collections <= MAX_GEOMETRY_NESTING {
+            if deepest <= MAX_PLACEMARK_DEPTH
+                && deepest_collections <= MAX_GEOMETRY_NESTING
+                && !in_extension
+            {
                 writer.write_event(event).map_err(io)?;
             }
         }
@@ -229,8 +246,17 @@ impl<R: io::BufRead> Walk<R> {
     }
 }
 
+/// Whether an element is one of Google's KML extensions (the `gx:` prefix, as KML files declare it), which
+/// hold display settings, not data.
+fn is_extension(element: &BytesStart<'_>) -> bool {
+    element
+        .name()
+        .prefix()
+        .is_some_and(|p| p.as_ref().eq_ignore_ascii_case(b"gx"))
+}
+
 /// The character a predefined or numeric entity reference stands for.
-fn entity(reference: &BytesRef<'_>) -> Option<char> {
+pub(crate) fn entity(reference: &BytesRef<'_>) -> Option<char> {
     if let Ok(Some(c)) = reference.resolve_char_ref() {
         return Some(c);
     }
@@ -293,21 +319,8 @@ fn placemark_feature(
         }
     }
     let geometry = match placemark.geometry {
-        None => {
-            let name = properties
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or("unnamed");
-            return Err(crate::FormatError::new(
-                FormatErrorKind::InvalidFeature,
-                path,
-                location,
-                format!(
-                    "placemark '{name}' has no geometry (an overlay or a description only); import \
-                     the others with --skip-invalid"
-                ),
-            ));
-        }
+        // A placemark with only a name and description (or a tour camera) is kept unlocated, as GDAL keeps it.
+        None => None,
         Some(g) => Some(
             Geometry::<f64>::try_from(g)
                 .map(simplify_collection)
@@ -504,7 +517,10 @@ impl FeatureWriter for KmlWriter {
             }
             b.push_str("</SchemaData></ExtendedData>");
         }
-        write_geometry(&feature.geometry, b);
+        // A placemark may hold no geometry (KML 2.2 makes it optional): an unlocated feature stays one.
+        if let Some(geometry) = &feature.geometry {
+            write_geometry(geometry, b);
+        }
         b.push_str("</Placemark>\n");
         self.out.write_all(b.as_bytes())
     }

@@ -41,6 +41,7 @@ mod shp;
 mod spreadsheet;
 mod text_encoding;
 pub mod wkb;
+mod wkt_curve;
 mod write;
 
 pub use archive::{ArchiveLimits, RATIO_FLOOR_BYTES, free_bytes};

@@ -289,12 +289,8 @@ fn decode(
             DataType::BinaryView => column.as_binary_view().value(row),
             other => return Err(format!("WKB column holds {other}, not binary")),
         };
-        return match crate::wkb::decode(bytes) {
-            Ok(Some(geometry)) => Ok(Some(geometry)),
-            // Refused for now, as every empty geometry is; a later change keeps them as null geometries.
-            Ok(None) => Err("geometry is empty".into()),
-            Err(e) => Err(format!("unreadable WKB geometry: {e}")),
-        };
+        // An empty geometry (`POLYGON EMPTY`), like a null, is an unlocated feature.
+        return crate::wkb::decode(bytes).map_err(|e| format!("unreadable WKB geometry: {e}"));
     }
     native(column, row, encoding).map(Some)
 }
@@ -462,8 +458,9 @@ impl GeoParquetWriter {
             fields.push(Field::new(&field.name, data_type, true));
             columns.push((field.name.clone(), field.field_type, builder));
         }
-        fields.push(Field::new("geometry", DataType::Binary, false));
-        fields.push(Field::new("bbox", DataType::Struct(bbox_fields()), false));
+        // Both nullable: an unlocated feature has a null geometry (GeoParquet allows it) and no box.
+        fields.push(Field::new("geometry", DataType::Binary, true));
+        fields.push(Field::new("bbox", DataType::Struct(bbox_fields()), true));
         let schema = Arc::new(ArrowSchema::new(fields));
         let properties = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
@@ -540,24 +537,37 @@ impl FeatureWriter for GeoParquetWriter {
                 })),
             }
         }
-        let wkb = feature
-            .geometry
-            .to_wkb(CoordDimensions::xy())
-            .map_err(io::Error::other)?;
-        self.geometry.append_value(&wkb);
-        let bbox = Bbox::of_geometry(&feature.geometry)
-            .ok_or_else(|| io::Error::other("feature without an extent"))?;
-        for (i, v) in [bbox.west, bbox.south, bbox.east, bbox.north]
-            .into_iter()
-            .enumerate()
-        {
-            if let Some(b) = self.bbox.field_builder::<Float64Builder>(i) {
-                b.append_value(v);
+        match &feature.geometry {
+            Some(geometry) => {
+                let wkb = geometry
+                    .to_wkb(CoordDimensions::xy())
+                    .map_err(io::Error::other)?;
+                self.geometry.append_value(&wkb);
+                let bbox = Bbox::of_geometry(geometry)
+                    .ok_or_else(|| io::Error::other("feature without an extent"))?;
+                for (i, v) in [bbox.west, bbox.south, bbox.east, bbox.north]
+                    .into_iter()
+                    .enumerate()
+                {
+                    if let Some(b) = self.bbox.field_builder::<Float64Builder>(i) {
+                        b.append_value(v);
+                    }
+                }
+                self.bbox.append(true);
+                self.extent = Some(self.extent.map_or(bbox, |e| e.union(&bbox)));
+                self.types.insert(geometry_type_name(geometry));
+            }
+            None => {
+                self.geometry.append_null();
+                // The box's members are not nullable; under a null box their values are never read.
+                for i in 0..4 {
+                    if let Some(b) = self.bbox.field_builder::<Float64Builder>(i) {
+                        b.append_value(0.0);
+                    }
+                }
+                self.bbox.append(false);
             }
         }
-        self.bbox.append(true);
-        self.extent = Some(self.extent.map_or(bbox, |e| e.union(&bbox)));
-        self.types.insert(geometry_type_name(&feature.geometry));
         self.rows += 1;
         if self.rows >= BATCH_ROWS {
             self.flush()?;

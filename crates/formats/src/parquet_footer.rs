@@ -310,7 +310,7 @@ mod tests {
         properties.insert("n".into(), serde_json::json!(1.5));
         let feature = Feature {
             id: None,
-            geometry: Point::new(1.0, 2.0).into(),
+            geometry: Some(Point::new(1.0, 2.0).into()),
             time: None,
             properties,
         };

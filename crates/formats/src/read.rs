@@ -147,9 +147,16 @@ pub fn open_reader(path: &Path, options: &ReadOptions) -> FormatResult<(Format, 
 /// Keeps the features whose extent meets `bbox` (and every error, which must still be reported).
 fn within(stream: FeatureStream, bbox: Option<Bbox>) -> FeatureStream {
     match bbox {
-        Some(bbox) => Box::new(stream.filter(move |item| match item {
-            Ok(f) => Bbox::of_geometry(&f.feature.geometry).is_some_and(|g| g.intersects(&bbox)),
-            Err(_) => true,
+        Some(bbox) => Box::new(stream.filter(move |item| {
+            match item {
+                Ok(f) => f
+                    .feature
+                    .geometry
+                    .as_ref()
+                    .and_then(Bbox::of_geometry)
+                    .is_some_and(|g| g.intersects(&bbox)),
+                Err(_) => true,
+            }
         })),
         None => stream,
     }
@@ -167,7 +174,12 @@ fn read_text<R: BufRead + Send + 'static>(
         Format::GeoJsonSeq => Box::new(prefetch(GeoJsonSeqReader::new(path_buf, reader))),
         Format::Csv => Box::new(prefetch(CsvReader::new(path_buf, reader, &options.csv)?)),
         Format::Kml => Box::new(kml_file::read(label, reader)?),
-        Format::Gpx => Box::new(gpx_file::read(label, reader, options.layer.as_deref())?),
+        Format::Gpx => Box::new(gpx_file::read(
+            label,
+            reader,
+            options.layer.as_deref(),
+            &options.notes,
+        )?),
         Format::FlatGeobuf
         | Format::Shapefile
         | Format::GeoPackage

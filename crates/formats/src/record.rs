@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use geoconsole_model::geo_types::Geometry;
-use geoconsole_model::{Feature, FeatureId, Properties, validate_geometry};
+use geoconsole_model::{Feature, FeatureId, Properties, is_empty_geometry, validate_geometry};
 
 use crate::{Crs, FormatError, FormatErrorKind, FormatResult, Location, SourceFeature};
 
@@ -40,24 +40,29 @@ pub(crate) fn feature(
             why,
         ))
     };
-    let Some(geometry) = geometry else {
-        return invalid("has no geometry (import the others with --skip-invalid)".into());
-    };
-    let geometry = match crs {
-        SourceCrs::Known(crs) => match crs.to_wgs84(geometry) {
-            Ok(g) => g,
-            Err(why) => return invalid(why),
-        },
-        SourceCrs::Assumed { .. } => geometry,
-    };
-    if let Err(e) = validate_geometry(&geometry) {
-        return match crs {
-            SourceCrs::Assumed { hint } if e.message().contains("out of range") => {
-                invalid(format!("{}; {hint}", e.message()))
+    // No geometry (a null shape, a placemark with only a description, an empty geometry) is an unlocated
+    // feature, kept as GDAL keeps it; a geometry that is there must be valid.
+    let geometry = match geometry.filter(|g| !is_empty_geometry(g)) {
+        None => None,
+        Some(geometry) => {
+            let geometry = match crs {
+                SourceCrs::Known(crs) => match crs.to_wgs84(geometry) {
+                    Ok(g) => g,
+                    Err(why) => return invalid(why),
+                },
+                SourceCrs::Assumed { .. } => geometry,
+            };
+            if let Err(e) = validate_geometry(&geometry) {
+                return match crs {
+                    SourceCrs::Assumed { hint } if e.message().contains("out of range") => {
+                        invalid(format!("{}; {hint}", e.message()))
+                    }
+                    _ => invalid(e.message().to_string()),
+                };
             }
-            _ => invalid(e.message().to_string()),
-        };
-    }
+            Some(geometry)
+        }
+    };
     Ok(SourceFeature {
         location,
         feature: Feature {

@@ -1,54 +1,42 @@
 //! ESRI Shapefiles: shapes through the `shapefile` crate, attributes through [`crate::dbf`] (in the
-//! encoding the user, the .cpg or the .dbf header names). A shapefile is a set: the .shp needs its .dbf beside it, the .prj says the CRS
-//! (none means WGS84 is assumed and said so when coordinates do not fit), and a header that disagrees with the
-//! file's length is refused before anything is read.
+//! encoding the user, the .cpg or the .dbf header names). A shapefile is a set: the .shp has its .dbf beside
+//! it (without it the shapes are read with no attributes, and a warning says so), the .prj says the CRS (none
+//! means WGS84 is assumed and said so when coordinates do not fit), and a header claiming more than the file
+//! holds is refused before anything is read (bytes beyond what it claims are a warning, as GDAL reads past
+//! them).
 
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use geoconsole_model::geo_types::Geometry;
-use shapefile::{Shape, ShapeReader};
+use geoconsole_model::Properties;
+use geoconsole_model::geo_types::{Coord, Geometry, LineString, MultiPolygon, Polygon};
+use shapefile::{Multipatch, Patch, Shape, ShapeReader};
 
 use crate::dbf::{Dbf, Row};
 use crate::read::{ChunkReceiver, spawn_producer};
 use crate::record::{self, SourceCrs, file_error};
-use crate::{Crs, FormatError, FormatErrorKind, FormatResult, Location, ReadOptions};
+use crate::{Crs, FormatError, FormatErrorKind, FormatResult, Location, ReadNotes, ReadOptions};
 
 const NO_PRJ_HINT: &str = "the shapefile has no .prj, so WGS84 was assumed; pass --source-crs (for \
                            example EPSG:32633) or add the .prj";
 
 pub(crate) fn read(path: &Path, options: &ReadOptions) -> FormatResult<ChunkReceiver> {
     let source_crs = options.source_crs.clone();
-    let dbf = companion(path, "dbf").ok_or_else(|| {
-        file_error(
-            FormatErrorKind::WrongFormat,
-            path,
-            format!(
-                "the shapefile's attribute file {} is missing; a shapefile needs its .shp, .shx and \
-                 .dbf side by side (zip them together to upload)",
-                path.with_extension("dbf").display()
-            ),
-        )
-    })?;
-    check_length(path)?;
-    check_counts(path, &dbf)?;
-    let crs = match source_crs {
-        Some(crs) => SourceCrs::Known(crs),
-        None => match companion(path, "prj") {
-            Some(prj) => {
-                let wkt = small_text(&prj)?;
-                SourceCrs::Known(Crs::from_wkt(&wkt).map_err(|why| {
-                    file_error(
-                        FormatErrorKind::InvalidOption,
-                        path,
-                        format!("{}: {why}", file_name(&prj)),
-                    )
-                })?)
-            }
-            None => SourceCrs::Assumed { hint: NO_PRJ_HINT },
-        },
+    check_length(path, &options.notes)?;
+    // Without its .dbf a shapefile still has its shapes: read them with no attributes, as GDAL does, and
+    // say so.
+    let Some(dbf) = companion(path, "dbf") else {
+        options.notes.warn(format!(
+            "{}: the attribute file {} is missing, so the shapes were read without attributes \
+             (a shapefile's .shp, .shx and .dbf belong side by side; zip them together to upload)",
+            file_name(path),
+            file_name(&path.with_extension("dbf"))
+        ));
+        return read_shapes_only(path, source_crs);
     };
+    check_counts(path, &dbf)?;
+    let crs = source_crs_of(path, source_crs)?;
     let mut table = Dbf::open(
         &dbf,
         companion(path, "cpg").as_deref(),
@@ -145,9 +133,70 @@ fn file_name(path: &Path) -> String {
     )
 }
 
-/// The header's file length (in 16-bit words) must match the file: a truncated or padded .shp is refused
-/// before its records are trusted.
-fn check_length(path: &Path) -> FormatResult<()> {
+/// The CRS given, or the one the .prj names, or WGS84 assumed.
+fn source_crs_of(path: &Path, source_crs: Option<Crs>) -> FormatResult<SourceCrs> {
+    Ok(match source_crs {
+        Some(crs) => SourceCrs::Known(crs),
+        None => match companion(path, "prj") {
+            Some(prj) => {
+                let wkt = small_text(&prj)?;
+                SourceCrs::Known(Crs::from_wkt(&wkt).map_err(|why| {
+                    file_error(
+                        FormatErrorKind::InvalidOption,
+                        path,
+                        format!("{}: {why}", file_name(&prj)),
+                    )
+                })?)
+            }
+            None => SourceCrs::Assumed { hint: NO_PRJ_HINT },
+        },
+    })
+}
+
+/// The shapes of a shapefile whose .dbf is missing, each a feature without properties.
+fn read_shapes_only(path: &Path, source_crs: Option<Crs>) -> FormatResult<ChunkReceiver> {
+    let crs = source_crs_of(path, source_crs)?;
+    let mut reader = ShapeReader::from_path(path).map_err(|e| {
+        file_error(
+            FormatErrorKind::Syntax,
+            path,
+            format!("unreadable shapefile: {e}"),
+        )
+    })?;
+    let path_buf = path.to_path_buf();
+    Ok(spawn_producer("geoconsole-shp", move |chunks| {
+        for (index, shape) in reader.iter_shapes().enumerate() {
+            let location = Location::Feature(index as u64);
+            let shape = match shape {
+                Ok(shape) => shape,
+                Err(e) => {
+                    chunks.push(Err(FormatError::new(
+                        FormatErrorKind::Syntax,
+                        &path_buf,
+                        location,
+                        format!("unreadable record (truncated .shp?): {e}"),
+                    )));
+                    return;
+                }
+            };
+            let item = geometry(shape)
+                .map_err(|why| {
+                    FormatError::new(FormatErrorKind::InvalidFeature, &path_buf, location, why)
+                })
+                .and_then(|geometry| {
+                    record::feature(&path_buf, location, geometry, &crs, Properties::new(), None)
+                });
+            if !chunks.push(item) {
+                return;
+            }
+        }
+    }))
+}
+
+/// The header's file length (in 16-bit words) must match the file: a truncated .shp is refused before its
+/// records are trusted. A longer one is read as far as its header (and .shx) say, as GDAL reads it, and the
+/// bytes beyond are a warning.
+fn check_length(path: &Path, notes: &ReadNotes) -> FormatResult<()> {
     let actual = fs::metadata(path)
         .map_err(|e| FormatError::io(path, &e))?
         .len();
@@ -162,6 +211,15 @@ fn check_length(path: &Path) -> FormatResult<()> {
     }
     let words = i32::from_be_bytes([head[24], head[25], head[26], head[27]]);
     let declared = i64::from(words) * 2;
+    if declared >= 100 && declared < actual as i64 {
+        notes.warn(format!(
+            "{}: the header says the file is {declared} bytes but it is {actual}; the records the header \
+             covers were read and the {} bytes beyond were ignored (the file may be damaged)",
+            file_name(path),
+            actual as i64 - declared
+        ));
+        return Ok(());
+    }
     if declared != actual as i64 {
         return Err(file_error(
             FormatErrorKind::Syntax,
@@ -226,10 +284,60 @@ fn check_counts(shp: &Path, dbf: &Path) -> FormatResult<()> {
 }
 
 fn geometry(shape: Shape) -> Result<Option<Geometry<f64>>, String> {
-    if matches!(shape, Shape::NullShape) {
-        return Ok(None);
+    match shape {
+        // A null shape is an unlocated feature.
+        Shape::NullShape => Ok(None),
+        Shape::Multipatch(patch) => multipatch(&patch).map(Some),
+        shape => Geometry::<f64>::try_from(shape)
+            .map(Some)
+            .map_err(|e| format!("unusable shape: {e}")),
     }
-    Geometry::<f64>::try_from(shape)
-        .map(Some)
-        .map_err(|e| format!("unusable shape: {e}"))
+}
+
+/// A MultiPatch as GDAL reads it (`OGRCreateFromMultiPatch`): each triangle of a strip or a fan becomes a
+/// triangular polygon, an outer (or first) ring starts a polygon and the inner rings after it are its holes;
+/// heights are dropped, as for every shape.
+fn multipatch(multipatch: &Multipatch) -> Result<Geometry<f64>, String> {
+    let xy = |p: &shapefile::PointZ| Coord { x: p.x, y: p.y };
+    let triangle = |a: Coord<f64>, b: Coord<f64>, c: Coord<f64>| {
+        Polygon::new(LineString(vec![a, b, c, a]), Vec::new())
+    };
+    let mut polygons: Vec<Polygon<f64>> = Vec::new();
+    // The rings of the polygon being built: exterior first.
+    let mut rings: Vec<LineString<f64>> = Vec::new();
+    let close = |rings: &mut Vec<LineString<f64>>, polygons: &mut Vec<Polygon<f64>>| {
+        let mut taken = std::mem::take(rings).into_iter();
+        if let Some(exterior) = taken.next() {
+            polygons.push(Polygon::new(exterior, taken.collect()));
+        }
+    };
+    for patch in multipatch.patches() {
+        let points: Vec<Coord<f64>> = patch.points().iter().map(xy).collect();
+        match patch {
+            Patch::TriangleStrip(_) => {
+                close(&mut rings, &mut polygons);
+                polygons.extend(points.windows(3).map(|t| triangle(t[0], t[1], t[2])));
+            }
+            Patch::TriangleFan(_) => {
+                close(&mut rings, &mut polygons);
+                if let Some((&first, rest)) = points.split_first() {
+                    polygons.extend(rest.windows(2).map(|t| triangle(first, t[0], t[1])));
+                }
+            }
+            Patch::OuterRing(_) | Patch::FirstRing(_) => {
+                close(&mut rings, &mut polygons);
+                rings.push(LineString(points));
+            }
+            Patch::InnerRing(_) | Patch::Ring(_) => {
+                if rings.is_empty() {
+                    return Err(
+                        "unusable MultiPatch: an inner ring comes before any outer ring".into(),
+                    );
+                }
+                rings.push(LineString(points));
+            }
+        }
+    }
+    close(&mut rings, &mut polygons);
+    Ok(Geometry::MultiPolygon(MultiPolygon(polygons)))
 }

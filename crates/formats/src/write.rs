@@ -95,11 +95,15 @@ pub(crate) fn write_feature_json(feature: &Feature, out: &mut String) -> io::Res
         out.push_str(&Value::String(id.0.clone()).to_string());
     }
     let z = match (&feature.geometry, feature.properties.get(Z_PROPERTY)) {
-        (Geometry::Point(_), Some(Value::Number(z))) => z.as_f64(),
+        (Some(Geometry::Point(_)), Some(Value::Number(z))) => z.as_f64(),
         _ => None,
     };
     out.push_str(",\"geometry\":");
-    write_geometry(&feature.geometry, z, out);
+    match &feature.geometry {
+        Some(geometry) => write_geometry(geometry, z, out),
+        // RFC 7946 §3.2: an unlocated feature.
+        None => out.push_str("null"),
+    }
     out.push_str(",\"properties\":");
     let properties = if z.is_some() {
         let mut without_z = feature.properties.clone();

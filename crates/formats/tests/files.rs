@@ -51,19 +51,16 @@ fn kml_placemarks_carry_folders_times_and_extended_data() {
         json!({"name": "Depot 1", "description": "Main", "folder": "Depots & yards/North",
                "timestamp": "2024-05-01T10:00:00Z", "capacity": "40"})
     );
-    assert!(matches!(depot.geometry, Geometry::Point(_)));
+    assert!(matches!(depot.geometry, Some(Geometry::Point(_))));
     let yard = &items[1].as_ref().expect("yard").feature;
     assert_eq!(yard.properties["folder"], "Depots & yards");
     assert_eq!(yard.properties["begin"], "2024-05-01");
     assert_eq!(yard.properties["kind"], "rail");
-    assert!(matches!(yard.geometry, Geometry::MultiPolygon(ref m) if m.0.len() == 2));
-    let note = items[2].as_ref().expect_err("no geometry");
-    assert!(note.is_recoverable());
-    assert!(
-        note.to_string()
-            .contains("placemark 'Note only' has no geometry"),
-        "{note}"
-    );
+    assert!(matches!(yard.geometry, Some(Geometry::MultiPolygon(ref m)) if m.0.len() == 2));
+    // A placemark with only a description is a feature without a location, as GDAL keeps it.
+    let note = &items[2].as_ref().expect("note").feature;
+    assert_eq!(note.geometry, None);
+    assert_eq!(note.properties["description"], "no place");
 }
 
 #[test]
@@ -171,7 +168,8 @@ fn archives_are_opened_within_their_caps() {
     );
     let (format, stream) = open_reader(&kmz, &ReadOptions::default()).expect("kmz");
     assert_eq!(format, Format::Kml);
-    assert_eq!(stream.filter(Result::is_ok).count(), 2);
+    // The two placemarks with a place and the note without one.
+    assert_eq!(stream.filter(Result::is_ok).count(), 3);
 
     // A small file that inflates to 50 MB, against a 1 MB cap: refused while inflating, nothing kept.
     let bomb = dir.path().join("bomb.zip");
@@ -236,8 +234,9 @@ fn flatgeobuf_bbox_reads_use_the_index_and_agree_with_a_full_read() {
         for y in -40..40 {
             let feature = Feature {
                 id: None,
-                geometry: geoconsole_model::geo_types::Point::new(f64::from(x), f64::from(y))
-                    .into(),
+                geometry: Some(
+                    geoconsole_model::geo_types::Point::new(f64::from(x), f64::from(y)).into(),
+                ),
                 time: None,
                 properties: serde_json::Map::new(),
             };
@@ -255,7 +254,13 @@ fn flatgeobuf_bbox_reads_use_the_index_and_agree_with_a_full_read() {
     let (_, all) = open_reader(&path, &ReadOptions::default()).expect("open");
     let inside = all
         .filter_map(Result::ok)
-        .filter(|f| Bbox::of_geometry(&f.feature.geometry).is_some_and(|b| b.intersects(&bbox)))
+        .filter(|f| {
+            f.feature
+                .geometry
+                .as_ref()
+                .and_then(Bbox::of_geometry)
+                .is_some_and(|b| b.intersects(&bbox))
+        })
         .count();
     assert_eq!(inside, 21 * 11);
 }

@@ -107,7 +107,7 @@ fn a_legacy_projected_crs_is_reprojected_an_unusable_one_refused_and_wgs84_names
         "[1113194.9079327357,2273030.926987689]",
     );
     let point = match &mercator[0].as_ref().expect("reprojected").feature.geometry {
-        geoconsole_model::geo_types::Geometry::Point(p) => p.0,
+        Some(geoconsole_model::geo_types::Geometry::Point(p)) => p.0,
         other => panic!("{other:?}"),
     };
     assert!(

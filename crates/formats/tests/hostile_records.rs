@@ -154,7 +154,7 @@ fn a_flatgeobuf_feature_or_index_that_lies_about_sizes_is_refused_before_allocat
         writer
             .write_feature(&Feature {
                 id: None,
-                geometry: geoconsole_model::geo_types::Point::new(f64::from(x), 1.0).into(),
+                geometry: Some(geoconsole_model::geo_types::Point::new(f64::from(x), 1.0).into()),
                 time: None,
                 properties: serde_json::Map::new(),
             })

@@ -99,7 +99,11 @@ pub fn query(conn: &Connection, entry: &Entry, query: &FeatureQuery) -> StoreRes
         last_fid = Some(fid);
         // The R-tree stores 32-bit floats rounded outward; the exact bbox test keeps edges honest.
         if let Some(bbox) = &query.bbox
-            && !Bbox::of_geometry(&feature.geometry).is_some_and(|b| b.intersects(bbox))
+            && !feature
+                .geometry
+                .as_ref()
+                .and_then(Bbox::of_geometry)
+                .is_some_and(|b| b.intersects(bbox))
         {
             continue;
         }
@@ -149,8 +153,16 @@ pub fn feature_from_row(entry: &Entry, row: &Row<'_>) -> StoreResult<(i64, Featu
         other => return Err(corrupt(format!("fid is {other:?}"))),
     };
     let geometry = match get(1)? {
-        ValueRef::Blob(b) => blob::decode(b).map_err(|e| corrupt(format!("feature {fid}: {e}")))?,
-        _ => return Err(corrupt(format!("feature {fid} has no geometry"))),
+        ValueRef::Blob(b) => {
+            Some(blob::decode(b).map_err(|e| corrupt(format!("feature {fid}: {e}")))?)
+        }
+        // An unlocated feature.
+        ValueRef::Null => None,
+        other => {
+            return Err(corrupt(format!(
+                "feature {fid}: geometry is {other:?}, not a blob"
+            )));
+        }
     };
     let id = match get(2)? {
         ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),

@@ -69,8 +69,16 @@ fn index_row(id: &DatasetId, row: &rusqlite::Row<'_>) -> StoreResult<IndexRow> {
         other => return Err(corrupt(format!("fid is {other:?}"))),
     };
     let geometry = match get(1)? {
-        ValueRef::Blob(b) => blob::decode(b).map_err(|e| corrupt(format!("feature {key}: {e}")))?,
-        _ => return Err(corrupt(format!("feature {key} has no geometry"))),
+        ValueRef::Blob(b) => {
+            Some(blob::decode(b).map_err(|e| corrupt(format!("feature {key}: {e}")))?)
+        }
+        // An unlocated feature.
+        ValueRef::Null => None,
+        other => {
+            return Err(corrupt(format!(
+                "feature {key}: geometry is {other:?}, not a blob"
+            )));
+        }
     };
     let time_at = |i: usize| -> StoreResult<Option<DateTime<Utc>>> {
         match get(i)? {

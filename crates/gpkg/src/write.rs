@@ -365,14 +365,19 @@ impl WriteState {
             .iter()
             .enumerate()
             .map(|(position, feature)| {
-                let bbox = Bbox::of_geometry(&feature.geometry).ok_or_else(|| {
+                // An unlocated feature is stored with a NULL geometry (GeoPackage 1.3 §2.1.6), which the
+                // R-tree triggers and the bulk loader pass by.
+                let Some(geometry) = &feature.geometry else {
+                    return Ok((None, None));
+                };
+                let bbox = Bbox::of_geometry(geometry).ok_or_else(|| {
                     StoreError::new(StoreErrorKind::Invalid, "feature has an empty geometry")
                         .at_position(position)
                 })?;
-                let blob = blob::encode(&feature.geometry, &bbox).map_err(|why| {
+                let blob = blob::encode(geometry, &bbox).map_err(|why| {
                     StoreError::new(StoreErrorKind::Invalid, why).at_position(position)
                 })?;
-                Ok((bbox, blob))
+                Ok((Some(bbox), Some(blob)))
             })
             .collect::<StoreResult<Vec<_>>>()?;
         let path = self.path.clone();
@@ -401,7 +406,7 @@ impl WriteState {
                 for (offset, position) in (start..end).enumerate() {
                     let row = Row::new(
                         self.next_fid + offset as i64,
-                        &encoded[position].1,
+                        encoded[position].1.as_deref(),
                         &features[position],
                     );
                     bound = bound.and_then(|()| {
@@ -415,8 +420,7 @@ impl WriteState {
                 match bound.and_then(|()| statement.raw_execute()) {
                     Ok(_) => {
                         for position in start..end {
-                            self.stats
-                                .observe(&features[position], Some(encoded[position].0));
+                            self.stats.observe(&features[position], encoded[position].0);
                         }
                         self.next_fid += ROWS_PER_INSERT as i64;
                         start = end;
@@ -429,14 +433,14 @@ impl WriteState {
             }
             for position in start..end {
                 let (feature, (bbox, blob)) = (&features[position], &encoded[position]);
-                let row = Row::new(self.next_fid, blob, feature);
+                let row = Row::new(self.next_fid, blob.as_deref(), feature);
                 if let Some(statement) = update.as_mut() {
                     let updated = row
                         .bind(statement, &columns, 0)
                         .and_then(|()| statement.raw_execute())
                         .map_err(wrap)?;
                     if updated > 0 {
-                        self.stats.observe(feature, Some(*bbox));
+                        self.stats.observe(feature, *bbox);
                         continue;
                     }
                 }
@@ -446,7 +450,7 @@ impl WriteState {
                 {
                     Ok(_) => {
                         self.next_fid += 1;
-                        self.stats.observe(feature, Some(*bbox));
+                        self.stats.observe(feature, *bbox);
                     }
                     Err(e) if is_duplicate_id(&e) => {
                         let reason = format!("duplicate feature id '{}'", row.feature_id);
@@ -601,14 +605,15 @@ const FIXED_PARAMETERS: usize = 5;
 /// the insert and update statements: fid, geometry, feature id, time start, time end, then the columns.
 struct Row<'a> {
     fid: i64,
-    blob: &'a [u8],
+    /// `None` for an unlocated feature: a NULL geometry.
+    blob: Option<&'a [u8]>,
     /// The feature's own id, or its fid when it came without one.
     feature_id: std::borrow::Cow<'a, str>,
     feature: &'a Feature,
 }
 
 impl<'a> Row<'a> {
-    fn new(fid: i64, blob: &'a [u8], feature: &'a Feature) -> Self {
+    fn new(fid: i64, blob: Option<&'a [u8]>, feature: &'a Feature) -> Self {
         let feature_id = feature
             .id
             .as_ref()

@@ -38,7 +38,7 @@ fn features(n: usize, prefix: &str) -> Vec<Feature> {
             };
             Feature {
                 id: Some(FeatureId(format!("{prefix}{i}"))),
-                geometry,
+                geometry: Some(geometry),
                 time: None,
                 properties: Properties::new(),
             }
@@ -68,7 +68,12 @@ async fn count_in(store: &GpkgStore, bbox: &str) -> usize {
 fn brute_force(all: &[Feature], bbox: &str) -> usize {
     let bbox = Bbox::parse(bbox).expect("bbox");
     all.iter()
-        .filter(|f| Bbox::of_geometry(&f.geometry).is_some_and(|b| b.intersects(&bbox)))
+        .filter(|f| {
+            f.geometry
+                .as_ref()
+                .and_then(Bbox::of_geometry)
+                .is_some_and(|b| b.intersects(&bbox))
+        })
         .count()
 }
 
@@ -109,7 +114,7 @@ async fn bulk_loaded_rtree_passes_rtreecheck_and_matches_a_scan() {
     writer.commit().await.expect("commit");
     all.extend(more);
     let mut moved = all[5].clone();
-    moved.geometry = Point::new(12.5, 47.5).into();
+    moved.geometry = Some(Point::new(12.5, 47.5).into());
     let mut writer = store
         .begin_write(request(WriteMode::Upsert))
         .await

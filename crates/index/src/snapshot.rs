@@ -92,12 +92,14 @@ impl Keys {
 
 #[derive(Debug)]
 enum Shapes {
-    /// Every feature is a point: coordinates by slot, and the tree over them.
+    /// Every feature is a point: coordinates by slot (NaN for an unlocated feature), and the tree over the
+    /// located ones.
     Points {
         xy: Vec<[f64; 2]>,
         tree: RTree<PointEntry, WideNodes>,
     },
-    /// Lines, polygons or a mix: whole geometries and their envelopes by slot.
+    /// Lines, polygons or a mix: whole geometries and their envelopes by slot (an unlocated feature holds an
+    /// empty collection and a NaN envelope, and is not in the tree).
     Mixed {
         geometries: Vec<Geometry<f64>>,
         envelopes: Vec<[f64; 4]>,
@@ -159,6 +161,13 @@ pub struct SnapshotBuilder {
     geometries: Option<Vec<Geometry<f64>>>,
 }
 
+/// The coordinates an unlocated feature holds among points: no box contains them, no tree holds them.
+const UNLOCATED: [f64; 2] = [f64::NAN, f64::NAN];
+
+fn unlocated_geometry() -> Geometry<f64> {
+    Geometry::GeometryCollection(geoconsole_model::geo_types::GeometryCollection(Vec::new()))
+}
+
 impl SnapshotBuilder {
     pub fn with_capacity(rows: usize) -> Self {
         Self {
@@ -169,11 +178,12 @@ impl SnapshotBuilder {
         }
     }
 
-    /// Adds one feature. Keys must ascend; a key out of order is a bug in the store and is refused.
+    /// Adds one feature. Keys must ascend; a key out of order is a bug in the store and is refused. An
+    /// unlocated feature (`None`) keeps its slot, so listings and time filters see it, but no box selects it.
     pub fn push(
         &mut self,
         key: i64,
-        geometry: Geometry<f64>,
+        geometry: Option<Geometry<f64>>,
         time: Option<TimeSpan>,
     ) -> Result<(), String> {
         if self.keys.last().is_some_and(|last| *last >= key) {
@@ -191,17 +201,24 @@ impl SnapshotBuilder {
             }
         }));
         match (&mut self.geometries, geometry) {
-            (None, Geometry::Point(p)) => self.xy.push([p.x(), p.y()]),
-            (None, other) => {
+            (None, Some(Geometry::Point(p))) => self.xy.push([p.x(), p.y()]),
+            (None, None) => self.xy.push(UNLOCATED),
+            (None, Some(other)) => {
                 let mut all: Vec<Geometry<f64>> = self
                     .xy
                     .drain(..)
-                    .map(|[x, y]| Geometry::Point(Point::new(x, y)))
+                    .map(|[x, y]| {
+                        if x.is_nan() {
+                            unlocated_geometry()
+                        } else {
+                            Geometry::Point(Point::new(x, y))
+                        }
+                    })
                     .collect();
                 all.push(other);
                 self.geometries = Some(all);
             }
-            (Some(all), geometry) => all.push(geometry),
+            (Some(all), geometry) => all.push(geometry.unwrap_or_else(unlocated_geometry)),
         }
         Ok(())
     }
@@ -223,6 +240,7 @@ impl SnapshotBuilder {
                     .xy
                     .iter()
                     .enumerate()
+                    .filter(|(_, xy)| !xy[0].is_nan())
                     .map(|(slot, xy)| PointEntry::new(*xy, slot as u32))
                     .collect();
                 Shapes::Points {
@@ -296,14 +314,24 @@ impl Snapshot {
         matches!(self.shapes, Shapes::Points { .. })
     }
 
-    pub fn shape(&self, slot: u32) -> Shape<'_> {
+    /// The feature's shape; `None` for an unlocated feature (no geometry in its source).
+    pub fn shape(&self, slot: u32) -> Option<Shape<'_>> {
         match &self.shapes {
-            Shapes::Points { xy, .. } => Shape::Point(xy[slot as usize]),
-            Shapes::Mixed { geometries, .. } => Shape::Geometry(&geometries[slot as usize]),
+            Shapes::Points { xy, .. } => {
+                let xy = xy[slot as usize];
+                (!xy[0].is_nan()).then_some(Shape::Point(xy))
+            }
+            Shapes::Mixed {
+                geometries,
+                envelopes,
+                ..
+            } => (!envelopes[slot as usize][0].is_nan())
+                .then(|| Shape::Geometry(&geometries[slot as usize])),
         }
     }
 
-    /// `[west, south, east, north]` of a feature's shape.
+    /// `[west, south, east, north]` of a feature's shape; NaN for an unlocated feature, which no box
+    /// comparison matches.
     pub fn envelope(&self, slot: u32) -> [f64; 4] {
         match &self.shapes {
             Shapes::Points { xy, .. } => {
@@ -698,7 +726,10 @@ mod tests {
                 let time = (x >= 0).then(|| day(1 + (y + 90) as u32 % 28));
                 b.push(
                     key,
-                    Geometry::Point(Point::new(f64::from(x) + 0.5, f64::from(y) + 0.5)),
+                    Some(Geometry::Point(Point::new(
+                        f64::from(x) + 0.5,
+                        f64::from(y) + 0.5,
+                    ))),
                     time,
                 )
                 .unwrap();
@@ -734,7 +765,7 @@ mod tests {
 
         let mut b = SnapshotBuilder::default();
         let span = TimeSpan::interval(day(2).start, day(4).start).unwrap();
-        b.push(1, Geometry::Point(Point::new(0.0, 0.0)), Some(span))
+        b.push(1, Some(Geometry::Point(Point::new(0.0, 0.0))), Some(span))
             .unwrap();
         let one = b.finish(dataset(Bbox::new(0.0, 0.0, 0.0, 0.0).unwrap()));
         assert_eq!(
@@ -819,20 +850,23 @@ mod tests {
     #[test]
     fn keys_must_ascend_and_mixed_shapes_keep_geometries() {
         let mut b = SnapshotBuilder::default();
-        b.push(1, Geometry::Point(Point::new(1.0, 1.0)), None)
+        b.push(1, Some(Geometry::Point(Point::new(1.0, 1.0))), None)
             .unwrap();
         let line = Geometry::LineString(LineString::from(vec![(0.0, 0.0), (5.0, 5.0)]));
-        b.push(2, line.clone(), None).unwrap();
-        assert!(b.push(2, line.clone(), None).is_err());
+        b.push(2, Some(line.clone()), None).unwrap();
+        assert!(b.push(2, Some(line.clone()), None).is_err());
         let poly = Geometry::Polygon(Polygon::new(
             LineString::from(vec![(10.0, 10.0), (11.0, 10.0), (11.0, 11.0), (10.0, 10.0)]),
             vec![],
         ));
-        b.push(7, poly, Some(day(2))).unwrap();
+        b.push(7, Some(poly), Some(day(2))).unwrap();
         let s = b.finish(dataset(Bbox::new(0.0, 0.0, 11.0, 11.0).unwrap()));
         assert!(!s.is_points());
-        assert_eq!(s.shape(1).to_geometry(), line);
-        assert!(matches!(s.shape(0).to_geometry(), Geometry::Point(_)));
+        assert_eq!(s.shape(1).unwrap().to_geometry(), line);
+        assert!(matches!(
+            s.shape(0).unwrap().to_geometry(),
+            Geometry::Point(_)
+        ));
         let mut out = Vec::new();
         s.slots_in(&[Bbox::new(4.0, 4.0, 4.5, 4.5).unwrap()], &mut out);
         assert_eq!(out, vec![1]);
@@ -841,6 +875,58 @@ mod tests {
         assert_eq!(s.slot_after(2), 2);
         assert_eq!(s.slot_after(0), 0);
         assert_eq!(s.slot_after(99), 3);
+    }
+
+    #[test]
+    fn unlocated_features_keep_their_slot_but_no_box_selects_them() {
+        for mixed in [false, true] {
+            let mut b = SnapshotBuilder::default();
+            b.push(1, Some(Geometry::Point(Point::new(1.0, 1.0))), None)
+                .unwrap();
+            b.push(2, None, Some(day(3))).unwrap();
+            if mixed {
+                let line = Geometry::LineString(LineString::from(vec![(0.0, 0.0), (5.0, 5.0)]));
+                b.push(3, Some(line), None).unwrap();
+            }
+            b.push(4, None, None).unwrap();
+            let s = b.finish(dataset(Bbox::new(0.0, 0.0, 5.0, 5.0).unwrap()));
+            assert_eq!(s.is_points(), !mixed);
+            assert_eq!(s.len(), if mixed { 4 } else { 3 });
+            assert!(s.shape(0).is_some());
+            assert!(s.shape(1).is_none());
+            let last = s.len() as u32 - 1;
+            assert!(s.shape(last).is_none());
+            let everywhere = Selection {
+                bbox: Some(Bbox::new(-180.0, -90.0, 180.0, 90.0).unwrap()),
+                time: None,
+            };
+            let mut selected = Vec::new();
+            s.for_each_selected(&everywhere, Walk::After(None), |slot| {
+                selected.push(slot);
+                ControlFlow::Continue(())
+            });
+            assert!(!selected.contains(&1) && !selected.contains(&last));
+            assert_eq!(
+                s.count(&everywhere, usize::MAX),
+                Some(if mixed { 2 } else { 1 })
+            );
+            let mut boxed = Vec::new();
+            s.slots_in(
+                &[Bbox::new(-180.0, -90.0, 180.0, 90.0).unwrap()],
+                &mut boxed,
+            );
+            assert!(!boxed.contains(&1) && !boxed.contains(&last));
+            // No selection lists them all; a time selection still finds the unlocated one with a time.
+            assert_eq!(
+                s.count(&Selection::default(), usize::MAX),
+                Some(s.len() as u64)
+            );
+            let in_time = Selection {
+                bbox: None,
+                time: Some(TimeRange::default()),
+            };
+            assert_eq!(s.count(&in_time, usize::MAX), Some(1));
+        }
     }
 
     #[test]

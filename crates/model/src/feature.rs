@@ -37,7 +37,28 @@ impl From<&str> for FeatureId {
 pub struct Feature {
     /// `None` until the source or the store gives one.
     pub id: Option<FeatureId>,
-    pub geometry: Geometry<f64>,
+    /// `None` for an unlocated feature: a null or empty geometry in the source (RFC 7946 allows
+    /// `"geometry": null`; shapefiles have null shapes, KML placemarks may hold only a description). Such
+    /// a feature is kept, listed and exported, as GDAL keeps it, but it has no place: spatial indexes,
+    /// tiles, extents and analytics pass it by, and a spatial predicate on it is unknown.
+    pub geometry: Option<Geometry<f64>>,
     pub time: Option<TimeSpan>,
     pub properties: Properties,
+}
+
+impl Feature {
+    /// A located feature with no id, time or properties yet.
+    pub fn located(geometry: Geometry<f64>) -> Self {
+        Self {
+            id: None,
+            geometry: Some(geometry),
+            time: None,
+            properties: Properties::new(),
+        }
+    }
+
+    /// Whether the feature has a place.
+    pub fn is_located(&self) -> bool {
+        self.geometry.is_some()
+    }
 }

@@ -129,6 +129,36 @@ pub fn validate_geometry(geometry: &Geometry<f64>) -> ModelResult<()> {
     Ok(())
 }
 
+/// Whether a geometry holds no position at all (`POLYGON EMPTY`, a collection of empties, a multipoint of
+/// none): readers keep such a feature unlocated, as GDAL keeps it with an empty geometry, instead of refusing
+/// it. A geometry with some positions but an empty part is not empty, and `validate_geometry` refuses it.
+pub fn is_empty_geometry(geometry: &Geometry<f64>) -> bool {
+    let mut pending = vec![geometry];
+    while let Some(g) = pending.pop() {
+        let empty = match g {
+            Geometry::Point(_) | Geometry::Line(_) | Geometry::Rect(_) | Geometry::Triangle(_) => {
+                false
+            }
+            Geometry::LineString(ls) => ls.0.is_empty(),
+            Geometry::Polygon(p) => p.exterior().0.is_empty() && p.interiors().is_empty(),
+            Geometry::MultiPoint(mp) => mp.0.is_empty(),
+            Geometry::MultiLineString(ml) => ml.0.iter().all(|l| l.0.is_empty()),
+            Geometry::MultiPolygon(mp) => {
+                mp.0.iter()
+                    .all(|p| p.exterior().0.is_empty() && p.interiors().is_empty())
+            }
+            Geometry::GeometryCollection(gc) => {
+                pending.extend(gc.0.iter());
+                true
+            }
+        };
+        if !empty {
+            return false;
+        }
+    }
+    true
+}
+
 /// Everything but a collection.
 fn validate_simple(geometry: &Geometry<f64>) -> ModelResult<()> {
     match geometry {

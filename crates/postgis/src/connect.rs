@@ -180,11 +180,18 @@ fn redact(url: &str) -> String {
 }
 
 /// The migrations, in order. Each runs once, in its own transaction, recorded in `gc_migrations`.
-const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "catalog, alerting, feeds and access tables",
-    include_str!("../migrations/0001_core.sql"),
-)];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "catalog, alerting, feeds and access tables",
+        include_str!("../migrations/0001_core.sql"),
+    ),
+    (
+        2,
+        "unlocated features: dataset geometries may be NULL",
+        include_str!("../migrations/0002_nullable_geometry.sql"),
+    ),
+];
 
 /// Applies the migrations this build knows that the database has not seen. Several instances starting
 /// together take turns on a transaction-level advisory lock, so each migration runs exactly once.

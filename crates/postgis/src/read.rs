@@ -26,12 +26,13 @@ pub fn encode_geometry(geometry: &Geometry<f64>) -> Result<Vec<u8>, String> {
 }
 
 /// Reads `ST_AsBinary(geom)`. Other tools (QGIS, ogr2ogr) write into the console's tables too, so what
-/// comes back may be curved, empty or nested deep: the bounded decoder of `formats::wkb` reads it.
-pub fn decode_geometry(bytes: &[u8]) -> Result<Geometry<f64>, String> {
-    wkb::decode(bytes)
-        .map_err(|e| format!("unreadable geometry: {e}"))?
-        // Refused until empties are kept as null geometries.
-        .ok_or_else(|| "empty geometry".to_string())
+/// comes back may be curved, empty or nested deep: the bounded decoder of `formats::wkb` reads it. A NULL or
+/// empty geometry is an unlocated feature (`None`).
+pub fn decode_geometry(bytes: Option<&[u8]>) -> Result<Option<Geometry<f64>>, String> {
+    match bytes {
+        None => Ok(None),
+        Some(bytes) => wkb::decode(bytes).map_err(|e| format!("unreadable geometry: {e}")),
+    }
 }
 
 fn corrupt(dataset: &Dataset, why: impl std::fmt::Display) -> StoreError {
@@ -75,7 +76,7 @@ fn typed_properties(dataset: &Dataset, stored: Value) -> Properties {
 
 pub fn feature_from_row(dataset: &Dataset, row: &Row) -> StoreResult<(i64, Feature)> {
     let key: i64 = row.get(0);
-    let wkb: &[u8] = row.get(2);
+    let wkb: Option<&[u8]> = row.get(2);
     let geometry =
         decode_geometry(wkb).map_err(|e| corrupt(dataset, format!("feature {key}: {e}")))?;
     Ok((
@@ -191,7 +192,11 @@ pub async fn query(
         last_key = Some(key);
         // The GiST index compares single-precision boxes rounded outward; the exact test keeps edges honest.
         if let Some(bbox) = &query.bbox
-            && !Bbox::of_geometry(&feature.geometry).is_some_and(|b| b.intersects(bbox))
+            && !feature
+                .geometry
+                .as_ref()
+                .and_then(Bbox::of_geometry)
+                .is_some_and(|b| b.intersects(bbox))
         {
             continue;
         }
@@ -250,7 +255,7 @@ pub const BATCH_ROWS: usize = 16_384;
 /// The index columns of one row.
 pub fn index_row(dataset: &Dataset, row: &Row) -> StoreResult<IndexRow> {
     let key: i64 = row.get(0);
-    let wkb: &[u8] = row.get(1);
+    let wkb: Option<&[u8]> = row.get(1);
     Ok(IndexRow {
         key,
         geometry: decode_geometry(wkb)
@@ -394,7 +399,7 @@ mod tests {
             deep.extend(header(7));
             deep.extend_from_slice(&1u32.to_le_bytes());
         }
-        let err = decode_geometry(&deep).unwrap_err();
+        let err = decode_geometry(Some(&deep)).unwrap_err();
         assert!(err.contains("nest 20000 levels deep"), "{err}");
         // EWKB with an SRID, as `ST_AsEWKB` gives it, and a curve, as QGIS may store one.
         let mut point = header(0x2000_0001);
@@ -402,9 +407,9 @@ mod tests {
         point.extend_from_slice(&2.5f64.to_le_bytes());
         point.extend_from_slice(&1.5f64.to_le_bytes());
         assert_eq!(
-            decode_geometry(&point),
-            Ok(Geometry::Point(geoconsole_model::geo_types::Point::new(
-                2.5, 1.5
+            decode_geometry(Some(&point)),
+            Ok(Some(Geometry::Point(
+                geoconsole_model::geo_types::Point::new(2.5, 1.5)
             )))
         );
         let mut arc = header(8);
@@ -412,9 +417,13 @@ mod tests {
         for v in [-1.0f64, 0.0, 0.0, 1.0, 1.0, 0.0] {
             arc.extend_from_slice(&v.to_le_bytes());
         }
-        assert!(matches!(decode_geometry(&arc), Ok(Geometry::LineString(l)) if l.0.len() == 65));
+        assert!(
+            matches!(decode_geometry(Some(&arc)), Ok(Some(Geometry::LineString(l))) if l.0.len() == 65)
+        );
+        // An empty geometry, like a NULL, is an unlocated feature.
         let mut empty = header(7);
         empty.extend_from_slice(&0u32.to_le_bytes());
-        assert_eq!(decode_geometry(&empty), Err("empty geometry".to_string()));
+        assert_eq!(decode_geometry(Some(&empty)), Ok(None));
+        assert_eq!(decode_geometry(None), Ok(None));
     }
 }

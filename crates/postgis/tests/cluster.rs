@@ -30,7 +30,7 @@ fn request(name: &str) -> WriteRequest {
 fn feature(id: &str) -> Feature {
     Feature {
         id: Some(FeatureId(id.into())),
-        geometry: Point::new(1.0, 2.0).into(),
+        geometry: Some(Point::new(1.0, 2.0).into()),
         time: None,
         properties: Properties::new(),
     }

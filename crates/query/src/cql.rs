@@ -524,7 +524,7 @@ mod tests {
         };
         Feature {
             id: Some(FeatureId(format!("q{day}"))),
-            geometry: Geometry::Point(Point::new(lon, lat)),
+            geometry: Some(Geometry::Point(Point::new(lon, lat))),
             time: Some(TimeSpan::instant(
                 Utc.with_ymd_and_hms(2024, 5, day, 6, 0, 0).unwrap(),
             )),
@@ -571,6 +571,23 @@ mod tests {
         for f in no {
             assert!(!text(f).matches(&q), "{f} should not match");
         }
+    }
+
+    #[test]
+    fn spatial_predicates_on_an_unlocated_feature_are_unknown() {
+        let mut q = quake(5.6, "somewhere", 85.3, 27.3, 3);
+        q.geometry = None;
+        for f in [
+            "S_INTERSECTS(geometry, POLYGON((80 20, 90 20, 90 30, 80 30, 80 20)))",
+            "NOT S_INTERSECTS(geometry, POLYGON((80 20, 90 20, 90 30, 80 30, 80 20)))",
+            "S_DWITHIN(geometry, POINT(85.3 27.4), 12, kilometers)",
+            "NOT S_DISJOINT(geometry, BBOX(80, 20, 90, 30))",
+        ] {
+            assert_eq!(text(f).eval(&q), None, "{f}");
+            assert!(!text(f).matches(&q), "{f}");
+        }
+        // Unknown OR true is true: the rest of the filter still speaks.
+        assert!(text("S_INTERSECTS(geometry, BBOX(80, 20, 90, 30)) OR mag > 5").matches(&q));
     }
 
     #[test]

@@ -122,7 +122,8 @@ pub enum Operand {
 pub trait Subject {
     fn property(&self, name: &str) -> Option<&Value>;
     fn id(&self) -> Option<&str>;
-    fn geometry(&self) -> Geometry<f64>;
+    /// `None` for an unlocated feature, on which every spatial predicate is unknown.
+    fn geometry(&self) -> Option<Geometry<f64>>;
     fn time(&self) -> Option<TimeSpan>;
 }
 
@@ -133,7 +134,7 @@ impl Subject for geoconsole_model::Feature {
     fn id(&self) -> Option<&str> {
         self.id.as_ref().map(|i| i.as_str())
     }
-    fn geometry(&self) -> Geometry<f64> {
+    fn geometry(&self) -> Option<Geometry<f64>> {
         self.geometry.clone()
     }
     fn time(&self) -> Option<TimeSpan> {
@@ -236,7 +237,7 @@ impl Filter {
         }
     }
 
-    fn eval(&self, s: &dyn Subject) -> Option<bool> {
+    pub(crate) fn eval(&self, s: &dyn Subject) -> Option<bool> {
         match self {
             Filter::Bool(b) => Some(*b),
             Filter::And(all) => {
@@ -313,9 +314,11 @@ impl Filter {
                 Operand::Id => s.id().is_none(),
                 _ => false,
             }),
-            Filter::Spatial { op, geometry } => Some(spatial(*op, &s.geometry(), geometry)),
+            // Three-valued logic: where the feature has no place, whether it meets a place is unknown (so
+            // `NOT S_INTERSECTS(...)` does not select it either).
+            Filter::Spatial { op, geometry } => Some(spatial(*op, &s.geometry()?, geometry)),
             Filter::DWithin { geometry, metres } => {
-                Some(distance_metres(&s.geometry(), geometry) <= *metres)
+                Some(distance_metres(&s.geometry()?, geometry) <= *metres)
             }
             Filter::Temporal { op, literal } => {
                 let span = s.time()?;

@@ -84,7 +84,7 @@ impl FeatureQuery {
     /// Features without time never match a datetime filter.
     pub fn matches(&self, feature: &Feature) -> bool {
         if let Some(bbox) = &self.bbox {
-            match Bbox::of_geometry(&feature.geometry) {
+            match feature.geometry.as_ref().and_then(Bbox::of_geometry) {
                 Some(extent) if extent.intersects(bbox) => {}
                 _ => return false,
             }
@@ -112,7 +112,7 @@ mod tests {
     fn event(lon: f64, lat: f64, time: Option<&str>) -> Feature {
         Feature {
             id: None,
-            geometry: Geometry::Point(Point::new(lon, lat)),
+            geometry: Some(Geometry::Point(Point::new(lon, lat))),
             time: time.map(|t| TimeSpan::instant(at(t))),
             properties: Properties::new(),
         }

@@ -28,7 +28,7 @@ fn quake() -> Feature {
     };
     Feature {
         id: None,
-        geometry: Point::new(0.0, 0.0).into(),
+        geometry: Some(Point::new(0.0, 0.0).into()),
         time: None,
         properties,
     }

@@ -158,7 +158,7 @@ impl Builder<'_> {
         Ok(features
             .iter()
             .filter_map(|f| match &f.geometry {
-                Geometry::Point(p) => Some(Place {
+                Some(Geometry::Point(p)) => Some(Place {
                     name: text(f, name),
                     country: country
                         .iter()

@@ -31,7 +31,7 @@ fn props(value: Value) -> Properties {
 fn feature(id: String, geometry: Geometry<f64>, properties: Value) -> Feature {
     Feature {
         id: Some(FeatureId(id)),
-        geometry,
+        geometry: Some(geometry),
         time: None,
         properties: props(properties),
     }
@@ -399,7 +399,7 @@ pub fn site_incidents(
 
 fn site_point(site: &Feature) -> Option<Coord<f64>> {
     match &site.geometry {
-        Geometry::Point(p) => Some(p.0),
+        Some(Geometry::Point(p)) => Some(p.0),
         _ => None,
     }
 }

@@ -147,7 +147,7 @@ pub fn synthetic_points(
         properties.insert("time".into(), json!(format_rfc3339(time)));
         Feature {
             id: Some(FeatureId(format!("e{n}"))),
-            geometry: Point(at).into(),
+            geometry: Some(Point(at).into()),
             time: None,
             properties,
         }

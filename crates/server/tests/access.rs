@@ -766,7 +766,7 @@ async fn other_accounts_objects_case37_are_not_found() {
     // Exports are the starter's: another account cannot follow, fetch or delete them.
     let features = vec![geoconsole_model::Feature {
         id: None,
-        geometry: geoconsole_model::geo_types::Point::new(2.0, 48.0).into(),
+        geometry: Some(geoconsole_model::geo_types::Point::new(2.0, 48.0).into()),
         time: None,
         properties: serde_json::Map::new(),
     }];

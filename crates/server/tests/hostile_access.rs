@@ -103,7 +103,7 @@ async fn world() -> TestServer {
         DatasetKind::Areas,
         vec![{
             let mut zone = point("hidden-zone", 0.0, 0.0, json!({"name": "Hidden Zone"}));
-            zone.geometry = Geometry::Polygon(Polygon::new(
+            zone.geometry = Some(Geometry::Polygon(Polygon::new(
                 LineString::from(vec![
                     (7.0, 45.5),
                     (8.5, 45.5),
@@ -112,7 +112,7 @@ async fn world() -> TestServer {
                     (7.0, 45.5),
                 ]),
                 vec![],
-            ));
+            )));
             zone
         }],
     )

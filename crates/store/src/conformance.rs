@@ -42,6 +42,7 @@ macro_rules! feature_store_conformance {
             hostile_ids_and_names_are_plain_data,
             index_scan_matches_the_version_and_keys_fetch_features,
             replace_never_reuses_row_keys,
+            unlocated_features_are_kept_but_never_placed,
         );
     };
     (@tests $factory:expr; $($name:ident),* $(,)?) => {
@@ -164,7 +165,7 @@ fn at(day: u32) -> chrono::DateTime<Utc> {
 fn point(fid: &str, x: f64, y: f64, day: u32) -> Feature {
     Feature {
         id: Some(FeatureId(fid.into())),
-        geometry: Geometry::Point(Point::new(x, y)),
+        geometry: Some(Geometry::Point(Point::new(x, y))),
         time: Some(TimeSpan::instant(at(day))),
         properties: props(json!({"name": fid, "mag": f64::from(day) / 2.0})),
     }
@@ -483,7 +484,7 @@ pub async fn bbox_queries_handle_the_antimeridian(store: &dyn FeatureStore) {
     assert_eq!(all_ids(store, "pacific", europe).await, vec!["london"]);
     let polygon = Feature {
         id: Some(FeatureId("zone".into())),
-        geometry: Geometry::Polygon(Polygon::new(
+        geometry: Some(Geometry::Polygon(Polygon::new(
             LineString::from(vec![
                 (20.0, 20.0),
                 (30.0, 20.0),
@@ -492,7 +493,7 @@ pub async fn bbox_queries_handle_the_antimeridian(store: &dyn FeatureStore) {
                 (20.0, 20.0),
             ]),
             vec![],
-        )),
+        ))),
         time: None,
         properties: Properties::new(),
     };
@@ -599,7 +600,7 @@ pub async fn features_are_found_by_id(store: &dyn FeatureStore) {
         .feature(&id("lookup"), &FeatureId("a".into()))
         .await
         .expect("feature a");
-    assert_eq!(found.geometry, Geometry::Point(Point::new(1.0, 1.0)));
+    assert_eq!(found.geometry, Some(Geometry::Point(Point::new(1.0, 1.0))));
     let all = store
         .query(&id("lookup"), &FeatureQuery::all())
         .await
@@ -613,7 +614,7 @@ pub async fn features_are_found_by_id(store: &dyn FeatureStore) {
         .feature(&id("lookup"), given.id.as_ref().expect("id"))
         .await
         .expect("by given id");
-    assert_eq!(again.geometry, Geometry::Point(Point::new(3.0, 3.0)));
+    assert_eq!(again.geometry, Some(Geometry::Point(Point::new(3.0, 3.0))));
     let missing = store
         .feature(&id("lookup"), &FeatureId("nope".into()))
         .await
@@ -691,7 +692,7 @@ pub async fn every_geometry_type_round_trips(store: &dyn FeatureStore) {
         .enumerate()
         .map(|(i, g)| Feature {
             id: Some(FeatureId(format!("g{i}"))),
-            geometry: g.clone(),
+            geometry: Some(g.clone()),
             time: None,
             properties: Properties::new(),
         })
@@ -857,4 +858,45 @@ pub async fn replace_never_reuses_row_keys(store: &dyn FeatureStore) {
         after.iter().all(|r| r.key > old_max),
         "a snapshot taken before the replace must never fetch a new feature by an old key"
     );
+}
+
+/// A feature without a geometry (GeoJSON `"geometry": null`) is stored, listed, fetched and scanned with no
+/// geometry; it takes no part in the extent or the geometry type, and no bbox selects it.
+pub async fn unlocated_features_are_kept_but_never_placed(store: &dyn FeatureStore) {
+    let mut nowhere = point("nowhere", 0.0, 0.0, 2);
+    nowhere.geometry = None;
+    let features = vec![point("here", 5.0, 6.0, 1), nowhere.clone()];
+    let dataset = write_all(store, request("unlocated", WriteMode::Create), features).await;
+    assert_eq!(dataset.feature_count, 2);
+    assert_eq!(dataset.geometry_type, GeometryType::Point);
+    assert_eq!(dataset.extent, Bbox::new(5.0, 6.0, 5.0, 6.0).ok());
+    let read = store
+        .feature(&id("unlocated"), &FeatureId("nowhere".into()))
+        .await
+        .expect("the unlocated feature");
+    assert_eq!(read.geometry, None);
+    assert_eq!(read.properties, nowhere.properties);
+    assert_eq!(
+        all_ids(store, "unlocated", FeatureQuery::all()).await,
+        vec!["here", "nowhere"]
+    );
+    let everywhere = FeatureQuery {
+        bbox: Some(Bbox::parse("-180,-90,180,90").expect("bbox")),
+        ..FeatureQuery::all()
+    };
+    assert_eq!(all_ids(store, "unlocated", everywhere).await, vec!["here"]);
+    let (_, rows) = scan(store, "unlocated").await;
+    assert_eq!(rows.len(), 2);
+    assert!(rows[0].geometry.is_some());
+    assert_eq!(rows[1].geometry, None);
+    // An upsert may take a feature's place away, and give it back.
+    let mut moved = point("here", 7.0, 8.0, 1);
+    moved.geometry = None;
+    let after = write_all(store, request("unlocated", WriteMode::Upsert), vec![moved]).await;
+    assert_eq!(after.feature_count, 2);
+    let read = store
+        .feature(&id("unlocated"), &FeatureId("here".into()))
+        .await
+        .expect("feature");
+    assert_eq!(read.geometry, None);
 }

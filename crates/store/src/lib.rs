@@ -102,7 +102,8 @@ pub struct IndexRow {
     /// The store's own row key: positive, unique within the dataset, increasing in insertion order, and
     /// never reused for another feature while the dataset exists (a replace continues the numbering).
     pub key: i64,
-    pub geometry: Geometry<f64>,
+    /// `None` for an unlocated feature.
+    pub geometry: Option<Geometry<f64>>,
     pub time: Option<TimeSpan>,
 }
 

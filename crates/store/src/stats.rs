@@ -17,8 +17,11 @@ impl DatasetStats {
     pub fn observe(&mut self, feature: &Feature, bbox: Option<Bbox>) {
         self.count += 1;
         self.schema.observe(&feature.properties);
-        let kind = GeometryType::of(&feature.geometry);
-        self.geometry_type = Some(self.geometry_type.map_or(kind, |t| t.merge(kind)));
+        // An unlocated feature says nothing of the dataset's geometry type or extent.
+        if let Some(geometry) = &feature.geometry {
+            let kind = GeometryType::of(geometry);
+            self.geometry_type = Some(self.geometry_type.map_or(kind, |t| t.merge(kind)));
+        }
         if let Some(b) = bbox {
             self.extent = Some(self.extent.map_or(b, |e| e.union(&b)));
         }

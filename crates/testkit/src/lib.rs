@@ -204,7 +204,7 @@ pub fn point(id: &str, lon: f64, lat: f64, properties: serde_json::Value) -> Fea
     };
     Feature {
         id: Some(FeatureId(id.to_string())),
-        geometry: Geometry::Point(Point::new(lon, lat)),
+        geometry: Some(Geometry::Point(Point::new(lon, lat))),
         time: None,
         properties,
     }

@@ -56,7 +56,7 @@ pub fn plan_layer(
     }
     let mut cells: HashMap<(i32, i32), (f64, f64, u32)> = HashMap::new();
     for slot in slots {
-        let Shape::Point([lon, lat]) = snapshot.shape(slot) else {
+        let Some(Shape::Point([lon, lat])) = snapshot.shape(slot) else {
             continue;
         };
         let (x, y) = tile.project(lon, lat);
@@ -103,7 +103,7 @@ mod tests {
             let (a, c) = (f64::from(i % 600), f64::from(i / 600));
             b.push(
                 i64::from(i) + 1,
-                Geometry::Point(Point::new(2.0 + a * 0.01, 45.0 + c * 0.01)),
+                Some(Geometry::Point(Point::new(2.0 + a * 0.01, 45.0 + c * 0.01))),
                 None,
             )
             .unwrap();

@@ -69,7 +69,11 @@ pub fn exposure_alerts(
         if plan.filter.as_ref().is_some_and(|flt| !flt.matches(f)) {
             continue;
         }
-        if let Some(footprint) = plan.model.footprint(&f.geometry, &f.properties) {
+        // An unlocated feature has no footprint, so it exposes no site.
+        let Some(geometry) = &f.geometry else {
+            continue;
+        };
+        if let Some(footprint) = plan.model.footprint(geometry, &f.properties) {
             chosen.push((f, footprint));
         }
     }
@@ -120,7 +124,12 @@ pub fn event_id(feature: &Feature) -> String {
         Some(id) => id.to_string(),
         None => {
             let mut h = sha2::Sha256::new();
-            h.update(format!("{:?}", feature.geometry).as_bytes());
+            // The geometry's own debug text, as before geometries became optional, so the ids of stored
+            // alerts stay what they were.
+            match &feature.geometry {
+                Some(geometry) => h.update(format!("{geometry:?}").as_bytes()),
+                None => h.update(b"unlocated"),
+            }
             h.update(format!("{:?}", feature.time).as_bytes());
             h.update(
                 serde_json::to_string(&feature.properties)

@@ -105,8 +105,14 @@ pub async fn run(console: &Console, args: &ImportArgs, cli: &Cli) -> Result<()> 
     }
     let d = &report.dataset;
     let seconds = report.elapsed_ms as f64 / 1000.0;
+    // Features without a location are counted apart: they are in the dataset, not on the map.
+    let unlocated = if report.unlocated > 0 {
+        format!(", {} without a location", count(report.unlocated))
+    } else {
+        String::new()
+    };
     println!(
-        "imported {} features into '{}' ({}, {}) from {} in {seconds:.2} s ({} features/s)",
+        "imported {} features{unlocated} into '{}' ({}, {}) from {} in {seconds:.2} s ({} features/s)",
         count(report.imported),
         d.id,
         d.kind,

@@ -493,7 +493,7 @@ impl CapAlert {
         Ok(FeedItem {
             feature: Feature {
                 id: Some(FeatureId(self.identifier)),
-                geometry,
+                geometry: Some(geometry),
                 time: Some(time),
                 properties: p,
             },

@@ -54,8 +54,9 @@ pub(crate) fn read(body: &Body, max_decoded_bytes: u64) -> Result<Parsed, String
         let instrument = text(props.get("instrument"));
         // The CSV reader turns the coordinate columns into the geometry; the position identifies.
         let (lon, lat) = match &feature.geometry {
-            Geometry::Point(p) => (p.x().to_string(), p.y().to_string()),
-            other => (format!("{other:?}"), String::new()),
+            Some(Geometry::Point(p)) => (p.x().to_string(), p.y().to_string()),
+            Some(other) => (format!("{other:?}"), String::new()),
+            None => (String::new(), String::new()),
         };
         feature.id = Some(FeatureId(derived_id(&[
             &lat,

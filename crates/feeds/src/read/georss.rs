@@ -308,7 +308,7 @@ pub(crate) fn read(body: &[u8], footprint: Footprint) -> Result<Parsed, String> 
         parsed.items.push(FeedItem {
             feature: Feature {
                 id: Some(FeatureId(id)),
-                geometry,
+                geometry: Some(geometry),
                 time,
                 properties: props,
             },
