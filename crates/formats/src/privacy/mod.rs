@@ -33,7 +33,7 @@ pub use redact::{REDACTED, redact_text};
 use names::NameReading;
 use values::{
     category_of_value, has_mobile_shape, is_digit_phone, is_phone, is_phone_number_value,
-    is_staff_number, looks_like_person_name,
+    is_staff_number, looks_like_person_name, tells,
 };
 
 /// What kind of personal data a column holds.
@@ -482,10 +482,17 @@ impl PrivacyGuard {
     }
 
     /// The category one value under a name puts its column in, if any.
-    fn value_finding(value: &Value, phone_hint: bool) -> Option<Category> {
+    fn value_finding(value: &Value, reading: NameReading) -> Option<Category> {
+        let phone_hint = reading.phone_hint;
         match value {
             Value::String(text) => category_of_value(text)
-                .or_else(|| (phone_hint && is_digit_phone(text)).then_some(Category::Phone)),
+                .or_else(|| (phone_hint && is_digit_phone(text)).then_some(Category::Phone))
+                .or_else(|| {
+                    reading
+                        .telling
+                        .filter(|(category, telling)| tells(text, *category, *telling))
+                        .map(|(category, _)| category)
+                }),
             Value::Number(number) => {
                 (phone_hint && is_phone_number_value(number)).then_some(Category::Phone)
             }
@@ -504,10 +511,10 @@ impl PrivacyGuard {
             let values = !self.allowed.contains_key(key);
             match value {
                 Value::Array(_) | Value::Object(_) => {
-                    self.walk(key, value, reading.phone_hint, values, at, verdict);
+                    self.walk(key, value, reading, values, at, verdict);
                 }
                 leaf if values => {
-                    if let Some(category) = Self::value_finding(leaf, reading.phone_hint) {
+                    if let Some(category) = Self::value_finding(leaf, reading) {
                         self.judge(
                             Finding {
                                 column: key.clone(),
@@ -529,13 +536,13 @@ impl PrivacyGuard {
         &mut self,
         column: &str,
         value: &Value,
-        phone_hint: bool,
+        reading: NameReading,
         values: bool,
         at: &str,
         verdict: &mut Verdict,
     ) {
-        let mut stack: Vec<(String, &Value, usize, bool)> =
-            vec![(column.to_string(), value, 1, phone_hint)];
+        let mut stack: Vec<(String, &Value, usize, NameReading)> =
+            vec![(column.to_string(), value, 1, reading)];
         let mut keys = 0usize;
         while let Some((path, value, depth, hint)) = stack.pop() {
             if depth > MAX_DEPTH {
@@ -560,7 +567,7 @@ impl PrivacyGuard {
                         if verdict.settled(column) {
                             return;
                         }
-                        (Some(child_path), reading.phone_hint)
+                        (Some(child_path), reading)
                     }
                     None => (None, hint),
                 };

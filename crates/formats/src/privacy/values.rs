@@ -5,6 +5,7 @@
 use serde_json::Number;
 
 use super::Category;
+use super::vocabulary::{PLACEHOLDERS, Telling};
 
 pub(crate) fn is_email(text: &str) -> bool {
     let Some(at) = text.find('@') else {
@@ -87,6 +88,22 @@ pub(crate) fn looks_like_person_name(text: &str) -> bool {
             && chars.all(|c| c.is_alphabetic() || c == '-' || c == '\'')
     });
     capitalised && GIVEN_NAMES.contains(&parts[0].to_lowercase().as_str())
+}
+
+/// Whether a value in a column of an ambiguous name ([`Telling`]) says the column holds what the name may
+/// mean: words other than a count, or a word of the category.
+pub(crate) fn tells(text: &str, category: Category, telling: Telling) -> bool {
+    let mut words = text
+        .split(|c: char| !c.is_alphabetic())
+        .filter(|w| w.chars().count() >= 2)
+        .map(str::to_lowercase);
+    match telling {
+        Telling::People => words.any(|w| !PLACEHOLDERS.contains(&w.as_str())),
+        Telling::Words(list) => {
+            words.any(|w| list.contains(&w.as_str()))
+                || super::names::category_of_name(text) == Some(category)
+        }
+    }
 }
 
 /// The category one value puts its column in, if any.
