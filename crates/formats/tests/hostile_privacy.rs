@@ -897,6 +897,51 @@ fn special_category_names_and_their_disguises_are_refused() {
     ]);
 }
 
+/// Regression: `john＠example.com` (full-width at sign) and person names written `Smith, John`,
+/// `john smith`, `Dr John Smith`, `J. Smith` were imported; `John Smith` was refused.
+#[test]
+fn values_are_read_in_plain_form_and_names_in_every_common_writing() {
+    for hostile in [
+        vec![json!({"note": "john＠example.com"})],
+        vec![json!({"note": "ｊｏｈｎ＠ｅｘａｍｐｌｅ．ｃｏｍ"})],
+        vec![json!({"note": "john\u{200b}@example.com"})],
+        vec![json!({"note": "write to john (at) example (dot) com"})],
+        vec![json!({"note": "john[at]example.com"})],
+        vec![json!({"note": "＋４４ ２０ ７９４６ ０９５８"})],
+    ] {
+        let refusal = judge(hostile.clone()).expect_err(&format!("{hostile:?}"));
+        assert!(
+            refusal.contains("email") || refusal.contains("phone"),
+            "{refusal}"
+        );
+    }
+    for names in [
+        ["Smith, John", "Garcia, Maria", "Zhang, Wei"],
+        ["john smith", "maria garcia", "wei zhang"],
+        ["Dr John Smith", "Dr Maria Garcia", "Prof. Wei Zhang"],
+        ["J. Smith", "M. Garcia", "W. Zhang"],
+        ["JOHN SMITH", "MARIA GARCIA", "WEI ZHANG"],
+        ["SMITH John", "GARCIA Maria", "ZHANG Wei"],
+        ["Dr Smith", "Mrs Garcia", "Mr Zhang"],
+    ] {
+        let rows = names.iter().map(|n| json!({"contact": n})).collect();
+        let refusal = judge(rows).expect_err(&format!("{names:?}"));
+        assert!(refusal.contains("person names"), "{refusal}");
+    }
+    // Places that start like names, and sentences with `at`, stay.
+    for places in [
+        ["George Street", "John Street", "Paul Lane"],
+        ["Lake Charles", "San Jose", "Santa Maria"],
+        ["N. Main", "S. Broadway", "E. Market"],
+        ["Port strike", "Lorry drivers strike", "Rail strike"],
+        ["Depot North", "Depot South", "Warehouse 7"],
+    ] {
+        let rows = places.iter().map(|n| json!({"name": n})).collect();
+        judge(rows).unwrap_or_else(|e| panic!("{places:?}: {e}"));
+    }
+    judge(vec![json!({"note": "meet at the depot. Gate B at 10"})]).expect("plain at");
+}
+
 /// Ambiguous names are judged by their values: `victims: 3` is a count, `victims: "Ann Lee"` is people;
 /// `orientation: 45` is an angle, `orientation: "bisexual"` is not.
 #[test]
