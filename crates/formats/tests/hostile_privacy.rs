@@ -942,6 +942,43 @@ fn values_are_read_in_plain_form_and_names_in_every_common_writing() {
     judge(vec![json!({"note": "meet at the depot. Gate B at 10"})]).expect("plain at");
 }
 
+/// Regression: key/value pairs got through in imports and feed previews:
+/// `"meta":[["first_name","John"],["last_name","Smith"]]`, `{"attr":{"k":"religion","v":"catholic"}}`.
+#[test]
+fn key_value_pairs_are_read_as_named_fields() {
+    for (hostile, column) in [
+        (
+            json!({"meta": [["first_name", "John"], ["last_name", "Smith"]]}),
+            "'meta'",
+        ),
+        (
+            json!({"attr": {"k": "religion", "v": "catholic"}}),
+            "'attr'",
+        ),
+        (
+            json!({"attrs": [{"name": "religion", "value": "catholic"}]}),
+            "'attrs'",
+        ),
+        (
+            json!({"extra": [{"key": "union_member", "value": true}]}),
+            "'extra'",
+        ),
+        (
+            json!({"tags": {"list": [{"Key": "email", "Value": "x"}]}}),
+            "'tags'",
+        ),
+    ] {
+        let refusal = judge(vec![hostile.clone()]).expect_err(&hostile.to_string());
+        assert!(refusal.contains(column), "{refusal}");
+    }
+    judge(vec![json!({
+        "attrs": [{"name": "capacity", "value": 40}, {"name": "kind", "value": "depot"}],
+        "pairs": [["surface", "asphalt"], ["lanes", 2]],
+        "bbox": [[1.0, 2.0], [3.0, 4.0]],
+    })])
+    .expect("clean pairs");
+}
+
 /// Ambiguous names are judged by their values: `victims: 3` is a count, `victims: "Ann Lee"` is people;
 /// `orientation: 45` is an angle, `orientation: "bisexual"` is not.
 #[test]

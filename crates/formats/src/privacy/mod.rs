@@ -247,6 +247,48 @@ const NAME_MIN_VALUES: usize = 3;
 const MOBILE_SHARE: f64 = 0.8;
 const MOBILE_MIN_VALUES: usize = 3;
 
+/// Fields of an object that name what its other field holds: `{"k": "religion", "v": …}`,
+/// `{"name": "first_name", "value": …}`.
+const PAIR_KEYS: &[&str] = &[
+    "k",
+    "key",
+    "name",
+    "field",
+    "attribute",
+    "attr",
+    "property",
+    "prop",
+    "label",
+    "tag",
+];
+const PAIR_VALUES: &[&str] = &["v", "value", "val", "values", "data"];
+
+/// The name an object written as a key/value pair (two or three fields) gives its value.
+fn pair_name(map: &serde_json::Map<String, Value>) -> Option<&str> {
+    let is = |list: &[&str], k: &str| list.iter().any(|p| k.eq_ignore_ascii_case(p));
+    if !(2..=3).contains(&map.len()) || !map.keys().any(|k| is(PAIR_VALUES, k)) {
+        return None;
+    }
+    map.iter().find_map(|(k, v)| match v {
+        Value::String(name) if is(PAIR_KEYS, k) => Some(name.as_str()),
+        _ => None,
+    })
+}
+
+/// The names a list of pairs (`[["first_name", "John"], ["last_name", "Smith"]]`) gives its values.
+fn pair_list_names(items: &[Value]) -> Option<Vec<&str>> {
+    if items.is_empty() {
+        return None;
+    }
+    items
+        .iter()
+        .map(|item| match item {
+            Value::Array(pair) if pair.len() == 2 => pair[0].as_str(),
+            _ => None,
+        })
+        .collect()
+}
+
 /// What one check found: refused columns, and columns too deep to check.
 #[derive(Default)]
 struct Verdict {
@@ -548,6 +590,24 @@ impl PrivacyGuard {
             if depth > MAX_DEPTH {
                 verdict.unchecked.push(column.to_string());
                 return;
+            }
+            // Key/value pairs are named fields: `{"k": "religion", "v": …}`, `[["first_name", "John"]]`.
+            let pair_names: Vec<&str> = match value {
+                Value::Object(map) => pair_name(map).map(|n| vec![n]),
+                Value::Array(items) => pair_list_names(items),
+                _ => None,
+            }
+            .unwrap_or_default();
+            for name in pair_names {
+                keys += 1;
+                if keys > MAX_NESTED_KEYS {
+                    verdict.unchecked.push(column.to_string());
+                    return;
+                }
+                self.key_reading(column, &format!("{path}.{name}"), name, verdict);
+                if verdict.settled(column) {
+                    return;
+                }
             }
             let children: Box<dyn Iterator<Item = (Option<&String>, &Value)>> = match value {
                 Value::Object(map) => Box::new(map.iter().map(|(k, v)| (Some(k), v))),
