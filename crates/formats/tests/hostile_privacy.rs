@@ -1007,6 +1007,34 @@ fn ambiguous_names_are_judged_by_their_values() {
     }
 }
 
+/// Decision: a numeric feature id is not refused for its length (OpenStreetMap and object ids are long
+/// numbers), but ids most of whose first ones are shaped like mobile numbers are.
+#[test]
+fn numeric_feature_ids_are_refused_by_their_share_not_their_length() {
+    let mut guard = PrivacyGuard::new(PrivacyPolicy::default());
+    guard
+        .check_id("4915112345678", "feature 0")
+        .expect("one id proves nothing");
+    for (i, id) in ["12345678901", "987654321012", "4915112345678", "3"]
+        .iter()
+        .enumerate()
+    {
+        guard
+            .check_id(id, format!("feature {i}"))
+            .unwrap_or_else(|r| panic!("{id}: {r}"));
+    }
+    let mut guard = PrivacyGuard::new(PrivacyPolicy::default());
+    let refusal = ["4915112345678", "447700900123", "33612345678"]
+        .iter()
+        .enumerate()
+        .find_map(|(i, id)| guard.check_id(id, format!("feature {i}")).err())
+        .expect("ids that are mobile numbers");
+    assert!(refusal.to_string().contains("phone numbers"), "{refusal}");
+    guard
+        .check_id("+4915112345678", "feature 9")
+        .expect_err("written as a phone");
+}
+
 /// Every column name of the real-world corpus (fixtures/realworld, as GDAL lists them) and of the demo,
 /// and the columns of earthquake catalogues, supply-disruption events and police.uk crime statistics,
 /// stay importable by name.

@@ -32,8 +32,8 @@ pub use redact::{REDACTED, redact_text};
 
 use names::NameReading;
 use values::{
-    category_of_value, has_mobile_shape, is_digit_phone, is_phone, is_phone_number_value,
-    is_staff_number, looks_like_person_name, tells,
+    category_of_value, digits_have_mobile_shape, has_mobile_shape, is_digit_phone, is_phone,
+    is_phone_number_value, is_staff_number, looks_like_person_name, tells,
 };
 
 /// What kind of personal data a column holds.
@@ -237,6 +237,10 @@ pub struct PrivacyGuard {
     keys: HashMap<String, NameReading>,
     /// Allowed columns found to hold personal data, for the audit log.
     allowed: BTreeMap<String, Category>,
+    /// Feature ids written as digits alone among the first ones, and how many are shaped like mobile
+    /// numbers.
+    numeric_ids: usize,
+    mobile_ids: usize,
 }
 
 /// How many of a column's sampled values must look like person names before the column counts as names.
@@ -246,6 +250,8 @@ const NAME_MIN_VALUES: usize = 3;
 /// most, so one id that happens to have the shape does not.
 const MOBILE_SHARE: f64 = 0.8;
 const MOBILE_MIN_VALUES: usize = 3;
+/// Feature ids looked at for their share of mobile-number shapes.
+const MOBILE_IDS_LOOKED_AT: usize = 1000;
 
 /// Fields of an object that name what its other field holds: `{"k": "religion", "v": …}`,
 /// `{"name": "first_name", "value": …}`.
@@ -347,6 +353,8 @@ impl PrivacyGuard {
             names: HashMap::new(),
             keys: HashMap::new(),
             allowed: BTreeMap::new(),
+            numeric_ids: 0,
+            mobile_ids: 0,
         }
     }
 
@@ -500,6 +508,17 @@ impl PrivacyGuard {
             Some(Category::StaffId)
         } else if (id.starts_with('+') || id.contains([' ', '('])) && is_phone(id) {
             Some(Category::Phone)
+        } else if self.numeric_ids < MOBILE_IDS_LOOKED_AT
+            && !id.is_empty()
+            && id.bytes().all(|b| b.is_ascii_digit())
+        {
+            // A number alone proves nothing (OpenStreetMap and object ids are long numbers too); most of the
+            // first ids shaped like mobile numbers do.
+            self.numeric_ids += 1;
+            self.mobile_ids += usize::from(digits_have_mobile_shape(id));
+            (self.mobile_ids >= MOBILE_MIN_VALUES
+                && self.mobile_ids as f64 >= MOBILE_SHARE * self.numeric_ids as f64)
+                .then_some(Category::Phone)
         } else {
             None
         };
