@@ -10,8 +10,10 @@
 //! Values ([`values`]) are checked one by one for emails, phone numbers and staff numbers on every feature
 //! (cheap byte tests first), and for person names and phone numbers written as numbers over the first
 //! features, where most values of a column must look like one. Nested objects and arrays are walked, their
-//! keys judged like column names, to a bounded depth: deeper than that is refused, not skipped. A feature's
-//! own id is checked too, since it cannot be dropped.
+//! keys judged like column names (and key/value pairs, `[["first_name","John"]]` or `{"k":…,"v":…}`, as
+//! named fields), to a bounded depth: deeper than that is refused, not skipped. Values are read in plain
+//! form (NFKC) when they are not ASCII. A feature's own id is checked too, since it cannot be dropped: an
+//! id written as a phone, or numeric ids most of whose first ones are shaped like mobile numbers.
 //!
 //! The guard also redacts what a rejects report shows of a record ([`redact`]).
 

@@ -5,6 +5,11 @@
 //! folded. It is then split at separators and case changes, the small words of [`FILLERS`] are left out, and
 //! a word that is several known words joined (`tradeunionmember`, `emailaddress`) is split into them. A name
 //! at the DBF length limit may end in a cut word (`health_con`), which counts as the word it was cut from.
+//! Words written to hide them are read as the words they are: a trailing number is a count (`surname1`),
+//! digits between letters are letters (`rel1gion`), and pieces split by a separator are joined again
+//! (`relig_ion`, `heal th`). A person's role followed by a name or id word (`victim_name`, `driver_id`) is
+//! that person; a few names are read only as a whole (`mail`, `party`), and a few ambiguous ones
+//! (`victims`, `orientation`) are left to their values ([`NameReading::telling`]).
 //!
 //! This runs once per column (never per feature), so it may take a few microseconds.
 
