@@ -419,3 +419,119 @@ fn accounts_tokens_and_audit_from_the_command_line() {
     // With accounts, serving beyond loopback is allowed; without, it is refused (checked in the server
     // tests). Listening on every address here would reach beyond the machine, so that is not started.
 }
+
+/// Refused imports leave nothing behind and name the column (or the feature ids) the guard found.
+fn refused(run: &Run, file: &str, body: &str, expected: &[&str]) {
+    std::fs::write(run.path(file), body).expect("write");
+    let out = run.run(&["import", file]);
+    let message = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{file} was imported: {body}");
+    for part in expected {
+        assert!(message.contains(part), "{part} in: {message}");
+    }
+    let stem = file.split('.').next().unwrap_or(file);
+    assert!(!run.datasets().contains(&stem.to_string()), "{file} stored");
+}
+
+/// Regression (second outside test), one case per class through the binary: personal names built from a
+/// role (`victim_name`), disguised special-category names (`rel1gion`), values written in full-width forms
+/// (`john＠example.com`), key/value pairs in nested values, and feature ids that are mobile numbers. Real
+/// event data with look-alike columns (fault `strike`, `event_type` = strike, a site's `church`) imports.
+#[test]
+fn the_second_outside_tests_classes_are_refused_and_event_data_still_imports() {
+    let run = Run::new();
+    refused(
+        &run,
+        "roles.csv",
+        "lat,lon,site,victim_name\n51.5,-0.12,Depot,A\n",
+        &["'victim_name' holds person names"],
+    );
+    refused(
+        &run,
+        "disguised.csv",
+        "lat,lon,site,rel1gion\n51.5,-0.12,Depot,x\n",
+        &["always refused", "'rel1gion' holds religion"],
+    );
+    refused(
+        &run,
+        "fullwidth.csv",
+        "lat,lon,site,note\n51.5,-0.12,Depot,john＠example.com\n",
+        &["'note' holds email addresses"],
+    );
+    refused(
+        &run,
+        "names.csv",
+        "lat,lon,site,contact\n1,1,A,\"Smith, John\"\n2,2,B,\"Garcia, Maria\"\n3,3,C,\"Zhang, Wei\"\n",
+        &["'contact' holds person names"],
+    );
+    let feature = |props: &str, id: &str| {
+        format!(
+            r#"{{"type":"Feature","id":{id},"geometry":{{"type":"Point","coordinates":[1,2]}},"properties":{props}}}"#
+        )
+    };
+    let collection = |features: Vec<String>| {
+        format!(
+            r#"{{"type":"FeatureCollection","features":[{}]}}"#,
+            features.join(",")
+        )
+    };
+    refused(
+        &run,
+        "pairs.geojson",
+        &collection(vec![feature(
+            r#"{"site":"Depot","meta":[["first_name","John"],["last_name","Smith"]]}"#,
+            "1",
+        )]),
+        &["'meta'", "meta.first_name"],
+    );
+    refused(
+        &run,
+        "kv.geojson",
+        &collection(vec![feature(
+            r#"{"site":"Depot","attr":{"k":"religion","v":"catholic"}}"#,
+            "1",
+        )]),
+        &["always refused", "'attr'"],
+    );
+    refused(
+        &run,
+        "mobiles.geojson",
+        &collection(
+            ["4915112345678", "447700900123", "33612345678"]
+                .iter()
+                .map(|id| feature(r#"{"site":"Depot"}"#, id))
+                .collect(),
+        ),
+        &["feature ids hold phone numbers"],
+    );
+    // One long numeric id is an id (OpenStreetMap ids are long numbers too).
+    std::fs::write(
+        run.path("osm.geojson"),
+        collection(vec![feature(r#"{"site":"Depot"}"#, "4915112345678")]),
+    )
+    .expect("write");
+    run.ok(&["import", "osm.geojson"]);
+
+    // Near misses that real datasets have.
+    for (file, body) in [
+        (
+            "quakes.csv",
+            "lat,lon,mag,place,type,strike,dip,rake,nst,net\n38.1,142.8,6.1,off Honshu,earthquake,195,12,88,40,us\n",
+        ),
+        (
+            "disruptions.csv",
+            "lat,lon,event_type,headline,severity\n51.9,4.1,strike,Port strike,high\n53.4,-3.0,strike,Lorry drivers strike,medium\n",
+        ),
+        (
+            "sites.csv",
+            "lat,lon,name,address,church,employees\n51.5,-0.12,Depot North,1 Dock Road,St Mary,120\n",
+        ),
+    ] {
+        std::fs::write(run.path(file), body).expect("write");
+        run.ok(&["import", file]);
+    }
+    let stored = run.datasets();
+    for id in ["osm", "quakes", "disruptions", "sites"] {
+        assert!(stored.contains(&id.to_string()), "{id} in {stored:?}");
+    }
+}

@@ -10,8 +10,10 @@
 //! Values ([`values`]) are checked one by one for emails, phone numbers and staff numbers on every feature
 //! (cheap byte tests first), and for person names and phone numbers written as numbers over the first
 //! features, where most values of a column must look like one. Nested objects and arrays are walked, their
-//! keys judged like column names, to a bounded depth: deeper than that is refused, not skipped. A feature's
-//! own id is checked too, since it cannot be dropped.
+//! keys judged like column names (and key/value pairs, `[["first_name","John"]]` or `{"k":…,"v":…}`, as
+//! named fields), to a bounded depth: deeper than that is refused, not skipped. Values are read in plain
+//! form (NFKC) when they are not ASCII. A feature's own id is checked too, since it cannot be dropped: an
+//! id written as a phone, or numeric ids most of whose first ones are shaped like mobile numbers.
 //!
 //! The guard also redacts what a rejects report shows of a record ([`redact`]).
 
@@ -32,8 +34,8 @@ pub use redact::{REDACTED, redact_text};
 
 use names::NameReading;
 use values::{
-    category_of_value, has_mobile_shape, is_digit_phone, is_phone, is_phone_number_value,
-    is_staff_number, looks_like_person_name,
+    category_of_value, digits_have_mobile_shape, has_mobile_shape, is_digit_phone, is_phone,
+    is_phone_number_value, is_staff_number, looks_like_person_name, tells,
 };
 
 /// What kind of personal data a column holds.
@@ -237,6 +239,10 @@ pub struct PrivacyGuard {
     keys: HashMap<String, NameReading>,
     /// Allowed columns found to hold personal data, for the audit log.
     allowed: BTreeMap<String, Category>,
+    /// Feature ids written as digits alone among the first ones, and how many are shaped like mobile
+    /// numbers.
+    numeric_ids: usize,
+    mobile_ids: usize,
 }
 
 /// How many of a column's sampled values must look like person names before the column counts as names.
@@ -246,6 +252,50 @@ const NAME_MIN_VALUES: usize = 3;
 /// most, so one id that happens to have the shape does not.
 const MOBILE_SHARE: f64 = 0.8;
 const MOBILE_MIN_VALUES: usize = 3;
+/// Feature ids looked at for their share of mobile-number shapes.
+const MOBILE_IDS_LOOKED_AT: usize = 1000;
+
+/// Fields of an object that name what its other field holds: `{"k": "religion", "v": …}`,
+/// `{"name": "first_name", "value": …}`.
+const PAIR_KEYS: &[&str] = &[
+    "k",
+    "key",
+    "name",
+    "field",
+    "attribute",
+    "attr",
+    "property",
+    "prop",
+    "label",
+    "tag",
+];
+const PAIR_VALUES: &[&str] = &["v", "value", "val", "values", "data"];
+
+/// The name an object written as a key/value pair (two or three fields) gives its value.
+fn pair_name(map: &serde_json::Map<String, Value>) -> Option<&str> {
+    let is = |list: &[&str], k: &str| list.iter().any(|p| k.eq_ignore_ascii_case(p));
+    if !(2..=3).contains(&map.len()) || !map.keys().any(|k| is(PAIR_VALUES, k)) {
+        return None;
+    }
+    map.iter().find_map(|(k, v)| match v {
+        Value::String(name) if is(PAIR_KEYS, k) => Some(name.as_str()),
+        _ => None,
+    })
+}
+
+/// The names a list of pairs (`[["first_name", "John"], ["last_name", "Smith"]]`) gives its values.
+fn pair_list_names(items: &[Value]) -> Option<Vec<&str>> {
+    if items.is_empty() {
+        return None;
+    }
+    items
+        .iter()
+        .map(|item| match item {
+            Value::Array(pair) if pair.len() == 2 => pair[0].as_str(),
+            _ => None,
+        })
+        .collect()
+}
 
 /// What one check found: refused columns, and columns too deep to check.
 #[derive(Default)]
@@ -305,6 +355,8 @@ impl PrivacyGuard {
             names: HashMap::new(),
             keys: HashMap::new(),
             allowed: BTreeMap::new(),
+            numeric_ids: 0,
+            mobile_ids: 0,
         }
     }
 
@@ -458,6 +510,17 @@ impl PrivacyGuard {
             Some(Category::StaffId)
         } else if (id.starts_with('+') || id.contains([' ', '('])) && is_phone(id) {
             Some(Category::Phone)
+        } else if self.numeric_ids < MOBILE_IDS_LOOKED_AT
+            && !id.is_empty()
+            && id.bytes().all(|b| b.is_ascii_digit())
+        {
+            // A number alone proves nothing (OpenStreetMap and object ids are long numbers too); most of the
+            // first ids shaped like mobile numbers do.
+            self.numeric_ids += 1;
+            self.mobile_ids += usize::from(digits_have_mobile_shape(id));
+            (self.mobile_ids >= MOBILE_MIN_VALUES
+                && self.mobile_ids as f64 >= MOBILE_SHARE * self.numeric_ids as f64)
+                .then_some(Category::Phone)
         } else {
             None
         };
@@ -482,10 +545,17 @@ impl PrivacyGuard {
     }
 
     /// The category one value under a name puts its column in, if any.
-    fn value_finding(value: &Value, phone_hint: bool) -> Option<Category> {
+    fn value_finding(value: &Value, reading: NameReading) -> Option<Category> {
+        let phone_hint = reading.phone_hint;
         match value {
             Value::String(text) => category_of_value(text)
-                .or_else(|| (phone_hint && is_digit_phone(text)).then_some(Category::Phone)),
+                .or_else(|| (phone_hint && is_digit_phone(text)).then_some(Category::Phone))
+                .or_else(|| {
+                    reading
+                        .telling
+                        .filter(|(category, telling)| tells(text, *category, *telling))
+                        .map(|(category, _)| category)
+                }),
             Value::Number(number) => {
                 (phone_hint && is_phone_number_value(number)).then_some(Category::Phone)
             }
@@ -504,10 +574,10 @@ impl PrivacyGuard {
             let values = !self.allowed.contains_key(key);
             match value {
                 Value::Array(_) | Value::Object(_) => {
-                    self.walk(key, value, reading.phone_hint, values, at, verdict);
+                    self.walk(key, value, reading, values, at, verdict);
                 }
                 leaf if values => {
-                    if let Some(category) = Self::value_finding(leaf, reading.phone_hint) {
+                    if let Some(category) = Self::value_finding(leaf, reading) {
                         self.judge(
                             Finding {
                                 column: key.clone(),
@@ -529,18 +599,36 @@ impl PrivacyGuard {
         &mut self,
         column: &str,
         value: &Value,
-        phone_hint: bool,
+        reading: NameReading,
         values: bool,
         at: &str,
         verdict: &mut Verdict,
     ) {
-        let mut stack: Vec<(String, &Value, usize, bool)> =
-            vec![(column.to_string(), value, 1, phone_hint)];
+        let mut stack: Vec<(String, &Value, usize, NameReading)> =
+            vec![(column.to_string(), value, 1, reading)];
         let mut keys = 0usize;
         while let Some((path, value, depth, hint)) = stack.pop() {
             if depth > MAX_DEPTH {
                 verdict.unchecked.push(column.to_string());
                 return;
+            }
+            // Key/value pairs are named fields: `{"k": "religion", "v": …}`, `[["first_name", "John"]]`.
+            let pair_names: Vec<&str> = match value {
+                Value::Object(map) => pair_name(map).map(|n| vec![n]),
+                Value::Array(items) => pair_list_names(items),
+                _ => None,
+            }
+            .unwrap_or_default();
+            for name in pair_names {
+                keys += 1;
+                if keys > MAX_NESTED_KEYS {
+                    verdict.unchecked.push(column.to_string());
+                    return;
+                }
+                self.key_reading(column, &format!("{path}.{name}"), name, verdict);
+                if verdict.settled(column) {
+                    return;
+                }
             }
             let children: Box<dyn Iterator<Item = (Option<&String>, &Value)>> = match value {
                 Value::Object(map) => Box::new(map.iter().map(|(k, v)| (Some(k), v))),
@@ -560,7 +648,7 @@ impl PrivacyGuard {
                         if verdict.settled(column) {
                             return;
                         }
-                        (Some(child_path), reading.phone_hint)
+                        (Some(child_path), reading)
                     }
                     None => (None, hint),
                 };

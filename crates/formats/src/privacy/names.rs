@@ -5,6 +5,11 @@
 //! folded. It is then split at separators and case changes, the small words of [`FILLERS`] are left out, and
 //! a word that is several known words joined (`tradeunionmember`, `emailaddress`) is split into them. A name
 //! at the DBF length limit may end in a cut word (`health_con`), which counts as the word it was cut from.
+//! Words written to hide them are read as the words they are: a trailing number is a count (`surname1`),
+//! digits between letters are letters (`rel1gion`), and pieces split by a separator are joined again
+//! (`relig_ion`, `heal th`). A person's role followed by a name or id word (`victim_name`, `driver_id`) is
+//! that person; a few names are read only as a whole (`mail`, `party`), and a few ambiguous ones
+//! (`victims`, `orientation`) are left to their values ([`NameReading::telling`]).
 //!
 //! This runs once per column (never per feature), so it may take a few microseconds.
 
@@ -15,7 +20,10 @@ use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::{decompose_canonical, is_combining_mark};
 
 use super::Category;
-use super::vocabulary::{FILLERS, JOINERS, NEUTRAL, PERSON_COLUMNS, PHONE_HINTS, RULES};
+use super::vocabulary::{
+    FILLERS, HIDDEN_ALONE, ID_WORDS, JOINERS, NAME_WORDS, NEUTRAL, PERSON_COLUMNS, PHONE_HINTS,
+    ROLES, RULES, TELLING, Telling, WHOLE_NAMES,
+};
 
 /// Characters of a name that are read; a longer name is judged by its start. Bounds the work one hostile
 /// header can ask for.
@@ -64,13 +72,21 @@ static VOCABULARY: LazyLock<Vocabulary> = LazyLock::new(|| {
     let neutral: Vec<Vec<&'static str>> = NEUTRAL.iter().map(|p| phrase(p, &fillers)).collect();
     let mut known: HashSet<&'static str> = JOINERS.iter().copied().collect();
     known.extend(FILLERS.iter().copied().filter(|w| w.len() >= 2));
+    known.extend(WHOLE_NAMES.iter().map(|(w, _)| *w));
+    known.extend(ROLES.iter().map(|(w, _)| *w));
+    known.extend(NAME_WORDS.iter().copied());
+    known.extend(ID_WORDS.iter().copied());
+    known.extend(TELLING.iter().map(|(w, _, _)| *w));
+    known.extend(HIDDEN_ALONE.iter().map(|(w, _)| *w));
     for words in phrases
         .iter()
         .map(|(p, _)| p)
         .chain(&persons)
         .chain(&neutral)
     {
-        known.extend(words.iter().copied());
+        // Short words of phrases (`on strike`, `en greve`) would split ordinary words (`intel` is not
+        // `in tel`): only joiners and fillers are that short.
+        known.extend(words.iter().copied().filter(|w| w.len() >= 3));
     }
     Vocabulary {
         phrases,
@@ -84,7 +100,7 @@ static VOCABULARY: LazyLock<Vocabulary> = LazyLock::new(|| {
 });
 
 /// Format characters that render as nothing: a rule word with one inside is still the rule word.
-fn is_invisible(c: char) -> bool {
+pub(super) fn is_invisible(c: char) -> bool {
     matches!(c,
         '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
         | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
@@ -367,10 +383,138 @@ fn category_of_words(words: &[&str]) -> Option<Category> {
             found = better(found, *category);
         }
     }
+    // A person by their role, then their name or id: `victim_name`, `driver_id`, `empl_no`.
+    for (at, pair) in words.windows(2).enumerate() {
+        if !(live[at] && live[at + 1]) {
+            continue;
+        }
+        let Some((_, staff)) = ROLES.iter().find(|(role, _)| *role == pair[0]) else {
+            continue;
+        };
+        let category = if NAME_WORDS.contains(&pair[1]) {
+            Category::PersonName
+        } else if ID_WORDS.contains(&pair[1]) {
+            if *staff {
+                Category::StaffId
+            } else {
+                Category::Person
+            }
+        } else {
+            continue;
+        };
+        found = better(found, category);
+    }
     if found.is_none() && vocabulary.persons.iter().any(|p| p[..] == *words) {
         found = Some(Category::Person);
     }
+    if found.is_none()
+        && let [word] = words
+        && let Some((_, category)) = WHOLE_NAMES.iter().find(|(w, _)| w == word)
+    {
+        found = Some(*category);
+    }
     found
+}
+
+/// Whether a word is one the guard knows, or starts with a stem: what a disguised word is compared with.
+fn is_vocabulary(word: &str) -> bool {
+    let vocabulary = &*VOCABULARY;
+    vocabulary.known.contains(word) || vocabulary.stems.iter().any(|(s, _)| word.starts_with(s))
+}
+
+/// Digits written for the letters they look like (`rel1gion`, `3mail`, `he4lth`); `1` may be `i` or `l`.
+fn leet_variants(word: &str) -> Vec<String> {
+    let mut variants = vec![String::with_capacity(word.len())];
+    for c in word.chars() {
+        let letters: &[char] = match c {
+            '0' => &['o'],
+            '1' => &['i', 'l'],
+            '3' => &['e'],
+            '4' => &['a'],
+            '5' => &['s'],
+            '7' => &['t'],
+            '8' => &['b'],
+            '9' => &['g'],
+            c if c.is_ascii_digit() => return Vec::new(),
+            c => {
+                variants.iter_mut().for_each(|v| v.push(c));
+                continue;
+            }
+        };
+        if variants.len() * letters.len() > 16 {
+            return Vec::new();
+        }
+        variants = variants
+            .iter()
+            .flat_map(|v| {
+                letters.iter().map(move |l| {
+                    let mut v = v.clone();
+                    v.push(*l);
+                    v
+                })
+            })
+            .collect();
+    }
+    variants
+}
+
+/// Words as written to hide them, read as the words they are: a number at the end is a count
+/// (`surname1`), digits between letters are letters (`rel1gion`), and pieces of a word split by a separator
+/// are joined again (`relig_ion`, `heal th`) when neither piece is a word the guard knows and together
+/// they are. Gives the words, and those that were disguised.
+fn undisguise(words: Vec<String>) -> (Vec<String>, Vec<String>) {
+    let mut hidden = Vec::new();
+    let mut out: Vec<String> = Vec::with_capacity(words.len());
+    for word in words {
+        let has_digit = word.bytes().any(|b| b.is_ascii_digit());
+        if !has_digit || word.bytes().all(|b| b.is_ascii_digit()) || !word.is_ascii() {
+            out.push(word);
+            continue;
+        }
+        let stripped = word.trim_end_matches(|c: char| c.is_ascii_digit());
+        if !stripped.bytes().any(|b| b.is_ascii_digit()) {
+            out.push(stripped.to_string());
+            continue;
+        }
+        match leet_variants(stripped)
+            .into_iter()
+            .find(|v| is_vocabulary(v))
+        {
+            Some(letters) => {
+                hidden.push(letters.clone());
+                out.push(letters);
+            }
+            None => out.push(word),
+        }
+    }
+    // Pieces joined again, longest run first.
+    let mut joined: Vec<String> = Vec::with_capacity(out.len());
+    let mut at = 0;
+    while at < out.len() {
+        let mut taken = 1;
+        for run in (2..=4).rev() {
+            let Some(pieces) = out.get(at..at + run) else {
+                continue;
+            };
+            if pieces.iter().any(|p| {
+                VOCABULARY.known.contains(p.as_str()) || p.bytes().any(|b| b.is_ascii_digit())
+            }) {
+                continue;
+            }
+            let word = pieces.concat();
+            if word.len() >= 5 && is_vocabulary(&word) {
+                hidden.push(word.clone());
+                joined.push(word);
+                taken = run;
+                break;
+            }
+        }
+        if taken == 1 {
+            joined.push(out[at].clone());
+        }
+        at += taken;
+    }
+    (joined, hidden)
 }
 
 fn category_of_stems(word: &str) -> Option<Category> {
@@ -387,11 +531,13 @@ fn category_of_stems(word: &str) -> Option<Category> {
 pub(crate) struct NameReading {
     pub category: Option<Category>,
     pub phone_hint: bool,
+    /// An ambiguous name whose values decide: what they must look like, and what the column then holds.
+    pub telling: Option<(Category, Telling)>,
 }
 
 pub(crate) fn read(name: &str) -> NameReading {
     let vocabulary = &*VOCABULARY;
-    let raw = split(&plain(name));
+    let (raw, hidden) = undisguise(split(&plain(name)));
     let words: Vec<&str> = raw
         .iter()
         .map(String::as_str)
@@ -443,10 +589,23 @@ pub(crate) fn read(name: &str) -> NameReading {
     if cut && let Some(c) = category_of_cut(&words) {
         found = better(found, c);
     }
+    for word in &hidden {
+        if let Some((_, c)) = HIDDEN_ALONE.iter().find(|(w, _)| w == word) {
+            found = better(found, *c);
+        }
+    }
     let phone_hint = split_words.iter().any(|w| vocabulary.hints.contains(w));
+    let telling = match (found, split_words.as_slice()) {
+        (None, [word]) => TELLING
+            .iter()
+            .find(|(w, _, _)| w == word)
+            .map(|(_, c, t)| (*c, *t)),
+        _ => None,
+    };
     NameReading {
         category: found,
         phone_hint,
+        telling,
     }
 }
 

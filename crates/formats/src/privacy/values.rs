@@ -3,8 +3,10 @@
 //! numbers by their share of a column's first values.
 
 use serde_json::Number;
+use unicode_normalization::UnicodeNormalization;
 
 use super::Category;
+use super::vocabulary::{PLACEHOLDERS, Telling};
 
 pub(crate) fn is_email(text: &str) -> bool {
     let Some(at) = text.find('@') else {
@@ -76,21 +78,189 @@ pub(crate) fn is_staff_number(text: &str) -> bool {
     })
 }
 
+/// Titles before a name: `Dr John Smith`, `Frau Müller`.
+const TITLES: &[&str] = &[
+    "dr", "mr", "mrs", "ms", "miss", "mx", "prof", "sir", "dame", "herr", "frau", "mme", "mlle",
+    "sr", "sra", "srta", "dott", "sig", "dhr", "mevr",
+];
+/// Words that make two capitalised words a place, not a person (`George Street`, `Lake Charles`).
+const PLACE_WORDS: &[&str] = &[
+    "street", "st", "road", "rd", "avenue", "ave", "lane", "ln", "drive", "way", "square", "park",
+    "station", "hall", "house", "bridge", "hill", "lake", "river", "bay", "island", "point",
+    "church", "school", "hospital", "centre", "center", "county", "city", "town", "village",
+    "falls", "beach", "port", "harbour", "harbor", "airport", "mount", "valley", "creek",
+    "springs", "heights", "gardens", "place", "court", "plaza", "market", "depot", "north",
+    "south", "east", "west", "santa", "san", "saint", "fort", "new", "upper", "lower",
+];
+
+fn is_word(part: &str) -> bool {
+    part.chars().next().is_some_and(char::is_alphabetic)
+        && part
+            .chars()
+            .all(|c| c.is_alphabetic() || c == '-' || c == '\'')
+}
+
+fn is_capitalised(part: &str) -> bool {
+    is_word(part) && part.chars().next().is_some_and(char::is_uppercase)
+}
+
+/// `J.`, `J`, `J.R.`: initials (not a compass point: `N. Main`).
+fn is_initials(part: &str) -> bool {
+    let letters: Vec<char> = part.chars().filter(|c| *c != '.').collect();
+    !letters.is_empty()
+        && letters.len() <= 3
+        && letters.iter().all(|c| c.is_uppercase())
+        && (letters.len() > 1 || !matches!(letters[0], 'N' | 'S' | 'E' | 'W'))
+        && part.chars().all(|c| c == '.' || c.is_alphabetic())
+        && (letters.len() == 1 || part.contains('.'))
+}
+
+fn is_given(part: &str) -> bool {
+    GIVEN_NAMES.contains(&part.to_lowercase().as_str())
+}
+
+/// A value written as a person's name: `John Smith`, `john smith`, `JOHN SMITH`, `Smith, John`,
+/// `SMITH John`, `Dr John Smith`, `Dr Smith`, `J. Smith`. A given name the guard knows comes first (or
+/// after the surname and a comma), or a title or initials do; a word of places (`George Street`) is not a
+/// person.
 pub(crate) fn looks_like_person_name(text: &str) -> bool {
-    let parts: Vec<&str> = text.split_whitespace().collect();
+    let text = text.trim();
+    if text.len() > 64 {
+        return false;
+    }
+    if let Some((surname, given)) = text.split_once(',') {
+        let surname: Vec<&str> = surname.split_whitespace().collect();
+        let given: Vec<&str> = given.split_whitespace().collect();
+        return (1..=2).contains(&surname.len())
+            && (1..=2).contains(&given.len())
+            && surname.iter().all(|p| is_capitalised(p))
+            && (is_given(given[0]) || is_initials(given[0]))
+            && !surname
+                .iter()
+                .chain(&given)
+                .any(|p| PLACE_WORDS.contains(&p.to_lowercase().as_str()));
+    }
+    let mut parts: Vec<&str> = text.split_whitespace().collect();
+    if parts
+        .iter()
+        .any(|p| PLACE_WORDS.contains(&p.trim_end_matches('.').to_lowercase().as_str()))
+    {
+        return false;
+    }
+    let titled = parts.len() >= 2
+        && TITLES.contains(&parts[0].trim_end_matches('.').to_lowercase().as_str());
+    if titled {
+        parts.remove(0);
+        return (1..=3).contains(&parts.len())
+            && parts.iter().all(|p| is_capitalised(p) || is_initials(p))
+            && parts.last().is_some_and(|p| is_capitalised(p));
+    }
     if !(2..=3).contains(&parts.len()) {
         return false;
     }
-    let capitalised = parts.iter().all(|p| {
-        let mut chars = p.chars();
-        chars.next().is_some_and(char::is_uppercase)
-            && chars.all(|c| c.is_alphabetic() || c == '-' || c == '\'')
+    if is_initials(parts[0]) {
+        return parts[1..].iter().all(|p| is_capitalised(p));
+    }
+    if !parts.iter().all(|p| is_word(p)) {
+        return false;
+    }
+    let lower = parts.iter().all(|p| !p.chars().any(char::is_uppercase));
+    let upper = parts.iter().all(|p| !p.chars().any(char::is_lowercase));
+    let capitalised = parts.iter().all(|p| is_capitalised(p));
+    if is_given(parts[0]) && (lower || upper || capitalised) {
+        return true;
+    }
+    // `SMITH John`: a surname in capitals, then the given name.
+    parts[0].chars().count() >= 2
+        && parts[0].chars().all(|c| c.is_uppercase() || c == '-')
+        && is_capitalised(parts[1])
+        && is_given(parts[1])
+}
+
+/// Whether a value in a column of an ambiguous name ([`Telling`]) says the column holds what the name may
+/// mean: words other than a count, or a word of the category.
+pub(crate) fn tells(text: &str, category: Category, telling: Telling) -> bool {
+    let mut words = text
+        .split(|c: char| !c.is_alphabetic())
+        .filter(|w| w.chars().count() >= 2)
+        .map(str::to_lowercase);
+    match telling {
+        Telling::People => words.any(|w| !PLACEHOLDERS.contains(&w.as_str())),
+        Telling::Words(list) => {
+            words.any(|w| list.contains(&w.as_str()))
+                || super::names::category_of_name(text) == Some(category)
+        }
+    }
+}
+
+/// `ann (at) example (dot) org`, `ann[at]example.org`: an address written so a byte test misses it, as
+/// written plainly. `None` for text with no such words.
+fn spelled_out_email(value: &str) -> Option<String> {
+    // Runs on every value: a byte test before anything is allocated.
+    let marked = value.as_bytes().windows(3).any(|w| {
+        w[0] | 0x20 == b'a' && w[1] | 0x20 == b't' && matches!(w[2], b')' | b']' | b'}' | b'>')
     });
-    capitalised && GIVEN_NAMES.contains(&parts[0].to_lowercase().as_str())
+    if !marked {
+        return None;
+    }
+    let lower = value.to_ascii_lowercase();
+    if !["(at)", "[at]", "{at}", "<at>"]
+        .iter()
+        .any(|a| lower.contains(a))
+    {
+        return None;
+    }
+    let mut text = lower;
+    for (from, to) in [
+        ("(at)", "@"),
+        ("[at]", "@"),
+        ("{at}", "@"),
+        ("<at>", "@"),
+        ("(dot)", "."),
+        ("[dot]", "."),
+        ("{dot}", "."),
+        ("<dot>", "."),
+    ] {
+        text = text.replace(from, to);
+    }
+    while text.contains(" @") || text.contains("@ ") || text.contains(" .") || text.contains(". ") {
+        text = text
+            .replace(" @", "@")
+            .replace("@ ", "@")
+            .replace(" .", ".")
+            .replace(". ", ".");
+    }
+    Some(text)
 }
 
 /// The category one value puts its column in, if any.
 pub(crate) fn category_of_value(value: &str) -> Option<Category> {
+    // Full-width `＠` and digits, and invisible characters, do not hide an address or a number: text that
+    // is not ASCII is read again in plain form.
+    if !value.is_ascii()
+        && (unicode_normalization::is_nfkc_quick(value.chars())
+            != unicode_normalization::IsNormalized::Yes
+            || value.chars().any(super::names::is_invisible))
+    {
+        let plain: String = value
+            .nfkc()
+            .filter(|c| !super::names::is_invisible(*c))
+            .collect();
+        if plain != value
+            && let Some(category) = category_of_plain(&plain)
+        {
+            return Some(category);
+        }
+    }
+    if let Some(spelled) = spelled_out_email(value)
+        && category_of_plain(&spelled) == Some(Category::Email)
+    {
+        return Some(Category::Email);
+    }
+    category_of_plain(value)
+}
+
+fn category_of_plain(value: &str) -> Option<Category> {
     if value.contains('@') {
         // An address inside free text is still an address, whatever punctuation ends its sentence
         // (regression: `write to ann@example.org.` was not found for its full stop).
