@@ -343,10 +343,10 @@ fn stage(
     // Every way in passes here, so noise at ±180/±90 (which every reader's validation lets through) is
     // clamped once for all formats, and counted for the report.
     let stream = stream.map(|mut item| {
-        if let Ok(source) = &mut item {
-            if let Some(geometry) = &mut source.feature.geometry {
-                clamped += geoconsole_model::clamp_coordinate_noise(geometry);
-            }
+        if let Ok(source) = &mut item
+            && let Some(geometry) = &mut source.feature.geometry
+        {
+            clamped += geoconsole_model::clamp_coordinate_noise(geometry);
         }
         item
     });
