@@ -55,7 +55,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-cargo test --workspace --locked 2>&1 | tee "$log" || status=1
+# Every test binary runs even after one fails, so one CI run shows every failure.
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log" || status=1
 
 # The web console: unit tests, then the browser against the built binary on the demo scenario
 # (screenshots in target/e2e/).

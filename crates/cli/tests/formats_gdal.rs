@@ -536,7 +536,6 @@ fn broken_files_are_refused_with_the_reason_and_change_nothing() {
     for (file, expected) in [
         ("cut.fgb", "cut.fgb: feature"),
         ("cut.shp", "header says the file is"),
-        ("nodbf.shp", "attribute file"),
         ("many.shp", "header declares 1000000 records"),
         (
             "other.shp",
@@ -556,6 +555,22 @@ fn broken_files_are_refused_with_the_reason_and_change_nothing() {
     assert_eq!(
         run.ok(&["--store", "ops.gpkg", "datasets", "list", "--json"]),
         before
+    );
+    // A .shp without its .dbf still has its shapes: GDAL reads them without attributes, and so does the
+    // console, saying so.
+    let out = run.geoconsole(&[
+        "--store",
+        "ops.gpkg",
+        "import",
+        "nodbf.shp",
+        "--dataset",
+        "shapes_only",
+    ]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains("warning:") && said.contains("attribute file"),
+        "{said}"
     );
 }
 

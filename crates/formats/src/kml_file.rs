@@ -127,6 +127,19 @@ impl<R: io::BufRead> Walk<R> {
                     );
                 }
                 Event::Start(e) => match e.local_name().as_ref() {
+                    // A placemark with a `targetId` (inside `<Update>`, as tours animate) changes another
+                    // placemark; it is not a feature of its own (GDAL does not list it either).
+                    b"Placemark"
+                        if e.attributes()
+                            .flatten()
+                            .any(|a| a.key.local_name().as_ref() == b"targetId") =>
+                    {
+                        let end = e.name().as_ref().to_vec();
+                        let mut skipped = Vec::new();
+                        self.xml
+                            .read_to_end_into(quick_xml_kml::name::QName(&end), &mut skipped)
+                            .map_err(|e| format!("not readable KML at byte {at}: {e}"))?;
+                    }
                     b"Placemark" => {
                         self.naming_folder = NameState::None;
                         let start = e.into_owned();

@@ -777,3 +777,65 @@ async fn named_origins_alone_may_read_across_sites() {
     assert!(!methods.contains("POST"), "reads only: {methods}");
     running.shutdown().await.expect("stops");
 }
+
+/// One request cannot hold the server: a bucketing whose answer would be huge is refused up front, with
+/// what to coarsen (an outside tester held a server for 255 s with `by=sites:1000`, and took 3 GB with H3
+/// resolution 10 by the hour), while `/healthz` keeps answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bucketing_too_big_to_answer_is_refused_not_computed() {
+    let server = serve(temp_gpkg()).await;
+    let start = Utc
+        .with_ymd_and_hms(2024, 1, 1, 0, 0, 0)
+        .single()
+        .expect("time");
+    // 3,000 events in distinct places of one region over 81 days, and 2,000 sites among them.
+    let events: Vec<Feature> = (0..3_000)
+        .map(|i| {
+            let mut f = point(
+                &format!("e{i}"),
+                f64::from(i % 100) * 0.05,
+                45.0 + f64::from(i / 100) * 0.15,
+                json!({}),
+            );
+            f.time = Some(TimeSpan::instant(
+                start + chrono::Duration::minutes(i64::from(i) * 39),
+            ));
+            f
+        })
+        .collect();
+    import(&server, "many_events", DatasetKind::Events, events).await;
+    let sites: Vec<Feature> = (0..2_000)
+        .map(|i| {
+            point(
+                &format!("s{i}"),
+                f64::from(i % 50) * 0.1,
+                45.0 + f64::from(i / 50) * 0.1,
+                json!({"name": format!("site {i}")}),
+            )
+        })
+        .collect();
+    import(&server, "many_sites", DatasetKind::Sites, sites).await;
+
+    for (query, says) in [
+        ("by=sites:1000&period=month", "smaller buffer"),
+        ("by=h3:10&period=hour", "regions ×"),
+    ] {
+        let started = std::time::Instant::now();
+        let answer = server
+            .get(&format!("/analytics/buckets?dataset=many_events&{query}"))
+            .await;
+        assert_eq!(answer.status, 400, "{query}: {}", answer.text());
+        assert!(answer.text().contains(says), "{query}: {}", answer.text());
+        assert!(
+            started.elapsed() < Duration::from_secs(25),
+            "{query} took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(server.get("/healthz").await.status, 200);
+    }
+    // Within the bounds the same data is answered.
+    let fine = server
+        .get("/analytics/buckets?dataset=many_events&by=h3:2&period=week")
+        .await;
+    assert_eq!(fine.status, 200, "{}", fine.text());
+}
