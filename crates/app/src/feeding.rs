@@ -530,7 +530,7 @@ impl Feeding {
         }
         if spec.areas.is_empty() {
             parsed.skip_unplaced(
-                "the feed names no areas dataset for its codes (areas, or --areas with feeds add)",
+                "the feed names no areas dataset for its codes (--areas)",
             );
             return;
         }

@@ -5,6 +5,8 @@
 /// Each command-line flag a library message may name, with the API field that makes the same choice.
 pub const FLAGS_AND_FIELDS: &[(&str, &str)] = &[
     ("--allow-column", "allow_columns"),
+    ("--area-code-field", "code_field"),
+    ("--areas", "areas"),
     ("--drop-column", "drop_columns"),
     ("--encoding", "encoding"),
     ("--id-field", "id_field"),
