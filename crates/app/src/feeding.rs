@@ -529,9 +529,7 @@ impl Feeding {
             return;
         }
         if spec.areas.is_empty() {
-            parsed.skip_unplaced(
-                "the feed names no areas dataset for its codes (--areas)",
-            );
+            parsed.skip_unplaced("the feed names no areas dataset for its codes (--areas)");
             return;
         }
         let mut tables: HashMap<usize, Result<Arc<AreaTable>, String>> = HashMap::new();
