@@ -43,13 +43,7 @@ pub(crate) fn read(path: &Path, options: &ReadOptions) -> FormatResult<ChunkRece
         options.encoding,
         options.notes.clone(),
     )?;
-    let mut reader = ShapeReader::from_path(path).map_err(|e| {
-        file_error(
-            FormatErrorKind::Syntax,
-            path,
-            format!("unreadable shapefile: {e}"),
-        )
-    })?;
+    let mut reader = open_shapes(path)?;
     let path_buf = path.to_path_buf();
     Ok(spawn_producer("geoconsole-shp", move |chunks| {
         for (index, shape) in reader.iter_shapes().enumerate() {
@@ -153,16 +147,21 @@ fn source_crs_of(path: &Path, source_crs: Option<Crs>) -> FormatResult<SourceCrs
     })
 }
 
-/// The shapes of a shapefile whose .dbf is missing, each a feature without properties.
-fn read_shapes_only(path: &Path, source_crs: Option<Crs>) -> FormatResult<ChunkReceiver> {
-    let crs = source_crs_of(path, source_crs)?;
-    let mut reader = ShapeReader::from_path(path).map_err(|e| {
+/// The .shp's shape reader (the .dbf, when there is one, is read by [`Dbf`]).
+fn open_shapes(path: &Path) -> FormatResult<ShapeReader<std::io::BufReader<fs::File>>> {
+    ShapeReader::from_path(path).map_err(|e| {
         file_error(
             FormatErrorKind::Syntax,
             path,
             format!("unreadable shapefile: {e}"),
         )
-    })?;
+    })
+}
+
+/// The shapes of a shapefile whose .dbf is missing, each a feature without properties.
+fn read_shapes_only(path: &Path, source_crs: Option<Crs>) -> FormatResult<ChunkReceiver> {
+    let crs = source_crs_of(path, source_crs)?;
+    let mut reader = open_shapes(path)?;
     let path_buf = path.to_path_buf();
     Ok(spawn_producer("geoconsole-shp", move |chunks| {
         for (index, shape) in reader.iter_shapes().enumerate() {
