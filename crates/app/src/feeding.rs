@@ -18,13 +18,13 @@ use geoconsole_feeds::{
     Action, CAP_STATE, FeedFormat, FeedItem, FeedSpec, FeedState, FetchLimits, Fetched, Fetcher,
     Lag, NetworkPolicy, Parsed, PollCounts, Status,
 };
-use geoconsole_model::geo_types::{Geometry, MultiPolygon, Polygon};
 use geoconsole_model::{DatasetId, DatasetKind, Feature, FeatureId, TimeSpan, format_rfc3339};
-use geoconsole_store::{FeatureStore, FeedRecord, FeedStore, WriteMode};
+use geoconsole_store::{FeedRecord, FeedStore, WriteMode};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, Notify, broadcast};
 
+use crate::area_codes::AreaTables;
 use crate::{AppError, AppErrorKind, AppResult, Console, ImportOptions};
 
 /// Fingerprints that stand for "withdrawn by a later message": a copy of the item arriving afterwards
@@ -90,13 +90,14 @@ pub(crate) struct FeedFile {
     pub warnings: Vec<String>,
 }
 
-/// Opens `path` as a feed document when its content is one (see [`geoconsole_feeds::detect_file`]);
+/// Reads `path` as a feed document when its content is one (see [`geoconsole_feeds::detect_file`]);
 /// `None` when it is not, for the file readers to judge. The body is read whole, as a poll reads it, up to
-/// the cap a feed body has.
-pub(crate) fn open_feed_file(
+/// the cap a feed body has. Alerts given only by area codes are left unplaced, for the caller to place
+/// ([`crate::area_codes::AreaTables::place`]) or skip.
+pub(crate) fn read_feed_file(
     path: &std::path::Path,
-) -> Result<Option<FeedFile>, geoconsole_formats::FormatError> {
-    use geoconsole_formats::{FormatError, FormatErrorKind, Location, SourceFeature};
+) -> Result<Option<(FeedFormat, Parsed)>, geoconsole_formats::FormatError> {
+    use geoconsole_formats::{FormatError, FormatErrorKind, Location};
     use std::io::Read;
     let io = |e: std::io::Error| {
         FormatError::new(FormatErrorKind::Io, path, Location::File, e.to_string())
@@ -134,38 +135,57 @@ pub(crate) fn open_feed_file(
             format!("not a {} document: {why}", format.as_str()),
         )
     })?;
-    let path = path.to_path_buf();
-    let mut results: Vec<Result<SourceFeature, FormatError>> = Vec::new();
-    for (n, item) in parsed.items.into_iter().enumerate() {
-        results.push(Ok(SourceFeature {
-            location: Location::Feature(n as u64),
-            feature: item.feature,
-        }));
-    }
-    let skipped = parsed
-        .skipped
-        .into_iter()
-        .chain(parsed.withdrawals.into_iter().map(|w| {
+    Ok(Some((format, parsed)))
+}
+
+/// Why an imported file's alerts given only by codes were not placed, when it was given no areas.
+pub(crate) const FILE_NAMES_NO_AREAS: &str =
+    "the import names no areas dataset for its codes (--areas)";
+
+impl FeedFile {
+    /// The import pipeline's view of a feed document read from `path`: its items in order, then each
+    /// skipped entry as an invalid feature. Alerts still unplaced are skipped with `unplaced_why`.
+    pub(crate) fn new(
+        path: &std::path::Path,
+        format: FeedFormat,
+        mut parsed: Parsed,
+        unplaced_why: &str,
+    ) -> Self {
+        use geoconsole_formats::{FormatError, FormatErrorKind, Location, SourceFeature};
+        parsed.skip_unplaced(unplaced_why);
+        let path = path.to_path_buf();
+        let mut results: Vec<Result<SourceFeature, FormatError>> = Vec::new();
+        for (n, item) in parsed.items.into_iter().enumerate() {
+            results.push(Ok(SourceFeature {
+                location: Location::Feature(n as u64),
+                feature: item.feature,
+            }));
+        }
+        let skipped = parsed
+            .skipped
+            .into_iter()
+            .chain(parsed.withdrawals.into_iter().map(|w| {
             format!(
                 "CAP alert '{}' withdraws {}: an imported file has no earlier alerts to withdraw",
                 w.by,
                 w.ids.join(", ")
             )
         }));
-    for why in skipped {
-        let at = Location::Feature(results.len() as u64);
-        results.push(Err(FormatError::new(
-            FormatErrorKind::InvalidFeature,
-            &path,
-            at,
-            why,
-        )));
+        for why in skipped {
+            let at = Location::Feature(results.len() as u64);
+            results.push(Err(FormatError::new(
+                FormatErrorKind::InvalidFeature,
+                &path,
+                at,
+                why,
+            )));
+        }
+        Self {
+            format,
+            stream: Box::new(results.into_iter()),
+            warnings: parsed.warnings,
+        }
     }
-    Ok(Some(FeedFile {
-        format,
-        stream: Box::new(results.into_iter()),
-        warnings: parsed.warnings,
-    }))
 }
 
 /// Items shown by a preview.
@@ -204,49 +224,8 @@ pub struct Feeding {
     running: Mutex<HashMap<String, Arc<Mutex<()>>>>,
     /// The standing last announced per feed.
     announced: std::sync::Mutex<HashMap<String, Status>>,
-    /// Where the areas datasets that place alerts given by codes are read (the console's feature store).
-    area_store: Option<Arc<dyn FeatureStore>>,
-    /// Areas read, by (dataset, code field), with the dataset version they were read at: read again only
-    /// when the dataset changed, not on every poll.
-    area_tables: std::sync::Mutex<HashMap<AreaKey, (u64, Arc<AreaTable>)>>,
-}
-
-/// An areas dataset and its code field.
-type AreaKey = (String, String);
-
-/// The most features an areas dataset may have: every US county and forecast zone together are ~8,000.
-const MAX_AREA_FEATURES: u64 = 200_000;
-
-/// An areas dataset's polygons by code.
-#[derive(Debug, Default)]
-struct AreaTable {
-    by_code: HashMap<String, Vec<Polygon<f64>>>,
-    /// Codes whose feature is not an area (a point, a line), which place nothing.
-    not_areas: std::collections::HashSet<String>,
-}
-
-impl AreaTable {
-    /// The keys a code may be stored under: as written, upper-cased, and for the 6-digit SAME and FIPS6
-    /// county codes (`PSSCCC`, P the part of the county, 0 for all of it) the 5-digit county FIPS code
-    /// areas datasets hold.
-    fn keys(scheme: &str, code: &str) -> Vec<String> {
-        let code = code.trim();
-        let mut keys = vec![code.to_string(), code.to_ascii_uppercase()];
-        let county = ["SAME", "FIPS6"]
-            .iter()
-            .any(|s| s.eq_ignore_ascii_case(scheme));
-        if county && code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
-            keys.push(code[1..].to_string());
-        }
-        keys
-    }
-
-    fn lookup(&self, scheme: &str, code: &str) -> Option<&[Polygon<f64>]> {
-        Self::keys(scheme, code)
-            .iter()
-            .find_map(|k| self.by_code.get(k))
-            .map(Vec::as_slice)
-    }
+    /// The areas datasets that place alerts given by codes (read from the console's feature store).
+    areas: Option<AreaTables>,
 }
 
 fn invalid(message: impl Into<String>) -> AppError {
@@ -277,18 +256,6 @@ async fn read_body(spec: &FeedSpec, bytes: Vec<u8>, limits: FetchLimits) -> Resu
     .map_err(|e| format!("the body is not a {} feed: {e}", spec.format.as_str()))
 }
 
-/// The feed's areas datasets, for messages: `'us_zones', 'us_counties'`.
-fn datasets_text(spec: &FeedSpec) -> String {
-    let mut names: Vec<String> = Vec::new();
-    for area in &spec.areas {
-        let name = format!("'{}'", area.dataset);
-        if !names.contains(&name) {
-            names.push(name);
-        }
-    }
-    names.join(", ")
-}
-
 fn state_of(record: &FeedRecord) -> FeedState {
     serde_json::from_value(record.state.clone()).unwrap_or_default()
 }
@@ -308,8 +275,7 @@ impl Feeding {
             wake: Notify::new(),
             running: Mutex::default(),
             announced: std::sync::Mutex::default(),
-            area_store: None,
-            area_tables: std::sync::Mutex::default(),
+            areas: None,
         })
     }
 
@@ -520,149 +486,21 @@ impl Feeding {
         Ok(())
     }
 
-    /// Places the alerts a body gave only by area codes, joining each code to the feed's areas datasets:
-    /// an alert takes the areas its codes matched (a polygon, or a multipolygon of several); codes no area
-    /// matched are kept on the alert and reported as a warning in the feed's health. An alert no code
-    /// placed, or a feed naming no areas, skips the alert with the reason.
+    /// Places the alerts a body gave only by area codes with the feed's areas datasets; codes no area
+    /// matched reach the feed's health as warnings.
     async fn place_by_codes(&self, spec: &FeedSpec, parsed: &mut Parsed) {
-        if parsed.unplaced.is_empty() {
-            return;
-        }
-        if spec.areas.is_empty() {
-            parsed.skip_unplaced("the feed names no areas dataset for its codes (--areas)");
-            return;
-        }
-        let mut tables: HashMap<usize, Result<Arc<AreaTable>, String>> = HashMap::new();
-        for (i, source) in spec.areas.iter().enumerate() {
-            tables.insert(
-                i,
-                self.area_table(&source.dataset, &source.code_field).await,
-            );
-        }
-        let now = Utc::now();
-        for alert in std::mem::take(&mut parsed.unplaced) {
-            let mut polygons: Vec<Polygon<f64>> = Vec::new();
-            let mut unmatched: Vec<String> = Vec::new();
-            let mut problems: Vec<String> = Vec::new();
-            for (scheme, code) in alert.codes() {
-                let mut found = false;
-                for (i, source) in spec.areas.iter().enumerate() {
-                    if !source.holds(scheme) {
-                        continue;
-                    }
-                    match tables.get(&i) {
-                        Some(Ok(table)) => {
-                            if let Some(areas) = table.lookup(scheme, code) {
-                                for area in areas {
-                                    if !polygons.contains(area) {
-                                        polygons.push(area.clone());
-                                    }
-                                }
-                                found = true;
-                            } else if AreaTable::keys(scheme, code)
-                                .iter()
-                                .any(|k| table.not_areas.contains(k))
-                            {
-                                problems.push(format!(
-                                    "{scheme} {code} in '{}' is not an area",
-                                    source.dataset
-                                ));
-                            }
-                        }
-                        Some(Err(e)) if !problems.contains(e) => problems.push(e.clone()),
-                        _ => {}
-                    }
-                }
-                if !found {
-                    unmatched.push(format!("{scheme} {code}"));
-                }
+        match &self.areas {
+            Some(areas) => {
+                areas
+                    .place(
+                        &spec.areas,
+                        parsed,
+                        "the feed names no areas dataset for its codes (--areas)",
+                    )
+                    .await;
             }
-            let geometry = match polygons.len() {
-                0 => {
-                    let mut why = format!("no area in {} matched them", datasets_text(spec));
-                    if !problems.is_empty() {
-                        why = format!("{why} ({})", problems.join("; "));
-                    }
-                    parsed.skipped.push(alert.unplaceable(&why));
-                    continue;
-                }
-                1 => Geometry::Polygon(polygons.remove(0)),
-                _ => Geometry::MultiPolygon(MultiPolygon(polygons)),
-            };
-            let id = alert.id().to_string();
-            if !unmatched.is_empty() {
-                parsed.warnings.push(format!(
-                    "CAP alert '{id}': no area in {} matched {}; the alert is placed by the codes that matched",
-                    datasets_text(spec),
-                    unmatched.join(", ")
-                ));
-            }
-            match alert.place(geometry, &unmatched, now) {
-                Ok(item) => parsed.items.push(item),
-                Err(why) => parsed.skipped.push(why),
-            }
+            None => parsed.skip_unplaced("areas are read only by a console's feeds"),
         }
-    }
-
-    /// The polygons of an areas dataset by the codes in `field`, read once per dataset version.
-    async fn area_table(&self, dataset: &str, field: &str) -> Result<Arc<AreaTable>, String> {
-        let Some(store) = &self.area_store else {
-            return Err("areas are read only by a console's feeds".into());
-        };
-        let id = DatasetId::new(dataset)
-            .map_err(|e| format!("areas dataset '{dataset}': {}", e.message()))?;
-        let info = store
-            .dataset(&id)
-            .await
-            .map_err(|e| format!("areas dataset '{dataset}': {e}"))?;
-        let key = (dataset.to_string(), field.to_string());
-        if let Some((version, table)) = self
-            .area_tables
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-            && *version == info.version
-        {
-            return Ok(Arc::clone(table));
-        }
-        if info.feature_count > MAX_AREA_FEATURES {
-            return Err(format!(
-                "areas dataset '{dataset}' has {} features, more than the {MAX_AREA_FEATURES} an areas dataset may have",
-                info.feature_count
-            ));
-        }
-        if !info.schema.fields().iter().any(|f| f.name == field) {
-            return Err(format!(
-                "areas dataset '{dataset}' has no property '{field}' to hold codes"
-            ));
-        }
-        let page = store
-            .query(&id, &geoconsole_query::FeatureQuery::all())
-            .await
-            .map_err(|e| format!("areas dataset '{dataset}': {e}"))?;
-        let mut table = AreaTable::default();
-        for feature in page.features {
-            let code = match feature.properties.get(field) {
-                Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
-                Some(Value::Number(n)) => n.to_string(),
-                _ => continue,
-            };
-            match feature.geometry {
-                Some(Geometry::Polygon(p)) => table.by_code.entry(code).or_default().push(p),
-                Some(Geometry::MultiPolygon(m)) => {
-                    table.by_code.entry(code).or_default().extend(m.0);
-                }
-                _ => {
-                    table.not_areas.insert(code);
-                }
-            }
-        }
-        let table = Arc::new(table);
-        self.area_tables
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key, (info.version, Arc::clone(&table)));
-        Ok(table)
     }
 
     async fn lock_for(&self, name: &str) -> Arc<Mutex<()>> {
@@ -1217,7 +1055,7 @@ impl Console {
     /// Turns on live feeds kept by `store`, reaching only what the console's network policy allows.
     pub fn with_feeds(mut self, store: Arc<dyn FeedStore>, limits: FetchLimits) -> AppResult<Self> {
         let mut feeding = Feeding::new(store, self.network.clone(), limits)?;
-        feeding.area_store = Some(Arc::clone(self.store()));
+        feeding.areas = Some(AreaTables::new(Arc::clone(self.store())));
         self.feeds = Some(Arc::new(feeding));
         Ok(self)
     }

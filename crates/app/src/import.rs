@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use geoconsole_feeds::AreaSource;
 use geoconsole_formats::privacy::{Category, PrivacyGuard, PrivacyPolicy, redact_text};
 use geoconsole_formats::{
     FeatureStream, FormatError, FormatErrorKind, FormatResult, Location, ReadNotes, ReadOptions,
@@ -21,6 +22,8 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use crate::area_codes::AreaTables;
+use crate::feeding::{FILE_NAMES_NO_AREAS, FeedFile};
 use crate::time_fields::{self, END_FIELD_NAMES, SNIFF_FEATURES, START_FIELD_NAMES};
 use crate::{AppError, AppErrorKind, AppResult};
 
@@ -70,6 +73,8 @@ pub struct ImportOptions {
     /// Who asked, for the audit log; imports nobody asked for (feed polls, generators) are not audited.
     pub requester: Option<Requester>,
     pub limits: FeatureLimits,
+    /// Areas datasets placing the alerts of a CAP file given only by codes, as a feed's areas do.
+    pub areas: Vec<AreaSource>,
 }
 
 /// The most one feature may hold: a feature beyond them is invalid (named with its position), so one
@@ -134,6 +139,7 @@ impl Default for ImportOptions {
             privacy: PrivacyPolicy::default(),
             requester: None,
             limits: FeatureLimits::default(),
+            areas: Vec::new(),
         }
     }
 }
@@ -193,6 +199,9 @@ pub struct ImportReport {
     pub rejected: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rejects_report: Option<PathBuf>,
+    /// The first rejected features, where and why (the rejects report has them all).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub first_rejects: Vec<Reject>,
     pub elapsed_ms: u64,
     /// Columns removed as asked (`--drop-column`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -533,7 +542,12 @@ struct RejectLog {
     path: PathBuf,
     file: Option<BufWriter<File>>,
     count: u64,
+    /// The first rejects, for the report: a caller over HTTP cannot open the server's file.
+    first: Vec<Reject>,
 }
+
+/// Rejects an import's report lists itself (the rejects file lists up to [`MAX_LISTED_REJECTS`]).
+const REPORTED_REJECTS: usize = 10;
 
 impl RejectLog {
     fn io_error(&self, e: &std::io::Error) -> AppError {
@@ -545,6 +559,9 @@ impl RejectLog {
 
     fn record(&mut self, reject: &Reject) -> AppResult<()> {
         self.count += 1;
+        if self.first.len() < REPORTED_REJECTS {
+            self.first.push(reject.clone());
+        }
         if self.count > MAX_LISTED_REJECTS {
             return Ok(());
         }
@@ -633,6 +650,16 @@ pub(crate) async fn import(
             DatasetId::slug(&stem).map_err(|e| AppError::new(AppErrorKind::Invalid, e.message()))?
         }
     };
+    if options.areas.len() > geoconsole_feeds::MAX_AREA_SOURCES {
+        return Err(AppError::new(
+            AppErrorKind::Invalid,
+            format!(
+                "{} areas named; an import may name at most {}",
+                options.areas.len(),
+                geoconsole_feeds::MAX_AREA_SOURCES
+            ),
+        ));
+    }
     let title = options.title.as_deref().unwrap_or("");
     PrivacyGuard::check_dataset(dataset_id.as_str(), title).map_err(|refusal| {
         AppError::new(
@@ -650,12 +677,21 @@ pub(crate) async fn import(
     // A feed document saved as a file (CAP, GeoRSS) is read by the feed readers, as a poll reads it.
     let feed_file = match (&source, options.read.format) {
         (Source::File(path), None) => {
-            let path = path.clone();
-            tokio::task::spawn_blocking(move || crate::feeding::open_feed_file(&path))
+            let file = path.clone();
+            let read = tokio::task::spawn_blocking(move || crate::feeding::read_feed_file(&file))
                 .await
                 .map_err(|e| {
                     AppError::new(AppErrorKind::Internal, format!("reader task failed: {e}"))
-                })??
+                })??;
+            match read {
+                Some((format, mut parsed)) => {
+                    AreaTables::new(Arc::clone(store))
+                        .place(&options.areas, &mut parsed, FILE_NAMES_NO_AREAS)
+                        .await;
+                    Some(FeedFile::new(path, format, parsed, FILE_NAMES_NO_AREAS))
+                }
+                None => None,
+            }
         }
         _ => None,
     };
@@ -709,6 +745,7 @@ pub(crate) async fn import(
             .unwrap_or_else(|| PathBuf::from(format!("{dataset_id}.rejects.jsonl"))),
         file: None,
         count: 0,
+        first: Vec::new(),
     };
     let result = write_staged(
         store,
@@ -727,6 +764,7 @@ pub(crate) async fn import(
         tracing::warn!(dataset = %dataset.id, file = %path.display(), "{warning}");
     }
     let rejected = rejects.count;
+    let first_rejects = std::mem::take(&mut rejects.first);
     let rejects_report = rejects.finish()?;
     Ok(ImportReport {
         dataset,
@@ -738,6 +776,7 @@ pub(crate) async fn import(
         unlocated,
         rejected,
         rejects_report,
+        first_rejects,
         elapsed_ms: started.elapsed().as_millis() as u64,
         dropped_columns: options.privacy.drop.iter().cloned().collect(),
         allowed_personal: staged.allowed_personal,
@@ -891,9 +930,11 @@ async fn write_staged(
         return Err(AppError::new(
             AppErrorKind::Input,
             format!(
-                "{}: no valid features ({} rejected, see {})",
+                "{}: no valid features ({} rejected; the first, at {}: {}; every one in {})",
                 display_name(path),
                 rejects.count,
+                rejects.first.first().map_or("", |r| r.at.as_str()),
+                rejects.first.first().map_or("", |r| r.reason.as_str()),
                 rejects.path.display()
             ),
         ));

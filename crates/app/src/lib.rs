@@ -12,6 +12,7 @@
 
 pub mod alerting;
 mod analysis;
+mod area_codes;
 mod buckets;
 mod cluster;
 mod console;

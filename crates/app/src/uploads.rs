@@ -410,10 +410,16 @@ pub fn preview(path: &Path, read: &ReadOptions) -> AppResult<ImportPreview> {
     let zipped = head.starts_with(b"PK\x03\x04");
     // A feed document (CAP, GeoRSS) is previewed as its import reads it: by the feed readers.
     let feed_file = match read.format {
-        None if !zipped => crate::feeding::open_feed_file(path).map_err(invalid)?,
+        None if !zipped => crate::feeding::read_feed_file(path).map_err(invalid)?,
         _ => None,
     };
-    if let Some(file) = feed_file {
+    if let Some((format, parsed)) = feed_file {
+        let file = crate::feeding::FeedFile::new(
+            path,
+            format,
+            parsed,
+            "a preview does not place alerts given only by area codes; the import does, given --areas",
+        );
         return preview_features(path, file.format.as_str(), file.stream, None, file.warnings);
     }
     let format = match read.format {
@@ -598,8 +604,17 @@ impl Console {
         tokio::spawn(async move {
             let outcome = console.import(&upload.path, options).await;
             let next = match outcome {
-                Ok(report) => {
+                Ok(mut report) => {
                     tracing::info!(upload = %upload.id, dataset = %report.dataset.id, imported = report.imported, "upload imported");
+                    // Said to an HTTP caller: in the API's terms, and without the server's own paths
+                    // (the first rejects are in the report itself).
+                    report.rejects_report = None;
+                    for reject in &mut report.first_rejects {
+                        reject.reason = crate::terms::in_api_terms(&reject.reason);
+                    }
+                    for warning in &mut report.warnings {
+                        *warning = crate::terms::in_api_terms(warning);
+                    }
                     UploadState::Imported {
                         report: Box::new(report),
                     }

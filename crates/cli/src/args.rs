@@ -500,6 +500,13 @@ pub struct ImportArgs {
     /// audit log. Special-category data (union membership, religion, health, ...) is refused regardless
     #[arg(long, value_name = "COLUMN", value_delimiter = ',')]
     pub allow_column: Vec<String>,
+    /// CAP files: areas datasets placing alerts given only by codes (UGC, SAME, FIPS), as a feed's
+    /// --areas: a dataset (with --area-code-field), or `SCHEME=dataset:field` entries separated by commas
+    #[arg(long)]
+    pub areas: Option<String>,
+    /// The property of the --areas dataset holding the codes, for entries that name none
+    #[arg(long, requires = "areas")]
+    pub area_code_field: Option<String>,
     /// Most vertices one feature's geometry may have
     #[arg(long, default_value_t = 1_000_000)]
     pub max_vertices: usize,

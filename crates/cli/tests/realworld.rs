@@ -42,20 +42,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str /* why / class */)] = &[
         "csv/vega_la-riots.csv",
         "deliberate: privacy guard refuses names, age, race of the dead (keep refusing)",
     ),
-    // CAP 1.2 (reference: the standard, not GDAL)
-    // As files, alerts given only by geocodes have no areas dataset to be joined to (feeds have `--areas`).
-    (
-        "cap/cap12_oasis_A4_amber_geocode_only.xml#file",
-        "CAP area by geocode only, imported as a file: alert skipped (no areas join on import)",
-    ),
-    (
-        "cap/cap11_nws_blizzard_geocode_only_empty_polygon.xml#file",
-        "CAP area by geocode only, imported as a file: alert skipped (no areas join on import)",
-    ),
-    (
-        "cap/cap12_oasis_A4_declared_utf8_written_cp1252.xml#file",
-        "CAP area by geocode only, imported as a file: alert skipped (no areas join on import)",
-    ),
 ];
 
 /// What the CAP standard makes of each message: alerts with a place (a circle of radius 0 is a point; an
@@ -689,6 +675,8 @@ fn cap_file_outcome(run: &Run, name: &str, n: usize) -> Result<usize, String> {
     let file = path.to_str().expect("utf-8");
     let store = format!("capfile{n}.gpkg");
     let base = ["--store", &store, "--config", "geoconsole.toml"];
+    import_test_zones(run, &base);
+    // A file's alerts given only by geocodes are placed as a feed's are, by the areas the import names.
     let out = run.geoconsole(
         &[
             &base[..],
@@ -699,6 +687,10 @@ fn cap_file_outcome(run: &Run, name: &str, n: usize) -> Result<usize, String> {
                 "--dataset",
                 "alerts",
                 "--skip-invalid",
+                "--areas",
+                "zones",
+                "--area-code-field",
+                "code",
             ],
         ]
         .concat(),
@@ -726,20 +718,14 @@ fn cap_file_outcome(run: &Run, name: &str, n: usize) -> Result<usize, String> {
     Ok(collection["features"].as_array().map_or(0, Vec::len))
 }
 
-/// A CAP message polled once as a feed: the alerts it put in the dataset, or why none.
-fn cap_outcome(run: &Run, name: &str, n: usize) -> Result<usize, String> {
-    let body = std::fs::read(corpus().join("cap").join(name)).expect("cap file");
-    let port = serve_bytes(body);
-    let store = format!("cap{n}.gpkg");
-    let url = format!("http://127.0.0.1:{port}/{name}");
-    let dataset = format!("alerts{n}");
-    let base = ["--store", &store, "--config", "geoconsole.toml"];
-    // Alerts given only by geocodes are placed by joining their codes to an areas dataset, as a
-    // receiver looks them up: a few test zones and counties named by the codes these messages use.
+/// Alerts given only by geocodes are placed by joining their codes to an areas dataset, as a receiver
+/// looks them up: imports a few test zones and counties named by the codes these messages use, as `zones`
+/// with the codes in `code`.
+fn import_test_zones(run: &Run, base: &[&str]) {
     let zones =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/feeds/cap_test_zones.geojson");
     run.ok(&[
-        &base[..],
+        base,
         &[
             "-q",
             "import",
@@ -749,6 +735,17 @@ fn cap_outcome(run: &Run, name: &str, n: usize) -> Result<usize, String> {
         ],
     ]
     .concat());
+}
+
+/// A CAP message polled once as a feed: the alerts it put in the dataset, or why none.
+fn cap_outcome(run: &Run, name: &str, n: usize) -> Result<usize, String> {
+    let body = std::fs::read(corpus().join("cap").join(name)).expect("cap file");
+    let port = serve_bytes(body);
+    let store = format!("cap{n}.gpkg");
+    let url = format!("http://127.0.0.1:{port}/{name}");
+    let dataset = format!("alerts{n}");
+    let base = ["--store", &store, "--config", "geoconsole.toml"];
+    import_test_zones(run, &base);
     let add = [
         &base[..],
         &[

@@ -15,6 +15,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use geoconsole_app::{ImportOptions, Requester, Upload, preview};
+use geoconsole_feeds::AreaSource;
 use geoconsole_formats::privacy::PrivacyPolicy;
 use geoconsole_formats::{Crs, CsvOptions, Format, ReadOptions, TextEncoding};
 use geoconsole_model::{DatasetId, DatasetKind};
@@ -225,6 +226,10 @@ pub struct ImportChoice {
     /// Personal-data columns kept on purpose (recorded in the audit log; never special categories).
     #[serde(default)]
     allow_columns: Vec<String>,
+    /// CAP files: the areas datasets placing alerts given only by codes, as a feed's `areas`.
+    #[serde(default)]
+    #[schemars(length(max = 16))]
+    areas: Vec<AreaSource>,
 }
 
 /// `POST /imports/{uploadId}`: starts importing a staged upload; answers 202 with the status to poll.
@@ -247,6 +252,20 @@ pub async fn start(
         return Err(ApiError::forbidden(format!(
             "this account may not write to dataset '{dataset}'"
         )));
+    }
+    // A placed alert takes its area's shape: reading an areas dataset is reading it, so one this account
+    // may not read is refused exactly as one that does not exist.
+    for area in &choice.areas {
+        let exists = match DatasetId::new(&area.dataset) {
+            Ok(id) => state.console.store().dataset(&id).await.is_ok(),
+            Err(_) => false,
+        };
+        if !exists || !principal.can_read(&area.dataset) {
+            return Err(ApiError::bad_request(format!(
+                "areas: dataset '{}' does not exist",
+                area.dataset
+            )));
+        }
     }
     let kind = choice
         .kind
@@ -303,6 +322,7 @@ pub async fn start(
             source: address,
         }),
         limits: state.feature_limits,
+        areas: choice.areas,
         ..ImportOptions::default()
     };
     state.console.import_upload(upload.clone(), options)?;

@@ -364,6 +364,25 @@ async fn dataset_limits_hide_other_datasets_everywhere() {
     )
     .await;
     assert_eq!(status, 403, "{answer}");
+    // Areas placing a CAP file's alerts are read: a hidden one is refused as a missing one is.
+    let mut refusals = Vec::new();
+    for areas in ["earthquakes", "no_such_areas"] {
+        let (status, answer) = call(
+            &server,
+            Method::POST,
+            &format!("/imports/{id}"),
+            &lim,
+            Some(json!({"dataset": "site_incidents", "mode": "append",
+                "areas": [{"dataset": areas, "code_field": "code"}]})),
+        )
+        .await;
+        assert_eq!(status, 400, "{areas}: {answer}");
+        refusals.push(answer.to_string().replace(areas, "NAME"));
+    }
+    assert_eq!(
+        refusals[0], refusals[1],
+        "hidden and missing areas answer alike"
+    );
     // A token narrows further: a token for `site_incidents` only cannot read `sites`.
     let narrow =
         Auth::Bearer(token(&server, "lim", Role::Viewer, Some(vec!["site_incidents"])).await);

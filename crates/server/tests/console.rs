@@ -377,3 +377,74 @@ async fn imports_refuse_other_sites_and_wrong_requests() {
         "browsers are not allowed to send writes from other origins"
     );
 }
+
+/// A CAP file whose alert is located only by a county code is placed, as a feed's would be, by the areas
+/// the import names; without areas the alert is reported skipped with the way to place it.
+#[tokio::test]
+async fn a_cap_file_located_by_codes_is_placed_by_the_areas_the_import_names() {
+    let server = serve_demo().await;
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+    let zones = std::fs::read(fixtures.join("feeds/cap_test_zones.geojson")).expect("zones");
+    let zones = server
+        .upload(
+            "zones.geojson",
+            zones,
+            json!({"dataset": "zones", "kind": "areas"}),
+        )
+        .await;
+    assert_eq!(zones["state"], "imported", "{zones}");
+    let cap = std::fs::read(fixtures.join("realworld/cap/cap12_oasis_A4_amber_geocode_only.xml"))
+        .expect("cap");
+
+    let unplaced = server
+        .upload(
+            "amber.xml",
+            cap.clone(),
+            json!({"dataset": "amber_unplaced", "skip_invalid": true}),
+        )
+        .await;
+    assert_eq!(unplaced["state"], "failed", "{unplaced}");
+    let error = unplaced["error"].as_str().expect("error");
+    assert!(
+        error.contains("names no areas dataset for its codes (areas)") && !error.contains("--"),
+        "the skipped alert says how to place it, in the API's terms: {error}"
+    );
+
+    let placed = server
+        .upload(
+            "amber.xml",
+            cap,
+            json!({"dataset": "amber", "areas": [{"scheme": "SAME", "dataset": "zones", "code_field": "code"}]}),
+        )
+        .await;
+    assert_eq!(placed["state"], "imported", "{placed}");
+    let features = server.all_features("amber").await;
+    assert_eq!(features.len(), 1, "{features:?}");
+    assert_eq!(
+        features[0]["geometry"]["type"], "Polygon",
+        "{}",
+        features[0]
+    );
+    // The county's polygon (FIPS 06037, from the SAME code 006037) holds Los Angeles.
+    let ring = features[0]["geometry"]["coordinates"][0]
+        .as_array()
+        .expect("ring");
+    let lons: Vec<f64> = ring.iter().filter_map(|p| p[0].as_f64()).collect();
+    assert!(
+        lons.iter().any(|&x| x < -118.0) && lons.iter().any(|&x| x > -118.5),
+        "{ring:?}"
+    );
+
+    let missing = server
+        .post_json(
+            "/imports/none",
+            json!({"dataset": "x", "areas": [{"dataset": "zones", "code_field": "code", "colour": 1}]}),
+        )
+        .await;
+    assert_eq!(
+        missing.status,
+        400,
+        "unknown fields of an area are refused: {}",
+        missing.text()
+    );
+}

@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use anyhow::{Result, anyhow};
 use geoconsole_app::{Console, ImportCounters, ImportOptions, Requester, Staging};
+use geoconsole_feeds::AreaSource;
 use geoconsole_formats::privacy::PrivacyPolicy;
 use geoconsole_formats::{ArchiveLimits, Crs, CsvOptions, ReadOptions};
 use geoconsole_model::{Bbox, DatasetKind};
@@ -94,6 +95,11 @@ pub async fn run(console: &Console, args: &ImportArgs, cli: &Cli) -> Result<()> 
             actor: super::access::actor(),
             source: "cli".into(),
         }),
+        areas: match &args.areas {
+            Some(areas) => AreaSource::parse_list(areas, args.area_code_field.as_deref())
+                .map_err(|e| anyhow!("--areas: {e}"))?,
+            None => Vec::new(),
+        },
     };
     let size = std::fs::metadata(&args.file).map(|m| m.len()).unwrap_or(0);
     let bar = progress::import_bar(size, counters, progress::enabled(cli.quiet, cli.json));

@@ -57,7 +57,8 @@ pub fn detect_file(head: &[u8]) -> Option<FeedFormat> {
 }
 
 /// Reads a whole feed document given as a file. Documents an index only links to are not fetched (an
-/// import reaches no network): each is skipped with that reason.
+/// import reaches no network): each is skipped with that reason. Alerts given only by area codes are left
+/// in [`Parsed::unplaced`] for the importer to place with the areas it was given.
 pub fn read_file(format: FeedFormat, body: &[u8], now: DateTime<Utc>) -> Result<Parsed, String> {
     let mut parsed = match format {
         FeedFormat::Cap => cap::read_document(body, now),
@@ -68,7 +69,6 @@ pub fn read_file(format: FeedFormat, body: &[u8], now: DateTime<Utc>) -> Result<
             other.as_str()
         )),
     }?;
-    parsed.skip_unplaced("an imported file is not joined to areas; poll it as a feed with --areas");
     for linked in std::mem::take(&mut parsed.linked) {
         parsed.skip(format!(
             "linked alert '{}': an imported file's links are not fetched; poll the index as a feed to follow them",
