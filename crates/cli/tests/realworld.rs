@@ -2,8 +2,8 @@
 //! built binary and compared with GDAL's reading of the same file: feature count, every attribute GDAL
 //! reports and each feature's extent. A file that does not match (or that GDAL reads and we refuse) fails
 //! this test unless `KNOWN_DIFFERENCES` names it; an entry whose file now matches fails it too, so the list
-//! only ever shrinks. `bench/realworld.py` runs the same comparison vertex by vertex and writes the table
-//! in `bench/RESULTS.md`; its docstring gives the normalisation, which this test follows.
+//! only ever shrinks. `bench/realworld.py` judges by the same comparison (reading this list from here),
+//! adds vertex-by-vertex notes that never change an outcome, and writes the table in `bench/RESULTS.md`.
 
 mod support;
 
