@@ -8,33 +8,35 @@
 //! the one already written (replays) → apply CAP updates and cancels to the items they name, earlier or in the
 //! same body → mark warnings whose time has passed as expired → write, then remember the fingerprints →
 //! record health and lag. A failure anywhere before the write changes no data, only the feed's health.
+//! What a body does to what was written before is decided without I/O in [`plan`]; this module does the
+//! fetching, asking and writing around it.
 
-use std::collections::{BTreeMap, HashMap};
+mod error;
+mod plan;
+
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use geoconsole_access::Scope;
 use geoconsole_feeds::{
-    Action, CAP_STATE, FeedFormat, FeedItem, FeedSpec, FeedState, FetchLimits, Fetched, Fetcher,
-    Lag, NetworkPolicy, Parsed, PollCounts, Status,
+    FeedFormat, FeedSpec, FeedState, FetchLimits, Fetched, Fetcher, Lag, NetworkPolicy, Parsed,
+    PollCounts, Status, Validators,
 };
-use geoconsole_model::{DatasetId, DatasetKind, Feature, FeatureId, TimeSpan, format_rfc3339};
+use geoconsole_model::{DatasetId, DatasetKind, Feature, FeatureId};
 use geoconsole_store::{FeedRecord, FeedStore, WriteMode};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::{Mutex, Notify, broadcast};
 
+use self::error::PollError;
+use self::plan::{Body, Known, TOMBSTONE};
 use crate::area_codes::AreaTables;
 use crate::{AppError, AppErrorKind, AppResult, Console, ImportOptions};
 
-/// Fingerprints that stand for "withdrawn by a later message": a copy of the item arriving afterwards
-/// (a replay, or the original arriving late) is stored withdrawn, never as a live warning.
-const TOMBSTONE: &str = "superseded:";
 /// Fingerprints of items not seen for this long are forgotten (withdrawal marks are kept): a feed that
 /// replays something older than this writes it once more, and alert keys keep that from alerting twice.
 const FORGET_AFTER: chrono::Duration = chrono::Duration::days(30);
-/// Open CAP warnings tracked per feed for expiry; more than any real feed has in force at once.
-const MAX_OPEN: usize = 50_000;
 /// Polls running at once: enough that slow feeds (each bounded by its timeout) do not hold up the rest,
 /// few enough that a thousand feeds do not open a thousand connections at once.
 pub const CONCURRENT_POLLS: usize = 16;
@@ -246,18 +248,56 @@ fn spec_of(record: &FeedRecord) -> AppResult<FeedSpec> {
 
 /// Reads a fetched body in the feed's format on a blocking thread (parsing is CPU work); the error says
 /// which format the body is not.
-async fn read_body(spec: &FeedSpec, bytes: Vec<u8>, limits: FetchLimits) -> Result<Parsed, String> {
+async fn read_body(
+    spec: &FeedSpec,
+    bytes: Vec<u8>,
+    limits: FetchLimits,
+) -> Result<Parsed, PollError> {
     let read_spec = spec.clone();
     tokio::task::spawn_blocking(move || {
         geoconsole_feeds::read_fetched(&read_spec, bytes, Utc::now(), limits.max_decoded_bytes)
     })
-    .await
-    .map_err(|e| format!("reader failed: {e}"))?
-    .map_err(|e| format!("the body is not a {} feed: {e}", spec.format.as_str()))
+    .await?
+    .map_err(|why| PollError::Read {
+        format: spec.format.as_str(),
+        why,
+    })
+}
+
+/// What a poll that wrote (or found nothing to write) tells its report and the feed's health.
+struct Written {
+    skipped_reasons: Vec<String>,
+    warnings: Vec<String>,
 }
 
 fn state_of(record: &FeedRecord) -> FeedState {
     serde_json::from_value(record.state.clone()).unwrap_or_default()
+}
+
+/// Records a poll that wrote in the feed's state: the validators for the next conditional GET, the
+/// totals, when the data last changed, and how late the items written were.
+fn record_written(
+    state: &mut FeedState,
+    validators: Validators,
+    counts: &PollCounts,
+    event_times: Vec<DateTime<Utc>>,
+) {
+    let arrived = Utc::now();
+    state.etag = validators.etag;
+    state.last_modified = validators.last_modified;
+    state.added += counts.added;
+    state.updated += counts.updated;
+    state.withdrawn += counts.withdrawn;
+    state.skipped += counts.skipped;
+    if counts.added + counts.updated + counts.withdrawn > 0 {
+        state.last_change = Some(arrived);
+    }
+    if let Some(newest) = event_times.iter().max() {
+        state.newest_event = Some(state.newest_event.map_or(*newest, |n| n.max(*newest)));
+    }
+    if let Some(lag) = Lag::of(event_times.into_iter(), arrived) {
+        state.lag = Some(lag);
+    }
 }
 
 impl Feeding {
@@ -636,11 +676,14 @@ impl Console {
             .fetch_and_write(feeding, spec, state, &mut report.counts)
             .await
         {
-            Ok(Some((parsed_skipped, warnings))) => {
+            Ok(Some(Written {
+                skipped_reasons,
+                warnings,
+            })) => {
                 state.failures = 0;
                 state.last_success = Some(Utc::now());
                 state.last_error = None;
-                report.skipped_reasons = parsed_skipped;
+                report.skipped_reasons = skipped_reasons;
                 state.skipped_reasons = report.skipped_reasons.iter().take(20).cloned().collect();
                 for warning in &warnings {
                     tracing::warn!(feed = %spec.name, warning = %warning, "feed read with a warning");
@@ -655,7 +698,8 @@ impl Console {
                 state.last_success = Some(Utc::now());
                 state.last_error = None;
             }
-            Err(message) => {
+            Err(error) => {
+                let message = error.to_string();
                 report.outcome = "failed";
                 if state.failures == 0 {
                     state.failing_since = Some(Utc::now());
@@ -688,22 +732,21 @@ impl Console {
         report
     }
 
-    /// Fetches, reads and writes. `Ok(None)` when the feed had not changed; `Ok(Some((skipped reasons,
-    /// warnings)))` after a write (or nothing to write); `Err` with the reason for the health record.
+    /// Fetches, reads and writes. `Ok(None)` when the feed had not changed; `Ok(Some(_))` after a write
+    /// (or nothing to write); `Err` with the reason for the health record.
     async fn fetch_and_write(
         &self,
         feeding: &Feeding,
         spec: &FeedSpec,
         state: &mut FeedState,
         counts: &mut PollCounts,
-    ) -> Result<Option<(Vec<String>, Vec<String>)>, String> {
-        let url = reqwest::Url::parse(&spec.url).map_err(|e| format!("url: {e}"))?;
+    ) -> Result<Option<Written>, PollError> {
+        let url = reqwest::Url::parse(&spec.url).map_err(|e| PollError::Url(e.to_string()))?;
         let limits = spec.limits(feeding.fetcher.limits());
         let fetched = feeding
             .fetcher
             .get(&url, &state.validators(), Some(limits))
-            .await
-            .map_err(|e| e.message)?;
+            .await?;
         let (bytes, base, validators) = match fetched {
             Fetched::NotModified => {
                 self.expire(spec, state, counts).await?;
@@ -724,176 +767,74 @@ impl Console {
         feeding.place_by_codes(spec, &mut parsed).await;
         // Every reader's items, linked documents' included, pass the guard files pass (regression: GeoRSS
         // items kept `email`, `union_member` and `religion` elements, as standard feeds skipped it).
-        geoconsole_feeds::check_items(spec, &mut parsed).map_err(|refusal| refusal.to_string())?;
+        geoconsole_feeds::check_items(spec, &mut parsed)?;
         counts.items = parsed.items.len() as u64;
         counts.skipped = parsed.skipped.len() as u64;
 
-        let store = &feeding.store;
-        let mut items: BTreeMap<String, FeedItem> = BTreeMap::new();
-        for item in parsed.items {
-            items.insert(item.id().to_string(), item);
+        let body = Body::new(
+            std::mem::take(&mut parsed.items),
+            std::mem::take(&mut parsed.withdrawals),
+        );
+        let known: HashMap<String, Known> = feeding
+            .store
+            .fingerprints(&spec.name, body.asked())
+            .await?
+            .into_iter()
+            .map(|(id, stored)| (id, Known::parse(&stored)))
+            .collect();
+        let dataset =
+            DatasetId::new(&spec.dataset).map_err(|e| PollError::Dataset(e.message().into()))?;
+        let mut stored = HashMap::new();
+        for id in body.needs_stored(&known) {
+            if let Some(feature) = self.stored_feature(&dataset, &id).await {
+                stored.insert(id, feature);
+            }
         }
-        let mut asked: Vec<String> = items.keys().cloned().collect();
-        for item in items.values() {
-            asked.extend(item.supersedes.iter().cloned());
-        }
-        for withdrawal in &parsed.withdrawals {
-            asked.extend(withdrawal.ids.iter().cloned());
-        }
-        let known = store
-            .fingerprints(&spec.name, asked)
-            .await
-            .map_err(|e| e.to_string())?;
-        let dataset = DatasetId::new(&spec.dataset).map_err(|e| e.message().to_string())?;
-        // Once a day, fingerprints of items no longer in the feed are forgotten, so the table does not
-        // grow with every item a feed ever carried.
-        let prune_due = state
-            .pruned
-            .is_none_or(|at| Utc::now() - at > chrono::Duration::days(1));
+        let prune_due = plan::prune_due(state.pruned, Utc::now());
+        let plan = body.plan(&known, &stored, &state.open_until, prune_due);
+        // Counted and tracked before the write: a failed poll's report says what it tried, and a warning
+        // tracked but never written is dropped when due (nothing stored is in force).
+        plan.counts.add_to(counts);
+        plan.open.apply(&mut state.open_until);
 
-        // Which earlier items are withdrawn or replaced, and by what.
-        let mut superseded: Vec<(String, &'static str, String, Option<DateTime<Utc>>)> = Vec::new();
-        for item in items.values().filter(|i| i.action == Action::Update) {
-            for id in &item.supersedes {
-                superseded.push((
-                    id.clone(),
-                    "updated",
-                    item.id().to_string(),
-                    item.event_time,
-                ));
-            }
-        }
-        for withdrawal in &parsed.withdrawals {
-            for id in &withdrawal.ids {
-                superseded.push((
-                    id.clone(),
-                    "cancelled",
-                    withdrawal.by.clone(),
-                    withdrawal.at,
-                ));
-            }
-        }
-
-        let mut writes: BTreeMap<String, Feature> = BTreeMap::new();
-        let mut event_times = Vec::new();
-        for (id, item) in &items {
-            let fingerprint = item.fingerprint();
-            match known.get(id) {
-                Some(stored) if *stored == fingerprint => {
-                    counts.unchanged += 1;
-                    if prune_due {
-                        // Still in the feed: seen now, so the pruning below keeps it.
-                        remembered.push((id.clone(), fingerprint));
-                    }
-                    continue;
-                }
-                Some(stored) if stored.starts_with(TOMBSTONE) => {
-                    // Withdrawn before: store it only if it was never stored (it arrived after its
-                    // cancel), and then as withdrawn.
-                    if self.stored_feature(&dataset, id).await.is_some() {
-                        counts.unchanged += 1;
-                        continue;
-                    }
-                    let mut feature = item.feature.clone();
-                    let parts: Vec<&str> = stored[TOMBSTONE.len()..].splitn(2, ':').collect();
-                    feature.properties.insert(CAP_STATE.into(), json!(parts[0]));
-                    if let Some(by) = parts.get(1) {
-                        feature.properties.insert("superseded_by".into(), json!(by));
-                    }
-                    counts.added += 1;
-                    writes.insert(id.clone(), feature);
-                    continue;
-                }
-                Some(_) => counts.updated += 1,
-                None => counts.added += 1,
-            }
-            if let Some(t) = item.event_time {
-                event_times.push(t);
-            }
-            remembered.push((id.clone(), fingerprint));
-            writes.insert(id.clone(), item.feature.clone());
-        }
-        for (id, new_state, by, at) in superseded {
-            let current = match writes.get(&id) {
-                Some(feature) => Some(feature.clone()),
-                None => self.stored_feature(&dataset, &id).await,
-            };
-            remembered.push((id.clone(), format!("{TOMBSTONE}{new_state}:{by}")));
-            state.open_until.remove(&id);
-            let Some(mut feature) = current else {
-                continue;
-            };
-            let already = feature.properties.get(CAP_STATE).and_then(Value::as_str);
-            if matches!(already, Some("updated" | "cancelled")) {
-                continue;
-            }
-            feature
-                .properties
-                .insert(CAP_STATE.into(), json!(new_state));
-            feature.properties.insert("superseded_by".into(), json!(by));
-            // A withdrawn warning stops being in force when it was withdrawn, not when it would have expired.
-            if let (Some(span), Some(at)) = (feature.time, at)
-                && at >= span.start
-                && at < span.end
-            {
-                feature.time = Some(TimeSpan {
-                    start: span.start,
-                    end: at,
-                });
-                feature
-                    .properties
-                    .insert("expires".into(), json!(format_rfc3339(at)));
-            }
-            counts.withdrawn += 1;
-            writes.insert(id, feature);
-        }
-        // Track warnings in force, so they can be marked expired when their time passes.
-        for (id, feature) in &writes {
-            if feature.properties.get(CAP_STATE).and_then(Value::as_str) == Some("actual")
-                && let Some(span) = feature.time
-                && state.open_until.len() < MAX_OPEN
-            {
-                state.open_until.insert(id.clone(), span.end);
-            }
-        }
-        self.write(spec, &dataset, writes.into_values().collect())
+        self.write(spec, &dataset, plan.writes.into_values().collect())
             .await?;
+        remembered.extend(plan.remember.into_iter().map(|(id, k)| (id, k.to_string())));
         if !remembered.is_empty() {
-            store
+            feeding
+                .store
                 .remember(&spec.name, remembered, Utc::now())
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
         }
         if prune_due {
-            let before = Utc::now() - FORGET_AFTER;
-            let forgotten = store
-                .forget_seen_before(&spec.name, before, TOMBSTONE)
-                .await
-                .map_err(|e| e.to_string())?;
-            state.pruned = Some(Utc::now());
-            if forgotten > 0 {
-                tracing::info!(feed = %spec.name, forgotten, "fingerprints of items gone from the feed forgotten");
-            }
+            self.prune(feeding, spec, state).await?;
         }
         self.expire(spec, state, counts).await?;
+        record_written(state, validators, counts, plan.event_times);
+        Ok(Some(Written {
+            skipped_reasons: parsed.skipped,
+            warnings: parsed.warnings,
+        }))
+    }
 
-        let arrived = Utc::now();
-        state.etag = validators.etag;
-        state.last_modified = validators.last_modified;
-        state.added += counts.added;
-        state.updated += counts.updated;
-        state.withdrawn += counts.withdrawn;
-        state.skipped += counts.skipped;
-        if counts.added + counts.updated + counts.withdrawn > 0 {
-            state.last_change = Some(arrived);
+    /// Forgets the fingerprints of items gone from the feed for [`FORGET_AFTER`] (every item still in it
+    /// was remembered again by this poll).
+    async fn prune(
+        &self,
+        feeding: &Feeding,
+        spec: &FeedSpec,
+        state: &mut FeedState,
+    ) -> Result<(), PollError> {
+        let before = Utc::now() - FORGET_AFTER;
+        let forgotten = feeding
+            .store
+            .forget_seen_before(&spec.name, before, TOMBSTONE)
+            .await?;
+        state.pruned = Some(Utc::now());
+        if forgotten > 0 {
+            tracing::info!(feed = %spec.name, forgotten, "fingerprints of items gone from the feed forgotten");
         }
-        if let Some(newest) = event_times.iter().max() {
-            state.newest_event = Some(state.newest_event.map_or(*newest, |n| n.max(*newest)));
-        }
-        if let Some(lag) = Lag::of(event_times.into_iter(), arrived) {
-            state.lag = Some(lag);
-        }
-        Ok(Some((parsed.skipped, parsed.warnings)))
+        Ok(())
     }
 
     /// Fetches the CAP documents an index links to, skipping those whose listed version was read before.
@@ -905,7 +846,7 @@ impl Console {
         limits: FetchLimits,
         parsed: &mut Parsed,
         remembered: &mut Vec<(String, String)>,
-    ) -> Result<(), String> {
+    ) -> Result<(), PollError> {
         if parsed.linked.is_empty() {
             return Ok(());
         }
@@ -914,11 +855,7 @@ impl Console {
             .iter()
             .map(|l| format!("link:{}", l.url))
             .collect();
-        let known = feeding
-            .store
-            .fingerprints(&spec.name, keys)
-            .await
-            .map_err(|e| e.to_string())?;
+        let known = feeding.store.fingerprints(&spec.name, keys).await?;
         let mut cap_spec = spec.clone();
         cap_spec.format = FeedFormat::Cap;
         for linked in std::mem::take(&mut parsed.linked) {
@@ -990,27 +927,19 @@ impl Console {
         spec: &FeedSpec,
         state: &mut FeedState,
         counts: &mut PollCounts,
-    ) -> Result<(), String> {
-        let now = Utc::now();
-        let due: Vec<String> = state
-            .open_until
-            .iter()
-            .filter(|(_, until)| **until <= now)
-            .map(|(id, _)| id.clone())
-            .collect();
+    ) -> Result<(), PollError> {
+        let due = plan::due(&state.open_until, Utc::now());
         if due.is_empty() {
             return Ok(());
         }
-        let dataset = DatasetId::new(&spec.dataset).map_err(|e| e.message().to_string())?;
+        let dataset =
+            DatasetId::new(&spec.dataset).map_err(|e| PollError::Dataset(e.message().into()))?;
         let mut writes = Vec::new();
         for id in &due {
-            if let Some(mut feature) = self.stored_feature(&dataset, id).await
-                && feature.properties.get(CAP_STATE).and_then(Value::as_str) == Some("actual")
+            if let Some(feature) = self.stored_feature(&dataset, id).await
+                && let Some(expired) = plan::expired(feature)
             {
-                feature
-                    .properties
-                    .insert(CAP_STATE.into(), json!("expired"));
-                writes.push(feature);
+                writes.push(expired);
             }
         }
         counts.updated += writes.len() as u64;
@@ -1027,7 +956,7 @@ impl Console {
         spec: &FeedSpec,
         dataset: &DatasetId,
         features: Vec<Feature>,
-    ) -> Result<(), String> {
+    ) -> Result<(), PollError> {
         if features.is_empty() {
             return Ok(());
         }
@@ -1049,7 +978,10 @@ impl Console {
         )
         .await
         .map(|_| ())
-        .map_err(|e| format!("writing to dataset '{}' failed: {e}", spec.dataset))
+        .map_err(|source| PollError::Write {
+            dataset: spec.dataset.clone(),
+            source,
+        })
     }
 
     /// Turns on live feeds kept by `store`, reaching only what the console's network policy allows.
