@@ -23,8 +23,9 @@ use unicode_normalization::UnicodeNormalization;
 use zip::ZipArchive;
 
 use crate::detect::ZIP_MAGIC;
-use crate::read::{FeatureStream, KeepingFolder, ReadOptions, open_reader, read_stream};
+use crate::read::{KeepingFolder, open_reader, read_stream};
 use crate::record::file_error;
+use crate::stream::{FeatureStream, ReadOptions};
 use crate::{Format, FormatError, FormatErrorKind, FormatResult};
 
 /// Caps on what one archive may hold and inflate to.

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use geoconsole_model::Properties;
 use serde_json::Value;
 
-use crate::read::ReadNotes;
 use crate::record::{file_error, number};
+use crate::stream::ReadNotes;
 use crate::{FormatError, FormatErrorKind, FormatResult, Location, TextEncoding};
 
 /// One column of the table.

@@ -14,8 +14,8 @@ use geoconsole_model::{Bbox, Feature, FieldType, GeometryType, Properties};
 use geozero::{ColumnValue, FeatureProperties, PropertyProcessor, ToGeo};
 use serde_json::Value;
 
-use crate::read::{ChunkReceiver, ChunkSender, READ_BUFFER_BYTES, spawn_producer};
 use crate::record::{self, SourceCrs};
+use crate::stream::{ChunkReceiver, ChunkSender, READ_BUFFER_BYTES, spawn_producer};
 use crate::write::{FeatureWriter, WriterLayout};
 use crate::{Crs, FormatErrorKind, FormatResult, Location};
 

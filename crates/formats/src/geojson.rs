@@ -6,8 +6,8 @@ use geoconsole_model::Feature;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::geojson_geometry::{RawFeature, RawGeometry};
-use crate::read::{ChunkReceiver, ChunkSender, spawn_producer};
 use crate::record_bound::{MAX_RECORD_BYTES, RecordBound, RecordMark};
+use crate::stream::{ChunkReceiver, ChunkSender, spawn_producer};
 use crate::write::{FeatureWriter, write_feature_json};
 use crate::{Crs, FormatError, FormatErrorKind, Location, SourceFeature};
 

@@ -10,8 +10,8 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use serde_json::Value;
 
-use crate::read::{ChunkReceiver, spawn_producer};
 use crate::record::{self, SourceCrs, file_error, number};
+use crate::stream::{ChunkReceiver, spawn_producer};
 use crate::{Crs, FormatError, FormatErrorKind, FormatResult, Location};
 
 const UNDEFINED_SRS_HINT: &str = "the layer's spatial reference system is undefined, so WGS84 was \

@@ -19,9 +19,9 @@ use quick_xml_kml::Reader as XmlReader;
 use quick_xml_kml::events::{BytesStart, Event};
 use serde_json::Value;
 
-use crate::read::{ChunkReceiver, ChunkSender, spawn_producer};
 use crate::record::{self, SourceCrs, file_error};
 use crate::record_bound::{MAX_RECORD_BYTES, RecordBound, RecordMark};
+use crate::stream::{ChunkReceiver, ChunkSender, spawn_producer};
 use crate::{FormatError, FormatErrorKind, FormatResult, Location, ReadNotes};
 
 const GPX_CRS: SourceCrs = SourceCrs::Assumed {

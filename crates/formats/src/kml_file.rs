@@ -18,9 +18,9 @@ use quick_xml_kml::events::{BytesRef, BytesStart, Event};
 use quick_xml_kml::{Reader as XmlReader, Writer as XmlWriter};
 use serde_json::Value;
 
-use crate::read::{ChunkReceiver, spawn_producer};
 use crate::record::{self, SourceCrs, file_error};
 use crate::record_bound::{MAX_RECORD_BYTES, RecordBound, RecordMark};
+use crate::stream::{ChunkReceiver, spawn_producer};
 use crate::write::{FeatureWriter, WriterLayout};
 use crate::{FormatErrorKind, FormatResult, Location, Z_PROPERTY};
 

@@ -39,6 +39,7 @@ mod record;
 mod record_bound;
 mod shp;
 mod spreadsheet;
+mod stream;
 mod text_encoding;
 pub mod wkb;
 mod wkt_curve;
@@ -52,9 +53,8 @@ pub use error::{FormatError, FormatErrorKind, FormatResult, Location, RawRecord,
 pub use geojson::{GeoJsonReader, GeoJsonWriter};
 pub use geojson_geometry::geometry_from_geojson;
 pub use geojson_seq::{GeoJsonSeqReader, GeoJsonSeqWriter};
-pub use read::{
-    FeatureStream, MAX_NOTES, ReadNotes, ReadOptions, SourceFeature, open_reader, read_stream,
-};
+pub use read::{open_reader, read_stream};
+pub use stream::{FeatureStream, MAX_NOTES, ReadNotes, ReadOptions, SourceFeature};
 pub use text_encoding::TextEncoding;
 pub use write::{FeatureWriter, WriterLayout, create_writer, feature_json};
 

@@ -30,8 +30,8 @@ use parquet::file::properties::WriterProperties;
 use serde_json::{Value, json};
 
 use crate::parquet_footer::{self, SchemaDepth};
-use crate::read::{ChunkReceiver, spawn_producer};
 use crate::record::{self, SourceCrs, file_error};
+use crate::stream::{ChunkReceiver, spawn_producer};
 use crate::write::{FeatureWriter, WriterLayout};
 use crate::{Crs, FormatError, FormatErrorKind, FormatResult, Location};
 

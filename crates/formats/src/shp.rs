@@ -14,8 +14,8 @@ use geoconsole_model::geo_types::{Coord, Geometry, LineString, MultiPolygon, Pol
 use shapefile::{Multipatch, Patch, Shape, ShapeReader};
 
 use crate::dbf::{Dbf, Row};
-use crate::read::{ChunkReceiver, spawn_producer};
 use crate::record::{self, SourceCrs, file_error};
+use crate::stream::{ChunkReceiver, spawn_producer};
 use crate::{Crs, FormatError, FormatErrorKind, FormatResult, Location, ReadNotes, ReadOptions};
 
 const NO_PRJ_HINT: &str = "the shapefile has no .prj, so WGS84 was assumed; pass --source-crs (for \

@@ -16,8 +16,8 @@ use calamine::{Data, Ods, Range, Reader, Xlsx, open_workbook};
 use zip::ZipArchive;
 
 use crate::archive::ArchiveLimits;
-use crate::read::FeatureStream;
 use crate::record::file_error;
+use crate::stream::FeatureStream;
 use crate::{CsvOptions, CsvReader, Format, FormatError, FormatErrorKind, FormatResult, Location};
 
 /// The most a workbook may inflate to, all members together: calamine holds the chosen sheet (and its
