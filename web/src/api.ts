@@ -1,7 +1,11 @@
 // The console's only way to the server: the same public HTTP API any client uses.
 
+import type { components } from './api-types';
 import type { TimeWindow } from './time';
 import { toDatetimeParam } from './time';
+
+/** Request bodies, as the server's /api document defines them (generated: `npm run gen:api`). */
+type Schemas = components['schemas'];
 
 export type DatasetKind = 'sites' | 'events' | 'areas' | 'reference';
 
@@ -190,18 +194,8 @@ export async function stageUpload(file: File, layer?: string, signal?: AbortSign
   );
 }
 
-export interface ImportChoice {
-  dataset: string;
-  title?: string;
-  kind: DatasetKind;
-  mode: 'create' | 'append' | 'replace' | 'upsert';
-  time?: string;
-  time_end?: string;
-  lat?: string;
-  lon?: string;
-  wkt?: string;
-  layer?: string;
-}
+/** What to import a staged upload as (`POST /imports/{uploadId}`). */
+export type ImportChoice = Schemas['ImportChoice'];
 
 export async function startImport(id: string, choice: ImportChoice): Promise<ImportStatus> {
   return json<ImportStatus>(
@@ -243,7 +237,7 @@ export interface ExportStatus {
 
 /** Starts a background export of a dataset (optionally only the time window). */
 export async function startExport(dataset: string, format: ExportFormat, window: TimeWindow | null): Promise<ExportStatus> {
-  const body: Record<string, string> = { dataset, format };
+  const body: Schemas['ExportChoice'] = { dataset, format };
   if (window) body.datetime = toDatetimeParam(window);
   return json<ExportStatus>(
     await send('/exports', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) }),
@@ -302,7 +296,7 @@ export async function risk(asOf: number | null, limit: number, signal?: AbortSig
 }
 
 export type AlertState = 'open' | 'acknowledged' | 'resolved';
-export type Disposition = 'relevant' | 'no_impact' | 'false_positive' | 'duplicate';
+export type Disposition = NonNullable<Schemas['Decision']['disposition']>;
 
 export interface Alert {
   seq: number;
@@ -327,7 +321,7 @@ export async function alerts(limit: number): Promise<Alert[]> {
 
 /** Acknowledges (with a disposition) or resolves an alert, as `by`. */
 export async function decideAlert(seq: number, action: 'acknowledge' | 'resolve', by: string, disposition: Disposition | null): Promise<Alert> {
-  const body: Record<string, string> = { by };
+  const body: Schemas['Decision'] = { by };
   if (disposition) body.disposition = disposition;
   return json<Alert>(
     await send(`/alerts/${seq}/${action}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) }),
@@ -335,12 +329,16 @@ export async function decideAlert(seq: number, action: 'acknowledge' | 'resolve'
   );
 }
 
-export interface RuleDefinition {
-  id: string;
-  title?: string | null;
-  severity: string;
-  enabled: boolean;
-  when: Record<string, unknown> & { kind: string };
+/** An alert rule, as `GET /rules` lists it and `POST /rules` and `/rules/dry-run` take it. */
+export type RuleDefinition = Schemas['Rule'];
+
+/** What `/collections/{id}/queryables` answers: a JSON Schema of the properties a filter may use. */
+export interface Queryables {
+  properties?: Record<string, { type?: string; format?: string }>;
+}
+
+export async function queryables(id: string): Promise<Queryables> {
+  return json<Queryables>(await send(`/collections/${encodeURIComponent(id)}/queryables`), `queryables of ${id}`);
 }
 
 export async function rules(): Promise<RuleDefinition[]> {
@@ -412,14 +410,16 @@ export interface FeedPreview {
 }
 
 /** What a feed holds now, read by the server without saving or writing anything. */
-export async function previewFeed(spec: Record<string, unknown>): Promise<FeedPreview> {
+export type FeedSpec = Schemas['FeedSpec'];
+
+export async function previewFeed(spec: FeedSpec): Promise<FeedPreview> {
   return json(
     await send('/feeds/preview', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(spec) }),
     'feed test',
   );
 }
 
-export async function addFeed(spec: Record<string, unknown>): Promise<Feed> {
+export async function addFeed(spec: FeedSpec): Promise<Feed> {
   return json(
     await send('/feeds', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(spec) }),
     'new feed',
@@ -433,7 +433,7 @@ export async function deleteFeed(name: string): Promise<void> {
 
 // Accounts, tokens and the audit log.
 
-export type Role = 'viewer' | 'editor' | 'admin';
+export type Role = Schemas['NewUser']['role'];
 
 export interface Session {
   authenticated: boolean;
@@ -452,7 +452,7 @@ export async function session(): Promise<Session> {
 
 export async function login(user: string, password: string): Promise<Session> {
   return json<Session>(
-    await send('/auth/login', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ user, password }) }),
+    await send('/auth/login', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ user, password } satisfies Schemas['Login']) }),
     'login',
   );
 }
@@ -484,7 +484,7 @@ export async function createToken(label: string, scope: Token['scope'], expiresI
     await send('/auth/tokens', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ label, scope, expires_in_days: expiresInDays }),
+      body: JSON.stringify({ label, scope, expires_in_days: expiresInDays } satisfies Schemas['NewTokenBody']),
     }),
     'new token',
   );
@@ -508,12 +508,12 @@ export async function users(): Promise<Account[]> {
 
 export async function createUser(name: string, role: Role, password: string): Promise<Account> {
   return json<Account>(
-    await send('/users', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name, role, password }) }),
+    await send('/users', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name, role, password } satisfies Schemas['NewUser']) }),
     `account ${name}`,
   );
 }
 
-export async function changeUser(name: string, change: { role?: Role; disabled?: boolean }): Promise<Account> {
+export async function changeUser(name: string, change: Schemas['UserChange']): Promise<Account> {
   return json<Account>(
     await send(`/users/${encodeURIComponent(name)}`, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(change) }),
     `account ${name}`,

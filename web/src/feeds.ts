@@ -3,7 +3,7 @@
 // poll now / pause / resume / delete, and a form to add one. Standings arrive live as `feed` events on
 // `/events`; lag and ages are refreshed every 10 s.
 
-import type { Feed } from './api';
+import type { Feed, FeedSpec } from './api';
 import { addFeed, deleteFeed, feedAction, feeds as loadFeeds, previewFeed } from './api';
 
 const REFRESH_MS = 10_000;
@@ -164,12 +164,13 @@ export class FeedsPanel {
     );
   }
 
-  private spec(): Record<string, unknown> {
+  private spec(): FeedSpec {
     const data = new FormData(this.form);
     return {
       name: String(data.get('name') ?? '').trim(),
       url: String(data.get('url') ?? '').trim(),
-      format: data.get('format'),
+      // The select offers only the server's formats (FORMATS), and the server refuses any other.
+      format: String(data.get('format')) as FeedSpec['format'],
       dataset: String(data.get('dataset') ?? '').trim(),
       interval_s: Number(data.get('interval') ?? 60),
     };

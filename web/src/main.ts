@@ -196,10 +196,9 @@ export class ConsoleApp {
   async queryables(id: string): Promise<Record<string, string>> {
     const s = this.styling.get(id);
     if (s && Object.keys(s.queryables).length) return s.queryables;
-    const response = await fetch(`/collections/${encodeURIComponent(id)}/queryables`);
-    const body = await response.json();
+    const body = await api.queryables(id);
     const out: Record<string, string> = {};
-    for (const [name, schema] of Object.entries<Record<string, unknown>>(body.properties ?? {})) {
+    for (const [name, schema] of Object.entries(body.properties ?? {})) {
       if (name === 'geometry' || name === 'datetime' || name === 'id') continue;
       out[name] = String(schema.type ?? (schema.format ? 'string' : 'geometry'));
     }

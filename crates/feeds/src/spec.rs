@@ -122,8 +122,11 @@ pub enum Footprint {
 #[serde(deny_unknown_fields)]
 pub struct AreaSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64), regex(pattern = r"\S"))]
     pub scheme: Option<String>,
+    #[schemars(regex(pattern = r"^[a-z][a-z0-9_]{0,62}$"))]
     pub dataset: String,
+    #[schemars(length(min = 1, max = 256), regex(pattern = r"\S"))]
     pub code_field: String,
 }
 
@@ -172,12 +175,16 @@ impl AreaSource {
 #[serde(deny_unknown_fields)]
 pub struct FeedSpec {
     /// 1 to 64 letters, digits, `-` or `_`.
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_-]{1,64}$"))]
     pub name: String,
+    #[schemars(regex(pattern = r"^https?://"))]
     pub url: String,
     pub format: FeedFormat,
     /// The dataset new items are written to (created on the first poll).
+    #[schemars(regex(pattern = r"^[a-z][a-z0-9_]{0,62}$"))]
     pub dataset: String,
     #[serde(default = "default_interval")]
+    #[schemars(range(min = 1, max = 604_800))]
     pub interval_s: u64,
     #[serde(default = "yes")]
     pub enabled: bool,
@@ -196,16 +203,20 @@ pub struct FeedSpec {
     pub footprint: Footprint,
     /// This feed's own time for one fetch, up to [`MAX_TIMEOUT_MS`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = MAX_TIMEOUT_MS))]
     pub timeout_ms: Option<u64>,
     /// This feed's own cap on bytes fetched: it may lower the console's cap, never raise it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub max_bytes: Option<u64>,
     /// Linked documents fetched per poll from an index feed (CAP in Atom), up to [`MAX_LINKED`].
     #[serde(default = "default_linked")]
+    #[schemars(range(max = MAX_LINKED))]
     pub max_linked: usize,
     /// Areas datasets that place alerts given only by codes (CAP `<geocode>`, api.weather.gov zones):
     /// such an alert takes the union of the areas its codes name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = MAX_AREA_SOURCES))]
     pub areas: Vec<AreaSource>,
 }
 

@@ -21,6 +21,9 @@ use crate::params::Params;
 use crate::state::AppState;
 use crate::writes::json_body;
 
+/// What `geoconsole_access` takes as an account name, for the API document.
+const ACCOUNT_NAME: &str = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$";
+
 fn user_json(user: &UserRecord) -> Value {
     json!({
         "name": user.name,
@@ -270,15 +273,20 @@ pub async fn tokens(
 #[derive(schemars::JsonSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewTokenBody {
+    #[schemars(length(max = 200))]
     label: String,
+    #[schemars(extend("enum" = ["read", "write", "admin"]))]
     scope: String,
     #[serde(default)]
+    #[schemars(inner(regex(pattern = r"^[a-z][a-z0-9_]{0,62}$")))]
     datasets: Option<Vec<String>>,
     /// Days until it expires; tokens expire in 90 days unless told otherwise, at most in 366.
     #[serde(default)]
+    #[schemars(range(min = 1, max = 366))]
     expires_in_days: Option<u32>,
     /// Admins may make tokens for other accounts.
     #[serde(default)]
+    #[schemars(regex(pattern = ACCOUNT_NAME))]
     user: Option<String>,
 }
 
@@ -381,8 +389,12 @@ pub async fn user(State(state): State<AppState>, Path(name): Path<String>) -> Ap
 #[derive(schemars::JsonSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewUser {
+    #[schemars(regex(pattern = ACCOUNT_NAME))]
     name: String,
+    #[schemars(extend("enum" = ["viewer", "editor", "admin"]))]
     role: String,
+    /// At least 12 characters, and not one that is easy to guess.
+    #[schemars(length(min = 12, max = 1024))]
     password: String,
 }
 
@@ -404,10 +416,12 @@ pub async fn create_user(
 #[serde(deny_unknown_fields)]
 pub(crate) struct UserChange {
     #[serde(default)]
+    #[schemars(extend("enum" = ["viewer", "editor", "admin"]))]
     role: Option<String>,
     #[serde(default)]
     disabled: Option<bool>,
     #[serde(default)]
+    #[schemars(length(min = 12, max = 1024))]
     password: Option<String>,
     /// `null` lifts the limit; an object limits the account to these datasets.
     #[serde(default, deserialize_with = "serde_with_null::deserialize")]

@@ -155,6 +155,7 @@ pub(crate) struct Decision {
     #[serde(default)]
     by: String,
     #[serde(default)]
+    #[schemars(extend("enum" = ["relevant", "no_impact", "false_positive", "duplicate"]))]
     disposition: Option<String>,
     #[serde(default)]
     note: Option<String>,

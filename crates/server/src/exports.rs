@@ -134,7 +134,10 @@ pub async fn download_items(
 #[derive(schemars::JsonSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExportChoice {
+    /// An existing dataset (the document lists them, as for `collectionId`).
+    #[schemars(regex(pattern = r"^[a-z][a-z0-9_]{0,62}$"))]
     dataset: String,
+    #[schemars(extend("enum" = ["fgb", "geoparquet", "gpkg", "geojson", "geojsonseq", "csv", "kml"]))]
     format: String,
     #[serde(default)]
     bbox: Option<String>,
@@ -143,8 +146,10 @@ pub struct ExportChoice {
     #[serde(default)]
     filter: Option<String>,
     #[serde(default, rename = "filter-lang")]
+    #[schemars(extend("enum" = ["cql2-text", "cql2-json"]))]
     filter_lang: Option<String>,
     #[serde(default)]
+    #[schemars(range(min = 1))]
     limit: Option<usize>,
 }
 

@@ -190,12 +190,15 @@ fn source_crs(text: Option<&str>) -> ApiResult<Option<Crs>> {
 #[derive(schemars::JsonSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImportChoice {
+    #[schemars(regex(pattern = r"^[a-z][a-z0-9_]{0,62}$"))]
     dataset: String,
     #[serde(default)]
     title: Option<String>,
     #[serde(default)]
+    #[schemars(extend("enum" = ["sites", "events", "areas", "reference"]))]
     kind: Option<String>,
     #[serde(default)]
+    #[schemars(extend("enum" = ["create", "append", "replace", "upsert"]))]
     mode: Option<String>,
     #[serde(default)]
     time: Option<String>,

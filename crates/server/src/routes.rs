@@ -1305,7 +1305,7 @@ pub fn parameter(name: &str) -> Option<Value> {
             json!({"type": "string", "pattern": "^[0-9]+-[0-9]+(\\.pbf)?$"}),
         ),
         "name" => {
-            json!({"name": "name", "in": "query", "required": true, "description": "The file's name (its extension helps detect the format)", "schema": {"type": "string", "minLength": 1}})
+            json!({"name": "name", "in": "query", "required": true, "description": "The file's name (its extension helps detect the format)", "schema": {"type": "string", "minLength": 1}, "example": "points.geojson"})
         }
         "format" => query(
             "format",
@@ -1374,6 +1374,100 @@ pub fn query_names(route: &Route) -> (Vec<String>, bool) {
         }
     }
     (names, open)
+}
+
+/// A file every importer reads, so a client trying `POST /imports` from this document stages something.
+const FILE_EXAMPLE: &str = r#"{"type":"FeatureCollection","features":[{"type":"Feature","id":"p1","geometry":{"type":"Point","coordinates":[13.4,52.5]},"properties":{"name":"Berlin","at":"2024-05-01T12:00:00Z"}}]}"#;
+
+/// Where one operation's answer names what another takes (OpenAPI links): the upload an import stages is
+/// the one to import or forget, the feed just added the one to poll. Clients and fuzzers (schemathesis's
+/// stateful phase) follow them to reach operations that need something to exist first.
+fn links(method: &str, path: &str) -> Vec<(&'static str, Value)> {
+    let to = |operation: &str, parameters: Value| json!({"operationId": operation, "parameters": parameters});
+    let with_body = |operation: &str, parameters: Value, body: Value| json!({"operationId": operation, "parameters": parameters, "requestBody": body});
+    match (method, path) {
+        ("post", "/imports") => {
+            let upload = json!({"uploadId": "$response.body#/id"});
+            vec![
+                ("status", to("imports_uploadId", upload.clone())),
+                (
+                    "import",
+                    with_body(
+                        "post_imports_uploadId",
+                        upload.clone(),
+                        json!({"dataset": "$response.body#/preview/suggested_dataset", "kind": "$response.body#/preview/suggested_kind", "mode": "replace"}),
+                    ),
+                ),
+                ("forget", to("delete_imports_uploadId", upload)),
+            ]
+        }
+        ("post", "/exports") => {
+            let export = json!({"exportId": "$response.body#/id"});
+            vec![
+                ("status", to("exports_exportId", export.clone())),
+                ("forget", to("delete_exports_exportId", export)),
+            ]
+        }
+        ("post", "/rules") => {
+            let rule = json!({"ruleId": "$response.body#/id"});
+            vec![
+                ("get", to("rules_ruleId", rule.clone())),
+                ("delete", to("delete_rules_ruleId", rule)),
+            ]
+        }
+        ("get", "/alerts") => {
+            let alert = json!({"alertId": "$response.body#/alerts/0/seq"});
+            vec![
+                ("get", to("alerts_alertId", alert.clone())),
+                (
+                    "acknowledge",
+                    to("post_alerts_alertId_acknowledge", alert.clone()),
+                ),
+                ("resolve", to("post_alerts_alertId_resolve", alert)),
+            ]
+        }
+        ("post", "/feeds") => {
+            let feed = json!({"feedName": "$response.body#/name"});
+            vec![
+                ("get", to("feeds_feedName", feed.clone())),
+                (
+                    "redefine",
+                    with_body(
+                        "put_feeds_feedName",
+                        json!({"feedName": "$request.body#/name"}),
+                        json!("$request.body"),
+                    ),
+                ),
+                ("poll", to("post_feeds_feedName_poll", feed.clone())),
+                ("pause", to("post_feeds_feedName_pause", feed.clone())),
+                ("resume", to("post_feeds_feedName_resume", feed.clone())),
+                ("delete", to("delete_feeds_feedName", feed)),
+            ]
+        }
+        ("post", "/auth/tokens") => vec![(
+            "revoke",
+            to(
+                "delete_auth_tokens_tokenId",
+                json!({"tokenId": "$response.body#/id"}),
+            ),
+        )],
+        ("post", "/users") => {
+            let user = json!({"userName": "$response.body#/name"});
+            vec![
+                ("get", to("users_userName", user.clone())),
+                ("change", to("put_users_userName", user)),
+                (
+                    "login",
+                    with_body(
+                        "post_auth_login",
+                        json!({}),
+                        json!({"user": "$request.body#/name", "password": "$request.body#/password"}),
+                    ),
+                ),
+            ]
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// The whole OpenAPI 3.0 document. Each collection also gets its own items path listing its queryable
@@ -1455,6 +1549,15 @@ pub fn openapi(base: &str, collections: &[geoconsole_model::Dataset]) -> Value {
         if route.path == "/readyz" {
             responses.insert("503".into(), json!({"description": "Still indexing", "content": {"application/json": {"schema": {}}}}));
         }
+        if let Some(success) = responses.get_mut(&route.success.0.to_string()) {
+            let links: Map<String, Value> = links(route.method, route.path)
+                .into_iter()
+                .map(|(name, link)| (name.to_string(), link))
+                .collect();
+            if !links.is_empty() {
+                success["links"] = Value::Object(links);
+            }
+        }
         let mut operation_id = route
             .path
             .trim_matches('/')
@@ -1509,7 +1612,7 @@ pub fn openapi(base: &str, collections: &[geoconsole_model::Dataset]) -> Value {
         match route.body {
             Body::None => {}
             Body::File => {
-                operation["requestBody"] = json!({"required": true, "description": "The file", "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}});
+                operation["requestBody"] = json!({"required": true, "description": "The file", "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}, "example": FILE_EXAMPLE}}});
             }
             Body::Json { schema, required } => {
                 let schema = schema(&mut generator);
@@ -1556,6 +1659,22 @@ pub fn openapi(base: &str, collections: &[geoconsole_model::Dataset]) -> Value {
         }
     }
     let mut schemas: Map<String, Value> = generator.take_definitions(true);
+    // Body fields naming a dataset that must exist list the ones that do, as `collectionId` does.
+    let ids: Vec<&str> = collections.iter().map(|d| d.id.as_str()).collect();
+    if !ids.is_empty() {
+        for (schema, field) in [
+            ("ExportChoice", "dataset"),
+            ("LayerRisk", "dataset"),
+            ("TrendRisk", "dataset"),
+        ] {
+            if let Some(property) = schemas
+                .get_mut(schema)
+                .and_then(|s| s.pointer_mut(&format!("/properties/{field}")))
+            {
+                property["enum"] = json!(ids);
+            }
+        }
+    }
     schemas.insert(
         "exception".into(),
         json!({
@@ -1588,6 +1707,25 @@ pub fn openapi(base: &str, collections: &[geoconsole_model::Dataset]) -> Value {
 mod tests {
     use super::*;
 
+    /// The web console's types are generated from `web/openapi.json` (`npm run gen:api`), so that copy must
+    /// be this document: a route or body type changed here without regenerating fails this test rather than
+    /// leaving the console compiled against a stale API. `GEOCONSOLE_WRITE_API=1` rewrites the copy.
+    #[test]
+    fn the_web_consoles_copy_of_the_api_is_current() {
+        let copy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web/openapi.json");
+        // No collections: the console's types must not depend on which datasets one store happens to hold.
+        let document = serde_json::to_string_pretty(&openapi("/", &[])).expect("json") + "\n";
+        if std::env::var_os("GEOCONSOLE_WRITE_API").is_some() {
+            std::fs::write(&copy, &document).expect("write web/openapi.json");
+            return;
+        }
+        let committed = std::fs::read_to_string(&copy).unwrap_or_default();
+        assert!(
+            committed == document,
+            "web/openapi.json is not the API the server documents: run `npm run gen:api` in web/ and commit it"
+        );
+    }
+
     #[test]
     fn every_route_parameter_is_declared() {
         for route in table() {
@@ -1595,6 +1733,31 @@ mod tests {
                 assert!(
                     parameter(name).is_some(),
                     "{} {} names parameter '{name}', which `parameter` does not declare",
+                    route.method,
+                    route.path
+                );
+            }
+        }
+    }
+
+    /// A link to an operation the document does not have would be followed by no client.
+    #[test]
+    fn every_link_names_an_operation_of_the_document() {
+        let document = openapi("/", &[]);
+        let ids: Vec<&str> = document["paths"]
+            .as_object()
+            .into_iter()
+            .flat_map(|paths| paths.values())
+            .filter_map(|item| item.as_object())
+            .flat_map(|item| item.values())
+            .filter_map(|operation| operation["operationId"].as_str())
+            .collect();
+        for route in table() {
+            for (name, link) in links(route.method, route.path) {
+                let target = link["operationId"].as_str().unwrap_or_default();
+                assert!(
+                    ids.contains(&target),
+                    "{} {} links '{name}' to {target}",
                     route.method,
                     route.path
                 );

@@ -13,6 +13,7 @@ use crate::{AppError, AppErrorKind, AppResult};
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     /// Letters, digits, `_` and `-`, at most 64.
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_-]{1,64}$"))]
     pub id: String,
     #[serde(default)]
     pub title: Option<String>,
