@@ -1233,6 +1233,20 @@ export interface components {
              * @default []
              */
             allow_columns?: string[];
+            /**
+             * @description CAP files: the areas datasets placing alerts given only by codes, as a feed's `areas`.
+             * @default []
+             */
+            areas?: components["schemas"]["AreaSource"][];
+        };
+        /**
+         * @description Where alerts given only by area codes are placed: the areas dataset whose `code_field` holds the
+         *     codes of one scheme (`scheme`, a CAP `valueName` such as `UGC`, `SAME`, `FIPS6`), or of every scheme.
+         */
+        AreaSource: {
+            scheme?: string | null;
+            dataset: string;
+            code_field: string;
         };
         /** @description What `POST /exports` takes. */
         ExportChoice: {
@@ -1307,15 +1321,6 @@ export interface components {
         FeedFormat: ("geojsonseq" | "csv" | "kml" | "gpx" | "fgb" | "geoparquet" | "gpkg") | "usgs" | "nws_alerts" | "cap" | "cap_index" | "georss" | "firms" | "geojson" | "shapefile";
         /** @description Which geometry to keep when an item has both a point and an area (GeoRSS items often do). */
         Footprint: "point" | "area";
-        /**
-         * @description Where alerts given only by area codes are placed: the areas dataset whose `code_field` holds the
-         *     codes of one scheme (`scheme`, a CAP `valueName` such as `UGC`, `SAME`, `FIPS6`), or of every scheme.
-         */
-        AreaSource: {
-            scheme?: string | null;
-            dataset: string;
-            code_field: string;
-        };
         Login: {
             user: string;
             password: string;

@@ -761,7 +761,9 @@ pub(crate) async fn import(
     let (dataset, imported, unlocated, captured) = result?;
     let warnings: Vec<String> = warnings.into_iter().chain(notes.warnings()).collect();
     for warning in &warnings {
-        tracing::warn!(dataset = %dataset.id, file = %path.display(), "{warning}");
+        // The caller reports warnings to its user (the CLI's summary, the HTTP import status); the log
+        // keeps a record at info, so a terminal does not show each one twice.
+        tracing::info!(dataset = %dataset.id, file = %path.display(), warning = %warning, "import read with a warning");
     }
     let rejected = rejects.count;
     let first_rejects = std::mem::take(&mut rejects.first);

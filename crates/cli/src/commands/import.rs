@@ -160,8 +160,5 @@ pub async fn run(console: &Console, args: &ImportArgs, cli: &Cli) -> Result<()> 
             path.display()
         );
     }
-    for warning in &report.warnings {
-        println!("  warning: {warning}");
-    }
     Ok(())
 }
