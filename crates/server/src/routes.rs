@@ -30,8 +30,9 @@ pub struct Route {
     pub datasets: Datasets,
     /// What the request carries: the schema comes from the very type the handler deserialises.
     pub body: Body,
-    /// When the route answers 409, and why; `None` for routes that never conflict.
-    pub conflict: Option<&'static str>,
+    /// The refusals this route has beyond those every route of its kind has (authentication, limits,
+    /// bodies): the status and when it is answered, e.g. 409 for a conflict with the object's state.
+    pub refusals: &'static [(u16, &'static str)],
     pub handler: MethodRouter<AppState>,
 }
 
@@ -81,7 +82,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["f"],
             success: (200, JSON),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(ogc::landing),
         },
         Route {
@@ -94,7 +95,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["f"],
             success: (200, JSON),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(ogc::conformance),
         },
         Route {
@@ -107,7 +108,7 @@ pub fn table() -> Vec<Route> {
             parameters: &[],
             success: (200, &["application/vnd.oai.openapi+json;version=3.0"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(crate::openapi::document),
         },
         Route {
@@ -120,7 +121,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["f"],
             success: (200, JSON),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(ogc::collections),
         },
         Route {
@@ -133,7 +134,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["collectionId", "f"],
             success: (200, JSON),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(ogc::collection),
         },
         Route {
@@ -146,7 +147,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["collectionId", "f"],
             success: (200, &["application/schema+json"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(ogc::queryables_route),
         },
         Route {
@@ -171,7 +172,7 @@ pub fn table() -> Vec<Route> {
             ],
             success: (200, &["application/geo+json", "text/html"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(ogc::items),
         },
         Route {
@@ -184,7 +185,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["collectionId", "featureId", "f"],
             success: (200, &["application/geo+json", "text/html"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(ogc::item),
         },
         Route {
@@ -197,7 +198,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["collectionId", "f"],
             success: (200, &["application/json"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(tiles::collection_tilesets),
         },
         Route {
@@ -210,7 +211,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["collectionId", "tileMatrixSetId", "f"],
             success: (200, &["application/json"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(tiles::collection_tileset),
         },
         Route {
@@ -233,7 +234,7 @@ pub fn table() -> Vec<Route> {
             ],
             success: (200, &["application/vnd.mapbox-vector-tile"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(tiles::ogc_tile),
         },
         Route {
@@ -246,7 +247,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["f"],
             success: (200, &["application/json"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(tiles::tile_matrix_sets),
         },
         Route {
@@ -259,7 +260,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["tileMatrixSetId", "f"],
             success: (200, &["application/json"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(tiles::tile_matrix_set),
         },
         Route {
@@ -272,7 +273,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["datasets", "datetime", "filter", "filter-lang", "f"],
             success: (200, &["application/json"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(tiles::tilejson),
         },
         Route {
@@ -294,7 +295,7 @@ pub fn table() -> Vec<Route> {
             ],
             success: (200, &["application/vnd.mapbox-vector-tile"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(tiles::xyz_tile),
         },
         Route {
@@ -307,7 +308,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["collectionId", "histogram-datetime", "bins", "bbox"],
             success: (200, &["application/json"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(histogram::histogram),
         },
         Route {
@@ -320,7 +321,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["sites", "hazards", "datetime", "radius_km", "hits", "f"],
             success: (200, &["application/json", "application/geo+json"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(analytics::exposure),
         },
         Route {
@@ -333,7 +334,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["collection", "resolution", "bbox", "datetime", "sum", "f"],
             success: (200, &["application/geo+json"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(analytics::hexbin),
         },
         Route {
@@ -346,7 +347,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["sites", "as_of", "limit", "f"],
             success: (200, &["application/json", "application/geo+json"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(analytics::risk),
         },
         Route {
@@ -359,7 +360,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["sites", "as_of", "limit", "f"],
             success: (200, &["application/json", "application/geo+json"]),
             body: Body::optional::<geoconsole_analytics::RiskModel>(),
-            conflict: None,
+            refusals: &[],
             handler: post(analytics::risk),
         },
         Route {
@@ -384,7 +385,7 @@ pub fn table() -> Vec<Route> {
             ],
             success: (200, &["application/json"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(analytics::trends),
         },
         Route {
@@ -397,7 +398,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["buckets-dataset", "by", "period", "datetime", "sum", "f"],
             success: (200, &["application/json"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(analytics::buckets),
         },
         Route {
@@ -410,7 +411,7 @@ pub fn table() -> Vec<Route> {
             parameters: &[],
             success: (200, &["application/json"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(alerts::list_rules),
         },
         Route {
@@ -423,7 +424,7 @@ pub fn table() -> Vec<Route> {
             parameters: &[],
             success: (201, &["application/json"]),
             body: Body::json::<geoconsole_app::Rule>(),
-            conflict: None,
+            refusals: &[],
             handler: post(alerts::put_rule),
         },
         Route {
@@ -436,7 +437,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["datetime"],
             success: (200, &["application/json"]),
             body: Body::json::<geoconsole_app::Rule>(),
-            conflict: None,
+            refusals: &[],
             handler: post(alerts::dry_run),
         },
         Route {
@@ -449,7 +450,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["ruleId"],
             success: (200, &["application/json"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(alerts::get_rule),
         },
         Route {
@@ -462,7 +463,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["ruleId"],
             success: (204, &[]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: delete(alerts::delete_rule),
         },
         Route {
@@ -475,7 +476,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["alert-state", "rule", "after", "alerts-limit", "order"],
             success: (200, &["application/json"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(alerts::list_alerts),
         },
         Route {
@@ -488,7 +489,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["after"],
             success: (200, &["text/event-stream"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(alerts::stream),
         },
         Route {
@@ -501,7 +502,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["delivery-state"],
             success: (200, &["application/json"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(alerts::deliveries),
         },
         Route {
@@ -514,7 +515,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["deliveryId"],
             success: (200, &["application/json"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: post(alerts::retry_delivery),
         },
         Route {
@@ -527,7 +528,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["alertId"],
             success: (200, &["application/json"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(alerts::get_alert),
         },
         Route {
@@ -540,7 +541,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["alertId"],
             success: (200, &["application/json"]),
             body: Body::json::<alerts::Decision>(),
-            conflict: Some("The alert's lifecycle does not allow this move"),
+            refusals: &[(409, "The alert's lifecycle does not allow this move")],
             handler: post(alerts::acknowledge),
         },
         Route {
@@ -553,7 +554,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["alertId"],
             success: (200, &["application/json"]),
             body: Body::json::<alerts::Decision>(),
-            conflict: Some("The alert's lifecycle does not allow this move"),
+            refusals: &[(409, "The alert's lifecycle does not allow this move")],
             handler: post(alerts::resolve),
         },
         Route {
@@ -575,7 +576,7 @@ pub fn table() -> Vec<Route> {
             ],
             success: (201, &["application/json"]),
             body: Body::File,
-            conflict: None,
+            refusals: &[],
             handler: post(imports::create),
         },
         Route {
@@ -588,7 +589,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["uploadId"],
             success: (200, &["application/json"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(imports::status),
         },
         Route {
@@ -601,9 +602,10 @@ pub fn table() -> Vec<Route> {
             parameters: &["uploadId"],
             success: (202, &["application/json"]),
             body: Body::json::<imports::ImportChoice>(),
-            conflict: Some(
+            refusals: &[(
+                409,
                 "The upload was imported already or is being imported, or the dataset exists and mode is create",
-            ),
+            )],
             handler: post(imports::start),
         },
         Route {
@@ -616,7 +618,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["uploadId"],
             success: (204, &[]),
             body: Body::None,
-            conflict: Some("The upload is being imported"),
+            refusals: &[(409, "The upload is being imported")],
             handler: delete(imports::remove),
         },
         Route {
@@ -629,7 +631,7 @@ pub fn table() -> Vec<Route> {
             parameters: &[],
             success: (202, &["application/json"]),
             body: Body::json::<exports::ExportChoice>(),
-            conflict: None,
+            refusals: &[],
             handler: post(exports::create),
         },
         Route {
@@ -642,7 +644,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["exportId"],
             success: (200, &["application/json"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(exports::status),
         },
         Route {
@@ -666,7 +668,7 @@ pub fn table() -> Vec<Route> {
                 ],
             ),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(exports::download),
         },
         Route {
@@ -679,7 +681,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["exportId"],
             success: (204, &[]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: delete(exports::remove),
         },
         Route {
@@ -692,7 +694,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["z", "x", "y"],
             success: (200, &["application/vnd.mapbox-vector-tile"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(web::basemap_tile),
         },
         Route {
@@ -705,7 +707,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["fontstack", "range"],
             success: (200, &["application/x-protobuf"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(web::basemap_glyphs),
         },
         Route {
@@ -718,7 +720,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["datasets-query"],
             success: (200, &["text/event-stream"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(ops::events),
         },
         Route {
@@ -731,7 +733,7 @@ pub fn table() -> Vec<Route> {
             parameters: &[],
             success: (200, &["application/json"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(feeds::list),
         },
         Route {
@@ -744,7 +746,7 @@ pub fn table() -> Vec<Route> {
             parameters: &[],
             success: (201, &["application/json"]),
             body: Body::json::<geoconsole_feeds::FeedSpec>(),
-            conflict: Some("A feed of this name exists"),
+            refusals: &[(409, "A feed of this name exists")],
             handler: post(feeds::create),
         },
         Route {
@@ -757,7 +759,7 @@ pub fn table() -> Vec<Route> {
             parameters: &[],
             success: (200, &["application/json"]),
             body: Body::json::<geoconsole_feeds::FeedSpec>(),
-            conflict: None,
+            refusals: &[],
             handler: post(feeds::preview),
         },
         Route {
@@ -770,7 +772,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["feedName"],
             success: (200, &["application/json"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(feeds::get_one),
         },
         Route {
@@ -783,7 +785,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["feedName"],
             success: (200, &["application/json"]),
             body: Body::json::<geoconsole_feeds::FeedSpec>(),
-            conflict: None,
+            refusals: &[],
             handler: put(feeds::replace),
         },
         Route {
@@ -796,7 +798,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["feedName"],
             success: (204, &[]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: delete(feeds::remove),
         },
         Route {
@@ -809,7 +811,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["feedName"],
             success: (200, &["application/json"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: post(feeds::poll),
         },
         Route {
@@ -822,7 +824,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["feedName"],
             success: (200, &["application/json"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: post(feeds::pause),
         },
         Route {
@@ -835,7 +837,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["feedName"],
             success: (200, &["application/json"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: post(feeds::resume),
         },
         Route {
@@ -848,7 +850,8 @@ pub fn table() -> Vec<Route> {
             parameters: &[],
             success: (200, &["application/json"]),
             body: Body::json::<accounts::Login>(),
-            conflict: None,
+            // Public, yet it refuses: a wrong name or password.
+            refusals: &[(401, "Wrong account name or password")],
             handler: post(accounts::login),
         },
         Route {
@@ -861,7 +864,7 @@ pub fn table() -> Vec<Route> {
             parameters: &[],
             success: (204, &[]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: post(accounts::logout),
         },
         Route {
@@ -874,7 +877,7 @@ pub fn table() -> Vec<Route> {
             parameters: &[],
             success: (200, &["application/json"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(accounts::session),
         },
         Route {
@@ -887,7 +890,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["token-user"],
             success: (200, &["application/json"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(accounts::tokens),
         },
         Route {
@@ -900,7 +903,7 @@ pub fn table() -> Vec<Route> {
             parameters: &[],
             success: (201, &["application/json"]),
             body: Body::json::<accounts::NewTokenBody>(),
-            conflict: None,
+            refusals: &[],
             handler: post(accounts::create_token),
         },
         Route {
@@ -913,7 +916,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["tokenId"],
             success: (200, &["application/json"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: delete(accounts::revoke_token),
         },
         Route {
@@ -926,7 +929,7 @@ pub fn table() -> Vec<Route> {
             parameters: &[],
             success: (200, &["application/json"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(accounts::users),
         },
         Route {
@@ -939,7 +942,7 @@ pub fn table() -> Vec<Route> {
             parameters: &[],
             success: (201, &["application/json"]),
             body: Body::json::<accounts::NewUser>(),
-            conflict: None,
+            refusals: &[],
             handler: post(accounts::create_user),
         },
         Route {
@@ -952,7 +955,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["userName"],
             success: (200, &["application/json"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(accounts::user),
         },
         Route {
@@ -965,7 +968,7 @@ pub fn table() -> Vec<Route> {
             parameters: &["userName"],
             success: (200, &["application/json"]),
             body: Body::json::<accounts::UserChange>(),
-            conflict: None,
+            refusals: &[],
             handler: put(accounts::change_user),
         },
         Route {
@@ -986,7 +989,7 @@ pub fn table() -> Vec<Route> {
             ],
             success: (200, &["application/json"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(accounts::audit),
         },
         Route {
@@ -999,7 +1002,7 @@ pub fn table() -> Vec<Route> {
             parameters: &[],
             success: (200, &["application/json"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(ops::healthz),
         },
         Route {
@@ -1012,7 +1015,7 @@ pub fn table() -> Vec<Route> {
             parameters: &[],
             success: (200, &["application/json"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(ops::readyz),
         },
         Route {
@@ -1025,7 +1028,7 @@ pub fn table() -> Vec<Route> {
             parameters: &[],
             success: (200, &["text/plain; version=0.0.4"]),
             body: Body::None,
-            conflict: None,
+            refusals: &[],
             handler: get(ops::metrics_route),
         },
     ]
@@ -1533,17 +1536,10 @@ pub fn openapi(base: &str, collections: &[geoconsole_model::Dataset]) -> Value {
                 );
             }
         }
-        if let Some(why) = route.conflict {
+        for (status, why) in route.refusals {
             responses.insert(
-                "409".into(),
+                status.to_string(),
                 json!({"description": why, "content": exception}),
-            );
-        }
-        if route.path == "/auth/login" {
-            // Public, yet it refuses: a wrong name or password.
-            responses.insert(
-                "401".into(),
-                json!({"description": "Wrong account name or password", "content": exception}),
             );
         }
         if route.path == "/readyz" {
