@@ -21,8 +21,8 @@ use axum::Extension;
 use geoconsole_access::{Principal, Via};
 
 use crate::error::{ApiError, ApiResult};
-use crate::ogc::json_response;
 use crate::params::Params;
+use crate::reply::json_response;
 use crate::state::AppState;
 use crate::writes::require_content_type;
 

@@ -11,8 +11,8 @@ use geoconsole_model::DatasetId;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::ogc::json_response;
 use crate::params::Params;
+use crate::reply::json_response;
 use crate::state::AppState;
 
 pub async fn exposure(

@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use crate::error::{ApiError, ApiResult};
-use crate::ogc::json_response;
+use crate::reply::json_response;
 use crate::state::AppState;
 use crate::writes::json_body;
 

@@ -10,8 +10,8 @@ use serde_json::json;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::ogc::json_response;
 use crate::params::Params;
+use crate::reply::json_response;
 use crate::state::AppState;
 
 pub const MAX_BINS: usize = 2000;

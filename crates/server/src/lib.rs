@@ -23,6 +23,7 @@ mod ops;
 mod origins;
 mod params;
 mod rate;
+mod reply;
 mod routes;
 mod state;
 mod tiles;

@@ -2,12 +2,11 @@
 //! Queryables), answered from the console's index.
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use geoconsole_access::Scope;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use geoconsole_app::{ItemsPage, ItemsRequest, Page, compile_filter, queryables};
 use geoconsole_formats::feature_json;
-use geoconsole_model::{Bbox, Dataset, DatasetId, FeatureId, FieldType, format_rfc3339};
+use geoconsole_model::{Bbox, Dataset, FeatureId, FieldType, format_rfc3339};
 use geoconsole_query::{
     CompareOp, DEFAULT_LIMIT, DateTimeFilter, FeatureQuery, Filter, FilterLang, MAX_LIMIT, Operand,
 };
@@ -17,7 +16,9 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::html;
 use crate::params::{Encoding, Params, encoding};
+use crate::reply::{html_response, json_response};
 use crate::state::AppState;
+use crate::state::dataset_of;
 
 pub const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
 
@@ -48,23 +49,6 @@ pub const CONFORMANCE: &[&str] = &[
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
 ];
-
-pub fn json_response(status: StatusCode, content_type: &'static str, body: String) -> Response {
-    let mut response = (status, body).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    response
-}
-
-fn html_response(body: String) -> Response {
-    let mut response = body.into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    response
-}
 
 fn link(href: String, rel: &str, kind: &str, title: &str) -> Value {
     json!({"href": href, "rel": rel, "type": kind, "title": title})
@@ -217,15 +201,6 @@ pub async fn collections(
             Ok(html_response(html::page("Collections", &rows)))
         }
     }
-}
-
-/// The dataset a path names, as the index holds it, if the caller may read it; unknown, hidden or malformed
-/// ids are all the same 404.
-pub fn dataset_of(state: &AppState, scope: &Scope, id: &str) -> ApiResult<Dataset> {
-    DatasetId::new(id)
-        .ok()
-        .and_then(|id| state.console.indexed_dataset(scope, &id).ok())
-        .ok_or_else(|| ApiError::not_found(format!("collection '{id}' does not exist")))
 }
 
 pub async fn collection(

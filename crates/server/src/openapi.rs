@@ -5,7 +5,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
 use crate::auth::Caller;
-use crate::ogc::json_response;
+use crate::reply::json_response;
 use crate::routes::openapi;
 use crate::state::AppState;
 

@@ -15,8 +15,8 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::ogc::json_response;
 use crate::params::Params;
+use crate::reply::json_response;
 use crate::state::AppState;
 
 /// The process is up and answering.

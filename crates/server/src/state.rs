@@ -150,3 +150,18 @@ pub fn metrics_handle() -> PrometheusHandle {
         })
         .clone()
 }
+
+/// The dataset a path names, as the index holds it, if the caller may read it; unknown, hidden or malformed
+/// ids are all the same 404.
+pub fn dataset_of(
+    state: &AppState,
+    scope: &geoconsole_app::Scope,
+    id: &str,
+) -> crate::error::ApiResult<geoconsole_model::Dataset> {
+    geoconsole_model::DatasetId::new(id)
+        .ok()
+        .and_then(|id| state.console.indexed_dataset(scope, &id).ok())
+        .ok_or_else(|| {
+            crate::error::ApiError::not_found(format!("collection '{id}' does not exist"))
+        })
+}

@@ -17,9 +17,10 @@ use serde_json::{Value, json};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::ogc::{dataset_of, json_response};
 use crate::params::Params;
+use crate::reply::json_response;
 use crate::state::AppState;
+use crate::state::dataset_of;
 
 pub const MVT: &str = "application/vnd.mapbox-vector-tile";
 
