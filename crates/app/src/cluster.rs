@@ -32,16 +32,6 @@ impl Drop for Following {
     }
 }
 
-/// Where the announcements of alerts come from. Alone, an instance announces what it raises and changes;
-/// following a shared store, every instance (the raiser too) announces what the store's news says was raised
-/// or changed, so each is announced once on every instance whoever did it.
-#[derive(Debug, Default)]
-pub(crate) struct AlertNews {
-    pub(crate) following: std::sync::atomic::AtomicBool,
-    /// Alerts up to here have been read from the store and announced.
-    pub(crate) read_up_to: tokio::sync::Mutex<Option<i64>>,
-}
-
 impl Console {
     /// Starts following other instances' commits, when the store is shared; `None` for a store one
     /// process owns (the GeoPackage).

@@ -64,7 +64,7 @@ pub struct Alerting {
     /// One evaluation at a time, so two commits never race on marks.
     running: tokio::sync::Mutex<()>,
     /// Which alerts have been announced here, when other instances raise alerts too.
-    pub(crate) news: crate::cluster::AlertNews,
+    pub(crate) news: AlertNews,
 }
 
 impl Alerting {
@@ -76,7 +76,7 @@ impl Alerting {
             outbox: Notify::new(),
             site_sets: Mutex::new(HashMap::new()),
             running: tokio::sync::Mutex::new(()),
-            news: crate::cluster::AlertNews::default(),
+            news: AlertNews::default(),
         }
     }
 
@@ -747,4 +747,14 @@ fn ids(names: &[String]) -> AppResult<Vec<DatasetId>> {
         .iter()
         .map(|n| DatasetId::new(n).map_err(|e| AppError::new(AppErrorKind::Input, e.message())))
         .collect()
+}
+
+/// Where the announcements of alerts come from. Alone, an instance announces what it raises and changes;
+/// following a shared store, every instance (the raiser too) announces what the store's news says was raised
+/// or changed, so each is announced once on every instance whoever did it.
+#[derive(Debug, Default)]
+pub(crate) struct AlertNews {
+    pub(crate) following: std::sync::atomic::AtomicBool,
+    /// Alerts up to here have been read from the store and announced.
+    pub(crate) read_up_to: tokio::sync::Mutex<Option<i64>>,
 }
