@@ -283,6 +283,25 @@ async fn arcgis_empty_pages_that_say_more_are_paged_past() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arcgis_server_capping_below_its_advertised_max_record_count_loses_nothing() {
+    for supports_pagination in [true, false] {
+        let layer = ArcgisLayer {
+            page_cap: Some(700),
+            supports_pagination,
+            ..ArcgisLayer::new(N)
+        };
+        let origin = ArcgisOrigin::start(layer).await;
+        let (features, report) = load(&arcgis_spec(&origin), None).await.expect("sync");
+        say(
+            &format!("arcgis capping at 700 of 2000 advertised (pagination {supports_pagination})"),
+            &report,
+        );
+        check_arcgis(&origin, &features, N, LayerGeometry::Point);
+        assert_eq!(report.duplicates, 0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn arcgis_incremental_sync_brings_only_edited_rows() {
     let origin = ArcgisOrigin::start(ArcgisLayer::new(N)).await;
     let mut spec = arcgis_spec(&origin);
@@ -359,6 +378,19 @@ async fn arcgis_service_errors_are_reported_with_the_request() {
         ConnectorErrorKind::Fetch(geoconsole_feeds::FetchErrorKind::Status)
     );
     assert!(error.url.contains("/FeatureServer/7?f=json"), "{error}");
+
+    // What the client never sends: the whole of a large layer in one query fails on this origin as it
+    // does on real servers.
+    let large = ArcgisOrigin::start(ArcgisLayer::new(5000)).await;
+    let unpaged = format!(
+        "{}/query?where=1%3D1&outFields=*&f=geojson",
+        large.layer_url()
+    );
+    let answer = fetcher()
+        .get(&unpaged.parse().expect("url"), &Default::default(), None)
+        .await
+        .unwrap_err();
+    assert!(answer.message.contains("500"), "{answer}");
 
     let mut bad_field = arcgis_spec(&origin);
     bad_field.updated_field = Some("NAME".into());
@@ -578,4 +610,34 @@ async fn socrata_server_that_ignores_the_offset_ends_with_an_error() {
     assert_eq!(error.kind, ConnectorErrorKind::Loop);
     assert!(error.message.contains("it had sent already"), "{error}");
     assert_eq!(error.page, Some(21));
+}
+
+/// How the time of a sync splits between the origin (serving the same pages, read raw) and the client
+/// (parsing them into features). `cargo test --release … -- --ignored --nocapture throughput` for numbers
+/// worth comparing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check"]
+async fn throughput() {
+    let origin = ArcgisOrigin::start(ArcgisLayer::new(N)).await;
+    let (_, report) = load(&arcgis_spec(&origin), None).await.expect("sync");
+    let pages: Vec<String> = queries(&origin)
+        .into_iter()
+        .map(|q| format!("{}/query?{q}", origin.layer_url()))
+        .collect();
+    let started = std::time::Instant::now();
+    let fetcher = fetcher();
+    for page in &pages {
+        fetcher
+            .get(&page.parse().expect("url"), &Default::default(), None)
+            .await
+            .expect("page");
+    }
+    let raw = started.elapsed();
+    let client = report.duration.saturating_sub(raw);
+    eprintln!(
+        "arcgis geojson: sync {:.2?} = origin and transfer {raw:.2?} + client {client:.2?}: {:.0} features/s overall, {:.0} features/s of client work",
+        report.duration,
+        report.features_per_second(),
+        N as f64 / client.as_secs_f64().max(1e-9)
+    );
 }

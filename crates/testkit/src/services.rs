@@ -72,6 +72,9 @@ pub struct ArcgisLayer {
     pub paging_error_from: Option<usize>,
     /// Paged queries ignore `resultOffset`: the first page again and again, always "more to come".
     pub ignores_offset: bool,
+    /// The most rows one answer holds, below the `maxRecordCount` the metadata advertises (servers whose
+    /// effective cap differs from the advertised one); more is flagged with `exceededTransferLimit`.
+    pub page_cap: Option<usize>,
 }
 
 impl ArcgisLayer {
@@ -86,6 +89,7 @@ impl ArcgisLayer {
             empty_windows: Vec::new(),
             paging_error_from: None,
             ignores_offset: false,
+            page_cap: None,
         }
     }
 }
@@ -437,7 +441,10 @@ async fn arcgis_query(
     let paged = layer.supports_pagination && (offset.is_some() || count.is_some());
     let (rows, exceeded): (Vec<&Row>, bool) = if paged {
         let offset = offset.unwrap_or(0);
-        let count = count.unwrap_or(mrc).min(mrc);
+        let count = count
+            .unwrap_or(mrc)
+            .min(mrc)
+            .min(layer.page_cap.unwrap_or(usize::MAX));
         if layer.paging_error_from.is_some_and(|from| offset >= from) {
             return json_response(
                 StatusCode::OK,
@@ -482,7 +489,8 @@ async fn arcgis_query(
                 &esri_error(500, "Error performing query operation", &[]),
             );
         }
-        (matched.iter().collect(), false)
+        let cap = layer.page_cap.unwrap_or(usize::MAX);
+        (matched.iter().take(cap).collect(), matched.len() > cap)
     };
     let body = if geojson {
         let features: Vec<Value> = rows
