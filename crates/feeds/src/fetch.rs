@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{
-    ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH,
-    LAST_MODIFIED,
+    ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, ETAG, HeaderMap, HeaderName, HeaderValue,
+    IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
 };
 use reqwest::{StatusCode, Url};
 
@@ -142,11 +142,53 @@ impl Fetcher {
         validators: &Validators,
         limits: Option<FetchLimits>,
     ) -> Result<Fetched, FetchError> {
+        self.guarded_exchange(url, validators, limits, &[])
+            .await
+            .map(|(fetched, _)| fetched)
+    }
+
+    /// GETs `url` with headers of the caller's (an API's application token) under the same guard and caps,
+    /// and hands back the response's headers too: APIs put what the body lacks there (Socrata's column
+    /// types). Header values the caller passes are marked sensitive, so they never appear in debug output.
+    pub async fn get_with_headers(
+        &self,
+        url: &Url,
+        headers: &[(&str, &str)],
+        limits: Option<FetchLimits>,
+    ) -> Result<(Fetched, HeaderMap), FetchError> {
+        let mut extra = Vec::with_capacity(headers.len());
+        for (name, value) in headers {
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                FetchError::new(
+                    FetchErrorKind::Refused,
+                    format!("'{name}' is not a header name"),
+                )
+            })?;
+            let mut value = HeaderValue::from_str(value).map_err(|_| {
+                FetchError::new(
+                    FetchErrorKind::Refused,
+                    format!("the value of header '{name}' is not valid in a header"),
+                )
+            })?;
+            value.set_sensitive(true);
+            extra.push((name, value));
+        }
+        self.guarded_exchange(url, &Validators::default(), limits, &extra)
+            .await
+    }
+
+    async fn guarded_exchange(
+        &self,
+        url: &Url,
+        validators: &Validators,
+        limits: Option<FetchLimits>,
+        extra: &[(HeaderName, HeaderValue)],
+    ) -> Result<(Fetched, HeaderMap), FetchError> {
         let limits = limits.unwrap_or(self.limits);
         self.policy
             .check_url(url)
             .map_err(|r| FetchError::new(FetchErrorKind::Refused, r.0))?;
-        let work = self.exchange(url, validators, limits);
+        let work = self.exchange(url, validators, limits, extra);
         match tokio::time::timeout(limits.total_timeout, work).await {
             Ok(result) => result,
             Err(_) => Err(FetchError::new(
@@ -164,7 +206,8 @@ impl Fetcher {
         url: &Url,
         validators: &Validators,
         limits: FetchLimits,
-    ) -> Result<Fetched, FetchError> {
+        extra: &[(HeaderName, HeaderValue)],
+    ) -> Result<(Fetched, HeaderMap), FetchError> {
         let mut request = self
             .client
             .get(url.clone())
@@ -179,10 +222,14 @@ impl Fetcher {
         if let Some(modified) = &validators.last_modified {
             request = request.header(IF_MODIFIED_SINCE, modified);
         }
+        for (name, value) in extra {
+            request = request.header(name.clone(), value.clone());
+        }
         let mut response = request.send().await.map_err(describe)?;
         if response.status() == StatusCode::NOT_MODIFIED {
-            return Ok(Fetched::NotModified);
+            return Ok((Fetched::NotModified, response.headers().clone()));
         }
+        let response_headers = response.headers().clone();
         let final_url = response.url().clone();
         let header = |name| {
             response
@@ -234,12 +281,15 @@ impl Fetcher {
             ));
         }
         let bytes = decode(bytes, encoding.as_deref(), limits.max_decoded_bytes)?;
-        Ok(Fetched::Body {
-            bytes,
-            url: final_url,
-            content_type,
-            validators: found,
-        })
+        Ok((
+            Fetched::Body {
+                bytes,
+                url: final_url,
+                content_type,
+                validators: found,
+            },
+            response_headers,
+        ))
     }
 }
 

@@ -1,16 +1,22 @@
 //! Room `testkit`, dev-only: what tests across rooms share. Temporary stores on real GeoPackage files and in
 //! schemas of a real PostGIS database, the
 //! path of committed fixtures, small feature builders, real servers on 127.0.0.1 with an HTTP client, and a
-//! webhook receiver that records what it is sent.
+//! webhook receiver that records what it is sent, and scripted ArcGIS REST and Socrata SODA origins for the
+//! connectors.
 //! Tests may depend on it; no production crate does.
 
 mod origin;
 mod receiver;
 mod server;
+mod services;
 
 pub use origin::{FeedOrigin, Serve};
 pub use receiver::{Behaviour, Received, Receiver};
 pub use server::{Reply, TestServer, serve, serve_console, serve_demo, serve_polled_by_hand};
+pub use services::{
+    ARCGIS_EDIT_BASE_MS, ArcgisLayer, ArcgisOrigin, LayerGeometry, PlaceColumn, SOCRATA_COLUMNS,
+    SOCRATA_UPDATED_BASE, SocrataDataset, SocrataOrigin, ZONE_NAMES, socrata_id,
+};
 
 use std::ops::Deref;
 use std::path::{Path, PathBuf};

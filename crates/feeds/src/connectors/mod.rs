@@ -1,0 +1,568 @@
+//! Connectors: whole layers read from the services where public data lives, page by page, where a feed is one
+//! document per poll. It owns the protocol clients for ArcGIS REST FeatureServer/MapServer layers
+//! ([`arcgis`]) and Socrata SODA datasets ([`socrata`]), the definition of such a source ([`SourceSpec`]),
+//! and the paging discipline they share ([`SourceSync`]): pages and features are bounded, a page that brings
+//! nothing new is counted, and a server that keeps answering the same page ends the sync with a
+//! [`ConnectorErrorKind::Loop`] error instead of a hang.
+//!
+//! It may depend on the guarded [`Fetcher`] (so every request passes the network policy and the caps) and on
+//! the model's types. It knows nothing of stores or the console: the app drives a [`SourceSync`] and writes
+//! each [`Page`] through its one write path (and the data-protection guard), as it does a feed's items.
+
+mod arcgis;
+mod esri;
+mod socrata;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use geoconsole_model::{Feature, FeatureId};
+use reqwest::Url;
+use reqwest::header::HeaderMap;
+use serde::{Deserialize, Serialize};
+
+use crate::fetch::{FetchErrorKind, Fetched, Fetcher};
+
+/// The protocols a source speaks.
+#[derive(schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    /// An ArcGIS REST FeatureServer or MapServer layer (`…/FeatureServer/0`).
+    Arcgis,
+    /// A Socrata SODA dataset (`…/resource/abcd-1234.json`).
+    Socrata,
+}
+
+impl SourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Arcgis => "arcgis",
+            Self::Socrata => "socrata",
+        }
+    }
+}
+
+/// A source's definition as its owner writes it.
+#[derive(schemars::JsonSchema, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSpec {
+    pub kind: SourceKind,
+    /// ArcGIS: the layer's URL (`…/FeatureServer/0`, no `/query`). Socrata: the resource
+    /// (`…/resource/abcd-1234.json`).
+    pub url: String,
+    /// A filter in the service's own language: ArcGIS `where`, Socrata `$where`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
+    /// The fields to fetch (ArcGIS `outFields`, Socrata `$select`); empty means all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<String>,
+    /// The field that says when a row last changed, for incremental syncs: an ArcGIS date field
+    /// (`EditDate`); Socrata uses `:updated_at` when this is not set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_field: Option<String>,
+    /// Socrata's application token, sent as `X-App-Token` (never in the URL, so it is not logged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_token: Option<String>,
+    /// Rows per request; at most the layer's `maxRecordCount` (ArcGIS), default 1000 (Socrata).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_size: Option<u32>,
+    /// Socrata: the point or location column that becomes the geometry; the first such column otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub geometry_field: Option<String>,
+}
+
+impl fmt::Debug for SourceSpec {
+    // The token is a credential: debug output (logs, panics) says only whether there is one.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SourceSpec")
+            .field("kind", &self.kind)
+            .field("url", &self.url)
+            .field("filter", &self.filter)
+            .field("fields", &self.fields)
+            .field("updated_field", &self.updated_field)
+            .field("app_token", &self.app_token.as_ref().map(|_| "…"))
+            .field("page_size", &self.page_size)
+            .field("geometry_field", &self.geometry_field)
+            .finish()
+    }
+}
+
+impl SourceSpec {
+    pub fn new(kind: SourceKind, url: impl Into<String>) -> Self {
+        Self {
+            kind,
+            url: url.into(),
+            filter: None,
+            fields: Vec::new(),
+            updated_field: None,
+            app_token: None,
+            page_size: None,
+            geometry_field: None,
+        }
+    }
+
+    /// Parses the URL and checks what can be checked without asking the service.
+    pub fn validate(&self) -> Result<Url, ConnectorError> {
+        let url = Url::parse(&self.url).map_err(|e| {
+            ConnectorError::spec(&self.url, format!("'{}' is not a URL: {e}", self.url))
+        })?;
+        if url.query().is_some_and(|q| !q.is_empty()) {
+            return Err(ConnectorError::spec(
+                &self.url,
+                "the URL must name the layer or resource without a query; filters go in 'filter'",
+            ));
+        }
+        if self.page_size == Some(0) {
+            return Err(ConnectorError::spec(
+                &self.url,
+                "page_size must be at least 1",
+            ));
+        }
+        for field in &self.fields {
+            if field.is_empty() || field.contains([',', '&', '\'', '"']) {
+                return Err(ConnectorError::spec(
+                    &self.url,
+                    format!("'{field}' is not a field name"),
+                ));
+            }
+        }
+        if let Some(field) = &self.updated_field
+            && !is_plain_name(field)
+        {
+            return Err(ConnectorError::spec(
+                &self.url,
+                format!("updated_field '{field}' is not a field name"),
+            ));
+        }
+        match self.kind {
+            SourceKind::Arcgis => {
+                arcgis::check_url(&url).map_err(|m| ConnectorError::spec(&self.url, m))?
+            }
+            SourceKind::Socrata => {
+                socrata::check_url(&url).map_err(|m| ConnectorError::spec(&self.url, m))?
+            }
+        }
+        Ok(url)
+    }
+}
+
+/// A field name that can go into a query unquoted.
+fn is_plain_name(name: &str) -> bool {
+    let name = name.strip_prefix(':').unwrap_or(name);
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+}
+
+/// Bounds on one sync, so a server that never says "done" costs a bounded number of requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncLimits {
+    pub max_pages: u32,
+    pub max_features: u64,
+    /// Pages in a row that bring no feature not seen before; past this the server is going round in
+    /// circles. Empty pages flagged "more to come" count too, as do repeated ones.
+    pub max_stalled_pages: u32,
+}
+
+impl Default for SyncLimits {
+    fn default() -> Self {
+        Self {
+            max_pages: 100_000,
+            max_features: 20_000_000,
+            max_stalled_pages: 20,
+        }
+    }
+}
+
+/// One page of features, in the order the service gave them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    /// 1-based, in request order.
+    pub number: u32,
+    /// The request that brought it.
+    pub url: String,
+    /// Every feature has an id (the object id, Socrata's `:id`); none repeats an earlier page's.
+    pub features: Vec<Feature>,
+    /// Bytes of the answer after decoding.
+    pub bytes: u64,
+}
+
+/// How the layer was walked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PagingMode {
+    /// `resultOffset`/`resultRecordCount` (ArcGIS) or `$offset`/`$limit` (Socrata).
+    Offset,
+    /// ArcGIS object-id ranges, after `returnIdsOnly`.
+    ObjectIds,
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SyncReport {
+    pub url: String,
+    pub features: u64,
+    /// Pages handed out (the metadata and id requests are not pages).
+    pub pages: u32,
+    /// Every request made, metadata and ids included.
+    pub requests: u32,
+    pub bytes: u64,
+    /// Features dropped because an earlier page had them already (servers that overlap pages).
+    pub duplicates: u64,
+    pub duration: Duration,
+    pub mode: PagingMode,
+    /// Why offset paging was given up for object ids, when it was.
+    pub fallback: Option<String>,
+    /// The latest "updated" time seen (ArcGIS `updated_field`, Socrata `:updated_at`): the `since` of the
+    /// next incremental sync, on the server's clock rather than ours.
+    pub latest_update: Option<DateTime<Utc>>,
+}
+
+impl SyncReport {
+    pub fn features_per_second(&self) -> f64 {
+        self.features as f64 / self.duration.as_secs_f64().max(1e-9)
+    }
+}
+
+/// Which way a sync failed; the message says the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectorErrorKind {
+    /// The definition cannot work (not a URL, not a layer).
+    Spec,
+    /// The request failed: refused by the guard, timed out, an error status, over a cap.
+    Fetch(FetchErrorKind),
+    /// The service answered with an error of its own (ArcGIS answers errors with `200 OK` and `{"error"}`).
+    Service,
+    /// The answer is not what the protocol documents.
+    Format,
+    /// The server keeps answering without progress (the same page, or empty pages that say "more").
+    Loop,
+    /// More pages or features than the sync's limits allow.
+    Limit,
+    /// The page's consumer refused it.
+    Consumer,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConnectorError {
+    pub kind: ConnectorErrorKind,
+    /// The request that failed (the layer's URL for definition errors).
+    pub url: String,
+    /// The page being fetched, when it was a page.
+    pub page: Option<u32>,
+    pub message: String,
+}
+
+impl fmt::Display for ConnectorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.page {
+            Some(page) => write!(f, "page {page} ({}): {}", self.url, self.message),
+            None => write!(f, "{}: {}", self.url, self.message),
+        }
+    }
+}
+
+impl ConnectorError {
+    pub(crate) fn new(
+        kind: ConnectorErrorKind,
+        url: impl Into<String>,
+        page: Option<u32>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            kind,
+            url: url.into(),
+            page,
+            message: message.into(),
+        }
+    }
+
+    fn spec(url: &str, message: impl Into<String>) -> Self {
+        Self::new(ConnectorErrorKind::Spec, url, None, message)
+    }
+}
+
+/// A sync in progress: ask for pages until there are none. Pulling (rather than a callback) lets the caller
+/// await its own writes between pages, so a slow store slows the requests instead of piling pages up.
+pub struct SourceSync {
+    inner: Protocol,
+    walk: Walk,
+}
+
+enum Protocol {
+    Arcgis(Box<arcgis::ArcgisSync>),
+    Socrata(Box<socrata::SocrataSync>),
+}
+
+impl SourceSync {
+    /// Checks the definition and, for ArcGIS, reads the layer's metadata. With `since`, only rows whose
+    /// updated field is later are fetched.
+    pub async fn start(
+        fetcher: &Fetcher,
+        source: &SourceSpec,
+        since: Option<DateTime<Utc>>,
+        limits: SyncLimits,
+    ) -> Result<Self, ConnectorError> {
+        let url = source.validate()?;
+        let mut walk = Walk::new(fetcher.clone(), source.url.clone(), limits);
+        let inner = match source.kind {
+            SourceKind::Arcgis => Protocol::Arcgis(Box::new(
+                arcgis::ArcgisSync::start(&mut walk, url, source, since).await?,
+            )),
+            SourceKind::Socrata => {
+                Protocol::Socrata(Box::new(socrata::SocrataSync::start(url, source, since)?))
+            }
+        };
+        Ok(Self { inner, walk })
+    }
+
+    /// The next page, or `None` when the layer has been read to its end.
+    pub async fn next_page(&mut self) -> Result<Option<Page>, ConnectorError> {
+        match &mut self.inner {
+            Protocol::Arcgis(sync) => sync.next_page(&mut self.walk).await,
+            Protocol::Socrata(sync) => sync.next_page(&mut self.walk).await,
+        }
+    }
+
+    /// What was done so far.
+    pub fn report(&self) -> SyncReport {
+        let (mode, fallback) = match &self.inner {
+            Protocol::Arcgis(sync) => sync.mode(),
+            Protocol::Socrata(_) => (PagingMode::Offset, None),
+        };
+        SyncReport {
+            url: self.walk.source_url.clone(),
+            features: self.walk.features,
+            pages: self.walk.pages,
+            requests: self.walk.requests,
+            bytes: self.walk.bytes,
+            duplicates: self.walk.duplicates,
+            duration: self.walk.started.elapsed(),
+            mode,
+            fallback,
+            latest_update: self.walk.latest_update,
+        }
+    }
+}
+
+/// Reads a whole source, handing each page to `on_page`; an error from it stops the sync.
+pub async fn sync<E: fmt::Display>(
+    fetcher: &Fetcher,
+    source: &SourceSpec,
+    since: Option<DateTime<Utc>>,
+    mut on_page: impl FnMut(Page) -> Result<(), E>,
+) -> Result<SyncReport, ConnectorError> {
+    let mut sync = SourceSync::start(fetcher, source, since, SyncLimits::default()).await?;
+    while let Some(page) = sync.next_page().await? {
+        let (number, url) = (page.number, page.url.clone());
+        on_page(page).map_err(|e| {
+            ConnectorError::new(
+                ConnectorErrorKind::Consumer,
+                url,
+                Some(number),
+                e.to_string(),
+            )
+        })?;
+    }
+    Ok(sync.report())
+}
+
+/// The bookkeeping every protocol shares: requests through the fetcher, ids seen, progress and limits.
+struct Walk {
+    fetcher: Fetcher,
+    source_url: String,
+    limits: SyncLimits,
+    started: Instant,
+    seen: HashSet<String>,
+    pages: u32,
+    requests: u32,
+    features: u64,
+    bytes: u64,
+    duplicates: u64,
+    stalled: u32,
+    latest_update: Option<DateTime<Utc>>,
+}
+
+impl Walk {
+    fn new(fetcher: Fetcher, source_url: String, limits: SyncLimits) -> Self {
+        Self {
+            fetcher,
+            source_url,
+            limits,
+            started: Instant::now(),
+            seen: HashSet::new(),
+            pages: 0,
+            requests: 0,
+            features: 0,
+            bytes: 0,
+            duplicates: 0,
+            stalled: 0,
+            latest_update: None,
+        }
+    }
+
+    /// GETs `url` through the guard; `page` names the page in errors.
+    async fn get(
+        &mut self,
+        url: &Url,
+        headers: &[(&str, &str)],
+        page: Option<u32>,
+    ) -> Result<(Vec<u8>, HeaderMap), ConnectorError> {
+        self.requests += 1;
+        let (fetched, response_headers) = self
+            .fetcher
+            .get_with_headers(url, headers, None)
+            .await
+            .map_err(|e| {
+            ConnectorError::new(
+                ConnectorErrorKind::Fetch(e.kind),
+                url.as_str(),
+                page,
+                e.message,
+            )
+        })?;
+        match fetched {
+            Fetched::Body { bytes, .. } => {
+                self.bytes += bytes.len() as u64;
+                Ok((bytes, response_headers))
+            }
+            Fetched::NotModified => Err(ConnectorError::new(
+                ConnectorErrorKind::Format,
+                url.as_str(),
+                page,
+                "the server answered 304 Not Modified to a request without validators",
+            )),
+        }
+    }
+
+    /// The number the next page will have, refused past the page limit.
+    fn next_number(&self, url: &Url) -> Result<u32, ConnectorError> {
+        if self.pages >= self.limits.max_pages {
+            return Err(ConnectorError::new(
+                ConnectorErrorKind::Limit,
+                url.as_str(),
+                Some(self.pages + 1),
+                format!(
+                    "more than {} pages; the sync stops here",
+                    self.limits.max_pages
+                ),
+            ));
+        }
+        Ok(self.pages + 1)
+    }
+
+    /// Drops features seen on earlier pages, counts progress and turns a page into a [`Page`]. `why` says,
+    /// for the error, what made this page look like more was coming.
+    fn accept(
+        &mut self,
+        url: &Url,
+        bytes: u64,
+        features: Vec<Feature>,
+        why: &str,
+    ) -> Result<Page, ConnectorError> {
+        self.pages += 1;
+        let number = self.pages;
+        let received = features.len();
+        let mut fresh = Vec::with_capacity(received);
+        for feature in features {
+            let id = feature.id.as_ref().map(FeatureId::as_str).unwrap_or("");
+            if self.seen.contains(id) {
+                self.duplicates += 1;
+            } else {
+                self.seen.insert(id.to_string());
+                fresh.push(feature);
+            }
+        }
+        if fresh.is_empty() {
+            self.stalled += 1;
+            if self.stalled >= self.limits.max_stalled_pages {
+                let what = if received == 0 {
+                    "empty pages".to_string()
+                } else {
+                    "pages of features it had sent already".to_string()
+                };
+                return Err(ConnectorError::new(
+                    ConnectorErrorKind::Loop,
+                    url.as_str(),
+                    Some(number),
+                    format!(
+                        "the server sent {} {what} in a row while {why}; it is not making progress, so the sync stops",
+                        self.stalled
+                    ),
+                ));
+            }
+        } else {
+            self.stalled = 0;
+        }
+        self.features += fresh.len() as u64;
+        if self.features > self.limits.max_features {
+            return Err(ConnectorError::new(
+                ConnectorErrorKind::Limit,
+                url.as_str(),
+                Some(number),
+                format!(
+                    "more than {} features; the sync stops here",
+                    self.limits.max_features
+                ),
+            ));
+        }
+        Ok(Page {
+            number,
+            url: url.to_string(),
+            features: fresh,
+            bytes,
+        })
+    }
+
+    fn saw_update(&mut self, at: DateTime<Utc>) {
+        if self.latest_update.is_none_or(|latest| at > latest) {
+            self.latest_update = Some(at);
+        }
+    }
+}
+
+/// The start of a body, for messages about bodies that are not what was expected.
+fn body_start(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(400)]);
+    geoconsole_model::excerpt(text.trim(), 200).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_stays_out_of_debug_output() {
+        let mut spec = SourceSpec::new(
+            SourceKind::Socrata,
+            "https://data.example/resource/abcd-1234.json",
+        );
+        spec.app_token = Some("s3cret-token".into());
+        assert!(!format!("{spec:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn definitions_are_checked() {
+        let ok = SourceSpec::new(
+            SourceKind::Arcgis,
+            "https://services.example/arcgis/rest/services/Flood/FeatureServer/0",
+        );
+        assert!(ok.validate().is_ok());
+        let mut query = ok.clone();
+        query.url.push_str("/query?where=1%3D1");
+        assert_eq!(query.validate().unwrap_err().kind, ConnectorErrorKind::Spec);
+        let mut field = ok.clone();
+        field.updated_field = Some("EditDate' OR 1=1".into());
+        assert!(field.validate().is_err());
+        let socrata = SourceSpec::new(
+            SourceKind::Socrata,
+            "https://data.example/resource/abcd-1234.json",
+        );
+        assert!(socrata.validate().is_ok());
+        let not_resource = SourceSpec::new(SourceKind::Socrata, "https://data.example/d/abcd-1234");
+        assert!(not_resource.validate().is_err());
+    }
+}

@@ -1,0 +1,411 @@
+//! The Socrata SODA client for one dataset (`…/resource/abcd-1234.json`), as dev.socrata.com documents it:
+//! pages by `$limit`/`$offset` under `$order=:id` (without an order, pages are not stable), the `$select`ed
+//! columns with the row's `:id` (its feature id) and `:updated_at` (system fields come only when asked
+//! for), `$where` filters, `:updated_at > '…'` for incremental syncs, the application token in the
+//! `X-App-Token` header. Point columns (GeoJSON points) and the older location columns (`latitude`,
+//! `longitude`, `human_address`) become the geometry. SODA writes numbers as strings; the column types it
+//! sends in `X-SODA2-Types` turn them back into numbers.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use geoconsole_model::geo_types::{Geometry, Point};
+use geoconsole_model::{Feature, FeatureId, Properties};
+use reqwest::Url;
+use reqwest::header::HeaderMap;
+use serde_json::{Number, Value};
+
+use super::{ConnectorError, ConnectorErrorKind, Page, SourceSpec, Walk, body_start};
+
+/// SODA's own default `$limit`.
+const DEFAULT_PAGE: u32 = 1000;
+/// The most a 2.0 endpoint answers in one page.
+const MAX_PAGE: u32 = 50_000;
+
+pub(super) fn check_url(url: &Url) -> Result<(), String> {
+    if resource(url).is_some() {
+        Ok(())
+    } else {
+        Err(format!(
+            "'{url}' is not a SODA resource URL; it should look like https://<domain>/resource/abcd-1234.json"
+        ))
+    }
+}
+
+/// The dataset id of `/resource/<id>[.json]`.
+fn resource(url: &Url) -> Option<String> {
+    let mut segments = url.path_segments()?.filter(|s| !s.is_empty());
+    segments.find(|s| *s == "resource")?;
+    let last = segments.next()?;
+    if segments.next().is_some() {
+        return None;
+    }
+    let id = last.strip_suffix(".json").unwrap_or(last);
+    let valid = id.len() == 9
+        && id.as_bytes()[4] == b'-'
+        && id
+            .chars()
+            .enumerate()
+            .all(|(i, c)| i == 4 || c.is_ascii_alphanumeric());
+    valid.then(|| id.to_string())
+}
+
+const GEOMETRY_TYPES: [&str; 8] = [
+    "point",
+    "location",
+    "multipoint",
+    "line",
+    "multiline",
+    "polygon",
+    "multipolygon",
+    "linestring",
+];
+const NUMBER_TYPES: [&str; 4] = ["number", "double", "money", "percent"];
+
+pub(super) struct SocrataSync {
+    resource: Url,
+    select: String,
+    filter: Option<String>,
+    updated_field: String,
+    page_size: u32,
+    offset: u64,
+    token: Option<String>,
+    geometry_field: Option<String>,
+    /// Column types from `X-SODA2-Fields`/`X-SODA2-Types`, once seen.
+    types: Option<HashMap<String, String>>,
+    done: bool,
+}
+
+impl SocrataSync {
+    pub fn start(
+        url: Url,
+        source: &SourceSpec,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Self, ConnectorError> {
+        let spec_error =
+            |m: String| ConnectorError::new(ConnectorErrorKind::Spec, url.as_str(), None, m);
+        let id = resource(&url).ok_or_else(|| spec_error("not a SODA resource URL".into()))?;
+        let mut resource = url.clone();
+        resource
+            .path_segments_mut()
+            .map_err(|()| spec_error("the URL cannot have a path".into()))?
+            .pop_if_empty()
+            .pop()
+            .push(&format!("{id}.json"));
+        let updated_field = source
+            .updated_field
+            .clone()
+            .unwrap_or_else(|| ":updated_at".into());
+        let mut columns = vec![":id".to_string()];
+        if updated_field.starts_with(':') {
+            columns.push(updated_field.clone());
+        }
+        if source.fields.is_empty() {
+            columns.push("*".into());
+        } else {
+            for field in source
+                .fields
+                .iter()
+                .chain(source.geometry_field.as_ref())
+                .chain((!updated_field.starts_with(':')).then_some(&updated_field))
+            {
+                if !columns.contains(field) {
+                    columns.push(field.clone());
+                }
+            }
+        }
+        let mut filter = source.filter.clone().filter(|f| !f.trim().is_empty());
+        if let Some(since) = since {
+            let condition = format!(
+                "{updated_field} > '{}'",
+                since.format("%Y-%m-%dT%H:%M:%S%.3f")
+            );
+            filter = Some(match filter {
+                Some(f) => format!("({f}) AND {condition}"),
+                None => condition,
+            });
+        }
+        let page_size = source.page_size.unwrap_or(DEFAULT_PAGE).min(MAX_PAGE);
+        Ok(Self {
+            resource,
+            select: columns.join(", "),
+            filter,
+            updated_field,
+            page_size,
+            offset: 0,
+            token: source.app_token.clone().filter(|t| !t.is_empty()),
+            geometry_field: source.geometry_field.clone(),
+            types: None,
+            done: false,
+        })
+    }
+
+    fn page_url(&self) -> Url {
+        let mut url = self.resource.clone();
+        {
+            let mut pairs = url.query_pairs_mut();
+            pairs.append_pair("$select", &self.select);
+            if let Some(filter) = &self.filter {
+                pairs.append_pair("$where", filter);
+            }
+            pairs
+                .append_pair("$order", ":id")
+                .append_pair("$limit", &self.page_size.to_string())
+                .append_pair("$offset", &self.offset.to_string());
+        }
+        url
+    }
+
+    pub async fn next_page(&mut self, walk: &mut Walk) -> Result<Option<Page>, ConnectorError> {
+        if self.done {
+            return Ok(None);
+        }
+        let url = self.page_url();
+        let number = walk.next_number(&url)?;
+        let token = self.token.clone();
+        let headers: Vec<(&str, &str)> =
+            token.iter().map(|t| ("X-App-Token", t.as_str())).collect();
+        let (bytes, response_headers) = walk.get(&url, &headers, Some(number)).await?;
+        let size = bytes.len() as u64;
+        let bad = |kind, m: String| ConnectorError::new(kind, url.as_str(), Some(number), m);
+        let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+            bad(
+                ConnectorErrorKind::Format,
+                format!("the page is not JSON ({e}): {}", body_start(&bytes)),
+            )
+        })?;
+        let rows = match value {
+            Value::Array(rows) => rows,
+            Value::Object(error) => {
+                let message = error
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("no message");
+                return Err(bad(
+                    ConnectorErrorKind::Service,
+                    format!("the service answered an error: {message}"),
+                ));
+            }
+            _ => {
+                return Err(bad(
+                    ConnectorErrorKind::Format,
+                    "the page is not a JSON array of rows".into(),
+                ));
+            }
+        };
+        if self.types.is_none() {
+            self.types = column_types(&response_headers);
+            if self.geometry_field.is_none() {
+                self.geometry_field = self.types.as_ref().and_then(|types| {
+                    // The header lists columns in no documented order; the choice must not vary by page.
+                    let mut geo: Vec<&String> = types
+                        .iter()
+                        .filter(|(_, t)| GEOMETRY_TYPES.contains(&t.as_str()))
+                        .map(|(f, _)| f)
+                        .collect();
+                    geo.sort();
+                    geo.first().map(|f| (*f).clone())
+                });
+            }
+        }
+        let received = rows.len() as u64;
+        let mut features = Vec::with_capacity(rows.len());
+        for (index, row) in rows.into_iter().enumerate() {
+            let feature = self
+                .feature(row, walk)
+                .map_err(|m| bad(ConnectorErrorKind::Format, format!("row {index}: {m}")))?;
+            features.push(feature);
+        }
+        self.offset += received;
+        if received < u64::from(self.page_size) {
+            self.done = true;
+        }
+        walk.accept(
+            &url,
+            size,
+            features,
+            "filling every page (so more rows should follow)",
+        )
+        .map(Some)
+    }
+
+    fn feature(&mut self, row: Value, walk: &mut Walk) -> Result<Feature, String> {
+        let Value::Object(mut row) = row else {
+            return Err("a row is not a JSON object".into());
+        };
+        let id = match row.get(":id") {
+            Some(Value::String(id)) if !id.is_empty() => id.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => return Err("the row has no :id (was it $select-ed?)".into()),
+        };
+        if let Some(at) = row
+            .get(&self.updated_field)
+            .and_then(Value::as_str)
+            .and_then(parse_soda_time)
+        {
+            walk.saw_update(at);
+        }
+        if self.geometry_field.is_none() {
+            self.geometry_field = row
+                .iter()
+                .find(|(k, v)| !k.starts_with(':') && looks_spatial(v))
+                .map(|(k, _)| k.clone());
+        }
+        let geometry = match self
+            .geometry_field
+            .as_ref()
+            .and_then(|f| row.shift_remove(f))
+        {
+            None | Some(Value::Null) => None,
+            Some(value) => spatial(&value)?,
+        };
+        let mut properties = Properties::with_capacity(row.len());
+        for (name, value) in row {
+            if name.starts_with(':') {
+                continue;
+            }
+            let value = match (&value, &self.types) {
+                (Value::String(text), Some(types))
+                    if types
+                        .get(&name)
+                        .is_some_and(|t| NUMBER_TYPES.contains(&t.as_str())) =>
+                {
+                    number(text).unwrap_or(value)
+                }
+                _ => value,
+            };
+            properties.insert(name, value);
+        }
+        Ok(Feature {
+            id: Some(FeatureId(id)),
+            geometry,
+            time: None,
+            properties,
+        })
+    }
+}
+
+/// `X-SODA2-Fields` and `X-SODA2-Types`: JSON arrays naming each column and its type.
+fn column_types(headers: &HeaderMap) -> Option<HashMap<String, String>> {
+    let read = |name: &str| -> Option<Vec<String>> {
+        serde_json::from_str(headers.get(name)?.to_str().ok()?).ok()
+    };
+    let fields = read("x-soda2-fields")?;
+    let types = read("x-soda2-types")?;
+    (fields.len() == types.len()).then(|| fields.into_iter().zip(types).collect())
+}
+
+/// A SODA number written as a string, as a JSON number when it is one (integers stay integers).
+fn number(text: &str) -> Option<Value> {
+    let text = text.trim();
+    if let Ok(i) = text.parse::<i64>() {
+        return Some(Value::Number(i.into()));
+    }
+    let f = text.parse::<f64>().ok().filter(|f| f.is_finite())?;
+    Number::from_f64(f).map(Value::Number)
+}
+
+/// Fixed timestamps are RFC 3339 with `Z`; floating ones carry no zone (read as UTC).
+fn parse_soda_time(text: &str) -> Option<DateTime<Utc>> {
+    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+        return Some(at.with_timezone(&Utc));
+    }
+    chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
+        .ok()
+        .map(|n| n.and_utc())
+}
+
+fn looks_spatial(value: &Value) -> bool {
+    value.get("type").is_some() && value.get("coordinates").is_some()
+        || value.get("latitude").is_some() && value.get("longitude").is_some()
+}
+
+/// A point column's GeoJSON, or a location column's `latitude`/`longitude` (strings or numbers). A location
+/// holding only an address has no place.
+fn spatial(value: &Value) -> Result<Option<Geometry<f64>>, String> {
+    if value.get("coordinates").is_some() {
+        return geoconsole_formats::geometry_from_geojson(value).map(Some);
+    }
+    let coordinate = |name: &str| -> Result<Option<f64>, String> {
+        match value.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => Ok(n.as_f64()),
+            Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+            Some(Value::String(s)) => s
+                .trim()
+                .parse::<f64>()
+                .map(Some)
+                .map_err(|_| format!("location {name} '{s}' is not a number")),
+            Some(other) => Err(format!("location {name} {other} is not a number")),
+        }
+    };
+    match (coordinate("latitude")?, coordinate("longitude")?) {
+        (Some(lat), Some(lon)) => {
+            if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
+                return Err(format!(
+                    "location ({lat}, {lon}) is not a latitude and longitude"
+                ));
+            }
+            Ok(Some(Geometry::Point(Point::new(lon, lat))))
+        }
+        (None, None) if value.is_object() => Ok(None),
+        _ => Err(format!(
+            "not a point or location: {}",
+            body_start(value.to_string().as_bytes())
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn resource_urls() {
+        let id = |u: &str| resource(&Url::parse(u).unwrap());
+        assert_eq!(
+            id("https://data.cityofchicago.org/resource/ijzp-q8t2.json").as_deref(),
+            Some("ijzp-q8t2")
+        );
+        assert_eq!(
+            id("https://data.example/resource/ijzp-q8t2").as_deref(),
+            Some("ijzp-q8t2")
+        );
+        assert_eq!(id("https://data.example/d/ijzp-q8t2"), None);
+        assert_eq!(id("https://data.example/resource/not-an-id.json"), None);
+    }
+
+    #[test]
+    fn points_and_locations() {
+        assert_eq!(
+            spatial(&json!({"type": "Point", "coordinates": [-87.6, 41.9]})).unwrap(),
+            Some(Geometry::Point(Point::new(-87.6, 41.9)))
+        );
+        assert_eq!(
+            spatial(&json!({"latitude": "41.9", "longitude": "-87.6", "human_address": "{}"}))
+                .unwrap(),
+            Some(Geometry::Point(Point::new(-87.6, 41.9)))
+        );
+        assert_eq!(
+            spatial(&json!({"human_address": "{\"address\": \"1 Main St\"}"})).unwrap(),
+            None
+        );
+        assert!(spatial(&json!({"latitude": "north", "longitude": "-87.6"})).is_err());
+        assert!(spatial(&json!({"latitude": "141.9", "longitude": "-87.6"})).is_err());
+    }
+
+    #[test]
+    fn numbers_and_times() {
+        assert_eq!(number("12"), Some(json!(12)));
+        assert_eq!(number("12.50"), Some(json!(12.5)));
+        assert_eq!(number("n/a"), None);
+        assert_eq!(
+            parse_soda_time("2024-03-01T10:00:00.000")
+                .unwrap()
+                .to_rfc3339(),
+            "2024-03-01T10:00:00+00:00"
+        );
+        assert!(parse_soda_time("2024-03-01T10:00:00.000Z").is_some());
+    }
+}
