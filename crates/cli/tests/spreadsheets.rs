@@ -64,11 +64,15 @@ fn xlsx_and_ods_sheets_import_as_sites_with_their_text_cells_kept() {
 
 /// A workbook written by GDAL from CSV text, for the cases no fixture needs to keep.
 fn workbook(run: &Run, name: &str, csv: &str) -> PathBuf {
+    gdal_workbook(run, name, csv, "XLSX")
+}
+
+fn gdal_workbook(run: &Run, name: &str, csv: &str, driver: &str) -> PathBuf {
     let source = run.path(&format!("{name}.csv"));
     std::fs::write(&source, csv).expect("csv");
-    let out = run.path(&format!("{name}.xlsx"));
+    let out = run.path(&format!("{name}.{}", driver.to_ascii_lowercase()));
     let made = Command::new("ogr2ogr")
-        .args(["-f", "XLSX", "-nln", "Sites"])
+        .args(["-f", driver, "-nln", "Sites"])
         .arg(&out)
         .arg(&source)
         .output()
@@ -117,6 +121,41 @@ fn a_personal_column_in_a_sheet_is_refused_and_a_bad_cell_names_sheet_and_row() 
         err.contains("sheet 'Sites' row 3: latitude 'north' is not a number"),
         "{err}"
     );
+}
+
+#[test]
+fn an_ods_gdal_writes_indented_imports() {
+    // GDAL (like KSpread) indents content.xml between elements, which calamine 0.38 alone refuses
+    let run = Run::new();
+    let ods = gdal_workbook(
+        &run,
+        "indented",
+        "site,lat,lon,note\nA,48.85,2.35,North gate\nB,51.5,-0.12,\n",
+        "ODS",
+    );
+    let content = Command::new("unzip")
+        .arg("-p")
+        .arg(&ods)
+        .arg("content.xml")
+        .output()
+        .expect("unzip must be installed");
+    assert!(
+        String::from_utf8_lossy(&content.stdout).contains(">\n"),
+        "GDAL's content.xml is expected to be indented"
+    );
+    let out = run.ok(&[
+        "--store",
+        "s.gpkg",
+        "import",
+        ods.to_str().expect("utf-8"),
+        "--dataset",
+        "indented",
+    ]);
+    assert!(out.contains("imported 2 features"), "{out}");
+    let export = run.json(&[
+        "--store", "s.gpkg", "export", "indented", "--output", "-", "--format", "geojson",
+    ]);
+    assert_eq!(export["features"][0]["properties"]["note"], "North gate");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

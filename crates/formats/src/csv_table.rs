@@ -89,7 +89,7 @@ impl<R: BufRead> CsvReader<R> {
         let header_error = |message: String| {
             FormatError::new(FormatErrorKind::Syntax, &path, Location::Line(1), message)
         };
-        let headers: Vec<String> = reader
+        let mut headers: Vec<String> = reader
             .headers()
             .map_err(|e| header_error(header_reason(&e)))?
             .iter()
@@ -115,6 +115,13 @@ impl<R: BufRead> CsvReader<R> {
                 Location::File,
                 "file has no header row",
             ));
+        }
+        // GDAL's CSV driver names a blank header after its position (`field_4`); two blank ones would
+        // otherwise share the name ''
+        for (i, name) in headers.iter_mut().enumerate() {
+            if name.is_empty() {
+                *name = format!("field_{}", i + 1);
+            }
         }
         for (i, name) in headers.iter().enumerate() {
             if headers[..i]
@@ -290,6 +297,13 @@ fn csv_reason(error: &csv::Error) -> String {
         csv::ErrorKind::Io(e) => e.to_string(),
         _ => error.to_string(),
     }
+}
+
+/// Whether these column names (trimmed, as the reader trims them) give the geometry: what a caller choosing
+/// among tables (a workbook's sheets) asks before reading one.
+pub(crate) fn finds_coordinates(headers: &[String], options: &CsvOptions) -> bool {
+    let headers: Vec<String> = headers.iter().map(|h| h.trim().to_string()).collect();
+    find_geometry_columns(Path::new(""), &headers, options).is_ok()
 }
 
 fn find_geometry_columns(

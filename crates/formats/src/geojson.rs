@@ -2,27 +2,191 @@ use std::fmt;
 use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 
-use geoconsole_model::Feature;
+use geoconsole_model::{EXCERPT_CHARS, Feature, excerpt};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use crate::geojson_geometry::{RawFeature, RawGeometry};
+use crate::geojson_geometry::{Coords, RawFeature, RawGeometry};
 use crate::record_bound::{MAX_RECORD_BYTES, RecordBound, RecordMark};
 use crate::stream::{ChunkReceiver, ChunkSender, spawn_producer};
 use crate::write::{FeatureWriter, write_feature_json};
 use crate::{Crs, FormatError, FormatErrorKind, Location, SourceFeature};
 
-/// Streams the features of a GeoJSON FeatureCollection (or a single Feature) without holding the document:
-/// serde walks the `features` array and hands each feature over as soon as it is complete.
+/// Streams the features of a GeoJSON FeatureCollection (or a single Feature, or a bare geometry) without
+/// holding the document: serde walks the `features` array and hands each feature over as soon as it is
+/// complete.
 pub struct GeoJsonReader {
     inner: ChunkReceiver,
 }
 
 impl GeoJsonReader {
+    /// Reads bytes that cannot be read twice: a legacy `crs` member after the features is only found when
+    /// they have been read (see [`LateCrs::Unknown`]).
     pub(crate) fn spawn<R: BufRead + Send + 'static>(path: PathBuf, reader: R) -> Self {
+        Self::spawn_with(path, reader, LateCrs::Unknown)
+    }
+
+    /// Reads a document whose tail [`late_crs`] has looked at.
+    pub(crate) fn spawn_with<R: BufRead + Send + 'static>(
+        path: PathBuf,
+        reader: R,
+        late: LateCrs,
+    ) -> Self {
         let inner = spawn_producer("geoconsole-geojson", move |chunks| {
-            parse(&path, reader, chunks)
+            parse(&path, reader, late, chunks)
         });
         Self { inner }
+    }
+}
+
+/// What the end of a document says about a top-level `crs` member after `features` (pre-RFC 7946 writers
+/// put it there: `"type"`, `"features"`, `"crs"`), which a reader streaming the features meets too late.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum LateCrs {
+    /// The members after `features` were all seen and none is `crs`.
+    Absent,
+    /// The `crs` member after `features`.
+    Found(serde_json::Value),
+    /// Not known: a stream, or members after `features` too long for the look at the tail.
+    Unknown,
+}
+
+/// How much of a file's end [`late_crs`] reads: the members after `features` (a `crs`, a `bbox`, a name)
+/// are small; anything longer leaves the answer [`LateCrs::Unknown`].
+const TAIL_BYTES: u64 = 1 << 20;
+
+/// Looks at the end of a GeoJSON file for a top-level `crs` member placed after `features`, walking the
+/// top-level members backwards from the closing brace without reading the features themselves.
+pub(crate) fn late_crs(path: &Path) -> LateCrs {
+    use std::io::{Read, Seek, SeekFrom};
+    let tail = (|| -> io::Result<(Vec<u8>, bool)> {
+        let mut file = std::fs::File::open(path)?;
+        let len = file.metadata()?.len();
+        let start = len.saturating_sub(TAIL_BYTES);
+        file.seek(SeekFrom::Start(start))?;
+        let mut tail = Vec::new();
+        file.take(TAIL_BYTES).read_to_end(&mut tail)?;
+        Ok((tail, start == 0))
+    })();
+    match tail {
+        Ok((tail, whole)) => walk_back_members(&tail, whole),
+        Err(_) => LateCrs::Unknown,
+    }
+}
+
+/// The top-level members of `text` (a document's end; `whole` when it is the whole document), from the
+/// last back to `features` or the opening brace.
+fn walk_back_members(text: &[u8], whole: bool) -> LateCrs {
+    let mut found = None;
+    let Some(mut i) = skip_space_back(text, text.len()) else {
+        return LateCrs::Unknown;
+    };
+    if text[i - 1] != b'}' {
+        return LateCrs::Unknown;
+    }
+    i -= 1;
+    // A member that starts before the tail ends the walk: a `crs` seen by then is after `features`
+    // (which, walking back, comes last), or there are no features and a single Feature applies it anyway.
+    loop {
+        let Some(end) = skip_space_back(text, i) else {
+            return found.map_or(LateCrs::Unknown, LateCrs::Found);
+        };
+        if text[end - 1] == b'{' {
+            // the object's own opening brace: every member was seen
+            return found.map_or(LateCrs::Absent, LateCrs::Found);
+        }
+        let Some(value_start) = value_start_back(text, end, whole) else {
+            return found.map_or(LateCrs::Unknown, LateCrs::Found);
+        };
+        // text that is not a member here is not understood: no answer from it
+        let Some(colon) = skip_space_back(text, value_start).filter(|&c| text[c - 1] == b':')
+        else {
+            return LateCrs::Unknown;
+        };
+        let Some(key_end) = skip_space_back(text, colon - 1).filter(|&k| text[k - 1] == b'"')
+        else {
+            return LateCrs::Unknown;
+        };
+        let Some(key_start) = string_start_back(text, key_end, whole) else {
+            return found.map_or(LateCrs::Unknown, LateCrs::Found);
+        };
+        match &text[key_start + 1..key_end - 1] {
+            // the last `crs` in the document is the one a reader of the whole keeps
+            b"crs" if found.is_none() => match serde_json::from_slice(&text[value_start..end]) {
+                Ok(value) => found = Some(value),
+                Err(_) => return LateCrs::Unknown,
+            },
+            b"features" => return found.map_or(LateCrs::Absent, LateCrs::Found),
+            _ => {}
+        }
+        let Some(before) = skip_space_back(text, key_start) else {
+            return found.map_or(LateCrs::Unknown, LateCrs::Found);
+        };
+        match text[before - 1] {
+            b',' => i = before - 1,
+            b'{' => i = before,
+            _ => return LateCrs::Unknown,
+        }
+    }
+}
+
+/// The end of the text before `end` once whitespace is skipped; `None` at the start of the text.
+fn skip_space_back(text: &[u8], mut end: usize) -> Option<usize> {
+    while end > 0 && text[end - 1].is_ascii_whitespace() {
+        end -= 1;
+    }
+    (end > 0).then_some(end)
+}
+
+/// Where the JSON value ending at `end` starts; `None` when it starts before the text does.
+fn value_start_back(text: &[u8], end: usize, whole: bool) -> Option<usize> {
+    match text[end - 1] {
+        b'"' => string_start_back(text, end, whole),
+        b'}' | b']' => {
+            let mut depth = 0usize;
+            let mut i = end;
+            while i > 0 {
+                match text[i - 1] {
+                    b'"' => {
+                        i = string_start_back(text, i, whole)?;
+                        continue;
+                    }
+                    b'}' | b']' => depth += 1,
+                    b'{' | b'[' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(i - 1);
+                        }
+                    }
+                    _ => {}
+                }
+                i -= 1;
+            }
+            None
+        }
+        _ => {
+            let start = text[..end]
+                .iter()
+                .rposition(|b| b.is_ascii_whitespace() || b",:[{".contains(b))
+                .map_or(0, |p| p + 1);
+            (start > 0 || whole).then_some(start)
+        }
+    }
+}
+
+/// Where the string whose closing quote is at `end - 1` opens: the previous quote not escaped, that is not
+/// after an odd run of backslashes.
+fn string_start_back(text: &[u8], end: usize, whole: bool) -> Option<usize> {
+    let mut j = end - 1;
+    loop {
+        j = text[..j].iter().rposition(|&b| b == b'"')?;
+        let backslashes = text[..j].iter().rev().take_while(|&&b| b == b'\\').count();
+        if backslashes == j && !whole {
+            // the run of backslashes may go on before the text: escaped or not is unknown
+            return None;
+        }
+        if backslashes % 2 == 0 {
+            return Some(j);
+        }
     }
 }
 
@@ -48,6 +212,10 @@ struct Sink<'a> {
     mark: RecordMark,
     /// The CRS a legacy `crs` member names, when it is not WGS84.
     crs: Option<Crs>,
+    /// What the look at the document's end found.
+    late: LateCrs,
+    /// Whether a `crs` member was read (or found at the end beforehand).
+    crs_known: bool,
 }
 
 impl Sink<'_> {
@@ -65,6 +233,20 @@ impl Sink<'_> {
             .and_then(|()| raw.into_feature())
             .map(|feature| SourceFeature { location, feature })
             .map_err(|why| {
+                // Projected coordinates fail as WGS84 before a `crs` member after the features could
+                // explain them; from a stream nothing tells whether one follows (and holding every
+                // feature until the end would hold the document), so the message says what to try.
+                let why = if self.late == LateCrs::Unknown
+                    && !self.crs_known
+                    && why.contains("out of range")
+                {
+                    format!(
+                        "{why} (if the document declares its CRS in a `crs` member after the \
+                         features, move it before `features`, or import the document from a file)"
+                    )
+                } else {
+                    why
+                };
                 FormatError::new(FormatErrorKind::InvalidFeature, self.path, location, why)
             });
         if self.chunks.push(item) {
@@ -75,7 +257,24 @@ impl Sink<'_> {
     }
 }
 
-fn parse<R: BufRead>(path: &Path, reader: R, chunks: &mut ChunkSender) {
+fn parse<R: BufRead>(path: &Path, reader: R, late: LateCrs, chunks: &mut ChunkSender) {
+    let mut crs = None;
+    if let LateCrs::Found(value) = &late {
+        match legacy_crs::<serde_json::Error>(value) {
+            Ok(found) => crs = found,
+            Err(e) => {
+                let why = e.to_string();
+                let why = why.trim_start_matches(DOCUMENT_ERROR);
+                chunks.push(Err(FormatError::new(
+                    FormatErrorKind::WrongFormat,
+                    path,
+                    Location::File,
+                    why,
+                )));
+                return;
+            }
+        }
+    }
     // serde builds each feature whole: the bound stops one that never ends (or a 1 GB string in it).
     let (reader, mark) = RecordBound::new(reader, MAX_RECORD_BYTES);
     let mut sink = Sink {
@@ -83,7 +282,9 @@ fn parse<R: BufRead>(path: &Path, reader: R, chunks: &mut ChunkSender) {
         chunks,
         next_index: 0,
         mark,
-        crs: None,
+        crs,
+        crs_known: matches!(late, LateCrs::Found(_)),
+        late,
     };
     let mut deserializer = serde_json::Deserializer::from_reader(reader);
     let result = deserializer
@@ -148,6 +349,7 @@ impl<'de> Visitor<'de> for TopLevel<'_, '_> {
         let mut kind: Option<String> = None;
         let mut saw_features = false;
         let mut single = SingleFeature::default();
+        let mut bare = BareGeometry::default();
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
                 "type" => kind = Some(map.next_value()?),
@@ -160,15 +362,26 @@ impl<'de> Visitor<'de> for TopLevel<'_, '_> {
                 "geometry" => single.geometry = map.next_value()?,
                 "properties" => single.properties = map.next_value()?,
                 "id" => single.id = map.next_value()?,
+                "coordinates" => bare.coordinates = map.next_value()?,
+                "geometries" => bare.geometries = map.next_value()?,
                 "crs" => {
-                    let crs = legacy_crs(&map.next_value::<serde_json::Value>()?)?;
+                    let value = map.next_value::<serde_json::Value>()?;
+                    if matches!(&self.sink.late, LateCrs::Found(found) if *found == value) {
+                        // the member the look at the end found, applied from the first feature on
+                        continue;
+                    }
+                    let crs = legacy_crs(&value)?;
                     if crs.is_some() && self.sink.next_index > 0 {
-                        // the features before it were read as WGS84 already
                         return Err(de::Error::custom(format!(
-                            "{DOCUMENT_ERROR}the `crs` member comes after the features it applies to;                              move it before `features`, or reproject the file to EPSG:4326 first"
+                            "{DOCUMENT_ERROR}the `crs` member ({}) comes after the features, which were \
+                             already read as WGS84 longitude/latitude from input that cannot be read \
+                             twice; move `crs` before `features`, import the file from disk, or \
+                             reproject it to EPSG:4326 first",
+                            crs_label(&value)
                         )));
                     }
                     self.sink.crs = crs;
+                    self.sink.crs_known = true;
                 }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
@@ -181,8 +394,19 @@ impl<'de> Visitor<'de> for TopLevel<'_, '_> {
                 "{DOCUMENT_ERROR}FeatureCollection has no 'features' member"
             ))),
             Some("Feature") => self.sink.accept(single.into_raw()),
+            // a bare geometry is one feature without properties, as GDAL reads it
+            Some(
+                geometry @ ("Point" | "MultiPoint" | "LineString" | "MultiLineString" | "Polygon"
+                | "MultiPolygon" | "GeometryCollection"),
+            ) => {
+                let geometry =
+                    RawGeometry::assemble(geometry.to_string(), bare.coordinates, bare.geometries);
+                self.sink
+                    .accept(RawFeature::assemble(None, Some(geometry), None))
+            }
             Some(other) => Err(de::Error::custom(format!(
-                "{DOCUMENT_ERROR}top-level type is '{other}'; expected FeatureCollection or Feature"
+                "{DOCUMENT_ERROR}top-level type is '{other}'; expected FeatureCollection, Feature or \
+                 a geometry"
             ))),
             None => Err(de::Error::custom(format!(
                 "{DOCUMENT_ERROR}top-level object has no 'type' member; expected a FeatureCollection"
@@ -239,6 +463,28 @@ fn legacy_crs<E: de::Error>(crs: &serde_json::Value) -> Result<Option<Crs>, E> {
     };
     let crs = parsed.map_err(refuse)?;
     Ok((!crs.is_wgs84()).then_some(crs))
+}
+
+/// How a `crs` member names its CRS, for messages.
+fn crs_label(crs: &serde_json::Value) -> String {
+    crs.pointer("/properties/name")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_string)
+        .or_else(|| {
+            crs.pointer("/properties/code")
+                .map(|code| format!("EPSG:{code}"))
+        })
+        .map_or_else(
+            || excerpt(&crs.to_string(), EXCERPT_CHARS).into_owned(),
+            |label| excerpt(&label, EXCERPT_CHARS).into_owned(),
+        )
+}
+
+/// The members of a top-level geometry, read one by one.
+#[derive(Default)]
+struct BareGeometry {
+    coordinates: Option<Coords>,
+    geometries: Option<Vec<RawGeometry>>,
 }
 
 #[derive(Default)]
@@ -312,5 +558,44 @@ impl<W: Write + Send> FeatureWriter for GeoJsonWriter<W> {
     fn finish(mut self: Box<Self>) -> io::Result<()> {
         self.out.write_all(b"\n]}\n")?;
         self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{LateCrs, walk_back_members};
+    use serde_json::json;
+
+    #[test]
+    fn the_tail_walk_finds_a_crs_after_the_features_and_only_there() {
+        let crs = json!({"type": "name", "properties": {"name": "EPSG:3857"}});
+        let after = format!(
+            r#"{{"type":"FeatureCollection","features":[{{"type":"Feature","properties":{{"s":"}}]\"{{,"}},"geometry":null}}],"crs":{crs} , "bbox":[1,2,3,4],"n":-1.5e3,"ok":true}}"#
+        );
+        assert_eq!(
+            walk_back_members(after.as_bytes(), true),
+            LateCrs::Found(crs.clone())
+        );
+        // a tail that starts inside the features still sees the members after them
+        let cut = &after.as_bytes()[after.find("geometry").expect("member")..];
+        assert_eq!(walk_back_members(cut, false), LateCrs::Found(crs.clone()));
+        let before = format!(r#"{{"type":"FeatureCollection","crs":{crs},"features":[]}}"#);
+        assert_eq!(walk_back_members(before.as_bytes(), true), LateCrs::Absent);
+        let none = "{\"type\":\"FeatureCollection\",\"features\":[],\"name\":\"a \\\" b\\\\\"}\n";
+        assert_eq!(walk_back_members(none.as_bytes(), true), LateCrs::Absent);
+        // a member longer than the tail leaves the answer open, as does text that is not an object
+        let long = br#"":[1,2]}],"note":"a long string","name":"x"}"#;
+        assert_eq!(walk_back_members(&long[10..], false), LateCrs::Unknown);
+        assert_eq!(
+            walk_back_members(br#"{"a":1 "crs":2}"#, true),
+            LateCrs::Unknown
+        );
+        assert_eq!(walk_back_members(b"[1,2]", true), LateCrs::Unknown);
+        assert_eq!(walk_back_members(b"", true), LateCrs::Unknown);
+        // an escaped quote whose backslashes run into the start of the tail cannot be judged
+        assert_eq!(
+            walk_back_members(br#"\\"x","name":{"a":1}}"#, false),
+            LateCrs::Unknown
+        );
     }
 }

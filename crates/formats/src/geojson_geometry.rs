@@ -128,6 +128,21 @@ pub(crate) struct RawGeometry {
     geometries: Option<Vec<RawGeometry>>,
 }
 
+impl RawGeometry {
+    /// A geometry whose members were read one by one (a top-level geometry document).
+    pub(crate) fn assemble(
+        kind: String,
+        coordinates: Option<Coords>,
+        geometries: Option<Vec<RawGeometry>>,
+    ) -> Self {
+        Self {
+            kind,
+            coordinates,
+            geometries,
+        }
+    }
+}
+
 #[derive(Debug, serde::Deserialize)]
 pub(crate) struct RawFeature {
     #[serde(rename = "type")]

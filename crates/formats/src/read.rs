@@ -72,6 +72,12 @@ pub fn open_reader(path: &Path, options: &ReadOptions) -> FormatResult<(Format, 
             options.source_crs.clone(),
         )?),
         Format::GeoParquet => Box::new(parquet_file::read(path, options.source_crs.clone())?),
+        // A file can be looked at twice: its end says whether a `crs` member follows the features.
+        Format::GeoJson => Box::new(GeoJsonReader::spawn_with(
+            path.to_path_buf(),
+            reader,
+            crate::geojson::late_crs(path),
+        )),
         _ => return read_text(path, reader, format, options),
     };
     Ok((format, within(stream, options.bbox)))

@@ -9,11 +9,17 @@
 //! archive limits before calamine sees it, since a zip's declared sizes may lie.
 
 use std::fs::File;
-use std::io::{self, BufReader, Cursor, Read};
+use std::io::{self, BufRead, BufReader, BufWriter, Cursor, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
-use calamine::{Data, Ods, Range, Reader, Xlsx, open_workbook};
-use zip::ZipArchive;
+use calamine::{Data, Ods, OdsError, Range, Reader, Xlsx, XlsxError, open_workbook};
+use quick_xml_kml::Reader as XmlReader;
+use quick_xml_kml::Writer as XmlWriter;
+use quick_xml_kml::events::Event;
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, ZipArchive, ZipWriter};
+
+use geoconsole_model::{EXCERPT_NAMES, excerpt_list};
 
 use crate::archive::ArchiveLimits;
 use crate::record::file_error;
@@ -44,7 +50,8 @@ pub(crate) fn sniff(path: &Path) -> Option<Format> {
     (mimetype.trim_ascii() == ODS_MIMETYPE).then_some(Format::Ods)
 }
 
-/// Opens the sheet `layer` names (default: the first that holds data) and reads its rows as features.
+/// Opens the sheet `layer` names (default: the first whose columns hold coordinates) and reads its rows as
+/// features.
 pub(crate) fn read(
     path: &Path,
     format: Format,
@@ -53,27 +60,23 @@ pub(crate) fn read(
     limits: &ArchiveLimits,
 ) -> FormatResult<FeatureStream> {
     measure(path, limits)?;
-    let opened = |e: &dyn std::fmt::Display| {
-        file_error(
-            FormatErrorKind::Syntax,
-            path,
-            format!("unreadable {} workbook: {e}", format.name()),
-        )
-    };
     let (sheets, range) = match format {
         Format::Ods => {
-            let mut book: Ods<_> = open_workbook(path).map_err(|e| opened(&e))?;
+            let compact = compact_ods(path)?;
+            let mut book = Ods::new(BufReader::new(compact))
+                .map_err(|e| unreadable(path, format, &ods_reason(&e)))?;
             let sheets = book.sheet_names();
-            let range = choose(path, &sheets, layer, |name| {
-                book.worksheet_range(name).map_err(|e| e.to_string())
+            let range = choose(path, &sheets, layer, csv, |name| {
+                book.worksheet_range(name).map_err(|e| ods_reason(&e))
             })?;
             (sheets, range)
         }
         _ => {
-            let mut book: Xlsx<_> = open_workbook(path).map_err(|e| opened(&e))?;
+            let mut book: Xlsx<_> =
+                open_workbook(path).map_err(|e| unreadable(path, format, &xlsx_reason(&e)))?;
             let sheets = book.sheet_names();
-            let range = choose(path, &sheets, layer, |name| {
-                book.worksheet_range(name).map_err(|e| e.to_string())
+            let range = choose(path, &sheets, layer, csv, |name| {
+                book.worksheet_range(name).map_err(|e| xlsx_reason(&e))
             })?;
             (sheets, range)
         }
@@ -103,6 +106,135 @@ pub(crate) fn read(
     })))
 }
 
+/// A workbook calamine cannot read, said without its parser's internals (which name XML events).
+fn unreadable(path: &Path, format: Format, why: &str) -> FormatError {
+    file_error(
+        FormatErrorKind::Syntax,
+        path,
+        format!("the {} workbook cannot be read: {why}", format.name()),
+    )
+}
+
+const RESAVE: &str = "open it in a spreadsheet program and save it again, or save the sheet as CSV";
+
+fn ods_reason(error: &OdsError) -> String {
+    match error {
+        OdsError::Password => "it is password-protected; save it without a password".into(),
+        OdsError::FileNotFound(member) => {
+            format!("it has no {member}, so it is not a complete OpenDocument spreadsheet")
+        }
+        OdsError::Io(_) | OdsError::Zip(_) => format!("its archive is damaged; {RESAVE}"),
+        OdsError::CellLimitExceeded { requested, max } => {
+            format!("a sheet spans {requested} cells, more than the {max} that are read")
+        }
+        OdsError::WorksheetNotFound(name) => format!("sheet '{name}' is missing"),
+        _ => format!("its sheet data is not laid out as spreadsheet programs write it; {RESAVE}"),
+    }
+}
+
+fn xlsx_reason(error: &XlsxError) -> String {
+    match error {
+        XlsxError::Password => "it is password-protected; save it without a password".into(),
+        XlsxError::FileNotFound(member) => {
+            format!("it has no {member}, so it is not a complete XLSX workbook")
+        }
+        XlsxError::Io(_) | XlsxError::Zip(_) => format!("its archive is damaged; {RESAVE}"),
+        XlsxError::WorksheetNotFound(name) => format!("sheet '{name}' is missing"),
+        _ => format!("its sheet data is not laid out as spreadsheet programs write it; {RESAVE}"),
+    }
+}
+
+/// The ODS package again, with `content.xml` rewritten without the whitespace between elements, in a
+/// private temporary file. calamine 0.38 (the newest release) expects each element right after the
+/// previous one and refuses indented XML (KSpread's, GDAL's); the indentation carries no data. Text
+/// inside paragraphs is kept as it is, since a space between two spans there is part of the cell's text.
+/// The other members are copied without being inflated. [`measure`] has bounded what is inflated here.
+fn compact_ods(path: &Path) -> FormatResult<File> {
+    let damaged = |e: &dyn std::fmt::Display| {
+        file_error(
+            FormatErrorKind::Syntax,
+            path,
+            format!("the ods workbook cannot be read: its archive is damaged ({e})"),
+        )
+    };
+    let written = |e: &dyn std::fmt::Display| {
+        file_error(
+            FormatErrorKind::Io,
+            path,
+            format!("cannot prepare the workbook for reading: {e}"),
+        )
+    };
+    let file = File::open(path).map_err(|e| FormatError::io(path, &e))?;
+    let mut archive = ZipArchive::new(BufReader::new(file)).map_err(|e| damaged(&e))?;
+    let out = tempfile::tempfile().map_err(|e| written(&e))?;
+    let mut zip = ZipWriter::new(BufWriter::new(out));
+    for i in 0..archive.len() {
+        let member = archive.by_index(i).map_err(|e| damaged(&e))?;
+        if !member.name().is_ok_and(|name| name == "content.xml") {
+            zip.raw_copy_file(member).map_err(|e| damaged(&e))?;
+            continue;
+        }
+        zip.start_file(
+            "content.xml",
+            SimpleFileOptions::default().compression_method(CompressionMethod::Stored),
+        )
+        .map_err(|e| written(&e))?;
+        strip_layout_whitespace(BufReader::new(member), &mut zip).map_err(|e| {
+            file_error(
+                FormatErrorKind::Syntax,
+                path,
+                format!(
+                    "the ods workbook cannot be read: content.xml is not well-formed XML ({e})"
+                ),
+            )
+        })?;
+    }
+    let mut out = zip
+        .finish()
+        .map_err(|e| written(&e))?
+        .into_inner()
+        .map_err(|e| written(&e.into_error()))?;
+    out.seek(SeekFrom::Start(0)).map_err(|e| written(&e))?;
+    Ok(out)
+}
+
+/// Copies XML event by event, leaving out text that is only whitespace outside `text:p`/`text:h`.
+fn strip_layout_whitespace(input: impl BufRead, output: impl Write) -> Result<(), String> {
+    let mut reader = XmlReader::from_reader(input);
+    let config = reader.config_mut();
+    config.trim_text(false);
+    config.check_end_names = false;
+    config.expand_empty_elements = false;
+    let mut writer = XmlWriter::new(output);
+    let mut buf = Vec::new();
+    // how many paragraphs the current event is inside: their whitespace is text
+    let mut in_paragraph = 0usize;
+    loop {
+        let event = reader
+            .read_event_into(&mut buf)
+            .map_err(|e| format!("at byte {}: {e}", reader.buffer_position()))?;
+        match &event {
+            Event::Eof => break,
+            Event::Start(e) if is_paragraph(e.name().as_ref()) => in_paragraph += 1,
+            Event::End(e) if is_paragraph(e.name().as_ref()) => {
+                in_paragraph = in_paragraph.saturating_sub(1);
+            }
+            Event::Text(t) if in_paragraph == 0 && t.iter().all(u8::is_ascii_whitespace) => {
+                buf.clear();
+                continue;
+            }
+            _ => {}
+        }
+        writer.write_event(event).map_err(|e| e.to_string())?;
+        buf.clear();
+    }
+    Ok(())
+}
+
+fn is_paragraph(name: &[u8]) -> bool {
+    name == b"text:p" || name == b"text:h"
+}
+
 /// Where a record starts: its first line in the CSV text, and its 1-based row in the sheet.
 type RowStart = (u64, u64);
 
@@ -120,11 +252,14 @@ fn sheet_row(rows: &[RowStart], location: Location) -> u64 {
     }
 }
 
-/// The sheet `layer` names, or the first that holds data; errors list the sheets.
+/// The sheet `layer` names, or else the first whose header row names coordinate columns (lat/lon or WKT, as
+/// the CSV reader detects them, or the `--lat`/`--lon`/`--wkt` given): a workbook often opens with a notes
+/// or summary sheet before the one with the sites. Errors list the sheets.
 fn choose(
     path: &Path,
     sheets: &[String],
     layer: Option<&str>,
+    csv: &CsvOptions,
     mut range: impl FnMut(&str) -> Result<Range<Data>, String>,
 ) -> FormatResult<(String, Range<Data>)> {
     let listed = || sheets.join(", ");
@@ -157,17 +292,60 @@ fn choose(
         }
         return Ok((name.clone(), found));
     }
+    let mut without = Vec::new();
     for name in sheets {
         let found = range(name).map_err(|why| unreadable(name, why))?;
-        if !found.is_empty() {
+        if found.is_empty() {
+            continue;
+        }
+        let columns = header_names(&found);
+        if crate::csv_table::finds_coordinates(&columns, csv) {
             return Ok((name.clone(), found));
         }
+        without.push(format!(
+            "'{name}' ({})",
+            excerpt_list(&columns, EXCERPT_NAMES)
+        ));
+    }
+    if without.is_empty() {
+        return Err(file_error(
+            FormatErrorKind::WrongFormat,
+            path,
+            format!("no sheet holds data; sheets are: {}", listed()),
+        ));
     }
     Err(file_error(
-        FormatErrorKind::WrongFormat,
+        FormatErrorKind::InvalidOption,
         path,
-        format!("no sheet holds data; sheets are: {}", listed()),
+        format!(
+            "no sheet has coordinate columns; name them with --lat and --lon or --wkt, and the sheet \
+             with --layer (sheets and their columns: {})",
+            without.join("; ")
+        ),
     ))
+}
+
+/// The column names the sheet's first row gives, as the CSV reader will see them.
+fn header_names(range: &Range<Data>) -> Vec<String> {
+    let first_column = range.start().map_or(0, |(_, column)| column);
+    range.rows().next().map_or_else(Vec::new, |cells| {
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, cell)| header_name(cell, first_column as usize + i))
+            .collect()
+    })
+}
+
+/// A header cell's text, or for a blank one the name GDAL's XLSX and ODS drivers give it: `Field` and the
+/// column's number in the sheet (`Field4` for column D), so that two blank header cells do not share a name.
+fn header_name(cell: &Data, column: usize) -> String {
+    let name = text(cell);
+    if name.trim().is_empty() {
+        format!("Field{}", column + 1)
+    } else {
+        name
+    }
 }
 
 /// The sheet as CSV text, with where each record starts: (its first CSV line, its sheet row). Rows with
@@ -181,7 +359,11 @@ fn to_csv(path: &Path, range: &Range<Data>) -> FormatResult<(Vec<u8>, Vec<RowSta
         if index > 0 && cells.iter().all(|c| matches!(c, Data::Empty)) {
             continue;
         }
-        let texts: Vec<String> = cells.iter().map(text).collect();
+        let texts: Vec<String> = if index == 0 {
+            header_names(range)
+        } else {
+            cells.iter().map(text).collect()
+        };
         rows.push((line, first_row + index as u64));
         line += 1 + texts
             .iter()

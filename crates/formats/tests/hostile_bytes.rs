@@ -132,6 +132,6 @@ fn a_legacy_projected_crs_is_reprojected_an_unusable_one_refused_and_wgs84_names
     assert_eq!(first_error(qgis), "");
     assert_eq!(
         first_error(r#"{"type":"Topology","objects":{}}"#),
-        "in.geojson: line 1 column 32: top-level type is 'Topology'; expected FeatureCollection or Feature"
+        "in.geojson: line 1 column 32: top-level type is 'Topology'; expected FeatureCollection, Feature or a geometry"
     );
 }
