@@ -17,6 +17,9 @@ pub struct Crs {
     label: String,
     /// `None` for WGS84 longitude/latitude (and its equivalents), which need no work.
     transform: Option<Box<(Proj, Proj)>>,
+    /// Which datum transformation stands in for one this build cannot run (NAD27's grids), for the read's
+    /// warnings: the positions are then only as good as that transformation.
+    note: Option<&'static str>,
 }
 
 impl fmt::Debug for Crs {
@@ -32,14 +35,73 @@ impl fmt::Display for Crs {
 }
 
 /// EPSG codes of geographic CRSs whose axes and datum are WGS84 longitude/latitude for the console's purpose
-/// (files store them x = longitude whatever the EPSG axis order says; GDAL writes them so).
-const WGS84_CODES: [u32; 2] = [4326, 4979];
+/// (files store them x = longitude whatever the EPSG axis order says; GDAL writes them so). Besides 4326 and
+/// its 3D twin these are the realisations of WGS 84 (G730 to G2139, Transit), which crs-definitions lacks and
+/// PROJ relates to 4326 by a null transformation (the ensemble's own 2 m accuracy).
+const WGS84_CODES: [u32; 16] = [
+    4326, 4979, 7657, 7659, 7661, 7663, 7665, 7816, 8888, 9053, 9054, 9055, 9056, 9057, 9754, 9755,
+];
+
+/// A datum crs-definitions defines by grids alone (`+datum=NAD27` is `+nadgrids=@conus,@alaska,…`), which
+/// this build does not ship, so proj4rs refused every CRS on it; and the Helmert shift PROJ uses instead.
+struct GridlessDatum {
+    /// The PROJ token that names it.
+    token: &'static str,
+    /// Its ellipsoid and shift, as PROJ's transformation without grids has them.
+    replacement: &'static str,
+    /// Its names in WKT (GEOGCS or DATUM, compared [`normalised`]), for .prj files that give no shift.
+    names: &'static [&'static str],
+    note: &'static str,
+}
+
+/// Without NADCON grids, PROJ 9 (GDAL 3.6: `projinfo -s EPSG:4267 -t EPSG:4326 --spatial-test intersects`)
+/// takes for a position in the conterminous US the best-accuracy Helmert whose area holds it, EPSG:1173
+/// "NAD27 to WGS 84 (4)": ogr2ogr's positions for Boston and North Carolina are this shift's to 1e-9°.
+/// Elsewhere (Canada, Alaska, Mexico, the Caribbean) PROJ has regional shifts that differ from it by tens of
+/// metres; one shift for the whole file is what proj4rs can do, and the warning says so.
+const GRIDLESS_DATUMS: &[GridlessDatum] = &[GridlessDatum {
+    token: "+datum=NAD27",
+    replacement: "+ellps=clrk66 +towgs84=-8,160,176",
+    names: &[
+        "NAD27",
+        "NORTHAMERICAN1927",
+        "GCSNORTHAMERICAN1927",
+        "DNORTHAMERICAN1927",
+        "NORTHAMERICANDATUM1927",
+    ],
+    note: "NAD27 positions were brought to WGS84 with EPSG:1173 \"NAD27 to WGS 84 (4)\" (dx=-8 m, \
+           dy=160 m, dz=176 m), the transformation GDAL/PROJ use in the conterminous US when the NADCON \
+           grids are not installed; it is accurate to about 10 m there, and outside the conterminous US \
+           GDAL would use a regional shift that may differ by tens of metres",
+}];
+
+/// A PROJ string with a grid-only datum replaced by its Helmert shift, and the note saying so.
+fn without_grids(proj: &str) -> (String, Option<&'static str>) {
+    for datum in GRIDLESS_DATUMS {
+        if proj.split_whitespace().any(|t| t == datum.token) {
+            let replaced = proj
+                .split_whitespace()
+                .map(|t| {
+                    if t == datum.token {
+                        datum.replacement
+                    } else {
+                        t
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" ");
+            return (replaced, Some(datum.note));
+        }
+    }
+    (proj.to_string(), None)
+}
 
 impl Crs {
     pub fn wgs84() -> Self {
         Self {
             label: "EPSG:4326".into(),
             transform: None,
+            note: None,
         }
     }
 
@@ -51,15 +113,26 @@ impl Crs {
         &self.label
     }
 
+    /// What a read should warn about this CRS: the stand-in datum transformation it uses, if any.
+    pub fn note(&self) -> Option<&'static str> {
+        self.note
+    }
+
     /// A CRS by EPSG code.
     pub fn from_epsg(code: u32) -> Result<Self, String> {
         if WGS84_CODES.contains(&code) {
             return Ok(Self::wgs84());
         }
         let label = format!("EPSG:{code}");
-        let proj = u16::try_from(code)
+        let (proj, note) = u16::try_from(code)
             .ok()
-            .and_then(|c| Proj::from_epsg_code(c).ok())
+            .and_then(crs_definitions::from_code)
+            .and_then(|def| {
+                let (proj_string, note) = without_grids(def.proj4);
+                Proj::from_proj_string(&proj_string)
+                    .ok()
+                    .map(|proj| (proj, note))
+            })
             .ok_or_else(|| {
                 format!(
                     "coordinate reference system {label} is not one this build can transform \
@@ -67,7 +140,7 @@ impl Crs {
                      `ogr2ogr -t_srs EPSG:4326`"
                 )
             })?;
-        Self::projected(label, proj)
+        Self::projected(label, proj, note)
     }
 
     /// A CRS as users type it: `EPSG:3857`, `CRS84`, `WGS84`, a PROJ string (`+proj=utm +zone=33`) or WKT.
@@ -81,9 +154,10 @@ impl Crs {
             return Self::from_epsg(code);
         }
         if text.starts_with('+') {
-            let proj = Proj::from_proj_string(text)
+            let (proj_string, note) = without_grids(text);
+            let proj = Proj::from_proj_string(&proj_string)
                 .map_err(|e| format!("PROJ string '{text}' cannot be used: {e}"))?;
-            return Self::projected(text.to_string(), proj);
+            return Self::projected(text.to_string(), proj, note);
         }
         Self::from_wkt(text)
     }
@@ -116,8 +190,19 @@ impl Crs {
                  EPSG:4326 first, for example with `ogr2ogr -t_srs EPSG:4326`"
             )
         })?;
+        let (proj_string, mut note) = without_grids(&proj_string);
         let proj_string = match datum_shift(wkt, &proj_string) {
-            Some(shift) => format!("{proj_string} +towgs84={shift}"),
+            Some(Shift::Helmert(shift)) => format!("{proj_string} +towgs84={shift}"),
+            Some(Shift::Gridless(datum)) => {
+                note = Some(datum.note);
+                // the ellipsoid stays the WKT's own (+a/+rf); only the shift is added
+                let shift = datum
+                    .replacement
+                    .split_whitespace()
+                    .find(|t| t.starts_with("+towgs84="))
+                    .unwrap_or_default();
+                format!("{proj_string} {shift}")
+            }
             None => proj_string,
         };
         let proj = Proj::from_proj_string(&proj_string).map_err(|e| {
@@ -126,15 +211,16 @@ impl Crs {
                  transform: {e}; reproject the file to EPSG:4326 first"
             )
         })?;
-        Self::projected(name, proj)
+        Self::projected(name, proj, note)
     }
 
-    fn projected(label: String, source: Proj) -> Result<Self, String> {
+    fn projected(label: String, source: Proj, note: Option<&'static str>) -> Result<Self, String> {
         let target = Proj::from_proj_string("+proj=longlat +datum=WGS84 +no_defs")
             .map_err(|e| format!("cannot set up WGS84: {e}"))?;
         Ok(Self {
             label,
             transform: Some(Box::new((source, target))),
+            note,
         })
     }
 
@@ -249,8 +335,9 @@ fn wkt_name(wkt: &str) -> Option<String> {
 /// WGS84 and MGI / Austria Lambert landed 68 m from where GDAL puts it. The shift is the one the EPSG
 /// geographic CRS of the same name carries in crs-definitions (for MGI, EPSG:4312's seven parameters, the
 /// transformation GDAL picks too). `None` when the WKT or its PROJ string already says, or no geographic
-/// CRS has that name.
-fn datum_shift(wkt: &str, proj_string: &str) -> Option<String> {
+/// CRS has that name. A datum crs-definitions gives only grids for (NAD27, which ESRI .prj files name
+/// `GCS_North_American_1927`) gets the shift PROJ uses without them.
+fn datum_shift(wkt: &str, proj_string: &str) -> Option<Shift> {
     let upper = wkt.to_ascii_uppercase();
     if upper.contains("TOWGS84")
         || proj_string.contains("+towgs84")
@@ -263,6 +350,17 @@ fn datum_shift(wkt: &str, proj_string: &str) -> Option<String> {
     let wanted = normalised(name.strip_prefix("GCS_").unwrap_or(&name));
     if wanted.is_empty() || wanted.contains("WGS84") {
         return None;
+    }
+    let datum_name = upper
+        .find("DATUM[")
+        .and_then(|at| wkt_name(&wkt[at..]))
+        .map(|n| normalised(&n));
+    if let Some(datum) = GRIDLESS_DATUMS.iter().find(|d| {
+        d.names
+            .iter()
+            .any(|n| *n == wanted || datum_name.as_deref() == Some(*n))
+    }) {
+        return Some(Shift::Gridless(datum));
     }
     // EPSG's geographic 2D CRSs are numbered 4001-4999; a linear scan of them costs well under a millisecond
     // once per file
@@ -278,8 +376,14 @@ fn datum_shift(wkt: &str, proj_string: &str) -> Option<String> {
             shift
                 .split(',')
                 .any(|v| v.trim().parse::<f64>().is_ok_and(|v| v != 0.0))
-                .then(|| shift.replace(' ', ""))
+                .then(|| Shift::Helmert(shift.replace(' ', "")))
         })
+}
+
+enum Shift {
+    /// `TOWGS84` parameters, comma-separated.
+    Helmert(String),
+    Gridless(&'static GridlessDatum),
 }
 
 /// A CRS or datum name compared without case, spaces or underscores (`GCS_MGI` / `MGI`).
@@ -312,14 +416,67 @@ mod tests {
         assert!((lon - 13.332_594_128_241_6).abs() < 1e-9, "{lon}");
         assert!((lat - 47.499_482_136_621_9).abs() < 1e-9, "{lat}");
         // a datum no geographic CRS is named after keeps the WKT as it is
-        assert_eq!(
-            datum_shift(&prj.replace("GCS_MGI", "GCS_Nowhere"), "+proj=lcc"),
-            None
+        assert!(datum_shift(&prj.replace("GCS_MGI", "GCS_Nowhere"), "+proj=lcc").is_none());
+        assert!(datum_shift(&prj.replace("GCS_MGI", "GCS_WGS_1984"), "+proj=lcc").is_none());
+    }
+
+    /// ogr2ogr -t_srs EPSG:4326 (GDAL 3.6, PROJ 9.1, no NADCON grids) of the first vertex of r-cran-spdata's
+    /// boston_tracts.shp (ESRI .prj `GCS_North_American_1927`) and of GDAL's nc.gpkg (EPSG:4267). PROJ picks
+    /// a Helmert there, which proj4rs runs the same way: agreement is to 1e-9° (0.1 mm), not just to the
+    /// transformation's own 10 m.
+    const NAD27_VS_OGR2OGR: [((f64, f64), (f64, f64)); 2] = [
+        (
+            (-71.12380219, 42.3689003),
+            (-71.123_265_658_759_7, 42.368_872_976_152_1),
+        ),
+        (
+            (-81.472_755_432_128_9, 36.234_355_926_513_7),
+            (-81.472_579_525_884_7, 36.234_442_085_901),
+        ),
+    ];
+
+    #[test]
+    fn nad27_gets_the_helmert_gdal_uses_without_grids_by_code_and_by_esri_prj() {
+        let esri = r#"GEOGCS["GCS_North_American_1927",DATUM["D_North_American_1927",SPHEROID["Clarke_1866",6378206.4,294.9786982]],PRIMEM["Greenwich",0],UNIT["Degree",0.017453292519943295]]"#;
+        let ogc = r#"GEOGCS["NAD27",DATUM["North_American_Datum_1927",SPHEROID["Clarke 1866",6378206.4,294.978698213898]],PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433]]"#;
+        for crs in [
+            Crs::parse("EPSG:4267").unwrap(),
+            Crs::from_epsg(4267).unwrap(),
+            Crs::from_wkt(esri).unwrap(),
+            Crs::from_wkt(ogc).unwrap(),
+            Crs::parse("+proj=longlat +datum=NAD27 +no_defs").unwrap(),
+        ] {
+            assert!(crs.note().is_some_and(|n| n.contains("EPSG:1173")), "{crs}");
+            for ((x, y), (lon, lat)) in NAD27_VS_OGR2OGR {
+                let got = moved(&crs, x, y);
+                assert!(
+                    (got.0 - lon).abs() < 1e-9 && (got.1 - lat).abs() < 1e-9,
+                    "{crs}: {got:?} vs {lon} {lat}"
+                );
+            }
+        }
+        // projected NAD27 (UTM 19N) takes the same shift: gdaltransform -s_srs EPSG:26719 -t_srs EPSG:4326
+        let utm = Crs::from_epsg(26719).unwrap();
+        assert!(utm.note().is_some());
+        let (lon, lat) = moved(&utm, 327_000.0, 4_692_000.0);
+        assert!(
+            (lon + 71.100_268_924_109_1).abs() < 1e-8 && (lat - 42.362_932_095_252).abs() < 1e-8,
+            "{lon} {lat}"
         );
-        assert_eq!(
-            datum_shift(&prj.replace("GCS_MGI", "GCS_WGS_1984"), "+proj=lcc"),
-            None
-        );
+        // NAD27 relatives that are other datums are not taken for it
+        assert!(datum_shift(&esri.replace("1927", "1927_1976"), "+proj=longlat").is_none());
+    }
+
+    #[test]
+    fn nad83_and_wgs84_realisations_are_known() {
+        let nad83 = Crs::from_epsg(4269).unwrap();
+        assert!(nad83.note().is_none());
+        // PROJ: EPSG:1188 "NAD83 to WGS 84 (1)", a null transformation
+        let (lon, lat) = moved(&nad83, -79.0, 35.5);
+        assert!((lon + 79.0).abs() < 1e-9 && (lat - 35.5).abs() < 1e-9);
+        for code in [9057, 9755, 7665] {
+            assert!(Crs::from_epsg(code).unwrap().is_wgs84(), "{code}");
+        }
     }
 
     fn moved(crs: &Crs, x: f64, y: f64) -> (f64, f64) {

@@ -31,7 +31,11 @@ enum Text {
     /// Named by the user, the .cpg or the header.
     Said(TextEncoding),
     /// Nothing said: UTF-8 when the bytes are, ISO-8859-1 when not (said once, with where).
-    Guessed { warned: bool },
+    Guessed {
+        warned: bool,
+        /// A language driver id the header has but no table names, so the warning does not say "none".
+        unknown_ldid: Option<u8>,
+    },
 }
 
 /// A record: its values in column order, or that it was deleted (GDAL skips those, shape and all).
@@ -108,10 +112,16 @@ impl Dbf {
                                 path.display(),
                                 head[29]
                             ));
-                            Text::Guessed { warned: true }
+                            Text::Guessed {
+                                warned: true,
+                                unknown_ldid: None,
+                            }
                         }
                     },
-                    None => Text::Guessed { warned: false },
+                    None => Text::Guessed {
+                        warned: false,
+                        unknown_ldid: (head[29] != 0).then_some(head[29]),
+                    },
                 },
             },
         };
@@ -287,13 +297,22 @@ impl Dbf {
                     lossy
                 }
             },
-            Text::Guessed { warned } => match std::str::from_utf8(bytes) {
+            Text::Guessed {
+                warned,
+                unknown_ldid,
+            } => match std::str::from_utf8(bytes) {
                 Ok(text) => text.to_string(),
                 Err(_) => {
                     if !*warned {
                         *warned = true;
+                        let header = match unknown_ldid {
+                            Some(id) => format!(
+                                "its header's language driver id 0x{id:02X} is not one this build knows"
+                            ),
+                            None => "none in its header".to_string(),
+                        };
                         self.notes.warn(format!(
-                            "{}: names no code page (no .cpg, none in its header) and its text is not \
+                            "{}: names no code page it can use (no .cpg, {header}) and its text is not \
                              UTF-8 (first at {location}, {what}); read as ISO-8859-1, as GDAL does \
                              (pass --encoding to choose another)",
                             self.path.display()
@@ -460,6 +479,41 @@ mod tests {
         let (r, notes) = rows(&utf8, None, None);
         assert_eq!(live(&r[0])["NAME"], "México");
         assert!(notes.warnings().is_empty());
+    }
+
+    #[test]
+    fn esri_and_macintosh_language_driver_ids_name_their_code_pages() {
+        // the outside tester's ld_7d/ld_7e: "ירושלים" in cp1255, "القدس" in cp1256
+        let hebrew = b" \xe9\xf8\xe5\xf9\xec\xe9\xed".to_vec();
+        let arabic = b" \xc7\xe1\xde\xcf\xd3".to_vec();
+        for (ldid, bytes, text) in [
+            (0x7D, &hebrew, "ירושלים"),
+            (0x7E, &arabic, "القدس"),
+            // Mac Central European and Mac Greek
+            (0x97, &b" \x8e\x9e".to_vec(), "éě"),
+            (0x98, &b" \xc1\xe1".to_vec(), "Να"),
+            // Dutch OEM: DOS 437
+            (0x09, &b" \x82".to_vec(), "é"),
+        ] {
+            let width = u8::try_from(bytes.len() - 1).unwrap();
+            let bytes = table(ldid, &[("NAME", b'C', width)], std::slice::from_ref(bytes));
+            let (r, notes) = rows(&bytes, None, None);
+            assert_eq!(live(&r[0])["NAME"], text, "0x{ldid:02X}");
+            assert!(notes.warnings().is_empty(), "{:?}", notes.warnings());
+        }
+    }
+
+    #[test]
+    fn an_unknown_language_driver_id_is_named_not_called_missing() {
+        let bytes = table(0x7F, &[("NAME", b'C', 6)], &[b" M\xe9xico".to_vec()]);
+        let (r, notes) = rows(&bytes, None, None);
+        assert_eq!(live(&r[0])["NAME"], "México");
+        let warnings = notes.warnings();
+        assert!(
+            warnings[0].contains("language driver id 0x7F is not one this build knows")
+                && !warnings[0].contains("none in its header"),
+            "{warnings:?}"
+        );
     }
 
     #[test]

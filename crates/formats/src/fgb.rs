@@ -14,10 +14,11 @@ use geoconsole_model::{Bbox, Feature, FieldType, GeometryType, Properties};
 use geozero::{ColumnValue, FeatureProperties, PropertyProcessor, ToGeo};
 use serde_json::Value;
 
-use crate::record::{self, SourceCrs};
+use crate::record::{self, Elevations, SourceCrs};
 use crate::stream::{ChunkReceiver, ChunkSender, READ_BUFFER_BYTES, spawn_producer};
+use crate::wkb::Elevation;
 use crate::write::{FeatureWriter, WriterLayout};
-use crate::{Crs, FormatErrorKind, FormatResult, Location};
+use crate::{Crs, FormatErrorKind, FormatResult, Location, ReadNotes};
 
 const NO_CRS_HINT: &str =
     "the file declares no coordinate reference system; pass --source-crs if it is not WGS84";
@@ -27,6 +28,7 @@ pub(crate) fn read(
     path: &Path,
     bbox: Option<Bbox>,
     source_crs: Option<Crs>,
+    notes: &ReadNotes,
 ) -> FormatResult<ChunkReceiver> {
     let file = File::open(path).map_err(|e| crate::FormatError::io(path, &e))?;
     let fgb = FgbReader::open(BufReader::with_capacity(READ_BUFFER_BYTES, file)).map_err(|e| {
@@ -40,6 +42,12 @@ pub(crate) fn read(
         Some(crs) => SourceCrs::Known(crs),
         None => SourceCrs::known_or_assumed(header_crs(path, &fgb)?, NO_CRS_HINT),
     };
+    crs.announce(path, notes);
+    let z = ZLayout {
+        has_z: fgb.header().has_z(),
+        points: fgb.header().geometry_type() == FgbGeometryType::Point,
+    };
+    let mut elevations = Elevations::new(path, notes.clone());
     let indexed = fgb.header().index_node_size() > 0;
     check_feature_sizes(
         path,
@@ -60,7 +68,14 @@ pub(crate) fn read(
             _ => fgb.select_all(),
         };
         match selected {
-            Ok(features) => stream(&path_buf, features, &columns, &crs, bbox, chunks),
+            Ok(features) => stream(
+                &path_buf,
+                features,
+                &columns,
+                (&crs, z, &mut elevations),
+                bbox,
+                chunks,
+            ),
             Err(e) => {
                 chunks.push(Err(record::file_error(
                     FormatErrorKind::Syntax,
@@ -176,7 +191,7 @@ fn stream<I>(
     path: &Path,
     mut features: I,
     columns: &[ColumnType],
-    crs: &SourceCrs,
+    (crs, z, elevations): (&SourceCrs, ZLayout, &mut Elevations),
     bbox: Option<Bbox>,
     chunks: &mut ChunkSender,
 ) where
@@ -215,7 +230,12 @@ fn stream<I>(
             None => Ok(None),
         });
         let item = match item {
-            Ok(geometry) => record::feature(path, location, geometry, crs, properties.0, None),
+            Ok(geometry) => {
+                if geometry.is_some() {
+                    elevations.keep(z.of(feature), &mut properties.0);
+                }
+                record::feature(path, location, geometry, crs, properties.0, None)
+            }
             Err(why) => Err(crate::FormatError::new(
                 FormatErrorKind::InvalidFeature,
                 path,
@@ -235,6 +255,30 @@ fn stream<I>(
         };
         if keep && !chunks.push(item) {
             return;
+        }
+    }
+}
+
+/// What the header says of the file's Z ordinates.
+#[derive(Clone, Copy)]
+struct ZLayout {
+    has_z: bool,
+    /// Every geometry is a point (a mixed file names each geometry's type instead).
+    points: bool,
+}
+
+impl ZLayout {
+    fn of(self, feature: &flatgeobuf::FgbFeature) -> Elevation {
+        let Some(geometry) = feature.geometry().filter(|_| self.has_z) else {
+            return Elevation::Flat;
+        };
+        if self.points || geometry.type_() == FgbGeometryType::Point {
+            match geometry.z().filter(|z| !z.is_empty()).map(|z| z.get(0)) {
+                Some(z) if !z.is_nan() => Elevation::Point(z),
+                _ => Elevation::Flat,
+            }
+        } else {
+            Elevation::Dropped
         }
     }
 }

@@ -10,9 +10,9 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use serde_json::Value;
 
-use crate::record::{self, SourceCrs, file_error, number};
+use crate::record::{self, Elevations, SourceCrs, file_error, number};
 use crate::stream::{ChunkReceiver, spawn_producer};
-use crate::{Crs, FormatError, FormatErrorKind, FormatResult, Location};
+use crate::{Crs, FormatError, FormatErrorKind, FormatResult, Location, ReadNotes};
 
 const UNDEFINED_SRS_HINT: &str = "the layer's spatial reference system is undefined, so WGS84 was \
                                   assumed; pass --source-crs if it is not";
@@ -30,9 +30,12 @@ pub(crate) fn read(
     path: &Path,
     layer: Option<&str>,
     source_crs: Option<Crs>,
+    notes: &ReadNotes,
 ) -> FormatResult<ChunkReceiver> {
     let conn = open(path)?;
     let layer = describe(path, &conn, layer, source_crs)?;
+    layer.crs.announce(path, notes);
+    let mut elevations = Elevations::new(path, notes.clone());
     let path_buf = path.to_path_buf();
     Ok(spawn_producer("geoconsole-gpkg", move |chunks| {
         let sql = format!("SELECT * FROM {}", quoted(&layer.table));
@@ -80,7 +83,7 @@ pub(crate) fn read(
             };
             let location = Location::Feature(index);
             index += 1;
-            let item = feature(&path_buf, location, &layer, &names, row);
+            let item = feature(&path_buf, location, &layer, &names, row, &mut elevations);
             if !chunks.push(item) {
                 return;
             }
@@ -94,6 +97,7 @@ fn feature(
     layer: &Layer,
     names: &[String],
     row: &rusqlite::Row<'_>,
+    elevations: &mut Elevations,
 ) -> FormatResult<crate::SourceFeature> {
     let mut properties = Properties::new();
     let mut geometry = None;
@@ -115,6 +119,9 @@ fn feature(
                 let decoded = crate::wkb::decode_geopackage(blob)
                     .map_err(|e| invalid(format!("unreadable geometry blob: {e}")))?;
                 // An empty geometry, like a NULL, is an unlocated feature.
+                if decoded.is_some() {
+                    elevations.keep(crate::wkb::elevation_geopackage(blob), &mut properties);
+                }
                 geometry = decoded;
             }
             continue;

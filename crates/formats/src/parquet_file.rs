@@ -30,10 +30,11 @@ use parquet::file::properties::WriterProperties;
 use serde_json::{Value, json};
 
 use crate::parquet_footer::{self, SchemaDepth};
-use crate::record::{self, SourceCrs, file_error};
+use crate::record::{self, Elevations, SourceCrs, file_error};
 use crate::stream::{ChunkReceiver, spawn_producer};
+use crate::wkb::Elevation;
 use crate::write::{FeatureWriter, WriterLayout};
-use crate::{Crs, FormatError, FormatErrorKind, FormatResult, Location};
+use crate::{Crs, FormatError, FormatErrorKind, FormatResult, Location, ReadNotes};
 
 /// Rows per record batch read, and per row group written: large enough for throughput, small enough that
 /// a 10-million-row export holds only one group's columns in memory.
@@ -57,7 +58,11 @@ struct GeoColumn {
     crs: SourceCrs,
 }
 
-pub(crate) fn read(path: &Path, source_crs: Option<Crs>) -> FormatResult<ChunkReceiver> {
+pub(crate) fn read(
+    path: &Path,
+    source_crs: Option<Crs>,
+    notes: &ReadNotes,
+) -> FormatResult<ChunkReceiver> {
     let mut file = File::open(path).map_err(|e| FormatError::io(path, &e))?;
     // The parquet crate builds the schema tree by recursion, so its depth is measured first.
     match parquet_footer::schema_depth(&mut file).map_err(|e| FormatError::io(path, &e))? {
@@ -104,6 +109,8 @@ pub(crate) fn read(path: &Path, source_crs: Option<Crs>) -> FormatResult<ChunkRe
     if let Some(crs) = source_crs {
         geo.crs = SourceCrs::Known(crs);
     }
+    geo.crs.announce(path, notes);
+    let mut elevations = Elevations::new(path, notes.clone());
     let other_geometry_columns = geometry_columns(&metadata);
     let reader = builder.with_batch_size(BATCH_ROWS).build().map_err(|e| {
         file_error(
@@ -160,7 +167,13 @@ pub(crate) fn read(path: &Path, source_crs: Option<Crs>) -> FormatResult<ChunkRe
                     .map_err(|why| {
                         FormatError::new(FormatErrorKind::InvalidFeature, &path_buf, location, why)
                     })
-                    .and_then(|g| record::feature(&path_buf, location, g, &geo.crs, values, None));
+                    .and_then(|g| {
+                        if g.is_some() {
+                            elevations
+                                .keep(elevation(geometry.as_ref(), row, geo.encoding), &mut values);
+                        }
+                        record::feature(&path_buf, location, g, &geo.crs, values, None)
+                    });
                 if !chunks.push(item) {
                     return;
                 }
@@ -293,6 +306,53 @@ fn decode(
         return crate::wkb::decode(bytes).map_err(|e| format!("unreadable WKB geometry: {e}"));
     }
     native(column, row, encoding).map(Some)
+}
+
+/// The Z of a row's geometry (see [`Elevation`]): WKB says it in its header; GeoArrow's separated encodings
+/// by a `z` child of the coordinate struct.
+fn elevation(column: &dyn Array, row: usize, encoding: Encoding) -> Elevation {
+    if encoding == Encoding::Wkb {
+        let bytes = match column.data_type() {
+            DataType::Binary => column.as_binary::<i32>().value(row),
+            DataType::LargeBinary => column.as_binary::<i64>().value(row),
+            DataType::BinaryView => column.as_binary_view().value(row),
+            _ => return Elevation::Flat,
+        };
+        return crate::wkb::elevation(bytes);
+    }
+    if encoding == Encoding::Point {
+        let Some(z) = column
+            .as_struct_opt()
+            .and_then(|points| points.column_by_name("z"))
+        else {
+            return Elevation::Flat;
+        };
+        let z = match z.data_type() {
+            DataType::Float64 => z.as_primitive::<Float64Type>().value(row),
+            DataType::Float32 => f64::from(z.as_primitive::<Float32Type>().value(row)),
+            _ => return Elevation::Flat,
+        };
+        return if z.is_nan() {
+            Elevation::Flat
+        } else {
+            Elevation::Point(z)
+        };
+    }
+    if has_z_child(column.data_type()) {
+        Elevation::Dropped
+    } else {
+        Elevation::Flat
+    }
+}
+
+fn has_z_child(data_type: &DataType) -> bool {
+    match data_type {
+        DataType::Struct(fields) => fields.iter().any(|f| f.name() == "z"),
+        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+            has_z_child(f.data_type())
+        }
+        _ => false,
+    }
 }
 
 /// GeoArrow separated coordinates: a struct of x and y (z and m ignored).

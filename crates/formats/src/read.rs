@@ -62,7 +62,12 @@ pub fn open_reader(path: &Path, options: &ReadOptions) -> FormatResult<(Format, 
         Format::FlatGeobuf => {
             return Ok((
                 format,
-                Box::new(fgb::read(path, options.bbox, options.source_crs.clone())?),
+                Box::new(fgb::read(
+                    path,
+                    options.bbox,
+                    options.source_crs.clone(),
+                    &options.notes,
+                )?),
             ));
         }
         Format::Shapefile => Box::new(shp::read(path, options)?),
@@ -70,8 +75,13 @@ pub fn open_reader(path: &Path, options: &ReadOptions) -> FormatResult<(Format, 
             path,
             options.layer.as_deref(),
             options.source_crs.clone(),
+            &options.notes,
         )?),
-        Format::GeoParquet => Box::new(parquet_file::read(path, options.source_crs.clone())?),
+        Format::GeoParquet => Box::new(parquet_file::read(
+            path,
+            options.source_crs.clone(),
+            &options.notes,
+        )?),
         // A file can be looked at twice: its end says whether a `crs` member follows the features.
         Format::GeoJson => Box::new(GeoJsonReader::spawn_with(
             path.to_path_buf(),

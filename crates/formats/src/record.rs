@@ -6,7 +6,10 @@ use std::path::Path;
 use geoconsole_model::geo_types::Geometry;
 use geoconsole_model::{Feature, FeatureId, Properties, is_empty_geometry, validate_geometry};
 
-use crate::{Crs, FormatError, FormatErrorKind, FormatResult, Location, SourceFeature};
+use crate::wkb::Elevation;
+use crate::{
+    Crs, FormatError, FormatErrorKind, FormatResult, Location, ReadNotes, SourceFeature, Z_PROPERTY,
+};
 
 /// Where a reader's coordinates come from, as far as it knows.
 #[derive(Debug, Clone)]
@@ -20,6 +23,64 @@ pub(crate) enum SourceCrs {
 impl SourceCrs {
     pub(crate) fn known_or_assumed(crs: Option<Crs>, hint: &'static str) -> Self {
         crs.map_or(SourceCrs::Assumed { hint }, SourceCrs::Known)
+    }
+
+    /// Says in the read's warnings which stand-in datum transformation the CRS uses, if any: positions are
+    /// then only as good as it, which the user must be able to see.
+    pub(crate) fn announce(&self, path: &Path, notes: &ReadNotes) {
+        if let SourceCrs::Known(crs) = self
+            && let Some(note) = crs.note()
+        {
+            notes.warn(format!("{} ({crs}): {note}", shown(path)));
+        }
+    }
+}
+
+/// A file as warnings name it.
+fn shown(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+/// Z ordinates of one file's geometries in the 2D model: a point's is kept as [`Z_PROPERTY`] (as GeoJSON's
+/// reader keeps it), others are dropped with one warning for the file rather than silently.
+pub(crate) struct Elevations {
+    file: String,
+    notes: ReadNotes,
+    warned: bool,
+}
+
+impl Elevations {
+    pub(crate) fn new(path: &Path, notes: ReadNotes) -> Self {
+        Self {
+            file: shown(path),
+            notes,
+            warned: false,
+        }
+    }
+
+    pub(crate) fn keep(&mut self, elevation: Elevation, properties: &mut Properties) {
+        match elevation {
+            Elevation::Flat => {}
+            Elevation::Point(z) => {
+                properties.insert(
+                    Z_PROPERTY.to_string(),
+                    serde_json::Number::from_f64(z)
+                        .map_or(serde_json::Value::Null, serde_json::Value::Number),
+                );
+            }
+            Elevation::Dropped if !self.warned => {
+                self.warned = true;
+                self.notes.warn(format!(
+                    "{}: Z coordinates of lines, polygons and multi-part geometries were dropped: the \
+                     console stores 2D geometries (a point's Z is kept as the property {Z_PROPERTY})",
+                    self.file
+                ));
+            }
+            Elevation::Dropped => {}
+        }
     }
 }
 

@@ -33,10 +33,11 @@ pub(crate) fn read(path: &Path, options: &ReadOptions) -> FormatResult<ChunkRece
             file_name(path),
             file_name(&path.with_extension("dbf"))
         ));
-        return read_shapes_only(path, source_crs);
+        return read_shapes_only(path, source_crs, &options.notes);
     };
     check_counts(path, &dbf)?;
     let crs = source_crs_of(path, source_crs)?;
+    crs.announce(path, &options.notes);
     let mut table = Dbf::open(
         &dbf,
         companion(path, "cpg").as_deref(),
@@ -159,8 +160,13 @@ fn open_shapes(path: &Path) -> FormatResult<ShapeReader<std::io::BufReader<fs::F
 }
 
 /// The shapes of a shapefile whose .dbf is missing, each a feature without properties.
-fn read_shapes_only(path: &Path, source_crs: Option<Crs>) -> FormatResult<ChunkReceiver> {
+fn read_shapes_only(
+    path: &Path,
+    source_crs: Option<Crs>,
+    notes: &ReadNotes,
+) -> FormatResult<ChunkReceiver> {
     let crs = source_crs_of(path, source_crs)?;
+    crs.announce(path, notes);
     let mut reader = open_shapes(path)?;
     let path_buf = path.to_path_buf();
     Ok(spawn_producer("geoconsole-shp", move |chunks| {

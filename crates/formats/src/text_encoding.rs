@@ -121,6 +121,8 @@ impl TextEncoding {
             866 => &oem::DECODING_TABLE_CP866,
             869 => &oem::DECODING_TABLE_CP869,
             857 => return Some(Self::OemPartial(857, &oem::DECODING_TABLE_CP857)),
+            10006 => &MAC_GREEK,
+            10029 => &MAC_CENTRAL_EUROPEAN,
             65001 => return Some(Self::Utf8),
             28591 => return Some(Self::Latin1),
             _ => {
@@ -153,10 +155,11 @@ impl TextEncoding {
     }
 
     /// The code page a dBASE header's language driver id (byte 29) names, as GDAL's shapefile driver maps
-    /// them; `None` for 0 (not said) and for ids GDAL does not know either.
+    /// them, plus the ids of the dBASE/ESRI table GDAL 3.6 lacks (0x09, 0x7D, 0x7E, 0x98); `None` for 0 (not
+    /// said) and for ids no table names.
     pub fn dbase_language_driver(ldid: u8) -> Option<u16> {
         Some(match ldid {
-            0x01 | 0x0B | 0x0D | 0x0F | 0x11 | 0x15 | 0x18 | 0x19 | 0x1B => 437,
+            0x01 | 0x09 | 0x0B | 0x0D | 0x0F | 0x11 | 0x15 | 0x18 | 0x19 | 0x1B => 437,
             0x02 | 0x0A | 0x0E | 0x10 | 0x12 | 0x14 | 0x16 | 0x1A | 0x1D | 0x25 | 0x37 => 850,
             0x03 | 0x57 | 0x58 | 0x59 => 1252,
             0x04 => 10000,
@@ -175,6 +178,11 @@ impl TextEncoding {
             0x6B | 0x88 => 857,
             0x96 => 10007,
             0x97 => 10029,
+            0x98 => 10006,
+            // ESRI's own ids (ArcGIS writes them for Hebrew and Arabic Windows text); GDAL 3.6 leaves them
+            // unmapped and passes the bytes through undecoded, which no reader of ours should do
+            0x7D => 1255,
+            0x7E => 1256,
             0xC8 => 1250,
             0xC9 => 1251,
             0xCA => 1254,
@@ -238,6 +246,47 @@ impl TextEncoding {
         }
     }
 }
+
+/// Mac OS Central European (Windows code page 10029), from the Unicode Consortium's MICSFT/MAC/LATIN2.TXT:
+/// encoding_rs and oem_cp lack it, and dBASE language driver 0x97 names it.
+static MAC_CENTRAL_EUROPEAN: [char; 128] = [
+    '\u{00C4}', '\u{0100}', '\u{0101}', '\u{00C9}', '\u{0104}', '\u{00D6}', '\u{00DC}', '\u{00E1}',
+    '\u{0105}', '\u{010C}', '\u{00E4}', '\u{010D}', '\u{0106}', '\u{0107}', '\u{00E9}', '\u{0179}',
+    '\u{017A}', '\u{010E}', '\u{00ED}', '\u{010F}', '\u{0112}', '\u{0113}', '\u{0116}', '\u{00F3}',
+    '\u{0117}', '\u{00F4}', '\u{00F6}', '\u{00F5}', '\u{00FA}', '\u{011A}', '\u{011B}', '\u{00FC}',
+    '\u{2020}', '\u{00B0}', '\u{0118}', '\u{00A3}', '\u{00A7}', '\u{2022}', '\u{00B6}', '\u{00DF}',
+    '\u{00AE}', '\u{00A9}', '\u{2122}', '\u{0119}', '\u{00A8}', '\u{2260}', '\u{0123}', '\u{012E}',
+    '\u{012F}', '\u{012A}', '\u{2264}', '\u{2265}', '\u{012B}', '\u{0136}', '\u{2202}', '\u{2211}',
+    '\u{0142}', '\u{013B}', '\u{013C}', '\u{013D}', '\u{013E}', '\u{0139}', '\u{013A}', '\u{0145}',
+    '\u{0146}', '\u{0143}', '\u{00AC}', '\u{221A}', '\u{0144}', '\u{0147}', '\u{2206}', '\u{00AB}',
+    '\u{00BB}', '\u{2026}', '\u{00A0}', '\u{0148}', '\u{0150}', '\u{00D5}', '\u{0151}', '\u{014C}',
+    '\u{2013}', '\u{2014}', '\u{201C}', '\u{201D}', '\u{2018}', '\u{2019}', '\u{00F7}', '\u{25CA}',
+    '\u{014D}', '\u{0154}', '\u{0155}', '\u{0158}', '\u{2039}', '\u{203A}', '\u{0159}', '\u{0156}',
+    '\u{0157}', '\u{0160}', '\u{201A}', '\u{201E}', '\u{0161}', '\u{015A}', '\u{015B}', '\u{00C1}',
+    '\u{0164}', '\u{0165}', '\u{00CD}', '\u{017D}', '\u{017E}', '\u{016A}', '\u{00D3}', '\u{00D4}',
+    '\u{016B}', '\u{016E}', '\u{00DA}', '\u{016F}', '\u{0170}', '\u{0171}', '\u{0172}', '\u{0173}',
+    '\u{00DD}', '\u{00FD}', '\u{0137}', '\u{017B}', '\u{0141}', '\u{017C}', '\u{0122}', '\u{02C7}',
+];
+
+/// Mac OS Greek (code page 10006), from Apple's GREEK.TXT, for dBASE language driver 0x98.
+static MAC_GREEK: [char; 128] = [
+    '\u{00C4}', '\u{00B9}', '\u{00B2}', '\u{00C9}', '\u{00B3}', '\u{00D6}', '\u{00DC}', '\u{0385}',
+    '\u{00E0}', '\u{00E2}', '\u{00E4}', '\u{0384}', '\u{00A8}', '\u{00E7}', '\u{00E9}', '\u{00E8}',
+    '\u{00EA}', '\u{00EB}', '\u{00A3}', '\u{2122}', '\u{00EE}', '\u{00EF}', '\u{2022}', '\u{00BD}',
+    '\u{2030}', '\u{00F4}', '\u{00F6}', '\u{00A6}', '\u{20AC}', '\u{00F9}', '\u{00FB}', '\u{00FC}',
+    '\u{2020}', '\u{0393}', '\u{0394}', '\u{0398}', '\u{039B}', '\u{039E}', '\u{03A0}', '\u{00DF}',
+    '\u{00AE}', '\u{00A9}', '\u{03A3}', '\u{03AA}', '\u{00A7}', '\u{2260}', '\u{00B0}', '\u{00B7}',
+    '\u{0391}', '\u{00B1}', '\u{2264}', '\u{2265}', '\u{00A5}', '\u{0392}', '\u{0395}', '\u{0396}',
+    '\u{0397}', '\u{0399}', '\u{039A}', '\u{039C}', '\u{03A6}', '\u{03AB}', '\u{03A8}', '\u{03A9}',
+    '\u{03AC}', '\u{039D}', '\u{00AC}', '\u{039F}', '\u{03A1}', '\u{2248}', '\u{03A4}', '\u{00AB}',
+    '\u{00BB}', '\u{2026}', '\u{00A0}', '\u{03A5}', '\u{03A7}', '\u{0386}', '\u{0388}', '\u{0153}',
+    '\u{2013}', '\u{2015}', '\u{201C}', '\u{201D}', '\u{2018}', '\u{2019}', '\u{00F7}', '\u{0389}',
+    '\u{038A}', '\u{038C}', '\u{038E}', '\u{03AD}', '\u{03AE}', '\u{03AF}', '\u{03CC}', '\u{038F}',
+    '\u{03CD}', '\u{03B1}', '\u{03B2}', '\u{03C8}', '\u{03B4}', '\u{03B5}', '\u{03C6}', '\u{03B3}',
+    '\u{03B7}', '\u{03B9}', '\u{03BE}', '\u{03BA}', '\u{03BB}', '\u{03BC}', '\u{03BD}', '\u{03BF}',
+    '\u{03C0}', '\u{03CE}', '\u{03C1}', '\u{03C3}', '\u{03C4}', '\u{03B8}', '\u{03C9}', '\u{03C2}',
+    '\u{03C7}', '\u{03C5}', '\u{03B6}', '\u{03CA}', '\u{03CB}', '\u{0390}', '\u{03B0}', '\u{00AD}',
+];
 
 #[cfg(test)]
 mod tests {

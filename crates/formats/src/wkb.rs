@@ -76,6 +76,53 @@ pub fn decode(bytes: &[u8]) -> WkbResult<Option<Geometry<f64>>> {
     Reader::new(bytes, 0).top()
 }
 
+/// What a geometry's Z ordinates become in the console's 2D model: a point's is kept by the reader (as
+/// [`crate::Z_PROPERTY`]), any other geometry's are dropped and the read says so.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Elevation {
+    /// No Z (or a point whose Z is NaN, which says nothing).
+    Flat,
+    Point(f64),
+    /// A line, polygon, multi-geometry or collection with Z.
+    Dropped,
+}
+
+/// The Z of a WKB or EWKB geometry, from its first header (and a point's ordinates) only; unreadable bytes
+/// are [`Elevation::Flat`], since [`decode`] refuses them anyway.
+pub fn elevation(bytes: &[u8]) -> Elevation {
+    let mut reader = Reader::new(bytes, 0);
+    let Ok(header) = reader.header() else {
+        return Elevation::Flat;
+    };
+    if !header.z {
+        return Elevation::Flat;
+    }
+    if header.code != POINT {
+        return Elevation::Dropped;
+    }
+    // Z follows x and y (M, if any, comes after it).
+    let mut ordinates = [0.0; 3];
+    for value in &mut ordinates {
+        match reader.f64(header.little, "point") {
+            Ok(v) => *value = v,
+            Err(_) => return Elevation::Flat,
+        }
+    }
+    if ordinates[2].is_nan() {
+        Elevation::Flat
+    } else {
+        Elevation::Point(ordinates[2])
+    }
+}
+
+/// [`elevation`] of a GeoPackage geometry blob.
+pub fn elevation_geopackage(blob: &[u8]) -> Elevation {
+    match geopackage_header(blob) {
+        Ok(header) if !header.empty => elevation(&blob[header.wkb_offset..]),
+        _ => Elevation::Flat,
+    }
+}
+
 /// What a GeoPackage geometry blob's header says.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GeoPackageHeader {
@@ -185,6 +232,8 @@ struct Header {
     code: u32,
     /// Ordinates per position: 2, 3 (Z or M) or 4.
     dims: usize,
+    /// Whether the third ordinate is Z.
+    z: bool,
     at: usize,
 }
 
@@ -265,6 +314,7 @@ impl<'a> Reader<'a> {
             little,
             code: base,
             dims: 2 + usize::from(z) + usize::from(m),
+            z,
             at,
         })
     }

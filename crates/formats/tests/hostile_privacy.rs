@@ -267,6 +267,59 @@ fn rule_words_are_found_inside_joined_words() {
 /// place or an institution called a union (Union Station, the European Union, a credit union) is not, so
 /// those phrases take the word out of the rule.
 #[test]
+fn race_is_racial_origin_except_in_names_of_sporting_events() {
+    // the outside tester's guard_race_track.csv and its neighbours
+    assert_clean(&[
+        "race_track",
+        "race_name",
+        "race_date",
+        "boat_race",
+        "racecourse",
+        "racetrack",
+        "RaceDate",
+        "race_course",
+        "race_time",
+        "race_day",
+        "race_no",
+        "race_number",
+        "race_results",
+        "race_distance",
+        "race_start",
+        "race_finish",
+        "race_event",
+        "race_series",
+        "race_lap",
+        "race_heat",
+        "race_winner",
+        "horse_race",
+        "relay_race",
+        "cycle_race",
+        "yacht_race",
+        "race_track_name",
+        "horse_racing",
+    ]);
+    assert_names(&[
+        ("race", Category::Ethnicity),
+        ("Race", Category::Ethnicity),
+        ("race_ethnicity", Category::Ethnicity),
+        ("ethnic_race", Category::Ethnicity),
+        ("raceethnicity", Category::Ethnicity),
+        ("patient_race", Category::Ethnicity),
+        ("race_code", Category::Ethnicity),
+        ("race_id", Category::Ethnicity),
+        ("race_type", Category::Ethnicity),
+        ("race_category", Category::Ethnicity),
+        ("race_class", Category::Ethnicity),
+        ("race_group", Category::Ethnicity),
+        ("race_desc", Category::Ethnicity),
+        ("race_other", Category::Ethnicity),
+        // a sporting word elsewhere in the name does not clear a race next to something else
+        ("race_code_track", Category::Ethnicity),
+        ("r4ce", Category::Ethnicity),
+    ]);
+}
+
+#[test]
 fn union_means_a_trade_union_except_in_names_of_places_and_institutions() {
     use Category::*;
     assert_names(&[
