@@ -86,7 +86,7 @@ pub struct FeedPreview {
 /// A feed document given as a file (a CAP message, a GeoRSS index): what the import pipeline reads.
 pub(crate) struct FeedFile {
     pub format: FeedFormat,
-    /// The items' features; each entry the reader skipped is an invalid feature at its place, so the
+    /// The items' features, then each entry the reader skipped as an invalid feature, so the
     /// import's error policy (`--skip-invalid`, the rejects report) applies to it.
     pub stream: geoconsole_formats::FeatureStream,
     pub warnings: Vec<String>,
@@ -146,7 +146,8 @@ pub(crate) const FILE_NAMES_NO_AREAS: &str =
 
 impl FeedFile {
     /// The import pipeline's view of a feed document read from `path`: its items in order, then each
-    /// skipped entry as an invalid feature. Alerts still unplaced are skipped with `unplaced_why`.
+    /// skipped entry as an invalid feature of the file, told by its reason (which names the entry or
+    /// alert). Alerts still unplaced are skipped with `unplaced_why`.
     pub(crate) fn new(
         path: &std::path::Path,
         format: FeedFormat,
@@ -173,12 +174,13 @@ impl FeedFile {
                 w.ids.join(", ")
             )
         }));
+        // Skips come after the items, so a feature number here would count items, not entries ("feature
+        // 99" for a document's first entry): each reason names its entry or alert instead.
         for why in skipped {
-            let at = Location::Feature(results.len() as u64);
             results.push(Err(FormatError::new(
                 FormatErrorKind::InvalidFeature,
                 &path,
-                at,
+                Location::File,
                 why,
             )));
         }

@@ -17,6 +17,7 @@ use geoconsole_model::{
 };
 use serde_json::{Value, json};
 
+use super::antimeridian;
 use super::xml::{self, Element};
 use super::{Action, FeedItem, Parsed, Withdrawal, short};
 
@@ -146,8 +147,10 @@ pub(crate) fn severity_rank(severity: &str) -> u8 {
     }
 }
 
-/// A CAP polygon: `lat,lon lat,lon ...`, at least four pairs, first equal to last.
-pub(crate) fn polygon(text: &str) -> Result<Polygon<f64>, String> {
+/// A CAP polygon: `lat,lon lat,lon ...`, at least four pairs, first equal to last. Each edge is the short
+/// way round, so one across the antimeridian comes out as the pieces either side of it, and one round a
+/// pole holds the pole ([`antimeridian`]).
+pub(crate) fn polygon(text: &str) -> Result<Vec<Polygon<f64>>, String> {
     let mut ring = Vec::new();
     for pair in text.split_whitespace() {
         let (lat, lon) = pair
@@ -174,19 +177,49 @@ pub(crate) fn polygon(text: &str) -> Result<Polygon<f64>, String> {
             "the polygon is not closed (CAP requires its first and last points to be equal)".into(),
         );
     }
-    let polygon = Polygon::new(LineString(ring), Vec::new());
-    validate_geometry(&Geometry::Polygon(polygon.clone())).map_err(|e| e.message().to_string())?;
-    Ok(polygon)
+    // Out-of-range or non-finite points are refused as written, before the cut could move them.
+    validate_geometry(&Geometry::Polygon(Polygon::new(
+        LineString(ring.clone()),
+        Vec::new(),
+    )))
+    .map_err(|e| e.message().to_string())?;
+    let pieces = antimeridian::polygons_on_the_map(ring)?;
+    validate_geometry(&Geometry::MultiPolygon(MultiPolygon(pieces.clone())))
+        .map_err(|e| e.message().to_string())?;
+    Ok(pieces)
+}
+
+/// Adds the codes of a `<geocode>`: each `value` under the `valueName` before it. CAP 1.2 has one pair per
+/// `<geocode>`; the NWS Atom index (`cap:geocode`) lists several pairs in one, FIPS6 then UGC.
+pub(crate) fn push_geocodes(geocode: &Element, codes: &mut Vec<(String, String)>) {
+    let mut scheme: Option<&str> = None;
+    for child in &geocode.children {
+        match child.name.as_str() {
+            "valueName" => scheme = Some(child.text.trim()).filter(|s| !s.is_empty()),
+            "value" => {
+                let Some(scheme) = scheme else { continue };
+                for code in child.text.split_whitespace() {
+                    let pair = (scheme.to_string(), code.to_string());
+                    if !codes.contains(&pair) && codes.len() < MAX_CODES {
+                        codes.push(pair);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// A CAP circle: a polygon, or a point when its radius is 0.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Circle {
-    Area(Polygon<f64>),
+    /// One polygon, or two when the circle crosses the antimeridian.
+    Area(Vec<Polygon<f64>>),
     Point(Point<f64>),
 }
 
-/// A CAP circle (`lat,lon radius_km`) as a polygon of [`CIRCLE_VERTICES`] geodesic points; radius 0 is the
+/// A CAP circle (`lat,lon radius_km`) as a polygon of [`CIRCLE_VERTICES`] geodesic points, cut at the
+/// antimeridian when it crosses it and closed along the pole when it holds one; radius 0 is the
 /// centre point itself (issuers write it for an epicentre: OASIS CAP 1.2 Appendix A.3, NTWC tsunami
 /// messages), so it is placed as a point rather than refused.
 pub(crate) fn circle(text: &str) -> Result<Circle, String> {
@@ -218,7 +251,7 @@ pub(crate) fn circle(text: &str) -> Result<Circle, String> {
         })
         .collect();
     ring.push(ring[0]);
-    Ok(Circle::Area(Polygon::new(LineString(ring), Vec::new())))
+    Ok(Circle::Area(antimeridian::polygons_on_the_map(ring)?))
 }
 
 impl CapAlert {
@@ -303,28 +336,19 @@ impl CapAlert {
                     .filter(|p| !p.text.trim().is_empty())
                 {
                     match polygon(&p.text) {
-                        Ok(polygon) => cap.areas.push(polygon),
+                        Ok(pieces) => cap.areas.extend(pieces),
                         Err(e) => cap.area_problems.push(e),
                     }
                 }
                 for g in area.children_named("geocode") {
-                    if let (Some(scheme), Some(value)) =
-                        (g.text_of("valueName"), g.text_of("value"))
-                    {
-                        for code in value.split_whitespace() {
-                            let pair = (scheme.to_string(), code.to_string());
-                            if !cap.geocodes.contains(&pair) && cap.geocodes.len() < MAX_CODES {
-                                cap.geocodes.push(pair);
-                            }
-                        }
-                    }
+                    push_geocodes(g, &mut cap.geocodes);
                 }
                 for c in area
                     .children_named("circle")
                     .filter(|c| !c.text.trim().is_empty())
                 {
                     match circle(&c.text) {
-                        Ok(Circle::Area(polygon)) => cap.areas.push(polygon),
+                        Ok(Circle::Area(pieces)) => cap.areas.extend(pieces),
                         Ok(Circle::Point(point)) => cap.points.push(point),
                         Err(e) => cap.area_problems.push(e),
                     }
@@ -537,8 +561,9 @@ mod tests {
     fn polygons_are_lat_lon_and_must_close() {
         let p = polygon("38.47,-120.14 38.34,-119.95 38.52,-119.74 38.62,-119.89 38.47,-120.14")
             .unwrap();
+        assert_eq!(p.len(), 1);
         assert_eq!(
-            p.exterior().0[0],
+            p[0].exterior().0[0],
             Coord {
                 x: -120.14,
                 y: 38.47
@@ -555,10 +580,11 @@ mod tests {
 
     #[test]
     fn circles_become_polygons_of_the_right_size() {
-        let Circle::Area(c) = circle("32.9525,-115.5527 10").unwrap() else {
+        let Circle::Area(pieces) = circle("32.9525,-115.5527 10").unwrap() else {
             panic!("a circle of 10 km is an area");
         };
-        let ring = &c.exterior().0;
+        assert_eq!(pieces.len(), 1);
+        let ring = &pieces[0].exterior().0;
         assert_eq!(ring.len(), CIRCLE_VERTICES + 1);
         let north = ring[0];
         assert!((north.y - 32.9525 - 10.0 / 111.2).abs() < 0.01, "{north:?}");
@@ -574,6 +600,84 @@ mod tests {
         assert!(circle("95,0 0").is_err());
         assert!(circle("95,0 10").is_err());
         assert!(circle("nonsense").is_err());
+    }
+
+    /// Every piece's own extent, as `(west, south, east, north)`.
+    fn extents(pieces: &[Polygon<f64>]) -> Vec<(f64, f64, f64, f64)> {
+        use geo::BoundingRect;
+        pieces
+            .iter()
+            .map(|p| {
+                let r = p.bounding_rect().expect("not empty");
+                (r.min().x, r.min().y, r.max().x, r.max().y)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_circle_across_the_antimeridian_is_two_small_pieces_not_a_band_round_the_world() {
+        use geo::{Area, Contains};
+        // The tester's circle: 50 km at 0,179.99 became a polygon from -179.95 to 179.99.
+        let Circle::Area(pieces) = circle("0,179.99 50").unwrap() else {
+            panic!("a circle of 50 km is an area");
+        };
+        assert_eq!(pieces.len(), 2, "{pieces:?}");
+        let boxes = extents(&pieces);
+        for (west, south, east, north) in &boxes {
+            assert!((-180.0..=180.0).contains(west) && (-180.0..=180.0).contains(east));
+            assert!(east - west < 1.0 && north - south < 1.0, "{boxes:?}");
+        }
+        assert!(boxes.iter().any(|b| b.2 == 180.0) && boxes.iter().any(|b| b.0 == -180.0));
+        let all = MultiPolygon(pieces);
+        // A 50 km circle (0.45° of radius) is about 0.64 square degrees at the equator, not 322.
+        let area = all.unsigned_area();
+        assert!((0.6..0.67).contains(&area), "{area}");
+        assert!(all.contains(&Point::new(179.95, 0.0)));
+        assert!(all.contains(&Point::new(-179.9, 0.1)));
+        assert!(!all.contains(&Point::new(0.0, 0.0)));
+        validate_geometry(&Geometry::MultiPolygon(all)).expect("storable");
+        // Centred on the antimeridian itself, either way of writing it.
+        for text in ["-10,180 30", "-10,-180 30"] {
+            let Circle::Area(pieces) = circle(text).unwrap() else {
+                panic!()
+            };
+            assert_eq!(pieces.len(), 2, "{text}");
+            assert!(extents(&pieces).iter().all(|b| b.2 - b.0 < 0.5), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_circle_round_a_pole_holds_the_pole() {
+        use geo::Contains;
+        let Circle::Area(pieces) = circle("89.99,-120.14 50").unwrap() else {
+            panic!("a circle of 50 km is an area");
+        };
+        assert_eq!(pieces.len(), 1, "{pieces:?}");
+        let cap = &pieces[0];
+        let (west, south, east, north) = extents(&pieces)[0];
+        assert_eq!((west, east, north), (-180.0, 180.0, 90.0));
+        assert!((89.5..89.6).contains(&south), "{south}");
+        // The pole and the centre are inside; the pole's edge is the polygon's, not a hole round it.
+        assert!(cap.contains(&Point::new(-120.14, 89.99)));
+        assert!(cap.contains(&Point::new(60.0, 89.9)));
+        assert!(!cap.contains(&Point::new(0.0, 89.0)));
+        validate_geometry(&Geometry::Polygon(cap.clone())).expect("storable");
+        let Circle::Area(south_pole) = circle("-89.8,10 100").unwrap() else {
+            panic!()
+        };
+        assert_eq!(south_pole.len(), 1);
+        assert_eq!(extents(&south_pole)[0].1, -90.0);
+        assert!(south_pole[0].contains(&Point::new(-170.0, -89.5)));
+    }
+
+    #[test]
+    fn a_polygon_across_the_antimeridian_is_cut_there() {
+        let pieces = polygon("-17,179.5 -17,-179.5 -16,-179.5 -16,179.5 -17,179.5").unwrap();
+        assert_eq!(pieces.len(), 2, "{pieces:?}");
+        let boxes = extents(&pieces);
+        assert!(boxes.iter().all(|b| b.2 - b.0 <= 0.5 + 1e-9), "{boxes:?}");
+        // Out of range is refused as written, not wrapped.
+        assert!(polygon("0,170 0,190 1,190 0,170").is_err());
     }
 
     #[test]

@@ -340,44 +340,68 @@ pub(crate) fn read_cap_index(
     let mut parsed = Parsed::default();
     parsed.warnings.extend(warning);
     for (index, entry) in entries(&root)?.into_iter().enumerate() {
-        if let Some(alert) = entry
-            .child("content")
-            .and_then(|c| c.child("alert"))
-            .or_else(|| entry.child("alert"))
-        {
-            cap::push_alert(&mut parsed, alert, now);
-            continue;
-        }
-        let inline = entry.children.iter().any(|c| {
-            c.prefix.as_deref() == Some("cap") && (c.name == "event" || c.name == "polygon")
-        });
-        if inline {
-            inline_cap(entry).add_to(&mut parsed, now);
-            continue;
-        }
-        let linked = entry
-            .children_named("link")
-            .find(|l| l.attr("type").is_some_and(|t| t.contains("cap")))
-            .and_then(|l| l.attr("href"))
-            .map(str::to_string)
-            .or_else(|| link(entry));
-        match linked {
-            Some(url) if parsed.linked.len() < max_linked => parsed.linked.push(Linked {
-                version: entry
-                    .text_of("updated")
-                    .or_else(|| entry.text_of("pubDate"))
-                    .unwrap_or("")
-                    .to_string(),
-                url,
-            }),
-            Some(url) => parsed.skip(format!(
-                "entry {}: linked alert {url} left for the next poll (max_linked {max_linked} reached)",
-                index + 1
-            )),
-            None => parsed.skip(format!("entry {}: neither CAP fields nor a link to an alert", index + 1)),
+        let skipped_before = parsed.skipped.len();
+        read_index_entry(&mut parsed, entry, index, now, max_linked);
+        // The reasons say which entry, so a file import (which lists skips after the items it made) and a
+        // feed's health point at the entry itself.
+        for why in parsed.skipped.iter_mut().skip(skipped_before) {
+            if !why.starts_with("entry ") {
+                *why = format!("entry {}: {why}", index + 1);
+            }
         }
     }
     Ok(parsed)
+}
+
+/// One entry of a CAP index: its alert (embedded or inline) as an item, a withdrawal, an alert waiting for
+/// its codes to be placed, or a skip; or the link to its alert.
+fn read_index_entry(
+    parsed: &mut Parsed,
+    entry: &Element,
+    index: usize,
+    now: DateTime<Utc>,
+    max_linked: usize,
+) {
+    if let Some(alert) = entry
+        .child("content")
+        .and_then(|c| c.child("alert"))
+        .or_else(|| entry.child("alert"))
+    {
+        cap::push_alert(parsed, alert, now);
+        return;
+    }
+    let inline = entry
+        .children
+        .iter()
+        .any(|c| c.prefix.as_deref() == Some("cap") && (c.name == "event" || c.name == "polygon"));
+    if inline {
+        inline_cap(entry).add_to(parsed, now);
+        return;
+    }
+    let linked = entry
+        .children_named("link")
+        .find(|l| l.attr("type").is_some_and(|t| t.contains("cap")))
+        .and_then(|l| l.attr("href"))
+        .map(str::to_string)
+        .or_else(|| link(entry));
+    match linked {
+        Some(url) if parsed.linked.len() < max_linked => parsed.linked.push(Linked {
+            version: entry
+                .text_of("updated")
+                .or_else(|| entry.text_of("pubDate"))
+                .unwrap_or("")
+                .to_string(),
+            url,
+        }),
+        Some(url) => parsed.skip(format!(
+            "entry {}: linked alert {url} left for the next poll (max_linked {max_linked} reached)",
+            index + 1
+        )),
+        None => parsed.skip(format!(
+            "entry {}: neither CAP fields nor a link to an alert",
+            index + 1
+        )),
+    }
 }
 
 /// An index entry with CAP 1.1 fields inline (`cap:event`, `cap:polygon`, ...), as the NWS Atom index has.
@@ -421,13 +445,22 @@ fn inline_cap(entry: &Element) -> CapAlert {
             .to_string(),
         ..CapAlert::default()
     };
+    // NWS lists an area's codes (FIPS6 counties, UGC zones) in `cap:geocode`; with an empty `cap:polygon`
+    // they are its only place, which an areas dataset named for the feed or import gives.
+    for geocode in entry
+        .children
+        .iter()
+        .filter(|c| c.name == "geocode" && c.prefix.as_deref() == Some("cap"))
+    {
+        cap::push_geocodes(geocode, &mut alert.geocodes);
+    }
     for polygon in entry
         .children
         .iter()
         .filter(|c| c.name == "polygon" && !c.text.trim().is_empty())
     {
         match cap::polygon(&polygon.text) {
-            Ok(p) => alert.areas.push(p),
+            Ok(pieces) => alert.areas.extend(pieces),
             Err(e) => alert.area_problems.push(e),
         }
     }
@@ -451,6 +484,70 @@ mod tests {
         assert_eq!(p.exterior().0[0], Coord { x: -71.1, y: 42.9 });
         assert!(ring("1 2 3 4 5 6 1 2").is_ok());
         assert!(lat_lon_list("1 2 x 4").is_err());
+    }
+
+    /// An NWS Atom index entry as alerts.weather.gov wrote them, with `polygon` as its CAP polygon.
+    fn nws_entry(id: &str, polygon: &str) -> String {
+        format!(
+            r#"<entry><id>{id}</id><published>2018-08-15T14:52:00-08:00</published>
+            <title>High Wind Warning</title>
+            <cap:event>High Wind Warning</cap:event>
+            <cap:effective>2018-08-15T14:52:00-08:00</cap:effective>
+            <cap:expires>2018-08-16T07:00:00-08:00</cap:expires>
+            <cap:status>Actual</cap:status><cap:msgType>Alert</cap:msgType>
+            <cap:severity>Severe</cap:severity>
+            <cap:areaDesc>Eastern Beaufort Sea Coast</cap:areaDesc>
+            <cap:polygon>{polygon}</cap:polygon>
+            <cap:geocode><valueName>FIPS6</valueName><value>002185</value>
+            <valueName>UGC</valueName><value>AKZ204 AKZ205</value></cap:geocode></entry>"#
+        )
+    }
+
+    fn index(entries: &[String]) -> Vec<u8> {
+        format!(
+            "<feed xmlns='http://www.w3.org/2005/Atom' xmlns:cap='urn:oasis:names:tc:emergency:cap:1.1'>{}</feed>",
+            entries.concat()
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn index_entries_placed_only_by_geocodes_wait_for_their_areas() {
+        let body = index(&[
+            nws_entry("geocoded", ""),
+            nws_entry("drawn", "69,-150 69,-149 70,-149 69,-150"),
+        ]);
+        let parsed = read_cap_index(&body, Utc::now(), 10).unwrap();
+        assert!(parsed.skipped.is_empty(), "{:?}", parsed.skipped);
+        assert_eq!(parsed.items.len(), 1);
+        assert_eq!(parsed.items[0].id(), "drawn");
+        assert_eq!(parsed.unplaced.len(), 1);
+        let alert = &parsed.unplaced[0];
+        assert_eq!(alert.id(), "geocoded");
+        // Every pair of the one cap:geocode, each value under the valueName before it.
+        let codes: Vec<(&str, &str)> = alert
+            .codes()
+            .iter()
+            .map(|(s, c)| (s.as_str(), c.as_str()))
+            .collect();
+        assert_eq!(
+            codes,
+            [("FIPS6", "002185"), ("UGC", "AKZ204"), ("UGC", "AKZ205")]
+        );
+    }
+
+    #[test]
+    fn skipped_index_entries_are_told_by_their_position() {
+        let mut test = nws_entry("exercise", "");
+        test = test.replace("<cap:status>Actual", "<cap:status>Test");
+        let body = index(&[nws_entry("fine", ""), test]);
+        let parsed = read_cap_index(&body, Utc::now(), 10).unwrap();
+        assert_eq!(parsed.skipped.len(), 1, "{:?}", parsed.skipped);
+        assert!(
+            parsed.skipped[0].starts_with("entry 2: CAP alert 'exercise'"),
+            "{:?}",
+            parsed.skipped
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! Items that cannot be placed or are not real events are skipped with a reason, never guessed. What the
 //! readers made passes the data-protection guard ([`check_items`]) before anything is written.
 
+mod antimeridian;
 mod cap;
 mod file;
 mod firms;
