@@ -80,6 +80,32 @@ struct AdvancedQuery {
     supports_pagination: bool,
 }
 
+/// An answer's JSON, or why not: `what` is not JSON, or the service answered its error body.
+fn service_json(
+    bytes: &[u8],
+    url: &Url,
+    page: Option<u32>,
+    what: &str,
+) -> Result<Value, ConnectorError> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        ConnectorError::new(
+            ConnectorErrorKind::Format,
+            url.as_str(),
+            page,
+            format!("{what} is not JSON ({e}): {}", body_start(bytes)),
+        )
+    })?;
+    match service_error(&value) {
+        Some(message) => Err(ConnectorError::new(
+            ConnectorErrorKind::Service,
+            url.as_str(),
+            page,
+            message,
+        )),
+        None => Ok(value),
+    }
+}
+
 /// The REST API answers most errors with `200 OK` and this body.
 fn service_error(value: &Value) -> Option<String> {
     let error = value.get("error")?;
@@ -156,20 +182,7 @@ impl ArcgisSync {
         let (bytes, _) = walk.get(&info_url, &[], None).await?;
         let bad =
             |m: String| ConnectorError::new(ConnectorErrorKind::Format, info_url.as_str(), None, m);
-        let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
-            bad(format!(
-                "the layer's metadata is not JSON ({e}): {}",
-                body_start(&bytes)
-            ))
-        })?;
-        if let Some(message) = service_error(&value) {
-            return Err(ConnectorError::new(
-                ConnectorErrorKind::Service,
-                info_url.as_str(),
-                None,
-                message,
-            ));
-        }
+        let value = service_json(&bytes, &info_url, None, "the layer's metadata")?;
         let info: LayerInfo = serde_json::from_value(value)
             .map_err(|e| bad(format!("the layer's metadata is not as documented: {e}")))?;
         let spec_error =
@@ -414,20 +427,7 @@ impl ArcgisSync {
         let (bytes, _) = walk.get(&url, &[], None).await?;
         let bad =
             |m: String| ConnectorError::new(ConnectorErrorKind::Format, url.as_str(), None, m);
-        let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
-            bad(format!(
-                "the id list is not JSON ({e}): {}",
-                body_start(&bytes)
-            ))
-        })?;
-        if let Some(message) = service_error(&value) {
-            return Err(ConnectorError::new(
-                ConnectorErrorKind::Service,
-                url.as_str(),
-                None,
-                message,
-            ));
-        }
+        let value = service_json(&bytes, &url, None, "the id list")?;
         let mut ids = match value.get("objectIds") {
             Some(Value::Array(ids)) => ids
                 .iter()
@@ -464,23 +464,8 @@ impl ArcgisSync {
     ) -> Result<Answer, ConnectorError> {
         let (bytes, _) = walk.get(url, &[], Some(number)).await?;
         let size = bytes.len() as u64;
-        let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
-            ConnectorError::new(
-                ConnectorErrorKind::Format,
-                url.as_str(),
-                Some(number),
-                format!("the page is not JSON ({e}): {}", body_start(&bytes)),
-            )
-        })?;
+        let value = service_json(&bytes, url, Some(number), "the page")?;
         drop(bytes);
-        if let Some(message) = service_error(&value) {
-            return Err(ConnectorError::new(
-                ConnectorErrorKind::Service,
-                url.as_str(),
-                Some(number),
-                message,
-            ));
-        }
         let mut answer = match self.format {
             Format::GeoJson => self.read_geojson(value),
             Format::EsriJson => self.read_esri_json(value),
