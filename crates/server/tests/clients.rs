@@ -11,12 +11,18 @@ use serde_json::{Value, json};
 
 /// Runs a program to completion off the async workers (the server answers it meanwhile).
 async fn run(program: &str, args: Vec<String>) -> String {
+    run_with(program, args, Vec::new()).await
+}
+
+/// [`run`] with these environment variables set for the program.
+async fn run_with(program: &str, args: Vec<String>, envs: Vec<(&'static str, String)>) -> String {
     let shown = format!("{program} {}", args.join(" "));
     let program = program.to_string();
-    let output = tokio::task::spawn_blocking(move || Command::new(&program).args(&args).output())
-        .await
-        .expect("process task")
-        .unwrap_or_else(|e| panic!("cannot run {shown}: {e} (scripts/test.sh installs it)"));
+    let output =
+        tokio::task::spawn_blocking(move || Command::new(&program).args(&args).envs(envs).output())
+            .await
+            .expect("process task")
+            .unwrap_or_else(|e| panic!("cannot run {shown}: {e} (scripts/test.sh installs it)"));
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
@@ -451,33 +457,19 @@ async fn schemathesis_finds_no_server_error_and_every_write_succeeds() {
             "--report-ndjson-path".into(),
             report.display().to_string(),
         ];
-        let shown = format!("schemathesis {}", args.join(" "));
-        let (account, session, csrf, hooks) = (
-            admin.to_string(),
-            session.clone(),
-            csrf.clone(),
-            hooks.clone(),
-        );
-        let output = tokio::task::spawn_blocking(move || {
-            Command::new("schemathesis")
-                .args(&args)
-                // The hooks add the session to every request, and keep the run from ending it.
-                .env("PYTHONPATH", hooks)
-                .env("SCHEMATHESIS_HOOKS", "schemathesis_hooks")
-                .env("GEOCONSOLE_FUZZ_ACCOUNT", account)
-                .env("GEOCONSOLE_FUZZ_SESSION", session)
-                .env("GEOCONSOLE_FUZZ_CSRF", csrf)
-                .output()
-        })
-        .await
-        .expect("process task")
-        .unwrap_or_else(|e| panic!("cannot run {shown}: {e} (scripts/test.sh installs it)"));
-        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        assert!(
-            output.status.success(),
-            "{shown} failed:\n{stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        // The hooks add the session to every request, and keep the run from ending it.
+        let stdout = run_with(
+            "schemathesis",
+            args,
+            vec![
+                ("PYTHONPATH", hooks.display().to_string()),
+                ("SCHEMATHESIS_HOOKS", "schemathesis_hooks".to_string()),
+                ("GEOCONSOLE_FUZZ_ACCOUNT", admin.to_string()),
+                ("GEOCONSOLE_FUZZ_SESSION", session.clone()),
+                ("GEOCONSOLE_FUZZ_CSRF", csrf.clone()),
+            ],
+        )
+        .await;
         for (operation, (ok, all)) in
             successes(&std::fs::read_to_string(&report).expect("the ndjson report"))
         {
