@@ -1,16 +1,17 @@
 //! Answering readers from the index: pages of items and vector tiles. The snapshot chooses the features
-//! (bbox, time, and any filter that needs only geometry and time); the store supplies the properties of
-//! the few features a page or tile actually returns, fetched by key.
+//! (bbox, time, and any filter that needs only geometry and time); the store supplies what the snapshot
+//! lacks for the few features a page or tile actually returns, fetched by key: whole features for a page,
+//! only ids and properties for a tile, which draws the snapshot's own shapes.
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use geoconsole_index::{Selection, Snapshot, TimeRange, Walk};
-use geoconsole_model::geo_types::Geometry;
+use geoconsole_index::{Selection, Shape, Snapshot, TimeRange, Walk};
+use geoconsole_model::geo_types::{Geometry, Point};
 use geoconsole_model::{Bbox, Dataset, Feature, TimeSpan};
 use geoconsole_query::{DateTimeFilter, Filter, FilterLang, Queryables, Subject, parse_filter};
-use geoconsole_store::FeatureStore;
+use geoconsole_store::{FeatureStore, Fields, PropertyRow};
 use geoconsole_tiles::{LayerBuilder, LayerPlan, TileId, encode_tile, plan_layer};
 use serde_json::Value;
 
@@ -78,6 +79,37 @@ impl Subject for Slot<'_> {
             start: DateTime::<Utc>::from_timestamp_millis(start)?,
             end: DateTime::<Utc>::from_timestamp_millis(end)?,
         })
+    }
+}
+
+/// What a filter sees of a feature drawn on a tile: shape and time from the snapshot, id and properties
+/// from the store.
+struct Drawn<'a> {
+    snapshot: &'a Snapshot,
+    slot: u32,
+    row: &'a PropertyRow,
+}
+
+impl Subject for Drawn<'_> {
+    fn property(&self, name: &str) -> Option<&Value> {
+        self.row.properties.get(name)
+    }
+    fn id(&self) -> Option<&str> {
+        Some(self.row.id.as_str())
+    }
+    fn geometry(&self) -> Option<Geometry<f64>> {
+        Slot {
+            snapshot: self.snapshot,
+            slot: self.slot,
+        }
+        .geometry()
+    }
+    fn time(&self) -> Option<TimeSpan> {
+        Slot {
+            snapshot: self.snapshot,
+            slot: self.slot,
+        }
+        .time()
     }
 }
 
@@ -295,24 +327,47 @@ pub async fn tile(
             }
             LayerPlan::Features(slots) => {
                 let keys: Vec<i64> = slots.iter().map(|s| snapshot.key(*s)).collect();
-                let features = store.features_by_key(id, keys).await?;
+                // A tile encodes every property; the shapes and times come from the snapshot, which already
+                // holds them, so the store never reads or decodes a geometry here.
+                let rows = store.properties_by_key(id, keys, &Fields::All).await?;
                 let filter = filter.cloned();
+                let snapshot = Arc::clone(snapshot);
                 layer = tokio::task::spawn_blocking(move || {
-                    for (key, feature) in &features {
-                        if filter
-                            .as_ref()
-                            .is_some_and(|f| f.needs_properties() && !f.matches(feature))
-                        {
+                    // Rows come in slot order with vanished keys skipped, so one forward walk pairs them.
+                    let mut slots = slots.into_iter();
+                    for row in &rows {
+                        let Some(slot) = slots.find(|s| snapshot.key(*s) == row.key) else {
+                            break;
+                        };
+                        if filter.as_ref().is_some_and(|f| {
+                            f.needs_properties()
+                                && !f.matches(&Drawn {
+                                    snapshot: &snapshot,
+                                    slot,
+                                    row,
+                                })
+                        }) {
                             continue;
                         }
-                        let fid = feature.id.as_ref().map_or("", |i| i.as_str());
-                        let time = feature
-                            .time
-                            .map(|t| (t.start.timestamp_millis(), t.end.timestamp_millis()));
                         // An unlocated feature has no place on a tile.
-                        if let Some(geometry) = &feature.geometry {
-                            layer.add_feature(*key, fid, geometry, time, &feature.properties);
-                        }
+                        let Some(shape) = snapshot.shape(slot) else {
+                            continue;
+                        };
+                        let point;
+                        let geometry = match shape {
+                            Shape::Point([x, y]) => {
+                                point = Geometry::Point(Point::new(x, y));
+                                &point
+                            }
+                            Shape::Geometry(g) => g,
+                        };
+                        layer.add_feature(
+                            row.key,
+                            row.id.as_str(),
+                            geometry,
+                            snapshot.time(slot),
+                            &row.properties,
+                        );
                     }
                     layer
                 })
@@ -391,4 +446,317 @@ pub async fn items_from_store(
         prev: None,
         number_matched: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+    use chrono::TimeZone;
+    use geoconsole_model::geo_types::{LineString, Polygon};
+    use geoconsole_model::{DatasetId, DatasetKind, FeatureId, Properties, TimeFields};
+    use geoconsole_query::FeatureQuery;
+    use geoconsole_store::{
+        DatasetWriter, FeaturePage, IndexRow, StoreResult, WriteMode, WriteRequest,
+    };
+    use serde_json::json;
+
+    use super::*;
+    use crate::live::build_snapshot;
+
+    /// A store that counts the reads a reader makes, so a test can tell which one a tile used.
+    #[derive(Debug)]
+    struct Counting {
+        inner: Arc<dyn FeatureStore>,
+        whole: AtomicUsize,
+        properties: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl FeatureStore for Counting {
+        fn location(&self) -> String {
+            self.inner.location()
+        }
+        async fn list_datasets(&self) -> StoreResult<Vec<Dataset>> {
+            self.inner.list_datasets().await
+        }
+        async fn dataset(&self, id: &DatasetId) -> StoreResult<Dataset> {
+            self.inner.dataset(id).await
+        }
+        async fn begin_write(&self, request: WriteRequest) -> StoreResult<Box<dyn DatasetWriter>> {
+            self.inner.begin_write(request).await
+        }
+        async fn query(&self, id: &DatasetId, query: &FeatureQuery) -> StoreResult<FeaturePage> {
+            self.inner.query(id, query).await
+        }
+        async fn feature(&self, id: &DatasetId, feature: &FeatureId) -> StoreResult<Feature> {
+            self.inner.feature(id, feature).await
+        }
+        async fn scan_index(
+            &self,
+            id: &DatasetId,
+            sink: Box<dyn FnMut(Vec<IndexRow>) -> bool + Send>,
+        ) -> StoreResult<Dataset> {
+            self.inner.scan_index(id, sink).await
+        }
+        async fn features_by_key(
+            &self,
+            id: &DatasetId,
+            keys: Vec<i64>,
+        ) -> StoreResult<Vec<(i64, Feature)>> {
+            self.whole.fetch_add(1, Ordering::Relaxed);
+            self.inner.features_by_key(id, keys).await
+        }
+        async fn properties_by_key(
+            &self,
+            id: &DatasetId,
+            keys: Vec<i64>,
+            fields: &Fields,
+        ) -> StoreResult<Vec<PropertyRow>> {
+            self.properties.fetch_add(1, Ordering::Relaxed);
+            self.inner.properties_by_key(id, keys, fields).await
+        }
+        async fn drop_dataset(&self, id: &DatasetId) -> StoreResult<()> {
+            self.inner.drop_dataset(id).await
+        }
+    }
+
+    /// The tile as it was drawn before tiles used the snapshot's shapes: whole features from the store.
+    /// Kept here as the reference the current drawing must match byte for byte.
+    async fn reference_tile(
+        store: &Arc<dyn FeatureStore>,
+        snapshots: &[Arc<Snapshot>],
+        request: &TileRequest,
+    ) -> Vec<u8> {
+        let mut layers = Vec::new();
+        for (i, snapshot) in snapshots.iter().enumerate() {
+            let filter = request.filters.get(i).and_then(Option::as_ref);
+            let sel = Selection {
+                bbox: None,
+                time: request.datetime.as_ref().map(time_range),
+            };
+            let keep = |slot: u32| passes_in_index(snapshot, slot, filter);
+            let plan = plan_layer(snapshot, request.tile, &sel, &keep, index_decides(filter));
+            let id = &snapshot.dataset().id;
+            let mut layer = LayerBuilder::new(id.as_str(), request.tile);
+            match plan {
+                LayerPlan::Clusters(clusters) => {
+                    clusters.into_iter().for_each(|c| layer.add_cluster(c))
+                }
+                LayerPlan::Features(slots) => {
+                    let keys: Vec<i64> = slots.iter().map(|s| snapshot.key(*s)).collect();
+                    for (key, feature) in store.features_by_key(id, keys).await.expect("fetch") {
+                        if filter.is_some_and(|f| f.needs_properties() && !f.matches(&feature)) {
+                            continue;
+                        }
+                        let fid = feature.id.as_ref().map_or("", |i| i.as_str());
+                        let time = feature
+                            .time
+                            .map(|t| (t.start.timestamp_millis(), t.end.timestamp_millis()));
+                        if let Some(geometry) = &feature.geometry {
+                            layer.add_feature(key, fid, geometry, time, &feature.properties);
+                        }
+                    }
+                }
+            }
+            layers.push(layer.finish());
+        }
+        encode_tile(layers)
+    }
+
+    fn properties(i: u32) -> Properties {
+        let value = json!({
+            "name": format!("n{i}"),
+            "rank": i % 100,
+            "score": f64::from(i) / 7.0,
+            "ok": i.is_multiple_of(3),
+            "note": if i.is_multiple_of(5) { Value::Null } else { json!("x") },
+            "tags": {"k": [i, i + 1]},
+        });
+        let Value::Object(mut map) = value else {
+            unreachable!()
+        };
+        // Names a tile also writes itself: the feature's own values must win.
+        if i.is_multiple_of(11) {
+            map.insert("id".into(), json!(format!("own{i}")));
+            map.insert("time_start".into(), json!(i));
+        }
+        map
+    }
+
+    fn when(i: u32) -> Option<TimeSpan> {
+        let start = Utc
+            .timestamp_millis_opt(1_700_000_000_000 + i64::from(i) * 3_600_123)
+            .unwrap();
+        (!i.is_multiple_of(4)).then(|| TimeSpan {
+            start,
+            end: start + chrono::Duration::milliseconds(i64::from(i % 7) * 60_000),
+        })
+    }
+
+    fn points(n: u32) -> Vec<Feature> {
+        (0..n)
+            .map(|i| {
+                let (a, b) = (f64::from(i % 97), f64::from(i / 97));
+                Feature {
+                    id: Some(FeatureId(format!("p{i}"))),
+                    // One in fifty is unlocated: it has a slot but no place on any tile.
+                    geometry: (i % 50 != 1)
+                        .then(|| Geometry::Point(Point::new(1.0 + a * 0.2137, 41.0 + b * 0.1931))),
+                    time: when(i),
+                    properties: properties(i),
+                }
+            })
+            .collect()
+    }
+
+    fn shapes(n: u32) -> Vec<Feature> {
+        (0..n)
+            .map(|i| {
+                let (x, y) = (
+                    f64::from(i % 23) * 0.9 + 0.3,
+                    40.5 + f64::from(i / 23) * 0.77,
+                );
+                let size = 0.05 + f64::from(i % 9) * 0.4;
+                let geometry = if i % 2 == 0 {
+                    Geometry::Polygon(Polygon::new(
+                        LineString::from(vec![
+                            (x, y),
+                            (x + size, y + size * 0.1),
+                            (x + size * 1.1, y + size),
+                            (x - size * 0.2, y + size * 0.8),
+                            (x, y),
+                        ]),
+                        vec![],
+                    ))
+                } else {
+                    Geometry::LineString(LineString::from(
+                        (0..40)
+                            .map(|k| {
+                                let t = f64::from(k) / 39.0;
+                                (x + t * size * 3.0, y + (t * 9.0).sin() * size)
+                            })
+                            .collect::<Vec<_>>(),
+                    ))
+                };
+                Feature {
+                    id: Some(FeatureId(format!("s{i}"))),
+                    geometry: (i % 17 != 3).then_some(geometry),
+                    time: when(i),
+                    properties: properties(i),
+                }
+            })
+            .collect()
+    }
+
+    async fn write(
+        store: &Arc<dyn FeatureStore>,
+        name: &str,
+        features: Vec<Feature>,
+    ) -> Arc<Snapshot> {
+        let id = DatasetId::new(name).expect("id");
+        let mut writer = store
+            .begin_write(WriteRequest {
+                id: id.clone(),
+                title: name.into(),
+                kind: DatasetKind::Events,
+                source: "test".into(),
+                time_fields: TimeFields::default(),
+                id_field: None,
+                mode: WriteMode::Create,
+                skip_conflicts: false,
+            })
+            .await
+            .expect("begin");
+        writer.write(features).await.expect("write");
+        writer.commit().await.expect("commit");
+        Arc::new(build_snapshot(store, &id).await.expect("snapshot"))
+    }
+
+    /// Every tile at `z` over lon 0…22, lat 40…60 (where the data lies).
+    fn tiles_at(z: u32) -> Vec<TileId> {
+        let n = f64::from(1u32 << z);
+        let x = |lon: f64| ((lon + 180.0) / 360.0 * n) as u32;
+        let y = |lat: f64| {
+            let r = lat.to_radians();
+            ((1.0 - (r.tan() + 1.0 / r.cos()).ln() / std::f64::consts::PI) / 2.0 * n) as u32
+        };
+        let mut out = Vec::new();
+        for tx in x(0.0)..=x(22.0) {
+            for ty in y(60.0)..=y(40.0) {
+                out.push(TileId::new(z, tx, ty).expect("tile"));
+            }
+        }
+        out
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn tiles_draw_the_snapshot_shapes_with_fetched_properties_and_stay_the_same() {
+        let dir = tempfile::tempdir().expect("folder");
+        let gpkg = geoconsole_gpkg::GpkgStore::open(dir.path().join("t.gpkg")).expect("store");
+        let counting = Arc::new(Counting {
+            inner: Arc::new(gpkg),
+            whole: AtomicUsize::new(0),
+            properties: AtomicUsize::new(0),
+        });
+        let store: Arc<dyn FeatureStore> = counting.clone();
+        // More points than one tile draws one by one, so low zooms cluster and high zooms do not.
+        let snapshots = vec![
+            write(&store, "spots", points(6_000)).await,
+            write(&store, "areas", shapes(400)).await,
+        ];
+        let filters = [
+            None,
+            Some("rank > 30"),
+            Some("S_INTERSECTS(geometry, POLYGON((2 42, 9 42, 9 50, 2 50, 2 42)))"),
+            Some("rank < 60 AND S_INTERSECTS(geometry, POLYGON((0 40, 12 40, 12 55, 0 55, 0 40)))"),
+            Some("name LIKE 'n1%' OR ok = true"),
+        ];
+        let datetimes = [
+            None,
+            Some(DateTimeFilter {
+                start: Utc
+                    .timestamp_millis_opt(1_700_000_000_000 + 500 * 3_600_000)
+                    .single(),
+                end: None,
+            }),
+        ];
+        let (mut drawn, mut compared) = (0, 0);
+        for z in [0, 3, 5, 6] {
+            for tile_id in tiles_at(z) {
+                for text in filters {
+                    for datetime in &datetimes {
+                        let request = TileRequest {
+                            tile: tile_id,
+                            datetime: *datetime,
+                            filters: snapshots
+                                .iter()
+                                .map(|s| {
+                                    text.map(|t| {
+                                        compile_filter(s.dataset(), t, FilterLang::Text)
+                                            .expect("filter")
+                                    })
+                                })
+                                .collect(),
+                        };
+                        let whole_before = counting.whole.load(Ordering::Relaxed);
+                        let rendered = tile(&store, &snapshots, &request).await.expect("tile");
+                        assert_eq!(
+                            counting.whole.load(Ordering::Relaxed),
+                            whole_before,
+                            "a tile never asks the store for whole features (geometry included)"
+                        );
+                        let expected = reference_tile(&store, &snapshots, &request).await;
+                        assert_eq!(rendered.bytes, expected, "tile {tile_id} filter {text:?}");
+                        drawn += rendered.features;
+                        compared += 1;
+                    }
+                }
+            }
+        }
+        assert!(compared > 100, "{compared} tiles compared");
+        assert!(drawn > 10_000, "the tiles drew features: {drawn}");
+        assert!(counting.properties.load(Ordering::Relaxed) > 0);
+    }
 }

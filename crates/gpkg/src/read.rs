@@ -1,15 +1,17 @@
-//! Reading features back: bbox through the R-tree, time through its index, keyset paging on `fid`.
+//! Reading features back: bbox through the R-tree, time through its index, keyset paging on `fid`; and the
+//! rows of ids and properties (no geometry) that readers holding the shapes ask for.
 
 use chrono::{DateTime, Utc};
 use geoconsole_model::{Bbox, Feature, FeatureId, FieldType, Properties, TimeSpan, format_rfc3339};
 use geoconsole_query::{Cursor, FeatureQuery};
-use geoconsole_store::{FeaturePage, StoreError, StoreErrorKind, StoreResult};
+use geoconsole_store::{FeaturePage, Fields, PropertyRow, StoreError, StoreErrorKind, StoreResult};
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
 use serde_json::{Number, Value};
 
 use crate::blob;
 use crate::catalog::Entry;
+use crate::columns::Column;
 use crate::ddl::{quote, rtree_name};
 
 pub fn select_columns(entry: &Entry) -> String {
@@ -181,15 +183,7 @@ pub fn feature_from_row(entry: &Entry, row: &Row<'_>) -> StoreResult<(i64, Featu
         (Some(start), None) => Some(TimeSpan::instant(start)),
         _ => None,
     };
-    let mut properties = Properties::new();
-    for (i, column) in entry.columns.columns().iter().enumerate() {
-        let field_type = entry
-            .dataset
-            .schema
-            .field(&column.property)
-            .map_or(column.declared, |f| f.field_type);
-        properties.insert(column.property.clone(), to_json(get(i + 5)?, field_type));
-    }
+    let properties = properties_from_row(entry, row, entry.columns.columns(), 5)?;
     Ok((
         fid,
         Feature {
@@ -199,6 +193,78 @@ pub fn feature_from_row(entry: &Entry, row: &Row<'_>) -> StoreResult<(i64, Featu
             properties,
         },
     ))
+}
+
+/// The property columns `fields` names, in the column map's order (the order whole features list them).
+pub fn property_columns<'a>(entry: &'a Entry, fields: &Fields) -> Vec<&'a Column> {
+    entry
+        .columns
+        .columns()
+        .iter()
+        .filter(|c| fields.includes(&c.property))
+        .collect()
+}
+
+/// `fid, feature_id` and the given property columns: everything a [`PropertyRow`] needs, and no geometry.
+pub fn select_property_columns<'a>(columns: impl IntoIterator<Item = &'a Column>) -> String {
+    let mut sql = String::from("fid, feature_id");
+    for column in columns {
+        sql.push_str(", ");
+        sql.push_str(&quote(&column.column));
+    }
+    sql
+}
+
+/// Reads a row selected by [`select_property_columns`].
+pub fn property_row_from_row(
+    entry: &Entry,
+    row: &Row<'_>,
+    columns: &[&Column],
+) -> StoreResult<PropertyRow> {
+    let corrupt = |what: String| {
+        StoreError::new(
+            StoreErrorKind::Internal,
+            format!("dataset '{}': {what}", entry.dataset.id),
+        )
+    };
+    let key = match row.get_ref(0).map_err(|e| corrupt(e.to_string()))? {
+        ValueRef::Integer(fid) => fid,
+        other => return Err(corrupt(format!("fid is {other:?}"))),
+    };
+    let id = match row.get_ref(1).map_err(|e| corrupt(e.to_string()))? {
+        ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+        _ => key.to_string(),
+    };
+    Ok(PropertyRow {
+        key,
+        id: FeatureId(id),
+        properties: properties_from_row(entry, row, columns.iter().copied(), 2)?,
+    })
+}
+
+/// The properties held in `columns`, read from the row's columns starting at `first`.
+fn properties_from_row<'a>(
+    entry: &Entry,
+    row: &Row<'_>,
+    columns: impl IntoIterator<Item = &'a Column>,
+    first: usize,
+) -> StoreResult<Properties> {
+    let mut properties = Properties::new();
+    for (i, column) in columns.into_iter().enumerate() {
+        let value = row.get_ref(first + i).map_err(|e| {
+            StoreError::new(
+                StoreErrorKind::Internal,
+                format!("dataset '{}': {e}", entry.dataset.id),
+            )
+        })?;
+        let field_type = entry
+            .dataset
+            .schema
+            .field(&column.property)
+            .map_or(column.declared, |f| f.field_type);
+        properties.insert(column.property.clone(), to_json(value, field_type));
+    }
+    Ok(properties)
 }
 
 /// A stored value as JSON of the field's type.

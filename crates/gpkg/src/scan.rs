@@ -1,5 +1,6 @@
-//! The two reads the in-memory index needs: every feature's key, geometry and time in one pass, and whole
-//! features fetched back by key for the pages and tiles a reader asks for.
+//! The reads the in-memory index needs: every feature's key, geometry and time in one pass; whole features
+//! fetched back by key for the pages a reader asks for; and, for tiles, which draw the index's own shapes,
+//! only ids and properties by key.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -7,7 +8,7 @@ use std::rc::Rc;
 
 use chrono::{DateTime, Utc};
 use geoconsole_model::{Dataset, DatasetId, Feature, TimeSpan};
-use geoconsole_store::{IndexRow, StoreError, StoreErrorKind, StoreResult};
+use geoconsole_store::{Fields, IndexRow, PropertyRow, StoreError, StoreErrorKind, StoreResult};
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{Connection, OpenFlags};
 
@@ -102,14 +103,45 @@ fn index_row(id: &DatasetId, row: &rusqlite::Row<'_>) -> StoreResult<IndexRow> {
     })
 }
 
-/// Whole features by key, in the order asked. Keys that are close together (a page or chunk of a key-ordered
-/// walk) are read as one range of the table, which SQLite streams in order; scattered keys travel as one
-/// bound array (`rarray`), never as SQL text.
+/// Whole features by key, in the order asked.
 pub fn features_by_key(
     conn: &Connection,
     entry: &Entry,
     keys: &[i64],
 ) -> StoreResult<Vec<(i64, Feature)>> {
+    by_key(conn, entry, keys, &read::select_columns(entry), |row| {
+        read::feature_from_row(entry, row)
+    })
+}
+
+/// Ids and the asked properties by key, in the order asked. The geometry column is not selected, so SQLite
+/// never reads its (overflow) pages and nothing is decoded.
+pub fn properties_by_key(
+    conn: &Connection,
+    entry: &Entry,
+    keys: &[i64],
+    fields: &Fields,
+) -> StoreResult<Vec<PropertyRow>> {
+    let columns = read::property_columns(entry, fields);
+    let select = read::select_property_columns(columns.iter().copied());
+    Ok(by_key(conn, entry, keys, &select, |row| {
+        read::property_row_from_row(entry, row, &columns).map(|r| (r.key, r))
+    })?
+    .into_iter()
+    .map(|(_, r)| r)
+    .collect())
+}
+
+/// Rows by key, in the order asked. Keys that are close together (a page or chunk of a key-ordered walk, or
+/// a tile's slots) are read as one range of the table, which SQLite streams in order; scattered keys travel
+/// as one bound array (`rarray`), never as SQL text.
+fn by_key<T>(
+    conn: &Connection,
+    entry: &Entry,
+    keys: &[i64],
+    select: &str,
+    read_row: impl Fn(&rusqlite::Row<'_>) -> StoreResult<(i64, T)>,
+) -> StoreResult<Vec<(i64, T)>> {
     let table = entry.dataset.id.as_str();
     let wrap = |e: rusqlite::Error| {
         StoreError::new(
@@ -122,18 +154,17 @@ pub fn features_by_key(
         return Ok(Vec::new());
     };
     let dense = (high.abs_diff(*low) as u128) < 2 * keys.len() as u128;
-    let mut found: HashMap<i64, Feature> = HashMap::with_capacity(keys.len());
+    let mut found: HashMap<i64, T> = HashMap::with_capacity(keys.len());
     let mut collect = |rows: &mut rusqlite::Rows<'_>| -> StoreResult<()> {
         while let Some(row) = rows.next().map_err(wrap)? {
-            let (fid, feature) = read::feature_from_row(entry, row)?;
-            found.insert(fid, feature);
+            let (fid, value) = read_row(row)?;
+            found.insert(fid, value);
         }
         Ok(())
     };
     if dense {
         let sql = format!(
-            "SELECT {} FROM {} WHERE fid >= ?1 AND fid <= ?2",
-            read::select_columns(entry),
+            "SELECT {select} FROM {} WHERE fid >= ?1 AND fid <= ?2",
             quote(table)
         );
         let mut statement = conn.prepare_cached(&sql).map_err(wrap)?;
@@ -142,8 +173,7 @@ pub fn features_by_key(
         found.retain(|k, _| wanted.contains(k));
     } else {
         let sql = format!(
-            "SELECT {} FROM {} WHERE fid IN rarray(?1)",
-            read::select_columns(entry),
+            "SELECT {select} FROM {} WHERE fid IN rarray(?1)",
             quote(table)
         );
         let mut statement = conn.prepare_cached(&sql).map_err(wrap)?;
@@ -153,6 +183,6 @@ pub fn features_by_key(
     }
     Ok(keys
         .iter()
-        .filter_map(|k| found.remove(k).map(|f| (*k, f)))
+        .filter_map(|k| found.remove(k).map(|v| (*k, v)))
         .collect())
 }

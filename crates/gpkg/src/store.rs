@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use geoconsole_model::{Dataset, DatasetId, Feature, FeatureId};
 use geoconsole_query::FeatureQuery;
 use geoconsole_store::{
-    DatasetWriter, FeaturePage, FeatureStore, IndexRow, StoreError, StoreErrorKind, StoreResult,
-    WriteRequest,
+    DatasetWriter, FeaturePage, FeatureStore, Fields, IndexRow, PropertyRow, StoreError,
+    StoreErrorKind, StoreResult, WriteRequest,
 };
 use rusqlite::{Connection, TransactionBehavior};
 
@@ -159,6 +159,19 @@ impl FeatureStore for GpkgStore {
         let id = id.clone();
         self.with_conn(move |conn, path| {
             scan::features_by_key(conn, &entry(conn, path, &id)?, &keys)
+        })
+        .await
+    }
+
+    async fn properties_by_key(
+        &self,
+        id: &DatasetId,
+        keys: Vec<i64>,
+        fields: &Fields,
+    ) -> StoreResult<Vec<PropertyRow>> {
+        let (id, fields) = (id.clone(), fields.clone());
+        self.with_conn(move |conn, path| {
+            scan::properties_by_key(conn, &entry(conn, path, &id)?, &keys, &fields)
         })
         .await
     }

@@ -1,12 +1,15 @@
 //! Reading features back: bbox through the GiST index, time through its index, keyset paging on `key`, the
-//! index scan in one repeatable-read snapshot, and features fetched by key.
+//! index scan in one repeatable-read snapshot, features fetched by key, and ids with properties (no
+//! geometry) by key for readers that hold the shapes.
 
 use chrono::{DateTime, Utc};
 use geoconsole_formats::wkb;
 use geoconsole_model::geo_types::Geometry;
 use geoconsole_model::{Bbox, Dataset, Feature, FeatureId, FieldType, Properties, TimeSpan};
 use geoconsole_query::{Cursor, FeatureQuery};
-use geoconsole_store::{FeaturePage, IndexRow, StoreError, StoreErrorKind, StoreResult};
+use geoconsole_store::{
+    FeaturePage, Fields, IndexRow, PropertyRow, StoreError, StoreErrorKind, StoreResult,
+};
 use geozero::{CoordDimensions, ToWkb};
 use serde_json::Value;
 use tokio_postgres::GenericClient;
@@ -247,6 +250,50 @@ pub async fn features_by_key(
         .iter()
         .filter_map(|k| found.get(k).map(|f| (*k, f.clone())))
         .collect()))
+}
+
+/// Ids and the asked properties by key, in the order asked. `geom` is not selected: a TOASTed geometry is
+/// never detoasted, sent or decoded. Only the asked properties leave the server.
+pub async fn properties_by_key(
+    client: &impl GenericClient,
+    dataset: &Dataset,
+    keys: &[i64],
+    fields: &Fields,
+) -> Result<Vec<PropertyRow>, tokio_postgres::Error> {
+    let table = quote(dataset.id.as_str());
+    let rows = match fields {
+        Fields::All => {
+            let sql =
+                format!("SELECT key, feature_id, properties FROM {table} WHERE key = ANY($1)");
+            client.query(&sql, &[&keys]).await?
+        }
+        Fields::Only(names) => {
+            // The names are bound as an array, never spliced into SQL text.
+            let sql = format!(
+                "SELECT key, feature_id,
+                        (SELECT coalesce(jsonb_object_agg(p.k, p.v), '{{}}'::jsonb)
+                         FROM jsonb_each(CASE jsonb_typeof(properties)
+                                           WHEN 'object' THEN properties END) AS p(k, v)
+                         WHERE p.k = ANY($2))
+                 FROM {table} WHERE key = ANY($1)"
+            );
+            client.query(&sql, &[&keys, names]).await?
+        }
+    };
+    let mut found = std::collections::HashMap::with_capacity(rows.len());
+    for row in rows {
+        let key: i64 = row.get(0);
+        found.insert(
+            key,
+            PropertyRow {
+                key,
+                id: FeatureId(row.get(1)),
+                properties: typed_properties(dataset, row.get(2)),
+            },
+        );
+    }
+    // In the order asked; a key asked twice gets its row twice, as with whole features.
+    Ok(keys.iter().filter_map(|k| found.get(k).cloned()).collect())
 }
 
 /// Rows handed to the index per batch.

@@ -5,8 +5,8 @@ use deadpool_postgres::{Object, Pool};
 use geoconsole_model::{Dataset, DatasetId, Feature, FeatureId};
 use geoconsole_query::FeatureQuery;
 use geoconsole_store::{
-    DatasetWriter, FeaturePage, FeatureStore, IndexRow, StoreError, StoreErrorKind, StoreResult,
-    WriteRequest,
+    DatasetWriter, FeaturePage, FeatureStore, Fields, IndexRow, PropertyRow, StoreError,
+    StoreErrorKind, StoreResult, WriteRequest,
 };
 use tokio_postgres::IsolationLevel;
 
@@ -240,6 +240,19 @@ impl FeatureStore for PostgisStore {
         read::features_by_key(&**client, &dataset, &keys)
             .await
             .map_err(|e| self.wrap(e))?
+    }
+
+    async fn properties_by_key(
+        &self,
+        id: &DatasetId,
+        keys: Vec<i64>,
+        fields: &Fields,
+    ) -> StoreResult<Vec<PropertyRow>> {
+        let client = self.client().await?;
+        let dataset = self.dataset_on(&client, id).await?;
+        read::properties_by_key(&**client, &dataset, &keys, fields)
+            .await
+            .map_err(|e| self.wrap(e))
     }
 
     async fn drop_dataset(&self, id: &DatasetId) -> StoreResult<()> {

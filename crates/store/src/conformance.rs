@@ -15,7 +15,7 @@ use geoconsole_model::{
 use geoconsole_query::{DateTimeFilter, FeatureQuery};
 use serde_json::json;
 
-use crate::{FeatureStore, IndexRow, StoreErrorKind, WriteMode, WriteRequest};
+use crate::{FeatureStore, Fields, IndexRow, StoreErrorKind, WriteMode, WriteRequest};
 
 /// Expands every conformance check into a `#[tokio::test]` for one backend. `$factory` is an expression
 /// evaluating to a future of `Arc<dyn FeatureStore>` (or any type that derefs to `dyn FeatureStore`).
@@ -43,6 +43,7 @@ macro_rules! feature_store_conformance {
             index_scan_matches_the_version_and_keys_fetch_features,
             replace_never_reuses_row_keys,
             unlocated_features_are_kept_but_never_placed,
+            properties_by_key_agree_with_whole_features,
         );
     };
     (@tests $factory:expr; $($name:ident),* $(,)?) => {
@@ -830,6 +831,80 @@ pub async fn index_scan_matches_the_version_and_keys_fetch_features(store: &dyn 
     assert_eq!(fetched[0].1.properties, features[2].properties);
     let missing = store
         .scan_index(&id("nothing_here"), Box::new(|_| true))
+        .await;
+    assert_eq!(
+        missing.expect_err("no dataset").kind(),
+        StoreErrorKind::NotFound
+    );
+}
+
+/// Readers that hold the shapes (tiles) fetch only ids and properties; what they get must be exactly what a
+/// whole feature carries, so a tile drawn either way is the same.
+pub async fn properties_by_key_agree_with_whole_features(store: &dyn FeatureStore) {
+    let mut odd = point("d", 4.0, 4.0, 4);
+    odd.properties = props(json!({
+        "name": "d",
+        "mag": 2.0,
+        "note": null,
+        "tags": {"a": [1, 2]},
+        "count": 7,
+        "ok": true,
+    }));
+    let features = vec![
+        point("a", 1.0, 1.0, 1),
+        point("b", 2.0, 2.0, 2),
+        point("c", 3.0, 3.0, 3),
+        odd,
+    ];
+    write_all(store, request("props", WriteMode::Create), features).await;
+    let (_, rows) = scan(store, "props").await;
+    let keys = vec![rows[3].key, rows[0].key, rows[3].key + 1000, rows[2].key];
+    let whole = store
+        .features_by_key(&id("props"), keys.clone())
+        .await
+        .expect("whole features");
+    let all = store
+        .properties_by_key(&id("props"), keys.clone(), &Fields::All)
+        .await
+        .expect("all properties");
+    assert_eq!(
+        all.iter().map(|r| r.key).collect::<Vec<_>>(),
+        vec![rows[3].key, rows[0].key, rows[2].key],
+        "in the order asked, missing keys skipped"
+    );
+    for (row, (key, feature)) in all.iter().zip(&whole) {
+        assert_eq!(row.key, *key);
+        assert_eq!(Some(&row.id), feature.id.as_ref());
+        assert_eq!(
+            serde_json::to_string(&row.properties).expect("json"),
+            serde_json::to_string(&feature.properties).expect("json"),
+            "same properties, values and order as the whole feature"
+        );
+    }
+    let only = Fields::Only(vec!["mag".into(), "ok".into(), "absent".into()]);
+    let some = store
+        .properties_by_key(&id("props"), keys, &only)
+        .await
+        .expect("some properties");
+    assert_eq!(some.len(), 3);
+    for (row, (_, feature)) in some.iter().zip(&whole) {
+        let mut expected = feature.properties.clone();
+        expected.retain(|name, _| only.includes(name));
+        assert_eq!(
+            serde_json::to_string(&row.properties).expect("json"),
+            serde_json::to_string(&expected).expect("json"),
+            "only the asked properties, in the whole feature's order"
+        );
+    }
+    assert!(
+        store
+            .properties_by_key(&id("props"), Vec::new(), &Fields::All)
+            .await
+            .expect("no keys")
+            .is_empty()
+    );
+    let missing = store
+        .properties_by_key(&id("nothing_here"), vec![1], &Fields::All)
         .await;
     assert_eq!(
         missing.expect_err("no dataset").kind(),

@@ -25,7 +25,9 @@ use std::fmt::Debug;
 
 use async_trait::async_trait;
 use geoconsole_model::geo_types::Geometry;
-use geoconsole_model::{Dataset, DatasetId, DatasetKind, Feature, FeatureId, TimeFields, TimeSpan};
+use geoconsole_model::{
+    Dataset, DatasetId, DatasetKind, Feature, FeatureId, Properties, TimeFields, TimeSpan,
+};
 use geoconsole_query::{Cursor, FeatureQuery};
 
 pub use access::{
@@ -107,6 +109,34 @@ pub struct IndexRow {
     pub time: Option<TimeSpan>,
 }
 
+/// Which properties a reader wants from [`FeatureStore::properties_by_key`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fields {
+    /// Every property (never the geometry, which the reader already holds).
+    All,
+    /// Only these properties; names the dataset does not have are ignored.
+    Only(Vec<String>),
+}
+
+impl Fields {
+    pub fn includes(&self, name: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::Only(names) => names.iter().any(|n| n == name),
+        }
+    }
+}
+
+/// The part of a stored feature the in-memory index does not hold: its id and properties. A reader that
+/// already has the shape and time from a snapshot (a tile) asks for this instead of the whole feature, so
+/// the store neither reads nor decodes geometry it would throw away.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PropertyRow {
+    pub key: i64,
+    pub id: FeatureId,
+    pub properties: Properties,
+}
+
 /// A durable store of datasets. Implementations: GeoPackage file (`gpkg`), PostgreSQL/PostGIS (`postgis`).
 #[async_trait]
 pub trait FeatureStore: Send + Sync + Debug {
@@ -143,6 +173,16 @@ pub trait FeatureStore: Send + Sync + Debug {
         id: &DatasetId,
         keys: Vec<i64>,
     ) -> StoreResult<Vec<(i64, Feature)>>;
+
+    /// The ids and the `fields` of the features with these row keys, in the order given; keys that no
+    /// longer exist are skipped. Never reads geometry: it is for readers that hold the shapes already.
+    /// The properties come in the same order, with the same values, as [`Self::features_by_key`] gives them.
+    async fn properties_by_key(
+        &self,
+        id: &DatasetId,
+        keys: Vec<i64>,
+        fields: &Fields,
+    ) -> StoreResult<Vec<PropertyRow>>;
 
     /// Removes a dataset and its features; `NotFound` when it does not exist.
     async fn drop_dataset(&self, id: &DatasetId) -> StoreResult<()>;
