@@ -235,6 +235,7 @@ async fn console_runs(sites: Vec<Feature>, batch: Vec<Feature>) -> (Duration, Du
             .expect("events");
     }
     console
+        .alerts()
         .put_rule(Rule {
             id: "near".into(),
             title: None,
@@ -286,7 +287,8 @@ async fn console_runs(sites: Vec<Feature>, batch: Vec<Feature>) -> (Duration, Du
         }
     }
     if let Ok(all) = console
-        .alerts(geoconsole_store::AlertFilter {
+        .alerts()
+        .list(geoconsole_store::AlertFilter {
             limit: 1_000_000,
             ..Default::default()
         })

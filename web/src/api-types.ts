@@ -1316,11 +1316,50 @@ export interface components {
              *     such an alert takes the union of the areas its codes name.
              */
             areas?: components["schemas"]["AreaSource"][];
+            /**
+             * @description What the dataset is for when a poll creates it (`events` when not said): a paged source often
+             *     holds areas (flood zones) or reference layers (boundaries).
+             * @enum {string|null}
+             */
+            kind?: "sites" | "events" | "areas" | "reference" | null;
+            /**
+             * @description How to read a source paged by its service (formats `arcgis`, `socrata`): filter, fields, updated
+             *     field for incremental syncs, page size, full-sync interval.
+             */
+            source?: components["schemas"]["SourceOptions"] | (null);
         };
         /** @description The formats feeds arrive in. Each names a published specification or a service's documented output. */
-        FeedFormat: ("geojsonseq" | "csv" | "kml" | "gpx" | "fgb" | "geoparquet" | "gpkg") | "usgs" | "nws_alerts" | "cap" | "cap_index" | "georss" | "firms" | "geojson" | "shapefile";
+        FeedFormat: ("geojsonseq" | "csv" | "kml" | "gpx" | "fgb" | "geoparquet" | "gpkg") | "usgs" | "nws_alerts" | "cap" | "cap_index" | "georss" | "firms" | "geojson" | "shapefile" | "arcgis" | "socrata";
         /** @description Which geometry to keep when an item has both a point and an area (GeoRSS items often do). */
         Footprint: "point" | "area";
+        /** @description How to read a source, as its owner writes it (a feed's `source`); every part is optional. */
+        SourceOptions: {
+            /** @description A filter in the service's own language: ArcGIS `where`, Socrata `$where`. */
+            filter?: string | null;
+            /** @description The fields to fetch (ArcGIS `outFields`, Socrata `$select`); empty means all. */
+            fields?: string[];
+            /**
+             * @description The field that says when a row last changed, for incremental syncs: an ArcGIS date field
+             *     (`EditDate`); Socrata uses `:updated_at` when this is not set.
+             */
+            updated_field?: string | null;
+            /** @description Socrata's application token, sent as `X-App-Token` (never in the URL, so it is not logged). */
+            app_token?: string | null;
+            /**
+             * Format: uint32
+             * @description Rows per request; at most the layer's `maxRecordCount` (ArcGIS), default 1000 (Socrata).
+             */
+            page_size?: number | null;
+            /** @description Socrata: the point or location column that becomes the geometry; the first such column otherwise. */
+            geometry_field?: string | null;
+            /**
+             * Format: uint64
+             * @description Seconds between full syncs, which also find the rows the source deleted; the polls between them
+             *     fetch only rows changed since the last (with `updated_field`, or Socrata's `:updated_at`). Default
+             *     one day; without an updated field every poll is a full sync.
+             */
+            full_sync_s?: number | null;
+        };
         Login: {
             user: string;
             password: string;

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use geoconsole_model::DatasetId;
-use geoconsole_store::{AlertFilter, ClusterEvent, Lease, SoleLease, Subscription};
+use geoconsole_store::{AlertFilter, ClusterEvent, Lease, Subscription};
 use tokio::sync::watch;
 
 use crate::alerting::AlertEvent;
@@ -33,12 +33,9 @@ impl Drop for Following {
 }
 
 impl Console {
-    /// Starts following other instances' commits, when the store is shared; `None` for a store one
-    /// process owns (the GeoPackage).
+    /// Starts following other processes' commits; `None` when the store has no news to follow.
     pub async fn follow_cluster(&self) -> AppResult<Option<Following>> {
-        let Some(cluster) = self.cluster.clone() else {
-            return Ok(None);
-        };
+        let cluster = std::sync::Arc::clone(&self.cluster);
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let Some(subscription) = cluster
             .subscribe(Box::new(move |event| {
@@ -48,7 +45,8 @@ impl Console {
         else {
             return Ok(None);
         };
-        if let Some(alerting) = &self.alerting {
+        {
+            let alerting = &self.alerting;
             let newest = alerting
                 .store()
                 .alerts(AlertFilter {
@@ -93,14 +91,10 @@ impl Console {
             }
             ClusterEvent::Alerts { up_to } => self.alerts_raised_elsewhere(up_to).await,
             ClusterEvent::Feeds => {
-                if let Some(feeding) = &self.feeds {
-                    feeding.wake.notify_one();
-                }
+                self.feeding.wake.notify_one();
             }
             ClusterEvent::AlertChanged { seq } => {
-                let Some(alerting) = &self.alerting else {
-                    return;
-                };
+                let alerting = &self.alerting;
                 match alerting.store().alert(seq).await {
                     Ok(alert) => alerting.announce(AlertEvent::Updated { alert }),
                     Err(e) => {
@@ -142,9 +136,7 @@ impl Console {
 
     /// Announces the alerts other instances raised, up to `up_to`, to this instance's listeners.
     async fn alerts_raised_elsewhere(&self, up_to: i64) {
-        let Some(alerting) = &self.alerting else {
-            return;
-        };
+        let alerting = &self.alerting;
         let mut read_up_to = alerting.news.read_up_to.lock().await;
         let Some(after) = *read_up_to else { return };
         if after >= up_to {
@@ -188,11 +180,6 @@ impl Console {
         self.leading.load(std::sync::atomic::Ordering::Acquire)
     }
 
-    /// Whether other instances may share the store (and this one follows their commits).
-    pub fn is_clustered(&self) -> bool {
-        self.cluster.is_some()
-    }
-
     /// Runs the once-per-cluster duties whenever this instance holds the store's lease, until `stop`:
     /// webhook deliveries at once, then (with the index ready) rules catching up and, with `poll_feeds`, the
     /// feed scheduler. A lost lease stops the duties and the instance goes back to trying.
@@ -201,22 +188,17 @@ impl Console {
             if *stop.borrow() {
                 return;
             }
-            let lease: Option<Box<dyn Lease>> = match &self.cluster {
-                None => Some(Box::new(SoleLease)),
-                Some(cluster) => match cluster.try_lead().await {
-                    Ok(lease) => lease,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot reach the store to check leadership");
-                        None
-                    }
-                },
+            let lease: Option<Box<dyn Lease>> = match self.cluster.try_lead().await {
+                Ok(lease) => lease,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot reach the store to check leadership");
+                    None
+                }
             };
             if let Some(mut lease) = lease {
-                if self.cluster.is_some() {
-                    tracing::info!(
-                        "this instance leads: it polls feeds, catches rules up and delivers webhooks"
-                    );
-                }
+                tracing::info!(
+                    "this instance leads: it polls feeds, catches rules up and delivers webhooks"
+                );
                 self.leading
                     .store(true, std::sync::atomic::Ordering::Release);
                 let (duties_stop, duties_stopped) = watch::channel(false);
@@ -269,14 +251,14 @@ impl Console {
             }
             // Rules catch up with commits they missed while no instance led; the key of each alert keeps a
             // replay from raising anything twice.
-            if let Err(e) = console.catch_up_rules().await {
+            if let Err(e) = console.alerts().catch_up().await {
                 tracing::error!(error = %e, "alert rules could not catch up; they retry at the next election");
             }
             console
                 .rules_caught_up
                 .store(true, std::sync::atomic::Ordering::Release);
             if poll_feeds {
-                console.run_feeds(stopped).await;
+                console.feeds().run(stopped).await;
             }
         });
         vec![deliveries, scheduled]

@@ -39,18 +39,18 @@ pub struct Console {
     risk_model: Arc<std::sync::RwLock<Option<geoconsole_analytics::RiskModel>>>,
     /// Impact models configured per hazard dataset (TOML `[impact.<dataset>]`); the rest get the default.
     impact_models: Arc<std::sync::RwLock<std::collections::HashMap<DatasetId, ImpactModel>>>,
-    /// Rules, alerts and their delivery, when the store keeps them.
-    pub(crate) alerting: Option<Arc<crate::alerting::Alerting>>,
-    /// Live feeds, when the store keeps their registry.
-    pub(crate) feeds: Option<Arc<crate::feeding::Feeding>>,
-    /// Accounts, tokens, sessions and the audit log, when the store keeps them.
-    pub(crate) accounts: Option<Arc<geoconsole_access::Accounts>>,
+    /// Rules, alerts and their delivery.
+    pub(crate) alerting: Arc<crate::alerting::Alerting>,
+    /// Live feeds: their registry, fetcher and schedule.
+    pub(crate) feeding: Arc<crate::feeding::Feeding>,
+    /// Accounts, tokens, sessions and the audit log.
+    pub(crate) accounts: Arc<geoconsole_access::Accounts>,
     /// What outbound connections may reach beyond the public internet.
     pub(crate) network: Arc<geoconsole_feeds::NetworkPolicy>,
     /// Each indexed dataset's finest H3 cells by slot, for the version they were computed from.
     pub(crate) h3_cells: Arc<std::sync::Mutex<CellCache>>,
-    /// News of other instances' commits and the leader's lease, when the store is shared.
-    pub(crate) cluster: Option<Arc<dyn geoconsole_store::ClusterStore>>,
+    /// News of other processes' commits and the leader's lease.
+    pub(crate) cluster: Arc<dyn geoconsole_store::ClusterStore>,
     /// Answers items and tiles of the datasets too large to index, when configured.
     pub(crate) push_down: Option<Arc<dyn geoconsole_store::PushDownStore>>,
     /// Whether the leader's start-up rule catch-up has run (readiness waits for it on the leader).
@@ -59,30 +59,74 @@ pub struct Console {
     pub(crate) leading: Arc<std::sync::atomic::AtomicBool>,
 }
 
-impl Console {
-    pub fn new(store: Arc<dyn FeatureStore>) -> Self {
+/// One backend seen through every trait the console needs. Both backends (GeoPackage, PostGIS) implement
+/// them all, so a console has every part; only push-down (PostGIS) is optional, set with
+/// [`Console::with_push_down`].
+#[derive(Clone)]
+pub struct Stores {
+    pub features: Arc<dyn FeatureStore>,
+    pub alerts: Arc<dyn geoconsole_store::AlertStore>,
+    pub feeds: Arc<dyn geoconsole_store::FeedStore>,
+    pub access: Arc<dyn geoconsole_store::AccessStore>,
+    pub cluster: Arc<dyn geoconsole_store::ClusterStore>,
+}
+
+impl Stores {
+    /// Every part from one store that implements them all.
+    pub fn of<S>(store: Arc<S>) -> Self
+    where
+        S: FeatureStore
+            + geoconsole_store::AlertStore
+            + geoconsole_store::FeedStore
+            + geoconsole_store::AccessStore
+            + geoconsole_store::ClusterStore
+            + 'static,
+    {
         Self {
-            store,
+            features: store.clone(),
+            alerts: store.clone(),
+            feeds: store.clone(),
+            access: store.clone(),
+            cluster: store,
+        }
+    }
+}
+
+/// What a console may reach and fetch beyond its store.
+#[derive(Debug, Clone, Default)]
+pub struct ConsoleOptions {
+    /// The addresses outbound connections (feeds, webhooks) may reach beyond the public internet.
+    pub network: geoconsole_feeds::NetworkPolicy,
+    /// Caps on what one feed poll may fetch.
+    pub fetch_limits: geoconsole_feeds::FetchLimits,
+}
+
+impl Console {
+    /// A console over `stores`, with every part: data, alerting, feeds, accounts and the news of other
+    /// processes' commits.
+    pub fn open(stores: Stores, options: ConsoleOptions) -> AppResult<Self> {
+        let network = Arc::new(options.network);
+        let feeding = crate::feeding::Feeding::new(
+            stores.feeds,
+            Arc::clone(&network),
+            options.fetch_limits,
+            crate::area_codes::AreaTables::new(Arc::clone(&stores.features)),
+        )?;
+        Ok(Self {
+            store: stores.features,
             live: Arc::new(Live::default()),
             risk_model: Arc::default(),
             impact_models: Arc::default(),
-            alerting: None,
-            feeds: None,
-            accounts: None,
-            network: Arc::default(),
+            alerting: Arc::new(crate::alerting::Alerting::new(stores.alerts)),
+            feeding: Arc::new(feeding),
+            accounts: Arc::new(geoconsole_access::Accounts::new(stores.access)),
+            network,
             h3_cells: Arc::default(),
-            cluster: None,
+            cluster: stores.cluster,
             leading: Arc::default(),
             rules_caught_up: Arc::default(),
             push_down: None,
-        }
-    }
-
-    /// Coordinates with other instances through `store`: their commits refresh this console's index, and
-    /// only the leader polls feeds and delivers webhooks (see [`crate::cluster`]).
-    pub fn with_cluster(mut self, store: Arc<dyn geoconsole_store::ClusterStore>) -> Self {
-        self.cluster = Some(store);
-        self
+        })
     }
 
     /// The configured risk model, if any.
@@ -130,19 +174,14 @@ impl Console {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = model;
     }
 
-    /// Keeps accounts, tokens, sessions and the audit log in `store`.
-    pub fn with_access(mut self, store: Arc<dyn geoconsole_store::AccessStore>) -> Self {
-        self.accounts = Some(Arc::new(geoconsole_access::Accounts::new(store)));
-        self
+    /// Accounts, tokens, sessions and the audit log.
+    pub fn accounts(&self) -> &Arc<geoconsole_access::Accounts> {
+        &self.accounts
     }
 
-    pub fn accounts(&self) -> AppResult<&Arc<geoconsole_access::Accounts>> {
-        self.accounts.as_ref().ok_or_else(|| {
-            AppError::new(
-                AppErrorKind::Unavailable,
-                "accounts are not available with this store",
-            )
-        })
+    /// What outbound connections (feeds, webhooks) may reach beyond the public internet.
+    pub fn network(&self) -> &Arc<geoconsole_feeds::NetworkPolicy> {
+        &self.network
     }
 
     pub fn store(&self) -> &Arc<dyn FeatureStore> {
@@ -186,7 +225,8 @@ impl Console {
         requester: Option<crate::import::Requester>,
         target: String,
     ) -> AppResult<ImportReport> {
-        if let (Some(requester), Some(accounts)) = (requester, &self.accounts) {
+        if let Some(requester) = requester {
+            let accounts = &self.accounts;
             let (target, outcome, detail) = match &result {
                 Ok(r) => (
                     r.dataset.id.to_string(),
@@ -218,13 +258,15 @@ impl Console {
         }
         let report = result?;
         self.committed(&report.dataset.id).await?;
-        self.evaluate_rules(&report.dataset, &report.changed).await;
+        self.alerts()
+            .evaluate_rules(&report.dataset, &report.changed)
+            .await;
         Ok(report)
     }
 
     /// Import options with what alerting needs: the written features, when any rule may look at them.
     fn for_rules(&self, mut options: ImportOptions) -> ImportOptions {
-        options.capture = self.alerting.is_some();
+        options.capture = true;
         options
     }
 
@@ -375,12 +417,8 @@ impl Console {
 
     pub async fn drop_dataset(&self, id: &DatasetId) -> AppResult<()> {
         self.store.drop_dataset(id).await?;
-        if let Some(alerting) = &self.alerting {
-            alerting.store().forget_marks(id.as_str()).await?;
-        }
-        if let Some(feeds) = &self.feeds {
-            feeds.dataset_dropped(id).await?;
-        }
+        self.alerting.store().forget_marks(id.as_str()).await?;
+        self.feeding.dataset_dropped(id).await?;
         tracing::info!(dataset = %id, "dataset dropped");
         self.committed(id).await
     }

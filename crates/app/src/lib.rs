@@ -30,15 +30,15 @@ mod time_fields;
 mod uploads;
 mod visibility;
 
-pub use alerting::{AlertEvent, AlertSeverity, Alerting, Condition, DryRun, Rule, Webhook};
+pub use alerting::{AlertEvent, AlertSeverity, Alerting, Alerts, Condition, DryRun, Rule, Webhook};
 pub use analysis::{ExposureReport, ExposureRequest, ModelUsed};
 pub use buckets::{BucketReport, BucketRequest, RegionSeries, Regions};
 pub use cluster::{Following, HEARTBEAT};
-pub use console::Console;
+pub use console::{Console, ConsoleOptions, Stores};
 pub use error::{AppError, AppErrorKind, AppResult};
 pub use export::ExportReport;
 pub use export_jobs::{ExportJob, ExportRequest, ExportState, Exports};
-pub use feeding::{FeedEvent, FeedPreview, FeedView, Feeding, PollReport};
+pub use feeding::{FeedEvent, FeedPreview, FeedView, Feeding, Feeds, PollReport};
 pub use geoconsole_access::Scope;
 pub use import::{FeatureLimits, ImportCounters, ImportOptions, ImportReport, Reject, Requester};
 pub use live::{ChangeEvent, Live, build_snapshot};

@@ -21,7 +21,11 @@ impl Bench {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = GpkgStore::open(dir.path().join("test.gpkg")).expect("store");
         Self {
-            console: Console::new(Arc::new(store)),
+            console: Console::open(
+                geoconsole_app::Stores::of(Arc::new(store)),
+                Default::default(),
+            )
+            .expect("console"),
             dir,
         }
     }

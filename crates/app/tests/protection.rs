@@ -22,10 +22,14 @@ impl Bench {
     fn new() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Arc::new(GpkgStore::open(dir.path().join("test.gpkg")).expect("store"));
-        let console = Console::new(store.clone())
-            .with_network(NetworkPolicy::allowing(&["127.0.0.1"]).expect("policy"))
-            .with_feeds(store, Default::default())
-            .expect("feeds");
+        let console = Console::open(
+            geoconsole_app::Stores::of(store),
+            geoconsole_app::ConsoleOptions {
+                network: NetworkPolicy::allowing(&["127.0.0.1"]).expect("policy"),
+                ..Default::default()
+            },
+        )
+        .expect("console");
         Self { dir, console }
     }
 
@@ -105,7 +109,7 @@ fn fixture(name: &str) -> String {
 #[tokio::test]
 async fn a_georss_feed_with_personal_elements_fails_its_poll_and_stores_nothing() {
     let bench = Bench::new();
-    let feeds = bench.console.feeds().expect("feeds").clone();
+    let feeds = bench.console.feeds();
     let hostile = origin(
         "application/rss+xml",
         rss(
@@ -122,7 +126,12 @@ async fn a_georss_feed_with_personal_elements_fails_its_poll_and_stores_nothing(
         )
         .await
         .expect("saved");
-    let report = bench.console.poll_feed("incidents").await.expect("polled");
+    let report = bench
+        .console
+        .feeds()
+        .poll("incidents")
+        .await
+        .expect("polled");
     assert_eq!(report.outcome, "failed", "{report:?}");
     let error = report.error.unwrap_or_default();
     assert!(
@@ -151,7 +160,7 @@ async fn a_georss_feed_with_personal_elements_fails_its_poll_and_stores_nothing(
         )
         .await
         .expect("saved");
-    let report = bench.console.poll_feed("floods").await.expect("polled");
+    let report = bench.console.feeds().poll("floods").await.expect("polled");
     assert_eq!(
         (report.outcome, report.counts.added),
         ("ok", 1),
@@ -168,14 +177,13 @@ async fn a_cap_feed_keeps_its_issuers_address_and_its_warnings() {
     bench
         .console
         .feeds()
-        .expect("feeds")
         .save(
             FeedSpec::new("cap", &url, FeedFormat::Cap, "warnings"),
             false,
         )
         .await
         .expect("saved");
-    let report = bench.console.poll_feed("cap").await.expect("polled");
+    let report = bench.console.feeds().poll("cap").await.expect("polled");
     assert_eq!(
         (report.outcome, report.counts.added),
         ("ok", 1),
@@ -188,7 +196,7 @@ async fn a_cap_feed_keeps_its_issuers_address_and_its_warnings() {
 #[tokio::test]
 async fn previews_and_definitions_are_refused_as_polls_are() {
     let bench = Bench::new();
-    let feeds = bench.console.feeds().expect("feeds").clone();
+    let feeds = bench.console.feeds();
     let url = origin(
         "application/rss+xml",
         rss("<ex:kontakt>ops.lead@example.net</ex:kontakt>"),

@@ -77,6 +77,10 @@ pub enum Command {
     /// Live feeds: add, list, show health and lag, pause, resume, delete, poll now, or simulate one
     #[command(subcommand)]
     Feeds(FeedsCommand),
+    /// Whole layers from ArcGIS REST and Socrata services, read page by page and kept in sync (feeds
+    /// that page: they share the feeds' schedule, health and lag)
+    #[command(subcommand)]
+    Sources(SourcesCommand),
     /// Accounts: add, list, change role, disable, reset password, limit to datasets
     #[command(subcommand)]
     Users(UsersCommand),
@@ -214,7 +218,8 @@ pub struct FeedAddArgs {
     pub name: String,
     #[arg(long)]
     pub url: String,
-    /// usgs, nws_alerts, cap, cap_index, georss, firms, geojson, geojsonseq or csv
+    /// usgs, nws_alerts, cap, cap_index, georss, firms, geojson, geojsonseq, csv, kml, gpx, fgb,
+    /// geoparquet, shapefile, gpkg; or a paged service: arcgis, socrata
     #[arg(long)]
     pub format: String,
     /// The dataset items are written to (created on the first poll)
@@ -257,6 +262,83 @@ pub struct FeedAddArgs {
     /// Redefine the feed if it exists (its health and item memory stay)
     #[arg(long)]
     pub replace: bool,
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SourcesCommand {
+    /// Add a layer or dataset of a service; a serving console syncs it within seconds
+    Add(Box<SourceAddArgs>),
+    /// Every source with its health, last sync, pages and features
+    List,
+    /// Sync now (a full sync when one is due, else only what changed) and print what it did
+    Sync { name: String },
+}
+
+#[derive(Debug, Args)]
+pub struct SourceAddArgs {
+    /// The protocol: arcgis (FeatureServer/MapServer layer) or socrata (SODA resource)
+    #[arg(long)]
+    pub kind: String,
+    /// The layer (`…/FeatureServer/0`) or resource (`…/resource/abcd-1234.json`), without a query
+    #[arg(long)]
+    pub url: String,
+    /// The dataset the rows are written to (created on the first sync)
+    #[arg(long)]
+    pub dataset: String,
+    /// The source's name (default: the dataset's)
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Seconds between syncs
+    #[arg(long, default_value_t = 3600)]
+    pub interval: u64,
+    /// What the dataset is for: events (default), areas, reference or sites
+    #[arg(long)]
+    pub dataset_kind: Option<String>,
+    /// The field holding each row's event time (or start), for event layers
+    #[arg(long)]
+    pub time: Option<String>,
+    #[arg(long)]
+    pub time_end: Option<String>,
+    /// Longest one request may take, in milliseconds
+    #[arg(long)]
+    pub timeout_ms: Option<u64>,
+    /// Add it paused
+    #[arg(long)]
+    pub paused: bool,
+    /// Redefine the source if it exists
+    #[arg(long)]
+    pub replace: bool,
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+/// How to read a paged service (formats arcgis and socrata).
+#[derive(Debug, Args, Default)]
+pub struct SourceArgs {
+    /// A filter in the service's language: ArcGIS `where`, Socrata `$where`
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Fields to fetch, separated by commas (default: all)
+    #[arg(long, value_delimiter = ',')]
+    pub fields: Vec<String>,
+    /// The field saying when a row last changed (ArcGIS `EditDate`; Socrata uses `:updated_at`), so syncs
+    /// between full ones fetch only changes
+    #[arg(long)]
+    pub updated_field: Option<String>,
+    /// Rows per request (at most the layer's maxRecordCount)
+    #[arg(long)]
+    pub page_size: Option<u32>,
+    /// Socrata: the point or location column that becomes the geometry
+    #[arg(long)]
+    pub geometry_field: Option<String>,
+    /// Seconds between full syncs, which also remove rows the service deleted (default one day)
+    #[arg(long)]
+    pub full_sync_s: Option<u64>,
+    /// The environment variable holding a Socrata application token (kept off the command line)
+    #[arg(long)]
+    pub app_token_env: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -115,7 +115,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         console.set_risk_model(file_config.risk);
-        console.set_webhooks(file_config.webhooks)?;
+        console.alerts().set_webhooks(file_config.webhooks)?;
         console.set_impact_models(
             file_config
                 .impact
@@ -153,6 +153,7 @@ fn run(cli: Cli) -> Result<()> {
             Command::Rules(command) => commands::alerts::rules(&console, command, &cli).await,
             Command::Alerts(command) => commands::alerts::alerts(&console, command, &cli).await,
             Command::Feeds(command) => commands::feeds::run(&console, command, &cli).await,
+            Command::Sources(command) => commands::sources::run(&console, command, &cli).await,
             Command::Users(command) => commands::access::users(&console, command, &cli).await,
             Command::Tokens(command) => commands::access::tokens(&console, command, &cli).await,
             Command::Audit(args) => commands::access::audit(&console, args, &cli).await,
@@ -163,11 +164,7 @@ fn run(cli: Cli) -> Result<()> {
 
 /// One store backend seen through every trait the console needs.
 pub struct Backend {
-    pub features: Arc<dyn geoconsole_store::FeatureStore>,
-    pub alerts: Arc<dyn geoconsole_store::AlertStore>,
-    pub feeds: Arc<dyn geoconsole_store::FeedStore>,
-    pub access: Arc<dyn geoconsole_store::AccessStore>,
-    pub cluster: Arc<dyn geoconsole_store::ClusterStore>,
+    pub stores: geoconsole_app::Stores,
     /// Present when the backend can serve datasets too large for memory itself.
     pub push_down: Option<Arc<dyn geoconsole_store::PushDownStore>>,
 }
@@ -183,22 +180,19 @@ impl Backend {
             + 'static,
     {
         Self {
-            features: store.clone(),
-            alerts: store.clone(),
-            feeds: store.clone(),
-            access: store.clone(),
-            cluster: store,
+            stores: geoconsole_app::Stores::of(store),
             push_down: None,
         }
     }
 
-    fn console(&self, policy: geoconsole_feeds::NetworkPolicy) -> Result<Console> {
-        Ok(Console::new(self.features.clone())
-            .with_network(policy)
-            .with_alerts(self.alerts.clone())
-            .with_access(self.access.clone())
-            .with_feeds(self.feeds.clone(), geoconsole_feeds::FetchLimits::default())?
-            .with_cluster(self.cluster.clone()))
+    fn console(&self, network: geoconsole_feeds::NetworkPolicy) -> Result<Console> {
+        Ok(Console::open(
+            self.stores.clone(),
+            geoconsole_app::ConsoleOptions {
+                network,
+                ..Default::default()
+            },
+        )?)
     }
 }
 

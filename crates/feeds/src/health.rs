@@ -90,6 +90,11 @@ pub struct FeedState {
     pub pruned: Option<DateTime<Utc>>,
     /// CAP warnings in force, by item id, until when: marked expired once that time passes.
     pub open_until: BTreeMap<String, DateTime<Utc>>,
+    /// A paged source's last full sync (which also removes the rows the source deleted).
+    pub last_full_sync: Option<DateTime<Utc>>,
+    /// A paged source's newest "updated" time seen, on the server's clock: the next incremental sync
+    /// fetches what changed after it.
+    pub sync_since: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,6 +108,10 @@ pub struct PollCounts {
     pub skipped: u64,
     pub bytes: u64,
     pub ms: u64,
+    /// Pages fetched from a paged source (0 for a document feed).
+    pub pages: u64,
+    /// Whether a paged source's poll read the whole layer (else only what changed).
+    pub full_sync: bool,
 }
 
 /// A feed's standing, as badges show it.

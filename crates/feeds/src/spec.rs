@@ -35,10 +35,14 @@ pub enum FeedFormat {
     /// A zipped shapefile.
     Shapefile,
     Gpkg,
+    /// A whole ArcGIS REST FeatureServer/MapServer layer, read page by page (`…/FeatureServer/0`).
+    Arcgis,
+    /// A whole Socrata SODA dataset, read page by page (`…/resource/abcd-1234.json`).
+    Socrata,
 }
 
 impl FeedFormat {
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 17] = [
         Self::Usgs,
         Self::NwsAlerts,
         Self::Cap,
@@ -54,7 +58,19 @@ impl FeedFormat {
         Self::Geoparquet,
         Self::Shapefile,
         Self::Gpkg,
+        Self::Arcgis,
+        Self::Socrata,
     ];
+
+    /// The protocol of a source read page by page; `None` for a document fetched whole.
+    pub fn source_kind(self) -> Option<crate::connectors::SourceKind> {
+        use crate::connectors::SourceKind;
+        match self {
+            Self::Arcgis => Some(SourceKind::Arcgis),
+            Self::Socrata => Some(SourceKind::Socrata),
+            _ => None,
+        }
+    }
 
     /// The file format of a generic feed, read as an import would read the same file; `None` for the
     /// published feed standards, which have readers of their own.
@@ -75,7 +91,9 @@ impl FeedFormat {
             | Self::Cap
             | Self::CapIndex
             | Self::Georss
-            | Self::Firms => None,
+            | Self::Firms
+            | Self::Arcgis
+            | Self::Socrata => None,
         }
     }
 
@@ -96,6 +114,8 @@ impl FeedFormat {
             Self::Geoparquet => "geoparquet",
             Self::Shapefile => "shapefile",
             Self::Gpkg => "gpkg",
+            Self::Arcgis => "arcgis",
+            Self::Socrata => "socrata",
         }
     }
 
@@ -218,6 +238,15 @@ pub struct FeedSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = MAX_AREA_SOURCES))]
     pub areas: Vec<AreaSource>,
+    /// What the dataset is for when a poll creates it (`events` when not said): a paged source often
+    /// holds areas (flood zones) or reference layers (boundaries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>", extend("enum" = ["sites", "events", "areas", "reference"]))]
+    pub kind: Option<geoconsole_model::DatasetKind>,
+    /// How to read a source paged by its service (formats `arcgis`, `socrata`): filter, fields, updated
+    /// field for incremental syncs, page size, full-sync interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<crate::connectors::SourceOptions>,
 }
 
 fn default_interval() -> u64 {
@@ -260,6 +289,8 @@ impl FeedSpec {
             max_bytes: None,
             max_linked: default_linked(),
             areas: Vec::new(),
+            kind: None,
+            source: None,
         }
     }
 
@@ -348,7 +379,32 @@ impl FeedSpec {
                 self.name, self.max_linked
             ));
         }
+        match (self.source_spec(), &self.source) {
+            (Some(source), _) => {
+                source
+                    .validate()
+                    .map_err(|e| format!("feed '{}': {}", self.name, e.message))?;
+            }
+            (None, Some(_)) => {
+                return Err(format!(
+                    "feed '{}': 'source' options are for the arcgis and socrata formats, not {}",
+                    self.name,
+                    self.format.as_str()
+                ));
+            }
+            (None, None) => {}
+        }
         Ok(())
+    }
+
+    /// The source a paged format reads (its protocol, URL and options); `None` for a document feed.
+    pub fn source_spec(&self) -> Option<crate::connectors::SourceSpec> {
+        let kind = self.format.source_kind()?;
+        Some(crate::connectors::SourceSpec {
+            kind,
+            url: self.url.clone(),
+            options: self.source.clone().unwrap_or_default(),
+        })
     }
 
     /// Checks the feed's own caps against the console's (`base`): a feed may lower them, not raise them.

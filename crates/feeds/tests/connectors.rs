@@ -305,7 +305,7 @@ async fn arcgis_server_capping_below_its_advertised_max_record_count_loses_nothi
 async fn arcgis_incremental_sync_brings_only_edited_rows() {
     let origin = ArcgisOrigin::start(ArcgisLayer::new(N)).await;
     let mut spec = arcgis_spec(&origin);
-    spec.updated_field = Some("EditDate".into());
+    spec.options.updated_field = Some("EditDate".into());
     let (first, report) = load(&spec, None).await.expect("full sync");
     assert_eq!(first.len(), N);
     let since = report.latest_update.expect("the latest EditDate");
@@ -393,7 +393,7 @@ async fn arcgis_service_errors_are_reported_with_the_request() {
     assert!(answer.message.contains("500"), "{answer}");
 
     let mut bad_field = arcgis_spec(&origin);
-    bad_field.updated_field = Some("NAME".into());
+    bad_field.options.updated_field = Some("NAME".into());
     let error = load(&bad_field, None).await.unwrap_err();
     assert!(error.message.contains("not a date field"), "{error}");
 
@@ -497,8 +497,8 @@ async fn socrata_location_columns_and_the_app_token() {
     };
     let origin = SocrataOrigin::start(dataset).await;
     let mut spec = socrata_spec(&origin);
-    spec.app_token = Some("tok-123".into());
-    spec.page_size = Some(5000);
+    spec.options.app_token = Some("tok-123".into());
+    spec.options.page_size = Some(5000);
     let (features, report) = load(&spec, None).await.expect("sync");
     say("socrata location column, 5000 a page", &report);
     check_socrata(&origin, &features, N, PlaceColumn::Location);
@@ -510,7 +510,7 @@ async fn socrata_location_columns_and_the_app_token() {
         assert!(!query.contains("tok-123"), "the token stays out of the URL");
     }
 
-    spec.app_token = Some("wrong".into());
+    spec.options.app_token = Some("wrong".into());
     let error = load(&spec, None).await.unwrap_err();
     assert_eq!(
         error.kind,
@@ -524,9 +524,9 @@ async fn socrata_location_columns_and_the_app_token() {
 async fn socrata_select_and_where_are_passed_on() {
     let origin = SocrataOrigin::start(SocrataDataset::new(2000)).await;
     let mut spec = socrata_spec(&origin);
-    spec.fields = vec!["case_number".into(), "count".into()];
-    spec.geometry_field = Some("location".into());
-    spec.filter = Some("primary_type = 'THEFT'".into());
+    spec.options.fields = vec!["case_number".into(), "count".into()];
+    spec.options.geometry_field = Some("location".into());
+    spec.options.filter = Some("primary_type = 'THEFT'".into());
     let mut pages = 0;
     let mut features = Vec::new();
     let report = sync(&fetcher(), &spec, None, |page| {
@@ -545,7 +545,7 @@ async fn socrata_select_and_where_are_passed_on() {
     assert!(features.iter().all(|f| f.geometry.is_some()));
 
     let mut unknown = socrata_spec(&origin);
-    unknown.fields = vec!["no_such".into()];
+    unknown.options.fields = vec!["no_such".into()];
     let error = load(&unknown, None).await.unwrap_err();
     assert!(error.message.contains("No such column: no_such"), "{error}");
     assert_eq!(error.page, Some(1));

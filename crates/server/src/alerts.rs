@@ -41,7 +41,7 @@ fn read_rule(headers: &HeaderMap, body: &[u8]) -> ApiResult<Rule> {
 }
 
 pub async fn list_rules(State(state): State<AppState>) -> ApiResult<Response> {
-    let rules = state.console.rules().await?;
+    let rules = state.console.alerts().rules().await?;
     json_ok(StatusCode::OK, &json!({"rules": rules}))
 }
 
@@ -52,7 +52,7 @@ pub async fn put_rule(
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     let rule = read_rule(&headers, &body)?;
-    let saved = state.console.put_rule(rule).await?;
+    let saved = state.console.alerts().put_rule(rule).await?;
     json_ok(StatusCode::CREATED, &saved)
 }
 
@@ -60,14 +60,14 @@ pub async fn get_rule(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    json_ok(StatusCode::OK, &state.console.rule(&id).await?)
+    json_ok(StatusCode::OK, &state.console.alerts().rule(&id).await?)
 }
 
 pub async fn delete_rule(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    state.console.delete_rule(&id).await?;
+    state.console.alerts().delete_rule(&id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -82,6 +82,7 @@ pub async fn dry_run(
     let rule = read_rule(&headers, &body)?;
     let report = state
         .console
+        .alerts()
         .dry_run(rule, params.datetime("datetime")?)
         .await?;
     json_ok(StatusCode::OK, &report)
@@ -127,7 +128,7 @@ pub async fn list_alerts(
             }
         },
     };
-    let alerts = state.console.alerts(filter).await?;
+    let alerts = state.console.alerts().list(filter).await?;
     json_ok(
         StatusCode::OK,
         &json!({"numberReturned": alerts.len(), "alerts": alerts}),
@@ -145,7 +146,10 @@ pub async fn get_alert(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    json_ok(StatusCode::OK, &state.console.alert(seq(&id)?).await?)
+    json_ok(
+        StatusCode::OK,
+        &state.console.alerts().get(seq(&id)?).await?,
+    )
 }
 
 #[derive(schemars::JsonSchema, Debug, Deserialize)]
@@ -192,7 +196,8 @@ async fn decide(
         .transpose()?;
     let record = state
         .console
-        .transition_alert(seq(&id)?, to, &decision.by, disposition, decision.note)
+        .alerts()
+        .transition(seq(&id)?, to, &decision.by, disposition, decision.note)
         .await?;
     json_ok(StatusCode::OK, &record)
 }
@@ -246,12 +251,13 @@ pub async fn stream(
     };
     // Subscribe before reading the backlog, so nothing raised in between is missed (duplicates are
     // dropped by sequence number below).
-    let receiver = state.console.subscribe_alerts()?;
+    let receiver = state.console.alerts().subscribe();
     let backlog = match after {
         Some(after) => {
             state
                 .console
-                .alerts(AlertFilter {
+                .alerts()
+                .list(AlertFilter {
                     after: Some(after),
                     limit: MAX_LIST,
                     ..AlertFilter::default()
@@ -323,14 +329,14 @@ pub async fn deliveries(
         .transpose()?;
     let list = state
         .console
-        .alerting()?
+        .alerts()
         .store()
         .deliveries(wanted, MAX_LIST)
         .await
         .map_err(geoconsole_app::AppError::from)?;
     json_ok(
         StatusCode::OK,
-        &json!({"deliveries": list, "webhooks": state.console.alerting()?.webhooks()}),
+        &json!({"deliveries": list, "webhooks": state.console.alerts().webhooks()}),
     )
 }
 
@@ -342,7 +348,7 @@ pub async fn retry_delivery(
     let id = id
         .parse::<i64>()
         .map_err(|_| ApiError::not_found(format!("delivery '{id}' does not exist")))?;
-    let alerting = state.console.alerting()?;
+    let alerting = state.console.alerts();
     let delivery = alerting
         .store()
         .retry_delivery(id, chrono::Utc::now())

@@ -17,7 +17,7 @@ fn read_spec(headers: &HeaderMap, body: &[u8]) -> ApiResult<FeedSpec> {
 }
 
 pub async fn list(State(state): State<AppState>) -> ApiResult<Response> {
-    let feeds = state.console.feeds()?.list().await?;
+    let feeds = state.console.feeds().list().await?;
     json_ok(StatusCode::OK, &json!({"feeds": feeds}))
 }
 
@@ -28,7 +28,7 @@ pub async fn create(
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     let spec = read_spec(&headers, &body)?;
-    let saved = state.console.feeds()?.save(spec, false).await?;
+    let saved = state.console.feeds().save(spec, false).await?;
     json_ok(StatusCode::CREATED, &saved)
 }
 
@@ -39,7 +39,7 @@ pub async fn preview(
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     let spec = read_spec(&headers, &body)?;
-    let preview = state.console.feeds()?.preview(spec).await?;
+    let preview = state.console.feeds().preview(spec).await?;
     json_ok(StatusCode::OK, &preview)
 }
 
@@ -47,7 +47,7 @@ pub async fn get_one(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> ApiResult<Response> {
-    let feed = state.console.feeds()?.get(&name).await?;
+    let feed = state.console.feeds().get(&name).await?;
     json_ok(StatusCode::OK, &feed)
 }
 
@@ -65,7 +65,7 @@ pub async fn replace(
             spec.name
         )));
     }
-    let saved = state.console.feeds()?.save(spec, true).await?;
+    let saved = state.console.feeds().save(spec, true).await?;
     json_ok(StatusCode::OK, &saved)
 }
 
@@ -73,7 +73,7 @@ pub async fn remove(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> ApiResult<Response> {
-    state.console.feeds()?.delete(&name).await?;
+    state.console.feeds().delete(&name).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -89,13 +89,13 @@ pub async fn resume(
 }
 
 async fn set_enabled(state: &AppState, name: &str, enabled: bool) -> ApiResult<Response> {
-    let feed = state.console.feeds()?.set_enabled(name, enabled).await?;
+    let feed = state.console.feeds().set_enabled(name, enabled).await?;
     json_ok(StatusCode::OK, &feed)
 }
 
 /// `POST /feeds/{name}/poll`: polls now and answers with what the poll did (a failed fetch is a 200 with
 /// `outcome: failed`: the request worked, the feed did not).
 pub async fn poll(State(state): State<AppState>, Path(name): Path<String>) -> ApiResult<Response> {
-    let report = state.console.poll_feed(&name).await?;
+    let report = state.console.feeds().poll(&name).await?;
     json_ok(StatusCode::OK, &report)
 }

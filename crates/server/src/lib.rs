@@ -281,7 +281,7 @@ impl RunningServer {
 
 /// Binds, starts indexing every dataset in the background (`/readyz` turns 200 when done), and serves.
 pub async fn start(console: Console, options: ServerOptions) -> std::io::Result<RunningServer> {
-    let accounts = console.accounts().map_err(std::io::Error::other)?.clone();
+    let accounts = console.accounts().clone();
     let has_accounts = accounts
         .any_accounts()
         .await

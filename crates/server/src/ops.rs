@@ -127,15 +127,15 @@ pub async fn events(
     // Feed standings (ok, late, failing) travel on the same stream; a filtered listener gets them too. Feeds
     // span every dataset (their names, targets and errors), so accounts limited to some datasets, which may
     // not list feeds, do not hear of them here either.
-    let feed_events = match state.console.feeds() {
-        Ok(feeding) if sees_feeds => BroadcastStream::new(feeding.subscribe())
+    let feed_events = match sees_feeds {
+        true => BroadcastStream::new(state.console.feeds().subscribe())
             .filter_map(|item| async move {
                 let event = item.ok()?;
                 let data = serde_json::to_string(&event).unwrap_or_default();
                 Some(Ok(Event::default().event("feed").data(data)))
             })
             .boxed(),
-        _ => stream::empty().boxed(),
+        false => stream::empty().boxed(),
     };
     let stream = hello
         .chain(stream::select(changes, feed_events))
@@ -147,10 +147,7 @@ pub async fn events(
 /// the same): standing (one series per status, 1 for the current one), lag, failures in a row, the last
 /// success, and items brought.
 async fn feed_metrics(state: &AppState) {
-    let Ok(feeds) = state.console.feeds() else {
-        return;
-    };
-    let Ok(views) = feeds.list().await else {
+    let Ok(views) = state.console.feeds().list().await else {
         return;
     };
     use geoconsole_feeds::Status;

@@ -71,7 +71,6 @@ async fn token(
     server
         .console
         .accounts()
-        .expect("accounts")
         .create_token(TokenRequest {
             user: user.into(),
             label: format!("{user} test"),
@@ -88,7 +87,6 @@ async fn add_user(server: &TestServer, name: &str, role: Role) {
     server
         .console
         .accounts()
-        .expect("accounts")
         .add_user(name, role, PASSWORD)
         .await
         .expect("user");
@@ -286,7 +284,7 @@ async fn dataset_limits_hide_other_datasets_everywhere() {
     let server = serve_demo().await;
     add_user(&server, "ada", Role::Admin).await;
     add_user(&server, "lim", Role::Editor).await;
-    let accounts = server.console.accounts().expect("accounts");
+    let accounts = server.console.accounts();
     accounts
         .set_datasets(
             "lim",
@@ -668,7 +666,7 @@ async fn tokens_case41_urls_revocation_expiry_scope_and_storage() {
         401
     );
     // Expired.
-    let accounts = server.console.accounts().expect("accounts");
+    let accounts = server.console.accounts();
     let soon = accounts
         .create_token(TokenRequest {
             user: "ann".into(),

@@ -181,6 +181,7 @@ async fn a_new_event_raises_one_alert_on_the_stream_and_at_a_signed_webhook_with
         timeout_ms: 5_000,
     };
     console
+        .alerts()
         .set_webhooks(vec![
             hook("ops", &receiver.url, 5),
             hook("broken", &broken.url, 2),

@@ -374,12 +374,17 @@ async fn urls_inside_the_network_are_refused_when_saved_unless_allowed() {
     }
     // The test console allows 127.0.0.1 explicitly; one with the default policy refuses it too.
     let store = temp_gpkg();
-    let strict = geoconsole_app::Feeding::new(
-        store.feed_store(),
-        std::sync::Arc::default(),
+    let strict = geoconsole_app::Console::open(
+        geoconsole_app::Stores {
+            features: store.store(),
+            alerts: store.alert_store(),
+            feeds: store.feed_store(),
+            access: store.access_store(),
+            cluster: store.cluster_store(),
+        },
         Default::default(),
     )
-    .expect("feeds");
+    .expect("console");
     let spec = geoconsole_feeds::FeedSpec::new(
         "x",
         "http://127.0.0.1:9/feed",
@@ -387,6 +392,7 @@ async fn urls_inside_the_network_are_refused_when_saved_unless_allowed() {
         "x",
     );
     let refused = strict
+        .feeds()
         .save(spec, false)
         .await
         .expect_err("loopback refused by default");

@@ -122,7 +122,7 @@ async fn world() -> TestServer {
 
 /// A viewer limited to `pub_sites` and `pub_events`, and an admin: their tokens.
 async fn limited_viewer(server: &TestServer) -> (String, String) {
-    let accounts = server.console.accounts().expect("accounts");
+    let accounts = server.console.accounts();
     accounts
         .add_user("root", Role::Admin, PASSWORD)
         .await
@@ -494,7 +494,7 @@ async fn the_event_stream_carries_only_readable_datasets_and_no_feeds_to_a_limit
 #[tokio::test]
 async fn a_token_cannot_mint_tokens_nor_step_outside_its_limits() {
     let server = world().await;
-    let accounts = server.console.accounts().expect("accounts");
+    let accounts = server.console.accounts();
     accounts
         .add_user("root", Role::Admin, PASSWORD)
         .await

@@ -116,7 +116,7 @@ async fn hostile_column_names_are_text_in_kml_and_html() {
 }
 
 async fn token(server: &TestServer, name: &str) -> String {
-    let accounts = server.console.accounts().expect("accounts");
+    let accounts = server.console.accounts();
     accounts
         .add_user(name, Role::Viewer, "correct horse battery staple")
         .await

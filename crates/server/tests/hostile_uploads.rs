@@ -59,7 +59,7 @@ async fn serve(quotas: UploadQuotas) -> Served {
 
 /// An editor account and a token for it.
 async fn editor(served: &Served, name: &str) -> String {
-    let accounts = served.console.accounts().expect("accounts");
+    let accounts = served.console.accounts();
     accounts
         .add_user(name, Role::Editor, "correct horse battery staple")
         .await

@@ -184,7 +184,7 @@ async fn each_client_has_its_own_request_rate() {
         ..ServerOptions::default()
     })
     .await;
-    let accounts = served.console.accounts().expect("accounts");
+    let accounts = served.console.accounts();
     accounts
         .add_user("ann", Role::Viewer, "correct horse battery staple")
         .await

@@ -114,13 +114,20 @@ impl TempStore {
     /// an operator would in `[network] allow`.
     pub fn console(&self) -> Console {
         let policy = geoconsole_feeds::NetworkPolicy::allowing(&["127.0.0.1"]).expect("policy");
-        Console::new(self.store())
-            .with_network(policy)
-            .with_alerts(self.alert_store())
-            .with_access(self.access_store())
-            .with_feeds(self.feed_store(), Default::default())
-            .expect("feed client")
-            .with_cluster(self.cluster_store())
+        Console::open(
+            geoconsole_app::Stores {
+                features: self.store(),
+                alerts: self.alert_store(),
+                feeds: self.feed_store(),
+                access: self.access_store(),
+                cluster: self.cluster_store(),
+            },
+            geoconsole_app::ConsoleOptions {
+                network: policy,
+                ..Default::default()
+            },
+        )
+        .expect("console")
     }
 }
 

@@ -149,6 +149,17 @@ impl TestServer {
         .await
     }
 
+    /// PUTs a JSON body and reads the whole reply.
+    pub async fn put_json(&self, path: &str, body: serde_json::Value) -> Reply {
+        self.send(
+            self.client
+                .put(self.at(path))
+                .header("content-type", "application/json")
+                .body(body.to_string()),
+        )
+        .await
+    }
+
     /// Every feature of a collection as GeoJSON, following `next` links.
     pub async fn all_features(&self, id: &str) -> Vec<serde_json::Value> {
         self.features_where(id, "").await

@@ -124,6 +124,8 @@ impl Drop for ArcgisOrigin {
 }
 
 const LAYER_PATH: &str = "/arcgis/rest/services/Flood/FeatureServer/0";
+/// Marks a deleted row in the scripted layer (never served: deleted rows match no query).
+const DELETED: &str = "__deleted";
 
 impl ArcgisOrigin {
     pub async fn start(layer: ArcgisLayer) -> Self {
@@ -162,6 +164,15 @@ impl ArcgisOrigin {
             let row = &mut rows[*oid as usize - 1];
             row.insert("DEPTH".into(), json!(raw_depth(*oid) + 1000.0));
             row.insert("EditDate".into(), json!(at_ms));
+        }
+    }
+
+    /// Deletes rows: they are no longer matched by any query (ids stay unused, as ArcGIS never reuses them).
+    pub fn delete(&self, oids: &[i64]) {
+        let mut state = self.state.lock().expect("state");
+        let rows = Arc::make_mut(&mut state.rows);
+        for oid in oids {
+            rows[*oid as usize - 1].insert(DELETED.into(), json!(true));
         }
     }
 
@@ -425,7 +436,9 @@ async fn arcgis_query(
         .enumerate()
         .map(|(i, a)| (i as i64 + 1, a))
         .filter(|(oid, a)| {
-            object_ids.as_ref().is_none_or(|ids| ids.contains(oid)) && matches_where(a, &clauses)
+            !a.contains_key(DELETED)
+                && object_ids.as_ref().is_none_or(|ids| ids.contains(oid))
+                && matches_where(a, &clauses)
         })
         .collect();
     if param("returnIdsOnly") == Some("true") {

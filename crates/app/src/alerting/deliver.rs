@@ -124,9 +124,7 @@ pub fn backoff(base_ms: u64, attempts: u32) -> Duration {
 /// The delivery loop: runs until `stop` turns true, waking when alerts are raised and at least every second
 /// (for retries that have come due).
 pub async fn run(console: Console, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let Ok(alerting) = console.alerting().cloned() else {
-        return;
-    };
+    let alerting = std::sync::Arc::clone(&console.alerting);
     let builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
     let client = match geoconsole_feeds::guarded(console.network().clone(), builder)
         .user_agent(concat!("geoconsole/", env!("CARGO_PKG_VERSION")))

@@ -118,22 +118,33 @@ pub struct DryRun {
     pub alerts: Vec<NewAlert>,
 }
 
+/// Rules, alerts and webhooks: [`Console::alerts`].
+#[derive(Clone, Copy)]
+pub struct Alerts<'a> {
+    console: &'a Console,
+}
+
 impl Console {
-    /// Turns on alerting over `store` (normally the same backend as the features).
-    pub fn with_alerts(mut self, store: Arc<dyn AlertStore>) -> Self {
-        self.alerting = Some(Arc::new(Alerting::new(store)));
-        self
+    /// Rules, alerts and their delivery.
+    pub fn alerts(&self) -> Alerts<'_> {
+        Alerts { console: self }
     }
+}
 
-    pub fn alerting(&self) -> AppResult<&Arc<Alerting>> {
-        self.alerting.as_ref().ok_or_else(|| {
-            AppError::new(
-                AppErrorKind::Unavailable,
-                "alerting is not available with this store",
-            )
-        })
+impl std::ops::Deref for Alerts<'_> {
+    type Target = Alerting;
+    fn deref(&self) -> &Alerting {
+        &self.console.alerting
     }
+}
 
+impl Alerts<'_> {
+    fn state(&self) -> &Alerting {
+        &self.console.alerting
+    }
+}
+
+impl Alerts<'_> {
     /// Sets the webhook targets (from configuration). Refuses names used twice or URLs that are not
     /// http(s).
     pub fn set_webhooks(&self, webhooks: Vec<Webhook>) -> AppResult<()> {
@@ -141,7 +152,7 @@ impl Console {
             w.check()?;
             // Names are checked when they resolve, at every connection; addresses can be checked now.
             if let Ok(url) = reqwest::Url::parse(&w.url) {
-                self.network().check_url(&url).map_err(|r| {
+                self.console.network().check_url(&url).map_err(|r| {
                     AppError::new(
                         AppErrorKind::Invalid,
                         format!("webhook '{}': {}", w.name, r.0),
@@ -156,19 +167,19 @@ impl Console {
             }
         }
         *self
-            .alerting()?
+            .state()
             .webhooks
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = webhooks;
         Ok(())
     }
 
-    pub fn subscribe_alerts(&self) -> AppResult<broadcast::Receiver<AlertEvent>> {
-        Ok(self.alerting()?.events.subscribe())
+    pub fn subscribe(&self) -> broadcast::Receiver<AlertEvent> {
+        self.state().events.subscribe()
     }
 
     pub async fn rules(&self) -> AppResult<Vec<Rule>> {
-        let records = self.alerting()?.store.rules().await?;
+        let records = self.state().store.rules().await?;
         records
             .into_iter()
             .map(|r| {
@@ -198,8 +209,8 @@ impl Console {
     /// Creates or replaces a rule after checking it. It goes live from the data's current versions: what
     /// is already stored is history (see [`Console::dry_run`]), not news.
     pub async fn put_rule(&self, rule: Rule) -> AppResult<Rule> {
-        let alerting = self.alerting()?;
-        let datasets = self.datasets(&Scope::everything()).await?;
+        let alerting = self.state();
+        let datasets = self.console.datasets(&Scope::everything()).await?;
         rule.check(&datasets)?;
         let marks = self
             .watched(&rule, &datasets)
@@ -243,7 +254,7 @@ impl Console {
     }
 
     pub async fn delete_rule(&self, id: &str) -> AppResult<()> {
-        self.alerting()?.store.delete_rule(id).await?;
+        self.state().store.delete_rule(id).await?;
         tracing::info!(rule = %id, "rule deleted");
         Ok(())
     }
@@ -251,7 +262,7 @@ impl Console {
     /// What `rule` would have raised on the stored data (events active in `window`, all when `None`),
     /// without storing or sending anything.
     pub async fn dry_run(&self, rule: Rule, window: Option<DateTimeFilter>) -> AppResult<DryRun> {
-        let datasets = self.datasets(&Scope::everything()).await?;
+        let datasets = self.console.datasets(&Scope::everything()).await?;
         rule.check(&datasets)?;
         let mut alerts = Vec::new();
         for d in self.watched(&rule, &datasets) {
@@ -266,16 +277,16 @@ impl Console {
         })
     }
 
-    pub async fn alerts(&self, filter: AlertFilter) -> AppResult<Vec<AlertRecord>> {
-        Ok(self.alerting()?.store.alerts(filter).await?)
+    pub async fn list(&self, filter: AlertFilter) -> AppResult<Vec<AlertRecord>> {
+        Ok(self.state().store.alerts(filter).await?)
     }
 
-    pub async fn alert(&self, seq: i64) -> AppResult<AlertRecord> {
-        Ok(self.alerting()?.store.alert(seq).await?)
+    pub async fn get(&self, seq: i64) -> AppResult<AlertRecord> {
+        Ok(self.state().store.alert(seq).await?)
     }
 
     /// Acknowledges or resolves an alert, recording who and when, and tells live listeners.
-    pub async fn transition_alert(
+    pub async fn transition(
         &self,
         seq: i64,
         to: AlertState,
@@ -296,7 +307,7 @@ impl Console {
                 "the note is longer than 2000 characters",
             ));
         }
-        let alerting = self.alerting()?;
+        let alerting = self.state();
         let record = alerting
             .store
             .transition(
@@ -334,9 +345,7 @@ impl Console {
     /// a commit, at the whole dataset). Failures are logged and retried at the next start; the data is
     /// committed either way.
     pub(crate) async fn evaluate_rules(&self, dataset: &Dataset, changed: &Changed) {
-        let Some(alerting) = &self.alerting else {
-            return;
-        };
+        let alerting = self.state();
         let _one_at_a_time = alerting.running.lock().await;
         let started = std::time::Instant::now();
         match self.evaluate_rules_inner(dataset, changed).await {
@@ -352,12 +361,12 @@ impl Console {
     }
 
     async fn evaluate_rules_inner(&self, dataset: &Dataset, changed: &Changed) -> AppResult<usize> {
-        let alerting = self.alerting()?;
+        let alerting = self.state();
         let rules = self.rules().await?;
         if rules.is_empty() {
             return Ok(0);
         }
-        let datasets = self.datasets(&Scope::everything()).await?;
+        let datasets = self.console.datasets(&Scope::everything()).await?;
         let mut raised = 0;
         for rule in rules.iter().filter(|r| r.enabled) {
             if !self
@@ -394,11 +403,9 @@ impl Console {
     }
 
     /// At start: every rule catches up with the commits it has not seen.
-    pub async fn catch_up_rules(&self) -> AppResult<usize> {
-        let Some(alerting) = &self.alerting else {
-            return Ok(0);
-        };
-        let datasets = self.datasets(&Scope::everything()).await?;
+    pub async fn catch_up(&self) -> AppResult<usize> {
+        let alerting = self.state();
+        let datasets = self.console.datasets(&Scope::everything()).await?;
         let mut raised = 0;
         for rule in self.rules().await?.iter().filter(|r| r.enabled) {
             let marks = alerting.store.marks(&rule.id).await?;
@@ -428,7 +435,7 @@ impl Console {
         if alerts.is_empty() {
             return Ok(0);
         }
-        let alerting = self.alerting()?;
+        let alerting = self.state();
         let stored = alerting
             .store
             .raise(alerts, alerting.targets_for(&rule.id))
@@ -459,6 +466,7 @@ impl Console {
         let layers: Vec<String> = match &rule.when {
             Condition::Score { .. } => {
                 let model = self
+                    .console
                     .risk_model()
                     .unwrap_or_else(|| crate::default_risk_model(datasets));
                 model
@@ -522,7 +530,7 @@ impl Console {
             dataset,
             compile(dataset, filter.as_deref())?,
             *radius_km,
-            self.impact_model(dataset),
+            self.console.impact_model(dataset),
         );
         Ok(Some((site_set, plan)))
     }
@@ -549,7 +557,7 @@ impl Console {
                     ..FeatureQuery::default()
                 };
                 loop {
-                    let page = self.store().query(&dataset.id, &query).await?;
+                    let page = self.console.store().query(&dataset.id, &query).await?;
                     out.extend(exposure_alerts(rule, &plan, &page.features, &site_set, now));
                     match page.next {
                         Some(next) => query.cursor = Some(next),
@@ -562,6 +570,7 @@ impl Console {
                 let as_of = window.as_ref().and_then(|w| w.end).unwrap_or(now);
                 let site_ids = ids(sites)?;
                 let report = self
+                    .console
                     .risk(
                         &Scope::everything(),
                         RiskRequest {
@@ -572,6 +581,7 @@ impl Console {
                     )
                     .await?;
                 let allowed = self
+                    .console
                     .sites_of(&Scope::everything(), &site_ids)
                     .await?
                     .into_iter()
@@ -590,6 +600,7 @@ impl Console {
                 sites,
             } => {
                 let report = self
+                    .console
                     .trends(
                         &Scope::everything(),
                         TrendRequest {
@@ -618,9 +629,6 @@ impl Console {
     /// Raises the alerts of feed rules for a feed whose standing just changed.
     pub(crate) async fn feed_alerts(&self, view: &crate::FeedView) -> AppResult<usize> {
         use geoconsole_feeds::Status;
-        if self.alerting.is_none() {
-            return Ok(0);
-        }
         // The spell a standing belongs to: a failing run starts at its first failure, lateness at the last
         // success (or the feed's creation), so the same spell never raises twice, even across restarts.
         let since = match view.status {
@@ -681,7 +689,7 @@ impl Console {
         site_where: Option<&str>,
         datasets: &[Dataset],
     ) -> AppResult<Arc<SiteSet>> {
-        let alerting = self.alerting()?;
+        let alerting = self.state();
         let chosen: Vec<&Dataset> = if sites.is_empty() {
             datasets
                 .iter()
@@ -714,7 +722,8 @@ impl Console {
         for d in &chosen {
             let filter = compile(d, site_where)?;
             refs.extend(
-                self.sites_of(&Scope::everything(), std::slice::from_ref(&d.id))
+                self.console
+                    .sites_of(&Scope::everything(), std::slice::from_ref(&d.id))
                     .await?
                     .into_iter()
                     .filter(|s| filter.as_ref().is_none_or(|f| f.matches(&s.feature))),

@@ -29,6 +29,12 @@ pub(crate) enum PollError {
     /// The feed names a dataset id that is not one (checked when saved, so only an older definition).
     #[error("{0}")]
     Dataset(String),
+    /// A paged source's service failed, or answered outside its protocol.
+    #[error("{0}")]
+    Source(#[from] geoconsole_feeds::connectors::ConnectorError),
+    /// A full sync found nothing where the dataset holds rows: kept rather than emptied.
+    #[error("{0}")]
+    Empty(String),
     #[error("writing to dataset '{dataset}' failed: {source}")]
     Write { dataset: String, source: AppError },
 }

@@ -13,6 +13,7 @@
 
 mod error;
 mod plan;
+mod sources;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -229,8 +230,11 @@ pub struct Feeding {
     /// The standing last announced per feed.
     announced: std::sync::Mutex<HashMap<String, Status>>,
     /// The areas datasets that place alerts given by codes (read from the console's feature store).
-    areas: Option<AreaTables>,
+    areas: AreaTables,
 }
+
+/// What views show in place of a source's application token.
+pub const REDACTED_TOKEN: &str = "(redacted)";
 
 fn invalid(message: impl Into<String>) -> AppError {
     AppError::new(AppErrorKind::Invalid, message)
@@ -303,10 +307,11 @@ fn record_written(
 }
 
 impl Feeding {
-    pub fn new(
+    pub(crate) fn new(
         store: Arc<dyn FeedStore>,
         policy: Arc<NetworkPolicy>,
         limits: FetchLimits,
+        areas: AreaTables,
     ) -> AppResult<Self> {
         let fetcher = Fetcher::new(policy, limits)
             .map_err(|e| AppError::new(AppErrorKind::Internal, format!("feed client: {e}")))?;
@@ -317,7 +322,7 @@ impl Feeding {
             wake: Notify::new(),
             running: Mutex::default(),
             announced: std::sync::Mutex::default(),
-            areas: None,
+            areas,
         })
     }
 
@@ -326,7 +331,11 @@ impl Feeding {
     }
 
     fn view(&self, record: FeedRecord, now: DateTime<Utc>) -> AppResult<FeedView> {
-        let spec = spec_of(&record)?;
+        let mut spec = spec_of(&record)?;
+        // A source's token is a credential: views (the API, the CLI's --json) say only that there is one.
+        if let Some(token) = spec.source.as_mut().and_then(|o| o.app_token.as_mut()) {
+            *token = REDACTED_TOKEN.into();
+        }
         let state = state_of(&record);
         Ok(FeedView {
             status: state.status(spec.enabled, spec.interval(), record.created, now),
@@ -363,11 +372,31 @@ impl Feeding {
             .check_configured(&spec.url)
             .await
             .map_err(|r| invalid(format!("feed '{}': {}", spec.name, r.0)))?;
-        let exists = match self.store.feed(&spec.name).await {
-            Ok(_) => true,
-            Err(e) if e.kind() == geoconsole_store::StoreErrorKind::NotFound => false,
+        let stored = match self.store.feed(&spec.name).await {
+            Ok(record) => Some(record),
+            Err(e) if e.kind() == geoconsole_store::StoreErrorKind::NotFound => None,
             Err(e) => return Err(e.into()),
         };
+        let exists = stored.is_some();
+        let mut spec = spec;
+        // A definition read back from a view carries the redacted token: saving it keeps the stored one.
+        if let Some(token) = spec.source.as_mut().and_then(|o| o.app_token.as_mut())
+            && token == REDACTED_TOKEN
+        {
+            let kept = stored
+                .as_ref()
+                .and_then(|r| spec_of(r).ok())
+                .and_then(|s| s.source)
+                .and_then(|o| o.app_token);
+            match kept {
+                Some(kept) => *token = kept,
+                None => {
+                    return Err(invalid(
+                        "app_token: give the token itself, not its redaction",
+                    ));
+                }
+            }
+        }
         if exists && !replace {
             return Err(AppError::new(
                 AppErrorKind::Conflict,
@@ -531,18 +560,13 @@ impl Feeding {
     /// Places the alerts a body gave only by area codes with the feed's areas datasets; codes no area
     /// matched reach the feed's health as warnings.
     async fn place_by_codes(&self, spec: &FeedSpec, parsed: &mut Parsed) {
-        match &self.areas {
-            Some(areas) => {
-                areas
-                    .place(
-                        &spec.areas,
-                        parsed,
-                        "the feed names no areas dataset for its codes (--areas)",
-                    )
-                    .await;
-            }
-            None => parsed.skip_unplaced("areas are read only by a console's feeds"),
-        }
+        self.areas
+            .place(
+                &spec.areas,
+                parsed,
+                "the feed names no areas dataset for its codes (--areas)",
+            )
+            .await;
     }
 
     async fn lock_for(&self, name: &str) -> Arc<Mutex<()>> {
@@ -551,16 +575,36 @@ impl Feeding {
     }
 }
 
+/// Live feeds: their registry (through [`Feeding`]), polls and schedule: [`Console::feeds`].
+#[derive(Clone, Copy)]
+pub struct Feeds<'a> {
+    console: &'a Console,
+}
+
 impl Console {
+    /// Live feeds: their registry, polls and schedule.
+    pub fn feeds(&self) -> Feeds<'_> {
+        Feeds { console: self }
+    }
+}
+
+impl std::ops::Deref for Feeds<'_> {
+    type Target = Feeding;
+    fn deref(&self) -> &Feeding {
+        &self.console.feeding
+    }
+}
+
+impl Feeds<'_> {
     /// Polls one feed now, whatever its schedule (paused feeds too: asking is explicit).
-    pub async fn poll_feed(&self, name: &str) -> AppResult<PollReport> {
-        let feeding = self.feeds()?.clone();
+    pub async fn poll(&self, name: &str) -> AppResult<PollReport> {
+        let feeding = Arc::clone(&self.console.feeding);
         let lock = feeding.lock_for(name).await;
         let _one_at_a_time = lock.lock().await;
         let record = feeding.store.feed(name).await?;
         let spec = spec_of(&record)?;
         let mut state = state_of(&record);
-        let report = self.poll(&feeding, &spec, &mut state).await;
+        let report = self.console.poll_once(&feeding, &spec, &mut state).await;
         state.schedule(spec.interval(), Utc::now());
         let report = PollReport {
             next_poll: state.next_poll,
@@ -577,7 +621,7 @@ impl Console {
             },
             Utc::now(),
         ) {
-            self.feed_standing(&feeding, &view).await;
+            self.console.feed_standing(&feeding, &view).await;
         }
         Ok(report)
     }
@@ -586,10 +630,8 @@ impl Console {
     /// slow or hanging feed never delays the others, and announces standings that change with time (a feed
     /// turns late without a poll). Runs until `stop` turns true; polls in flight are then abandoned (their
     /// writes are transactions: all or nothing).
-    pub async fn run_feeds(&self, mut stop: tokio::sync::watch::Receiver<bool>) {
-        let Ok(feeding) = self.feeds().cloned() else {
-            return;
-        };
+    pub async fn run(&self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let feeding = Arc::clone(&self.console.feeding);
         let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_POLLS));
         let in_flight: Arc<std::sync::Mutex<std::collections::HashSet<String>>> = Arc::default();
         let mut polls = tokio::task::JoinSet::new();
@@ -600,7 +642,7 @@ impl Console {
             match feeding.list().await {
                 Ok(views) => {
                     for view in views {
-                        self.feed_standing(&feeding, &view).await;
+                        self.console.feed_standing(&feeding, &view).await;
                         let name = view.spec.name.clone();
                         if !view.spec.enabled
                             || in_flight
@@ -620,7 +662,7 @@ impl Console {
                             .unwrap_or_else(|p| p.into_inner())
                             .insert(name.clone());
                         let (console, slots, in_flight, feeding) = (
-                            self.clone(),
+                            self.console.clone(),
                             slots.clone(),
                             in_flight.clone(),
                             feeding.clone(),
@@ -628,7 +670,7 @@ impl Console {
                         polls.spawn(async move {
                             // The semaphore is never closed, so a permit always comes.
                             let _slot = slots.acquire_owned().await;
-                            if let Err(e) = console.poll_feed(&name).await {
+                            if let Err(e) = console.feeds().poll(&name).await {
                                 tracing::warn!(feed = %name, error = %e, "feed poll could not be recorded");
                             }
                             in_flight.lock().unwrap_or_else(|p| p.into_inner()).remove(&name);
@@ -656,9 +698,16 @@ impl Console {
             }
         }
     }
+}
 
+impl Console {
     /// One poll; records its outcome in `state` (not saved here).
-    async fn poll(&self, feeding: &Feeding, spec: &FeedSpec, state: &mut FeedState) -> PollReport {
+    async fn poll_once(
+        &self,
+        feeding: &Feeding,
+        spec: &FeedSpec,
+        state: &mut FeedState,
+    ) -> PollReport {
         let started = std::time::Instant::now();
         let now = Utc::now();
         state.last_attempt = Some(now);
@@ -743,6 +792,9 @@ impl Console {
         state: &mut FeedState,
         counts: &mut PollCounts,
     ) -> Result<Option<Written>, PollError> {
+        if let Some(source) = spec.source_spec() {
+            return self.sync_source(feeding, spec, source, state, counts).await;
+        }
         let url = reqwest::Url::parse(&spec.url).map_err(|e| PollError::Url(e.to_string()))?;
         let limits = spec.limits(feeding.fetcher.limits());
         let fetched = feeding
@@ -911,7 +963,7 @@ impl Console {
     /// Announces a changed standing and raises the feed rules' alerts for it.
     async fn feed_standing(&self, feeding: &Feeding, view: &FeedView) {
         if feeding.announce(view)
-            && let Err(e) = self.feed_alerts(view).await
+            && let Err(e) = self.alerts().feed_alerts(view).await
         {
             tracing::error!(feed = %view.spec.name, error = %e, "feed rules could not raise their alerts");
         }
@@ -983,34 +1035,6 @@ impl Console {
         .map_err(|source| PollError::Write {
             dataset: spec.dataset.clone(),
             source,
-        })
-    }
-
-    /// Turns on live feeds kept by `store`, reaching only what the console's network policy allows.
-    pub fn with_feeds(mut self, store: Arc<dyn FeedStore>, limits: FetchLimits) -> AppResult<Self> {
-        let mut feeding = Feeding::new(store, self.network.clone(), limits)?;
-        feeding.areas = Some(AreaTables::new(Arc::clone(self.store())));
-        self.feeds = Some(Arc::new(feeding));
-        Ok(self)
-    }
-
-    /// Sets the addresses outbound connections (feeds, webhooks) may reach beyond the public internet.
-    /// Call before [`Console::with_feeds`].
-    pub fn with_network(mut self, policy: NetworkPolicy) -> Self {
-        self.network = Arc::new(policy);
-        self
-    }
-
-    pub fn network(&self) -> &Arc<NetworkPolicy> {
-        &self.network
-    }
-
-    pub fn feeds(&self) -> AppResult<&Arc<Feeding>> {
-        self.feeds.as_ref().ok_or_else(|| {
-            AppError::new(
-                AppErrorKind::Unavailable,
-                "feeds are not available with this store",
-            )
         })
     }
 }

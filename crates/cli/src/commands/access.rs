@@ -50,7 +50,7 @@ pub fn actor() -> String {
 
 async fn record(console: &Console, action: &str, target: &str, detail: Value) -> Result<()> {
     console
-        .accounts()?
+        .accounts()
         .audit(AuditEntry {
             at: Utc::now(),
             actor: actor(),
@@ -77,7 +77,7 @@ fn limits(datasets: &Option<BTreeMap<String, Grant>>) -> String {
 }
 
 pub async fn users(console: &Console, command: &UsersCommand, cli: &Cli) -> Result<()> {
-    let accounts = console.accounts()?;
+    let accounts = console.accounts();
     match command {
         UsersCommand::Add {
             name,
@@ -176,7 +176,7 @@ pub async fn users(console: &Console, command: &UsersCommand, cli: &Cli) -> Resu
 }
 
 pub async fn tokens(console: &Console, command: &TokensCommand, cli: &Cli) -> Result<()> {
-    let accounts = console.accounts()?;
+    let accounts = console.accounts();
     match command {
         TokensCommand::Create {
             user,
@@ -296,7 +296,7 @@ fn since(text: &str) -> Result<DateTime<Utc>> {
 
 pub async fn audit(console: &Console, args: &AuditArgs, cli: &Cli) -> Result<()> {
     let entries = console
-        .accounts()?
+        .accounts()
         .audit_log(AuditFilter {
             actor: args.actor.clone(),
             action: args.action.clone(),

@@ -28,7 +28,7 @@ pub async fn rules(console: &Console, command: &RulesCommand, cli: &Cli) -> Resu
     let mut out = std::io::stdout().lock();
     match command {
         RulesCommand::List => {
-            let rules = console.rules().await?;
+            let rules = console.alerts().rules().await?;
             if cli.json {
                 serde_json::to_writer_pretty(&mut out, &rules)?;
                 writeln!(out)?;
@@ -53,12 +53,12 @@ pub async fn rules(console: &Console, command: &RulesCommand, cli: &Cli) -> Resu
         }
         RulesCommand::Add { file } => {
             for rule in read_rules(file)? {
-                let saved = console.put_rule(rule).await?;
+                let saved = console.alerts().put_rule(rule).await?;
                 writeln!(out, "saved rule {}", saved.id)?;
             }
         }
         RulesCommand::Delete { id } => {
-            console.delete_rule(id).await?;
+            console.alerts().delete_rule(id).await?;
             writeln!(out, "deleted rule {id}")?;
         }
         RulesCommand::DryRun {
@@ -69,7 +69,7 @@ pub async fn rules(console: &Console, command: &RulesCommand, cli: &Cli) -> Resu
             let window = datetime.as_deref().map(DateTimeFilter::parse).transpose()?;
             let mut runs = Vec::new();
             for rule in read_rules(file)? {
-                runs.push(console.dry_run(rule, window).await?);
+                runs.push(console.alerts().dry_run(rule, window).await?);
             }
             if cli.json {
                 serde_json::to_writer_pretty(&mut out, &runs)?;
@@ -138,7 +138,8 @@ pub async fn alerts(console: &Console, command: &AlertsCommand, cli: &Cli) -> Re
                 })
                 .transpose()?;
             let list = console
-                .alerts(AlertFilter {
+                .alerts()
+                .list(AlertFilter {
                     state,
                     rule: rule.clone(),
                     newest_first: true,
@@ -154,7 +155,8 @@ pub async fn alerts(console: &Console, command: &AlertsCommand, cli: &Cli) -> Re
             let mut last = match after {
                 Some(n) => *n,
                 None => console
-                    .alerts(AlertFilter {
+                    .alerts()
+                    .list(AlertFilter {
                         newest_first: true,
                         limit: 1,
                         ..AlertFilter::default()
@@ -165,7 +167,8 @@ pub async fn alerts(console: &Console, command: &AlertsCommand, cli: &Cli) -> Re
             };
             loop {
                 let batch = console
-                    .alerts(AlertFilter {
+                    .alerts()
+                    .list(AlertFilter {
                         after: Some(last),
                         limit: 1000,
                         ..AlertFilter::default()
@@ -190,7 +193,8 @@ pub async fn alerts(console: &Console, command: &AlertsCommand, cli: &Cli) -> Re
             note,
         } => {
             let a = console
-                .transition_alert(
+                .alerts()
+                .transition(
                     *id,
                     AlertState::Acknowledged,
                     by,
@@ -208,7 +212,8 @@ pub async fn alerts(console: &Console, command: &AlertsCommand, cli: &Cli) -> Re
         } => {
             let d = d.as_deref().map(disposition).transpose()?;
             let a = console
-                .transition_alert(*id, AlertState::Resolved, by, d, note.clone())
+                .alerts()
+                .transition(*id, AlertState::Resolved, by, d, note.clone())
                 .await?;
             print(&mut out, &a, cli.json)?;
         }
@@ -221,7 +226,7 @@ pub async fn alerts(console: &Console, command: &AlertsCommand, cli: &Cli) -> Re
                     })
                 })
                 .transpose()?;
-            let list = console.alerting()?.store().deliveries(state, 1000).await?;
+            let list = console.alerts().store().deliveries(state, 1000).await?;
             if cli.json {
                 serde_json::to_writer_pretty(&mut out, &list)?;
                 writeln!(out)?;

@@ -10,10 +10,11 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use geoconsole_app::{Console, FeedView, PollReport};
+use geoconsole_feeds::connectors::SourceOptions;
 use geoconsole_feeds::{AreaSource, FeedFormat, FeedSpec, Footprint};
 use geoconsole_scenario::QuakeReplay;
 
-use crate::args::{Cli, FeedAddArgs, FeedsCommand};
+use crate::args::{Cli, FeedAddArgs, FeedsCommand, SourceArgs};
 use crate::output;
 
 /// The path the simulator serves its feed at.
@@ -47,10 +48,31 @@ fn spec_of(args: &FeedAddArgs) -> Result<FeedSpec> {
         spec.areas = AreaSource::parse_list(areas, args.area_code_field.as_deref())
             .map_err(|e| anyhow!("--areas: {e}"))?;
     }
+    spec.source = source_options(&args.source)?;
     Ok(spec)
 }
 
-fn ago(at: Option<DateTime<Utc>>) -> String {
+/// The `--filter`, `--fields`… flags as a paged source's options; `None` when none is given.
+pub(crate) fn source_options(args: &SourceArgs) -> Result<Option<SourceOptions>> {
+    let app_token = match &args.app_token_env {
+        Some(var) => Some(std::env::var(var).map_err(|_| {
+            anyhow!("--app-token-env: the environment variable '{var}' is not set")
+        })?),
+        None => None,
+    };
+    let options = SourceOptions {
+        filter: args.filter.clone(),
+        fields: args.fields.clone(),
+        updated_field: args.updated_field.clone(),
+        app_token,
+        page_size: args.page_size,
+        geometry_field: args.geometry_field.clone(),
+        full_sync_s: args.full_sync_s,
+    };
+    Ok((options != SourceOptions::default()).then_some(options))
+}
+
+pub(crate) fn ago(at: Option<DateTime<Utc>>) -> String {
     let Some(at) = at else {
         return "never".into();
     };
@@ -63,7 +85,7 @@ fn ago(at: Option<DateTime<Utc>>) -> String {
     }
 }
 
-fn lag_text(view: &FeedView) -> String {
+pub(crate) fn lag_text(view: &FeedView) -> String {
     view.state.lag.map_or_else(
         || "-".into(),
         |l| format!("{} (max {})", seconds(l.median_s), seconds(l.max_s)),
@@ -79,7 +101,7 @@ fn seconds(s: f64) -> String {
     }
 }
 
-fn print_report(out: &mut impl Write, report: &PollReport) -> Result<()> {
+pub(crate) fn print_report(out: &mut impl Write, report: &PollReport) -> Result<()> {
     let c = &report.counts;
     match report.outcome {
         "failed" => writeln!(
@@ -114,7 +136,7 @@ pub async fn run(console: &Console, command: &FeedsCommand, cli: &Cli) -> Result
     if let FeedsCommand::Simulate { listen, speed } = command {
         return simulate(*listen, *speed).await;
     }
-    let feeds = console.feeds()?;
+    let feeds = console.feeds();
     let mut out = std::io::stdout().lock();
     match command {
         FeedsCommand::Add(args) => {
@@ -245,7 +267,7 @@ pub async fn run(console: &Console, command: &FeedsCommand, cli: &Cli) -> Result
             };
             let mut reports = Vec::new();
             for name in names {
-                reports.push(console.poll_feed(&name).await?);
+                reports.push(console.feeds().poll(&name).await?);
             }
             if cli.json {
                 return output::print_json(&reports);

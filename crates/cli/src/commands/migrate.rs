@@ -19,7 +19,7 @@ use crate::{Backend, commands, open_backend};
 
 pub async fn run(source: &Backend, args: &MigrateArgs, cli: &Cli) -> Result<()> {
     let target = open_backend(&args.to).await?;
-    if source.features.location() == target.features.location() {
+    if source.stores.features.location() == target.stores.features.location() {
         anyhow::bail!("--to names the store being copied from");
     }
     let options = CopyOptions {
@@ -84,8 +84,8 @@ pub async fn run(source: &Backend, args: &MigrateArgs, cli: &Cli) -> Result<()> 
             report.tokens,
             report.alerts,
             report.audit_entries,
-            source.features.location(),
-            target.features.location(),
+            source.stores.features.location(),
+            target.stores.features.location(),
             started.elapsed().as_secs_f64()
         );
     }
@@ -95,10 +95,10 @@ pub async fn run(source: &Backend, args: &MigrateArgs, cli: &Cli) -> Result<()> 
 impl Backend {
     pub fn stores(&self) -> Stores<'_> {
         Stores {
-            features: &*self.features,
-            alerts: &*self.alerts,
-            feeds: &*self.feeds,
-            access: &*self.access,
+            features: &*self.stores.features,
+            alerts: &*self.stores.alerts,
+            feeds: &*self.stores.feeds,
+            access: &*self.stores.access,
         }
     }
 }
@@ -113,7 +113,7 @@ struct GuardCheck {
 impl GuardCheck {
     async fn new(source: &Backend, drop: &[String], allow: &[String]) -> Result<Self> {
         let mut feed_fields: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for record in source.feeds.feeds().await? {
+        for record in source.stores.feeds.feeds().await? {
             // A definition this version cannot read allows nothing.
             if let Ok(spec) = serde_json::from_value::<FeedSpec>(record.definition) {
                 feed_fields

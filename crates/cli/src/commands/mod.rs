@@ -13,6 +13,7 @@ pub mod migrate;
 pub mod query;
 pub mod risk;
 pub mod serve;
+pub mod sources;
 
 use std::path::Path;
 

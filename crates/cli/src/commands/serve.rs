@@ -22,7 +22,7 @@ pub async fn run(
     for feed in feeds {
         let name = feed.name.clone();
         console
-            .feeds()?
+            .feeds()
             .ensure(feed)
             .await
             .with_context(|| format!("config: feed '{name}'"))?;
@@ -30,6 +30,7 @@ pub async fn run(
     for rule in rules {
         let id = rule.id.clone();
         if console
+            .alerts()
             .ensure_rule(rule)
             .await
             .with_context(|| format!("config: rule '{id}'"))?

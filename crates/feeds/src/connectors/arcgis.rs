@@ -213,13 +213,14 @@ impl ArcgisSync {
             .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
             .unwrap_or(DEFAULT_MAX_RECORD_COUNT);
         let page_size = source
+            .options
             .page_size
             .map_or(max_record_count, |p| p.min(max_record_count));
         let format = match &info.supported_query_formats {
             Some(formats) if formats.to_ascii_lowercase().contains("geojson") => Format::GeoJson,
             _ => Format::EsriJson,
         };
-        let updated_field = match &source.updated_field {
+        let updated_field = match &source.options.updated_field {
             None => None,
             Some(name) => {
                 let field = info
@@ -237,6 +238,7 @@ impl ArcgisSync {
             }
         };
         let mut filter = source
+            .options
             .filter
             .clone()
             .filter(|f| !f.trim().is_empty())
@@ -255,10 +257,10 @@ impl ArcgisSync {
                 since.format("%Y-%m-%d %H:%M:%S")
             );
         }
-        let out_fields = if source.fields.is_empty() {
+        let out_fields = if source.options.fields.is_empty() {
             "*".to_string()
         } else {
-            let mut fields = source.fields.clone();
+            let mut fields = source.options.fields.clone();
             for needed in std::iter::once(&oid_field).chain(updated_field.as_ref()) {
                 if !fields.iter().any(|f| f.eq_ignore_ascii_case(needed)) {
                     fields.push(needed.clone());

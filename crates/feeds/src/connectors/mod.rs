@@ -44,47 +44,64 @@ impl SourceKind {
     }
 }
 
-/// A source's definition as its owner writes it.
-#[derive(schemars::JsonSchema, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A source: the protocol, the layer or resource, and how to read it.
+#[derive(Clone, PartialEq, Eq, Debug)]
 pub struct SourceSpec {
     pub kind: SourceKind,
     /// ArcGIS: the layer's URL (`…/FeatureServer/0`, no `/query`). Socrata: the resource
     /// (`…/resource/abcd-1234.json`).
     pub url: String,
+    pub options: SourceOptions,
+}
+
+/// How to read a source, as its owner writes it (a feed's `source`); every part is optional.
+#[derive(schemars::JsonSchema, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceOptions {
     /// A filter in the service's own language: ArcGIS `where`, Socrata `$where`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 4096))]
     pub filter: Option<String>,
     /// The fields to fetch (ArcGIS `outFields`, Socrata `$select`); empty means all.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 500))]
     pub fields: Vec<String>,
     /// The field that says when a row last changed, for incremental syncs: an ArcGIS date field
     /// (`EditDate`); Socrata uses `:updated_at` when this is not set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Za-z_:][A-Za-z0-9_.:]{0,127}$"))]
     pub updated_field: Option<String>,
     /// Socrata's application token, sent as `X-App-Token` (never in the URL, so it is not logged).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
     pub app_token: Option<String>,
     /// Rows per request; at most the layer's `maxRecordCount` (ArcGIS), default 1000 (Socrata).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100_000))]
     pub page_size: Option<u32>,
     /// Socrata: the point or location column that becomes the geometry; the first such column otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
     pub geometry_field: Option<String>,
+    /// Seconds between full syncs, which also find the rows the source deleted; the polls between them
+    /// fetch only rows changed since the last (with `updated_field`, or Socrata's `:updated_at`). Default
+    /// one day; without an updated field every poll is a full sync.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 2_592_000))]
+    pub full_sync_s: Option<u64>,
 }
 
-impl fmt::Debug for SourceSpec {
+impl fmt::Debug for SourceOptions {
     // The token is a credential: debug output (logs, panics) says only whether there is one.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SourceSpec")
-            .field("kind", &self.kind)
-            .field("url", &self.url)
+        f.debug_struct("SourceOptions")
             .field("filter", &self.filter)
             .field("fields", &self.fields)
             .field("updated_field", &self.updated_field)
             .field("app_token", &self.app_token.as_ref().map(|_| "…"))
             .field("page_size", &self.page_size)
             .field("geometry_field", &self.geometry_field)
+            .field("full_sync_s", &self.full_sync_s)
             .finish()
     }
 }
@@ -94,12 +111,7 @@ impl SourceSpec {
         Self {
             kind,
             url: url.into(),
-            filter: None,
-            fields: Vec::new(),
-            updated_field: None,
-            app_token: None,
-            page_size: None,
-            geometry_field: None,
+            options: SourceOptions::default(),
         }
     }
 
@@ -114,13 +126,13 @@ impl SourceSpec {
                 "the URL must name the layer or resource without a query; filters go in 'filter'",
             ));
         }
-        if self.page_size == Some(0) {
+        if self.options.page_size == Some(0) {
             return Err(ConnectorError::spec(
                 &self.url,
                 "page_size must be at least 1",
             ));
         }
-        for field in &self.fields {
+        for field in &self.options.fields {
             if field.is_empty() || field.contains([',', '&', '\'', '"']) {
                 return Err(ConnectorError::spec(
                     &self.url,
@@ -128,7 +140,7 @@ impl SourceSpec {
                 ));
             }
         }
-        if let Some(field) = &self.updated_field
+        if let Some(field) = &self.options.updated_field
             && !is_plain_name(field)
         {
             return Err(ConnectorError::spec(
@@ -540,7 +552,7 @@ mod tests {
             SourceKind::Socrata,
             "https://data.example/resource/abcd-1234.json",
         );
-        spec.app_token = Some("s3cret-token".into());
+        spec.options.app_token = Some("s3cret-token".into());
         assert!(!format!("{spec:?}").contains("s3cret"));
     }
 
@@ -555,7 +567,7 @@ mod tests {
         query.url.push_str("/query?where=1%3D1");
         assert_eq!(query.validate().unwrap_err().kind, ConnectorErrorKind::Spec);
         let mut field = ok.clone();
-        field.updated_field = Some("EditDate' OR 1=1".into());
+        field.options.updated_field = Some("EditDate' OR 1=1".into());
         assert!(field.validate().is_err());
         let socrata = SourceSpec::new(
             SourceKind::Socrata,

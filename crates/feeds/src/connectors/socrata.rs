@@ -93,6 +93,7 @@ impl SocrataSync {
             .pop()
             .push(&format!("{id}.json"));
         let updated_field = source
+            .options
             .updated_field
             .clone()
             .unwrap_or_else(|| ":updated_at".into());
@@ -100,13 +101,14 @@ impl SocrataSync {
         if updated_field.starts_with(':') {
             columns.push(updated_field.clone());
         }
-        if source.fields.is_empty() {
+        if source.options.fields.is_empty() {
             columns.push("*".into());
         } else {
             for field in source
+                .options
                 .fields
                 .iter()
-                .chain(source.geometry_field.as_ref())
+                .chain(source.options.geometry_field.as_ref())
                 .chain((!updated_field.starts_with(':')).then_some(&updated_field))
             {
                 if !columns.contains(field) {
@@ -114,7 +116,11 @@ impl SocrataSync {
                 }
             }
         }
-        let mut filter = source.filter.clone().filter(|f| !f.trim().is_empty());
+        let mut filter = source
+            .options
+            .filter
+            .clone()
+            .filter(|f| !f.trim().is_empty());
         if let Some(since) = since {
             let condition = format!(
                 "{updated_field} > '{}'",
@@ -125,7 +131,11 @@ impl SocrataSync {
                 None => condition,
             });
         }
-        let page_size = source.page_size.unwrap_or(DEFAULT_PAGE).min(MAX_PAGE);
+        let page_size = source
+            .options
+            .page_size
+            .unwrap_or(DEFAULT_PAGE)
+            .min(MAX_PAGE);
         Ok(Self {
             resource,
             select: columns.join(", "),
@@ -133,8 +143,8 @@ impl SocrataSync {
             updated_field,
             page_size,
             offset: 0,
-            token: source.app_token.clone().filter(|t| !t.is_empty()),
-            geometry_field: source.geometry_field.clone(),
+            token: source.options.app_token.clone().filter(|t| !t.is_empty()),
+            geometry_field: source.options.geometry_field.clone(),
             types: None,
             done: false,
         })
