@@ -62,6 +62,15 @@ impl FeedFormat {
         Self::Socrata,
     ];
 
+    /// The format that reads a source of this protocol page by page.
+    pub fn of_source(kind: crate::connectors::SourceKind) -> Self {
+        use crate::connectors::SourceKind;
+        match kind {
+            SourceKind::Arcgis => Self::Arcgis,
+            SourceKind::Socrata => Self::Socrata,
+        }
+    }
+
     /// The protocol of a source read page by page; `None` for a document fetched whole.
     pub fn source_kind(self) -> Option<crate::connectors::SourceKind> {
         use crate::connectors::SourceKind;
