@@ -671,6 +671,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/catalog": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The built-in catalog of public sources: protocol, kind, hazard, licence and attribution, update interval, whether a key is needed, and whether a feed was made from it */
+        get: operations["catalog"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/catalog/{entryName}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One catalog entry */
+        get: operations["catalog_entryName"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/catalog/{entryName}/add": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Add a catalog entry as a feed (a paged source for ArcGIS and Socrata entries), with its key when it needs one; checked as POST /feeds checks */
+        post: operations["post_catalog_entryName_add"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/feeds": {
         parameters: {
             query?: never;
@@ -1270,6 +1321,30 @@ export interface components {
              * @default null
              */
             limit?: number | null;
+        };
+        /** @description What the person adding a catalogued source may choose. */
+        CatalogAdd: {
+            /**
+             * @description The key the entry needs (NASA FIRMS' MAP_KEY) or takes (a Socrata app token); stored with the
+             *     definition and never shown back.
+             * @default null
+             */
+            key?: string | null;
+            /**
+             * @description The feed's name (default: the entry's).
+             * @default null
+             */
+            name?: string | null;
+            /**
+             * @description The dataset written to (default: the entry's suggestion).
+             * @default null
+             */
+            dataset?: string | null;
+            /**
+             * @description Add it paused.
+             * @default false
+             */
+            paused?: boolean;
         };
         /** @description One feed. */
         FeedSpec: {
@@ -5558,6 +5633,285 @@ export interface operations {
             };
             /** @description Server error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["exception"];
+                };
+            };
+        };
+    };
+    catalog: {
+        parameters: {
+            query?: {
+                /** @description Words that must all appear in the entry */
+                q?: string;
+                /** @description events, areas or reference */
+                kind?: "events" | "areas" | "reference";
+                /** @description The protocol or feed format */
+                protocol?: string;
+                /** @description The hazard or theme */
+                hazard?: string;
+                /** @description Only entries this console can read */
+                addable?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["exception"];
+                };
+            };
+            /** @description No valid credentials (log in, or send 'Authorization: Bearer <token>') */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["exception"];
+                };
+            };
+            /** @description The credentials do not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["exception"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["exception"];
+                };
+            };
+            /** @description Too many requests from this client (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["exception"];
+                };
+            };
+            /** @description Server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["exception"];
+                };
+            };
+        };
+    };
+    catalog_entryName: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Catalog entry name */
+                entryName: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["exception"];
+                };
+            };
+            /** @description No valid credentials (log in, or send 'Authorization: Bearer <token>') */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["exception"];
+                };
+            };
+            /** @description The credentials do not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["exception"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["exception"];
+                };
+            };
+            /** @description Too many requests from this client (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["exception"];
+                };
+            };
+            /** @description Server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["exception"];
+                };
+            };
+        };
+    };
+    post_catalog_entryName_add: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Catalog entry name */
+                entryName: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["CatalogAdd"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["exception"];
+                };
+            };
+            /** @description No valid credentials (log in, or send 'Authorization: Bearer <token>') */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["exception"];
+                };
+            };
+            /** @description The credentials do not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["exception"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["exception"];
+                };
+            };
+            /** @description A feed of this name exists */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["exception"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["exception"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["exception"];
+                };
+            };
+            /** @description Too many requests from this client (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["exception"];
+                };
+            };
+            /** @description Server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["exception"];
+                };
+            };
+            /** @description Busy (too many imports at once) or a part this needs is not running */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -38,7 +38,7 @@ pub use console::{Console, ConsoleOptions, Stores};
 pub use error::{AppError, AppErrorKind, AppResult};
 pub use export::ExportReport;
 pub use export_jobs::{ExportJob, ExportRequest, ExportState, Exports};
-pub use feeding::{FeedEvent, FeedPreview, FeedView, Feeding, Feeds, PollReport};
+pub use feeding::{CatalogAdd, FeedEvent, FeedPreview, FeedView, Feeding, Feeds, PollReport};
 pub use geoconsole_access::Scope;
 pub use import::{FeatureLimits, ImportCounters, ImportOptions, ImportReport, Reject, Requester};
 pub use live::{ChangeEvent, Live, build_snapshot};

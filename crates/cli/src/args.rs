@@ -81,6 +81,9 @@ pub enum Command {
     /// that page: they share the feeds' schedule, health and lag)
     #[command(subcommand)]
     Sources(SourcesCommand),
+    /// The built-in catalog of public sources: list, show one, or add one as a feed
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
     /// Accounts: add, list, change role, disable, reset password, limit to datasets
     #[command(subcommand)]
     Users(UsersCommand),
@@ -264,6 +267,46 @@ pub struct FeedAddArgs {
     pub replace: bool,
     #[command(flatten)]
     pub source: SourceArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Entries, filtered by kind, protocol, hazard or words
+    List {
+        /// events, areas or reference
+        #[arg(long)]
+        kind: Option<String>,
+        /// A protocol or feed format (arcgis, socrata, cap_index, usgs…)
+        #[arg(long)]
+        protocol: Option<String>,
+        /// earthquake, flood, wildfire, weather, crime…
+        #[arg(long)]
+        hazard: Option<String>,
+        /// Words that must all appear
+        #[arg(long)]
+        search: Option<String>,
+        /// Also entries no reader here can read yet
+        #[arg(long)]
+        all: bool,
+    },
+    /// One entry in full: URL, licence, attribution, interval, key, suggested impact and style
+    Show { name: String },
+    /// Add an entry as a feed (a paged source for ArcGIS and Socrata entries)
+    Add {
+        name: String,
+        /// The environment variable holding the entry's key (NASA FIRMS MAP_KEY, a Socrata app token)
+        #[arg(long)]
+        key_env: Option<String>,
+        /// The feed's name (default: the entry's)
+        #[arg(long = "as")]
+        feed_name: Option<String>,
+        /// The dataset written to (default: the entry's suggestion)
+        #[arg(long)]
+        dataset: Option<String>,
+        /// Add it paused
+        #[arg(long)]
+        paused: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -154,6 +154,7 @@ fn run(cli: Cli) -> Result<()> {
             Command::Alerts(command) => commands::alerts::alerts(&console, command, &cli).await,
             Command::Feeds(command) => commands::feeds::run(&console, command, &cli).await,
             Command::Sources(command) => commands::sources::run(&console, command, &cli).await,
+            Command::Catalog(command) => commands::catalog::run(&console, command, &cli).await,
             Command::Users(command) => commands::access::users(&console, command, &cli).await,
             Command::Tokens(command) => commands::access::tokens(&console, command, &cli).await,
             Command::Audit(args) => commands::access::audit(&console, args, &cli).await,

@@ -10,6 +10,7 @@ mod accounts;
 mod alerts;
 mod analytics;
 mod auth;
+mod catalog;
 mod error;
 mod exports;
 mod feeds;

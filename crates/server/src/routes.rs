@@ -10,7 +10,7 @@ use geoconsole_access::Need;
 use crate::auth::Datasets;
 use crate::state::AppState;
 use crate::{
-    accounts, alerts, analytics, exports, feeds, histogram, imports, ogc, ops, tiles, web,
+    accounts, alerts, analytics, catalog, exports, feeds, histogram, imports, ogc, ops, tiles, web,
 };
 
 pub struct Route {
@@ -725,6 +725,51 @@ pub fn table() -> Vec<Route> {
         },
         Route {
             method: "get",
+            path: "/catalog",
+            summary: "The built-in catalog of public sources: protocol, kind, hazard, licence and attribution, update interval, whether a key is needed, and whether a feed was made from it",
+            tag: "Feeds",
+            need: Need::Read,
+            datasets: Datasets::Untouched,
+            parameters: &[
+                "catalog-q",
+                "catalog-kind",
+                "catalog-protocol",
+                "catalog-hazard",
+                "catalog-addable",
+            ],
+            success: (200, &["application/json"]),
+            body: Body::None,
+            refusals: &[],
+            handler: get(catalog::list),
+        },
+        Route {
+            method: "get",
+            path: "/catalog/{entryName}",
+            summary: "One catalog entry",
+            tag: "Feeds",
+            need: Need::Read,
+            datasets: Datasets::Untouched,
+            parameters: &["entryName"],
+            success: (200, &["application/json"]),
+            body: Body::None,
+            refusals: &[],
+            handler: get(catalog::get_one),
+        },
+        Route {
+            method: "post",
+            path: "/catalog/{entryName}/add",
+            summary: "Add a catalog entry as a feed (a paged source for ArcGIS and Socrata entries), with its key when it needs one; checked as POST /feeds checks",
+            tag: "Feeds",
+            need: Need::Write,
+            datasets: Datasets::Everything,
+            parameters: &["entryName"],
+            success: (201, &["application/json"]),
+            body: Body::optional::<geoconsole_app::CatalogAdd>(),
+            refusals: &[(409, "A feed of this name exists")],
+            handler: post(catalog::add),
+        },
+        Route {
+            method: "get",
             path: "/feeds",
             summary: "Live feeds with their health (ok, late, failing, paused), lag and last error",
             tag: "Feeds",
@@ -1201,6 +1246,32 @@ pub fn parameter(name: &str) -> Option<Value> {
         ),
         "ruleId" => path("ruleId", "Rule id", json!({"type": "string"})),
         "feedName" => path("feedName", "Feed name", json!({"type": "string"})),
+        "entryName" => path(
+            "entryName",
+            "Catalog entry name",
+            json!({"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,63}$"}),
+        ),
+        "catalog-q" => query(
+            "q",
+            "Words that must all appear in the entry",
+            json!({"type": "string", "maxLength": 200}),
+        ),
+        "catalog-kind" => query(
+            "kind",
+            "events, areas or reference",
+            json!({"type": "string", "enum": ["events", "areas", "reference"]}),
+        ),
+        "catalog-protocol" => query(
+            "protocol",
+            "The protocol or feed format",
+            json!({"type": "string"}),
+        ),
+        "catalog-hazard" => query("hazard", "The hazard or theme", json!({"type": "string"})),
+        "catalog-addable" => query(
+            "addable",
+            "Only entries this console can read",
+            json!({"type": "boolean"}),
+        ),
         "alertId" => path(
             "alertId",
             "Alert sequence number",

@@ -384,6 +384,14 @@ async fn schemathesis_finds_no_server_error_and_every_write_succeeds() {
                 continue;
             };
             for parameter in parameters {
+                // Catalog entries that exist and need no key, so adding one can succeed (once each).
+                if parameter["name"] == "entryName" {
+                    parameter["schema"] = json!({"type": "string", "enum": [
+                        "us-states", "us-counties", "natural-earth-countries", "chicago-crimes",
+                        "usgs-earthquakes-day", "gdacs-alerts",
+                    ]});
+                    continue;
+                }
                 let made = match (parameter["name"].as_str(), doomed) {
                     (Some("feedName"), false) => "fuzz_fixed",
                     (Some("feedName"), true) => "fuzz_doomed",

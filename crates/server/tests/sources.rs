@@ -214,3 +214,91 @@ async fn source_options_belong_to_paged_formats_only() {
     assert_eq!(reply.status, 400, "{}", reply.text());
     assert!(reply.text().contains("without a query"), "{}", reply.text());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_catalog_lists_real_sources_and_adds_one_as_a_feed() {
+    let server = serve_polled_by_hand(temp_gpkg()).await;
+    let all = server.get("/catalog").await;
+    assert_eq!(all.status, 200, "{}", all.text());
+    let all = all.json();
+    assert!(
+        all["numberReturned"].as_u64().expect("count") >= 40,
+        "{all}"
+    );
+    for entry in all["entries"].as_array().expect("entries") {
+        for field in [
+            "name",
+            "url",
+            "protocol",
+            "licence",
+            "attribution",
+            "update_interval",
+        ] {
+            assert!(entry[field].is_string(), "{field} in {entry}");
+        }
+        assert_eq!(entry["added"], false);
+    }
+
+    let areas = server
+        .get("/catalog?kind=areas&protocol=arcgis")
+        .await
+        .json();
+    let entries = areas["entries"].as_array().expect("entries");
+    assert!(!entries.is_empty());
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["kind"] == "areas" && e["protocol"] == "arcgis"),
+        "{areas}"
+    );
+    let refused = server.get("/catalog?kind=volcanoes").await;
+    assert_eq!(refused.status, 400, "{}", refused.text());
+
+    let near = server.get("/catalog/nws-alert").await;
+    assert_eq!(near.status, 404);
+    assert!(
+        near.text().contains("did you mean 'nws-alerts'"),
+        "{}",
+        near.text()
+    );
+
+    // A source that needs a key says where to get it; one no reader here reads says so.
+    let keyless = server
+        .post_json("/catalog/firms-area-api/add", json!({}))
+        .await;
+    assert_eq!(keyless.status, 400, "{}", keyless.text());
+    assert!(keyless.text().contains("needs a key"), "{}", keyless.text());
+    let unread = server
+        .post_json("/catalog/police-uk-street-crime/add", json!({}))
+        .await;
+    assert_eq!(unread.status, 400, "{}", unread.text());
+
+    // An ArcGIS entry becomes a paged source with the entry's kind; adding it twice is a conflict.
+    let added = server
+        .post_json(
+            "/catalog/fema-nfhl-flood-zones/add",
+            json!({"dataset": "flood_hazard", "paused": true}),
+        )
+        .await;
+    assert_eq!(added.status, 201, "{}", added.text());
+    let feed = added.json();
+    assert_eq!(feed["name"], "fema-nfhl-flood-zones");
+    assert_eq!(feed["format"], "arcgis");
+    assert_eq!(feed["kind"], "areas");
+    assert_eq!(feed["dataset"], "flood_hazard");
+    assert_eq!(feed["enabled"], false);
+    let shown = server.get("/catalog/fema-nfhl-flood-zones").await.json();
+    assert_eq!(shown["added"], true, "{shown}");
+    let again = server
+        .post_json("/catalog/fema-nfhl-flood-zones/add", json!({}))
+        .await;
+    assert_eq!(again.status, 409, "{}", again.text());
+
+    // A Socrata token given as the key goes in the source's options and never shows.
+    let crimes = server
+        .post_json("/catalog/chicago-crimes/add", json!({"key": "tok3nTOK3N"}))
+        .await;
+    assert_eq!(crimes.status, 201, "{}", crimes.text());
+    assert!(!crimes.text().contains("tok3nTOK3N"), "{}", crimes.text());
+    assert_eq!(crimes.json()["source"]["app_token"], "(redacted)");
+}

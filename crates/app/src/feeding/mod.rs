@@ -11,9 +11,12 @@
 //! What a body does to what was written before is decided without I/O in [`plan`]; this module does the
 //! fetching, asking and writing around it.
 
+mod catalog;
 mod error;
 mod plan;
 mod sources;
+
+pub use catalog::CatalogAdd;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -364,14 +367,32 @@ impl Feeding {
     /// Checks a definition, URL included (its host is resolved and every address checked now, not only at
     /// the first poll), and saves it. `replace` allows redefining an existing feed.
     pub async fn save(&self, spec: FeedSpec, replace: bool) -> AppResult<FeedView> {
+        self.save_resolving(spec, replace, true).await
+    }
+
+    /// As [`Feeding::save`]; `resolve_now` false skips resolving the host at save time (a curated catalog
+    /// URL, added where names may not resolve yet). Every connection still passes the guarded resolver.
+    pub(crate) async fn save_resolving(
+        &self,
+        spec: FeedSpec,
+        replace: bool,
+        resolve_now: bool,
+    ) -> AppResult<FeedView> {
         spec.check().map_err(invalid)?;
         spec.check_within(self.fetcher.limits()).map_err(invalid)?;
         DatasetId::new(&spec.dataset).map_err(|e| invalid(e.message()))?;
-        self.fetcher
-            .policy()
-            .check_configured(&spec.url)
-            .await
-            .map_err(|r| invalid(format!("feed '{}': {}", spec.name, r.0)))?;
+        let refused =
+            |r: geoconsole_feeds::Refused| invalid(format!("feed '{}': {}", spec.name, r.0));
+        if resolve_now {
+            self.fetcher
+                .policy()
+                .check_configured(&spec.url)
+                .await
+                .map_err(refused)?;
+        } else {
+            let url = reqwest::Url::parse(&spec.url).map_err(|e| invalid(e.to_string()))?;
+            self.fetcher.policy().check_url(&url).map_err(refused)?;
+        }
         let stored = match self.store.feed(&spec.name).await {
             Ok(record) => Some(record),
             Err(e) if e.kind() == geoconsole_store::StoreErrorKind::NotFound => None,

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod alerts;
+pub mod catalog;
 pub mod datasets;
 pub mod demo;
 pub mod export;
