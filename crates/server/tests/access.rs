@@ -150,6 +150,7 @@ fn fill(path: &str) -> String {
         ("{fontstack}", "DejaVu Sans"),
         ("{range}", "0-255"),
         ("{feedName}", "no-such-feed"),
+        ("{entryName}", "no-such-entry"),
         ("{tokenId}", "no-such-token"),
         ("{userName}", "nobody"),
     ] {
