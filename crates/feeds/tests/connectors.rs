@@ -1056,14 +1056,24 @@ async fn wfs_gml_only_with_latitude_first_axis_order() {
             assert_eq!(p["COUNT"], "5000");
         }
     }
-    // GeoJSON in EPSG:4326 says so in its crs member and comes latitude first too.
-    let origin = WfsOrigin::start(WfsLayer {
-        crs84: false,
-        ..WfsLayer::new(3000)
-    })
-    .await;
-    let (features, _) = load(&wfs_spec(&origin), None).await.expect("sync");
-    check_wfs(&origin, &features, 3000, LayerGeometry::Point);
+    // GeoJSON asked for in EPSG:4326: latitude first when its crs member says so (GeoServer), longitude
+    // first when it names none (MapServer).
+    for json_crs_member in [true, false] {
+        let origin = WfsOrigin::start(WfsLayer {
+            crs84: false,
+            json_crs_member,
+            ..WfsLayer::new(3000)
+        })
+        .await;
+        let (features, _) = load(&wfs_spec(&origin), None).await.expect("sync");
+        check_wfs(&origin, &features, 3000, LayerGeometry::Point);
+        assert!(
+            origin
+                .get_features()
+                .iter()
+                .all(|p| p["SRSNAME"] == "urn:ogc:def:crs:EPSG::4326")
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

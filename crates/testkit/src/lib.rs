@@ -5,12 +5,14 @@
 //! connectors.
 //! Tests may depend on it; no production crate does.
 
+mod cgi;
 mod ogc;
 mod origin;
 mod receiver;
 mod server;
 mod services;
 
+pub use cgi::CgiOrigin;
 pub use ogc::{
     OGC_UPDATED_BASE, OapifCollection, OapifOrigin, WFS_MAP, WFS_TYPE, WfsLayer, WfsOrigin,
     ogc_position, ogc_site, ows_exception,

@@ -696,6 +696,10 @@ pub struct WfsLayer {
     pub exception: Option<(u16, String)>,
     /// `STARTINDEX` is ignored: the first page again and again.
     pub ignores_start_index: bool,
+    /// GeoJSON asked for in `urn:ogc:def:crs:EPSG::4326` names it in a `crs` member and comes latitude
+    /// first (GeoServer); without, it has no `crs` member and comes longitude first (MapServer, whose
+    /// GeoJSON GDAL writes).
+    pub json_crs_member: bool,
 }
 
 impl WfsLayer {
@@ -710,6 +714,7 @@ impl WfsLayer {
             geometry: LayerGeometry::Point,
             exception: None,
             ignores_start_index: false,
+            json_crs_member: true,
         }
     }
 }
@@ -1243,7 +1248,7 @@ async fn wfs_answer(State((state, log, counter)): State<WfsApp>, request: Reques
                 json!({
                     "type": "Feature",
                     "id": format!("sites.{gid}"),
-                    "geometry": geojson_geometry(gid, layer.geometry, lat_first),
+                    "geometry": geojson_geometry(gid, layer.geometry, lat_first && layer.json_crs_member),
                     "properties": sites.rows[*i]
                 })
             })
@@ -1255,7 +1260,7 @@ async fn wfs_answer(State((state, log, counter)): State<WfsApp>, request: Reques
             "numberReturned": features.len(),
             "features": features
         });
-        if lat_first {
+        if lat_first && layer.json_crs_member {
             body["crs"] = json!({"type": "name", "properties": {"name": URN_4326}});
         }
         return (

@@ -108,6 +108,14 @@ impl Frame {
         })
     }
 
+    /// The same CRS read x first (east, longitude), as GeoJSON writers that follow RFC 7946's order do.
+    pub fn x_first(&self) -> Self {
+        Self {
+            swap: false,
+            ..self.clone()
+        }
+    }
+
     /// A position as written (first, second axis) in longitude and latitude.
     pub fn position(&self, first: f64, second: f64) -> Result<Coord<f64>, String> {
         let c = if self.swap {

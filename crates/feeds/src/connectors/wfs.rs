@@ -129,7 +129,7 @@ fn field_kind(xsd_type: &str) -> FieldKind {
         | "unsignedLong" | "unsignedShort" | "unsignedByte" => FieldKind::Integer,
         "double" | "float" | "decimal" => FieldKind::Number,
         "boolean" => FieldKind::Boolean,
-        "date" | "dateTime" => FieldKind::Date,
+        "date" | "dateTime" | "TimeInstantType" | "TimeInstantPropertyType" => FieldKind::Date,
         t if t.ends_with("PropertyType") && t != "ReferenceType" => FieldKind::Geometry,
         _ => FieldKind::Text,
     }
@@ -574,6 +574,9 @@ impl WfsSync {
             page.get("numberMatched")
                 .or_else(|| page.get("totalFeatures")),
         );
+        // A `crs` member says what the coordinates are in (GeoServer names the URN it was asked for and
+        // writes latitude first); without one they are in GeoJSON's own x/y order whatever was asked
+        // (MapServer's GeoJSON, written by GDAL, is longitude first under `urn:ogc:def:crs:EPSG::4326`).
         let frame = match page
             .get("crs")
             .and_then(|c| c.get("properties"))
@@ -581,7 +584,8 @@ impl WfsSync {
             .and_then(Value::as_str)
         {
             Some(name) if name.trim() != self.frame.name => Frame::parse(name)?,
-            _ => self.frame.clone(),
+            Some(_) => self.frame.clone(),
+            None => self.frame.x_first(),
         };
         let Some(Value::Array(items)) = page.get_mut("features").map(Value::take) else {
             return Err("the page is not a GeoJSON FeatureCollection (no 'features')".into());
@@ -663,8 +667,8 @@ impl WfsSync {
                 continue;
             }
             let kind = self.kind_of(&child.name);
-            let geometric =
-                kind == Some(FieldKind::Geometry) || kind.is_none() && !child.children.is_empty();
+            let geometric = kind == Some(FieldKind::Geometry)
+                || kind.is_none() && !child.children.is_empty() && !is_time(child);
             if geometric {
                 let Some(shape) = child.children.first() else {
                     continue;
@@ -678,6 +682,9 @@ impl WfsSync {
             }
             let value = if child.attr("nil").is_some_and(|n| n.trim() == "true") {
                 Value::Null
+            } else if let Some(at) = time_position(child) {
+                // MapServer writes dates as gml:TimeInstant/gml:timePosition.
+                Value::String(at.to_string())
             } else {
                 typed(&child.text, kind.unwrap_or(FieldKind::Text))
             };
@@ -690,6 +697,21 @@ impl WfsSync {
             walk,
         )
     }
+}
+
+/// A property holding a `gml:TimeInstant` (or a bare `gml:timePosition`).
+fn is_time(property: &Element) -> bool {
+    time_position(property).is_some()
+}
+
+fn time_position(property: &Element) -> Option<&str> {
+    let first = property.children.first()?;
+    let position = match first.name.as_str() {
+        "timePosition" => first,
+        "TimeInstant" => first.child("timePosition")?,
+        _ => return None,
+    };
+    Some(position.text.trim())
 }
 
 struct Answer {
