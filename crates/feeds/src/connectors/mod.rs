@@ -299,7 +299,8 @@ pub struct Page {
     pub number: u32,
     /// The request that brought it.
     pub url: String,
-    /// Every feature has an id (the object id, Socrata's `:id`); none repeats an earlier page's.
+    /// Every feature has an id (the object id, Socrata's `:id`, an OGC API feature's `id`, a WFS feature's
+    /// `gml:id` or key); none repeats an earlier page's.
     pub features: Vec<Feature>,
     /// Bytes of the answer after decoding.
     pub bytes: u64,
@@ -309,7 +310,8 @@ pub struct Page {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PagingMode {
-    /// `resultOffset`/`resultRecordCount` (ArcGIS) or `$offset`/`$limit` (Socrata).
+    /// `resultOffset`/`resultRecordCount` (ArcGIS), `$offset`/`$limit` (Socrata) or `STARTINDEX`/`COUNT`
+    /// (WFS).
     Offset,
     /// ArcGIS object-id ranges, after `returnIdsOnly`.
     ObjectIds,
@@ -335,7 +337,7 @@ pub struct SyncReport {
     pub mode: PagingMode,
     /// Why offset paging was given up for object ids, when it was.
     pub fallback: Option<String>,
-    /// The latest "updated" time seen (ArcGIS `updated_field`, Socrata `:updated_at`): the `since` of the
+    /// The latest "updated" time seen (the `updated_field`, Socrata's `:updated_at` by default): the `since` of the
     /// next incremental sync, on the server's clock rather than ours.
     pub latest_update: Option<DateTime<Utc>>,
     /// How many features the server said match (OGC `numberMatched`), when it said.

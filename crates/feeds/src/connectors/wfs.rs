@@ -660,9 +660,19 @@ impl WfsSync {
         let mut properties = Properties::new();
         let mut geometry = None;
         for child in &element.children {
+            // GML's own feature properties, whatever prefix the answer binds GML to, unless the schema
+            // declares a property of that name.
             if child.prefix.as_deref() == Some("gml")
-                || matches!(child.name.as_str(), "boundedBy" | "location")
-                    && self.kind_of(&child.name).is_none()
+                || matches!(
+                    child.name.as_str(),
+                    "boundedBy"
+                        | "location"
+                        | "metaDataProperty"
+                        | "description"
+                        | "descriptionReference"
+                        | "identifier"
+                        | "name"
+                ) && self.kind_of(&child.name).is_none()
             {
                 continue;
             }
@@ -1246,6 +1256,74 @@ mod tests {
             "the service answered an exception report: InvalidParameterValue (typeNames): Feature type ms:nope unknown"
         );
         assert_eq!(exception_report(b"<wfs:FeatureCollection/>"), None);
+    }
+
+    #[test]
+    fn gml_members_become_features() {
+        let sync = WfsSync {
+            endpoint: Url::parse("http://wfs.example/wfs").unwrap(),
+            type_name: "ms:sites".into(),
+            paging: true,
+            page_size: 10,
+            count_default: None,
+            start: 0,
+            output_format: None,
+            srs_name: EPSG_4326_URN.into(),
+            frame: Frame::parse(EPSG_4326_URN).unwrap(),
+            sort: None,
+            filter: None,
+            bbox: None,
+            fields: vec![
+                ("geom".into(), FieldKind::Geometry),
+                ("gid".into(), FieldKind::Integer),
+                ("zone".into(), FieldKind::Integer),
+                ("updated".into(), FieldKind::Date),
+            ],
+            key: Some("gid".into()),
+            updated_field: Some("updated".into()),
+            select: Vec::new(),
+            done: false,
+        };
+        let fetcher = crate::Fetcher::new(
+            std::sync::Arc::new(crate::NetworkPolicy::default()),
+            crate::FetchLimits::default(),
+        )
+        .unwrap();
+        let mut walk = Walk::new(fetcher, "http://wfs.example/wfs".into(), Default::default());
+        let page = br#"<wfs:FeatureCollection xmlns:wfs="http://www.opengis.net/wfs/2.0" xmlns:g="http://www.opengis.net/gml/3.2" numberMatched="unknown" numberReturned="2" next="http://wfs.example/wfs?STARTINDEX=2">
+  <wfs:member><ms:sites g:id="sites.1"><g:boundedBy><g:Envelope><g:lowerCorner>45 5</g:lowerCorner><g:upperCorner>45 5</g:upperCorner></g:Envelope></g:boundedBy>
+    <ms:geom><g:Point><g:pos>45.5 5.25</g:pos></g:Point></ms:geom><ms:gid>1</ms:gid><ms:zone xsi:nil="true"/>
+    <ms:updated g:id="u1"><g:TimeInstant><g:timePosition>2024-02-01T00:00:01Z</g:timePosition></g:TimeInstant></ms:updated></ms:sites></wfs:member>
+  <wfs:member><ms:sites><ms:gid>2</ms:gid><ms:zone>3</ms:zone><ms:updated><g:timePosition>2024-03-01T00:00:00Z</g:timePosition></ms:updated></ms:sites></wfs:member>
+</wfs:FeatureCollection>"#;
+        let (root, _) = xml::parse(page).unwrap();
+        let answer = sync.read_gml(&root, &mut walk).unwrap();
+        assert_eq!(answer.matched, None);
+        assert!(answer.has_next);
+        let [first, second] = answer.features.as_slice() else {
+            panic!("two features")
+        };
+        assert_eq!(first.id.as_ref().unwrap().as_str(), "sites.1");
+        assert_eq!(
+            first.geometry,
+            Some(geoconsole_model::geo_types::Geometry::Point(
+                geoconsole_model::geo_types::Point::new(5.25, 45.5)
+            ))
+        );
+        assert_eq!(
+            Value::Object(first.properties.clone()),
+            serde_json::json!({"gid": 1, "zone": null, "updated": "2024-02-01T00:00:01Z"})
+        );
+        assert_eq!(
+            second.id.as_ref().unwrap().as_str(),
+            "2",
+            "the key when there is no gml:id"
+        );
+        assert_eq!(second.geometry, None);
+        assert_eq!(
+            walk.latest_update.unwrap().to_rfc3339(),
+            "2024-03-01T00:00:00+00:00"
+        );
     }
 
     #[test]
