@@ -6,8 +6,8 @@
 //! Each test skips, saying so on stderr, when its server is not installed; with `GEOCONSOLE_REQUIRE_SERVERS=1`
 //! (CI) a missing server fails the test instead. What CI installs:
 //!
-//! - MapServer: `apt-get install -y cgi-mapserver` (`/usr/lib/cgi-bin/mapserv`; or `GEOCONSOLE_MAPSERV`);
-//! - pygeoapi: `python3 -m venv /opt/pygeoapi && /opt/pygeoapi/bin/pip install pygeoapi`, found as
+//! - MapServer: `apt-get install -y cgi-mapserver` (with mapserver-bin: `/usr/lib/cgi-bin/mapserv`; or `GEOCONSOLE_MAPSERV`);
+//! - pygeoapi: `python3 -m venv /opt/pygeoapi && /opt/pygeoapi/bin/pip install pygeoapi==0.21.0`, found as
 //!   `GEOCONSOLE_PYGEOAPI` (the `pygeoapi` program), `/opt/pygeoapi/bin/pygeoapi` or `pygeoapi` on PATH.
 
 use std::collections::HashSet;
@@ -202,7 +202,7 @@ async fn wait_for(url: &str, child: &mut Running, log: &Path) {
 // ------------------------------------------------------------------------------------------- pygeoapi
 
 const PYGEOAPI_INSTALL: &str =
-    "python3 -m venv /opt/pygeoapi && /opt/pygeoapi/bin/pip install pygeoapi";
+    "python3 -m venv /opt/pygeoapi && /opt/pygeoapi/bin/pip install pygeoapi==0.21.0";
 
 fn pygeoapi_config(port: u16, data: &Path) -> String {
     format!(
@@ -242,10 +242,7 @@ resources:
 async fn pygeoapi_collection_loads_whole_by_next_links() {
     let Some(pygeoapi) = found(
         "GEOCONSOLE_PYGEOAPI",
-        &[
-            "/opt/pygeoapi/bin/pygeoapi",
-            "/tmp/pygeoapi-venv/bin/pygeoapi",
-        ],
+        &["/opt/pygeoapi/bin/pygeoapi"],
         "pygeoapi",
     ) else {
         return absent("pygeoapi", PYGEOAPI_INSTALL);
