@@ -157,11 +157,22 @@ fn check(features: &[Feature], id_of: impl Fn(&str) -> i64, exact: bool, degrees
     }
 }
 
-/// A child process of the test's own, ended (by its id) when the test ends.
+/// A child process of the test's own, started as the leader of a process group of its own, ended with that
+/// group (by its id) when the test ends: `pygeoapi serve` runs Flask's reloader, whose server is a child of
+/// the process started.
 struct Running(Child);
+
+impl Running {
+    fn spawn(command: &mut Command) -> Self {
+        use std::os::unix::process::CommandExt;
+        Self(command.process_group(0).spawn().expect("start the server"))
+    }
+}
 
 impl Drop for Running {
     fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -268,16 +279,14 @@ async fn pygeoapi_collection_loads_whole_by_next_links() {
         String::from_utf8_lossy(&generated.stderr)
     );
     let log = dir.path().join("serve.log");
-    let mut server = Running(
+    let mut server = Running::spawn(
         Command::new(&pygeoapi)
             .arg("serve")
             .env("PYGEOAPI_CONFIG", &config)
             .env("PYGEOAPI_OPENAPI", &openapi)
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&log).expect("log"))
-            .stderr(std::fs::File::create(dir.path().join("serve.err")).expect("log"))
-            .spawn()
-            .expect("pygeoapi serve"),
+            .stderr(std::fs::File::create(dir.path().join("serve.err")).expect("log")),
     );
     let base = format!("http://127.0.0.1:{port}");
     wait_for(&format!("{base}/conformance?f=json"), &mut server, &log).await;
