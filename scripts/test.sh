@@ -4,7 +4,8 @@
 # Debian's Chromium against a real server on the demo data). On a fresh Debian machine it first installs what
 # the tests talk to: GDAL's ogrinfo/ogr2ogr (gdal-bin: GeoPackage, OGC API Features and MVT clients), the
 # sqlite3 shell, PostgreSQL 15 with PostGIS 3 (scripts/postgres.sh, on 127.0.0.1 only), Debian's chromium, Node.js and npm when missing, the web console's npm packages, and from
-# PyPI the OGC API client OWSLib, the OpenAPI validator openapi-spec-validator, the OpenAPI fuzzer schemathesis and pyarrow (a second GeoParquet
+# PyPI the OGC API client OWSLib, MapServer (cgi-mapserver) and pygeoapi (a venv in /opt/pygeoapi) as real
+# WFS/OGC API servers for the connectors, the OpenAPI validator openapi-spec-validator, the OpenAPI fuzzer schemathesis and pyarrow (a second GeoParquet
 # implementation, since Debian's GDAL 3.6 has no Parquet driver), and from crates.io cargo-deny.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,9 @@ command -v ogrinfo >/dev/null 2>&1 || missing+=(gdal-bin)
 command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+# MapServer (run as CGI by the test kit itself): a real WFS 2.0 and OGC API – Features server for the connectors.
+[ -x /usr/lib/cgi-bin/mapserv ] || command -v mapserv >/dev/null 2>&1 || missing+=(cgi-mapserver)
+python3 -c "import ensurepip" >/dev/null 2>&1 || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing test dependencies: ${missing[*]}"
   sudo_cmd=()
@@ -32,6 +36,17 @@ if [ ${#python_missing[@]} -gt 0 ]; then
   echo "installing test dependencies from PyPI: ${python_missing[*]}"
   python3 -m pip install --quiet --disable-pip-version-check "${python_missing[@]}"
 fi
+
+# pygeoapi, a real OGC API – Features server for the connector tests, in a venv of its own so its pins do not
+# clash with the clients above.
+if [ ! -x /opt/pygeoapi/bin/pygeoapi ]; then
+  echo "installing pygeoapi 0.21.0 into /opt/pygeoapi"
+  python3 -m venv /opt/pygeoapi
+  /opt/pygeoapi/bin/pip install --quiet --disable-pip-version-check pygeoapi==0.21.0
+fi
+export GEOCONSOLE_PYGEOAPI=/opt/pygeoapi/bin/pygeoapi
+# The real-server connector tests fail, rather than skip, when a server is missing.
+export GEOCONSOLE_REQUIRE_SERVERS=1
 
 # The PostGIS store's tests talk to a real PostgreSQL 15 + PostGIS 3 on 127.0.0.1 (installed from Debian and
 # started by scripts/postgres.sh when missing); each test makes a schema of its own in this database.

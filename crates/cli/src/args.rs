@@ -321,7 +321,8 @@ pub enum SourcesCommand {
 
 #[derive(Debug, Args)]
 pub struct SourceAddArgs {
-    /// The protocol: arcgis (FeatureServer/MapServer layer) or socrata (SODA resource)
+    /// The protocol: arcgis (FeatureServer/MapServer layer), socrata (SODA resource), oapif (OGC API –
+    /// Features collection) or wfs (WFS 2.0 endpoint, with --layer)
     #[arg(long)]
     pub kind: String,
     /// The layer (`…/FeatureServer/0`) or resource (`…/resource/abcd-1234.json`), without a query
@@ -357,7 +358,7 @@ pub struct SourceAddArgs {
     pub source: SourceArgs,
 }
 
-/// How to read a paged service (formats arcgis and socrata).
+/// How to read a paged service (formats arcgis, socrata, oapif and wfs).
 #[derive(Debug, Args, Default)]
 pub struct SourceArgs {
     /// A filter in the service's language: ArcGIS `where`, Socrata `$where`
@@ -382,6 +383,15 @@ pub struct SourceArgs {
     /// The environment variable holding a Socrata application token (kept off the command line)
     #[arg(long)]
     pub app_token_env: Option<String>,
+    /// WFS: the feature type (`ns:name`)
+    #[arg(long)]
+    pub layer: Option<String>,
+    /// OGC API – Features and WFS: only features in `west,south,east,north` (longitude, latitude)
+    #[arg(long)]
+    pub bbox: Option<String>,
+    /// WFS: the property that tells features apart and orders pages (found when not given)
+    #[arg(long)]
+    pub key_field: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

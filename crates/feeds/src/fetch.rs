@@ -142,9 +142,9 @@ impl Fetcher {
         validators: &Validators,
         limits: Option<FetchLimits>,
     ) -> Result<Fetched, FetchError> {
-        self.guarded_exchange(url, validators, limits, &[])
+        self.guarded_exchange(url, validators, limits, &[], false)
             .await
-            .map(|(fetched, _)| fetched)
+            .map(|(fetched, _, _)| fetched)
     }
 
     /// GETs `url` with headers of the caller's (an API's application token) under the same guard and caps,
@@ -156,25 +156,25 @@ impl Fetcher {
         headers: &[(&str, &str)],
         limits: Option<FetchLimits>,
     ) -> Result<(Fetched, HeaderMap), FetchError> {
-        let mut extra = Vec::with_capacity(headers.len());
-        for (name, value) in headers {
-            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-                FetchError::new(
-                    FetchErrorKind::Refused,
-                    format!("'{name}' is not a header name"),
-                )
-            })?;
-            let mut value = HeaderValue::from_str(value).map_err(|_| {
-                FetchError::new(
-                    FetchErrorKind::Refused,
-                    format!("the value of header '{name}' is not valid in a header"),
-                )
-            })?;
-            value.set_sensitive(true);
-            extra.push((name, value));
-        }
-        self.guarded_exchange(url, &Validators::default(), limits, &extra)
+        let extra = extra_headers(headers)?;
+        self.guarded_exchange(url, &Validators::default(), limits, &extra, false)
             .await
+            .map(|(fetched, headers, _)| (fetched, headers))
+    }
+
+    /// Like [`Fetcher::get_with_headers`], but an error status is handed back with its body (under the same
+    /// caps) instead of failing: protocols whose servers explain a refusal in a body of their own (an OGC
+    /// `ExceptionReport`, an OGC API exception) need more of it than the start an error message quotes.
+    pub async fn get_answer(
+        &self,
+        url: &Url,
+        headers: &[(&str, &str)],
+        limits: Option<FetchLimits>,
+    ) -> Result<(StatusCode, Fetched, HeaderMap), FetchError> {
+        let extra = extra_headers(headers)?;
+        self.guarded_exchange(url, &Validators::default(), limits, &extra, true)
+            .await
+            .map(|(fetched, headers, status)| (status, fetched, headers))
     }
 
     async fn guarded_exchange(
@@ -183,12 +183,13 @@ impl Fetcher {
         validators: &Validators,
         limits: Option<FetchLimits>,
         extra: &[(HeaderName, HeaderValue)],
-    ) -> Result<(Fetched, HeaderMap), FetchError> {
+        error_bodies: bool,
+    ) -> Result<(Fetched, HeaderMap, StatusCode), FetchError> {
         let limits = limits.unwrap_or(self.limits);
         self.policy
             .check_url(url)
             .map_err(|r| FetchError::new(FetchErrorKind::Refused, r.0))?;
-        let work = self.exchange(url, validators, limits, extra);
+        let work = self.exchange(url, validators, limits, extra, error_bodies);
         match tokio::time::timeout(limits.total_timeout, work).await {
             Ok(result) => result,
             Err(_) => Err(FetchError::new(
@@ -207,15 +208,20 @@ impl Fetcher {
         validators: &Validators,
         limits: FetchLimits,
         extra: &[(HeaderName, HeaderValue)],
-    ) -> Result<(Fetched, HeaderMap), FetchError> {
+        error_bodies: bool,
+    ) -> Result<(Fetched, HeaderMap, StatusCode), FetchError> {
         let mut request = self
             .client
             .get(url.clone())
-            .header(ACCEPT_ENCODING, "gzip, deflate")
-            .header(
+            .header(ACCEPT_ENCODING, "gzip, deflate");
+        // A caller's own Accept (an API asking for one media type) replaces the default rather than adding a
+        // second header.
+        if !extra.iter().any(|(name, _)| name == ACCEPT) {
+            request = request.header(
                 ACCEPT,
                 "application/geo+json, application/json, application/cap+xml, application/atom+xml, application/rss+xml, application/xml, text/csv, */*;q=0.5",
             );
+        }
         if let Some(etag) = &validators.etag {
             request = request.header(IF_NONE_MATCH, etag);
         }
@@ -227,7 +233,11 @@ impl Fetcher {
         }
         let mut response = request.send().await.map_err(describe)?;
         if response.status() == StatusCode::NOT_MODIFIED {
-            return Ok((Fetched::NotModified, response.headers().clone()));
+            return Ok((
+                Fetched::NotModified,
+                response.headers().clone(),
+                response.status(),
+            ));
         }
         let response_headers = response.headers().clone();
         let final_url = response.url().clone();
@@ -273,7 +283,7 @@ impl Fetcher {
             }
             bytes.extend_from_slice(&chunk);
         }
-        if !status.is_success() {
+        if !status.is_success() && !error_bodies {
             let start = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned();
             return Err(FetchError::new(
                 FetchErrorKind::Status,
@@ -289,8 +299,31 @@ impl Fetcher {
                 validators: found,
             },
             response_headers,
+            status,
         ))
     }
+}
+
+/// The caller's headers, their values marked sensitive.
+fn extra_headers(headers: &[(&str, &str)]) -> Result<Vec<(HeaderName, HeaderValue)>, FetchError> {
+    let mut extra = Vec::with_capacity(headers.len());
+    for (name, value) in headers {
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            FetchError::new(
+                FetchErrorKind::Refused,
+                format!("'{name}' is not a header name"),
+            )
+        })?;
+        let mut value = HeaderValue::from_str(value).map_err(|_| {
+            FetchError::new(
+                FetchErrorKind::Refused,
+                format!("the value of header '{name}' is not valid in a header"),
+            )
+        })?;
+        value.set_sensitive(true);
+        extra.push((name, value));
+    }
+    Ok(extra)
 }
 
 fn too_large(cap: u64, what: &str, n: u64) -> FetchError {

@@ -3,9 +3,9 @@
 //! fetching with conditional GET and caps ([`Fetcher`]), readers for the feed formats (CAP 1.2, CAP in
 //! Atom/RSS indexes, api.weather.gov alerts, GeoRSS/GDACS, USGS, FIRMS, generic GeoJSON/CSV), the
 //! data-protection check of what every reader made ([`check_items`]), and each feed's health record and
-//! backoff schedule ([`FeedState`]), the connectors that read whole layers from ArcGIS REST and Socrata
-//! SODA services page by page ([`connectors`]), and the catalog of public sources worth adding
-//! ([`catalog`]).
+//! backoff schedule ([`FeedState`]), the connectors that read whole layers from ArcGIS REST, Socrata
+//! SODA, OGC API – Features and WFS 2.0 services page by page ([`connectors`]), and the catalog of public
+//! sources worth adding ([`catalog`]).
 //!
 //! Depends on `model` and `formats` (the generic readers), and on reqwest, quick-xml and flate2. It knows
 //! nothing of stores or the console: the app room polls, writes the items through the one write path and

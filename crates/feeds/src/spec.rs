@@ -39,10 +39,14 @@ pub enum FeedFormat {
     Arcgis,
     /// A whole Socrata SODA dataset, read page by page (`…/resource/abcd-1234.json`).
     Socrata,
+    /// A whole OGC API – Features collection, read by its next links (`…/collections/{id}`).
+    Oapif,
+    /// A whole WFS 2.0 feature type, read page by page (the service endpoint; the type in `source.layer`).
+    Wfs,
 }
 
 impl FeedFormat {
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 19] = [
         Self::Usgs,
         Self::NwsAlerts,
         Self::Cap,
@@ -60,6 +64,8 @@ impl FeedFormat {
         Self::Gpkg,
         Self::Arcgis,
         Self::Socrata,
+        Self::Oapif,
+        Self::Wfs,
     ];
 
     /// The format that reads a source of this protocol page by page.
@@ -68,6 +74,8 @@ impl FeedFormat {
         match kind {
             SourceKind::Arcgis => Self::Arcgis,
             SourceKind::Socrata => Self::Socrata,
+            SourceKind::Oapif => Self::Oapif,
+            SourceKind::Wfs => Self::Wfs,
         }
     }
 
@@ -77,6 +85,8 @@ impl FeedFormat {
         match self {
             Self::Arcgis => Some(SourceKind::Arcgis),
             Self::Socrata => Some(SourceKind::Socrata),
+            Self::Oapif => Some(SourceKind::Oapif),
+            Self::Wfs => Some(SourceKind::Wfs),
             _ => None,
         }
     }
@@ -102,7 +112,9 @@ impl FeedFormat {
             | Self::Georss
             | Self::Firms
             | Self::Arcgis
-            | Self::Socrata => None,
+            | Self::Socrata
+            | Self::Oapif
+            | Self::Wfs => None,
         }
     }
 
@@ -125,6 +137,8 @@ impl FeedFormat {
             Self::Gpkg => "gpkg",
             Self::Arcgis => "arcgis",
             Self::Socrata => "socrata",
+            Self::Oapif => "oapif",
+            Self::Wfs => "wfs",
         }
     }
 
@@ -396,7 +410,7 @@ impl FeedSpec {
             }
             (None, Some(_)) => {
                 return Err(format!(
-                    "feed '{}': 'source' options are for the arcgis and socrata formats, not {}",
+                    "feed '{}': 'source' options are for the arcgis, socrata, oapif and wfs formats, not {}",
                     self.name,
                     self.format.as_str()
                 ));

@@ -1,4 +1,5 @@
-//! The connectors against scripted ArcGIS REST and Socrata SODA origins on loopback: every layer of 50,000
+//! The connectors against scripted ArcGIS REST, Socrata SODA, OGC API – Features and WFS 2.0 origins on
+//! loopback: every layer of 50,000
 //! rows arrives whole (the exact count, no id twice, every property and coordinate as the source holds it,
 //! as the protocol documents its meaning) whatever way the server pages; incremental syncs bring only what
 //! changed; a server that never stops saying "more" ends the sync with an error, not a hang.
@@ -16,8 +17,9 @@ use geoconsole_feeds::{FetchLimits, Fetcher, NetworkPolicy};
 use geoconsole_model::Feature;
 use geoconsole_model::geo_types::{Coord, Geometry, LineString, Point};
 use geoconsole_testkit::{
-    ARCGIS_EDIT_BASE_MS, ArcgisLayer, ArcgisOrigin, LayerGeometry, PlaceColumn, SocrataDataset,
-    SocrataOrigin, ZONE_NAMES, socrata_id,
+    ARCGIS_EDIT_BASE_MS, ArcgisLayer, ArcgisOrigin, FeedOrigin, LayerGeometry, OapifCollection,
+    OapifOrigin, PlaceColumn, Serve, SocrataDataset, SocrataOrigin, WFS_MAP, WFS_TYPE, WfsLayer,
+    WfsOrigin, ZONE_NAMES, ogc_position, socrata_id,
 };
 use serde_json::{Map, Value};
 
@@ -640,4 +642,642 @@ async fn throughput() {
         report.features_per_second(),
         N as f64 / client.as_secs_f64().max(1e-9)
     );
+}
+
+// ------------------------------------------------------------------------------- OGC API – Features
+
+/// Site `gid` as the OGC origins hold it: properties as given, the point or the square with its hole.
+fn check_ogc(
+    features: &[Feature],
+    n: usize,
+    kind: LayerGeometry,
+    id_of: impl Fn(&str) -> i64,
+    row: impl Fn(i64) -> Map<String, Value>,
+) {
+    assert_eq!(features.len(), n, "every feature, once");
+    let ids: HashSet<&str> = features
+        .iter()
+        .map(|f| f.id.as_ref().expect("id").as_str())
+        .collect();
+    assert_eq!(ids.len(), n, "no id twice");
+    for feature in features {
+        let gid = id_of(feature.id.as_ref().expect("id").as_str());
+        assert!((1..=n as i64).contains(&gid), "{gid}");
+        assert_eq!(feature.properties, row(gid), "site {gid}");
+        let (x, y) = ogc_position(gid);
+        match (kind, feature.geometry.as_ref().expect("geometry")) {
+            (LayerGeometry::Point, Geometry::Point(p)) => {
+                assert_eq!(*p, Point::new(x, y), "site {gid}")
+            }
+            (LayerGeometry::Polygon, Geometry::Polygon(polygon)) => {
+                assert_eq!(
+                    ring_box(polygon.exterior()),
+                    (
+                        micro(x - 0.004),
+                        micro(y - 0.004),
+                        micro(x + 0.004),
+                        micro(y + 0.004)
+                    ),
+                    "site {gid}"
+                );
+                assert_eq!(polygon.interiors().len(), 1, "site {gid}: the hole");
+                assert_eq!(
+                    ring_box(&polygon.interiors()[0]),
+                    (
+                        micro(x - 0.001),
+                        micro(y - 0.001),
+                        micro(x + 0.001),
+                        micro(y + 0.001)
+                    ),
+                    "site {gid}"
+                );
+            }
+            (_, other) => panic!("site {gid}: unexpected geometry {other:?}"),
+        }
+    }
+}
+
+fn oapif_spec(origin: &OapifOrigin) -> SourceSpec {
+    SourceSpec::new(SourceKind::Oapif, origin.collection_url())
+}
+
+fn check_oapif(origin: &OapifOrigin, features: &[Feature], n: usize, kind: LayerGeometry) {
+    check_ogc(
+        features,
+        n,
+        kind,
+        |id| id.parse().expect("numeric id"),
+        |gid| origin.row(gid),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oapif_collection_is_read_by_next_links_with_opaque_cursors() {
+    let origin = OapifOrigin::start(OapifCollection::new(N)).await;
+    let (features, report) = load(&oapif_spec(&origin), None).await.expect("sync");
+    say("oapif, opaque cursors, 1000 a page", &report);
+    check_oapif(&origin, &features, N, LayerGeometry::Point);
+    assert_eq!(report.mode, PagingMode::NextLinks);
+    assert_eq!(report.matched, Some(N as u64));
+    assert_eq!(report.pages, 50, "no request past the last next link");
+    assert_eq!(report.duplicates, 0);
+    let items = origin.item_queries();
+    assert_eq!(items.len(), 50);
+    assert_eq!(items[0], "f=json&limit=1000");
+    for q in &items[1..] {
+        assert!(q.contains("cursor=c"), "only the server's links: {q}");
+        assert!(!q.contains("offset"), "{q}");
+        assert!(q.contains("f=json"), "never the HTML next link: {q}");
+    }
+    for (path, _, headers) in origin.requests() {
+        if path.ends_with("/items") {
+            assert_eq!(
+                headers.get("accept").map(|v| v.as_bytes()),
+                Some(&b"application/geo+json"[..]),
+                "one Accept, GeoJSON"
+            );
+        }
+    }
+    assert!(
+        origin
+            .requests()
+            .iter()
+            .any(|(p, _, _)| p == "/ogc/conformance"),
+        "the conformance declaration is read"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oapif_server_lowering_the_limit_and_relative_offset_links_lose_nothing() {
+    let collection = OapifCollection {
+        max_limit: 700,
+        opaque_cursors: false,
+        relative_links: true,
+        number_matched: false,
+        conformance_link_only: true,
+        geometry: LayerGeometry::Polygon,
+        ..OapifCollection::new(N)
+    };
+    let origin = OapifOrigin::start(collection).await;
+    let mut spec = oapif_spec(&origin);
+    spec.options.page_size = Some(5000);
+    let (features, report) = load(&spec, None).await.expect("sync");
+    say("oapif, limit 5000 lowered to 700, relative links", &report);
+    check_oapif(&origin, &features, N, LayerGeometry::Polygon);
+    assert_eq!(report.matched, None);
+    assert_eq!(report.pages as usize, N.div_ceil(700));
+    let items = origin.item_queries();
+    assert_eq!(items[0], "f=json&limit=5000", "the client's limit");
+    assert!(items[1..].iter().all(|q| q.contains("offset=")));
+    // The declaration was found through the landing page's link, its JSON one.
+    let paths: Vec<String> = origin.requests().into_iter().map(|(p, _, _)| p).collect();
+    assert!(
+        paths.contains(&"/ogc/api/conformance-declaration".to_string()),
+        "{paths:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oapif_bbox_datetime_and_cql2_are_passed_where_declared() {
+    let origin = OapifOrigin::start(OapifCollection::new(5000)).await;
+    let mut spec = oapif_spec(&origin);
+    // Longitudes 5.0..15.0 by 0.01 per gid % 1000, latitudes 45.0 + 0.01 per thousand.
+    spec.options.bbox = Some("5.0,45.0,6.0,45.025".into());
+    spec.options.datetime = Some("2024-02-01T00:00:50Z/..".into());
+    spec.options.filter = Some("zone = 3".into());
+    spec.options.fields = vec!["name".into(), "zone".into()];
+    let (features, _) = load(&spec, None).await.expect("sync");
+    let expected: Vec<i64> = (1..=5000)
+        .filter(|gid| {
+            let (x, y) = ogc_position(*gid);
+            (5.0..=6.0).contains(&x)
+                && (45.0..=45.025).contains(&y)
+                && gid % 100 >= 50
+                && gid % 13 != 0
+                && gid % 4 + 1 == 3
+        })
+        .collect();
+    let mut got: Vec<i64> = features
+        .iter()
+        .map(|f| f.id.as_ref().expect("id").as_str().parse().expect("id"))
+        .collect();
+    got.sort_unstable();
+    assert!(!expected.is_empty());
+    assert_eq!(got, expected);
+    for f in &features {
+        assert_eq!(f.properties.keys().collect::<Vec<_>>(), ["name", "zone"]);
+    }
+    let q = &origin.item_queries()[0];
+    assert!(q.contains("bbox=5%2C45%2C6%2C45.025"), "{q}");
+    assert!(q.contains("datetime=2024-02-01T00%3A00%3A50Z%2F.."), "{q}");
+    assert!(q.contains("filter=zone+%3D+3&filter-lang=cql2-text"), "{q}");
+
+    // A server that does not declare filtering is not sent a filter.
+    let plain = OapifOrigin::start(OapifCollection {
+        filtering: false,
+        ..OapifCollection::new(100)
+    })
+    .await;
+    let mut spec = oapif_spec(&plain);
+    spec.options.filter = Some("zone = 3".into());
+    let error = load(&spec, None).await.unwrap_err();
+    assert_eq!(error.kind, ConnectorErrorKind::Spec);
+    assert!(
+        error
+            .message
+            .contains("http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter"),
+        "names the class: {error}"
+    );
+    assert!(error.message.contains("cql2-text"), "{error}");
+    assert!(plain.item_queries().is_empty(), "refused before any page");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oapif_incremental_sync_by_cql2_or_by_the_temporal_property() {
+    for filtering in [true, false] {
+        let origin = OapifOrigin::start(OapifCollection {
+            filtering,
+            ..OapifCollection::new(N)
+        })
+        .await;
+        let mut spec = oapif_spec(&origin);
+        spec.options.updated_field = Some("updated".into());
+        let (first, report) = load(&spec, None).await.expect("full sync");
+        assert_eq!(first.len(), N);
+        let since = report.latest_update.expect("the latest update");
+        assert_eq!(since.to_rfc3339(), "2024-02-01T00:01:39+00:00");
+
+        let edited: Vec<i64> = (0..31).map(|k| 5 + k * 1601).collect();
+        origin.edit(&edited, "2024-03-01T12:00:00Z");
+        let (changes, report) = load(&spec, Some(since)).await.expect("incremental sync");
+        let mut ids: Vec<i64> = changes
+            .iter()
+            .map(|f| f.id.as_ref().expect("id").as_str().parse().expect("id"))
+            .collect();
+        ids.sort_unstable();
+        let mut expected = edited.clone();
+        if !filtering {
+            // datetime=<since>/.. is closed at its start: the sites updated at that very second come again.
+            expected.extend((1..=N as i64).filter(|g| g % 100 == 99 && !edited.contains(g)));
+            expected.sort_unstable();
+        }
+        assert_eq!(ids, expected, "filtering {filtering}");
+        for f in &changes {
+            let gid: i64 = f.id.as_ref().expect("id").as_str().parse().expect("id");
+            assert_eq!(f.properties, origin.row(gid));
+        }
+        assert_eq!(
+            report.latest_update.expect("latest").to_rfc3339(),
+            "2024-03-01T12:00:00+00:00"
+        );
+        let q = origin.item_queries().pop().expect("query");
+        if filtering {
+            assert!(
+                q.contains(
+                    "filter=%22updated%22+%3E+TIMESTAMP%28%272024-02-01T00%3A01%3A39.000Z%27%29"
+                ),
+                "{q}"
+            );
+        } else {
+            assert!(
+                q.contains("datetime=2024-02-01T00%3A01%3A39.000Z%2F.."),
+                "{q}"
+            );
+        }
+    }
+    // Neither filtering nor a temporal property: the client says so rather than reading everything.
+    let origin = OapifOrigin::start(OapifCollection {
+        filtering: false,
+        temporal_queryable: false,
+        ..OapifCollection::new(10)
+    })
+    .await;
+    let mut spec = oapif_spec(&origin);
+    spec.options.updated_field = Some("updated".into());
+    let since = DateTime::parse_from_rfc3339("2024-02-01T00:00:00Z")
+        .expect("t")
+        .with_timezone(&Utc);
+    let error = load(&spec, Some(since)).await.unwrap_err();
+    assert_eq!(error.kind, ConnectorErrorKind::Spec);
+    assert!(error.message.contains("temporal property"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oapif_next_link_that_repeats_ends_with_a_loop_error() {
+    let origin = OapifOrigin::start(OapifCollection {
+        repeating_next: true,
+        ..OapifCollection::new(N)
+    })
+    .await;
+    let error = load(&oapif_spec(&origin), None).await.unwrap_err();
+    eprintln!("repeating next link: {error}");
+    assert_eq!(error.kind, ConnectorErrorKind::Loop);
+    assert_eq!(error.page, Some(2));
+    assert!(error.message.contains("fetched already"), "{error}");
+    assert_eq!(origin.item_queries().len(), 2, "stopped at once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oapif_hostile_answers_are_errors_not_panics() {
+    let origin = FeedOrigin::start().await;
+    let json = "application/json";
+    let conformance =
+        r#"{"conformsTo": ["http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core"]}"#;
+    origin.set("/api/conformance", Serve::body(json, conformance, None));
+    origin.set(
+        "/api/collections/x",
+        Serve::body(json, r#"{"id": "x", "links": []}"#, None),
+    );
+    let spec = SourceSpec::new(SourceKind::Oapif, origin.at("/api/collections/x"));
+    let page = |body: &str| Serve::body("application/geo+json", body.to_string(), None);
+    let cases: Vec<(&str, String, ConnectorErrorKind, &str)> = vec![
+        ("truncated", r#"{"type": "FeatureCollection", "features": [{"type": "Fea"#.into(), ConnectorErrorKind::Format, "not JSON"),
+        ("not a collection", r#"{"type": "Feature"}"#.into(), ConnectorErrorKind::Format, "FeatureCollection"),
+        ("huge count", r#"{"type": "FeatureCollection", "numberMatched": 1e400, "features": []}"#.into(), ConnectorErrorKind::Format, "not JSON"),
+        ("negative count", r#"{"type": "FeatureCollection", "numberMatched": -5, "features": []}"#.into(), ConnectorErrorKind::Format, "not a count"),
+        ("count past the limit", r#"{"type": "FeatureCollection", "numberMatched": 18446744073709551615, "features": []}"#.into(), ConnectorErrorKind::Limit, "limit"),
+        ("no id", r#"{"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": null, "properties": {}}]}"#.into(), ConnectorErrorKind::Format, "no id"),
+        ("bad geometry", r#"{"type": "FeatureCollection", "features": [{"type": "Feature", "id": 1, "geometry": {"type": "Point", "coordinates": [1e308, 1e308]}, "properties": {}}]}"#.into(), ConnectorErrorKind::Format, "feature 0"),
+        ("links not a list", r#"{"type": "FeatureCollection", "features": [], "links": {"rel": "next"}}"#.into(), ConnectorErrorKind::Format, "links"),
+        ("next without href", r#"{"type": "FeatureCollection", "features": [], "links": [{"rel": "next"}]}"#.into(), ConnectorErrorKind::Format, "no href"),
+        ("next to a file", r#"{"type": "FeatureCollection", "features": [], "links": [{"rel": "next", "href": "file:///etc/passwd"}]}"#.into(), ConnectorErrorKind::Format, "not an http"),
+    ];
+    for (label, body, kind, says) in cases {
+        origin.set("/api/collections/x/items", page(&body));
+        let error = load(&spec, None).await.unwrap_err();
+        assert_eq!(error.kind, kind, "{label}: {error}");
+        assert!(error.message.contains(says), "{label}: {error}");
+        assert!(
+            error.url.contains("/items"),
+            "{label}: names the request: {error}"
+        );
+    }
+    // A page without links is the last page.
+    origin.set(
+        "/api/collections/x/items",
+        page(r#"{"type": "FeatureCollection", "features": [{"type": "Feature", "id": "a", "geometry": null, "properties": {"n": 1}}]}"#),
+    );
+    let (features, report) = load(&spec, None).await.expect("one page");
+    assert_eq!((features.len(), report.pages), (1, 1));
+    // The server's own error, in its words.
+    origin.set(
+        "/api/collections/x/items",
+        Serve::Status(
+            400,
+            r#"{"code": "InvalidParameterValue", "description": "limit too large"}"#,
+        ),
+    );
+    let error = load(&spec, None).await.unwrap_err();
+    assert!(error.message.contains("limit too large"), "{error}");
+    // Not an OGC API at all.
+    origin.set(
+        "/api/conformance",
+        Serve::body(json, r#"{"hello": 1}"#, None),
+    );
+    let error = load(&spec, None).await.unwrap_err();
+    assert!(error.message.contains("conformsTo"), "{error}");
+    origin.set(
+        "/api/conformance",
+        Serve::body(json, r#"{"conformsTo": []}"#, None),
+    );
+    let error = load(&spec, None).await.unwrap_err();
+    assert_eq!(error.kind, ConnectorErrorKind::Spec);
+    assert!(error.message.contains("conf/core"), "{error}");
+}
+
+// ------------------------------------------------------------------------------------------------- WFS
+
+fn wfs_spec(origin: &WfsOrigin) -> SourceSpec {
+    let mut spec = SourceSpec::new(SourceKind::Wfs, origin.endpoint());
+    spec.options.layer = Some(WFS_TYPE.into());
+    spec
+}
+
+fn check_wfs(origin: &WfsOrigin, features: &[Feature], n: usize, kind: LayerGeometry) {
+    check_ogc(
+        features,
+        n,
+        kind,
+        |id| {
+            id.strip_prefix("sites.")
+                .expect("gml:id")
+                .parse()
+                .expect("numeric")
+        },
+        |gid| origin.row(gid),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wfs_geojson_pages_by_start_index_sorted_on_the_key() {
+    let origin = WfsOrigin::start(WfsLayer::new(N)).await;
+    let (features, report) = load(&wfs_spec(&origin), None).await.expect("sync");
+    say("wfs geojson, crs84, 1000 a page", &report);
+    check_wfs(&origin, &features, N, LayerGeometry::Point);
+    assert_eq!(report.mode, PagingMode::Offset);
+    assert_eq!(report.matched, Some(N as u64));
+    assert_eq!(report.pages, 50);
+    assert_eq!(report.duplicates, 0);
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    let pages = origin.get_features();
+    assert_eq!(pages.len(), 50);
+    for (k, p) in pages.iter().enumerate() {
+        assert_eq!(p["SORTBY"], "gid ASC");
+        assert_eq!(p["STARTINDEX"], (k * 1000).to_string());
+        assert_eq!(p["COUNT"], "1000");
+        assert_eq!(p["OUTPUTFORMAT"], "application/json; subtype=geojson");
+        assert_eq!(p["SRSNAME"], "urn:ogc:def:crs:OGC:1.3:CRS84");
+        assert_eq!(p["MAP"], WFS_MAP, "the vendor parameter stays");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wfs_gml_only_with_latitude_first_axis_order() {
+    for geometry in [LayerGeometry::Point, LayerGeometry::Polygon] {
+        let layer = WfsLayer {
+            json: false,
+            crs84: false,
+            geometry,
+            ..WfsLayer::new(N)
+        };
+        let origin = WfsOrigin::start(layer).await;
+        let mut spec = wfs_spec(&origin);
+        spec.options.page_size = Some(10_000);
+        let (features, report) = load(&spec, None).await.expect("sync");
+        say(
+            &format!("wfs gml 3.2 {geometry:?}, lat/lon, CountDefault 5000"),
+            &report,
+        );
+        check_wfs(&origin, &features, N, geometry);
+        assert_eq!(report.pages, 10, "pages of CountDefault");
+        for p in origin.get_features() {
+            assert_eq!(p["SRSNAME"], "urn:ogc:def:crs:EPSG::4326");
+            assert_eq!(p["OUTPUTFORMAT"], "application/gml+xml; version=3.2");
+            assert_eq!(p["COUNT"], "5000");
+        }
+    }
+    // GeoJSON asked for in EPSG:4326: latitude first when its crs member says so (GeoServer), longitude
+    // first when it names none (MapServer).
+    for json_crs_member in [true, false] {
+        let origin = WfsOrigin::start(WfsLayer {
+            crs84: false,
+            json_crs_member,
+            ..WfsLayer::new(3000)
+        })
+        .await;
+        let (features, _) = load(&wfs_spec(&origin), None).await.expect("sync");
+        check_wfs(&origin, &features, 3000, LayerGeometry::Point);
+        assert!(
+            origin
+                .get_features()
+                .iter()
+                .all(|p| p["SRSNAME"] == "urn:ogc:def:crs:EPSG::4326")
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wfs_without_paging_asks_once_and_warns_at_the_cap() {
+    let layer = WfsLayer {
+        paging: false,
+        count_default: Some(10_000),
+        ..WfsLayer::new(N)
+    };
+    let origin = WfsOrigin::start(layer).await;
+    let (features, report) = load(&wfs_spec(&origin), None).await.expect("sync");
+    assert_eq!(features.len(), 10_000);
+    assert_eq!(report.mode, PagingMode::Unpaged);
+    assert_eq!(report.pages, 1);
+    assert_eq!(report.matched, Some(N as u64));
+    let warning = report.warnings.join("\n");
+    assert!(
+        warning.contains("does not implement result paging")
+            && warning.contains("10000 of 50000")
+            && warning.contains("CountDefault being 10000"),
+        "{warning}"
+    );
+    let pages = origin.get_features();
+    assert_eq!(pages.len(), 1);
+    assert!(!pages[0].contains_key("STARTINDEX"));
+
+    // Under the cap, the one request is the whole layer, without a warning.
+    let small = WfsOrigin::start(WfsLayer {
+        paging: false,
+        count_default: Some(10_000),
+        ..WfsLayer::new(4000)
+    })
+    .await;
+    let (features, report) = load(&wfs_spec(&small), None).await.expect("sync");
+    check_wfs(&small, &features, 4000, LayerGeometry::Point);
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wfs_server_that_cannot_sort_is_paged_in_its_own_order_with_a_warning() {
+    let origin = WfsOrigin::start(WfsLayer {
+        sorting: false,
+        ..WfsLayer::new(N)
+    })
+    .await;
+    let (features, report) = load(&wfs_spec(&origin), None).await.expect("sync");
+    check_wfs(&origin, &features, N, LayerGeometry::Point);
+    assert!(
+        origin
+            .get_features()
+            .iter()
+            .all(|p| !p.contains_key("SORTBY"))
+    );
+    assert!(report.warnings.join(" ").contains("ImplementsSorting"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wfs_incremental_sync_and_filters_are_fes() {
+    let origin = WfsOrigin::start(WfsLayer::new(N)).await;
+    let mut spec = wfs_spec(&origin);
+    spec.options.updated_field = Some("updated".into());
+    let (first, report) = load(&spec, None).await.expect("full sync");
+    assert_eq!(first.len(), N);
+    let since = report.latest_update.expect("latest");
+    assert_eq!(since.to_rfc3339(), "2024-02-01T00:01:39+00:00");
+    let edited: Vec<i64> = (0..29).map(|k| 11 + k * 1709).collect();
+    origin.edit(&edited, "2024-03-01T12:00:00Z");
+    spec.options.bbox = Some("5,45,15,46".into());
+    let (changes, report) = load(&spec, Some(since)).await.expect("incremental");
+    let mut ids: Vec<i64> = changes
+        .iter()
+        .map(|f| {
+            f.id.as_ref().expect("id").as_str()[6..]
+                .parse()
+                .expect("id")
+        })
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, edited);
+    for f in &changes {
+        let gid: i64 = f.id.as_ref().expect("id").as_str()[6..]
+            .parse()
+            .expect("id");
+        assert_eq!(f.properties, origin.row(gid));
+    }
+    assert_eq!(
+        report.latest_update.expect("latest").to_rfc3339(),
+        "2024-03-01T12:00:00+00:00"
+    );
+    let last = origin.get_features().pop().expect("request");
+    let filter = &last["FILTER"];
+    assert!(
+        filter.contains("<fes:And>") && filter.contains("<fes:BBOX>"),
+        "{filter}"
+    );
+    assert!(
+        filter.contains("<fes:ValueReference>updated</fes:ValueReference><fes:Literal>2024-02-01T00:01:39.000Z</fes:Literal>"),
+        "{filter}"
+    );
+    assert!(!last.contains_key("BBOX"), "BBOX and FILTER are exclusive");
+
+    // The source's own FES filter, alone and with a bbox.
+    let mut zoned = wfs_spec(&origin);
+    zoned.options.filter = Some(r#"<fes:Filter xmlns:fes="http://www.opengis.net/fes/2.0"><fes:PropertyIsEqualTo><fes:ValueReference>zone</fes:ValueReference><fes:Literal>2</fes:Literal></fes:PropertyIsEqualTo></fes:Filter>"#.into());
+    let (features, _) = load(&zoned, None).await.expect("filtered");
+    assert_eq!(
+        features.len(),
+        (1..=N as i64)
+            .filter(|g| g % 13 != 0 && g % 4 + 1 == 2)
+            .count()
+    );
+    let mut boxed = wfs_spec(&origin);
+    boxed.options.bbox = Some("5,45,6,45.005".into());
+    let (features, _) = load(&boxed, None).await.expect("bbox");
+    // Sites 1-99: longitudes 5.01..5.99, the first row of latitudes.
+    assert_eq!(features.len(), 99);
+    let last = origin.get_features().pop().expect("request");
+    assert_eq!(last["BBOX"], "45,5,45.005,6,urn:ogc:def:crs:EPSG::4326");
+
+    // An updated field that is not a date is refused up front.
+    let mut wrong = wfs_spec(&origin);
+    wrong.options.updated_field = Some("name".into());
+    let error = load(&wrong, None).await.unwrap_err();
+    assert!(error.message.contains("not a date"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wfs_exception_reports_are_service_errors_in_the_servers_words() {
+    for status in [400, 200] {
+        let origin = WfsOrigin::start(WfsLayer {
+            exception: Some((
+                status,
+                "msWFSGetFeature(): WFS server error. Invalid query".into(),
+            )),
+            ..WfsLayer::new(10)
+        })
+        .await;
+        let error = load(&wfs_spec(&origin), None).await.unwrap_err();
+        assert_eq!(error.kind, ConnectorErrorKind::Service, "{error}");
+        assert!(
+            error.message.contains("OperationProcessingFailed (GetFeature): msWFSGetFeature(): WFS server error. Invalid query"),
+            "{error}"
+        );
+        assert!(error.url.contains("REQUEST=GetFeature"), "{error}");
+    }
+    let origin = WfsOrigin::start(WfsLayer::new(10)).await;
+    let mut unknown = wfs_spec(&origin);
+    unknown.options.layer = Some("ms:nope".into());
+    let error = load(&unknown, None).await.unwrap_err();
+    assert_eq!(error.kind, ConnectorErrorKind::Spec);
+    assert!(
+        error.message.contains("ms:other, ms:sites"),
+        "lists the types: {error}"
+    );
+    // The bare name finds the one type that has it.
+    let mut bare = wfs_spec(&origin);
+    bare.options.layer = Some("sites".into());
+    assert_eq!(load(&bare, None).await.expect("sync").0.len(), 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wfs_server_that_ignores_the_start_index_ends_with_an_error() {
+    let origin = WfsOrigin::start(WfsLayer {
+        ignores_start_index: true,
+        ..WfsLayer::new(N)
+    })
+    .await;
+    let error = load(&wfs_spec(&origin), None).await.unwrap_err();
+    eprintln!("wfs ignoring STARTINDEX: {error}");
+    assert_eq!(error.kind, ConnectorErrorKind::Loop);
+    assert_eq!(error.page, Some(21));
+    assert!(error.to_string().contains("STARTINDEX="), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wfs_hostile_answers_are_errors_not_panics() {
+    let origin = FeedOrigin::start().await;
+    let caps_of = |version: &str| {
+        format!(
+            r#"<wfs:WFS_Capabilities xmlns:wfs="http://www.opengis.net/wfs/2.0" version="{version}"><wfs:FeatureTypeList><wfs:FeatureType><wfs:Name>a</wfs:Name><wfs:DefaultCRS>urn:ogc:def:crs:EPSG::4326</wfs:DefaultCRS></wfs:FeatureType></wfs:FeatureTypeList></wfs:WFS_Capabilities>"#
+        )
+    };
+    let mut spec = SourceSpec::new(SourceKind::Wfs, origin.at("/wfs"));
+    spec.options.layer = Some("a".into());
+    let xml = "text/xml";
+    let bomb = r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]><wfs:WFS_Capabilities version="2.0.0">&lol2;</wfs:WFS_Capabilities>"#;
+    for (label, body, says) in [
+        ("xml bomb", bomb.to_string(), "DOCTYPE"),
+        ("truncated", caps_of("2.0.0")[..120].to_string(), "not XML"),
+        ("wfs 1.1", caps_of("1.1.0"), "WFS 1.1.0"),
+        (
+            "html",
+            "<html><body>Gateway</body></html>".to_string(),
+            "not WFS_Capabilities",
+        ),
+    ] {
+        origin.set("/wfs", Serve::body(xml, body, None));
+        let error = load(&spec, None).await.unwrap_err();
+        assert!(error.message.contains(says), "{label}: {error}");
+    }
+    // The path answers one body to every request: capabilities and schema alike would be the same; a
+    // schema that is not one is an error naming the request.
+    origin.set("/wfs", Serve::body(xml, caps_of("2.0.0"), None));
+    let error = load(&spec, None).await.unwrap_err();
+    assert!(error.url.contains("DescribeFeatureType"), "{error}");
+    assert!(error.message.contains("not an XML Schema"), "{error}");
 }

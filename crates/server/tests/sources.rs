@@ -200,7 +200,7 @@ async fn source_options_belong_to_paged_formats_only() {
         .await;
     assert_eq!(reply.status, 400, "{}", reply.text());
     assert!(
-        reply.text().contains("arcgis and socrata"),
+        reply.text().contains("arcgis, socrata, oapif and wfs"),
         "{}",
         reply.text()
     );

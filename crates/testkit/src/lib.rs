@@ -5,11 +5,18 @@
 //! connectors.
 //! Tests may depend on it; no production crate does.
 
+mod cgi;
+mod ogc;
 mod origin;
 mod receiver;
 mod server;
 mod services;
 
+pub use cgi::CgiOrigin;
+pub use ogc::{
+    OGC_UPDATED_BASE, OapifCollection, OapifOrigin, WFS_MAP, WFS_TYPE, WfsLayer, WfsOrigin,
+    ogc_position, ogc_site, ows_exception,
+};
 pub use origin::{FeedOrigin, Serve};
 pub use receiver::{Behaviour, Received, Receiver};
 pub use server::{Reply, TestServer, serve, serve_console, serve_demo, serve_polled_by_hand};

@@ -68,6 +68,10 @@ pub(crate) fn source_options(args: &SourceArgs) -> Result<Option<SourceOptions>>
         page_size: args.page_size,
         geometry_field: args.geometry_field.clone(),
         full_sync_s: args.full_sync_s,
+        layer: args.layer.clone(),
+        bbox: args.bbox.clone(),
+        datetime: None,
+        id_field: args.key_field.clone(),
     };
     Ok((options != SourceOptions::default()).then_some(options))
 }

@@ -16,7 +16,12 @@ use crate::output;
 fn spec_of(args: &SourceAddArgs) -> Result<FeedSpec> {
     let format = FeedFormat::parse(&args.kind)
         .filter(|f| f.source_kind().is_some())
-        .ok_or_else(|| anyhow!("--kind '{}' is not one of: arcgis, socrata", args.kind))?;
+        .ok_or_else(|| {
+            anyhow!(
+                "--kind '{}' is not one of: arcgis, socrata, oapif, wfs",
+                args.kind
+            )
+        })?;
     let name = args.name.as_deref().unwrap_or(&args.dataset);
     let mut spec = FeedSpec::new(name, &args.url, format, &args.dataset);
     spec.interval_s = args.interval;

@@ -173,7 +173,8 @@ impl Connector {
         match self {
             Self::Arcgis => Some(SourceKind::Arcgis),
             Self::Socrata => Some(SourceKind::Socrata),
-            Self::Oapif | Self::Wfs => None,
+            Self::Oapif => Some(SourceKind::Oapif),
+            Self::Wfs => Some(SourceKind::Wfs),
         }
     }
 }
@@ -872,8 +873,17 @@ mod tests {
         for format in FeedFormat::ALL {
             let protocol = Protocol::parse(format.as_str())
                 .unwrap_or_else(|| panic!("no catalog protocol for feed format {format:?}"));
-            assert_eq!(protocol.feed_format(), Some(format));
-            assert!(protocol.connector().is_none());
+            // A paged format is catalogued as its connector; every other is a document feed.
+            match format.source_kind() {
+                Some(kind) => {
+                    assert_eq!(protocol.feed_format(), None);
+                    assert_eq!(protocol.connector().and_then(|c| c.source_kind()), Some(kind));
+                }
+                None => {
+                    assert_eq!(protocol.feed_format(), Some(format));
+                    assert!(protocol.connector().is_none());
+                }
+            }
         }
         for protocol in Protocol::ALL {
             assert_eq!(Protocol::parse(protocol.as_str()), Some(protocol));
@@ -889,7 +899,7 @@ mod tests {
         );
         assert_eq!(
             Protocol::Wfs.connector().and_then(Connector::source_kind),
-            None
+            Some(SourceKind::Wfs)
         );
     }
 }

@@ -308,6 +308,10 @@ impl AddPlan {
                 geometry_field: self.geometry_field.clone(),
                 app_token: self.header_key().map(|(_, key)| key.to_string()),
                 full_sync_s: None,
+                layer: self.layer.clone(),
+                bbox: None,
+                datetime: None,
+                id_field: None,
             });
         }
         Some(spec)

@@ -1,6 +1,8 @@
 //! Connectors: whole layers read from the services where public data lives, page by page, where a feed is one
 //! document per poll. It owns the protocol clients for ArcGIS REST FeatureServer/MapServer layers
-//! ([`arcgis`]) and Socrata SODA datasets ([`socrata`]), the definition of such a source ([`SourceSpec`]),
+//! ([`arcgis`]), Socrata SODA datasets ([`socrata`]), OGC API – Features collections ([`oapif`]) and WFS 2.0
+//! feature types ([`wfs`], with GML 3.2 geometries read by [`gml`] over the feeds' hardened XML reader), the
+//! definition of such a source ([`SourceSpec`]),
 //! and the paging discipline they share ([`SourceSync`]): pages and features are bounded, a page that brings
 //! nothing new is counted, and a server that keeps answering the same page ends the sync with a
 //! [`ConnectorErrorKind::Loop`] error instead of a hang.
@@ -11,7 +13,10 @@
 
 mod arcgis;
 mod esri;
+mod gml;
+mod oapif;
 mod socrata;
+mod wfs;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -33,6 +38,10 @@ pub enum SourceKind {
     Arcgis,
     /// A Socrata SODA dataset (`…/resource/abcd-1234.json`).
     Socrata,
+    /// An OGC API – Features collection (`…/collections/{collectionId}`).
+    Oapif,
+    /// A feature type of an OGC WFS 2.0 service (the service's endpoint, the type in `dataset`).
+    Wfs,
 }
 
 impl SourceKind {
@@ -40,6 +49,8 @@ impl SourceKind {
         match self {
             Self::Arcgis => "arcgis",
             Self::Socrata => "socrata",
+            Self::Oapif => "oapif",
+            Self::Wfs => "wfs",
         }
     }
 }
@@ -49,7 +60,8 @@ impl SourceKind {
 pub struct SourceSpec {
     pub kind: SourceKind,
     /// ArcGIS: the layer's URL (`…/FeatureServer/0`, no `/query`). Socrata: the resource
-    /// (`…/resource/abcd-1234.json`).
+    /// (`…/resource/abcd-1234.json`). OGC API – Features: the collection (`…/collections/{id}`). WFS: the
+    /// service endpoint, with the vendor parameters it needs (MapServer's `?map=…`) and nothing else.
     pub url: String,
     pub options: SourceOptions,
 }
@@ -58,7 +70,13 @@ pub struct SourceSpec {
 #[derive(schemars::JsonSchema, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceOptions {
-    /// A filter in the service's own language: ArcGIS `where`, Socrata `$where`.
+    /// WFS: the feature type (`ns:name`, or the name alone when one type has it); a `typeNames` parameter in
+    /// the URL says the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
+    pub layer: Option<String>,
+    /// A filter in the service's own language: ArcGIS `where`, Socrata `$where`, OGC API – Features CQL2
+    /// text (where the server declares CQL2), WFS an FES 2.0 `<fes:Filter>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 4096))]
     pub filter: Option<String>,
@@ -89,6 +107,21 @@ pub struct SourceOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 2_592_000))]
     pub full_sync_s: Option<u64>,
+    /// OGC API – Features and WFS: only features meeting this box, `west,south,east,north` in longitude and
+    /// latitude (CRS84).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 7, max = 200))]
+    pub bbox: Option<String>,
+    /// OGC API – Features: the `datetime` parameter (an instant, or an interval such as
+    /// `2024-01-01T00:00:00Z/..`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 100))]
+    pub datetime: Option<String>,
+    /// WFS: the property that tells features apart and orders pages (`sortBy`); found from
+    /// DescribeFeatureType (an integer `gid`, `fid`, `id`, `objectid`…) when not set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Za-z_:][A-Za-z0-9_.:]{0,127}$"))]
+    pub id_field: Option<String>,
 }
 
 impl fmt::Debug for SourceOptions {
@@ -102,6 +135,10 @@ impl fmt::Debug for SourceOptions {
             .field("page_size", &self.page_size)
             .field("geometry_field", &self.geometry_field)
             .field("full_sync_s", &self.full_sync_s)
+            .field("layer", &self.layer)
+            .field("bbox", &self.bbox)
+            .field("datetime", &self.datetime)
+            .field("id_field", &self.id_field)
             .finish()
     }
 }
@@ -120,7 +157,7 @@ impl SourceSpec {
         let url = Url::parse(&self.url).map_err(|e| {
             ConnectorError::spec(&self.url, format!("'{}' is not a URL: {e}", self.url))
         })?;
-        if url.query().is_some_and(|q| !q.is_empty()) {
+        if self.kind != SourceKind::Wfs && url.query().is_some_and(|q| !q.is_empty()) {
             return Err(ConnectorError::spec(
                 &self.url,
                 "the URL must name the layer or resource without a query; filters go in 'filter'",
@@ -148,6 +185,42 @@ impl SourceSpec {
                 format!("updated_field '{field}' is not a field name"),
             ));
         }
+        if let Some(field) = &self.options.id_field
+            && !is_plain_name(field)
+        {
+            return Err(ConnectorError::spec(
+                &self.url,
+                format!("id_field '{field}' is not a field name"),
+            ));
+        }
+        let ogc = matches!(self.kind, SourceKind::Oapif | SourceKind::Wfs);
+        if let Some(bbox) = &self.options.bbox {
+            if !ogc {
+                return Err(ConnectorError::spec(
+                    &self.url,
+                    "bbox is for oapif and wfs sources; put the area in the filter",
+                ));
+            }
+            parse_bbox(bbox).map_err(|m| ConnectorError::spec(&self.url, m))?;
+        }
+        if let Some(datetime) = &self.options.datetime
+            && (self.kind != SourceKind::Oapif || !is_datetime_param(datetime))
+        {
+            return Err(ConnectorError::spec(
+                &self.url,
+                if self.kind == SourceKind::Oapif {
+                    format!("datetime '{datetime}' is not an RFC 3339 instant or interval")
+                } else {
+                    "datetime is for oapif sources; put the times in the filter".to_string()
+                },
+            ));
+        }
+        if self.options.layer.is_some() && self.kind != SourceKind::Wfs {
+            return Err(ConnectorError::spec(
+                &self.url,
+                "dataset names a WFS feature type; other kinds name theirs in the URL",
+            ));
+        }
         match self.kind {
             SourceKind::Arcgis => {
                 arcgis::check_url(&url).map_err(|m| ConnectorError::spec(&self.url, m))?
@@ -155,8 +228,50 @@ impl SourceSpec {
             SourceKind::Socrata => {
                 socrata::check_url(&url).map_err(|m| ConnectorError::spec(&self.url, m))?
             }
+            SourceKind::Oapif => {
+                oapif::check_url(&url).map_err(|m| ConnectorError::spec(&self.url, m))?
+            }
+            SourceKind::Wfs => {
+                wfs::check_url(&url, self.options.layer.as_deref())
+                    .map_err(|m| ConnectorError::spec(&self.url, m))?;
+            }
         }
         Ok(url)
+    }
+}
+
+/// `west,south,east,north` in degrees, each finite and in range, west and south below east and north (a box
+/// across the antimeridian, west > east, is allowed as OGC API – Features allows it).
+fn parse_bbox(text: &str) -> Result<[f64; 4], String> {
+    let numbers: Vec<f64> = text
+        .split(',')
+        .map(|n| n.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| format!("bbox '{text}' is not four numbers west,south,east,north"))?;
+    let [west, south, east, north] = <[f64; 4]>::try_from(numbers)
+        .map_err(|_| format!("bbox '{text}' is not four numbers west,south,east,north"))?;
+    let lon = -180.0..=180.0;
+    let lat = -90.0..=90.0;
+    if !(lon.contains(&west) && lon.contains(&east) && lat.contains(&south) && lat.contains(&north))
+        || south > north
+    {
+        return Err(format!(
+            "bbox '{text}' is not a box of longitudes and latitudes (west,south,east,north)"
+        ));
+    }
+    Ok([west, south, east, north])
+}
+
+/// An OGC API `datetime`: an RFC 3339 instant or date, or an interval of two (either end `..` or empty).
+fn is_datetime_param(text: &str) -> bool {
+    let instant = |t: &str| {
+        DateTime::parse_from_rfc3339(t).is_ok()
+            || chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d").is_ok()
+    };
+    let open = |t: &str| t.is_empty() || t == "..";
+    match text.split_once('/') {
+        Some((a, b)) => (open(a) || instant(a)) && (open(b) || instant(b)) && !(open(a) && open(b)),
+        None => instant(text),
     }
 }
 
@@ -196,7 +311,8 @@ pub struct Page {
     pub number: u32,
     /// The request that brought it.
     pub url: String,
-    /// Every feature has an id (the object id, Socrata's `:id`); none repeats an earlier page's.
+    /// Every feature has an id (the object id, Socrata's `:id`, an OGC API feature's `id`, a WFS feature's
+    /// `gml:id` or key); none repeats an earlier page's.
     pub features: Vec<Feature>,
     /// Bytes of the answer after decoding.
     pub bytes: u64,
@@ -206,10 +322,15 @@ pub struct Page {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PagingMode {
-    /// `resultOffset`/`resultRecordCount` (ArcGIS) or `$offset`/`$limit` (Socrata).
+    /// `resultOffset`/`resultRecordCount` (ArcGIS), `$offset`/`$limit` (Socrata) or `STARTINDEX`/`COUNT`
+    /// (WFS).
     Offset,
     /// ArcGIS object-id ranges, after `returnIdsOnly`.
     ObjectIds,
+    /// OGC API – Features: the `rel=next` link of each page, as the server wrote it.
+    NextLinks,
+    /// One request: the server does not page (a WFS that does not implement result paging).
+    Unpaged,
 }
 
 /// What a sync did.
@@ -228,9 +349,13 @@ pub struct SyncReport {
     pub mode: PagingMode,
     /// Why offset paging was given up for object ids, when it was.
     pub fallback: Option<String>,
-    /// The latest "updated" time seen (ArcGIS `updated_field`, Socrata `:updated_at`): the `since` of the
+    /// The latest "updated" time seen (the `updated_field`, Socrata's `:updated_at` by default): the `since` of the
     /// next incremental sync, on the server's clock rather than ours.
     pub latest_update: Option<DateTime<Utc>>,
+    /// How many features the server said match (OGC `numberMatched`), when it said.
+    pub matched: Option<u64>,
+    /// What the sync could not do and did not fail for (a WFS without paging that stopped at its cap).
+    pub warnings: Vec<String>,
 }
 
 impl SyncReport {
@@ -307,6 +432,8 @@ pub struct SourceSync {
 enum Protocol {
     Arcgis(Box<arcgis::ArcgisSync>),
     Socrata(Box<socrata::SocrataSync>),
+    Oapif(Box<oapif::OapifSync>),
+    Wfs(Box<wfs::WfsSync>),
 }
 
 impl SourceSync {
@@ -327,6 +454,12 @@ impl SourceSync {
             SourceKind::Socrata => {
                 Protocol::Socrata(Box::new(socrata::SocrataSync::start(url, source, since)?))
             }
+            SourceKind::Oapif => Protocol::Oapif(Box::new(
+                oapif::OapifSync::start(&mut walk, url, source, since).await?,
+            )),
+            SourceKind::Wfs => Protocol::Wfs(Box::new(
+                wfs::WfsSync::start(&mut walk, url, source, since).await?,
+            )),
         };
         Ok(Self { inner, walk })
     }
@@ -336,6 +469,8 @@ impl SourceSync {
         match &mut self.inner {
             Protocol::Arcgis(sync) => sync.next_page(&mut self.walk).await,
             Protocol::Socrata(sync) => sync.next_page(&mut self.walk).await,
+            Protocol::Oapif(sync) => sync.next_page(&mut self.walk).await,
+            Protocol::Wfs(sync) => sync.next_page(&mut self.walk).await,
         }
     }
 
@@ -344,6 +479,8 @@ impl SourceSync {
         let (mode, fallback) = match &self.inner {
             Protocol::Arcgis(sync) => sync.mode(),
             Protocol::Socrata(_) => (PagingMode::Offset, None),
+            Protocol::Oapif(_) => (PagingMode::NextLinks, None),
+            Protocol::Wfs(sync) => (sync.mode(), None),
         };
         SyncReport {
             url: self.walk.source_url.clone(),
@@ -356,6 +493,8 @@ impl SourceSync {
             mode,
             fallback,
             latest_update: self.walk.latest_update,
+            matched: self.walk.matched,
+            warnings: self.walk.warnings.clone(),
         }
     }
 }
@@ -396,6 +535,8 @@ struct Walk {
     duplicates: u64,
     stalled: u32,
     latest_update: Option<DateTime<Utc>>,
+    matched: Option<u64>,
+    warnings: Vec<String>,
 }
 
 impl Walk {
@@ -413,6 +554,8 @@ impl Walk {
             duplicates: 0,
             stalled: 0,
             latest_update: None,
+            matched: None,
+            warnings: Vec::new(),
         }
     }
 
@@ -431,7 +574,7 @@ impl Walk {
             .map_err(|e| {
             ConnectorError::new(
                 ConnectorErrorKind::Fetch(e.kind),
-                url.as_str(),
+                shown(url),
                 page,
                 e.message,
             )
@@ -447,6 +590,48 @@ impl Walk {
                 page,
                 "the server answered 304 Not Modified to a request without validators",
             )),
+        }
+    }
+
+    /// GETs `url` through the guard and hands back error statuses with their bodies, for protocols whose
+    /// servers explain refusals in a body of their own; a `304` is an error as in [`Walk::get`].
+    async fn get_answer(
+        &mut self,
+        url: &Url,
+        headers: &[(&str, &str)],
+        page: Option<u32>,
+    ) -> Result<(reqwest::StatusCode, Vec<u8>), ConnectorError> {
+        self.requests += 1;
+        let (status, fetched, _) =
+            self.fetcher
+                .get_answer(url, headers, None)
+                .await
+                .map_err(|e| {
+                    ConnectorError::new(
+                        ConnectorErrorKind::Fetch(e.kind),
+                        shown(url),
+                        page,
+                        e.message,
+                    )
+                })?;
+        match fetched {
+            Fetched::Body { bytes, .. } => {
+                self.bytes += bytes.len() as u64;
+                Ok((status, bytes))
+            }
+            Fetched::NotModified => Err(ConnectorError::new(
+                ConnectorErrorKind::Format,
+                shown(url),
+                page,
+                "the server answered 304 Not Modified to a request without validators",
+            )),
+        }
+    }
+
+    fn warn(&mut self, message: String) {
+        tracing::warn!(source = %self.source_url, "{message}");
+        if !self.warnings.contains(&message) {
+            self.warnings.push(message);
         }
     }
 
@@ -536,6 +721,17 @@ impl Walk {
     }
 }
 
+/// A URL as errors show it: without a user name or password, should one have been written into it.
+fn shown(url: &Url) -> String {
+    if url.username().is_empty() && url.password().is_none() {
+        return url.to_string();
+    }
+    let mut url = url.clone();
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.to_string()
+}
+
 /// The start of a body, for messages about bodies that are not what was expected.
 fn body_start(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(&bytes[..bytes.len().min(400)]);
@@ -576,5 +772,47 @@ mod tests {
         assert!(socrata.validate().is_ok());
         let not_resource = SourceSpec::new(SourceKind::Socrata, "https://data.example/d/abcd-1234");
         assert!(not_resource.validate().is_err());
+
+        let mut oapif = SourceSpec::new(
+            SourceKind::Oapif,
+            "https://api.example/ogc/collections/sites",
+        );
+        assert!(oapif.validate().is_ok());
+        oapif.options.bbox = Some("-10,40,5,52".into());
+        oapif.options.datetime = Some("2024-01-01T00:00:00Z/..".into());
+        assert!(oapif.validate().is_ok());
+        for bad in ["1,2,3", "-10,40,5,120", "a,b,c,d", "0,10,1,5", "1,2,3,NaN"] {
+            let mut b = oapif.clone();
+            b.options.bbox = Some(bad.into());
+            assert!(b.validate().is_err(), "{bad}");
+        }
+        for (text, ok) in [
+            ("2024-01-01T00:00:00Z", true),
+            ("../2024-01-01", true),
+            ("2024-01-01T00:00:00Z/2024-02-01T00:00:00Z", true),
+            ("../..", false),
+            ("yesterday", false),
+            ("2024-01-01T00:00:00Z&limit=5", false),
+        ] {
+            let mut d = oapif.clone();
+            d.options.datetime = Some(text.into());
+            assert_eq!(d.validate().is_ok(), ok, "{text}");
+        }
+        let mut items = oapif.clone();
+        items.url = "https://api.example/ogc/collections/sites/items?limit=5".into();
+        assert!(items.validate().is_err());
+        let mut arcgis_bbox = ok.clone();
+        arcgis_bbox.options.bbox = Some("-10,40,5,52".into());
+        assert!(arcgis_bbox.validate().is_err());
+
+        let mut wfs = SourceSpec::new(
+            SourceKind::Wfs,
+            "https://maps.example/cgi-bin/mapserv?map=/data/sites.map",
+        );
+        assert!(wfs.validate().unwrap_err().message.contains("dataset"));
+        wfs.options.layer = Some("ms:sites".into());
+        assert!(wfs.validate().is_ok());
+        wfs.options.datetime = Some("2024-01-01T00:00:00Z".into());
+        assert!(wfs.validate().is_err());
     }
 }
