@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 // The console is served by geoconsole under /console/; `npm run dev` proxies the API to a running server.
 const api = process.env.GEOCONSOLE_URL ?? 'http://127.0.0.1:8080';
-const proxied = ['/collections', '/tiles', '/basemap', '/events', '/imports', '/api', '/healthz', '/readyz'];
+const proxied = ['/collections', '/tiles', '/basemap', '/events', '/imports', '/api', '/healthz', '/readyz', '/feeds', '/catalog'];
 
 export default defineConfig({
   base: '/console/',

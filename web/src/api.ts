@@ -32,7 +32,16 @@ interface RawCollection {
   extent?: { spatial?: { bbox?: number[][] }; temporal?: { interval?: (string | null)[][] } };
 }
 
-export class ApiError extends Error {}
+export class ApiError extends Error {
+  /** What the server said, without the console's "what was being done" prefix: its `description`, or the
+   * status line when it gave none. */
+  readonly reason: string;
+
+  constructor(message: string, reason?: string) {
+    super(message);
+    this.reason = reason ?? message;
+  }
+}
 
 let csrf: string | null = null;
 
@@ -66,7 +75,7 @@ async function json<T>(response: Response, what: string): Promise<T> {
     } catch {
       // the status says enough
     }
-    throw new ApiError(`${what}: ${reason}`);
+    throw new ApiError(`${what}: ${reason}`, reason);
   }
   return (await response.json()) as T;
 }
@@ -429,6 +438,83 @@ export async function addFeed(spec: FeedSpec): Promise<Feed> {
 export async function deleteFeed(name: string): Promise<void> {
   const response = await send(`/feeds/${encodeURIComponent(name)}`, { method: 'DELETE' });
   if (!response.ok) await json(response, `feed ${name}`);
+}
+
+// The catalog of public sources (`/catalog`): browse, and add one as a feed.
+
+export type CatalogKind = 'events' | 'areas' | 'reference';
+
+/** A key, token or registered name a source asks for, and how to get it. */
+export interface KeyRequirement {
+  name: string;
+  get_at: string;
+  how: string;
+  passed_as: { path?: string; query?: string; header?: string };
+  /** The source works without it, within a smaller rate limit. */
+  optional?: boolean;
+}
+
+export type SuggestedImpact =
+  | { model: 'fixed'; radius_km: number }
+  | { model: 'magnitude'; property: string; a?: number; b?: number; min_km?: number; max_km?: number }
+  | { model: 'area'; buffer_km: number };
+
+export interface CatalogStyle {
+  symbol: 'circle' | 'line' | 'fill';
+  colour: string;
+  colour_by?: string;
+  size_by?: string;
+  density?: boolean;
+  opacity?: number;
+}
+
+/** One catalog entry as `GET /catalog` shows it: the catalogued fields plus what this console makes of it. */
+export interface CatalogEntry {
+  name: string;
+  title: string;
+  publisher: string;
+  url: string;
+  docs?: string;
+  protocol: string;
+  kind: CatalogKind;
+  hazard: string;
+  coverage: string;
+  licence: string;
+  attribution: string;
+  /** A number and a unit: 90s, 5m, 2h, 7d. */
+  update_interval: string;
+  dataset: string;
+  needs_key?: KeyRequirement;
+  suggested_impact?: SuggestedImpact;
+  style: CatalogStyle;
+  url_unsure?: boolean;
+  notes?: string;
+  /** A reader or connector here reads it. */
+  addable: boolean;
+  /** It cannot be used without a key (an optional key does not count). */
+  requires_key: boolean;
+  /** A feed of the entry's name exists. */
+  added: boolean;
+}
+
+/** What the person adding a catalogued source may choose (`POST /catalog/{entryName}/add`). */
+export type CatalogAdd = Schemas['CatalogAdd'];
+
+/** Every catalog entry (the console filters them itself: there are dozens, not thousands). */
+export async function catalog(): Promise<CatalogEntry[]> {
+  return (await json<{ entries: CatalogEntry[] }>(await send('/catalog'), 'catalog')).entries;
+}
+
+/** Saves a catalog entry as a feed; the server's refusal (missing key, no reader yet, name taken) is the error. */
+export async function addFromCatalog(name: string, choice: CatalogAdd): Promise<Feed> {
+  return json(
+    await send(`/catalog/${encodeURIComponent(name)}/add`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(choice),
+    }),
+    name,
+  );
 }
 
 // Accounts, tokens and the audit log.

@@ -1,10 +1,11 @@
 // Live feeds in the console: a badge per feed in the side panel (ok, late, failing, paused) with its lag and
 // last error, a summary badge in the top bar, and a feeds page (a dialog) with every feed's health in full,
 // poll now / pause / resume / delete, and a form to add one. Standings arrive live as `feed` events on
-// `/events`; lag and ages are refreshed every 10 s.
+// `/events`; lag and ages are refreshed every 10 s. The source catalog (catalog.ts) opens from here.
 
 import type { Feed, FeedSpec } from './api';
 import { addFeed, deleteFeed, feedAction, feeds as loadFeeds, previewFeed } from './api';
+import { CatalogPanel } from './catalog';
 
 const REFRESH_MS = 10_000;
 const FORMATS = [
@@ -71,6 +72,8 @@ export class FeedsPanel {
       void this.add();
     });
     document.getElementById('feed-test')!.addEventListener('click', () => void this.test());
+    // The catalog opens from this panel, and a feed made from it shows here at once.
+    new CatalogPanel(() => void this.load());
     window.setInterval(() => void this.load(), REFRESH_MS);
   }
 
