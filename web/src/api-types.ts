@@ -1392,6 +1392,12 @@ export interface components {
              */
             areas?: components["schemas"]["AreaSource"][];
             /**
+             * @description A credential the URL needs (NASA FIRMS' MAP_KEY), written `{key}` in `url` and put in only when
+             *     fetching, so the URL shown, logged and stored as the dataset's source never carries it. Views show
+             *     it as `(redacted)`.
+             */
+            key?: string | null;
+            /**
              * @description What the dataset is for when a poll creates it (`events` when not said): a paged source often
              *     holds areas (flood zones) or reference layers (boundaries).
              * @enum {string|null}
@@ -1404,12 +1410,20 @@ export interface components {
             source?: components["schemas"]["SourceOptions"] | (null);
         };
         /** @description The formats feeds arrive in. Each names a published specification or a service's documented output. */
-        FeedFormat: ("geojsonseq" | "csv" | "kml" | "gpx" | "fgb" | "geoparquet" | "gpkg") | "usgs" | "nws_alerts" | "cap" | "cap_index" | "georss" | "firms" | "geojson" | "shapefile" | "arcgis" | "socrata";
+        FeedFormat: ("geojsonseq" | "csv" | "kml" | "gpx" | "fgb" | "geoparquet" | "gpkg") | "usgs" | "nws_alerts" | "cap" | "cap_index" | "georss" | "firms" | "geojson" | "shapefile" | "arcgis" | "socrata" | "oapif" | "wfs";
         /** @description Which geometry to keep when an item has both a point and an area (GeoRSS items often do). */
         Footprint: "point" | "area";
         /** @description How to read a source, as its owner writes it (a feed's `source`); every part is optional. */
         SourceOptions: {
-            /** @description A filter in the service's own language: ArcGIS `where`, Socrata `$where`. */
+            /**
+             * @description WFS: the feature type (`ns:name`, or the name alone when one type has it); a `typeNames` parameter in
+             *     the URL says the same.
+             */
+            layer?: string | null;
+            /**
+             * @description A filter in the service's own language: ArcGIS `where`, Socrata `$where`, OGC API – Features CQL2
+             *     text (where the server declares CQL2), WFS an FES 2.0 `<fes:Filter>`.
+             */
             filter?: string | null;
             /** @description The fields to fetch (ArcGIS `outFields`, Socrata `$select`); empty means all. */
             fields?: string[];
@@ -1434,6 +1448,21 @@ export interface components {
              *     one day; without an updated field every poll is a full sync.
              */
             full_sync_s?: number | null;
+            /**
+             * @description OGC API – Features and WFS: only features meeting this box, `west,south,east,north` in longitude and
+             *     latitude (CRS84).
+             */
+            bbox?: string | null;
+            /**
+             * @description OGC API – Features: the `datetime` parameter (an instant, or an interval such as
+             *     `2024-01-01T00:00:00Z/..`).
+             */
+            datetime?: string | null;
+            /**
+             * @description WFS: the property that tells features apart and orders pages (`sortBy`); found from
+             *     DescribeFeatureType (an integer `gid`, `fid`, `id`, `objectid`…) when not set.
+             */
+            id_field?: string | null;
         };
         Login: {
             user: string;

@@ -28,6 +28,6 @@ pub use read::{
     read, read_fetched, read_file,
 };
 pub use spec::{
-    AreaSource, FeedFormat, FeedSpec, Footprint, MAX_AREA_SOURCES, MAX_LINKED, MAX_TIMEOUT_MS,
-    MIN_INTERVAL_S,
+    AreaSource, FeedFormat, FeedSpec, Footprint, KEY_PLACEHOLDER, MAX_AREA_SOURCES, MAX_LINKED,
+    MAX_TIMEOUT_MS, MIN_INTERVAL_S,
 };

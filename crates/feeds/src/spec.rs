@@ -261,6 +261,12 @@ pub struct FeedSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = MAX_AREA_SOURCES))]
     pub areas: Vec<AreaSource>,
+    /// A credential the URL needs (NASA FIRMS' MAP_KEY), written `{key}` in `url` and put in only when
+    /// fetching, so the URL shown, logged and stored as the dataset's source never carries it. Views show
+    /// it as `(redacted)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
+    pub key: Option<String>,
     /// What the dataset is for when a poll creates it (`events` when not said): a paged source often
     /// holds areas (flood zones) or reference layers (boundaries).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -281,6 +287,9 @@ fn yes() -> bool {
 fn default_linked() -> usize {
     50
 }
+
+/// Where a feed's URL takes its key ([`FeedSpec::key`]).
+pub const KEY_PLACEHOLDER: &str = "{key}";
 
 /// The shortest poll interval: public feeds update at most every minute, and polling faster gets a client
 /// blocked; one second is allowed for local simulators and tests.
@@ -312,6 +321,7 @@ impl FeedSpec {
             max_bytes: None,
             max_linked: default_linked(),
             areas: Vec::new(),
+            key: None,
             kind: None,
             source: None,
         }
@@ -402,6 +412,30 @@ impl FeedSpec {
                 self.name, self.max_linked
             ));
         }
+        match (self.url.contains(KEY_PLACEHOLDER), &self.key) {
+            (true, None) => {
+                return Err(format!(
+                    "feed '{}': the URL has a {KEY_PLACEHOLDER} placeholder but the feed gives no key",
+                    self.name
+                ));
+            }
+            (false, Some(_)) => {
+                return Err(format!(
+                    "feed '{}': a key is given but the URL has no {KEY_PLACEHOLDER} placeholder to put it in",
+                    self.name
+                ));
+            }
+            (true, Some(key))
+                if !key.chars().all(|c| c.is_ascii_graphic())
+                    || key.contains(['/', '?', '#', '&']) =>
+            {
+                return Err(format!(
+                    "feed '{}': the key must be printable ASCII without spaces, '/', '?', '#' or '&'",
+                    self.name
+                ));
+            }
+            _ => {}
+        }
         match (self.source_spec(), &self.source) {
             (Some(source), _) => {
                 source
@@ -420,12 +454,28 @@ impl FeedSpec {
         Ok(())
     }
 
+    /// The URL to fetch: `url` with the key in place of its placeholder. Never log or show it.
+    pub fn url_to_fetch(&self) -> String {
+        match &self.key {
+            Some(key) => self.url.replace(KEY_PLACEHOLDER, key),
+            None => self.url.clone(),
+        }
+    }
+
+    /// `text` (an error message, which may quote the fetched URL) without the key.
+    pub fn without_key(&self, text: &str) -> String {
+        match &self.key {
+            Some(key) if !key.is_empty() => text.replace(key.as_str(), "(redacted)"),
+            _ => text.to_string(),
+        }
+    }
+
     /// The source a paged format reads (its protocol, URL and options); `None` for a document feed.
     pub fn source_spec(&self) -> Option<crate::connectors::SourceSpec> {
         let kind = self.format.source_kind()?;
         Some(crate::connectors::SourceSpec {
             kind,
-            url: self.url.clone(),
+            url: self.url_to_fetch(),
             options: self.source.clone().unwrap_or_default(),
         })
     }

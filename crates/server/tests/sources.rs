@@ -268,6 +268,20 @@ async fn the_catalog_lists_real_sources_and_adds_one_as_a_feed() {
         .await;
     assert_eq!(keyless.status, 400, "{}", keyless.text());
     assert!(keyless.text().contains("needs a key"), "{}", keyless.text());
+    // With its key, it is saved with the key apart from the URL: nothing shown carries it.
+    let firms = server
+        .post_json(
+            "/catalog/firms-area-api/add",
+            json!({"key": "0123456789abcdef0123456789abcdef", "paused": true}),
+        )
+        .await;
+    assert_eq!(firms.status, 201, "{}", firms.text());
+    assert!(!firms.text().contains("0123456789abcdef"), "{}", firms.text());
+    let firms = firms.json();
+    assert!(firms["url"].as_str().is_some_and(|u| u.contains("{key}")), "{firms}");
+    assert_eq!(firms["key"], "(redacted)");
+    let listed = server.get("/feeds").await;
+    assert!(!listed.text().contains("0123456789abcdef"));
     let unread = server
         .post_json("/catalog/police-uk-street-crime/add", json!({}))
         .await;

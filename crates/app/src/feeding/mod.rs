@@ -339,6 +339,9 @@ impl Feeding {
         if let Some(token) = spec.source.as_mut().and_then(|o| o.app_token.as_mut()) {
             *token = REDACTED_TOKEN.into();
         }
+        if let Some(key) = spec.key.as_mut() {
+            *key = REDACTED_TOKEN.into();
+        }
         let state = state_of(&record);
         Ok(FeedView {
             status: state.status(spec.enabled, spec.interval(), record.created, now),
@@ -386,11 +389,12 @@ impl Feeding {
         if resolve_now {
             self.fetcher
                 .policy()
-                .check_configured(&spec.url)
+                .check_configured(&spec.url_to_fetch())
                 .await
-                .map_err(refused)?;
+                .map_err(|r| refused(geoconsole_feeds::Refused(spec.without_key(&r.0))))?;
         } else {
-            let url = reqwest::Url::parse(&spec.url).map_err(|e| invalid(e.to_string()))?;
+            let url = reqwest::Url::parse(&spec.url_to_fetch())
+                .map_err(|e| invalid(spec.without_key(&e.to_string())))?;
             self.fetcher.policy().check_url(&url).map_err(refused)?;
         }
         let stored = match self.store.feed(&spec.name).await {
@@ -400,22 +404,29 @@ impl Feeding {
         };
         let exists = stored.is_some();
         let mut spec = spec;
-        // A definition read back from a view carries the redacted token: saving it keeps the stored one.
+        // A definition read back from a view carries redacted credentials: saving it keeps the stored ones.
+        let before = stored.as_ref().and_then(|r| spec_of(r).ok());
         if let Some(token) = spec.source.as_mut().and_then(|o| o.app_token.as_mut())
             && token == REDACTED_TOKEN
         {
-            let kept = stored
+            match before
                 .as_ref()
-                .and_then(|r| spec_of(r).ok())
-                .and_then(|s| s.source)
-                .and_then(|o| o.app_token);
-            match kept {
+                .and_then(|s| s.source.as_ref()?.app_token.clone())
+            {
                 Some(kept) => *token = kept,
                 None => {
                     return Err(invalid(
                         "app_token: give the token itself, not its redaction",
                     ));
                 }
+            }
+        }
+        if let Some(key) = spec.key.as_mut()
+            && key == REDACTED_TOKEN
+        {
+            match before.as_ref().and_then(|s| s.key.clone()) {
+                Some(kept) => *key = kept,
+                None => return Err(invalid("key: give the key itself, not its redaction")),
             }
         }
         if exists && !replace {
@@ -439,15 +450,21 @@ impl Feeding {
         let url = self
             .fetcher
             .policy()
-            .check_configured(&spec.url)
+            .check_configured(&spec.url_to_fetch())
             .await
-            .map_err(|r| invalid(format!("feed '{}': {}", spec.name, r.0)))?;
+            .map_err(|r| invalid(format!("feed '{}': {}", spec.name, spec.without_key(&r.0))))?;
         let limits = spec.limits(self.fetcher.limits());
         let fetched = self
             .fetcher
             .get(&url, &Default::default(), Some(limits))
             .await
-            .map_err(|e| invalid(format!("feed '{}': {}", spec.name, e.message)))?;
+            .map_err(|e| {
+                invalid(format!(
+                    "feed '{}': {}",
+                    spec.name,
+                    spec.without_key(&e.message)
+                ))
+            })?;
         let Fetched::Body {
             bytes,
             content_type,
@@ -771,7 +788,8 @@ impl Console {
                 state.last_error = None;
             }
             Err(error) => {
-                let message = error.to_string();
+                // A fetch error may quote the URL fetched, key and all.
+                let message = spec.without_key(&error.to_string());
                 report.outcome = "failed";
                 if state.failures == 0 {
                     state.failing_since = Some(Utc::now());
@@ -816,7 +834,8 @@ impl Console {
         if let Some(source) = spec.source_spec() {
             return self.sync_source(feeding, spec, source, state, counts).await;
         }
-        let url = reqwest::Url::parse(&spec.url).map_err(|e| PollError::Url(e.to_string()))?;
+        let url = reqwest::Url::parse(&spec.url_to_fetch())
+            .map_err(|e| PollError::Url(spec.without_key(&e.to_string())))?;
         let limits = spec.limits(feeding.fetcher.limits());
         let fetched = feeding
             .fetcher

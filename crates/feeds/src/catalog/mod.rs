@@ -877,7 +877,10 @@ mod tests {
             match format.source_kind() {
                 Some(kind) => {
                     assert_eq!(protocol.feed_format(), None);
-                    assert_eq!(protocol.connector().and_then(|c| c.source_kind()), Some(kind));
+                    assert_eq!(
+                        protocol.connector().and_then(|c| c.source_kind()),
+                        Some(kind)
+                    );
                 }
                 None => {
                     assert_eq!(protocol.feed_format(), Some(format));

@@ -10,7 +10,7 @@ use super::{
     Catalog, CatalogEntry, Connector, KeySlot, Kind, NotFound, Protocol, Style, SuggestedImpact,
 };
 use crate::connectors::{SourceOptions, SourceSpec};
-use crate::spec::{AreaSource, FeedFormat, FeedSpec, Footprint};
+use crate::spec::{AreaSource, FeedFormat, FeedSpec, Footprint, KEY_PLACEHOLDER};
 
 /// How the entry is read.
 #[derive(schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -282,7 +282,28 @@ impl AddPlan {
             Via::Feed { format } => format,
             Via::Connector { connector } => FeedFormat::of_source(connector.source_kind()?),
         };
-        let mut spec = FeedSpec::new(&self.entry, &self.url(), format, &self.dataset);
+        // A key in the URL travels as the feed's key, with `{key}` in its place, so the stored and shown URL
+        // never carries it.
+        let (url, key) = match &self.key {
+            Some((KeySlot::Path(placeholder), key)) => (
+                self.url_template.replace(placeholder, KEY_PLACEHOLDER),
+                Some(key.clone()),
+            ),
+            Some((KeySlot::Query(param), key)) => {
+                let joiner = if self.url_template.contains('?') {
+                    '&'
+                } else {
+                    '?'
+                };
+                (
+                    format!("{}{joiner}{param}={KEY_PLACEHOLDER}", self.url_template),
+                    Some(key.clone()),
+                )
+            }
+            _ => (self.url_template.clone(), None),
+        };
+        let mut spec = FeedSpec::new(&self.entry, &url, format, &self.dataset);
+        spec.key = key;
         spec.interval_s = self.interval_s;
         spec.kind = Some(self.kind.dataset_kind());
         spec.id_field = self.id_field.clone();
