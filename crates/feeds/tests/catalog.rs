@@ -257,10 +257,17 @@ fn a_required_key_is_asked_for_and_kept_out_of_what_is_shown() {
     assert!(!serde_json::to_string(&plan).unwrap().contains(secret));
     let spec = plan.feed_spec().unwrap();
     assert_eq!(spec.format, FeedFormat::Firms);
-    assert!(!spec.url.contains(secret), "the stored URL never carries the key");
+    assert!(
+        !spec.url.contains(secret),
+        "the stored URL never carries the key"
+    );
     assert!(spec.url.contains("{key}"), "{}", spec.url);
     assert_eq!(spec.key.as_deref(), Some(secret));
-    assert_eq!(spec.url_to_fetch(), plan.url(), "the feed fetches with the key");
+    assert_eq!(
+        spec.url_to_fetch(),
+        plan.url(),
+        "the feed fetches with the key"
+    );
     assert_eq!(spec.check(), Ok(()));
 
     // A key that would change the URL's path is refused.

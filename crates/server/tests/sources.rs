@@ -276,9 +276,16 @@ async fn the_catalog_lists_real_sources_and_adds_one_as_a_feed() {
         )
         .await;
     assert_eq!(firms.status, 201, "{}", firms.text());
-    assert!(!firms.text().contains("0123456789abcdef"), "{}", firms.text());
+    assert!(
+        !firms.text().contains("0123456789abcdef"),
+        "{}",
+        firms.text()
+    );
     let firms = firms.json();
-    assert!(firms["url"].as_str().is_some_and(|u| u.contains("{key}")), "{firms}");
+    assert!(
+        firms["url"].as_str().is_some_and(|u| u.contains("{key}")),
+        "{firms}"
+    );
     assert_eq!(firms["key"], "(redacted)");
     let listed = server.get("/feeds").await;
     assert!(!listed.text().contains("0123456789abcdef"));

@@ -820,6 +820,12 @@ mod tests {
         );
         assert_eq!(category_of_name("religion"), Some(Category::Religion));
         assert_eq!(category_of_name("victim"), Some(Category::Person));
+        // A victim's or suspect's traits make a person-level record (LAPD's crime table, issue 22).
+        assert_eq!(category_of_name("vict_age"), Some(Category::Person));
+        assert_eq!(category_of_name("Vict Sex"), Some(Category::Person));
+        assert_eq!(category_of_name("vict_descent"), Some(Category::Ethnicity));
+        assert_eq!(category_of_name("suspect_race"), Some(Category::Ethnicity));
+        assert_eq!(category_of_name("driver_age"), Some(Category::Person));
         assert_eq!(
             category_of_name("home_address"),
             Some(Category::HomeAddress)

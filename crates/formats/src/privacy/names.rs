@@ -21,8 +21,8 @@ use unicode_normalization::char::{decompose_canonical, is_combining_mark};
 
 use super::Category;
 use super::vocabulary::{
-    FILLERS, HIDDEN_ALONE, ID_WORDS, JOINERS, NAME_WORDS, NEUTRAL, PERSON_COLUMNS, PHONE_HINTS,
-    ROLES, RULES, TELLING, Telling, WHOLE_NAMES,
+    FILLERS, HIDDEN_ALONE, ID_WORDS, JOINERS, NAME_WORDS, NEUTRAL, ORIGIN_WORDS, PERSON_COLUMNS,
+    PHONE_HINTS, ROLES, RULES, TELLING, TRAIT_WORDS, Telling, WHOLE_NAMES,
 };
 
 /// Characters of a name that are read; a longer name is judged by its start. Bounds the work one hostile
@@ -383,7 +383,8 @@ fn category_of_words(words: &[&str]) -> Option<Category> {
             found = better(found, *category);
         }
     }
-    // A person by their role, then their name or id: `victim_name`, `driver_id`, `empl_no`.
+    // A person by their role, then their name, id, trait or origin: `victim_name`, `driver_id`,
+    // `empl_no`, `vict_age`, `suspect_race`.
     for (at, pair) in words.windows(2).enumerate() {
         if !(live[at] && live[at + 1]) {
             continue;
@@ -393,6 +394,12 @@ fn category_of_words(words: &[&str]) -> Option<Category> {
         };
         let category = if NAME_WORDS.contains(&pair[1]) {
             Category::PersonName
+        } else if ORIGIN_WORDS.contains(&pair[1]) {
+            // `vict_descent`, `suspect_race`: one person's racial or ethnic origin.
+            Category::Ethnicity
+        } else if TRAIT_WORDS.contains(&pair[1]) {
+            // `vict_age`, `driver_sex`: a trait of one person makes the row a person-level record.
+            Category::Person
         } else if ID_WORDS.contains(&pair[1]) {
             if *staff {
                 Category::StaffId

@@ -696,6 +696,9 @@ pub(super) const ROLES: &[(&str, bool)] = &[
     ("drivers", false),
     ("victim", false),
     ("victims", false),
+    // LAPD's and other police tables' abbreviations: `vict_age`, `susp_race`.
+    ("vict", false),
+    ("susp", false),
     ("suspect", false),
     ("suspects", false),
     ("offender", false),
@@ -739,6 +742,39 @@ pub(super) const ROLES: &[(&str, bool)] = &[
 /// Words after a role that make it a person's name.
 pub(super) const NAME_WORDS: &[&str] =
     &["name", "names", "nom", "nombre", "nome", "naam", "nazwisko"];
+/// Words after a role that make it one person's trait: the row is then a person-level record.
+pub(super) const TRAIT_WORDS: &[&str] = &[
+    "age",
+    "sex",
+    "gender",
+    "dob",
+    "birthdate",
+    "birthday",
+    "height",
+    "weight",
+    "nationality",
+    "alter",
+    "geschlecht",
+    "sexe",
+    "edad",
+    "sexo",
+    "eta",
+    "sesso",
+    "leeftijd",
+    "geslacht",
+];
+/// Words after a role that make it one person's racial or ethnic origin (a special category).
+pub(super) const ORIGIN_WORDS: &[&str] = &[
+    "race",
+    "descent",
+    "ethnicity",
+    "ethnic",
+    "origin",
+    "herkunft",
+    "ethnie",
+    "etnia",
+    "raza",
+];
 /// Words after a role that make it a reference to one person.
 pub(super) const ID_WORDS: &[&str] = &[
     "id", "ids", "no", "nr", "num", "number", "numbers", "ref", "code", "nummer", "numero",
