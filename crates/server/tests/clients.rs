@@ -403,6 +403,14 @@ async fn schemathesis_finds_no_server_error_and_every_write_succeeds() {
             }
         }
     }
+    // A login that can succeed, tried in the examples phase before the fuzzed logins' failures reach the
+    // per-address throttle (which then refuses every attempt, right or wrong, for the window).
+    accounts
+        .add_user("fuzz-login", Role::Viewer, "another correct horse staple")
+        .await
+        .expect("login account");
+    api["paths"]["/auth/login"]["post"]["requestBody"]["content"]["application/json"]["example"] =
+        json!({"user": "fuzz-login", "password": "another correct horse staple"});
     // Redefining a feed names it in the body as in the path.
     api["paths"]["/feeds/{feedName}"]["put"]["requestBody"]["content"]["application/json"]["example"] = json!({
         "name": "fuzz_fixed",
