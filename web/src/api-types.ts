@@ -3022,8 +3022,8 @@ export interface operations {
                 datetime?: string;
                 /** @description One fixed radius for every event instead of the impact models */
                 radius_km?: number;
-                /** @description List every hit per site, or only the nearest (hit_count still counts all) */
-                hits?: "all" | "nearest";
+                /** @description List every hit per site; only the nearest (hit_count still counts all); or only whether each site is exposed (any: one event that reaches it, no hit_count), the cheapest */
+                hits?: "all" | "nearest" | "any";
                 /** @description Response encoding */
                 f?: string;
             };

@@ -272,7 +272,7 @@ export interface ExposureHit {
 export interface ExposureReport {
   sites_checked: number;
   events_checked: number;
-  exposed: { dataset: string; site: string; name: string; position: [number, number]; hit_count: number; hits: ExposureHit[] }[];
+  exposed: { dataset: string; site: string; name: string; position: [number, number]; hit_count?: number; hits: ExposureHit[] }[];
 }
 
 /** Sites within reach of the hazards' events (each hazard dataset's impact model) in the window. */

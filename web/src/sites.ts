@@ -113,7 +113,7 @@ export class SitesPanel {
       const report = await exposure(siteSets, hazards, this.app.timebar.window, abort.signal);
       if (abort.signal.aborted) return;
       this.hits = new Map(report.exposed.map((e) => [`${e.dataset}/${e.site}`, e.hits]));
-      this.app.showExposed(report.exposed.map((e) => ({ position: e.position, hits: e.hit_count, name: e.name })));
+      this.app.showExposed(report.exposed.map((e) => ({ position: e.position, hits: e.hit_count ?? 1, name: e.name })));
       this.render();
       document.body.dataset.exposureLoaded = String(report.exposed.length);
     } catch (e) {

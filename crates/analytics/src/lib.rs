@@ -18,8 +18,8 @@ mod risk;
 mod trend;
 
 pub use exposure::{
-    Exposure, Hit, Nearest, Reach, SiteExposure, SiteIndex, combine_nearest, expose,
-    expose_nearest, expose_nearest_by_site, join, rank, reason,
+    Exposure, Hit, Nearest, Reach, SiteExposure, SiteIndex, Visitor, combine_nearest, expose,
+    expose_nearest, expose_nearest_by_site, exposed_by_site, join, rank, reason,
 };
 pub use hexbin::{
     CellCount, CellTotal, MAX_RESOLUTION, aggregate_cells, count_cells, finest_cells, outlines,

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use geoconsole_access::Scope;
 use geoconsole_analytics::{
-    CellCount, Exposure, Footprint, Hit, ImpactModel, Nearest, Reach, SiteExposure,
-    aggregate_cells, combine_nearest, expose, expose_nearest, expose_nearest_by_site, finest_cells,
-    outlines, rank, reason,
+    CellCount, Exposure, Footprint, Hit, ImpactModel, Nearest, Reach, SiteExposure, Visitor,
+    aggregate_cells, combine_nearest, expose, expose_nearest, expose_nearest_by_site,
+    exposed_by_site, finest_cells, outlines, rank, reason,
 };
 use geoconsole_index::{Selection, Shape, Snapshot, Walk};
 use geoconsole_model::geo_types::Point;
@@ -33,8 +33,21 @@ pub struct ExposureRequest {
     pub radius_km: Option<f64>,
     /// Models for this request per hazard dataset; the rest get the console's ([`Console::impact_model`]).
     pub models: HashMap<DatasetId, ImpactModel>,
-    /// List only each site's nearest hit (with the count of all), for ranking many sites quickly.
-    pub nearest_only: bool,
+    /// Which hits to list per exposed site.
+    pub hits: Hits,
+}
+
+/// How much an exposure answer says per exposed site, from the most to the cheapest.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Hits {
+    /// Every event that reaches the site, nearest first.
+    #[default]
+    All,
+    /// The nearest event, with the count of all that reach the site: for ranking many sites quickly.
+    Nearest,
+    /// Only whether the site is exposed, with one event that reaches it (the first found, not the nearest)
+    /// and no count: the exposed-site list, answered by stopping at each site's first hit.
+    Any,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -73,7 +86,8 @@ impl ExposureReport {
                         "dataset": s.dataset,
                         "name": s.name,
                         "hit_count": s.hit_count,
-                        "nearest_m": s.hits.first().map(|h| h.distance_m),
+                        // Without a count (hits=any) the one hit listed was the first found, not the nearest.
+                        "nearest_m": s.hit_count.and(s.hits.first().map(|h| h.distance_m)),
                         "reasons": s.hits.iter().map(|h| h.reason.as_str()).collect::<Vec<_>>(),
                         "hits": s.hits,
                     },
@@ -104,13 +118,32 @@ const MAX_RADIUS_KM: f64 = 1000.0;
 /// Features fetched from the store per round when a model needs properties or hits need names.
 const FETCH_CHUNK: usize = 10_000;
 
-/// A hazard dataset whose selected events are all points with one reach, and where each selected slot's
-/// event sits in the request's event list.
+/// A hazard dataset whose events are all points with one reach: it can be joined from its own index, per
+/// site, without a footprint per event. `first_event` numbers its slots among all hazards' events, so a
+/// reach found here names `first_event + slot`.
 struct PointHazard {
+    hazard: usize,
     snapshot: Arc<Snapshot>,
     radius_m: f64,
     time: Option<geoconsole_index::TimeRange>,
-    slot_to_event: Vec<u32>,
+    first_event: usize,
+    selected: usize,
+}
+
+impl PointHazard {
+    /// Visits this hazard's selected events inside a box, numbered as in [`PointHazard`].
+    fn candidates(&self, [west, south, east, north]: [f64; 4], visit: &mut Visitor<'_>) {
+        let parts = [geoconsole_model::Bbox {
+            west,
+            south,
+            east,
+            north,
+        }];
+        self.snapshot
+            .for_each_point_in(&parts, self.time.as_ref(), |slot, p| {
+                visit(self.first_event + slot as usize, p)
+            });
+    }
 }
 
 /// Asking the events' index per site pays for every candidate with a random read into a large index,
@@ -121,10 +154,7 @@ const PER_SITE_MAX_CANDIDATES: f64 = 6.0;
 
 /// Candidates per event the per-site path would check, estimated from an even sample of sites.
 fn candidates_per_event(sites: &[Point<f64>], parts: &[PointHazard]) -> f64 {
-    let events: usize = parts
-        .iter()
-        .map(|p| p.slot_to_event.iter().filter(|e| **e != u32::MAX).count())
-        .sum();
+    let events: usize = parts.iter().map(|p| p.selected).sum();
     if sites.is_empty() || events == 0 {
         return 0.0;
     }
@@ -143,33 +173,30 @@ fn nearest_from_event_indexes(sites: &[Point<f64>], parts: &[PointHazard]) -> Ve
     let mut merged: Vec<Option<Nearest>> = vec![None; sites.len()];
     for part in parts {
         let found =
-            expose_nearest_by_site(sites, part.radius_m, |[west, south, east, north], out| {
-                let selection = Selection {
-                    bbox: Some(geoconsole_model::Bbox {
-                        west,
-                        south,
-                        east,
-                        north,
-                    }),
-                    time: part.time,
-                };
-                part.snapshot
-                    .for_each_selected(&selection, Walk::After(None), |slot| {
-                        let event = part.slot_to_event[slot as usize];
-                        if event != u32::MAX
-                            && let Some(Shape::Point(p)) = part.snapshot.shape(slot)
-                        {
-                            out.push((event as usize, p));
-                        }
-                        std::ops::ControlFlow::Continue(())
-                    });
-            });
+            expose_nearest_by_site(sites, part.radius_m, |b, visit| part.candidates(b, visit));
         for n in found {
             let slot = &mut merged[n.reach.site];
             *slot = Some(combine_nearest(*slot, n));
         }
     }
     merged.into_iter().flatten().collect()
+}
+
+/// The exposed sites over several point hazards, each with the first reach found.
+fn any_from_event_indexes(sites: &[Point<f64>], parts: &[PointHazard]) -> Vec<Reach> {
+    let mut found: Vec<Option<Reach>> = vec![None; sites.len()];
+    for part in parts {
+        // A site already exposed by an earlier hazard needs no more asking.
+        let open: Vec<usize> = (0..sites.len()).filter(|i| found[*i].is_none()).collect();
+        let positions: Vec<Point<f64>> = open.iter().map(|i| sites[*i]).collect();
+        for mut r in exposed_by_site(&positions, part.radius_m, |b, visit| {
+            part.candidates(b, visit)
+        }) {
+            r.site = open[r.site];
+            found[r.site] = Some(r);
+        }
+    }
+    found.into_iter().flatten().collect()
 }
 
 /// Boxes in degrees holding every point within `reach_m` of each site on the sphere, split at the
@@ -267,6 +294,69 @@ struct EventRef {
     time: Option<TimeSpan>,
 }
 
+/// What the blocking part of an exposure hands back: the reaches and the parts it was given.
+struct Joined {
+    reaches: Option<Vec<(Reach, Option<usize>)>>,
+    /// Whether the reaches name events as `first_event + slot` (per-site join) rather than by position
+    /// in `events`.
+    per_site: bool,
+    positions: Vec<Point<f64>>,
+    footprints: Vec<Footprint>,
+    events: Vec<EventRef>,
+    point_hazards: Vec<PointHazard>,
+}
+
+fn time_of(snapshot: &Snapshot, slot: u32) -> Option<TimeSpan> {
+    snapshot.time(slot).and_then(|(a, b)| {
+        Some(TimeSpan {
+            start: DateTime::<Utc>::from_timestamp_millis(a)?,
+            end: DateTime::<Utc>::from_timestamp_millis(b)?,
+        })
+    })
+}
+
+/// The located slots of a point hazard that pass its time selection.
+fn selected_slots(part: &PointHazard) -> Vec<u32> {
+    let selection = Selection {
+        bbox: None,
+        time: part.time,
+    };
+    let mut slots = Vec::with_capacity(part.selected);
+    part.snapshot
+        .for_each_selected(&selection, Walk::After(None), |slot| {
+            if part.snapshot.shape(slot).is_some() {
+                slots.push(slot);
+            }
+            std::ops::ControlFlow::Continue(())
+        });
+    slots
+}
+
+/// The footprints of a hazard's events under a model that reads no properties.
+fn push_footprints(
+    snapshot: &Snapshot,
+    hazard: usize,
+    model: &ImpactModel,
+    slots: &[u32],
+    footprints: &mut Vec<Footprint>,
+    events: &mut Vec<EventRef>,
+) {
+    let none = Properties::new();
+    for &slot in slots {
+        let Some(shape) = snapshot.shape(slot) else {
+            continue;
+        };
+        if let Some(footprint) = model.footprint(&shape.to_geometry(), &none) {
+            footprints.push(footprint);
+            events.push(EventRef {
+                hazard,
+                key: snapshot.key(slot),
+                time: time_of(snapshot, slot),
+            });
+        }
+    }
+}
+
 impl Console {
     /// Sites within reach of hazard events. The join runs on the in-memory index (positions, shapes, times);
     /// the store is read only for properties a model needs (a magnitude) and for the ids, names and titles
@@ -303,8 +393,12 @@ impl Console {
         let mut footprints = Vec::new();
         let mut events: Vec<EventRef> = Vec::new();
         let mut models = Vec::new();
-        // Hazards whose events are all points with one reach can be joined from their own index, per site.
-        let mut by_site: Vec<Option<PointHazard>> = Vec::new();
+        // Hazards whose events are all points with one reach can be joined from their own index, per site,
+        // with footprints made only for the events that are reported.
+        let mut point_hazards: Vec<PointHazard> = Vec::new();
+        let mut all_points = true;
+        let mut numbered = 0usize;
+        let mut events_checked = 0usize;
         for (h, d) in hazard_sets.iter().enumerate() {
             let model = match request.radius_km {
                 Some(radius_km) => ImpactModel::Fixed { radius_km },
@@ -335,17 +429,9 @@ impl Console {
                 }
                 std::ops::ControlFlow::Continue(())
             });
-            let time_of = |slot: u32| {
-                snapshot.time(slot).and_then(|(a, b)| {
-                    Some(TimeSpan {
-                        start: DateTime::<Utc>::from_timestamp_millis(a)?,
-                        end: DateTime::<Utc>::from_timestamp_millis(b)?,
-                    })
-                })
-            };
             let mut skipped = 0;
-            let mut part: Option<PointHazard> = None;
             if model.needs_properties() {
+                all_points = false;
                 for chunk in slots.chunks(FETCH_CHUNK) {
                     let keys: Vec<i64> = chunk.iter().map(|s| snapshot.key(*s)).collect();
                     for (key, f) in self.store().features_by_key(&d.id, keys).await? {
@@ -366,39 +452,22 @@ impl Console {
                         }
                     }
                 }
+            } else if let (ImpactModel::Fixed { radius_km }, true) = (&model, snapshot.is_points())
+            {
+                events_checked += slots.len();
+                point_hazards.push(PointHazard {
+                    hazard: h,
+                    snapshot: Arc::clone(&snapshot),
+                    radius_m: radius_km * 1000.0,
+                    time: selection.time,
+                    first_event: numbered,
+                    selected: slots.len(),
+                });
+                numbered += snapshot.len();
             } else {
-                let none = Properties::new();
-                part = match model {
-                    ImpactModel::Fixed { radius_km } => Some(PointHazard {
-                        snapshot: Arc::clone(&snapshot),
-                        radius_m: radius_km * 1000.0,
-                        time: selection.time,
-                        slot_to_event: vec![u32::MAX; snapshot.len()],
-                    }),
-                    _ => None,
-                };
-                for slot in slots {
-                    let Some(shape) = snapshot.shape(slot) else {
-                        continue;
-                    };
-                    if !matches!(shape, Shape::Point(_)) {
-                        part = None;
-                    }
-                    if let Some(p) = part.as_mut() {
-                        p.slot_to_event[slot as usize] = events.len() as u32;
-                    }
-                    let geometry = shape.to_geometry();
-                    if let Some(footprint) = model.footprint(&geometry, &none) {
-                        footprints.push(footprint);
-                        events.push(EventRef {
-                            hazard: h,
-                            key: snapshot.key(slot),
-                            time: time_of(slot),
-                        });
-                    }
-                }
+                all_points = false;
+                push_footprints(&snapshot, h, &model, &slots, &mut footprints, &mut events);
             }
-            by_site.push(part);
             models.push(ModelUsed {
                 dataset: d.id.clone(),
                 model,
@@ -406,42 +475,84 @@ impl Console {
             });
         }
 
-        let (sites_checked, events_checked) = (positions.len(), footprints.len());
-        let nearest_only = request.nearest_only;
-        let per_site: Option<Vec<PointHazard>> = by_site.into_iter().collect();
-        let (joined, positions, footprints) = tokio::task::spawn_blocking(move || {
-            // Each listed reach with its site's total count.
-            let joined: Option<Vec<(Reach, usize)>> = if nearest_only
-                && let Some(parts) = per_site.filter(|p| {
-                    !p.is_empty() && candidates_per_event(&positions, p) <= PER_SITE_MAX_CANDIDATES
-                }) {
+        let sites_checked = positions.len();
+        let events_checked = events_checked + footprints.len();
+        let hits = request.hits;
+        let per_site_possible = all_points && !point_hazards.is_empty() && hits != Hits::All;
+        let joining = tokio::task::spawn_blocking(move || {
+            let per_site = per_site_possible
+                && (hits == Hits::Any
+                    || candidates_per_event(&positions, &point_hazards) <= PER_SITE_MAX_CANDIDATES);
+            // Each listed reach with its site's total count (none when not counted).
+            let joined: Option<Vec<(Reach, Option<usize>)>> = if per_site && hits == Hits::Any {
                 Some(
-                    nearest_from_event_indexes(&positions, &parts)
+                    any_from_event_indexes(&positions, &point_hazards)
                         .into_iter()
-                        .map(|n| (n.reach, n.count))
+                        .map(|r| (r, None))
                         .collect(),
                 )
-            } else if nearest_only {
+            } else if per_site {
                 Some(
-                    expose_nearest(&positions, &footprints)
+                    nearest_from_event_indexes(&positions, &point_hazards)
                         .into_iter()
-                        .map(|n| (n.reach, n.count))
+                        .map(|n| (n.reach, Some(n.count)))
                         .collect(),
                 )
             } else {
-                expose(&positions, &footprints, MAX_LISTED_PAIRS).map(|all| {
-                    let mut counts = HashMap::new();
-                    for r in &all {
-                        *counts.entry(r.site).or_insert(0usize) += 1;
-                    }
-                    all.into_iter().map(|r| (r, counts[&r.site])).collect()
-                })
+                // The per-event join needs every event's footprint.
+                for part in &point_hazards {
+                    let model = ImpactModel::Fixed {
+                        radius_km: part.radius_m / 1000.0,
+                    };
+                    let slots = selected_slots(part);
+                    push_footprints(
+                        &part.snapshot,
+                        part.hazard,
+                        &model,
+                        &slots,
+                        &mut footprints,
+                        &mut events,
+                    );
+                }
+                if hits == Hits::All {
+                    expose(&positions, &footprints, MAX_LISTED_PAIRS).map(|all| {
+                        let mut counts = HashMap::new();
+                        for r in &all {
+                            *counts.entry(r.site).or_insert(0usize) += 1;
+                        }
+                        all.into_iter()
+                            .map(|r| (r, Some(counts[&r.site])))
+                            .collect()
+                    })
+                } else {
+                    Some(
+                        expose_nearest(&positions, &footprints)
+                            .into_iter()
+                            .map(|n| (n.reach, Some(n.count)))
+                            .collect(),
+                    )
+                }
             };
-            (joined, positions, footprints)
+            Joined {
+                reaches: joined,
+                per_site,
+                positions,
+                footprints,
+                events,
+                point_hazards,
+            }
         })
         .await
         .map_err(|e| AppError::new(AppErrorKind::Internal, format!("exposure failed: {e}")))?;
-        let reaches = joined.ok_or_else(|| {
+        let Joined {
+            reaches,
+            per_site,
+            positions,
+            mut footprints,
+            mut events,
+            point_hazards,
+        } = joining;
+        let mut reaches = reaches.ok_or_else(|| {
             AppError::new(
                 AppErrorKind::Input,
                 format!(
@@ -449,6 +560,32 @@ impl Console {
                 ),
             )
         })?;
+        if per_site {
+            // Reaches found per site name `first_event + slot`: make the footprints of those events only.
+            for (r, _) in reaches.iter_mut() {
+                let Some(part) = point_hazards
+                    .iter()
+                    .rev()
+                    .find(|p| p.first_event <= r.event)
+                else {
+                    continue;
+                };
+                let slot = (r.event - part.first_event) as u32;
+                let Some(Shape::Point([x, y])) = part.snapshot.shape(slot) else {
+                    continue;
+                };
+                footprints.push(Footprint::Circle {
+                    centre: Point::new(x, y),
+                    radius_m: part.radius_m,
+                });
+                events.push(EventRef {
+                    hazard: part.hazard,
+                    key: part.snapshot.key(slot),
+                    time: time_of(&part.snapshot, slot),
+                });
+                r.event = events.len() - 1;
+            }
+        }
 
         // Names and ids for what met, per dataset, in one read each.
         let mut site_keys: Vec<Vec<i64>> = vec![Vec::new(); site_sets.len()];

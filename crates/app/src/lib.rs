@@ -31,7 +31,7 @@ mod uploads;
 mod visibility;
 
 pub use alerting::{AlertEvent, AlertSeverity, Alerting, Alerts, Condition, DryRun, Rule, Webhook};
-pub use analysis::{ExposureReport, ExposureRequest, ModelUsed};
+pub use analysis::{ExposureReport, ExposureRequest, Hits, ModelUsed};
 pub use buckets::{BucketReport, BucketRequest, RegionSeries, Regions};
 pub use cluster::{Following, HEARTBEAT};
 pub use console::{Console, ConsoleOptions, Stores};

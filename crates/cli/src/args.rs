@@ -533,8 +533,12 @@ pub struct ExposureArgs {
     #[arg(long)]
     pub geojson: bool,
     /// List only each site's nearest hit (the count still counts all)
-    #[arg(long)]
+    #[arg(long, conflicts_with = "any")]
     pub nearest_only: bool,
+    /// List only which sites are exposed, each with one event that reaches it (no count, not the nearest):
+    /// the cheapest answer
+    #[arg(long)]
+    pub any: bool,
     /// Sites listed in the table (--json and --geojson list all)
     #[arg(long, default_value_t = 20)]
     pub top: usize,

@@ -81,10 +81,15 @@ pub fn create_writer(
 /// One feature as RFC 7946 GeoJSON text.
 pub fn feature_json(feature: &Feature) -> String {
     let mut out = String::with_capacity(256);
-    // Writing into a String cannot fail; the only error source is property serialization, which cannot fail
-    // for a `serde_json::Map` either.
-    let _ = write_feature_json(feature, &mut out);
+    push_feature_json(feature, &mut out);
     out
+}
+
+/// One RFC 7946 Feature object appended to `out`: a page of a thousand features is written into one buffer,
+/// with no text made per feature, per id or per property on the way.
+pub fn push_feature_json(feature: &Feature, out: &mut String) {
+    // Writing into a String cannot fail.
+    let _ = write_feature_json(feature, out);
 }
 
 /// One RFC 7946 Feature object. A point's kept third coordinate goes back into its position.
@@ -92,7 +97,7 @@ pub(crate) fn write_feature_json(feature: &Feature, out: &mut String) -> io::Res
     out.push_str("{\"type\":\"Feature\"");
     if let Some(id) = &feature.id {
         out.push_str(",\"id\":");
-        out.push_str(&Value::String(id.0.clone()).to_string());
+        push_json_string(&id.0, out);
     }
     let z = match (&feature.geometry, feature.properties.get(Z_PROPERTY)) {
         (Some(Geometry::Point(_)), Some(Value::Number(z))) => z.as_f64(),
@@ -104,17 +109,48 @@ pub(crate) fn write_feature_json(feature: &Feature, out: &mut String) -> io::Res
         // RFC 7946 §3.2: an unlocated feature.
         None => out.push_str("null"),
     }
-    out.push_str(",\"properties\":");
-    let properties = if z.is_some() {
-        let mut without_z = feature.properties.clone();
-        without_z.remove(Z_PROPERTY);
-        serde_json::to_string(&without_z)
-    } else {
-        serde_json::to_string(&feature.properties)
-    };
-    out.push_str(&properties.map_err(io::Error::other)?);
-    out.push('}');
+    out.push_str(",\"properties\":{");
+    let mut first = true;
+    for (name, value) in &feature.properties {
+        if z.is_some() && name == Z_PROPERTY {
+            continue;
+        }
+        if !first {
+            out.push(',');
+        }
+        first = false;
+        push_json_string(name, out);
+        out.push(':');
+        push_json_value(value, out);
+    }
+    out.push_str("}}");
     Ok(())
+}
+
+/// A JSON string literal; text that needs no escaping (nearly all of it) is copied as is.
+fn push_json_string(text: &str, out: &mut String) {
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
+    } else {
+        // serde_json's escaping, for the rare text that needs it.
+        out.push_str(&Value::String(text.to_string()).to_string());
+    }
+}
+
+fn push_json_value(value: &Value, out: &mut String) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(true) => out.push_str("true"),
+        Value::Bool(false) => out.push_str("false"),
+        // serde_json's own number text (itoa / ryu), the same as serialising the value whole.
+        Value::Number(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::String(text) => push_json_string(text, out),
+        nested => out.push_str(&nested.to_string()),
+    }
 }
 
 fn write_position(c: Coord<f64>, out: &mut String) {

@@ -6,7 +6,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use geoconsole_analytics::{AnomalyRule, Period};
-use geoconsole_app::{BucketRequest, ExposureRequest, Regions, RiskRequest, TrendRequest};
+use geoconsole_app::{BucketRequest, ExposureRequest, Hits, Regions, RiskRequest, TrendRequest};
 use geoconsole_model::DatasetId;
 
 use crate::auth::Caller;
@@ -26,12 +26,13 @@ pub async fn exposure(
         hazards: params.datasets("hazards")?,
         datetime: params.datetime("datetime")?,
         radius_km: params.number("radius_km")?,
-        nearest_only: match params.get("hits") {
-            None | Some("all") => false,
-            Some("nearest") => true,
+        hits: match params.get("hits") {
+            None | Some("all") => Hits::All,
+            Some("nearest") => Hits::Nearest,
+            Some("any") => Hits::Any,
             Some(other) => {
                 return Err(ApiError::bad_request(format!(
-                    "hits '{other}' is not one of: all, nearest"
+                    "hits '{other}' is not one of: all, nearest, any"
                 )));
             }
         },

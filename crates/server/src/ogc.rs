@@ -5,7 +5,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use geoconsole_app::{ItemsPage, ItemsRequest, Page, compile_filter, queryables};
-use geoconsole_formats::feature_json;
+use geoconsole_formats::{feature_json, push_feature_json};
 use geoconsole_model::{Bbox, Dataset, FeatureId, FieldType, format_rfc3339};
 use geoconsole_query::{
     CompareOp, DEFAULT_LIMIT, DateTimeFilter, FeatureQuery, Filter, FilterLang, MAX_LIMIT, Operand,
@@ -546,13 +546,13 @@ fn items_json(path: &str, params: &Params, page: &ItemsPage) -> String {
             "Previous page",
         ));
     }
-    let mut out = String::with_capacity(256 + page.features.len() * 256);
+    let mut out = String::with_capacity(1024 + page.features.len() * 256);
     out.push_str("{\"type\":\"FeatureCollection\",\"features\":[");
     for (i, feature) in page.features.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        out.push_str(&feature_json(feature));
+        push_feature_json(feature, &mut out);
     }
     out.push_str("],\"numberReturned\":");
     out.push_str(&page.features.len().to_string());

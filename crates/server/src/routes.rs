@@ -1190,8 +1190,8 @@ pub fn parameter(name: &str) -> Option<Value> {
         ),
         "hits" => query(
             "hits",
-            "List every hit per site, or only the nearest (hit_count still counts all)",
-            json!({"type": "string", "enum": ["all", "nearest"], "default": "all"}),
+            "List every hit per site; only the nearest (hit_count still counts all); or only whether each site is exposed (any: one event that reaches it, no hit_count), the cheapest",
+            json!({"type": "string", "enum": ["all", "nearest", "any"], "default": "all"}),
         ),
         "as_of" => query(
             "as_of",

@@ -120,6 +120,39 @@ async fn exposure_matches_brute_force_and_explains_itself() {
     }
     assert_eq!(counted, expected.len(), "hit_count counts every pair");
 
+    // The cheaper question: the same exposed sites, each with one event truly within reach, and no count.
+    let any = server
+        .get(&format!(
+            "/analytics/exposure?sites=sites&hazards=earthquakes&radius_km=50&hits=any&{window}"
+        ))
+        .await
+        .json();
+    let site_ids = |report: &Value| {
+        let mut ids: Vec<String> = report["exposed"]
+            .as_array()
+            .expect("exposed")
+            .iter()
+            .map(|s| s["site"].as_str().expect("site").to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(site_ids(&any), site_ids(&nearest));
+    for s in any["exposed"].as_array().expect("exposed") {
+        assert!(s.get("hit_count").is_none(), "no count was asked for: {s}");
+        let hit = &s["hits"][0];
+        let site = sites.iter().find(|f| f["id"] == s["site"]).expect("site");
+        let quake = quakes
+            .iter()
+            .find(|q| q["id"] == hit["event"])
+            .expect("the hit names a quake");
+        assert!(haversine_m(xy(site), xy(quake)) <= 50_000.0);
+    }
+    let bad = server
+        .get("/analytics/exposure?radius_km=50&hits=some")
+        .await;
+    assert_eq!(bad.status, 400);
+
     let geojson = server
         .get("/analytics/exposure?hazards=earthquakes&radius_km=50&f=geojson")
         .await;

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use geoconsole_app::{Console, ExposureRequest, ImportOptions, ItemsRequest, Page};
+use geoconsole_app::{Console, ExposureRequest, Hits, ImportOptions, ItemsRequest, Page};
 use geoconsole_model::{Bbox, DatasetId, DatasetKind};
 use geoconsole_query::{DateTimeFilter, FilterLang};
 use geoconsole_testkit::{TempStore, fixture, serve_console, temp_postgis};
@@ -239,11 +239,11 @@ async fn the_database_answers_like_the_index() {
     // Exposure: cities within reach of the week's quakes, by a magnitude model and by one fixed
     // radius, listing every hit and each site's nearest only. With the quakes in the database, PostGIS
     // selects the candidates through its GiST index; the answer is the same.
-    for (radius_km, nearest_only) in [
-        (None, false),
-        (Some(300.0), false),
-        (Some(300.0), true),
-        (None, true),
+    for (radius_km, hits) in [
+        (None, Hits::All),
+        (Some(300.0), Hits::All),
+        (Some(300.0), Hits::Nearest),
+        (None, Hits::Nearest),
     ] {
         // A generous magnitude model (M4 → 316 km, M6 → 1000 km) so that the week reaches some cities.
         let generous = geoconsole_analytics::ImpactModel::Magnitude {
@@ -257,7 +257,7 @@ async fn the_database_answers_like_the_index() {
             sites: vec!["cities".parse().expect("id")],
             hazards: vec![id.clone()],
             radius_km,
-            nearest_only,
+            hits,
             models: [(id.clone(), generous)].into_iter().collect(),
             ..ExposureRequest::default()
         };
@@ -290,7 +290,7 @@ async fn the_database_answers_like_the_index() {
         assert_eq!(
             summary(&b),
             summary(&a),
-            "radius {radius_km:?}, nearest only {nearest_only}"
+            "radius {radius_km:?}, hits {hits:?}"
         );
         assert!(
             b.exposure.events_checked < a.exposure.events_checked,

@@ -1,7 +1,7 @@
 use std::io::Write;
 
 use anyhow::Result;
-use geoconsole_app::{Console, ExposureRequest};
+use geoconsole_app::{Console, ExposureRequest, Hits};
 use geoconsole_query::DateTimeFilter;
 
 use crate::args::{Cli, ExposureArgs};
@@ -18,7 +18,13 @@ pub async fn run(console: &Console, args: &ExposureArgs, cli: &Cli) -> Result<()
             .map(DateTimeFilter::parse)
             .transpose()?,
         radius_km: args.radius_km,
-        nearest_only: args.nearest_only,
+        hits: if args.any {
+            Hits::Any
+        } else if args.nearest_only {
+            Hits::Nearest
+        } else {
+            Hits::All
+        },
         ..ExposureRequest::default()
     };
     let report = console
@@ -61,7 +67,11 @@ pub async fn run(console: &Console, args: &ExposureArgs, cli: &Cli) -> Result<()
         writeln!(
             out,
             "{:<10} {:<36} {:>5}  {}",
-            s.site, name, s.hit_count, s.hits[0].reason
+            s.site,
+            name,
+            s.hit_count
+                .map_or_else(|| "≥1".to_string(), |n| n.to_string()),
+            s.hits[0].reason
         )?;
     }
     if e.exposed.len() > args.top {
