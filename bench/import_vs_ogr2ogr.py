@@ -5,7 +5,7 @@ Both sides produce what a user would get: a GeoPackage layer with typed attribut
 spatial index. Each side runs several times in alternation; the table reports medians of wall time and peak
 RSS (the process's own maximum resident set, from wait4). Results go to bench/RESULTS.md between markers.
 
-Usage: python3 bench/import_vs_ogr2ogr.py [--points 1000000] [--runs 5] [--rss-points 3000000]
+Usage: python3 bench/import_vs_ogr2ogr.py [--points 1000000] [--runs 5] [--rss-points 1000000,3000000]
 Needs a release build (cargo build --release) and gdal-bin.
 """
 
@@ -80,7 +80,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--rss-points", type=int, default=3_000_000, help="a larger file to show memory stays flat")
+    parser.add_argument("--rss-points", default="3000000",
+                        help="larger files (comma-separated sizes) to show memory stays flat, one run each")
     args = parser.parse_args()
     if not BIN.exists():
         raise SystemExit("build first: cargo build --release")
@@ -96,8 +97,12 @@ def main():
         result = run_pair(source, fmt, args.runs, args.points)
         rows.append((fmt, size_mb, args.points, result))
         print(fmt, {k: (round(v[0], 2), round(v[1], 1)) for k, v in result.items()}, file=sys.stderr)
-    big = generate(args.rss_points, "geojson")
-    big_result = run_pair(big, "geojson", 1, args.rss_points)
+    memory_rows = []
+    for points in (int(p) for p in args.rss_points.split(",")):
+        big = generate(points, "geojson")
+        memory_rows.append(("geojson (memory check)", big.stat().st_size / 1e6, points, run_pair(big, "geojson", 1, points)))
+        print("memory check", points, {k: (round(v[0], 2), round(v[1], 1)) for k, v in memory_rows[-1][3].items()},
+              file=sys.stderr)
 
     lines = [BEGIN, "## Import: file → GeoPackage (typed columns + R-tree), geoconsole vs ogr2ogr", ""]
     lines.append(f"Run {datetime.date.today()} on {platform.machine()}, {os.cpu_count()} cores; {ours_version}; {gdal_version}.")
@@ -109,7 +114,7 @@ def main():
     lines.append("")
     lines.append("| input | file | features | geoconsole s | ogr2ogr s | speed-up | geoconsole features/s | ogr2ogr features/s | geoconsole peak RSS MiB | ogr2ogr peak RSS MiB |")
     lines.append("|---|---|---|---|---|---|---|---|---|---|")
-    for fmt, size_mb, points, r in rows + [("geojson (memory check)", big.stat().st_size / 1e6, args.rss_points, big_result)]:
+    for fmt, size_mb, points, r in rows + memory_rows:
         ours_t, ours_m, _ = r["geoconsole"]
         gdal_t, gdal_m, _ = r["ogr2ogr"]
         lines.append(f"| {fmt} | {size_mb:,.0f} MB | {points:,} | {ours_t:.2f} | {gdal_t:.2f} | {gdal_t / ours_t:.2f}× | "

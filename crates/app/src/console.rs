@@ -264,9 +264,18 @@ impl Console {
         Ok(report)
     }
 
-    /// Import options with what alerting needs: the written features, when any rule may look at them.
-    fn for_rules(&self, mut options: ImportOptions) -> ImportOptions {
-        options.capture = true;
+    /// Import options with what alerting needs: the written features, when a rule may look at them. Only an
+    /// enabled exposure rule evaluates a batch from the features themselves (every other rule, and one added
+    /// while the import runs, reads the store), so without one nothing is kept: kept for nothing, the first
+    /// 100,000 features of a big import held about 100 MB until it committed.
+    async fn for_rules(&self, mut options: ImportOptions) -> ImportOptions {
+        options.capture = match self.alerts().rules().await {
+            Ok(rules) => rules.iter().any(|rule| {
+                rule.enabled && matches!(rule.when, crate::alerting::Condition::Exposure { .. })
+            }),
+            // A rule that no longer reads is reported by the evaluation; keeping the batch costs only memory.
+            Err(_) => true,
+        };
         options
     }
 
@@ -370,7 +379,7 @@ impl Console {
     /// Imports a file: detects its format, streams its features through validation, time and id rules
     /// into one store transaction. Atomic unless `options.skip_invalid`.
     pub async fn import(&self, path: &Path, options: ImportOptions) -> AppResult<ImportReport> {
-        let options = self.for_rules(options);
+        let options = self.for_rules(options).await;
         let (requester, target) = (options.requester.clone(), audit_target(&options, path));
         let result = import::import(&self.store, Source::File(path.to_path_buf()), options).await;
         self.after_import(result, requester, target).await
@@ -384,7 +393,7 @@ impl Console {
         reader: Box<dyn std::io::BufRead + Send>,
         options: ImportOptions,
     ) -> AppResult<ImportReport> {
-        let options = self.for_rules(options);
+        let options = self.for_rules(options).await;
         let (requester, target) = (options.requester.clone(), audit_target(&options, label));
         let result = import::import(
             &self.store,
@@ -409,7 +418,7 @@ impl Console {
             label: label.into(),
             features: Box::new(features),
         };
-        let options = self.for_rules(options);
+        let options = self.for_rules(options).await;
         let (requester, target) = (options.requester.clone(), label.to_string());
         let result = import::import(&self.store, source, options).await;
         self.after_import(result, requester, target).await

@@ -55,7 +55,6 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     // read system call and a copy per page. Address space only; the OS decides what stays resident.
     conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
     blob::register_functions(conn)?;
-    crate::rtree_bulk::register_functions(conn)?;
     // `rarray` binds a list of keys as one parameter (see `scan::features_by_key`).
     rusqlite::vtab::array::load_module(conn)
 }

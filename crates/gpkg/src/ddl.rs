@@ -52,7 +52,7 @@ pub fn create_core(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 /// Creates an empty feature table with its catalog rows. The R-tree's triggers and the time index come
-/// separately ([`index_and_create_rtree_triggers`], [`create_time_index`]) so that a fresh table is bulk-filled
+/// separately (the writer's bulk load, [`create_rtree_triggers`], [`create_time_index`]) so that a fresh table is bulk-filled
 /// first and indexed in one pass.
 pub fn create_feature_table(
     tx: &Transaction<'_>,
@@ -87,13 +87,6 @@ pub fn create_time_index(tx: &Transaction<'_>, table: &str) -> rusqlite::Result<
         quote(&format!("{table}_time")),
         quote(table)
     ))
-}
-
-/// Fills the R-tree of a freshly loaded table in one pass and installs the standard triggers that keep it
-/// true from then on.
-pub fn index_and_create_rtree_triggers(tx: &Transaction<'_>, table: &str) -> rusqlite::Result<()> {
-    crate::rtree_bulk::bulk_load(tx, table)?;
-    create_rtree_triggers(tx, table)
 }
 
 /// The standard R-tree triggers for a console feature table (column `geom`, key `fid`).

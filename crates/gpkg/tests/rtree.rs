@@ -148,3 +148,57 @@ async fn small_tables_get_a_leaf_root() {
         assert_eq!(count_in(&store, "-180,-90,180,90").await, n);
     }
 }
+
+// A fresh table is loaded with multi-row `INSERT OR FAIL`, which keeps the rows before a duplicate: the writer
+// must count them once, in the table, the extent and the bulk-loaded R-tree, and name the duplicate's position.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicates_inside_a_multi_row_insert_are_refused_by_position() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("dupes.gpkg");
+    let store = GpkgStore::open(&path).expect("store");
+    let mut all = features(200, "d");
+    // Positions 40 and 41 repeat ids already written in the same block of rows and in an earlier one.
+    all[40].id = all[35].id.clone();
+    all[41].id = all[3].id.clone();
+    let mut lenient = request(WriteMode::Create);
+    lenient.skip_conflicts = true;
+    let mut writer = store.begin_write(lenient).await.expect("begin");
+    let conflicts = writer.write(all.clone()).await.expect("write");
+    assert_eq!(
+        conflicts.iter().map(|c| c.position).collect::<Vec<_>>(),
+        vec![40, 41]
+    );
+    let dataset = writer.commit().await.expect("commit");
+    assert_eq!(dataset.feature_count, 198);
+    assert_eq!(rtreecheck(&path), "ok");
+    let kept: Vec<Feature> = all
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 40 && *i != 41)
+        .map(|(_, f)| f.clone())
+        .collect();
+    for bbox in ["-180,-90,180,90", "-10,35,30,60", "170,-50,-170,50"] {
+        assert_eq!(
+            count_in(&store, bbox).await,
+            brute_force(&kept, bbox),
+            "{bbox}"
+        );
+    }
+    let rows: i64 = rusqlite::Connection::open(&path)
+        .expect("open")
+        .query_row("SELECT count(*) FROM rtree_grid_geom", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(rows, 198);
+
+    let strict_path = dir.path().join("strict.gpkg");
+    let strict = GpkgStore::open(&strict_path).expect("store");
+    let mut writer = strict
+        .begin_write(request(WriteMode::Create))
+        .await
+        .expect("begin");
+    let error = writer
+        .write(all)
+        .await
+        .expect_err("a duplicate fails the write");
+    assert_eq!(error.position(), Some(40));
+}
