@@ -146,25 +146,14 @@ impl PointHazard {
     }
 }
 
-/// Asking the events' index per site pays for every candidate with a random read into a large index,
-/// asking the sites' small tree per event pays per event: per site wins while candidates stay within a few
-/// per event (10 km around 10 k sites in a million clustered events: 1.5 per event, 0.7 s against 1.0 s),
-/// per event wins beyond (50 km: 26 per event, 2.4 s against 3.0 s).
-const PER_SITE_MAX_CANDIDATES: f64 = 6.0;
-
-/// Candidates per event the per-site path would check, estimated from an even sample of sites.
-fn candidates_per_event(sites: &[Point<f64>], parts: &[PointHazard]) -> f64 {
+/// Which way to join point hazards. Asking the events' index per site costs one tree query per site and a
+/// leaf read plus a few multiplications per candidate; asking the sites' tree per event costs one query and
+/// a footprint per event and a haversine per candidate. Per candidate the first is several times cheaper, so
+/// it wins whenever sites are not more numerous than events (the usual shape: thousands of sites, a
+/// million events); with more sites than events the per-event queries are the fewer.
+fn per_site_is_cheaper(sites: usize, parts: &[PointHazard]) -> bool {
     let events: usize = parts.iter().map(|p| p.selected).sum();
-    if sites.is_empty() || events == 0 {
-        return 0.0;
-    }
-    let step = (sites.len() / 64).max(1);
-    let sample: Vec<Point<f64>> = sites.iter().step_by(step).copied().collect();
-    let found: usize = nearest_from_event_indexes(&sample, parts)
-        .iter()
-        .map(|n| n.count)
-        .sum();
-    found as f64 * (sites.len() as f64 / sample.len() as f64) / events as f64
+    sites <= events
 }
 
 /// Each site's count and nearest event over several point hazards, each asked through its own index once
@@ -481,8 +470,7 @@ impl Console {
         let per_site_possible = all_points && !point_hazards.is_empty() && hits != Hits::All;
         let joining = tokio::task::spawn_blocking(move || {
             let per_site = per_site_possible
-                && (hits == Hits::Any
-                    || candidates_per_event(&positions, &point_hazards) <= PER_SITE_MAX_CANDIDATES);
+                && (hits == Hits::Any || per_site_is_cheaper(positions.len(), &point_hazards));
             // Each listed reach with its site's total count (none when not counted).
             let joined: Option<Vec<(Reach, Option<usize>)>> = if per_site && hits == Hits::Any {
                 Some(
