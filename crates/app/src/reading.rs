@@ -1,7 +1,8 @@
 //! Answering readers from the index: pages of items and vector tiles. The snapshot chooses the features
 //! (bbox, time, and any filter that needs only geometry and time); the store supplies what the snapshot
 //! lacks for the few features a page or tile actually returns, fetched by key: whole features for a page,
-//! only ids and properties for a tile, which draws the snapshot's own shapes.
+//! only ids and properties for a tile, which draws the snapshot's own shapes. A serving snapshot holds its
+//! features' ids and properties too, so its tiles need the store only when a filter reads properties.
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -299,6 +300,23 @@ pub async fn tile(
             bbox: None,
             time: request.datetime.as_ref().map(time_range),
         };
+        // The snapshot holds the properties and no filter reads them: planned and drawn in one go, without
+        // the store.
+        if index_decides(filter) && snapshot.properties().is_some() {
+            let snapshot = Arc::clone(snapshot);
+            let filter = filter.cloned();
+            let tile_id = request.tile;
+            let layer = tokio::task::spawn_blocking(move || {
+                draw_from_snapshot(&snapshot, tile_id, &sel, filter.as_ref())
+            })
+            .await
+            .map_err(|e| {
+                AppError::new(AppErrorKind::Internal, format!("tile drawing failed: {e}"))
+            })?;
+            total += layer.len();
+            layers.push(layer.finish());
+            continue;
+        }
         let plan = {
             let snapshot = Arc::clone(snapshot);
             let filter = filter.cloned();
@@ -386,6 +404,45 @@ pub async fn tile(
     })
 }
 
+/// One layer drawn from the snapshot alone: shapes, times, ids and properties (the snapshot's property
+/// table), for a filter that reads no property (or none). The same tile as drawing with properties from the
+/// store.
+fn draw_from_snapshot(
+    snapshot: &Snapshot,
+    tile_id: TileId,
+    sel: &Selection,
+    filter: Option<&Filter>,
+) -> LayerBuilder {
+    let mut layer = LayerBuilder::new(snapshot.dataset().id.as_str(), tile_id);
+    let Some(table) = snapshot.properties() else {
+        return layer;
+    };
+    let keep = |slot: u32| passes_in_index(snapshot, slot, filter);
+    match plan_layer(snapshot, tile_id, sel, &keep, true) {
+        LayerPlan::Clusters(clusters) => clusters.into_iter().for_each(|c| layer.add_cluster(c)),
+        LayerPlan::Features(slots) => {
+            for slot in slots {
+                // Gone from the store when the table was read: the store path would skip it too.
+                if !table.contains(slot) {
+                    continue;
+                }
+                let (key, time) = (snapshot.key(slot), snapshot.time(slot));
+                match snapshot.shape(slot) {
+                    // An unlocated feature has no place on a tile.
+                    None => continue,
+                    Some(Shape::Point(xy)) => {
+                        layer.add_point_from_table(key, xy, time, table, slot);
+                    }
+                    Some(Shape::Geometry(g)) => {
+                        layer.add_from_table(key, g, time, table, slot);
+                    }
+                }
+            }
+        }
+    }
+    layer
+}
+
 /// A page of a dataset the store serves (push-down): bbox and time go to the store's indexes, a filter is
 /// applied to what comes back, page by page, until the page is full. Pages go forward only: a listing of a
 /// dataset this large is followed by its `next` links, and `prev` is not offered.
@@ -463,7 +520,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::live::build_snapshot;
+    use crate::live::{build_serving_snapshot, build_snapshot};
 
     /// A store that counts the reads a reader makes, so a test can tell which one a tile used.
     #[derive(Debug)]
@@ -674,6 +731,17 @@ mod tests {
         Arc::new(build_snapshot(store, &id).await.expect("snapshot"))
     }
 
+    /// The snapshot a serving console publishes, with the properties in memory.
+    async fn serving(store: &Arc<dyn FeatureStore>, name: &str) -> Arc<Snapshot> {
+        let id = DatasetId::new(name).expect("id");
+        let snapshot = build_serving_snapshot(store, &id).await.expect("snapshot");
+        assert!(
+            snapshot.properties().is_some(),
+            "{name} keeps its properties"
+        );
+        Arc::new(snapshot)
+    }
+
     /// Every tile at `z` over lon 0…22, lat 40…60 (where the data lies).
     fn tiles_at(z: u32) -> Vec<TileId> {
         let n = f64::from(1u32 << z);
@@ -705,6 +773,11 @@ mod tests {
         let snapshots = vec![
             write(&store, "spots", points(6_000)).await,
             write(&store, "areas", shapes(400)).await,
+        ];
+        // The same datasets as a serving console holds them: ids and properties in memory too.
+        let held = vec![
+            serving(&store, "spots").await,
+            serving(&store, "areas").await,
         ];
         let filters = [
             None,
@@ -749,6 +822,24 @@ mod tests {
                         );
                         let expected = reference_tile(&store, &snapshots, &request).await;
                         assert_eq!(rendered.bytes, expected, "tile {tile_id} filter {text:?}");
+                        let fetches_before = counting.properties.load(Ordering::Relaxed);
+                        let from_memory = tile(&store, &held, &request).await.expect("tile");
+                        assert_eq!(
+                            from_memory.bytes, expected,
+                            "tile {tile_id} filter {text:?}, properties in memory"
+                        );
+                        if request
+                            .filters
+                            .iter()
+                            .flatten()
+                            .all(|f| !f.needs_properties())
+                        {
+                            assert_eq!(
+                                counting.properties.load(Ordering::Relaxed),
+                                fetches_before,
+                                "a tile drawn from memory never asks the store"
+                            );
+                        }
                         drawn += rendered.features;
                         compared += 1;
                     }
