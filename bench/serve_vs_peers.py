@@ -10,8 +10,11 @@ bench's own `walk` client (src/bin/walk.rs) for "each URL exactly once":
   (`--tile-cache-mb 0`), Martin with `-C 0`;
 - warm tiles: the same list repeated for a fixed time, both caches on;
 - dense tiles: the densest z6 tiles, cold, one at a time (latency of the worst tiles);
-- items: bbox and property queries, geoconsole vs pygeoapi (gunicorn, 2 workers), with `walk` so that
-  slow requests count too;
+- items: bbox and property queries, geoconsole vs pygeoapi (gunicorn, (2 x cores) + 1 workers, `max_items`
+  raised to 1 000 so a page holds what it asks for), with `walk` so that slow requests count too;
+- items like for like (`--items-like-for-like`, its own block): bbox pages of 100 and of 1 000 features, both
+  sides checked to return the same number of features, and the same features where a box holds fewer than
+  the limit;
 - like for like (`--like-for-like`, its own block in RESULTS.md, first): only the points layer, only z10–z14
   tiles (no tile there holds more than the 4 000 points above which geoconsole clusters, and the run checks
   it by decoding every tile of both sides: same feature count per tile, no cluster), both caches off, once
@@ -24,6 +27,7 @@ markers.
 
 Usage: python3 bench/serve_vs_peers.py [--runs 3] [--warm-seconds 10] [--items-seconds 10]
        python3 bench/serve_vs_peers.py --like-for-like [--runs 5] [--wrk-seconds 10]
+       python3 bench/serve_vs_peers.py --items-like-for-like [--runs 3] [--items-seconds 10]
 Needs: a release build (`cargo build --release -p geoconsole -p geoconsole-bench`), gdal-bin, wrk, postgresql-15-postgis-3 (Debian), martin 1.14
 (`cargo install martin --locked --version 1.14.0 --no-default-features --features postgres,...`),
 and pygeoapi with psycopg2-binary, SQLAlchemy, GeoAlchemy2 from PyPI; `--like-for-like` needs
@@ -62,6 +66,10 @@ PG_PORT, OURS_PORT, MARTIN_PORT, PYGEOAPI_PORT = 55432, 18181, 18182, 18183
 PG_URL = f"postgresql://postgres@127.0.0.1:{PG_PORT}/bench"
 MARTIN = os.environ.get("MARTIN", "martin")
 LFL_BEGIN, LFL_END = "<!-- serve-like-for-like:begin -->", "<!-- serve-like-for-like:end -->"
+ITEMS_BEGIN, ITEMS_END = "<!-- items-like-for-like:begin -->", "<!-- items-like-for-like:end -->"
+# gunicorn's own advice for sync workers: (2 x cores) + 1; they wait on PostgreSQL, so more than the cores pay.
+PYGEOAPI_WORKERS = 2 * (os.cpu_count() or 1) + 1
+PYGEOAPI_MAX_ITEMS = 1000
 # Martin's expert set-up for this machine: actix workers = cores, and a pool with a few connections per
 # worker so PostgreSQL always has queries queued (both cores busy) without thrashing.
 MARTIN_WORKERS = os.cpu_count() or 2
@@ -231,7 +239,10 @@ def pygeoapi():
         "providers": [provider(table, "fid")]}
     cfg = {
         "server": {"bind": {"host": "127.0.0.1", "port": PYGEOAPI_PORT}, "url": f"http://127.0.0.1:{PYGEOAPI_PORT}",
-                   "mimetype": "application/json; charset=UTF-8", "encoding": "utf-8", "language": "en-US", "limit": 10,
+                   "mimetype": "application/json; charset=UTF-8", "encoding": "utf-8", "language": "en-US",
+                   # pygeoapi 0.21 caps every page at `max_items` (10 when unset): without it a `limit=1000` page
+                   # returns 10 features and the two sides do different work.
+                   "limits": {"default_items": 10, "max_items": PYGEOAPI_MAX_ITEMS},
                    "map": {"url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png", "attribution": "OSM"}},
         "logging": {"level": "ERROR"},
         "metadata": {"identification": {"title": "bench", "description": "bench", "keywords": ["bench"], "keywords_type": "theme",
@@ -248,7 +259,7 @@ def pygeoapi():
     env = {"PYGEOAPI_CONFIG": str(config), "PYGEOAPI_OPENAPI": str(openapi)}
     with open(openapi, "w") as out:
         run(["pygeoapi", "openapi", "generate", str(config)], stdout=out, env={**os.environ, **env})
-    return Server("pygeoapi", ["gunicorn", "-w", "2", "-b", f"127.0.0.1:{PYGEOAPI_PORT}", "pygeoapi.flask_app:APP"],
+    return Server("pygeoapi", ["gunicorn", "-w", str(PYGEOAPI_WORKERS), "-b", f"127.0.0.1:{PYGEOAPI_PORT}", "pygeoapi.flask_app:APP"],
                   f"http://127.0.0.1:{PYGEOAPI_PORT}/conformance", env=env)
 
 
@@ -477,6 +488,105 @@ def write_like_for_like(args, rows, tiles, decoded):
     print(block)
 
 
+def get_json(url):
+    return json.loads(urllib.request.urlopen(url, timeout=120).read())
+
+
+def item_ids(side, page):
+    """The features' own ids: ours are the feature ids; pygeoapi's are the table's key, so the stored id
+    column (the same text on both sides) is read from its properties."""
+    if side == "ours":
+        return {f["id"] for f in page["features"]}
+    return {f["properties"].get("feature_id", f["id"]) for f in page["features"]}
+
+
+def items_like_for_like(args, store, csv):
+    rng = random.Random(17)
+    coords = []
+    with open(csv) as f:
+        next(f)
+        for i, line in enumerate(f):
+            if i % 97 == 0:
+                parts = line.split(",")
+                coords.append((float(parts[1]), float(parts[2])))
+    sample = rng.sample(coords, 300)
+    bbox = lambda x, y, h: f"{x - h:.4f},{y - h:.4f},{x + h:.4f},{y + h:.4f}"  # noqa: E731
+    queries = {
+        100: [f"/collections/points/items?f=json&limit=100&bbox={bbox(x, y, 0.25)}" for x, y in sample],
+        1000: [f"/collections/points/items?f=json&limit=1000&bbox={bbox(x, y, 1.0)}" for x, y in sample],
+    }
+    bases = {"ours": f"http://127.0.0.1:{OURS_PORT}", "pygeoapi": f"http://127.0.0.1:{PYGEOAPI_PORT}"}
+    rows, checks = {}, {}
+    for run_index in range(args.runs):
+        for side in ["ours", "pygeoapi"]:
+            server = ours(Path(store), 0, NO_RATE_LIMIT) if side == "ours" else pygeoapi()
+            try:
+                if run_index == 0:
+                    # Same work: the same number of features per page, and the same features where the box
+                    # holds no more than the page.
+                    returned = {limit: [len(get_json(bases[side] + q)["features"]) for q in qs[:30]] for limit, qs in queries.items()}
+                    whole = {}
+                    for x, y in sample[:60]:
+                        q = f"/collections/points/items?f=json&limit=1000&bbox={bbox(x, y, 0.02)}"
+                        whole[q] = item_ids(side, get_json(bases[side] + q))
+                    checks[side] = (returned, whole)
+                for limit, qs in queries.items():
+                    log(f"run {run_index + 1}: {side} items limit {limit}")
+                    rows.setdefault((side, limit), []).append(walk(bases[side], qs, "loop", args.items_seconds, 8))
+            finally:
+                server.stop()
+    write_items_like_for_like(args, rows, checks)
+
+
+def write_items_like_for_like(args, rows, checks):
+    def med(side, limit, key):
+        return median_of(rows[(side, limit)], key)
+
+    (ours_returned, ours_whole), (their_returned, their_whole) = checks["ours"], checks["pygeoapi"]
+    same_counts = all(ours_returned[l] == their_returned[l] for l in ours_returned)
+    same_sets = sum(ours_whole[q] == their_whole[q] for q in ours_whole)
+    features_compared = sum(len(v) for v in ours_whole.values())
+    version = subprocess.run(["pygeoapi", "--version"], capture_output=True, text=True).stdout.strip()
+    lines = [
+        ITEMS_BEGIN,
+        "## Items like for like: geoconsole vs pygeoapi (expert set-up), bbox pages of 100 and 1 000",
+        "",
+        f"Run {datetime.date.today()} on {platform.machine()}, {os.cpu_count()} cores (servers, PostgreSQL and the load generator share them); {version}.",
+        f"Command: `python3 bench/serve_vs_peers.py --items-like-for-like --points {args.points} --runs {args.runs} --items-seconds {args.items_seconds}`",
+        f"Data: the same {args.points:,} clustered points on both sides. Queries: 300 bbox pages at data points, `limit=100` over 0.5° boxes and "
+        "`limit=1000` over 2° boxes (every box holds more than the page), GeoJSON; bench's `walk`, 8 connections, "
+        f"{args.items_seconds} s, every request sent counted however long it takes. geoconsole `--tile-cache-mb 0 --rate-limit 0`. "
+        f"Medians of {args.runs} alternating runs, each on a freshly started server.",
+        "",
+        f"How the peer was configured: pygeoapi's PostgreSQL provider over the points copied into PostGIS with ogr2ogr (primary key `fid`, GiST "
+        f"on `geom`, `ANALYZE`, `shared_buffers=1GB`); `server.limits.max_items: {PYGEOAPI_MAX_ITEMS}` (pygeoapi 0.21 caps pages at 10 without it); "
+        f"gunicorn with {PYGEOAPI_WORKERS} sync workers ((2 x cores) + 1, gunicorn's advice; the workers wait on PostgreSQL); logging at ERROR.",
+        "",
+        "| bbox page | geoconsole req/s | pygeoapi req/s | ratio | geoconsole p50 ms | pygeoapi p50 ms | geoconsole p99 ms | pygeoapi p99 ms |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for limit in sorted({l for _, l in rows}):
+        a, b = med("ours", limit, "rps"), med("pygeoapi", limit, "rps")
+        lines.append(f"| limit {limit} | {a:,.0f} | {b:,.1f} | {a / b:.1f}× | {fmt_ms(med('ours', limit, 'p50_us'))} | "
+                     f"{fmt_ms(med('pygeoapi', limit, 'p50_us'))} | {fmt_ms(med('ours', limit, 'p99_us'))} | {fmt_ms(med('pygeoapi', limit, 'p99_us'))} |")
+    lines += [
+        "",
+        f"Same work: features per page on the first 30 queries of each limit {'equal on both sides' if same_counts else 'DIFFER'} "
+        f"({', '.join(f'limit {l}: {min(v)}–{max(v)}' for l, v in ours_returned.items())}); 60 small boxes answered whole: "
+        f"{same_sets} of {len(ours_whole)} with the same feature ids ({features_compared:,} features).",
+        "",
+        "All runs (req/s): " + "; ".join(f"{side} limit {limit} " + ", ".join(f"{r['rps']:,.1f}" for r in results)
+                                         for (side, limit), results in sorted(rows.items())),
+        "",
+        "Errors and non-2xx responses: " + ", ".join(f"{side} limit {limit} {sum(r.get('non2xx', 0) + r.get('errors', 0) for r in results)}"
+                                                      for (side, limit), results in sorted(rows.items())),
+        ITEMS_END,
+    ]
+    block = "\n".join(lines)
+    write_block(ITEMS_BEGIN, ITEMS_END, block)
+    print(block)
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -489,6 +599,8 @@ def main():
     parser.add_argument("--skip-items", action="store_true")
     parser.add_argument("--like-for-like", action="store_true",
                         help="only the like-for-like tiles (points, z10-z14, caches off) vs Martin's expert set-up")
+    parser.add_argument("--items-like-for-like", action="store_true",
+                        help="only bbox item pages of 100 and 1 000 features vs pygeoapi's expert set-up")
     parser.add_argument("--wrk-seconds", type=int, default=10)
     parser.add_argument("--big", type=int, default=0,
                         help="only measure index load, memory and bbox latency over this many points")
@@ -497,9 +609,9 @@ def main():
         return big_index(args.big)
     store, csv = prepare(args.points)
     stop_pg = start_postgis(store)
-    if args.like_for_like:
+    if args.like_for_like or args.items_like_for_like:
         try:
-            return like_for_like(args, store, csv)
+            return like_for_like(args, store, csv) if args.like_for_like else items_like_for_like(args, store, csv)
         finally:
             stop_pg()
     tiles, dense = tile_lists(csv)
@@ -640,7 +752,7 @@ def write_results(args, rows, tile_count, dense):
         "## Serving: geoconsole vs Martin (tiles) and pygeoapi (items), same data, same run",
         "",
         f"Run {datetime.date.today()} on {platform.machine()}, {os.cpu_count()} cores; {martin_version} over PostgreSQL 15 + PostGIS 3; "
-        f"pygeoapi under gunicorn (2 workers) over the same PostGIS; {gdal}.",
+        f"pygeoapi under gunicorn ({PYGEOAPI_WORKERS} workers) over the same PostGIS; {gdal}.",
         f"Command: `python3 bench/serve_vs_peers.py --points {args.points} --runs {args.runs} --warm-seconds {args.warm_seconds} "
         f"--items-seconds {args.items_seconds}`",
         f"Data: {args.points:,} clustered points + 50,000 polygons; tiles carry both layers (`points,zones`). Load on loopback: "

@@ -41,7 +41,7 @@ pub use export_jobs::{ExportJob, ExportRequest, ExportState, Exports};
 pub use feeding::{CatalogAdd, FeedEvent, FeedPreview, FeedView, Feeding, Feeds, PollReport};
 pub use geoconsole_access::Scope;
 pub use import::{FeatureLimits, ImportCounters, ImportOptions, ImportReport, Reject, Requester};
-pub use live::{ChangeEvent, Live, build_snapshot};
+pub use live::{ChangeEvent, Live, build_serving_snapshot, build_snapshot};
 pub use reading::{ItemsPage, ItemsRequest, Page, RenderedTile, compile_filter, queryables};
 pub use risk::{RiskReport, RiskRequest, SiteTrend, TrendReport, TrendRequest, default_risk_model};
 pub use staging::Staging;

@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use geoconsole_index::{Indexes, Snapshot, SnapshotBuilder};
+use geoconsole_index::{Indexes, PropertyTable, PropertyTableBuilder, Snapshot, SnapshotBuilder};
 use geoconsole_model::{Bbox, Dataset, DatasetId};
-use geoconsole_store::FeatureStore;
+use geoconsole_store::{FeatureStore, Fields};
 use serde::Serialize;
 use tokio::sync::{Mutex, broadcast};
 
@@ -171,7 +171,7 @@ impl Live {
         }
         let was_pushed = self.pushed_write().remove(id);
         let before = self.indexes.get(id);
-        match build_snapshot(store, id).await {
+        match build_serving_snapshot(store, id).await {
             Ok(snapshot) => {
                 if before
                     .as_ref()
@@ -295,4 +295,94 @@ pub async fn build_snapshot(store: &Arc<dyn FeatureStore>, id: &DatasetId) -> Ap
         "dataset indexed"
     );
     Ok(snapshot)
+}
+
+/// The snapshot a serving console publishes: [`build_snapshot`] with the features' ids and properties in
+/// memory as well ([`PropertyTable`]), so tiles and pages draw without the store. One-shot commands (analytics from
+/// the command line) build the snapshot alone.
+pub async fn build_serving_snapshot(
+    store: &Arc<dyn FeatureStore>,
+    id: &DatasetId,
+) -> AppResult<Snapshot> {
+    let snapshot = build_snapshot(store, id).await?;
+    let started = Instant::now();
+    let snapshot = match property_table(store, &snapshot).await? {
+        Ok(table) => snapshot
+            .with_properties(table)
+            .map_err(|e| AppError::new(AppErrorKind::Internal, format!("indexing '{id}': {e}")))?,
+        Err(reason) => {
+            tracing::info!(dataset = %id, reason = %reason, "properties stay in the store: tiles and pages fetch them by key");
+            return Ok(snapshot);
+        }
+    };
+    tracing::info!(
+        dataset = %id,
+        features = snapshot.len(),
+        bytes = snapshot.memory_bytes(),
+        property_bytes = snapshot.property_bytes(),
+        ms = started.elapsed().as_millis() as u64,
+        "dataset properties kept for tiles"
+    );
+    Ok(snapshot)
+}
+
+/// Keys asked for per read while building a property table.
+const PROPERTY_CHUNK: usize = 16_384;
+
+/// The most a dataset's property table may hold. Beyond it (tens of millions of features, or long texts) the
+/// properties stay in the store and tiles and pages fetch them by key: slower, but the console's memory stays
+/// what its shapes need.
+const PROPERTY_TABLE_MAX_BYTES: usize = 512 << 20;
+
+/// The ids and properties of every feature of a snapshot, read from the store by key (the same read tiles
+/// made per tile before, once for all), for tiles to draw without the store. The rows come from a read after
+/// the snapshot's own: a feature gone by then is marked so no tile draws it, as a tile reading the store
+/// would skip it, and the commit that removed it brings a new snapshot anyway. `Ok(Err(reason))` when the
+/// table cannot hold the properties as the store gives them.
+async fn property_table(
+    store: &Arc<dyn FeatureStore>,
+    snapshot: &Snapshot,
+) -> AppResult<Result<PropertyTable, String>> {
+    let id = &snapshot.dataset().id;
+    let mut builder = PropertyTableBuilder::with_capacity(snapshot.len());
+    let mut next = 0u32;
+    let len = snapshot.len() as u32;
+    while next < len {
+        let end = next.saturating_add(PROPERTY_CHUNK as u32).min(len);
+        let keys: Vec<i64> = (next..end).map(|slot| snapshot.key(slot)).collect();
+        let rows = store
+            .properties_by_key(id, keys.clone(), &Fields::All)
+            .await?;
+        // Turning rows into columns is CPU work: off the async workers.
+        let built = tokio::task::spawn_blocking(move || {
+            // Rows come in the order asked, with vanished keys skipped.
+            let mut rows = rows.into_iter().peekable();
+            for key in keys {
+                match rows.next_if(|row| row.key == key) {
+                    Some(row) => builder.push(row.id.as_str(), &row.properties)?,
+                    None => builder.push_vanished()?,
+                }
+            }
+            Ok::<_, String>(builder)
+        })
+        .await
+        .map_err(|e| {
+            AppError::new(
+                AppErrorKind::Internal,
+                format!("reading the properties of '{id}' failed: {e}"),
+            )
+        })?;
+        builder = match built {
+            Ok(b) => b,
+            Err(reason) => return Ok(Err(reason)),
+        };
+        if builder.memory_bytes() > PROPERTY_TABLE_MAX_BYTES {
+            return Ok(Err(format!(
+                "its properties need more than {} MiB in memory",
+                PROPERTY_TABLE_MAX_BYTES >> 20
+            )));
+        }
+        next = end;
+    }
+    Ok(Ok(builder.finish()))
 }

@@ -1,7 +1,9 @@
 //! Answering readers from the index: pages of items and vector tiles. The snapshot chooses the features
 //! (bbox, time, and any filter that needs only geometry and time); the store supplies what the snapshot
 //! lacks for the few features a page or tile actually returns, fetched by key: whole features for a page,
-//! only ids and properties for a tile, which draws the snapshot's own shapes.
+//! only ids and properties for a tile, which draws the snapshot's own shapes. A serving snapshot holds its
+//! features' ids and properties too, so its tiles and pages need the store only when a filter reads
+//! properties.
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -9,7 +11,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use geoconsole_index::{Selection, Shape, Snapshot, TimeRange, Walk};
 use geoconsole_model::geo_types::{Geometry, Point};
-use geoconsole_model::{Bbox, Dataset, Feature, TimeSpan};
+use geoconsole_model::{Bbox, Dataset, Feature, FeatureId, TimeSpan};
 use geoconsole_query::{DateTimeFilter, Filter, FilterLang, Queryables, Subject, parse_filter};
 use geoconsole_store::{FeatureStore, Fields, PropertyRow};
 use geoconsole_tiles::{LayerBuilder, LayerPlan, TileId, encode_tile, plan_layer};
@@ -180,7 +182,8 @@ pub async fn items(
     } else {
         want.max(FETCH_CHUNK)
     };
-    let mut matched: Vec<(i64, Option<Feature>)> = Vec::with_capacity(want);
+    // Slot, key, and the feature when the filter needed it fetched.
+    let mut matched: Vec<(u32, i64, Option<Feature>)> = Vec::with_capacity(want);
     let mut current = walk;
     loop {
         let mut chunk: Vec<u32> = Vec::new();
@@ -198,13 +201,14 @@ pub async fn items(
                 ControlFlow::Continue(())
             }
         });
-        let keys: Vec<i64> = chunk.iter().map(|s| snapshot.key(*s)).collect();
         if index_decides(filter) {
-            matched.extend(keys.into_iter().map(|k| (k, None)));
+            matched.extend(chunk.iter().map(|s| (*s, snapshot.key(*s), None)));
         } else {
+            let keys: Vec<i64> = chunk.iter().map(|s| snapshot.key(*s)).collect();
             for (key, feature) in store.features_by_key(&id, keys).await? {
                 if filter.is_some_and(|f| f.matches(&feature)) {
-                    matched.push((key, Some(feature)));
+                    // The page is the fetched feature; its slot is not needed again.
+                    matched.push((u32::MAX, key, Some(feature)));
                 }
             }
         }
@@ -221,18 +225,27 @@ pub async fn items(
     if matches!(walk, Walk::Before(_)) {
         matched.reverse();
     }
-    let keys: Vec<i64> = matched.iter().map(|(k, _)| *k).collect();
-    let (first, last) = (keys.first().copied(), keys.last().copied());
-    let features: Vec<Feature> = if index_decides(filter) {
+    let (first, last) = (
+        matched.first().map(|(_, k, _)| *k),
+        matched.last().map(|(_, k, _)| *k),
+    );
+    let features: Vec<Feature> = if !index_decides(filter) {
+        matched.into_iter().filter_map(|(_, _, f)| f).collect()
+    } else if snapshot.properties().is_some() {
+        // Everything an item holds is in memory: the page never reads the store.
+        matched
+            .iter()
+            .filter_map(|(slot, _, _)| feature_in_memory(&snapshot, *slot))
+            .collect()
+    } else {
         // A feature replaced since this snapshot may be gone; the page just holds one fewer.
+        let keys: Vec<i64> = matched.iter().map(|(_, k, _)| *k).collect();
         store
             .features_by_key(&id, keys)
             .await?
             .into_iter()
             .map(|(_, f)| f)
             .collect()
-    } else {
-        matched.into_iter().filter_map(|(_, f)| f).collect()
     };
     let (next, prev) = match walk {
         Walk::After(None) => (if more { last } else { None }, None),
@@ -246,6 +259,32 @@ pub async fn items(
         next,
         prev,
         number_matched,
+    })
+}
+
+/// A feature as the store would give it, from a serving snapshot: its shape (the store's own, decoded once),
+/// and its id and properties from the snapshot's property table. `None` when it had vanished from the store
+/// when the table was read, as a read by key would skip it. Times hold milliseconds, as the snapshot does;
+/// a page writes the time from the properties, which hold it in full.
+fn feature_in_memory(snapshot: &Snapshot, slot: u32) -> Option<Feature> {
+    let table = snapshot.properties()?;
+    if !table.contains(slot) {
+        return None;
+    }
+    let id = table.id(slot);
+    Some(Feature {
+        id: (!id.is_empty()).then(|| FeatureId(id.to_string())),
+        geometry: snapshot.shape(slot).map(|shape| match shape {
+            Shape::Point([x, y]) => Geometry::Point(Point::new(x, y)),
+            Shape::Geometry(g) => g.clone(),
+        }),
+        time: snapshot.time(slot).and_then(|(start, end)| {
+            Some(TimeSpan {
+                start: DateTime::from_timestamp_millis(start)?,
+                end: DateTime::from_timestamp_millis(end)?,
+            })
+        }),
+        properties: table.properties(slot),
     })
 }
 
@@ -299,6 +338,23 @@ pub async fn tile(
             bbox: None,
             time: request.datetime.as_ref().map(time_range),
         };
+        // The snapshot holds the properties and no filter reads them: planned and drawn in one go, without
+        // the store.
+        if index_decides(filter) && snapshot.properties().is_some() {
+            let snapshot = Arc::clone(snapshot);
+            let filter = filter.cloned();
+            let tile_id = request.tile;
+            let layer = tokio::task::spawn_blocking(move || {
+                draw_from_snapshot(&snapshot, tile_id, &sel, filter.as_ref())
+            })
+            .await
+            .map_err(|e| {
+                AppError::new(AppErrorKind::Internal, format!("tile drawing failed: {e}"))
+            })?;
+            total += layer.len();
+            layers.push(layer.finish());
+            continue;
+        }
         let plan = {
             let snapshot = Arc::clone(snapshot);
             let filter = filter.cloned();
@@ -386,6 +442,45 @@ pub async fn tile(
     })
 }
 
+/// One layer drawn from the snapshot alone: shapes, times, ids and properties (the snapshot's property
+/// table), for a filter that reads no property (or none). The same tile as drawing with properties from the
+/// store.
+fn draw_from_snapshot(
+    snapshot: &Snapshot,
+    tile_id: TileId,
+    sel: &Selection,
+    filter: Option<&Filter>,
+) -> LayerBuilder {
+    let mut layer = LayerBuilder::new(snapshot.dataset().id.as_str(), tile_id);
+    let Some(table) = snapshot.properties() else {
+        return layer;
+    };
+    let keep = |slot: u32| passes_in_index(snapshot, slot, filter);
+    match plan_layer(snapshot, tile_id, sel, &keep, true) {
+        LayerPlan::Clusters(clusters) => clusters.into_iter().for_each(|c| layer.add_cluster(c)),
+        LayerPlan::Features(slots) => {
+            for slot in slots {
+                // Gone from the store when the table was read: the store path would skip it too.
+                if !table.contains(slot) {
+                    continue;
+                }
+                let (key, time) = (snapshot.key(slot), snapshot.time(slot));
+                match snapshot.shape(slot) {
+                    // An unlocated feature has no place on a tile.
+                    None => continue,
+                    Some(Shape::Point(xy)) => {
+                        layer.add_point_from_table(key, xy, time, table, slot);
+                    }
+                    Some(Shape::Geometry(g)) => {
+                        layer.add_from_table(key, g, time, table, slot);
+                    }
+                }
+            }
+        }
+    }
+    layer
+}
+
 /// A page of a dataset the store serves (push-down): bbox and time go to the store's indexes, a filter is
 /// applied to what comes back, page by page, until the page is full. Pages go forward only: a listing of a
 /// dataset this large is followed by its `next` links, and `prev` is not offered.
@@ -463,7 +558,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::live::build_snapshot;
+    use crate::live::{build_serving_snapshot, build_snapshot};
 
     /// A store that counts the reads a reader makes, so a test can tell which one a tile used.
     #[derive(Debug)]
@@ -674,6 +769,17 @@ mod tests {
         Arc::new(build_snapshot(store, &id).await.expect("snapshot"))
     }
 
+    /// The snapshot a serving console publishes, with the properties in memory.
+    async fn serving(store: &Arc<dyn FeatureStore>, name: &str) -> Arc<Snapshot> {
+        let id = DatasetId::new(name).expect("id");
+        let snapshot = build_serving_snapshot(store, &id).await.expect("snapshot");
+        assert!(
+            snapshot.properties().is_some(),
+            "{name} keeps its properties"
+        );
+        Arc::new(snapshot)
+    }
+
     /// Every tile at `z` over lon 0…22, lat 40…60 (where the data lies).
     fn tiles_at(z: u32) -> Vec<TileId> {
         let n = f64::from(1u32 << z);
@@ -705,6 +811,11 @@ mod tests {
         let snapshots = vec![
             write(&store, "spots", points(6_000)).await,
             write(&store, "areas", shapes(400)).await,
+        ];
+        // The same datasets as a serving console holds them: ids and properties in memory too.
+        let held = vec![
+            serving(&store, "spots").await,
+            serving(&store, "areas").await,
         ];
         let filters = [
             None,
@@ -749,6 +860,24 @@ mod tests {
                         );
                         let expected = reference_tile(&store, &snapshots, &request).await;
                         assert_eq!(rendered.bytes, expected, "tile {tile_id} filter {text:?}");
+                        let fetches_before = counting.properties.load(Ordering::Relaxed);
+                        let from_memory = tile(&store, &held, &request).await.expect("tile");
+                        assert_eq!(
+                            from_memory.bytes, expected,
+                            "tile {tile_id} filter {text:?}, properties in memory"
+                        );
+                        if request
+                            .filters
+                            .iter()
+                            .flatten()
+                            .all(|f| !f.needs_properties())
+                        {
+                            assert_eq!(
+                                counting.properties.load(Ordering::Relaxed),
+                                fetches_before,
+                                "a tile drawn from memory never asks the store"
+                            );
+                        }
                         drawn += rendered.features;
                         compared += 1;
                     }
@@ -758,5 +887,89 @@ mod tests {
         assert!(compared > 100, "{compared} tiles compared");
         assert!(drawn > 10_000, "the tiles drew features: {drawn}");
         assert!(counting.properties.load(Ordering::Relaxed) > 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pages_from_memory_are_the_pages_from_the_store() {
+        let dir = tempfile::tempdir().expect("folder");
+        let gpkg = geoconsole_gpkg::GpkgStore::open(dir.path().join("p.gpkg")).expect("store");
+        let counting = Arc::new(Counting {
+            inner: Arc::new(gpkg),
+            whole: AtomicUsize::new(0),
+            properties: AtomicUsize::new(0),
+        });
+        let store: Arc<dyn FeatureStore> = counting.clone();
+        let plain = [
+            write(&store, "spots", points(3_000)).await,
+            write(&store, "areas", shapes(400)).await,
+        ];
+        let held = [
+            serving(&store, "spots").await,
+            serving(&store, "areas").await,
+        ];
+        let bboxes = [None, Some(Bbox::new(2.0, 42.0, 9.0, 50.0).expect("bbox"))];
+        let filters = [
+            None,
+            Some("S_INTERSECTS(geometry, POLYGON((0 40, 12 40, 12 55, 0 55, 0 40)))"),
+            Some("rank > 30"),
+        ];
+        let datetimes = [
+            None,
+            Some(DateTimeFilter {
+                start: Utc
+                    .timestamp_millis_opt(1_700_000_000_000 + 500 * 3_600_000)
+                    .single(),
+                end: None,
+            }),
+        ];
+        let mut items_compared = 0;
+        for (plain, held) in plain.iter().zip(&held) {
+            for bbox in bboxes {
+                for text in filters {
+                    for datetime in &datetimes {
+                        let filter = text.map(|t| {
+                            compile_filter(plain.dataset(), t, FilterLang::Text).expect("filter")
+                        });
+                        let from_memory = !filter.as_ref().is_some_and(Filter::needs_properties);
+                        let mut page = Page::First;
+                        // Forward through every page, then one step back.
+                        loop {
+                            let request = ItemsRequest {
+                                bbox,
+                                datetime: *datetime,
+                                filter: filter.clone(),
+                                limit: 97,
+                                page,
+                            };
+                            let expected = items(&store, Arc::clone(plain), request.clone())
+                                .await
+                                .expect("page");
+                            let reads = counting.whole.load(Ordering::Relaxed);
+                            let got = items(&store, Arc::clone(held), request)
+                                .await
+                                .expect("page");
+                            if from_memory {
+                                assert_eq!(
+                                    counting.whole.load(Ordering::Relaxed),
+                                    reads,
+                                    "a page from memory never reads the store"
+                                );
+                            }
+                            assert_eq!(got.features, expected.features, "{text:?} {bbox:?}");
+                            assert_eq!(
+                                (got.next, got.prev, got.number_matched),
+                                (expected.next, expected.prev, expected.number_matched)
+                            );
+                            items_compared += got.features.len();
+                            match got.next {
+                                Some(k) => page = Page::After(k),
+                                None => break,
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(items_compared > 10_000, "{items_compared} items compared");
     }
 }

@@ -5,6 +5,8 @@ use geoconsole_model::{Bbox, Dataset, TimeSpan};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{AABB, RStarInsertionStrategy, RTree, RTreeParams};
 
+use crate::properties::PropertyTable;
+
 /// Wider nodes than rstar's default (6): a shallower tree that loads faster and costs fewer bytes per entry,
 /// with envelope checks that stay in cache.
 #[derive(Debug)]
@@ -148,6 +150,8 @@ pub struct Snapshot {
     /// Empty when no feature has a time.
     times: Vec<Millis>,
     shapes: Shapes,
+    /// Ids and properties by slot, when the console keeps them (see [`PropertyTable`]).
+    properties: Option<PropertyTable>,
 }
 
 /// Collects a dataset's rows (in ascending key order) and bulk-loads the tree once at the end.
@@ -285,6 +289,7 @@ impl SnapshotBuilder {
             keys: Keys::from_ascending(self.keys),
             times,
             shapes,
+            properties: None,
         }
     }
 }
@@ -296,6 +301,53 @@ impl Snapshot {
 
     pub fn version(&self) -> u64 {
         self.dataset.version
+    }
+
+    /// Attaches the ids and properties of every slot (read from the store for this snapshot's keys), their
+    /// rows arranged in the tree's order so that the features of one area sit together in memory.
+    pub fn with_properties(mut self, table: PropertyTable) -> Result<Self, String> {
+        if table.len() != self.len() {
+            return Err(format!(
+                "a property table of {} features for a snapshot of {}",
+                table.len(),
+                self.len()
+            ));
+        }
+        self.properties = Some(table.arranged(&self.tree_order())?);
+        Ok(self)
+    }
+
+    /// Every slot once: the located ones in the order the tree's leaves hold them (bulk loading packs
+    /// neighbours into the same leaves), then the unlocated ones.
+    fn tree_order(&self) -> Vec<u32> {
+        let mut order = Vec::with_capacity(self.len());
+        match &self.shapes {
+            Shapes::Points { tree, xy } => {
+                order.extend(tree.iter().map(|e| e.data));
+                order.extend((0..xy.len() as u32).filter(|s| xy[*s as usize][0].is_nan()));
+            }
+            Shapes::Mixed {
+                tree, envelopes, ..
+            } => {
+                order.extend(tree.iter().map(|e| e.data));
+                order.extend(
+                    (0..envelopes.len() as u32).filter(|s| envelopes[*s as usize][0].is_nan()),
+                );
+            }
+        }
+        order
+    }
+
+    /// The ids and properties by slot, when kept in memory.
+    pub fn properties(&self) -> Option<&PropertyTable> {
+        self.properties.as_ref()
+    }
+
+    /// Bytes of the property table alone (also counted in [`Self::memory_bytes`]).
+    pub fn property_bytes(&self) -> usize {
+        self.properties
+            .as_ref()
+            .map_or(0, PropertyTable::memory_bytes)
     }
 
     pub fn len(&self) -> usize {
@@ -647,7 +699,9 @@ impl Snapshot {
     }
 
     pub fn memory_bytes(&self) -> usize {
-        let base = self.keys.heap_bytes() + self.times.capacity() * size_of::<Millis>();
+        let base = self.keys.heap_bytes()
+            + self.times.capacity() * size_of::<Millis>()
+            + self.property_bytes();
         // rstar keeps leaves in nodes of up to MAX_SIZE children; a bulk-loaded tree fills them, so the inner
         // nodes add about 1/(MAX_SIZE-1) of the leaf count, each a Vec plus an envelope.
         let inner = |leaves: usize| leaves / (WideNodes::MAX_SIZE - 1) + 1;
