@@ -113,7 +113,7 @@ impl Console {
                 match self.store().list_datasets().await {
                     Ok(datasets) => {
                         for d in datasets {
-                            if self.live().version(&d.id) == Some(d.version) {
+                            if self.live().generation(&d.id) == Some(d.generation()) {
                                 ids.remove(&d.id);
                             } else {
                                 ids.insert(d.id);

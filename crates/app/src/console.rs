@@ -364,12 +364,16 @@ impl Console {
         self
     }
 
-    /// The versions of datasets as the index holds them (for cache keys and ETags).
-    pub fn versions(&self, scope: &Scope, ids: &[DatasetId]) -> AppResult<Vec<u64>> {
+    /// The committed states of datasets as the index holds them (for cache keys and ETags).
+    pub fn generations(
+        &self,
+        scope: &Scope,
+        ids: &[DatasetId],
+    ) -> AppResult<Vec<geoconsole_model::Generation>> {
         ids.iter()
             .map(|id| {
                 self.live
-                    .version(id)
+                    .generation(id)
                     .filter(|_| scope.sees(id.as_str()))
                     .ok_or_else(|| crate::visibility::missing("", id))
             })

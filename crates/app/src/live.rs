@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use geoconsole_index::{Indexes, PropertyTable, PropertyTableBuilder, Snapshot, SnapshotBuilder};
-use geoconsole_model::{Bbox, Dataset, DatasetId};
+use geoconsole_model::{Bbox, Dataset, DatasetId, Generation};
 use geoconsole_store::{FeatureStore, Fields};
 use serde::Serialize;
 use tokio::sync::{Mutex, broadcast};
@@ -135,10 +135,16 @@ impl Live {
 
     /// The version a dataset was last published at, indexed or not.
     pub fn version(&self, id: &DatasetId) -> Option<u64> {
+        self.generation(id).map(|g| g.version)
+    }
+
+    /// The committed state a dataset was last published from, indexed or not: what cache keys and ETags
+    /// must follow, since a dataset created again restarts its versions.
+    pub fn generation(&self, id: &DatasetId) -> Option<Generation> {
         self.indexes
             .get(id)
-            .map(|s| s.version())
-            .or_else(|| self.pushed_read().get(id).map(|d| d.version))
+            .map(|s| s.generation())
+            .or_else(|| self.pushed_read().get(id).map(Dataset::generation))
     }
 
     pub(crate) fn mark_ready(&self) {
@@ -175,7 +181,7 @@ impl Live {
             Ok(snapshot) => {
                 if before
                     .as_ref()
-                    .is_some_and(|b| b.version() == snapshot.version())
+                    .is_some_and(|b| b.generation() == snapshot.generation())
                 {
                     return Ok(());
                 }
@@ -209,7 +215,7 @@ impl Live {
         let before = self.dataset(&id);
         if before
             .as_ref()
-            .is_some_and(|b| b.version == dataset.version)
+            .is_some_and(|b| b.generation() == dataset.generation())
         {
             return;
         }

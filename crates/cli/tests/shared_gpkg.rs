@@ -370,3 +370,80 @@ async fn every_process_on_one_geopackage_sees_every_commit() {
     second.kill().expect("kill");
     let _ = second.wait();
 }
+
+async fn tile_etag(client: &reqwest::Client, url: &str) -> Option<String> {
+    client
+        .get(url)
+        .send()
+        .await
+        .expect("tile")
+        .headers()
+        .get("etag")
+        .map(|v| v.to_str().expect("etag").to_string())
+}
+
+/// A dataset dropped and created again by another process restarts at version 1. Before snapshots knew
+/// their dataset's creation time, a console that saw both commits in one look kept serving the first
+/// life's features and tiles (same version, same ETag) until the next write; and one whose old version was
+/// higher refused the new snapshot as older.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dataset_dropped_and_created_again_elsewhere_is_served_anew() {
+    let run = Run::new();
+    std::fs::write(run.path("geoconsole.toml"), "").expect("config");
+    let import = |file: &str, rows: &str, mode: &str| {
+        std::fs::write(run.path(file), format!("depot_id,name,lat,lon\n{rows}")).expect("csv");
+        run.ok(&[
+            "--store",
+            "store.gpkg",
+            "--quiet",
+            "import",
+            file,
+            "--dataset",
+            "depots",
+            "--kind",
+            "sites",
+            "--id-field",
+            "depot_id",
+            "--mode",
+            mode,
+        ]);
+    };
+    import("first.csv", "d1,North,12.2,-86.3\n", "create");
+    import("more.csv", "d2,South,12.0,-86.2\n", "append");
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    let (mut console, a) = serve(run.dir.path(), "store.gpkg");
+    ready(&client, &a).await;
+    assert_eq!(ids(&client, &a, "depots").await, ["d1", "d2"]);
+    let tile = format!("{a}/tiles/depots/6/16/29.mvt");
+    let mut etag = tile_etag(&client, &tile).await;
+    // First the new life's version (1) is below the old one's (2), then equal to it (1).
+    for (round, id) in [(1, "n1"), (2, "n2")] {
+        run.ok(&[
+            "--store",
+            "store.gpkg",
+            "--quiet",
+            "datasets",
+            "drop",
+            "depots",
+        ]);
+        import(
+            &format!("again{round}.csv"),
+            &format!("{id},New,12.1,-86.1\n"),
+            "create",
+        );
+        within(
+            Duration::from_secs(3),
+            &format!("round {round}: the dataset created again is served"),
+            || async { ids(&client, &a, "depots").await == [id] },
+        )
+        .await;
+        let now = tile_etag(&client, &tile).await;
+        assert_ne!(now, etag, "round {round}: a stale tile ETag");
+        etag = now;
+    }
+    console.kill().expect("kill");
+    let _ = console.wait();
+}

@@ -264,3 +264,47 @@ fn flatgeobuf_bbox_reads_use_the_index_and_agree_with_a_full_read() {
         .count();
     assert_eq!(inside, 21 * 11);
 }
+
+/// GeoJSON numbers are read to the nearest double, as ogr2ogr and the CSV reader read them: without
+/// serde_json's exact float parsing, `1.4000000000000001` came back as `1.4` and coordinates moved by an ULP.
+#[test]
+fn geojson_numbers_are_read_exactly() {
+    let hard = [
+        "1.4000000000000001",
+        "0.30000000000000004",
+        "-179.99999999999997",
+        "2.2250738585072014e-308",
+        "9007199254740993.0",
+        "0.1",
+    ];
+    let features: Vec<String> = hard
+        .iter()
+        .map(|n| {
+            format!(
+                r#"{{"type":"Feature","properties":{{"v":{n}}},"geometry":{{"type":"Point","coordinates":[{lon},-89.99999999999997]}}}}"#,
+                lon = if n.starts_with('9') { "0" } else { n }
+            )
+        })
+        .collect();
+    let text = format!(
+        r#"{{"type":"FeatureCollection","features":[{}]}}"#,
+        features.join(",")
+    );
+    let items = read("exact.geojson", &text, &ReadOptions::default());
+    for (item, n) in items.iter().zip(hard) {
+        let feature = &item.as_ref().expect("feature").feature;
+        let expected: f64 = n.parse().expect("number");
+        assert_eq!(
+            feature.properties["v"].as_f64().map(f64::to_bits),
+            Some(expected.to_bits()),
+            "property {n}"
+        );
+        let Some(Geometry::Point(p)) = feature.geometry else {
+            panic!("point")
+        };
+        if expected.abs() <= 180.0 {
+            assert_eq!(p.x().to_bits(), expected.to_bits(), "coordinate {n}");
+        }
+        assert_eq!(p.y().to_bits(), (-89.99999999999997_f64).to_bits());
+    }
+}

@@ -36,7 +36,7 @@ impl Indexes {
             let id = snapshot.dataset().id.clone();
             let newer_exists = map
                 .get(&id)
-                .is_some_and(|s| s.version() > snapshot.version());
+                .is_some_and(|s| s.generation() > snapshot.generation());
             published = !newer_exists;
             let mut next = BTreeMap::clone(map);
             if !newer_exists {

@@ -303,6 +303,10 @@ impl Snapshot {
         self.dataset.version
     }
 
+    pub fn generation(&self) -> geoconsole_model::Generation {
+        self.dataset.generation()
+    }
+
     /// Attaches the ids and properties of every slot (read from the store for this snapshot's keys), their
     /// rows arranged in the tree's order so that the features of one area sit together in memory.
     pub fn with_properties(mut self, table: PropertyTable) -> Result<Self, String> {

@@ -250,6 +250,24 @@ pub struct Dataset {
     pub updated: DateTime<Utc>,
 }
 
+/// Which committed state of a dataset something was built from. The version alone is not enough: a dataset
+/// dropped and created again (from another process, say) starts again at version 1, so the creation time
+/// tells the two lives apart. Ordered by creation first, so a later life is newer whatever its version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Generation {
+    pub created: DateTime<Utc>,
+    pub version: u64,
+}
+
+impl Dataset {
+    pub fn generation(&self) -> Generation {
+        Generation {
+            created: self.created,
+            version: self.version,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

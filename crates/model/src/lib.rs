@@ -16,7 +16,7 @@ mod time;
 mod validate;
 
 pub use bbox::Bbox;
-pub use dataset::{Dataset, DatasetId, DatasetKind, GeometryType, TimeFields};
+pub use dataset::{Dataset, DatasetId, DatasetKind, Generation, GeometryType, TimeFields};
 pub use error::{ModelError, ModelErrorKind, ModelResult};
 pub use excerpt::{EXCERPT_CHARS, EXCERPT_NAMES, excerpt, excerpt_list};
 pub use feature::{Feature, FeatureId, Properties};

@@ -91,9 +91,15 @@ pub struct Field {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Schema {
     fields: Vec<Field>,
-    /// Fields seen only with nulls so far: their recorded type (text) gives way to the first real value.
-    #[serde(skip)]
+    /// Fields seen only with nulls so far: their recorded type (text) gives way to the first real value. It is
+    /// stored with the schema, so a field that was all null in the first import takes its type from the
+    /// first append that carries a value.
+    #[serde(default, rename = "untyped", skip_serializing_if = "all_typed")]
     nulls_only: Vec<bool>,
+}
+
+fn all_typed(nulls_only: &[bool]) -> bool {
+    !nulls_only.contains(&true)
 }
 
 /// Two schemas are equal when their fields are; the inference bookkeeping does not count.
@@ -161,16 +167,28 @@ impl Schema {
         }
     }
 
-    /// Merges another schema (e.g. a dataset's existing schema with the one of new rows).
+    /// Merges another schema (e.g. a dataset's existing schema with the one of new rows). A field the other
+    /// schema saw only as null says nothing about its type: it must not widen an existing field to text, or
+    /// one appended feature with explicit nulls would turn every typed column into strings.
     pub fn merge(&mut self, other: &Schema) {
-        for field in &other.fields {
+        for (j, field) in other.fields.iter().enumerate() {
+            let other_nulls_only = other.nulls_only.get(j).copied().unwrap_or(false);
             match self.position(&field.name) {
+                Some(_) if other_nulls_only => {}
                 Some(i) => {
-                    self.fields[i].field_type = self.fields[i].field_type.merge(field.field_type)
+                    let nulls_only = self.nulls_only.get(i).copied().unwrap_or(false);
+                    self.fields[i].field_type = if nulls_only {
+                        field.field_type
+                    } else {
+                        self.fields[i].field_type.merge(field.field_type)
+                    };
+                    if nulls_only {
+                        self.nulls_only[i] = false;
+                    }
                 }
                 None => {
                     self.nulls_only.resize(self.fields.len(), false);
-                    self.nulls_only.push(false);
+                    self.nulls_only.push(other_nulls_only);
                     self.fields.push(field.clone());
                 }
             }
@@ -230,6 +248,35 @@ mod tests {
             only_nulls.field("note").unwrap().field_type,
             FieldType::Text
         );
+    }
+
+    #[test]
+    fn merging_nulls_keeps_types_and_untyped_fields_survive_storage() {
+        let mut existing = Schema::default();
+        existing.observe(&props(json!({"mag": 4, "ok": true, "note": null})));
+        let stored: Schema =
+            serde_json::from_str(&serde_json::to_string(&existing).unwrap()).unwrap();
+        let mut nulls = Schema::default();
+        nulls.observe(&props(
+            json!({"mag": null, "ok": null, "note": null, "new": null}),
+        ));
+        let mut merged = stored.clone();
+        merged.merge(&nulls);
+        let types: Vec<_> = merged.fields().iter().map(|f| f.field_type).collect();
+        assert_eq!(
+            types,
+            [
+                FieldType::Integer,
+                FieldType::Boolean,
+                FieldType::Text,
+                FieldType::Text
+            ]
+        );
+        let mut valued = Schema::default();
+        valued.observe(&props(json!({"note": "2024-05-01", "new": 1.5})));
+        merged.merge(&valued);
+        assert_eq!(merged.field("note").unwrap().field_type, FieldType::Date);
+        assert_eq!(merged.field("new").unwrap().field_type, FieldType::Real);
     }
 
     #[test]

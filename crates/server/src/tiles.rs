@@ -108,7 +108,7 @@ async fn render(
         None => FilterLang::Text,
     };
     let filter = params.get("filter");
-    let versions = state.console.versions(scope, ids)?;
+    let versions = state.console.generations(scope, ids)?;
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     (
         ids,
@@ -126,7 +126,7 @@ async fn render(
         "\"{}-{digest:016x}\"",
         versions
             .iter()
-            .map(u64::to_string)
+            .map(|g| g.version.to_string())
             .collect::<Vec<_>>()
             .join(".")
     );

@@ -55,8 +55,9 @@ async fn version(server: &TestServer, dataset: &str) -> u64 {
     let id = DatasetId::new(dataset).expect("id");
     server
         .console
-        .versions(&geoconsole_app::Scope::everything(), &[id])
-        .expect("versions")[0]
+        .generations(&geoconsole_app::Scope::everything(), &[id])
+        .expect("generations")[0]
+        .version
 }
 
 #[tokio::test]

@@ -39,6 +39,7 @@ macro_rules! feature_store_conformance {
             drop_removes_the_dataset,
             every_geometry_type_round_trips,
             property_types_round_trip,
+            explicit_nulls_never_retype_fields,
             hostile_ids_and_names_are_plain_data,
             index_scan_matches_the_version_and_keys_fetch_features,
             replace_never_reuses_row_keys,
@@ -754,6 +755,69 @@ pub async fn property_types_round_trip(store: &dyn FeatureStore) {
         "an integer in a real column reads as real"
     );
     assert_eq!(read_second.properties.get("count"), Some(&json!(7)));
+}
+
+/// Feeds such as USGS send `"felt": null` on most items: appending or upserting such a feature must leave
+/// every field's type, and every earlier value's JSON type, as it was.
+pub async fn explicit_nulls_never_retype_fields(store: &dyn FeatureStore) {
+    let mut typed = point("typed", 1.0, 1.0, 1);
+    typed.properties = props(json!({
+        "count": 5, "ratio": 0.5, "ok": true, "day": "2024-05-01", "when": "2024-05-01T12:00:00.000Z",
+        "tags": ["x", "y"], "label": "Dock"
+    }));
+    write_all(
+        store,
+        request("nulls", WriteMode::Create),
+        vec![typed.clone()],
+    )
+    .await;
+    let mut empty = point("empty", 2.0, 2.0, 2);
+    empty.properties = props(json!({
+        "count": null, "ratio": null, "ok": null, "day": null, "when": null, "tags": null, "label": null,
+        "fresh": null
+    }));
+    for mode in [WriteMode::Append, WriteMode::Upsert] {
+        let mut feature = empty.clone();
+        if mode == WriteMode::Append {
+            feature.id = Some(FeatureId("appended".into()));
+        }
+        let dataset = write_all(store, request("nulls", mode), vec![feature]).await;
+        let field = |name: &str| dataset.schema.field(name).map(|f| f.field_type);
+        assert_eq!(field("count"), Some(FieldType::Integer), "{mode:?}");
+        assert_eq!(field("ratio"), Some(FieldType::Real), "{mode:?}");
+        assert_eq!(field("ok"), Some(FieldType::Boolean), "{mode:?}");
+        assert_eq!(field("day"), Some(FieldType::Date), "{mode:?}");
+        assert_eq!(field("when"), Some(FieldType::DateTime), "{mode:?}");
+        assert_eq!(field("tags"), Some(FieldType::Json), "{mode:?}");
+        assert_eq!(field("label"), Some(FieldType::Text), "{mode:?}");
+        assert!(
+            field("fresh").is_some(),
+            "{mode:?}: a new all-null field is still listed"
+        );
+        let read = store
+            .feature(&id("nulls"), &FeatureId("typed".into()))
+            .await
+            .expect("typed");
+        // Backends may list a field added later as null on older features, or leave it out.
+        let mut read = read.properties;
+        if read.get("fresh") == Some(&json!(null)) {
+            read.remove("fresh");
+        }
+        assert_eq!(read, typed.properties, "{mode:?}");
+    }
+    // A later append with real values gives the all-null field its type.
+    let mut valued = point("valued", 3.0, 3.0, 3);
+    valued.properties = props(json!({"count": 7, "fresh": 12}));
+    let dataset = write_all(store, request("nulls", WriteMode::Append), vec![valued]).await;
+    assert_eq!(
+        dataset.schema.field("count").map(|f| f.field_type),
+        Some(FieldType::Integer)
+    );
+    let read = store
+        .feature(&id("nulls"), &FeatureId("valued".into()))
+        .await
+        .expect("valued");
+    assert_eq!(read.properties.get("fresh"), Some(&json!(12)));
 }
 
 pub async fn hostile_ids_and_names_are_plain_data(store: &dyn FeatureStore) {
