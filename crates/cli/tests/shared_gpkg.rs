@@ -169,14 +169,7 @@ async fn every_process_on_one_geopackage_sees_every_commit() {
     .await;
     eprintln!("a CLI import reached the running console in {took:?}");
     assert!(took < Duration::from_secs(1), "{took:?}");
-    let etag_before = client
-        .get(&tile)
-        .send()
-        .await
-        .expect("tile")
-        .headers()
-        .get("etag")
-        .map(|v| v.to_str().expect("etag").to_string());
+    let etag_before = tile_etag(&client, &tile).await;
     within(
         Duration::from_secs(2),
         "the change is on /events",
@@ -211,14 +204,7 @@ async fn every_process_on_one_geopackage_sees_every_commit() {
         || async { ids(&client, &a, "new_depots").await == ["d3"] },
     )
     .await;
-    let etag_after = client
-        .get(&tile)
-        .send()
-        .await
-        .expect("tile")
-        .headers()
-        .get("etag")
-        .map(|v| v.to_str().expect("etag").to_string());
+    let etag_after = tile_etag(&client, &tile).await;
     assert_ne!(etag_before, etag_after, "no stale tile after a replace");
     run.ok(&[
         "--store",

@@ -143,16 +143,7 @@ impl Schema {
             match index {
                 Some(i) => {
                     if let Some(seen) = seen {
-                        let nulls_only = self.nulls_only.get(i).copied().unwrap_or(false);
-                        let field = &mut self.fields[i];
-                        field.field_type = if nulls_only {
-                            seen
-                        } else {
-                            field.field_type.merge(seen)
-                        };
-                        if nulls_only {
-                            self.nulls_only[i] = false;
-                        }
+                        self.widen(i, seen);
                     }
                 }
                 None => {
@@ -167,6 +158,17 @@ impl Schema {
         }
     }
 
+    /// Field `i` holds a value of type `seen`: a field seen only as null takes that type, any other widens.
+    fn widen(&mut self, i: usize, seen: FieldType) {
+        let field = &mut self.fields[i];
+        if self.nulls_only.get(i).copied().unwrap_or(false) {
+            field.field_type = seen;
+            self.nulls_only[i] = false;
+        } else {
+            field.field_type = field.field_type.merge(seen);
+        }
+    }
+
     /// Merges another schema (e.g. a dataset's existing schema with the one of new rows). A field the other
     /// schema saw only as null says nothing about its type: it must not widen an existing field to text, or
     /// one appended feature with explicit nulls would turn every typed column into strings.
@@ -175,17 +177,7 @@ impl Schema {
             let other_nulls_only = other.nulls_only.get(j).copied().unwrap_or(false);
             match self.position(&field.name) {
                 Some(_) if other_nulls_only => {}
-                Some(i) => {
-                    let nulls_only = self.nulls_only.get(i).copied().unwrap_or(false);
-                    self.fields[i].field_type = if nulls_only {
-                        field.field_type
-                    } else {
-                        self.fields[i].field_type.merge(field.field_type)
-                    };
-                    if nulls_only {
-                        self.nulls_only[i] = false;
-                    }
-                }
+                Some(i) => self.widen(i, field.field_type),
                 None => {
                     self.nulls_only.resize(self.fields.len(), false);
                     self.nulls_only.push(other_nulls_only);
