@@ -5,7 +5,8 @@ use geo::orient::Direction;
 use geo::{MapCoords, Orient, Simplify};
 use geoconsole_model::Properties;
 use geoconsole_model::geo_types::{
-    Coord, Geometry, LineString, MultiLineString, MultiPoint, MultiPolygon, Point, Polygon,
+    Coord, Geometry, GeometryCollection, LineString, MultiLineString, MultiPoint, MultiPolygon,
+    Point, Polygon,
 };
 use std::collections::HashMap;
 
@@ -14,6 +15,7 @@ use foldhash::fast::FixedState;
 use geoconsole_index::{Cell, Entry, PropertyTable};
 use geozero::ToMvt;
 use geozero::mvt::tile;
+use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint};
 use serde_json::Value;
 
 use crate::clip::{Window, clip_line, clip_polygon};
@@ -32,11 +34,16 @@ pub struct Cluster {
     pub count: u32,
 }
 
-/// Builds one layer of a tile.
+/// Builds one layer of a tile, encoding each feature as it is added: a feature is written straight into the
+/// layer's buffer as its MVT message, so drawing a feature allocates nothing (no message struct, no tag or
+/// geometry list of its own) and the finished layer is never walked again to be encoded.
 pub struct LayerBuilder {
-    name: String,
     tile: TileId,
-    features: Vec<tile::Feature>,
+    /// The layer message so far: its name (field 1), then every feature added (field 2), in order.
+    encoded: Vec<u8>,
+    features: usize,
+    /// One feature's tags, reused from feature to feature.
+    scratch: Vec<u32>,
     tags: Tags,
     /// Key index per column of the property table features last came from (`u32::MAX`: not yet used).
     column_keys: Vec<u32>,
@@ -46,6 +53,27 @@ pub struct LayerBuilder {
     /// That table's columns named `time_start`, `time_end` and `id`, which a tile writes itself when a
     /// feature lacks them.
     own_columns: [Option<usize>; 3],
+}
+
+/// One finished layer: the bytes of its MVT `Layer` message and how many features it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedLayer {
+    bytes: Vec<u8>,
+    features: usize,
+}
+
+impl EncodedLayer {
+    pub fn len(&self) -> usize {
+        self.features
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.features == 0
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
 }
 
 /// A layer's keys and values, each listed once, in the order first used (the order geozero's `TagsBuilder`
@@ -119,6 +147,16 @@ impl Tags {
         i
     }
 
+    /// A text value listed without looking for it first, for text known to differ from every other (ids).
+    fn unique_text(&mut self, text: &str) -> u32 {
+        let i = self.values.len() as u32;
+        self.values.push(tile::Value {
+            string_value: Some(text.to_string()),
+            ..Default::default()
+        });
+        i
+    }
+
     fn push(&mut self, tags: &mut Vec<u32>, name: &str, cell: Cell<'_>) {
         let k = self.key(name);
         let v = self.value(cell);
@@ -134,22 +172,90 @@ fn zigzag(n: i32) -> u32 {
     ((n << 1) ^ (n >> 31)) as u32
 }
 
-/// A point feature at integer tile coordinates (MoveTo 1, x, y), as geozero encodes one.
-fn point_feature(x: f64, y: f64) -> tile::Feature {
-    tile::Feature {
-        id: None,
-        tags: Vec::new(),
-        r#type: Some(tile::GeomType::Point as i32),
-        geometry: vec![9, zigzag(x as i32), zigzag(y as i32)],
+/// A point at integer tile coordinates as MVT geometry: MoveTo 1, x, y (as geozero encodes one).
+fn point_geometry(x: f64, y: f64) -> [u32; 3] {
+    [9, zigzag(x as i32), zigzag(y as i32)]
+}
+
+/// What a feature's shape becomes on this tile: MVT geometries (type and command integers). A collection
+/// that mixes kinds becomes one geometry per kind, since MVT has no collections.
+enum TileShape {
+    Point([u32; 3]),
+    Parts(Vec<(tile::GeomType, Vec<u32>)>),
+}
+
+impl TileShape {
+    fn parts(&self) -> impl Iterator<Item = (tile::GeomType, &[u32])> {
+        let (point, parts) = match self {
+            TileShape::Point(g) => (Some((tile::GeomType::Point, g.as_slice())), &[][..]),
+            TileShape::Parts(parts) => (None, parts.as_slice()),
+        };
+        point
+            .into_iter()
+            .chain(parts.iter().map(|(kind, g)| (*kind, g.as_slice())))
+    }
+}
+
+/// Bytes of a packed list of varints.
+fn packed_len(values: &[u32]) -> usize {
+    values
+        .iter()
+        .map(|v| encoded_len_varint(u64::from(*v)))
+        .sum()
+}
+
+/// Appends one MVT `Feature` message as field 2 of a layer, byte for byte as prost encodes the message
+/// (fields in tag order, packed lists, empty lists left out).
+fn encode_feature(
+    out: &mut Vec<u8>,
+    id: Option<u64>,
+    tags: &[u32],
+    kind: tile::GeomType,
+    geometry: &[u32],
+) {
+    let (tags_len, geometry_len) = (packed_len(tags), packed_len(geometry));
+    let field = |len: usize| 1 + encoded_len_varint(len as u64) + len;
+    let mut len = 1 + encoded_len_varint(kind as u64);
+    if let Some(id) = id {
+        len += 1 + encoded_len_varint(id);
+    }
+    if !tags.is_empty() {
+        len += field(tags_len);
+    }
+    if !geometry.is_empty() {
+        len += field(geometry_len);
+    }
+    encode_key(2, WireType::LengthDelimited, out);
+    encode_varint(len as u64, out);
+    if let Some(id) = id {
+        encode_key(1, WireType::Varint, out);
+        encode_varint(id, out);
+    }
+    for (tag, values, values_len) in [(2, tags, tags_len), (4, geometry, geometry_len)] {
+        if tag == 4 {
+            encode_key(3, WireType::Varint, out);
+            encode_varint(kind as u64, out);
+        }
+        if values.is_empty() {
+            continue;
+        }
+        encode_key(tag, WireType::LengthDelimited, out);
+        encode_varint(values_len as u64, out);
+        for v in values {
+            encode_varint(u64::from(*v), out);
+        }
     }
 }
 
 impl LayerBuilder {
     pub fn new(name: &str, tile: TileId) -> Self {
+        let mut encoded = Vec::with_capacity(4096);
+        prost::encoding::string::encode(1, &name.to_string(), &mut encoded);
         Self {
-            name: name.to_string(),
             tile,
-            features: Vec::new(),
+            encoded,
+            features: 0,
+            scratch: Vec::new(),
             tags: Tags::default(),
             column_keys: Vec::new(),
             column_values: Vec::new(),
@@ -158,25 +264,32 @@ impl LayerBuilder {
     }
 
     pub fn len(&self) -> usize {
-        self.features.len()
+        self.features
     }
 
     pub fn is_empty(&self) -> bool {
-        self.features.is_empty()
+        self.features == 0
     }
 
     /// The tile geometry of a WGS84 shape: points go straight to integer tile coordinates; other shapes
     /// are projected, clipped and simplified.
-    fn geometry(&self, geometry: &Geometry<f64>) -> Option<tile::Feature> {
+    fn geometry(&self, geometry: &Geometry<f64>) -> Option<TileShape> {
         if let Geometry::Point(p) = geometry {
             return self.point(p.x(), p.y());
         }
-        to_tile_geometry(self.tile, geometry)?
-            .to_mvt_unscaled()
-            .ok()
+        let encode = |g: Geometry<f64>| {
+            let f = g.to_mvt_unscaled().ok()?;
+            let kind = tile::GeomType::try_from(f.r#type?).ok()?;
+            Some((kind, f.geometry))
+        };
+        let parts: Vec<(tile::GeomType, Vec<u32>)> = match to_tile_geometry(self.tile, geometry)? {
+            Geometry::GeometryCollection(gc) => gc.0.into_iter().filter_map(encode).collect(),
+            g => encode(g).into_iter().collect(),
+        };
+        (!parts.is_empty()).then_some(TileShape::Parts(parts))
     }
 
-    fn point(&self, lon: f64, lat: f64) -> Option<tile::Feature> {
+    fn point(&self, lon: f64, lat: f64) -> Option<TileShape> {
         let (x, y) = self.tile.project(lon, lat);
         let window = Window {
             min: -f64::from(BUFFER),
@@ -184,7 +297,16 @@ impl LayerBuilder {
         };
         window
             .contains(Coord { x, y })
-            .then(|| point_feature(x.round(), y.round()))
+            .then(|| TileShape::Point(point_geometry(x.round(), y.round())))
+    }
+
+    /// Writes the feature with the tags gathered in `scratch`, once per part of its shape.
+    fn push(&mut self, key: Option<i64>, shape: &TileShape) {
+        let id = key.and_then(|k| u64::try_from(k).ok());
+        for (kind, geometry) in shape.parts() {
+            encode_feature(&mut self.encoded, id, &self.scratch, kind, geometry);
+            self.features += 1;
+        }
     }
 
     /// Adds a feature given in WGS84. Returns `false` when nothing of it is left inside the tile. Its time
@@ -198,11 +320,11 @@ impl LayerBuilder {
         time: Option<(i64, i64)>,
         properties: &Properties,
     ) -> bool {
-        let Some(mut feature) = self.geometry(geometry) else {
+        let Some(shape) = self.geometry(geometry) else {
             return false;
         };
-        feature.id = u64::try_from(key).ok();
-        let mut tags = Vec::with_capacity(properties.len() * 2 + 6);
+        let mut tags = std::mem::take(&mut self.scratch);
+        tags.clear();
         if let Some((start, end)) = time {
             for (name, ms) in [("time_start", start), ("time_end", end)] {
                 if !properties.contains_key(name) {
@@ -211,7 +333,9 @@ impl LayerBuilder {
             }
         }
         if !feature_id.is_empty() && !properties.contains_key("id") {
-            self.tags.push(&mut tags, "id", Cell::Str(feature_id));
+            let k = self.tags.key("id");
+            let v = self.tags.unique_text(feature_id);
+            tags.extend([k, v]);
         }
         for (name, value) in properties {
             let text;
@@ -237,8 +361,8 @@ impl LayerBuilder {
             };
             self.tags.push(&mut tags, name, cell);
         }
-        feature.tags = tags;
-        self.features.push(feature);
+        self.scratch = tags;
+        self.push(Some(key), &shape);
         true
     }
 
@@ -253,7 +377,10 @@ impl LayerBuilder {
         table: &PropertyTable,
         slot: u32,
     ) -> bool {
-        self.add_shaped_from_table(key, self.geometry(geometry), time, table, slot)
+        match self.geometry(geometry) {
+            Some(shape) => self.add_shaped_from_table(key, &shape, time, table, slot),
+            None => false,
+        }
     }
 
     /// [`Self::add_from_table`] for a point.
@@ -265,21 +392,20 @@ impl LayerBuilder {
         table: &PropertyTable,
         slot: u32,
     ) -> bool {
-        self.add_shaped_from_table(key, self.point(lon, lat), time, table, slot)
+        match self.point(lon, lat) {
+            Some(shape) => self.add_shaped_from_table(key, &shape, time, table, slot),
+            None => false,
+        }
     }
 
     fn add_shaped_from_table(
         &mut self,
         key: i64,
-        feature: Option<tile::Feature>,
+        shape: &TileShape,
         time: Option<(i64, i64)>,
         table: &PropertyTable,
         slot: u32,
     ) -> bool {
-        let Some(mut feature) = feature else {
-            return false;
-        };
-        feature.id = u64::try_from(key).ok();
         let columns = table.column_count();
         if self.column_keys.len() != columns {
             self.column_keys = vec![u32::MAX; columns];
@@ -291,17 +417,22 @@ impl LayerBuilder {
         let has = |own: usize| {
             self.own_columns[own].is_some_and(|c| table.entry(c, slot) != Entry::Absent)
         };
-        let mut tags = Vec::with_capacity(columns * 2 + 6);
+        let (has_start, has_end, has_id) = (has(0), has(1), has(2));
+        let mut tags = std::mem::take(&mut self.scratch);
+        tags.clear();
         if let Some((start, end)) = time {
-            for (own, ms) in [(0, start), (1, end)] {
-                if !has(own) {
+            for (own, ms, present) in [(0, start, has_start), (1, end, has_end)] {
+                if !present {
                     self.tags.push(&mut tags, OWN_NAMES[own], Cell::Sint(ms));
                 }
             }
         }
         let feature_id = table.id(slot);
-        if !feature_id.is_empty() && !has(2) {
-            self.tags.push(&mut tags, "id", Cell::Str(feature_id));
+        if !feature_id.is_empty() && !has_id {
+            // Ids are unique: looking each one up among the layer's values would never find it.
+            let k = self.tags.key("id");
+            let v = self.tags.unique_text(feature_id);
+            tags.extend([k, v]);
         }
         for (column, name) in table.names().enumerate() {
             let Entry::Value(cell) = table.entry(column, slot) else {
@@ -328,15 +459,16 @@ impl LayerBuilder {
             };
             tags.extend([k, v]);
         }
-        feature.tags = tags;
-        self.features.push(feature);
+        self.scratch = tags;
+        self.push(Some(key), shape);
         true
     }
 
     /// Adds a cluster of points with its `point_count`.
     pub fn add_cluster(&mut self, cluster: Cluster) {
-        let mut feature = point_feature(cluster.x.round(), cluster.y.round());
-        let mut tags = Vec::with_capacity(4);
+        let shape = TileShape::Point(point_geometry(cluster.x.round(), cluster.y.round()));
+        let mut tags = std::mem::take(&mut self.scratch);
+        tags.clear();
         self.tags.push(
             &mut tags,
             "point_count",
@@ -344,23 +476,32 @@ impl LayerBuilder {
         );
         self.tags
             .push(&mut tags, "cluster", Cell::Bool(cluster.count > 1));
-        feature.tags = tags;
-        self.features.push(feature);
+        self.scratch = tags;
+        self.push(None, &shape);
     }
 
-    pub fn finish(self) -> tile::Layer {
-        tile::Layer {
-            version: 2,
-            name: self.name,
+    /// The layer message: name and features as added, then keys, values, extent and version, in the
+    /// order prost writes a `Layer`'s fields.
+    pub fn finish(self) -> EncodedLayer {
+        let mut bytes = self.encoded;
+        for key in &self.tags.keys {
+            prost::encoding::string::encode(3, key, &mut bytes);
+        }
+        for value in &self.tags.values {
+            prost::encoding::message::encode(4, value, &mut bytes);
+        }
+        prost::encoding::uint32::encode(5, &EXTENT, &mut bytes);
+        prost::encoding::uint32::encode(15, &2, &mut bytes);
+        EncodedLayer {
+            bytes,
             features: self.features,
-            keys: self.tags.keys,
-            values: self.tags.values,
-            extent: Some(EXTENT),
         }
     }
 }
 
-/// Projects, clips, simplifies and snaps a WGS84 geometry to this tile; `None` when nothing remains.
+/// Projects, clips, simplifies and snaps a WGS84 geometry to this tile; `None` when nothing remains. A
+/// collection comes back as a collection of one geometry per kind it mixes (polygons, lines, points), or as
+/// that one geometry when it holds a single kind.
 pub fn to_tile_geometry(tile: TileId, geometry: &Geometry<f64>) -> Option<Geometry<f64>> {
     let window = Window {
         min: -f64::from(BUFFER),
@@ -394,16 +535,46 @@ pub fn to_tile_geometry(tile: TileId, geometry: &Geometry<f64>) -> Option<Geomet
         Geometry::Triangle(t) => polygons(vec![t.to_polygon()], window),
         Geometry::MultiPolygon(mp) => polygons(mp.0, window),
         Geometry::GeometryCollection(gc) => {
-            // MVT has no collections: the polygons, else the lines, else the points stand for it.
-            let parts: Vec<Geometry<f64>> =
+            // MVT has no collections: the members of each kind join into one geometry (polygons, lines,
+            // points), which the layer writes as a feature each, with the same id and tags.
+            let (mut areas, mut paths, mut spots) = (Vec::new(), Vec::new(), Vec::new());
+            for part in
                 gc.0.iter()
                     .filter_map(|g| to_tile_geometry_projected(g, window))
-                    .collect();
-            parts.into_iter().max_by_key(|g| match g {
-                Geometry::MultiPolygon(_) | Geometry::Polygon(_) => 2,
-                Geometry::MultiLineString(_) | Geometry::LineString(_) => 1,
-                _ => 0,
-            })
+            {
+                match part {
+                    Geometry::Polygon(p) => areas.push(p),
+                    Geometry::MultiPolygon(mp) => areas.extend(mp.0),
+                    Geometry::LineString(l) => paths.push(l),
+                    Geometry::MultiLineString(ml) => paths.extend(ml.0),
+                    Geometry::Point(p) => spots.push(p),
+                    Geometry::MultiPoint(mp) => spots.extend(mp.0),
+                    _ => {}
+                }
+            }
+            let mut kinds: Vec<Geometry<f64>> = Vec::with_capacity(3);
+            match areas.len() {
+                0 => {}
+                1 => kinds.extend(areas.pop().map(Geometry::Polygon)),
+                _ => kinds.push(Geometry::MultiPolygon(MultiPolygon::new(areas))),
+            }
+            match paths.len() {
+                0 => {}
+                1 => kinds.extend(paths.pop().map(Geometry::LineString)),
+                _ => kinds.push(Geometry::MultiLineString(MultiLineString::new(paths))),
+            }
+            match spots.len() {
+                0 => {}
+                1 => kinds.extend(spots.pop().map(Geometry::Point)),
+                _ => kinds.push(Geometry::MultiPoint(MultiPoint::new(spots))),
+            }
+            match kinds.len() {
+                0 => None,
+                1 => kinds.pop(),
+                _ => Some(Geometry::GeometryCollection(GeometryCollection::new_from(
+                    kinds,
+                ))),
+            }
         }
     }
 }
@@ -414,6 +585,15 @@ fn to_tile_geometry_projected(geometry: &Geometry<f64>, window: Window) -> Optio
         Geometry::Point(p) => window
             .contains(p.0)
             .then(|| Geometry::Point(Point::new(p.x().round(), p.y().round()))),
+        Geometry::MultiPoint(mp) => {
+            let kept: Vec<Point<f64>> =
+                mp.0.into_iter()
+                    .filter(|p| window.contains(p.0))
+                    .map(|p| Point::new(p.x().round(), p.y().round()))
+                    .collect();
+            (!kept.is_empty()).then(|| Geometry::MultiPoint(MultiPoint::new(kept)))
+        }
+        Geometry::Line(l) => lines(vec![LineString::from(vec![l.start, l.end])], window),
         Geometry::LineString(l) => lines(vec![l], window),
         Geometry::MultiLineString(ml) => lines(ml.0, window),
         Geometry::Polygon(p) => polygons(vec![p], window),
@@ -527,11 +707,120 @@ mod tests {
         let tile = TileId::new(3, 4, 2).unwrap();
         let layer = LayerBuilder::new("p", tile);
         for (lon, lat) in [(10.0, 45.0), (0.0, 66.5), (44.99, 40.98), (3.3, 60.1)] {
-            let ours = layer.point(lon, lat);
+            let ours = match layer.point(lon, lat) {
+                Some(TileShape::Point(g)) => Some(g.to_vec()),
+                _ => None,
+            };
             let theirs = to_tile_geometry(tile, &Geometry::Point(Point::new(lon, lat)))
-                .map(|g| g.to_mvt_unscaled().unwrap());
+                .map(|g| g.to_mvt_unscaled().unwrap().geometry);
             assert_eq!(ours, theirs, "{lon} {lat}");
         }
+    }
+
+    /// A layer of every kind of feature: points from properties, a polygon, a line, a cluster, a feature
+    /// without an id, values repeated and not.
+    fn mixed_layer() -> EncodedLayer {
+        use geoconsole_model::geo_types::line_string;
+        let tile = TileId::new(4, 8, 5).unwrap();
+        let mut layer = LayerBuilder::new("mixed", tile);
+        let mut props = Properties::new();
+        props.insert("name".into(), Value::from("a"));
+        props.insert("n".into(), Value::from(-7));
+        props.insert("big".into(), Value::from(u64::MAX));
+        props.insert("x".into(), Value::from(0.25));
+        props.insert("ok".into(), Value::from(true));
+        props.insert("list".into(), serde_json::json!([1, "two"]));
+        props.insert("none".into(), Value::Null);
+        for i in 0..50 {
+            let p = Point::new(2.0 + f64::from(i) * 0.1, 45.0 + f64::from(i % 7) * 0.1);
+            let time = (i % 2 == 0).then_some((1_700_000_000_000, 1_700_000_360_000));
+            assert!(layer.add_feature(
+                i64::from(i) + 1,
+                &format!("f{i}"),
+                &Geometry::Point(p),
+                time,
+                &props
+            ));
+        }
+        let square = polygon![(x: 3.0, y: 46.0), (x: 4.0, y: 46.0), (x: 4.0, y: 47.0), (x: 3.0, y: 47.0), (x: 3.0, y: 46.0)];
+        assert!(layer.add_feature(
+            100,
+            "",
+            &Geometry::Polygon(square),
+            None,
+            &Properties::new()
+        ));
+        let path = line_string![(x: 2.0, y: 45.0), (x: 5.0, y: 48.0)];
+        assert!(layer.add_feature(101, "line", &Geometry::LineString(path), None, &props));
+        layer.add_cluster(Cluster {
+            x: 100.0,
+            y: 200.0,
+            count: 12,
+        });
+        layer.finish()
+    }
+
+    #[test]
+    fn layers_are_written_byte_for_byte_as_prost_writes_them() {
+        use geozero::mvt::{Message, Tile};
+        let layer = mixed_layer();
+        assert_eq!(layer.len(), 53);
+        let tile = crate::encode_tile(vec![
+            layer,
+            LayerBuilder::new("empty", TileId::new(0, 0, 0).unwrap()).finish(),
+        ]);
+        let decoded = Tile::decode(tile.as_slice()).expect("a valid tile");
+        assert_eq!(decoded.layers.len(), 1, "the empty layer is left out");
+        let l = &decoded.layers[0];
+        assert_eq!(
+            (l.name.as_str(), l.version, l.extent, l.features.len()),
+            ("mixed", 2, Some(EXTENT), 53)
+        );
+        assert!(
+            l.features
+                .iter()
+                .all(|f| f.tags.len() % 2 == 0 && !f.geometry.is_empty())
+        );
+        assert_eq!(
+            l.features[50].id,
+            Some(100),
+            "the polygon after the 50 points"
+        );
+        assert_eq!(decoded.encode_to_vec(), tile, "prost writes the same bytes");
+    }
+
+    #[test]
+    fn a_collection_is_drawn_whole_as_a_feature_per_kind() {
+        use geoconsole_model::geo_types::line_string;
+        use geozero::mvt::{Message, Tile};
+        let tile = TileId::new(4, 8, 5).unwrap();
+        let collection = Geometry::GeometryCollection(GeometryCollection::new_from(vec![
+            Geometry::Point(Point::new(3.0, 46.0)),
+            Geometry::LineString(line_string![(x: 2.0, y: 45.0), (x: 5.0, y: 48.0)]),
+            Geometry::Point(Point::new(3.5, 46.5)),
+        ]));
+        let mut props = Properties::new();
+        props.insert("name".into(), Value::from("both"));
+        let mut layer = LayerBuilder::new("c", tile);
+        assert!(layer.add_feature(7, "gc", &collection, None, &props));
+        let bytes = crate::encode_tile(vec![layer.finish()]);
+        let decoded = Tile::decode(bytes.as_slice()).unwrap();
+        let features = &decoded.layers[0].features;
+        let kinds: Vec<i32> = features.iter().map(|f| f.r#type.unwrap()).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                tile::GeomType::Linestring as i32,
+                tile::GeomType::Point as i32
+            ]
+        );
+        assert!(
+            features
+                .iter()
+                .all(|f| f.id == Some(7) && f.tags == features[0].tags)
+        );
+        // Both points, as one multipoint: MoveTo with a count of 2.
+        assert_eq!(features[1].geometry[0], (2 << 3) | 1);
     }
 
     #[test]

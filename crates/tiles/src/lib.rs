@@ -1,8 +1,9 @@
 //! Room `tiles`: Mapbox Vector Tiles (spec 2.1) made from index snapshots. It owns the WebMercatorQuad
 //! tile math, clipping with a buffer, simplification by zoom, clustering of dense point layers, and MVT
-//! encoding (through geozero's MVT writer).
+//! encoding (geometry commands through geozero's MVT writer, messages written straight into the tile's bytes
+//! with prost's wire encoding).
 //!
-//! Depends on `model`, `index`, geo and geozero. It never reads a store: the caller fetches the properties
+//! Depends on `model`, `index`, geo, geozero and prost. It never reads a store: the caller fetches the properties
 //! of the features a [`LayerPlan`] names and hands them to a [`LayerBuilder`].
 #![forbid(unsafe_code)]
 
@@ -11,19 +12,21 @@ mod layer;
 mod math;
 mod plan;
 
-pub use layer::{Cluster, LayerBuilder, to_tile_geometry};
+pub use layer::{Cluster, EncodedLayer, LayerBuilder, to_tile_geometry};
 pub use math::{BUFFER, EXTENT, MAX_LATITUDE, MAX_ZOOM, TileId, mercator_unit};
 pub use plan::{CLUSTER_ABOVE, CLUSTER_CELL, LayerPlan, plan_layer};
 
-use geozero::mvt::{Message, Tile, tile};
+use prost::encoding::{WireType, encode_key, encode_varint};
 
-/// Encodes the layers as one tile; layers without features are left out, as the spec recommends.
-pub fn encode_tile(layers: Vec<tile::Layer>) -> Vec<u8> {
-    Tile {
-        layers: layers
-            .into_iter()
-            .filter(|l| !l.features.is_empty())
-            .collect(),
+/// Encodes the layers as one tile (each a `Tile.layers` field, as prost writes them); layers without
+/// features are left out, as the spec recommends.
+pub fn encode_tile(layers: Vec<EncodedLayer>) -> Vec<u8> {
+    let kept: Vec<&EncodedLayer> = layers.iter().filter(|l| !l.is_empty()).collect();
+    let mut out = Vec::with_capacity(kept.iter().map(|l| l.bytes().len() + 8).sum());
+    for layer in kept {
+        encode_key(3, WireType::LengthDelimited, &mut out);
+        encode_varint(layer.bytes().len() as u64, &mut out);
+        out.extend_from_slice(layer.bytes());
     }
-    .encode_to_vec()
+    out
 }
