@@ -42,7 +42,9 @@ pub use feeding::{CatalogAdd, FeedEvent, FeedPreview, FeedView, Feeding, Feeds, 
 pub use geoconsole_access::Scope;
 pub use import::{FeatureLimits, ImportCounters, ImportOptions, ImportReport, Reject, Requester};
 pub use live::{ChangeEvent, Live, build_serving_snapshot, build_snapshot};
-pub use reading::{ItemsPage, ItemsRequest, Page, RenderedTile, compile_filter, queryables};
+pub use reading::{
+    ItemsPage, ItemsRequest, Page, PageItems, RenderedTile, compile_filter, queryables,
+};
 pub use risk::{RiskReport, RiskRequest, SiteTrend, TrendReport, TrendRequest, default_risk_model};
 pub use staging::Staging;
 pub use time_fields::{END_FIELD_NAMES, START_FIELD_NAMES};

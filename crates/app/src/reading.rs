@@ -9,7 +9,10 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use geoconsole_index::{Selection, Shape, Snapshot, TimeRange, Walk};
+use geoconsole_formats::{PropertyRef, Z_PROPERTY, push_feature_json, push_feature_parts_json};
+use geoconsole_index::{
+    Cell, ItemValue, PropertyTable, Selection, Shape, Snapshot, TimeRange, Walk,
+};
 use geoconsole_model::geo_types::{Geometry, Point};
 use geoconsole_model::{Bbox, Dataset, Feature, FeatureId, TimeSpan};
 use geoconsole_query::{DateTimeFilter, Filter, FilterLang, Queryables, Subject, parse_filter};
@@ -43,13 +46,117 @@ pub struct ItemsRequest {
 pub struct ItemsPage {
     /// The dataset as of the snapshot that answered.
     pub dataset: Dataset,
-    pub features: Vec<Feature>,
+    pub items: PageItems,
     /// Continue after this key for the next page.
     pub next: Option<i64>,
     /// Continue before this key for the previous page.
     pub prev: Option<i64>,
     /// How many features match in all, when that is cheap to know.
     pub number_matched: Option<u64>,
+}
+
+/// A page's features: fetched whole from the store, or slots of the serving snapshot, whose shapes and
+/// property table hold everything an item shows. Those are written as GeoJSON straight from the snapshot:
+/// making a thousand features into `Feature`s (a map, a key and a value each per property) only to write
+/// them out again was most of a large page's cost.
+#[derive(Debug, Clone)]
+pub enum PageItems {
+    Fetched(Vec<Feature>),
+    InMemory {
+        snapshot: Arc<Snapshot>,
+        slots: Vec<u32>,
+    },
+}
+
+impl PageItems {
+    pub fn len(&self) -> usize {
+        match self {
+            PageItems::Fetched(features) => features.len(),
+            PageItems::InMemory { slots, .. } => slots.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The features whole, as the store would give them.
+    pub fn to_features(&self) -> Vec<Feature> {
+        match self {
+            PageItems::Fetched(features) => features.clone(),
+            PageItems::InMemory { snapshot, slots } => slots
+                .iter()
+                .filter_map(|slot| feature_in_memory(snapshot, *slot))
+                .collect(),
+        }
+    }
+
+    /// Appends the features as RFC 7946 Feature objects separated by commas: the same text for a feature
+    /// whether it was fetched or is written from the snapshot.
+    pub fn write_geojson(&self, out: &mut String) {
+        match self {
+            PageItems::Fetched(features) => {
+                for (i, feature) in features.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    push_feature_json(feature, out);
+                }
+            }
+            PageItems::InMemory { snapshot, slots } => {
+                let Some(table) = snapshot.properties() else {
+                    return;
+                };
+                let z_column = table.column(Z_PROPERTY);
+                for (i, slot) in slots.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write_slot_geojson(snapshot, table, *slot, z_column, out);
+                }
+            }
+        }
+    }
+}
+
+/// One feature of a serving snapshot as GeoJSON, from its shape and its row of the property table.
+fn write_slot_geojson(
+    snapshot: &Snapshot,
+    table: &PropertyTable,
+    slot: u32,
+    z_column: Option<usize>,
+    out: &mut String,
+) {
+    let point;
+    let geometry = match snapshot.shape(slot) {
+        Some(Shape::Point([x, y])) => {
+            point = Geometry::Point(Point::new(x, y));
+            Some(&point)
+        }
+        Some(Shape::Geometry(g)) => Some(g),
+        None => None,
+    };
+    let z = match (geometry, z_column.map(|c| table.item_value(c, slot))) {
+        (Some(Geometry::Point(_)), Some(ItemValue::Cell(Cell::Sint(z)))) => Some(z as f64),
+        (Some(Geometry::Point(_)), Some(ItemValue::Cell(Cell::Uint(z)))) => Some(z as f64),
+        (Some(Geometry::Point(_)), Some(ItemValue::Cell(Cell::Double(z)))) => Some(z),
+        _ => None,
+    };
+    let id = table.id(slot);
+    let properties = table.names().enumerate().filter_map(|(column, name)| {
+        let value = match table.item_value(column, slot) {
+            ItemValue::Absent => return None,
+            ItemValue::Null => PropertyRef::Null,
+            ItemValue::Cell(Cell::Bool(b)) => PropertyRef::Bool(b),
+            ItemValue::Cell(Cell::Sint(i)) => PropertyRef::Sint(i),
+            ItemValue::Cell(Cell::Uint(u)) => PropertyRef::Uint(u),
+            ItemValue::Cell(Cell::Double(d)) => PropertyRef::Double(d),
+            ItemValue::Cell(Cell::Str(text)) => PropertyRef::Text(text),
+            ItemValue::Json(text) => PropertyRef::JsonText(text),
+        };
+        Some((name, value))
+    });
+    push_feature_parts_json((!id.is_empty()).then_some(id), geometry, z, properties, out);
 }
 
 /// Slots visited at most to count matches; beyond it `numberMatched` is left out rather than slow.
@@ -229,23 +336,31 @@ pub async fn items(
         matched.first().map(|(_, k, _)| *k),
         matched.last().map(|(_, k, _)| *k),
     );
-    let features: Vec<Feature> = if !index_decides(filter) {
-        matched.into_iter().filter_map(|(_, _, f)| f).collect()
-    } else if snapshot.properties().is_some() {
-        // Everything an item holds is in memory: the page never reads the store.
-        matched
+    let items = if !index_decides(filter) {
+        PageItems::Fetched(matched.into_iter().filter_map(|(_, _, f)| f).collect())
+    } else if let Some(table) = snapshot.properties() {
+        // Everything an item holds is in memory: the page never reads the store. A feature gone from the
+        // store when the table was read is left out, as a read by key would skip it.
+        let slots = matched
             .iter()
-            .filter_map(|(slot, _, _)| feature_in_memory(&snapshot, *slot))
-            .collect()
+            .map(|(slot, _, _)| *slot)
+            .filter(|slot| table.contains(*slot))
+            .collect();
+        PageItems::InMemory {
+            snapshot: Arc::clone(&snapshot),
+            slots,
+        }
     } else {
         // A feature replaced since this snapshot may be gone; the page just holds one fewer.
         let keys: Vec<i64> = matched.iter().map(|(_, k, _)| *k).collect();
-        store
-            .features_by_key(&id, keys)
-            .await?
-            .into_iter()
-            .map(|(_, f)| f)
-            .collect()
+        PageItems::Fetched(
+            store
+                .features_by_key(&id, keys)
+                .await?
+                .into_iter()
+                .map(|(_, f)| f)
+                .collect(),
+        )
     };
     let (next, prev) = match walk {
         Walk::After(None) => (if more { last } else { None }, None),
@@ -255,7 +370,7 @@ pub async fn items(
     let number_matched = count(&snapshot, &sel, filter);
     Ok(ItemsPage {
         dataset: snapshot.dataset().clone(),
-        features,
+        items,
         next,
         prev,
         number_matched,
@@ -536,7 +651,7 @@ pub async fn items_from_store(
     }
     Ok(ItemsPage {
         dataset,
-        features,
+        items: PageItems::Fetched(features),
         next,
         prev: None,
         number_matched: None,
@@ -676,6 +791,13 @@ mod tests {
         if i.is_multiple_of(11) {
             map.insert("id".into(), json!(format!("own{i}")));
             map.insert("time_start".into(), json!(i));
+        }
+        // A kept third coordinate (a point writes it into its position), text that needs escaping, and a
+        // number past i64.
+        if i.is_multiple_of(7) {
+            map.insert("geometry_z".into(), json!(f64::from(i) * 0.5));
+            map.insert("said".into(), json!(format!("\"q{i}\"\n\u{1}é")));
+            map.insert("big".into(), json!(u64::MAX - u64::from(i)));
         }
         map
     }
@@ -955,12 +1077,25 @@ mod tests {
                                     "a page from memory never reads the store"
                                 );
                             }
-                            assert_eq!(got.features, expected.features, "{text:?} {bbox:?}");
+                            if from_memory {
+                                assert!(matches!(got.items, PageItems::InMemory { .. }));
+                            }
+                            assert_eq!(
+                                got.items.to_features(),
+                                expected.items.to_features(),
+                                "{text:?} {bbox:?}"
+                            );
+                            let written = |page: &ItemsPage| {
+                                let mut out = String::new();
+                                page.items.write_geojson(&mut out);
+                                out
+                            };
+                            assert_eq!(written(&got), written(&expected), "{text:?} {bbox:?}");
                             assert_eq!(
                                 (got.next, got.prev, got.number_matched),
                                 (expected.next, expected.prev, expected.number_matched)
                             );
-                            items_compared += got.features.len();
+                            items_compared += got.items.len();
                             match got.next {
                                 Some(k) => page = Page::After(k),
                                 None => break,

@@ -56,7 +56,10 @@ pub use geojson_seq::{GeoJsonSeqReader, GeoJsonSeqWriter};
 pub use read::{open_reader, read_stream};
 pub use stream::{FeatureStream, MAX_NOTES, ReadNotes, ReadOptions, SourceFeature};
 pub use text_encoding::TextEncoding;
-pub use write::{FeatureWriter, WriterLayout, create_writer, feature_json, push_feature_json};
+pub use write::{
+    FeatureWriter, PropertyRef, WriterLayout, create_writer, feature_json, push_feature_json,
+    push_feature_parts_json,
+};
 
 pub use geoconsole_model::Feature;
 

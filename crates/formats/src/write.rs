@@ -94,24 +94,62 @@ pub fn push_feature_json(feature: &Feature, out: &mut String) {
 
 /// One RFC 7946 Feature object. A point's kept third coordinate goes back into its position.
 pub(crate) fn write_feature_json(feature: &Feature, out: &mut String) -> io::Result<()> {
-    out.push_str("{\"type\":\"Feature\"");
-    if let Some(id) = &feature.id {
-        out.push_str(",\"id\":");
-        push_json_string(&id.0, out);
-    }
     let z = match (&feature.geometry, feature.properties.get(Z_PROPERTY)) {
         (Some(Geometry::Point(_)), Some(Value::Number(z))) => z.as_f64(),
         _ => None,
     };
+    push_feature_parts_json(
+        feature.id.as_ref().map(|id| id.0.as_str()),
+        feature.geometry.as_ref(),
+        z,
+        feature
+            .properties
+            .iter()
+            .map(|(name, value)| (name.as_str(), PropertyRef::Value(value))),
+        out,
+    );
+    Ok(())
+}
+
+/// A property value borrowed from wherever it is kept, so a feature can be written without making its
+/// properties into a `serde_json::Map` first.
+#[derive(Debug, Clone, Copy)]
+pub enum PropertyRef<'a> {
+    Value(&'a Value),
+    Null,
+    Bool(bool),
+    Sint(i64),
+    Uint(u64),
+    Double(f64),
+    Text(&'a str),
+    /// An array or object, given as the JSON text serde_json wrote for it.
+    JsonText(&'a str),
+}
+
+/// One RFC 7946 Feature object from its parts: the id, the shape, a point's third coordinate (whose
+/// [`Z_PROPERTY`] is then left out of the properties) and the properties in order. The same text
+/// [`push_feature_json`] writes for the same feature.
+pub fn push_feature_parts_json<'a>(
+    id: Option<&str>,
+    geometry: Option<&Geometry<f64>>,
+    z: Option<f64>,
+    properties: impl Iterator<Item = (&'a str, PropertyRef<'a>)>,
+    out: &mut String,
+) {
+    out.push_str("{\"type\":\"Feature\"");
+    if let Some(id) = id {
+        out.push_str(",\"id\":");
+        push_json_string(id, out);
+    }
     out.push_str(",\"geometry\":");
-    match &feature.geometry {
+    match geometry {
         Some(geometry) => write_geometry(geometry, z, out),
         // RFC 7946 §3.2: an unlocated feature.
         None => out.push_str("null"),
     }
     out.push_str(",\"properties\":{");
     let mut first = true;
-    for (name, value) in &feature.properties {
+    for (name, value) in properties {
         if z.is_some() && name == Z_PROPERTY {
             continue;
         }
@@ -121,10 +159,28 @@ pub(crate) fn write_feature_json(feature: &Feature, out: &mut String) -> io::Res
         first = false;
         push_json_string(name, out);
         out.push(':');
-        push_json_value(value, out);
+        match value {
+            PropertyRef::Value(value) => push_json_value(value, out),
+            PropertyRef::Null => out.push_str("null"),
+            PropertyRef::Bool(b) => out.push_str(if b { "true" } else { "false" }),
+            PropertyRef::Sint(i) => {
+                let _ = write!(out, "{i}");
+            }
+            PropertyRef::Uint(u) => {
+                let _ = write!(out, "{u}");
+            }
+            // Through serde_json's number, so a double reads as the same text a stored value would.
+            PropertyRef::Double(d) => match serde_json::Number::from_f64(d) {
+                Some(n) => {
+                    let _ = write!(out, "{n}");
+                }
+                None => out.push_str("null"),
+            },
+            PropertyRef::Text(text) => push_json_string(text, out),
+            PropertyRef::JsonText(json) => out.push_str(json),
+        }
     }
     out.push_str("}}");
-    Ok(())
 }
 
 /// A JSON string literal; text that needs no escaping (nearly all of it) is copied as is.

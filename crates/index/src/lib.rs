@@ -16,6 +16,6 @@ mod properties;
 mod registry;
 mod snapshot;
 
-pub use properties::{Cell, DICTIONARY_MAX, Entry, PropertyTable, PropertyTableBuilder};
+pub use properties::{Cell, DICTIONARY_MAX, Entry, ItemValue, PropertyTable, PropertyTableBuilder};
 pub use registry::Indexes;
 pub use snapshot::{Selection, Shape, Snapshot, SnapshotBuilder, TimeRange, Walk};

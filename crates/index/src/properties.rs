@@ -40,6 +40,16 @@ pub enum Entry<'a> {
     Value(Cell<'a>),
 }
 
+/// What a feature holds under a column's name, as an item of a page writes it: arrays and objects (kept
+/// as their JSON text) apart from text.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ItemValue<'a> {
+    Absent,
+    Null,
+    Cell(Cell<'a>),
+    Json(&'a str),
+}
+
 /// A stored value: text as a range of the table's text buffer.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Stored {
@@ -231,18 +241,27 @@ impl PropertyTable {
         self.columns.iter().position(|c| c.name == name)
     }
 
-    /// What the feature holds in column `column`.
+    /// What the feature holds in column `column` (arrays and objects as their JSON text).
     pub fn entry(&self, column: usize, slot: u32) -> Entry<'_> {
+        match self.item_value(column, slot) {
+            ItemValue::Absent => Entry::Absent,
+            ItemValue::Null => Entry::Null,
+            ItemValue::Cell(cell) => Entry::Value(cell),
+            ItemValue::Json(text) => Entry::Value(Cell::Str(text)),
+        }
+    }
+
+    /// What the feature holds in column `column`, arrays and objects told apart from text.
+    pub fn item_value(&self, column: usize, slot: u32) -> ItemValue<'_> {
         match self.stored(column, slot) {
-            Stored::Absent => Entry::Absent,
-            Stored::Null => Entry::Null,
-            Stored::Bool(b) => Entry::Value(Cell::Bool(b)),
-            Stored::Sint(i) => Entry::Value(Cell::Sint(i)),
-            Stored::Uint(u) => Entry::Value(Cell::Uint(u)),
-            Stored::Double(d) => Entry::Value(Cell::Double(d)),
-            Stored::Str { start, len } | Stored::Json { start, len } => {
-                Entry::Value(Cell::Str(self.text_at(start, len)))
-            }
+            Stored::Absent => ItemValue::Absent,
+            Stored::Null => ItemValue::Null,
+            Stored::Bool(b) => ItemValue::Cell(Cell::Bool(b)),
+            Stored::Sint(i) => ItemValue::Cell(Cell::Sint(i)),
+            Stored::Uint(u) => ItemValue::Cell(Cell::Uint(u)),
+            Stored::Double(d) => ItemValue::Cell(Cell::Double(d)),
+            Stored::Str { start, len } => ItemValue::Cell(Cell::Str(self.text_at(start, len))),
+            Stored::Json { start, len } => ItemValue::Json(self.text_at(start, len)),
         }
     }
 

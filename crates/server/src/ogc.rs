@@ -5,7 +5,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use geoconsole_app::{ItemsPage, ItemsRequest, Page, compile_filter, queryables};
-use geoconsole_formats::{feature_json, push_feature_json};
+use geoconsole_formats::feature_json;
 use geoconsole_model::{Bbox, Dataset, FeatureId, FieldType, format_rfc3339};
 use geoconsole_query::{
     CompareOp, DEFAULT_LIMIT, DateTimeFilter, FeatureQuery, Filter, FilterLang, MAX_LIMIT, Operand,
@@ -546,16 +546,11 @@ fn items_json(path: &str, params: &Params, page: &ItemsPage) -> String {
             "Previous page",
         ));
     }
-    let mut out = String::with_capacity(1024 + page.features.len() * 256);
+    let mut out = String::with_capacity(1024 + page.items.len() * 256);
     out.push_str("{\"type\":\"FeatureCollection\",\"features\":[");
-    for (i, feature) in page.features.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        push_feature_json(feature, &mut out);
-    }
+    page.items.write_geojson(&mut out);
     out.push_str("],\"numberReturned\":");
-    out.push_str(&page.features.len().to_string());
+    out.push_str(&page.items.len().to_string());
     if let Some(n) = page.number_matched {
         out.push_str(",\"numberMatched\":");
         out.push_str(&n.to_string());
@@ -582,7 +577,7 @@ fn items_html(path: &str, params: &Params, page: &ItemsPage) -> String {
         body.push_str(&format!("<th>{}</th>", html::escape(f)));
     }
     body.push_str("</tr>");
-    for feature in &page.features {
+    for feature in &page.items.to_features() {
         let fid = feature.id.as_ref().map_or("", |i| i.as_str());
         body.push_str(&format!(
             "<tr><td>{}</td>",
@@ -616,7 +611,7 @@ fn items_html(path: &str, params: &Params, page: &ItemsPage) -> String {
     }
     body.push_str(&format!(
         "</p><p>{} returned{}</p>",
-        page.features.len(),
+        page.items.len(),
         page.number_matched
             .map(|n| format!(" of {n}"))
             .unwrap_or_default()

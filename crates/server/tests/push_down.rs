@@ -58,8 +58,13 @@ async fn ids(console: &Console, request: ItemsRequest) -> Vec<String> {
             )
             .await
             .expect("items");
-        assert!(got.features.len() <= request.limit);
-        out.extend(got.features.iter().map(|f| f.id.clone().expect("id").0));
+        assert!(got.items.len() <= request.limit);
+        out.extend(
+            got.items
+                .to_features()
+                .into_iter()
+                .map(|f| f.id.expect("id").0),
+        );
         match got.next {
             Some(key) => page = Page::After(key),
             None => return out,
