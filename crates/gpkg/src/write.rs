@@ -597,6 +597,13 @@ impl WriteState {
     /// field types. The common case (no widening) costs nothing.
     fn retype_columns(&mut self, tx: &Transaction<'_>, dataset: &Dataset) -> StoreResult<()> {
         let mut changed = false;
+        let before: Vec<FieldType> = self
+            .entry
+            .columns
+            .columns()
+            .iter()
+            .map(|c| c.declared)
+            .collect();
         for index in 0..self.entry.columns.columns().len() {
             let column = &self.entry.columns.columns()[index];
             let wanted = dataset
@@ -615,10 +622,17 @@ impl WriteState {
         let rebuilt = quote(&format!("{}__retype", self.table));
         let mut definitions = String::new();
         let mut selections = String::from("fid, geom, feature_id, time_start, time_end");
-        for column in self.entry.columns.columns() {
+        for (column, was) in self.entry.columns.columns().iter().zip(&before) {
             let name = quote(&column.column);
             definitions.push_str(&format!(", {name} {}", sql_type(column.declared)));
             match column.declared {
+                // Booleans are stored as the integers 0 and 1; as text they read as JSON writes them. Other
+                // values bound into the boolean column kept their own text, except that SQLite's numeric
+                // affinity made numbers of it: a number 0 or 1 among booleans reads as "false" or "true".
+                FieldType::Text if *was == FieldType::Boolean => selections.push_str(&format!(
+                    ", CASE WHEN typeof({name}) = 'integer' AND {name} IN (0, 1) \
+                     THEN CASE WHEN {name} THEN 'true' ELSE 'false' END ELSE CAST({name} AS TEXT) END"
+                )),
                 FieldType::Real => selections.push_str(&format!(", CAST({name} AS REAL)")),
                 FieldType::Text => selections.push_str(&format!(", CAST({name} AS TEXT)")),
                 _ => selections.push_str(&format!(", {name}")),
@@ -727,6 +741,12 @@ impl<'a> Row<'a> {
             match value {
                 None | Some(Value::Null) => {
                     statement.raw_bind_parameter(index, rusqlite::types::Null)?
+                }
+                // Booleans are kept as 0 and 1 in a boolean column only. Beside values of other types
+                // (the field becomes text) each side is written as its JSON text, so `true` reads "true"
+                // once the column is retyped, not "1".
+                Some(Value::Bool(b)) if column.declared != FieldType::Boolean => {
+                    statement.raw_bind_parameter(index, if *b { "true" } else { "false" })?
                 }
                 Some(Value::Bool(b)) => statement.raw_bind_parameter(index, i64::from(*b))?,
                 Some(Value::Number(n)) => match n.as_i64() {

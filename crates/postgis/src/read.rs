@@ -54,7 +54,8 @@ fn time_of(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> Option<T
 }
 
 /// Properties in the schema's field order (jsonb keeps its own order), each read as its field's type: an
-/// integer stored in a real field reads as a real, as it does from a GeoPackage's REAL column.
+/// integer stored in a real field reads as a real, as it does from a GeoPackage's REAL column, and a value
+/// in a field of mixed types (text) reads as its JSON text, as from a GeoPackage's TEXT column.
 fn typed_properties(dataset: &Dataset, stored: Value) -> Properties {
     let Value::Object(mut stored) = stored else {
         return Properties::new();
@@ -67,6 +68,11 @@ fn typed_properties(dataset: &Dataset, stored: Value) -> Properties {
                     .as_f64()
                     .and_then(serde_json::Number::from_f64)
                     .map_or(Value::Null, Value::Number),
+                (
+                    value
+                    @ (Value::Bool(_) | Value::Number(_) | Value::Array(_) | Value::Object(_)),
+                    FieldType::Text,
+                ) => Value::String(value.to_string()),
                 (value, _) => value,
             };
             out.insert(field.name.clone(), value);

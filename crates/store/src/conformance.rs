@@ -40,6 +40,7 @@ macro_rules! feature_store_conformance {
             every_geometry_type_round_trips,
             property_types_round_trip,
             explicit_nulls_never_retype_fields,
+            mixed_fields_read_each_value_as_its_own_text,
             hostile_ids_and_names_are_plain_data,
             index_scan_matches_the_version_and_keys_fetch_features,
             replace_never_reuses_row_keys,
@@ -818,6 +819,71 @@ pub async fn explicit_nulls_never_retype_fields(store: &dyn FeatureStore) {
         .await
         .expect("valued");
     assert_eq!(read.properties.get("fresh"), Some(&json!(12)));
+}
+
+/// A field that holds values of several types becomes text; each value reads as the text it is written
+/// as in JSON (`true`, not `1`), whether the mix came in one import or later, and whatever came first.
+pub async fn mixed_fields_read_each_value_as_its_own_text(store: &dyn FeatureStore) {
+    let feature = |name: &str, n: u32, properties: serde_json::Value| {
+        let mut f = point(name, 1.0, 1.0, n);
+        f.properties = props(properties);
+        f
+    };
+    write_all(
+        store,
+        request("mixed", WriteMode::Create),
+        vec![
+            feature(
+                "a",
+                1,
+                json!({"flag": true, "count": 5, "late": false, "ratio": 0.5}),
+            ),
+            feature(
+                "b",
+                2,
+                json!({"flag": "maybe", "count": 6, "late": true, "ratio": 1.25}),
+            ),
+        ],
+    )
+    .await;
+    let dataset = write_all(
+        store,
+        request("mixed", WriteMode::Append),
+        vec![feature(
+            "c",
+            3,
+            json!({"flag": false, "count": "many", "late": 7, "ratio": "n/a"}),
+        )],
+    )
+    .await;
+    for name in ["flag", "count", "late", "ratio"] {
+        assert_eq!(
+            dataset.schema.field(name).map(|f| f.field_type),
+            Some(FieldType::Text),
+            "{name}"
+        );
+    }
+    let expected = [
+        (
+            "a",
+            json!({"flag": "true", "count": "5", "late": "false", "ratio": "0.5"}),
+        ),
+        (
+            "b",
+            json!({"flag": "maybe", "count": "6", "late": "true", "ratio": "1.25"}),
+        ),
+        (
+            "c",
+            json!({"flag": "false", "count": "many", "late": "7", "ratio": "n/a"}),
+        ),
+    ];
+    for (name, properties) in expected {
+        let read = store
+            .feature(&id("mixed"), &FeatureId(name.into()))
+            .await
+            .expect("feature");
+        assert_eq!(read.properties, props(properties), "{name}");
+    }
 }
 
 pub async fn hostile_ids_and_names_are_plain_data(store: &dyn FeatureStore) {
