@@ -1,6 +1,7 @@
 //! The map from property names to SQL columns. Property names are free text ("Name", "name", "fid",
 //! `1' OR '1'='1`); SQLite column names are case-insensitive and some are taken by the table itself, so each
 //! property gets a distinct column whose name is the property's own whenever it can be.
+//! It also says how a field type is declared in SQL and how a retyped column writes values as text.
 
 use std::collections::HashMap;
 
@@ -86,6 +87,32 @@ impl ColumnMap {
 }
 
 /// The SQL type GeoPackage readers (GDAL, QGIS) map back to the field type.
+/// Registers `gc_json_text(value, was_boolean)`, which a column retyped to text uses to write each value as
+/// its JSON text: integers and reals as serde_json writes them (SQLite's CAST writes 1e21 as `1.0e+21`),
+/// 0 and 1 of a boolean column as `false` and `true`, BLOBs (values of another type waiting for the
+/// retype) as the text they hold.
+pub fn register_functions(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    use rusqlite::types::ValueRef;
+    let flags = FunctionFlags::SQLITE_UTF8
+        | FunctionFlags::SQLITE_DETERMINISTIC
+        | FunctionFlags::SQLITE_INNOCUOUS;
+    conn.create_scalar_function("gc_json_text", 2, flags, |ctx| {
+        let was_boolean = ctx.get::<i64>(1)? != 0;
+        Ok(match ctx.get_raw(0) {
+            ValueRef::Null => None,
+            ValueRef::Integer(b @ (0 | 1)) if was_boolean => {
+                Some(if b == 1 { "true" } else { "false" }.to_string())
+            }
+            ValueRef::Integer(i) => Some(i.to_string()),
+            ValueRef::Real(f) => Some(
+                serde_json::Number::from_f64(f).map_or_else(|| f.to_string(), |n| n.to_string()),
+            ),
+            ValueRef::Text(t) | ValueRef::Blob(t) => Some(String::from_utf8_lossy(t).into_owned()),
+        })
+    })
+}
+
 pub fn sql_type(field_type: FieldType) -> &'static str {
     match field_type {
         FieldType::Integer => "INTEGER",

@@ -6,7 +6,7 @@ use std::time::Duration;
 use geoconsole_store::{StoreError, StoreErrorKind, StoreResult};
 use rusqlite::{Connection, OpenFlags};
 
-use crate::{blob, ddl};
+use crate::{blob, columns, ddl};
 
 /// Wraps a SQLite error as a store error naming the file.
 pub fn sqlite_error(path: &Path, error: rusqlite::Error) -> StoreError {
@@ -55,6 +55,7 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     // read system call and a copy per page. Address space only; the OS decides what stays resident.
     conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
     blob::register_functions(conn)?;
+    columns::register_functions(conn)?;
     // `rarray` binds a list of keys as one parameter (see `scan::features_by_key`).
     rusqlite::vtab::array::load_module(conn)
 }

@@ -626,15 +626,13 @@ impl WriteState {
             let name = quote(&column.column);
             definitions.push_str(&format!(", {name} {}", sql_type(column.declared)));
             match column.declared {
-                // Booleans are stored as the integers 0 and 1; as text they read as JSON writes them. Other
-                // values bound into the boolean column kept their own text, except that SQLite's numeric
-                // affinity made numbers of it: a number 0 or 1 among booleans reads as "false" or "true".
-                FieldType::Text if *was == FieldType::Boolean => selections.push_str(&format!(
-                    ", CASE WHEN typeof({name}) = 'integer' AND {name} IN (0, 1) \
-                     THEN CASE WHEN {name} THEN 'true' ELSE 'false' END ELSE CAST({name} AS TEXT) END"
+                // Every value as its JSON text (`gc_json_text`): SQLite's CAST would write 1 for true
+                // and 1.0e+21 for 1e21.
+                FieldType::Text => selections.push_str(&format!(
+                    ", gc_json_text({name}, {})",
+                    i32::from(*was == FieldType::Boolean)
                 )),
                 FieldType::Real => selections.push_str(&format!(", CAST({name} AS REAL)")),
-                FieldType::Text => selections.push_str(&format!(", CAST({name} AS TEXT)")),
                 _ => selections.push_str(&format!(", {name}")),
             }
         }
@@ -742,11 +740,18 @@ impl<'a> Row<'a> {
                 None | Some(Value::Null) => {
                     statement.raw_bind_parameter(index, rusqlite::types::Null)?
                 }
-                // Booleans are kept as 0 and 1 in a boolean column only. Beside values of other types
-                // (the field becomes text) each side is written as its JSON text, so `true` reads "true"
-                // once the column is retyped, not "1".
-                Some(Value::Bool(b)) if column.declared != FieldType::Boolean => {
-                    statement.raw_bind_parameter(index, if *b { "true" } else { "false" })?
+                // A value of another type than its column's makes the field text (the schema widens,
+                // and the column is retyped before the write commits). Until then it waits as a BLOB of its
+                // JSON text: no column affinity converts a BLOB, so `true`, 7 and "7" each come back as
+                // the text they are, where SQLite would have made 7 of "7" and 1 of true.
+                Some(value) if foreign(column.declared, value) => {
+                    statement.raw_bind_parameter(index, json_text(value).as_bytes())?
+                }
+                // Text columns hold every value as its JSON text.
+                Some(value @ (Value::Bool(_) | Value::Number(_)))
+                    if matches!(column.declared, FieldType::Text | FieldType::Json) =>
+                {
+                    statement.raw_bind_parameter(index, json_text(value).as_ref())?
                 }
                 Some(Value::Bool(b)) => statement.raw_bind_parameter(index, i64::from(*b))?,
                 Some(Value::Number(n)) => match n.as_i64() {
@@ -763,6 +768,29 @@ impl<'a> Row<'a> {
             }
         }
         Ok(())
+    }
+}
+
+/// Whether `value` cannot be kept in a column declared `declared` as a value of that type: its field is
+/// text once the schema takes it in.
+fn foreign(declared: FieldType, value: &Value) -> bool {
+    match (declared, value) {
+        (_, Value::Null) | (FieldType::Text | FieldType::Json, _) => false,
+        (FieldType::Boolean, Value::Bool(_))
+        | (FieldType::Integer | FieldType::Real, Value::Number(_)) => false,
+        (FieldType::Date | FieldType::DateTime, Value::String(_)) => {
+            FieldType::of_value(value).is_some_and(|seen| declared.merge(seen) == FieldType::Text)
+        }
+        _ => true,
+    }
+}
+
+/// A value as a text field holds it: text as it is, anything else as serde_json writes it.
+fn json_text(value: &Value) -> std::borrow::Cow<'_, str> {
+    match value {
+        Value::String(s) => s.as_str().into(),
+        Value::Bool(b) => (if *b { "true" } else { "false" }).into(),
+        other => other.to_string().into(),
     }
 }
 

@@ -821,8 +821,9 @@ pub async fn explicit_nulls_never_retype_fields(store: &dyn FeatureStore) {
     assert_eq!(read.properties.get("fresh"), Some(&json!(12)));
 }
 
-/// A field that holds values of several types becomes text; each value reads as the text it is written
-/// as in JSON (`true`, not `1`), whether the mix came in one import or later, and whatever came first.
+/// A field that holds values of several types becomes text; each value reads as the text serde_json writes
+/// for it (`true`, not `1`; `7` for 7 and for "7"; `1e+21`, not SQLite's `1.0e+21`), whether the mix came in
+/// one import or later, and whatever type came first.
 pub async fn mixed_fields_read_each_value_as_its_own_text(store: &dyn FeatureStore) {
     let feature = |name: &str, n: u32, properties: serde_json::Value| {
         let mut f = point(name, 1.0, 1.0, n);
@@ -836,12 +837,12 @@ pub async fn mixed_fields_read_each_value_as_its_own_text(store: &dyn FeatureSto
             feature(
                 "a",
                 1,
-                json!({"flag": true, "count": 5, "late": false, "ratio": 0.5}),
+                json!({"flag": true, "count": 5, "late": false, "ratio": 0.5, "zero": true, "big": 0.1}),
             ),
             feature(
                 "b",
                 2,
-                json!({"flag": "maybe", "count": 6, "late": true, "ratio": 1.25}),
+                json!({"flag": "maybe", "count": 6, "late": true, "ratio": 1.25, "zero": 0, "big": 1e21}),
             ),
         ],
     )
@@ -852,11 +853,11 @@ pub async fn mixed_fields_read_each_value_as_its_own_text(store: &dyn FeatureSto
         vec![feature(
             "c",
             3,
-            json!({"flag": false, "count": "many", "late": 7, "ratio": "n/a"}),
+            json!({"flag": false, "count": "many", "late": 7, "ratio": "n/a", "zero": "7", "big": true}),
         )],
     )
     .await;
-    for name in ["flag", "count", "late", "ratio"] {
+    for name in ["flag", "count", "late", "ratio", "zero", "big"] {
         assert_eq!(
             dataset.schema.field(name).map(|f| f.field_type),
             Some(FieldType::Text),
@@ -866,15 +867,15 @@ pub async fn mixed_fields_read_each_value_as_its_own_text(store: &dyn FeatureSto
     let expected = [
         (
             "a",
-            json!({"flag": "true", "count": "5", "late": "false", "ratio": "0.5"}),
+            json!({"flag": "true", "count": "5", "late": "false", "ratio": "0.5", "zero": "true", "big": "0.1"}),
         ),
         (
             "b",
-            json!({"flag": "maybe", "count": "6", "late": "true", "ratio": "1.25"}),
+            json!({"flag": "maybe", "count": "6", "late": "true", "ratio": "1.25", "zero": "0", "big": "1e+21"}),
         ),
         (
             "c",
-            json!({"flag": "false", "count": "many", "late": "7", "ratio": "n/a"}),
+            json!({"flag": "false", "count": "many", "late": "7", "ratio": "n/a", "zero": "7", "big": "true"}),
         ),
     ];
     for (name, properties) in expected {
