@@ -538,9 +538,9 @@ pub fn to_tile_geometry(tile: TileId, geometry: &Geometry<f64>) -> Option<Geomet
             // MVT has no collections: the members of each kind join into one geometry (polygons, lines,
             // points), which the layer writes as a feature each, with the same id and tags.
             let (mut areas, mut paths, mut spots) = (Vec::new(), Vec::new(), Vec::new());
-            for part in
-                gc.0.iter()
-                    .filter_map(|g| to_tile_geometry_projected(g, window))
+            for part in members(&gc)
+                .into_iter()
+                .filter_map(|g| to_tile_geometry_projected(g, window))
             {
                 match part {
                     Geometry::Polygon(p) => areas.push(p),
@@ -577,6 +577,20 @@ pub fn to_tile_geometry(tile: TileId, geometry: &Geometry<f64>) -> Option<Geomet
             }
         }
     }
+}
+
+/// The members of a collection, with those of collections nested in it, in order (without recursion: a
+/// file may nest collections deeply).
+fn members(collection: &GeometryCollection<f64>) -> Vec<&Geometry<f64>> {
+    let mut out = Vec::new();
+    let mut stack: Vec<&Geometry<f64>> = collection.0.iter().rev().collect();
+    while let Some(g) = stack.pop() {
+        match g {
+            Geometry::GeometryCollection(inner) => stack.extend(inner.0.iter().rev()),
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// The same pipeline for a part already in tile coordinates (members of a collection).
@@ -794,8 +808,11 @@ mod tests {
         use geoconsole_model::geo_types::line_string;
         use geozero::mvt::{Message, Tile};
         let tile = TileId::new(4, 8, 5).unwrap();
+        // One point nested a level down, as a collection inside the collection.
         let collection = Geometry::GeometryCollection(GeometryCollection::new_from(vec![
-            Geometry::Point(Point::new(3.0, 46.0)),
+            Geometry::GeometryCollection(GeometryCollection::new_from(vec![Geometry::Point(
+                Point::new(3.0, 46.0),
+            )])),
             Geometry::LineString(line_string![(x: 2.0, y: 45.0), (x: 5.0, y: 48.0)]),
             Geometry::Point(Point::new(3.5, 46.5)),
         ]));

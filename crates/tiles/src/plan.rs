@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use geoconsole_index::{Selection, Shape, Snapshot};
+use geoconsole_model::geo_types::Geometry;
 
 use crate::layer::Cluster;
 use crate::math::{BUFFER, EXTENT, TileId};
@@ -41,9 +42,17 @@ pub fn plan_layer(
     };
     slots.retain(|s| snapshot.selects(*s, &time_only) && keep(*s));
     if !snapshot.is_points() {
-        // Shapes smaller than a tile unit at this zoom would draw nothing: leave them out before their
-        // properties are ever fetched.
+        // Lines and areas smaller than a tile unit at this zoom would draw nothing: leave them out before
+        // their properties are ever fetched. Points have no size and always draw.
         slots.retain(|s| {
+            if matches!(
+                snapshot.shape(*s),
+                Some(
+                    Shape::Point(_) | Shape::Geometry(Geometry::Point(_) | Geometry::MultiPoint(_))
+                )
+            ) {
+                return true;
+            }
             let [w, south, e, north] = snapshot.envelope(*s);
             let (x0, y0) = tile.project(w, north);
             let (x1, y1) = tile.project(e, south);
@@ -125,6 +134,50 @@ mod tests {
             created: now,
             updated: now,
         })
+    }
+
+    #[test]
+    fn points_of_a_mixed_dataset_are_planned_at_every_zoom() {
+        use geoconsole_model::geo_types::{LineString, MultiPoint};
+        let mut b = SnapshotBuilder::default();
+        let shapes = [
+            Geometry::Point(Point::new(10.0, 20.0)),
+            Geometry::MultiPoint(MultiPoint::from(vec![(10.0, 20.0), (10.0, 20.0)])),
+            Geometry::LineString(LineString::from(vec![(0.0, 0.0), (1.0, 1.0)])),
+            // A line far below a tile unit at low zoom: left out there.
+            Geometry::LineString(LineString::from(vec![(10.0, 20.0), (10.000001, 20.000001)])),
+        ];
+        for (key, shape) in shapes.into_iter().enumerate() {
+            b.push(key as i64 + 1, Some(shape), None).unwrap();
+        }
+        let mut dataset = dense(1).dataset().clone();
+        dataset.geometry_type = GeometryType::Geometry;
+        let s = b.finish(dataset);
+        for z in 0..=16u32 {
+            let n = 1u32 << z;
+            let x = ((10.0 + 180.0) / 360.0 * f64::from(n)) as u32;
+            let y = {
+                let lat = 20.0f64.to_radians();
+                ((1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0
+                    * f64::from(n)) as u32
+            };
+            let tile = TileId::new(z, x, y).unwrap();
+            let LayerPlan::Features(slots) =
+                plan_layer(&s, tile, &Selection::default(), &|_| true, true)
+            else {
+                panic!("few features are not clustered");
+            };
+            let keys: Vec<i64> = slots.iter().map(|slot| s.key(*slot)).collect();
+            assert!(
+                keys.contains(&1) && keys.contains(&2),
+                "z{z}: the point and the multipoint, {keys:?}"
+            );
+            assert_eq!(
+                keys.contains(&4),
+                z >= 14,
+                "z{z}: the tiny line only where it has a size"
+            );
+        }
     }
 
     #[test]
