@@ -12,6 +12,17 @@ use support::{Run, ready, serve};
 
 mod support;
 
+/// A console serving the run's `store.gpkg`, ready, and a client for it.
+async fn serving(run: &Run) -> (reqwest::Client, std::process::Child, String) {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    let (console, url) = serve(run.dir.path(), "store.gpkg");
+    ready(&client, &url).await;
+    (client, console, url)
+}
+
 /// Polls `check` until it holds, for at most `within`; how long it took.
 async fn within<F, Fut>(within: Duration, what: &str, mut check: F) -> Duration
 where
@@ -120,12 +131,7 @@ async fn every_process_on_one_geopackage_sees_every_commit() {
         "--id-field",
         "site_id",
     ]);
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client");
-    let (mut first, a) = serve(run.dir.path(), "store.gpkg");
-    ready(&client, &a).await;
+    let (client, mut first, a) = serving(&run).await;
     let events = listen(
         client
             .get(format!("{a}/events"))
@@ -396,12 +402,7 @@ async fn a_dataset_dropped_and_created_again_elsewhere_is_served_anew() {
     };
     import("first.csv", "d1,North,12.2,-86.3\n", "create");
     import("more.csv", "d2,South,12.0,-86.2\n", "append");
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client");
-    let (mut console, a) = serve(run.dir.path(), "store.gpkg");
-    ready(&client, &a).await;
+    let (client, mut console, a) = serving(&run).await;
     assert_eq!(ids(&client, &a, "depots").await, ["d1", "d2"]);
     let tile = format!("{a}/tiles/depots/6/16/29.mvt");
     let mut etag = tile_etag(&client, &tile).await;
