@@ -778,8 +778,14 @@ fn foreign(declared: FieldType, value: &Value) -> bool {
         (_, Value::Null) | (FieldType::Text | FieldType::Json, _) => false,
         (FieldType::Boolean, Value::Bool(_))
         | (FieldType::Integer | FieldType::Real, Value::Number(_)) => false,
-        (FieldType::Date | FieldType::DateTime, Value::String(_)) => {
-            FieldType::of_value(value).is_some_and(|seen| declared.merge(seen) == FieldType::Text)
+        // Text shaped like a date stays as it is: no affinity reads it as a number, and if it is no real
+        // date the retype keeps its text. Parsing every time value here would slow every import.
+        (FieldType::Date | FieldType::DateTime, Value::String(s)) => {
+            let b = s.as_bytes();
+            !(b.len() >= 10
+                && b[4] == b'-'
+                && b[7] == b'-'
+                && b[..4].iter().all(u8::is_ascii_digit))
         }
         _ => true,
     }

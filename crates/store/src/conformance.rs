@@ -837,12 +837,12 @@ pub async fn mixed_fields_read_each_value_as_its_own_text(store: &dyn FeatureSto
             feature(
                 "a",
                 1,
-                json!({"flag": true, "count": 5, "late": false, "ratio": 0.5, "zero": true, "big": 0.1}),
+                json!({"flag": true, "count": 5, "late": false, "ratio": 0.5, "zero": true, "big": 0.1, "day": "2024-05-01"}),
             ),
             feature(
                 "b",
                 2,
-                json!({"flag": "maybe", "count": 6, "late": true, "ratio": 1.25, "zero": 0, "big": 1e21}),
+                json!({"flag": "maybe", "count": 6, "late": true, "ratio": 1.25, "zero": 0, "big": 1e21, "day": "soon"}),
             ),
         ],
     )
@@ -853,11 +853,11 @@ pub async fn mixed_fields_read_each_value_as_its_own_text(store: &dyn FeatureSto
         vec![feature(
             "c",
             3,
-            json!({"flag": false, "count": "many", "late": 7, "ratio": "n/a", "zero": "7", "big": true}),
+            json!({"flag": false, "count": "many", "late": 7, "ratio": "n/a", "zero": "7", "big": true, "day": 7}),
         )],
     )
     .await;
-    for name in ["flag", "count", "late", "ratio", "zero", "big"] {
+    for name in ["flag", "count", "late", "ratio", "zero", "big", "day"] {
         assert_eq!(
             dataset.schema.field(name).map(|f| f.field_type),
             Some(FieldType::Text),
@@ -867,15 +867,15 @@ pub async fn mixed_fields_read_each_value_as_its_own_text(store: &dyn FeatureSto
     let expected = [
         (
             "a",
-            json!({"flag": "true", "count": "5", "late": "false", "ratio": "0.5", "zero": "true", "big": "0.1"}),
+            json!({"flag": "true", "count": "5", "late": "false", "ratio": "0.5", "zero": "true", "big": "0.1", "day": "2024-05-01"}),
         ),
         (
             "b",
-            json!({"flag": "maybe", "count": "6", "late": "true", "ratio": "1.25", "zero": "0", "big": "1e+21"}),
+            json!({"flag": "maybe", "count": "6", "late": "true", "ratio": "1.25", "zero": "0", "big": "1e+21", "day": "soon"}),
         ),
         (
             "c",
-            json!({"flag": "false", "count": "many", "late": "7", "ratio": "n/a", "zero": "7", "big": "true"}),
+            json!({"flag": "false", "count": "many", "late": "7", "ratio": "n/a", "zero": "7", "big": "true", "day": "7"}),
         ),
     ];
     for (name, properties) in expected {
