@@ -633,6 +633,14 @@ impl WriteState {
                     i32::from(*was == FieldType::Boolean)
                 )),
                 FieldType::Real => selections.push_str(&format!(", CAST({name} AS REAL)")),
+                // A column declared while its field had only nulls (text) held the first values as their
+                // JSON text; a boolean field stores them as 1 and 0. (Numbers need nothing: the new
+                // column's affinity reads '7' as 7.)
+                FieldType::Boolean if matches!(*was, FieldType::Text | FieldType::Json) => {
+                    selections.push_str(&format!(
+                        ", CASE {name} WHEN 'true' THEN 1 WHEN 'false' THEN 0 ELSE {name} END"
+                    ))
+                }
                 _ => selections.push_str(&format!(", {name}")),
             }
         }

@@ -41,6 +41,7 @@ macro_rules! feature_store_conformance {
             property_types_round_trip,
             explicit_nulls_never_retype_fields,
             mixed_fields_read_each_value_as_its_own_text,
+            fields_first_seen_null_keep_the_type_of_their_values,
             hostile_ids_and_names_are_plain_data,
             index_scan_matches_the_version_and_keys_fetch_features,
             replace_never_reuses_row_keys,
@@ -884,6 +885,55 @@ pub async fn mixed_fields_read_each_value_as_its_own_text(store: &dyn FeatureSto
             .await
             .expect("feature");
         assert_eq!(read.properties, props(properties), "{name}");
+    }
+}
+
+/// A field whose first values are null takes the type of its later values, in the same import or an
+/// append, and its values read back as that type (booleans as booleans, not "true").
+pub async fn fields_first_seen_null_keep_the_type_of_their_values(store: &dyn FeatureStore) {
+    let feature = |name: &str, n: u32, properties: serde_json::Value| {
+        let mut f = point(name, 1.0, 1.0, n);
+        f.properties = props(properties);
+        f
+    };
+    write_all(
+        store,
+        request("late", WriteMode::Create),
+        vec![
+            feature("a", 1, json!({"ok": null, "n": null, "later": null})),
+            feature("b", 2, json!({"ok": true, "n": 7, "later": null})),
+            feature("c", 3, json!({"ok": false, "n": 2.5, "later": null})),
+        ],
+    )
+    .await;
+    let dataset = write_all(
+        store,
+        request("late", WriteMode::Append),
+        vec![feature("d", 4, json!({"ok": true, "n": 1, "later": false}))],
+    )
+    .await;
+    let field = |name: &str| dataset.schema.field(name).map(|f| f.field_type);
+    assert_eq!(field("ok"), Some(FieldType::Boolean));
+    assert_eq!(field("n"), Some(FieldType::Real));
+    assert_eq!(field("later"), Some(FieldType::Boolean));
+    for (name, ok, n, later) in [
+        ("b", json!(true), json!(7.0), json!(null)),
+        ("c", json!(false), json!(2.5), json!(null)),
+        ("d", json!(true), json!(1.0), json!(false)),
+    ] {
+        let read = store
+            .feature(&id("late"), &FeatureId(name.into()))
+            .await
+            .expect("feature");
+        assert_eq!(read.properties.get("ok"), Some(&ok), "{name}");
+        assert_eq!(read.properties.get("n"), Some(&n), "{name}");
+        assert_eq!(
+            read.properties
+                .get("later")
+                .unwrap_or(&serde_json::Value::Null),
+            &later,
+            "{name}"
+        );
     }
 }
 

@@ -45,18 +45,13 @@ pub fn plan_layer(
         // Lines and areas smaller than a tile unit at this zoom would draw nothing: leave them out before
         // their properties are ever fetched. Points have no size and always draw.
         slots.retain(|s| {
-            if matches!(
-                snapshot.shape(*s),
-                Some(
-                    Shape::Point(_) | Shape::Geometry(Geometry::Point(_) | Geometry::MultiPoint(_))
-                )
-            ) {
-                return true;
-            }
             let [w, south, e, north] = snapshot.envelope(*s);
             let (x0, y0) = tile.project(w, north);
             let (x1, y1) = tile.project(e, south);
-            (x1 - x0).abs() >= 1.0 || (y1 - y0).abs() >= 1.0 || tile.z >= crate::math::MAX_ZOOM - 8
+            (x1 - x0).abs() >= 1.0
+                || (y1 - y0).abs() >= 1.0
+                || tile.z >= crate::math::MAX_ZOOM - 8
+                || snapshot.shape(*s).is_some_and(|shape| holds_points(&shape))
         });
     }
     slots.sort_unstable();
@@ -94,6 +89,24 @@ pub fn plan_layer(
             .unwrap_or(std::cmp::Ordering::Equal)
     });
     LayerPlan::Clusters(clusters)
+}
+
+/// Whether a shape is or holds a point (at any depth of a collection): a point always draws, however
+/// small the shape around it.
+fn holds_points(shape: &Shape<'_>) -> bool {
+    let geometry = match shape {
+        Shape::Point(_) => return true,
+        Shape::Geometry(g) => *g,
+    };
+    let mut stack = vec![geometry];
+    while let Some(g) = stack.pop() {
+        match g {
+            Geometry::Point(_) | Geometry::MultiPoint(_) => return true,
+            Geometry::GeometryCollection(gc) => stack.extend(gc.0.iter()),
+            _ => {}
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -138,7 +151,7 @@ mod tests {
 
     #[test]
     fn points_of_a_mixed_dataset_are_planned_at_every_zoom() {
-        use geoconsole_model::geo_types::{LineString, MultiPoint};
+        use geoconsole_model::geo_types::{GeometryCollection, LineString, MultiPoint};
         let mut b = SnapshotBuilder::default();
         let shapes = [
             Geometry::Point(Point::new(10.0, 20.0)),
@@ -146,6 +159,13 @@ mod tests {
             Geometry::LineString(LineString::from(vec![(0.0, 0.0), (1.0, 1.0)])),
             // A line far below a tile unit at low zoom: left out there.
             Geometry::LineString(LineString::from(vec![(10.0, 20.0), (10.000001, 20.000001)])),
+            // A point two collections down, beside a tiny line: the point draws at every zoom.
+            Geometry::GeometryCollection(GeometryCollection::new_from(vec![
+                Geometry::GeometryCollection(GeometryCollection::new_from(vec![Geometry::Point(
+                    Point::new(10.0, 20.0),
+                )])),
+                Geometry::LineString(LineString::from(vec![(10.0, 20.0), (10.000001, 20.000001)])),
+            ])),
         ];
         for (key, shape) in shapes.into_iter().enumerate() {
             b.push(key as i64 + 1, Some(shape), None).unwrap();
@@ -169,8 +189,8 @@ mod tests {
             };
             let keys: Vec<i64> = slots.iter().map(|slot| s.key(*slot)).collect();
             assert!(
-                keys.contains(&1) && keys.contains(&2),
-                "z{z}: the point and the multipoint, {keys:?}"
+                keys.contains(&1) && keys.contains(&2) && keys.contains(&5),
+                "z{z}: the point, the multipoint and the collection holding a point, {keys:?}"
             );
             assert_eq!(
                 keys.contains(&4),
