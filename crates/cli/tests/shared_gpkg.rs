@@ -12,6 +12,18 @@ use support::{Run, ready, serve};
 
 mod support;
 
+/// Drops a dataset of the run's `store.gpkg` from the command line, as another process.
+fn drop_dataset(run: &Run, dataset: &str) {
+    run.ok(&[
+        "--store",
+        "store.gpkg",
+        "--quiet",
+        "datasets",
+        "drop",
+        dataset,
+    ]);
+}
+
 /// A console serving the run's `store.gpkg`, ready, and a client for it.
 async fn serving(run: &Run) -> (reqwest::Client, std::process::Child, String) {
     let client = reqwest::Client::builder()
@@ -212,14 +224,7 @@ async fn every_process_on_one_geopackage_sees_every_commit() {
     .await;
     let etag_after = tile_etag(&client, &tile).await;
     assert_ne!(etag_before, etag_after, "no stale tile after a replace");
-    run.ok(&[
-        "--store",
-        "store.gpkg",
-        "--quiet",
-        "datasets",
-        "drop",
-        "new_depots",
-    ]);
+    drop_dataset(&run, "new_depots");
     within(
         Duration::from_secs(2),
         "the dropped dataset is gone",
@@ -408,14 +413,7 @@ async fn a_dataset_dropped_and_created_again_elsewhere_is_served_anew() {
     let mut etag = tile_etag(&client, &tile).await;
     // First the new life's version (1) is below the old one's (2), then equal to it (1).
     for (round, id) in [(1, "n1"), (2, "n2")] {
-        run.ok(&[
-            "--store",
-            "store.gpkg",
-            "--quiet",
-            "datasets",
-            "drop",
-            "depots",
-        ]);
+        drop_dataset(&run, "depots");
         import(
             &format!("again{round}.csv"),
             &format!("{id},New,12.1,-86.1\n"),

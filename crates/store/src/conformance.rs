@@ -175,6 +175,14 @@ fn point(fid: &str, x: f64, y: f64, day: u32) -> Feature {
     }
 }
 
+/// A point at (1, 1) on day `day` with exactly these properties.
+fn feature(fid: &str, day: u32, properties: serde_json::Value) -> Feature {
+    Feature {
+        properties: props(properties),
+        ..point(fid, 1.0, 1.0, day)
+    }
+}
+
 async fn write_all(
     store: &dyn FeatureStore,
     request: WriteRequest,
@@ -826,11 +834,6 @@ pub async fn explicit_nulls_never_retype_fields(store: &dyn FeatureStore) {
 /// for it (`true`, not `1`; `7` for 7 and for "7"; `1e+21`, not SQLite's `1.0e+21`), whether the mix came in
 /// one import or later, and whatever type came first.
 pub async fn mixed_fields_read_each_value_as_its_own_text(store: &dyn FeatureStore) {
-    let feature = |name: &str, n: u32, properties: serde_json::Value| {
-        let mut f = point(name, 1.0, 1.0, n);
-        f.properties = props(properties);
-        f
-    };
     write_all(
         store,
         request("mixed", WriteMode::Create),
@@ -891,11 +894,6 @@ pub async fn mixed_fields_read_each_value_as_its_own_text(store: &dyn FeatureSto
 /// A field whose first values are null takes the type of its later values, in the same import or an
 /// append, and its values read back as that type (booleans as booleans, not "true").
 pub async fn fields_first_seen_null_keep_the_type_of_their_values(store: &dyn FeatureStore) {
-    let feature = |name: &str, n: u32, properties: serde_json::Value| {
-        let mut f = point(name, 1.0, 1.0, n);
-        f.properties = props(properties);
-        f
-    };
     write_all(
         store,
         request("late", WriteMode::Create),
