@@ -1,6 +1,6 @@
 //! Vector tiles: `/tiles/{a,b}/{z}/{x}/{y}.mvt` with TileJSON 3.0, and the same tiles as OGC API – Tiles
 //! (WebMercatorQuad). Tiles are made from the index on request and cached by dataset version, so a write
-//! is visible on the very next request; the ETag says which versions a tile shows.
+//! is visible on the very next request; the ETag says which versions a tile shows (and hashes their datasets' creation times too).
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -108,11 +108,11 @@ async fn render(
         None => FilterLang::Text,
     };
     let filter = params.get("filter");
-    let versions = state.console.generations(scope, ids)?;
+    let generations = state.console.generations(scope, ids)?;
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     (
         ids,
-        &versions,
+        &generations,
         tile.z,
         tile.x,
         tile.y,
@@ -124,7 +124,7 @@ async fn render(
     let digest = hasher.finish();
     let etag = format!(
         "\"{}-{digest:016x}\"",
-        versions
+        generations
             .iter()
             .map(|g| g.version.to_string())
             .collect::<Vec<_>>()
