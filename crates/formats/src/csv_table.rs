@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use geoconsole_model::geo_types::{Coord, Geometry, Point};
 use geoconsole_model::{
     EXCERPT_CHARS, EXCERPT_NAMES, Feature, MAX_GEOMETRY_NESTING, Properties, excerpt, excerpt_list,
-    is_empty_geometry, nesting_message, validate_geometry,
+    nesting_message, validate_geometry, without_empty_members,
 };
 use serde_json::{Number, Value};
 
@@ -176,7 +176,7 @@ impl<R: BufRead> CsvReader<R> {
             }
             GeometryColumns::Wkt(column) if cell(column).is_empty() => (None, [column, column]),
             GeometryColumns::Wkt(column) => (
-                Some(parse_wkt(cell(column))?).filter(|g| !is_empty_geometry(g)),
+                without_empty_members(parse_wkt(cell(column))?),
                 [column, column],
             ),
         };

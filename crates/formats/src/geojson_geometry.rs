@@ -8,8 +8,8 @@ use geoconsole_model::geo_types::{
     Point, Polygon,
 };
 use geoconsole_model::{
-    Feature, FeatureId, MAX_GEOMETRY_NESTING, Properties, is_empty_geometry, nesting_message,
-    validate_geometry, validate_ring_positions,
+    Feature, FeatureId, MAX_GEOMETRY_NESTING, Properties, nesting_message, validate_geometry,
+    validate_ring_positions, without_empty_members,
 };
 use serde::de::{self, Deserialize, Deserializer, SeqAccess, Visitor};
 use serde_json::Value;
@@ -187,9 +187,7 @@ impl RawFeature {
             None => None,
             Some(raw) => {
                 let (geometry, z) = raw.into_geometry()?;
-                if is_empty_geometry(&geometry) {
-                    None
-                } else {
+                if let Some(geometry) = without_empty_members(geometry) {
                     validate_geometry(&geometry).map_err(|e| e.message().to_string())?;
                     if let Some(z) = z {
                         properties.insert(
@@ -198,6 +196,8 @@ impl RawFeature {
                         );
                     }
                     Some(geometry)
+                } else {
+                    None
                 }
             }
         };
@@ -461,6 +461,17 @@ mod tests {
         }
         // A part that is empty beside parts that are not is still refused.
         assert!(feature(r#"{"type":"Feature","geometry":{"type":"MultiLineString","coordinates":[[[1,2],[3,4]],[]]}}"#).is_err());
+    }
+
+    #[test]
+    fn an_empty_member_of_a_collection_is_left_out() {
+        let f = feature(r#"{"type":"Feature","geometry":{"type":"GeometryCollection","geometries":[{"type":"Point","coordinates":[1,2]},{"type":"LineString","coordinates":[]}]},"properties":{}}"#).unwrap();
+        assert_eq!(
+            f.geometry,
+            Some(Geometry::GeometryCollection(GeometryCollection(vec![
+                Geometry::Point(Point(Coord { x: 1.0, y: 2.0 }))
+            ])))
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use geoconsole_model::geo_types::Geometry;
-use geoconsole_model::{Feature, FeatureId, Properties, is_empty_geometry, validate_geometry};
+use geoconsole_model::{Feature, FeatureId, Properties, validate_geometry, without_empty_members};
 
 use crate::wkb::Elevation;
 use crate::{
@@ -103,7 +103,7 @@ pub(crate) fn feature(
     };
     // No geometry (a null shape, a placemark with only a description, an empty geometry) is an unlocated
     // feature, kept as GDAL keeps it; a geometry that is there must be valid.
-    let geometry = match geometry.filter(|g| !is_empty_geometry(g)) {
+    let geometry = match geometry.and_then(without_empty_members) {
         None => None,
         Some(geometry) => {
             let geometry = match crs {

@@ -11,6 +11,7 @@ use arrow_array::{BinaryArray, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
 use geoconsole_formats::{FormatErrorKind, FormatResult, ReadOptions, SourceFeature, open_reader};
 use geoconsole_model::MAX_GEOMETRY_NESTING;
+use geoconsole_model::geo_types::{Geometry, Point};
 
 fn read(path: &Path) -> Vec<FormatResult<SourceFeature>> {
     let (_, stream) = open_reader(path, &ReadOptions::default()).expect("opens");
@@ -207,6 +208,31 @@ fn an_empty_geopackage_geometry_is_a_feature_without_a_location() {
     let items = read(&path);
     assert_eq!(items.len(), 1);
     assert_eq!(items[0].as_ref().expect("kept").feature.geometry, None);
+}
+
+// Found by an outside tester: one `LINESTRING EMPTY` member refused the whole import ("empty geometry
+// collection"); GDAL keeps the feature, located by its other members.
+#[test]
+fn an_empty_member_of_a_geopackage_collection_is_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mixed.gpkg");
+    let mut collection = vec![1u8];
+    collection.extend_from_slice(&7u32.to_le_bytes());
+    collection.extend_from_slice(&2u32.to_le_bytes());
+    collection.push(1);
+    collection.extend_from_slice(&2u32.to_le_bytes());
+    collection.extend_from_slice(&0u32.to_le_bytes());
+    collection.push(1);
+    collection.extend_from_slice(&1u32.to_le_bytes());
+    collection.extend_from_slice(&1.5f64.to_le_bytes());
+    collection.extend_from_slice(&2.5f64.to_le_bytes());
+    geopackage(&path, &[collection]);
+    let items = read(&path);
+    let geometry = items[0].as_ref().expect("kept").feature.geometry.clone();
+    let Some(Geometry::GeometryCollection(members)) = geometry else {
+        panic!("{geometry:?}");
+    };
+    assert_eq!(members.0, vec![Geometry::Point(Point::new(1.5, 2.5))]);
 }
 
 #[test]

@@ -25,6 +25,7 @@ pub use time::{TimeSpan, format_rfc3339, parse_time_value};
 pub use validate::{
     COORDINATE_NOISE_DEGREES, MAX_GEOMETRY_NESTING, clamp_coordinate_noise, collection_nesting,
     is_empty_geometry, nesting_message, validate_geometry, validate_ring_positions,
+    without_empty_members,
 };
 
 /// Re-exported so every room names geometries the same way.

@@ -159,6 +159,30 @@ pub fn is_empty_geometry(geometry: &Geometry<f64>) -> bool {
     true
 }
 
+/// The geometry with its collections' empty members left out (`GEOMETRYCOLLECTION (POINT (1 2),
+/// LINESTRING EMPTY)` locates the feature at the point), or `None` when it holds no position at all and the
+/// feature is unlocated. Members of a collection are geometries of their own, so one empty member says
+/// nothing about the others; an empty part of a multi-geometry or an empty ring is still refused by
+/// [`validate_geometry`], as it says the part's positions were lost. Collections deeper than
+/// [`MAX_GEOMETRY_NESTING`] are left as they are for the validation to refuse, so this never recurses
+/// further than that.
+pub fn without_empty_members(geometry: Geometry<f64>) -> Option<Geometry<f64>> {
+    fn prune(geometry: Geometry<f64>, depth: usize) -> Geometry<f64> {
+        match geometry {
+            Geometry::GeometryCollection(gc) if depth < MAX_GEOMETRY_NESTING => {
+                Geometry::GeometryCollection(geo_types::GeometryCollection(
+                    gc.0.into_iter()
+                        .filter(|member| !is_empty_geometry(member))
+                        .map(|member| prune(member, depth + 1))
+                        .collect(),
+                ))
+            }
+            other => other,
+        }
+    }
+    (!is_empty_geometry(&geometry)).then(|| prune(geometry, 0))
+}
+
 /// Everything but a collection.
 fn validate_simple(geometry: &Geometry<f64>) -> ModelResult<()> {
     match geometry {
@@ -273,7 +297,7 @@ fn check_polygon(polygon: &Polygon<f64>) -> ModelResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use geo_types::{GeometryCollection, MultiPolygon, point, polygon};
+    use geo_types::{GeometryCollection, MultiLineString, MultiPolygon, point, polygon};
     use proptest::prelude::*;
 
     #[test]
@@ -339,6 +363,33 @@ mod tests {
         assert!(validate_geometry(&LineString::<f64>(vec![]).into()).is_err());
         let triangle = polygon![(x: 0.0, y: 0.0), (x: 1.0, y: 0.0), (x: 0.0, y: 1.0)];
         assert!(validate_geometry(&triangle.into()).is_ok());
+    }
+
+    #[test]
+    fn empty_members_of_collections_are_left_out_and_empty_parts_are_not() {
+        let empty_line: Geometry<f64> = LineString::<f64>(vec![]).into();
+        let point: Geometry<f64> = point!(x: 1.0, y: 2.0).into();
+        let collection = |members: Vec<Geometry<f64>>| {
+            Geometry::GeometryCollection(geo_types::GeometryCollection(members))
+        };
+        let inner = collection(vec![empty_line.clone(), point.clone()]);
+        let pruned = without_empty_members(collection(vec![
+            empty_line.clone(),
+            inner,
+            collection(vec![]),
+        ]))
+        .unwrap();
+        assert_eq!(pruned, collection(vec![collection(vec![point.clone()])]));
+        assert!(validate_geometry(&pruned).is_ok());
+        assert_eq!(
+            without_empty_members(collection(vec![empty_line.clone()])),
+            None
+        );
+        assert_eq!(without_empty_members(point.clone()), Some(point));
+        let line = LineString::from(vec![(0.0, 0.0), (1.0, 1.0)]);
+        let part_empty: Geometry<f64> = MultiLineString(vec![line, LineString(vec![])]).into();
+        let kept = without_empty_members(part_empty).unwrap();
+        assert!(validate_geometry(&kept).is_err());
     }
 
     fn nested(levels: usize) -> Geometry<f64> {
