@@ -84,7 +84,10 @@ impl EncodedLayer {
 struct Tags {
     keys: Vec<String>,
     key_index: HashMap<String, u32, FixedState>,
-    values: Vec<tile::Value>,
+    /// The layer's `values` (field 4), already in wire form: a value is written once, when first listed,
+    /// so no `tile::Value` (and for ids no `String`) is made per feature drawn.
+    values: Vec<u8>,
+    value_count: u32,
     strings: HashMap<Box<str>, u32, FixedState>,
     /// Non-text values by kind and bits.
     scalars: HashMap<(u8, u64), u32, FixedState>,
@@ -107,11 +110,7 @@ impl Tags {
                 if let Some(i) = self.strings.get(s) {
                     return *i;
                 }
-                let i = self.values.len() as u32;
-                self.values.push(tile::Value {
-                    string_value: Some(s.to_string()),
-                    ..Default::default()
-                });
+                let i = self.list(cell);
                 self.strings.insert(s.into(), i);
                 return i;
             }
@@ -123,38 +122,46 @@ impl Tags {
         if let Some(i) = self.scalars.get(&(kind, bits)) {
             return *i;
         }
-        let i = self.values.len() as u32;
-        self.values.push(match cell {
-            Cell::Bool(b) => tile::Value {
-                bool_value: Some(b),
-                ..Default::default()
-            },
-            Cell::Sint(v) => tile::Value {
-                sint_value: Some(v),
-                ..Default::default()
-            },
-            Cell::Uint(v) => tile::Value {
-                uint_value: Some(v),
-                ..Default::default()
-            },
-            Cell::Double(v) => tile::Value {
-                double_value: Some(v),
-                ..Default::default()
-            },
-            Cell::Str(_) => unreachable!("text is listed above"),
-        });
+        let i = self.list(cell);
         self.scalars.insert((kind, bits), i);
         i
     }
 
     /// A text value listed without looking for it first, for text known to differ from every other (ids).
     fn unique_text(&mut self, text: &str) -> u32 {
-        let i = self.values.len() as u32;
-        self.values.push(tile::Value {
-            string_value: Some(text.to_string()),
-            ..Default::default()
-        });
-        i
+        self.list(Cell::Str(text))
+    }
+
+    /// Appends a `Value` message holding `cell` as prost would write it (MVT 2.1 §4.1: one of
+    /// `string_value` 1, `double_value` 3, `uint_value` 5, `sint_value` 6, `bool_value` 7) and returns
+    /// its index.
+    fn list(&mut self, cell: Cell<'_>) -> u32 {
+        use prost::encoding::{bool, double, sint64, uint64};
+        let out = &mut self.values;
+        let inner = match cell {
+            Cell::Str(s) => {
+                prost::encoding::key_len(1) + encoded_len_varint(s.len() as u64) + s.len()
+            }
+            Cell::Double(v) => double::encoded_len(3, &v),
+            Cell::Uint(v) => uint64::encoded_len(5, &v),
+            Cell::Sint(v) => sint64::encoded_len(6, &v),
+            Cell::Bool(v) => bool::encoded_len(7, &v),
+        };
+        encode_key(4, WireType::LengthDelimited, out);
+        encode_varint(inner as u64, out);
+        match cell {
+            Cell::Str(s) => {
+                encode_key(1, WireType::LengthDelimited, out);
+                encode_varint(s.len() as u64, out);
+                out.extend_from_slice(s.as_bytes());
+            }
+            Cell::Double(v) => double::encode(3, &v, out),
+            Cell::Uint(v) => uint64::encode(5, &v, out),
+            Cell::Sint(v) => sint64::encode(6, &v, out),
+            Cell::Bool(v) => bool::encode(7, &v, out),
+        }
+        self.value_count += 1;
+        self.value_count - 1
     }
 
     fn push(&mut self, tags: &mut Vec<u32>, name: &str, cell: Cell<'_>) {
@@ -487,9 +494,7 @@ impl LayerBuilder {
         for key in &self.tags.keys {
             prost::encoding::string::encode(3, key, &mut bytes);
         }
-        for value in &self.tags.values {
-            prost::encoding::message::encode(4, value, &mut bytes);
-        }
+        bytes.extend_from_slice(&self.tags.values);
         prost::encoding::uint32::encode(5, &EXTENT, &mut bytes);
         prost::encoding::uint32::encode(15, &2, &mut bytes);
         EncodedLayer {
@@ -712,8 +717,11 @@ mod tests {
         }
         let (keys, values) = theirs.into_tags();
         assert_eq!(ours.keys, keys);
-        let values: Vec<tile::Value> = values.into_iter().map(Into::into).collect();
-        assert_eq!(ours.values, values);
+        let mut listed = Vec::new();
+        for value in values {
+            prost::encoding::message::encode(4, &tile::Value::from(value), &mut listed);
+        }
+        assert_eq!(ours.values, listed);
     }
 
     #[test]
