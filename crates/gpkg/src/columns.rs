@@ -90,7 +90,8 @@ impl ColumnMap {
 /// Registers `gc_json_text(value, was_boolean)`, which a column retyped to text uses to write each value as
 /// its JSON text: integers and reals as serde_json writes them (SQLite's CAST writes 1e21 as `1.0e+21`),
 /// 0 and 1 of a boolean column as `false` and `true`, BLOBs (values of another type waiting for the
-/// retype) as the text they hold.
+/// retype) as the text they hold; and `gc_datetime(value)`, which a column retyped to DATETIME uses to
+/// give its earlier text the DATETIME form.
 pub fn register_functions(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
     use rusqlite::functions::FunctionFlags;
     use rusqlite::types::ValueRef;
@@ -109,6 +110,16 @@ pub fn register_functions(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
                 serde_json::Number::from_f64(f).map_or_else(|| f.to_string(), |n| n.to_string()),
             ),
             ValueRef::Text(t) | ValueRef::Blob(t) => Some(String::from_utf8_lossy(t).into_owned()),
+        })
+    })?;
+    conn.create_scalar_function("gc_datetime", 1, flags, |ctx| {
+        use rusqlite::types::Value;
+        Ok(match ctx.get_raw(0) {
+            ValueRef::Text(t) => {
+                let text = String::from_utf8_lossy(t);
+                Value::Text(crate::write::datetime_column_text(&text).unwrap_or(text.into_owned()))
+            }
+            other => Value::from(other),
         })
     })
 }

@@ -633,6 +633,9 @@ impl WriteState {
                     i32::from(*was == FieldType::Boolean)
                 )),
                 FieldType::Real => selections.push_str(&format!(", CAST({name} AS REAL)")),
+                // Values written before the column was a DATETIME (dates, or date-times kept as written
+                // while the field had only nulls and its column was text) take the DATETIME form.
+                FieldType::DateTime => selections.push_str(&format!(", gc_datetime({name})")),
                 // A column declared while its field had only nulls (text) held the first values as their
                 // JSON text; a boolean field stores them as 1 and 0. (Numbers need nothing: the new
                 // column's affinity reads '7' as 7.)
@@ -766,10 +769,16 @@ impl<'a> Row<'a> {
                     Some(i) => statement.raw_bind_parameter(index, i)?,
                     None => statement.raw_bind_parameter(index, n.as_f64())?,
                 },
-                Some(Value::String(s)) => match canonical_datetime(s) {
-                    Some(canonical) => statement.raw_bind_parameter(index, canonical)?,
-                    None => statement.raw_bind_parameter(index, s.as_str())?,
-                },
+                // A DATETIME column holds the GeoPackage form only (UTC, milliseconds, `Z`), and a bare
+                // date beside date-times is that day's midnight, as GDAL writes it; text anywhere else is
+                // kept as written.
+                Some(Value::String(s)) if column.declared == FieldType::DateTime => {
+                    match datetime_column_text(s) {
+                        Some(canonical) => statement.raw_bind_parameter(index, canonical)?,
+                        None => statement.raw_bind_parameter(index, s.as_str())?,
+                    }
+                }
+                Some(Value::String(s)) => statement.raw_bind_parameter(index, s.as_str())?,
                 Some(other @ (Value::Array(_) | Value::Object(_))) => {
                     statement.raw_bind_parameter(index, other.to_string())?
                 }
@@ -870,6 +879,17 @@ fn aligned(properties: &geoconsole_model::Properties, columns: &[crate::columns:
             .keys()
             .zip(columns)
             .all(|(name, column)| *name == column.property)
+}
+
+/// The text a DATETIME column holds for `text`: a date-time in another form rewritten in the GeoPackage
+/// form, a bare date (`2024-05-02`) as its midnight UTC (GDAL writes a date beside date-times so too);
+/// `None` for text that is already in the form or is neither.
+pub(crate) fn datetime_column_text(text: &str) -> Option<String> {
+    if text.len() == 10 {
+        return (FieldType::of_value(&Value::String(text.to_string())) == Some(FieldType::Date))
+            .then(|| format!("{text}T00:00:00.000Z"));
+    }
+    canonical_datetime(text)
 }
 
 /// Date-times are stored in the GeoPackage DATETIME form (UTC, milliseconds, `Z`). Returns the rewritten text
