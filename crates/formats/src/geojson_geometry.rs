@@ -267,9 +267,9 @@ impl RawGeometry {
 
     fn converted(self) -> GeometryResult<(Geometry<f64>, Option<f64>)> {
         if self.kind == "GeometryCollection" {
-            let parts = self
-                .geometries
-                .ok_or("GeometryCollection has no 'geometries' member")?;
+            // GDAL 3.6 writes a nested collection of empty members as `"geometries": null` and reads it
+            // back as an empty collection; so does this reader (an outside tester's file was refused).
+            let parts = self.geometries.unwrap_or_default();
             let geometries = parts
                 .into_iter()
                 .map(|g| g.converted().map(|(g, _)| g))
@@ -454,6 +454,7 @@ mod tests {
             r#"{"type":"Feature","geometry":{"type":"Point","coordinates":[]},"properties":{"a":1}}"#,
             r#"{"type":"Feature","geometry":{"type":"Polygon","coordinates":[]},"properties":{"a":1}}"#,
             r#"{"type":"Feature","geometry":{"type":"GeometryCollection","geometries":[]},"properties":{"a":1}}"#,
+            r#"{"type":"Feature","geometry":{"type":"GeometryCollection","geometries":[{"type":"GeometryCollection","geometries":null}]},"properties":{"a":1}}"#,
         ] {
             let f = feature(json).unwrap_or_else(|e| panic!("{json}: {e}"));
             assert_eq!(f.geometry, None, "{json}");

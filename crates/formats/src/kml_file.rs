@@ -103,6 +103,15 @@ struct Walk<R> {
 /// a real one nests its collections, then Polygon, outerBoundaryIs, LinearRing and coordinates.
 const MAX_PLACEMARK_DEPTH: usize = MAX_GEOMETRY_NESTING + 16;
 
+/// The events of a `<Point>` being captured, kept until its end tag says whether it has coordinates.
+struct PointEvents {
+    /// The depth of its start tag.
+    depth: usize,
+    events: Vec<Event<'static>>,
+    in_coordinates: bool,
+    located: bool,
+}
+
 /// A placemark's XML, or why it was left unread (the walk goes on after it).
 type Captured = Result<String, String>;
 
@@ -195,6 +204,10 @@ impl<R: io::BufRead> Walk<R> {
         // left out: the `kml` crate reads elements by local name, so `gx:altitudeMode` with the extension's
         // values (`relativeToSeaFloor`) failed the whole placemark. GDAL's KML driver ignores them too.
         let mut extension: Option<usize> = None;
+        // A `<Point>` is held back until its end: one without coordinates is left out, as GDAL reads it as
+        // an empty point (the `kml` crate panics on it), so a MultiGeometry keeps its other members and a
+        // placemark whose only point is empty is unlocated.
+        let mut point: Option<PointEvents> = None;
         while depth > 0 {
             self.buffer.clear();
             let at = self.xml.buffer_position();
@@ -240,7 +253,47 @@ impl<R: io::BufRead> Walk<R> {
                 && deepest_collections <= MAX_GEOMETRY_NESTING
                 && !in_extension
             {
-                writer.write_event(event).map_err(io)?;
+                if point.is_none()
+                    && matches!(&event, Event::Start(e) if e.local_name().as_ref() == b"Point")
+                {
+                    point = Some(PointEvents {
+                        depth,
+                        events: Vec::new(),
+                        in_coordinates: false,
+                        located: false,
+                    });
+                }
+                match point.as_mut() {
+                    None => writer.write_event(event).map_err(io)?,
+                    Some(held) => {
+                        match &event {
+                            Event::Start(e) if e.local_name().as_ref() == b"coordinates" => {
+                                held.in_coordinates = true
+                            }
+                            Event::End(e) if e.local_name().as_ref() == b"coordinates" => {
+                                held.in_coordinates = false
+                            }
+                            Event::Text(t)
+                                if held.in_coordinates
+                                    && !t.iter().all(u8::is_ascii_whitespace) =>
+                            {
+                                held.located = true
+                            }
+                            _ => {}
+                        }
+                        let ends = depth + 1 == held.depth
+                            && matches!(&event, Event::End(e) if e.local_name().as_ref() == b"Point");
+                        held.events.push(event.into_owned());
+                        if ends {
+                            let held = point.take().expect("a point is held");
+                            if held.located {
+                                for event in held.events {
+                                    writer.write_event(event).map_err(io)?;
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
         if deepest_collections > MAX_GEOMETRY_NESTING {
@@ -287,10 +340,17 @@ pub(crate) fn entity(reference: &BytesRef<'_>) -> Option<char> {
 fn parse_placemark(path: &Path, location: Location, xml: &str) -> FormatResult<Placemark> {
     let failed =
         |why: String| crate::FormatError::new(FormatErrorKind::InvalidFeature, path, location, why);
-    match KmlReader::<_, f64>::from_string(xml).read() {
-        Ok(Kml::Placemark(p)) => Ok(p),
-        Ok(_) => Err(failed("placemark could not be read".into())),
-        Err(e) => Err(failed(format!("unreadable placemark: {e}"))),
+    // The `kml` crate indexes into what it read without checking in places (an empty `<Point>` was one,
+    // now left out before it gets there); a panic is this placemark's error, not the whole file's.
+    let read = std::panic::catch_unwind(|| KmlReader::<_, f64>::from_string(xml).read());
+    match read {
+        Ok(Ok(Kml::Placemark(p))) => Ok(p),
+        Ok(Ok(_)) => Err(failed("placemark could not be read".into())),
+        Ok(Err(e)) => Err(failed(format!("unreadable placemark: {e}"))),
+        Err(_) => Err(failed(
+            "the KML reader could not read this placemark (an element without the content it needs)"
+                .into(),
+        )),
     }
 }
 

@@ -473,16 +473,12 @@ impl<'a> Reader<'a> {
         }
         let n = self.count(header, "member", MIN_MEMBER_BYTES)?;
         let mut members = Vec::with_capacity(n);
-        for i in 0..n {
-            let at = self.at;
-            let member = self.geometry(nesting + 1)?.ok_or_else(|| {
-                WkbError::new(
-                    WkbErrorKind::Unsupported,
-                    at,
-                    format!("geometry collection member {i} is an empty point"),
-                )
-            })?;
-            members.push(member);
+        for _ in 0..n {
+            // An empty point (NaN coordinates) has no geo-types form; like every empty member of a
+            // collection it is left out (`without_empty_members`), and the others locate the feature.
+            if let Some(member) = self.geometry(nesting + 1)? {
+                members.push(member);
+            }
         }
         Ok(GeometryCollection(members))
     }
@@ -816,6 +812,22 @@ mod tests {
         assert!(
             err.message().contains("member 1 is an empty point"),
             "{err}"
+        );
+        // In a collection it is left out, as every empty member is (found by an outside tester: GDAL's
+        // `GEOMETRYCOLLECTION (POINT (1 2), POINT EMPTY)` in a GeoPackage was refused).
+        let collection = Writer::new(true)
+            .header(7)
+            .u32(2)
+            .header(1)
+            .f64s(&[1.0, 2.0])
+            .header(1)
+            .f64s(&[f64::NAN, f64::NAN])
+            .bytes();
+        assert_eq!(
+            decode(&collection),
+            Ok(Some(Geometry::GeometryCollection(GeometryCollection(
+                vec![Geometry::Point(Point::new(1.0, 2.0))]
+            ))))
         );
     }
 

@@ -8,7 +8,7 @@ use geoconsole_formats::{
     ArchiveLimits, Format, FormatErrorKind, FormatResult, ReadOptions, SourceFeature, open_reader,
     read_stream,
 };
-use geoconsole_model::geo_types::Geometry;
+use geoconsole_model::geo_types::{Geometry, MultiPoint, Point};
 use serde_json::json;
 
 fn read(name: &str, text: &str, options: &ReadOptions) -> Vec<FormatResult<SourceFeature>> {
@@ -61,6 +61,32 @@ fn kml_placemarks_carry_folders_times_and_extended_data() {
     let note = &items[2].as_ref().expect("note").feature;
     assert_eq!(note.geometry, None);
     assert_eq!(note.properties["description"], "no place");
+}
+
+// Found by an outside tester: an empty `<Point>` panicked the `kml` crate, and the whole file was refused.
+// GDAL reads it as an empty point: left out of its MultiGeometry, or an unlocated placemark on its own.
+#[test]
+fn kml_points_without_coordinates_are_left_out() {
+    let kml = r#"<kml xmlns="http://www.opengis.net/kml/2.2"><Document>
+<Placemark><name>a</name><MultiGeometry><Point><coordinates> </coordinates></Point><Point><coordinates>1,2</coordinates></Point></MultiGeometry></Placemark>
+<Placemark><name>b</name><Point><altitudeMode>absolute</altitudeMode><coordinates></coordinates></Point></Placemark>
+<Placemark><name>c</name><Point><coordinates/></Point></Placemark>
+<Placemark><name>d</name><Point><coordinates>3,4</coordinates></Point></Placemark>
+</Document></kml>"#;
+    let items = read("empty.kml", kml, &ReadOptions::default());
+    let geometries: Vec<Option<Geometry<f64>>> = items
+        .into_iter()
+        .map(|i| i.expect("read").feature.geometry)
+        .collect();
+    assert_eq!(
+        geometries,
+        [
+            Some(Geometry::MultiPoint(MultiPoint(vec![Point::new(1.0, 2.0)]))),
+            None,
+            None,
+            Some(Geometry::Point(Point::new(3.0, 4.0))),
+        ]
+    );
 }
 
 #[test]
