@@ -76,7 +76,7 @@ def postgis(store):
         if user:
             shutil.chown(PGDATA, "postgres", "postgres")
         run(user + [str(bindir / "initdb"), "-D", str(PGDATA), "-U", "postgres", "--auth=trust"], stdout=subprocess.DEVNULL)
-    run(user + [str(bindir / "pg_ctl"), "-D", str(PGDATA), "-o", f"-p {PG_PORT} -k /tmp -c shared_buffers=1GB",
+    run(user + [str(bindir / "pg_ctl"), "-D", str(PGDATA), "-o", f"-p {PG_PORT} -k /tmp -c shared_buffers=1GB -c jit=off",
                 "-l", str(PGDATA / "log.txt"), "-w", "start"], stdout=subprocess.DEVNULL)
     db = store.stem
     exists = subprocess.run(PSQL + ["-tAc", f"SELECT 1 FROM pg_database WHERE datname='{db}'"], capture_output=True, text=True).stdout.strip()

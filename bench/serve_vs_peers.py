@@ -181,7 +181,7 @@ def start_postgis(store):
         if user:
             shutil.chown(pgdata, "postgres", "postgres")
         run(user + [str(bindir / "initdb"), "-D", str(pgdata), "-U", "postgres", "--auth=trust"], stdout=subprocess.DEVNULL)
-    run(user + [str(bindir / "pg_ctl"), "-D", str(pgdata), "-o", f"-p {PG_PORT} -k /tmp -c shared_buffers=1GB -c max_connections=200",
+    run(user + [str(bindir / "pg_ctl"), "-D", str(pgdata), "-o", f"-p {PG_PORT} -k /tmp -c shared_buffers=1GB -c max_connections=200 -c jit=off",
                 "-l", str(pgdata / "log.txt"), "-w", "start"], stdout=subprocess.DEVNULL)
     psql = ["psql", "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", "postgres", "-q", "-v", "ON_ERROR_STOP=1"]
     exists = subprocess.run(psql + ["-tAc", "SELECT 1 FROM pg_database WHERE datname='bench'"], capture_output=True, text=True).stdout.strip()
@@ -457,7 +457,7 @@ def write_like_for_like(args, rows, tiles, decoded):
         "tile transforms a row), a primary key on `fid`, a GiST index on `geom`, `CLUSTER points_3857 USING` that index (rows of one "
         f"tile sit on neighbouring pages), `ANALYZE`; Martin `-C 0 -W {MARTIN_WORKERS} --pool-size {MARTIN_POOL}` (workers = cores, "
         "a few pooled connections per worker), auto-published table source with Martin's defaults (extent 4096, buffer 64, clipping), "
-        "PostgreSQL with `shared_buffers=1GB` and the whole table in memory after the first run.",
+        "PostgreSQL with `shared_buffers=1GB`, `jit=off` (JIT compiling costs more than these short queries run) and the whole table in memory after the first run.",
         "",
         "| test (z10–z14, points, caches off) | geoconsole req/s | Martin req/s | ratio | geoconsole p50 ms | Martin p50 ms | geoconsole p99 ms | Martin p99 ms |",
         "|---|---|---|---|---|---|---|---|",
@@ -559,7 +559,7 @@ def write_items_like_for_like(args, rows, checks):
         f"Medians of {args.runs} alternating runs, each on a freshly started server.",
         "",
         f"How the peer was configured: pygeoapi's PostgreSQL provider over the points copied into PostGIS with ogr2ogr (primary key `fid`, GiST "
-        f"on `geom`, `ANALYZE`, `shared_buffers=1GB`); `server.limits.max_items: {PYGEOAPI_MAX_ITEMS}` (pygeoapi 0.21 caps pages at 10 without it); "
+        f"on `geom`, `ANALYZE`, `shared_buffers=1GB`, `jit=off`); `server.limits.max_items: {PYGEOAPI_MAX_ITEMS}` (pygeoapi 0.21 caps pages at 10 without it); "
         f"gunicorn with {PYGEOAPI_WORKERS} sync workers ((2 x cores) + 1, gunicorn's advice; the workers wait on PostgreSQL); logging at ERROR.",
         "",
         "| bbox page | geoconsole req/s | pygeoapi req/s | ratio | geoconsole p50 ms | pygeoapi p50 ms | geoconsole p99 ms | pygeoapi p99 ms |",
