@@ -798,16 +798,19 @@ mod tests {
         blob.extend_from_slice(&4326u32.to_le_bytes());
         blob.extend_from_slice(&nan_point);
         assert_eq!(decode_geopackage(&blob), Ok(None));
+        // A point, then an empty one, in a container of `code`.
+        let point_then_empty = |code: u32| {
+            Writer::new(true)
+                .header(code)
+                .u32(2)
+                .header(1)
+                .f64s(&[1.0, 2.0])
+                .header(1)
+                .f64s(&[f64::NAN, f64::NAN])
+                .bytes()
+        };
         // An empty point inside a multipoint cannot be held by geo-types.
-        let multi = Writer::new(true)
-            .header(4)
-            .u32(2)
-            .header(1)
-            .f64s(&[1.0, 2.0])
-            .header(1)
-            .f64s(&[f64::NAN, f64::NAN])
-            .bytes();
-        let err = decode(&multi).unwrap_err();
+        let err = decode(&point_then_empty(4)).unwrap_err();
         assert_eq!(err.kind(), WkbErrorKind::Unsupported);
         assert!(
             err.message().contains("member 1 is an empty point"),
@@ -815,16 +818,8 @@ mod tests {
         );
         // In a collection it is left out, as every empty member is (found by an outside tester: GDAL's
         // `GEOMETRYCOLLECTION (POINT (1 2), POINT EMPTY)` in a GeoPackage was refused).
-        let collection = Writer::new(true)
-            .header(7)
-            .u32(2)
-            .header(1)
-            .f64s(&[1.0, 2.0])
-            .header(1)
-            .f64s(&[f64::NAN, f64::NAN])
-            .bytes();
         assert_eq!(
-            decode(&collection),
+            decode(&point_then_empty(7)),
             Ok(Some(Geometry::GeometryCollection(GeometryCollection(
                 vec![Geometry::Point(Point::new(1.0, 2.0))]
             ))))
