@@ -279,6 +279,10 @@ impl<R: io::BufRead> Walk<R> {
                             {
                                 held.located = true
                             }
+                            // Coordinates in a CDATA section, or spelled with character references.
+                            Event::CData(_) | Event::GeneralRef(_) if held.in_coordinates => {
+                                held.located = true
+                            }
                             _ => {}
                         }
                         let ends = depth + 1 == held.depth

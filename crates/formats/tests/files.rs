@@ -72,6 +72,7 @@ fn kml_points_without_coordinates_are_left_out() {
 <Placemark><name>b</name><Point><altitudeMode>absolute</altitudeMode><coordinates></coordinates></Point></Placemark>
 <Placemark><name>c</name><Point><coordinates/></Point></Placemark>
 <Placemark><name>d</name><Point><coordinates>3,4</coordinates></Point></Placemark>
+<Placemark><name>e</name><Point><coordinates><![CDATA[5,6]]></coordinates></Point></Placemark>
 </Document></kml>"#;
     let items = read("empty.kml", kml, &ReadOptions::default());
     let geometries: Vec<Option<Geometry<f64>>> = items
@@ -85,6 +86,7 @@ fn kml_points_without_coordinates_are_left_out() {
             None,
             None,
             Some(Geometry::Point(Point::new(3.0, 4.0))),
+            Some(Geometry::Point(Point::new(5.0, 6.0))),
         ]
     );
 }
