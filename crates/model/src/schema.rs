@@ -73,7 +73,12 @@ fn string_type(s: &str) -> FieldType {
             return FieldType::Date;
         }
     } else if (b[10] == b'T' || b[10] == b' ')
-        && chrono::DateTime::parse_from_rfc3339(&s.replacen(' ', "T", 1)).is_ok()
+        && chrono::DateTime::parse_from_rfc3339(&s.replacen(' ', "T", 1)).is_ok_and(|t| {
+            // Stored in UTC with a four-digit year (RFC 3339, GeoPackage): an offset that moves the
+            // instant past year 0000 or 9999 has no such form, so the value stays text.
+            use chrono::Datelike;
+            (0..=9999).contains(&t.to_utc().year())
+        })
     {
         return FieldType::DateTime;
     }
@@ -289,5 +294,19 @@ mod tests {
             FieldType::of_value(&json!("1999 was a year")),
             Some(FieldType::Text)
         );
+    }
+
+    // Found by an outside tester: an offset moved these past a four-digit year, and the GeoPackage's
+    // DATETIME column held `-0001-12-31T23:30:00.000Z` and `+10000-01-01T00:30:00.000Z`, which GDAL flags.
+    #[test]
+    fn date_times_beyond_four_digit_years_in_utc_are_text() {
+        for (text, expected) in [
+            ("0000-01-01T00:30:00+01:00", FieldType::Text),
+            ("9999-12-31T23:30:00-01:00", FieldType::Text),
+            ("0000-01-01T00:30:00Z", FieldType::DateTime),
+            ("9999-12-31T23:30:00+01:00", FieldType::DateTime),
+        ] {
+            assert_eq!(FieldType::of_value(&json!(text)), Some(expected), "{text}");
+        }
     }
 }
