@@ -279,7 +279,8 @@ fn merge_into_cells(boxes: Vec<geoconsole_model::Bbox>) -> Vec<geoconsole_model:
 /// An event found in the index, before its id and name are looked up.
 struct EventRef {
     hazard: usize,
-    key: i64,
+    /// The event's slot in its hazard's snapshot.
+    slot: u32,
     time: Option<TimeSpan>,
 }
 
@@ -339,7 +340,7 @@ fn push_footprints(
             footprints.push(footprint);
             events.push(EventRef {
                 hazard,
-                key: snapshot.key(slot),
+                slot,
                 time: time_of(snapshot, slot),
             });
         }
@@ -347,13 +348,25 @@ fn push_footprints(
 }
 
 impl Console {
-    /// Sites within reach of hazard events. The join runs on the in-memory index (positions, shapes, times);
-    /// the store is read only for properties a model needs (a magnitude) and for the ids, names and titles
-    /// of the sites and events that meet.
+    /// Sites within reach of hazard events. The join runs on the in-memory index (positions, shapes, times),
+    /// and the ids, names and titles of the sites and events that meet come from the snapshots' property
+    /// tables; the store is read only for properties a model needs (a magnitude) and for names a snapshot
+    /// does not hold.
     pub async fn exposure(
         &self,
         scope: &Scope,
         request: ExposureRequest,
+    ) -> AppResult<ExposureReport> {
+        self.exposure_of(scope, request, false).await
+    }
+
+    /// [`Self::exposure`], with the properties of the events that met kept in the report when
+    /// `keep_properties` (for analyses that weigh hits by them).
+    pub(crate) async fn exposure_of(
+        &self,
+        scope: &Scope,
+        request: ExposureRequest,
+        keep_properties: bool,
     ) -> AppResult<ExposureReport> {
         if let Some(r) = request.radius_km
             && !(r.is_finite() && r > 0.0 && r <= MAX_RADIUS_KM)
@@ -368,15 +381,18 @@ impl Console {
         let hazard_sets = choose(&all, scope, &request.hazards, DatasetKind::Events, "hazard")?;
 
         let mut positions = Vec::new();
-        let mut site_refs: Vec<(usize, i64)> = Vec::new();
+        // Each position's sites dataset and slot in its snapshot.
+        let mut site_refs: Vec<(usize, u32)> = Vec::new();
+        let mut site_snapshots = Vec::with_capacity(site_sets.len());
         for (i, d) in site_sets.iter().enumerate() {
             let snapshot = self.snapshot_for(scope, &d.id).await?;
             for slot in 0..snapshot.len() as u32 {
                 if let Some(Shape::Point([x, y])) = snapshot.shape(slot) {
                     positions.push(Point::new(x, y));
-                    site_refs.push((i, snapshot.key(slot)));
+                    site_refs.push((i, slot));
                 }
             }
+            site_snapshots.push(snapshot);
         }
 
         let mut footprints = Vec::new();
@@ -386,6 +402,7 @@ impl Console {
         // with footprints made only for the events that are reported.
         let mut point_hazards: Vec<PointHazard> = Vec::new();
         let mut all_points = true;
+        let mut hazard_snapshots = Vec::with_capacity(hazard_sets.len());
         let mut numbered = 0usize;
         let mut events_checked = 0usize;
         for (h, d) in hazard_sets.iter().enumerate() {
@@ -423,7 +440,12 @@ impl Console {
                 all_points = false;
                 for chunk in slots.chunks(FETCH_CHUNK) {
                     let keys: Vec<i64> = chunk.iter().map(|s| snapshot.key(*s)).collect();
+                    // Features come in the order asked, those gone since the snapshot skipped.
+                    let mut slots = chunk.iter().copied();
                     for (key, f) in self.store().features_by_key(&d.id, keys).await? {
+                        let Some(slot) = slots.find(|s| snapshot.key(*s) == key) else {
+                            break;
+                        };
                         // An unlocated event reaches no site; it is not a skipped one either.
                         let Some(geometry) = &f.geometry else {
                             continue;
@@ -433,7 +455,7 @@ impl Console {
                                 footprints.push(footprint);
                                 events.push(EventRef {
                                     hazard: h,
-                                    key,
+                                    slot,
                                     time: f.time,
                                 });
                             }
@@ -462,6 +484,7 @@ impl Console {
                 model,
                 skipped,
             });
+            hazard_snapshots.push(snapshot);
         }
 
         let sites_checked = positions.len();
@@ -568,24 +591,24 @@ impl Console {
                 });
                 events.push(EventRef {
                     hazard: part.hazard,
-                    key: part.snapshot.key(slot),
+                    slot,
                     time: time_of(&part.snapshot, slot),
                 });
                 r.event = events.len() - 1;
             }
         }
 
-        // Names and ids for what met, per dataset, in one read each.
-        let mut site_keys: Vec<Vec<i64>> = vec![Vec::new(); site_sets.len()];
-        let mut event_keys: Vec<Vec<i64>> = vec![Vec::new(); hazard_sets.len()];
+        // Ids and names of what met: from the snapshots' property tables, or read from the store per dataset.
+        let mut site_slots: Vec<Vec<u32>> = vec![Vec::new(); site_sets.len()];
+        let mut event_slots: Vec<Vec<u32>> = vec![Vec::new(); hazard_sets.len()];
         for (r, _) in &reaches {
-            let (i, key) = site_refs[r.site];
-            site_keys[i].push(key);
+            let (i, slot) = site_refs[r.site];
+            site_slots[i].push(slot);
             let e = &events[r.event];
-            event_keys[e.hazard].push(e.key);
+            event_slots[e.hazard].push(e.slot);
         }
-        let site_info = self.lookup(&site_sets, site_keys).await?;
-        let event_info = self.lookup(&hazard_sets, event_keys).await?;
+        let site_info = Described::read(self, &site_sets, &site_snapshots, site_slots).await?;
+        let event_info = Described::read(self, &hazard_sets, &hazard_snapshots, event_slots).await?;
 
         let mut exposed: Vec<SiteExposure> = Vec::new();
         let mut met = HashMap::new();
@@ -594,21 +617,14 @@ impl Console {
             // Reaches come grouped by site.
             if current != Some(r.site) {
                 current = Some(r.site);
-                let (i, key) = site_refs[r.site];
-                let feature = site_info.get(&(i, key));
-                let site = feature.map_or_else(|| key.to_string(), |f| id_of(f, key));
-                if let Some(f) = feature {
-                    met.insert(
-                        (site_sets[i].id.to_string(), site.clone()),
-                        f.properties.clone(),
-                    );
-                }
+                let (i, slot) = site_refs[r.site];
+                let feature = site_info.get(i, slot);
                 exposed.push(SiteExposure {
                     dataset: site_sets[i].id.to_string(),
-                    site,
+                    site: feature.id(),
                     name: feature
-                        .and_then(|f| text(f, &["name", "site_name", "title"]))
-                        .unwrap_or_else(|| key.to_string()),
+                        .text(&["name", "site_name", "title"])
+                        .unwrap_or_else(|| feature.key.to_string()),
                     position: [positions[r.site].x(), positions[r.site].y()],
                     hit_count: *count,
                     hits: Vec::new(),
@@ -619,13 +635,13 @@ impl Console {
             };
             let e = &events[r.event];
             let d = &hazard_sets[e.hazard];
-            let feature = event_info.get(&(e.hazard, e.key));
-            let id = feature.map_or_else(|| e.key.to_string(), |f| id_of(f, e.key));
-            let label = feature.map_or_else(|| format!("{} {id}", d.title), |f| label(d, f, &id));
+            let feature = event_info.get(e.hazard, e.slot);
+            let id = feature.id();
+            let label = feature.label(d, &id);
             let footprint = &footprints[r.event];
-            if let Some(f) = feature {
+            if keep_properties {
                 met.entry((d.id.to_string(), id.clone()))
-                    .or_insert_with(|| f.properties.clone());
+                    .or_insert_with(|| feature.properties());
             }
             site.hits.push(Hit {
                 dataset: d.id.to_string(),
@@ -695,29 +711,6 @@ impl Console {
         .map_err(|e| AppError::new(AppErrorKind::Internal, format!("indexing candidates: {e}")))?;
         tracing::debug!(dataset = %dataset.id, candidates, "exposure candidates from the database");
         Ok(std::sync::Arc::new(snapshot))
-    }
-
-    /// Features by key for each dataset, deduplicated, keyed by (dataset index, key).
-    async fn lookup(
-        &self,
-        sets: &[Dataset],
-        keys: Vec<Vec<i64>>,
-    ) -> AppResult<HashMap<(usize, i64), Feature>> {
-        let mut out = HashMap::new();
-        for (i, mut wanted) in keys.into_iter().enumerate() {
-            wanted.sort_unstable();
-            wanted.dedup();
-            for chunk in wanted.chunks(FETCH_CHUNK) {
-                for (key, f) in self
-                    .store()
-                    .features_by_key(&sets[i].id, chunk.to_vec())
-                    .await?
-                {
-                    out.insert((i, key), f);
-                }
-            }
-        }
-        Ok(out)
     }
 
     /// Features per H3 cell at `resolution`, within `bbox` and the time window, counted in the index (a
@@ -834,21 +827,128 @@ impl Console {
     }
 }
 
-fn text(f: &Feature, names: &[&str]) -> Option<String> {
-    names.iter().find_map(|n| match f.properties.get(*n) {
-        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
-        _ => None,
-    })
+/// What an answer says of the sites and events that met, per dataset: read from each snapshot's property
+/// table when it has one, else from the store by key (snapshots of push-down candidates, one-shot commands,
+/// datasets whose properties stay in the store).
+struct Described<'a> {
+    snapshots: &'a [Arc<Snapshot>],
+    /// Features read from the store, by (dataset index, key).
+    stored: HashMap<(usize, i64), Feature>,
 }
 
-/// What a reason calls an event: its own title, or the dataset's title with the event's name or id.
+impl<'a> Described<'a> {
+    async fn read(
+        console: &Console,
+        sets: &[Dataset],
+        snapshots: &'a [Arc<Snapshot>],
+        slots: Vec<Vec<u32>>,
+    ) -> AppResult<Self> {
+        let mut stored = HashMap::new();
+        for (i, wanted) in slots.into_iter().enumerate() {
+            let snapshot = &snapshots[i];
+            let in_memory = |slot: u32| snapshot.properties().is_some_and(|t| t.contains(slot));
+            let mut keys: Vec<i64> = wanted
+                .into_iter()
+                .filter(|slot| !in_memory(*slot))
+                .map(|slot| snapshot.key(slot))
+                .collect();
+            keys.sort_unstable();
+            keys.dedup();
+            for chunk in keys.chunks(FETCH_CHUNK) {
+                for (key, f) in console
+                    .store()
+                    .features_by_key(&sets[i].id, chunk.to_vec())
+                    .await?
+                {
+                    stored.insert((i, key), f);
+                }
+            }
+        }
+        Ok(Self { snapshots, stored })
+    }
+
+    fn get(&self, set: usize, slot: u32) -> FeatureView<'_> {
+        let snapshot = &self.snapshots[set];
+        let key = snapshot.key(slot);
+        let source = match snapshot.properties().filter(|t| t.contains(slot)) {
+            Some(table) => Source::Table(table, slot),
+            None => self
+                .stored
+                .get(&(set, key))
+                .map_or(Source::Gone, Source::Stored),
+        };
+        FeatureView { key, source }
+    }
+}
+
+/// One site or event as an answer names it.
+struct FeatureView<'a> {
+    key: i64,
+    source: Source<'a>,
+}
+
+enum Source<'a> {
+    Table(&'a geoconsole_index::PropertyTable, u32),
+    Stored(&'a Feature),
+    /// Gone from the store since the snapshot was made: named by its key.
+    Gone,
+}
+
+impl FeatureView<'_> {
+    fn id(&self) -> String {
+        match self.source {
+            Source::Table(table, slot) => table.id(slot).to_string(),
+            Source::Stored(f) => f
+                .id
+                .as_ref()
+                .map_or_else(|| self.key.to_string(), ToString::to_string),
+            Source::Gone => self.key.to_string(),
+        }
+    }
+
+    /// The first of these properties holding non-blank text, trimmed.
+    fn text(&self, names: &[&str]) -> Option<String> {
+        names.iter().find_map(|n| {
+            let s = match self.source {
+                Source::Table(table, slot) => match table.item_value(table.column(n)?, slot) {
+                    geoconsole_index::ItemValue::Cell(geoconsole_index::Cell::Str(s)) => s,
+                    _ => return None,
+                },
+                Source::Stored(f) => match f.properties.get(*n) {
+                    Some(Value::String(s)) => s.as_str(),
+                    _ => return None,
+                },
+                Source::Gone => return None,
+            };
+            let s = s.trim();
+            (!s.is_empty()).then(|| s.to_string())
+        })
+    }
+
+    /// What a reason calls an event: its own title, or the dataset's title with the event's name or id.
+    fn label(&self, dataset: &Dataset, id: &str) -> String {
+        self.text(&TITLE_NAMES)
+            .or_else(|| {
+                self.text(&NAME_NAMES)
+                    .map(|n| format!("{}: {n}", dataset.title))
+            })
+            .unwrap_or_else(|| format!("{} {id}", dataset.title))
+    }
+
+    fn properties(&self) -> Properties {
+        match self.source {
+            Source::Table(table, slot) => table.properties(slot),
+            Source::Stored(f) => f.properties.clone(),
+            Source::Gone => Properties::new(),
+        }
+    }
+}
+
+/// What a reason calls an event read from the store (see [`FeatureView::label`]).
 pub(crate) fn label(dataset: &Dataset, f: &Feature, id: &str) -> String {
-    text(f, &TITLE_NAMES)
-        .or_else(|| text(f, &NAME_NAMES).map(|n| format!("{}: {n}", dataset.title)))
-        .unwrap_or_else(|| format!("{} {id}", dataset.title))
-}
-
-fn id_of(f: &Feature, key: i64) -> String {
-    f.id.as_ref()
-        .map_or_else(|| key.to_string(), ToString::to_string)
+    FeatureView {
+        key: 0,
+        source: Source::Stored(f),
+    }
+    .label(dataset, id)
 }

@@ -308,7 +308,7 @@ impl Console {
 
         for layer in &model.layers {
             let report = self
-                .exposure(
+                .exposure_of(
                     scope,
                     ExposureRequest {
                         sites: request.sites.clone(),
@@ -321,6 +321,7 @@ impl Console {
                         }),
                         ..ExposureRequest::default()
                     },
+                    true,
                 )
                 .await?;
             for exposed in &report.exposure.exposed {

@@ -279,12 +279,20 @@ async fn the_database_answers_like_the_index() {
                 .exposed
                 .iter()
                 .map(|s| {
-                    let hits: Vec<(String, i64)> = s
+                    // Names and reasons too: the index reads them from its property table, the
+                    // database's candidates from the store.
+                    let hits: Vec<(String, i64, String)> = s
                         .hits
                         .iter()
-                        .map(|h| (h.event.clone(), (h.distance_m * 1000.0).round() as i64))
+                        .map(|h| {
+                            (
+                                h.event.clone(),
+                                (h.distance_m * 1000.0).round() as i64,
+                                h.reason.clone(),
+                            )
+                        })
                         .collect();
-                    (s.site.clone(), s.hit_count, hits)
+                    (s.site.clone(), s.name.clone(), s.hit_count, hits)
                 })
                 .collect::<Vec<_>>()
         };
