@@ -115,7 +115,8 @@ pub fn register_functions(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
     conn.create_scalar_function("gc_datetime", 1, flags, |ctx| {
         use rusqlite::types::Value;
         Ok(match ctx.get_raw(0) {
-            ValueRef::Text(t) => {
+            // A BLOB is a date-time the writer kept as written until commit.
+            ValueRef::Text(t) | ValueRef::Blob(t) => {
                 let text = String::from_utf8_lossy(t);
                 Value::Text(crate::write::datetime_column_text(&text).unwrap_or(text.into_owned()))
             }

@@ -155,6 +155,9 @@ struct WriteState {
     update_sql: Option<String>,
     /// The boxes of the rows written to a fresh table, for its R-tree's bulk load at commit.
     rtree: Option<rtree_bulk::Entries>,
+    /// By column position: whether the DATETIME column holds date-times in another form than its own,
+    /// waiting as BLOBs of their text (see [`Row::bind`]) to be rewritten at commit.
+    datetimes_waiting: Vec<bool>,
 }
 
 impl WriteState {
@@ -266,6 +269,7 @@ impl WriteState {
             next_fid,
             insert_sql: None,
             update_sql: None,
+            datetimes_waiting: Vec::new(),
             rtree: fresh.then(|| {
                 rtree_bulk::Entries::new(
                     path.parent()
@@ -398,6 +402,7 @@ impl WriteState {
         let path = self.path.clone();
         let wrap = |e| sqlite_error(&path, e);
         let columns = self.entry.columns.columns().to_vec();
+        self.datetimes_waiting.resize(columns.len(), false);
         let mut single = tx
             .prepare_cached(self.insert_sql.as_deref().unwrap_or_default())
             .map_err(wrap)?;
@@ -429,6 +434,7 @@ impl WriteState {
                             statement,
                             &columns,
                             offset * (FIXED_PARAMETERS + columns.len()),
+                            &mut self.datetimes_waiting,
                         )
                     });
                 }
@@ -481,7 +487,7 @@ impl WriteState {
                 let row = Row::new(self.next_fid, blob.as_deref(), feature);
                 if let Some(statement) = update.as_mut() {
                     let updated = row
-                        .bind(statement, &columns, 0)
+                        .bind(statement, &columns, 0, &mut self.datetimes_waiting)
                         .and_then(|()| statement.raw_execute())
                         .map_err(wrap)?;
                     if updated > 0 {
@@ -490,7 +496,7 @@ impl WriteState {
                     }
                 }
                 match row
-                    .bind(&mut single, &columns, 0)
+                    .bind(&mut single, &columns, 0, &mut self.datetimes_waiting)
                     .and_then(|()| single.raw_execute())
                 {
                     Ok(_) => {
@@ -582,6 +588,7 @@ impl WriteState {
             }
         }
         self.retype_columns(tx, &dataset)?;
+        self.rewrite_waiting_datetimes(tx)?;
         dataset.version = self.previous.as_ref().map_or(0, |p| p.version) + 1;
         dataset.updated = Utc::now();
         let entry = Entry {
@@ -590,6 +597,29 @@ impl WriteState {
         };
         catalog::save(tx, &entry).map_err(wrap)?;
         Ok(dataset)
+    }
+
+    /// Date-times written in another form into columns that stayed DATETIME take the column's form (a
+    /// column retyped to text kept them as written; one rebuilt as DATETIME rewrote them already).
+    fn rewrite_waiting_datetimes(&mut self, tx: &Transaction<'_>) -> StoreResult<()> {
+        for (index, column) in self.entry.columns.columns().iter().enumerate() {
+            if column.declared != FieldType::DateTime
+                || !self.datetimes_waiting.get(index).copied().unwrap_or(false)
+            {
+                continue;
+            }
+            let name = quote(&column.column);
+            tx.execute(
+                &format!(
+                    "UPDATE {} SET {name} = gc_datetime({name}) WHERE typeof({name}) = 'blob'",
+                    quote(&self.table)
+                ),
+                [],
+            )
+            .map_err(|e| self.wrap(e))?;
+        }
+        self.datetimes_waiting.clear();
+        Ok(())
     }
 
     /// Columns are declared from the first value seen; when later values widened the type (integer to real,
@@ -728,6 +758,7 @@ impl<'a> Row<'a> {
         statement: &mut rusqlite::CachedStatement<'_>,
         columns: &[crate::columns::Column],
         base: usize,
+        datetimes_waiting: &mut [bool],
     ) -> rusqlite::Result<()> {
         statement.raw_bind_parameter(base + 1, self.fid)?;
         statement.raw_bind_parameter(base + 2, self.blob)?;
@@ -771,11 +802,15 @@ impl<'a> Row<'a> {
                 },
                 // A DATETIME column holds the GeoPackage form only (UTC, milliseconds, `Z`), and a bare
                 // date beside date-times is that day's midnight, as GDAL writes it; text anywhere else is
-                // kept as written.
+                // kept as written. A value in another form waits as a BLOB of its own text until commit:
+                // should a later value make the field text, the retype keeps what was written
+                // (`+02:00`, a bare date), not its UTC rewrite; otherwise commit rewrites it.
                 Some(Value::String(s)) if column.declared == FieldType::DateTime => {
-                    match datetime_column_text(s) {
-                        Some(canonical) => statement.raw_bind_parameter(index, canonical)?,
-                        None => statement.raw_bind_parameter(index, s.as_str())?,
+                    if datetime_column_text(s).is_some() {
+                        datetimes_waiting[i] = true;
+                        statement.raw_bind_parameter(index, s.as_bytes())?
+                    } else {
+                        statement.raw_bind_parameter(index, s.as_str())?
                     }
                 }
                 Some(Value::String(s)) => statement.raw_bind_parameter(index, s.as_str())?,

@@ -97,6 +97,71 @@ async fn properties_are_read_without_touching_geometry() {
 
 // Found by an outside tester: a field of dates and date-times became a DATETIME column holding bare dates,
 // which `ogrinfo` reports as non-conformant content.
+/// A field whose first values are date-times is a DATETIME column until a value that is none makes it
+/// text. The date-times written before then are its text as the source wrote them, not their UTC rewrite,
+/// across separate writes of one import; a field that stays DATETIME gets the GeoPackage form.
+#[tokio::test]
+async fn date_times_keep_their_text_when_the_field_becomes_text() {
+    let dir = tempfile::tempdir().expect("folder");
+    let path = dir.path().join("retyped.gpkg");
+    let store = GpkgStore::open(&path).expect("open");
+    let mut writer = store
+        .begin_write(WriteRequest {
+            id: DatasetId::new("retyped").expect("id"),
+            title: "retyped".into(),
+            kind: DatasetKind::Events,
+            source: "test".into(),
+            time_fields: TimeFields::default(),
+            id_field: None,
+            mode: WriteMode::Create,
+            skip_conflicts: false,
+        })
+        .await
+        .expect("begin");
+    let written = [
+        ("2024-05-01T10:00:00+02:00", "2024-05-01 10:00:00Z"),
+        ("2024-05-02", "2024-05-02"),
+        ("2024-05-01T08:00:00.000Z", "2024-05-01T08:00:00.000Z"),
+        ("next week", "2024-05-01T10:00:00-03:00"),
+    ];
+    for (i, (becomes_text, stays)) in written.iter().enumerate() {
+        let row = feature(
+            i as u32 + 1,
+            &[("becomes_text", json!(becomes_text)), ("stays", json!(stays))],
+        );
+        writer.write(vec![row]).await.expect("write");
+    }
+    writer.commit().await.expect("commit");
+
+    let conn = rusqlite::Connection::open(&path).expect("raw connection");
+    let declared: Vec<String> = conn
+        .prepare("SELECT type FROM pragma_table_info('retyped') WHERE name IN ('becomes_text', 'stays') ORDER BY name")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("columns")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(declared, ["TEXT", "DATETIME"]);
+    let rows: Vec<(String, String, String)> = conn
+        .prepare("SELECT becomes_text, stays, typeof(stays) FROM retyped ORDER BY fid")
+        .expect("prepare")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("values");
+    let expected: Vec<(String, String, String)> = written
+        .iter()
+        .zip([
+            "2024-05-01T10:00:00.000Z",
+            "2024-05-02T00:00:00.000Z",
+            "2024-05-01T08:00:00.000Z",
+            "2024-05-01T13:00:00.000Z",
+        ])
+        .map(|((text, _), stays)| (text.to_string(), stays.to_string(), "text".to_string()))
+        .collect();
+    assert_eq!(rows, expected);
+}
+
 #[tokio::test]
 async fn dates_beside_date_times_are_stored_as_their_midnight() {
     let dir = tempfile::tempdir().expect("folder");
