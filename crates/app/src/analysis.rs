@@ -608,7 +608,8 @@ impl Console {
             event_slots[e.hazard].push(e.slot);
         }
         let site_info = Described::read(self, &site_sets, &site_snapshots, site_slots).await?;
-        let event_info = Described::read(self, &hazard_sets, &hazard_snapshots, event_slots).await?;
+        let event_info =
+            Described::read(self, &hazard_sets, &hazard_snapshots, event_slots).await?;
 
         let mut exposed: Vec<SiteExposure> = Vec::new();
         let mut met = HashMap::new();
@@ -898,10 +899,10 @@ impl FeatureView<'_> {
     fn id(&self) -> String {
         match self.source {
             Source::Table(table, slot) => table.id(slot).to_string(),
-            Source::Stored(f) => f
-                .id
-                .as_ref()
-                .map_or_else(|| self.key.to_string(), ToString::to_string),
+            Source::Stored(f) => {
+                f.id.as_ref()
+                    .map_or_else(|| self.key.to_string(), ToString::to_string)
+            }
             Source::Gone => self.key.to_string(),
         }
     }

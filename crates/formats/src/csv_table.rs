@@ -416,8 +416,121 @@ fn parse_wkt(text: &str) -> Result<Geometry<f64>, String> {
     if crate::wkt_curve::is_curved(text) {
         return crate::wkt_curve::parse(text);
     }
-    let parsed = wkt::Wkt::<f64>::from_str(text).map_err(|e| format!("WKT is not valid: {e}"))?;
+    let text = empty_parts_folded(text)?;
+    let parsed = wkt::Wkt::<f64>::from_str(&text).map_err(|e| format!("WKT is not valid: {e}"))?;
     Geometry::try_from(parsed).map_err(|e| format!("WKT cannot be used: {e}"))
+}
+
+/// WKT with every multi-geometry whose parts are all `EMPTY` (`MULTIPOINT (EMPTY)`, PostGIS and GEOS write
+/// them) written as the empty geometry of its type, which the `wkt` crate reads; an `EMPTY` part beside
+/// parts with positions is refused by name, as the other readers refuse an empty part (the `wkt` crate
+/// would say only that it expected a number).
+fn empty_parts_folded(text: &str) -> Result<std::borrow::Cow<'_, str>, String> {
+    #[derive(PartialEq, Clone, Copy)]
+    enum Token {
+        Open,
+        Close,
+        Comma,
+        Empty,
+        Multi,
+        Dimension,
+        Other,
+    }
+    let bytes = text.as_bytes();
+    if !text
+        .as_bytes()
+        .windows(5)
+        .any(|w| w.eq_ignore_ascii_case(b"EMPTY"))
+    {
+        return Ok(text.into());
+    }
+    let mut tokens: Vec<(Token, usize, usize)> = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let start = i;
+        let token = match bytes[i] {
+            b'(' => Token::Open,
+            b')' => Token::Close,
+            b',' => Token::Comma,
+            b if b.is_ascii_whitespace() => {
+                i += 1;
+                continue;
+            }
+            b if b.is_ascii_alphabetic() => {
+                while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
+                    i += 1;
+                }
+                let word = &text[start..i];
+                tokens.push((
+                    if word.eq_ignore_ascii_case("EMPTY") {
+                        Token::Empty
+                    } else if ["MULTIPOINT", "MULTILINESTRING", "MULTIPOLYGON"]
+                        .iter()
+                        .any(|m| word.eq_ignore_ascii_case(m))
+                    {
+                        Token::Multi
+                    } else if ["Z", "M", "ZM"]
+                        .iter()
+                        .any(|d| word.eq_ignore_ascii_case(d))
+                    {
+                        Token::Dimension
+                    } else {
+                        Token::Other
+                    },
+                    start,
+                    i,
+                ));
+                continue;
+            }
+            _ => Token::Other,
+        };
+        i += 1;
+        tokens.push((token, start, i));
+    }
+    let mut folded = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut t = 0;
+    while t < tokens.len() {
+        if tokens[t].0 == Token::Multi {
+            let mut open = t + 1;
+            if tokens.get(open).is_some_and(|k| k.0 == Token::Dimension) {
+                open += 1;
+            }
+            // `( EMPTY [, EMPTY]* )`
+            let mut end = open + 1;
+            let all_empty = tokens.get(open).is_some_and(|k| k.0 == Token::Open)
+                && tokens.get(end).is_some_and(|k| k.0 == Token::Empty)
+                && loop {
+                    match (tokens.get(end + 1), tokens.get(end + 2)) {
+                        (Some((Token::Close, ..)), _) => break true,
+                        (Some((Token::Comma, ..)), Some((Token::Empty, ..))) => end += 2,
+                        _ => break false,
+                    }
+                };
+            if all_empty {
+                folded.push_str(&text[copied..tokens[open].1]);
+                folded.push_str("EMPTY");
+                copied = tokens[end + 1].2;
+                t = end + 2;
+                continue;
+            }
+        }
+        if tokens[t].0 == Token::Empty
+            && t > 0
+            && matches!(tokens[t - 1].0, Token::Open | Token::Comma)
+        {
+            return Err(format!(
+                "WKT has an EMPTY part beside parts with positions (at character {}): the part's positions are missing",
+                text[..tokens[t].1].chars().count() + 1
+            ));
+        }
+        t += 1;
+    }
+    if copied == 0 {
+        return Ok(text.into());
+    }
+    folded.push_str(&text[copied..]);
+    Ok(folded.into())
 }
 
 /// The deepest nesting of GEOMETRYCOLLECTIONs in WKT text, and of its parentheses, found in one pass

@@ -333,7 +333,9 @@ const GEOMETRY_TYPES: [&str; 6] = [
 fn position(coords: Coords) -> GeometryResult<(Coord<f64>, Option<f64>)> {
     match coords {
         Coords::Position { x, y, z } => Ok((Coord { x, y }, z)),
-        Coords::List(items) if items.is_empty() => Err("empty Point".into()),
+        Coords::List(items) if items.is_empty() => {
+            Err("empty position ([]): a position needs at least two numbers".into())
+        }
         Coords::List(_) => Err("expected a position, found a nested array".into()),
     }
 }
@@ -355,7 +357,17 @@ fn positions(coords: Coords) -> GeometryResult<Vec<Coord<f64>>> {
 }
 
 fn polygon(coords: Coords) -> GeometryResult<Polygon<f64>> {
-    let mut rings = list(coords)?.into_iter().map(positions);
+    let rings = list(coords)?;
+    // No rings, or one ring of no positions, is the empty polygon (as `POLYGON EMPTY` and WKB with no
+    // rings are): alone it leaves the feature unlocated, beside real parts the validation refuses it.
+    if rings.len() <= 1
+        && rings
+            .iter()
+            .all(|r| matches!(r, Coords::List(p) if p.is_empty()))
+    {
+        return Ok(Polygon::new(LineString(Vec::new()), Vec::new()));
+    }
+    let mut rings = rings.into_iter().map(positions);
     let exterior = rings.next().ok_or("empty Polygon")??;
     validate_ring_positions(&exterior).map_err(|e| format!("exterior {}", e.message()))?;
     let interiors = rings

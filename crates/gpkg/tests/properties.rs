@@ -127,7 +127,10 @@ async fn date_times_keep_their_text_when_the_field_becomes_text() {
     for (i, (becomes_text, stays)) in written.iter().enumerate() {
         let row = feature(
             i as u32 + 1,
-            &[("becomes_text", json!(becomes_text)), ("stays", json!(stays))],
+            &[
+                ("becomes_text", json!(becomes_text)),
+                ("stays", json!(stays)),
+            ],
         );
         writer.write(vec![row]).await.expect("write");
     }

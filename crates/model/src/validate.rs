@@ -196,11 +196,21 @@ fn validate_simple(geometry: &Geometry<f64>) -> ModelResult<()> {
         }
         Geometry::MultiLineString(ml) => {
             non_empty(ml.0.len(), "multilinestring")?;
-            ml.0.iter().try_for_each(check_line)
+            ml.0.iter().enumerate().try_for_each(|(i, line)| {
+                if line.0.is_empty() {
+                    return Err(empty_part("multilinestring", i));
+                }
+                check_line(line)
+            })
         }
         Geometry::MultiPolygon(mp) => {
             non_empty(mp.0.len(), "multipolygon")?;
-            mp.0.iter().try_for_each(check_polygon)
+            mp.0.iter().enumerate().try_for_each(|(i, polygon)| {
+                if polygon.exterior().0.is_empty() && polygon.interiors().is_empty() {
+                    return Err(empty_part("multipolygon", i));
+                }
+                check_polygon(polygon)
+            })
         }
         // Walked by `validate_geometry`.
         Geometry::GeometryCollection(_) => Ok(()),
@@ -211,6 +221,14 @@ fn validate_simple(geometry: &Geometry<f64>) -> ModelResult<()> {
 
 fn invalid(message: String) -> ModelError {
     ModelError::new(ModelErrorKind::InvalidGeometry, message)
+}
+
+/// An empty part beside parts with positions: counted from 1, as a reader counts parts.
+fn empty_part(what: &str, index: usize) -> ModelError {
+    invalid(format!(
+        "{what} part {} is empty beside parts with positions: its positions are missing",
+        index + 1
+    ))
 }
 
 fn non_empty(len: usize, what: &str) -> ModelResult<()> {

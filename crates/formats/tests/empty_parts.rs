@@ -1,0 +1,218 @@
+//! One rule for empty geometries and empty parts, whichever format brings them (an outside tester found
+//! GeoJSON, WKT and WKB each deciding differently):
+//! - a geometry with no position at all (`MULTIPOLYGON (EMPTY)`, `"coordinates": [[]]`) is a feature without
+//!   a location, as GDAL keeps it with an empty geometry;
+//! - an empty member of a geometry collection is left out, the other members locate the feature;
+//! - an empty part beside real parts of a multi-geometry, or an empty ring beside a real one, is refused with
+//!   the part named: its positions were lost somewhere, and drawing the rest would hide that.
+
+use std::path::Path;
+
+use geoconsole_formats::{FormatResult, ReadOptions, SourceFeature, open_reader};
+
+#[derive(Debug, PartialEq)]
+enum Outcome {
+    Unlocated,
+    Located,
+    Refused(String),
+}
+
+fn outcome(items: Vec<FormatResult<SourceFeature>>) -> Outcome {
+    assert_eq!(items.len(), 1, "{items:?}");
+    match items.into_iter().next().expect("one item") {
+        Ok(f) if f.feature.geometry.is_none() => Outcome::Unlocated,
+        Ok(_) => Outcome::Located,
+        Err(e) => Outcome::Refused(e.to_string()),
+    }
+}
+
+fn read(path: &Path) -> Outcome {
+    let (_, stream) = open_reader(path, &ReadOptions::default()).expect("opens");
+    outcome(stream.collect())
+}
+
+fn geojson(dir: &Path, geometry: &str) -> Outcome {
+    let path = dir.join("shapes.geojson");
+    std::fs::write(
+        &path,
+        format!(
+            r#"{{"type":"FeatureCollection","features":[{{"type":"Feature","properties":{{"n":1}},"geometry":{geometry}}}]}}"#
+        ),
+    )
+    .expect("written");
+    read(&path)
+}
+
+fn wkt(dir: &Path, text: &str) -> Outcome {
+    let path = dir.join("shapes.csv");
+    std::fs::write(&path, format!("n,wkt\n1,\"{text}\"\n")).expect("written");
+    read(&path)
+}
+
+fn gpkg(dir: &Path, wkb: &[u8]) -> Outcome {
+    let path = dir.join(format!("shapes-{}.gpkg", wkb.len()));
+    let conn = rusqlite::Connection::open(&path).expect("a GeoPackage is built");
+    geoconsole_formats::geopackage::create_core_tables(&conn).expect("a GeoPackage is built");
+    conn.execute_batch("CREATE TABLE shapes (fid INTEGER PRIMARY KEY, geom BLOB, n INTEGER)")
+        .expect("a GeoPackage is built");
+    geoconsole_formats::geopackage::register_feature_table(&conn, "shapes", "", "geom", "GEOMETRY")
+        .expect("a GeoPackage is built");
+    let mut gp = b"GP\x00\x01".to_vec();
+    gp.extend_from_slice(&4326i32.to_le_bytes());
+    gp.extend_from_slice(wkb);
+    conn.execute("INSERT INTO shapes (geom, n) VALUES (?1, 1)", [gp])
+        .expect("a GeoPackage is built");
+    drop(conn);
+    read(&path)
+}
+
+/// Little-endian WKB, written by hand: what no GIS writer emits on purpose.
+struct Wkb(Vec<u8>);
+
+impl Wkb {
+    fn new(code: u32, count: u32) -> Self {
+        let mut w = Self(Vec::new());
+        w.member(code, count);
+        w
+    }
+    fn member(&mut self, code: u32, count: u32) -> &mut Self {
+        self.0.push(1);
+        self.0.extend_from_slice(&code.to_le_bytes());
+        self.0.extend_from_slice(&count.to_le_bytes());
+        self
+    }
+    fn count(&mut self, n: u32) -> &mut Self {
+        self.0.extend_from_slice(&n.to_le_bytes());
+        self
+    }
+    fn ring(&mut self, positions: &[[f64; 2]]) -> &mut Self {
+        self.count(positions.len() as u32);
+        for [x, y] in positions {
+            self.0.extend_from_slice(&x.to_le_bytes());
+            self.0.extend_from_slice(&y.to_le_bytes());
+        }
+        self
+    }
+}
+
+const SQUARE: [[f64; 2]; 5] = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [0.0, 0.0]];
+
+fn refused(outcome: &Outcome, says: &str) -> bool {
+    matches!(outcome, Outcome::Refused(m) if m.contains(says))
+}
+
+#[test]
+fn geometries_with_no_position_at_all_are_unlocated_in_every_format() {
+    let dir = tempfile::tempdir().expect("folder");
+    let d = dir.path();
+    for geometry in [
+        r#"{"type":"MultiPolygon","coordinates":[[]]}"#,
+        r#"{"type":"MultiPolygon","coordinates":[[[]]]}"#,
+        r#"{"type":"MultiPolygon","coordinates":[[],[]]}"#,
+        r#"{"type":"MultiLineString","coordinates":[[]]}"#,
+        r#"{"type":"Polygon","coordinates":[[]]}"#,
+        r#"{"type":"MultiPoint","coordinates":[]}"#,
+    ] {
+        assert_eq!(geojson(d, geometry), Outcome::Unlocated, "{geometry}");
+    }
+    for text in [
+        "MULTIPOLYGON EMPTY",
+        "MULTIPOLYGON (EMPTY)",
+        "MULTIPOLYGON (EMPTY, EMPTY)",
+        "MULTILINESTRING (EMPTY)",
+        "MULTIPOINT (EMPTY)",
+        "MULTIPOINT Z (EMPTY)",
+        "POLYGON EMPTY",
+        "GEOMETRYCOLLECTION (MULTIPOINT (EMPTY), POLYGON EMPTY)",
+    ] {
+        assert_eq!(wkt(d, text), Outcome::Unlocated, "{text}");
+    }
+    // A multipolygon of one polygon with no rings; a polygon of one ring with no positions.
+    assert_eq!(gpkg(d, &Wkb::new(6, 1).member(3, 0).0), Outcome::Unlocated);
+    assert_eq!(gpkg(d, &Wkb::new(3, 1).count(0).0), Outcome::Unlocated);
+}
+
+#[test]
+fn empty_members_of_collections_are_left_out_in_every_format() {
+    let dir = tempfile::tempdir().expect("folder");
+    let d = dir.path();
+    assert_eq!(
+        geojson(
+            d,
+            r#"{"type":"GeometryCollection","geometries":[{"type":"MultiPolygon","coordinates":[[]]},{"type":"Point","coordinates":[1,2]}]}"#
+        ),
+        Outcome::Located
+    );
+    assert_eq!(
+        wkt(d, "GEOMETRYCOLLECTION (MULTIPOINT (EMPTY), POINT (1 2))"),
+        Outcome::Located
+    );
+}
+
+#[test]
+fn an_empty_part_beside_real_parts_is_refused_in_every_format() {
+    let dir = tempfile::tempdir().expect("folder");
+    let d = dir.path();
+    let polygon_and_nothing = geojson(
+        d,
+        r#"{"type":"MultiPolygon","coordinates":[[[[0,0],[1,0],[1,1],[0,0]]],[]]}"#,
+    );
+    assert!(
+        refused(&polygon_and_nothing, "multipolygon part 2 is empty"),
+        "{polygon_and_nothing:?}"
+    );
+    let line_and_nothing = geojson(
+        d,
+        r#"{"type":"MultiLineString","coordinates":[[[0,0],[1,1]],[]]}"#,
+    );
+    assert!(
+        refused(&line_and_nothing, "multilinestring part 2 is empty"),
+        "{line_and_nothing:?}"
+    );
+    let wkt_polygon_and_nothing = wkt(d, "MULTIPOLYGON (((0 0, 1 0, 1 1, 0 0)), EMPTY)");
+    assert!(
+        matches!(wkt_polygon_and_nothing, Outcome::Refused(_)),
+        "{wkt_polygon_and_nothing:?}"
+    );
+    let wkt_point_and_nothing = wkt(d, "MULTIPOINT ((1 2), EMPTY)");
+    assert!(
+        matches!(wkt_point_and_nothing, Outcome::Refused(_)),
+        "{wkt_point_and_nothing:?}"
+    );
+
+    // A square with a hole of no positions: refused as GeoJSON and as WKB alike, not dropped.
+    let holed = geojson(
+        d,
+        r#"{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,1],[0,0]],[]]}"#,
+    );
+    assert!(refused(&holed, "interior ring has 0 position"), "{holed:?}");
+    let holed_wkb = gpkg(d, &Wkb::new(3, 2).ring(&SQUARE).ring(&[]).0);
+    assert!(
+        refused(&holed_wkb, "interior ring has 0 position"),
+        "{holed_wkb:?}"
+    );
+    // A multipolygon of a square and a polygon with no rings.
+    let square_and_nothing = gpkg(d, &Wkb::new(6, 2).member(3, 1).ring(&SQUARE).member(3, 0).0);
+    assert!(
+        refused(&square_and_nothing, "empty"),
+        "{square_and_nothing:?}"
+    );
+}
+
+#[test]
+fn an_empty_position_is_named_as_one() {
+    let dir = tempfile::tempdir().expect("folder");
+    let outcome = geojson(dir.path(), r#"{"type":"LineString","coordinates":[[]]}"#);
+    assert!(refused(&outcome, "position"), "{outcome:?}");
+    assert!(
+        !refused(&outcome, "Point"),
+        "the message is about a position, not a Point: {outcome:?}"
+    );
+}
+
+#[test]
+fn located_shapes_stay_what_they_are() {
+    let dir = tempfile::tempdir().expect("folder");
+    let outcome = gpkg(dir.path(), &Wkb::new(3, 1).ring(&SQUARE).0);
+    assert_eq!(outcome, Outcome::Located);
+}
