@@ -263,7 +263,13 @@ impl<R: io::BufRead> Walk<R> {
                         located: false,
                     });
                 }
+                // A self-closed geometry (`<Polygon/>`, `<LineString/>`) is an empty one, left out like an
+                // empty point: the `kml` crate ended the MultiGeometry at it, and its next member became the
+                // placemark's only geometry.
+                let empty_geometry = matches!(&event, Event::Empty(e)
+                    if EMPTY_GEOMETRY_ELEMENTS.contains(&e.local_name().as_ref()));
                 match point.as_mut() {
+                    None if empty_geometry => {}
                     None => writer.write_event(event).map_err(io)?,
                     Some(held) => {
                         match &event {
@@ -444,6 +450,16 @@ fn text_of(node: &Element, child: &str) -> Option<String> {
         .and_then(|c| c.content.as_ref())
         .map(|t| t.trim().to_string())
 }
+
+/// Geometry elements that hold nothing when self-closed.
+const EMPTY_GEOMETRY_ELEMENTS: [&[u8]; 6] = [
+    b"Point",
+    b"LineString",
+    b"LinearRing",
+    b"Polygon",
+    b"MultiGeometry",
+    b"Track",
+];
 
 /// A MultiGeometry of one kind is that kind's Multi geometry, as GDAL and GeoJSON users expect.
 fn simplify_collection(geometry: Geometry<f64>) -> Geometry<f64> {

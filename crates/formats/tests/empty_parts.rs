@@ -216,3 +216,36 @@ fn located_shapes_stay_what_they_are() {
     let outcome = gpkg(dir.path(), &Wkb::new(3, 1).ring(&SQUARE).0);
     assert_eq!(outcome, Outcome::Located);
 }
+
+/// GDAL keeps `<MultiGeometry>` a collection whatever its members; with the empty polygon left out, the
+/// feature is still a collection of its point, not a point.
+#[test]
+fn a_kml_multigeometry_with_an_empty_member_stays_a_collection() {
+    let dir = tempfile::tempdir().expect("folder");
+    let path = dir.path().join("places.kml");
+    std::fs::write(
+        &path,
+        r#"<kml xmlns="http://www.opengis.net/kml/2.2"><Document>
+<Placemark><name>a</name><MultiGeometry><Polygon/><Point><coordinates>1,2</coordinates></Point></MultiGeometry></Placemark>
+<Placemark><name>b</name><MultiGeometry><LineString></LineString><Point><coordinates>1,2</coordinates></Point></MultiGeometry></Placemark>
+<Placemark><name>c</name><MultiGeometry><Point><coordinates>1,2</coordinates></Point><LineString/></MultiGeometry></Placemark>
+</Document></kml>"#,
+    )
+    .expect("written");
+    let (_, stream) = open_reader(&path, &ReadOptions::default()).expect("opens");
+    let items: Vec<_> = stream.collect();
+    assert_eq!(items.len(), 3);
+    for item in items {
+        let geometry = item.expect("read").feature.geometry;
+        assert!(
+            matches!(
+                geometry,
+                Some(
+                    geoconsole_model::geo_types::Geometry::GeometryCollection(_)
+                        | geoconsole_model::geo_types::Geometry::MultiPoint(_)
+                )
+            ),
+            "{geometry:?}"
+        );
+    }
+}
