@@ -8,11 +8,13 @@ use geoconsole_model::{
 };
 use serde_json::{Number, Value};
 
+use crate::record::Elevations;
 use crate::record_bound::{
     MAX_HEADER_BYTES, MAX_RECORD_BYTES, RecordBound, RecordMark, is_record_too_long,
 };
+use crate::wkb::Elevation;
 use crate::write::FeatureWriter;
-use crate::{FormatError, FormatErrorKind, FormatResult, Location, SourceFeature};
+use crate::{FormatError, FormatErrorKind, FormatResult, Location, ReadNotes, SourceFeature};
 
 /// The longest column name accepted: names travel into every schema, preview and message.
 pub const MAX_COLUMN_NAME_BYTES: usize = 1024;
@@ -71,6 +73,8 @@ pub struct CsvReader<R: io::Read> {
     geometry: GeometryColumns,
     record: csv::StringRecord,
     done: bool,
+    /// Z of WKT geometries: a point's kept as a property, others dropped with one warning.
+    elevations: Elevations,
 }
 
 impl<R: BufRead> CsvReader<R> {
@@ -136,6 +140,7 @@ impl<R: BufRead> CsvReader<R> {
         }
         let geometry = find_geometry_columns(&path, &headers, options)?;
         Ok(Self {
+            elevations: Elevations::new(&path, ReadNotes::default()),
             path,
             reader,
             mark,
@@ -144,6 +149,13 @@ impl<R: BufRead> CsvReader<R> {
             record: csv::StringRecord::new(),
             done: false,
         })
+    }
+
+    /// Warnings about the file (Z dropped from WKT lines and polygons) go to `notes`.
+    #[must_use]
+    pub fn noting(mut self, notes: &ReadNotes) -> Self {
+        self.elevations = Elevations::new(&self.path, notes.clone());
+        self
     }
 
     /// The columns the geometry is read from, for previews.
@@ -159,8 +171,10 @@ impl<R: BufRead> CsvReader<R> {
         }
     }
 
-    fn row_to_feature(&self) -> Result<Feature, String> {
-        let cell = |i: usize| self.record.get(i).unwrap_or("").trim();
+    fn row_to_feature(&mut self) -> Result<Feature, String> {
+        let record = &self.record;
+        let cell = |i: usize| record.get(i).unwrap_or("").trim();
+        let mut elevation = Elevation::Flat;
         // Empty coordinate cells, an empty WKT cell and `POLYGON EMPTY` are an unlocated feature, as GDAL
         // reads them (no geometry); one coordinate without the other is an error.
         let (geometry, skip) = match self.geometry {
@@ -175,10 +189,11 @@ impl<R: BufRead> CsvReader<R> {
                 (Some(Geometry::Point(Point(Coord { x, y }))), [lat, lon])
             }
             GeometryColumns::Wkt(column) if cell(column).is_empty() => (None, [column, column]),
-            GeometryColumns::Wkt(column) => (
-                without_empty_members(parse_wkt(cell(column))?),
-                [column, column],
-            ),
+            GeometryColumns::Wkt(column) => {
+                let (geometry, z) = parse_wkt(cell(column))?;
+                elevation = z;
+                (without_empty_members(geometry), [column, column])
+            }
         };
         if let Some(geometry) = &geometry {
             validate_geometry(geometry).map_err(|e| e.message().to_string())?;
@@ -188,6 +203,9 @@ impl<R: BufRead> CsvReader<R> {
             if !skip.contains(&i) {
                 properties.insert(name.clone(), typed_cell(value));
             }
+        }
+        if geometry.is_some() {
+            self.elevations.keep(elevation, &mut properties);
         }
         Ok(Feature {
             id: None,
@@ -396,7 +414,8 @@ fn coordinate(text: &str, what: &str) -> Result<f64, String> {
 /// Parentheses a WKT geometry may nest beyond its collections: a multipolygon's three, and one to spare.
 const WKT_PARENS_BEYOND_COLLECTIONS: usize = 4;
 
-fn parse_wkt(text: &str) -> Result<Geometry<f64>, String> {
+/// The geometry, with its Z as the 2D model keeps it (a point's, or none and a warning).
+fn parse_wkt(text: &str) -> Result<(Geometry<f64>, Elevation), String> {
     use std::str::FromStr;
     if text.is_empty() {
         return Err("WKT geometry is empty".into());
@@ -414,11 +433,22 @@ fn parse_wkt(text: &str) -> Result<Geometry<f64>, String> {
     }
     // The `wkt` crate reads no curves; they are linearised as the WKB decoder linearises them.
     if crate::wkt_curve::is_curved(text) {
-        return crate::wkt_curve::parse(text);
+        return crate::wkt_curve::parse(text).map(|g| (g, Elevation::Flat));
     }
     let text = empty_parts_folded(text)?;
     let parsed = wkt::Wkt::<f64>::from_str(&text).map_err(|e| format!("WKT is not valid: {e}"))?;
-    Geometry::try_from(parsed).map_err(|e| format!("WKT cannot be used: {e}"))
+    use wkt::types::Dimension;
+    let elevation = match (&parsed, parsed.dimension()) {
+        (_, Dimension::XY | Dimension::XYM) => Elevation::Flat,
+        (wkt::Wkt::Point(p), _) => p
+            .coord()
+            .and_then(|c| c.z)
+            .filter(|z| !z.is_nan())
+            .map_or(Elevation::Flat, Elevation::Point),
+        _ => Elevation::Dropped,
+    };
+    let geometry = Geometry::try_from(parsed).map_err(|e| format!("WKT cannot be used: {e}"))?;
+    Ok((geometry, elevation))
 }
 
 /// WKT with every multi-geometry whose parts are all `EMPTY` (`MULTIPOINT (EMPTY)`, PostGIS and GEOS write

@@ -121,7 +121,9 @@ fn read_text<R: BufRead + Send + 'static>(
     let stream: FeatureStream = match format {
         Format::GeoJson => Box::new(GeoJsonReader::spawn(path_buf, reader)),
         Format::GeoJsonSeq => Box::new(prefetch(GeoJsonSeqReader::new(path_buf, reader))),
-        Format::Csv => Box::new(prefetch(CsvReader::new(path_buf, reader, &options.csv)?)),
+        Format::Csv => Box::new(prefetch(
+            CsvReader::new(path_buf, reader, &options.csv)?.noting(&options.notes),
+        )),
         Format::Kml => Box::new(kml_file::read(label, reader)?),
         Format::Gpx => Box::new(gpx_file::read(
             label,

@@ -26,11 +26,12 @@ fn read(path: &Path, layer: Option<&str>) -> (Vec<SourceFeature>, Vec<String>) {
 }
 
 #[test]
-fn a_points_z_is_kept_as_a_property_in_every_binary_format() {
+fn a_points_z_is_kept_as_a_property_in_every_format() {
     for (file, layer) in [
         ("z/point_z.fgb", None),
         ("z/z.gpkg", Some("points")),
         ("z/point_z.parquet", None),
+        ("z/point_z.csv", None),
     ] {
         let (features, warnings) = read(&fixture(file), layer);
         // FlatGeobuf's index orders features along its Hilbert curve, not as written
@@ -54,6 +55,7 @@ fn z_of_lines_is_dropped_with_one_warning_per_file() {
         ("z/line_z.fgb", None),
         ("z/z.gpkg", Some("lines")),
         ("z/line_z.parquet", None),
+        ("z/line_z.csv", None),
     ] {
         let (features, warnings) = read(&fixture(file), layer);
         assert!(
