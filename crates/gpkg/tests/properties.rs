@@ -23,9 +23,9 @@ fn feature(i: u32, properties: &[(&str, Value)]) -> Feature {
 }
 
 /// A new dataset `name` in a GeoPackage at `path`, holding `features`.
-async fn create(path: &std::path::Path, name: &str, features: Vec<Feature>) -> GpkgStore {
-    let store = GpkgStore::open(path).expect("open");
-    let mut writer = store
+/// A writer creating dataset `name` in `store`.
+async fn begin(store: &GpkgStore, name: &str) -> Box<dyn geoconsole_store::DatasetWriter> {
+    store
         .begin_write(WriteRequest {
             id: DatasetId::new(name).expect("id"),
             title: name.into(),
@@ -37,7 +37,12 @@ async fn create(path: &std::path::Path, name: &str, features: Vec<Feature>) -> G
             skip_conflicts: false,
         })
         .await
-        .expect("begin");
+        .expect("begin")
+}
+
+async fn create(path: &std::path::Path, name: &str, features: Vec<Feature>) -> GpkgStore {
+    let store = GpkgStore::open(path).expect("open");
+    let mut writer = begin(&store, name).await;
     writer.write(features).await.expect("write");
     writer.commit().await.expect("commit");
     store
@@ -105,19 +110,7 @@ async fn date_times_keep_their_text_when_the_field_becomes_text() {
     let dir = tempfile::tempdir().expect("folder");
     let path = dir.path().join("retyped.gpkg");
     let store = GpkgStore::open(&path).expect("open");
-    let mut writer = store
-        .begin_write(WriteRequest {
-            id: DatasetId::new("retyped").expect("id"),
-            title: "retyped".into(),
-            kind: DatasetKind::Events,
-            source: "test".into(),
-            time_fields: TimeFields::default(),
-            id_field: None,
-            mode: WriteMode::Create,
-            skip_conflicts: false,
-        })
-        .await
-        .expect("begin");
+    let mut writer = begin(&store, "retyped").await;
     let written = [
         ("2024-05-01T10:00:00+02:00", "2024-05-01 10:00:00Z"),
         ("2024-05-02", "2024-05-02"),
