@@ -5,7 +5,7 @@
 # the tests talk to: GDAL's ogrinfo/ogr2ogr (gdal-bin: GeoPackage, OGC API Features and MVT clients), the
 # sqlite3 shell, PostgreSQL 15 with PostGIS 3 (scripts/postgres.sh, on 127.0.0.1 only), Debian's chromium, Node.js and npm when missing, the web console's npm packages, and from
 # PyPI the OGC API client OWSLib, MapServer (cgi-mapserver) and pygeoapi (a venv in /opt/pygeoapi) as real
-# WFS/OGC API servers for the connectors, the OpenAPI validator openapi-spec-validator, the OpenAPI fuzzer schemathesis and pyarrow (a second GeoParquet
+# WFS/OGC API servers for the connectors, Koop from npm as a real ArcGIS FeatureServer, the OpenAPI validator openapi-spec-validator, the OpenAPI fuzzer schemathesis and pyarrow (a second GeoParquet
 # implementation, since Debian's GDAL 3.6 has no Parquet driver), and from crates.io cargo-deny.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +45,12 @@ if [ ! -x /opt/pygeoapi/bin/pygeoapi ]; then
   /opt/pygeoapi/bin/pip install --quiet --disable-pip-version-check pygeoapi==0.21.0
 fi
 export GEOCONSOLE_PYGEOAPI=/opt/pygeoapi/bin/pygeoapi
+# Koop (koop-core with the GeoServices output), a real ArcGIS FeatureServer on Node.js for the ArcGIS
+# connector's test, from the npm registry at the versions its lockfile pins.
+if [ ! -d crates/feeds/tests/koop/node_modules/@koopjs/koop-core ]; then
+  echo "installing Koop (npm ci in crates/feeds/tests/koop)"
+  (cd crates/feeds/tests/koop && npm ci --no-audit --no-fund --loglevel=error)
+fi
 # The real-server connector tests fail, rather than skip, when a server is missing.
 export GEOCONSOLE_REQUIRE_SERVERS=1
 

@@ -1,6 +1,7 @@
-//! The OGC connectors against real servers on loopback, each serving the same 50,000 sites the scripted
-//! origins hold (written to a GeoJSON file here): pygeoapi (OGC API – Features), and MapServer's `mapserv`
-//! run as a CGI program (WFS 2.0 in GeoJSON and in GML 3.2, and OGC API – Features). The layer must arrive
+//! The connectors against real servers on loopback, each serving the same 50,000 sites the scripted
+//! origins hold (written to a GeoJSON file here): pygeoapi (OGC API – Features), MapServer's `mapserv`
+//! run as a CGI program (WFS 2.0 in GeoJSON and in GML 3.2, and OGC API – Features), and Koop (an ArcGIS
+//! FeatureServer on Node.js). The layer must arrive
 //! whole: the exact count, no id twice, every value as the source holds it (as the server types it).
 //!
 //! Each test skips, saying so on stderr, when its server is not installed; with `GEOCONSOLE_REQUIRE_SERVERS=1`
@@ -8,7 +9,9 @@
 //!
 //! - MapServer: `apt-get install -y cgi-mapserver` (with mapserver-bin: `/usr/lib/cgi-bin/mapserv`; or `GEOCONSOLE_MAPSERV`);
 //! - pygeoapi: `python3 -m venv /opt/pygeoapi && /opt/pygeoapi/bin/pip install pygeoapi==0.21.0`, found as
-//!   `GEOCONSOLE_PYGEOAPI` (the `pygeoapi` program), `/opt/pygeoapi/bin/pygeoapi` or `pygeoapi` on PATH.
+//!   `GEOCONSOLE_PYGEOAPI` (the `pygeoapi` program), `/opt/pygeoapi/bin/pygeoapi` or `pygeoapi` on PATH;
+//! - Koop: Node.js, and `npm ci` in `tests/koop` (koop-core and output-geoservices at the lockfile's
+//!   versions; `serve.mjs` there serves one GeoJSON file as a FeatureServer layer).
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -485,4 +488,92 @@ async fn mapserver_oapif_loads_whole() {
     // MapServer's OGC API writes six decimals after its CRS84 transformation, off by one in the last.
     check(&features, |id| id.parse().expect("gid"), false, 1.5e-6);
     assert_eq!(report.matched, Some(N as u64));
+}
+
+// ----------------------------------------------------------------------------- Koop (ArcGIS FeatureServer)
+
+const KOOP_INSTALL: &str = "cd crates/feeds/tests/koop && npm ci";
+
+/// Koop (koop-core with the GeoServices output) serving the sites file as FeatureServer layer 0: a real
+/// FeatureServer implementation, run by `tests/koop/serve.mjs` on 127.0.0.1 with a page cap of
+/// `max_record_count` as ArcGIS applies it. Returns the server and the layer's URL.
+async fn koop(data: &Path, max_record_count: u32, log: &Path) -> Option<(Running, String)> {
+    use std::io::BufRead;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/koop");
+    let node = found("GEOCONSOLE_NODE", &[], "node")?;
+    if !dir.join("node_modules/@koopjs/koop-core").is_dir() {
+        return None;
+    }
+    let mut server = Running::spawn(
+        Command::new(node)
+            .arg(dir.join("serve.mjs"))
+            .args(["--port", "0", "--name", "sites", "--max-record-count"])
+            .arg(max_record_count.to_string())
+            .arg("--file")
+            .arg(data)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(log).expect("log")),
+    );
+    let stdout = server.0.stdout.take().expect("stdout");
+    // The one line it prints once listening: `listening 127.0.0.1:PORT <layer URL>`.
+    let ready = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .map(|_| line)
+    });
+    let line = tokio::time::timeout(Duration::from_secs(60), ready)
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "Koop did not start within 60 s: {}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            )
+        })
+        .expect("read")
+        .expect("ready line");
+    let url = line
+        .split_whitespace()
+        .nth(2)
+        .unwrap_or_else(|| {
+            panic!(
+                "Koop said {line:?}: {}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            )
+        })
+        .to_string();
+    Some((server, url))
+}
+
+/// A FeatureServer layer of 50,000 sites, capped at 2,000 a query as ArcGIS Online caps it, arrives whole
+/// through the ArcGIS connector: paged by offset in GeoJSON (Koop offers it), every site once with the
+/// values of the file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn koop_feature_server_layer_loads_whole() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = write_sites(dir.path());
+    let log = dir.path().join("koop.log");
+    let Some((_server, layer)) = koop(&data, 2000, &log).await else {
+        return absent("Koop (Node.js and its npm packages)", KOOP_INSTALL);
+    };
+    let spec = SourceSpec::new(SourceKind::Arcgis, layer.clone());
+    let (features, report) = load(&spec).await.unwrap_or_else(|e| {
+        panic!(
+            "sync: {e}\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        )
+    });
+    say("Koop 10 FeatureServer, maxRecordCount 2000", &report);
+    // Koop numbers the features 1..N in file order (its OBJECTID), which is each site's gid.
+    let sites: Vec<Feature> = features
+        .into_iter()
+        .map(|mut f| {
+            f.properties.remove("OBJECTID");
+            f
+        })
+        .collect();
+    check(&sites, |id| id.parse().expect("object id"), false, 1e-9);
+    assert_eq!(report.mode, PagingMode::Offset);
+    assert!((25..=26).contains(&report.pages), "{}", report.pages);
 }
