@@ -207,7 +207,9 @@ def main():
     for r in rows:
         peer_times = [r[k] for k in ["postgis_s", "sedonadb_s", "geopandas_s"] if k in r]
         ratio = min(peer_times) / r["ours_s"] if r["ours_s"] else float("nan")
-        opt = lambda k, fmt: (fmt.format(r[k]) if k in r else "not installed")
+        # A peer missing from the table was either left out of this run (--peers) or is not in the venv.
+        absent = lambda k: "not run" if k.split("_")[0] not in args.peers else "not installed"
+        opt = lambda k, fmt: (fmt.format(r[k]) if k in r else absent(k))
         table.append(f"| {r['km']} km | {r['ours_s']:.3f} s | {r['postgis_s']:.3f} s | {opt('sedonadb_s', '{:.3f} s')} | {opt('geopandas_s', '{:.3f} s')} | {ratio:.1f}× | "
                      f"{r['ours_sites']:,} / {r['postgis_sites']:,} / {opt('sedonadb_sites', '{:,}')} / {opt('geopandas_sites', '{:,}')} | "
                      f"{r['ours_pairs']:,} / {r['postgis_pairs']:,} / {opt('sedonadb_pairs', '{:,}')} / {opt('geopandas_pairs', '{:,}')} |")
