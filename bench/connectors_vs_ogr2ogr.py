@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Connector benchmark: a whole service layer into a GeoPackage, `geoconsole sources sync` vs ogr2ogr (GDAL's
-ESRIJSON driver paging a FeatureServer) on the same layer served from 127.0.0.1, same run.
+ESRIJSON, OAPIF and WFS drivers) on the same layer served from 127.0.0.1, same run.
 
 The layer comes from the test kit's scripted ArcGIS REST origin (`target/release/origins`, the one the
 connector tests use): N point rows with 7 attributes (a coded-value domain, dates in epoch ms), served as
@@ -12,6 +12,11 @@ every run.
 ogr2ogr is set up as for a bulk load: `-oo FEATURE_SERVER_PAGING=YES` with `orderByFields` and
 `resultRecordCount` in the URL (the driver then pages by resultOffset), `-gt unlimited`,
 `--config OGR_SQLITE_SYNCHRONOUS OFF`, `--config OGR_SQLITE_CACHE 512`. geoconsole writes with fsync on.
+
+The same N sites are served as an OGC API – Features collection (GeoJSON pages linked by `rel=next`, at most
+--page a page) and as a WFS 2.0 feature type (GML 3.2 only, so both sides parse the same GML; result paging by
+STARTINDEX/COUNT, at most --page a page); ogr2ogr reads them with `-oo PAGE_SIZE=<page>` (and
+`PAGING_ALLOWED=ON` for WFS), as a bulk load would.
 
 A Socrata dataset of the same size is synced by geoconsole too; GDAL has no driver that pages SODA, so it
 has no peer row.
@@ -77,8 +82,10 @@ def ours(kind, url, rows, page):
     work = fresh(f"ours-{kind}")
     args = [str(BIN), "--quiet", "--store", "s.gpkg", "sources", "add", "--kind", kind, "--url", url,
             "--dataset", "layer"]
-    if kind == "socrata":
+    if kind in ("socrata", "oapif", "wfs"):
         args += ["--page-size", str(page)]
+    if kind == "wfs":
+        args += ["--layer", "ms:sites"]
     timed(args, cwd=work, env=env())
     elapsed, _ = timed([str(BIN), "--quiet", "--store", "s.gpkg", "sources", "sync", "layer"], cwd=work, env=env())
     count = feature_count(work / "s.gpkg", "layer")
@@ -87,12 +94,18 @@ def ours(kind, url, rows, page):
     return elapsed
 
 
-def gdal(url, rows, page):
-    work = fresh("ogr2ogr")
-    query = (f"{url}/query?where=1%3D1&outFields=*&orderByFields=OBJECTID%20ASC"
-             f"&resultRecordCount={page}&outSR=4326&f=json")
-    elapsed, _ = timed(["ogr2ogr", "-f", "GPKG", str(work / "o.gpkg"), f"ESRIJSON:{query}",
-                        "-oo", "FEATURE_SERVER_PAGING=YES", "-nln", "layer", "-gt", "unlimited",
+def gdal(kind, url, rows, page):
+    work = fresh(f"ogr2ogr-{kind}")
+    if kind == "arcgis":
+        query = (f"{url}/query?where=1%3D1&outFields=*&orderByFields=OBJECTID%20ASC"
+                 f"&resultRecordCount={page}&outSR=4326&f=json")
+        source = [f"ESRIJSON:{query}", "-oo", "FEATURE_SERVER_PAGING=YES"]
+    elif kind == "oapif":
+        source = [f"OAPIF:{url}", "-oo", f"PAGE_SIZE={page}"]
+    else:
+        source = [f"WFS:{url}", "ms:sites", "-oo", "PAGING_ALLOWED=ON", "-oo", f"PAGE_SIZE={page}"]
+    elapsed, _ = timed(["ogr2ogr", "-f", "GPKG", str(work / "o.gpkg"), *source,
+                        "-nln", "layer", "-gt", "unlimited",
                         "--config", "OGR_SQLITE_SYNCHRONOUS", "OFF", "--config", "OGR_SQLITE_CACHE", "512"],
                        cwd=work)
     count = feature_count(work / "o.gpkg", "layer")
@@ -114,10 +127,13 @@ def main():
                                stdout=subprocess.PIPE, text=True)
     try:
         urls = json.loads(origins.stdout.readline())
-        times = {"arcgis": [], "ogr2ogr": [], "socrata": []}
+        times = {k: [] for k in ["arcgis", "ogr2ogr", "oapif", "ogr2ogr-oapif", "wfs", "ogr2ogr-wfs", "socrata"]}
         for run in range(args.runs):
             times["arcgis"].append(ours("arcgis", urls["arcgis"], args.rows, args.page))
-            times["ogr2ogr"].append(gdal(urls["arcgis"], args.rows, args.page))
+            times["ogr2ogr"].append(gdal("arcgis", urls["arcgis"], args.rows, args.page))
+            for kind in ["oapif", "wfs"]:
+                times[kind].append(ours(kind, urls[kind], args.rows, args.page))
+                times[f"ogr2ogr-{kind}"].append(gdal(kind, urls[kind], args.rows, args.page))
             times["socrata"].append(ours("socrata", urls["socrata"], args.rows, args.page))
             print(f"run {run + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items()), flush=True)
     finally:
@@ -133,17 +149,21 @@ def main():
         "",
         f"Run {datetime.date.today()} on {platform.machine()}, {os.cpu_count()} cores; {gdal_version}.",
         f"Command: `python3 bench/connectors_vs_ogr2ogr.py --rows {args.rows} --page {args.page} --runs {args.runs}`",
-        f"(the test kit's scripted ArcGIS REST and Socrata origins on 127.0.0.1, {args.rows:,} point rows, "
-        f"{args.page} a page, Esri JSON to both sides; each side {args.runs}× alternating, medians, process start included; "
+        f"(the test kit's scripted ArcGIS REST, OGC API – Features, WFS 2.0 and Socrata origins on 127.0.0.1, {args.rows:,} point rows, "
+        f"{args.page} a page, Esri JSON, GeoJSON (OGC API) and GML 3.2 (WFS) to both sides; each side {args.runs}× alternating, medians, process start included; "
         "counts checked with ogrinfo after every run).",
         "ogr2ogr set up as for a bulk load: ESRIJSON driver with `FEATURE_SERVER_PAGING=YES`, `orderByFields` and "
-        "`resultRecordCount` in the URL, `-gt unlimited`, `OGR_SQLITE_SYNCHRONOUS OFF`, `OGR_SQLITE_CACHE 512`. "
+        "`resultRecordCount` in the URL; OAPIF driver with `PAGE_SIZE`; WFS driver with `PAGING_ALLOWED=ON` and `PAGE_SIZE`; "
+        "all with `-gt unlimited`, `OGR_SQLITE_SYNCHRONOUS OFF`, `OGR_SQLITE_CACHE 512`. "
         "geoconsole: `sources sync` (full sync, one transaction, fsync on, data-protection guard and fingerprints).",
         "",
         "| protocol | rows | geoconsole s | ogr2ogr s | speed-up | geoconsole features/s | ogr2ogr features/s |",
         "|---|---|---|---|---|---|---|",
         f"| ArcGIS FeatureServer (Esri JSON) | {args.rows:,} | {med['arcgis']:.2f} | {med['ogr2ogr']:.2f} | "
         f"{med['ogr2ogr'] / med['arcgis']:.2f}× | {rate(med['arcgis'])} | {rate(med['ogr2ogr'])} |",
+        *[f"| {label} | {args.rows:,} | {med[k]:.2f} | {med['ogr2ogr-' + k]:.2f} | {med['ogr2ogr-' + k] / med[k]:.2f}× | "
+          f"{rate(med[k])} | {rate(med['ogr2ogr-' + k])} |"
+          for k, label in [("oapif", "OGC API – Features (GeoJSON, next links)"), ("wfs", "WFS 2.0 (GML 3.2, STARTINDEX)")]],
         f"| Socrata SODA | {args.rows:,} | {med['socrata']:.2f} | no GDAL driver pages SODA | - | {rate(med['socrata'])} | - |",
         "",
         "All runs (s): " + "; ".join(f"{k} " + ", ".join(f"{t:.2f}" for t in v) for k, v in times.items()),
