@@ -451,10 +451,11 @@ fn parse_wkt(text: &str) -> Result<(Geometry<f64>, Elevation), String> {
     Ok((geometry, elevation))
 }
 
-/// WKT with every multi-geometry whose parts are all `EMPTY` (`MULTIPOINT (EMPTY)`, PostGIS and GEOS write
-/// them) written as the empty geometry of its type, which the `wkt` crate reads; an `EMPTY` part beside
-/// parts with positions is refused by name, as the other readers refuse an empty part (the `wkt` crate
-/// would say only that it expected a number).
+/// WKT with every geometry whose parentheses hold nothing but `EMPTY` (`MULTIPOINT (EMPTY)`,
+/// `POLYGON (EMPTY, EMPTY)`, `MULTIPOLYGON ((EMPTY))`, as PostGIS and GEOS write them, with or without a space
+/// before the parenthesis) written as the empty geometry of its type, which the `wkt` crate reads; an `EMPTY`
+/// part beside parts with positions is refused by name, as the other readers refuse an empty part (the
+/// `wkt` crate would say only that it expected a number).
 fn empty_parts_folded(text: &str) -> Result<std::borrow::Cow<'_, str>, String> {
     #[derive(PartialEq, Clone, Copy)]
     enum Token {
@@ -462,16 +463,13 @@ fn empty_parts_folded(text: &str) -> Result<std::borrow::Cow<'_, str>, String> {
         Close,
         Comma,
         Empty,
-        Multi,
+        /// A geometry type's name.
+        Keyword,
         Dimension,
         Other,
     }
     let bytes = text.as_bytes();
-    if !text
-        .as_bytes()
-        .windows(5)
-        .any(|w| w.eq_ignore_ascii_case(b"EMPTY"))
-    {
+    if !bytes.windows(5).any(|w| w.eq_ignore_ascii_case(b"EMPTY")) {
         return Ok(text.into());
     }
     let mut tokens: Vec<(Token, usize, usize)> = Vec::new();
@@ -491,25 +489,17 @@ fn empty_parts_folded(text: &str) -> Result<std::borrow::Cow<'_, str>, String> {
                     i += 1;
                 }
                 let word = &text[start..i];
-                tokens.push((
-                    if word.eq_ignore_ascii_case("EMPTY") {
-                        Token::Empty
-                    } else if ["MULTIPOINT", "MULTILINESTRING", "MULTIPOLYGON"]
-                        .iter()
-                        .any(|m| word.eq_ignore_ascii_case(m))
-                    {
-                        Token::Multi
-                    } else if ["Z", "M", "ZM"]
-                        .iter()
-                        .any(|d| word.eq_ignore_ascii_case(d))
-                    {
-                        Token::Dimension
-                    } else {
-                        Token::Other
-                    },
-                    start,
-                    i,
-                ));
+                let kind = if word.eq_ignore_ascii_case("EMPTY") {
+                    Token::Empty
+                } else if ["Z", "M", "ZM"]
+                    .iter()
+                    .any(|d| word.eq_ignore_ascii_case(d))
+                {
+                    Token::Dimension
+                } else {
+                    Token::Keyword
+                };
+                tokens.push((kind, start, i));
                 continue;
             }
             _ => Token::Other,
@@ -517,35 +507,52 @@ fn empty_parts_folded(text: &str) -> Result<std::borrow::Cow<'_, str>, String> {
         i += 1;
         tokens.push((token, start, i));
     }
+    // Each opening parenthesis's closing one.
+    let mut closing = vec![None; tokens.len()];
+    let mut open = Vec::new();
+    let mut balanced = true;
+    for (t, token) in tokens.iter().enumerate() {
+        match token.0 {
+            Token::Open => open.push(t),
+            Token::Close => match open.pop() {
+                Some(o) => closing[o] = Some(t),
+                None => balanced = false,
+            },
+            _ => {}
+        }
+    }
+    balanced &= open.is_empty();
     let mut folded = String::with_capacity(text.len());
     let mut copied = 0;
     let mut t = 0;
     while t < tokens.len() {
-        if tokens[t].0 == Token::Multi {
-            let mut open = t + 1;
-            if tokens.get(open).is_some_and(|k| k.0 == Token::Dimension) {
-                open += 1;
+        if tokens[t].0 == Token::Keyword {
+            let mut paren = t + 1;
+            if tokens.get(paren).is_some_and(|k| k.0 == Token::Dimension) {
+                paren += 1;
             }
-            // `( EMPTY [, EMPTY]* )`
-            let mut end = open + 1;
-            let all_empty = tokens.get(open).is_some_and(|k| k.0 == Token::Open)
-                && tokens.get(end).is_some_and(|k| k.0 == Token::Empty)
-                && loop {
-                    match (tokens.get(end + 1), tokens.get(end + 2)) {
-                        (Some((Token::Close, ..)), _) => break true,
-                        (Some((Token::Comma, ..)), Some((Token::Empty, ..))) => end += 2,
-                        _ => break false,
-                    }
-                };
-            if all_empty {
-                folded.push_str(&text[copied..tokens[open].1]);
-                folded.push_str("EMPTY");
-                copied = tokens[end + 1].2;
-                t = end + 2;
+            let close = tokens
+                .get(paren)
+                .filter(|k| k.0 == Token::Open)
+                .and_then(|_| closing[paren]);
+            if let Some(close) = close
+                && tokens[paren + 1..close].iter().all(|k| {
+                    matches!(
+                        k.0,
+                        Token::Open | Token::Close | Token::Comma | Token::Empty
+                    )
+                })
+            {
+                folded.push_str(&text[copied..tokens[paren - 1].2]);
+                folded.push_str(" EMPTY");
+                copied = tokens[close].2;
+                t = close + 1;
                 continue;
             }
         }
-        if tokens[t].0 == Token::Empty
+        // Left to the `wkt` crate's own message when the parentheses do not even pair up.
+        if balanced
+            && tokens[t].0 == Token::Empty
             && t > 0
             && matches!(tokens[t - 1].0, Token::Open | Token::Comma)
         {

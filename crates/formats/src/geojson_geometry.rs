@@ -189,7 +189,8 @@ impl RawFeature {
                 let (geometry, z) = raw.into_geometry()?;
                 if let Some(geometry) = without_empty_members(geometry) {
                     validate_geometry(&geometry).map_err(|e| e.message().to_string())?;
-                    if let Some(z) = z {
+                    // A property of the feature's own under that name wins over its Z.
+                    if let Some(z) = z.filter(|_| !properties.contains_key(Z_PROPERTY)) {
                         properties.insert(
                             Z_PROPERTY.to_string(),
                             serde_json::Number::from_f64(z).map_or(Value::Null, Value::Number),

@@ -50,6 +50,8 @@ pub(crate) struct Elevations {
     file: String,
     notes: ReadNotes,
     warned: bool,
+    /// Warned that a property of the file holds the name a point's Z would take.
+    named_warned: bool,
 }
 
 impl Elevations {
@@ -58,12 +60,24 @@ impl Elevations {
             file: shown(path),
             notes,
             warned: false,
+            named_warned: false,
         }
     }
 
     pub(crate) fn keep(&mut self, elevation: Elevation, properties: &mut Properties) {
         match elevation {
             Elevation::Flat => {}
+            // The source's own property of that name wins: a Z is not worth losing a value for.
+            Elevation::Point(_) if properties.contains_key(Z_PROPERTY) => {
+                if !self.named_warned {
+                    self.named_warned = true;
+                    self.notes.warn(format!(
+                        "{}: the file has a property named {Z_PROPERTY}, so the points' Z coordinates \
+                         were dropped rather than stored under that name",
+                        self.file
+                    ));
+                }
+            }
             Elevation::Point(z) => {
                 properties.insert(
                     Z_PROPERTY.to_string(),

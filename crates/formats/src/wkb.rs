@@ -38,8 +38,8 @@ pub enum WkbErrorKind {
     Malformed,
     /// Geometry collections nest deeper than [`MAX_GEOMETRY_NESTING`].
     TooDeep,
-    /// WKB this reader does not take: a GeoPackage extended geometry, an empty point inside a multipoint or
-    /// collection (geo-types cannot hold one), curves that linearise into too many vertices.
+    /// WKB this reader does not take: a GeoPackage extended geometry, an empty point beside real ones in a
+    /// multipoint (an empty part), curves that linearise into too many vertices.
     Unsupported,
 }
 
@@ -409,18 +409,30 @@ impl<'a> Reader<'a> {
     fn multipoint(&mut self, header: &Header) -> WkbResult<MultiPoint<f64>> {
         let n = self.count(header, "member", MIN_MEMBER_BYTES)?;
         let mut points = Vec::with_capacity(n);
+        // The first empty point (NaN coordinates), by position and offset.
+        let mut empty = None;
         for i in 0..n {
             let member = self.member(header, i, &[POINT])?;
-            let point = self.point(&member)?.ok_or_else(|| {
-                WkbError::new(
-                    WkbErrorKind::Unsupported,
-                    member.at,
-                    format!("multipoint member {i} is an empty point"),
-                )
-            })?;
-            points.push(point);
+            match self.point(&member)? {
+                Some(point) => points.push(point),
+                None => {
+                    empty.get_or_insert((i, member.at));
+                }
+            }
         }
-        Ok(MultiPoint(points))
+        // Only empty points (`MULTIPOINT (EMPTY)`, as PostGIS and GDAL write it) is the empty multipoint;
+        // an empty point beside real ones is refused, as every reader refuses an empty part.
+        match empty {
+            Some((i, at)) if !points.is_empty() => Err(WkbError::new(
+                WkbErrorKind::Unsupported,
+                at,
+                format!(
+                    "multipoint part {} is empty beside parts with positions: its positions are missing",
+                    i + 1
+                ),
+            )),
+            _ => Ok(MultiPoint(points)),
+        }
     }
 
     /// MultiLineString, or MultiCurve (whose members may be arcs).
@@ -809,13 +821,22 @@ mod tests {
                 .f64s(&[f64::NAN, f64::NAN])
                 .bytes()
         };
-        // An empty point inside a multipoint cannot be held by geo-types.
+        // An empty point beside a real one in a multipoint is an empty part, refused by name.
         let err = decode(&point_then_empty(4)).unwrap_err();
         assert_eq!(err.kind(), WkbErrorKind::Unsupported);
         assert!(
-            err.message().contains("member 1 is an empty point"),
+            err.message().contains("multipoint part 2 is empty"),
             "{err}"
         );
+        // Only empty points is `MULTIPOINT (EMPTY)`: an empty geometry (found by an outside tester; GDAL
+        // reads it so).
+        let only_empty = Writer::new(true)
+            .header(4)
+            .u32(1)
+            .header(1)
+            .f64s(&[f64::NAN, f64::NAN])
+            .bytes();
+        assert_eq!(decode(&only_empty), Ok(None));
         // In a collection it is left out, as every empty member is (found by an outside tester: GDAL's
         // `GEOMETRYCOLLECTION (POINT (1 2), POINT EMPTY)` in a GeoPackage was refused).
         assert_eq!(

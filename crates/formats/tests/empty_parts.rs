@@ -124,6 +124,18 @@ fn geometries_with_no_position_at_all_are_unlocated_in_every_format() {
         "MULTIPOINT Z (EMPTY)",
         "POLYGON EMPTY",
         "GEOMETRYCOLLECTION (MULTIPOINT (EMPTY), POLYGON EMPTY)",
+        // Found by an outside tester: rings or members all EMPTY, and no space before the parenthesis.
+        "POLYGON (EMPTY)",
+        "POLYGON (EMPTY, EMPTY)",
+        "POLYGON Z (EMPTY)",
+        "MULTIPOLYGON ((EMPTY))",
+        "MULTIPOLYGON ((EMPTY), EMPTY)",
+        "POINT (EMPTY)",
+        "LINESTRING (EMPTY)",
+        "MULTIPOINT(EMPTY)",
+        "multipolygon(empty)",
+        "MULTIPOINT(EMPTY,EMPTY)",
+        "MULTIPOINT Z(EMPTY)",
     ] {
         assert_eq!(wkt(d, text), Outcome::Unlocated, "{text}");
     }
@@ -143,10 +155,31 @@ fn empty_members_of_collections_are_left_out_in_every_format() {
         ),
         Outcome::Located
     );
-    assert_eq!(
-        wkt(d, "GEOMETRYCOLLECTION (MULTIPOINT (EMPTY), POINT (1 2))"),
-        Outcome::Located
-    );
+    for text in [
+        "GEOMETRYCOLLECTION (MULTIPOINT (EMPTY), POINT (1 2))",
+        "GEOMETRYCOLLECTION (POLYGON (EMPTY), POINT (1 2))",
+        "GEOMETRYCOLLECTION (MULTIPOINT(EMPTY), POINT (1 2))",
+    ] {
+        assert_eq!(wkt(d, text), Outcome::Located, "{text}");
+    }
+    // WKB: a multipoint of empty points only is MULTIPOINT (EMPTY), an empty member of a collection.
+    let empty_point = |w: &mut Wkb| {
+        w.0.push(1);
+        w.0.extend_from_slice(&1u32.to_le_bytes());
+        w.0.extend_from_slice(&f64::NAN.to_le_bytes());
+        w.0.extend_from_slice(&f64::NAN.to_le_bytes());
+    };
+    let mut collection = Wkb::new(7, 2);
+    collection.member(4, 1);
+    empty_point(&mut collection);
+    collection.0.push(1);
+    collection.0.extend_from_slice(&1u32.to_le_bytes());
+    collection.0.extend_from_slice(&1.5f64.to_le_bytes());
+    collection.0.extend_from_slice(&2.5f64.to_le_bytes());
+    assert_eq!(gpkg(d, &collection.0), Outcome::Located);
+    let mut only_empty = Wkb::new(4, 1);
+    empty_point(&mut only_empty);
+    assert_eq!(gpkg(d, &only_empty.0), Outcome::Unlocated);
 }
 
 #[test]

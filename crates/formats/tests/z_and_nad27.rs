@@ -102,3 +102,31 @@ fn nad27_files_match_ogr2ogr_and_say_which_shift_they_got() {
         );
     }
 }
+
+/// Found by an outside tester: a column named like the Z property lost its values to the points' Z.
+#[test]
+fn a_property_named_geometry_z_keeps_its_values() {
+    let dir = tempfile::tempdir().expect("folder");
+    let csv = dir.path().join("peaks.csv");
+    std::fs::write(
+        &csv,
+        "id,geometry_z,wkt\n1,hello,POINT Z (3 4 5)\n2,x,POINT (1 1)\n",
+    )
+    .expect("written");
+    let (features, warnings) = read(&csv, None);
+    assert_eq!(features[0].feature.properties[Z_PROPERTY], json!("hello"));
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("property named geometry_z")),
+        "{warnings:?}"
+    );
+    let geojson = dir.path().join("peaks.geojson");
+    std::fs::write(
+        &geojson,
+        r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"geometry_z":"hello"},"geometry":{"type":"Point","coordinates":[3,4,5]}}]}"#,
+    )
+    .expect("written");
+    let (features, _) = read(&geojson, None);
+    assert_eq!(features[0].feature.properties[Z_PROPERTY], json!("hello"));
+}
