@@ -451,70 +451,85 @@ fn parse_wkt(text: &str) -> Result<(Geometry<f64>, Elevation), String> {
     Ok((geometry, elevation))
 }
 
-/// WKT with every geometry whose parentheses hold nothing but `EMPTY` (`MULTIPOINT (EMPTY)`,
-/// `POLYGON (EMPTY, EMPTY)`, `MULTIPOLYGON ((EMPTY))`, as PostGIS and GEOS write them, with or without a space
-/// before the parenthesis) written as the empty geometry of its type, which the `wkt` crate reads; an `EMPTY`
-/// part beside parts with positions is refused by name, as the other readers refuse an empty part (the
-/// `wkt` crate would say only that it expected a number).
-fn empty_parts_folded(text: &str) -> Result<std::borrow::Cow<'_, str>, String> {
-    #[derive(PartialEq, Clone, Copy)]
-    enum Token {
-        Open,
-        Close,
-        Comma,
-        Empty,
-        /// A geometry type's name.
-        Keyword,
-        Dimension,
-        Other,
-    }
+/// One token of WKT text, for the scans that run before the `wkt` crate reads it.
+#[derive(PartialEq, Clone, Copy, Debug)]
+enum WktToken {
+    Open,
+    Close,
+    Comma,
+    Empty,
+    /// `GEOMETRYCOLLECTION`, whose parentheses hold geometries rather than positions.
+    Collection,
+    /// Any other geometry type's name.
+    Keyword,
+    /// `Z`, `M` or `ZM` after a type's name.
+    Dimension,
+    /// Numbers, signs and anything else.
+    Other,
+}
+
+/// WKT's tokens with their byte ranges; whitespace is skipped.
+fn wkt_tokens(text: &str) -> impl Iterator<Item = (WktToken, usize, usize)> + '_ {
     let bytes = text.as_bytes();
-    if !bytes.windows(5).any(|w| w.eq_ignore_ascii_case(b"EMPTY")) {
-        return Ok(text.into());
-    }
-    let mut tokens: Vec<(Token, usize, usize)> = Vec::new();
     let mut i = 0;
-    while i < bytes.len() {
+    std::iter::from_fn(move || {
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
         let start = i;
-        let token = match bytes[i] {
-            b'(' => Token::Open,
-            b')' => Token::Close,
-            b',' => Token::Comma,
-            b if b.is_ascii_whitespace() => {
-                i += 1;
-                continue;
-            }
+        let token = match *bytes.get(i)? {
+            b'(' => WktToken::Open,
+            b')' => WktToken::Close,
+            b',' => WktToken::Comma,
             b if b.is_ascii_alphabetic() => {
                 while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
                     i += 1;
                 }
                 let word = &text[start..i];
                 let kind = if word.eq_ignore_ascii_case("EMPTY") {
-                    Token::Empty
+                    WktToken::Empty
+                } else if word.eq_ignore_ascii_case("GEOMETRYCOLLECTION") {
+                    WktToken::Collection
                 } else if ["Z", "M", "ZM"]
                     .iter()
                     .any(|d| word.eq_ignore_ascii_case(d))
                 {
-                    Token::Dimension
+                    WktToken::Dimension
                 } else {
-                    Token::Keyword
+                    WktToken::Keyword
                 };
-                tokens.push((kind, start, i));
-                continue;
+                return Some((kind, start, i));
             }
-            _ => Token::Other,
+            _ => WktToken::Other,
         };
         i += 1;
-        tokens.push((token, start, i));
+        Some((token, start, i))
+    })
+}
+
+/// WKT with every geometry whose parentheses hold nothing but `EMPTY` (`MULTIPOINT (EMPTY)`,
+/// `POLYGON (EMPTY, EMPTY)`, `MULTIPOLYGON ((EMPTY))`, as PostGIS and GEOS write them, with or without a space
+/// before the parenthesis) written as the empty geometry of its type, which the `wkt` crate reads; an `EMPTY`
+/// part beside parts with positions is refused by name, as the other readers refuse an empty part (the
+/// `wkt` crate would say only that it expected a number).
+fn empty_parts_folded(text: &str) -> Result<std::borrow::Cow<'_, str>, String> {
+    use WktToken as T;
+    if !text
+        .as_bytes()
+        .windows(5)
+        .any(|w| w.eq_ignore_ascii_case(b"EMPTY"))
+    {
+        return Ok(text.into());
     }
+    let tokens: Vec<(WktToken, usize, usize)> = wkt_tokens(text).collect();
     // Each opening parenthesis's closing one.
     let mut closing = vec![None; tokens.len()];
     let mut open = Vec::new();
     let mut balanced = true;
     for (t, token) in tokens.iter().enumerate() {
         match token.0 {
-            Token::Open => open.push(t),
-            Token::Close => match open.pop() {
+            T::Open => open.push(t),
+            T::Close => match open.pop() {
                 Some(o) => closing[o] = Some(t),
                 None => balanced = false,
             },
@@ -526,22 +541,19 @@ fn empty_parts_folded(text: &str) -> Result<std::borrow::Cow<'_, str>, String> {
     let mut copied = 0;
     let mut t = 0;
     while t < tokens.len() {
-        if tokens[t].0 == Token::Keyword {
+        if matches!(tokens[t].0, T::Keyword | T::Collection) {
             let mut paren = t + 1;
-            if tokens.get(paren).is_some_and(|k| k.0 == Token::Dimension) {
+            if tokens.get(paren).is_some_and(|k| k.0 == T::Dimension) {
                 paren += 1;
             }
             let close = tokens
                 .get(paren)
-                .filter(|k| k.0 == Token::Open)
+                .filter(|k| k.0 == T::Open)
                 .and_then(|_| closing[paren]);
             if let Some(close) = close
-                && tokens[paren + 1..close].iter().all(|k| {
-                    matches!(
-                        k.0,
-                        Token::Open | Token::Close | Token::Comma | Token::Empty
-                    )
-                })
+                && tokens[paren + 1..close]
+                    .iter()
+                    .all(|k| matches!(k.0, T::Open | T::Close | T::Comma | T::Empty))
             {
                 folded.push_str(&text[copied..tokens[paren - 1].2]);
                 folded.push_str(" EMPTY");
@@ -552,9 +564,9 @@ fn empty_parts_folded(text: &str) -> Result<std::borrow::Cow<'_, str>, String> {
         }
         // Left to the `wkt` crate's own message when the parentheses do not even pair up.
         if balanced
-            && tokens[t].0 == Token::Empty
+            && tokens[t].0 == T::Empty
             && t > 0
-            && matches!(tokens[t - 1].0, Token::Open | Token::Comma)
+            && matches!(tokens[t - 1].0, T::Open | T::Comma)
         {
             return Err(format!(
                 "WKT has an EMPTY part beside parts with positions (at character {}): the part's positions are missing",
@@ -573,51 +585,33 @@ fn empty_parts_folded(text: &str) -> Result<std::borrow::Cow<'_, str>, String> {
 /// The deepest nesting of GEOMETRYCOLLECTIONs in WKT text, and of its parentheses, found in one pass
 /// without recursion.
 fn wkt_nesting(text: &str) -> (usize, usize) {
-    let bytes = text.as_bytes();
     // For each open parenthesis, whether it opened a collection.
     let mut open: Vec<bool> = Vec::new();
     let (mut collections, mut deepest_collections) = (0usize, 0usize);
     let mut deepest = 0usize;
     // Whether the last word was GEOMETRYCOLLECTION (a `Z`, `M` or `ZM` may stand between it and its `(`).
-    let mut after_keyword = false;
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i].is_ascii_alphabetic() {
-            let start = i;
-            while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
-                i += 1;
-            }
-            let word = &text[start..i];
-            if word.eq_ignore_ascii_case("GEOMETRYCOLLECTION") {
-                after_keyword = true;
-            } else if !["Z", "M", "ZM"]
-                .iter()
-                .any(|d| word.eq_ignore_ascii_case(d))
-            {
-                after_keyword = false;
-            }
-            continue;
-        }
-        match bytes[i] {
-            b'(' => {
-                open.push(after_keyword);
-                if after_keyword {
+    let mut after_collection = false;
+    for (token, _, _) in wkt_tokens(text) {
+        match token {
+            WktToken::Collection => after_collection = true,
+            WktToken::Dimension => {}
+            WktToken::Open => {
+                open.push(after_collection);
+                if after_collection {
                     collections += 1;
                     deepest_collections = deepest_collections.max(collections);
                 }
                 deepest = deepest.max(open.len());
-                after_keyword = false;
+                after_collection = false;
             }
-            b')' => {
+            WktToken::Close => {
                 if open.pop() == Some(true) {
                     collections -= 1;
                 }
-                after_keyword = false;
+                after_collection = false;
             }
-            b' ' | b'\t' | b'\r' | b'\n' => {}
-            _ => after_keyword = false,
+            _ => after_collection = false,
         }
-        i += 1;
     }
     (deepest_collections, deepest)
 }

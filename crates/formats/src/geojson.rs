@@ -6,10 +6,11 @@ use geoconsole_model::{EXCERPT_CHARS, Feature, excerpt};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::geojson_geometry::{Coords, RawFeature, RawGeometry};
+use crate::record::Elevations;
 use crate::record_bound::{MAX_RECORD_BYTES, RecordBound, RecordMark};
 use crate::stream::{ChunkReceiver, ChunkSender, spawn_producer};
 use crate::write::{FeatureWriter, write_feature_json};
-use crate::{Crs, FormatError, FormatErrorKind, Location, SourceFeature};
+use crate::{Crs, FormatError, FormatErrorKind, Location, ReadNotes, SourceFeature};
 
 /// Streams the features of a GeoJSON FeatureCollection (or a single Feature, or a bare geometry) without
 /// holding the document: serde walks the `features` array and hands each feature over as soon as it is
@@ -21,8 +22,12 @@ pub struct GeoJsonReader {
 impl GeoJsonReader {
     /// Reads bytes that cannot be read twice: a legacy `crs` member after the features is only found when
     /// they have been read (see [`LateCrs::Unknown`]).
-    pub(crate) fn spawn<R: BufRead + Send + 'static>(path: PathBuf, reader: R) -> Self {
-        Self::spawn_with(path, reader, LateCrs::Unknown)
+    pub(crate) fn spawn<R: BufRead + Send + 'static>(
+        path: PathBuf,
+        reader: R,
+        notes: &ReadNotes,
+    ) -> Self {
+        Self::spawn_with(path, reader, LateCrs::Unknown, notes)
     }
 
     /// Reads a document whose tail [`late_crs`] has looked at.
@@ -30,9 +35,11 @@ impl GeoJsonReader {
         path: PathBuf,
         reader: R,
         late: LateCrs,
+        notes: &ReadNotes,
     ) -> Self {
+        let elevations = Elevations::new(&path, notes.clone());
         let inner = spawn_producer("geoconsole-geojson", move |chunks| {
-            parse(&path, reader, late, chunks)
+            parse(&path, reader, late, elevations, chunks)
         });
         Self { inner }
     }
@@ -216,6 +223,7 @@ struct Sink<'a> {
     late: LateCrs,
     /// Whether a `crs` member was read (or found at the end beforehand).
     crs_known: bool,
+    elevations: Elevations,
 }
 
 impl Sink<'_> {
@@ -230,7 +238,7 @@ impl Sink<'_> {
             None => Ok(()),
         };
         let item = moved
-            .and_then(|()| raw.into_feature())
+            .and_then(|()| raw.into_feature(&mut self.elevations))
             .map(|feature| SourceFeature { location, feature })
             .map_err(|why| {
                 // Projected coordinates fail as WGS84 before a `crs` member after the features could
@@ -257,7 +265,13 @@ impl Sink<'_> {
     }
 }
 
-fn parse<R: BufRead>(path: &Path, reader: R, late: LateCrs, chunks: &mut ChunkSender) {
+fn parse<R: BufRead>(
+    path: &Path,
+    reader: R,
+    late: LateCrs,
+    elevations: Elevations,
+    chunks: &mut ChunkSender,
+) {
     let mut crs = None;
     if let LateCrs::Found(value) = &late {
         match legacy_crs::<serde_json::Error>(value) {
@@ -285,6 +299,7 @@ fn parse<R: BufRead>(path: &Path, reader: R, late: LateCrs, chunks: &mut ChunkSe
         crs,
         crs_known: matches!(late, LateCrs::Found(_)),
         late,
+        elevations,
     };
     let mut deserializer = serde_json::Deserializer::from_reader(reader);
     let result = deserializer

@@ -14,7 +14,11 @@ use geoconsole_model::{
 use serde::de::{self, Deserialize, Deserializer, SeqAccess, Visitor};
 use serde_json::Value;
 
-use crate::{Crs, Z_PROPERTY};
+use crate::Crs;
+#[cfg(test)]
+use crate::Z_PROPERTY;
+use crate::record::Elevations;
+use crate::wkb::Elevation;
 
 /// A `coordinates` member: a position or a nested list of positions.
 #[derive(Debug)]
@@ -168,7 +172,8 @@ impl RawFeature {
     }
 
     /// Checks and converts the feature; the error is the reason alone, the caller adds file and location.
-    pub(crate) fn into_feature(self) -> Result<Feature, String> {
+    /// A point's Z is kept, and other geometries' dropped, by the file's `elevations`.
+    pub(crate) fn into_feature(self, elevations: &mut Elevations) -> Result<Feature, String> {
         match self.kind.as_deref() {
             Some("Feature") => {}
             Some(other) => return Err(format!("type is '{other}', expected 'Feature'")),
@@ -186,16 +191,11 @@ impl RawFeature {
         let geometry = match self.geometry {
             None => None,
             Some(raw) => {
-                let (geometry, z) = raw.into_geometry()?;
+                let elevation = raw.elevation();
+                let geometry = raw.into_geometry()?;
                 if let Some(geometry) = without_empty_members(geometry) {
                     validate_geometry(&geometry).map_err(|e| e.message().to_string())?;
-                    // A property of the feature's own under that name wins over its Z.
-                    if let Some(z) = z.filter(|_| !properties.contains_key(Z_PROPERTY)) {
-                        properties.insert(
-                            Z_PROPERTY.to_string(),
-                            serde_json::Number::from_f64(z).map_or(Value::Null, Value::Number),
-                        );
-                    }
+                    elevations.keep(elevation, &mut properties);
                     Some(geometry)
                 } else {
                     None
@@ -238,8 +238,32 @@ impl RawFeature {
 type GeometryResult<T> = Result<T, String>;
 
 impl RawGeometry {
-    /// The geometry, plus the z of a 3D point so it can be kept as a property.
-    fn into_geometry(self) -> GeometryResult<(Geometry<f64>, Option<f64>)> {
+    /// What becomes of the geometry's Z: a point's is kept, any other geometry's dropped. Found without
+    /// recursion, before the conversion consumes the positions.
+    fn elevation(&self) -> Elevation {
+        if self.kind == "Point"
+            && let Some(Coords::Position { z: Some(z), .. }) = &self.coordinates
+        {
+            return Elevation::Point(*z);
+        }
+        let mut geometries = vec![self];
+        let mut coords: Vec<&Coords> = Vec::new();
+        while let Some(g) = geometries.pop() {
+            geometries.extend(g.geometries.iter().flatten());
+            coords.extend(g.coordinates.as_ref());
+            while let Some(c) = coords.pop() {
+                match c {
+                    Coords::Position { z: Some(_), .. } => return Elevation::Dropped,
+                    Coords::Position { z: None, .. } => {}
+                    Coords::List(items) => coords.extend(items),
+                }
+            }
+        }
+        Elevation::Flat
+    }
+
+    /// The geometry; its Z, if any, is left to [`RawGeometry::elevation`].
+    fn into_geometry(self) -> GeometryResult<Geometry<f64>> {
         // serde_json's recursion limit (128) already bounds the nesting to about 60 collections; the shared
         // limit is checked here too, before anything recursive walks the result.
         let nesting = self.nesting();
@@ -266,19 +290,16 @@ impl RawGeometry {
         deepest
     }
 
-    fn converted(self) -> GeometryResult<(Geometry<f64>, Option<f64>)> {
+    fn converted(self) -> GeometryResult<Geometry<f64>> {
         if self.kind == "GeometryCollection" {
             // GDAL 3.6 writes a nested collection of empty members as `"geometries": null` and reads it
             // back as an empty collection; so does this reader (an outside tester's file was refused).
             let parts = self.geometries.unwrap_or_default();
             let geometries = parts
                 .into_iter()
-                .map(|g| g.converted().map(|(g, _)| g))
+                .map(RawGeometry::converted)
                 .collect::<GeometryResult<Vec<_>>>()?;
-            return Ok((
-                Geometry::GeometryCollection(GeometryCollection(geometries)),
-                None,
-            ));
+            return Ok(Geometry::GeometryCollection(GeometryCollection(geometries)));
         }
         let coords = self
             .coordinates
@@ -288,16 +309,10 @@ impl RawGeometry {
         if matches!(&coords, Coords::List(items) if items.is_empty())
             && GEOMETRY_TYPES.contains(&self.kind.as_str())
         {
-            return Ok((
-                Geometry::GeometryCollection(GeometryCollection(Vec::new())),
-                None,
-            ));
+            return Ok(Geometry::GeometryCollection(GeometryCollection(Vec::new())));
         }
         let geometry = match self.kind.as_str() {
-            "Point" => {
-                let (c, z) = position(coords)?;
-                return Ok((Geometry::Point(Point(c)), z));
-            }
+            "Point" => Geometry::Point(Point(position(coords)?.0)),
             "MultiPoint" => Geometry::MultiPoint(MultiPoint(
                 positions(coords)?.into_iter().map(Point).collect(),
             )),
@@ -317,7 +332,7 @@ impl RawGeometry {
             )),
             other => return Err(format!("unknown geometry type '{other}'")),
         };
-        Ok((geometry, None))
+        Ok(geometry)
     }
 }
 
@@ -359,12 +374,12 @@ fn positions(coords: Coords) -> GeometryResult<Vec<Coord<f64>>> {
 
 fn polygon(coords: Coords) -> GeometryResult<Polygon<f64>> {
     let rings = list(coords)?;
-    // No rings, or one ring of no positions, is the empty polygon (as `POLYGON EMPTY` and WKB with no
-    // rings are): alone it leaves the feature unlocated, beside real parts the validation refuses it.
-    if rings.len() <= 1
-        && rings
-            .iter()
-            .all(|r| matches!(r, Coords::List(p) if p.is_empty()))
+    // No rings, or rings of no positions, is the empty polygon (as `POLYGON EMPTY` and WKB's
+    // `POLYGON (EMPTY, EMPTY)` are): alone it leaves the feature unlocated, beside real parts the
+    // validation refuses it.
+    if rings
+        .iter()
+        .all(|r| matches!(r, Coords::List(p) if p.is_empty()))
     {
         return Ok(Polygon::new(LineString(Vec::new()), Vec::new()));
     }
@@ -386,7 +401,7 @@ fn polygon(coords: Coords) -> GeometryResult<Polygon<f64>> {
 pub fn geometry_from_geojson(value: &Value) -> Result<Geometry<f64>, String> {
     let raw: RawGeometry = serde_json::from_value(value.clone())
         .map_err(|e| format!("not a GeoJSON geometry: {e}"))?;
-    let (geometry, _) = raw.into_geometry()?;
+    let geometry = raw.into_geometry()?;
     validate_geometry(&geometry).map_err(|e| e.message().to_string())?;
     Ok(geometry)
 }
@@ -398,7 +413,10 @@ mod tests {
     fn feature(json: &str) -> Result<Feature, String> {
         serde_json::from_str::<RawFeature>(json)
             .map_err(|e| e.to_string())?
-            .into_feature()
+            .into_feature(&mut Elevations::new(
+                std::path::Path::new("t.geojson"),
+                crate::ReadNotes::default(),
+            ))
     }
 
     #[test]

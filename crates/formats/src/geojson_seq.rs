@@ -4,9 +4,10 @@ use std::path::PathBuf;
 use geoconsole_model::Feature;
 
 use crate::geojson_geometry::RawFeature;
+use crate::record::Elevations;
 use crate::record_bound::MAX_RECORD_BYTES;
 use crate::write::{FeatureWriter, write_feature_json};
-use crate::{FormatError, FormatErrorKind, FormatResult, Location, SourceFeature};
+use crate::{FormatError, FormatErrorKind, FormatResult, Location, ReadNotes, SourceFeature};
 
 /// Reads RFC 8142 GeoJSON text sequences (records led by the RS character) and newline-delimited GeoJSON.
 /// Newline-delimited records are one per line; once a record opens with RS, records run from one RS to the
@@ -21,6 +22,7 @@ pub struct GeoJsonSeqReader<R> {
     done: bool,
     /// Records are delimited by RS rather than by newlines.
     rs: bool,
+    elevations: Elevations,
 }
 
 /// RFC 8142's record separator.
@@ -29,6 +31,7 @@ const RS: u8 = 0x1e;
 impl<R: BufRead> GeoJsonSeqReader<R> {
     pub fn new(path: PathBuf, reader: R) -> Self {
         Self {
+            elevations: Elevations::new(&path, ReadNotes::default()),
             path,
             reader,
             line: 0,
@@ -36,6 +39,13 @@ impl<R: BufRead> GeoJsonSeqReader<R> {
             done: false,
             rs: false,
         }
+    }
+
+    /// Warnings about the file (Z dropped from lines and polygons) go to `notes`.
+    #[must_use]
+    pub fn noting(mut self, notes: &ReadNotes) -> Self {
+        self.elevations = Elevations::new(&self.path, notes.clone());
+        self
     }
 
     fn fatal(
@@ -154,7 +164,7 @@ impl<R: BufRead> Iterator for GeoJsonSeqReader<R> {
                         reason
                     }
                 })
-                .and_then(RawFeature::into_feature);
+                .and_then(|raw| raw.into_feature(&mut self.elevations));
             return Some(match parsed {
                 Ok(feature) => Ok(SourceFeature { location, feature }),
                 Err(why) => Err(FormatError::new(

@@ -87,6 +87,7 @@ pub fn open_reader(path: &Path, options: &ReadOptions) -> FormatResult<(Format, 
             path.to_path_buf(),
             reader,
             crate::geojson::late_crs(path),
+            &options.notes,
         )),
         _ => return read_text(path, reader, format, options),
     };
@@ -119,8 +120,10 @@ fn read_text<R: BufRead + Send + 'static>(
 ) -> FormatResult<(Format, FeatureStream)> {
     let path_buf = label.to_path_buf();
     let stream: FeatureStream = match format {
-        Format::GeoJson => Box::new(GeoJsonReader::spawn(path_buf, reader)),
-        Format::GeoJsonSeq => Box::new(prefetch(GeoJsonSeqReader::new(path_buf, reader))),
+        Format::GeoJson => Box::new(GeoJsonReader::spawn(path_buf, reader, &options.notes)),
+        Format::GeoJsonSeq => Box::new(prefetch(
+            GeoJsonSeqReader::new(path_buf, reader).noting(&options.notes),
+        )),
         Format::Csv => Box::new(prefetch(
             CsvReader::new(path_buf, reader, &options.csv)?.noting(&options.notes),
         )),

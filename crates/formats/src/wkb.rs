@@ -385,7 +385,7 @@ impl<'a> Reader<'a> {
             }
             other => other?,
         };
-        Ok(geometry.filter(|g| !is_empty(g)))
+        Ok(geometry.filter(|g| !geoconsole_model::is_empty_geometry(g)))
     }
 
     /// Any geometry; `None` for an empty point. `nesting` is how many collections hold it. Each kind is read
@@ -602,24 +602,6 @@ fn polygon_of(rings: Vec<LineString<f64>>) -> Polygon<f64> {
 fn meets(a: Coord<f64>, b: Coord<f64>) -> bool {
     let close = |p: f64, q: f64| (p - q).abs() <= 1e-9 * p.abs().max(q.abs()).max(1.0);
     close(a.x, b.x) && close(a.y, b.y)
-}
-
-/// No coordinates at all (collections are at most `MAX_GEOMETRY_NESTING` deep here, so recursion is bounded).
-fn is_empty(geometry: &Geometry<f64>) -> bool {
-    match geometry {
-        Geometry::Point(_) | Geometry::Line(_) | Geometry::Rect(_) | Geometry::Triangle(_) => false,
-        Geometry::LineString(l) => l.0.is_empty(),
-        Geometry::Polygon(p) => {
-            p.exterior().0.is_empty() && p.interiors().iter().all(|r| r.0.is_empty())
-        }
-        Geometry::MultiPoint(m) => m.0.is_empty(),
-        Geometry::MultiLineString(m) => m.0.iter().all(|l| l.0.is_empty()),
-        Geometry::MultiPolygon(m) => {
-            m.0.iter()
-                .all(|p| p.exterior().0.is_empty() && p.interiors().iter().all(|r| r.0.is_empty()))
-        }
-        Geometry::GeometryCollection(c) => c.0.iter().all(is_empty),
-    }
 }
 
 /// The deepest nesting of geometry collections in the WKB starting at `start`, found without recursion (for

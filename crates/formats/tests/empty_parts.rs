@@ -111,6 +111,9 @@ fn geometries_with_no_position_at_all_are_unlocated_in_every_format() {
         r#"{"type":"MultiPolygon","coordinates":[[],[]]}"#,
         r#"{"type":"MultiLineString","coordinates":[[]]}"#,
         r#"{"type":"Polygon","coordinates":[[]]}"#,
+        // Every ring empty: no position anywhere, as WKB's `POLYGON (EMPTY, EMPTY)`.
+        r#"{"type":"Polygon","coordinates":[[],[]]}"#,
+        r#"{"type":"MultiPolygon","coordinates":[[[],[]]]}"#,
         r#"{"type":"MultiPoint","coordinates":[]}"#,
     ] {
         assert_eq!(geojson(d, geometry), Outcome::Unlocated, "{geometry}");

@@ -32,6 +32,7 @@ fn a_points_z_is_kept_as_a_property_in_every_format() {
         ("z/z.gpkg", Some("points")),
         ("z/point_z.parquet", None),
         ("z/point_z.csv", None),
+        ("z/point_z.geojson", None),
     ] {
         let (features, warnings) = read(&fixture(file), layer);
         // FlatGeobuf's index orders features along its Hilbert curve, not as written
@@ -56,6 +57,8 @@ fn z_of_lines_is_dropped_with_one_warning_per_file() {
         ("z/z.gpkg", Some("lines")),
         ("z/line_z.parquet", None),
         ("z/line_z.csv", None),
+        ("z/line_z.geojson", None),
+        ("z/line_z.geojsons", None),
     ] {
         let (features, warnings) = read(&fixture(file), layer);
         assert!(
@@ -127,6 +130,12 @@ fn a_property_named_geometry_z_keeps_its_values() {
         r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"geometry_z":"hello"},"geometry":{"type":"Point","coordinates":[3,4,5]}}]}"#,
     )
     .expect("written");
-    let (features, _) = read(&geojson, None);
+    let (features, warnings) = read(&geojson, None);
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("property named geometry_z")),
+        "{warnings:?}"
+    );
     assert_eq!(features[0].feature.properties[Z_PROPERTY], json!("hello"));
 }

@@ -806,7 +806,7 @@ impl<'a> Row<'a> {
                 // should a later value make the field text, the retype keeps what was written
                 // (`+02:00`, a bare date), not its UTC rewrite; otherwise commit rewrites it.
                 Some(Value::String(s)) if column.declared == FieldType::DateTime => {
-                    if datetime_column_text(s).is_some() {
+                    if datetime_needs_rewrite(s) {
                         datetimes_waiting[i] = true;
                         statement.raw_bind_parameter(index, s.as_bytes())?
                     } else {
@@ -920,28 +920,27 @@ fn aligned(properties: &geoconsole_model::Properties, columns: &[crate::columns:
 /// form, a bare date (`2024-05-02`) as its midnight UTC (GDAL writes a date beside date-times so too);
 /// `None` for text that is already in the form or is neither.
 pub(crate) fn datetime_column_text(text: &str) -> Option<String> {
-    if text.len() == 10 {
-        return (FieldType::of_value(&Value::String(text.to_string())) == Some(FieldType::Date))
-            .then(|| format!("{text}T00:00:00.000Z"));
-    }
-    canonical_datetime(text)
-}
-
-/// Date-times are stored in the GeoPackage DATETIME form (UTC, milliseconds, `Z`). Returns the rewritten text
-/// for a date-time in another form, `None` for text that is already canonical or is not a date-time.
-fn canonical_datetime(text: &str) -> Option<String> {
-    let b = text.as_bytes();
-    let dated = b.len() > 10 && b[4] == b'-' && b[7] == b'-' && (b[10] == b'T' || b[10] == b' ');
-    let canonical = b.len() == 24 && b[10] == b'T' && b[19] == b'.' && b[23] == b'Z';
-    if !dated
-        || canonical
-        || FieldType::of_value(&Value::String(text.to_string())) != Some(FieldType::DateTime)
-    {
+    if !datetime_needs_rewrite(text) {
         return None;
+    }
+    if text.len() == 10 {
+        return Some(format!("{text}T00:00:00.000Z"));
     }
     geoconsole_model::parse_time_value(&Value::String(text.to_string()))
         .ok()
         .map(format_rfc3339)
+}
+
+/// Whether a DATETIME column would hold `text` rewritten: a bare date, or a date-time not already in the
+/// GeoPackage form (UTC, milliseconds, `Z`). Asked once per bound value, so it allocates nothing.
+fn datetime_needs_rewrite(text: &str) -> bool {
+    if text.len() == 10 {
+        return FieldType::of_text(text) == FieldType::Date;
+    }
+    let b = text.as_bytes();
+    let dated = b.len() > 10 && b[4] == b'-' && b[7] == b'-' && (b[10] == b'T' || b[10] == b' ');
+    let canonical = b.len() == 24 && b[10] == b'T' && b[19] == b'.' && b[23] == b'Z';
+    dated && !canonical && FieldType::of_text(text) == FieldType::DateTime
 }
 
 #[cfg(test)]

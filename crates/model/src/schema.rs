@@ -36,6 +36,12 @@ impl FieldType {
         }
     }
 
+    /// The type a text value suggests: date, date-time or text (what [`FieldType::of_value`] says of a JSON
+    /// string, without building one).
+    pub fn of_text(text: &str) -> FieldType {
+        string_type(text)
+    }
+
     /// The narrowest type that holds values of both types.
     pub fn merge(self, other: FieldType) -> FieldType {
         use FieldType as F;
@@ -73,7 +79,12 @@ fn string_type(s: &str) -> FieldType {
             return FieldType::Date;
         }
     } else if (b[10] == b'T' || b[10] == b' ')
-        && chrono::DateTime::parse_from_rfc3339(&s.replacen(' ', "T", 1)).is_ok_and(|t| {
+        && chrono::DateTime::parse_from_rfc3339(&if b[10] == b' ' {
+            std::borrow::Cow::Owned(s.replacen(' ', "T", 1))
+        } else {
+            std::borrow::Cow::Borrowed(s)
+        })
+        .is_ok_and(|t| {
             // Stored in UTC with a four-digit year (RFC 3339, GeoPackage): an offset that moves the
             // instant past year 0000 or 9999 has no such form, so the value stays text.
             use chrono::Datelike;

@@ -129,6 +129,11 @@ pub fn validate_geometry(geometry: &Geometry<f64>) -> ModelResult<()> {
     Ok(())
 }
 
+/// A polygon none of whose rings holds a position (`POLYGON (EMPTY, EMPTY)` as WKB writes it).
+fn polygon_is_empty(p: &Polygon<f64>) -> bool {
+    p.exterior().0.is_empty() && p.interiors().iter().all(|r| r.0.is_empty())
+}
+
 /// Whether a geometry holds no position at all (`POLYGON EMPTY`, a collection of empties, a multipoint of
 /// none): readers keep such a feature unlocated, as GDAL keeps it with an empty geometry, instead of refusing
 /// it. A geometry with some positions but an empty part is not empty, and `validate_geometry` refuses it.
@@ -140,13 +145,10 @@ pub fn is_empty_geometry(geometry: &Geometry<f64>) -> bool {
                 false
             }
             Geometry::LineString(ls) => ls.0.is_empty(),
-            Geometry::Polygon(p) => p.exterior().0.is_empty() && p.interiors().is_empty(),
+            Geometry::Polygon(p) => polygon_is_empty(p),
             Geometry::MultiPoint(mp) => mp.0.is_empty(),
             Geometry::MultiLineString(ml) => ml.0.iter().all(|l| l.0.is_empty()),
-            Geometry::MultiPolygon(mp) => {
-                mp.0.iter()
-                    .all(|p| p.exterior().0.is_empty() && p.interiors().is_empty())
-            }
+            Geometry::MultiPolygon(mp) => mp.0.iter().all(polygon_is_empty),
             Geometry::GeometryCollection(gc) => {
                 pending.extend(gc.0.iter());
                 true
