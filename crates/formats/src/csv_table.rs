@@ -8,6 +8,7 @@ use geoconsole_model::{
 };
 use serde_json::{Number, Value};
 
+use crate::line_ends::{LineEnds, LineEndsQuery};
 use crate::record::Elevations;
 use crate::record_bound::{
     MAX_HEADER_BYTES, MAX_RECORD_BYTES, RecordBound, RecordMark, is_record_too_long,
@@ -66,9 +67,11 @@ pub enum CoordinateColumns {
 /// column becomes a property typed from its text (integers, reals, booleans; everything else stays text).
 pub struct CsvReader<R: io::Read> {
     path: PathBuf,
-    reader: csv::Reader<RecordBound<R>>,
+    reader: csv::Reader<RecordBound<LineEnds<R>>>,
     /// Tells the bound beneath the parser where each row ends, so no row is buffered past the cap.
     mark: RecordMark,
+    /// Puts right the line numbers of rows in files with CRLF line endings.
+    line_ends: LineEndsQuery,
     headers: Vec<String>,
     geometry: GeometryColumns,
     record: csv::StringRecord,
@@ -85,6 +88,7 @@ impl<R: BufRead> CsvReader<R> {
         };
         // The csv crate buffers a whole record before handing it over: the bound stops a header or a row
         // without an end at its cap instead (a 50 MB header once took a preview to 2.1 GiB).
+        let (input, line_ends) = LineEnds::new(input);
         let (bounded, mark) = RecordBound::new(input, MAX_HEADER_BYTES);
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
@@ -144,6 +148,7 @@ impl<R: BufRead> CsvReader<R> {
             path,
             reader,
             mark,
+            line_ends,
             headers,
             geometry,
             record: csv::StringRecord::new(),
@@ -217,6 +222,12 @@ impl<R: BufRead> CsvReader<R> {
 }
 
 impl<R: io::Read> CsvReader<R> {
+    /// The line a row (or an error) starts on. The `csv` crate notes where a row starts before it skips the
+    /// line breaks in front of it (a CRLF's LF, blank lines).
+    fn line_at(&self, position: &csv::Position) -> u64 {
+        position.line() + self.line_ends.lines_skipped_at(position.byte())
+    }
+
     fn fail(
         &mut self,
         kind: FormatErrorKind,
@@ -250,7 +261,7 @@ impl<R: BufRead> Iterator for CsvReader<R> {
                 None
             }
             Ok(true) => {
-                let line = self.record.position().map_or(0, csv::Position::line);
+                let line = self.record.position().map_or(0, |p| self.line_at(p));
                 let location = Location::Line(line);
                 Some(match self.row_to_feature() {
                     Ok(feature) => Ok(SourceFeature { location, feature }),
@@ -265,9 +276,10 @@ impl<R: BufRead> Iterator for CsvReader<R> {
             }
             Err(error) => {
                 // An I/O error has no position of its own: it broke the row after the last one read.
-                let line = error
-                    .position()
-                    .map_or_else(|| self.reader.position().line(), csv::Position::line);
+                let line = match error.position() {
+                    Some(p) => self.line_at(p),
+                    None => self.line_at(&self.reader.position().clone()),
+                };
                 match error.kind() {
                     csv::ErrorKind::UnequalLengths {
                         expected_len, len, ..

@@ -31,6 +31,7 @@ pub mod geopackage;
 mod gpkg_layer;
 mod gpx_file;
 mod kml_file;
+mod line_ends;
 mod parquet_file;
 mod parquet_footer;
 pub mod privacy;

@@ -306,3 +306,62 @@ fn a_bare_geometry_document_is_one_feature() {
     let why = first_error(&path, &ReadOptions::default());
     assert!(why.contains("feature 0"), "{why}");
 }
+
+/// Found by an outside tester: in a file with Windows line endings every row's error named the line above
+/// it (the `csv` crate counts a CRLF's LF late). The same rows with LF, CRLF, mixed and CR-only endings,
+/// a quoted cell spanning lines and a short row must name the same lines.
+#[test]
+fn csv_rows_name_their_lines_whatever_the_line_endings() {
+    let dir = tempfile::tempdir().expect("folder");
+    let rows = [
+        "id,lat,lon",
+        "1,1,1",
+        "2,1,x",
+        "3,\"a{EOL}b\",1",
+        "4,1",
+        "",
+        "5,1,y",
+    ];
+    let lines_named = |eol: &str, name: &str| -> Vec<String> {
+        let path = dir.path().join(name);
+        let text = rows.join(eol).replace("{EOL}", eol) + eol;
+        std::fs::write(&path, text).expect("written");
+        open(&path, &ReadOptions::default())
+            .expect("opens")
+            .into_iter()
+            .filter_map(Result::err)
+            .map(|e| {
+                let text = e.to_string();
+                text.split(':')
+                    .nth(1)
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string()
+            })
+            .collect()
+    };
+    let expected = vec!["line 3", "line 4", "line 6", "line 8"];
+    assert_eq!(lines_named("\n", "lf.csv"), expected);
+    assert_eq!(lines_named("\r\n", "crlf.csv"), expected);
+    // Mixed: the header and the first rows in CRLF, the rest LF.
+    let path = dir.path().join("mixed.csv");
+    std::fs::write(
+        &path,
+        "id,lat,lon\r\n1,1,1\r\n2,1,x\n3,\"a\r\nb\",1\n4,1\r\n\n5,1,y\n",
+    )
+    .expect("written");
+    let mixed: Vec<String> = open(&path, &ReadOptions::default())
+        .expect("opens")
+        .into_iter()
+        .filter_map(Result::err)
+        .map(|e| {
+            e.to_string()
+                .split(':')
+                .nth(1)
+                .unwrap_or_default()
+                .trim()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(mixed, expected);
+}
