@@ -12,6 +12,7 @@ use geoconsole_analytics::{
     exposed_by_site, finest_cells, outlines, rank, reason,
 };
 use geoconsole_index::{Selection, Shape, Snapshot, Walk};
+use geoconsole_model::MAX_RADIUS_KM;
 use geoconsole_model::geo_types::Point;
 use geoconsole_model::{Dataset, DatasetId, DatasetKind, Feature, FieldType, Properties, TimeSpan};
 use geoconsole_query::DateTimeFilter;
@@ -112,8 +113,6 @@ const NAME_NAMES: [&str; 5] = ["event", "name", "storm", "fire", "place"];
 
 /// Pairs listed one by one at most; beyond it the caller asks for each site's nearest only.
 const MAX_LISTED_PAIRS: usize = 250_000;
-/// Largest radius a request may set: the models' own limit (beyond it an impact is not local).
-const MAX_RADIUS_KM: f64 = 1000.0;
 
 /// Features fetched from the store per round when a model needs properties or hits need names.
 const FETCH_CHUNK: usize = 10_000;

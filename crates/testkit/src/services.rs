@@ -75,6 +75,11 @@ pub struct ArcgisLayer {
     /// The most rows one answer holds, below the `maxRecordCount` the metadata advertises (servers whose
     /// effective cap differs from the advertised one); more is flagged with `exceededTransferLimit`.
     pub page_cap: Option<usize>,
+    /// The `page_cap` is not flagged: a capped page says nothing of more to come (an outside tester's
+    /// server, found to truncate a layer silently).
+    pub cap_unflagged: bool,
+    /// Rows whose geometry cannot be used: their latitude is 95.
+    pub broken_oids: Vec<i64>,
 }
 
 impl ArcgisLayer {
@@ -90,6 +95,8 @@ impl ArcgisLayer {
             paging_error_from: None,
             ignores_offset: false,
             page_cap: None,
+            cap_unflagged: false,
+            broken_oids: Vec::new(),
         }
     }
 }
@@ -486,14 +493,15 @@ async fn arcgis_query(
                 window += 1;
             }
             let end = (offset + count).min(internal.len());
-            let rows = internal
+            let rows: Vec<&Row> = internal
                 .get(offset.min(internal.len())..end)
                 .unwrap_or_default()
                 .iter()
                 .flatten()
                 .map(|i| &matched[*i])
                 .collect();
-            (rows, end < internal.len())
+            let capped = layer.cap_unflagged && rows.len() == layer.page_cap.unwrap_or(0);
+            (rows, end < internal.len() && !capped)
         }
     } else {
         if matched.len() > mrc {
@@ -510,6 +518,7 @@ async fn arcgis_query(
             .iter()
             .map(|(oid, a)| {
                 let at = position(*oid);
+                let at = if layer.broken_oids.contains(oid) { (at.0, 95.0) } else { at };
                 let geometry = match layer.geometry {
                     LayerGeometry::Point => json!({"type": "Point", "coordinates": [at.0, at.1]}),
                     LayerGeometry::Polygon => json!({"type": "Polygon", "coordinates": [
@@ -529,6 +538,7 @@ async fn arcgis_query(
             .iter()
             .map(|(oid, a)| {
                 let at = position(*oid);
+                let at = if layer.broken_oids.contains(oid) { (at.0, 95.0) } else { at };
                 let geometry = match layer.geometry {
                     LayerGeometry::Point => json!({"x": at.0, "y": at.1}),
                     LayerGeometry::Polygon => json!({"rings": [
@@ -578,6 +588,8 @@ pub struct SocrataDataset {
     pub app_token: Option<String>,
     /// `$offset` is ignored: the first page again and again.
     pub ignores_offset: bool,
+    /// The most rows one answer holds, whatever `$limit` asked (SODA 2.0 endpoints stop at 1,000).
+    pub page_cap: Option<usize>,
 }
 
 impl SocrataDataset {
@@ -587,6 +599,7 @@ impl SocrataDataset {
             place: PlaceColumn::Point,
             app_token: None,
             ignores_offset: false,
+            page_cap: None,
         }
     }
 }
@@ -867,7 +880,7 @@ async fn socrata_query(
     let page: Vec<Value> = rows
         .into_iter()
         .skip(start)
-        .take(limit)
+        .take(limit.min(dataset.page_cap.unwrap_or(usize::MAX)))
         .map(|row| {
             Value::Object(
                 select

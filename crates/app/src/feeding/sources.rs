@@ -120,9 +120,9 @@ impl Console {
         if let (true, Some(after)) = (full, written.map(|w| w.count)) {
             counts.withdrawn = (stored_count.unwrap_or(0) + counts.added).saturating_sub(after);
         }
-        if let Some(w) = written {
-            counts.skipped = w.rejected;
-        }
+        // Left out by the connector (a geometry that cannot be used), by the guard, or by the store.
+        counts.skipped =
+            report.skipped + parsed.skipped.len() as u64 + written.map_or(0, |w| w.rejected);
         if !remembered.is_empty() {
             feeding
                 .store
@@ -147,7 +147,7 @@ impl Console {
             features_per_s = report.features_per_second() as u64,
             "source synced"
         );
-        let mut warnings = Vec::new();
+        let mut warnings = report.warnings;
         if let Some(why) = report.fallback {
             warnings.push(format!("paged by object ids: {why}"));
         }
@@ -157,8 +157,10 @@ impl Console {
                 report.duplicates
             ));
         }
+        let mut skipped_reasons = report.skipped_reasons;
+        skipped_reasons.extend(parsed.skipped);
         Ok(Some(Written {
-            skipped_reasons: parsed.skipped,
+            skipped_reasons,
             warnings,
         }))
     }

@@ -8,7 +8,7 @@ use geoconsole_formats::privacy::{PrivacyGuard, category_of_name};
 use url::Url;
 
 use super::plan::draft;
-use super::{CatalogEntry, KeySlot, Kind, Protocol, SuggestedImpact, Symbol};
+use super::{CatalogEntry, ImpactModel, KeySlot, Kind, Protocol, Symbol};
 
 /// The shortest poll interval an entry may suggest: public services update at most every minute, and
 /// polling faster gets a client blocked.
@@ -473,35 +473,11 @@ fn check_impact(e: &CatalogEntry, out: &mut Vec<String>) {
     if e.kind == Kind::Reference {
         out.push("a reference layer threatens nothing: no suggested_impact".into());
     }
-    let distance = |v: f64| v.is_finite() && (0.0..=SuggestedImpact::MAX_KM).contains(&v);
-    match impact {
-        SuggestedImpact::Fixed { radius_km } if !distance(*radius_km) || *radius_km == 0.0 => {
-            out.push(format!(
-                "radius_km {radius_km} must be above 0 and at most 1000"
-            ));
-        }
-        SuggestedImpact::Area { buffer_km } if !distance(*buffer_km) => {
-            out.push(format!("buffer_km {buffer_km} must be from 0 to 1000"));
-        }
-        SuggestedImpact::Magnitude {
-            property,
-            a,
-            b,
-            min_km,
-            max_km,
-        } => {
-            if blank(property) {
-                out.push("the magnitude model names no property".into());
-            }
-            if !(a.is_finite() && b.is_finite() && distance(*min_km) && distance(*max_km))
-                || min_km > max_km
-            {
-                out.push(
-                    "magnitude: a and b must be numbers and 0 ≤ min_km ≤ max_km ≤ 1000".into(),
-                );
-            }
-        }
-        _ => {}
+    if let Err(why) = impact.check() {
+        out.push(why);
+    }
+    if matches!(impact, ImpactModel::Fixed { radius_km } if *radius_km == 0.0) {
+        out.push("a suggested radius_km of 0 reaches nothing: it must be above 0".into());
     }
 }
 

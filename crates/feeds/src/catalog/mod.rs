@@ -397,64 +397,8 @@ pub struct KeyRequirement {
     pub optional: bool,
 }
 
-/// The impact model suggested for the dataset, in the same form as the console's `[impact.<dataset>]`
-/// configuration (`geoconsole_analytics::ImpactModel`).
-#[derive(schemars::JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "model", rename_all = "snake_case", deny_unknown_fields)]
-pub enum SuggestedImpact {
-    /// Every event reaches the same distance from its geometry.
-    Fixed { radius_km: f64 },
-    /// `log10(radius_km) = a · M + b` from a magnitude property, clamped to `[min_km, max_km]`.
-    Magnitude {
-        property: String,
-        #[serde(default = "default_a")]
-        a: f64,
-        #[serde(default = "default_b")]
-        b: f64,
-        #[serde(default = "default_min_km")]
-        min_km: f64,
-        #[serde(default = "default_max_km")]
-        max_km: f64,
-    },
-    /// The event's own area, widened by `buffer_km`.
-    Area { buffer_km: f64 },
-}
-
-fn default_a() -> f64 {
-    0.5
-}
-fn default_b() -> f64 {
-    -1.0
-}
-fn default_min_km() -> f64 {
-    1.0
-}
-fn default_max_km() -> f64 {
-    SuggestedImpact::MAX_KM
-}
-
-impl SuggestedImpact {
-    /// The analytics' largest radius or buffer.
-    pub const MAX_KM: f64 = 1000.0;
-
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Fixed { .. } => "fixed",
-            Self::Magnitude { .. } => "magnitude",
-            Self::Area { .. } => "area",
-        }
-    }
-
-    /// A short human form: `magnitude(mag)`, `fixed 10 km`, `area + 2 km`.
-    pub fn summary(&self) -> String {
-        match self {
-            Self::Fixed { radius_km } => format!("fixed {radius_km} km"),
-            Self::Magnitude { property, .. } => format!("magnitude({property})"),
-            Self::Area { buffer_km } if *buffer_km == 0.0 => "area".to_string(),
-            Self::Area { buffer_km } => format!("area + {buffer_km} km"),
-        }
-    }
-}
+/// The impact model suggested for a dataset: the console's own (`[impact.<dataset>]` in the configuration).
+pub use geoconsole_model::ImpactModel;
 
 /// How the layer is drawn: the web console's vocabulary (a dataset colour, colour and size by a property,
 /// H3 density for dense points, opacity).
@@ -573,7 +517,7 @@ pub struct CatalogEntry {
     pub needs_key: Option<KeyRequirement>,
     /// Required for events; the model the analytics should use for this dataset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub suggested_impact: Option<SuggestedImpact>,
+    pub suggested_impact: Option<ImpactModel>,
     pub style: Style,
     /// Why the URL is `http`, when it is (https is required otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]

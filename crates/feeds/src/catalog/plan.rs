@@ -7,7 +7,7 @@ use std::fmt;
 use serde::Serialize;
 
 use super::{
-    Catalog, CatalogEntry, Connector, KeySlot, Kind, NotFound, Protocol, Style, SuggestedImpact,
+    Catalog, CatalogEntry, Connector, ImpactModel, KeySlot, Kind, NotFound, Protocol, Style,
 };
 use crate::connectors::{SourceOptions, SourceSpec};
 use crate::spec::{AreaSource, FeedFormat, FeedSpec, Footprint, KEY_PLACEHOLDER};
@@ -61,7 +61,7 @@ pub struct AddPlan {
     pub footprint: Footprint,
     pub areas: Vec<AreaPlan>,
 
-    pub impact: Option<SuggestedImpact>,
+    pub impact: Option<ImpactModel>,
     pub style: Style,
     pub licence: String,
     pub attribution: String,

@@ -359,17 +359,18 @@ impl ArcgisSync {
                         }
                         Err(e) => return Err(e),
                     };
-                    let received = answer.features.len() as u64;
-                    let full = received >= u64::from(self.page_size);
-                    // A short page flagged "more" may be the server's own cap or its index filtering: moving
-                    // on by what arrived never skips a row (overlaps are dropped as duplicates); an empty one
-                    // can only move on by a whole page.
+                    // Skipped features were sent too: the offset moves past them.
+                    let received = (answer.features.len() + answer.skipped.len()) as u64;
+                    // A short page, flagged "more" or not, may be the server's own cap (below the
+                    // maxRecordCount it advertised, and not every server says exceededTransferLimit): only
+                    // an empty page ends the walk. Moving on by what arrived never skips a row (overlaps are
+                    // dropped as duplicates); an empty page flagged "more" can only move on by a whole page.
                     let advance = if received > 0 {
                         received
                     } else {
                         u64::from(self.page_size)
                     };
-                    self.state = if answer.exceeded || full {
+                    self.state = if answer.exceeded || received > 0 {
                         State::Offset {
                             offset: offset + advance,
                         }
@@ -476,6 +477,9 @@ impl ArcgisSync {
             ConnectorError::new(ConnectorErrorKind::Format, url.as_str(), Some(number), m)
         })?;
         answer.bytes = size;
+        for reason in &answer.skipped {
+            walk.skip(number, reason.clone());
+        }
         for feature in &answer.features {
             if let Some(at) = self
                 .updated_field
@@ -488,6 +492,14 @@ impl ArcgisSync {
             }
         }
         Ok(answer)
+    }
+
+    /// How a reason names a feature: by its object id, else by its place on the page.
+    fn named(&self, index: usize, id: Option<&Value>, properties: &Properties) -> String {
+        match id.or_else(|| properties.get(&self.oid_field)).and_then(esri_id) {
+            Some(id) => format!("object id {id}"),
+            None => format!("feature {index}"),
+        }
     }
 
     /// Properties as the layer means them, the object id as the feature's id.
@@ -526,6 +538,7 @@ impl ArcgisSync {
             return Err("the page is not a GeoJSON FeatureCollection (no 'features')".into());
         };
         let mut features = Vec::with_capacity(items.len());
+        let mut skipped = Vec::new();
         let mut last_oid = None;
         for (index, mut item) in items.into_iter().enumerate() {
             let properties = match item.get_mut("properties").map(Value::take) {
@@ -535,10 +548,13 @@ impl ArcgisSync {
             };
             let geometry = match item.get("geometry") {
                 None | Some(Value::Null) => None,
-                Some(g) => Some(
-                    geoconsole_formats::geometry_from_geojson(g)
-                        .map_err(|e| format!("feature {index}: {e}"))?,
-                ),
+                Some(g) => match geoconsole_formats::geometry_from_geojson(g) {
+                    Ok(g) => Some(g),
+                    Err(e) => {
+                        skipped.push(format!("{}: {e}", self.named(index, item.get("id"), &properties)));
+                        continue;
+                    }
+                },
             };
             features.push(self.finish(
                 index,
@@ -550,6 +566,7 @@ impl ArcgisSync {
         }
         Ok(Answer {
             features,
+            skipped,
             exceeded,
             last_oid,
             bytes: 0,
@@ -566,6 +583,7 @@ impl ArcgisSync {
             return Err("the page is not an Esri JSON feature set (no 'features')".into());
         };
         let mut features = Vec::with_capacity(items.len());
+        let mut skipped = Vec::new();
         let mut last_oid = None;
         for (index, mut item) in items.into_iter().enumerate() {
             let properties = match item.get_mut("attributes").map(Value::take) {
@@ -573,25 +591,34 @@ impl ArcgisSync {
                 None | Some(Value::Null) => Properties::new(),
                 Some(_) => return Err(format!("feature {index}: 'attributes' is not an object")),
             };
-            let mut geometry = match item.get("geometry") {
-                None => None,
-                Some(g) => esri::geometry(g).map_err(|e| format!("feature {index}: {e}"))?,
+            // A geometry that cannot be used leaves that feature out, named by its object id; the rest of
+            // the layer still syncs.
+            let geometry = match item.get("geometry") {
+                None => Ok(None),
+                Some(g) => esri::geometry(g),
+            }
+            .and_then(|g| match (&crs, g) {
+                (Some(crs), Some(g)) => crs.to_wgs84(g).map(Some),
+                (_, g) => Ok(g),
+            })
+            .and_then(|g| match &g {
+                Some(shape) => validate_geometry(shape)
+                    .map(|()| g)
+                    .map_err(|e| e.message().to_string()),
+                None => Ok(g),
+            });
+            let geometry = match geometry {
+                Ok(g) => g,
+                Err(e) => {
+                    skipped.push(format!("{}: {e}", self.named(index, None, &properties)));
+                    continue;
+                }
             };
-            if let Some(crs) = &crs
-                && let Some(g) = geometry.take()
-            {
-                geometry = Some(
-                    crs.to_wgs84(g)
-                        .map_err(|e| format!("feature {index}: {e}"))?,
-                );
-            }
-            if let Some(g) = &geometry {
-                validate_geometry(g).map_err(|e| format!("feature {index}: {}", e.message()))?;
-            }
             features.push(self.finish(index, None, properties, geometry, &mut last_oid)?);
         }
         Ok(Answer {
             features,
+            skipped,
             exceeded,
             last_oid,
             bytes: 0,
@@ -601,6 +628,8 @@ impl ArcgisSync {
 
 struct Answer {
     features: Vec<Feature>,
+    /// Features whose geometry cannot be used, each reason naming the feature's object id.
+    skipped: Vec<String>,
     exceeded: bool,
     last_oid: Option<i64>,
     bytes: u64,

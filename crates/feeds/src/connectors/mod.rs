@@ -356,7 +356,15 @@ pub struct SyncReport {
     pub matched: Option<u64>,
     /// What the sync could not do and did not fail for (a WFS without paging that stopped at its cap).
     pub warnings: Vec<String>,
+    /// Features left out because their geometry cannot be used (a ring of two positions, a latitude of
+    /// 95), each named by its id; the rest of the layer still syncs.
+    pub skipped: u64,
+    /// The first [`MAX_SKIPPED_REASONS`] of them.
+    pub skipped_reasons: Vec<String>,
 }
+
+/// How many skipped features a report names; the count covers the rest.
+pub const MAX_SKIPPED_REASONS: usize = 20;
 
 impl SyncReport {
     pub fn features_per_second(&self) -> f64 {
@@ -495,6 +503,8 @@ impl SourceSync {
             latest_update: self.walk.latest_update,
             matched: self.walk.matched,
             warnings: self.walk.warnings.clone(),
+            skipped: self.walk.skipped,
+            skipped_reasons: self.walk.skipped_reasons.clone(),
         }
     }
 }
@@ -537,6 +547,8 @@ struct Walk {
     latest_update: Option<DateTime<Utc>>,
     matched: Option<u64>,
     warnings: Vec<String>,
+    skipped: u64,
+    skipped_reasons: Vec<String>,
 }
 
 impl Walk {
@@ -556,6 +568,8 @@ impl Walk {
             latest_update: None,
             matched: None,
             warnings: Vec::new(),
+            skipped: 0,
+            skipped_reasons: Vec::new(),
         }
     }
 
@@ -625,6 +639,15 @@ impl Walk {
                 page,
                 "the server answered 304 Not Modified to a request without validators",
             )),
+        }
+    }
+
+    /// A feature left out, and why (the reason names it by its id).
+    fn skip(&mut self, page: u32, reason: String) {
+        self.skipped += 1;
+        if self.skipped_reasons.len() < MAX_SKIPPED_REASONS {
+            tracing::warn!(source = %self.source_url, page, "feature skipped: {reason}");
+            self.skipped_reasons.push(format!("page {page}: {reason}"));
         }
     }
 

@@ -227,7 +227,9 @@ impl SocrataSync {
             features.push(feature);
         }
         self.offset += received;
-        if received < u64::from(self.page_size) {
+        // A short page may be the server's own cap (a SODA 2.0 endpoint stops at 1,000 rows, whatever
+        // `$limit` asked): only an empty page ends the walk.
+        if received == 0 {
             self.done = true;
         }
         walk.accept(
