@@ -374,7 +374,8 @@ pub struct SourceArgs {
     /// Rows per request (at most the layer's maxRecordCount)
     #[arg(long)]
     pub page_size: Option<u32>,
-    /// Socrata: the point or location column that becomes the geometry
+    /// Socrata: the point or location column that becomes the geometry, or separate columns as
+    /// `latitude_column,longitude_column` (found by name when not given)
     #[arg(long)]
     pub geometry_field: Option<String>,
     /// Seconds between full syncs, which also remove rows the service deleted (default one day)

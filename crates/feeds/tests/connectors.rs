@@ -14,8 +14,8 @@ use geoconsole_feeds::connectors::{
     SyncReport, sync,
 };
 use geoconsole_feeds::{FetchLimits, Fetcher, NetworkPolicy};
-use geoconsole_model::{Feature, FeatureId};
 use geoconsole_model::geo_types::{Coord, Geometry, LineString, Point};
+use geoconsole_model::{Feature, FeatureId};
 use geoconsole_testkit::{
     ARCGIS_EDIT_BASE_MS, ArcgisLayer, ArcgisOrigin, FeedOrigin, LayerGeometry, OapifCollection,
     OapifOrigin, PlaceColumn, Serve, SocrataDataset, SocrataOrigin, WFS_MAP, WFS_TYPE, WfsLayer,
@@ -486,6 +486,18 @@ fn socrata_expected(
         }
         let value = match name.as_str() {
             "count" => Value::from(value.as_str().expect("text").parse::<i64>().expect("count")),
+            "latitude" | "longitude" => {
+                let n = value
+                    .as_str()
+                    .expect("text")
+                    .parse::<f64>()
+                    .expect("degrees");
+                if n == 0.0 {
+                    Value::from(0)
+                } else {
+                    Value::from(n)
+                }
+            }
             "amount" => Value::from(
                 value
                     .as_str()
@@ -497,7 +509,11 @@ fn socrata_expected(
         };
         properties.insert(name.clone(), value);
     }
-    let point = match (&row["location"], place) {
+    let number =
+        |name: &str| -> f64 { row[name].as_str().expect("text").parse().expect("degrees") };
+    let point = match (row.get("location").unwrap_or(&Value::Null), place) {
+        (_, PlaceColumn::LatLon) => Some(Point::new(number("longitude"), number("latitude")))
+            .filter(|p| (p.x(), p.y()) != (0.0, 0.0)),
         (Value::Null, _) => None,
         (v, PlaceColumn::Point) => Some(Point::new(
             v["coordinates"][0].as_f64().expect("x"),
@@ -545,6 +561,43 @@ async fn socrata_dataset_pages_in_id_order() {
         assert!(query.contains("%24limit=1000"), "{query}");
         assert!(headers.get("x-app-token").is_none());
     }
+}
+
+/// Found by an outside tester: rows whose place is in separate latitude and longitude columns (Los Angeles,
+/// Seattle) were all stored without a place, and LA's `0, 0` for "unknown" would have been Null Island.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socrata_latitude_and_longitude_columns_place_the_rows() {
+    let origin = SocrataOrigin::start(SocrataDataset {
+        place: PlaceColumn::LatLon,
+        ..SocrataDataset::new(2500)
+    })
+    .await;
+    let (features, report) = load(&socrata_spec(&origin), None).await.expect("sync");
+    check_socrata(&origin, &features, 2500, PlaceColumn::LatLon);
+    assert_eq!(features.iter().filter(|f| f.geometry.is_none()).count(), 50);
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("50 rows had latitude and longitude 0")),
+        "{:?}",
+        report.warnings
+    );
+    // Named, and fetched when fields are chosen.
+    let mut spec = socrata_spec(&origin);
+    spec.options.geometry_field = Some("latitude, longitude".into());
+    spec.options.fields = vec!["case_number".into()];
+    let (features, _) = load(&spec, None).await.expect("sync");
+    assert_eq!(
+        features.iter().filter(|f| f.geometry.is_some()).count(),
+        2450
+    );
+    assert!(
+        features
+            .iter()
+            .all(|f| f.properties.contains_key("case_number")
+                && f.properties.contains_key("latitude"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

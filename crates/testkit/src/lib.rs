@@ -22,7 +22,7 @@ pub use receiver::{Behaviour, Received, Receiver};
 pub use server::{Reply, TestServer, serve, serve_console, serve_demo, serve_polled_by_hand};
 pub use services::{
     ARCGIS_EDIT_BASE_MS, ArcgisLayer, ArcgisOrigin, LayerGeometry, PlaceColumn, SOCRATA_COLUMNS,
-    SOCRATA_UPDATED_BASE, SocrataDataset, SocrataOrigin, ZONE_NAMES, socrata_id,
+    SOCRATA_UPDATED_BASE, SocrataDataset, SocrataOrigin, ZONE_NAMES, socrata_columns, socrata_id,
 };
 
 use std::ops::Deref;

@@ -518,7 +518,11 @@ async fn arcgis_query(
             .iter()
             .map(|(oid, a)| {
                 let at = position(*oid);
-                let at = if layer.broken_oids.contains(oid) { (at.0, 95.0) } else { at };
+                let at = if layer.broken_oids.contains(oid) {
+                    (at.0, 95.0)
+                } else {
+                    at
+                };
                 let geometry = match layer.geometry {
                     LayerGeometry::Point => json!({"type": "Point", "coordinates": [at.0, at.1]}),
                     LayerGeometry::Polygon => json!({"type": "Polygon", "coordinates": [
@@ -538,7 +542,11 @@ async fn arcgis_query(
             .iter()
             .map(|(oid, a)| {
                 let at = position(*oid);
-                let at = if layer.broken_oids.contains(oid) { (at.0, 95.0) } else { at };
+                let at = if layer.broken_oids.contains(oid) {
+                    (at.0, 95.0)
+                } else {
+                    at
+                };
                 let geometry = match layer.geometry {
                     LayerGeometry::Point => json!({"x": at.0, "y": at.1}),
                     LayerGeometry::Polygon => json!({"rings": [
@@ -578,6 +586,25 @@ pub enum PlaceColumn {
     Point,
     /// A legacy `location` column: `latitude`, `longitude` (strings) and `human_address`.
     Location,
+    /// No place column: separate `latitude` and `longitude` number columns, both `0` where the place is
+    /// unknown (as Los Angeles writes its crime data).
+    LatLon,
+}
+
+/// A dataset's columns and their SODA types: [`SOCRATA_COLUMNS`], with the place as the dataset writes it.
+pub fn socrata_columns(place: PlaceColumn) -> Vec<(&'static str, &'static str)> {
+    let mut columns: Vec<(&str, &str)> = SOCRATA_COLUMNS
+        .iter()
+        .map(|&(name, kind)| match (name, place) {
+            ("location", PlaceColumn::Location) => (name, "location"),
+            _ => (name, kind),
+        })
+        .collect();
+    if place == PlaceColumn::LatLon {
+        columns.retain(|(name, _)| *name != "location");
+        columns.extend([("latitude", "number"), ("longitude", "number")]);
+    }
+    columns
 }
 
 #[derive(Debug, Clone)]
@@ -700,7 +727,7 @@ pub fn socrata_id(i: usize) -> String {
     format!("row-{:08x}", (i as u32).wrapping_mul(2_654_435_761))
 }
 
-fn socrata_row(i: usize, place: PlaceColumn) -> Map<String, Value> {
+fn socrata_row(i: usize, column: PlaceColumn) -> Map<String, Value> {
     let base = chrono::NaiveDateTime::parse_from_str(SOCRATA_UPDATED_BASE, "%Y-%m-%dT%H:%M:%S")
         .expect("base")
         .and_utc();
@@ -718,13 +745,14 @@ fn socrata_row(i: usize, place: PlaceColumn) -> Map<String, Value> {
     let place = if i % 50 == 49 {
         Value::Null
     } else {
-        match place {
+        match column {
             PlaceColumn::Point => json!({"type": "Point", "coordinates": [lon, lat]}),
             PlaceColumn::Location => json!({
                 "latitude": format!("{lat:.6}"),
                 "longitude": format!("{lon:.6}"),
                 "human_address": "{\"address\": \"\", \"city\": \"\", \"state\": \"\", \"zip\": \"\"}"
             }),
+            PlaceColumn::LatLon => Value::Null,
         }
     };
     let mut row = Map::new();
@@ -746,7 +774,17 @@ fn socrata_row(i: usize, place: PlaceColumn) -> Map<String, Value> {
         "date".into(),
         json!(date.format("%Y-%m-%dT%H:%M:%S%.3f").to_string()),
     );
-    row.insert("location".into(), place);
+    if column == PlaceColumn::LatLon {
+        let (lat, lon) = if i % 50 == 49 {
+            ("0".to_string(), "0".to_string())
+        } else {
+            (format!("{lat:.6}"), format!("{lon:.6}"))
+        };
+        row.insert("latitude".into(), json!(lat));
+        row.insert("longitude".into(), json!(lon));
+    } else {
+        row.insert("location".into(), place);
+    }
     row
 }
 
@@ -839,15 +877,13 @@ async fn socrata_query(
     let offset = param("$offset")
         .and_then(|o| o.parse::<usize>().ok())
         .unwrap_or(0);
+    let columns = socrata_columns(dataset.place);
     let mut select: Vec<String> = Vec::new();
     for column in param("$select").unwrap_or("*").split(',') {
         match column.trim() {
-            "*" => select.extend(SOCRATA_COLUMNS.iter().map(|(c, _)| c.to_string())),
+            "*" => select.extend(columns.iter().map(|(c, _)| c.to_string())),
             ":*" => select.extend([":id".to_string(), ":updated_at".to_string()]),
-            c if c == ":id"
-                || c == ":updated_at"
-                || SOCRATA_COLUMNS.iter().any(|(n, _)| *n == c) =>
-            {
+            c if c == ":id" || c == ":updated_at" || columns.iter().any(|(n, _)| *n == c) => {
                 select.push(c.to_string());
             }
             c => {
@@ -897,13 +933,10 @@ async fn socrata_query(
     let types: Vec<&str> = select
         .iter()
         .map(|c| {
-            SOCRATA_COLUMNS
+            columns
                 .iter()
                 .find(|(n, _)| n == c)
-                .map(|(_, t)| match (*t, dataset.place) {
-                    ("point", PlaceColumn::Location) => "location",
-                    (t, _) => t,
-                })
+                .map(|(_, t)| *t)
                 .unwrap_or("meta_data")
         })
         .collect();

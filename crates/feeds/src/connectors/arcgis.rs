@@ -496,7 +496,10 @@ impl ArcgisSync {
 
     /// How a reason names a feature: by its object id, else by its place on the page.
     fn named(&self, index: usize, id: Option<&Value>, properties: &Properties) -> String {
-        match id.or_else(|| properties.get(&self.oid_field)).and_then(esri_id) {
+        match id
+            .or_else(|| properties.get(&self.oid_field))
+            .and_then(esri_id)
+        {
             Some(id) => format!("object id {id}"),
             None => format!("feature {index}"),
         }
@@ -551,7 +554,10 @@ impl ArcgisSync {
                 Some(g) => match geoconsole_formats::geometry_from_geojson(g) {
                     Ok(g) => Some(g),
                     Err(e) => {
-                        skipped.push(format!("{}: {e}", self.named(index, item.get("id"), &properties)));
+                        skipped.push(format!(
+                            "{}: {e}",
+                            self.named(index, item.get("id"), &properties)
+                        ));
                         continue;
                     }
                 },

@@ -97,7 +97,8 @@ pub struct SourceOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 100_000))]
     pub page_size: Option<u32>,
-    /// Socrata: the point or location column that becomes the geometry; the first such column otherwise.
+    /// Socrata: the point or location column that becomes the geometry, or `lat_column,lon_column`; else the
+    /// first such column, or columns named latitude and longitude.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 256))]
     pub geometry_field: Option<String>,

@@ -3,8 +3,11 @@
 //! columns with the row's `:id` (its feature id) and `:updated_at` (system fields come only when asked
 //! for), `$where` filters, `:updated_at > '…'` for incremental syncs, the application token in the
 //! `X-App-Token` header. Point columns (GeoJSON points) and the older location columns (`latitude`,
-//! `longitude`, `human_address`) become the geometry. SODA writes numbers as strings; the column types it
-//! sends in `X-SODA2-Types` turn them back into numbers.
+//! `longitude`, `human_address`) become the geometry; so do separate latitude and longitude columns (found
+//! by name, or named as `--geometry-field lat_column,lon_column`), where `(0, 0)` is read as "no place", as
+//! the publishers who write it say. SODA writes numbers as strings; the column types it sends in
+//! `X-SODA2-Types` turn them back into numbers. A row whose place is not a place (a latitude of 95) is
+//! skipped, named by its `:id`.
 
 use std::collections::HashMap;
 
@@ -13,7 +16,7 @@ use geoconsole_model::geo_types::{Geometry, Point};
 use geoconsole_model::{Feature, FeatureId, Properties};
 use reqwest::Url;
 use reqwest::header::HeaderMap;
-use serde_json::{Number, Value};
+use serde_json::{Number, Value, json};
 
 use super::{ConnectorError, ConnectorErrorKind, Page, SourceSpec, Walk, body_start};
 
@@ -71,6 +74,10 @@ pub(super) struct SocrataSync {
     offset: u64,
     token: Option<String>,
     geometry_field: Option<String>,
+    /// Separate latitude and longitude columns, when the place is written so.
+    coordinate_columns: Option<(String, String)>,
+    /// Rows whose coordinate columns were both 0, kept without a place.
+    zero_places: u64,
     /// Column types from `X-SODA2-Fields`/`X-SODA2-Types`, once seen.
     types: Option<HashMap<String, String>>,
     done: bool,
@@ -97,6 +104,17 @@ impl SocrataSync {
             .updated_field
             .clone()
             .unwrap_or_else(|| ":updated_at".into());
+        let coordinate_columns = source
+            .options
+            .geometry_field
+            .as_deref()
+            .and_then(|f| f.split_once(','))
+            .map(|(lat, lon)| (lat.trim().to_string(), lon.trim().to_string()));
+        let geometry_field = source
+            .options
+            .geometry_field
+            .clone()
+            .filter(|_| coordinate_columns.is_none());
         let mut columns = vec![":id".to_string()];
         if updated_field.starts_with(':') {
             columns.push(updated_field.clone());
@@ -104,11 +122,15 @@ impl SocrataSync {
         if source.options.fields.is_empty() {
             columns.push("*".into());
         } else {
+            let place_columns: Vec<&String> = match &coordinate_columns {
+                Some((lat, lon)) => vec![lat, lon],
+                None => geometry_field.iter().collect(),
+            };
             for field in source
                 .options
                 .fields
                 .iter()
-                .chain(source.options.geometry_field.as_ref())
+                .chain(place_columns)
                 .chain((!updated_field.starts_with(':')).then_some(&updated_field))
             {
                 if !columns.contains(field) {
@@ -144,7 +166,9 @@ impl SocrataSync {
             page_size,
             offset: 0,
             token: source.options.app_token.clone().filter(|t| !t.is_empty()),
-            geometry_field: source.options.geometry_field.clone(),
+            geometry_field,
+            coordinate_columns,
+            zero_places: 0,
             types: None,
             done: false,
         })
@@ -221,10 +245,19 @@ impl SocrataSync {
         let received = rows.len() as u64;
         let mut features = Vec::with_capacity(rows.len());
         for (index, row) in rows.into_iter().enumerate() {
-            let feature = self
-                .feature(row, walk)
-                .map_err(|m| bad(ConnectorErrorKind::Format, format!("row {index}: {m}")))?;
-            features.push(feature);
+            match self.feature(row, walk) {
+                Ok(feature) => features.push(feature),
+                Err(RowError::Unusable(m)) => {
+                    return Err(bad(ConnectorErrorKind::Format, format!("row {index}: {m}")));
+                }
+                Err(RowError::Skipped(m)) => walk.skip(number, m),
+            }
+        }
+        if self.zero_places > 0 && received == 0 {
+            walk.warn(format!(
+                "{} rows had latitude and longitude 0 (the publisher's \"place unknown\") and were kept without a place",
+                self.zero_places
+            ));
         }
         self.offset += received;
         // A short page may be the server's own cap (a SODA 2.0 endpoint stops at 1,000 rows, whatever
@@ -241,14 +274,18 @@ impl SocrataSync {
         .map(Some)
     }
 
-    fn feature(&mut self, row: Value, walk: &mut Walk) -> Result<Feature, String> {
+    fn feature(&mut self, row: Value, walk: &mut Walk) -> Result<Feature, RowError> {
         let Value::Object(mut row) = row else {
-            return Err("a row is not a JSON object".into());
+            return Err(RowError::Unusable("a row is not a JSON object".into()));
         };
         let id = match row.get(":id") {
             Some(Value::String(id)) if !id.is_empty() => id.clone(),
             Some(Value::Number(n)) => n.to_string(),
-            _ => return Err("the row has no :id (was it $select-ed?)".into()),
+            _ => {
+                return Err(RowError::Unusable(
+                    "the row has no :id (was it $select-ed?)".into(),
+                ));
+            }
         };
         if let Some(at) = row
             .get(&self.updated_field)
@@ -257,19 +294,35 @@ impl SocrataSync {
         {
             walk.saw_update(at);
         }
-        if self.geometry_field.is_none() {
+        if self.geometry_field.is_none() && self.coordinate_columns.is_none() {
             self.geometry_field = row
                 .iter()
                 .find(|(k, v)| !k.starts_with(':') && looks_spatial(v))
                 .map(|(k, _)| k.clone());
+            if self.geometry_field.is_none() {
+                self.coordinate_columns = coordinate_columns(&row);
+            }
         }
-        let geometry = match self
-            .geometry_field
-            .as_ref()
-            .and_then(|f| row.shift_remove(f))
-        {
-            None | Some(Value::Null) => None,
-            Some(value) => spatial(&value)?,
+        let skipped = |why: String| RowError::Skipped(format!("row {id}: {why}"));
+        let geometry = if let Some((lat, lon)) = &self.coordinate_columns {
+            // Kept as properties too: they are the publisher's columns.
+            let pair = json!({"latitude": row.get(lat), "longitude": row.get(lon)});
+            match spatial(&pair).map_err(skipped)? {
+                Some(Geometry::Point(p)) if p.x() == 0.0 && p.y() == 0.0 => {
+                    self.zero_places += 1;
+                    None
+                }
+                other => other,
+            }
+        } else {
+            match self
+                .geometry_field
+                .as_ref()
+                .and_then(|f| row.shift_remove(f))
+            {
+                None | Some(Value::Null) => None,
+                Some(value) => spatial(&value).map_err(skipped)?,
+            }
         };
         let mut properties = Properties::with_capacity(row.len());
         for (name, value) in row {
@@ -325,6 +378,25 @@ fn parse_soda_time(text: &str) -> Option<DateTime<Utc>> {
     chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
         .ok()
         .map(|n| n.and_utc())
+}
+
+/// Why a row did not become a feature: the page cannot be trusted, or this row alone is left out.
+enum RowError {
+    Unusable(String),
+    Skipped(String),
+}
+
+/// Latitude and longitude columns of a row, found by their usual names.
+fn coordinate_columns(row: &serde_json::Map<String, Value>) -> Option<(String, String)> {
+    let find = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|name| row.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned())
+    };
+    Some((
+        find(&["latitude", "lat", "y_latitude"])?,
+        find(&["longitude", "lon", "lng", "long", "x_longitude"])?,
+    ))
 }
 
 fn looks_spatial(value: &Value) -> bool {
