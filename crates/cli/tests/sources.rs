@@ -170,3 +170,71 @@ async fn a_sync_killed_midway_ends_with_the_services_rows_after_a_restart() {
     assert_eq!(list[0]["status"], "ok", "{list}");
     assert_eq!(list[0]["state"]["last_poll"]["items"], ROWS as u64 - 3);
 }
+
+/// Found by an outside tester: event layers synced without `--time` had no event times, even where the
+/// layer is time-enabled and says which field holds them (`timeInfo.startTimeField`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_time_enabled_layer_gives_its_events_their_times() {
+    let origin = ArcgisOrigin::start(ArcgisLayer {
+        time_enabled: true,
+        ..ArcgisLayer::new(3000)
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("geoconsole.toml"),
+        "[network]\nallow = [\"127.0.0.1\"]\n",
+    )
+    .expect("config");
+    let url = origin.layer_url();
+    let added = run(
+        dir.path(),
+        &[
+            "sources",
+            "add",
+            "--kind",
+            "arcgis",
+            "--url",
+            &url,
+            "--dataset",
+            "floods",
+        ],
+    )
+    .await;
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let synced = run(dir.path(), &["sources", "sync", "floods"]).await;
+    assert!(
+        synced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&synced.stderr)
+    );
+    let conn = rusqlite::Connection::open(dir.path().join("ops.gpkg")).expect("open store");
+    let field: Option<String> = conn
+        .query_row(
+            "SELECT time_start_field FROM gc_datasets WHERE id = 'floods'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("dataset row");
+    assert_eq!(field.as_deref(), Some("FLOODED"));
+    let (timed, same): (i64, i64) = conn
+        .query_row(
+            "SELECT COUNT(time_start), SUM(time_start = FLOODED) FROM floods",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("times");
+    let with_date: i64 = conn
+        .query_row("SELECT COUNT(FLOODED) FROM floods", [], |r| r.get(0))
+        .expect("dates");
+    assert!(with_date > 0);
+    assert_eq!(
+        timed, with_date,
+        "every row with a FLOODED date has its time"
+    );
+    assert_eq!(same, with_date, "the time is that date");
+}

@@ -80,6 +80,8 @@ pub struct ArcgisLayer {
     pub cap_unflagged: bool,
     /// Rows whose geometry cannot be used: their latitude is 95.
     pub broken_oids: Vec<i64>,
+    /// The layer is time-enabled: its `timeInfo` names `FLOODED` as each feature's time.
+    pub time_enabled: bool,
 }
 
 impl ArcgisLayer {
@@ -97,6 +99,7 @@ impl ArcgisLayer {
             page_cap: None,
             cap_unflagged: false,
             broken_oids: Vec::new(),
+            time_enabled: false,
         }
     }
 }
@@ -330,7 +333,13 @@ async fn arcgis_metadata(State((state, log)): State<ArcgisApp>, request: Request
             },
             "extent": {"xmin": -120.0, "ymin": 30.0, "xmax": -110.0, "ymax": 31.0,
                        "spatialReference": {"wkid": 4326, "latestWkid": 4326}},
-            "fields": arcgis_fields()
+            "fields": arcgis_fields(),
+            "timeInfo": if layer.time_enabled {
+                json!({"startTimeField": "FLOODED", "endTimeField": null, "trackIdField": null,
+                       "timeExtent": [1_600_000_000_000_i64, 1_700_000_000_000_i64]})
+            } else {
+                Value::Null
+            }
         }),
     )
 }

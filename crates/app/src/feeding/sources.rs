@@ -96,6 +96,11 @@ impl Console {
             remembered.push((item.id().to_string(), fingerprint));
             changed.push(item.feature);
         }
+        // The source's own time fields, else the ones the service declares (an ArcGIS layer's timeInfo).
+        let times = match (&spec.time, &report.time_fields) {
+            (None, Some((start, end))) => (Some(start.clone()), end.clone()),
+            _ => (spec.time.clone(), spec.time_end.clone()),
+        };
         let unchanged_all = counts.added + counts.updated == 0;
         let written = if full {
             // A full sync rewrites the dataset even when nothing changed, unless it already holds exactly
@@ -105,7 +110,7 @@ impl Console {
                 None
             } else {
                 Some(
-                    self.write_source(spec, &dataset, changed, WriteMode::Replace)
+                    self.write_source(spec, &times, &dataset, changed, WriteMode::Replace)
                         .await?,
                 )
             }
@@ -113,7 +118,7 @@ impl Console {
             None
         } else {
             Some(
-                self.write_source(spec, &dataset, changed, WriteMode::Upsert)
+                self.write_source(spec, &times, &dataset, changed, WriteMode::Upsert)
                     .await?,
             )
         };
@@ -168,6 +173,7 @@ impl Console {
     async fn write_source(
         &self,
         spec: &FeedSpec,
+        (time, time_end): &(Option<String>, Option<String>),
         dataset: &DatasetId,
         features: Vec<Feature>,
         mode: WriteMode,
@@ -177,8 +183,8 @@ impl Console {
             kind: Some(spec.kind.unwrap_or(DatasetKind::Events)),
             mode,
             source: Some(spec.url.clone()),
-            time: spec.time.clone(),
-            time_end: spec.time_end.clone(),
+            time: time.clone(),
+            time_end: time_end.clone(),
             id_field: None,
             // One bad row (a broken ring in a public layer) is skipped and counted, not the whole sync.
             skip_invalid: true,

@@ -71,6 +71,18 @@ struct LayerInfo {
     type_id_field: Option<String>,
     #[serde(default)]
     types: Vec<SubtypeInfo>,
+    /// Present on time-enabled layers: which fields hold each feature's time.
+    #[serde(default)]
+    time_info: Option<TimeInfo>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TimeInfo {
+    #[serde(default)]
+    start_time_field: Option<String>,
+    #[serde(default)]
+    end_time_field: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -161,11 +173,17 @@ pub(super) struct ArcgisSync {
     out_fields: String,
     rules: FieldRules,
     updated_field: Option<String>,
+    /// The layer's own time fields (its `timeInfo`): start, and end when it has one.
+    time_fields: Option<(String, Option<String>)>,
     state: State,
     fallback: Option<String>,
 }
 
 impl ArcgisSync {
+    pub fn time_fields(&self) -> Option<(String, Option<String>)> {
+        self.time_fields.clone()
+    }
+
     pub async fn start(
         walk: &mut Walk,
         layer: Url,
@@ -257,11 +275,32 @@ impl ArcgisSync {
                 since.format("%Y-%m-%d %H:%M:%S")
             );
         }
+        // A time-enabled layer says which fields hold its features' times: the console's event times,
+        // unless the source names its own.
+        let (time_start, time_end) = match &info.time_info {
+            Some(t) => {
+                let present = |name: &Option<String>| {
+                    name.as_ref().and_then(|n| {
+                        info.fields
+                            .iter()
+                            .find(|f| f.name.eq_ignore_ascii_case(n))
+                            .map(|f| f.name.clone())
+                    })
+                };
+                (present(&t.start_time_field), present(&t.end_time_field))
+            }
+            None => (None, None),
+        };
+        let time_end = time_end.filter(|_| time_start.is_some());
         let out_fields = if source.options.fields.is_empty() {
             "*".to_string()
         } else {
             let mut fields = source.options.fields.clone();
-            for needed in std::iter::once(&oid_field).chain(updated_field.as_ref()) {
+            for needed in std::iter::once(&oid_field)
+                .chain(updated_field.as_ref())
+                .chain(time_start.as_ref())
+                .chain(time_end.as_ref())
+            {
                 if !fields.iter().any(|f| f.eq_ignore_ascii_case(needed)) {
                     fields.push(needed.clone());
                 }
@@ -286,6 +325,7 @@ impl ArcgisSync {
             out_fields,
             rules: FieldRules::new(&info.fields, info.type_id_field.as_deref(), &info.types),
             updated_field,
+            time_fields: time_start.map(|start| (start, time_end)),
             state: if supports_pagination {
                 State::Offset { offset: 0 }
             } else {

@@ -362,6 +362,9 @@ pub struct SyncReport {
     pub skipped: u64,
     /// The first [`MAX_SKIPPED_REASONS`] of them.
     pub skipped_reasons: Vec<String>,
+    /// The fields the service says hold each feature's time, start and end (an ArcGIS layer's
+    /// `timeInfo`): the event times when the source names none.
+    pub time_fields: Option<(String, Option<String>)>,
 }
 
 /// How many skipped features a report names; the count covers the rest.
@@ -506,6 +509,10 @@ impl SourceSync {
             warnings: self.walk.warnings.clone(),
             skipped: self.walk.skipped,
             skipped_reasons: self.walk.skipped_reasons.clone(),
+            time_fields: match &self.inner {
+                Protocol::Arcgis(sync) => sync.time_fields(),
+                _ => None,
+            },
         }
     }
 }
