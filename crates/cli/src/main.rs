@@ -2,10 +2,11 @@
 //! wires the store backend chosen by `--store`, sets up logging and progress bars, and runs the command.
 //! `anyhow` lives here and nowhere else; every library error arrives typed and is printed as its message.
 
+#[macro_use]
+mod output;
 mod args;
 mod commands;
 mod config;
-mod output;
 mod progress;
 
 use std::process::ExitCode;

@@ -426,3 +426,25 @@ async fn feeds_from_the_command_line_are_guarded_polled_and_reported() {
         "paused"
     );
 }
+
+/// Found by an outside tester: `geoconsole sources list | head -1` panicked ("failed printing to stdout:
+/// Broken pipe"). A reader that goes away ends the command quietly, as it ends any Unix tool.
+#[test]
+fn a_reader_that_goes_away_ends_the_listing_quietly() {
+    let dir = tempfile::tempdir().expect("folder");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_geoconsole"))
+        .args(["--store", "s.gpkg", "catalog", "list"])
+        .current_dir(dir.path())
+        .env_remove("GEOCONSOLE_STORE")
+        .env_remove("GEOCONSOLE_CONFIG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // The read end closes before anything is written: every write meets a broken pipe.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(output.status.success(), "{:?}: {stderr}", output.status);
+}

@@ -216,7 +216,7 @@ pub async fn tokens(console: &Console, command: &TokensCommand, cli: &Cli) -> Re
                     .expires
                     .map_or_else(|| "never".into(), |e| e.format("%Y-%m-%d").to_string())
             );
-            println!("{}", made.secret);
+            outln!("{}", made.secret);
         }
         TokensCommand::List { user } => {
             let tokens = accounts.tokens(user.as_deref()).await?;

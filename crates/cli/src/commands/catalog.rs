@@ -63,7 +63,7 @@ pub async fn run(console: &Console, command: &CatalogCommand, cli: &Cli) -> Resu
                 ],
                 &rows,
             );
-            println!(
+            outln!(
                 "{} entries; details: geoconsole catalog show NAME; add one: geoconsole catalog add NAME",
                 rows.len()
             );

@@ -15,7 +15,7 @@ pub async fn run(console: &Console, command: &DatasetsCommand, cli: &Cli) -> Res
                 return output::print_json(&datasets);
             }
             if datasets.is_empty() {
-                println!(
+                outln!(
                     "no datasets in {}; add one with `geoconsole import FILE`",
                     console.store().location()
                 );
@@ -31,16 +31,16 @@ pub async fn run(console: &Console, command: &DatasetsCommand, cli: &Cli) -> Res
             if cli.json {
                 return output::print_json(&d);
             }
-            println!("{} — {}", d.id, d.title);
-            println!("  kind       {}", d.kind);
-            println!(
+            outln!("{} — {}", d.id, d.title);
+            outln!("  kind       {}", d.kind);
+            outln!(
                 "  geometry   {}",
                 d.geometry_type.gpkg_name().to_lowercase()
             );
-            println!("  features   {}", count(d.feature_count));
-            println!("  extent     {}", output::extent(d.extent));
-            println!("  time       {}", output::time_span(d.time_extent));
-            println!(
+            outln!("  features   {}", count(d.feature_count));
+            outln!("  extent     {}", output::extent(d.extent));
+            outln!("  time       {}", output::time_span(d.time_extent));
+            outln!(
                 "  time from  {}{}",
                 d.time_fields.start.as_deref().unwrap_or("-"),
                 d.time_fields
@@ -48,15 +48,15 @@ pub async fn run(console: &Console, command: &DatasetsCommand, cli: &Cli) -> Res
                     .as_ref()
                     .map_or(String::new(), |e| format!(" to {e}"))
             );
-            println!("  id field   {}", d.id_field.as_deref().unwrap_or("-"));
-            println!(
+            outln!("  id field   {}", d.id_field.as_deref().unwrap_or("-"));
+            outln!(
                 "  version    {} (created {}, updated {})",
                 d.version,
                 d.created.format("%Y-%m-%d %H:%M:%S"),
                 d.updated.format("%Y-%m-%d %H:%M:%S")
             );
-            println!("  source     {}", d.source);
-            println!("  properties");
+            outln!("  source     {}", d.source);
+            outln!("  properties");
             let rows: Vec<Vec<String>> = d
                 .schema
                 .fields()
@@ -71,7 +71,7 @@ pub async fn run(console: &Console, command: &DatasetsCommand, cli: &Cli) -> Res
             if cli.json {
                 return output::print_json(&serde_json::json!({"dropped": id}));
             }
-            println!("dropped dataset '{id}'");
+            outln!("dropped dataset '{id}'");
         }
     }
     Ok(())

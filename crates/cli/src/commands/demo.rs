@@ -16,7 +16,7 @@ pub async fn run(
     simulator: Option<super::feeds::Simulator>,
 ) -> Result<()> {
     if !cli.json {
-        println!(
+        outln!(
             "building the demo scenario in {location} (offline; embedded real data plus seeded generators)..."
         );
     }
@@ -44,7 +44,7 @@ pub async fn run(
     output::print_table(&["DATASET", "KIND", "FEATURES", "FROM", "LICENCE"], &rows);
     let total: u64 = summary.datasets.iter().map(|d| d.features).sum();
     if args.serve {
-        println!(
+        outln!(
             "\n{} datasets, {} features in {:.1} s.",
             summary.datasets.len(),
             count(total),
@@ -59,7 +59,7 @@ pub async fn run(
                 "earthquakes",
             );
             feed.interval_s = 10;
-            println!(
+            outln!(
                 "live feed: the USGS week replayed at {}x from {}, polled every 10 s into 'earthquakes' (--no-live-feed turns it off)",
                 args.feed_speed,
                 simulator.url()
@@ -91,7 +91,7 @@ pub async fn run(
             "The store is a GeoPackage: open {location} in QGIS, or try\n  ogrinfo -so {location} earthquakes"
         )
     };
-    println!(
+    outln!(
         "\n{} datasets, {} features in {:.1} s. {opened}\n  geoconsole --store '{location}' datasets list\n  geoconsole --store '{location}' query earthquakes --bbox 120,20,150,46 --limit 3",
         summary.datasets.len(),
         count(total),

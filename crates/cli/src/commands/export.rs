@@ -87,7 +87,7 @@ pub async fn run(console: &Console, args: &ExportArgs, cli: &Cli) -> Result<()> 
         return output::print_json(&report);
     }
     if !to_stdout {
-        println!(
+        outln!(
             "exported {} features of '{}' to {} ({})",
             count(report.features),
             id,

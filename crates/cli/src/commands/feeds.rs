@@ -343,7 +343,7 @@ async fn serve_replay(State(replay): State<Arc<QuakeReplay>>, headers: HeaderMap
 
 async fn simulate(listen: std::net::SocketAddr, speed: f64) -> Result<()> {
     let simulator = Simulator::bind(listen, speed).await?;
-    println!(
+    outln!(
         "replaying the USGS week of 2023-04-07 at {speed}x as a live feed: {}\n  add it to a console (loopback must be allowed: [network] allow = [\"127.0.0.1\"]):\n  geoconsole feeds add --name demo-quakes --format usgs --dataset live_quakes --interval 10 --url {}",
         simulator.url(),
         simulator.url()

@@ -73,7 +73,7 @@ pub async fn run(args: &GenerateArgs, cli: &Cli) -> Result<()> {
             &serde_json::json!({"file": args.output, "features": written, "format": format.name()}),
         );
     }
-    println!(
+    outln!(
         "wrote {} synthetic events to {} ({})",
         count(written),
         args.output.display(),

@@ -117,7 +117,7 @@ pub async fn run(console: &Console, args: &ImportArgs, cli: &Cli) -> Result<()> 
     } else {
         String::new()
     };
-    println!(
+    outln!(
         "imported {} features{unlocated} into '{}' ({}, {}) from {} in {seconds:.2} s ({} features/s)",
         count(report.imported),
         d.id,
@@ -126,7 +126,7 @@ pub async fn run(console: &Console, args: &ImportArgs, cli: &Cli) -> Result<()> 
         report.file.display(),
         count((report.imported as f64 / seconds.max(0.001)) as u64),
     );
-    println!(
+    outln!(
         "  dataset now has {} features, version {}; extent {}; time {}{}",
         count(d.feature_count),
         d.version,
@@ -144,7 +144,7 @@ pub async fn run(console: &Console, args: &ImportArgs, cli: &Cli) -> Result<()> 
             )),
     );
     if report.clamped_coordinates > 0 {
-        println!(
+        outln!(
             "  {} coordinates clamped to the valid range (within {:e} degrees of ±180/±90: noise, not data)",
             count(report.clamped_coordinates),
             geoconsole_model::COORDINATE_NOISE_DEGREES
@@ -154,7 +154,7 @@ pub async fn run(console: &Console, args: &ImportArgs, cli: &Cli) -> Result<()> 
         eprintln!("warning: {warning}");
     }
     if let Some(path) = &report.rejects_report {
-        println!(
+        outln!(
             "  rejected {} features; see {}",
             count(report.rejected),
             path.display()

@@ -73,7 +73,7 @@ pub async fn run(source: &Backend, args: &MigrateArgs, cli: &Cli) -> Result<()> 
     bar.finish_and_clear();
     if !quiet {
         let features: u64 = report.datasets.iter().map(|(_, n)| n).sum();
-        println!(
+        outln!(
             "copied {} datasets ({} features), {} rules, {} feeds, {} accounts, {} tokens, {} alerts, {} audit entries \
              from {} to {} in {:.1} s",
             report.datasets.len(),

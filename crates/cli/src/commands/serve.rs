@@ -85,14 +85,14 @@ pub async fn run(
         .await
         .with_context(|| format!("cannot listen on {}", args.bind))?;
     if geoconsole_server::console_built() {
-        println!(
+        outln!(
             "geoconsole is serving {}\n  console: http://{}/console/\n  API:     http://{}/  (Ctrl-C stops)",
             console.store().location(),
             server.addr,
             server.addr
         );
     } else {
-        println!(
+        outln!(
             "geoconsole is serving {} at http://{}/ (Ctrl-C stops)\n  the web console is not in this build: ./scripts/demo.sh builds it",
             console.store().location(),
             server.addr
