@@ -238,3 +238,50 @@ async fn a_time_enabled_layer_gives_its_events_their_times() {
     );
     assert_eq!(same, with_date, "the time is that date");
 }
+
+/// Found by an outside tester: `sources add --timeout-ms 2000` was kept but not applied, so a service that
+/// never answers held a sync for the built-in 60 s per request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sources_own_timeout_bounds_each_request() {
+    // Takes connections and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = silent.local_addr().expect("addr").port();
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("geoconsole.toml"),
+        "[network]\nallow = [\"127.0.0.1\"]\n",
+    )
+    .expect("config");
+    let url = format!("http://127.0.0.1:{port}/arcgis/rest/services/Flood/FeatureServer/0");
+    let added = run(
+        dir.path(),
+        &[
+            "sources",
+            "add",
+            "--kind",
+            "arcgis",
+            "--url",
+            &url,
+            "--dataset",
+            "flood",
+            "--timeout-ms",
+            "1500",
+        ],
+    )
+    .await;
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let started = Instant::now();
+    let synced = run(dir.path(), &["sources", "sync", "flood"]).await;
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&synced.stdout),
+        String::from_utf8_lossy(&synced.stderr)
+    );
+    assert!(started.elapsed() < Duration::from_secs(30), "{said}");
+    assert!(said.contains("within 1.5 s"), "{said}");
+    drop(silent);
+}

@@ -36,6 +36,8 @@ impl Console {
         let since = if full { None } else { state.sync_since };
         let limits = SyncLimits {
             max_features: MAX_SOURCE_FEATURES,
+            // Each request within the source's own time (`--timeout-ms`) and byte caps.
+            fetch: Some(spec.limits(feeding.fetcher.limits())),
             ..SyncLimits::default()
         };
         let mut sync = SourceSync::start(&feeding.fetcher, &source, since, limits).await?;

@@ -293,6 +293,8 @@ pub struct SyncLimits {
     /// Pages in a row that bring no feature not seen before; past this the server is going round in
     /// circles. Empty pages flagged "more to come" count too, as do repeated ones.
     pub max_stalled_pages: u32,
+    /// Caps of each request (the source's own `timeout_ms` and `max_bytes`); the fetcher's when `None`.
+    pub fetch: Option<crate::FetchLimits>,
 }
 
 impl Default for SyncLimits {
@@ -301,6 +303,7 @@ impl Default for SyncLimits {
             max_pages: 100_000,
             max_features: 20_000_000,
             max_stalled_pages: 20,
+            fetch: None,
         }
     }
 }
@@ -591,16 +594,16 @@ impl Walk {
         self.requests += 1;
         let (fetched, response_headers) = self
             .fetcher
-            .get_with_headers(url, headers, None)
+            .get_with_headers(url, headers, self.limits.fetch)
             .await
             .map_err(|e| {
-            ConnectorError::new(
-                ConnectorErrorKind::Fetch(e.kind),
-                shown(url),
-                page,
-                e.message,
-            )
-        })?;
+                ConnectorError::new(
+                    ConnectorErrorKind::Fetch(e.kind),
+                    shown(url),
+                    page,
+                    e.message,
+                )
+            })?;
         match fetched {
             Fetched::Body { bytes, .. } => {
                 self.bytes += bytes.len() as u64;
@@ -624,18 +627,18 @@ impl Walk {
         page: Option<u32>,
     ) -> Result<(reqwest::StatusCode, Vec<u8>), ConnectorError> {
         self.requests += 1;
-        let (status, fetched, _) =
-            self.fetcher
-                .get_answer(url, headers, None)
-                .await
-                .map_err(|e| {
-                    ConnectorError::new(
-                        ConnectorErrorKind::Fetch(e.kind),
-                        shown(url),
-                        page,
-                        e.message,
-                    )
-                })?;
+        let (status, fetched, _) = self
+            .fetcher
+            .get_answer(url, headers, self.limits.fetch)
+            .await
+            .map_err(|e| {
+                ConnectorError::new(
+                    ConnectorErrorKind::Fetch(e.kind),
+                    shown(url),
+                    page,
+                    e.message,
+                )
+            })?;
         match fetched {
             Fetched::Body { bytes, .. } => {
                 self.bytes += bytes.len() as u64;
