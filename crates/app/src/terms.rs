@@ -10,6 +10,7 @@ pub const FLAGS_AND_FIELDS: &[(&str, &str)] = &[
     ("--drop-column", "drop_columns"),
     ("--encoding", "encoding"),
     ("--id-field", "id_field"),
+    ("--key-field", "key_field"),
     ("--lat", "lat"),
     ("--layer", "layer"),
     ("--lon", "lon"),

@@ -3,7 +3,7 @@
 //! tests read the same words.
 
 use geoconsole_feeds::FetchError;
-use geoconsole_formats::privacy::Refusal;
+use geoconsole_formats::privacy::{Refusal, Remedy};
 use geoconsole_store::StoreError;
 
 use crate::AppError;
@@ -20,9 +20,9 @@ pub(crate) enum PollError {
     Reader(#[from] tokio::task::JoinError),
     #[error("the body is not a {format} feed: {why}")]
     Read { format: &'static str, why: String },
-    /// The data-protection guard refused the body.
-    #[error("{0}")]
-    Refused(#[from] Refusal),
+    /// The data-protection guard refused the body; the message offers the way out this kind of poll has.
+    #[error("{}", .0.explained(*.1))]
+    Refused(Refusal, Remedy),
     /// The feed's memory could not be read or written.
     #[error("{0}")]
     Store(#[from] StoreError),
@@ -37,4 +37,11 @@ pub(crate) enum PollError {
     Empty(String),
     #[error("writing to dataset '{dataset}' failed: {source}")]
     Write { dataset: String, source: AppError },
+}
+
+/// A document feed's refusal: it has no columns to leave out.
+impl From<Refusal> for PollError {
+    fn from(refusal: Refusal) -> Self {
+        Self::Refused(refusal, Remedy::Feed)
+    }
 }

@@ -71,7 +71,9 @@ impl Console {
             items: features.into_iter().map(item).collect(),
             ..Parsed::default()
         };
-        geoconsole_feeds::check_items(spec, &mut parsed)?;
+        geoconsole_feeds::check_items(spec, &mut parsed).map_err(|refusal| {
+            PollError::Refused(refusal, geoconsole_formats::privacy::Remedy::Source)
+        })?;
         counts.items = parsed.items.len() as u64;
 
         let ids = parsed.items.iter().map(|i| i.id().to_string()).collect();

@@ -305,7 +305,7 @@ impl WfsSync {
             }
             (None, _) => {
                 walk.warn(
-                    "the feature type has no key property to sort pages by (set id_field), so pages follow the server's own order, which WFS does not promise is stable".into(),
+                    "the feature type has no key property to sort pages by (name one with --key-field), so pages follow the server's own order, which WFS does not promise is stable".into(),
                 );
                 None
             }

@@ -154,8 +154,40 @@ impl Refusal {
     }
 }
 
+/// Where the refused data came from, which decides what the message offers as the way out: a file's import
+/// has `--drop-column` and `--allow-column`, a paged source chooses its fields, a feed has neither.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Remedy {
+    Import,
+    Source,
+    Feed,
+}
+
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.explained(Remedy::Import))
+    }
+}
+
+impl Refusal {
+    /// The refusal, with the way out that `remedy`'s caller has.
+    pub fn explained(&self, remedy: Remedy) -> String {
+        let mut text = String::new();
+        // Writing to a String cannot fail.
+        let _ = self.write_explained(&mut text, remedy);
+        text
+    }
+
+    fn write_explained(&self, f: &mut impl fmt::Write, remedy: Remedy) -> fmt::Result {
+        let remove = |columns: &str| match remedy {
+            Remedy::Import => format!("remove it with --drop-column {columns}"),
+            Remedy::Source => {
+                format!("leave {columns} out by naming the fields to keep with --fields")
+            }
+            Remedy::Feed => format!(
+                "a feed cannot leave {columns} out: import a copy of the document with --drop-column {columns} instead"
+            ),
+        };
         if let Some(category) = self.dataset {
             return write!(
                 f,
@@ -176,38 +208,51 @@ impl fmt::Display for Refusal {
         let mut parts = Vec::new();
         if !special.is_empty() {
             parts.push(format!(
-                "special-category data, always refused: {}; remove it with --drop-column {}",
+                "special-category data, always refused: {}; {}",
                 special
                     .iter()
                     .map(|x| x.sentence())
                     .collect::<Vec<_>>()
                     .join("; "),
-                columns(&special)
+                remove(&columns(&special))
             ));
         }
         if !personal.is_empty() {
+            let keep = if remedy == Remedy::Import {
+                ", or keep a contact column that must stay with --allow-column NAME (recorded in the audit log)"
+            } else {
+                ""
+            };
             parts.push(format!(
-                "personal data: {}; remove it with --drop-column {}, or keep a contact column that must stay with --allow-column NAME (recorded in the audit log)",
-                personal.iter().map(|x| x.sentence()).collect::<Vec<_>>().join("; "),
-                columns(&personal)
+                "personal data: {}; {}{keep}",
+                personal
+                    .iter()
+                    .map(|x| x.sentence())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                remove(&columns(&personal))
             ));
         }
         for id in ids {
+            let ids_from = match remedy {
+                Remedy::Source => "; the service's own ids cannot be stored",
+                _ => "; give features other ids with --id-field",
+            };
             parts.push(format!(
-                "the feature ids hold {} (e.g. at {}); give features other ids with --id-field",
+                "the feature ids hold {} (e.g. at {}){ids_from}",
                 id.category.describe(),
                 id.evidence
             ));
         }
         if !self.unchecked.is_empty() {
             parts.push(format!(
-                "{} nest values more than {MAX_DEPTH} levels deep (or hold more than {MAX_NESTED_KEYS} keys in one feature), deeper than the guard looks; flatten them or remove them with --drop-column {}",
+                "{} nest values more than {MAX_DEPTH} levels deep (or hold more than {MAX_NESTED_KEYS} keys in one feature), deeper than the guard looks; flatten them, or {}",
                 self.unchecked
                     .iter()
                     .map(|c| format!("'{c}'"))
                     .collect::<Vec<_>>()
                     .join(", "),
-                self.unchecked.join(",")
+                remove(&self.unchecked.join(","))
             ));
         }
         write!(
@@ -875,6 +920,19 @@ mod tests {
         assert!(
             text.contains("'contact' holds person names") && text.contains("--drop-column contact"),
             "{text}"
+        );
+        // Found by an outside tester: a source's refusal offered flags `sources add` does not have.
+        let source = refusal.explained(Remedy::Source);
+        assert!(
+            source.contains("naming the fields to keep with --fields")
+                && !source.contains("--drop-column")
+                && !source.contains("--allow-column"),
+            "{source}"
+        );
+        let feed = refusal.explained(Remedy::Feed);
+        assert!(
+            feed.contains("a feed cannot leave contact out") && !feed.contains("--allow-column"),
+            "{feed}"
         );
 
         let mut guard = PrivacyGuard::new(PrivacyPolicy::default());
