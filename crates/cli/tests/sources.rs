@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use geoconsole_testkit::{ArcgisLayer, ArcgisOrigin};
+use geoconsole_testkit::{ArcgisLayer, ArcgisOrigin, SocrataDataset, SocrataOrigin};
 
 const ROWS: usize = 50_000;
 
@@ -284,4 +284,74 @@ async fn a_sources_own_timeout_bounds_each_request() {
     assert!(started.elapsed() < Duration::from_secs(30), "{said}");
     assert!(said.contains("within 1.5 s"), "{said}");
     drop(silent);
+}
+
+/// Found by an outside tester: a row withdrawn by a full sync and later restored unchanged (a new
+/// `:updated_at`, the same values) came back on the next incremental sync as "unchanged", and stayed missing
+/// until the next full sync: its fingerprint outlived it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_restored_after_a_full_sync_withdrew_it_comes_back_at_once() {
+    let origin = SocrataOrigin::start(SocrataDataset::new(3000)).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("geoconsole.toml"),
+        "[network]\nallow = [\"127.0.0.1\"]\n",
+    )
+    .expect("config");
+    let url = origin.resource_url();
+    let add = |full_sync_s: &'static str| {
+        let url = url.clone();
+        let dir = dir.path().to_path_buf();
+        async move {
+            let added = run(
+                &dir,
+                &[
+                    "sources",
+                    "add",
+                    "--replace",
+                    "--kind",
+                    "socrata",
+                    "--url",
+                    &url,
+                    "--dataset",
+                    "thefts",
+                    "--full-sync-s",
+                    full_sync_s,
+                ],
+            )
+            .await;
+            assert!(
+                added.status.success(),
+                "{}",
+                String::from_utf8_lossy(&added.stderr)
+            );
+        }
+    };
+    let sync = || async {
+        let out = run(dir.path(), &["sources", "sync", "thefts"]).await;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let count = || -> i64 {
+        let conn = rusqlite::Connection::open(dir.path().join("ops.gpkg")).expect("open store");
+        conn.query_row("SELECT COUNT(*) FROM thefts", [], |r| r.get(0))
+            .expect("count")
+    };
+    add("1").await;
+    sync().await;
+    assert_eq!(count(), 3000);
+    origin.delete(&[7]);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let withdrawn = sync().await;
+    assert_eq!(count(), 2999, "{withdrawn}");
+    // Full syncs a day apart from now on: the next sync is incremental.
+    add("86400").await;
+    origin.restore(&[7], chrono::Utc::now());
+    let restored = sync().await;
+    assert!(restored.contains("incremental"), "{restored}");
+    assert_eq!(count(), 3000, "the restored row is back: {restored}");
 }

@@ -186,6 +186,17 @@ impl ArcgisOrigin {
         }
     }
 
+    /// Brings deleted rows back as they were, with `EditDate` `at_ms` (a row deleted by mistake and restored).
+    pub fn restore(&self, oids: &[i64], at_ms: i64) {
+        let mut state = self.state.lock().expect("state");
+        let rows = Arc::make_mut(&mut state.rows);
+        for oid in oids {
+            let row = &mut rows[*oid as usize - 1];
+            row.remove(DELETED);
+            row.insert("EditDate".into(), json!(at_ms));
+        }
+    }
+
     /// The query strings of every request, in order (metadata requests included).
     pub fn queries(&self) -> Vec<String> {
         self.log
@@ -720,6 +731,29 @@ impl SocrataOrigin {
         }
     }
 
+    /// Deletes rows: no query matches them any more.
+    pub fn delete(&self, rows: &[usize]) {
+        let mut state = self.state.lock().expect("state");
+        let all = Arc::make_mut(&mut state.rows);
+        for i in rows {
+            all[*i].insert(DELETED.into(), json!(true));
+        }
+    }
+
+    /// Brings deleted rows back with their values as they were and a new `:updated_at` (a system field, so
+    /// not among the row's values).
+    pub fn restore(&self, rows: &[usize], at: chrono::DateTime<chrono::Utc>) {
+        let mut state = self.state.lock().expect("state");
+        let all = Arc::make_mut(&mut state.rows);
+        for i in rows {
+            all[*i].remove(DELETED);
+            all[*i].insert(
+                ":updated_at".into(),
+                json!(at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()),
+            );
+        }
+    }
+
     /// Row `i` as the server holds it, system fields (`:id`, `:updated_at`) included.
     pub fn row(&self, i: usize) -> Map<String, Value> {
         self.state.lock().expect("state").rows[i].clone()
@@ -913,6 +947,9 @@ async fn socrata_query(
     let mut rows: Vec<&Map<String, Value>> = Vec::new();
     for i in order {
         let row = &all[i];
+        if row.contains_key(DELETED) {
+            continue;
+        }
         match param("$where").map(|w| soda_where(w, row)) {
             None | Some(Ok(true)) => rows.push(row),
             Some(Ok(false)) => {}

@@ -133,10 +133,16 @@ impl Console {
         counts.skipped =
             report.skipped + parsed.skipped.len() as u64 + written.map_or(0, |w| w.rejected);
         if !remembered.is_empty() {
-            feeding
-                .store
-                .remember(&spec.name, remembered, Utc::now())
-                .await?;
+            let at = Utc::now();
+            feeding.store.remember(&spec.name, remembered, at).await?;
+            if full {
+                // A full sync saw every row the service has: a fingerprint it did not renew belongs to a
+                // row withdrawn now, and a row restored later (even unchanged) must come back as new.
+                feeding
+                    .store
+                    .forget_seen_before(&spec.name, at, super::plan::TOMBSTONE)
+                    .await?;
+            }
         }
         if full {
             state.last_full_sync = Some(now);
