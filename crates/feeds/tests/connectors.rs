@@ -331,6 +331,36 @@ async fn servers_capping_pages_without_saying_so_lose_nothing() {
     check_socrata(&origin, &features, 2500, PlaceColumn::Point);
 }
 
+/// Found by an outside tester: a server that says `exceededTransferLimit` on every page, past its last row
+/// too, failed every sync after 20 empty pages and lost the whole layer. What it sent is kept, with a warning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_always_says_more_ends_after_its_empty_pages_with_a_warning() {
+    let origin = ArcgisOrigin::start(ArcgisLayer {
+        always_more: true,
+        ..ArcgisLayer::new(4186)
+    })
+    .await;
+    let (features, report) = load(&arcgis_spec(&origin), None).await.expect("sync");
+    check_arcgis(&origin, &features, 4186, LayerGeometry::Point);
+    assert_eq!(report.pages, 3 + 20);
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("20 empty pages in a row") && w.contains("taken as the end")),
+        "{:?}",
+        report.warnings
+    );
+    // A server that sends the same rows again and again still fails: nothing says the layer was read.
+    let origin = ArcgisOrigin::start(ArcgisLayer {
+        ignores_offset: true,
+        ..ArcgisLayer::new(4186)
+    })
+    .await;
+    let error = load(&arcgis_spec(&origin), None).await.unwrap_err();
+    assert_eq!(error.kind, ConnectorErrorKind::Loop, "{error}");
+}
+
 /// Found by an outside tester: one feature with a latitude of 95 failed every sync of a 4,186-feature layer.
 /// It is left out, named by its object id, and the rest syncs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

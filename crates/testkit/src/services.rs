@@ -82,6 +82,8 @@ pub struct ArcgisLayer {
     pub broken_oids: Vec<i64>,
     /// The layer is time-enabled: its `timeInfo` names `FLOODED` as each feature's time.
     pub time_enabled: bool,
+    /// Every paged answer says `exceededTransferLimit`, past the last row too.
+    pub always_more: bool,
 }
 
 impl ArcgisLayer {
@@ -100,6 +102,7 @@ impl ArcgisLayer {
             cap_unflagged: false,
             broken_oids: Vec::new(),
             time_enabled: false,
+            always_more: false,
         }
     }
 }
@@ -521,7 +524,7 @@ async fn arcgis_query(
                 .map(|i| &matched[*i])
                 .collect();
             let capped = layer.cap_unflagged && rows.len() == layer.page_cap.unwrap_or(0);
-            (rows, end < internal.len() && !capped)
+            (rows, (end < internal.len() && !capped) || layer.always_more)
         }
     } else {
         if matched.len() > mrc {

@@ -481,6 +481,9 @@ impl SourceSync {
 
     /// The next page, or `None` when the layer has been read to its end.
     pub async fn next_page(&mut self) -> Result<Option<Page>, ConnectorError> {
+        if self.walk.exhausted {
+            return Ok(None);
+        }
         match &mut self.inner {
             Protocol::Arcgis(sync) => sync.next_page(&mut self.walk).await,
             Protocol::Socrata(sync) => sync.next_page(&mut self.walk).await,
@@ -560,6 +563,8 @@ struct Walk {
     warnings: Vec<String>,
     skipped: u64,
     skipped_reasons: Vec<String>,
+    /// The server kept promising more and sent only empty pages: the walk ended there.
+    exhausted: bool,
 }
 
 impl Walk {
@@ -581,6 +586,7 @@ impl Walk {
             warnings: Vec::new(),
             skipped: 0,
             skipped_reasons: Vec::new(),
+            exhausted: false,
         }
     }
 
@@ -709,7 +715,16 @@ impl Walk {
         }
         if fresh.is_empty() {
             self.stalled += 1;
-            if self.stalled >= self.limits.max_stalled_pages {
+            if self.stalled >= self.limits.max_stalled_pages && received == 0 && self.features > 0 {
+                // A server that says "more" on every page past its last row (an outside tester's ArcGIS
+                // and OGC API servers): what it had was read, so the sync keeps it and says so, rather
+                // than losing the whole layer to the server's habit.
+                self.warn(format!(
+                    "the server sent {} empty pages in a row while {why}; taken as the end of the layer",
+                    self.stalled
+                ));
+                self.exhausted = true;
+            } else if self.stalled >= self.limits.max_stalled_pages {
                 let what = if received == 0 {
                     "empty pages".to_string()
                 } else {
