@@ -355,3 +355,37 @@ async fn a_row_restored_after_a_full_sync_withdrew_it_comes_back_at_once() {
     assert!(restored.contains("incremental"), "{restored}");
     assert_eq!(count(), 3000, "the restored row is back: {restored}");
 }
+
+/// Found by an outside tester: a source whose dataset names special-category data was accepted when added
+/// and refused only at its first sync (catalog entries were held to the check already).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_named_for_special_category_data_is_refused_when_added() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("geoconsole.toml"),
+        "[network]\nallow = [\"127.0.0.1\"]\n",
+    )
+    .expect("config");
+    let added = run(
+        dir.path(),
+        &[
+            "sources",
+            "add",
+            "--kind",
+            "socrata",
+            "--url",
+            "http://127.0.0.1:9/resource/abcd-1234.json",
+            "--dataset",
+            "trade_union_membership",
+        ],
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&added.stderr);
+    assert!(!added.status.success(), "{stderr}");
+    assert!(stderr.contains("never stores"), "{stderr}");
+    let listed = run(dir.path(), &["sources", "list"]).await;
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).contains("no sources"),
+        "nothing was saved"
+    );
+}

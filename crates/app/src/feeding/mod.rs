@@ -384,6 +384,9 @@ impl Feeding {
         spec.check().map_err(invalid)?;
         spec.check_within(self.fetcher.limits()).map_err(invalid)?;
         DatasetId::new(&spec.dataset).map_err(|e| invalid(e.message()))?;
+        // Refused when saved, as the catalog's entries are, not first at its first poll.
+        geoconsole_formats::privacy::PrivacyGuard::check_dataset(&spec.dataset, &spec.name)
+            .map_err(|r| invalid(format!("feed '{}': {r}", spec.name)))?;
         let refused =
             |r: geoconsole_feeds::Refused| invalid(format!("feed '{}': {}", spec.name, r.0));
         if resolve_now {

@@ -33,6 +33,8 @@ impl Console {
     ) -> Result<Option<Written>, PollError> {
         let now = Utc::now();
         let full = full_sync_due(&source, state, now);
+        // Known before anything is fetched, so a sync that fails at once is still labelled for what it was.
+        counts.full_sync = full;
         let since = if full { None } else { state.sync_since };
         let limits = SyncLimits {
             max_features: MAX_SOURCE_FEATURES,

@@ -104,7 +104,7 @@ pub async fn run(console: &Console, command: &SourcesCommand, cli: &Cli) -> Resu
                     "DATASET",
                     "LAST OK",
                     "LAST FULL",
-                    "FEATURES",
+                    "LAST ROWS",
                     "PAGES",
                     "TOOK",
                     "LAG",
