@@ -9,6 +9,7 @@ pub const FLAGS_AND_FIELDS: &[(&str, &str)] = &[
     ("--areas", "areas"),
     ("--drop-column", "drop_columns"),
     ("--encoding", "encoding"),
+    ("--fields", "source.fields"),
     ("--id-field", "id_field"),
     ("--key-field", "key_field"),
     ("--lat", "lat"),
