@@ -613,7 +613,7 @@ impl Walk {
         match fetched {
             Fetched::Body { bytes, .. } => {
                 self.bytes += bytes.len() as u64;
-                Ok((bytes, response_headers))
+                Ok((json_as_utf8(bytes, &response_headers), response_headers))
             }
             Fetched::NotModified => Err(ConnectorError::new(
                 ConnectorErrorKind::Format,
@@ -633,7 +633,7 @@ impl Walk {
         page: Option<u32>,
     ) -> Result<(reqwest::StatusCode, Vec<u8>), ConnectorError> {
         self.requests += 1;
-        let (status, fetched, _) = self
+        let (status, fetched, response_headers) = self
             .fetcher
             .get_answer(url, headers, self.limits.fetch)
             .await
@@ -648,7 +648,7 @@ impl Walk {
         match fetched {
             Fetched::Body { bytes, .. } => {
                 self.bytes += bytes.len() as u64;
-                Ok((status, bytes))
+                Ok((status, json_as_utf8(bytes, &response_headers)))
             }
             Fetched::NotModified => Err(ConnectorError::new(
                 ConnectorErrorKind::Format,
@@ -770,6 +770,35 @@ impl Walk {
     }
 }
 
+/// A JSON body in UTF-8. JSON is UTF-8 (RFC 8259), but some servers send Latin-1 and say so in
+/// `Content-Type` (`application/json; charset=ISO-8859-1`): such a body is decoded by its charset. A body
+/// that is valid UTF-8 is kept as it is whatever the header claims (a wrong label is the commoner fault),
+/// and XML is left to its own declaration.
+fn json_as_utf8(bytes: Vec<u8>, headers: &HeaderMap) -> Vec<u8> {
+    let Some(content_type) = headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_ascii_lowercase)
+    else {
+        return bytes;
+    };
+    if !content_type.contains("json") || std::str::from_utf8(&bytes).is_ok() {
+        return bytes;
+    }
+    let label = content_type
+        .split(';')
+        .find_map(|p| p.trim().strip_prefix("charset="))
+        .map(|l| l.trim_matches('"').to_string());
+    match label.and_then(|l| encoding_rs::Encoding::for_label(l.as_bytes())) {
+        Some(encoding) if encoding != encoding_rs::UTF_8 => encoding
+            .decode_without_bom_handling(&bytes)
+            .0
+            .into_owned()
+            .into_bytes(),
+        _ => bytes,
+    }
+}
+
 /// A URL as errors show it: without a user name or password, should one have been written into it.
 fn shown(url: &Url) -> String {
     if url.username().is_empty() && url.password().is_none() {
@@ -790,6 +819,27 @@ fn body_start(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_declared_latin1_is_decoded_and_valid_utf8_is_kept() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            reqwest::header::CONTENT_TYPE,
+            "application/json; charset=ISO-8859-1".parse().unwrap(),
+        );
+        let latin1 = b"{\"name\":\"Z\xfcrich\"}".to_vec();
+        assert_eq!(
+            String::from_utf8(json_as_utf8(latin1, &headers)).unwrap(),
+            "{\"name\":\"Z\u{fc}rich\"}"
+        );
+        let utf8 = "{\"name\":\"Z\u{fc}rich\"}".as_bytes().to_vec();
+        assert_eq!(json_as_utf8(utf8.clone(), &headers), utf8);
+        headers.insert(
+            reqwest::header::CONTENT_TYPE,
+            "text/xml; charset=ISO-8859-1".parse().unwrap(),
+        );
+        assert_eq!(json_as_utf8(b"\xfc".to_vec(), &headers), b"\xfc".to_vec());
+    }
 
     #[test]
     fn the_token_stays_out_of_debug_output() {
