@@ -11,7 +11,7 @@ pub const FLAGS_AND_FIELDS: &[(&str, &str)] = &[
     ("--encoding", "encoding"),
     ("--fields", "source.fields"),
     ("--id-field", "id_field"),
-    ("--key-field", "key_field"),
+    ("--key-field", "source.id_field"),
     ("--lat", "lat"),
     ("--layer", "layer"),
     ("--lon", "lon"),

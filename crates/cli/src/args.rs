@@ -390,7 +390,8 @@ pub struct SourceArgs {
     /// OGC API – Features and WFS: only features in `west,south,east,north` (longitude, latitude)
     #[arg(long)]
     pub bbox: Option<String>,
-    /// WFS: the property that tells features apart and orders pages (found when not given)
+    /// WFS: the property that tells features apart and orders pages (found when not given); OGC API –
+    /// Features: the property that tells features apart when the server gives them no `id`
     #[arg(long)]
     pub key_field: Option<String>,
 }

@@ -254,13 +254,26 @@ fn check_coord(c: Coord<f64>) -> ModelResult<()> {
     if !(-180.0..=180.0).contains(&x) {
         return Err(invalid(format!(
             "longitude {} out of range [-180, 180]",
-            c.x
+            shown_number(c.x)
         )));
     }
     if !(-90.0..=90.0).contains(&y) {
-        return Err(invalid(format!("latitude {} out of range [-90, 90]", c.y)));
+        return Err(invalid(format!(
+            "latitude {} out of range [-90, 90]",
+            shown_number(c.y)
+        )));
     }
     Ok(())
+}
+
+/// A coordinate as a message shows it: as written for ordinary numbers, in exponent form for huge ones
+/// (`1e308`, not 309 digits).
+fn shown_number(v: f64) -> String {
+    if v.abs() >= 1e15 {
+        format!("{v:e}")
+    } else {
+        v.to_string()
+    }
 }
 
 fn check_line(line: &LineString<f64>) -> ModelResult<()> {

@@ -191,6 +191,10 @@ pub struct OapifCollection {
     /// Pages say `numberMatched`.
     pub number_matched: bool,
     pub geometry: LayerGeometry,
+    /// Features carry no `id` (their `gid` property tells them apart).
+    pub without_ids: bool,
+    /// Features whose point has latitude 95.
+    pub broken_gids: Vec<i64>,
 }
 
 impl OapifCollection {
@@ -206,6 +210,8 @@ impl OapifCollection {
             conformance_link_only: false,
             number_matched: true,
             geometry: LayerGeometry::Point,
+            without_ids: false,
+            broken_gids: Vec::new(),
         }
     }
 }
@@ -613,12 +619,23 @@ fn oapif_items(
     let features: Vec<Value> = page
         .iter()
         .map(|(gid, row)| {
-            json!({
+            let geometry = if collection.broken_gids.contains(gid) {
+                json!({"type": "Point", "coordinates": [10.0, 95.0]})
+            } else {
+                geojson_geometry(*gid, collection.geometry, false)
+            };
+            let mut feature = json!({
                 "type": "Feature",
                 "id": gid,
-                "geometry": geojson_geometry(*gid, collection.geometry, false),
+                "geometry": geometry,
                 "properties": row
-            })
+            });
+            if collection.without_ids
+                && let Some(f) = feature.as_object_mut()
+            {
+                f.remove("id");
+            }
+            feature
         })
         .collect();
     let position = |offset: usize| {

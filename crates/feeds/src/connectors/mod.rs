@@ -119,7 +119,8 @@ pub struct SourceOptions {
     #[schemars(length(min = 1, max = 100))]
     pub datetime: Option<String>,
     /// WFS: the property that tells features apart and orders pages (`sortBy`); found from
-    /// DescribeFeatureType (an integer `gid`, `fid`, `id`, `objectid`…) when not set.
+    /// DescribeFeatureType (an integer `gid`, `fid`, `id`, `objectid`…) when not set. OGC API – Features:
+    /// the property that tells features apart, for servers that give features no `id`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[A-Za-z_:][A-Za-z0-9_.:]{0,127}$"))]
     pub id_field: Option<String>,

@@ -105,6 +105,8 @@ pub(super) struct OapifSync {
     asked: HashSet<String>,
     fields: Vec<String>,
     updated_field: Option<String>,
+    /// The property that tells features apart when the server gives them no `id` (`--key-field`).
+    id_field: Option<String>,
 }
 
 impl OapifSync {
@@ -246,6 +248,7 @@ impl OapifSync {
             asked: HashSet::new(),
             fields: source.options.fields.clone(),
             updated_field: source.options.updated_field.clone(),
+            id_field: source.options.id_field.clone(),
         })
     }
 
@@ -295,10 +298,11 @@ impl OapifSync {
         let next = next_link(&page, &url).map_err(bad)?;
         let mut features = Vec::with_capacity(items.len());
         for (index, item) in items.into_iter().enumerate() {
-            let feature = self
-                .feature(item, walk)
-                .map_err(|m| bad(format!("feature {index}: {m}")))?;
-            features.push(feature);
+            match self.feature(item, walk) {
+                Ok(feature) => features.push(feature),
+                Err(FeatureError::Unusable(m)) => return Err(bad(format!("feature {index}: {m}"))),
+                Err(FeatureError::Skipped(m)) => walk.skip(number, m),
+            }
         }
         if let Some(next) = &next
             && (self.asked.contains(next.as_str()) || *next == url)
@@ -318,26 +322,43 @@ impl OapifSync {
             .map(Some)
     }
 
-    fn feature(&self, item: Value, walk: &mut Walk) -> Result<Feature, String> {
+    fn feature(&self, item: Value, walk: &mut Walk) -> Result<Feature, FeatureError> {
+        let unusable = |m: &str| FeatureError::Unusable(m.to_string());
         let Value::Object(mut item) = item else {
-            return Err("not a JSON object".into());
+            return Err(unusable("not a JSON object"));
         };
         if item.get("type").and_then(Value::as_str) != Some("Feature") {
-            return Err("not a GeoJSON Feature".into());
+            return Err(unusable("not a GeoJSON Feature"));
         }
-        let id = match item.get("id") {
-            Some(Value::String(id)) if !id.is_empty() => id.clone(),
-            Some(Value::Number(n)) => n.to_string(),
-            _ => return Err("it has no id to tell it apart".into()),
-        };
         let mut properties = match item.get_mut("properties").map(Value::take) {
             Some(Value::Object(p)) => p,
             None | Some(Value::Null) => Properties::new(),
-            Some(_) => return Err("'properties' is not an object".into()),
+            Some(_) => return Err(unusable("'properties' is not an object")),
         };
+        let id_value = match &self.id_field {
+            Some(field) => properties.get(field),
+            None => item.get("id"),
+        };
+        let id = match id_value {
+            Some(Value::String(id)) if !id.is_empty() => id.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => {
+                return Err(FeatureError::Unusable(match &self.id_field {
+                    Some(field) => format!("its property '{field}' (--key-field) holds no id"),
+                    None => {
+                        "it has no id to tell it apart (name a property that does with --key-field)"
+                            .into()
+                    }
+                }));
+            }
+        };
+        // A geometry that cannot be used leaves this feature out, named by its id.
         let geometry = match item.get("geometry") {
             None | Some(Value::Null) => None,
-            Some(g) => Some(geoconsole_formats::geometry_from_geojson(g)?),
+            Some(g) => Some(
+                geoconsole_formats::geometry_from_geojson(g)
+                    .map_err(|e| FeatureError::Skipped(format!("feature {id}: {e}")))?,
+            ),
         };
         if let Some(at) = self
             .updated_field
@@ -358,6 +379,12 @@ impl OapifSync {
             properties,
         })
     }
+}
+
+/// Why an item did not become a feature: the page cannot be trusted, or this feature alone is left out.
+enum FeatureError {
+    Unusable(String),
+    Skipped(String),
 }
 
 /// Whether a declared class URI is `class` (servers differ in a trailing slash and in `https`).
