@@ -77,7 +77,7 @@ pub enum Command {
     /// Live feeds: add, list, show health and lag, pause, resume, delete, poll now, or simulate one
     #[command(subcommand)]
     Feeds(FeedsCommand),
-    /// Whole layers from ArcGIS REST and Socrata services, read page by page and kept in sync (feeds
+    /// Whole layers from ArcGIS REST, Socrata, OGC API – Features and WFS 2.0 services, read page by page and kept in sync (feeds
     /// that page: they share the feeds' schedule, health and lag)
     #[command(subcommand)]
     Sources(SourcesCommand),
