@@ -77,8 +77,8 @@ pub enum Command {
     /// Live feeds: add, list, show health and lag, pause, resume, delete, poll now, or simulate one
     #[command(subcommand)]
     Feeds(FeedsCommand),
-    /// Whole layers from ArcGIS REST, Socrata, OGC API – Features and WFS 2.0 services, read page by page and kept in sync (feeds
-    /// that page: they share the feeds' schedule, health and lag)
+    /// Whole layers from ArcGIS REST, Socrata, OGC API – Features and WFS 2.0 services, read page by page
+    /// and kept in sync (feeds that page: they share the feeds' schedule, health and lag)
     #[command(subcommand)]
     Sources(SourcesCommand),
     /// The built-in catalog of public sources: list, show one, or add one as a feed
