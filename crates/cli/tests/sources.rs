@@ -30,6 +30,28 @@ async fn run(dir: &Path, args: &[&str]) -> Output {
         .expect("join")
 }
 
+/// A folder for the store whose configuration lets the console reach the origins on 127.0.0.1.
+fn loopback_allowed() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("geoconsole.toml"),
+        "[network]\nallow = [\"127.0.0.1\"]\n",
+    )
+    .expect("config");
+    dir
+}
+
+/// Runs `geoconsole` and insists that it succeeded; its standard output.
+async fn run_ok(dir: &Path, args: &[&str]) -> String {
+    let out = run(dir, args).await;
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// The ids and `DEPTH` of every row the store holds in `table`, read straight from the file.
 fn rows(store: &Path, table: &str) -> Vec<(String, f64)> {
     let conn = rusqlite::Connection::open(store).expect("open store");
@@ -85,12 +107,7 @@ async fn sync_killed_after(dir: &Path, origin: &ArcgisOrigin, pages: usize) -> b
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_killed_midway_ends_with_the_services_rows_after_a_restart() {
     let origin = ArcgisOrigin::start(ArcgisLayer::new(ROWS)).await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(
-        dir.path().join("geoconsole.toml"),
-        "[network]\nallow = [\"127.0.0.1\"]\n",
-    )
-    .expect("config");
+    let dir = loopback_allowed();
     let added = run(
         dir.path(),
         &[
@@ -180,14 +197,9 @@ async fn a_time_enabled_layer_gives_its_events_their_times() {
         ..ArcgisLayer::new(3000)
     })
     .await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(
-        dir.path().join("geoconsole.toml"),
-        "[network]\nallow = [\"127.0.0.1\"]\n",
-    )
-    .expect("config");
+    let dir = loopback_allowed();
     let url = origin.layer_url();
-    let added = run(
+    run_ok(
         dir.path(),
         &[
             "sources",
@@ -201,17 +213,7 @@ async fn a_time_enabled_layer_gives_its_events_their_times() {
         ],
     )
     .await;
-    assert!(
-        added.status.success(),
-        "{}",
-        String::from_utf8_lossy(&added.stderr)
-    );
-    let synced = run(dir.path(), &["sources", "sync", "floods"]).await;
-    assert!(
-        synced.status.success(),
-        "{}",
-        String::from_utf8_lossy(&synced.stderr)
-    );
+    run_ok(dir.path(), &["sources", "sync", "floods"]).await;
     let conn = rusqlite::Connection::open(dir.path().join("ops.gpkg")).expect("open store");
     let field: Option<String> = conn
         .query_row(
@@ -246,14 +248,9 @@ async fn a_sources_own_timeout_bounds_each_request() {
     // Takes connections and never answers.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = silent.local_addr().expect("addr").port();
-    let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(
-        dir.path().join("geoconsole.toml"),
-        "[network]\nallow = [\"127.0.0.1\"]\n",
-    )
-    .expect("config");
+    let dir = loopback_allowed();
     let url = format!("http://127.0.0.1:{port}/arcgis/rest/services/Flood/FeatureServer/0");
-    let added = run(
+    run_ok(
         dir.path(),
         &[
             "sources",
@@ -269,11 +266,6 @@ async fn a_sources_own_timeout_bounds_each_request() {
         ],
     )
     .await;
-    assert!(
-        added.status.success(),
-        "{}",
-        String::from_utf8_lossy(&added.stderr)
-    );
     let started = Instant::now();
     let synced = run(dir.path(), &["sources", "sync", "flood"]).await;
     let said = format!(
@@ -292,18 +284,13 @@ async fn a_sources_own_timeout_bounds_each_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_row_restored_after_a_full_sync_withdrew_it_comes_back_at_once() {
     let origin = SocrataOrigin::start(SocrataDataset::new(3000)).await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(
-        dir.path().join("geoconsole.toml"),
-        "[network]\nallow = [\"127.0.0.1\"]\n",
-    )
-    .expect("config");
+    let dir = loopback_allowed();
     let url = origin.resource_url();
     let add = |full_sync_s: &'static str| {
         let url = url.clone();
         let dir = dir.path().to_path_buf();
         async move {
-            let added = run(
+            run_ok(
                 &dir,
                 &[
                     "sources",
@@ -320,22 +307,9 @@ async fn a_row_restored_after_a_full_sync_withdrew_it_comes_back_at_once() {
                 ],
             )
             .await;
-            assert!(
-                added.status.success(),
-                "{}",
-                String::from_utf8_lossy(&added.stderr)
-            );
         }
     };
-    let sync = || async {
-        let out = run(dir.path(), &["sources", "sync", "thefts"]).await;
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let sync = || run_ok(dir.path(), &["sources", "sync", "thefts"]);
     let count = || -> i64 {
         let conn = rusqlite::Connection::open(dir.path().join("ops.gpkg")).expect("open store");
         conn.query_row("SELECT COUNT(*) FROM thefts", [], |r| r.get(0))
@@ -360,12 +334,7 @@ async fn a_row_restored_after_a_full_sync_withdrew_it_comes_back_at_once() {
 /// and refused only at its first sync (catalog entries were held to the check already).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_source_named_for_special_category_data_is_refused_when_added() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(
-        dir.path().join("geoconsole.toml"),
-        "[network]\nallow = [\"127.0.0.1\"]\n",
-    )
-    .expect("config");
+    let dir = loopback_allowed();
     let added = run(
         dir.path(),
         &[

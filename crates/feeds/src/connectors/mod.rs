@@ -599,30 +599,13 @@ impl Walk {
         page: Option<u32>,
     ) -> Result<(Vec<u8>, HeaderMap), ConnectorError> {
         self.requests += 1;
-        let (fetched, response_headers) = self
+        let answer = self
             .fetcher
             .get_with_headers(url, headers, self.limits.fetch)
-            .await
-            .map_err(|e| {
-                ConnectorError::new(
-                    ConnectorErrorKind::Fetch(e.kind),
-                    shown(url),
-                    page,
-                    e.message,
-                )
-            })?;
-        match fetched {
-            Fetched::Body { bytes, .. } => {
-                self.bytes += bytes.len() as u64;
-                Ok((json_as_utf8(bytes, &response_headers), response_headers))
-            }
-            Fetched::NotModified => Err(ConnectorError::new(
-                ConnectorErrorKind::Format,
-                url.as_str(),
-                page,
-                "the server answered 304 Not Modified to a request without validators",
-            )),
-        }
+            .await;
+        let (fetched, response_headers) = answer.map_err(|e| fetch_error(e, url, page))?;
+        let body = self.body(fetched, &response_headers, url, page)?;
+        Ok((body, response_headers))
     }
 
     /// GETs `url` through the guard and hands back error statuses with their bodies, for protocols whose
@@ -634,22 +617,28 @@ impl Walk {
         page: Option<u32>,
     ) -> Result<(reqwest::StatusCode, Vec<u8>), ConnectorError> {
         self.requests += 1;
-        let (status, fetched, response_headers) = self
+        let answer = self
             .fetcher
             .get_answer(url, headers, self.limits.fetch)
-            .await
-            .map_err(|e| {
-                ConnectorError::new(
-                    ConnectorErrorKind::Fetch(e.kind),
-                    shown(url),
-                    page,
-                    e.message,
-                )
-            })?;
+            .await;
+        let (status, fetched, response_headers) = answer.map_err(|e| fetch_error(e, url, page))?;
+        let body = self.body(fetched, &response_headers, url, page)?;
+        Ok((status, body))
+    }
+
+    /// A fetched answer's body, counted and in UTF-8 where it is JSON; a `304` is an error, since no
+    /// request of a sync sends validators.
+    fn body(
+        &mut self,
+        fetched: Fetched,
+        headers: &HeaderMap,
+        url: &Url,
+        page: Option<u32>,
+    ) -> Result<Vec<u8>, ConnectorError> {
         match fetched {
             Fetched::Body { bytes, .. } => {
                 self.bytes += bytes.len() as u64;
-                Ok((status, json_as_utf8(bytes, &response_headers)))
+                Ok(json_as_utf8(bytes, headers))
             }
             Fetched::NotModified => Err(ConnectorError::new(
                 ConnectorErrorKind::Format,
@@ -769,6 +758,16 @@ impl Walk {
             self.latest_update = Some(at);
         }
     }
+}
+
+/// A failed request as the sync reports it: the request (without credentials) and the page.
+fn fetch_error(error: crate::FetchError, url: &Url, page: Option<u32>) -> ConnectorError {
+    ConnectorError::new(
+        ConnectorErrorKind::Fetch(error.kind),
+        shown(url),
+        page,
+        error.message,
+    )
 }
 
 /// A JSON body in UTF-8. JSON is UTF-8 (RFC 8259), but some servers send Latin-1 and say so in
