@@ -358,3 +358,63 @@ async fn a_source_named_for_special_category_data_is_refused_when_added() {
         "nothing was saved"
     );
 }
+
+/// Found by an outside tester: a full sync withdrew the features it skipped (4,185 of 4,186 rows gone, status
+/// ok), and a sync that skipped every feature reported success. Skipped rows keep their last good version;
+/// deletions wait for a full sync that skips nothing; a sync with nothing usable fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_sync_that_skips_features_withdraws_nothing() {
+    let origin = ArcgisOrigin::start(ArcgisLayer::new(3000)).await;
+    let dir = loopback_allowed();
+    let url = origin.layer_url();
+    run_ok(
+        dir.path(),
+        &[
+            "sources",
+            "add",
+            "--kind",
+            "arcgis",
+            "--url",
+            &url,
+            "--dataset",
+            "flood",
+            "--full-sync-s",
+            "1",
+        ],
+    )
+    .await;
+    let store = dir.path().join("ops.gpkg");
+    run_ok(dir.path(), &["sources", "sync", "flood"]).await;
+    assert_eq!(rows(&store, "flood").len(), 3000);
+
+    origin.break_rows(&[5, 6]);
+    origin.delete(&[9]);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let said = run_ok(dir.path(), &["sources", "sync", "flood"]).await;
+    assert!(said.contains("withdrew nothing"), "{said}");
+    let kept = rows(&store, "flood");
+    assert_eq!(kept.len(), 3000, "{said}");
+    assert!(
+        kept.iter().any(|(id, _)| id == "5"),
+        "a skipped row keeps its last version"
+    );
+
+    origin.break_rows(&[]);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let said = run_ok(dir.path(), &["sources", "sync", "flood"]).await;
+    assert_eq!(rows(&store, "flood").len(), 2999, "{said}");
+
+    origin.break_rows(&(1..=3000).collect::<Vec<i64>>());
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let failed = run(dir.path(), &["sources", "sync", "flood"]).await;
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&failed.stdout),
+        String::from_utf8_lossy(&failed.stderr)
+    );
+    assert!(
+        said.contains("were skipped, so nothing was written"),
+        "{said}"
+    );
+    assert_eq!(rows(&store, "flood").len(), 2999, "{said}");
+}

@@ -516,18 +516,11 @@ fn socrata_expected(
         }
         let value = match name.as_str() {
             "count" => Value::from(value.as_str().expect("text").parse::<i64>().expect("count")),
-            "latitude" | "longitude" => {
-                let n = value
-                    .as_str()
-                    .expect("text")
-                    .parse::<f64>()
-                    .expect("degrees");
-                if n == 0.0 {
-                    Value::from(0)
-                } else {
-                    Value::from(n)
-                }
-            }
+            "latitude" | "longitude" => match value.as_str().expect("text").parse::<f64>() {
+                Ok(n) if n == 0.0 => Value::from(0),
+                Ok(n) => Value::from(n),
+                Err(_) => value.clone(),
+            },
             "amount" => Value::from(
                 value
                     .as_str()
@@ -539,10 +532,11 @@ fn socrata_expected(
         };
         properties.insert(name.clone(), value);
     }
-    let number =
-        |name: &str| -> f64 { row[name].as_str().expect("text").parse().expect("degrees") };
+    let number = |name: &str| -> Option<f64> { row[name].as_str().expect("text").parse().ok() };
     let point = match (row.get("location").unwrap_or(&Value::Null), place) {
-        (_, PlaceColumn::LatLon) => Some(Point::new(number("longitude"), number("latitude")))
+        (_, PlaceColumn::LatLon) => number("longitude")
+            .zip(number("latitude"))
+            .map(|(x, y)| Point::new(x, y))
             .filter(|p| (p.x(), p.y()) != (0.0, 0.0)),
         (Value::Null, _) => None,
         (v, PlaceColumn::Point) => Some(Point::new(
@@ -604,12 +598,21 @@ async fn socrata_latitude_and_longitude_columns_place_the_rows() {
     .await;
     let (features, report) = load(&socrata_spec(&origin), None).await.expect("sync");
     check_socrata(&origin, &features, 2500, PlaceColumn::LatLon);
-    assert_eq!(features.iter().filter(|f| f.geometry.is_none()).count(), 50);
+    // 50 at 0, 0 and 25 whose latitude is "N/A": kept, without a place.
+    assert_eq!(features.iter().filter(|f| f.geometry.is_none()).count(), 75);
     assert!(
         report
             .warnings
             .iter()
-            .any(|w| w.contains("50 rows had latitude and longitude 0")),
+            .any(|w| w.contains("are not a place are kept without one")),
+        "{:?}",
+        report.warnings
+    );
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("50 rows were placed at latitude and longitude 0")),
         "{:?}",
         report.warnings
     );
@@ -620,7 +623,7 @@ async fn socrata_latitude_and_longitude_columns_place_the_rows() {
     let (features, _) = load(&spec, None).await.expect("sync");
     assert_eq!(
         features.iter().filter(|f| f.geometry.is_some()).count(),
-        2450
+        2425
     );
     assert!(
         features
@@ -628,6 +631,21 @@ async fn socrata_latitude_and_longitude_columns_place_the_rows() {
             .all(|f| f.properties.contains_key("case_number")
                 && f.properties.contains_key("latitude"))
     );
+    // A misspelt column is refused by name, not read as rows without a place: by the server when the
+    // fields are chosen, and by the columns the server lists when all are fetched.
+    spec.options.geometry_field = Some("latitude,longitud".into());
+    let error = load(&spec, None).await.unwrap_err();
+    assert!(
+        error.message.contains("No such column: longitud"),
+        "{error}"
+    );
+    spec.options.fields.clear();
+    let error = load(&spec, None).await.unwrap_err();
+    assert!(error.message.contains("no column 'longitud'"), "{error}");
+    // A pair whose names say longitude first is refused rather than read with its axes swapped.
+    spec.options.geometry_field = Some("longitude,latitude".into());
+    let error = load(&spec, None).await.unwrap_err();
+    assert!(error.message.contains("give latitude first"), "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -189,6 +189,11 @@ impl ArcgisOrigin {
         }
     }
 
+    /// From now on these rows' geometry cannot be used (latitude 95), as when a layer's editor breaks them.
+    pub fn break_rows(&self, oids: &[i64]) {
+        self.state.lock().expect("state").layer.broken_oids = oids.to_vec();
+    }
+
     /// Brings deleted rows back as they were, with `EditDate` `at_ms` (a row deleted by mistake and restored).
     pub fn restore(&self, oids: &[i64], at_ms: i64) {
         let mut state = self.state.lock().expect("state");
@@ -823,6 +828,9 @@ fn socrata_row(i: usize, column: PlaceColumn) -> Map<String, Value> {
     if column == PlaceColumn::LatLon {
         let (lat, lon) = if i % 50 == 49 {
             ("0".to_string(), "0".to_string())
+        } else if i % 97 == 96 {
+            // A publisher's "no value" in a number column.
+            ("N/A".to_string(), format!("{lon:.6}"))
         } else {
             (format!("{lat:.6}"), format!("{lon:.6}"))
         };

@@ -59,6 +59,14 @@ impl Console {
             Err(e) if e.kind() == geoconsole_store::StoreErrorKind::NotFound => None,
             Err(e) => return Err(e.into()),
         };
+        if features.is_empty() && report.skipped > 0 {
+            // Nothing usable is not an empty layer: the service sent rows, and every one was refused.
+            return Err(PollError::Empty(format!(
+                "all {} features the source sent were skipped, so nothing was written; the first: {}",
+                report.skipped,
+                report.skipped_reasons.first().map_or("", String::as_str)
+            )));
+        }
         if full && features.is_empty() && stored_count.is_some_and(|n| n > 0) {
             return Err(PollError::Empty(format!(
                 "the source answered no rows on a full sync; dataset '{}' keeps its {} features \
@@ -67,6 +75,10 @@ impl Console {
                 stored_count.unwrap_or_default()
             )));
         }
+        // A full sync that skipped features cannot tell a row the service deleted from one it still has
+        // but sent unusable: it writes what arrived over the dataset and withdraws nothing, so a row that
+        // turned invalid keeps its last good version. Deletions wait for a full sync that skips nothing.
+        let withdraws = full && report.skipped == 0;
 
         // The guard reads a source's rows as it reads a feed's items.
         let mut parsed = Parsed {
@@ -108,7 +120,7 @@ impl Console {
             _ => (spec.time.clone(), spec.time_end.clone()),
         };
         let unchanged_all = counts.added + counts.updated == 0;
-        let written = if full {
+        let written = if withdraws {
             // A full sync rewrites the dataset even when nothing changed, unless it already holds exactly
             // these rows: then nothing was deleted either.
             let same = unchanged_all && stored_count == Some(counts.items);
@@ -128,7 +140,7 @@ impl Console {
                     .await?,
             )
         };
-        if let (true, Some(after)) = (full, written.map(|w| w.count)) {
+        if let (true, Some(after)) = (withdraws, written.map(|w| w.count)) {
             counts.withdrawn = (stored_count.unwrap_or(0) + counts.added).saturating_sub(after);
         }
         // Left out by the connector (a geometry that cannot be used), by the guard, or by the store.
@@ -137,7 +149,7 @@ impl Console {
         if !remembered.is_empty() {
             let at = Utc::now();
             feeding.store.remember(&spec.name, remembered, at).await?;
-            if full {
+            if withdraws {
                 // A full sync saw every row the service has: a fingerprint it did not renew belongs to a
                 // row withdrawn now, and a row restored later (even unchanged) must come back as new.
                 feeding
@@ -165,6 +177,13 @@ impl Console {
             "source synced"
         );
         let mut warnings = report.warnings;
+        if full && !withdraws {
+            warnings.push(format!(
+                "{} features were skipped, so this full sync withdrew nothing (a skipped row may be one the \
+                 service still has); rows it deleted go at the next full sync that skips none",
+                report.skipped
+            ));
+        }
         if let Some(why) = report.fallback {
             warnings.push(format!("paged by object ids: {why}"));
         }

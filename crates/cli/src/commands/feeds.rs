@@ -133,6 +133,9 @@ pub(crate) fn print_report(out: &mut impl Write, report: &PollReport) -> Result<
     for reason in report.skipped_reasons.iter().take(5) {
         writeln!(out, "  skipped: {reason}")?;
     }
+    for warning in &report.warnings {
+        writeln!(out, "  warning: {warning}")?;
+    }
     Ok(())
 }
 

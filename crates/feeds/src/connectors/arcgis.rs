@@ -279,11 +279,13 @@ impl ArcgisSync {
         // unless the source names its own.
         let (time_start, time_end) = match &info.time_info {
             Some(t) => {
+                // Only a date field is taken: a timeInfo naming a text or missing field is ignored
+                // rather than failing every row's time.
                 let present = |name: &Option<String>| {
                     name.as_ref().and_then(|n| {
                         info.fields
                             .iter()
-                            .find(|f| f.name.eq_ignore_ascii_case(n))
+                            .find(|f| f.name.eq_ignore_ascii_case(n) && f.field_type == esri::DATE)
                             .map(|f| f.name.clone())
                     })
                 };

@@ -179,6 +179,9 @@ impl SourceSpec {
                 ));
             }
         }
+        if let Some(field) = &self.options.geometry_field {
+            socrata::check_geometry_field(field).map_err(|m| ConnectorError::spec(&self.url, m))?;
+        }
         if let Some(field) = &self.options.updated_field
             && !is_plain_name(field)
         {
@@ -782,7 +785,14 @@ fn json_as_utf8(bytes: Vec<u8>, headers: &HeaderMap) -> Vec<u8> {
     else {
         return bytes;
     };
-    if !content_type.contains("json") || std::str::from_utf8(&bytes).is_ok() {
+    if !content_type.contains("json") {
+        return bytes;
+    }
+    // A byte-order mark is not JSON; some servers write one all the same.
+    if let Some(rest) = bytes.strip_prefix(b"\xef\xbb\xbf") {
+        return rest.to_vec();
+    }
+    if std::str::from_utf8(&bytes).is_ok() {
         return bytes;
     }
     let label = content_type
@@ -790,11 +800,10 @@ fn json_as_utf8(bytes: Vec<u8>, headers: &HeaderMap) -> Vec<u8> {
         .find_map(|p| p.trim().strip_prefix("charset="))
         .map(|l| l.trim_matches('"').to_string());
     match label.and_then(|l| encoding_rs::Encoding::for_label(l.as_bytes())) {
-        Some(encoding) if encoding != encoding_rs::UTF_8 => encoding
-            .decode_without_bom_handling(&bytes)
-            .0
-            .into_owned()
-            .into_bytes(),
+        // `decode` follows a byte-order mark (UTF-16 bodies) and drops it.
+        Some(encoding) if encoding != encoding_rs::UTF_8 => {
+            encoding.decode(&bytes).0.into_owned().into_bytes()
+        }
         _ => bytes,
     }
 }
@@ -839,6 +848,19 @@ mod tests {
             "text/xml; charset=ISO-8859-1".parse().unwrap(),
         );
         assert_eq!(json_as_utf8(b"\xfc".to_vec(), &headers), b"\xfc".to_vec());
+        headers.insert(
+            reqwest::header::CONTENT_TYPE,
+            "application/json; charset=UTF-16".parse().unwrap(),
+        );
+        let utf16: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain("[1]".encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        assert_eq!(json_as_utf8(utf16, &headers), b"[1]".to_vec());
+        assert_eq!(
+            json_as_utf8(b"\xef\xbb\xbf[1]".to_vec(), &headers),
+            b"[1]".to_vec()
+        );
     }
 
     #[test]

@@ -76,8 +76,10 @@ pub(super) struct SocrataSync {
     geometry_field: Option<String>,
     /// Separate latitude and longitude columns, when the place is written so.
     coordinate_columns: Option<(String, String)>,
-    /// Rows whose coordinate columns were both 0, kept without a place.
+    /// Rows placed at 0, 0, kept without a place.
     zero_places: u64,
+    /// Rows whose coordinate columns hold no latitude or longitude, kept without a place.
+    unplaced: u64,
     /// Column types from `X-SODA2-Fields`/`X-SODA2-Types`, once seen.
     types: Option<HashMap<String, String>>,
     done: bool,
@@ -169,6 +171,7 @@ impl SocrataSync {
             geometry_field,
             coordinate_columns,
             zero_places: 0,
+            unplaced: 0,
             types: None,
             done: false,
         })
@@ -242,6 +245,32 @@ impl SocrataSync {
                 });
             }
         }
+        // Columns named for the place must exist: a misspelt one would leave every row without a place.
+        if let Some(types) = &self.types {
+            let named: Vec<&String> = match (&self.coordinate_columns, &self.geometry_field) {
+                (Some((lat, lon)), _) => vec![lat, lon],
+                (None, Some(field)) => vec![field],
+                (None, None) => Vec::new(),
+            };
+            if let Some(missing) = named.into_iter().find(|c| !types.contains_key(*c)) {
+                let mut columns: Vec<&String> =
+                    types.keys().filter(|c| !c.starts_with(':')).collect();
+                columns.sort();
+                return Err(ConnectorError::new(
+                    ConnectorErrorKind::Spec,
+                    url.as_str(),
+                    Some(number),
+                    format!(
+                        "the dataset has no column '{missing}' (geometry_field); its columns: {}",
+                        columns
+                            .iter()
+                            .map(|c| c.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+        }
         let received = rows.len() as u64;
         let mut features = Vec::with_capacity(rows.len());
         for (index, row) in rows.into_iter().enumerate() {
@@ -255,7 +284,7 @@ impl SocrataSync {
         }
         if self.zero_places > 0 && received == 0 {
             walk.warn(format!(
-                "{} rows had latitude and longitude 0 (the publisher's \"place unknown\") and were kept without a place",
+                "{} rows were placed at latitude and longitude 0 (the publisher's \"place unknown\") and were kept without a place",
                 self.zero_places
             ));
         }
@@ -305,14 +334,21 @@ impl SocrataSync {
         }
         let skipped = |why: String| RowError::Skipped(format!("row {id}: {why}"));
         let geometry = if let Some((lat, lon)) = &self.coordinate_columns {
-            // Kept as properties too: they are the publisher's columns.
+            // Kept as properties too: they are the publisher's columns. A value that is not a latitude or
+            // longitude ("N/A", 91) leaves the row without a place, as an empty cell does, rather than
+            // dropping the row: its other columns are still the publisher's record.
             let pair = json!({"latitude": row.get(lat), "longitude": row.get(lon)});
-            match spatial(&pair).map_err(skipped)? {
-                Some(Geometry::Point(p)) if p.x() == 0.0 && p.y() == 0.0 => {
-                    self.zero_places += 1;
+            match spatial(&pair) {
+                Ok(place) => place,
+                Err(why) => {
+                    self.unplaced += 1;
+                    if self.unplaced == 1 {
+                        walk.warn(format!(
+                            "rows whose {lat}/{lon} are not a place are kept without one (the first: row {id}: {why})"
+                        ));
+                    }
                     None
                 }
-                other => other,
             }
         } else {
             match self
@@ -323,6 +359,14 @@ impl SocrataSync {
                 None | Some(Value::Null) => None,
                 Some(value) => spatial(&value).map_err(skipped)?,
             }
+        };
+        // Socrata publishers write 0, 0 for "place unknown" (Los Angeles says so): no place, not Null Island.
+        let geometry = match geometry {
+            Some(Geometry::Point(p)) if p.x() == 0.0 && p.y() == 0.0 => {
+                self.zero_places += 1;
+                None
+            }
+            other => other,
         };
         let mut properties = Properties::with_capacity(row.len());
         for (name, value) in row {
@@ -380,6 +424,36 @@ fn parse_soda_time(text: &str) -> Option<DateTime<Utc>> {
         .map(|n| n.and_utc())
 }
 
+/// Names that say a column holds latitudes, and longitudes.
+const LATITUDE_NAMES: [&str; 3] = ["latitude", "lat", "y_latitude"];
+const LONGITUDE_NAMES: [&str; 5] = ["longitude", "lon", "lng", "long", "x_longitude"];
+
+/// A `geometry_field`: one column, or `latitude_column,longitude_column` (two names, latitude first: a
+/// pair whose names say longitude first is refused rather than read with its axes swapped).
+pub(super) fn check_geometry_field(field: &str) -> Result<(), String> {
+    let Some((lat, lon)) = field.split_once(',') else {
+        return Ok(());
+    };
+    let (lat, lon) = (lat.trim(), lon.trim());
+    let plain = |n: &str| {
+        !n.is_empty()
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+    };
+    if !plain(lat) || !plain(lon) {
+        return Err(format!(
+            "geometry_field '{field}' should be one column, or two as latitude_column,longitude_column"
+        ));
+    }
+    let named = |n: &str, names: &[&str]| names.iter().any(|x| n.eq_ignore_ascii_case(x));
+    if named(lat, &LONGITUDE_NAMES) && named(lon, &LATITUDE_NAMES) {
+        return Err(format!(
+            "geometry_field '{field}' names the longitude first; give latitude first: {lon},{lat}"
+        ));
+    }
+    Ok(())
+}
+
 /// Why a row did not become a feature: the page cannot be trusted, or this row alone is left out.
 enum RowError {
     Unusable(String),
@@ -393,10 +467,7 @@ fn coordinate_columns(row: &serde_json::Map<String, Value>) -> Option<(String, S
             .iter()
             .find_map(|name| row.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned())
     };
-    Some((
-        find(&["latitude", "lat", "y_latitude"])?,
-        find(&["longitude", "lon", "lng", "long", "x_longitude"])?,
-    ))
+    Some((find(&LATITUDE_NAMES)?, find(&LONGITUDE_NAMES)?))
 }
 
 fn looks_spatial(value: &Value) -> bool {
