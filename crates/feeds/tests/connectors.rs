@@ -517,8 +517,14 @@ fn socrata_expected(
         let value = match name.as_str() {
             "count" => Value::from(value.as_str().expect("text").parse::<i64>().expect("count")),
             "latitude" | "longitude" => match value.as_str().expect("text").parse::<f64>() {
-                Ok(n) if n == 0.0 => Value::from(0),
-                Ok(n) => Value::from(n),
+                // SODA's "0" reads back as the integer 0.
+                Ok(n) => {
+                    if n == 0.0 {
+                        Value::from(0)
+                    } else {
+                        Value::from(n)
+                    }
+                }
                 Err(_) => value.clone(),
             },
             "amount" => Value::from(
