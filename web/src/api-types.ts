@@ -1439,7 +1439,10 @@ export interface components {
              * @description Rows per request; at most the layer's `maxRecordCount` (ArcGIS), default 1000 (Socrata).
              */
             page_size?: number | null;
-            /** @description Socrata: the point or location column that becomes the geometry; the first such column otherwise. */
+            /**
+             * @description Socrata: the point or location column that becomes the geometry, or `lat_column,lon_column`; else the
+             *     first such column, or columns named latitude and longitude.
+             */
             geometry_field?: string | null;
             /**
              * Format: uint64
@@ -1460,7 +1463,8 @@ export interface components {
             datetime?: string | null;
             /**
              * @description WFS: the property that tells features apart and orders pages (`sortBy`); found from
-             *     DescribeFeatureType (an integer `gid`, `fid`, `id`, `objectid`…) when not set.
+             *     DescribeFeatureType (an integer `gid`, `fid`, `id`, `objectid`…) when not set. OGC API – Features:
+             *     the property that tells features apart, for servers that give features no `id`.
              */
             id_field?: string | null;
         };
