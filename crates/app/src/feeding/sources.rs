@@ -115,9 +115,22 @@ impl Console {
             changed.push(item.feature);
         }
         // The source's own time fields, else the ones the service declares (an ArcGIS layer's timeInfo).
-        let times = match (&spec.time, &report.time_fields) {
+        let (time, time_end) = match (&spec.time, &report.time_fields) {
             (None, Some((start, end))) => (Some(start.clone()), end.clone()),
             _ => (spec.time.clone(), spec.time_end.clone()),
+        };
+        let options = |mode| ImportOptions {
+            dataset: Some(dataset.clone()),
+            kind: Some(spec.kind.unwrap_or(DatasetKind::Events)),
+            mode,
+            source: Some(spec.url.clone()),
+            time: time.clone(),
+            time_end: time_end.clone(),
+            id_field: None,
+            // One bad row (a broken ring in a public layer) is skipped and counted, not the whole sync.
+            skip_invalid: true,
+            privacy: spec.privacy_policy(),
+            ..ImportOptions::default()
         };
         let unchanged_all = counts.added + counts.updated == 0;
         let written = if withdraws {
@@ -128,7 +141,7 @@ impl Console {
                 None
             } else {
                 Some(
-                    self.write_source(spec, &times, &dataset, changed, WriteMode::Replace)
+                    self.write_source(spec, options(WriteMode::Replace), changed)
                         .await?,
                 )
             }
@@ -136,7 +149,7 @@ impl Console {
             None
         } else {
             Some(
-                self.write_source(spec, &times, &dataset, changed, WriteMode::Upsert)
+                self.write_source(spec, options(WriteMode::Upsert), changed)
                     .await?,
             )
         };
@@ -204,24 +217,9 @@ impl Console {
     async fn write_source(
         &self,
         spec: &FeedSpec,
-        (time, time_end): &(Option<String>, Option<String>),
-        dataset: &DatasetId,
+        options: ImportOptions,
         features: Vec<Feature>,
-        mode: WriteMode,
     ) -> Result<SourceWrite, PollError> {
-        let options = ImportOptions {
-            dataset: Some(dataset.clone()),
-            kind: Some(spec.kind.unwrap_or(DatasetKind::Events)),
-            mode,
-            source: Some(spec.url.clone()),
-            time: time.clone(),
-            time_end: time_end.clone(),
-            id_field: None,
-            // One bad row (a broken ring in a public layer) is skipped and counted, not the whole sync.
-            skip_invalid: true,
-            privacy: spec.privacy_policy(),
-            ..ImportOptions::default()
-        };
         let report = self
             .import_features(
                 &format!("source {}", spec.name),

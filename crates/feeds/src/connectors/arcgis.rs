@@ -538,13 +538,16 @@ impl ArcgisSync {
 
     /// How a reason names a feature: by its object id, else by its place on the page.
     fn named(&self, index: usize, id: Option<&Value>, properties: &Properties) -> String {
-        match id
-            .or_else(|| properties.get(&self.oid_field))
-            .and_then(esri_id)
-        {
+        match self.object_id(id, properties) {
             Some(id) => format!("object id {id}"),
             None => format!("feature {index}"),
         }
+    }
+
+    /// The feature's object id: the GeoJSON `id`, else the object-id field.
+    fn object_id(&self, id: Option<&Value>, properties: &Properties) -> Option<String> {
+        id.or_else(|| properties.get(&self.oid_field))
+            .and_then(esri_id)
     }
 
     /// Properties as the layer means them, the object id as the feature's id.
@@ -556,15 +559,12 @@ impl ArcgisSync {
         geometry: Option<Geometry<f64>>,
         last_oid: &mut Option<i64>,
     ) -> Result<Feature, String> {
-        let id = id
-            .or_else(|| properties.get(&self.oid_field))
-            .and_then(esri_id)
-            .ok_or_else(|| {
-                format!(
-                    "feature {index} has no object id ({}) to tell it apart",
-                    self.oid_field
-                )
-            })?;
+        let id = self.object_id(id, &properties).ok_or_else(|| {
+            format!(
+                "feature {index} has no object id ({}) to tell it apart",
+                self.oid_field
+            )
+        })?;
         if let Ok(oid) = id.parse::<i64>() {
             *last_oid = Some(last_oid.map_or(oid, |l| l.max(oid)));
         }

@@ -6,8 +6,9 @@
 //! `longitude`, `human_address`) become the geometry; so do separate latitude and longitude columns (found
 //! by name, or named as `--geometry-field lat_column,lon_column`), where `(0, 0)` is read as "no place", as
 //! the publishers who write it say. SODA writes numbers as strings; the column types it sends in
-//! `X-SODA2-Types` turn them back into numbers. A row whose place is not a place (a latitude of 95) is
-//! skipped, named by its `:id`.
+//! `X-SODA2-Types` turn them back into numbers. A row whose point or location column is not a place (a
+//! latitude of 95) is skipped, named by its `:id`; a row whose coordinate columns are not a place ("N/A")
+//! is kept without one, as its other columns are still the publisher's record.
 
 use std::collections::HashMap;
 
@@ -16,7 +17,7 @@ use geoconsole_model::geo_types::{Geometry, Point};
 use geoconsole_model::{Feature, FeatureId, Properties};
 use reqwest::Url;
 use reqwest::header::HeaderMap;
-use serde_json::{Number, Value, json};
+use serde_json::{Number, Value};
 
 use super::{ConnectorError, ConnectorErrorKind, Page, SourceSpec, Walk, body_start};
 
@@ -73,9 +74,8 @@ pub(super) struct SocrataSync {
     page_size: u32,
     offset: u64,
     token: Option<String>,
-    geometry_field: Option<String>,
-    /// Separate latitude and longitude columns, when the place is written so.
-    coordinate_columns: Option<(String, String)>,
+    /// Where rows keep their place: named by the source, else found in the column types or the first row.
+    place: Option<Place>,
     /// Rows placed at 0, 0, kept without a place.
     zero_places: u64,
     /// Rows whose coordinate columns hold no latitude or longitude, kept without a place.
@@ -106,17 +106,7 @@ impl SocrataSync {
             .updated_field
             .clone()
             .unwrap_or_else(|| ":updated_at".into());
-        let coordinate_columns = source
-            .options
-            .geometry_field
-            .as_deref()
-            .and_then(|f| f.split_once(','))
-            .map(|(lat, lon)| (lat.trim().to_string(), lon.trim().to_string()));
-        let geometry_field = source
-            .options
-            .geometry_field
-            .clone()
-            .filter(|_| coordinate_columns.is_none());
+        let place = source.options.geometry_field.as_deref().map(Place::named);
         let mut columns = vec![":id".to_string()];
         if updated_field.starts_with(':') {
             columns.push(updated_field.clone());
@@ -124,15 +114,11 @@ impl SocrataSync {
         if source.options.fields.is_empty() {
             columns.push("*".into());
         } else {
-            let place_columns: Vec<&String> = match &coordinate_columns {
-                Some((lat, lon)) => vec![lat, lon],
-                None => geometry_field.iter().collect(),
-            };
             for field in source
                 .options
                 .fields
                 .iter()
-                .chain(place_columns)
+                .chain(place.iter().flat_map(Place::columns))
                 .chain((!updated_field.starts_with(':')).then_some(&updated_field))
             {
                 if !columns.contains(field) {
@@ -168,8 +154,7 @@ impl SocrataSync {
             page_size,
             offset: 0,
             token: source.options.app_token.clone().filter(|t| !t.is_empty()),
-            geometry_field,
-            coordinate_columns,
+            place,
             zero_places: 0,
             unplaced: 0,
             types: None,
@@ -232,8 +217,8 @@ impl SocrataSync {
         };
         if self.types.is_none() {
             self.types = column_types(&response_headers);
-            if self.geometry_field.is_none() {
-                self.geometry_field = self.types.as_ref().and_then(|types| {
+            if self.place.is_none() {
+                self.place = self.types.as_ref().and_then(|types| {
                     // The header lists columns in no documented order; the choice must not vary by page.
                     let mut geo: Vec<&String> = types
                         .iter()
@@ -241,18 +226,13 @@ impl SocrataSync {
                         .map(|(f, _)| f)
                         .collect();
                     geo.sort();
-                    geo.first().map(|f| (*f).clone())
+                    geo.first().map(|f| Place::Column((*f).clone()))
                 });
             }
         }
         // Columns named for the place must exist: a misspelt one would leave every row without a place.
-        if let Some(types) = &self.types {
-            let named: Vec<&String> = match (&self.coordinate_columns, &self.geometry_field) {
-                (Some((lat, lon)), _) => vec![lat, lon],
-                (None, Some(field)) => vec![field],
-                (None, None) => Vec::new(),
-            };
-            if let Some(missing) = named.into_iter().find(|c| !types.contains_key(*c)) {
+        if let (Some(types), Some(place)) = (&self.types, &self.place) {
+            if let Some(missing) = place.columns().find(|c| !types.contains_key(*c)) {
                 let mut columns: Vec<&String> =
                     types.keys().filter(|c| !c.starts_with(':')).collect();
                 columns.sort();
@@ -323,22 +303,25 @@ impl SocrataSync {
         {
             walk.saw_update(at);
         }
-        if self.geometry_field.is_none() && self.coordinate_columns.is_none() {
-            self.geometry_field = row
+        if self.place.is_none() {
+            self.place = row
                 .iter()
                 .find(|(k, v)| !k.starts_with(':') && looks_spatial(v))
-                .map(|(k, _)| k.clone());
-            if self.geometry_field.is_none() {
-                self.coordinate_columns = coordinate_columns(&row);
-            }
+                .map(|(k, _)| Place::Column(k.clone()))
+                .or_else(|| coordinate_columns(&row));
         }
-        let skipped = |why: String| RowError::Skipped(format!("row {id}: {why}"));
-        let geometry = if let Some((lat, lon)) = &self.coordinate_columns {
+        let geometry = match &self.place {
+            None => None,
+            Some(Place::Column(field)) => match row.shift_remove(field) {
+                None | Some(Value::Null) => None,
+                Some(value) => {
+                    spatial(&value).map_err(|why| RowError::Skipped(format!("row {id}: {why}")))?
+                }
+            },
             // Kept as properties too: they are the publisher's columns. A value that is not a latitude or
             // longitude ("N/A", 91) leaves the row without a place, as an empty cell does, rather than
             // dropping the row: its other columns are still the publisher's record.
-            let pair = json!({"latitude": row.get(lat), "longitude": row.get(lon)});
-            match spatial(&pair) {
+            Some(Place::Pair { lat, lon }) => match spatial_pair(row.get(lat), row.get(lon)) {
                 Ok(place) => place,
                 Err(why) => {
                     self.unplaced += 1;
@@ -349,16 +332,7 @@ impl SocrataSync {
                     }
                     None
                 }
-            }
-        } else {
-            match self
-                .geometry_field
-                .as_ref()
-                .and_then(|f| row.shift_remove(f))
-            {
-                None | Some(Value::Null) => None,
-                Some(value) => spatial(&value).map_err(skipped)?,
-            }
+            },
         };
         // Socrata publishers write 0, 0 for "place unknown" (Los Angeles says so): no place, not Null Island.
         let geometry = match geometry {
@@ -454,6 +428,36 @@ pub(super) fn check_geometry_field(field: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Where a dataset's rows keep their place.
+#[derive(Debug, Clone, PartialEq)]
+enum Place {
+    /// A point column (GeoJSON) or an older location column (`latitude`, `longitude`, `human_address`).
+    Column(String),
+    /// Separate latitude and longitude columns.
+    Pair { lat: String, lon: String },
+}
+
+impl Place {
+    /// A checked `geometry_field`: one column, or `lat,lon`.
+    fn named(field: &str) -> Self {
+        match field.split_once(',') {
+            Some((lat, lon)) => Place::Pair {
+                lat: lat.trim().to_string(),
+                lon: lon.trim().to_string(),
+            },
+            None => Place::Column(field.to_string()),
+        }
+    }
+
+    fn columns(&self) -> impl Iterator<Item = &String> {
+        let (first, second) = match self {
+            Place::Column(field) => (field, None),
+            Place::Pair { lat, lon } => (lat, Some(lon)),
+        };
+        std::iter::once(first).chain(second)
+    }
+}
+
 /// Why a row did not become a feature: the page cannot be trusted, or this row alone is left out.
 enum RowError {
     Unusable(String),
@@ -461,13 +465,16 @@ enum RowError {
 }
 
 /// Latitude and longitude columns of a row, found by their usual names.
-fn coordinate_columns(row: &serde_json::Map<String, Value>) -> Option<(String, String)> {
+fn coordinate_columns(row: &serde_json::Map<String, Value>) -> Option<Place> {
     let find = |names: &[&str]| {
         names
             .iter()
             .find_map(|name| row.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned())
     };
-    Some((find(&LATITUDE_NAMES)?, find(&LONGITUDE_NAMES)?))
+    Some(Place::Pair {
+        lat: find(&LATITUDE_NAMES)?,
+        lon: find(&LONGITUDE_NAMES)?,
+    })
 }
 
 fn looks_spatial(value: &Value) -> bool {
@@ -481,8 +488,25 @@ fn spatial(value: &Value) -> Result<Option<Geometry<f64>>, String> {
     if value.get("coordinates").is_some() {
         return geoconsole_formats::geometry_from_geojson(value).map(Some);
     }
-    let coordinate = |name: &str| -> Result<Option<f64>, String> {
-        match value.get(name) {
+    match value {
+        Value::Object(location) => {
+            spatial_pair(location.get("latitude"), location.get("longitude"))
+                .map_err(|why| format!("location {why}"))
+        }
+        _ => Err(format!(
+            "not a point or location: {}",
+            body_start(value.to_string().as_bytes())
+        )),
+    }
+}
+
+/// A latitude and a longitude, each a number or a string holding one; both missing or empty is no place.
+fn spatial_pair(
+    latitude: Option<&Value>,
+    longitude: Option<&Value>,
+) -> Result<Option<Geometry<f64>>, String> {
+    let coordinate = |name: &str, value: Option<&Value>| -> Result<Option<f64>, String> {
+        match value {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Number(n)) => Ok(n.as_f64()),
             Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
@@ -490,24 +514,23 @@ fn spatial(value: &Value) -> Result<Option<Geometry<f64>>, String> {
                 .trim()
                 .parse::<f64>()
                 .map(Some)
-                .map_err(|_| format!("location {name} '{s}' is not a number")),
-            Some(other) => Err(format!("location {name} {other} is not a number")),
+                .map_err(|_| format!("{name} '{s}' is not a number")),
+            Some(other) => Err(format!("{name} {other} is not a number")),
         }
     };
-    match (coordinate("latitude")?, coordinate("longitude")?) {
+    match (
+        coordinate("latitude", latitude)?,
+        coordinate("longitude", longitude)?,
+    ) {
         (Some(lat), Some(lon)) => {
             if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
-                return Err(format!(
-                    "location ({lat}, {lon}) is not a latitude and longitude"
-                ));
+                return Err(format!("({lat}, {lon}) is not a latitude and longitude"));
             }
             Ok(Some(Geometry::Point(Point::new(lon, lat))))
         }
-        (None, None) if value.is_object() => Ok(None),
-        _ => Err(format!(
-            "not a point or location: {}",
-            body_start(value.to_string().as_bytes())
-        )),
+        (None, None) => Ok(None),
+        (Some(_), None) => Err("a latitude without a longitude".into()),
+        (None, Some(_)) => Err("a longitude without a latitude".into()),
     }
 }
 
