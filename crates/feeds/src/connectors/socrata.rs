@@ -231,25 +231,24 @@ impl SocrataSync {
             }
         }
         // Columns named for the place must exist: a misspelt one would leave every row without a place.
-        if let (Some(types), Some(place)) = (&self.types, &self.place) {
-            if let Some(missing) = place.columns().find(|c| !types.contains_key(*c)) {
-                let mut columns: Vec<&String> =
-                    types.keys().filter(|c| !c.starts_with(':')).collect();
-                columns.sort();
-                return Err(ConnectorError::new(
-                    ConnectorErrorKind::Spec,
-                    url.as_str(),
-                    Some(number),
-                    format!(
-                        "the dataset has no column '{missing}' (geometry_field); its columns: {}",
-                        columns
-                            .iter()
-                            .map(|c| c.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                ));
-            }
+        if let (Some(types), Some(place)) = (&self.types, &self.place)
+            && let Some(missing) = place.columns().find(|c| !types.contains_key(*c))
+        {
+            let mut columns: Vec<&String> = types.keys().filter(|c| !c.starts_with(':')).collect();
+            columns.sort();
+            return Err(ConnectorError::new(
+                ConnectorErrorKind::Spec,
+                url.as_str(),
+                Some(number),
+                format!(
+                    "the dataset has no column '{missing}' (geometry_field); its columns: {}",
+                    columns
+                        .iter()
+                        .map(|c| c.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
         }
         let received = rows.len() as u64;
         let mut features = Vec::with_capacity(rows.len());
