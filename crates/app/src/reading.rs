@@ -17,7 +17,7 @@ use geoconsole_model::geo_types::{Geometry, Point};
 use geoconsole_model::{Bbox, Dataset, Feature, FeatureId, TimeSpan};
 use geoconsole_query::{DateTimeFilter, Filter, FilterLang, Queryables, Subject, parse_filter};
 use geoconsole_store::{FeatureStore, Fields, PropertyRow};
-use geoconsole_tiles::{LayerBuilder, LayerPlan, TileId, encode_tile, plan_layer};
+use geoconsole_tiles::{LayerBuilder, LayerPlan, TableFeature, TileId, encode_tile, plan_layer};
 use serde_json::Value;
 
 use crate::{AppError, AppErrorKind, AppResult};
@@ -574,23 +574,21 @@ fn draw_from_snapshot(
     match plan_layer(snapshot, tile_id, sel, &keep, true) {
         LayerPlan::Clusters(clusters) => clusters.into_iter().for_each(|c| layer.add_cluster(c)),
         LayerPlan::Features(slots) => {
-            for slot in slots {
+            let features: Vec<TableFeature<'_>> = slots
+                .into_iter()
                 // Gone from the store when the table was read: the store path would skip it too.
-                if !table.contains(slot) {
-                    continue;
-                }
-                let (key, time) = (snapshot.key(slot), snapshot.time(slot));
-                match snapshot.shape(slot) {
-                    // An unlocated feature has no place on a tile.
-                    None => continue,
-                    Some(Shape::Point(xy)) => {
-                        layer.add_point_from_table(key, xy, time, table, slot);
-                    }
-                    Some(Shape::Geometry(g)) => {
-                        layer.add_from_table(key, g, time, table, slot);
-                    }
-                }
-            }
+                .filter(|slot| table.contains(*slot))
+                .filter_map(|slot| {
+                    Some(TableFeature {
+                        key: snapshot.key(slot),
+                        time: snapshot.time(slot),
+                        // An unlocated feature has no place on a tile.
+                        shape: snapshot.shape(slot)?,
+                        slot,
+                    })
+                })
+                .collect();
+            layer.add_from_table(&features, table);
         }
     }
     layer

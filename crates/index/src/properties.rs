@@ -159,7 +159,7 @@ impl PropertyTable {
             ids.push_str(self.id(*slot));
             id_ends.push(ids.len() as u32);
         }
-        let columns = self
+        let mut columns: Vec<Column> = self
             .columns
             .iter()
             .map(|column| Column {
@@ -182,19 +182,42 @@ impl PropertyTable {
                 },
             })
             .collect();
+        let text = match rearranged_text(&self.text, &mut columns) {
+            Some(text) => text,
+            // More text once cells that shared it each hold their own copy than a table may address: the
+            // rows keep the text where it was (found further apart, read the same).
+            None => {
+                for (column, old) in columns.iter_mut().zip(&self.columns) {
+                    match (&mut column.cells, &old.cells) {
+                        (Cells::Plain(cells), Cells::Plain(old_cells)) => {
+                            *cells = order.iter().map(|s| old_cells[*s as usize]).collect();
+                        }
+                        (
+                            Cells::Dictionary { values, .. },
+                            Cells::Dictionary {
+                                values: old_values, ..
+                            },
+                        ) => values.clone_from(old_values),
+                        _ => {}
+                    }
+                }
+                self.text
+            }
+        };
         Ok(Self {
             len: self.len,
             ids,
             id_ends,
             columns,
-            text: self.text,
+            text,
             vanished: self.vanished,
             row_of: Some(row_of),
         })
     }
 
-    /// Where a slot's values sit.
-    fn row(&self, slot: u32) -> usize {
+    /// Where a slot's values sit. A caller reading several columns of many slots (a tile) finds each row
+    /// once and reads the columns with [`Self::entry_in_row`] and [`Self::code_in_row`].
+    pub fn row(&self, slot: u32) -> usize {
         match &self.row_of {
             Some(rows) => rows[slot as usize] as usize,
             None => slot as usize,
@@ -218,7 +241,11 @@ impl PropertyTable {
 
     /// The feature's id.
     pub fn id(&self, slot: u32) -> &str {
-        let row = self.row(slot);
+        self.id_in_row(self.row(slot))
+    }
+
+    /// The id of the feature whose values sit in `row`.
+    pub fn id_in_row(&self, row: usize) -> &str {
         let start = if row == 0 {
             0
         } else {
@@ -243,7 +270,12 @@ impl PropertyTable {
 
     /// What the feature holds in column `column` (arrays and objects as their JSON text).
     pub fn entry(&self, column: usize, slot: u32) -> Entry<'_> {
-        match self.item_value(column, slot) {
+        self.entry_in_row(column, self.row(slot))
+    }
+
+    /// [`Self::entry`] of the feature whose values sit in `row`.
+    pub fn entry_in_row(&self, column: usize, row: usize) -> Entry<'_> {
+        match self.item_value_in_row(column, row) {
             ItemValue::Absent => Entry::Absent,
             ItemValue::Null => Entry::Null,
             ItemValue::Cell(cell) => Entry::Value(cell),
@@ -253,7 +285,11 @@ impl PropertyTable {
 
     /// What the feature holds in column `column`, arrays and objects told apart from text.
     pub fn item_value(&self, column: usize, slot: u32) -> ItemValue<'_> {
-        match self.stored(column, slot) {
+        self.item_value_in_row(column, self.row(slot))
+    }
+
+    fn item_value_in_row(&self, column: usize, row: usize) -> ItemValue<'_> {
+        match self.stored_in_row(column, row) {
             Stored::Absent => ItemValue::Absent,
             Stored::Null => ItemValue::Null,
             Stored::Bool(b) => ItemValue::Cell(Cell::Bool(b)),
@@ -266,7 +302,10 @@ impl PropertyTable {
     }
 
     fn stored(&self, column: usize, slot: u32) -> Stored {
-        let row = self.row(slot);
+        self.stored_in_row(column, self.row(slot))
+    }
+
+    fn stored_in_row(&self, column: usize, row: usize) -> Stored {
         match &self.columns[column].cells {
             Cells::Dictionary { codes, values } => values[codes.get(row)],
             Cells::Plain(values) => values[row],
@@ -276,8 +315,13 @@ impl PropertyTable {
     /// The feature's code in a column that holds few distinct values (`None` for a column of one value per
     /// feature): features with the same code hold the same value, so a tile can look a value up once per code.
     pub fn code(&self, column: usize, slot: u32) -> Option<usize> {
+        self.code_in_row(column, self.row(slot))
+    }
+
+    /// [`Self::code`] of the feature whose values sit in `row`.
+    pub fn code_in_row(&self, column: usize, row: usize) -> Option<usize> {
         match &self.columns[column].cells {
-            Cells::Dictionary { codes, .. } => Some(codes.get(self.row(slot))),
+            Cells::Dictionary { codes, .. } => Some(codes.get(row)),
             Cells::Plain(_) => None,
         }
     }
@@ -338,6 +382,44 @@ impl PropertyTable {
                 .map(|c| cells(c) + c.name.capacity() + size_of::<Column>())
                 .sum::<usize>()
     }
+}
+
+/// The text of `columns` (already in row order) copied into a new buffer in the order it is read: each
+/// dictionary's values, then row by row the text of the columns of one value per feature. A tile reads the
+/// rows of one small area, so their text then sits on neighbouring cache lines too, rather than wherever
+/// the store's order left it. `None` when the copy would pass the 4 GiB a table addresses (cells that
+/// shared text each get their own copy).
+fn rearranged_text(old: &str, columns: &mut [Column]) -> Option<String> {
+    let mut text = String::with_capacity(old.len());
+    let mut moved = |stored: &mut Stored| -> Option<()> {
+        if let Stored::Str { start, len } | Stored::Json { start, len } = stored {
+            let new_start = u32::try_from(text.len()).ok()?;
+            text.push_str(&old[*start as usize..(*start + *len) as usize]);
+            u32::try_from(text.len()).ok()?;
+            *start = new_start;
+        }
+        Some(())
+    };
+    for column in columns.iter_mut() {
+        if let Cells::Dictionary { values, .. } = &mut column.cells {
+            values.iter_mut().try_for_each(&mut moved)?;
+        }
+    }
+    let rows = columns.first().map_or(0, |c| match &c.cells {
+        Cells::Dictionary { codes, .. } => match codes {
+            Codes::U8(c) => c.len(),
+            Codes::U16(c) => c.len(),
+        },
+        Cells::Plain(cells) => cells.len(),
+    });
+    for row in 0..rows {
+        for column in columns.iter_mut() {
+            if let Cells::Plain(cells) = &mut column.cells {
+                moved(&mut cells[row])?;
+            }
+        }
+    }
+    Some(text)
 }
 
 /// A column while building: a dictionary (with its lookup) until it has too many distinct values.
@@ -710,6 +792,25 @@ mod tests {
             assert_eq!(&arranged.properties(s), properties);
             assert_eq!(arranged.contains(s), *contains);
             assert!(arranged.code(0, s).is_some(), "c is a dictionary");
+        }
+        // A column of one text per feature (past the dictionary's size), whose text moves with its rows.
+        let count = DICTIONARY_MAX as u32 + 100;
+        let mut b = PropertyTableBuilder::with_capacity(count as usize);
+        for i in 0..count {
+            let text = format!("text {i}");
+            b.push(
+                &format!("g{i}"),
+                &props(json!({"t": text, "k": i % 3, "n": if i % 5 == 0 { json!(null) } else { json!(i) }})),
+            )
+            .unwrap();
+        }
+        let plain = b.finish();
+        assert!(plain.code(0, 0).is_none(), "t is one value per feature");
+        let expected: Vec<_> = (0..count).map(|s| plain.properties(s)).collect();
+        let order: Vec<u32> = (0..count).map(|i| (i * 11) % count).collect();
+        let arranged = plain.arranged(&order).unwrap();
+        for (s, properties) in expected.iter().enumerate() {
+            assert_eq!(&arranged.properties(s as u32), properties);
         }
         let empty = PropertyTableBuilder::with_capacity(2).finish();
         assert!(

@@ -3,14 +3,16 @@
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use axum::body::Bytes;
 use axum::http::{HeaderMap, header};
 use geoconsole_app::Console;
 use lru::LruCache;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::sync::watch;
 
-/// Cached tiles by key, and the bytes they hold.
-type Entries = (LruCache<String, Arc<Vec<u8>>>, usize);
+/// Cached tiles by key, and the bytes they hold. `Bytes` so that answering with a tile shares it rather
+/// than copying it.
+type Entries = (LruCache<String, Bytes>, usize);
 
 /// Tiles kept in memory, keyed by request and the versions of the datasets they were made from: a write
 /// changes the version, so a stale tile can never be served (the key no longer matches).
@@ -28,7 +30,7 @@ impl TileCache {
         }
     }
 
-    pub fn get(&self, key: &str) -> Option<Arc<Vec<u8>>> {
+    pub fn get(&self, key: &str) -> Option<Bytes> {
         if self.max_bytes == 0 {
             return None;
         }
@@ -39,7 +41,7 @@ impl TileCache {
         guard.0.get(key).cloned()
     }
 
-    pub fn put(&self, key: String, tile: Arc<Vec<u8>>) {
+    pub fn put(&self, key: String, tile: Bytes) {
         if self.max_bytes == 0 || tile.len() > self.max_bytes / 4 {
             return;
         }

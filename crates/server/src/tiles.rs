@@ -3,9 +3,8 @@
 //! is visible on the very next request; the ETag says which versions a tile shows (and hashes their datasets' creation times too).
 
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -151,16 +150,16 @@ async fn render(
         .console
         .tile(scope, ids, tile, datetime, filter.map(|f| (f, lang)))
         .await?;
-    let bytes = Arc::new(rendered.bytes);
-    state.tiles.put(key, Arc::clone(&bytes));
+    let bytes = Bytes::from(rendered.bytes);
+    state.tiles.put(key, bytes.clone());
     Ok(tile_body(&etag, bytes))
 }
 
-fn tile_body(etag: &str, bytes: Arc<Vec<u8>>) -> Response {
+fn tile_body(etag: &str, bytes: Bytes) -> Response {
     if bytes.is_empty() {
         return tile_response(StatusCode::NO_CONTENT, etag, Body::empty());
     }
-    tile_response(StatusCode::OK, etag, Body::from(bytes.as_ref().clone()))
+    tile_response(StatusCode::OK, etag, Body::from(bytes))
 }
 
 fn tile_response(status: StatusCode, etag: &str, body: Body) -> Response {

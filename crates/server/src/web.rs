@@ -7,7 +7,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -106,7 +106,7 @@ pub fn prewarm(state: &AppState) {
                     continue;
                 };
                 if let Some(bytes) = map.tile(tile) {
-                    state.tiles.put(basemap_key(tile), Arc::new(bytes));
+                    state.tiles.put(basemap_key(tile), Bytes::from(bytes));
                 }
             }
         }
@@ -200,12 +200,12 @@ pub async fn basemap_tile(
                             geoconsole_basemap::MAX_ZOOM
                         ))
                     })?;
-            let bytes = Arc::new(rendered);
-            state.tiles.put(key, Arc::clone(&bytes));
+            let bytes = Bytes::from(rendered);
+            state.tiles.put(key, bytes.clone());
             bytes
         }
     };
-    Ok(cached_binary(MVT, bytes.as_ref().clone()))
+    Ok(cached_binary(MVT, bytes))
 }
 
 /// `/basemap/fonts/{fontstack}/{range}`: SDF glyphs. Every fontstack is answered with the one embedded
@@ -223,12 +223,12 @@ pub async fn basemap_glyphs(
         .map_err(ApiError::unavailable)?;
     Ok(cached_binary(
         "application/x-protobuf",
-        bytes.as_ref().clone(),
+        bytes.as_ref().clone().into(),
     ))
 }
 
 /// Basemap data changes only with the binary.
-fn cached_binary(content_type: &'static str, bytes: Vec<u8>) -> Response {
+fn cached_binary(content_type: &'static str, bytes: Bytes) -> Response {
     let mut response = (StatusCode::OK, Body::from(bytes)).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

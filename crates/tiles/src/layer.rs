@@ -9,10 +9,12 @@ use geoconsole_model::geo_types::{
     Point, Polygon,
 };
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 
 use foldhash::fast::FixedState;
+use hashbrown::HashTable;
 
-use geoconsole_index::{Cell, Entry, PropertyTable};
+use geoconsole_index::{Cell, Entry, PropertyTable, Shape};
 use geozero::ToMvt;
 use geozero::mvt::tile;
 use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint};
@@ -55,6 +57,16 @@ pub struct LayerBuilder {
     own_columns: [Option<usize>; 3],
 }
 
+/// A feature to draw from a property table: its key, time span and shape (from the snapshot) and its slot
+/// in the table.
+#[derive(Debug, Clone, Copy)]
+pub struct TableFeature<'a> {
+    pub key: i64,
+    pub time: Option<(i64, i64)>,
+    pub shape: Shape<'a>,
+    pub slot: u32,
+}
+
 /// One finished layer: the bytes of its MVT `Layer` message and how many features it holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EncodedLayer {
@@ -88,9 +100,21 @@ struct Tags {
     /// so no `tile::Value` (and for ids no `String`) is made per feature drawn.
     values: Vec<u8>,
     value_count: u32,
-    strings: HashMap<Box<str>, u32, FixedState>,
+    /// Text values listed so far, found by their bytes where `values` holds them: a tile lists a text per
+    /// feature for a column of distinct values (timestamps), and a key of its own for each would be an
+    /// allocation per feature drawn.
+    strings: HashTable<ListedText>,
+    hasher: FixedState,
     /// Non-text values by kind and bits.
     scalars: HashMap<(u8, u64), u32, FixedState>,
+}
+
+/// A text value in a layer's list: its index, and where its bytes sit in the list's wire form.
+#[derive(Clone, Copy)]
+struct ListedText {
+    index: u32,
+    start: u32,
+    len: u32,
 }
 
 impl Tags {
@@ -107,12 +131,33 @@ impl Tags {
     fn value(&mut self, cell: Cell<'_>) -> u32 {
         let (kind, bits) = match cell {
             Cell::Str(s) => {
-                if let Some(i) = self.strings.get(s) {
-                    return *i;
+                let Self {
+                    values,
+                    strings,
+                    hasher,
+                    ..
+                } = self;
+                let bytes = |t: &ListedText| &values[t.start as usize..(t.start + t.len) as usize];
+                let hash = hasher.hash_one(s.as_bytes());
+                if let Some(t) = strings.find(hash, |t| bytes(t) == s.as_bytes()) {
+                    return t.index;
                 }
-                let i = self.list(cell);
-                self.strings.insert(s.into(), i);
-                return i;
+                let index = self.list(cell);
+                let listed = ListedText {
+                    index,
+                    start: (self.values.len() - s.len()) as u32,
+                    len: s.len() as u32,
+                };
+                let Self {
+                    values,
+                    strings,
+                    hasher,
+                    ..
+                } = self;
+                strings.insert_unique(hash, listed, |t| {
+                    hasher.hash_one(&values[t.start as usize..(t.start + t.len) as usize])
+                });
+                return index;
             }
             Cell::Bool(b) => (0, u64::from(b)),
             Cell::Sint(v) => (1, v as u64),
@@ -373,46 +418,10 @@ impl LayerBuilder {
         true
     }
 
-    /// Adds a feature whose id and properties are `slot` of `table`: the same tile as [`Self::add_feature`]
-    /// with that feature's properties, without making them into JSON first. A layer takes its features
-    /// from one table.
-    pub fn add_from_table(
-        &mut self,
-        key: i64,
-        geometry: &Geometry<f64>,
-        time: Option<(i64, i64)>,
-        table: &PropertyTable,
-        slot: u32,
-    ) -> bool {
-        match self.geometry(geometry) {
-            Some(shape) => self.add_shaped_from_table(key, &shape, time, table, slot),
-            None => false,
-        }
-    }
-
-    /// [`Self::add_from_table`] for a point.
-    pub fn add_point_from_table(
-        &mut self,
-        key: i64,
-        [lon, lat]: [f64; 2],
-        time: Option<(i64, i64)>,
-        table: &PropertyTable,
-        slot: u32,
-    ) -> bool {
-        match self.point(lon, lat) {
-            Some(shape) => self.add_shaped_from_table(key, &shape, time, table, slot),
-            None => false,
-        }
-    }
-
-    fn add_shaped_from_table(
-        &mut self,
-        key: i64,
-        shape: &TileShape,
-        time: Option<(i64, i64)>,
-        table: &PropertyTable,
-        slot: u32,
-    ) -> bool {
+    /// Adds features whose ids and properties are slots of `table`, in the order given: the same tile as
+    /// [`Self::add_feature`] with each feature's properties, without making them into JSON first. A layer
+    /// takes its features from one table.
+    pub fn add_from_table(&mut self, features: &[TableFeature<'_>], table: &PropertyTable) {
         let columns = table.column_count();
         if self.column_keys.len() != columns {
             self.column_keys = vec![u32::MAX; columns];
@@ -421,54 +430,76 @@ impl LayerBuilder {
                 .collect();
             self.own_columns = OWN_NAMES.map(|name| table.column(name));
         }
-        let has = |own: usize| {
-            self.own_columns[own].is_some_and(|c| table.entry(c, slot) != Entry::Absent)
-        };
-        let (has_start, has_end, has_id) = (has(0), has(1), has(2));
-        let mut tags = std::mem::take(&mut self.scratch);
-        tags.clear();
-        if let Some((start, end)) = time {
-            for (own, ms, present) in [(0, start, has_start), (1, end, has_end)] {
-                if !present {
-                    self.tags.push(&mut tags, OWN_NAMES[own], Cell::Sint(ms));
-                }
-            }
+        // The features of one tile lie far apart in a large table, so each value read is a cache miss. Read
+        // first in tight loops, column by column, the misses of many features overlap instead of each
+        // waiting for the one before; drawing then reads only what was gathered.
+        let n = features.len();
+        let rows: Vec<usize> = features.iter().map(|f| table.row(f.slot)).collect();
+        let ids: Vec<&str> = rows.iter().map(|row| table.id_in_row(*row)).collect();
+        let mut cells = Vec::with_capacity(columns * n);
+        for column in 0..columns {
+            cells.extend(rows.iter().map(|row| {
+                (
+                    table.entry_in_row(column, *row),
+                    table.code_in_row(column, *row),
+                )
+            }));
         }
-        let feature_id = table.id(slot);
-        if !feature_id.is_empty() && !has_id {
-            // Ids are unique: looking each one up among the layer's values would never find it.
-            let k = self.tags.key("id");
-            let v = self.tags.unique_text(feature_id);
-            tags.extend([k, v]);
-        }
-        for (column, name) in table.names().enumerate() {
-            let Entry::Value(cell) = table.entry(column, slot) else {
+        let own_columns = self.own_columns;
+        for (i, feature) in features.iter().enumerate() {
+            let shape = match feature.shape {
+                Shape::Point([lon, lat]) => self.point(lon, lat),
+                Shape::Geometry(g) => self.geometry(g),
+            };
+            let Some(shape) = shape else {
                 continue;
             };
-            let k = match self.column_keys[column] {
-                u32::MAX => {
-                    let k = self.tags.key(name);
-                    self.column_keys[column] = k;
-                    k
-                }
-                k => k,
-            };
-            let v = match table.code(column, slot) {
-                Some(code) => match self.column_values[column][code] {
-                    u32::MAX => {
-                        let v = self.tags.value(cell);
-                        self.column_values[column][code] = v;
-                        v
+            let has =
+                |own: usize| own_columns[own].is_some_and(|c| cells[c * n + i].0 != Entry::Absent);
+            let (has_start, has_end, has_id) = (has(0), has(1), has(2));
+            let mut tags = std::mem::take(&mut self.scratch);
+            tags.clear();
+            if let Some((start, end)) = feature.time {
+                for (own, ms, present) in [(0, start, has_start), (1, end, has_end)] {
+                    if !present {
+                        self.tags.push(&mut tags, OWN_NAMES[own], Cell::Sint(ms));
                     }
-                    v => v,
-                },
-                None => self.tags.value(cell),
-            };
-            tags.extend([k, v]);
+                }
+            }
+            if !ids[i].is_empty() && !has_id {
+                // Ids are unique: looking each one up among the layer's values would never find it.
+                let k = self.tags.key("id");
+                let v = self.tags.unique_text(ids[i]);
+                tags.extend([k, v]);
+            }
+            for (column, name) in table.names().enumerate() {
+                let (Entry::Value(cell), code) = cells[column * n + i] else {
+                    continue;
+                };
+                let k = match self.column_keys[column] {
+                    u32::MAX => {
+                        let k = self.tags.key(name);
+                        self.column_keys[column] = k;
+                        k
+                    }
+                    k => k,
+                };
+                let v = match code {
+                    Some(code) => match self.column_values[column][code] {
+                        u32::MAX => {
+                            let v = self.tags.value(cell);
+                            self.column_values[column][code] = v;
+                            v
+                        }
+                        v => v,
+                    },
+                    None => self.tags.value(cell),
+                };
+                tags.extend([k, v]);
+            }
+            self.scratch = tags;
+            self.push(Some(feature.key), &shape);
         }
-        self.scratch = tags;
-        self.push(Some(key), shape);
-        true
     }
 
     /// Adds a cluster of points with its `point_count`.

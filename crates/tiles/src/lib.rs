@@ -12,7 +12,7 @@ mod layer;
 mod math;
 mod plan;
 
-pub use layer::{Cluster, EncodedLayer, LayerBuilder, to_tile_geometry};
+pub use layer::{Cluster, EncodedLayer, LayerBuilder, TableFeature, to_tile_geometry};
 pub use math::{BUFFER, EXTENT, MAX_LATITUDE, MAX_ZOOM, TileId, mercator_unit};
 pub use plan::{CLUSTER_ABOVE, CLUSTER_CELL, LayerPlan, plan_layer};
 
