@@ -70,10 +70,11 @@ ITEMS_BEGIN, ITEMS_END = "<!-- items-like-for-like:begin -->", "<!-- items-like-
 # gunicorn's own advice for sync workers: (2 x cores) + 1; they wait on PostgreSQL, so more than the cores pay.
 PYGEOAPI_WORKERS = 2 * (os.cpu_count() or 1) + 1
 PYGEOAPI_MAX_ITEMS = 1000
-# Martin's expert set-up for this machine: actix workers = cores, and a pool with a few connections per
-# worker so PostgreSQL always has queries queued (both cores busy) without thrashing.
+# Martin's expert set-up for this machine: actix workers = cores, and the pool size that served the like-for-like
+# tile list fastest here (2026-12-03, 2 runs each of the list in a loop for 8 s: pool 2 1,668 req/s, 4 1,774,
+# 8 1,963, 16 2,012), so PostgreSQL always has queries queued.
 MARTIN_WORKERS = os.cpu_count() or 2
-MARTIN_POOL = 4 * MARTIN_WORKERS
+MARTIN_POOL = 8 * MARTIN_WORKERS
 
 WALK = TARGET / "release" / "walk"
 WRK_SCRIPT = r"""
@@ -376,9 +377,41 @@ def expert_table():
 NO_RATE_LIMIT = ("--rate-limit", "0")
 
 
-def expert_martin():
-    return Server("martin", [MARTIN, "-l", f"127.0.0.1:{MARTIN_PORT}", "-C", "0", "-W", str(MARTIN_WORKERS),
-                             "--pool-size", str(MARTIN_POOL), PG_URL],
+# The columns both sides draw: geoconsole writes the feature's id and time span as `id`, `time_start` and
+# `time_end`, and the GeoPackage copy holds them as columns, so Martin publishes exactly these.
+EXPERT_PROPERTIES = {"category": "varchar", "id": "varchar", "reports": "int8", "severity": "float8",
+                     "time": "timestamptz", "time_end": "timestamptz", "time_start": "timestamptz", "verified": "bool"}
+
+
+def expert_martin_config(pool=None):
+    """Martin's configuration file as an expert writes it for this table: one explicitly declared table source
+    (no auto-publishing, so no catalogue discovery), the primary key as the MVT feature id (`id_column`, which
+    also keeps it out of the properties), only the columns the map shows as properties, the SRID and geometry
+    type stated, Martin's tile defaults spelled out."""
+    config = {
+        "listen_addresses": f"127.0.0.1:{MARTIN_PORT}",
+        "worker_processes": MARTIN_WORKERS,
+        "cache_size_mb": 0,
+        "postgres": {
+            "connection_string": PG_URL,
+            "pool_size": pool or MARTIN_POOL,
+            "auto_publish": False,
+            "tables": {
+                "points_3857": {
+                    "schema": "public", "table": "points_3857", "srid": 3857, "geometry_column": "geom",
+                    "geometry_type": "POINT", "id_column": "fid", "extent": 4096, "buffer": 64, "clip_geom": True,
+                    "properties": EXPERT_PROPERTIES,
+                },
+            },
+        },
+    }
+    path = OUT / "martin-expert.yaml"
+    path.write_text(json.dumps(config, indent=2))  # JSON is YAML
+    return path
+
+
+def expert_martin(pool=None):
+    return Server("martin", [MARTIN, "--config", str(expert_martin_config(pool))],
                   f"http://127.0.0.1:{MARTIN_PORT}/catalog", env={"RUST_LOG": "warn"})
 
 
@@ -455,8 +488,11 @@ def write_like_for_like(args, rows, tiles, decoded):
         "How the peer was configured (the expert set-up): the points are copied into their own table `points_3857` with the geometry "
         "stored in Web Mercator (`ALTER TABLE … ALTER COLUMN geom TYPE geometry(Point,3857) USING ST_Transform(geom,3857)`, so no "
         "tile transforms a row), a primary key on `fid`, a GiST index on `geom`, `CLUSTER points_3857 USING` that index (rows of one "
-        f"tile sit on neighbouring pages), `ANALYZE`; Martin `-C 0 -W {MARTIN_WORKERS} --pool-size {MARTIN_POOL}` (workers = cores, "
-        "a few pooled connections per worker), auto-published table source with Martin's defaults (extent 4096, buffer 64, clipping), "
+        f"tile sit on neighbouring pages), `ANALYZE`; Martin from a configuration file (`bench/out/serve/martin-expert.yaml`): "
+        f"`worker_processes: {MARTIN_WORKERS}` (= cores), `cache_size_mb: 0`, `pool_size: {MARTIN_POOL}` (the fastest of 2, 4, 8 and 16 "
+        "on this list), `auto_publish: false` and one declared table source with `srid: 3857`, `geometry_type: POINT`, "
+        "`id_column: fid` (the key as the MVT feature id, as geoconsole writes its key) and `properties:` listing only the eight "
+        "columns geoconsole also draws (not `fid` and `feature_id`), extent 4096, buffer 64, clipping on (Martin's defaults, spelled out), "
         "PostgreSQL with `shared_buffers=1GB`, `jit=off` (JIT compiling costs more than these short queries run) and the whole table in memory after the first run.",
         "",
         "| test (z10–z14, points, caches off) | geoconsole req/s | Martin req/s | ratio | geoconsole p50 ms | Martin p50 ms | geoconsole p99 ms | Martin p99 ms |",

@@ -17,7 +17,9 @@ use geoconsole_model::geo_types::{Geometry, Point};
 use geoconsole_model::{Bbox, Dataset, Feature, FeatureId, TimeSpan};
 use geoconsole_query::{DateTimeFilter, Filter, FilterLang, Queryables, Subject, parse_filter};
 use geoconsole_store::{FeatureStore, Fields, PropertyRow};
-use geoconsole_tiles::{LayerBuilder, LayerPlan, TableFeature, TileId, encode_tile, plan_layer};
+use geoconsole_tiles::{
+    BUFFER, LayerBuilder, LayerPlan, TableFeature, TileId, encode_tile, plan_layer,
+};
 use serde_json::Value;
 
 use crate::{AppError, AppErrorKind, AppResult};
@@ -440,6 +442,10 @@ pub struct RenderedTile {
     pub features: usize,
 }
 
+/// Points a tile may hold and still be drawn on the async worker that took the request (about a
+/// millisecond of drawing).
+const INLINE_POINTS: usize = 2_000;
+
 pub async fn tile(
     store: &Arc<dyn FeatureStore>,
     snapshots: &[Arc<Snapshot>],
@@ -456,16 +462,26 @@ pub async fn tile(
         // The snapshot holds the properties and no filter reads them: planned and drawn in one go, without
         // the store.
         if index_decides(filter) && snapshot.properties().is_some() {
-            let snapshot = Arc::clone(snapshot);
-            let filter = filter.cloned();
-            let tile_id = request.tile;
-            let layer = tokio::task::spawn_blocking(move || {
-                draw_from_snapshot(&snapshot, tile_id, &sel, filter.as_ref())
-            })
-            .await
-            .map_err(|e| {
-                AppError::new(AppErrorKind::Internal, format!("tile drawing failed: {e}"))
-            })?;
+            // A few points (most tiles at street zooms) are drawn on the request's own thread: handing them
+            // to the blocking pool costs two thread wake-ups, more than drawing them. Anything larger (dense
+            // or clustered points, shapes to clip) is drawn off the async workers.
+            let few = snapshot.is_points()
+                && snapshot.count_in_at_most(&[request.tile.bbox(BUFFER)], INLINE_POINTS + 1)
+                    <= INLINE_POINTS;
+            let layer = if few {
+                draw_from_snapshot(snapshot, request.tile, &sel, filter)
+            } else {
+                let snapshot = Arc::clone(snapshot);
+                let filter = filter.cloned();
+                let tile_id = request.tile;
+                tokio::task::spawn_blocking(move || {
+                    draw_from_snapshot(&snapshot, tile_id, &sel, filter.as_ref())
+                })
+                .await
+                .map_err(|e| {
+                    AppError::new(AppErrorKind::Internal, format!("tile drawing failed: {e}"))
+                })?
+            };
             total += layer.len();
             layers.push(layer.finish());
             continue;

@@ -451,6 +451,26 @@ impl Snapshot {
         }
     }
 
+    /// How many slots meet any of the boxes, counting no further than `limit` (a caller deciding whether
+    /// work is small stops the tree query as soon as it is not).
+    pub fn count_in_at_most(&self, parts: &[Bbox], limit: usize) -> usize {
+        let mut count = 0;
+        for part in parts {
+            let envelope = AABB::from_corners([part.west, part.south], [part.east, part.north]);
+            let left = limit.saturating_sub(count);
+            count += match &self.shapes {
+                Shapes::Points { tree, .. } => {
+                    tree.locate_in_envelope(&envelope).take(left).count()
+                }
+                Shapes::Mixed { tree, .. } => tree
+                    .locate_in_envelope_intersecting(&envelope)
+                    .take(left)
+                    .count(),
+            };
+        }
+        count
+    }
+
     /// For a dataset of points: visits the located points inside any of `parts` (and `time`, if given) with
     /// the coordinates the tree holds, in tree order, until `visit` breaks; `false` when the dataset is not
     /// all points. A join wants positions, not key order: reading them from the tree's leaves spares a sort
