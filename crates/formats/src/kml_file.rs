@@ -208,6 +208,10 @@ impl<R: io::BufRead> Walk<R> {
         // an empty point (the `kml` crate panics on it), so a MultiGeometry keeps its other members and a
         // placemark whose only point is empty is unlocated.
         let mut point: Option<PointEvents> = None;
+        // A geometry's start tag, held until the next event shows whether the geometry holds anything:
+        // `<Polygon></Polygon>` is `<Polygon/>` written long, and is read the same way (GDAL reads both as
+        // an empty polygon).
+        let mut held_start: Option<Event<'static>> = None;
         while depth > 0 {
             self.buffer.clear();
             let at = self.xml.buffer_position();
@@ -268,9 +272,38 @@ impl<R: io::BufRead> Walk<R> {
                 // placemark's only geometry.
                 let empty_geometry = matches!(&event, Event::Empty(e)
                     if EMPTY_GEOMETRY_ELEMENTS.contains(&e.local_name().as_ref()));
+                // A point starts: the geometry around it holds something.
+                if point.is_some()
+                    && let Some(start) = held_start.take()
+                {
+                    writer.write_event(start).map_err(io)?;
+                }
                 match point.as_mut() {
                     None if empty_geometry => {}
-                    None => writer.write_event(event).map_err(io)?,
+                    None => {
+                        if let Some(start) = held_start.take() {
+                            let ends_it = match (&start, &event) {
+                                (Event::Start(s), Event::End(e)) => s.name() == e.name(),
+                                _ => false,
+                            };
+                            if ends_it {
+                                continue;
+                            }
+                            if matches!(&event, Event::Text(t) if t.iter().all(u8::is_ascii_whitespace))
+                            {
+                                held_start = Some(start);
+                                continue;
+                            }
+                            writer.write_event(start).map_err(io)?;
+                        }
+                        if matches!(&event, Event::Start(e)
+                            if EMPTY_GEOMETRY_ELEMENTS.contains(&e.local_name().as_ref()))
+                        {
+                            held_start = Some(event.into_owned());
+                        } else {
+                            writer.write_event(event).map_err(io)?;
+                        }
+                    }
                     Some(held) => {
                         match &event {
                             Event::Start(e) if e.local_name().as_ref() == b"coordinates" => {

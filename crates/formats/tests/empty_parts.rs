@@ -265,14 +265,24 @@ fn a_kml_multigeometry_with_an_empty_member_stays_a_collection() {
 <Placemark><name>a</name><MultiGeometry><Polygon/><Point><coordinates>1,2</coordinates></Point></MultiGeometry></Placemark>
 <Placemark><name>b</name><MultiGeometry><LineString></LineString><Point><coordinates>1,2</coordinates></Point></MultiGeometry></Placemark>
 <Placemark><name>c</name><MultiGeometry><Point><coordinates>1,2</coordinates></Point><LineString/></MultiGeometry></Placemark>
+<Placemark><name>d</name><MultiGeometry><Polygon>
+  </Polygon><Point><coordinates>1,2</coordinates></Point></MultiGeometry></Placemark>
 </Document></kml>"#,
     )
     .expect("written");
     let (_, stream) = open_reader(&path, &ReadOptions::default()).expect("opens");
     let items: Vec<_> = stream.collect();
-    assert_eq!(items.len(), 3);
-    for item in items {
-        let geometry = item.expect("read").feature.geometry;
+    assert_eq!(items.len(), 4);
+    let geometries: Vec<_> = items
+        .into_iter()
+        .map(|item| item.expect("read").feature.geometry)
+        .collect();
+    // `<Polygon></Polygon>` is `<Polygon/>` written long: the same feature either way.
+    assert!(
+        geometries.iter().all(|g| *g == geometries[0]),
+        "{geometries:?}"
+    );
+    for geometry in geometries {
         assert!(
             matches!(
                 geometry,
