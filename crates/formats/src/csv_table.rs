@@ -448,6 +448,7 @@ fn parse_wkt(text: &str) -> Result<(Geometry<f64>, Elevation), String> {
         return crate::wkt_curve::parse(text).map(|g| (g, Elevation::Flat));
     }
     let text = empty_parts_folded(text)?;
+    let text = dimension_tagged(&text);
     let parsed = wkt::Wkt::<f64>::from_str(&text).map_err(|e| format!("WKT is not valid: {e}"))?;
     use wkt::types::Dimension;
     let elevation = match (&parsed, parsed.dimension()) {
@@ -592,6 +593,45 @@ fn empty_parts_folded(text: &str) -> Result<std::borrow::Cow<'_, str>, String> {
     }
     folded.push_str(&text[copied..]);
     Ok(folded.into())
+}
+
+/// WKT whose positions have three or four numbers but whose types name no dimension (`POINT (1 2 3)`, as
+/// older writers and GDAL's own `OGR_G_ExportToWkt` give them) with each type's name tagged `Z` or `ZM`, which
+/// the `wkt` crate needs (it said "missing closing parenthesis"); GDAL reads them so.
+fn dimension_tagged(text: &str) -> std::borrow::Cow<'_, str> {
+    use WktToken as T;
+    let tokens: Vec<(WktToken, usize, usize)> = wkt_tokens(text).collect();
+    if tokens.iter().any(|t| t.0 == T::Dimension) {
+        return text.into();
+    }
+    // The first position: the text after the first parenthesis that opens onto a number.
+    let Some(first) = tokens
+        .windows(2)
+        .find(|w| w[0].0 == T::Open && w[1].0 == T::Other)
+        .map(|w| w[1].1)
+    else {
+        return text.into();
+    };
+    let end = text[first..]
+        .find([',', ')'])
+        .map_or(text.len(), |e| first + e);
+    let tag = match text[first..end].split_whitespace().count() {
+        3 => " Z",
+        4 => " ZM",
+        _ => return text.into(),
+    };
+    let mut tagged = String::with_capacity(text.len() + 8);
+    let mut copied = 0;
+    for token in tokens
+        .iter()
+        .filter(|t| matches!(t.0, T::Keyword | T::Collection))
+    {
+        tagged.push_str(&text[copied..token.2]);
+        tagged.push_str(tag);
+        copied = token.2;
+    }
+    tagged.push_str(&text[copied..]);
+    tagged.into()
 }
 
 /// The deepest nesting of GEOMETRYCOLLECTIONs in WKT text, and of its parentheses, found in one pass
@@ -794,6 +834,33 @@ mod tests {
         .unwrap_err();
         assert_eq!(err, nesting_message(33));
         assert!(parse_wkt(&format!("POINT{}1 2{}", "(".repeat(500), ")".repeat(500))).is_err());
+    }
+
+    /// GDAL reads positions of three or four numbers under an untagged type as Z and ZM.
+    #[test]
+    fn untagged_positions_with_a_third_number_are_read_as_gdal_reads_them() {
+        let (point, elevation) = parse_wkt("POINT (1 2 3)").expect("a point with a Z");
+        assert_eq!(point, Geometry::Point(Point::new(1.0, 2.0)));
+        assert_eq!(elevation, Elevation::Point(3.0));
+        let (_, elevation) = parse_wkt("POINT (1 2 3 4)").expect("a point with Z and M");
+        assert_eq!(elevation, Elevation::Point(3.0));
+        let (line, elevation) = parse_wkt("LINESTRING (1 2 3, 4 5 6)").expect("a line with Z");
+        assert_eq!(
+            line,
+            Geometry::LineString(vec![(1.0, 2.0), (4.0, 5.0)].into())
+        );
+        assert_eq!(elevation, Elevation::Dropped);
+        let (collection, _) =
+            parse_wkt("GEOMETRYCOLLECTION (POINT (1 2 3), POINT EMPTY, LINESTRING (0 0 1, 1 1 1))")
+                .expect("a collection with Z");
+        assert!(matches!(collection, Geometry::GeometryCollection(_)));
+        // Tagged and two-number positions are read as before.
+        assert_eq!(
+            parse_wkt("POINT Z (1 2 3)").expect("tagged").1,
+            Elevation::Point(3.0)
+        );
+        assert_eq!(parse_wkt("POINT (1 2)").expect("flat").1, Elevation::Flat);
+        assert!(parse_wkt("POINT (1 2 3 4 5)").is_err());
     }
 
     #[test]
