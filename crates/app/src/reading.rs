@@ -224,6 +224,38 @@ impl Subject for Drawn<'_> {
     }
 }
 
+/// A feature of a snapshot with its properties read from the snapshot's own table, for a filter that reads
+/// them.
+struct Held<'a> {
+    snapshot: &'a Snapshot,
+    slot: u32,
+    id: &'a str,
+    properties: geoconsole_model::Properties,
+}
+
+impl Subject for Held<'_> {
+    fn property(&self, name: &str) -> Option<&Value> {
+        self.properties.get(name)
+    }
+    fn id(&self) -> Option<&str> {
+        Some(self.id)
+    }
+    fn geometry(&self) -> Option<Geometry<f64>> {
+        Slot {
+            snapshot: self.snapshot,
+            slot: self.slot,
+        }
+        .geometry()
+    }
+    fn time(&self) -> Option<TimeSpan> {
+        Slot {
+            snapshot: self.snapshot,
+            slot: self.slot,
+        }
+        .time()
+    }
+}
+
 pub fn time_range(filter: &DateTimeFilter) -> TimeRange {
     TimeRange {
         start: filter.start.map(|t| t.timestamp_millis()),
@@ -459,9 +491,10 @@ pub async fn tile(
             bbox: None,
             time: request.datetime.as_ref().map(time_range),
         };
-        // The snapshot holds the properties and no filter reads them: planned and drawn in one go, without
-        // the store.
-        if index_decides(filter) && snapshot.properties().is_some() {
+        // The snapshot holds the properties: planned, filtered and drawn in one go, without the store (a
+        // filter that reads properties reads them from the snapshot's table, one feature at a time, rather
+        // than every feature of the tile fetched from the store at once).
+        if snapshot.properties().is_some() {
             // A few points (most tiles at street zooms) are drawn on the request's own thread: handing them
             // to the blocking pool costs two thread wake-ups, more than drawing them. Anything larger (dense
             // or clustered points, shapes to clip) is drawn off the async workers.
@@ -574,8 +607,7 @@ pub async fn tile(
 }
 
 /// One layer drawn from the snapshot alone: shapes, times, ids and properties (the snapshot's property
-/// table), for a filter that reads no property (or none). The same tile as drawing with properties from the
-/// store.
+/// table), filtered by any filter. The same tile as drawing with properties from the store.
 fn draw_from_snapshot(
     snapshot: &Snapshot,
     tile_id: TileId,
@@ -586,8 +618,21 @@ fn draw_from_snapshot(
     let Some(table) = snapshot.properties() else {
         return layer;
     };
-    let keep = |slot: u32| passes_in_index(snapshot, slot, filter);
-    match plan_layer(snapshot, tile_id, sel, &keep, true) {
+    let keep = |slot: u32| {
+        passes_in_index(snapshot, slot, filter)
+            && filter.is_none_or(|f| {
+                !f.needs_properties()
+                    || (table.contains(slot)
+                        && f.matches(&Held {
+                            snapshot,
+                            slot,
+                            id: table.id(slot),
+                            properties: table.properties(slot),
+                        }))
+            })
+    };
+    // A filter that reads properties must see every feature, so those layers are not clustered.
+    match plan_layer(snapshot, tile_id, sel, &keep, index_decides(filter)) {
         LayerPlan::Clusters(clusters) => clusters.into_iter().for_each(|c| layer.add_cluster(c)),
         LayerPlan::Features(slots) => {
             let features: Vec<TableFeature<'_>> = slots
@@ -1002,18 +1047,12 @@ mod tests {
                             from_memory.bytes, expected,
                             "tile {tile_id} filter {text:?}, properties in memory"
                         );
-                        if request
-                            .filters
-                            .iter()
-                            .flatten()
-                            .all(|f| !f.needs_properties())
-                        {
-                            assert_eq!(
-                                counting.properties.load(Ordering::Relaxed),
-                                fetches_before,
-                                "a tile drawn from memory never asks the store"
-                            );
-                        }
+                        // Filters that read properties included: they read the snapshot's table.
+                        assert_eq!(
+                            counting.properties.load(Ordering::Relaxed),
+                            fetches_before,
+                            "a tile drawn from memory never asks the store"
+                        );
                         drawn += rendered.features;
                         compared += 1;
                     }
