@@ -16,7 +16,7 @@ use geoconsole_index::{
 use geoconsole_model::geo_types::{Geometry, Point};
 use geoconsole_model::{Bbox, Dataset, Feature, FeatureId, TimeSpan};
 use geoconsole_query::{DateTimeFilter, Filter, FilterLang, Queryables, Subject, parse_filter};
-use geoconsole_store::{FeatureStore, Fields, PropertyRow};
+use geoconsole_store::{FeatureStore, Fields};
 use geoconsole_tiles::{
     BUFFER, LayerBuilder, LayerPlan, TableFeature, TileId, encode_tile, plan_layer,
 };
@@ -195,45 +195,16 @@ impl Subject for Slot<'_> {
 
 /// What a filter sees of a feature drawn on a tile: shape and time from the snapshot, id and properties
 /// from the store.
+/// A feature of a snapshot with its id and properties, from the store or the snapshot's own table, for a
+/// filter that reads properties.
 struct Drawn<'a> {
     snapshot: &'a Snapshot,
     slot: u32,
-    row: &'a PropertyRow,
+    id: &'a str,
+    properties: &'a geoconsole_model::Properties,
 }
 
 impl Subject for Drawn<'_> {
-    fn property(&self, name: &str) -> Option<&Value> {
-        self.row.properties.get(name)
-    }
-    fn id(&self) -> Option<&str> {
-        Some(self.row.id.as_str())
-    }
-    fn geometry(&self) -> Option<Geometry<f64>> {
-        Slot {
-            snapshot: self.snapshot,
-            slot: self.slot,
-        }
-        .geometry()
-    }
-    fn time(&self) -> Option<TimeSpan> {
-        Slot {
-            snapshot: self.snapshot,
-            slot: self.slot,
-        }
-        .time()
-    }
-}
-
-/// A feature of a snapshot with its properties read from the snapshot's own table, for a filter that reads
-/// them.
-struct Held<'a> {
-    snapshot: &'a Snapshot,
-    slot: u32,
-    id: &'a str,
-    properties: geoconsole_model::Properties,
-}
-
-impl Subject for Held<'_> {
     fn property(&self, name: &str) -> Option<&Value> {
         self.properties.get(name)
     }
@@ -564,7 +535,8 @@ pub async fn tile(
                                 && !f.matches(&Drawn {
                                     snapshot: &snapshot,
                                     slot,
-                                    row,
+                                    id: row.id.as_str(),
+                                    properties: &row.properties,
                                 })
                         }) {
                             continue;
@@ -623,11 +595,11 @@ fn draw_from_snapshot(
             && filter.is_none_or(|f| {
                 !f.needs_properties()
                     || (table.contains(slot)
-                        && f.matches(&Held {
+                        && f.matches(&Drawn {
                             snapshot,
                             slot,
                             id: table.id(slot),
-                            properties: table.properties(slot),
+                            properties: &table.properties(slot),
                         }))
             })
     };
