@@ -705,6 +705,7 @@ mod tests {
 
     use super::*;
     use crate::live::{build_serving_snapshot, build_snapshot};
+    use geoconsole_store::PropertyRow;
 
     /// A store that counts the reads a reader makes, so a test can tell which one a tile used.
     #[derive(Debug)]
