@@ -469,12 +469,11 @@ fn stage_clamped(
         if let Some(c) = &counters {
             c.features.fetch_add(1, Ordering::Relaxed);
         }
-        if let Ok(source) = &mut item {
-            let at = source.location.to_string();
-            if let Err(refusal) = guard.admit(&mut source.feature.properties, &at) {
-                send(refused(refusal));
-                return allowed(&guard);
-            }
+        if let Ok(source) = &mut item
+            && let Err(refusal) = guard.admit(&mut source.feature.properties, source.location)
+        {
+            send(refused(refusal));
+            return allowed(&guard);
         }
         let checked = item.and_then(|mut source| rules.apply(&mut source).map(|()| source));
         // The id is checked once the id field has made it: ids are shown in every URL and cannot be

@@ -203,7 +203,7 @@ impl<R: BufRead> CsvReader<R> {
         if let Some(geometry) = &geometry {
             validate_geometry(geometry).map_err(|e| e.message().to_string())?;
         }
-        let mut properties = Properties::new();
+        let mut properties = Properties::with_capacity(self.headers.len());
         for (i, (name, value)) in self.headers.iter().zip(self.record.iter()).enumerate() {
             if !skip.contains(&i) {
                 properties.insert(name.clone(), typed_cell(value));

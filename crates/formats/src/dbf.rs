@@ -188,7 +188,7 @@ impl Dbf {
         if self.record.first() == Some(&b'*') {
             return Some(Ok(Row::Deleted));
         }
-        let mut properties = Properties::new();
+        let mut properties = Properties::with_capacity(self.fields.len());
         for i in 0..self.fields.len() {
             match self.value(i, location) {
                 Ok(value) => {

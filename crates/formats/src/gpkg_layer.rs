@@ -99,7 +99,7 @@ fn feature(
     row: &rusqlite::Row<'_>,
     elevations: &mut Elevations,
 ) -> FormatResult<crate::SourceFeature> {
-    let mut properties = Properties::new();
+    let mut properties = Properties::with_capacity(names.len());
     let mut geometry = None;
     let mut id = None;
     for (i, name) in names.iter().enumerate() {

@@ -156,7 +156,7 @@ pub(crate) fn read(
             for row in 0..batch.num_rows() {
                 let location = Location::Feature(index);
                 index += 1;
-                let mut values = Properties::new();
+                let mut values = Properties::with_capacity(properties.len());
                 for (column, field) in &properties {
                     values.insert(
                         field.name().clone(),

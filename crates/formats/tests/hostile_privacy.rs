@@ -33,7 +33,7 @@ fn judge(rows: Vec<Value>) -> Result<(), String> {
         .map_err(|r| r.to_string())?;
     for (i, row) in rows.iter_mut().enumerate() {
         guard
-            .admit(row, &format!("feature {i}"))
+            .admit(row, format_args!("feature {i}"))
             .map_err(|r| r.to_string())?;
     }
     Ok(())
@@ -489,7 +489,7 @@ fn the_shipped_fixtures_pass_the_guard() {
             .unwrap_or_else(|r| panic!("{}: {r}", path.display()));
         for (i, row) in rows.iter_mut().enumerate() {
             guard
-                .admit(row, &format!("feature {i}"))
+                .admit(row, format_args!("feature {i}"))
                 .unwrap_or_else(|r| panic!("{}: {r}", path.display()));
         }
     }

@@ -24,8 +24,12 @@ use crate::connection::{self, sqlite_error};
 use crate::ddl::{self, quote};
 use crate::{blob, read, rtree_bulk};
 
+/// A batch's answer, with the batch itself: freeing a few thousand features (each a map of owned strings)
+/// is work the writer thread, the import's bottleneck, hands back to the caller's side.
+type Written = (StoreResult<Vec<Conflict>>, Vec<Feature>);
+
 enum Command {
-    Write(Vec<Feature>, oneshot::Sender<StoreResult<Vec<Conflict>>>),
+    Write(Vec<Feature>, oneshot::Sender<Written>),
     Commit(oneshot::Sender<StoreResult<Dataset>>),
     Abort(oneshot::Sender<StoreResult<()>>),
 }
@@ -73,7 +77,13 @@ impl GpkgWriter {
 #[async_trait]
 impl DatasetWriter for GpkgWriter {
     async fn write(&mut self, features: Vec<Feature>) -> StoreResult<Vec<Conflict>> {
-        self.ask(|tx| Command::Write(features, tx)).await
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Write(features, tx))
+            .map_err(|_| writer_gone())?;
+        let (result, written) = rx.await.map_err(|_| writer_gone())?;
+        drop(written);
+        result
     }
 
     async fn commit(self: Box<Self>) -> StoreResult<Dataset> {
@@ -118,7 +128,8 @@ fn run(
     while let Ok(command) = commands.recv() {
         match command {
             Command::Write(features, reply) => {
-                let _ = reply.send(state.write(&tx, &features));
+                let result = state.write(&tx, &features);
+                let _ = reply.send((result, features));
             }
             Command::Commit(reply) => {
                 let result = state.finish(&tx).and_then(|dataset| {

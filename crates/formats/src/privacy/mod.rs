@@ -280,6 +280,9 @@ pub struct PrivacyGuard {
     policy: PrivacyPolicy,
     /// What each column's name says; judged the first time the column is met.
     names: HashMap<String, NameReading>,
+    /// The readings of the last feature's columns by position: features of a file list the same columns
+    /// in the same order, and comparing a name with the one at its place is cheaper than hashing it.
+    by_position: Vec<(String, NameReading)>,
     /// What each key nested inside a column's value says (a key is judged for every column it is in).
     keys: HashMap<String, NameReading>,
     /// Allowed columns found to hold personal data, for the audit log.
@@ -398,6 +401,7 @@ impl PrivacyGuard {
         Self {
             policy,
             names: HashMap::new(),
+            by_position: Vec::new(),
             keys: HashMap::new(),
             allowed: BTreeMap::new(),
             numeric_ids: 0,
@@ -441,6 +445,30 @@ impl PrivacyGuard {
             unchecked: verdict.unchecked,
             ..Refusal::of(findings)
         })
+    }
+
+    /// [`Self::column_reading`] for the column at `position` of a feature, remembered by place.
+    fn column_reading_at(
+        &mut self,
+        position: usize,
+        column: &str,
+        verdict: &mut Verdict,
+    ) -> NameReading {
+        if let Some((name, reading)) = self.by_position.get(position)
+            && name == column
+        {
+            return *reading;
+        }
+        let reading = self.column_reading(column, verdict);
+        if position < MAX_REMEMBERED_NAMES {
+            let entry = (column.to_string(), reading);
+            if position < self.by_position.len() {
+                self.by_position[position] = entry;
+            } else if position == self.by_position.len() {
+                self.by_position.push(entry);
+            }
+        }
+        reading
     }
 
     /// What a column's name says, read and judged the first time the column is met.
@@ -509,7 +537,7 @@ impl PrivacyGuard {
         let mut shares = Shares::default();
         for (properties, at) in sample.iter_mut() {
             self.remove_dropped(properties);
-            self.check_properties(properties, at, &mut verdict);
+            self.check_properties(properties, &at.as_str(), &mut verdict);
             for (key, value) in properties.iter() {
                 walk_leaves(key, value, &mut |path, leaf| shares.count(key, path, leaf));
             }
@@ -538,10 +566,15 @@ impl PrivacyGuard {
     }
 
     /// Drops the dropped columns and checks one feature's names and values.
-    pub fn admit(&mut self, properties: &mut Properties, at: &str) -> Result<(), Refusal> {
+    /// `at` is written out only for a refusal: every feature passes here.
+    pub fn admit(
+        &mut self,
+        properties: &mut Properties,
+        at: impl fmt::Display,
+    ) -> Result<(), Refusal> {
         self.remove_dropped(properties);
         let mut verdict = Verdict::default();
-        self.check_properties(properties, at, &mut verdict);
+        self.check_properties(properties, &at, &mut verdict);
         Self::finish(verdict)
     }
 
@@ -608,9 +641,14 @@ impl PrivacyGuard {
         }
     }
 
-    fn check_properties(&mut self, properties: &Properties, at: &str, verdict: &mut Verdict) {
-        for (key, value) in properties {
-            let reading = self.column_reading(key, verdict);
+    fn check_properties(
+        &mut self,
+        properties: &Properties,
+        at: &dyn fmt::Display,
+        verdict: &mut Verdict,
+    ) {
+        for (position, (key, value)) in properties.iter().enumerate() {
+            let reading = self.column_reading_at(position, key, verdict);
             if verdict.settled(key) {
                 continue;
             }
@@ -646,7 +684,7 @@ impl PrivacyGuard {
         value: &Value,
         reading: NameReading,
         values: bool,
-        at: &str,
+        at: &dyn fmt::Display,
         verdict: &mut Verdict,
     ) {
         let mut stack: Vec<(String, &Value, usize, NameReading)> =
@@ -982,6 +1020,25 @@ mod tests {
         let mut s = props(json!({"notes": "ask ops-lead@example.com"}));
         let refusal = guard.admit(&mut s, "line 40").expect_err("email");
         assert!(refusal.to_string().contains("e.g. at line 40"), "{refusal}");
+    }
+
+    #[test]
+    fn a_personal_column_is_found_at_a_place_a_clean_one_held_before() {
+        // Names are remembered by their place in a feature; a file whose columns move must still be read.
+        let mut guard = PrivacyGuard::new(PrivacyPolicy::default());
+        for i in 0..3 {
+            let mut p = props(json!({"site": "Depot", "notes": "ok"}));
+            guard
+                .admit(&mut p, format_args!("feature {i}"))
+                .expect("clean");
+        }
+        let mut moved = props(json!({"site": "Depot", "email_address": "x", "notes": "ok"}));
+        let refusal = guard
+            .admit(&mut moved, "feature 3")
+            .expect_err("a column named for email addresses");
+        assert!(refusal.to_string().contains("email_address"), "{refusal}");
+        let mut again = props(json!({"site": "Depot", "notes": "ok"}));
+        guard.admit(&mut again, "feature 4").expect("clean again");
     }
 
     #[test]
