@@ -117,6 +117,13 @@ struct ListedText {
     len: u32,
 }
 
+impl ListedText {
+    /// The text's bytes in the layer's value list.
+    fn bytes<'v>(&self, values: &'v [u8]) -> &'v [u8] {
+        &values[self.start as usize..(self.start + self.len) as usize]
+    }
+}
+
 impl Tags {
     fn key(&mut self, name: &str) -> u32 {
         if let Some(i) = self.key_index.get(name) {
@@ -137,9 +144,8 @@ impl Tags {
                     hasher,
                     ..
                 } = self;
-                let bytes = |t: &ListedText| &values[t.start as usize..(t.start + t.len) as usize];
                 let hash = hasher.hash_one(s.as_bytes());
-                if let Some(t) = strings.find(hash, |t| bytes(t) == s.as_bytes()) {
+                if let Some(t) = strings.find(hash, |t| t.bytes(values) == s.as_bytes()) {
                     return t.index;
                 }
                 let index = self.list(cell);
@@ -154,9 +160,7 @@ impl Tags {
                     hasher,
                     ..
                 } = self;
-                strings.insert_unique(hash, listed, |t| {
-                    hasher.hash_one(&values[t.start as usize..(t.start + t.len) as usize])
-                });
+                strings.insert_unique(hash, listed, |t| hasher.hash_one(t.bytes(values)));
                 return index;
             }
             Cell::Bool(b) => (0, u64::from(b)),
