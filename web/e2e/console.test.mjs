@@ -1,7 +1,7 @@
 // End-to-end: a real geoconsole on the demo scenario, driven through Debian's Chromium. Screenshots land in
 // target/e2e/.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import { mapReady, openConsole, openPage, screenshotPath } from './harness.mjs';
 
 let server;
@@ -38,6 +38,15 @@ describe('web console', { concurrency: false }, () => {
   after(async () => {
     await browser?.close();
     await server?.stop();
+  });
+
+  // A test that fails with the import dialog open would leave it over the page and fail the rest with
+  // clicks it intercepts.
+  afterEach(async () => {
+    await session?.page.evaluate(() => {
+      const dialog = document.getElementById('import-dialog');
+      if (dialog?.open) dialog.close();
+    });
   });
 
   it('loads the offline map with basemap, labels and data tiles, asking nothing outside loopback', async () => {
@@ -161,7 +170,7 @@ describe('web console', { concurrency: false }, () => {
     const { page } = session;
     const csv = 'name,lat,lon,when,severity\nDepot fire,48.85,2.35,2023-04-02T10:00:00Z,3\nRoad closure,51.5,-0.12,2023-04-03T08:30:00Z,2\nFlood,52.52,13.4,2023-04-04T12:00:00Z,4\n';
     await drop(page, 'field_reports.csv', csv);
-    await page.waitForSelector('#import-summary');
+    await previewShown(page);
     const summary = await page.locator('#import-summary').textContent();
     assert.match(summary, /CSV/);
     assert.match(summary, /3 Point/);
@@ -180,7 +189,7 @@ describe('web console', { concurrency: false }, () => {
     const { page } = session;
     const csv = 'name,lat,lon\nok,10,10\nbad,95,10\n';
     await drop(page, 'broken.csv', csv);
-    await page.waitForSelector('#import-summary');
+    await previewShown(page);
     assert.match(await page.locator('.problems').textContent(), /line 3: .*latitude/);
     await page.locator('#import-dataset').fill('broken');
     await page.locator('#import-go').click();
@@ -305,7 +314,7 @@ describe('web console', { concurrency: false }, () => {
       + '<wpt lat="48.2" lon="16.37"><name>Vienna depot</name><time>2023-04-02T10:00:00Z</time></wpt>'
       + '<wpt lat="47.5" lon="19.04"><name>Budapest depot</name><time>2023-04-03T10:00:00Z</time></wpt></gpx>';
     await drop(page, 'depots.gpx', gpx);
-    await page.waitForSelector('#import-summary');
+    await previewShown(page);
     assert.match(await page.locator('#import-summary').textContent(), /GPX/i);
     await page.locator('#import-dataset').fill('depots');
     await page.locator('#import-go').click();
@@ -329,6 +338,13 @@ describe('web console', { concurrency: false }, () => {
 });
 
 /** Drops a file on the map the way a browser does: a DataTransfer holding a File. */
+/** Waits for the import dialog's preview; a refusal shown instead fails at once with its words. */
+async function previewShown(page) {
+  await page.waitForSelector('#import-summary, #import-error');
+  const error = page.locator('#import-error');
+  if (await error.count()) assert.fail(`the import dialog shows an error instead of a preview: ${await error.textContent()}`);
+}
+
 async function drop(page, name, content) {
   const transfer = await page.evaluateHandle(([n, c]) => {
     const dt = new DataTransfer();

@@ -38,6 +38,12 @@ export async function startConsole({ args = ['demo', '--serve', '--no-live-feed'
     child.stderr.on('data', read);
     child.on('exit', (code) => fail(new Error(`console exited with ${code}:\n${output}`)));
   });
+  // A console that dies mid-suite fails every later test with a symptom far from the cause (a dialog that
+  // never fills, a refused fetch): say so at once, with what it printed last.
+  let stopping = false;
+  child.on('exit', (code, signal) => {
+    if (!stopping) console.error(`geoconsole exited unexpectedly (code ${code}, signal ${signal}); its last output:\n${output.slice(-8000)}`);
+  });
   for (let i = 0; i < 600; i++) {
     const r = await fetch(`${url}/readyz`).catch(() => null);
     if (r?.ok) break;
@@ -47,6 +53,9 @@ export async function startConsole({ args = ['demo', '--serve', '--no-live-feed'
     url,
     dir,
     async stop() {
+      stopping = true;
+      if (/panicked at/.test(output)) console.error(`geoconsole panicked during the tests:\n${output.slice(-8000)}`);
+      if (child.exitCode !== null || child.signalCode !== null) return rmSync(dir, { recursive: true, force: true });
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
       rmSync(dir, { recursive: true, force: true });
