@@ -1451,3 +1451,168 @@ fn the_real_world_corpus_and_common_event_columns_pass_by_name() {
         "falls_within",
     ]);
 }
+
+/// Runs a guard as an import does: the first 1000 features together, then every feature one by one.
+fn judge_streamed(rows: Vec<Value>) -> Result<(), String> {
+    let mut guard = PrivacyGuard::new(PrivacyPolicy::default());
+    let mut rows: Vec<Properties> = rows.into_iter().map(props).collect();
+    let mut sample: Vec<(&mut Properties, String)> = rows
+        .iter_mut()
+        .take(1000)
+        .enumerate()
+        .map(|(i, p)| (p, format!("feature {i}")))
+        .collect();
+    guard
+        .inspect_sample(&mut sample)
+        .map_err(|r| r.to_string())?;
+    for (i, row) in rows.iter_mut().enumerate() {
+        guard
+            .admit(row, format_args!("feature {i}"))
+            .map_err(|r| r.to_string())?;
+    }
+    Ok(())
+}
+
+fn person(i: usize) -> String {
+    const GIVEN: &[&str] = &[
+        "John", "Maria", "Peter", "Anna", "James", "Sarah", "David", "Laura",
+    ];
+    const FAMILY: &[&str] = &[
+        "Smith", "Garcia", "Müller", "Rossi", "Novak", "Dubois", "Jansen",
+    ];
+    format!(
+        "{} {}",
+        GIVEN[i % GIVEN.len()],
+        FAMILY[i / GIVEN.len() % FAMILY.len()]
+    )
+}
+
+/// Regression (outside review): person names in a column that held something else over the first
+/// features were imported, since names were judged by their share of the first features only.
+#[test]
+fn a_column_that_turns_to_person_names_after_the_first_features_is_refused() {
+    // Each run picks other features to count: every run must find them.
+    for _ in 0..20 {
+        let late: Vec<Value> = (0..3000)
+            .map(|i| {
+                let x = if i < 1000 {
+                    format!("Site {i}")
+                } else {
+                    person(i)
+                };
+                json!({"site": format!("Depot {i}"), "x": x})
+            })
+            .collect();
+        let refusal = judge_streamed(late).expect_err("names from feature 1000");
+        assert!(refusal.contains("'x' holds person names"), "{refusal}");
+
+        let owner: Vec<Value> = (0..3000)
+            .map(|i| {
+                let owner = if i < 700 {
+                    "ACME Ltd".to_string()
+                } else {
+                    person(i)
+                };
+                json!({"site": format!("Depot {i}"), "owner": owner})
+            })
+            .collect();
+        let refusal = judge_streamed(owner).expect_err("names after 700 company names");
+        assert!(refusal.contains("'owner' holds person names"), "{refusal}");
+    }
+    // A few names among place text stay allowed, wherever they are.
+    let few: Vec<Value> = (0..5000)
+        .map(|i| {
+            let note = if i % 10 == 0 {
+                person(i)
+            } else {
+                format!("Gate {i} closed")
+            };
+            json!({"site": format!("Depot {i}"), "note": note})
+        })
+        .collect();
+    judge_streamed(few).expect("one value in ten looks like a name");
+}
+
+/// Regression (outside review): a phone number written inside free text (a note, a GPX `<cmt>`) was
+/// imported; only whole values were read as phones.
+#[test]
+fn phone_numbers_inside_free_text_are_refused() {
+    for text in [
+        "Call the gate on tel: +44 20 7946 0958 after 6pm",
+        "tel: 020 7946 0958",
+        "Fahrer erreichbar unter Handy 0151 1234567",
+        "contact (555) 123-4567 for access",
+        "ring 555-123-4567 at the gate",
+        "Téléphone : 01 70 36 39 50",
+        "WhatsApp +4915112345678",
+        "Driver: +1 (555) 123-4567; gate code 4711",
+    ] {
+        let refusal = judge(vec![json!({"site": "Depot", "note": text})]).expect_err(text);
+        assert!(
+            refusal.contains("'note' holds phone numbers"),
+            "{text}: {refusal}"
+        );
+    }
+    // Long free text too.
+    let long = format!(
+        "{} call +44 20 7946 0958",
+        "The road was closed. ".repeat(20)
+    );
+    judge(vec![json!({"note": long})]).expect_err("a phone at the end of a paragraph");
+    for text in [
+        "Closed 2019-2020, km 10 20 30 40",
+        "M 4.5 at 10:32:11 UTC, depth 10.2 km, 2023-04-02 10:00:00",
+        "Lot 1234567 delivered",
+        "at 48.8566 2.3522",
+        "readings 120 135 150 165 180 195",
+        "ISO 3166-1 alpha-2, EPSG:3857, 1:110 000 000",
+        "water +12.5 cm over 24 hours, 2024-05-01T00:00:00+02:00",
+        "Route 66 between mile 1200 and 1350",
+        "call centre closed from 2023-04-02 to 2023-04-09",
+    ] {
+        judge(vec![json!({"note": text})]).unwrap_or_else(|r| panic!("{text}: {r}"));
+    }
+}
+
+/// Regression (outside review): national numbers under their own names, and a person's health under a
+/// bare `health` column, were imported.
+#[test]
+fn national_numbers_by_their_own_names_and_health_conditions_are_refused() {
+    assert_names(&[
+        ("codice_fiscale", Category::PersonalId),
+        ("nif", Category::PersonalId),
+        ("NIN", Category::PersonalId),
+        ("steuer_id", Category::PersonalId),
+        ("SteuerID", Category::PersonalId),
+        ("pesel", Category::PersonalId),
+        ("burgerservicenummer", Category::PersonalId),
+        ("personnummer", Category::PersonalId),
+        ("nhs_number", Category::PersonalId),
+    ]);
+    assert_clean(&[
+        "nir_band",
+        "el_nino_index",
+        "tin_price",
+        "steuernummer_firma",
+    ]);
+    for (column, value) in [
+        ("health", "diabetic"),
+        ("Health", "HIV positive"),
+        ("santé", "enceinte"),
+        ("zdrowie", "cukrzyca"),
+        ("gesundheit", "krank"),
+    ] {
+        let refusal = judge(vec![json!({"site": "Depot", column: value})])
+            .expect_err(&format!("{column}: {value}"));
+        assert!(refusal.contains("health data"), "{column}: {refusal}");
+    }
+    for (column, value) in [
+        ("health", "Good"),
+        ("health", "Fair"),
+        ("health", "Poor"),
+        ("sante", "bonne"),
+    ] {
+        judge(vec![json!({"tree": "Plane", column: value})])
+            .unwrap_or_else(|r| panic!("{column}: {value}: {r}"));
+    }
+}

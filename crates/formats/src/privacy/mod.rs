@@ -121,6 +121,8 @@ impl Finding {
             "by its name".to_string()
         } else if let Some(path) = self.evidence.strip_prefix("key ") {
             format!("by its nested key '{path}'")
+        } else if self.evidence.starts_with("the ") {
+            format!("by most of its values in {}", self.evidence)
         } else {
             format!("by its values, e.g. at {}", self.evidence)
         };
@@ -291,6 +293,43 @@ pub struct PrivacyGuard {
     /// numbers.
     numeric_ids: usize,
     mobile_ids: usize,
+    /// Person names and mobile numbers keep being counted after the first features, so a column that
+    /// turns to them later in a file is found too.
+    running: Running,
+}
+
+/// After the first features, one feature in [`RUNNING_ONE_IN`] (picked at random, so a file cannot place
+/// its names between the ones looked at) is counted into blocks of [`RUNNING_BLOCK`] values per column,
+/// each judged like the first features. Counting every feature would cost the import a name test per text
+/// value; a column that holds names for a stretch of a file is still found within a few hundred features.
+#[derive(Debug)]
+struct Running {
+    shares: Shares,
+    state: u64,
+}
+
+const RUNNING_ONE_IN: u64 = 8;
+const RUNNING_BLOCK: usize = 64;
+
+impl Running {
+    fn new() -> Self {
+        use std::hash::{BuildHasher, Hasher};
+        let seed = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        Self {
+            shares: Shares::default(),
+            state: seed | 1,
+        }
+    }
+
+    /// Whether to count this feature (xorshift64*: a feature's chance does not depend on its place).
+    fn pick(&mut self) -> bool {
+        self.state ^= self.state >> 12;
+        self.state ^= self.state << 25;
+        self.state ^= self.state >> 27;
+        self.state.wrapping_mul(0x2545_f491_4f6c_dd1d) % RUNNING_ONE_IN == 0
+    }
 }
 
 /// How many of a column's sampled values must look like person names before the column counts as names.
@@ -359,8 +398,8 @@ impl Verdict {
     }
 }
 
-/// Counts over the first features, per column or nested path.
-#[derive(Default)]
+/// Counts of values, per column or nested path.
+#[derive(Debug, Default)]
 struct Shares {
     /// path → (column, values looking like person names, text values)
     names: BTreeMap<String, (String, usize, usize)>,
@@ -394,6 +433,47 @@ impl Shares {
             entry.1 += usize::from(shaped);
         }
     }
+
+    fn count_all(&mut self, properties: &Properties) {
+        for (key, value) in properties {
+            walk_leaves(key, value, &mut |path, leaf| self.count(key, path, leaf));
+        }
+    }
+
+    /// Columns most of whose counted values (at least `least` of them) are person names or mobile numbers;
+    /// the paths judged are forgotten, so the next values start a new count.
+    fn take_findings(&mut self, least: usize, evidence: &dyn Fn() -> String) -> Vec<Finding> {
+        let mut found = Vec::new();
+        for (map, share, min, category) in [
+            (
+                &mut self.names,
+                NAME_SHARE,
+                NAME_MIN_VALUES,
+                Category::PersonName,
+            ),
+            (
+                &mut self.mobiles,
+                MOBILE_SHARE,
+                MOBILE_MIN_VALUES,
+                Category::Phone,
+            ),
+        ] {
+            map.retain(|_, (column, hits, values)| {
+                if *values < least {
+                    return true;
+                }
+                if *values >= min && *hits as f64 >= share * *values as f64 {
+                    found.push(Finding {
+                        column: column.clone(),
+                        category,
+                        evidence: evidence(),
+                    });
+                }
+                false
+            });
+        }
+        found
+    }
 }
 
 impl PrivacyGuard {
@@ -406,6 +486,7 @@ impl PrivacyGuard {
             allowed: BTreeMap::new(),
             numeric_ids: 0,
             mobile_ids: 0,
+            running: Running::new(),
         }
     }
 
@@ -538,29 +619,10 @@ impl PrivacyGuard {
         for (properties, at) in sample.iter_mut() {
             self.remove_dropped(properties);
             self.check_properties(properties, &at.as_str(), &mut verdict);
-            for (key, value) in properties.iter() {
-                walk_leaves(key, value, &mut |path, leaf| shares.count(key, path, leaf));
-            }
+            shares.count_all(properties);
         }
-        for (column, names, values) in shares.names.into_values() {
-            if values >= NAME_MIN_VALUES && names as f64 >= NAME_SHARE * values as f64 {
-                let finding = Finding {
-                    column,
-                    category: Category::PersonName,
-                    evidence: "the first features".into(),
-                };
-                self.judge(finding, &mut verdict);
-            }
-        }
-        for (column, shaped, numbers) in shares.mobiles.into_values() {
-            if numbers >= MOBILE_MIN_VALUES && shaped as f64 >= MOBILE_SHARE * numbers as f64 {
-                let finding = Finding {
-                    column,
-                    category: Category::Phone,
-                    evidence: "the first features".into(),
-                };
-                self.judge(finding, &mut verdict);
-            }
+        for finding in shares.take_findings(0, &|| "the first features".into()) {
+            self.judge(finding, &mut verdict);
         }
         Self::finish(verdict)
     }
@@ -575,6 +637,13 @@ impl PrivacyGuard {
         self.remove_dropped(properties);
         let mut verdict = Verdict::default();
         self.check_properties(properties, &at, &mut verdict);
+        if self.running.pick() {
+            self.running.shares.count_all(properties);
+            let around = || format!("the features up to {at}");
+            for finding in self.running.shares.take_findings(RUNNING_BLOCK, &around) {
+                self.judge(finding, &mut verdict);
+            }
+        }
         Self::finish(verdict)
     }
 

@@ -273,8 +273,11 @@ fn category_of_plain(value: &str) -> Option<Category> {
             return Some(Category::Email);
         }
     }
+    if has_phone_in_text(value) {
+        return Some(Category::Phone);
+    }
     if value.len() > 256 {
-        // Free text: a phone or staff number is a whole value, not words in a paragraph.
+        // Free text: a staff number is a whole value, not words in a paragraph.
         return None;
     }
     if is_phone(value) {
@@ -284,6 +287,104 @@ fn category_of_plain(value: &str) -> Option<Category> {
         return Some(Category::StaffId);
     }
     None
+}
+
+/// Words that say the number after them is a phone's (`tel: 020 7946 0958`, `Handy 0151 1234567`).
+const PHONE_WORDS: &[&str] = &[
+    "tel",
+    "tél",
+    "tele",
+    "telephone",
+    "téléphone",
+    "phone",
+    "ph",
+    "mobile",
+    "mob",
+    "cell",
+    "cellphone",
+    "fax",
+    "telefon",
+    "telefono",
+    "teléfono",
+    "telefone",
+    "telemovel",
+    "telemóvel",
+    "tlf",
+    "handy",
+    "gsm",
+    "tfn",
+    "call",
+    "mobil",
+    "móvil",
+    "movil",
+    "celular",
+    "portable",
+    "komórka",
+    "komorka",
+    "whatsapp",
+    "sms",
+];
+
+/// A phone number inside free text (`call +44 20 7946 0958 after 6`, `tel: 020 7946 0958`,
+/// `(555) 123-4567`): written in international form, after a word that says it is one, or in the North
+/// American shape. Other digits in prose (dates, counts, ranges, readings) are not phones. Runs on every
+/// text value: a byte count first, and nothing is allocated.
+fn has_phone_in_text(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    if bytes.iter().filter(|b| b.is_ascii_digit()).count() < 7 {
+        return false;
+    }
+    let phone_byte =
+        |b: u8| b.is_ascii_digit() || matches!(b, b' ' | b'-' | b'.' | b'(' | b')' | b'+' | b'/');
+    let mut i = 0;
+    while i < bytes.len() {
+        if !(bytes[i].is_ascii_digit() || matches!(bytes[i], b'+' | b'(')) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && phone_byte(bytes[i]) {
+            i += 1;
+        }
+        let run = text[start..i].trim_end_matches([' ', '-', '.', '/', '(', '+']);
+        let digits = run.bytes().filter(u8::is_ascii_digit).count();
+        if !(7..=15).contains(&digits) {
+            continue;
+        }
+        let international = run.starts_with('+') && digits >= 9 && is_phone(run);
+        let said = said_phone(&text[..start])
+            && (is_phone(run) || run.bytes().all(|b| b.is_ascii_digit() || b == b' '));
+        if international || said || has_north_american_shape(run) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Whether one of the (up to three) words before a number says it is a phone's.
+fn said_phone(before: &str) -> bool {
+    before
+        .rsplit(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(3)
+        .any(|w| {
+            if w.is_ascii() {
+                PHONE_WORDS.iter().any(|p| w.eq_ignore_ascii_case(p))
+            } else {
+                PHONE_WORDS.contains(&w.to_lowercase().as_str())
+            }
+        })
+}
+
+/// `(555) 123-4567`, `555-123-4567`, `555.123.4567`, with or without a leading `1`.
+fn has_north_american_shape(run: &str) -> bool {
+    let groups: Vec<&str> = run
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|g| !g.is_empty())
+        .collect();
+    let lengths: Vec<usize> = groups.iter().map(|g| g.len()).collect();
+    let separated = run.contains(['-', '.', ')']);
+    separated && matches!(lengths.as_slice(), [3, 3, 4] | [1, 3, 3, 4])
 }
 
 /// Phone numbers written as JSON numbers lose their leading zero or `+`: a national number has 9 to 11
