@@ -14,7 +14,7 @@ use geoconsole_model::geo_types::{
 use geoconsole_model::{Feature, FieldType, MAX_GEOMETRY_NESTING, Properties};
 use kml::types::{Element, Placemark};
 use kml::{Kml, KmlReader};
-use quick_xml_kml::events::{BytesRef, BytesStart, Event};
+use quick_xml_kml::events::{BytesEnd, BytesRef, BytesStart, Event};
 use quick_xml_kml::{Reader as XmlReader, Writer as XmlWriter};
 use serde_json::Value;
 
@@ -212,6 +212,10 @@ impl<R: io::BufRead> Walk<R> {
         // `<Polygon></Polygon>` is `<Polygon/>` written long, and is read the same way (GDAL reads both as
         // an empty polygon).
         let mut held_start: Option<Event<'static>> = None;
+        // The depth of the `outerBoundaryIs`/`innerBoundaryIs` being read: an empty ring there is a lost
+        // boundary, refused like `<coordinates></coordinates>` (and like an empty ring in any other format),
+        // not an empty geometry to leave out.
+        let mut boundary: Option<usize> = None;
         while depth > 0 {
             self.buffer.clear();
             let at = self.xml.buffer_position();
@@ -224,6 +228,12 @@ impl<R: io::BufRead> Walk<R> {
                 Event::Start(e) => {
                     depth += 1;
                     deepest = deepest.max(depth);
+                    if matches!(
+                        e.local_name().as_ref(),
+                        b"outerBoundaryIs" | b"innerBoundaryIs"
+                    ) {
+                        boundary = Some(depth);
+                    }
                     if extension.is_none() && is_extension(e) {
                         extension = Some(depth);
                     }
@@ -235,6 +245,9 @@ impl<R: io::BufRead> Walk<R> {
                 Event::End(e) => {
                     if extension == Some(depth) {
                         extension = None;
+                    }
+                    if boundary == Some(depth) {
+                        boundary = None;
                     }
                     depth -= 1;
                     if e.local_name().as_ref() == b"MultiGeometry" {
@@ -270,6 +283,14 @@ impl<R: io::BufRead> Walk<R> {
                 // A self-closed geometry (`<Polygon/>`, `<LineString/>`) is an empty one, left out like an
                 // empty point: the `kml` crate ended the MultiGeometry at it, and its next member became the
                 // placemark's only geometry.
+                let empty_ring = |name: &[u8]| boundary.is_some() && name == b"LinearRing";
+                if point.is_none()
+                    && let Event::Empty(e) = &event
+                    && empty_ring(e.local_name().as_ref())
+                {
+                    write_empty_ring(&mut writer).map_err(io)?;
+                    continue;
+                }
                 let empty_geometry = matches!(&event, Event::Empty(e)
                     if EMPTY_GEOMETRY_ELEMENTS.contains(&e.local_name().as_ref()));
                 // A point starts: the geometry around it holds something.
@@ -287,6 +308,11 @@ impl<R: io::BufRead> Walk<R> {
                                 _ => false,
                             };
                             if ends_it {
+                                if let Event::Start(s) = &start
+                                    && empty_ring(s.local_name().as_ref())
+                                {
+                                    write_empty_ring(&mut writer).map_err(io)?;
+                                }
                                 continue;
                             }
                             if matches!(&event, Event::Text(t) if t.iter().all(u8::is_ascii_whitespace))
@@ -482,6 +508,19 @@ fn text_of(node: &Element, child: &str) -> Option<String> {
         .find(|c| c.name == child)
         .and_then(|c| c.content.as_ref())
         .map(|t| t.trim().to_string())
+}
+
+/// A boundary's ring without coordinates, spelled so the `kml` crate reads it as a ring of no positions.
+fn write_empty_ring(writer: &mut XmlWriter<Vec<u8>>) -> io::Result<()> {
+    for event in [
+        Event::Start(BytesStart::new("LinearRing")),
+        Event::Start(BytesStart::new("coordinates")),
+        Event::End(BytesEnd::new("coordinates")),
+        Event::End(BytesEnd::new("LinearRing")),
+    ] {
+        writer.write_event(event)?;
+    }
+    Ok(())
 }
 
 /// Geometry elements that hold nothing when self-closed.

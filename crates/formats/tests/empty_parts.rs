@@ -295,3 +295,42 @@ fn a_kml_multigeometry_with_an_empty_member_stays_a_collection() {
         );
     }
 }
+
+/// Regression (outside review): a KML hole written `<LinearRing/>` or `<LinearRing></LinearRing>` was left
+/// out without a word while `<coordinates></coordinates>` in it was refused. Every spelling is the same empty
+/// ring beside a real one, refused with the ring named; a polygon whose only ring is empty is unlocated.
+#[test]
+fn an_empty_kml_ring_beside_a_real_one_is_refused_however_it_is_spelled() {
+    let dir = tempfile::tempdir().expect("folder");
+    let outer = "<outerBoundaryIs><LinearRing><coordinates>0,0 1,0 1,1 0,1 0,0</coordinates></LinearRing></outerBoundaryIs>";
+    for (i, hole) in [
+        "<LinearRing/>",
+        "<LinearRing></LinearRing>",
+        "<LinearRing>\n  </LinearRing>",
+        "<LinearRing><coordinates></coordinates></LinearRing>",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let path = dir.path().join(format!("hole{i}.kml"));
+        std::fs::write(
+            &path,
+            format!(
+                r#"<kml xmlns="http://www.opengis.net/kml/2.2"><Document><Placemark><name>a</name><Polygon>{outer}<innerBoundaryIs>{hole}</innerBoundaryIs></Polygon></Placemark></Document></kml>"#
+            ),
+        )
+        .expect("written");
+        let outcome = read(&path);
+        assert!(
+            refused(&outcome, "interior ring has 0 position"),
+            "{hole}: {outcome:?}"
+        );
+    }
+    let path = dir.path().join("only.kml");
+    std::fs::write(
+        &path,
+        r#"<kml xmlns="http://www.opengis.net/kml/2.2"><Document><Placemark><name>a</name><Polygon><outerBoundaryIs><LinearRing/></outerBoundaryIs></Polygon></Placemark></Document></kml>"#,
+    )
+    .expect("written");
+    assert_eq!(read(&path), Outcome::Unlocated);
+}

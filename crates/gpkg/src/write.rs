@@ -64,34 +64,33 @@ impl GpkgWriter {
         Ok(Self { commands })
     }
 
-    async fn ask<T>(
-        &self,
-        make: impl FnOnce(oneshot::Sender<StoreResult<T>>) -> Command,
-    ) -> StoreResult<T> {
+    /// Sends the writer thread one command and waits for its reply.
+    async fn ask<R>(&self, make: impl FnOnce(oneshot::Sender<R>) -> Command) -> StoreResult<R> {
         let (tx, rx) = oneshot::channel();
         self.commands.send(make(tx)).map_err(|_| writer_gone())?;
-        rx.await.map_err(|_| writer_gone())?
+        rx.await.map_err(|_| writer_gone())
     }
 }
 
 #[async_trait]
 impl DatasetWriter for GpkgWriter {
     async fn write(&mut self, features: Vec<Feature>) -> StoreResult<Vec<Conflict>> {
-        let (tx, rx) = oneshot::channel();
-        self.commands
-            .send(Command::Write(features, tx))
-            .map_err(|_| writer_gone())?;
-        let (result, written) = rx.await.map_err(|_| writer_gone())?;
-        drop(written);
+        let (result, written) = self.ask(|tx| Command::Write(features, tx)).await?;
+        // Freeing a batch (thousands of maps of strings) takes a millisecond or more: not on the writer
+        // thread, which bounds an import, nor on an async worker, which other requests wait for.
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn_blocking(move || drop(written))),
+            Err(_) => drop(written),
+        }
         result
     }
 
     async fn commit(self: Box<Self>) -> StoreResult<Dataset> {
-        self.ask(Command::Commit).await
+        self.ask(Command::Commit).await?
     }
 
     async fn abort(self: Box<Self>) -> StoreResult<()> {
-        self.ask(Command::Abort).await
+        self.ask(Command::Abort).await?
     }
 }
 
