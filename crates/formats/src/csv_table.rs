@@ -447,9 +447,18 @@ fn parse_wkt(text: &str) -> Result<(Geometry<f64>, Elevation), String> {
     if crate::wkt_curve::is_curved(text) {
         return crate::wkt_curve::parse(text).map(|g| (g, Elevation::Flat));
     }
+    let text_before_rewrites = text;
     let text = empty_parts_folded(text)?;
     let text = dimension_tagged(&text);
-    let parsed = wkt::Wkt::<f64>::from_str(&text).map_err(|e| format!("WKT is not valid: {e}"))?;
+    let parsed = wkt::Wkt::<f64>::from_str(&text).map_err(|e| {
+        // The `wkt` crate's words are about its own state (`Missing closing parenthesis for type` for a
+        // letter among the numbers): say what is wrong, and where, when a scan of the text can tell.
+        let original = text_before_rewrites;
+        wkt_problem(original).map_or_else(
+            || format!("WKT is not valid: {e}"),
+            |problem| format!("WKT is not valid: {problem}"),
+        )
+    })?;
     use wkt::types::Dimension;
     let elevation = match (&parsed, parsed.dimension()) {
         (_, Dimension::XY | Dimension::XYM) => Elevation::Flat,
@@ -462,6 +471,66 @@ fn parse_wkt(text: &str) -> Result<(Geometry<f64>, Elevation), String> {
     };
     let geometry = Geometry::try_from(parsed).map_err(|e| format!("WKT cannot be used: {e}"))?;
     Ok((geometry, elevation))
+}
+
+/// The first thing in WKT text that cannot be right, with its place (1-based, in characters): a word or
+/// character among the numbers, a parenthesis that closes nothing, or one never closed.
+fn wkt_problem(text: &str) -> Option<String> {
+    const WORDS: &[&str] = &[
+        "POINT",
+        "LINESTRING",
+        "POLYGON",
+        "MULTIPOINT",
+        "MULTILINESTRING",
+        "MULTIPOLYGON",
+        "GEOMETRYCOLLECTION",
+        "TRIANGLE",
+        "TIN",
+        "POLYHEDRALSURFACE",
+        "EMPTY",
+        "Z",
+        "M",
+        "ZM",
+    ];
+    let mut open: Vec<usize> = Vec::new();
+    let mut chars = text.chars().enumerate().peekable();
+    while let Some((i, c)) = chars.next() {
+        let at = i + 1;
+        match c {
+            '(' => open.push(at),
+            ')' => {
+                if open.pop().is_none() {
+                    return Some(format!("')' at character {at} closes nothing"));
+                }
+            }
+            c if c.is_alphabetic() => {
+                let mut word = String::from(c);
+                while let Some((_, next)) = chars.peek().filter(|(_, n)| n.is_alphanumeric()) {
+                    word.push(*next);
+                    chars.next();
+                }
+                let known = WORDS.iter().any(|w| w.eq_ignore_ascii_case(&word));
+                // `1e5`, `1E-3`: the letter of an exponent.
+                let exponent =
+                    word.starts_with(['e', 'E']) && word[1..].bytes().all(|b| b.is_ascii_digit());
+                if !open.is_empty() && !known && !exponent {
+                    return Some(format!(
+                        "'{}' at character {at} is not a number",
+                        excerpt(&word, EXCERPT_CHARS)
+                    ));
+                }
+            }
+            c if c.is_ascii_digit() || c.is_whitespace() || matches!(c, ',' | '.' | '-' | '+') => {}
+            other => {
+                return Some(format!(
+                    "unexpected character '{}' at character {at}",
+                    other.escape_default()
+                ));
+            }
+        }
+    }
+    open.first()
+        .map(|at| format!("the '(' at character {at} is never closed"))
 }
 
 /// One token of WKT text, for the scans that run before the `wkt` crate reads it.
@@ -834,6 +903,32 @@ mod tests {
         .unwrap_err();
         assert_eq!(err, nesting_message(33));
         assert!(parse_wkt(&format!("POINT{}1 2{}", "(".repeat(500), ")".repeat(500))).is_err());
+    }
+
+    /// Regression (outside review): a letter among the numbers was reported as `Missing closing parenthesis
+    /// for type`, and `NaN` as an expected number; the message now names the word and its place.
+    #[test]
+    fn bad_wkt_is_reported_by_what_is_wrong_and_where() {
+        for (wkt, says) in [
+            (
+                "POLYGON ((0 0, 1 0, 1 1, 0 0), (0.2 0.2, 0.3 x, 0.2 0.2))",
+                "'x' at character 46 is not a number",
+            ),
+            ("POINT Z (1 2 NaN)", "'NaN' at character 14 is not a number"),
+            ("POINT (1 2", "the '(' at character 7 is never closed"),
+            ("POINT (1; 2)", "unexpected character ';' at character 9"),
+        ] {
+            let err = parse_wkt(wkt).unwrap_err();
+            assert!(err.contains(says), "{wkt}: {err}");
+        }
+        for good in [
+            "POINT (1e5 2E-3)",
+            "POINT (1E+2 -3.5e1)",
+            "MULTIPOINT EMPTY",
+            "POINT ZM (1 2 3 4)",
+        ] {
+            assert_eq!(wkt_problem(good), None, "{good}");
+        }
     }
 
     /// GDAL reads positions of three or four numbers under an untagged type as Z and ZM.
