@@ -590,6 +590,13 @@ fn draw_from_snapshot(
     let Some(table) = snapshot.properties() else {
         return layer;
     };
+    // Only the columns the filter reads are built per feature (a map of every column was built before).
+    let read: Vec<usize> = filter.map_or_else(Vec::new, |f| {
+        f.property_names()
+            .into_iter()
+            .filter_map(|name| table.column(name))
+            .collect()
+    });
     let keep = |slot: u32| {
         passes_in_index(snapshot, slot, filter)
             && filter.is_none_or(|f| {
@@ -599,7 +606,7 @@ fn draw_from_snapshot(
                             snapshot,
                             slot,
                             id: table.id(slot),
-                            properties: &table.properties(slot),
+                            properties: &table.properties_in(slot, read.iter().copied()),
                         }))
             })
     };

@@ -341,8 +341,13 @@ impl PropertyTable {
     /// The feature's properties as the store gave them (an item of a page): the same names in the same order
     /// and the same values, arrays and objects included.
     pub fn properties(&self, slot: u32) -> Properties {
+        self.properties_in(slot, 0..self.columns.len())
+    }
+
+    /// The feature's values of `columns` only (what a filter reads), named as [`Self::properties`] names them.
+    pub fn properties_in(&self, slot: u32, columns: impl IntoIterator<Item = usize>) -> Properties {
         let mut properties = Properties::new();
-        for (column, c) in self.columns.iter().enumerate() {
+        for column in columns {
             let value = match self.stored(column, slot) {
                 Stored::Absent => continue,
                 Stored::Null => Value::Null,
@@ -358,7 +363,7 @@ impl PropertyTable {
                     serde_json::from_str(self.text_at(start, len)).unwrap_or(Value::Null)
                 }
             };
-            properties.insert(c.name.clone(), value);
+            properties.insert(self.columns[column].name.clone(), value);
         }
         properties
     }

@@ -170,6 +170,46 @@ impl Filter {
         }
     }
 
+    /// The properties the filter reads, so a caller holding them column by column builds only those.
+    pub fn property_names(&self) -> std::collections::BTreeSet<&str> {
+        fn operand<'f>(o: &'f Operand, names: &mut std::collections::BTreeSet<&'f str>) {
+            match o {
+                Operand::Property(name) => {
+                    names.insert(name);
+                }
+                Operand::CaseInsensitive(inner) => operand(inner, names),
+                Operand::Id | Operand::Literal(_) | Operand::Timestamp(_) => {}
+            }
+        }
+        fn walk<'f>(f: &'f Filter, names: &mut std::collections::BTreeSet<&'f str>) {
+            match f {
+                Filter::And(all) | Filter::Or(all) => all.iter().for_each(|f| walk(f, names)),
+                Filter::Not(inner) => walk(inner, names),
+                Filter::Compare { left, right, .. } => {
+                    operand(left, names);
+                    operand(right, names);
+                }
+                Filter::Like { value, .. } | Filter::IsNull(value) => operand(value, names),
+                Filter::In { value, list } => {
+                    operand(value, names);
+                    list.iter().for_each(|o| operand(o, names));
+                }
+                Filter::Between { value, low, high } => {
+                    [value, low, high]
+                        .into_iter()
+                        .for_each(|o| operand(o, names));
+                }
+                Filter::Bool(_)
+                | Filter::Spatial { .. }
+                | Filter::DWithin { .. }
+                | Filter::Temporal { .. } => {}
+            }
+        }
+        let mut names = std::collections::BTreeSet::new();
+        walk(self, &mut names);
+        names
+    }
+
     /// A box every selected feature's envelope must meet, when the filter implies one (a spatial predicate
     /// in a conjunction), so the index can narrow the candidates before anything else is evaluated.
     pub fn spatial_bounds(&self) -> Option<Bbox> {
@@ -495,6 +535,50 @@ fn temporal(op: TemporalOp, span: TimeSpan, literal: Interval) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn property_names_are_every_property_an_expression_reads() {
+        let p = |name: &str| Operand::Property(name.into());
+        let filter = Filter::And(vec![
+            Filter::Compare {
+                op: CompareOp::Ge,
+                left: p("severity"),
+                right: Operand::Literal(Value::from(3)),
+            },
+            Filter::Not(Box::new(Filter::IsNull(Operand::CaseInsensitive(
+                Box::new(p("category")),
+            )))),
+            Filter::Or(vec![
+                Filter::In {
+                    value: Operand::Id,
+                    list: vec![p("alias")],
+                },
+                Filter::Between {
+                    value: p("depth"),
+                    low: p("min_depth"),
+                    high: Operand::Literal(Value::from(9)),
+                },
+                Filter::Like {
+                    value: p("place"),
+                    pattern: "%x".into(),
+                    case_insensitive: false,
+                },
+                Filter::Bool(true),
+            ]),
+        ]);
+        let names: Vec<&str> = filter.property_names().into_iter().collect();
+        assert_eq!(
+            names,
+            [
+                "alias",
+                "category",
+                "depth",
+                "min_depth",
+                "place",
+                "severity"
+            ]
+        );
+    }
 
     #[test]
     fn like_handles_wildcards_and_escapes() {
