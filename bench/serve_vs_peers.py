@@ -450,7 +450,7 @@ def decode_counts(base, paths):
 
 def like_for_like(args, store, csv):
     expert_table()
-    tiles, _ = tile_lists(csv)
+    tiles, _ = tile_lists(csv, per_zoom=args.tiles_per_zoom)
     tiles = [t for t in tiles if 10 <= t[0] <= 14]
     paths = {"ours": [f"/tiles/points/{z}/{x}/{y}.mvt" for z, x, y in tiles],
              "martin": [f"/points_3857/{z}/{x}/{y}" for z, x, y in tiles]}
@@ -496,7 +496,7 @@ def write_like_for_like(args, rows, tiles, decoded):
         "",
         f"Run {datetime.date.today()} on {platform.machine()}, {os.cpu_count()} cores (servers, PostgreSQL and the load generator share them); "
         f"{martin_version} over {pg} + PostGIS 3.",
-        f"Command: `python3 bench/serve_vs_peers.py --like-for-like --points {args.points} --runs {args.runs} --wrk-seconds {args.wrk_seconds}`",
+        f"Command: `python3 bench/serve_vs_peers.py --like-for-like --points {args.points} --runs {args.runs} --wrk-seconds {args.wrk_seconds} --tiles-per-zoom {args.tiles_per_zoom}`",
         f"Data: the same {args.points:,} clustered points on both sides (`geoconsole generate`, imported into a GeoPackage, copied into "
         f"PostGIS with ogr2ogr). Tiles: {len(tiles)} distinct tiles at data points ({per_zoom}), the `points` layer only. "
         "single pass = each tile once, bench's `walk`, 8 connections; under wrk = wrk, 2 threads, 32 connections, the same list round "
@@ -659,6 +659,10 @@ def main():
     parser.add_argument("--items-like-for-like", action="store_true",
                         help="only bbox item pages of 100 and 1 000 features vs pygeoapi's expert set-up")
     parser.add_argument("--wrk-seconds", type=int, default=10)
+    # 120 per zoom makes a single pass of 600 tiles that lasts a tenth of a second on geoconsole's side, too
+    # short to measure on a noisy machine; more distinct tiles keep "each tile once" and last longer.
+    parser.add_argument("--tiles-per-zoom", type=int, default=120,
+                        help="distinct tiles sampled per zoom for --like-for-like (each requested once per pass)")
     parser.add_argument("--big", type=int, default=0,
                         help="only measure index load, memory and bbox latency over this many points")
     args = parser.parse_args()

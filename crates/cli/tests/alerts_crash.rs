@@ -9,7 +9,7 @@ use std::time::Duration;
 use geoconsole_testkit::{Behaviour, Receiver};
 use support::{import_quakes, ready, serve};
 
-mod support;
+use crate::support;
 use serde_json::{Value, json};
 
 const SECRET: &str = "kill-minus-nine-secret";

@@ -5,8 +5,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-mod support;
-
+use crate::support;
 use support::Run;
 
 fn fixture(name: &str) -> String {

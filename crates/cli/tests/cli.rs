@@ -2,8 +2,7 @@
 
 use std::process::Command;
 
-mod support;
-
+use crate::support;
 use support::{Run, ogr_layers, ogrinfo, only_layer_count};
 
 #[test]

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use geoconsole_testkit::{FeedOrigin, Receiver, Serve};
 use support::{import_quakes, ready, serve};
 
-mod support;
+use crate::support;
 use serde_json::{Value, json};
 
 async fn readyz(client: &reqwest::Client, url: &str) -> Option<Value> {

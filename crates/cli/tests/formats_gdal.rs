@@ -3,8 +3,7 @@
 //! `ogrinfo` (and GeoParquet in pyarrow) with the same counts and attributes, and broken files are refused
 //! with a located reason while the store stays as it was.
 
-mod support;
-
+use crate::support;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -13,8 +13,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use support::{Run, ready, serve};
 
-mod support;
-
+use crate::support;
 fn nested(open: &str, inner: &str, close: &str, levels: usize) -> String {
     format!("{}{inner}{}", open.repeat(levels), close.repeat(levels))
 }

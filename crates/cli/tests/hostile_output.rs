@@ -2,8 +2,7 @@
 //! short line (and is audited), a CSV export defuses column names that are formulas, a title with escape
 //! sequences cannot steer the terminal, and a zipped import unpacks beside the store and leaves nothing.
 
-mod support;
-
+use crate::support;
 use std::io::Write;
 
 use support::Run;

@@ -3,8 +3,7 @@
 //! with the same counts and extents), with rules, alerts and accounts along; a dataset already in the target
 //! is refused unless `--replace`.
 
-mod support;
-
+use crate::support;
 use serde_json::Value;
 use support::{Run, ogr_layers, ogrinfo};
 

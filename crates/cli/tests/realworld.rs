@@ -5,8 +5,7 @@
 //! only ever shrinks. `bench/realworld.py` judges by the same comparison (reading this list from here),
 //! adds vertex-by-vertex notes that never change an outcome, and writes the table in `bench/RESULTS.md`.
 
-mod support;
-
+use crate::support;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Write};

@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use support::{Run, ready, serve};
 
-mod support;
-
+use crate::support;
 /// Drops a dataset of the run's `store.gpkg` from the command line, as another process.
 fn drop_dataset(run: &Run, dataset: &str) {
     run.ok(&[

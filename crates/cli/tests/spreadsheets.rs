@@ -2,8 +2,7 @@
 //! name, text cells kept as text), the sheet chosen by `--layer` and listed when it is not found, the
 //! data-protection guard applied to their columns as to any other.
 
-mod support;
-
+use crate::support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;

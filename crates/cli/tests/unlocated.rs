@@ -3,8 +3,7 @@
 //! `/items` with `"geometry": null`, and left out of everything that needs a place (bbox selections, tiles,
 //! hexagon counts), so each count matches the file. An empty file becomes an empty dataset.
 
-mod support;
-
+use crate::support;
 use std::time::Duration;
 
 use serde_json::{Value, json};

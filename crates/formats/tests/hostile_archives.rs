@@ -2,8 +2,7 @@
 //! by ratio, by the disk's reserve) without landing on disk or in memory, and every way two entries can
 //! name one member refused, so the member read is the one anybody else would read.
 
-mod support;
-
+use crate::support;
 use std::path::{Path, PathBuf};
 
 use geoconsole_formats::{

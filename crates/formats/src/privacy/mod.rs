@@ -328,7 +328,9 @@ impl Running {
         self.state ^= self.state >> 12;
         self.state ^= self.state << 25;
         self.state ^= self.state >> 27;
-        self.state.wrapping_mul(0x2545_f491_4f6c_dd1d) % RUNNING_ONE_IN == 0
+        self.state
+            .wrapping_mul(0x2545_f491_4f6c_dd1d)
+            .is_multiple_of(RUNNING_ONE_IN)
     }
 }
 

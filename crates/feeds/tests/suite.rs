@@ -1,0 +1,10 @@
+//! The integration tests of this crate, as one test binary: each file is a module (one binary per file
+//! linked the whole dependency graph again, tens of times over, which filled a CI disk). Tests that must own
+//! their process (a peak-memory measure, a panic hook) stay binaries of their own, declared in Cargo.toml.
+
+mod catalog;
+mod connectors;
+mod hostile_bytes;
+mod protection;
+mod readers;
+mod real_servers;
