@@ -19,7 +19,9 @@ export function binary() {
 /** Starts `geoconsole demo --serve` without its live feed (or other args) on a free port; resolves with its URLs. */
 export async function startConsole({ args = ['demo', '--serve', '--no-live-feed'], store } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'geoconsole-e2e-'));
-  const child = spawn(binary(), ['--quiet', '--store', store ?? join(dir, 'demo.gpkg'), ...args, '--bind', '127.0.0.1:0'], {
+  // The tests stage files of a few hundred bytes: the console's 1 GiB disk reserve is the Rust tests' subject,
+  // and a CI disk with less free would refuse every upload here.
+  const child = spawn(binary(), ['--quiet', '--store', store ?? join(dir, 'demo.gpkg'), ...args, '--bind', '127.0.0.1:0', '--staging-keep-free-mb', '64'], {
     env: { ...process.env, RUST_LOG: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
