@@ -1542,7 +1542,10 @@ fn phone_numbers_inside_free_text_are_refused() {
         "tel: 020 7946 0958",
         "Fahrer erreichbar unter Handy 0151 1234567",
         "contact (555) 123-4567 for access",
-        "ring 555-123-4567 at the gate",
+        "gate phone 555-123-4567",
+        "Handy: 0171/1234567",
+        "Tel: 555\u{2010}123\u{2010}4567",
+        "telefoon 06 12345678",
         "Téléphone : 01 70 36 39 50",
         "WhatsApp +4915112345678",
         "Driver: +1 (555) 123-4567; gate code 4711",
@@ -1569,6 +1572,11 @@ fn phone_numbers_inside_free_text_are_refused() {
         "water +12.5 cm over 24 hours, 2024-05-01T00:00:00+02:00",
         "Route 66 between mile 1200 and 1350",
         "call centre closed from 2023-04-02 to 2023-04-09",
+        // An official alert's agency and toll-free lines, and digit groups in prose.
+        "If you see flooding, call the NWS office at 1-800-427-4626 or 504-522-7330.",
+        "Hotline 0800 123 4567 (free)",
+        "population 8 336 817 (2020)",
+        "serial 555-123-4567-A",
     ] {
         judge(vec![json!({"note": text})]).unwrap_or_else(|r| panic!("{text}: {r}"));
     }
@@ -1615,4 +1623,48 @@ fn national_numbers_by_their_own_names_and_health_conditions_are_refused() {
         judge(vec![json!({"tree": "Plane", column: value})])
             .unwrap_or_else(|r| panic!("{column}: {value}: {r}"));
     }
+}
+
+/// Regression (second outside review): names with fillers between them (`unknown`, `TBD`, `?`) and a stretch
+/// of 300 names deep in a file were imported; a word for disease in a tree's health refused the file.
+#[test]
+fn names_among_fillers_and_short_late_stretches_are_refused() {
+    let fillers = ["unknown", "TBD", "?", "-", "none", "x"];
+    let rows: Vec<Value> = (0..3000)
+        .map(|i| {
+            let label = if i % 2 == 0 {
+                person(i)
+            } else {
+                fillers[i % fillers.len()].to_string()
+            };
+            json!({"site": format!("Depot {i}"), "label": label})
+        })
+        .collect();
+    let refusal = judge_streamed(rows).expect_err("names and fillers");
+    assert!(refusal.contains("'label' holds person names"), "{refusal}");
+    for _ in 0..10 {
+        let rows: Vec<Value> = (0..30_000)
+            .map(|i| {
+                let label = if (20_000..20_300).contains(&i) {
+                    person(i)
+                } else {
+                    format!("Pump Station {i}")
+                };
+                json!({"label": label})
+            })
+            .collect();
+        let refusal = judge_streamed(rows).expect_err("300 names at feature 20,000");
+        assert!(refusal.contains("'label' holds person names"), "{refusal}");
+    }
+    let trees: Vec<Value> = (0..1200)
+        .map(|i| {
+            let health = if i == 600 {
+                "Dutch elm disease"
+            } else {
+                ["Good", "Fair", "Poor"][i % 3]
+            };
+            json!({"species": "Ulmus", "health": health})
+        })
+        .collect();
+    judge_streamed(trees).expect("a tree's disease is its health, not a person's");
 }

@@ -301,15 +301,16 @@ pub struct PrivacyGuard {
 /// After the first features, one feature in [`RUNNING_ONE_IN`] (picked at random, so a file cannot place
 /// its names between the ones looked at) is counted into blocks of [`RUNNING_BLOCK`] values per column,
 /// each judged like the first features. Counting every feature would cost the import a name test per text
-/// value; a column that holds names for a stretch of a file is still found within a few hundred features.
+/// value; a column that holds names for a stretch of 300 features is still found (a block spans about
+/// 200).
 #[derive(Debug)]
 struct Running {
     shares: Shares,
     state: u64,
 }
 
-const RUNNING_ONE_IN: u64 = 8;
-const RUNNING_BLOCK: usize = 64;
+const RUNNING_ONE_IN: u64 = 4;
+const RUNNING_BLOCK: usize = 48;
 
 impl Running {
     fn new() -> Self {
@@ -400,6 +401,17 @@ impl Verdict {
     }
 }
 
+/// A value that stands for no value: empty, a placeholder word, or punctuation alone.
+fn is_filler(text: &str) -> bool {
+    const FILLERS: &[&str] = &[
+        "x", "unknown", "tbd", "tba", "none", "n/a", "na", "null", "nil", "nan", "pending",
+        "various",
+    ];
+    let text = text.trim();
+    (text.chars().count() <= 3 && !text.chars().any(char::is_alphabetic))
+        || FILLERS.iter().any(|f| text.eq_ignore_ascii_case(f))
+}
+
 /// Counts of values, per column or nested path.
 #[derive(Debug, Default)]
 struct Shares {
@@ -422,8 +434,9 @@ impl Shares {
             // Inserted just above when missing.
             map.get_mut(path).expect("tally present")
         }
+        // Fillers (`unknown`, `TBD`, `?`) say nothing: a column of names and fillers is a column of names.
         if let Value::String(text) = value
-            && !text.trim().is_empty()
+            && !is_filler(text)
         {
             let entry = tally(&mut self.names, column, path);
             entry.2 += 1;

@@ -234,17 +234,28 @@ fn spelled_out_email(value: &str) -> Option<String> {
 }
 
 /// The category one value puts its column in, if any.
+fn is_dash(c: char) -> bool {
+    matches!(
+        c,
+        '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{fe58}' | '\u{fe63}'
+    )
+}
+
 pub(crate) fn category_of_value(value: &str) -> Option<Category> {
     // Full-width `＠` and digits, and invisible characters, do not hide an address or a number: text that
     // is not ASCII is read again in plain form.
     if !value.is_ascii()
         && (unicode_normalization::is_nfkc_quick(value.chars())
             != unicode_normalization::IsNormalized::Yes
-            || value.chars().any(super::names::is_invisible))
+            || value
+                .chars()
+                .any(|c| super::names::is_invisible(c) || is_dash(c)))
     {
+        // Dashes and minus signs of other code points read as the hyphen a phone number is written with.
         let plain: String = value
             .nfkc()
             .filter(|c| !super::names::is_invisible(*c))
+            .map(|c| if is_dash(c) { '-' } else { c })
             .collect();
         if plain != value
             && let Some(category) = category_of_plain(&plain)
@@ -289,7 +300,8 @@ fn category_of_plain(value: &str) -> Option<Category> {
     None
 }
 
-/// Words that say the number after them is a phone's (`tel: 020 7946 0958`, `Handy 0151 1234567`).
+/// Words that say the number after them is a phone's (`tel: 020 7946 0958`, `Handy 0151 1234567`), in the
+/// guard's languages and a few more.
 const PHONE_WORDS: &[&str] = &[
     "tel",
     "tél",
@@ -309,6 +321,7 @@ const PHONE_WORDS: &[&str] = &[
     "telefone",
     "telemovel",
     "telemóvel",
+    "telefoon",
     "tlf",
     "handy",
     "gsm",
@@ -323,12 +336,25 @@ const PHONE_WORDS: &[&str] = &[
     "komorka",
     "whatsapp",
     "sms",
+    "contact",
+    "kontakt",
+    "puhelin",
+    "bel",
+    "zadzwoń",
+    "zadzwon",
+    "τηλέφωνο",
+    "τηλ",
+    "телефон",
+    "тел",
+    "電話",
+    "전화",
 ];
 
-/// A phone number inside free text (`call +44 20 7946 0958 after 6`, `tel: 020 7946 0958`,
-/// `(555) 123-4567`): written in international form, after a word that says it is one, or in the North
-/// American shape. Other digits in prose (dates, counts, ranges, readings) are not phones. Runs on every
-/// text value: a byte count first, and nothing is allocated.
+/// A phone number inside free text (`call +44 20 7946 0958 after 6`, `tel: 020 7946 0958`, `Handy
+/// 0171/1234567`): written in international form, or after a word that says it is one. A number in another
+/// shape among other words is not judged: an official alert's `call the office at 1-800-427-4626` is an
+/// agency's line, and prose is full of digit groups (populations, serials, readings). Toll-free numbers are
+/// never a person's. Runs on every text value: a byte count first, and nothing is allocated.
 fn has_phone_in_text(text: &str) -> bool {
     let bytes = text.as_bytes();
     if bytes.iter().filter(|b| b.is_ascii_digit()).count() < 7 {
@@ -348,17 +374,35 @@ fn has_phone_in_text(text: &str) -> bool {
         }
         let run = text[start..i].trim_end_matches([' ', '-', '.', '/', '(', '+']);
         let digits = run.bytes().filter(u8::is_ascii_digit).count();
-        if !(7..=15).contains(&digits) {
+        if !(7..=15).contains(&digits) || is_toll_free(run) {
             continue;
         }
         let international = run.starts_with('+') && digits >= 9 && is_phone(run);
-        let said = said_phone(&text[..start])
-            && (is_phone(run) || run.bytes().all(|b| b.is_ascii_digit() || b == b' '));
-        if international || said || has_north_american_shape(run) {
+        let said =
+            said_phone(&text[..start]) && (is_phone(run) || is_phone(&run.replace('/', " ")));
+        if international || said {
             return true;
         }
     }
     false
+}
+
+/// `1-800-427-4626`, `(888) 555 0100`, `0800 123 4567`: a line anyone may call, never a person's.
+fn is_toll_free(run: &str) -> bool {
+    let mut digits = run.bytes().filter(u8::is_ascii_digit);
+    let mut first = [0u8; 4];
+    for slot in &mut first {
+        *slot = digits.next().unwrap_or(b'x');
+    }
+    let north_american = |d: &[u8]| {
+        matches!(
+            d,
+            b"800" | b"888" | b"877" | b"866" | b"855" | b"844" | b"833"
+        )
+    };
+    north_american(&first[..3])
+        || (first[0] == b'1' && north_american(&first[1..4]))
+        || matches!(&first, b"0800" | b"0808")
 }
 
 /// Whether one of the (up to three) words before a number says it is a phone's.
@@ -374,24 +418,6 @@ fn said_phone(before: &str) -> bool {
                 PHONE_WORDS.contains(&w.to_lowercase().as_str())
             }
         })
-}
-
-/// `(555) 123-4567`, `555-123-4567`, `555.123.4567`, with or without a leading `1`. Allocates nothing: it
-/// runs on every date and time value too.
-fn has_north_american_shape(run: &str) -> bool {
-    let mut lengths = [0usize; 5];
-    let mut groups = 0;
-    for group in run
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|g| !g.is_empty())
-    {
-        if groups == lengths.len() {
-            return false;
-        }
-        lengths[groups] = group.len();
-        groups += 1;
-    }
-    run.contains(['-', '.', ')']) && matches!(&lengths[..groups], [3, 3, 4] | [1, 3, 3, 4])
 }
 
 /// Phone numbers written as JSON numbers lose their leading zero or `+`: a national number has 9 to 11
