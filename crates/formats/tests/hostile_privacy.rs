@@ -1596,6 +1596,20 @@ fn national_numbers_by_their_own_names_and_health_conditions_are_refused() {
         ("burgerservicenummer", Category::PersonalId),
         ("personnummer", Category::PersonalId),
         ("nhs_number", Category::PersonalId),
+        ("nhs_no", Category::PersonalId),
+        ("NHSNo", Category::PersonalId),
+        ("cod_fiscale", Category::PersonalId),
+        ("personal_id", Category::PersonalId),
+        ("taxpayer_id", Category::PersonalId),
+        ("idnr", Category::PersonalId),
+        ("ni_number", Category::PersonalId),
+        ("drivers_license", Category::PersonalId),
+        ("Führerscheinnummer", Category::PersonalId),
+        ("documento_identidad", Category::PersonalId),
+        ("rodne_cislo", Category::PersonalId),
+        ("ahv_nr", Category::PersonalId),
+        ("chi_number", Category::PersonalId),
+        ("pps_number", Category::PersonalId),
     ]);
     assert_clean(&[
         "nir_band",
@@ -1667,4 +1681,70 @@ fn names_among_fillers_and_short_late_stretches_are_refused() {
         })
         .collect();
     judge_streamed(trees).expect("a tree's disease is its health, not a person's");
+}
+
+/// Regression (second outside review): names with a middle initial, a suffix, a label, quotes, or inside a
+/// KML description's HTML were imported; each is a column of names.
+#[test]
+fn names_in_common_writings_and_in_markup_are_refused() {
+    let writings: [fn(usize) -> String; 8] = [
+        |i| {
+            let p = person(i);
+            let (given, family) = p.split_once(' ').expect("two words");
+            format!("{given} {}. {family}", char::from(b'A' + (i % 26) as u8))
+        },
+        |i| format!("{} Jr.", person(i)),
+        |i| format!("Owner: {}", person(i)),
+        |i| format!("\"{}\"", person(i)),
+        |i| format!("{};", person(i)),
+        |i| format!("{} and {}", person(i), person(i + 3)),
+        |i| format!("<b>Owner:</b> {}<br/>", person(i)),
+        |i| {
+            format!(
+                "<table><tr><td>Site</td><td>Depot {i}</td></tr><tr><td>Contact: {}</td></tr></table>",
+                person(i)
+            )
+        },
+    ];
+    for (w, write) in writings.iter().enumerate() {
+        let rows: Vec<Value> = (0..200).map(|i| json!({"description": write(i)})).collect();
+        let refusal = judge_streamed(rows).expect_err(&format!("writing {w}: {}", write(1)));
+        assert!(
+            refusal.contains("'description' holds person names"),
+            "{refusal}"
+        );
+    }
+    // Places and events written the same ways stay.
+    for text in [
+        "Owner: ACME Logistics Ltd",
+        "<b>Status:</b> closed<br/>Road: A4",
+        "Depot North and Depot South",
+        "\"Port of Hamburg\";",
+        "Route 66 Jr. High School",
+    ] {
+        let rows: Vec<Value> = (0..200).map(|_| json!({"description": text})).collect();
+        judge_streamed(rows).unwrap_or_else(|r| panic!("{text}: {r}"));
+    }
+}
+
+/// Regression (second outside review): given names of the guard's languages beyond English were not known
+/// (`Wolfgang Müller`, `François Dubois`, `Krzysztof Nowak` were imported).
+#[test]
+fn given_names_of_the_guards_languages_are_known() {
+    for name in [
+        "Wolfgang Müller",
+        "François Dubois",
+        "José García",
+        "Javier López",
+        "Giuseppe Rossi",
+        "Krzysztof Nowak",
+        "Pieter de Vries",
+        "João Silva",
+        "Lars Nilsson",
+        "Mehmet Yılmaz",
+    ] {
+        let rows: Vec<Value> = (0..30).map(|_| json!({"label": name})).collect();
+        let refusal = judge(rows).expect_err(name);
+        assert!(refusal.contains("person names"), "{name}: {refusal}");
+    }
 }

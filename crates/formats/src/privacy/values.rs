@@ -124,10 +124,123 @@ fn is_given(part: &str) -> bool {
 /// after the surname and a comma), or a title or initials do; a word of places (`George Street`) is not a
 /// person.
 pub(crate) fn looks_like_person_name(text: &str) -> bool {
+    // Short values are the common case: no markup, one line, nothing to cut.
+    if text.len() <= 64
+        && !text.contains(['<', '\n', ':', ';', '&', '"'])
+        && !text.contains(" and ")
+    {
+        return name_alone(text);
+    }
+    if text.len() > 2048 {
+        return false;
+    }
+    // Markup (a KML description exported as HTML) is read as its text, a line break per `<br>`, `<p>`, `<tr>`.
+    let plain;
+    let text = if text.contains('<') {
+        plain = without_markup(text);
+        plain.as_str()
+    } else {
+        text
+    };
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .take(8)
+        .any(|line| {
+            // `Owner: John Smith`: a label before the name.
+            let line = match line.split_once(':') {
+                Some((label, rest))
+                    if (1..=3).contains(&label.split_whitespace().count())
+                        && label
+                            .chars()
+                            .all(|c| c.is_alphabetic() || c.is_whitespace() || c == '_') =>
+                {
+                    rest
+                }
+                _ => line,
+            };
+            // `John Smith and Mary Lee`, `Ann Lee; Bo Chan`: any one of them.
+            line.split(';')
+                .flat_map(|part| part.split(" and "))
+                .flat_map(|part| part.split(" & "))
+                .take(8)
+                .any(|part| {
+                    name_alone(part.trim_matches(|c: char| {
+                        c.is_whitespace()
+                            || matches!(c, '"' | '\'' | '“' | '”' | '„' | '«' | '»' | ',' | '.')
+                    }))
+                })
+        })
+}
+
+/// The text of markup, tags dropped and line-breaking tags read as line breaks.
+fn without_markup(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&rest[..open]);
+        let Some(close) = rest[open..].find('>') else {
+            out.push_str(&rest[open..]);
+            return out;
+        };
+        let tag = rest[open + 1..open + close]
+            .trim_start_matches('/')
+            .to_ascii_lowercase();
+        let breaks = ["br", "p", "tr", "li", "div", "td", "h1", "h2", "h3"]
+            .iter()
+            .any(|b| {
+                tag == *b || tag.starts_with(&format!("{b} ")) || tag.starts_with(&format!("{b}/"))
+            });
+        out.push(if breaks { '\n' } else { ' ' });
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A whole value written as one person's name (see [`looks_like_person_name`]), with a middle initial
+/// (`John A. Smith`) or a suffix (`John Smith Jr.`) allowed.
+fn name_alone(text: &str) -> bool {
     let text = text.trim();
     if text.len() > 64 {
         return false;
     }
+    let parts: Vec<&str> = text.split_whitespace().collect();
+    let suffix = |p: &str| {
+        ["jr", "sr", "ii", "iii", "iv"].contains(&p.trim_end_matches('.').to_lowercase().as_str())
+    };
+    // `Pieter de Vries`, `Ludwig van Beethoven`, `Anna dos Santos`: particles of a surname.
+    let particle = |p: &str| {
+        [
+            "de", "van", "von", "der", "den", "da", "di", "del", "della", "du", "dos", "das", "la",
+            "le", "ter", "zu",
+        ]
+        .contains(&p)
+    };
+    let skipped = |p: &str| is_initials(p) || particle(p);
+    if parts.len() >= 3
+        && (suffix(parts[parts.len() - 1])
+            || parts[1..parts.len() - 1].iter().any(|p| skipped(p)) && is_given(parts[0]))
+    {
+        let kept: Vec<&str> = parts
+            .iter()
+            .enumerate()
+            .filter(|(i, p)| {
+                !(*i == parts.len() - 1 && suffix(p))
+                    && !(*i > 0 && *i < parts.len() - 1 && skipped(p))
+            })
+            .map(|(_, p)| *p)
+            .collect();
+        if kept.len() >= 2 && kept.len() < parts.len() {
+            return shaped_as_name(&kept.join(" "));
+        }
+    }
+    shaped_as_name(text)
+}
+
+/// The shapes of one person's name, without middle initials or suffixes.
+fn shaped_as_name(text: &str) -> bool {
+    let text = text.trim();
     if let Some((surname, given)) = text.split_once(',') {
         let surname: Vec<&str> = surname.split_whitespace().collect();
         let given: Vec<&str> = given.split_whitespace().collect();
@@ -506,136 +619,350 @@ pub(crate) fn has_mobile_shape(value: &serde_json::Value) -> Option<bool> {
     }
 }
 
-/// Common given names across languages, for recognising person names by value. A column counts as names
+/// Common given names across languages (the guard's eight and a few more, with and without accents), for
+/// recognising person names by value. A column counts as names
 /// when most of its values are two or three capitalised words starting with one of these.
 const GIVEN_NAMES: &[&str] = &[
     "aaron",
     "adam",
+    "agnieszka",
     "ahmed",
+    "ahmet",
     "aisha",
+    "alain",
     "alan",
+    "alberto",
+    "alejandro",
+    "alessandro",
+    "alessia",
     "alex",
     "alexander",
-    "alice",
     "ali",
+    "alice",
+    "alvaro",
     "amanda",
     "amy",
     "ana",
+    "anders",
     "andrea",
+    "andreas",
     "andrew",
+    "andrzej",
     "angela",
     "anna",
     "anne",
+    "anouk",
     "anthony",
+    "antoine",
     "antonio",
+    "arthur",
+    "astrid",
+    "ayse",
+    "ayşe",
     "barbara",
+    "beatriz",
     "ben",
     "benjamin",
+    "bernd",
+    "birgit",
+    "bjorn",
+    "björn",
+    "bram",
     "brian",
+    "camille",
     "carlos",
+    "carmen",
     "carol",
+    "catarina",
     "catherine",
+    "celine",
     "charles",
     "chen",
+    "chiara",
+    "chloe",
+    "chloé",
     "chris",
     "christian",
     "christopher",
     "claire",
+    "claudia",
+    "cristina",
+    "céline",
+    "daan",
     "daniel",
     "david",
     "deborah",
     "diana",
+    "diego",
+    "dieter",
+    "dimitris",
     "dmitri",
+    "dolores",
     "donald",
     "dorothy",
+    "duarte",
     "edward",
     "elena",
+    "eleni",
+    "elif",
+    "elisa",
     "elizabeth",
+    "elodie",
     "emily",
     "emma",
+    "emre",
     "eric",
+    "erik",
+    "eva",
+    "ewa",
     "fatima",
+    "fatma",
+    "federica",
+    "felix",
+    "femke",
+    "fernando",
+    "fleur",
+    "florian",
+    "francesca",
     "francesco",
+    "francisco",
+    "francois",
     "frank",
+    "franz",
+    "françois",
     "gary",
     "george",
+    "gerhard",
+    "giorgia",
+    "giorgio",
+    "giorgos",
+    "giovanni",
     "giulia",
+    "giuseppe",
+    "goncalo",
+    "gonçalo",
+    "grzegorz",
+    "guillaume",
+    "gunter",
+    "günter",
     "hannah",
     "hans",
+    "hasan",
+    "heinz",
     "helen",
+    "helga",
+    "hendrik",
+    "henrik",
     "henry",
     "hiroshi",
+    "horst",
+    "hugo",
+    "huseyin",
+    "hüseyin",
     "ibrahim",
+    "ines",
+    "ingrid",
+    "inês",
     "isabel",
+    "isabelle",
     "ivan",
     "jack",
+    "jacques",
+    "jakub",
     "james",
     "jan",
     "jane",
     "jason",
+    "javier",
     "jean",
     "jennifer",
+    "jens",
+    "jeroen",
     "jessica",
+    "joanna",
     "joao",
+    "johan",
+    "johannes",
     "john",
+    "jonas",
     "jonathan",
+    "joost",
+    "jorge",
     "jose",
+    "josef",
     "joseph",
     "joshua",
+    "josé",
+    "joão",
     "juan",
+    "juergen",
     "julia",
+    "julien",
+    "juliette",
+    "jürgen",
+    "kamil",
     "karen",
+    "karin",
+    "karl",
+    "katarzyna",
     "kate",
+    "katharina",
     "kenji",
     "kevin",
+    "kirsten",
+    "klaus",
+    "koen",
+    "konstantinos",
+    "krzysztof",
+    "lars",
     "laura",
+    "laurent",
+    "lea",
+    "lena",
     "li",
     "linda",
     "lisa",
+    "lorenzo",
+    "lotte",
+    "louis",
+    "luca",
     "lucas",
+    "lucia",
+    "lucía",
     "luis",
+    "lukas",
+    "lukasz",
+    "léa",
+    "magdalena",
+    "magnus",
+    "malgorzata",
+    "manfred",
+    "manon",
+    "manuel",
+    "marcin",
+    "marco",
     "maria",
+    "mariana",
     "marie",
+    "marieke",
     "mark",
+    "markus",
+    "marta",
     "martin",
+    "martina",
     "mary",
+    "mathieu",
+    "matteo",
     "matthew",
+    "matthias",
+    "małgorzata",
+    "mehmet",
+    "mette",
     "michael",
+    "michal",
+    "michał",
+    "michel",
     "michelle",
+    "miguel",
     "mohamed",
     "mohammed",
+    "monika",
     "muhammad",
+    "mustafa",
     "nancy",
+    "nathalie",
+    "nicolas",
     "nicole",
+    "nikos",
+    "nils",
+    "nuno",
+    "ole",
     "olga",
+    "olivier",
+    "pablo",
+    "paolo",
     "patricia",
     "paul",
+    "paula",
+    "pawel",
+    "paweł",
     "pedro",
     "peter",
+    "petra",
+    "philippe",
     "pierre",
+    "pieter",
+    "pilar",
+    "piotr",
     "priya",
+    "rafael",
     "rahul",
     "raj",
+    "ramon",
+    "ramón",
+    "raquel",
     "rebecca",
     "richard",
+    "rita",
     "robert",
+    "roberto",
     "ronald",
     "rosa",
+    "ruben",
+    "rui",
     "ryan",
+    "sabine",
+    "sander",
     "sandra",
+    "sanne",
+    "sara",
     "sarah",
+    "sebastian",
     "sergei",
+    "sergio",
+    "silvia",
+    "sofia",
+    "sofía",
     "sophie",
+    "soren",
+    "stefan",
+    "stefano",
     "stephen",
     "steven",
     "susan",
+    "susanne",
+    "sven",
+    "sylvie",
+    "sébastien",
+    "søren",
+    "thierry",
+    "thijs",
     "thomas",
+    "tiago",
     "timothy",
+    "tobias",
+    "tomasz",
+    "ursula",
+    "ute",
+    "uwe",
+    "valentina",
+    "valerie",
+    "valérie",
     "wang",
     "wei",
+    "willem",
     "william",
+    "wojciech",
+    "wolfgang",
+    "wouter",
     "yuki",
+    "yusuf",
+    "zeynep",
     "zhang",
+    "zofia",
+    "álvaro",
+    "élodie",
+    "łukasz",
 ];
 
 #[cfg(test)]
