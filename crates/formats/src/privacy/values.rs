@@ -226,8 +226,10 @@ fn name_alone(text: &str) -> bool {
             .iter()
             .enumerate()
             .filter(|(i, p)| {
-                !(*i == parts.len() - 1 && suffix(p))
-                    && !(*i > 0 && *i < parts.len() - 1 && skipped(p))
+                let last = *i == parts.len() - 1;
+                let inner = *i > 0 && !last;
+                let dropped = if last { suffix(p) } else { inner && skipped(p) };
+                !dropped
             })
             .map(|(_, p)| *p)
             .collect();
