@@ -19,12 +19,22 @@ fn props(value: Value) -> Properties {
     }
 }
 
-/// Runs a fresh guard over features as an import does: the first ones together, then one by one.
+/// Runs a fresh guard over a few features as an import does: all of them together, then one by one.
 fn judge(rows: Vec<Value>) -> Result<(), String> {
+    judge_with_sample(rows, usize::MAX)
+}
+
+/// Runs a guard as an import does: the first 1000 features together, then every feature one by one.
+fn judge_streamed(rows: Vec<Value>) -> Result<(), String> {
+    judge_with_sample(rows, 1000)
+}
+
+fn judge_with_sample(rows: Vec<Value>, sampled: usize) -> Result<(), String> {
     let mut guard = PrivacyGuard::new(PrivacyPolicy::default());
     let mut rows: Vec<Properties> = rows.into_iter().map(props).collect();
     let mut sample: Vec<(&mut Properties, String)> = rows
         .iter_mut()
+        .take(sampled)
         .enumerate()
         .map(|(i, p)| (p, format!("feature {i}")))
         .collect();
@@ -1450,27 +1460,6 @@ fn the_real_world_corpus_and_common_event_columns_pass_by_name() {
         "crime_id",
         "falls_within",
     ]);
-}
-
-/// Runs a guard as an import does: the first 1000 features together, then every feature one by one.
-fn judge_streamed(rows: Vec<Value>) -> Result<(), String> {
-    let mut guard = PrivacyGuard::new(PrivacyPolicy::default());
-    let mut rows: Vec<Properties> = rows.into_iter().map(props).collect();
-    let mut sample: Vec<(&mut Properties, String)> = rows
-        .iter_mut()
-        .take(1000)
-        .enumerate()
-        .map(|(i, p)| (p, format!("feature {i}")))
-        .collect();
-    guard
-        .inspect_sample(&mut sample)
-        .map_err(|r| r.to_string())?;
-    for (i, row) in rows.iter_mut().enumerate() {
-        guard
-            .admit(row, format_args!("feature {i}"))
-            .map_err(|r| r.to_string())?;
-    }
-    Ok(())
 }
 
 fn person(i: usize) -> String {
