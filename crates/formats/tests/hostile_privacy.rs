@@ -1703,6 +1703,23 @@ fn names_in_common_writings_and_in_markup_are_refused() {
             "{refusal}"
         );
     }
+    // Streets named after people stay places (the middle initial of `John F Kennedy Blvd` made it a name).
+    let streets = [
+        "Martin Luther King Jr Blvd",
+        "Elizabeth Street",
+        "George Street",
+        "John F Kennedy Blvd",
+        "Mary Ann Lane",
+        "William Penn Highway",
+        "James Madison Pkwy",
+        "Robert Moses Causeway",
+        "Karl Marx Allee",
+        "Rue Jean Jaurès",
+    ];
+    let rows: Vec<Value> = (0..3000)
+        .map(|i| json!({"name": streets[i % streets.len()]}))
+        .collect();
+    judge_streamed(rows).expect("streets named after people");
     // Places and events written the same ways stay.
     for text in [
         "Owner: ACME Logistics Ltd",
