@@ -287,14 +287,15 @@ fn without_markup(text: &str) -> String {
             out.push_str(&rest[open..]);
             return out;
         };
-        let tag = rest[open + 1..open + close]
+        // The tag's name: `<br/>`, `</p>`, `<td class="x">` are `br`, `p`, `td`.
+        let name = rest[open + 1..open + close]
             .trim_start_matches('/')
-            .to_ascii_lowercase();
+            .split([' ', '/'])
+            .next()
+            .unwrap_or_default();
         let breaks = ["br", "p", "tr", "li", "div", "td", "h1", "h2", "h3"]
             .iter()
-            .any(|b| {
-                tag == *b || tag.starts_with(&format!("{b} ")) || tag.starts_with(&format!("{b}/"))
-            });
+            .any(|b| name.eq_ignore_ascii_case(b));
         out.push(if breaks { '\n' } else { ' ' });
         rest = &rest[open + close + 1..];
     }
@@ -452,7 +453,7 @@ fn spelled_out_email(value: &str) -> Option<String> {
     Some(text)
 }
 
-/// The category one value puts its column in, if any.
+/// Hyphens, dashes and minus signs of other code points than `-`.
 fn is_dash(c: char) -> bool {
     matches!(
         c,
@@ -460,6 +461,7 @@ fn is_dash(c: char) -> bool {
     )
 }
 
+/// The category one value puts its column in, if any.
 pub(crate) fn category_of_value(value: &str) -> Option<Category> {
     // Full-width `＠` and digits, and invisible characters, do not hide an address or a number: text that
     // is not ASCII is read again in plain form.
