@@ -493,14 +493,45 @@ fn wkt_problem(text: &str) -> Option<String> {
         "ZM",
     ];
     let mut open: Vec<usize> = Vec::new();
+    // The last sign that was not a space: a comma right after `(` or another comma, or right before `)`,
+    // separates nothing.
+    let mut last: Option<(char, usize)> = None;
     let mut chars = text.chars().enumerate().peekable();
     while let Some((i, c)) = chars.next() {
         let at = i + 1;
+        let stray_comma = match (c, last) {
+            (',', Some(('(' | ',', _))) => Some(at),
+            (')', Some((',', comma))) => Some(comma),
+            _ => None,
+        };
+        if let Some(comma) = stray_comma {
+            return Some(format!("the ',' at character {comma} separates nothing"));
+        }
+        if !c.is_whitespace() {
+            last = Some((c, at));
+        }
         match c {
             '(' => open.push(at),
             ')' => {
                 if open.pop().is_none() {
                     return Some(format!("')' at character {at} closes nothing"));
+                }
+            }
+            // A number is read whole from where it starts (`0x10`, `1e`, `--1` are not numbers).
+            c if c.is_ascii_digit() || matches!(c, '.' | '-' | '+') => {
+                let mut number = String::from(c);
+                while let Some((_, next)) = chars
+                    .peek()
+                    .filter(|(_, n)| n.is_alphanumeric() || matches!(n, '.' | '-' | '+'))
+                {
+                    number.push(*next);
+                    chars.next();
+                }
+                if number.parse::<f64>().is_err() {
+                    return Some(format!(
+                        "'{}' at character {at} is not a number",
+                        excerpt(&number, EXCERPT_CHARS)
+                    ));
                 }
             }
             c if c.is_alphabetic() => {
@@ -509,18 +540,14 @@ fn wkt_problem(text: &str) -> Option<String> {
                     word.push(*next);
                     chars.next();
                 }
-                let known = WORDS.iter().any(|w| w.eq_ignore_ascii_case(&word));
-                // `1e5`, `1E-3`: the letter of an exponent.
-                let exponent =
-                    word.starts_with(['e', 'E']) && word[1..].bytes().all(|b| b.is_ascii_digit());
-                if !open.is_empty() && !known && !exponent {
+                if !open.is_empty() && !WORDS.iter().any(|w| w.eq_ignore_ascii_case(&word)) {
                     return Some(format!(
                         "'{}' at character {at} is not a number",
                         excerpt(&word, EXCERPT_CHARS)
                     ));
                 }
             }
-            c if c.is_ascii_digit() || c.is_whitespace() || matches!(c, ',' | '.' | '-' | '+') => {}
+            c if c.is_whitespace() || c == ',' => {}
             other => {
                 return Some(format!(
                     "unexpected character '{}' at character {at}",
@@ -917,6 +944,14 @@ mod tests {
             ("POINT Z (1 2 NaN)", "'NaN' at character 14 is not a number"),
             ("POINT (1 2", "the '(' at character 7 is never closed"),
             ("POINT (1; 2)", "unexpected character ';' at character 9"),
+            ("POINT (0x10 2)", "'0x10' at character 8 is not a number"),
+            ("POINT (1e 2)", "'1e' at character 8 is not a number"),
+            ("POINT (--1 2)", "'--1' at character 8 is not a number"),
+            (
+                "LINESTRING (0 0, 1 1,)",
+                "the ',' at character 21 separates nothing",
+            ),
+            ("POINT (, 1 2)", "the ',' at character 8 separates nothing"),
         ] {
             let err = parse_wkt(wkt).unwrap_err();
             assert!(err.contains(says), "{wkt}: {err}");
@@ -924,6 +959,8 @@ mod tests {
         for good in [
             "POINT (1e5 2E-3)",
             "POINT (1E+2 -3.5e1)",
+            "POINT (.5 5.)",
+            "POINT (+1 2)",
             "MULTIPOINT EMPTY",
             "POINT ZM (1 2 3 4)",
         ] {

@@ -223,6 +223,11 @@ impl<R: io::BufRead> Walk<R> {
                 .xml
                 .read_event_into(&mut self.buffer)
                 .map_err(|e| format!("not readable KML at byte {at}: {e}"))?;
+            // A comment says nothing about the placemark, and the `kml` crate refuses one inside
+            // `<coordinates>` ("Invalid XML event: Comment"); GDAL ignores it, and so does the copy.
+            if matches!(event, Event::Comment(_)) {
+                continue;
+            }
             let skipped_before = extension.is_some();
             match &event {
                 Event::Start(e) => {

@@ -334,3 +334,31 @@ fn an_empty_kml_ring_beside_a_real_one_is_refused_however_it_is_spelled() {
     .expect("written");
     assert_eq!(read(&path), Outcome::Unlocated);
 }
+
+/// Regression (outside review): a comment inside `<coordinates>` refused the placemark with the `kml`
+/// crate's debug text; GDAL reads around it.
+#[test]
+fn a_comment_inside_kml_coordinates_is_read_around() {
+    let dir = tempfile::tempdir().expect("folder");
+    let path = dir.path().join("commented.kml");
+    std::fs::write(
+        &path,
+        r#"<kml xmlns="http://www.opengis.net/kml/2.2"><Document><Placemark><name>a</name><Polygon><outerBoundaryIs><LinearRing><coordinates>0,0 10,0 <!-- c --> 10,10 0,10 0,0</coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark></Document></kml>"#,
+    )
+    .expect("written");
+    let (_, stream) = open_reader(&path, &ReadOptions::default()).expect("opens");
+    let items: Vec<_> = stream.collect();
+    assert_eq!(items.len(), 1);
+    let feature = items
+        .into_iter()
+        .next()
+        .expect("one")
+        .expect("read")
+        .feature;
+    match feature.geometry {
+        Some(geoconsole_model::geo_types::Geometry::Polygon(p)) => {
+            assert_eq!(p.exterior().0.len(), 5)
+        }
+        other => panic!("{other:?}"),
+    }
+}
