@@ -78,20 +78,25 @@ MARTIN_POOL = 8 * MARTIN_WORKERS
 
 WALK = TARGET / "release" / "walk"
 WRK_SCRIPT = r"""
--- Walks the URL list in `paths.txt` round and round for the run's duration.
+-- Walks the URL list in `paths.txt` round and round for the run's duration, thread k taking paths k,
+-- k + T, k + 2T, ... for T threads. T comes from the environment: each thread runs in a Lua state of its
+-- own, where the `threads` table filled by `setup` (in the main state) is empty, so counting it there gave a
+-- step of 0 and every request of a thread asked for the same path (the bug behind the wrk rows before
+-- 2026-12-04).
 local paths, counter = {}, 0
 for line in io.lines(os.getenv("WRK_PATHS")) do paths[#paths + 1] = line end
-local threads = {}
+local step = tonumber(os.getenv("WRK_THREADS"))
+local created = 0
 function setup(thread)
-  thread:set("id", #threads)
-  table.insert(threads, thread)
+  thread:set("id", created)
+  created = created + 1
 end
 function init(args)
   counter = id
 end
 function request()
   local path = paths[(counter % #paths) + 1]
-  counter = counter + #threads
+  counter = counter + step
   return wrk.format("GET", path)
 end
 function done(summary, latency, requests)
@@ -287,7 +292,7 @@ def wrk(base, paths, mode, seconds, threads, connections):
     script.write_text(WRK_SCRIPT)
     if report.exists():
         report.unlink()
-    env = {**os.environ, "WRK_PATHS": str(paths_file), "WRK_REPORT": str(report)}
+    env = {**os.environ, "WRK_PATHS": str(paths_file), "WRK_REPORT": str(report), "WRK_THREADS": str(threads)}
     run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "30s", "-s", str(script), base],
         env=env, stdout=subprocess.DEVNULL)
     result = json.loads(report.read_text())

@@ -139,8 +139,8 @@ impl PointHazard {
             north,
         }];
         self.snapshot
-            .for_each_point_in(&parts, self.time.as_ref(), |slot, p| {
-                visit(self.first_event + slot as usize, p)
+            .for_each_point_in(&parts, self.time.as_ref(), |hit| {
+                visit(self.first_event + hit.slot as usize, hit.xy)
             });
     }
 }

@@ -11,14 +11,15 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use geoconsole_formats::{PropertyRef, Z_PROPERTY, push_feature_json, push_feature_parts_json};
 use geoconsole_index::{
-    Cell, ItemValue, PropertyTable, Selection, Shape, Snapshot, TimeRange, Walk,
+    Cell, ItemValue, PointHit, PropertyTable, Selection, Shape, Snapshot, TimeRange, Walk,
 };
 use geoconsole_model::geo_types::{Geometry, Point};
 use geoconsole_model::{Bbox, Dataset, Feature, FeatureId, TimeSpan};
 use geoconsole_query::{DateTimeFilter, Filter, FilterLang, Queryables, Subject, parse_filter};
 use geoconsole_store::{FeatureStore, Fields};
 use geoconsole_tiles::{
-    BUFFER, LayerBuilder, LayerPlan, TableFeature, TileId, encode_tile, plan_layer,
+    BUFFER, LayerBuilder, LayerPlan, PointPlan, TableFeature, TileId, encode_tile, plan_layer,
+    plan_points,
 };
 use serde_json::Value;
 
@@ -469,17 +470,32 @@ pub async fn tile(
             // A few points (most tiles at street zooms) are drawn on the request's own thread: handing them
             // to the blocking pool costs two thread wake-ups, more than drawing them. Anything larger (dense
             // or clustered points, shapes to clip) is drawn off the async workers.
-            let few = snapshot.is_points()
-                && snapshot.count_in_at_most(&[request.tile.bbox(BUFFER)], INLINE_POINTS + 1)
-                    <= INLINE_POINTS;
+            // The points gathered to decide are the ones drawn: the tree is walked once.
+            let mut points = Vec::new();
+            let few = snapshot.is_points() && {
+                let mut all = true;
+                snapshot.for_each_point_in(
+                    &[request.tile.bbox(BUFFER)],
+                    sel.time.as_ref(),
+                    |point| {
+                        if points.len() == INLINE_POINTS {
+                            all = false;
+                            return ControlFlow::Break(());
+                        }
+                        points.push(point);
+                        ControlFlow::Continue(())
+                    },
+                );
+                all
+            };
             let layer = if few {
-                draw_from_snapshot(snapshot, request.tile, &sel, filter)
+                draw_from_snapshot(snapshot, request.tile, &sel, filter, Some(points))
             } else {
                 let snapshot = Arc::clone(snapshot);
                 let filter = filter.cloned();
                 let tile_id = request.tile;
                 tokio::task::spawn_blocking(move || {
-                    draw_from_snapshot(&snapshot, tile_id, &sel, filter.as_ref())
+                    draw_from_snapshot(&snapshot, tile_id, &sel, filter.as_ref(), None)
                 })
                 .await
                 .map_err(|e| {
@@ -579,12 +595,14 @@ pub async fn tile(
 }
 
 /// One layer drawn from the snapshot alone: shapes, times, ids and properties (the snapshot's property
-/// table), filtered by any filter. The same tile as drawing with properties from the store.
+/// table), filtered by any filter. The same tile as drawing with properties from the store. `points`: the
+/// points of a points dataset inside the tile and its time window, when the caller has gathered them.
 fn draw_from_snapshot(
     snapshot: &Snapshot,
     tile_id: TileId,
     sel: &Selection,
     filter: Option<&Filter>,
+    points: Option<Vec<PointHit>>,
 ) -> LayerBuilder {
     let mut layer = LayerBuilder::new(snapshot.dataset().id.as_str(), tile_id);
     let Some(table) = snapshot.properties() else {
@@ -611,7 +629,40 @@ fn draw_from_snapshot(
             })
     };
     // A filter that reads properties must see every feature, so those layers are not clustered.
-    match plan_layer(snapshot, tile_id, sel, &keep, index_decides(filter)) {
+    let cluster = index_decides(filter);
+    if snapshot.is_points() {
+        // Everything but the properties comes off the tree's leaves; the properties' rows follow the
+        // tree's order, so a tile's rows sit together in memory.
+        let points = points.unwrap_or_else(|| {
+            let mut all = Vec::new();
+            snapshot.for_each_point_in(&[tile_id.bbox(BUFFER)], sel.time.as_ref(), |point| {
+                all.push(point);
+                ControlFlow::Continue(())
+            });
+            all
+        });
+        match plan_points(tile_id, points, &keep, cluster) {
+            PointPlan::Clusters(clusters) => {
+                clusters.into_iter().for_each(|c| layer.add_cluster(c))
+            }
+            PointPlan::Features(points) => {
+                let features: Vec<TableFeature<'_>> = points
+                    .into_iter()
+                    // Gone from the store when the table was read: the store path would skip it too.
+                    .filter(|point| table.contains(point.slot))
+                    .map(|point| TableFeature {
+                        key: snapshot.key(point.slot),
+                        time: snapshot.time(point.slot),
+                        shape: Shape::Point(point.xy),
+                        row: point.row as usize,
+                    })
+                    .collect();
+                layer.add_from_table(&features, table);
+            }
+        }
+        return layer;
+    }
+    match plan_layer(snapshot, tile_id, sel, &keep, cluster) {
         LayerPlan::Clusters(clusters) => clusters.into_iter().for_each(|c| layer.add_cluster(c)),
         LayerPlan::Features(slots) => {
             let features: Vec<TableFeature<'_>> = slots
@@ -624,7 +675,7 @@ fn draw_from_snapshot(
                         time: snapshot.time(slot),
                         // An unlocated feature has no place on a tile.
                         shape: snapshot.shape(slot)?,
-                        slot,
+                        row: table.row(slot),
                     })
                 })
                 .collect();

@@ -18,4 +18,4 @@ mod snapshot;
 
 pub use properties::{Cell, DICTIONARY_MAX, Entry, ItemValue, PropertyTable, PropertyTableBuilder};
 pub use registry::Indexes;
-pub use snapshot::{Selection, Shape, Snapshot, SnapshotBuilder, TimeRange, Walk};
+pub use snapshot::{PointHit, Selection, Shape, Snapshot, SnapshotBuilder, TimeRange, Walk};

@@ -90,6 +90,7 @@ enum Codes {
 }
 
 impl Codes {
+    #[inline]
     fn get(&self, slot: usize) -> usize {
         match self {
             Codes::U8(c) => usize::from(c[slot]),
@@ -245,6 +246,7 @@ impl PropertyTable {
     }
 
     /// The id of the feature whose values sit in `row`.
+    #[inline]
     pub fn id_in_row(&self, row: usize) -> &str {
         let start = if row == 0 {
             0
@@ -275,11 +277,53 @@ impl PropertyTable {
 
     /// [`Self::entry`] of the feature whose values sit in `row`.
     pub fn entry_in_row(&self, column: usize, row: usize) -> Entry<'_> {
-        match self.item_value_in_row(column, row) {
+        self.entry_of(self.stored_in_row(column, row))
+    }
+
+    #[inline]
+    fn entry_of(&self, stored: Stored) -> Entry<'_> {
+        match self.item_value_of(stored) {
             ItemValue::Absent => Entry::Absent,
             ItemValue::Null => Entry::Null,
             ItemValue::Cell(cell) => Entry::Value(cell),
             ItemValue::Json(text) => Entry::Value(Cell::Str(text)),
+        }
+    }
+
+    /// Appends the codes of `rows` in a column that holds few distinct values and returns `true`; a column
+    /// of one value per feature appends nothing and returns `false`. With [`Self::entry_of_code`], a tile
+    /// reads a dictionary column as small integers and looks each distinct value up once.
+    pub fn codes_in_rows(&self, column: usize, rows: &[usize], out: &mut Vec<u32>) -> bool {
+        match &self.columns[column].cells {
+            Cells::Dictionary {
+                codes: Codes::U8(codes),
+                ..
+            } => out.extend(rows.iter().map(|row| u32::from(codes[*row]))),
+            Cells::Dictionary {
+                codes: Codes::U16(codes),
+                ..
+            } => out.extend(rows.iter().map(|row| u32::from(codes[*row]))),
+            Cells::Plain(_) => return false,
+        }
+        true
+    }
+
+    /// What a code of a dictionary column stands for (see [`Self::codes_in_rows`]).
+    pub fn entry_of_code(&self, column: usize, code: usize) -> Entry<'_> {
+        match &self.columns[column].cells {
+            Cells::Dictionary { values, .. } => self.entry_of(values[code]),
+            Cells::Plain(_) => Entry::Absent,
+        }
+    }
+
+    /// Appends the entries of `rows` in `column`, read in one loop over the column.
+    pub fn entries_in_rows<'t>(&'t self, column: usize, rows: &[usize], out: &mut Vec<Entry<'t>>) {
+        match &self.columns[column].cells {
+            Cells::Dictionary { codes, values } => out.extend(
+                rows.iter()
+                    .map(|row| self.entry_of(values[codes.get(*row)])),
+            ),
+            Cells::Plain(values) => out.extend(rows.iter().map(|row| self.entry_of(values[*row]))),
         }
     }
 
@@ -289,7 +333,12 @@ impl PropertyTable {
     }
 
     fn item_value_in_row(&self, column: usize, row: usize) -> ItemValue<'_> {
-        match self.stored_in_row(column, row) {
+        self.item_value_of(self.stored_in_row(column, row))
+    }
+
+    #[inline]
+    fn item_value_of(&self, stored: Stored) -> ItemValue<'_> {
+        match stored {
             Stored::Absent => ItemValue::Absent,
             Stored::Null => ItemValue::Null,
             Stored::Bool(b) => ItemValue::Cell(Cell::Bool(b)),
@@ -334,6 +383,7 @@ impl PropertyTable {
         }
     }
 
+    #[inline]
     fn text_at(&self, start: u32, len: u32) -> &str {
         &self.text[start as usize..start as usize + len as usize]
     }

@@ -19,14 +19,49 @@ impl RTreeParams for WideNodes {
     type DefaultInsertionStrategy = RStarInsertionStrategy;
 }
 
-type PointEntry = GeomWithData<[f64; 2], u32>;
+type PointEntry = GeomWithData<[f64; 2], PointLeaf>;
 type RectEntry = GeomWithData<Rectangle<[f64; 2]>, u32>;
+
+/// What a point's leaf in the tree carries besides its coordinates: its slot and its row (its place in the
+/// tree's own order, which the property table's rows follow). A tile reads both, and the coordinates, off
+/// the leaves its tree query walks anyway; looking them up by slot instead cost a cache miss per array and
+/// point on a large dataset (slots are in key order, scattered over the map). The row fits in the leaf's
+/// padding (24 bytes either way); the time span would not (16 bytes more per point) and stays by slot.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct PointLeaf {
+    slot: u32,
+    row: u32,
+}
+
+/// A located point as the tree's leaf holds it (see [`Snapshot::for_each_point_in`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PointHit {
+    pub slot: u32,
+    /// Where the point's values sit in the snapshot's property table ([`PropertyTable::row`]).
+    pub row: u32,
+    pub xy: [f64; 2],
+}
 
 /// A time span in milliseconds since the epoch; `start > end` marks a feature without time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Millis {
     start: i64,
     end: i64,
+}
+
+impl Millis {
+    fn span(self) -> Option<(i64, i64)> {
+        (self.start <= self.end).then_some((self.start, self.end))
+    }
+}
+
+impl TimeRange {
+    /// Whether a feature with this time span (none: never) overlaps the window.
+    fn meets(&self, span: Option<(i64, i64)>) -> bool {
+        span.is_some_and(|(start, end)| {
+            self.start.is_none_or(|s| end >= s) && self.end.is_none_or(|e| start <= e)
+        })
+    }
 }
 
 const NO_TIME: Millis = Millis {
@@ -245,12 +280,19 @@ impl SnapshotBuilder {
                     .iter()
                     .enumerate()
                     .filter(|(_, xy)| !xy[0].is_nan())
-                    .map(|(slot, xy)| PointEntry::new(*xy, slot as u32))
+                    .map(|(slot, xy)| {
+                        let leaf = PointLeaf {
+                            slot: slot as u32,
+                            row: 0,
+                        };
+                        PointEntry::new(*xy, leaf)
+                    })
                     .collect();
-                Shapes::Points {
-                    tree: RTree::bulk_load_with_params(entries),
-                    xy: self.xy,
+                let mut tree: RTree<PointEntry, WideNodes> = RTree::bulk_load_with_params(entries);
+                for (row, entry) in tree.iter_mut().enumerate() {
+                    entry.data.row = row as u32;
                 }
+                Shapes::Points { tree, xy: self.xy }
             }
             Some(mut geometries) => {
                 geometries.shrink_to_fit();
@@ -327,7 +369,12 @@ impl Snapshot {
         let mut order = Vec::with_capacity(self.len());
         match &self.shapes {
             Shapes::Points { tree, xy } => {
-                order.extend(tree.iter().map(|e| e.data));
+                // The rows the leaves carry (the order they were numbered in, whatever order a walk of the
+                // tree takes).
+                order.resize(tree.size(), 0);
+                for e in tree.iter() {
+                    order[e.data.row as usize] = e.data.slot;
+                }
                 order.extend((0..xy.len() as u32).filter(|s| xy[*s as usize][0].is_nan()));
             }
             Shapes::Mixed {
@@ -400,17 +447,11 @@ impl Snapshot {
 
     /// The feature's time span in milliseconds, if it has one.
     pub fn time(&self, slot: u32) -> Option<(i64, i64)> {
-        let t = self.times.get(slot as usize)?;
-        (t.start <= t.end).then_some((t.start, t.end))
+        self.times.get(slot as usize)?.span()
     }
 
     fn time_matches(&self, slot: u32, range: &TimeRange) -> bool {
-        match self.time(slot) {
-            None => false,
-            Some((start, end)) => {
-                range.start.is_none_or(|s| end >= s) && range.end.is_none_or(|e| start <= e)
-            }
-        }
+        range.meets(self.time(slot))
     }
 
     fn envelope_matches(&self, slot: u32, parts: &[Bbox]) -> bool {
@@ -439,7 +480,7 @@ impl Snapshot {
             let envelope = AABB::from_corners([part.west, part.south], [part.east, part.north]);
             match &self.shapes {
                 Shapes::Points { tree, .. } => {
-                    out.extend(tree.locate_in_envelope(&envelope).map(|e| e.data));
+                    out.extend(tree.locate_in_envelope(&envelope).map(|e| e.data.slot));
                 }
                 Shapes::Mixed { tree, .. } => {
                     out.extend(
@@ -451,35 +492,16 @@ impl Snapshot {
         }
     }
 
-    /// How many slots meet any of the boxes, counting no further than `limit` (a caller deciding whether
-    /// work is small stops the tree query as soon as it is not).
-    pub fn count_in_at_most(&self, parts: &[Bbox], limit: usize) -> usize {
-        let mut count = 0;
-        for part in parts {
-            let envelope = AABB::from_corners([part.west, part.south], [part.east, part.north]);
-            let left = limit.saturating_sub(count);
-            count += match &self.shapes {
-                Shapes::Points { tree, .. } => {
-                    tree.locate_in_envelope(&envelope).take(left).count()
-                }
-                Shapes::Mixed { tree, .. } => tree
-                    .locate_in_envelope_intersecting(&envelope)
-                    .take(left)
-                    .count(),
-            };
-        }
-        count
-    }
-
-    /// For a dataset of points: visits the located points inside any of `parts` (and `time`, if given) with
-    /// the coordinates the tree holds, in tree order, until `visit` breaks; `false` when the dataset is not
-    /// all points. A join wants positions, not key order: reading them from the tree's leaves spares a sort
-    /// and a random read per point, which [`Snapshot::for_each_selected`] pays to keep pages in key order.
+    /// For a dataset of points: visits the located points inside any of `parts` (and `time`, if given) as
+    /// the tree's leaves hold them, in tree order, until `visit` breaks; `false` when the dataset is not all
+    /// points. A join or a tile wants positions first, not key order: reading slot, row and coordinates
+    /// off the leaves spares a sort and a random read per point and array, which
+    /// [`Snapshot::for_each_selected`] pays to keep pages in key order.
     pub fn for_each_point_in(
         &self,
         parts: &[Bbox],
         time: Option<&TimeRange>,
-        mut visit: impl FnMut(u32, [f64; 2]) -> ControlFlow<()>,
+        mut visit: impl FnMut(PointHit) -> ControlFlow<()>,
     ) -> bool {
         let Shapes::Points { tree, .. } = &self.shapes else {
             return false;
@@ -487,10 +509,16 @@ impl Snapshot {
         for part in parts {
             let envelope = AABB::from_corners([part.west, part.south], [part.east, part.north]);
             for entry in tree.locate_in_envelope(&envelope) {
-                if time.is_some_and(|t| !self.time_matches(entry.data, t)) {
+                let leaf = entry.data;
+                if time.is_some_and(|t| !self.time_matches(leaf.slot, t)) {
                     continue;
                 }
-                if visit(entry.data, *entry.geom()).is_break() {
+                let hit = PointHit {
+                    slot: leaf.slot,
+                    row: leaf.row,
+                    xy: *entry.geom(),
+                };
+                if visit(hit).is_break() {
                     return true;
                 }
             }
@@ -640,24 +668,20 @@ impl Snapshot {
             let (mut visited, mut n) = (0usize, 0u64);
             for part in &parts {
                 let envelope = AABB::from_corners([part.west, part.south], [part.east, part.north]);
-                let mut tally = |slot: u32| {
+                let mut tally = |span: Option<(i64, i64)>| {
                     visited += 1;
-                    if selection
-                        .time
-                        .as_ref()
-                        .is_none_or(|t| self.time_matches(slot, t))
-                    {
+                    if selection.time.as_ref().is_none_or(|t| t.meets(span)) {
                         n += 1;
                     }
                     visited <= budget
                 };
                 let complete = match &self.shapes {
-                    Shapes::Points { tree, .. } => {
-                        tree.locate_in_envelope(&envelope).all(|e| tally(e.data))
-                    }
+                    Shapes::Points { tree, .. } => tree
+                        .locate_in_envelope(&envelope)
+                        .all(|e| tally(self.time(e.data.slot))),
                     Shapes::Mixed { tree, .. } => tree
                         .locate_in_envelope_intersecting(&envelope)
-                        .all(|e| tally(e.data)),
+                        .all(|e| tally(self.time(e.data))),
                 };
                 if !complete {
                     return None;
@@ -842,6 +866,59 @@ mod tests {
             }
         }
         b.finish(dataset(Bbox::new(-180.0, -90.0, 180.0, 90.0).unwrap()))
+    }
+
+    #[test]
+    fn leaves_carry_what_the_slots_hold_and_the_table_rows() {
+        let s = grid();
+        let mut table = crate::PropertyTableBuilder::with_capacity(s.len());
+        for slot in 0..s.len() as u32 {
+            let mut properties = geoconsole_model::Properties::new();
+            properties.insert("slot".into(), serde_json::json!(slot));
+            table.push(&format!("f{slot}"), &properties).unwrap();
+        }
+        let s = s.with_properties(table.finish()).unwrap();
+        let table = s.properties().unwrap();
+        let window = TimeRange {
+            start: Some(day(3).start.timestamp_millis()),
+            end: Some(day(5).end.timestamp_millis()),
+        };
+        for time in [None, Some(&window)] {
+            let mut hits = Vec::new();
+            let whole = s.for_each_point_in(
+                &[Bbox::new(-10.0, -20.0, 30.0, 40.0).unwrap()],
+                time,
+                |hit| {
+                    hits.push(hit);
+                    ControlFlow::Continue(())
+                },
+            );
+            assert!(whole);
+            let mut slots: Vec<u32> = Vec::new();
+            s.for_each_selected(
+                &Selection {
+                    bbox: Some(Bbox::new(-10.0, -20.0, 30.0, 40.0).unwrap()),
+                    time: time.copied(),
+                },
+                Walk::After(None),
+                |slot| {
+                    slots.push(slot);
+                    ControlFlow::Continue(())
+                },
+            );
+            let mut hit_slots: Vec<u32> = hits.iter().map(|h| h.slot).collect();
+            hit_slots.sort_unstable();
+            assert_eq!(hit_slots, slots, "the same points as a selection by slot");
+            assert!(!hits.is_empty());
+            for hit in hits {
+                assert_eq!(
+                    Some(Shape::Point(hit.xy)).map(|s| s.to_geometry()),
+                    s.shape(hit.slot).map(|s| s.to_geometry())
+                );
+                assert_eq!(hit.row as usize, table.row(hit.slot));
+                assert_eq!(table.id_in_row(hit.row as usize), format!("f{}", hit.slot));
+            }
+        }
     }
 
     #[test]

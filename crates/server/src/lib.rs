@@ -306,7 +306,7 @@ pub async fn start(console: Console, options: ServerOptions) -> std::io::Result<
     let listener = TcpListener::bind(options.bind).await?;
     let addr = listener.local_addr()?;
     let (stop, shutdown) = watch::channel(false);
-    let state = AppState {
+    let state = AppState::new(state::Shared {
         console: console.clone(),
         tiles: Arc::new(TileCache::new(options.tile_cache_bytes)),
         metrics: state::metrics_handle(),
@@ -337,7 +337,7 @@ pub async fn start(console: Console, options: ServerOptions) -> std::io::Result<
             options.rate_burst,
         )),
         feature_limits: options.feature_limits,
-    };
+    });
     // The basemap, its low-zoom tiles and the Latin glyph ranges take a moment to build: do it now rather
     // than on every first visitor's first map.
     let warm = state.clone();

@@ -57,14 +57,14 @@ pub struct LayerBuilder {
     own_columns: [Option<usize>; 3],
 }
 
-/// A feature to draw from a property table: its key, time span and shape (from the snapshot) and its slot
-/// in the table.
+/// A feature to draw from a property table: its key, time span and shape (from the snapshot) and the row
+/// its values sit in ([`PropertyTable::row`] of its slot).
 #[derive(Debug, Clone, Copy)]
 pub struct TableFeature<'a> {
     pub key: i64,
     pub time: Option<(i64, i64)>,
     pub shape: Shape<'a>,
-    pub slot: u32,
+    pub row: usize,
 }
 
 /// One finished layer: the bytes of its MVT `Layer` message and how many features it holds.
@@ -176,6 +176,18 @@ impl Tags {
         i
     }
 
+    /// Room for `more` text values and their bytes without growing.
+    fn reserve_texts(&mut self, more: usize) {
+        let Self {
+            values,
+            strings,
+            hasher,
+            ..
+        } = self;
+        strings.reserve(more, |t| hasher.hash_one(t.bytes(values)));
+        values.reserve(more * TEXT_VALUE_BYTES);
+    }
+
     /// A text value listed without looking for it first, for text known to differ from every other (ids).
     fn unique_text(&mut self, text: &str) -> u32 {
         self.list(Cell::Str(text))
@@ -219,6 +231,25 @@ impl Tags {
         tags.extend([k, v]);
     }
 }
+
+/// About what one point feature's message takes in a layer (key, id, a few tags, its geometry), to size
+/// the layer's buffer once.
+const FEATURE_BYTES: usize = 40;
+/// About what a listed text value of a column of one value per feature takes (timestamps, names).
+const TEXT_VALUE_BYTES: usize = 32;
+
+/// Where one column's cells for the features being drawn start: in the gathered codes (a dictionary
+/// column) or the gathered entries (the others).
+#[derive(Clone, Copy)]
+enum Gathered {
+    Codes(usize),
+    Entries(usize),
+}
+
+/// A column's key, or a code's value index, not listed in the layer yet.
+const UNSEEN: u32 = u32::MAX;
+/// A code whose value a tile leaves out (absent or null).
+const LEFT_OUT: u32 = u32::MAX - 1;
 
 /// The properties a tile writes itself, from the feature's time span and id, unless the feature has them.
 const OWN_NAMES: [&str; 3] = ["time_start", "time_end", "id"];
@@ -438,17 +469,29 @@ impl LayerBuilder {
         // first in tight loops, column by column, the misses of many features overlap instead of each
         // waiting for the one before; drawing then reads only what was gathered.
         let n = features.len();
-        let rows: Vec<usize> = features.iter().map(|f| table.row(f.slot)).collect();
+        // Sized once for the features to come (their messages, and a text value each for every column of
+        // one value per feature): grown by doubling, the buffers and the text table were copied and
+        // rehashed several times per tile.
+        let plain_columns = (0..columns).filter(|c| table.codes(*c) == 0).count();
+        self.encoded.reserve(n * FEATURE_BYTES);
+        self.tags.reserve_texts(n * plain_columns);
+        let rows: Vec<usize> = features.iter().map(|f| f.row).collect();
         let ids: Vec<&str> = rows.iter().map(|row| table.id_in_row(*row)).collect();
-        let mut cells = Vec::with_capacity(columns * n);
-        for column in 0..columns {
-            cells.extend(rows.iter().map(|row| {
-                (
-                    table.entry_in_row(column, *row),
-                    table.code_in_row(column, *row),
-                )
-            }));
-        }
+        // A dictionary column is read as codes (its values are looked up once per code, below); the others
+        // as entries.
+        let (mut codes, mut entries) = (Vec::new(), Vec::new());
+        let gathered: Vec<Gathered> = (0..columns)
+            .map(|column| {
+                let at = codes.len();
+                if table.codes_in_rows(column, &rows, &mut codes) {
+                    Gathered::Codes(at)
+                } else {
+                    let at = entries.len();
+                    table.entries_in_rows(column, &rows, &mut entries);
+                    Gathered::Entries(at)
+                }
+            })
+            .collect();
         let own_columns = self.own_columns;
         for (i, feature) in features.iter().enumerate() {
             let shape = match feature.shape {
@@ -458,8 +501,14 @@ impl LayerBuilder {
             let Some(shape) = shape else {
                 continue;
             };
-            let has =
-                |own: usize| own_columns[own].is_some_and(|c| cells[c * n + i].0 != Entry::Absent);
+            let has = |own: usize| {
+                own_columns[own].is_some_and(|c| match gathered[c] {
+                    Gathered::Codes(at) => {
+                        table.entry_of_code(c, codes[at + i] as usize) != Entry::Absent
+                    }
+                    Gathered::Entries(at) => entries[at + i] != Entry::Absent,
+                })
+            };
             let (has_start, has_end, has_id) = (has(0), has(1), has(2));
             let mut tags = std::mem::take(&mut self.scratch);
             tags.clear();
@@ -477,27 +526,36 @@ impl LayerBuilder {
                 tags.extend([k, v]);
             }
             for (column, name) in table.names().enumerate() {
-                let (Entry::Value(cell), code) = cells[column * n + i] else {
-                    continue;
+                let v = match gathered[column] {
+                    Gathered::Codes(at) => {
+                        let code = codes[at + i] as usize;
+                        match self.column_values[column][code] {
+                            UNSEEN => {
+                                let v = match table.entry_of_code(column, code) {
+                                    Entry::Absent | Entry::Null => LEFT_OUT,
+                                    Entry::Value(cell) => self.tags.value(cell),
+                                };
+                                self.column_values[column][code] = v;
+                                v
+                            }
+                            v => v,
+                        }
+                    }
+                    Gathered::Entries(at) => match entries[at + i] {
+                        Entry::Absent | Entry::Null => LEFT_OUT,
+                        Entry::Value(cell) => self.tags.value(cell),
+                    },
                 };
+                if v == LEFT_OUT {
+                    continue;
+                }
                 let k = match self.column_keys[column] {
-                    u32::MAX => {
+                    UNSEEN => {
                         let k = self.tags.key(name);
                         self.column_keys[column] = k;
                         k
                     }
                     k => k,
-                };
-                let v = match code {
-                    Some(code) => match self.column_values[column][code] {
-                        u32::MAX => {
-                            let v = self.tags.value(cell);
-                            self.column_values[column][code] = v;
-                            v
-                        }
-                        v => v,
-                    },
-                    None => self.tags.value(cell),
                 };
                 tags.extend([k, v]);
             }

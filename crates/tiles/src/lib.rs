@@ -14,7 +14,7 @@ mod plan;
 
 pub use layer::{Cluster, EncodedLayer, LayerBuilder, TableFeature, to_tile_geometry};
 pub use math::{BUFFER, EXTENT, MAX_LATITUDE, MAX_ZOOM, TileId, mercator_unit};
-pub use plan::{CLUSTER_ABOVE, CLUSTER_CELL, LayerPlan, plan_layer};
+pub use plan::{CLUSTER_ABOVE, CLUSTER_CELL, LayerPlan, PointPlan, plan_layer, plan_points};
 
 use prost::encoding::{WireType, encode_key, encode_varint};
 

@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
-use geoconsole_index::{Selection, Shape, Snapshot};
+use foldhash::fast::FixedState;
+
+use geoconsole_index::{PointHit, Selection, Shape, Snapshot};
 use geoconsole_model::geo_types::Geometry;
 
 use crate::layer::Cluster;
@@ -22,6 +24,32 @@ pub enum LayerPlan {
     Features(Vec<u32>),
     /// Too many points: grid clusters instead.
     Clusters(Vec<Cluster>),
+}
+
+/// What a dataset of points contributes to a tile, planned from the points its tree holds there.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PointPlan {
+    /// Points to draw one by one, in key order.
+    Features(Vec<PointHit>),
+    /// Too many points: grid clusters instead.
+    Clusters(Vec<Cluster>),
+}
+
+/// Plans a points layer from the points inside the tile's box (with its buffer) that already passed the
+/// time window (see [`Snapshot::for_each_point_in`]); `keep` filters slots further. The same plan as
+/// [`plan_layer`], without reading any point's shape by slot.
+pub fn plan_points(
+    tile: TileId,
+    mut points: Vec<PointHit>,
+    keep: &dyn Fn(u32) -> bool,
+    cluster: bool,
+) -> PointPlan {
+    points.retain(|p| keep(p.slot));
+    if !cluster || points.len() <= CLUSTER_ABOVE {
+        points.sort_unstable_by_key(|p| p.slot);
+        return PointPlan::Features(points);
+    }
+    PointPlan::Clusters(clusters(tile, points.iter().map(|p| p.xy)))
 }
 
 /// Plans one dataset's layer for a tile. `selection.bbox` is ignored (the tile decides the box); its time
@@ -58,27 +86,41 @@ pub fn plan_layer(
     if !cluster || !snapshot.is_points() || slots.len() <= CLUSTER_ABOVE {
         return LayerPlan::Features(slots);
     }
-    let mut cells: HashMap<(i32, i32), (f64, f64, u32)> = HashMap::new();
-    for slot in slots {
-        let Some(Shape::Point([lon, lat])) = snapshot.shape(slot) else {
-            continue;
-        };
+    LayerPlan::Clusters(clusters(
+        tile,
+        slots
+            .into_iter()
+            .filter_map(|slot| match snapshot.shape(slot) {
+                Some(Shape::Point(xy)) => Some(xy),
+                _ => None,
+            }),
+    ))
+}
+
+/// Points in grid cells of [`CLUSTER_CELL`] tile units, each cell one cluster at its members' mean.
+fn clusters(tile: TileId, points: impl Iterator<Item = [f64; 2]>) -> Vec<Cluster> {
+    // Positions are summed in fixed point (1/1024 of a tile unit, far below the unit a tile rounds to), so
+    // the sums, and the tile's bytes, do not depend on the order points arrive in (tree order or key
+    // order); float sums would differ in their last bits.
+    const FIXED: f64 = 1024.0;
+    let mut cells: HashMap<(i32, i32), (i64, i64, u32), FixedState> = HashMap::default();
+    for [lon, lat] in points {
         let (x, y) = tile.project(lon, lat);
         let cell = (
             (x / CLUSTER_CELL).floor() as i32,
             (y / CLUSTER_CELL).floor() as i32,
         );
-        let entry = cells.entry(cell).or_insert((0.0, 0.0, 0));
-        entry.0 += x;
-        entry.1 += y;
+        let entry = cells.entry(cell).or_insert((0, 0, 0));
+        entry.0 += (x * FIXED).round() as i64;
+        entry.1 += (y * FIXED).round() as i64;
         entry.2 += 1;
     }
     let limit = f64::from(EXTENT + BUFFER);
     let mut clusters: Vec<Cluster> = cells
         .into_iter()
         .map(|(_, (sx, sy, n))| Cluster {
-            x: (sx / f64::from(n)).clamp(-f64::from(BUFFER), limit),
-            y: (sy / f64::from(n)).clamp(-f64::from(BUFFER), limit),
+            x: (sx as f64 / FIXED / f64::from(n)).clamp(-f64::from(BUFFER), limit),
+            y: (sy as f64 / FIXED / f64::from(n)).clamp(-f64::from(BUFFER), limit),
             count: n,
         })
         .collect();
@@ -88,7 +130,7 @@ pub fn plan_layer(
             .partial_cmp(&(b.y, b.x))
             .unwrap_or(std::cmp::Ordering::Equal)
     });
-    LayerPlan::Clusters(clusters)
+    clusters
 }
 
 /// Whether a shape is or holds a point (at any depth of a collection): a point always draws, however
