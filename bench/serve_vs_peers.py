@@ -351,6 +351,37 @@ def item_queries(csv, count=300, seed=5):
     return bbox, prop
 
 
+def cpu_seconds(pids):
+    """User + system CPU the processes have used so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / tick
+
+
+def postgres_pids():
+    """Every process of the benchmark's PostgreSQL (the backends Martin's pool opened included)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(int(entry.name))
+            except OSError:
+                pass
+    return pids
+
+
+def side_pids(side, server):
+    """What does one side's work: geoconsole alone; Martin and PostgreSQL, which makes Martin's tiles."""
+    return [server.proc.pid] if side == "ours" else [server.proc.pid, *postgres_pids()]
+
+
 def median_of(results, key):
     return statistics.median(r[key] for r in results)
 
@@ -370,6 +401,9 @@ def expert_table():
                                   "WHERE table_name = 'points_3857' AND column_name = 'time_start'"],
                           capture_output=True, text=True).stdout.strip()
     if kind == "bigint":
+        # Every time, not only when the table is made: a restarted PostgreSQL starts with cold buffers.
+        run(psql + ["-c", "SELECT pg_prewarm('points_3857'), pg_prewarm('points_3857_geom')",
+                    "-c", "ALTER DATABASE bench RESET plan_cache_mode"], stdout=subprocess.DEVNULL)
         return
     log("expert set-up for Martin: points_3857 (EPSG:3857, drawn types, GiST, CLUSTER, VACUUM, prewarm)")
     # One `-c` per statement: psql runs several in one `-c` as a transaction, which VACUUM refuses.
@@ -387,7 +421,6 @@ def expert_table():
         VACUUM (FREEZE, ANALYZE) points_3857;
         CREATE EXTENSION IF NOT EXISTS pg_prewarm;
         SELECT pg_prewarm('points_3857'), pg_prewarm('points_3857_geom');
-        ALTER DATABASE bench SET plan_cache_mode = force_generic_plan;
     """.split(";") if statement.strip()]
     run(psql + [arg for statement in statements for arg in ("-c", statement)])
 
@@ -413,7 +446,9 @@ def expert_martin_config(pool=None):
         "worker_processes": MARTIN_WORKERS,
         "cache_size_mb": 0,
         "postgres": {
-            "connection_string": PG_URL + "?sslmode=disable",
+            # Generic plans for the prepared tile query on Martin's own connections only (set on the database
+            # it would also change the other benchmarks' Martin rows).
+            "connection_string": PG_URL + "?sslmode=disable&options=-c%20plan_cache_mode%3Dforce_generic_plan",
             "pool_size": pool or MARTIN_POOL,
             "auto_publish": False,
             "tables": {
@@ -453,6 +488,10 @@ def decode_counts(base, paths):
     return counts, names, clusters
 
 
+# Timed single passes per server start (their median is the run's figure).
+PASSES = 3
+
+
 def like_for_like(args, store, csv):
     expert_table()
     tiles, _ = tile_lists(csv, per_zoom=args.tiles_per_zoom)
@@ -461,7 +500,8 @@ def like_for_like(args, store, csv):
              "martin": [f"/points_3857/{z}/{x}/{y}" for z, x, y in tiles]}
     rows = {}
     for run_index in range(args.runs):
-        for side in ["ours", "martin"]:
+        # Alternating which side goes first cancels a drift of the machine over the run.
+        for side in (["ours", "martin"] if run_index % 2 == 0 else ["martin", "ours"]):
             log(f"run {run_index + 1}: {side}, z10-z14 like for like ({len(tiles)} tiles)")
             server = ours(Path(store), 0, NO_RATE_LIMIT) if side == "ours" else expert_martin()
             base = f"http://127.0.0.1:{OURS_PORT if side == 'ours' else MARTIN_PORT}"
@@ -469,8 +509,17 @@ def like_for_like(args, store, csv):
                 # Untimed: opens both sides' connections (Martin opens its pool's lazily, each a PostgreSQL
                 # backend to start) and warms what is not a tile cache; caches stay off.
                 walk(base, paths[side], "once", 600, 16)
-                rows.setdefault((side, "once"), []).append(walk(base, paths[side], "once", 600, 8))
-                rows.setdefault((side, "wrk"), []).append(wrk(base, paths[side], "loop", args.wrk_seconds, 2, 32))
+                # One pass lasts well under a second on the faster side: the median of several per start.
+                pids = side_pids(side, server)
+                before = cpu_seconds(pids)
+                passes = [walk(base, paths[side], "once", 600, 8) for _ in range(PASSES)]
+                once = sorted(passes, key=lambda r: r["rps"])[len(passes) // 2]
+                once["cpu_us"] = (cpu_seconds(pids) - before) * 1e6 / sum(r["requests"] for r in passes)
+                rows.setdefault((side, "once"), []).append(once)
+                before = cpu_seconds(pids)
+                loaded = wrk(base, paths[side], "loop", args.wrk_seconds, 2, 32)
+                loaded["cpu_us"] = (cpu_seconds(pids) - before) * 1e6 / max(1, loaded["requests"])
+                rows.setdefault((side, "wrk"), []).append(loaded)
             finally:
                 server.stop()
     log("checking both sides draw the same features")
@@ -491,6 +540,24 @@ def write_like_for_like(args, rows, tiles, decoded):
     (ours_counts, ours_names, ours_clusters), (martin_counts, martin_names, _) = decoded["ours"], decoded["martin"]
     equal = sum(a == b for a, b in zip(ours_counts, martin_counts))
     differing = [(f"{z}/{x}/{y}", a, b) for (z, x, y), a, b in zip(tiles, ours_counts, martin_counts) if a != b]
+    # A run that did different work, or failed requests (fast failures inflate req/s), publishes nothing.
+    failures = {f"{side} {kind}": sum(r.get("non2xx", 0) + r.get("errors", 0) for r in results)
+                for (side, kind), results in rows.items()}
+    problems = [f"{name}: {n} failed requests" for name, n in failures.items() if n]
+    if ours_clusters:
+        problems.append(f"geoconsole drew {ours_clusters} clusters")
+    # Points exactly on the buffer's edge fall differently on the two sides (PostGIS's box test in Mercator
+    # metres, ours in degrees): a feature or two of a dense tile, never more than 1 % of it, and 0.05 %
+    # of all features.
+    problems += [f"tile {t}: {a} vs {b} features" for t, a, b in differing if abs(a - b) > max(2, 0.01 * max(a, b))]
+    if abs(sum(ours_counts) - sum(martin_counts)) > 0.0005 * sum(martin_counts):
+        problems.append(f"{sum(ours_counts)} vs {sum(martin_counts)} features in all")
+    if ours_names != martin_names:
+        problems.append(f"properties differ: {sorted(ours_names)} vs {sorted(martin_names)}")
+    if problems:
+        raise SystemExit("like-for-like run not written: " + "; ".join(problems[:10]))
+    ratios = {kind: [o["rps"] / m["rps"] for o, m in zip(rows[("ours", kind)], rows[("martin", kind)])]
+              for kind in ["once", "wrk"]}
     martin_version = subprocess.run([MARTIN, "--version"], capture_output=True, text=True).stdout.strip()
     pg = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", "postgres", "-tAc", "SELECT version()"],
                         capture_output=True, text=True).stdout.strip().split(",")[0]
@@ -506,15 +573,18 @@ def write_like_for_like(args, rows, tiles, decoded):
         f"PostGIS with ogr2ogr). Tiles: {len(tiles)} distinct tiles at data points ({per_zoom}), the `points` layer only. "
         "single pass = each tile once, bench's `walk`, 8 connections; under wrk = wrk, 2 threads, 32 connections, the same list round "
         f"and round for {args.wrk_seconds} s; geoconsole with `--rate-limit 0` (one loopback client is the whole load). Both caches off in both tests (geoconsole `--tile-cache-mb 0`, Martin `-C 0`): every request "
-        f"makes its tile. Medians of {args.runs} alternating runs (geoconsole, Martin, geoconsole, …), each on a freshly started server.",
+        f"makes its tile. Medians of {args.runs} runs, the side that goes first alternating from run to run, each on a freshly started "
+        "server; the ratio is the median of the runs' own ratios. CPU per tile: user + system CPU of the side's processes over the timed "
+        "requests (geoconsole; Martin and every PostgreSQL process), read from /proc, which the load generator's share of the two cores "
+        "does not move. Under wrk the load is closed-loop, so p50 there is about connections ÷ req/s, not a latency of its own.",
         "",
         "How the peer was configured (the expert set-up, revised after an outside review of it): the points are copied into their own "
         "table `points_3857` with the geometry stored in Web Mercator (`ST_Transform(geom, 3857)::geometry(Point, 3857)`, so no tile "
         "transforms a row) and each drawn column in the type geoconsole draws it (`time_start`/`time_end` as epoch-ms `int8`, `time` as "
         "the source's text, `text` rather than `varchar`), so ST_AsMVT formats no timestamp per feature; a primary key on `fid`, a GiST "
         "index on `geom`, `CLUSTER points_3857 USING` that index (rows of one tile sit on neighbouring pages), `VACUUM (FREEZE, ANALYZE)`, "
-        "`pg_prewarm` of the table and its index, `plan_cache_mode = force_generic_plan` for the database (no re-planning of the prepared "
-        f"tile query); every server start is followed by one untimed pass of the list with 16 connections, on both sides (Martin opens "
+        "`pg_prewarm` of the table and its index before every run, `plan_cache_mode = force_generic_plan` on Martin's connections (no "
+        f"re-planning of the prepared tile query); every server start is followed by one untimed pass of the list with 16 connections, on both sides (Martin opens "
         f"its pool's connections lazily); Martin from a configuration file (`bench/out/serve/martin-expert.yaml`): "
         f"`worker_processes: {MARTIN_WORKERS}` (= cores), `cache_size_mb: 0`, `pool_size: {MARTIN_POOL}` (the fastest of 2, 4, 8 and 16 "
         "on this list), `auto_publish: false` and one declared table source with `srid: 3857`, `geometry_type: POINT`, "
@@ -522,18 +592,26 @@ def write_like_for_like(args, rows, tiles, decoded):
         "columns geoconsole also draws (not `fid` and `feature_id`), extent 4096, buffer 64, clipping on (Martin's defaults, spelled out), "
         "PostgreSQL with `shared_buffers=1GB`, `jit=off` (JIT compiling costs more than these short queries run) and the whole table in memory after the first run.",
         "",
-        "| test (z10–z14, points, caches off) | geoconsole req/s | Martin req/s | ratio | geoconsole p50 ms | Martin p50 ms | geoconsole p99 ms | Martin p99 ms |",
-        "|---|---|---|---|---|---|---|---|",
+        "| test (z10–z14, points, caches off) | geoconsole req/s | Martin req/s | ratio (median of runs, min–max) | geoconsole p50 ms | Martin p50 ms | geoconsole p99 ms | Martin p99 ms | geoconsole CPU µs/tile | Martin + PostgreSQL CPU µs/tile |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for kind, label in [("once", "single pass (each tile once)"), ("wrk", f"under wrk ({args.wrk_seconds} s, 32 connections)")]:
+    for kind, label in [("once", f"single pass (each tile once; median of {PASSES} passes per start)"),
+                        ("wrk", f"under wrk ({args.wrk_seconds} s, 32 connections)")]:
         a, b = med("ours", kind, "rps"), med("martin", kind, "rps")
-        lines.append(f"| {label} | {a:,.0f} | {b:,.0f} | {a / b:.2f}× | {fmt_ms(med('ours', kind, 'p50_us'))} | "
-                     f"{fmt_ms(med('martin', kind, 'p50_us'))} | {fmt_ms(med('ours', kind, 'p99_us'))} | {fmt_ms(med('martin', kind, 'p99_us'))} |")
+        r = ratios[kind]
+        lines.append(f"| {label} | {a:,.0f} | {b:,.0f} | {statistics.median(r):.2f}× ({min(r):.2f}–{max(r):.2f}) | "
+                     f"{fmt_ms(med('ours', kind, 'p50_us'))} | {fmt_ms(med('martin', kind, 'p50_us'))} | "
+                     f"{fmt_ms(med('ours', kind, 'p99_us'))} | {fmt_ms(med('martin', kind, 'p99_us'))} | "
+                     f"{med('ours', kind, 'cpu_us'):,.0f} | {med('martin', kind, 'cpu_us'):,.0f} |")
     lines += [
         "",
         f"Same answers: every tile of the list decoded on both sides (mapbox-vector-tile): {equal} of {len(tiles)} tiles have the same "
         f"feature count; {sum(ours_counts):,} features drawn by geoconsole, {sum(martin_counts):,} by Martin; clusters drawn by "
-        f"geoconsole: {ours_clusters}."
+        f"geoconsole: {ours_clusters}; bytes per response, headers included (under wrk): geoconsole "
+        f"{med('ours', 'wrk', 'bytes') / med('ours', 'wrk', 'requests'):,.0f}, Martin "
+        f"{med('martin', 'wrk', 'bytes') / med('martin', 'wrk', 'requests'):,.0f}. A run with any failed request, any "
+        "cluster, other property names, a tile differing by more than 2 features and 1 % or all tiles by more than 0.05 % is refused, "
+        "not written."
         + (f" Differing tiles (tile: geoconsole, Martin): {', '.join(f'{t}: {a}, {b}' for t, a, b in differing[:10])}." if differing else ""),
         f"Properties per feature: geoconsole {', '.join(sorted(ours_names))}; Martin {', '.join(sorted(martin_names))} "
         "(the same columns with the same types: the feature's id as `id`, its time span as `time_start`/`time_end` in epoch ms).",
