@@ -465,9 +465,9 @@ impl LayerBuilder {
                 .collect();
             self.own_columns = OWN_NAMES.map(|name| table.column(name));
         }
-        // The features of one tile lie far apart in a large table, so each value read is a cache miss. Read
-        // first in tight loops, column by column, the misses of many features overlap instead of each
-        // waiting for the one before; drawing then reads only what was gathered.
+        // A tile's rows lie in a few runs of the table (rows follow the tree's order) but are drawn in key
+        // order. Read first in tight loops, column by column, the misses of many features overlap instead of
+        // each waiting for the one before; drawing then reads only what was gathered.
         let n = features.len();
         // Sized once for the features to come (their messages, and a text value each for every column of
         // one value per feature): grown by doubling, the buffers and the text table were copied and
