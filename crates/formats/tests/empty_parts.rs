@@ -43,6 +43,19 @@ fn geojson(dir: &Path, geometry: &str) -> Outcome {
     read(&path)
 }
 
+/// A KML file of one placemark named `a` whose geometry is `geometry`.
+fn kml_placemark(dir: &Path, file: &str, geometry: &str) -> std::path::PathBuf {
+    let path = dir.join(file);
+    std::fs::write(
+        &path,
+        format!(
+            r#"<kml xmlns="http://www.opengis.net/kml/2.2"><Document><Placemark><name>a</name>{geometry}</Placemark></Document></kml>"#
+        ),
+    )
+    .expect("written");
+    path
+}
+
 fn wkt(dir: &Path, text: &str) -> Outcome {
     let path = dir.join("shapes.csv");
     std::fs::write(&path, format!("n,wkt\n1,\"{text}\"\n")).expect("written");
@@ -312,26 +325,22 @@ fn an_empty_kml_ring_beside_a_real_one_is_refused_however_it_is_spelled() {
     .into_iter()
     .enumerate()
     {
-        let path = dir.path().join(format!("hole{i}.kml"));
-        std::fs::write(
-            &path,
-            format!(
-                r#"<kml xmlns="http://www.opengis.net/kml/2.2"><Document><Placemark><name>a</name><Polygon>{outer}<innerBoundaryIs>{hole}</innerBoundaryIs></Polygon></Placemark></Document></kml>"#
-            ),
-        )
-        .expect("written");
+        let path = kml_placemark(
+            dir.path(),
+            &format!("hole{i}.kml"),
+            &format!("<Polygon>{outer}<innerBoundaryIs>{hole}</innerBoundaryIs></Polygon>"),
+        );
         let outcome = read(&path);
         assert!(
             refused(&outcome, "interior ring has 0 position"),
             "{hole}: {outcome:?}"
         );
     }
-    let path = dir.path().join("only.kml");
-    std::fs::write(
-        &path,
-        r#"<kml xmlns="http://www.opengis.net/kml/2.2"><Document><Placemark><name>a</name><Polygon><outerBoundaryIs><LinearRing/></outerBoundaryIs></Polygon></Placemark></Document></kml>"#,
-    )
-    .expect("written");
+    let path = kml_placemark(
+        dir.path(),
+        "only.kml",
+        "<Polygon><outerBoundaryIs><LinearRing/></outerBoundaryIs></Polygon>",
+    );
     assert_eq!(read(&path), Outcome::Unlocated);
 }
 
@@ -340,12 +349,11 @@ fn an_empty_kml_ring_beside_a_real_one_is_refused_however_it_is_spelled() {
 #[test]
 fn a_comment_inside_kml_coordinates_is_read_around() {
     let dir = tempfile::tempdir().expect("folder");
-    let path = dir.path().join("commented.kml");
-    std::fs::write(
-        &path,
-        r#"<kml xmlns="http://www.opengis.net/kml/2.2"><Document><Placemark><name>a</name><Polygon><outerBoundaryIs><LinearRing><coordinates>0,0 10,0 <!-- c --> 10,10 0,10 0,0</coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark></Document></kml>"#,
-    )
-    .expect("written");
+    let path = kml_placemark(
+        dir.path(),
+        "commented.kml",
+        "<Polygon><outerBoundaryIs><LinearRing><coordinates>0,0 10,0 <!-- c --> 10,10 0,10 0,0</coordinates></LinearRing></outerBoundaryIs></Polygon>",
+    );
     let (_, stream) = open_reader(&path, &ReadOptions::default()).expect("opens");
     let items: Vec<_> = stream.collect();
     assert_eq!(items.len(), 1);
