@@ -30,6 +30,16 @@ fn dataset_list(state: &AppState, scope: &Scope, list: &str) -> ApiResult<Vec<Da
             "name 1 to 32 datasets, separated by commas",
         ));
     }
+    // MVT forbids two layers of one name, and a repeated name would only draw the same layer again.
+    if let Some(twice) = ids
+        .iter()
+        .enumerate()
+        .find_map(|(i, id)| ids[..i].contains(id).then_some(id))
+    {
+        return Err(ApiError::bad_request(format!(
+            "dataset '{twice}' is named twice; name each dataset once"
+        )));
+    }
     ids.iter()
         .map(|id| dataset_of(state, scope, id).map(|d| d.id))
         .collect()
@@ -129,10 +139,15 @@ async fn render(
             .collect::<Vec<_>>()
             .join(".")
     );
+    // RFC 9110 §13.1.2: `*` matches any current tile, and tags compare weakly (a `W/` prefix is ignored).
     if headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|tag| tag.trim() == etag))
+        .is_some_and(|v| {
+            v.split(',')
+                .map(str::trim)
+                .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
+        })
     {
         return Ok(tile_response(
             StatusCode::NOT_MODIFIED,

@@ -481,6 +481,23 @@ async fn a_write_shows_in_items_tiles_and_events_at_once() {
             .status,
         304
     );
+    // Found by an outside tester: `*` and the weak form of the tag never answered 304 (RFC 9110 §13.1.2).
+    let weak = format!("W/{old_etag}");
+    for tag in ["*", weak.as_str(), &format!("\"other\", {weak}")] {
+        assert_eq!(
+            server
+                .get_with(tile_url, &[("if-none-match", tag)])
+                .await
+                .status,
+            304,
+            "{tag}"
+        );
+    }
+    // Also found by the outside tester: a repeated name drew the same layer twice (MVT forbids two layers
+    // of one name).
+    let twice = server.get("/tiles/sites,sites/0/0/0.mvt").await;
+    assert_eq!(twice.status, 400);
+    assert!(twice.text().contains("named twice"), "{}", twice.text());
 
     let site = point(
         "site_new",
