@@ -24,6 +24,7 @@ use tokio::sync::mpsc;
 
 use crate::area_codes::AreaTables;
 use crate::feeding::{FILE_NAMES_NO_AREAS, FeedFile};
+use crate::geometry_repair;
 use crate::time_fields::{self, END_FIELD_NAMES, SNIFF_FEATURES, START_FIELD_NAMES};
 use crate::{AppError, AppErrorKind, AppResult};
 
@@ -213,6 +214,10 @@ pub struct ImportReport {
     /// the limit (floating-point noise in the source, not data).
     #[serde(skip_serializing_if = "is_zero")]
     pub clamped_coordinates: u64,
+    /// Features whose polygons' rings crossed, overlapped or touched themselves, stored as their valid parts
+    /// (the warnings name the first few).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub repaired_polygons: u64,
     /// What the reader changed, guessed or read past that the user should know (a text encoding assumed,
     /// characters it could not decode, a feed document not in its declared encoding, records beyond a
     /// damaged shapefile's index, a missing attribute file), each naming where.
@@ -234,6 +239,7 @@ struct StageOutcome {
     allowed_personal: BTreeMap<String, Category>,
     /// Coordinates moved onto ±180/±90 from within the noise tolerance.
     clamped: u64,
+    repairs: Repairs,
 }
 
 /// What the staging thread hands to the writer.
@@ -349,13 +355,19 @@ fn stage(
     out: &mpsc::Sender<Staged>,
 ) -> StageOutcome {
     let mut clamped = 0u64;
+    let mut repairs = Repairs::default();
     // Every way in passes here, so noise at ±180/±90 (which every reader's validation lets through) is
-    // clamped once for all formats, and counted for the report.
+    // clamped once for all formats, and polygons whose rings cross are repaired once, each counted for the
+    // report.
     let stream = stream.map(|mut item| {
         if let Ok(source) = &mut item
             && let Some(geometry) = &mut source.feature.geometry
         {
             clamped += geoconsole_model::clamp_coordinate_noise(geometry);
+            repairs.note(
+                geometry_repair::repair_crossing_rings(geometry),
+                &source.location,
+            );
         }
         item
     });
@@ -363,6 +375,71 @@ fn stage(
     StageOutcome {
         allowed_personal,
         clamped,
+        repairs,
+    }
+}
+
+/// Polygons repaired (or found invalid and kept) while staging, for the import's report.
+#[derive(Debug, Default)]
+struct Repairs {
+    /// Features whose polygons were replaced by their valid parts.
+    repaired: u64,
+    /// One line per feature, for the first [`REPAIRS_NAMED`] features repaired, kept or not checked.
+    named: Vec<String>,
+    /// Features kept with an invalid polygon, and features too intricate to check.
+    kept: u64,
+    unchecked: u64,
+}
+
+/// Features a report names one by one among those repaired, kept invalid or left unchecked; the counts cover
+/// the rest.
+const REPAIRS_NAMED: usize = 5;
+
+impl Repairs {
+    fn note(&mut self, outcome: geometry_repair::Repair, at: &dyn std::fmt::Display) {
+        use geometry_repair::Repair;
+        let line = match outcome {
+            Repair::Valid => return,
+            Repair::Repaired { polygons, parts } => {
+                self.repaired += 1;
+                format!(
+                    "{at}: {} whose rings cross, overlap or touch themselves, stored as {parts} valid {} (odd-even rule, as ogr2ogr -makevalid)",
+                    if polygons == 1 {
+                        "a polygon"
+                    } else {
+                        "polygons"
+                    },
+                    if parts == 1 { "polygon" } else { "polygons" },
+                )
+            }
+            Repair::Kept(why) => {
+                self.kept += 1;
+                format!("{at}: a polygon whose rings cross was kept as it is: {why}")
+            }
+            Repair::Unchecked => {
+                self.unchecked += 1;
+                format!(
+                    "{at}: a polygon too intricate to check for crossing rings was kept as it is"
+                )
+            }
+        };
+        if self.named.len() < REPAIRS_NAMED {
+            self.named.push(line);
+        }
+    }
+
+    /// The report's lines: each feature named, then how many more there were.
+    fn warnings(&self) -> Vec<String> {
+        let mut lines = self.named.clone();
+        let all = self.repaired + self.kept + self.unchecked;
+        let more = all.saturating_sub(self.named.len() as u64);
+        if more > 0 {
+            lines.push(format!(
+                "{more} more features with invalid polygons ({} repaired in all, {} kept as they are, {} not checked)",
+                self.repaired, self.kept, self.unchecked
+            ));
+        }
+        lines
     }
 }
 
@@ -758,7 +835,11 @@ pub(crate) async fn import(
     drop(rx);
     let staged = staging.await.unwrap_or_default();
     let (dataset, imported, unlocated, captured) = result?;
-    let warnings: Vec<String> = warnings.into_iter().chain(notes.warnings()).collect();
+    let warnings: Vec<String> = warnings
+        .into_iter()
+        .chain(notes.warnings())
+        .chain(staged.repairs.warnings())
+        .collect();
     for warning in &warnings {
         // The caller reports warnings to its user (the CLI's summary, the HTTP import status); the log
         // keeps a record at info, so a terminal does not show each one twice.
@@ -782,6 +863,7 @@ pub(crate) async fn import(
         dropped_columns: options.privacy.drop.iter().cloned().collect(),
         allowed_personal: staged.allowed_personal,
         clamped_coordinates: staged.clamped,
+        repaired_polygons: staged.repairs.repaired,
         warnings,
         changed: match captured {
             Some(features) => crate::alerting::Changed::Features(Arc::new(features)),

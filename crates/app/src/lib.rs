@@ -20,6 +20,7 @@ mod error;
 mod export;
 mod export_jobs;
 mod feeding;
+mod geometry_repair;
 mod import;
 mod live;
 mod reading;

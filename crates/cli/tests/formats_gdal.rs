@@ -639,3 +639,76 @@ fn curved_geopackage_layers_written_by_gdal_import_linearised() {
         Some(65)
     );
 }
+
+/// Each feature's validity, area and part count as GDAL's SQLite dialect (GEOS) computes them.
+fn geos_shapes(gpkg: &Path, table: &str, geometry: &str) -> Vec<(i64, bool, f64, i64)> {
+    let text = ogrinfo(&[
+        "-ro",
+        "-q",
+        "-dialect",
+        "sqlite",
+        "-sql",
+        &format!(
+            "SELECT fid + 0 AS k, ST_IsValid({geometry}) AS v, ST_Area({geometry}) AS a, \
+             ST_NumGeometries({geometry}) AS n FROM \"{table}\" ORDER BY fid"
+        ),
+        gpkg.to_str().expect("utf-8"),
+    ]);
+    let mut rows: Vec<(i64, bool, f64, i64)> = Vec::new();
+    for line in text.lines().map(str::trim) {
+        let Some((head, value)) = line.split_once(" = ") else {
+            continue;
+        };
+        match head.split_once(' ').map_or(head, |(name, _)| name) {
+            "k" => rows.push((value.parse().expect("fid"), false, 0.0, 0)),
+            "v" => rows.last_mut().expect("row").1 = value == "1",
+            "a" => rows.last_mut().expect("row").2 = value.parse().expect("area"),
+            "n" => rows.last_mut().expect("row").3 = value.parse().expect("parts"),
+            _ => {}
+        }
+    }
+    rows
+}
+
+#[test]
+fn invalid_polygons_are_repaired_as_ogr2ogr_makevalid_repairs_them() {
+    // Natural Earth's countries as a FlatGeobuf: GEOS finds two of 179 invalid (a ring crossing itself,
+    // a ring touching itself). GDAL's own repair is the oracle: every feature of ours valid, with the area
+    // and the number of parts `ogr2ogr -makevalid` gives it.
+    let run = Run::new();
+    let source =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/realworld/fgb/countries.fgb");
+    let report = import_json(&run, "ops.gpkg", &source, "countries", &[]);
+    assert_eq!(report["repaired_polygons"].as_u64(), Some(2), "{report}");
+    let warnings = report["warnings"].to_string();
+    assert!(
+        warnings.contains("feature 0: a polygon whose rings cross")
+            && warnings.contains("feature 166: a polygon whose rings cross"),
+        "{warnings}"
+    );
+    let repaired = run.path("makevalid.gpkg");
+    ogr2ogr(&[
+        "-makevalid",
+        "-f",
+        "GPKG",
+        repaired.to_str().expect("utf-8"),
+        source.to_str().expect("utf-8"),
+        "-nln",
+        "countries",
+    ]);
+    let theirs = geos_shapes(&repaired, "countries", "geom");
+    let ours = geos_shapes(&run.path("ops.gpkg"), "countries", "geom");
+    assert_eq!(ours.len(), 179);
+    assert_eq!(ours.len(), theirs.len());
+    for (mine, gdal) in ours.iter().zip(&theirs) {
+        assert!(mine.1, "feature {} is not valid for GEOS", mine.0);
+        assert!(
+            (mine.2 - gdal.2).abs() <= 1e-9 * gdal.2.max(1.0),
+            "feature {}: area {} vs ogr2ogr -makevalid {}",
+            mine.0,
+            mine.2,
+            gdal.2
+        );
+        assert_eq!(mine.3, gdal.3, "feature {}: parts", mine.0);
+    }
+}

@@ -150,6 +150,12 @@ pub async fn run(console: &Console, args: &ImportArgs, cli: &Cli) -> Result<()> 
             geoconsole_model::COORDINATE_NOISE_DEGREES
         );
     }
+    if report.repaired_polygons > 0 {
+        outln!(
+            "  {} features had polygons whose rings cross, overlap or touch themselves: stored as their valid parts",
+            count(report.repaired_polygons),
+        );
+    }
     for warning in &report.warnings {
         eprintln!("warning: {warning}");
     }

@@ -1,0 +1,359 @@
+//! Polygons whose rings cross, overlap or touch themselves, repaired on the way in. Such a polygon has no
+//! agreed inside: a bowtie's two lobes wind opposite ways, so its signed area is zero and a tile drawn from
+//! the whole ring drops it while one clipped to a lobe draws it; point-in-polygon tests (exposure, rules)
+//! answer by whichever rule their algorithm happens to use. Every import, upload and feed passes the
+//! staging step, which calls [`repair_crossing_rings`] once per feature: a valid polygon comes back
+//! untouched, an invalid one as its valid parts under the odd-even rule (`geo`'s `MakeValid`, the rule GEOS's
+//! `MakeValid` and so `ogr2ogr -makevalid` and PostGIS `ST_MakeValid` follow by default), and the import
+//! reports which features were repaired.
+//!
+//! Depends on `geo` only.
+
+use geo::line_intersection::LineIntersection;
+use geo::sweep::{Cross, Intersections};
+use geo::{Coord, Geometry, Line, LineString, MakeValid, MultiPolygon, Polygon};
+
+/// What [`repair_crossing_rings`] did to a geometry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Repair {
+    /// Every polygon was valid (or there was none).
+    Valid,
+    /// Polygons were replaced by their valid parts; `parts` polygons in all.
+    Repaired { polygons: usize, parts: usize },
+    /// A polygon was invalid but its repair failed or left no area; it was kept as it is.
+    Kept(String),
+    /// A polygon too intricate to check within [`MAX_SEGMENT_PAIRS`]; kept as it is.
+    Unchecked,
+}
+
+/// Candidate segment pairs (segments overlapping along the sweep axis) a polygon's check may test. Real
+/// outlines have short segments and test a few per segment; a crafted zig-zag of 100,000 segments all
+/// spanning the same width would test 5 billion pairs, minutes of one core for one feature.
+const MAX_SEGMENT_PAIRS: u64 = 20_000_000;
+
+/// Replaces every polygon (alone, in a multipolygon, or in a collection) whose rings cross, overlap or touch
+/// themselves by its valid parts. Walks collections without recursion, as the validation does.
+pub(crate) fn repair_crossing_rings(geometry: &mut Geometry<f64>) -> Repair {
+    let mut outcome = Repair::Valid;
+    let mut pending = vec![geometry];
+    while let Some(g) = pending.pop() {
+        let verdict = match g {
+            Geometry::GeometryCollection(gc) => {
+                pending.extend(gc.0.iter_mut());
+                continue;
+            }
+            Geometry::Polygon(p) => check(std::slice::from_ref(p)),
+            Geometry::MultiPolygon(mp) => check(&mp.0),
+            _ => continue,
+        };
+        let step = match verdict {
+            Check::Valid => continue,
+            Check::TooIntricate => Repair::Unchecked,
+            Check::Invalid => match repaired(g) {
+                Ok((replacement, parts)) => {
+                    *g = replacement;
+                    Repair::Repaired { polygons: 1, parts }
+                }
+                Err(why) => Repair::Kept(why),
+            },
+        };
+        outcome = merge(outcome, step);
+    }
+    outcome
+}
+
+fn merge(a: Repair, b: Repair) -> Repair {
+    match (a, b) {
+        (Repair::Kept(why), _) | (_, Repair::Kept(why)) => Repair::Kept(why),
+        (
+            Repair::Repaired { polygons, parts },
+            Repair::Repaired {
+                polygons: more,
+                parts: more_parts,
+            },
+        ) => Repair::Repaired {
+            polygons: polygons + more,
+            parts: parts + more_parts,
+        },
+        (r @ Repair::Repaired { .. }, _) | (_, r @ Repair::Repaired { .. }) => r,
+        (Repair::Unchecked, _) | (_, Repair::Unchecked) => Repair::Unchecked,
+        (Repair::Valid, Repair::Valid) => Repair::Valid,
+    }
+}
+
+/// A polygon or multipolygon's valid parts (a polygon whose repair is one part stays a polygon).
+fn repaired(g: &Geometry<f64>) -> Result<(Geometry<f64>, usize), String> {
+    let parts: MultiPolygon<f64> = match g {
+        Geometry::Polygon(p) => p.make_valid(),
+        Geometry::MultiPolygon(mp) => mp.make_valid(),
+        _ => return Err("not a polygon".into()),
+    }
+    .map_err(|e| format!("its repair failed ({e})"))?;
+    let count = parts.0.len();
+    match count {
+        0 => Err("its rings enclose no area once repaired".into()),
+        1 if matches!(g, Geometry::Polygon(_)) => Ok((
+            Geometry::Polygon(parts.0.into_iter().next().unwrap_or_else(empty)),
+            1,
+        )),
+        _ => Ok((Geometry::MultiPolygon(parts), count)),
+    }
+}
+
+fn empty() -> Polygon<f64> {
+    Polygon::new(LineString::new(Vec::new()), Vec::new())
+}
+
+enum Check {
+    Valid,
+    Invalid,
+    TooIntricate,
+}
+
+/// One ring segment, with where it sits so that a ring's consecutive segments (which always meet at their
+/// shared vertex) can be told from segments that meet where they should not.
+#[derive(Clone, Copy)]
+struct Segment {
+    line: Line<f64>,
+    ring: u32,
+    index: u32,
+    /// Segments in the segment's ring: the last meets the first.
+    of: u32,
+}
+
+impl Cross for Segment {
+    type Scalar = f64;
+
+    fn line(&self) -> Line<f64> {
+        self.line
+    }
+}
+
+impl Segment {
+    fn follows(&self, other: &Segment) -> bool {
+        self.ring == other.ring
+            && (self.index.abs_diff(other.index) == 1
+                || self.index.abs_diff(other.index) == self.of - 1)
+    }
+}
+
+/// Whether the polygons' rings cross, overlap, or touch themselves anywhere but at a ring's own consecutive
+/// vertices. Rings of one polygon, or of two members of a multipolygon, may touch at a point (OGC Simple
+/// Features); crossing or sharing a stretch of edge they may not.
+fn check(polygons: &[Polygon<f64>]) -> Check {
+    let mut segments = Vec::new();
+    let mut ring = 0u32;
+    for polygon in polygons {
+        for r in std::iter::once(polygon.exterior()).chain(polygon.interiors()) {
+            add_ring(&mut segments, r, ring);
+            ring += 1;
+        }
+    }
+    if segments.len() < 3 {
+        return Check::Valid;
+    }
+    // The sweep tests every pair overlapping along x; along y may be far fewer (a ring drawn in tall, thin
+    // strokes), and the answer does not depend on the axis.
+    let along_x = overlapping_pairs(&segments, |c| c.x);
+    let along_y = overlapping_pairs(&segments, |c| c.y);
+    if along_x.min(along_y) > MAX_SEGMENT_PAIRS {
+        return Check::TooIntricate;
+    }
+    if along_y < along_x {
+        for s in &mut segments {
+            s.line = Line::new(flip(s.line.start), flip(s.line.end));
+        }
+    }
+    let bad = Intersections::from_iter(segments).any(|(a, b, meeting)| match meeting {
+        LineIntersection::Collinear { intersection } => intersection.start != intersection.end,
+        LineIntersection::SinglePoint { is_proper, .. } => {
+            is_proper || (a.ring == b.ring && !a.follows(&b))
+        }
+    });
+    if bad { Check::Invalid } else { Check::Valid }
+}
+
+fn flip(c: Coord<f64>) -> Coord<f64> {
+    Coord { x: c.y, y: c.x }
+}
+
+/// A ring's segments, with repeated consecutive positions (zero-length segments) left out so that the
+/// segments on either side of one count as consecutive.
+fn add_ring(segments: &mut Vec<Segment>, ring: &LineString<f64>, id: u32) {
+    let mut positions: Vec<Coord<f64>> = Vec::with_capacity(ring.0.len());
+    for &c in &ring.0 {
+        if positions.last() != Some(&c) {
+            positions.push(c);
+        }
+    }
+    if positions.len() > 1 && positions.first() == positions.last() {
+        positions.pop();
+    }
+    let n = positions.len();
+    if n < 3 {
+        return;
+    }
+    let of = u32::try_from(n).unwrap_or(u32::MAX);
+    for i in 0..n {
+        segments.push(Segment {
+            line: Line::new(positions[i], positions[(i + 1) % n]),
+            ring: id,
+            index: u32::try_from(i).unwrap_or(u32::MAX),
+            of,
+        });
+    }
+}
+
+/// How many segment pairs overlap along one axis: the pairs a sweep along it tests.
+fn overlapping_pairs(segments: &[Segment], axis: impl Fn(Coord<f64>) -> f64) -> u64 {
+    let mut spans: Vec<(f64, f64)> = segments
+        .iter()
+        .map(|s| {
+            let (a, b) = (axis(s.line.start), axis(s.line.end));
+            (a.min(b), a.max(b))
+        })
+        .collect();
+    spans.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    let starts: Vec<f64> = spans.iter().map(|s| s.0).collect();
+    spans
+        .iter()
+        .enumerate()
+        .map(|(i, &(_, end))| {
+            let reach = starts.partition_point(|&start| start <= end);
+            reach.saturating_sub(i + 1) as u64
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo::{Area, Validation, wkt};
+
+    fn repair(g: impl Into<Geometry<f64>>) -> (Geometry<f64>, Repair) {
+        let mut g = g.into();
+        let outcome = repair_crossing_rings(&mut g);
+        (g, outcome)
+    }
+
+    #[test]
+    fn valid_polygons_are_left_as_they_are() {
+        let square = wkt!(POLYGON((0. 0., 10. 0., 10. 10., 0. 10., 0. 0.)));
+        let with_hole =
+            wkt!(POLYGON((0. 0., 10. 0., 10. 10., 0. 10., 0. 0.),(2. 2., 2. 4., 4. 4., 2. 2.)));
+        // A hole touching the shell at one point, repeated positions, a straight run through a vertex.
+        let touching =
+            wkt!(POLYGON((0. 0., 10. 0., 10. 10., 0. 10., 0. 0.),(5. 0., 6. 3., 4. 3., 5. 0.)));
+        let repeats = wkt!(POLYGON((0. 0., 5. 0., 5. 0., 10. 0., 10. 10., 0. 10., 0. 0., 0. 0.)));
+        for p in [square, with_hole, touching, repeats] {
+            let (after, outcome) = repair(p.clone());
+            assert_eq!(outcome, Repair::Valid, "{p:?}");
+            assert_eq!(after, Geometry::Polygon(p));
+        }
+        let apart =
+            wkt!(MULTIPOLYGON(((0. 0., 1. 0., 1. 1., 0. 0.)),((1. 1., 2. 1., 2. 2., 1. 1.))));
+        assert_eq!(repair(apart).1, Repair::Valid);
+    }
+
+    #[test]
+    fn a_bowtie_becomes_its_two_lobes() {
+        let (after, outcome) = repair(wkt!(POLYGON((0. 0., 10. 10., 10. 0., 0. 10., 0. 0.))));
+        assert_eq!(
+            outcome,
+            Repair::Repaired {
+                polygons: 1,
+                parts: 2
+            }
+        );
+        let Geometry::MultiPolygon(parts) = &after else {
+            panic!("{after:?}")
+        };
+        assert!(parts.is_valid());
+        assert!((parts.unsigned_area() - 50.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_figure_eight_through_a_shared_vertex_is_repaired() {
+        // The ring passes (5, 5) twice: no segment crosses another's interior, yet the lobes wind opposite
+        // ways and the signed area is zero.
+        let (after, outcome) =
+            repair(wkt!(POLYGON((0. 0., 5. 5., 10. 10., 10. 0., 5. 5., 0. 10., 0. 0.))));
+        assert!(matches!(outcome, Repair::Repaired { .. }), "{outcome:?}");
+        assert!((after.unsigned_area() - 50.0).abs() < 1e-9, "{after:?}");
+    }
+
+    #[test]
+    fn spikes_and_overlapping_members_are_repaired() {
+        let spike = wkt!(POLYGON((0. 0., 10. 0., 15. 5., 10. 0., 10. 10., 0. 10., 0. 0.)));
+        let (after, outcome) = repair(spike);
+        assert!(matches!(outcome, Repair::Repaired { .. }));
+        assert!((after.unsigned_area() - 100.0).abs() < 1e-9);
+        let overlapping = wkt!(MULTIPOLYGON(((0. 0., 2. 0., 2. 2., 0. 2., 0. 0.)),((1. 1., 3. 1., 3. 3., 1. 3., 1. 1.))));
+        let (after, outcome) = repair(overlapping);
+        assert!(matches!(outcome, Repair::Repaired { .. }));
+        let Geometry::MultiPolygon(parts) = &after else {
+            panic!("{after:?}")
+        };
+        assert!(parts.is_valid(), "{parts:?}");
+    }
+
+    #[test]
+    fn polygons_inside_collections_are_reached() {
+        let bowtie = wkt!(POLYGON((0. 0., 10. 10., 10. 0., 0. 10., 0. 0.)));
+        let mut g = Geometry::GeometryCollection(geo::GeometryCollection(vec![
+            Geometry::Point(geo::Point::new(1.0, 1.0)),
+            Geometry::GeometryCollection(geo::GeometryCollection(vec![bowtie.into()])),
+        ]));
+        assert_eq!(
+            repair_crossing_rings(&mut g),
+            Repair::Repaired {
+                polygons: 1,
+                parts: 2
+            }
+        );
+    }
+
+    #[test]
+    fn an_intricate_ring_is_not_checked_for_minutes() {
+        // 200,000 strokes all spanning the same width and height: 2e10 candidate pairs on either axis.
+        let mut ring: Vec<Coord<f64>> = (0..200_000)
+            .map(|i| {
+                let t = f64::from(i) * 1e-5;
+                if i % 2 == 0 {
+                    Coord { x: t, y: t }
+                } else {
+                    Coord {
+                        x: 2.0 + t,
+                        y: 2.0 - t,
+                    }
+                }
+            })
+            .collect();
+        ring.push(ring[0]);
+        let started = std::time::Instant::now();
+        let (_, outcome) = repair(Polygon::new(LineString::new(ring), Vec::new()));
+        assert_eq!(outcome, Repair::Unchecked);
+        assert!(started.elapsed().as_secs() < 5);
+    }
+
+    #[test]
+    fn a_long_real_outline_is_checked_quickly() {
+        // A 100,000-vertex circle-like outline: each segment overlaps a handful of others.
+        let n = 100_000;
+        let ring: Vec<Coord<f64>> = (0..=n)
+            .map(|i| {
+                let a = std::f64::consts::TAU * f64::from(i % n) / f64::from(n);
+                Coord {
+                    x: 10.0 * a.cos(),
+                    y: 10.0 * a.sin(),
+                }
+            })
+            .collect();
+        let started = std::time::Instant::now();
+        assert_eq!(
+            repair(Polygon::new(LineString::new(ring), Vec::new())).1,
+            Repair::Valid
+        );
+        assert!(started.elapsed().as_secs() < 5);
+    }
+}
