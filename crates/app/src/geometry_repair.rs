@@ -34,6 +34,13 @@ const MAX_SEGMENT_PAIRS: u64 = 20_000_000;
 /// Replaces every polygon (alone, in a multipolygon, or in a collection) whose rings cross, overlap or touch
 /// themselves by its valid parts. Walks collections without recursion, as the validation does.
 pub(crate) fn repair_crossing_rings(geometry: &mut Geometry<f64>) -> Repair {
+    // Most features are points and lines: no walk (and no allocation) for them.
+    if !matches!(
+        geometry,
+        Geometry::Polygon(_) | Geometry::MultiPolygon(_) | Geometry::GeometryCollection(_)
+    ) {
+        return Repair::Valid;
+    }
     let mut outcome = Repair::Valid;
     let mut pending = vec![geometry];
     while let Some(g) = pending.pop() {
