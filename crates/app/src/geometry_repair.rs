@@ -9,9 +9,15 @@
 //!
 //! Depends on `geo` only.
 
+use geo::bool_ops::FillRule;
+use geo::coordinate_position::{CoordPos, coord_pos_relative_to_ring};
 use geo::line_intersection::LineIntersection;
+use geo::orient::{Direction, Orient};
 use geo::sweep::{Cross, Intersections};
-use geo::{Coord, Geometry, Line, LineString, MakeValid, MultiPolygon, Polygon};
+use geo::{
+    BooleanOps, BoundingRect, Coord, Geometry, Line, LineString, MakeValid, MapCoords,
+    MultiPolygon, Polygon, Rect,
+};
 
 /// What [`repair_crossing_rings`] did to a geometry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,8 +34,19 @@ pub(crate) enum Repair {
 
 /// Candidate segment pairs (segments overlapping along the sweep axis) a polygon's check may test. Real
 /// outlines have short segments and test a few per segment; a crafted zig-zag of 100,000 segments all
-/// spanning the same width would test 5 billion pairs, minutes of one core for one feature.
+/// spanning the same width would test 5 billion pairs, minutes of one core for one feature. The same budget
+/// bounds the point-in-ring tests that find holes outside their shell and members inside each other.
 const MAX_SEGMENT_PAIRS: u64 = 20_000_000;
+
+/// Crossings a polygon may have and still be repaired: the repair triangulates every crossing point, so a
+/// ring whose every edge crosses every other (a 2,000-point star: two million crossings) would take minutes.
+/// Real invalid outlines cross a handful of times.
+const MAX_CROSSINGS: usize = 10_000;
+
+/// The width the repair works at: a polygon is scaled (by a power of two, exactly) and moved to lie within
+/// this many units of the origin first, because the triangulation behind `MakeValid` merges positions closer
+/// than a fixed distance, which a building's outline in degrees (1e-4 across) is.
+const REPAIR_SPAN: f64 = 1024.0;
 
 /// Replaces every polygon (alone, in a multipolygon, or in a collection) whose rings cross, overlap or touch
 /// themselves by its valid parts. Walks collections without recursion, as the validation does.
@@ -56,6 +73,9 @@ pub(crate) fn repair_crossing_rings(geometry: &mut Geometry<f64>) -> Repair {
         let step = match verdict {
             Check::Valid => continue,
             Check::TooIntricate => Repair::Unchecked,
+            Check::TooManyCrossings => Repair::Kept(format!(
+                "its rings cross more than {MAX_CROSSINGS} times, too many to repair"
+            )),
             Check::Invalid => match repaired(g) {
                 Ok((replacement, parts)) => {
                     *g = replacement;
@@ -90,12 +110,32 @@ fn merge(a: Repair, b: Repair) -> Repair {
 
 /// A polygon or multipolygon's valid parts (a polygon whose repair is one part stays a polygon).
 fn repaired(g: &Geometry<f64>) -> Result<(Geometry<f64>, usize), String> {
-    let parts: MultiPolygon<f64> = match g {
-        Geometry::Polygon(p) => p.make_valid(),
-        Geometry::MultiPolygon(mp) => mp.make_valid(),
+    let polygons: MultiPolygon<f64> = match g {
+        Geometry::Polygon(p) => MultiPolygon(vec![p.clone()]),
+        Geometry::MultiPolygon(mp) => mp.clone(),
         _ => return Err("not a polygon".into()),
+    };
+    let Some(frame) = Frame::of(&polygons) else {
+        return Err("it has no extent to repair".into());
+    };
+    let local = polygons.map_coords(|c| frame.to_local(c));
+    let mut parts = local
+        .make_valid()
+        .map_err(|e| format!("its repair failed ({e})"))?;
+    if parts.0.is_empty() {
+        // Odd-even cancels a ring drawn twice (two equal members, a hole equal to its shell, a ring that
+        // goes round twice) to nothing; GEOS keeps the area the shells cover, and so does this.
+        // Shells are oriented alike first, so that the non-zero rule counts a doubled one twice, not zero.
+        let shells = MultiPolygon(
+            local
+                .0
+                .iter()
+                .map(|p| Polygon::new(p.exterior().clone(), Vec::new()).orient(Direction::Default))
+                .collect(),
+        );
+        parts = shells.union_with_fill_rule(&MultiPolygon::<f64>(Vec::new()), FillRule::NonZero);
     }
-    .map_err(|e| format!("its repair failed ({e})"))?;
+    let parts = parts.map_coords(|c| frame.to_world(c));
     let count = parts.0.len();
     match count {
         0 => Err("its rings enclose no area once repaired".into()),
@@ -107,6 +147,36 @@ fn repaired(g: &Geometry<f64>) -> Result<(Geometry<f64>, usize), String> {
     }
 }
 
+/// The move and power-of-two scale that bring a polygon within [`REPAIR_SPAN`] of the origin, and back.
+struct Frame {
+    origin: Coord<f64>,
+    scale: f64,
+}
+
+impl Frame {
+    fn of(polygons: &MultiPolygon<f64>) -> Option<Self> {
+        let extent: Rect<f64> = polygons.bounding_rect()?;
+        let span = extent.width().max(extent.height());
+        if !(span.is_finite() && span > 0.0) {
+            return None;
+        }
+        // 2^k with span·2^k in (REPAIR_SPAN/2, REPAIR_SPAN]: multiplying by it is exact.
+        let scale = 2f64.powi((REPAIR_SPAN / span).log2().floor() as i32);
+        Some(Self {
+            origin: extent.min(),
+            scale,
+        })
+    }
+
+    fn to_local(&self, c: Coord<f64>) -> Coord<f64> {
+        (c - self.origin) * self.scale
+    }
+
+    fn to_world(&self, c: Coord<f64>) -> Coord<f64> {
+        c / self.scale + self.origin
+    }
+}
+
 fn empty() -> Polygon<f64> {
     Polygon::new(LineString::new(Vec::new()), Vec::new())
 }
@@ -115,6 +185,7 @@ enum Check {
     Valid,
     Invalid,
     TooIntricate,
+    TooManyCrossings,
 }
 
 /// One ring segment, with where it sits so that a ring's consecutive segments (which always meet at their
@@ -171,13 +242,85 @@ fn check(polygons: &[Polygon<f64>]) -> Check {
             s.line = Line::new(flip(s.line.start), flip(s.line.end));
         }
     }
-    let bad = Intersections::from_iter(segments).any(|(a, b, meeting)| match meeting {
-        LineIntersection::Collinear { intersection } => intersection.start != intersection.end,
-        LineIntersection::SinglePoint { is_proper, .. } => {
-            is_proper || (a.ring == b.ring && !a.follows(&b))
+    let bad = Intersections::from_iter(segments)
+        .filter(|(a, b, meeting)| match meeting {
+            LineIntersection::Collinear { intersection } => intersection.start != intersection.end,
+            LineIntersection::SinglePoint { is_proper, .. } => {
+                *is_proper || (a.ring == b.ring && !a.follows(b))
+            }
+        })
+        .take(MAX_CROSSINGS + 1)
+        .count();
+    if bad > MAX_CROSSINGS {
+        return Check::TooManyCrossings;
+    }
+    if bad > 0 {
+        return Check::Invalid;
+    }
+    misnested(
+        polygons,
+        MAX_SEGMENT_PAIRS.saturating_sub(along_x.min(along_y)),
+    )
+}
+
+/// Rings that do not cross may still lie where they must not: a hole outside its shell or inside another
+/// hole, a member of a multipolygon inside another member. Without crossings a ring lies wholly inside or
+/// outside another, so one of its positions off the other's boundary tells which.
+fn misnested(polygons: &[Polygon<f64>], budget: u64) -> Check {
+    let spent = std::cell::Cell::new(0u64);
+    let inside = |ring: &LineString<f64>, outer: &LineString<f64>| -> Option<bool> {
+        let (a, b) = (ring.bounding_rect()?, outer.bounding_rect()?);
+        if a.min().x < b.min().x
+            || a.min().y < b.min().y
+            || a.max().x > b.max().x
+            || a.max().y > b.max().y
+        {
+            return Some(false);
         }
-    });
-    if bad { Check::Invalid } else { Check::Valid }
+        spent.set(spent.get() + outer.0.len() as u64);
+        ring.0
+            .iter()
+            .find_map(|&c| match coord_pos_relative_to_ring(c, outer) {
+                CoordPos::Inside => Some(true),
+                CoordPos::Outside => Some(false),
+                _ => None,
+            })
+    };
+    for polygon in polygons {
+        let holes = polygon.interiors();
+        for (i, hole) in holes.iter().enumerate() {
+            if inside(hole, polygon.exterior()) == Some(false) {
+                return Check::Invalid;
+            }
+            for other in &holes[i + 1..] {
+                if inside(hole, other) == Some(true) || inside(other, hole) == Some(true) {
+                    return Check::Invalid;
+                }
+            }
+            if spent.get() > budget {
+                return Check::TooIntricate;
+            }
+        }
+    }
+    for (i, a) in polygons.iter().enumerate() {
+        for b in &polygons[i + 1..] {
+            // A member inside another is valid only inside one of its holes (an island in a lake).
+            for (small, large) in [(a, b), (b, a)] {
+                if inside(small.exterior(), large.exterior()) == Some(true)
+                    && !large
+                        .interiors()
+                        .iter()
+                        .any(|hole| inside(small.exterior(), hole) == Some(true))
+                {
+                    return Check::Invalid;
+                }
+            }
+            if spent.get() > budget {
+                return Check::TooIntricate;
+            }
+        }
+    }
+    Check::Valid
 }
 
 fn flip(c: Coord<f64>) -> Coord<f64> {
@@ -360,6 +503,108 @@ mod tests {
         assert_eq!(
             repair(Polygon::new(LineString::new(ring), Vec::new())).1,
             Repair::Valid
+        );
+        assert!(started.elapsed().as_secs() < 5);
+    }
+
+    fn parts_and_area(g: &Geometry<f64>) -> (usize, f64) {
+        let parts = match g {
+            Geometry::Polygon(_) => 1,
+            Geometry::MultiPolygon(mp) => mp.0.len(),
+            _ => 0,
+        };
+        (parts, g.unsigned_area())
+    }
+
+    #[test]
+    fn small_polygons_are_repaired_as_large_ones_are() {
+        // Found by an outside tester: a 30 m bowtie in degrees was left invalid ("no area"), a 10 m one
+        // came back as one lobe. GDAL's answers: two parts each, and these areas.
+        let parcel = wkt!(POLYGON((10.0000579 20.0002153, 10.0003065 20.0001392, 10.0003841 20.0003595, 10.0002471 20.0001407, 10.0000579 20.0002153)));
+        let (after, outcome) = repair(parcel);
+        assert!(
+            matches!(outcome, Repair::Repaired { parts: 2, .. }),
+            "{outcome:?}"
+        );
+        assert!(after.is_valid());
+        let (parts, area) = parts_and_area(&after);
+        assert_eq!(parts, 2);
+        assert!((area - 7.83e-9).abs() < 0.01e-9, "{area}");
+        for side in [1e-9, 1e-7, 1e-5, 1e-4, 1.0, 100.0] {
+            let (x, y) = (179.0 - side, 5.0);
+            let bowtie = Polygon::new(
+                LineString::from(vec![
+                    (x, y),
+                    (x + side, y + side),
+                    (x + side, y),
+                    (x, y + side),
+                    (x, y),
+                ]),
+                Vec::new(),
+            );
+            let (after, _) = repair(bowtie);
+            let (parts, area) = parts_and_area(&after);
+            assert_eq!(parts, 2, "side {side}: {after:?}");
+            // At 179° a 1e-9° side holds only five significant digits.
+            assert!(
+                (area / (side * side / 2.0) - 1.0).abs() < 1e-4,
+                "side {side}: {area}"
+            );
+            assert!(after.is_valid(), "side {side}");
+        }
+    }
+
+    #[test]
+    fn rings_that_do_not_cross_but_lie_wrong_are_repaired_as_gdal_does() {
+        // Areas and part counts as `ogr2ogr -makevalid` gives them.
+        let cases: [(Geometry<f64>, usize, f64); 6] = [
+            // a hole outside its shell
+            (wkt!(POLYGON((0. 0., 10. 0., 10. 10., 0. 10., 0. 0.),(20. 20., 22. 20., 22. 22., 20. 22., 20. 20.))).into(), 2, 104.0),
+            // a hole inside a hole
+            (wkt!(POLYGON((0. 0., 10. 0., 10. 10., 0. 10., 0. 0.),(1. 1., 9. 1., 9. 9., 1. 9., 1. 1.),(3. 3., 6. 3., 6. 6., 3. 6., 3. 3.))).into(), 2, 45.0),
+            // a member inside another
+            (wkt!(MULTIPOLYGON(((0. 0., 10. 0., 10. 10., 0. 10., 0. 0.)),((2. 2., 4. 2., 4. 4., 2. 4., 2. 2.)))).into(), 1, 96.0),
+            // the same member twice, a hole equal to its shell, a ring that goes round twice
+            (wkt!(MULTIPOLYGON(((0. 0., 10. 0., 10. 10., 0. 10., 0. 0.)),((0. 0., 10. 0., 10. 10., 0. 10., 0. 0.)))).into(), 1, 100.0),
+            (wkt!(POLYGON((0. 0., 10. 0., 10. 10., 0. 10., 0. 0.),(0. 0., 10. 0., 10. 10., 0. 10., 0. 0.))).into(), 1, 100.0),
+            (wkt!(POLYGON((0. 0., 10. 0., 10. 10., 0. 10., 0. 0., 10. 0., 10. 10., 0. 10., 0. 0.))).into(), 1, 100.0),
+        ];
+        for (g, want_parts, want_area) in cases {
+            let (after, outcome) = repair(g.clone());
+            assert!(
+                matches!(outcome, Repair::Repaired { .. }),
+                "{g:?}: {outcome:?}"
+            );
+            assert!(after.is_valid(), "{g:?} -> {after:?}");
+            assert_eq!(
+                parts_and_area(&after),
+                (want_parts, want_area),
+                "{g:?} -> {after:?}"
+            );
+        }
+        // An island in a lake is valid.
+        let island = wkt!(MULTIPOLYGON(((0. 0., 10. 0., 10. 10., 0. 10., 0. 0.),(2. 2., 8. 2., 8. 8., 2. 8., 2. 2.)),((4. 4., 6. 4., 6. 6., 4. 6., 4. 4.))));
+        assert_eq!(repair(island).1, Repair::Valid);
+    }
+
+    #[test]
+    fn a_ring_crossing_itself_everywhere_is_kept_in_moments() {
+        // A {2001/1000} star: every edge crosses nearly every other, two million crossings to triangulate.
+        let n = 2001;
+        let ring: Vec<Coord<f64>> = (0..=n)
+            .map(|i| {
+                let a = std::f64::consts::TAU * f64::from((i * 1000) % n) / f64::from(n);
+                Coord {
+                    x: a.cos(),
+                    y: a.sin(),
+                }
+            })
+            .collect();
+        let started = std::time::Instant::now();
+        let (_, outcome) = repair(Polygon::new(LineString::new(ring), Vec::new()));
+        assert!(
+            matches!(outcome, Repair::Kept(ref why) if why.contains("too many")),
+            "{outcome:?}"
         );
         assert!(started.elapsed().as_secs() < 5);
     }

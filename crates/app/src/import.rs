@@ -355,7 +355,10 @@ fn stage(
     out: &mpsc::Sender<Staged>,
 ) -> StageOutcome {
     let mut clamped = 0u64;
-    let mut repairs = Repairs::default();
+    let mut repairs = Repairs {
+        file: display_name(path),
+        ..Repairs::default()
+    };
     // Every way in passes here, so noise at ±180/±90 (which every reader's validation lets through) is
     // clamped once for all formats, and polygons whose rings cross are repaired once, each counted for the
     // report.
@@ -382,6 +385,8 @@ fn stage(
 /// Polygons repaired (or found invalid and kept) while staging, for the import's report.
 #[derive(Debug, Default)]
 struct Repairs {
+    /// The file's name, which each line starts with.
+    file: String,
     /// Features whose polygons were replaced by their valid parts.
     repaired: u64,
     /// One line per feature, for the first [`REPAIRS_NAMED`] features repaired, kept or not checked.
@@ -403,7 +408,8 @@ impl Repairs {
             Repair::Repaired { polygons, parts } => {
                 self.repaired += 1;
                 format!(
-                    "{at}: {} whose rings cross, overlap or touch themselves, stored as {parts} valid {} (odd-even rule, as ogr2ogr -makevalid)",
+                    "{}: {at}: {} whose rings cross, overlap or touch themselves, stored as {parts} valid {} (odd-even rule, as ogr2ogr -makevalid)",
+                    self.file,
                     if polygons == 1 {
                         "a polygon"
                     } else {
@@ -414,12 +420,16 @@ impl Repairs {
             }
             Repair::Kept(why) => {
                 self.kept += 1;
-                format!("{at}: a polygon whose rings cross was kept as it is: {why}")
+                format!(
+                    "{}: {at}: an invalid polygon was kept as it is: {why}",
+                    self.file
+                )
             }
             Repair::Unchecked => {
                 self.unchecked += 1;
                 format!(
-                    "{at}: a polygon too intricate to check for crossing rings was kept as it is"
+                    "{}: {at}: a polygon too intricate to check for crossing rings was kept as it is",
+                    self.file
                 )
             }
         };
@@ -435,8 +445,8 @@ impl Repairs {
         let more = all.saturating_sub(self.named.len() as u64);
         if more > 0 {
             lines.push(format!(
-                "{more} more features with invalid polygons ({} repaired in all, {} kept as they are, {} not checked)",
-                self.repaired, self.kept, self.unchecked
+                "{}: {more} more features with invalid polygons ({} repaired in all, {} kept as they are, {} not checked)",
+                self.file, self.repaired, self.kept, self.unchecked
             ));
         }
         lines

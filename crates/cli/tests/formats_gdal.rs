@@ -682,8 +682,8 @@ fn invalid_polygons_are_repaired_as_ogr2ogr_makevalid_repairs_them() {
     assert_eq!(report["repaired_polygons"].as_u64(), Some(2), "{report}");
     let warnings = report["warnings"].to_string();
     assert!(
-        warnings.contains("feature 0: a polygon whose rings cross")
-            && warnings.contains("feature 166: a polygon whose rings cross"),
+        warnings.contains("countries.fgb: feature 0: a polygon whose rings cross")
+            && warnings.contains("countries.fgb: feature 166: a polygon whose rings cross"),
         "{warnings}"
     );
     let repaired = run.path("makevalid.gpkg");

@@ -152,8 +152,13 @@ pub async fn run(console: &Console, args: &ImportArgs, cli: &Cli) -> Result<()> 
     }
     if report.repaired_polygons > 0 {
         outln!(
-            "  {} features had polygons whose rings cross, overlap or touch themselves: stored as their valid parts",
+            "  {} {} polygons whose rings cross, overlap or touch themselves: stored as their valid parts",
             count(report.repaired_polygons),
+            if report.repaired_polygons == 1 {
+                "feature had"
+            } else {
+                "features had"
+            },
         );
     }
     for warning in &report.warnings {
