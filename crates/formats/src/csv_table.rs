@@ -459,6 +459,7 @@ fn parse_wkt(text: &str) -> Result<(Geometry<f64>, Elevation), String> {
             |problem| format!("WKT is not valid: {problem}"),
         )
     })?;
+    short_ring(&parsed)?;
     use wkt::types::Dimension;
     let elevation = match (&parsed, parsed.dimension()) {
         (_, Dimension::XY | Dimension::XYM) => Elevation::Flat,
@@ -471,6 +472,33 @@ fn parse_wkt(text: &str) -> Result<(Geometry<f64>, Elevation), String> {
     };
     let geometry = Geometry::try_from(parsed).map_err(|e| format!("WKT cannot be used: {e}"))?;
     Ok((geometry, elevation))
+}
+
+/// A ring of fewer than four positions, counted as written: geo-types closes rings, and the count after it
+/// did (3 for `POLYGON ((0 0, 1 1))`) is not what the cell holds.
+fn short_ring(parsed: &wkt::Wkt<f64>) -> Result<(), String> {
+    let check = |polygon: &wkt::types::Polygon<f64>| {
+        for (i, ring) in polygon.rings().iter().enumerate() {
+            let n = ring.coords().len();
+            if n > 0 && n < 4 {
+                let which = if i == 0 { "exterior" } else { "interior" };
+                let closed = ring.coords().first().map(|c| (c.x, c.y))
+                    == ring.coords().last().map(|c| (c.x, c.y));
+                return Err(format!(
+                    "{which} ring has {n} position(s){}, at least 4 needed (the first repeated last)",
+                    if closed { "" } else { " and is not closed" }
+                ));
+            }
+        }
+        Ok(())
+    };
+    match parsed {
+        wkt::Wkt::Polygon(p) => check(p),
+        wkt::Wkt::MultiPolygon(mp) => mp.polygons().iter().try_for_each(check),
+        // Nesting was bounded before parsing (`MAX_GEOMETRY_NESTING`).
+        wkt::Wkt::GeometryCollection(gc) => gc.geometries().iter().try_for_each(short_ring),
+        _ => Ok(()),
+    }
 }
 
 /// The first thing in WKT text that cannot be right, with its place (1-based, in characters): a word or
@@ -496,6 +524,19 @@ fn wkt_problem(text: &str) -> Option<String> {
     // The last sign that was not a space: a comma right after `(` or another comma, or right before `)`,
     // separates nothing.
     let mut last: Option<(char, usize)> = None;
+    // The numbers of the position being read, and where it starts: a position holds 2 to 4 (x y, z, m).
+    let mut position: (usize, usize) = (0, 0);
+    let position_problem = |(numbers, at): (usize, usize)| match numbers {
+        1 => Some(format!(
+            "the position at character {at} has one number; a position is x and y separated by a space \
+             (POINT (1 2)), positions are separated by commas"
+        )),
+        n if n > 4 => Some(format!(
+            "the position at character {at} has {n} numbers; at most 4 (x y z m)"
+        )),
+        _ => None,
+    };
+    let mut words = 0usize;
     let mut chars = text.chars().enumerate().peekable();
     while let Some((i, c)) = chars.next() {
         let at = i + 1;
@@ -510,8 +551,17 @@ fn wkt_problem(text: &str) -> Option<String> {
         if !c.is_whitespace() {
             last = Some((c, at));
         }
+        if matches!(c, ',' | ')') {
+            if let Some(problem) = position_problem(position) {
+                return Some(problem);
+            }
+            position = (0, 0);
+        }
         match c {
-            '(' => open.push(at),
+            '(' => {
+                open.push(at);
+                position = (0, 0);
+            }
             ')' => {
                 if open.pop().is_none() {
                     return Some(format!("')' at character {at} closes nothing"));
@@ -533,6 +583,10 @@ fn wkt_problem(text: &str) -> Option<String> {
                         excerpt(&number, EXCERPT_CHARS)
                     ));
                 }
+                if position.0 == 0 {
+                    position.1 = at;
+                }
+                position.0 += 1;
             }
             c if c.is_alphabetic() => {
                 let mut word = String::from(c);
@@ -540,12 +594,21 @@ fn wkt_problem(text: &str) -> Option<String> {
                     word.push(*next);
                     chars.next();
                 }
-                if !open.is_empty() && !WORDS.iter().any(|w| w.eq_ignore_ascii_case(&word)) {
+                let known = WORDS.iter().any(|w| w.eq_ignore_ascii_case(&word));
+                if !open.is_empty() && !known {
                     return Some(format!(
                         "'{}' at character {at} is not a number",
                         excerpt(&word, EXCERPT_CHARS)
                     ));
                 }
+                if !known {
+                    return Some(format!(
+                        "'{}' at character {at} is not a WKT geometry type (POINT, LINESTRING, POLYGON, \
+                         MULTIPOINT, MULTILINESTRING, MULTIPOLYGON, GEOMETRYCOLLECTION)",
+                        excerpt(&word, EXCERPT_CHARS)
+                    ));
+                }
+                words += 1;
             }
             c if c.is_whitespace() || c == ',' => {}
             other => {
@@ -556,8 +619,16 @@ fn wkt_problem(text: &str) -> Option<String> {
             }
         }
     }
-    open.first()
-        .map(|at| format!("the '(' at character {at} is never closed"))
+    if let Some(at) = open.first() {
+        return Some(format!("the '(' at character {at} is never closed"));
+    }
+    let has = |word: &str| text.to_ascii_uppercase().contains(word);
+    (words > 0 && !text.contains('(') && !has("EMPTY")).then(|| {
+        format!(
+            "'{}' has no coordinates: write them in parentheses (POINT (1 2)), or EMPTY",
+            excerpt(text.trim(), EXCERPT_CHARS)
+        )
+    })
 }
 
 /// One token of WKT text, for the scans that run before the `wkt` crate reads it.
@@ -952,6 +1023,34 @@ mod tests {
                 "the ',' at character 21 separates nothing",
             ),
             ("POINT (, 1 2)", "the ',' at character 8 separates nothing"),
+            (
+                "POINT (1, 2)",
+                "the position at character 8 has one number; a position is x and y",
+            ),
+            (
+                "LINESTRING (0 0, 1)",
+                "the position at character 18 has one number",
+            ),
+            (
+                "POINT (1 2 3 4 5)",
+                "the position at character 8 has 5 numbers; at most 4 (x y z m)",
+            ),
+            (
+                "POLYGON ((0 0, 1 1))",
+                "exterior ring has 2 position(s) and is not closed, at least 4 needed",
+            ),
+            (
+                "MULTIPOLYGON (((0 0, 1 1, 0 0)))",
+                "exterior ring has 3 position(s), at least 4 needed",
+            ),
+            (
+                "POINTY (1 2)",
+                "'POINTY' at character 1 is not a WKT geometry type",
+            ),
+            (
+                "POINT",
+                "'POINT' has no coordinates: write them in parentheses (POINT (1 2)), or EMPTY",
+            ),
         ] {
             let err = parse_wkt(wkt).unwrap_err();
             assert!(err.contains(says), "{wkt}: {err}");
