@@ -499,7 +499,7 @@ mod tests {
     }
 
     #[test]
-    fn an_intricate_ring_is_not_checked_for_minutes() {
+    fn an_intricate_ring_is_stopped_by_the_work_budget() {
         // 200,000 strokes all spanning the same box (2e10 candidate pairs), crossing one another: stopped
         // by the budget of pairs or of crossings, whichever comes first.
         let mut ring: Vec<Coord<f64>> = (0..200_000)
@@ -516,17 +516,15 @@ mod tests {
             })
             .collect();
         ring.push(ring[0]);
-        let started = std::time::Instant::now();
         let (_, outcome) = repair(Polygon::new(LineString::new(ring), Vec::new()));
         assert!(
             matches!(outcome, Repair::Unchecked | Repair::Kept(_)),
             "{outcome:?}"
         );
-        assert!(started.elapsed().as_secs() < 5);
     }
 
     #[test]
-    fn a_long_real_outline_is_checked_quickly() {
+    fn a_long_real_outline_is_checked_within_the_budget() {
         // A 100,000-vertex circle-like outline: each segment overlaps a handful of others.
         let n = 100_000;
         let ring: Vec<Coord<f64>> = (0..=n)
@@ -538,12 +536,10 @@ mod tests {
                 }
             })
             .collect();
-        let started = std::time::Instant::now();
         assert_eq!(
             repair(Polygon::new(LineString::new(ring), Vec::new())).1,
             Repair::Valid
         );
-        assert!(started.elapsed().as_secs() < 5);
     }
 
     fn parts_and_area(g: &Geometry<f64>) -> (usize, f64) {
@@ -627,7 +623,7 @@ mod tests {
     }
 
     #[test]
-    fn a_ring_crossing_itself_everywhere_is_kept_in_moments() {
+    fn a_ring_crossing_itself_everywhere_is_kept_not_triangulated() {
         // A {2001/1000} star: every edge crosses nearly every other, two million crossings to triangulate.
         let n = 2001;
         let ring: Vec<Coord<f64>> = (0..=n)
@@ -639,17 +635,15 @@ mod tests {
                 }
             })
             .collect();
-        let started = std::time::Instant::now();
         let (_, outcome) = repair(Polygon::new(LineString::new(ring), Vec::new()));
         assert!(
             matches!(outcome, Repair::Kept(ref why) if why.contains("too many")),
             "{outcome:?}"
         );
-        assert!(started.elapsed().as_secs() < 5);
     }
 
     #[test]
-    fn many_holes_and_many_islands_are_checked_quickly() {
+    fn many_holes_and_many_islands_are_checked_within_the_budget() {
         let square = |x: f64, y: f64, side: f64| {
             LineString::from(vec![
                 (x, y),
@@ -659,7 +653,10 @@ mod tests {
                 (x, y),
             ])
         };
-        // A forest with 40,000 clearings, an archipelago of 40,000 islands: no pair is compared in vain.
+        // A forest with 40,000 clearings, an archipelago of 40,000 islands: checked whole (a polygon whose
+        // check ran over the budget of pairs or ring visits would be `Unchecked`), because only boxes that
+        // overlap are compared. (Work is bounded by counts, not clocks: a debug build on a busy machine is
+        // no measure of time.)
         let clearings: Vec<LineString<f64>> = (0..40_000)
             .map(|i| square(f64::from(i % 200) + 0.25, f64::from(i / 200) + 0.25, 0.5))
             .collect();
@@ -674,9 +671,7 @@ mod tests {
                 })
                 .collect(),
         );
-        let started = std::time::Instant::now();
         assert_eq!(repair(forest).1, Repair::Valid);
         assert_eq!(repair(islands).1, Repair::Valid);
-        assert!(started.elapsed().as_secs() < 10, "{:?}", started.elapsed());
     }
 }

@@ -154,8 +154,11 @@ pub(crate) fn read(path: &Path, options: &ReadOptions) -> FormatResult<(Format, 
             )?;
         }
         let shp = folder.path().join(unpacked_name(&chosen.path));
-        let (format, stream) = open_reader(&shp, &inner)?;
-        return Ok((format, Box::new(KeepingFolder::new(stream, folder))));
+        let (format, stream) = open_reader(&shp, &inner).map_err(|e| e.in_archive(path))?;
+        return Ok((
+            format,
+            said_of(path, Box::new(KeepingFolder::new(stream, folder))),
+        ));
     }
     let label = chosen.path.clone();
     let mut reader =
@@ -172,7 +175,14 @@ pub(crate) fn read(path: &Path, options: &ReadOptions) -> FormatResult<(Format, 
     }
     // Text is read from the archive as it inflates; a format that seeks is spooled to the staging folder
     // first, through the same counting.
-    read_stream(&label, reader, &inner)
+    let (format, stream) = read_stream(&label, reader, &inner).map_err(|e| e.in_archive(path))?;
+    Ok((format, said_of(path, stream)))
+}
+
+/// A member's features, its errors said of the archive too (`places.kmz: doc.kml: feature 3: …`).
+fn said_of(archive: &Path, stream: FeatureStream) -> FeatureStream {
+    let archive = archive.to_path_buf();
+    Box::new(stream.map(move |item| item.map_err(|e| e.in_archive(&archive))))
 }
 
 fn refuse(path: &Path, why: String) -> FormatError {

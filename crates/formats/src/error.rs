@@ -103,6 +103,19 @@ impl FormatError {
         }
     }
 
+    /// The same error, said of a member of `archive`: the member alone (`doc.kml`) is a name the user never
+    /// saw, so the error names both (`places.kmz: doc.kml: feature 3: …`).
+    pub(crate) fn in_archive(mut self, archive: &Path) -> Self {
+        let name = |p: &Path| {
+            p.file_name().map_or_else(
+                || p.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            )
+        };
+        self.file = PathBuf::from(format!("{}: {}", name(archive), name(&self.file)));
+        self
+    }
+
     pub fn with_snippet(mut self, raw: &str) -> Self {
         self.snippet = Some(raw.chars().take(SNIPPET_CHARS).collect());
         self

@@ -411,15 +411,58 @@ pub(crate) fn entity(reference: &BytesRef<'_>) -> Option<char> {
     }
 }
 
+/// The text of a placemark's own `<name>` (its first direct child of that name), trimmed and shortened.
+fn placemark_name(xml: &str) -> Option<String> {
+    let mut reader = XmlReader::from_str(xml);
+    let mut depth = 0usize;
+    let mut in_name = false;
+    let mut name = String::new();
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(e) => {
+                depth += 1;
+                in_name = depth == 2 && e.local_name().as_ref() == b"name";
+            }
+            Event::End(_) => {
+                if in_name {
+                    let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+                    return (!name.is_empty()).then(|| {
+                        geoconsole_model::excerpt(&name, geoconsole_model::EXCERPT_CHARS)
+                            .into_owned()
+                    });
+                }
+                depth = depth.saturating_sub(1);
+            }
+            Event::Text(t) if in_name => name.push_str(&t.decode().ok()?),
+            Event::GeneralRef(r) if in_name => name.extend(entity(&r)),
+            Event::CData(t) if in_name => name.push_str(&String::from_utf8_lossy(&t)),
+            Event::Eof => return None,
+            _ => {}
+        }
+    }
+}
+
 fn parse_placemark(path: &Path, location: Location, xml: &str) -> FormatResult<Placemark> {
-    let failed =
-        |why: String| crate::FormatError::new(FormatErrorKind::InvalidFeature, path, location, why);
+    // A placemark the crate cannot read is named by its `<name>` when it has one: "feature 1841" alone
+    // sends the user counting placemarks.
+    let failed = |why: String| {
+        let why = match placemark_name(xml) {
+            Some(name) => format!("placemark '{name}': {why}"),
+            None => why,
+        };
+        crate::FormatError::new(FormatErrorKind::InvalidFeature, path, location, why)
+    };
     // The `kml` crate indexes into what it read without checking in places (an empty `<Point>` was one,
     // now left out before it gets there); a panic is this placemark's error, not the whole file's.
     let read = std::panic::catch_unwind(|| KmlReader::<_, f64>::from_string(xml).read());
     match read {
         Ok(Ok(Kml::Placemark(p))) => Ok(p),
         Ok(Ok(_)) => Err(failed("placemark could not be read".into())),
+        Ok(Err(kml::Error::NumParse(text))) => Err(failed(format!(
+            "'{}' in its coordinates is not a number (coordinates are lon,lat[,alt] separated by spaces)",
+            geoconsole_model::excerpt(&text, geoconsole_model::EXCERPT_CHARS)
+        ))),
+        Ok(Err(kml::Error::CoordEmpty)) => Err(failed("a geometry has no coordinates".into())),
         Ok(Err(e)) => Err(failed(format!("unreadable placemark: {e}"))),
         Err(_) => Err(failed(
             "the KML reader could not read this placemark (an element without the content it needs)"

@@ -370,3 +370,35 @@ fn a_comment_inside_kml_coordinates_is_read_around() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn an_unreadable_placemark_is_named_and_a_kmz_error_names_the_archive() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let kml = kml_placemark(
+        dir.path(),
+        "bad.kml",
+        "<Point><coordinates>1,abc</coordinates></Point>",
+    );
+    assert_eq!(
+        read(&kml),
+        Outcome::Refused(
+            "bad.kml: feature 0: placemark 'a': 'abc' in its coordinates is not a number \
+             (coordinates are lon,lat[,alt] separated by spaces)"
+                .into()
+        )
+    );
+    // The same document as a KMZ's doc.kml: the archive is the name the user gave.
+    let kmz = dir.path().join("places.kmz");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&kmz).expect("created"));
+    zip.start_file("doc.kml", zip::write::SimpleFileOptions::default())
+        .expect("member");
+    std::io::Write::write_all(&mut zip, &std::fs::read(&kml).expect("read")).expect("written");
+    zip.finish().expect("finished");
+    let Outcome::Refused(message) = read(&kmz) else {
+        panic!("the KMZ's placemark is refused too")
+    };
+    assert!(
+        message.starts_with("places.kmz: doc.kml: feature 0: placemark 'a': 'abc'"),
+        "{message}"
+    );
+}

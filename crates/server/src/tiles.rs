@@ -24,7 +24,18 @@ use crate::state::dataset_of;
 pub const MVT: &str = "application/vnd.mapbox-vector-tile";
 
 fn dataset_list(state: &AppState, scope: &Scope, list: &str) -> ApiResult<Vec<DatasetId>> {
-    let ids: Vec<&str> = list.split(',').filter(|s| !s.is_empty()).collect();
+    let ids: Vec<&str> = list.split(',').collect();
+    // `,pub` or `pub,,roads` names nothing somewhere: a list built wrongly, said so rather than drawn in part.
+    if ids.len() > 1
+        && let Some(gap) = ids.iter().position(|s| s.is_empty())
+    {
+        return Err(ApiError::bad_request(format!(
+            "dataset name {} of {} in the list is empty; separate names with one comma",
+            gap + 1,
+            ids.len()
+        )));
+    }
+    let ids: Vec<&str> = ids.into_iter().filter(|s| !s.is_empty()).collect();
     if ids.is_empty() || ids.len() > 32 {
         return Err(ApiError::bad_request(
             "name 1 to 32 datasets, separated by commas",

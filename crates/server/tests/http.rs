@@ -498,6 +498,12 @@ async fn a_write_shows_in_items_tiles_and_events_at_once() {
     let twice = server.get("/tiles/sites,sites/0/0/0.mvt").await;
     assert_eq!(twice.status, 400);
     assert!(twice.text().contains("named twice"), "{}", twice.text());
+    // An empty name in a list was passed over while `,` alone was refused.
+    for list in [",sites", "sites,", "sites,,sites"] {
+        let gap = server.get(&format!("/tiles/{list}/0/0/0.mvt")).await;
+        assert_eq!(gap.status, 400, "{list}");
+        assert!(gap.text().contains("is empty"), "{list}: {}", gap.text());
+    }
 
     let site = point(
         "site_new",
