@@ -3,9 +3,11 @@
 //! the whole ring drops it while one clipped to a lobe draws it; point-in-polygon tests (exposure, rules)
 //! answer by whichever rule their algorithm happens to use. Every import, upload and feed passes the
 //! staging step, which calls [`repair_crossing_rings`] once per feature: a valid polygon comes back
-//! untouched, an invalid one as its valid parts under the odd-even rule (`geo`'s `MakeValid`, the rule GEOS's
-//! `MakeValid` and so `ogr2ogr -makevalid` and PostGIS `ST_MakeValid` follow by default), and the import
-//! reports which features were repaired.
+//! untouched, an invalid one as its valid parts under the odd-even rule (the rule GEOS's `MakeValid`, and so
+//! `ogr2ogr -makevalid` and PostGIS `ST_MakeValid`, follow by default), and the import reports which
+//! features were repaired. The parts come from `geo`'s boolean operations (the `i_overlay` sweep) with the
+//! even-odd fill rule: `geo`'s own `MakeValid` (a constrained triangulation) was tried first and took
+//! minutes on a 100,000-point coastline with one crossing, and drew a few near-degenerate rings wrong.
 //!
 //! Depends on `geo` and `rstar` only.
 
@@ -14,8 +16,7 @@ use geo::coordinate_position::{CoordPos, coord_pos_relative_to_ring};
 use geo::line_intersection::{LineIntersection, line_intersection};
 use geo::orient::{Direction, Orient};
 use geo::{
-    BooleanOps, BoundingRect, Coord, Geometry, Line, LineString, MakeValid, MapCoords,
-    MultiPolygon, Polygon, Rect,
+    BooleanOps, BoundingRect, Coord, Geometry, Line, LineString, MultiPolygon, Polygon, Rect,
 };
 use rstar::RTree;
 use rstar::primitives::{GeomWithData, Rectangle};
@@ -42,15 +43,10 @@ const MAX_SEGMENT_PAIRS: u64 = 20_000_000;
 /// a fraction of a second. A shell of 10,000 positions with 5,000 holes is 50 million.
 const MAX_RING_VISITS: u64 = 100_000_000;
 
-/// Crossings a polygon may have and still be repaired: the repair triangulates every crossing point, so a
-/// ring whose every edge crosses every other (a 2,000-point star: two million crossings) would take minutes.
-/// Real invalid outlines cross a handful of times.
+/// Crossings a polygon may have and still be repaired: each becomes a vertex of the parts, so a ring whose
+/// every edge crosses every other (a 2,000-point star: two million crossings) would come back as millions of
+/// points. Real invalid outlines cross a handful of times.
 const MAX_CROSSINGS: usize = 10_000;
-
-/// The width the repair works at: a polygon is scaled (by a power of two, exactly) and moved to lie within
-/// this many units of the origin first, because the triangulation behind `MakeValid` merges positions closer
-/// than a fixed distance, which a building's outline in degrees (1e-4 across) is.
-const REPAIR_SPAN: f64 = 1024.0;
 
 /// Replaces every polygon (alone, in a multipolygon, or in a collection) whose rings cross, overlap or touch
 /// themselves by its valid parts. Walks collections without recursion, as the validation does.
@@ -119,19 +115,14 @@ fn repaired(g: &Geometry<f64>) -> Result<(Geometry<f64>, usize), String> {
         Geometry::MultiPolygon(mp) => mp.clone(),
         _ => return Err("not a polygon".into()),
     };
-    let Some(frame) = Frame::of(&polygons) else {
-        return Err("it has no extent to repair".into());
-    };
-    let local = polygons.map_coords(|c| frame.to_local(c));
-    let mut parts = local
-        .make_valid()
-        .map_err(|e| format!("its repair failed ({e})"))?;
+    let mut parts =
+        polygons.union_with_fill_rule(&MultiPolygon::<f64>(Vec::new()), FillRule::EvenOdd);
     if parts.0.is_empty() {
         // Odd-even cancels a ring drawn twice (two equal members, a hole equal to its shell, a ring that
         // goes round twice) to nothing; GEOS keeps the area the shells cover, and so does this.
         // Shells are oriented alike first, so that the non-zero rule counts a doubled one twice, not zero.
         let shells = MultiPolygon(
-            local
+            polygons
                 .0
                 .iter()
                 .map(|p| Polygon::new(p.exterior().clone(), Vec::new()).orient(Direction::Default))
@@ -139,7 +130,6 @@ fn repaired(g: &Geometry<f64>) -> Result<(Geometry<f64>, usize), String> {
         );
         parts = shells.union_with_fill_rule(&MultiPolygon::<f64>(Vec::new()), FillRule::NonZero);
     }
-    let parts = parts.map_coords(|c| frame.to_world(c));
     let count = parts.0.len();
     match count {
         0 => Err("its rings enclose no area once repaired".into()),
@@ -148,36 +138,6 @@ fn repaired(g: &Geometry<f64>) -> Result<(Geometry<f64>, usize), String> {
             1,
         )),
         _ => Ok((Geometry::MultiPolygon(parts), count)),
-    }
-}
-
-/// The move and power-of-two scale that bring a polygon within [`REPAIR_SPAN`] of the origin, and back.
-struct Frame {
-    origin: Coord<f64>,
-    scale: f64,
-}
-
-impl Frame {
-    fn of(polygons: &MultiPolygon<f64>) -> Option<Self> {
-        let extent: Rect<f64> = polygons.bounding_rect()?;
-        let span = extent.width().max(extent.height());
-        if !(span.is_finite() && span > 0.0) {
-            return None;
-        }
-        // 2^k with span·2^k in (REPAIR_SPAN/2, REPAIR_SPAN]: multiplying by it is exact.
-        let scale = 2f64.powi((REPAIR_SPAN / span).log2().floor() as i32);
-        Some(Self {
-            origin: extent.min(),
-            scale,
-        })
-    }
-
-    fn to_local(&self, c: Coord<f64>) -> Coord<f64> {
-        (c - self.origin) * self.scale
-    }
-
-    fn to_world(&self, c: Coord<f64>) -> Coord<f64> {
-        c / self.scale + self.origin
     }
 }
 
@@ -623,8 +583,8 @@ mod tests {
     }
 
     #[test]
-    fn a_ring_crossing_itself_everywhere_is_kept_not_triangulated() {
-        // A {2001/1000} star: every edge crosses nearly every other, two million crossings to triangulate.
+    fn a_ring_crossing_itself_everywhere_is_kept_as_it_is() {
+        // A {2001/1000} star: every edge crosses nearly every other, two million crossings.
         let n = 2001;
         let ring: Vec<Coord<f64>> = (0..=n)
             .map(|i| {
@@ -673,5 +633,67 @@ mod tests {
         );
         assert_eq!(repair(forest).1, Repair::Valid);
         assert_eq!(repair(islands).1, Repair::Valid);
+    }
+
+    #[test]
+    fn a_repair_does_not_depend_on_where_the_polygon_lies() {
+        // Found by an outside tester: this ring (a vertex touching an edge beside three edges almost meeting)
+        // was repaired right at the origin and wrong 0.3 further. GEOS gives 7 parts of 224/15 at the origin
+        // (and 8 at 0.3, one a sliver its floating point makes); the overlay snaps to a grid fitted to the
+        // polygon, so its answer is the same wherever the ring lies.
+        let ring = [
+            (6., 4.),
+            (0., 2.),
+            (4., 4.),
+            (2., 0.),
+            (2., 8.),
+            (8., 0.),
+            (0., 4.),
+            (2., 6.),
+            (6., 4.),
+        ];
+        for offset in [0.0, 0.3, 1e-5, 3.7, 123.456] {
+            let (after, outcome) = repair(Polygon::new(
+                LineString::from(
+                    ring.iter()
+                        .map(|&(x, y)| (x + offset, y + offset))
+                        .collect::<Vec<_>>(),
+                ),
+                Vec::new(),
+            ));
+            assert!(matches!(outcome, Repair::Repaired { .. }), "{outcome:?}");
+            assert!(after.is_valid(), "offset {offset}");
+            let (parts, area) = parts_and_area(&after);
+            assert_eq!(parts, 7, "offset {offset}");
+            assert!(
+                (area / (224.0 / 15.0) - 1.0).abs() < 1e-6,
+                "offset {offset}: {area}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_long_coastline_with_one_crossing_is_repaired_not_kept() {
+        // 100,000 points with two swapped: a small knot. (The triangulation this module used
+        // first took minutes here; the overlay takes a moment.)
+        let n = 100_000;
+        let mut ring: Vec<Coord<f64>> = (0..n)
+            .map(|i| {
+                let a = std::f64::consts::TAU * f64::from(i) / f64::from(n);
+                let r = 10.0 + 0.01 * (f64::from(i) * 0.37).sin();
+                Coord {
+                    x: r * a.cos(),
+                    y: r * a.sin(),
+                }
+            })
+            .collect();
+        // Points 500 and 510 swapped: the chords to and from them cross.
+        ring.swap(500, 510);
+        ring.push(ring[0]);
+        let (after, outcome) = repair(Polygon::new(LineString::new(ring), Vec::new()));
+        assert!(matches!(outcome, Repair::Repaired { .. }), "{outcome:?}");
+        // Checked by this module's own test (geo's `is_valid` compares every pair of segments), and stable.
+        assert_eq!(repair(after.clone()).1, Repair::Valid);
+        assert!((after.unsigned_area() - std::f64::consts::PI * 100.0).abs() < 1.0);
     }
 }

@@ -147,6 +147,37 @@ pub(crate) fn severity_rank(severity: &str) -> u8 {
     }
 }
 
+/// An alert's areas as one shape when some of them overlap or touch: CAP's area is the union of its
+/// `<area>`s, while a multipolygon's members may not overlap (the import would repair overlapping members by
+/// the odd-even rule and cut the shared part out of the alert). `None` when they are apart, so that their
+/// positions stay as written.
+fn union_if_overlapping(areas: &[Polygon<f64>]) -> Option<MultiPolygon<f64>> {
+    use geo::{BooleanOps, BoundingRect, Intersects, Orient, orient::Direction};
+    let boxes: Vec<_> = areas.iter().map(|a| a.bounding_rect()).collect();
+    let meet = (0..areas.len()).any(|i| {
+        (i + 1..areas.len()).any(|j| match (boxes[i], boxes[j]) {
+            (Some(a), Some(b)) => a.intersects(&b) && areas[i].intersects(&areas[j]),
+            _ => false,
+        })
+    });
+    if !meet {
+        return None;
+    }
+    // Each area as its valid parts first (odd-even, as the import repairs a lone area whose ring crosses
+    // itself: a bowtie's lobes wind opposite ways, and the union, which reads every ring by the winding of
+    // the first, would keep one lobe), oriented alike.
+    let empty = MultiPolygon::<f64>(Vec::new());
+    let parts: Vec<Polygon<f64>> = areas
+        .iter()
+        .flat_map(|a| {
+            a.union_with_fill_rule(&empty, geo::bool_ops::FillRule::EvenOdd)
+                .0
+        })
+        .map(|p| p.orient(Direction::Default))
+        .collect();
+    Some(geo::unary_union(&parts))
+}
+
 /// A CAP polygon: `lat,lon lat,lon ...`, at least four pairs, first equal to last. Each edge is the short
 /// way round, so one across the antimeridian comes out as the pieces either side of it, and one round a
 /// pole holds the pole ([`antimeridian`]).
@@ -463,7 +494,11 @@ impl CapAlert {
                 return Err(format!("{who}: {why}"));
             }
             (1, _) => Geometry::Polygon(self.areas[0].clone()),
-            _ => Geometry::MultiPolygon(MultiPolygon(self.areas.clone())),
+            _ => match union_if_overlapping(&self.areas) {
+                Some(mut union) if union.0.len() == 1 => Geometry::Polygon(union.0.remove(0)),
+                Some(union) => Geometry::MultiPolygon(union),
+                None => Geometry::MultiPolygon(MultiPolygon(self.areas.clone())),
+            },
         };
         let state = if self.expires.is_some_and(|e| e <= now) {
             "expired"
@@ -688,5 +723,33 @@ mod tests {
             ),
             vec!["NWS-1", "NWS-2"]
         );
+    }
+
+    #[test]
+    fn overlapping_areas_are_one_area_and_apart_ones_stay_as_written() {
+        use geo::Area;
+        let square = |x: f64, y: f64| {
+            polygon(&format!(
+                "{y},{x} {y},{} {},{} {},{x} {y},{x}",
+                x + 1.0,
+                y + 1.0,
+                x + 1.0,
+                y + 1.0
+            ))
+            .unwrap()
+            .remove(0)
+        };
+        // Found by an outside tester: two overlapping <area>s became a multipolygon whose overlap the import's
+        // repair (odd-even) cut out, so a site inside both was outside the alert.
+        let union =
+            union_if_overlapping(&[square(0.0, 0.0), square(0.5, 0.5)]).expect("they overlap");
+        assert_eq!(union.0.len(), 1);
+        assert!((union.unsigned_area() - 1.75).abs() < 1e-9);
+        assert!(union_if_overlapping(&[square(0.0, 0.0), square(5.0, 5.0)]).is_none());
+        // A bowtie among overlapping areas keeps both lobes.
+        let bowtie = polygon("10,0 11,1 11,0 10,1 10,0").unwrap().remove(0);
+        let union = union_if_overlapping(&[bowtie, square(0.0, 0.0), square(0.5, 0.5)])
+            .expect("two overlap");
+        assert!((union.unsigned_area() - 2.25).abs() < 1e-9, "{union:?}");
     }
 }
