@@ -17,6 +17,7 @@ use geo::line_intersection::{LineIntersection, line_intersection};
 use geo::orient::{Direction, Orient};
 use geo::{
     BooleanOps, BoundingRect, Coord, Geometry, Line, LineString, MultiPolygon, Polygon, Rect,
+    RemoveRepeatedPoints,
 };
 use rstar::RTree;
 use rstar::primitives::{GeomWithData, Rectangle};
@@ -27,7 +28,14 @@ pub(crate) enum Repair {
     /// Every polygon was valid (or there was none).
     Valid,
     /// Polygons were replaced by their valid parts; `parts` polygons in all.
-    Repaired { polygons: usize, parts: usize },
+    /// `rounded`: the parts, written back in degrees, still touch or cross within a rounding of their
+    /// coordinates (a polygon a few millionths of a degree across, far from the origin, where an f64 holds
+    /// little more than the overlay's grid).
+    Repaired {
+        polygons: usize,
+        parts: usize,
+        rounded: bool,
+    },
     /// A polygon was invalid but its repair failed or left no area; it was kept as it is.
     Kept(String),
     /// A polygon too intricate to check within [`MAX_SEGMENT_PAIRS`]; kept as it is.
@@ -47,6 +55,11 @@ const MAX_RING_VISITS: u64 = 100_000_000;
 /// every edge crosses every other (a 2,000-point star: two million crossings) would come back as millions of
 /// points. Real invalid outlines cross a handful of times.
 const MAX_CROSSINGS: usize = 10_000;
+
+/// The smallest polygon the repair takes on, in degrees across (about 0.1 mm): the overlay fits an integer
+/// grid to the polygon, and below about 1e-290 its scale overflows (a debug build panicked on a bowtie
+/// 1e-300 across); nothing real is this small.
+const MIN_REPAIR_SPAN: f64 = 1e-9;
 
 /// Replaces every polygon (alone, in a multipolygon, or in a collection) whose rings cross, overlap or touch
 /// themselves by its valid parts. Walks collections without recursion, as the validation does.
@@ -78,8 +91,20 @@ pub(crate) fn repair_crossing_rings(geometry: &mut Geometry<f64>) -> Repair {
             )),
             Check::Invalid => match repaired(g) {
                 Ok((replacement, parts)) => {
+                    let rounded = !matches!(
+                        match &replacement {
+                            Geometry::Polygon(p) => check(std::slice::from_ref(p)),
+                            Geometry::MultiPolygon(mp) => check(&mp.0),
+                            _ => Check::Valid,
+                        },
+                        Check::Valid
+                    );
                     *g = replacement;
-                    Repair::Repaired { polygons: 1, parts }
+                    Repair::Repaired {
+                        polygons: 1,
+                        parts,
+                        rounded,
+                    }
                 }
                 Err(why) => Repair::Kept(why),
             },
@@ -93,14 +118,20 @@ fn merge(a: Repair, b: Repair) -> Repair {
     match (a, b) {
         (Repair::Kept(why), _) | (_, Repair::Kept(why)) => Repair::Kept(why),
         (
-            Repair::Repaired { polygons, parts },
+            Repair::Repaired {
+                polygons,
+                parts,
+                rounded,
+            },
             Repair::Repaired {
                 polygons: more,
                 parts: more_parts,
+                rounded: more_rounded,
             },
         ) => Repair::Repaired {
             polygons: polygons + more,
             parts: parts + more_parts,
+            rounded: rounded || more_rounded,
         },
         (r @ Repair::Repaired { .. }, _) | (_, r @ Repair::Repaired { .. }) => r,
         (Repair::Unchecked, _) | (_, Repair::Unchecked) => Repair::Unchecked,
@@ -115,6 +146,14 @@ fn repaired(g: &Geometry<f64>) -> Result<(Geometry<f64>, usize), String> {
         Geometry::MultiPolygon(mp) => mp.clone(),
         _ => return Err("not a polygon".into()),
     };
+    let span = polygons
+        .bounding_rect()
+        .map_or(0.0, |r| r.width().max(r.height()));
+    if span.is_nan() || span < MIN_REPAIR_SPAN {
+        return Err(format!(
+            "it is smaller than {MIN_REPAIR_SPAN:e} degrees across, too small to repair"
+        ));
+    }
     let mut parts =
         polygons.union_with_fill_rule(&MultiPolygon::<f64>(Vec::new()), FillRule::EvenOdd);
     if parts.0.is_empty() {
@@ -130,6 +169,9 @@ fn repaired(g: &Geometry<f64>) -> Result<(Geometry<f64>, usize), String> {
         );
         parts = shells.union_with_fill_rule(&MultiPolygon::<f64>(Vec::new()), FillRule::NonZero);
     }
+    // The overlay's grid, mapped back to degrees, can leave a ring of positions a rounding apart
+    // (`A, B, B, A`): such rings enclose nothing and are left out.
+    let parts = without_degenerate_rings(parts);
     let count = parts.0.len();
     match count {
         0 => Err("its rings enclose no area once repaired".into()),
@@ -139,6 +181,24 @@ fn repaired(g: &Geometry<f64>) -> Result<(Geometry<f64>, usize), String> {
         )),
         _ => Ok((Geometry::MultiPolygon(parts), count)),
     }
+}
+
+/// The parts with repeated positions removed and rings of fewer than four positions left out (a polygon
+/// whose shell goes, goes whole).
+fn without_degenerate_rings(parts: MultiPolygon<f64>) -> MultiPolygon<f64> {
+    let ring_kept = |ring: &LineString<f64>| ring.0.len() >= 4;
+    MultiPolygon(
+        parts
+            .remove_repeated_points()
+            .0
+            .into_iter()
+            .filter(|p| ring_kept(p.exterior()))
+            .map(|p| {
+                let (exterior, interiors) = p.into_inner();
+                Polygon::new(exterior, interiors.into_iter().filter(ring_kept).collect())
+            })
+            .collect(),
+    )
 }
 
 fn empty() -> Polygon<f64> {
@@ -407,7 +467,8 @@ mod tests {
             outcome,
             Repair::Repaired {
                 polygons: 1,
-                parts: 2
+                parts: 2,
+                rounded: false
             }
         );
         let Geometry::MultiPolygon(parts) = &after else {
@@ -453,7 +514,8 @@ mod tests {
             repair_crossing_rings(&mut g),
             Repair::Repaired {
                 polygons: 1,
-                parts: 2
+                parts: 2,
+                rounded: false
             }
         );
     }
@@ -695,5 +757,56 @@ mod tests {
         // Checked by this module's own test (geo's `is_valid` compares every pair of segments), and stable.
         assert_eq!(repair(after.clone()).1, Repair::Valid);
         assert!((after.unsigned_area() - std::f64::consts::PI * 100.0).abs() < 1.0);
+    }
+
+    #[test]
+    fn a_polygon_too_small_to_repair_is_kept_and_the_rest_goes_on() {
+        // Found by an outside tester: a bowtie 1e-300 across overflowed the overlay's grid (a debug build
+        // panicked, which ended the whole import).
+        for side in [1e-300, 1e-100, 1e-10] {
+            let bowtie = Polygon::new(
+                LineString::from(vec![
+                    (0.0, 0.0),
+                    (side, side),
+                    (side, 0.0),
+                    (0.0, side),
+                    (0.0, 0.0),
+                ]),
+                Vec::new(),
+            );
+            let (after, outcome) = repair(bowtie.clone());
+            assert!(
+                matches!(outcome, Repair::Kept(ref why) if why.contains("too small")),
+                "{side}: {outcome:?}"
+            );
+            assert_eq!(after, Geometry::Polygon(bowtie));
+        }
+    }
+
+    #[test]
+    fn rings_of_positions_a_rounding_apart_are_left_out() {
+        // Found by an outside tester: a 3e-6° grid-snapped polygon at longitude 129.7 came back with a ring
+        // `A, B, B, A` whose two positions differ by 1.7e-15.
+        let ring = [
+            (129.700_001, 35.000_002),
+            (129.700_003, 35.000_001),
+            (129.700_000, 35.000_000),
+            (129.700_002, 35.000_003),
+            (129.700_003, 35.000_000),
+            (129.700_001, 35.000_002),
+        ];
+        let (after, outcome) = repair(Polygon::new(LineString::from(ring.to_vec()), Vec::new()));
+        assert!(matches!(outcome, Repair::Repaired { .. }), "{outcome:?}");
+        let polygons: Vec<&Polygon<f64>> = match &after {
+            Geometry::Polygon(p) => vec![p],
+            Geometry::MultiPolygon(mp) => mp.0.iter().collect(),
+            other => panic!("{other:?}"),
+        };
+        for p in polygons {
+            for r in std::iter::once(p.exterior()).chain(p.interiors()) {
+                assert!(r.0.len() >= 4, "{r:?}");
+                assert!(r.0.windows(2).all(|w| w[0] != w[1]), "{r:?}");
+            }
+        }
     }
 }

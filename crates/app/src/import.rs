@@ -367,10 +367,13 @@ fn stage(
             && let Some(geometry) = &mut source.feature.geometry
         {
             clamped += geoconsole_model::clamp_coordinate_noise(geometry);
-            repairs.note(
-                geometry_repair::repair_crossing_rings(geometry),
-                &source.location,
-            );
+            // A repair that fails (a panic in the geometry libraries) keeps this feature as it came;
+            // it must not end the import of the others.
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                geometry_repair::repair_crossing_rings(geometry)
+            }))
+            .unwrap_or_else(|_| geometry_repair::Repair::Kept("its repair failed".into()));
+            repairs.note(outcome, &source.location);
         }
         item
     });
@@ -405,18 +408,29 @@ impl Repairs {
         use geometry_repair::Repair;
         let line = match outcome {
             Repair::Valid => return,
-            Repair::Repaired { polygons, parts } => {
+            Repair::Repaired {
+                polygons,
+                parts,
+                rounded,
+            } => {
                 self.repaired += 1;
-                format!(
-                    "{}: {at}: {} whose rings cross, overlap or touch themselves, stored as {parts} valid {} (odd-even rule, as ogr2ogr -makevalid)",
-                    self.file,
-                    if polygons == 1 {
-                        "a polygon"
-                    } else {
-                        "polygons"
-                    },
-                    if parts == 1 { "polygon" } else { "polygons" },
-                )
+                let what = if polygons == 1 {
+                    "a polygon"
+                } else {
+                    "polygons"
+                };
+                let plural = if parts == 1 { "polygon" } else { "polygons" };
+                if rounded {
+                    format!(
+                        "{}: {at}: {what} whose rings cross, overlap or touch themselves, stored as its {parts} odd-even {plural}; at its size its coordinates' precision leaves edges that touch within a rounding",
+                        self.file
+                    )
+                } else {
+                    format!(
+                        "{}: {at}: {what} whose rings cross, overlap or touch themselves, stored as {parts} valid {plural} (odd-even rule, as ogr2ogr -makevalid)",
+                        self.file
+                    )
+                }
             }
             Repair::Kept(why) => {
                 self.kept += 1;
