@@ -16,8 +16,8 @@ use geo::coordinate_position::{CoordPos, coord_pos_relative_to_ring};
 use geo::line_intersection::{LineIntersection, line_intersection};
 use geo::orient::{Direction, Orient};
 use geo::{
-    BooleanOps, BoundingRect, Coord, Geometry, Line, LineString, MultiPolygon, Polygon, Rect,
-    RemoveRepeatedPoints,
+    BooleanOps, BoundingRect, Coord, Geometry, Line, LineString, MapCoords, MultiPolygon, Polygon,
+    Rect, RemoveRepeatedPoints,
 };
 use rstar::RTree;
 use rstar::primitives::{GeomWithData, Rectangle};
@@ -169,8 +169,12 @@ fn repaired(g: &Geometry<f64>) -> Result<(Geometry<f64>, usize), String> {
         );
         parts = shells.union_with_fill_rule(&MultiPolygon::<f64>(Vec::new()), FillRule::NonZero);
     }
-    // The overlay's grid, mapped back to degrees, can leave a ring of positions a rounding apart
-    // (`A, B, B, A`): such rings enclose nothing and are left out.
+    // The overlay works on an integer grid fitted to the polygon, so every position comes back moved by up to
+    // a grid step (a continent 360° wide: 1e-7°, a centimetre). Positions the source had are put back exactly
+    // (GEOS keeps them too); only the crossings the repair adds are the grid's.
+    let parts = with_source_positions(parts, &polygons, span);
+    // Mapped back to degrees, the grid can leave a ring of positions a rounding apart (`A, B, B, A`): such
+    // rings enclose nothing and are left out.
     let parts = without_degenerate_rings(parts);
     let count = parts.0.len();
     match count {
@@ -181,6 +185,23 @@ fn repaired(g: &Geometry<f64>) -> Result<(Geometry<f64>, usize), String> {
         )),
         _ => Ok((Geometry::MultiPolygon(parts), count)),
     }
+}
+
+/// Each position of the parts within a grid step of a position of `source` becomes that position.
+fn with_source_positions(
+    parts: MultiPolygon<f64>,
+    source: &MultiPolygon<f64>,
+    span: f64,
+) -> MultiPolygon<f64> {
+    use geo::CoordsIter;
+    // Generous against the overlay's grid (span / 2^31 or finer), small against any real shape.
+    let reach = span * 1e-8;
+    let tree: RTree<[f64; 2]> =
+        RTree::bulk_load(source.coords_iter().map(|c| [c.x, c.y]).collect());
+    parts.map_coords(|c| match tree.nearest_neighbor(&[c.x, c.y]) {
+        Some(&[x, y]) if (x - c.x).abs() <= reach && (y - c.y).abs() <= reach => Coord { x, y },
+        _ => c,
+    })
 }
 
 /// The parts with repeated positions removed and rings of fewer than four positions left out (a polygon

@@ -703,7 +703,9 @@ fn invalid_polygons_are_repaired_as_ogr2ogr_makevalid_repairs_them() {
     for (mine, gdal) in ours.iter().zip(&theirs) {
         assert!(mine.1, "feature {} is not valid for GEOS", mine.0);
         assert!(
-            (mine.2 - gdal.2).abs() <= 1e-9 * gdal.2.max(1.0),
+            // The crossings the repair adds lie on the overlay's grid (the extent / 2^31), GEOS's in floating
+            // point: areas agree to a few parts in a billion.
+            (mine.2 - gdal.2).abs() <= 1e-8 * gdal.2.max(1.0),
             "feature {}: area {} vs ogr2ogr -makevalid {}",
             mine.0,
             mine.2,
