@@ -171,11 +171,18 @@ fn repaired(g: &Geometry<f64>) -> Result<(Geometry<f64>, usize), String> {
     }
     // The overlay works on an integer grid fitted to the polygon, so every position comes back moved by up to
     // a grid step (a continent 360° wide: 1e-7°, a centimetre). Positions the source had are put back exactly
-    // (GEOS keeps them too); only the crossings the repair adds are the grid's.
-    let parts = with_source_positions(parts, &polygons, span);
-    // Mapped back to degrees, the grid can leave a ring of positions a rounding apart (`A, B, B, A`): such
-    // rings enclose nothing and are left out.
-    let parts = without_degenerate_rings(parts);
+    // (GEOS keeps them too); only the crossings the repair adds are the grid's. Mapped back to degrees, the
+    // grid can also leave a ring of positions a rounding apart (`A, B, B, A`), which encloses nothing and is
+    // left out. A crossing smaller than a grid step is gone from the snapped parts, and putting the source's positions
+    // back would bring it back (Natural Earth's Sudan): then the snapped parts are kept.
+    let snapped = without_degenerate_rings(parts);
+    let restored =
+        without_degenerate_rings(with_source_positions(snapped.clone(), &polygons, span));
+    let parts = if matches!(check(&restored.0), Check::Valid) {
+        restored
+    } else {
+        snapped
+    };
     let count = parts.0.len();
     match count {
         0 => Err("its rings enclose no area once repaired".into()),
