@@ -443,6 +443,11 @@ fn parse_wkt(text: &str) -> Result<(Geometry<f64>, Elevation), String> {
             "WKT nests parentheses {parens} deep, more than any geometry needs"
         ));
     }
+    // The `wkt` crate stops at the end of the first geometry and ignores what follows: `POINT (1 2)
+    // POINT (3 4)` was stored as one point and `POINT (1 2))` as if well formed.
+    if let Some(problem) = text_after_geometry(text) {
+        return Err(format!("WKT is not valid: {problem}"));
+    }
     // The `wkt` crate reads no curves; they are linearised as the WKB decoder linearises them.
     if crate::wkt_curve::is_curved(text) {
         return crate::wkt_curve::parse(text).map(|g| (g, Elevation::Flat));
@@ -459,7 +464,7 @@ fn parse_wkt(text: &str) -> Result<(Geometry<f64>, Elevation), String> {
             |problem| format!("WKT is not valid: {problem}"),
         )
     })?;
-    short_ring(&parsed)?;
+    ring_problem(&parsed)?;
     use wkt::types::Dimension;
     let elevation = match (&parsed, parsed.dimension()) {
         (_, Dimension::XY | Dimension::XYM) => Elevation::Flat,
@@ -474,35 +479,181 @@ fn parse_wkt(text: &str) -> Result<(Geometry<f64>, Elevation), String> {
     Ok((geometry, elevation))
 }
 
-/// A ring of fewer than four positions, counted as written: geo-types closes rings, and the count after it
-/// did (3 for `POLYGON ((0 0, 1 1))`) is not what the cell holds.
-fn short_ring(parsed: &wkt::Wkt<f64>) -> Result<(), String> {
+/// A ring of fewer than four positions, counted as written, or one whose last position is not its first:
+/// geo-types closes rings, so the count after it did (3 for `POLYGON ((0 0, 1 1))`) is not what the cell
+/// holds, and an open ring would be closed without a word (other readers refuse one). A multipolygon's or a
+/// collection's member is named.
+fn ring_problem(parsed: &wkt::Wkt<f64>) -> Result<(), String> {
     let check = |polygon: &wkt::types::Polygon<f64>| {
         for (i, ring) in polygon.rings().iter().enumerate() {
             let n = ring.coords().len();
+            let which = if i == 0 {
+                "exterior ring".to_string()
+            } else {
+                format!("interior ring {i}")
+            };
+            let closed = ring.coords().first().map(|c| (c.x, c.y))
+                == ring.coords().last().map(|c| (c.x, c.y));
             if n > 0 && n < 4 {
-                let which = if i == 0 { "exterior" } else { "interior" };
-                let closed = ring.coords().first().map(|c| (c.x, c.y))
-                    == ring.coords().last().map(|c| (c.x, c.y));
                 return Err(format!(
-                    "{which} ring has {n} position(s){}, at least 4 needed (the first repeated last)",
+                    "{which} has {n} position(s){}, at least 4 needed (the first repeated last)",
                     if closed { "" } else { " and is not closed" }
+                ));
+            }
+            if n > 0 && !closed {
+                return Err(format!(
+                    "{which} is not closed: its last position is not its first, repeated"
                 ));
             }
         }
         Ok(())
     };
+    let member = |kind: &str, k: usize, of: usize, why: String| {
+        if of > 1 {
+            format!("{kind} {} of {of}: {why}", k + 1)
+        } else {
+            why
+        }
+    };
     match parsed {
         wkt::Wkt::Polygon(p) => check(p),
-        wkt::Wkt::MultiPolygon(mp) => mp.polygons().iter().try_for_each(check),
+        wkt::Wkt::MultiPolygon(mp) => mp.polygons().iter().enumerate().try_for_each(|(k, p)| {
+            check(p).map_err(|why| member("polygon", k, mp.polygons().len(), why))
+        }),
         // Nesting was bounded before parsing (`MAX_GEOMETRY_NESTING`).
-        wkt::Wkt::GeometryCollection(gc) => gc.geometries().iter().try_for_each(short_ring),
+        wkt::Wkt::GeometryCollection(gc) => {
+            gc.geometries().iter().enumerate().try_for_each(|(k, g)| {
+                ring_problem(g).map_err(|why| member("geometry", k, gc.geometries().len(), why))
+            })
+        }
         _ => Ok(()),
     }
 }
 
+/// Text after a complete geometry, or a `)` that closes nothing: a byte scan cheap enough for every cell.
+fn text_after_geometry(text: &str) -> Option<String> {
+    let character = |byte: usize| text[..byte].chars().count() + 1;
+    let mut depth = 0usize;
+    for (i, b) in text.bytes().enumerate() {
+        match b {
+            b'(' => depth += 1,
+            b')' if depth == 0 => {
+                return Some(format!("')' at character {} closes nothing", character(i)));
+            }
+            b')' => {
+                depth -= 1;
+                if depth == 0 {
+                    let rest = text[i + 1..].trim_start();
+                    if rest.starts_with(')') {
+                        let at = character(text.len() - rest.len());
+                        return Some(format!("')' at character {at} closes nothing"));
+                    }
+                    return (!rest.is_empty()).then(|| {
+                        format!(
+                            "'{}' at character {} follows the end of the geometry (one geometry per \
+                             cell; several go in a GEOMETRYCOLLECTION or a MULTI type)",
+                            excerpt(rest.trim_end(), EXCERPT_CHARS),
+                            character(text.len() - rest.len())
+                        )
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    // Without parentheses the only complete geometry is `TYPE [Z|M|ZM] EMPTY`.
+    let trimmed = text.trim_end();
+    let empty_at = trimmed.to_ascii_uppercase().find("EMPTY")?;
+    let rest = trimmed[empty_at + "EMPTY".len()..].trim_start();
+    (depth == 0 && !rest.is_empty()).then(|| {
+        format!(
+            "'{}' at character {} follows the end of the geometry",
+            excerpt(rest, EXCERPT_CHARS),
+            character(trimmed.len() - rest.len())
+        )
+    })
+}
+
+/// A geometry type whose parentheses [`wkt_problem`] is inside: what its positions must look like.
+struct OpenGeometry {
+    /// The type's name, upper case.
+    kind: &'static str,
+    /// `Z`, `M` or `ZM` after the name.
+    tag: Option<&'static str>,
+    /// How many parentheses are open once its own is (1 for a top-level geometry).
+    depth: usize,
+}
+
+impl OpenGeometry {
+    /// How to write one, for messages.
+    fn example(&self) -> &'static str {
+        match self.kind {
+            "POINT" => "POINT (1 2)",
+            "LINESTRING" => "LINESTRING (0 0, 1 1)",
+            "POLYGON" => "POLYGON ((0 0, 1 0, 1 1, 0 0))",
+            "TRIANGLE" => "TRIANGLE ((0 0, 1 0, 1 1, 0 0))",
+            "MULTIPOINT" => "MULTIPOINT ((0 0), (1 1))",
+            "MULTILINESTRING" => "MULTILINESTRING ((0 0, 1 1), (2 2, 3 3))",
+            "MULTIPOLYGON" | "POLYHEDRALSURFACE" | "TIN" => "MULTIPOLYGON (((0 0, 1 0, 1 1, 0 0)))",
+            _ => "GEOMETRYCOLLECTION (POINT (1 2), LINESTRING (0 0, 1 1))",
+        }
+    }
+
+    /// A position starting at character `at` with `open` parentheses open, when that many cannot hold
+    /// one of this type's positions (`POLYGON (0 0, ...)` lacks its ring's parentheses).
+    fn nesting_problem(&self, open: usize, at: usize) -> Option<String> {
+        let inside = open + 1 - self.depth;
+        let (fewest, most) = match self.kind {
+            "POINT" | "LINESTRING" => (1, 1),
+            "POLYGON" | "TRIANGLE" | "MULTILINESTRING" => (2, 2),
+            "MULTIPOINT" => (1, 2),
+            "MULTIPOLYGON" | "POLYHEDRALSURFACE" | "TIN" => (3, 3),
+            _ => {
+                return Some(format!(
+                    "a GEOMETRYCOLLECTION holds geometries, not positions (character {at}): {}",
+                    self.example()
+                ));
+            }
+        };
+        if inside < fewest {
+            Some(format!(
+                "the position at character {at} lacks parentheses: a {} is written {}",
+                self.kind,
+                self.example()
+            ))
+        } else if inside > most {
+            Some(format!(
+                "the position at character {at} is in more parentheses than a {} takes: {}",
+                self.kind,
+                self.example()
+            ))
+        } else {
+            None
+        }
+    }
+
+    /// A position of `numbers` numbers starting at character `at`, when the type's `Z`, `M` or `ZM` asks
+    /// for another count.
+    fn dimension_problem(&self, (numbers, at): (usize, usize)) -> Option<String> {
+        let (wanted, names) = match self.tag? {
+            "Z" => (3, "x y z"),
+            "M" => (3, "x y m"),
+            _ => (4, "x y z m"),
+        };
+        (numbers > 0 && numbers != wanted).then(|| {
+            format!(
+                "{} {} takes {wanted} numbers per position ({names}); the position at character {at} \
+                 has {numbers}",
+                self.kind,
+                self.tag.unwrap_or_default()
+            )
+        })
+    }
+}
+
 /// The first thing in WKT text that cannot be right, with its place (1-based, in characters): a word or
-/// character among the numbers, a parenthesis that closes nothing, or one never closed.
+/// character among the numbers, a parenthesis that closes nothing, or one never closed, a position with
+/// too few or too many parentheses for its type, or with another count of numbers than its Z or M says.
 fn wkt_problem(text: &str) -> Option<String> {
     const WORDS: &[&str] = &[
         "POINT",
@@ -537,6 +688,9 @@ fn wkt_problem(text: &str) -> Option<String> {
         _ => None,
     };
     let mut words = 0usize;
+    // The geometry types whose parentheses are open, innermost last, and the one named but not yet opened.
+    let mut geometries: Vec<OpenGeometry> = Vec::new();
+    let mut named: Option<OpenGeometry> = None;
     let mut chars = text.chars().enumerate().peekable();
     while let Some((i, c)) = chars.next() {
         let at = i + 1;
@@ -555,14 +709,27 @@ fn wkt_problem(text: &str) -> Option<String> {
             if let Some(problem) = position_problem(position) {
                 return Some(problem);
             }
+            if let Some(problem) = geometries
+                .last()
+                .and_then(|g| g.dimension_problem(position))
+            {
+                return Some(problem);
+            }
             position = (0, 0);
         }
         match c {
             '(' => {
                 open.push(at);
                 position = (0, 0);
+                if let Some(mut geometry) = named.take() {
+                    geometry.depth = open.len();
+                    geometries.push(geometry);
+                }
             }
             ')' => {
+                if geometries.last().is_some_and(|g| g.depth == open.len()) {
+                    geometries.pop();
+                }
                 if open.pop().is_none() {
                     return Some(format!("')' at character {at} closes nothing"));
                 }
@@ -585,6 +752,12 @@ fn wkt_problem(text: &str) -> Option<String> {
                 }
                 if position.0 == 0 {
                     position.1 = at;
+                    if let Some(problem) = geometries
+                        .last()
+                        .and_then(|g| g.nesting_problem(open.len(), at))
+                    {
+                        return Some(problem);
+                    }
                 }
                 position.0 += 1;
             }
@@ -609,6 +782,29 @@ fn wkt_problem(text: &str) -> Option<String> {
                     ));
                 }
                 words += 1;
+                let upper = word.to_ascii_uppercase();
+                match upper.as_str() {
+                    "EMPTY" => named = None,
+                    "Z" | "M" | "ZM" => {
+                        if let Some(geometry) = &mut named {
+                            geometry.tag = Some(match upper.as_str() {
+                                "ZM" => "ZM",
+                                "Z" => "Z",
+                                _ => "M",
+                            });
+                        }
+                    }
+                    _ => {
+                        named = WORDS
+                            .iter()
+                            .find(|w| **w == upper)
+                            .map(|kind| OpenGeometry {
+                                kind,
+                                tag: None,
+                                depth: 0,
+                            })
+                    }
+                }
             }
             c if c.is_whitespace() || c == ',' => {}
             other => {
@@ -1051,6 +1247,64 @@ mod tests {
                 "POINT",
                 "'POINT' has no coordinates: write them in parentheses (POINT (1 2)), or EMPTY",
             ),
+            // from the third outside pass: the crate's own words, or nothing at all, came through
+            (
+                "POINT Z (1 2)",
+                "POINT Z takes 3 numbers per position (x y z); the position at character 10 has 2",
+            ),
+            (
+                "LINESTRING ZM (0 0 0 0, 1 1 1)",
+                "LINESTRING ZM takes 4 numbers per position (x y z m); the position at character 25 has 3",
+            ),
+            (
+                "POLYGON (0 0, 1 0, 1 1, 0 0)",
+                "the position at character 10 lacks parentheses: a POLYGON is written POLYGON ((0 0, 1 0, 1 1, 0 0))",
+            ),
+            (
+                "MULTIPOLYGON ((0 0, 1 0, 1 1, 0 0))",
+                "the position at character 16 lacks parentheses: a MULTIPOLYGON is written",
+            ),
+            (
+                "POINT ((1 2))",
+                "the position at character 9 is in more parentheses than a POINT takes: POINT (1 2)",
+            ),
+            (
+                "GEOMETRYCOLLECTION (1 2)",
+                "a GEOMETRYCOLLECTION holds geometries, not positions (character 21)",
+            ),
+            ("POINT (1 2))", "')' at character 12 closes nothing"),
+            (
+                "POINT (1 2) POINT (3 4)",
+                "'POINT (3 4)' at character 13 follows the end of the geometry (one geometry per cell",
+            ),
+            (
+                "POINT(1 2)junk",
+                "'junk' at character 11 follows the end of the geometry",
+            ),
+            (
+                "POINT EMPTY junk",
+                "'junk' at character 13 follows the end of the geometry",
+            ),
+            (
+                "GEOMETRYCOLLECTION (POINT (1 2)))",
+                "')' at character 33 closes nothing",
+            ),
+            (
+                "POLYGON ((0 0, 1 0, 1 1, 0 1))",
+                "exterior ring is not closed: its last position is not its first, repeated",
+            ),
+            (
+                "POLYGON ((0 0, 9 0, 9 9, 0 0), (1 1, 2 1, 2 2))",
+                "interior ring 1 has 3 position(s) and is not closed",
+            ),
+            (
+                "MULTIPOLYGON (((0 0, 1 0, 1 1, 0 0)), ((5 5, 6 6, 5 5)))",
+                "polygon 2 of 2: exterior ring has 3 position(s), at least 4 needed",
+            ),
+            (
+                "GEOMETRYCOLLECTION (POINT (1 2), POLYGON ((0 0, 1 0, 1 1, 0 1)))",
+                "geometry 2 of 2: exterior ring is not closed",
+            ),
         ] {
             let err = parse_wkt(wkt).unwrap_err();
             assert!(err.contains(says), "{wkt}: {err}");
@@ -1062,6 +1316,13 @@ mod tests {
             "POINT (+1 2)",
             "MULTIPOINT EMPTY",
             "POINT ZM (1 2 3 4)",
+            "POINT Z (1 2 3)",
+            "LINESTRING M (0 0 1, 1 1 2)",
+            "MULTIPOINT (1 2, 3 4)",
+            "MULTIPOINT ((1 2), (3 4))",
+            "MULTIPOLYGON (((0 0, 1 0, 1 1, 0 0)), ((5 5, 6 5, 6 6, 5 5)))",
+            "GEOMETRYCOLLECTION (POINT (1 2), GEOMETRYCOLLECTION (POLYGON ((0 0, 1 0, 1 1, 0 0))))",
+            "GEOMETRYCOLLECTION (POINT EMPTY, LINESTRING Z (0 0 0, 1 1 1))",
         ] {
             assert_eq!(wkt_problem(good), None, "{good}");
         }
