@@ -324,7 +324,7 @@ impl Rules {
 /// A reject for a record the reader or the rules refused. Its raw text is redacted by the guard: the
 /// report must not keep in clear what the import would refuse to store (regression: refused values were
 /// written to the rejects report as read).
-fn reject_of(error: &FormatError, guard: &PrivacyGuard) -> Reject {
+fn reject_of(error: &FormatError, guard: &PrivacyGuard, source: &Path) -> Reject {
     let (raw, redacted) = match (error.record(), error.snippet()) {
         (Some(record), _) => {
             let (raw, redacted) = guard.redact_record(&record.columns, &record.values);
@@ -336,14 +336,26 @@ fn reject_of(error: &FormatError, guard: &PrivacyGuard) -> Reject {
         }
         (None, None) => (None, Vec::new()),
     };
-    Reject {
+    let mut reject = Reject {
         redacted,
         ..Reject::new(
             Some(error.location()),
             error.message(),
             raw.map(|r| r.chars().take(SNIPPET_CHARS).collect()),
         )
+    };
+    if let Some(member) = archive_member(error, source) {
+        reject.at = format!("{member}: {}", reject.at);
     }
+    reject
+}
+
+/// The member of the archive `source` an error is about (`doc.kml` of `places.kmz`): "feature 3" alone
+/// would send the user looking in the archive's other files.
+pub(crate) fn archive_member(error: &FormatError, source: &Path) -> Option<String> {
+    let file = error.file().to_string_lossy();
+    file.strip_prefix(&format!("{}: ", display_name(source)))
+        .map(str::to_string)
 }
 
 /// Runs on a blocking thread: sniffs time fields, applies the rules, batches, and enforces the error policy.
@@ -367,13 +379,7 @@ fn stage(
             && let Some(geometry) = &mut source.feature.geometry
         {
             clamped += geoconsole_model::clamp_coordinate_noise(geometry);
-            // A repair that fails (a panic in the geometry libraries) keeps this feature as it came;
-            // it must not end the import of the others.
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                geometry_repair::repair_crossing_rings(geometry)
-            }))
-            .unwrap_or_else(|_| geometry_repair::Repair::Kept("its repair failed".into()));
-            repairs.note(outcome, &source.location);
+            repairs.note(repair_one(geometry), &source.location);
         }
         item
     });
@@ -383,6 +389,38 @@ fn stage(
         clamped,
         repairs,
     }
+}
+
+/// Repairs a feature's polygons whose rings cross. A repair that fails (a panic in the geometry libraries)
+/// keeps the feature as it came: it must not end the import of the others.
+fn repair_one(
+    geometry: &mut geoconsole_model::geo_types::Geometry<f64>,
+) -> geometry_repair::Repair {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        geometry_repair::repair_crossing_rings(geometry)
+    }))
+    .unwrap_or_else(|_| geometry_repair::Repair::Kept("its repair failed".into()))
+}
+
+/// What an import of these features would say of their polygons, worded ahead: an upload's preview shows
+/// it before the user imports.
+pub(crate) fn planned_repairs<'a>(
+    path: &Path,
+    features: impl Iterator<Item = (&'a str, &'a Feature)>,
+) -> Vec<String> {
+    let mut repairs = Repairs {
+        file: display_name(path),
+        planned: true,
+        ..Repairs::default()
+    };
+    for (at, feature) in features {
+        if let Some(geometry) = &feature.geometry {
+            let mut geometry = geometry.clone();
+            geoconsole_model::clamp_coordinate_noise(&mut geometry);
+            repairs.note(repair_one(&mut geometry), &at);
+        }
+    }
+    repairs.warnings()
 }
 
 /// Polygons repaired (or found invalid and kept) while staging, for the import's report.
@@ -397,6 +435,8 @@ struct Repairs {
     /// Features kept with an invalid polygon, and features too intricate to check.
     kept: u64,
     unchecked: u64,
+    /// Said before an import (a preview): "will be stored", not "stored".
+    planned: bool,
 }
 
 /// Features a report names one by one among those repaired, kept invalid or left unchecked; the counts cover
@@ -406,6 +446,11 @@ const REPAIRS_NAMED: usize = 5;
 impl Repairs {
     fn note(&mut self, outcome: geometry_repair::Repair, at: &dyn std::fmt::Display) {
         use geometry_repair::Repair;
+        let (stored, was) = if self.planned {
+            ("will be stored", "will be")
+        } else {
+            ("stored", "was")
+        };
         let line = match outcome {
             Repair::Valid => return,
             Repair::Repaired {
@@ -422,12 +467,12 @@ impl Repairs {
                 let plural = if parts == 1 { "polygon" } else { "polygons" };
                 if rounded {
                     format!(
-                        "{}: {at}: {what} whose rings cross, overlap or touch themselves, stored as its {parts} odd-even {plural}; at its size its coordinates' precision leaves edges that touch within a rounding",
+                        "{}: {at}: {what} whose rings cross, overlap or touch themselves, {stored} as its {parts} odd-even {plural}; at its size its coordinates' precision leaves edges that touch within a rounding",
                         self.file
                     )
                 } else {
                     format!(
-                        "{}: {at}: {what} whose rings cross, overlap or touch themselves, stored as {parts} valid {plural} (odd-even rule, as ogr2ogr -makevalid)",
+                        "{}: {at}: {what} whose rings cross, overlap or touch themselves, {stored} as {parts} valid {plural} (odd-even rule, as ogr2ogr -makevalid)",
                         self.file
                     )
                 }
@@ -435,14 +480,14 @@ impl Repairs {
             Repair::Kept(why) => {
                 self.kept += 1;
                 format!(
-                    "{}: {at}: an invalid polygon was kept as it is: {why}",
+                    "{}: {at}: an invalid polygon {was} kept as it is: {why}",
                     self.file
                 )
             }
             Repair::Unchecked => {
                 self.unchecked += 1;
                 format!(
-                    "{}: {at}: a polygon too intricate to check for crossing rings was kept as it is",
+                    "{}: {at}: a polygon too intricate to check for crossing rings {was} kept as it is",
                     self.file
                 )
             }
@@ -607,7 +652,7 @@ fn stage_clamped(
                 if let Some(c) = &counters {
                     c.rejected.fetch_add(1, Ordering::Relaxed);
                 }
-                if !send(Staged::Rejected(reject_of(&error, &guard))) {
+                if !send(Staged::Rejected(reject_of(&error, &guard, path))) {
                     return allowed(&guard);
                 }
             }

@@ -445,6 +445,14 @@ pub fn preview(path: &Path, read: &ReadOptions) -> AppResult<ImportPreview> {
     preview_features(path, format.name(), stream, coordinates, Vec::new())
 }
 
+/// Where a problem is, with the archive member it is in.
+fn problem_at(error: &geoconsole_formats::FormatError, source: &Path) -> String {
+    match crate::import::archive_member(error, source) {
+        Some(member) => format!("{member}: {}", error.location()),
+        None => error.location().to_string(),
+    }
+}
+
 /// The preview of the features a reader yields. Features that carry their own time (a feed document's)
 /// show it; the others show what the detected time fields hold.
 fn preview_features(
@@ -463,17 +471,22 @@ fn preview_features(
             Ok(source) => features.push((source.location.to_string(), source.feature)),
             Err(e) if e.is_recoverable() => {
                 if problems.len() < PREVIEW_PROBLEMS {
-                    problems.push(json!({"at": e.location().to_string(), "reason": e.message()}));
+                    problems.push(json!({"at": problem_at(&e, path), "reason": e.message()}));
                 }
             }
             // A file that cannot yield even its first feature is not an upload to preview.
             Err(e) if features.is_empty() => return Err(invalid(e)),
             Err(e) => {
-                problems.push(json!({"at": e.location().to_string(), "reason": e.message()}));
+                problems.push(json!({"at": problem_at(&e, path), "reason": e.message()}));
                 break;
             }
         }
     }
+    let mut warnings = warnings;
+    warnings.extend(crate::import::planned_repairs(
+        path,
+        features.iter().map(|(at, f)| (at.as_str(), f)),
+    ));
     let sample: Vec<&Feature> = features.iter().map(|(_, f)| f).collect();
     let time = time_fields::detect(&sample, &START_FIELD_NAMES);
     let time_end = time
@@ -715,5 +728,39 @@ mod tests {
             "{:?}",
             p.problems
         );
+    }
+
+    // From the third outside pass: the preview listed nothing for a polygon the import then repaired, and a
+    // problem in an archive's member was "line 3" with no word of which member.
+    #[test]
+    fn preview_says_which_polygons_will_be_repaired_and_which_member_a_problem_is_in() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("zones.geojson");
+        std::fs::write(
+            &path,
+            r#"{"type":"FeatureCollection","features":[
+{"type":"Feature","properties":{"n":"square"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,1],[0,0]]]}},
+{"type":"Feature","properties":{"n":"bowtie"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,1],[1,0],[0,1],[0,0]]]}}]}"#,
+        )
+        .expect("write");
+        let p = preview(&path, &ReadOptions::default()).expect("preview");
+        assert_eq!(
+            p.warnings,
+            vec![
+                "zones.geojson: feature 1: a polygon whose rings cross, overlap or touch themselves, \
+                 will be stored as 2 valid polygons (odd-even rule, as ogr2ogr -makevalid)"
+                    .to_string()
+            ]
+        );
+
+        let archive = dir.path().join("sites.zip");
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&archive).expect("created"));
+        zip.start_file("sites.csv", zip::write::SimpleFileOptions::default())
+            .expect("member");
+        std::io::Write::write_all(&mut zip, b"name,latitude,longitude\nA,10,20\nB,95,20\n")
+            .expect("written");
+        zip.finish().expect("finished");
+        let p = preview(&archive, &ReadOptions::default()).expect("preview");
+        assert_eq!(p.problems[0]["at"], "sites.csv: line 3", "{:?}", p.problems);
     }
 }

@@ -442,6 +442,52 @@ fn placemark_name(xml: &str) -> Option<String> {
     }
 }
 
+/// The first position in a placemark's `<coordinates>` that is not `lon,lat[,alt]`, as written and counted
+/// from 1 in its element.
+fn coordinates_problem(xml: &str) -> Option<String> {
+    const FORM: &str =
+        "a position is lon,lat[,alt] with commas and no spaces, positions are separated by spaces";
+    let mut reader = XmlReader::from_str(xml);
+    let mut inside = false;
+    let mut text = String::new();
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(e) => {
+                inside = e.local_name().as_ref() == b"coordinates";
+                text.clear();
+            }
+            Event::Text(t) if inside => text.push_str(&t.decode().ok()?),
+            Event::End(_) if inside => {
+                inside = false;
+                for (k, position) in text.split_whitespace().enumerate() {
+                    let shown =
+                        geoconsole_model::excerpt(position, geoconsole_model::EXCERPT_CHARS);
+                    let numbers: Vec<&str> = position.split(',').collect();
+                    let why = if numbers.len() == 1 {
+                        format!("position {} ('{shown}') has one number; {FORM}", k + 1)
+                    } else if numbers.iter().any(|n| n.is_empty()) {
+                        format!(
+                            "position {} ('{shown}') has an empty number (a space after a comma?); {FORM}",
+                            k + 1
+                        )
+                    } else if let Some(bad) = numbers.iter().find(|n| n.parse::<f64>().is_err()) {
+                        format!(
+                            "position {} ('{shown}'): '{}' is not a number; {FORM}",
+                            k + 1,
+                            geoconsole_model::excerpt(bad, geoconsole_model::EXCERPT_CHARS)
+                        )
+                    } else {
+                        continue;
+                    };
+                    return Some(why);
+                }
+            }
+            Event::Eof => return None,
+            _ => {}
+        }
+    }
+}
+
 fn parse_placemark(path: &Path, location: Location, xml: &str) -> FormatResult<Placemark> {
     // A placemark the crate cannot read is named by its `<name>` when it has one: "feature 1841" alone
     // sends the user counting placemarks.
@@ -458,11 +504,20 @@ fn parse_placemark(path: &Path, location: Location, xml: &str) -> FormatResult<P
     match read {
         Ok(Ok(Kml::Placemark(p))) => Ok(p),
         Ok(Ok(_)) => Err(failed("placemark could not be read".into())),
-        Ok(Err(kml::Error::NumParse(text))) => Err(failed(format!(
-            "'{}' in its coordinates is not a number (coordinates are lon,lat[,alt] separated by spaces)",
-            geoconsole_model::excerpt(&text, geoconsole_model::EXCERPT_CHARS)
+        // The crate's words name a token (or nothing, for a position of one number): the position is
+        // found in the placemark's own `<coordinates>` and shown as written.
+        Ok(Err(kml::Error::NumParse(text))) => Err(failed(coordinates_problem(xml).unwrap_or_else(
+            || {
+                format!(
+                    "'{}' in its coordinates is not a number (coordinates are lon,lat[,alt] separated \
+                     by spaces)",
+                    geoconsole_model::excerpt(&text, geoconsole_model::EXCERPT_CHARS)
+                )
+            },
         ))),
-        Ok(Err(kml::Error::CoordEmpty)) => Err(failed("a geometry has no coordinates".into())),
+        Ok(Err(kml::Error::CoordEmpty)) => Err(failed(
+            coordinates_problem(xml).unwrap_or_else(|| "a geometry has no coordinates".into()),
+        )),
         Ok(Err(e)) => Err(failed(format!("unreadable placemark: {e}"))),
         Err(_) => Err(failed(
             "the KML reader could not read this placemark (an element without the content it needs)"
@@ -508,6 +563,21 @@ fn placemark_feature(
             _ => {}
         }
     }
+    // Errors from here on are the placemark's: named as the crate's own are (see `parse_placemark`).
+    let prefix = properties
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|name| !name.is_empty())
+        .map(|name| {
+            format!(
+                "placemark '{}': ",
+                geoconsole_model::excerpt(name, geoconsole_model::EXCERPT_CHARS)
+            )
+        });
+    let named = |error: crate::FormatError| match &prefix {
+        Some(prefix) => error.relocated(location, prefix),
+        None => error,
+    };
     let geometry = match placemark.geometry {
         // A placemark with only a name and description (or a tour camera) is kept unlocated, as GDAL keeps it.
         None => None,
@@ -521,10 +591,11 @@ fn placemark_feature(
                         location,
                         format!("unusable geometry: {e}"),
                     )
-                })?,
+                })
+                .map_err(named)?,
         ),
     };
-    record::feature(path, location, geometry, &KML_CRS, properties, None)
+    record::feature(path, location, geometry, &KML_CRS, properties, None).map_err(named)
 }
 
 /// `Data name=".."><value>` pairs and `SchemaData/SimpleData name=".."` values.

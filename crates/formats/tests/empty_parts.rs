@@ -382,11 +382,37 @@ fn an_unreadable_placemark_is_named_and_a_kmz_error_names_the_archive() {
     assert_eq!(
         read(&kml),
         Outcome::Refused(
-            "bad.kml: feature 0: placemark 'a': 'abc' in its coordinates is not a number \
-             (coordinates are lon,lat[,alt] separated by spaces)"
+            "bad.kml: feature 0: placemark 'a': position 1 ('1,abc'): 'abc' is not a number; a \
+             position is lon,lat[,alt] with commas and no spaces, positions are separated by spaces"
                 .into()
         )
     );
+    // From the third outside pass: a position of one number was "no coordinates", a space after a comma
+    // "'' is not a number", and checks after the crate's (range, rings) did not name the placemark.
+    for (geometry, says) in [
+        (
+            "<Point><coordinates>5</coordinates></Point>",
+            "placemark 'a': position 1 ('5') has one number;",
+        ),
+        (
+            "<LineString><coordinates>0,0 5, 6</coordinates></LineString>",
+            "placemark 'a': position 2 ('5,') has an empty number (a space after a comma?);",
+        ),
+        (
+            "<Point><coordinates>200,10</coordinates></Point>",
+            "placemark 'a': longitude 200",
+        ),
+        (
+            "<Polygon><outerBoundaryIs><LinearRing><coordinates>0,0 1,1 0,0</coordinates></LinearRing></outerBoundaryIs></Polygon>",
+            "placemark 'a': ",
+        ),
+    ] {
+        let path = kml_placemark(dir.path(), "more.kml", geometry);
+        let Outcome::Refused(message) = read(&path) else {
+            panic!("{geometry} is refused")
+        };
+        assert!(message.contains(says), "{geometry}: {message}");
+    }
     // The same document as a KMZ's doc.kml: the archive is the name the user gave.
     let kmz = dir.path().join("places.kmz");
     let mut zip = zip::ZipWriter::new(std::fs::File::create(&kmz).expect("created"));
@@ -398,7 +424,7 @@ fn an_unreadable_placemark_is_named_and_a_kmz_error_names_the_archive() {
         panic!("the KMZ's placemark is refused too")
     };
     assert!(
-        message.starts_with("places.kmz: doc.kml: feature 0: placemark 'a': 'abc'"),
+        message.starts_with("places.kmz: doc.kml: feature 0: placemark 'a': position 1"),
         "{message}"
     );
 }
