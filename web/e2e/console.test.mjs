@@ -201,6 +201,15 @@ describe('web console', { concurrency: false }, () => {
     assert.ok(!collections.collections.some((c) => c.id === 'broken'), 'nothing was imported');
   });
 
+  it('says in the preview which polygons the import will repair', async () => {
+    const { page } = session;
+    const bowtie = { type: 'FeatureCollection', features: [{ type: 'Feature', properties: { name: 'crossed zone' }, geometry: { type: 'Polygon', coordinates: [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]] } }] };
+    await drop(page, 'zones.geojson', JSON.stringify(bowtie));
+    await previewShown(page);
+    assert.match(await page.locator('.preview-notes').textContent(), /zones\.geojson: feature 0: .*will be stored as 2 valid polygons/);
+    await page.keyboard.press('Escape');
+  });
+
   it('shows a change made by another client live, without reloading the page', async () => {
     const { page } = session;
     await page.evaluate(() => { window.__noReload = true; });

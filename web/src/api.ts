@@ -169,6 +169,8 @@ export interface ImportPreview {
   problems: { at: string; reason: string }[];
   suggested_dataset: string;
   suggested_kind: DatasetKind;
+  /** What will be read despite a fault that costs no feature: a polygon to be repaired, an encoding. */
+  warnings?: string[];
 }
 
 export interface Staged {

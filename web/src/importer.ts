@@ -156,6 +156,14 @@ export class Importer {
       problems.append(li);
     }
 
+    const notes = document.createElement('ul');
+    notes.className = 'preview-notes';
+    for (const w of p.warnings ?? []) {
+      const li = document.createElement('li');
+      li.textContent = w;
+      notes.append(li);
+    }
+
     const actions = document.createElement('div');
     actions.className = 'actions';
     const go = document.createElement('button');
@@ -174,6 +182,7 @@ export class Importer {
       h.className = 'error';
       form.append(h, problems);
     }
+    if (notes.children.length) form.append(para('Notes on the first rows (imported, with these changes):'), notes);
     form.append(actions);
     form.addEventListener('submit', (e) => {
       e.preventDefault();
