@@ -90,15 +90,7 @@ pub(crate) fn repair_crossing_rings(geometry: &mut Geometry<f64>) -> Repair {
                 "its rings cross more than {MAX_CROSSINGS} times, too many to repair"
             )),
             Check::Invalid => match repaired(g) {
-                Ok((replacement, parts)) => {
-                    let rounded = !matches!(
-                        match &replacement {
-                            Geometry::Polygon(p) => check(std::slice::from_ref(p)),
-                            Geometry::MultiPolygon(mp) => check(&mp.0),
-                            _ => Check::Valid,
-                        },
-                        Check::Valid
-                    );
+                Ok((replacement, parts, rounded)) => {
                     *g = replacement;
                     Repair::Repaired {
                         polygons: 1,
@@ -139,8 +131,9 @@ fn merge(a: Repair, b: Repair) -> Repair {
     }
 }
 
-/// A polygon or multipolygon's valid parts (a polygon whose repair is one part stays a polygon).
-fn repaired(g: &Geometry<f64>) -> Result<(Geometry<f64>, usize), String> {
+/// A polygon or multipolygon's valid parts (a polygon whose repair is one part stays a polygon), how many,
+/// and whether they still touch or cross within a rounding (see [`Repair::Repaired`]).
+fn repaired(g: &Geometry<f64>) -> Result<(Geometry<f64>, usize, bool), String> {
     let polygons: MultiPolygon<f64> = match g {
         Geometry::Polygon(p) => MultiPolygon(vec![p.clone()]),
         Geometry::MultiPolygon(mp) => mp.clone(),
@@ -178,10 +171,11 @@ fn repaired(g: &Geometry<f64>) -> Result<(Geometry<f64>, usize), String> {
     let snapped = without_degenerate_rings(parts);
     let restored =
         without_degenerate_rings(with_source_positions(snapped.clone(), &polygons, span));
-    let parts = if matches!(check(&restored.0), Check::Valid) {
-        restored
+    let (parts, rounded) = if matches!(check(&restored.0), Check::Valid) {
+        (restored, false)
     } else {
-        snapped
+        let rounded = !matches!(check(&snapped.0), Check::Valid);
+        (snapped, rounded)
     };
     let count = parts.0.len();
     match count {
@@ -189,8 +183,9 @@ fn repaired(g: &Geometry<f64>) -> Result<(Geometry<f64>, usize), String> {
         1 if matches!(g, Geometry::Polygon(_)) => Ok((
             Geometry::Polygon(parts.0.into_iter().next().unwrap_or_else(empty)),
             1,
+            rounded,
         )),
-        _ => Ok((Geometry::MultiPolygon(parts), count)),
+        _ => Ok((Geometry::MultiPolygon(parts), count, rounded)),
     }
 }
 
