@@ -44,7 +44,7 @@ pub(crate) fn read(path: &Path, options: &ReadOptions) -> FormatResult<ChunkRece
         options.encoding,
         options.notes.clone(),
     )?;
-    let mut reader = open_shapes(path)?;
+    let mut reader = open_shapes(path, &options.notes)?;
     let path_buf = path.to_path_buf();
     Ok(spawn_producer("geoconsole-shp", move |chunks| {
         for (index, shape) in reader.iter_shapes().enumerate() {
@@ -148,15 +148,75 @@ fn source_crs_of(path: &Path, source_crs: Option<Crs>) -> FormatResult<SourceCrs
     })
 }
 
-/// The .shp's shape reader (the .dbf, when there is one, is read by [`Dbf`]).
-fn open_shapes(path: &Path) -> FormatResult<ShapeReader<std::io::BufReader<fs::File>>> {
-    ShapeReader::from_path(path).map_err(|e| {
+/// The .shp's shape reader (the .dbf, when there is one, is read by [`Dbf`]). The .shx, when it is sound,
+/// says where each record starts (an edited file can hold stale records between them); a damaged one is
+/// said and left aside, and the records are read in order from the .shp.
+fn open_shapes(
+    path: &Path,
+    notes: &ReadNotes,
+) -> FormatResult<ShapeReader<std::io::BufReader<fs::File>>> {
+    let open = |file: &Path| {
+        fs::File::open(file)
+            .map(std::io::BufReader::new)
+            .map_err(|e| FormatError::io(file, &e))
+    };
+    // The .shp's own header first, so that an error here is the .shp's and not its index's.
+    let sequential = ShapeReader::new(open(path)?).map_err(|e| {
         file_error(
             FormatErrorKind::Syntax,
             path,
             format!("unreadable shapefile: {e}"),
         )
-    })
+    })?;
+    let Some(shx) = companion(path, "shx") else {
+        return Ok(sequential);
+    };
+    let indexed = match index_problem(path, &shx) {
+        Some(problem) => Err(problem),
+        None => ShapeReader::with_shx(open(path)?, open(&shx)?).map_err(|e| e.to_string()),
+    };
+    match indexed {
+        Ok(reader) => Ok(reader),
+        Err(problem) => {
+            notes.warn(format!(
+                "{}: {problem}; the index was left aside and the shapes read in order from {} \
+                 (rebuild it with ogr2ogr, or GDAL's SHAPE_RESTORE_SHX=YES)",
+                file_name(&shx),
+                file_name(path)
+            ));
+            Ok(sequential)
+        }
+    }
+}
+
+/// What is wrong with a .shx beside `shp`: a header that is not an index's, or an entry pointing outside
+/// the .shp (before its records or past its end).
+fn index_problem(shp: &Path, shx: &Path) -> Option<String> {
+    const HEADER: u64 = 100;
+    let shp_size = fs::metadata(shp).ok()?.len();
+    let mut index = std::io::BufReader::new(fs::File::open(shx).ok()?);
+    let mut header = [0u8; HEADER as usize];
+    if index.read_exact(&mut header).is_err() {
+        return Some("it is shorter than a shapefile index's header".into());
+    }
+    if header[..4] != 9994u32.to_be_bytes() {
+        return Some("it is not a shapefile index (its file code is not 9994)".into());
+    }
+    let mut entry = [0u8; 8];
+    let mut k = 0u64;
+    while index.read_exact(&mut entry).is_ok() {
+        // Offsets and lengths are in 16-bit words; a record is its 8-byte header and its content.
+        let offset = u64::from(u32::from_be_bytes([entry[0], entry[1], entry[2], entry[3]])) * 2;
+        let length = u64::from(u32::from_be_bytes([entry[4], entry[5], entry[6], entry[7]])) * 2;
+        if offset < HEADER || offset + 8 + length > shp_size {
+            return Some(format!(
+                "its entry for shape {k} points at bytes {offset}..{} of a {shp_size}-byte .shp",
+                offset + 8 + length
+            ));
+        }
+        k += 1;
+    }
+    None
 }
 
 /// The shapes of a shapefile whose .dbf is missing, each a feature without properties.
@@ -167,7 +227,7 @@ fn read_shapes_only(
 ) -> FormatResult<ChunkReceiver> {
     let crs = source_crs_of(path, source_crs)?;
     crs.announce(path, notes);
-    let mut reader = open_shapes(path)?;
+    let mut reader = open_shapes(path, notes)?;
     let path_buf = path.to_path_buf();
     Ok(spawn_producer("geoconsole-shp", move |chunks| {
         for (index, shape) in reader.iter_shapes().enumerate() {

@@ -119,3 +119,51 @@ fn geojson_sequences_with_pretty_records_and_csv_curves_read() {
     let curves = features("csv/curves_line.csv", None);
     assert!(curves.iter().all(|f| f.feature.geometry.is_some()));
 }
+
+// From the third outside pass: a damaged .shx was blamed on the .shp ("unreadable record (truncated .shp?)",
+// "unreadable shapefile: The file code ' 0 ' is invalid"). The index is only where records start; a damaged
+// one is said and left aside, and the records are read in order, as they were written.
+#[test]
+fn a_damaged_shx_is_named_and_the_shapes_are_read_in_order_without_it() {
+    let (intact, _) = read("shapefile/fiona/coutwildrnp.shp", None);
+    let intact: Vec<_> = intact
+        .into_iter()
+        .map(|i| i.expect("intact").feature)
+        .collect();
+    assert!(intact.len() > 10);
+    type Damage = fn(&mut [u8]);
+    let damages: [(&str, Damage); 2] = [
+        ("its file code is not 9994", |shx| shx[..4].fill(0)),
+        ("its entry for shape 3 points at bytes", |shx| {
+            shx[100 + 3 * 8..100 + 3 * 8 + 4].fill(0xff)
+        }),
+    ];
+    for (says, damage) in damages {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for extension in ["shp", "shx", "dbf", "prj", "cpg"] {
+            let name = format!("coutwildrnp.{extension}");
+            std::fs::copy(
+                corpus(&format!("shapefile/fiona/{name}")),
+                dir.path().join(&name),
+            )
+            .expect("copied");
+        }
+        let shx = dir.path().join("coutwildrnp.shx");
+        let mut bytes = std::fs::read(&shx).expect("read");
+        damage(&mut bytes);
+        std::fs::write(&shx, bytes).expect("written");
+        let options = ReadOptions::default();
+        let (_, stream) =
+            open_reader(&dir.path().join("coutwildrnp.shp"), &options).expect("opens");
+        let read: Vec<_> = stream
+            .map(|i| i.expect("read without the index").feature)
+            .collect();
+        assert_eq!(read, intact, "{says}");
+        let warnings = options.notes.warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with("coutwildrnp.shx: ") && warnings[0].contains(says),
+            "{warnings:?}"
+        );
+    }
+}
