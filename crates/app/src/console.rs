@@ -385,7 +385,21 @@ impl Console {
     pub async fn import(&self, path: &Path, options: ImportOptions) -> AppResult<ImportReport> {
         let options = self.for_rules(options).await;
         let (requester, target) = (options.requester.clone(), audit_target(&options, path));
-        let result = import::import(&self.store, Source::File(path.to_path_buf()), options).await;
+        // A pipe, a FIFO or /dev/stdin can be read once: opened twice (to look for a feed document, then
+        // to read), its first bytes went to the first look and the rest was read as another format.
+        let source = match std::fs::metadata(path) {
+            Ok(meta) if !meta.is_file() && !meta.is_dir() => {
+                let file = std::fs::File::open(path).map_err(|e| {
+                    AppError::new(AppErrorKind::Invalid, format!("{}: {e}", path.display()))
+                })?;
+                Source::Reader {
+                    label: path.to_path_buf(),
+                    reader: Box::new(std::io::BufReader::new(file)),
+                }
+            }
+            _ => Source::File(path.to_path_buf()),
+        };
+        let result = import::import(&self.store, source, options).await;
         self.after_import(result, requester, target).await
     }
 

@@ -204,6 +204,48 @@ fn bad_input_exits_non_zero_with_a_located_message() {
     );
 }
 
+// From the third outside pass: `cat f.geojson | geoconsole import /dev/stdin` lost the file's first bytes
+// to the look for a feed document and read the rest as CSV; a one-line file was "empty".
+#[test]
+fn a_piped_file_is_read_whole_from_standard_input() {
+    use std::io::Write;
+    let run = Run::new();
+    let mut collection = String::from(r#"{"type":"FeatureCollection","features":["#);
+    for i in 0..3000 {
+        if i > 0 {
+            collection.push(',');
+        }
+        collection.push_str(&format!(
+            r#"{{"type":"Feature","id":"q{i}","properties":{{"mag":{i}}},"geometry":{{"type":"Point","coordinates":[{},{}]}}}}"#,
+            i % 180,
+            i % 80
+        ));
+    }
+    collection.push_str("]}");
+    for (name, file) in [("piped", "-"), ("device", "/dev/stdin")] {
+        let mut child = run
+            .command(&["--store", "ops.gpkg", "--json", "import", file, "--dataset", name])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawned");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let body = collection.clone();
+        let writer = std::thread::spawn(move || stdin.write_all(body.as_bytes()));
+        let out = child.wait_with_output().expect("ran");
+        writer.join().expect("writer").expect("written");
+        assert!(
+            out.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(report["imported"], 3000, "{file}: {report}");
+        assert_eq!(report["format"], "geojson", "{file}: {report}");
+    }
+}
+
 #[test]
 fn settings_layer_defaults_config_environment_and_flags() {
     let run = Run::new();

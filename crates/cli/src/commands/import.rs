@@ -101,9 +101,14 @@ pub async fn run(console: &Console, args: &ImportArgs, cli: &Cli) -> Result<()> 
             None => Vec::new(),
         },
     };
-    let size = std::fs::metadata(&args.file).map(|m| m.len()).unwrap_or(0);
+    let file = if args.file.as_os_str() == "-" {
+        std::path::PathBuf::from("/dev/stdin")
+    } else {
+        args.file.clone()
+    };
+    let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
     let bar = progress::import_bar(size, counters, progress::enabled(cli.quiet, cli.json));
-    let result = console.import(&args.file, options).await;
+    let result = console.import(&file, options).await;
     bar.finish_and_clear();
     let report = result?;
     if cli.json {
