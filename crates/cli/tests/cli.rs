@@ -224,7 +224,15 @@ fn a_piped_file_is_read_whole_from_standard_input() {
     collection.push_str("]}");
     for (name, file) in [("piped", "-"), ("device", "/dev/stdin")] {
         let mut child = run
-            .command(&["--store", "ops.gpkg", "--json", "import", file, "--dataset", name])
+            .command(&[
+                "--store",
+                "ops.gpkg",
+                "--json",
+                "import",
+                file,
+                "--dataset",
+                name,
+            ])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())

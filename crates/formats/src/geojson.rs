@@ -218,6 +218,8 @@ struct Sink<'a> {
     path: &'a Path,
     chunks: &'a mut ChunkSender,
     next_index: u64,
+    /// Where the parser is in the document, for errors: before, inside or after the `features` array.
+    part: Part,
     /// Each feature is one record of the bound beneath the parser.
     mark: RecordMark,
     /// The CRS a legacy `crs` member names, when it is not WGS84.
@@ -270,7 +272,7 @@ impl Sink<'_> {
 
 fn parse<R: BufRead>(
     path: &Path,
-    reader: R,
+    mut reader: R,
     late: LateCrs,
     elevations: Elevations,
     chunks: &mut ChunkSender,
@@ -292,12 +294,20 @@ fn parse<R: BufRead>(
             }
         }
     }
+    // Windows tools start UTF-8 with a byte-order mark, which JSON does not allow and GDAL reads past.
+    if reader
+        .fill_buf()
+        .is_ok_and(|head| head.starts_with(b"\xef\xbb\xbf"))
+    {
+        reader.consume(3);
+    }
     // serde builds each feature whole: the bound stops one that never ends (or a 1 GB string in it).
     let (reader, mark) = RecordBound::new(reader, MAX_RECORD_BYTES);
     let mut sink = Sink {
         path,
         chunks,
         next_index: 0,
+        part: Part::Before,
         mark,
         crs,
         crs_known: matches!(late, LateCrs::Found(_)),
@@ -317,14 +327,36 @@ fn parse<R: BufRead>(
         if error.to_string().starts_with(CANCELLED) {
             return;
         }
-        let index = sink.next_index;
-        let failure = syntax_error(path, &error, index);
+        let failure = syntax_error(path, &error, sink.next_index, sink.part);
         sink.chunks.push(Err(failure));
     }
 }
 
+/// Where in a document the parser is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Part {
+    /// Before the `features` array (or in a document without one).
+    Before,
+    /// Inside it: errors are the next feature's.
+    Inside,
+    /// After its end: no feature is being read.
+    After,
+}
+
 /// Turns a serde_json error into the console's wording, naming the feature being read when it broke.
-fn syntax_error(path: &Path, error: &serde_json::Error, feature_index: u64) -> FormatError {
+fn syntax_error(
+    path: &Path,
+    error: &serde_json::Error,
+    feature_index: u64,
+    part: Part,
+) -> FormatError {
+    // An error between features is the next one's; after the array, no feature's (there is none
+    // numbered `feature_index`).
+    let place = match part {
+        Part::Before => String::new(),
+        Part::Inside => format!("in feature {feature_index}: "),
+        Part::After => format!("after the last feature ({feature_index} read): "),
+    };
     let location = Location::Position {
         line: error.line() as u64,
         column: error.column() as u64,
@@ -332,10 +364,14 @@ fn syntax_error(path: &Path, error: &serde_json::Error, feature_index: u64) -> F
     let raw = error.to_string();
     let reason = raw.split(" at line ").next().unwrap_or(&raw).to_string();
     let (kind, message) = match error.classify() {
-        serde_json::error::Category::Io => (FormatErrorKind::Io, reason),
-        serde_json::error::Category::Eof => (
+        serde_json::error::Category::Io => (FormatErrorKind::Io, format!("{place}{reason}")),
+        serde_json::error::Category::Eof if part == Part::Inside => (
             FormatErrorKind::Syntax,
             format!("file ends inside feature {feature_index} (truncated?)"),
+        ),
+        serde_json::error::Category::Eof => (
+            FormatErrorKind::Syntax,
+            format!("{place}file ends before the document does (truncated?)"),
         ),
         _ if reason.starts_with(DOCUMENT_ERROR) => (
             FormatErrorKind::WrongFormat,
@@ -345,14 +381,20 @@ fn syntax_error(path: &Path, error: &serde_json::Error, feature_index: u64) -> F
             FormatErrorKind::Syntax,
             "JSON nested too deeply (more than 128 levels)".to_string(),
         ),
+        // serde_json's words for a `\ud800` without its pair ("unexpected end of hex escape", and "lone
+        // leading surrogate" for a trailing one) say nothing a user can act on.
+        _ if reason.contains("surrogate") || reason.contains("hex escape") => (
+            FormatErrorKind::Encoding,
+            format!(
+                "{place}a \\u escape that is no character (half of a UTF-16 pair, \\ud800-\\udfff, \
+                 without the other half); write the character itself or both halves"
+            ),
+        ),
         _ if reason.contains("unicode") || reason.contains("UTF-8") => (
             FormatErrorKind::Encoding,
-            format!("{reason}; the file must be UTF-8"),
+            format!("{place}{reason}; the file must be UTF-8"),
         ),
-        _ => (
-            FormatErrorKind::Syntax,
-            format!("in feature {feature_index}: {reason}"),
-        ),
+        _ => (FormatErrorKind::Syntax, format!("{place}{reason}")),
     };
     FormatError::new(kind, path, location, message)
 }
@@ -542,9 +584,11 @@ impl<'de> Visitor<'de> for FeatureArray<'_, '_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.sink.part = Part::Inside;
         while let Some(raw) = seq.next_element::<RawFeature>()? {
             self.sink.accept(raw)?;
         }
+        self.sink.part = Part::After;
         Ok(())
     }
 }
@@ -586,8 +630,76 @@ impl<W: Write + Send> FeatureWriter for GeoJsonWriter<W> {
 
 #[cfg(test)]
 mod tests {
-    use super::{LateCrs, walk_back_members};
+    use super::{GeoJsonReader, LateCrs, walk_back_members};
     use serde_json::json;
+
+    /// The features read and the first error's text.
+    fn read(text: &[u8]) -> (usize, Option<String>) {
+        let reader = GeoJsonReader::spawn(
+            std::path::PathBuf::from("t.geojson"),
+            std::io::Cursor::new(text.to_vec()),
+            &crate::ReadNotes::default(),
+        );
+        let mut features = 0;
+        for item in reader {
+            match item {
+                Ok(_) => features += 1,
+                Err(e) => return (features, Some(e.to_string())),
+            }
+        }
+        (features, None)
+    }
+
+    // From the third outside pass: a byte-order mark made the file unreadable ("in feature 0: expected
+    // value"), errors after the array blamed a feature that does not exist, and a lone surrogate escape got
+    // serde_json's words ("lone leading surrogate" for a trailing one).
+    #[test]
+    fn errors_say_where_in_the_document_they_are() {
+        let one = r#"{"type":"Feature","properties":{"a":1},"geometry":{"type":"Point","coordinates":[1,2]}}"#;
+        let collection = format!(r#"{{"type":"FeatureCollection","features":[{one},{one}]}}"#);
+        assert_eq!(read(format!("\u{feff}{collection}").as_bytes()), (2, None));
+        let truncated = &collection[..collection.len() - 1];
+        assert_eq!(
+            read(truncated.as_bytes()),
+            (
+                2,
+                Some(
+                    "t.geojson: line 1 column 216: after the last feature (2 read): file ends before \
+                     the document does (truncated?)"
+                        .into()
+                )
+            )
+        );
+        let (read_before, error) = read(format!("{collection}{{\"x\":1}}").as_bytes());
+        assert_eq!(read_before, 2);
+        assert!(
+            error.as_deref().is_some_and(
+                |e| e.contains("after the last feature (2 read): trailing characters")
+            ),
+            "{error:?}"
+        );
+        let cut_inside = &collection[..150];
+        assert!(
+            read(cut_inside.as_bytes())
+                .1
+                .is_some_and(|e| e.contains("file ends inside feature 1 (truncated?)"))
+        );
+        let lone = collection.replacen(r#""a":1"#, r#""a":"\udc00x""#, 1);
+        let (_, error) = read(lone.as_bytes());
+        assert!(
+            error.as_deref().is_some_and(|e| e.contains(
+                "in feature 0: a \\u escape that is no character (half of a UTF-16 pair"
+            )),
+            "{error:?}"
+        );
+        let (_, error) = read(br#"{"type":"FeatureCollection" "features":[]}"#);
+        assert!(
+            error
+                .as_deref()
+                .is_some_and(|e| e == "t.geojson: line 1 column 29: expected `,` or `}`"),
+            "{error:?}"
+        );
+    }
 
     #[test]
     fn the_tail_walk_finds_a_crs_after_the_features_and_only_there() {
