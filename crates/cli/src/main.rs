@@ -225,6 +225,13 @@ fn init_logging(verbose: u8, configured: Option<&str>, serving: bool, json: bool
         .ok()
         .or_else(|| configured.map(str::to_string))
         .unwrap_or_else(|| default.to_string());
+    // The `wkt` crate logs a warning for each number it cannot read; the reader reports the same cell in
+    // its own words, located, so the crate's line is noise on the terminal (and under --quiet).
+    let filter = if filter.contains("wkt") {
+        filter
+    } else {
+        format!("{filter},wkt=error")
+    };
     let filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

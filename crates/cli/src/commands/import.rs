@@ -123,8 +123,8 @@ pub async fn run(console: &Console, args: &ImportArgs, cli: &Cli) -> Result<()> 
         String::new()
     };
     outln!(
-        "imported {} features{unlocated} into '{}' ({}, {}) from {} in {seconds:.2} s ({} features/s)",
-        count(report.imported),
+        "imported {}{unlocated} into '{}' ({}, {}) from {} in {seconds:.2} s ({} features/s)",
+        features(report.imported),
         d.id,
         d.kind,
         d.geometry_type.gpkg_name().to_lowercase(),
@@ -132,8 +132,8 @@ pub async fn run(console: &Console, args: &ImportArgs, cli: &Cli) -> Result<()> 
         count((report.imported as f64 / seconds.max(0.001)) as u64),
     );
     outln!(
-        "  dataset now has {} features, version {}; extent {}; time {}{}",
-        count(d.feature_count),
+        "  dataset now has {}, version {}; extent {}; time {}{}",
+        features(d.feature_count),
         d.version,
         output::extent(d.extent),
         output::time_span(d.time_extent),
@@ -171,10 +171,15 @@ pub async fn run(console: &Console, args: &ImportArgs, cli: &Cli) -> Result<()> 
     }
     if let Some(path) = &report.rejects_report {
         outln!(
-            "  rejected {} features; see {}",
-            count(report.rejected),
+            "  rejected {}; see {}",
+            features(report.rejected),
             path.display()
         );
     }
     Ok(())
+}
+
+/// `1 feature`, `2,000 features`.
+fn features(n: u64) -> String {
+    format!("{} feature{}", count(n), if n == 1 { "" } else { "s" })
 }
