@@ -454,6 +454,7 @@ fn parse_wkt(text: &str) -> Result<(Geometry<f64>, Elevation), String> {
     }
     let text_before_rewrites = text;
     let text = empty_parts_folded(text)?;
+    let text = surfaces_as_polygons(&text);
     let text = dimension_tagged(&text);
     let parsed = wkt::Wkt::<f64>::from_str(&text).map_err(|e| {
         // The `wkt` crate's words are about its own state (`Missing closing parenthesis for type` for a
@@ -582,6 +583,8 @@ struct OpenGeometry {
     tag: Option<&'static str>,
     /// How many parentheses are open once its own is (1 for a top-level geometry).
     depth: usize,
+    /// How many numbers its first position has, when its type names no dimension.
+    numbers: Option<usize>,
 }
 
 impl OpenGeometry {
@@ -633,19 +636,32 @@ impl OpenGeometry {
     }
 
     /// A position of `numbers` numbers starting at character `at`, when the type's `Z`, `M` or `ZM` asks
-    /// for another count.
-    fn dimension_problem(&self, (numbers, at): (usize, usize)) -> Option<String> {
-        let (wanted, names) = match self.tag? {
+    /// for another count, or, untagged, when its first position had another.
+    fn dimension_problem(&mut self, (numbers, at): (usize, usize)) -> Option<String> {
+        if numbers == 0 {
+            return None;
+        }
+        let Some(tag) = self.tag else {
+            let first = *self.numbers.get_or_insert(numbers);
+            return (numbers > 1 && first > 1 && numbers != first).then(|| {
+                format!(
+                    "the position at character {at} has {numbers} numbers where this {}'s first has \
+                     {first}; every position of a geometry has as many (tag it Z, M or ZM: \
+                     {} Z (…))",
+                    self.kind, self.kind
+                )
+            });
+        };
+        let (wanted, names) = match tag {
             "Z" => (3, "x y z"),
             "M" => (3, "x y m"),
             _ => (4, "x y z m"),
         };
-        (numbers > 0 && numbers != wanted).then(|| {
+        (numbers != wanted).then(|| {
             format!(
                 "{} {} takes {wanted} numbers per position ({names}); the position at character {at} \
                  has {numbers}",
-                self.kind,
-                self.tag.unwrap_or_default()
+                self.kind, tag
             )
         })
     }
@@ -691,9 +707,20 @@ fn wkt_problem(text: &str) -> Option<String> {
     // The geometry types whose parentheses are open, innermost last, and the one named but not yet opened.
     let mut geometries: Vec<OpenGeometry> = Vec::new();
     let mut named: Option<OpenGeometry> = None;
+    // A `)` was the last sign: what follows it inside other parentheses is a `,` or another `)`.
+    let mut after_close = false;
     let mut chars = text.chars().enumerate().peekable();
     while let Some((i, c)) = chars.next() {
         let at = i + 1;
+        if after_close && !c.is_whitespace() {
+            after_close = false;
+            if !matches!(c, ',' | ')') && !open.is_empty() {
+                return Some(format!(
+                    "a ',' is missing before character {at}: the parts of a geometry, and the members \
+                     of a collection, are separated by commas"
+                ));
+            }
+        }
         let stray_comma = match (c, last) {
             (',', Some(('(' | ',', _))) => Some(at),
             (')', Some((',', comma))) => Some(comma),
@@ -710,7 +737,7 @@ fn wkt_problem(text: &str) -> Option<String> {
                 return Some(problem);
             }
             if let Some(problem) = geometries
-                .last()
+                .last_mut()
                 .and_then(|g| g.dimension_problem(position))
             {
                 return Some(problem);
@@ -727,6 +754,7 @@ fn wkt_problem(text: &str) -> Option<String> {
                 }
             }
             ')' => {
+                after_close = true;
                 if geometries.last().is_some_and(|g| g.depth == open.len()) {
                     geometries.pop();
                 }
@@ -777,7 +805,8 @@ fn wkt_problem(text: &str) -> Option<String> {
                 if !known {
                     return Some(format!(
                         "'{}' at character {at} is not a WKT geometry type (POINT, LINESTRING, POLYGON, \
-                         MULTIPOINT, MULTILINESTRING, MULTIPOLYGON, GEOMETRYCOLLECTION)",
+                         MULTIPOINT, MULTILINESTRING, MULTIPOLYGON, GEOMETRYCOLLECTION, their curved \
+                         forms, TRIANGLE, TIN, POLYHEDRALSURFACE)",
                         excerpt(&word, EXCERPT_CHARS)
                     ));
                 }
@@ -802,6 +831,7 @@ fn wkt_problem(text: &str) -> Option<String> {
                                 kind,
                                 tag: None,
                                 depth: 0,
+                                numbers: None,
                             })
                     }
                 }
@@ -857,6 +887,13 @@ fn wkt_tokens(text: &str) -> impl Iterator<Item = (WktToken, usize, usize)> + '_
             b'(' => WktToken::Open,
             b')' => WktToken::Close,
             b',' => WktToken::Comma,
+            // The exponent of a number (`1e5`) is no word.
+            b if b.is_ascii_alphabetic()
+                && start > 0
+                && (bytes[start - 1].is_ascii_digit() || bytes[start - 1] == b'.') =>
+            {
+                WktToken::Other
+            }
             b if b.is_ascii_alphabetic() => {
                 while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
                     i += 1;
@@ -965,7 +1002,7 @@ fn dimension_tagged(text: &str) -> std::borrow::Cow<'_, str> {
     use WktToken as T;
     let tokens: Vec<(WktToken, usize, usize)> = wkt_tokens(text).collect();
     if tokens.iter().any(|t| t.0 == T::Dimension) {
-        return text.into();
+        return members_tagged(text, &tokens);
     }
     // The first position: the text after the first parenthesis that opens onto a number.
     let Some(first) = tokens
@@ -995,6 +1032,79 @@ fn dimension_tagged(text: &str) -> std::borrow::Cow<'_, str> {
     }
     tagged.push_str(&text[copied..]);
     tagged.into()
+}
+
+/// WKT whose tagged collection holds untagged members (`GEOMETRYCOLLECTION Z (POINT (1 2 3))`, as GDAL reads
+/// and some writers write it) with each member tagged as its collection is, which the `wkt` crate needs.
+fn members_tagged<'a>(
+    text: &'a str,
+    tokens: &[(WktToken, usize, usize)],
+) -> std::borrow::Cow<'a, str> {
+    use WktToken as T;
+    let mut tagged = String::new();
+    let mut copied = 0;
+    // For each open parenthesis, the tag its members take (a tagged collection's), and the tag the next
+    // parenthesis passes on.
+    let mut open: Vec<Option<&str>> = Vec::new();
+    let mut passed: Option<&str> = None;
+    for (i, &(token, _, end)) in tokens.iter().enumerate() {
+        match token {
+            T::Keyword | T::Collection => {
+                let own = tokens
+                    .get(i + 1)
+                    .filter(|t| t.0 == T::Dimension)
+                    .map(|t| &text[t.1..t.2]);
+                let inherited = open.last().copied().flatten();
+                if let (None, Some(tag)) = (own, inherited) {
+                    tagged.push_str(&text[copied..end]);
+                    tagged.push(' ');
+                    tagged.push_str(tag);
+                    copied = end;
+                }
+                passed = (token == T::Collection)
+                    .then_some(own.or(inherited))
+                    .flatten();
+            }
+            T::Open => open.push(passed.take()),
+            T::Close => {
+                open.pop();
+            }
+            _ => {}
+        }
+    }
+    if copied == 0 {
+        return text.into();
+    }
+    tagged.push_str(&text[copied..]);
+    tagged.into()
+}
+
+/// WKT with ISO's surfaces of polygons named as the types the `wkt` crate reads, as GDAL reads them into a
+/// GeoPackage: a TRIANGLE is a POLYGON, a TIN or POLYHEDRALSURFACE a MULTIPOLYGON.
+fn surfaces_as_polygons(text: &str) -> std::borrow::Cow<'_, str> {
+    let mut renamed = String::new();
+    let mut copied = 0;
+    for (token, start, end) in wkt_tokens(text) {
+        let word = &text[start..end];
+        let as_type = match token {
+            WktToken::Keyword if word.eq_ignore_ascii_case("TRIANGLE") => "POLYGON",
+            WktToken::Keyword
+                if word.eq_ignore_ascii_case("TIN")
+                    || word.eq_ignore_ascii_case("POLYHEDRALSURFACE") =>
+            {
+                "MULTIPOLYGON"
+            }
+            _ => continue,
+        };
+        renamed.push_str(&text[copied..start]);
+        renamed.push_str(as_type);
+        copied = end;
+    }
+    if copied == 0 {
+        return text.into();
+    }
+    renamed.push_str(&text[copied..]);
+    renamed.into()
 }
 
 /// The deepest nesting of GEOMETRYCOLLECTIONs in WKT text, and of its parentheses, found in one pass
@@ -1305,6 +1415,19 @@ mod tests {
                 "GEOMETRYCOLLECTION (POINT (1 2), POLYGON ((0 0, 1 0, 1 1, 0 1)))",
                 "geometry 2 of 2: exterior ring is not closed",
             ),
+            // from the fourth outside pass
+            (
+                "LINESTRING (0 0, 1 1 1)",
+                "the position at character 18 has 3 numbers where this LINESTRING's first has 2",
+            ),
+            (
+                "GEOMETRYCOLLECTION (POINT (1 2) LINESTRING (0 0, 1 1))",
+                "a ',' is missing before character 33",
+            ),
+            (
+                "MULTIPOINT ((1 2) (3 4))",
+                "a ',' is missing before character 19",
+            ),
         ] {
             let err = parse_wkt(wkt).unwrap_err();
             assert!(err.contains(says), "{wkt}: {err}");
@@ -1323,8 +1446,42 @@ mod tests {
             "MULTIPOLYGON (((0 0, 1 0, 1 1, 0 0)), ((5 5, 6 5, 6 6, 5 5)))",
             "GEOMETRYCOLLECTION (POINT (1 2), GEOMETRYCOLLECTION (POLYGON ((0 0, 1 0, 1 1, 0 0))))",
             "GEOMETRYCOLLECTION (POINT EMPTY, LINESTRING Z (0 0 0, 1 1 1))",
+            "POINT (1e5 2 3)",
         ] {
             assert_eq!(wkt_problem(good), None, "{good}");
+        }
+    }
+
+    // From the fourth outside pass: well-formed WKT GDAL reads that the `wkt` crate refuses.
+    #[test]
+    fn surfaces_tagged_collections_and_exponents_in_three_dimensions_are_read() {
+        for (wkt, parts) in [
+            ("TRIANGLE ((0 0, 1 0, 0 1, 0 0))", 1),
+            ("TRIANGLE EMPTY", 0),
+            (
+                "TIN (((0 0 0, 1 0 0, 0 1 0, 0 0 0)), ((1 0 0, 1 1 0, 0 1 0, 1 0 0)))",
+                2,
+            ),
+            ("POLYHEDRALSURFACE Z (((0 0 0, 0 1 0, 1 1 0, 0 0 0)))", 1),
+            (
+                "GEOMETRYCOLLECTION Z (POINT (1 2 3), LINESTRING (0 0 0, 1 1 1))",
+                2,
+            ),
+            (
+                "GEOMETRYCOLLECTION Z (POINT Z (1 2 3), GEOMETRYCOLLECTION (POINT (4 5 6)))",
+                2,
+            ),
+            ("POINT (1e5 2 3)", 1),
+            ("LINESTRING (1E2 2 3, 4 5 6)", 1),
+        ] {
+            let (geometry, _) = parse_wkt(wkt).unwrap_or_else(|e| panic!("{wkt}: {e}"));
+            let found = match &geometry {
+                Geometry::Polygon(p) => usize::from(!p.exterior().0.is_empty()),
+                Geometry::MultiPolygon(mp) => mp.0.len(),
+                Geometry::GeometryCollection(gc) => gc.0.len(),
+                _ => 1,
+            };
+            assert_eq!(found, parts, "{wkt}: {geometry:?}");
         }
     }
 
