@@ -483,10 +483,22 @@ fn preview_features(
         }
     }
     let mut warnings = warnings;
-    warnings.extend(crate::import::planned_repairs(
-        path,
-        features.iter().map(|(at, f)| (at.as_str(), f)),
-    ));
+    let repairs =
+        crate::import::planned_repairs(path, features.iter().map(|(at, f)| (at.as_str(), f)));
+    if !repairs.is_empty() && features.len() >= SNIFF_FEATURES {
+        // The preview reads a sample: features past it are checked by the import alone.
+        warnings.extend(repairs);
+        warnings.push(format!(
+            "{}: these are from the first {SNIFF_FEATURES} features, which the preview reads; the \
+             import checks every one",
+            path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into_owned()
+            )
+        ));
+    } else {
+        warnings.extend(repairs);
+    }
     let sample: Vec<&Feature> = features.iter().map(|(_, f)| f).collect();
     let time = time_fields::detect(&sample, &START_FIELD_NAMES);
     let time_end = time
@@ -751,6 +763,28 @@ mod tests {
                  will be stored as 2 valid polygons (odd-even rule, as ogr2ogr -makevalid)"
                     .to_string()
             ]
+        );
+
+        // A file past the preview's sample: the warnings say they are the sample's.
+        let many = dir.path().join("many.geojson");
+        let square = r#"{"type":"Feature","properties":{},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,1],[0,0]]]}}"#;
+        let bowtie = r#"{"type":"Feature","properties":{},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,1],[1,0],[0,1],[0,0]]]}}"#;
+        let mut all = vec![bowtie; 1];
+        all.extend(std::iter::repeat_n(square, 1500));
+        std::fs::write(
+            &many,
+            format!(
+                r#"{{"type":"FeatureCollection","features":[{}]}}"#,
+                all.join(",")
+            ),
+        )
+        .expect("write");
+        let p = preview(&many, &ReadOptions::default()).expect("preview");
+        assert_eq!(p.warnings.len(), 2, "{:?}", p.warnings);
+        assert!(
+            p.warnings[1].contains("from the first 1000 features"),
+            "{:?}",
+            p.warnings
         );
 
         let archive = dir.path().join("sites.zip");

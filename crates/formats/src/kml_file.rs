@@ -463,7 +463,9 @@ fn coordinates_problem(xml: &str) -> Option<String> {
                     let shown =
                         geoconsole_model::excerpt(position, geoconsole_model::EXCERPT_CHARS);
                     let numbers: Vec<&str> = position.split(',').collect();
-                    let why = if numbers.len() == 1 {
+                    let why = if numbers.len() == 1 && position.parse::<f64>().is_err() {
+                        format!("position {} ('{shown}') is not a number; {FORM}", k + 1)
+                    } else if numbers.len() == 1 {
                         format!("position {} ('{shown}') has one number; {FORM}", k + 1)
                     } else if numbers.iter().any(|n| n.is_empty()) {
                         format!(

@@ -399,6 +399,10 @@ fn an_unreadable_placemark_is_named_and_a_kmz_error_names_the_archive() {
             "placemark 'a': position 2 ('5,') has an empty number (a space after a comma?);",
         ),
         (
+            "<Point><coordinates>x</coordinates></Point>",
+            "placemark 'a': position 1 ('x') is not a number;",
+        ),
+        (
             "<Point><coordinates>200,10</coordinates></Point>",
             "placemark 'a': longitude 200",
         ),
