@@ -195,7 +195,8 @@ impl<R: BufRead> CsvReader<R> {
             }
             GeometryColumns::Wkt(column) if cell(column).is_empty() => (None, [column, column]),
             GeometryColumns::Wkt(column) => {
-                let (geometry, z) = parse_wkt(cell(column))?;
+                // Untrimmed at the start, so that the characters a message counts are the cell's.
+                let (geometry, z) = parse_wkt(record.get(column).unwrap_or("").trim_end())?;
                 elevation = z;
                 (without_empty_members(geometry), [column, column])
             }
@@ -597,7 +598,9 @@ impl OpenGeometry {
             "TRIANGLE" => "TRIANGLE ((0 0, 1 0, 1 1, 0 0))",
             "MULTIPOINT" => "MULTIPOINT ((0 0), (1 1))",
             "MULTILINESTRING" => "MULTILINESTRING ((0 0, 1 1), (2 2, 3 3))",
-            "MULTIPOLYGON" | "POLYHEDRALSURFACE" | "TIN" => "MULTIPOLYGON (((0 0, 1 0, 1 1, 0 0)))",
+            "MULTIPOLYGON" => "MULTIPOLYGON (((0 0, 1 0, 1 1, 0 0)))",
+            "POLYHEDRALSURFACE" => "POLYHEDRALSURFACE (((0 0, 1 0, 1 1, 0 0)))",
+            "TIN" => "TIN (((0 0, 1 0, 1 1, 0 0)))",
             _ => "GEOMETRYCOLLECTION (POINT (1 2), LINESTRING (0 0, 1 1))",
         }
     }
@@ -729,6 +732,13 @@ fn wkt_problem(text: &str) -> Option<String> {
         if let Some(comma) = stray_comma {
             return Some(format!("the ',' at character {comma} separates nothing"));
         }
+        if c.is_whitespace() && !c.is_ascii() {
+            return Some(format!(
+                "the space U+{:04X} at character {at} is not one WKT reads; write an ASCII space",
+                u32::from(c)
+            ));
+        }
+        let last_before = last;
         if !c.is_whitespace() {
             last = Some((c, at));
         }
@@ -736,13 +746,22 @@ fn wkt_problem(text: &str) -> Option<String> {
             if let Some(problem) = position_problem(position) {
                 return Some(problem);
             }
+            // A position counts for every geometry it is inside: a collection's `Z` binds its members.
             if let Some(problem) = geometries
-                .last_mut()
-                .and_then(|g| g.dimension_problem(position))
+                .iter_mut()
+                .rev()
+                .find_map(|g| g.dimension_problem(position))
             {
                 return Some(problem);
             }
             position = (0, 0);
+        }
+        if c == ')' && matches!(last_before, Some(('(', _))) {
+            return Some(format!(
+                "the parentheses at character {} hold nothing; a geometry without positions is \
+                 written EMPTY (POINT EMPTY)",
+                at - 1
+            ));
         }
         match c {
             '(' => {
@@ -915,7 +934,8 @@ fn wkt_tokens(text: &str) -> impl Iterator<Item = (WktToken, usize, usize)> + '_
             }
             _ => WktToken::Other,
         };
-        i += 1;
+        // A token ends on a character's boundary (text beyond ASCII is sliced by these offsets).
+        i += text[i..].chars().next().map_or(1, char::len_utf8);
         Some((token, start, i))
     })
 }
@@ -1427,6 +1447,33 @@ mod tests {
             (
                 "MULTIPOINT ((1 2) (3 4))",
                 "a ',' is missing before character 19",
+            ),
+            // from the fifth outside pass
+            (
+                "GEOMETRYCOLLECTION Z (POINT (1 2))",
+                "GEOMETRYCOLLECTION Z takes 3 numbers per position (x y z); the position at character 30 has 2",
+            ),
+            (
+                "GEOMETRYCOLLECTION (POINT (1 2), POINT (1 2 3))",
+                "the position at character 41 has 3 numbers where this GEOMETRYCOLLECTION's first has 2",
+            ),
+            (
+                "POINT ()",
+                "the parentheses at character 7 hold nothing; a geometry without positions is written EMPTY",
+            ),
+            (
+                "TIN ((0 0, 1 0, 1 1, 0 0))",
+                "a TIN is written TIN (((0 0, 1 0, 1 1, 0 0)))",
+            ),
+            ("POINT (é 2)", "'é' at character 8 is not a number"),
+            (
+                "ÉPOINT (1 2)",
+                "'ÉPOINT' at character 1 is not a WKT geometry type",
+            ),
+            ("POINT (1 2 é)", "'é' at character 12 is not a number"),
+            (
+                "\u{a0}POINT (1 2)",
+                "the space U+00A0 at character 1 is not one WKT reads",
             ),
         ] {
             let err = parse_wkt(wkt).unwrap_err();

@@ -210,6 +210,18 @@ pub fn detect_format(path: &Path, head: &[u8]) -> FormatResult<Format> {
              beside it, or a zip of all of them"
         ));
     }
+    // Its magic was not found above: a .shp that is not one is damaged, not text to sniff.
+    if path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("shp"))
+    {
+        return wrong(
+            "is not a shapefile's .shp: its file code is not 9994 (damaged, or another file \
+             renamed)"
+                .into(),
+        );
+    }
     if head.starts_with(b"\xff\xfe") || head.starts_with(b"\xfe\xff") {
         return Err(FormatError::new(
             FormatErrorKind::Encoding,
@@ -343,6 +355,9 @@ mod tests {
             detect("a.dat", b"\xef\xbb\xbflat,lon\n1,2\n").unwrap(),
             Format::Csv
         );
+        // a .shp without its magic is damaged: it was sniffed as text ("neither GeoJSON nor delimited text")
+        let damaged = detect("p.shp", &[0u8; 100]).unwrap_err().to_string();
+        assert!(damaged.contains("its file code is not 9994"), "{damaged}");
     }
 
     #[test]

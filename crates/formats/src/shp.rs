@@ -66,7 +66,10 @@ pub(crate) fn read(path: &Path, options: &ReadOptions) -> FormatResult<ChunkRece
                         FormatErrorKind::Syntax,
                         &path_buf,
                         location,
-                        format!("unreadable record (truncated .shp?): {e}"),
+                        format!(
+                            "unreadable record: {e} (the .shp is truncated or damaged, or the .shx's \
+                             entry for this record is wrong)"
+                        ),
                     )));
                     return;
                 }
@@ -202,6 +205,16 @@ fn index_problem(shp: &Path, shx: &Path) -> Option<String> {
     if header[..4] != 9994u32.to_be_bytes() {
         return Some("it is not a shapefile index (its file code is not 9994)".into());
     }
+    // The header says the file's length in 16-bit words: a truncated index holds fewer entries than shapes.
+    let declared = u64::from(u32::from_be_bytes([
+        header[24], header[25], header[26], header[27],
+    ])) * 2;
+    let size = fs::metadata(shx).ok()?.len();
+    if declared != size {
+        return Some(format!(
+            "it is {size} bytes where its header says {declared} (truncated or damaged)"
+        ));
+    }
     let mut entry = [0u8; 8];
     let mut k = 0u64;
     while index.read_exact(&mut entry).is_ok() {
@@ -239,7 +252,10 @@ fn read_shapes_only(
                         FormatErrorKind::Syntax,
                         &path_buf,
                         location,
-                        format!("unreadable record (truncated .shp?): {e}"),
+                        format!(
+                            "unreadable record: {e} (the .shp is truncated or damaged, or the .shx's \
+                             entry for this record is wrong)"
+                        ),
                     )));
                     return;
                 }
@@ -329,7 +345,8 @@ fn check_counts(shp: &Path, dbf: &Path) -> FormatResult<()> {
             ),
         ));
     }
-    if let Some(shx) = companion(shp, "shx") {
+    // A damaged index is left aside by `open_shapes` (with a warning); its length counts nothing then.
+    if let Some(shx) = companion(shp, "shx").filter(|shx| index_problem(shp, shx).is_none()) {
         let shx_size = fs::metadata(&shx)
             .map_err(|e| FormatError::io(&shx, &e))?
             .len();

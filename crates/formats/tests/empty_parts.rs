@@ -432,3 +432,24 @@ fn an_unreadable_placemark_is_named_and_a_kmz_error_names_the_archive() {
         "{message}"
     );
 }
+
+// From the fifth outside pass: characters were counted from the first one that is not a space, and text
+// beyond ASCII in a cell ended the reader on a panic (a token sliced through a character), refusing the file.
+#[test]
+fn wkt_messages_count_the_cells_own_characters_and_any_text_is_judged() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (cell, says) in [
+        (
+            "   POINT (1 2) x",
+            "'x' at character 16 follows the end of the geometry",
+        ),
+        ("\n\tPOINT (1 x)", "'x' at character 12 is not a number"),
+        ("POINT (é 2)", "'é' at character 8 is not a number"),
+        ("POINT (1 2) éé x", "'éé x' at character 13 follows"),
+    ] {
+        match wkt(dir.path(), cell) {
+            Outcome::Refused(message) => assert!(message.contains(says), "{cell:?}: {message}"),
+            _ => panic!("{cell:?} is refused"),
+        }
+    }
+}

@@ -131,11 +131,15 @@ fn a_damaged_shx_is_named_and_the_shapes_are_read_in_order_without_it() {
         .map(|i| i.expect("intact").feature)
         .collect();
     assert!(intact.len() > 10);
-    type Damage = fn(&mut [u8]);
-    let damages: [(&str, Damage); 2] = [
+    type Damage = fn(&mut Vec<u8>);
+    let damages: [(&str, Damage); 3] = [
         ("its file code is not 9994", |shx| shx[..4].fill(0)),
         ("its entry for shape 3 points at bytes", |shx| {
             shx[100 + 3 * 8..100 + 3 * 8 + 4].fill(0xff)
+        }),
+        // a truncated index counts fewer shapes than the .dbf has records: that is the index's fault
+        ("bytes where its header says", |shx| {
+            shx.truncate(100 + 3 * 8)
         }),
     ];
     for (says, damage) in damages {
