@@ -332,6 +332,10 @@ fn parse<R: BufRead>(
     }
 }
 
+/// What serde_json's words for a `\ud800` without its pair mean.
+pub(crate) const LONE_SURROGATE: &str = "a \\u escape that is no character (half of a UTF-16 pair, \
+     \\ud800-\\udfff, without the other half); write the character itself or both halves";
+
 /// Where in a document the parser is.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Part {
@@ -385,10 +389,7 @@ fn syntax_error(
         // leading surrogate" for a trailing one) say nothing a user can act on.
         _ if reason.contains("surrogate") || reason.contains("hex escape") => (
             FormatErrorKind::Encoding,
-            format!(
-                "{place}a \\u escape that is no character (half of a UTF-16 pair, \\ud800-\\udfff, \
-                 without the other half); write the character itself or both halves"
-            ),
+            format!("{place}{LONE_SURROGATE}"),
         ),
         _ if reason.contains("unicode") || reason.contains("UTF-8") => (
             FormatErrorKind::Encoding,

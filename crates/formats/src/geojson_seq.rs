@@ -141,13 +141,17 @@ impl<R: BufRead> Iterator for GeoJsonSeqReader<R> {
             let text = match std::str::from_utf8(record) {
                 Ok(text) => text,
                 Err(e) => {
-                    return self.fatal(
+                    // At the record's own line: the count has already moved past it.
+                    self.done = true;
+                    return Some(Err(FormatError::new(
                         FormatErrorKind::Encoding,
+                        &self.path,
+                        location,
                         format!(
                             "text is not valid UTF-8 (byte {} of the line); save the file as UTF-8",
                             e.valid_up_to() + 1
                         ),
-                    );
+                    )));
                 }
             };
             let parsed = serde_json::from_str::<RawFeature>(text)
@@ -160,6 +164,8 @@ impl<R: BufRead> Iterator for GeoJsonSeqReader<R> {
                         .to_string();
                     if reason.contains("recursion limit") {
                         "JSON nested too deeply (more than 128 levels)".to_string()
+                    } else if reason.contains("surrogate") || reason.contains("hex escape") {
+                        crate::geojson::LONE_SURROGATE.to_string()
                     } else {
                         reason
                     }
@@ -254,6 +260,34 @@ mod tests {
             .collect();
         assert_eq!(lines, vec![1, 7, 13, 14]);
         assert_eq!(got[2].as_ref().unwrap().1.geometry, None);
+    }
+
+    // From the fifth outside pass: bad UTF-8 was reported a line late, and a lone surrogate escape in
+    // serde_json's words.
+    #[test]
+    fn encoding_errors_are_at_their_own_line_in_words_a_user_can_act_on() {
+        let good = r#"{"type":"Feature","properties":{},"geometry":null}"#;
+        let bytes = [
+            good.as_bytes(),
+            b"\n",
+            b"{\"type\":\"Feature\",\"properties\":{\"a\":\"\xff\"},\"geometry\":null}",
+            b"\n",
+            good.as_bytes(),
+            b"\n",
+        ]
+        .concat();
+        let errors: Vec<(u64, String)> =
+            GeoJsonSeqReader::new(PathBuf::from("t.geojsons"), &bytes[..])
+                .filter_map(|item| item.err())
+                .map(|e| (line_of(e.location()), e.message().to_string()))
+                .collect();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].0, 2, "{errors:?}");
+        let lone = format!("{good}\n{}\n", good.replace("{}", r#"{"a":"\udc00"}"#));
+        let got = read(&lone);
+        let (line, why) = got[1].as_ref().unwrap_err();
+        assert_eq!(*line, 2);
+        assert!(why.contains("a \\u escape that is no character"), "{why}");
     }
 
     #[test]
