@@ -574,7 +574,7 @@ pub fn parse_format(text: &str) -> Result<Format, String> {
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// The file to import; `-` reads standard input (text formats: GeoJSON, GeoJSONSeq, CSV, KML, GPX)
+    /// The file to import; `-` reads standard input (a pipe is read once, as it comes)
     pub file: PathBuf,
     /// Dataset id (lowercase letters, digits, _). Default: from the file name
     #[arg(long)]
