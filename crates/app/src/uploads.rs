@@ -491,10 +491,7 @@ fn preview_features(
         warnings.push(format!(
             "{}: these are from the first {SNIFF_FEATURES} features, which the preview reads; the \
              import checks every one",
-            path.file_name().map_or_else(
-                || path.display().to_string(),
-                |n| n.to_string_lossy().into_owned()
-            )
+            crate::import::display_name(path)
         ));
     } else {
         warnings.extend(repairs);
