@@ -195,8 +195,17 @@ impl<R: BufRead> CsvReader<R> {
             }
             GeometryColumns::Wkt(column) if cell(column).is_empty() => (None, [column, column]),
             GeometryColumns::Wkt(column) => {
-                // Untrimmed at the start, so that the characters a message counts are the cell's.
-                let (geometry, z) = parse_wkt(record.get(column).unwrap_or("").trim_end())?;
+                // Untrimmed at the start, so that the characters a message counts are the cell's; padding
+                // beyond ASCII (a spreadsheet's no-break space) is padding at either end, as in every cell.
+                let text = record.get(column).unwrap_or("").trim_end();
+                let lead = text.len() - text.trim_start().len();
+                let text = if text[..lead].is_ascii() {
+                    std::borrow::Cow::Borrowed(text)
+                } else {
+                    let spaces = " ".repeat(text[..lead].chars().count());
+                    std::borrow::Cow::Owned(spaces + text.trim_start())
+                };
+                let (geometry, z) = parse_wkt(&text)?;
                 elevation = z;
                 (without_empty_members(geometry), [column, column])
             }
@@ -554,7 +563,7 @@ fn text_after_geometry(text: &str) -> Option<String> {
                         format!(
                             "'{}' at character {} follows the end of the geometry (one geometry per \
                              cell; several go in a GEOMETRYCOLLECTION or a MULTI type)",
-                            excerpt(rest.trim_end(), EXCERPT_CHARS),
+                            excerpt(&shown(rest.trim_end()), EXCERPT_CHARS),
                             character(text.len() - rest.len())
                         )
                     });
@@ -570,10 +579,26 @@ fn text_after_geometry(text: &str) -> Option<String> {
     (depth == 0 && !rest.is_empty()).then(|| {
         format!(
             "'{}' at character {} follows the end of the geometry",
-            excerpt(rest, EXCERPT_CHARS),
+            excerpt(&shown(rest), EXCERPT_CHARS),
             character(trimmed.len() - rest.len())
         )
     })
+}
+
+/// Text quoted in a message with control and bidirectional-formatting characters escaped: a NUL showed as a
+/// space, and a right-to-left override reordered the message around it.
+fn shown(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control()
+                || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+            {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// A geometry type whose parentheses [`wkt_problem`] is inside: what its positions must look like.
@@ -715,6 +740,12 @@ fn wkt_problem(text: &str) -> Option<String> {
     let mut chars = text.chars().enumerate().peekable();
     while let Some((i, c)) = chars.next() {
         let at = i + 1;
+        if c.is_control() && !c.is_ascii_whitespace() {
+            return Some(format!(
+                "unexpected character '{}' at character {at}",
+                c.escape_default()
+            ));
+        }
         if after_close && !c.is_whitespace() {
             after_close = false;
             if !matches!(c, ',' | ')') && !open.is_empty() {
@@ -731,6 +762,16 @@ fn wkt_problem(text: &str) -> Option<String> {
         };
         if let Some(comma) = stray_comma {
             return Some(format!("the ',' at character {comma} separates nothing"));
+        }
+        if let Some(geometry) = &named
+            && !(c.is_whitespace() || c.is_alphabetic() || c == '(')
+        {
+            return Some(format!(
+                "'{}' at character {at} stands between {} and its '(': write {}",
+                c.escape_default(),
+                geometry.kind,
+                geometry.example()
+            ));
         }
         if c.is_whitespace() && !c.is_ascii() {
             return Some(format!(
@@ -1472,8 +1513,29 @@ mod tests {
             ),
             ("POINT (1 2 é)", "'é' at character 12 is not a number"),
             (
-                "\u{a0}POINT (1 2)",
-                "the space U+00A0 at character 1 is not one WKT reads",
+                "POINT (1 2\u{a0})",
+                "the space U+00A0 at character 11 is not one WKT reads",
+            ),
+            // from the sixth outside pass
+            (
+                "POINT 0(1 2)",
+                "'0' at character 7 stands between POINT and its '(': write POINT (1 2)",
+            ),
+            (
+                "LINESTRING Z ,(0 0 1, 1 1 2)",
+                "',' at character 14 stands between LINESTRING and its '('",
+            ),
+            (
+                "GEOMETRYCOLLECTION (POINT (1 2), LINESTRING (0 0, 1 1)\u{7f}",
+                "unexpected character '\\u{7f}' at character 55",
+            ),
+            (
+                "POINT (1 2)\u{0}",
+                "'\\u{0}' at character 12 follows the end of the geometry",
+            ),
+            (
+                "POINT (1 2) \u{202e}x",
+                "'\\u{202e}x' at character 13 follows the end of the geometry",
             ),
         ] {
             let err = parse_wkt(wkt).unwrap_err();

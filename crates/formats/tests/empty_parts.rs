@@ -446,10 +446,21 @@ fn wkt_messages_count_the_cells_own_characters_and_any_text_is_judged() {
         ("\n\tPOINT (1 x)", "'x' at character 12 is not a number"),
         ("POINT (é 2)", "'é' at character 8 is not a number"),
         ("POINT (1 2) éé x", "'éé x' at character 13 follows"),
+        (
+            "\u{a0}\u{a0}POINT (1 x)",
+            "'x' at character 12 is not a number",
+        ),
     ] {
         match wkt(dir.path(), cell) {
             Outcome::Refused(message) => assert!(message.contains(says), "{cell:?}: {message}"),
             _ => panic!("{cell:?} is refused"),
         }
+    }
+    // a no-break space pads a cell at either end, as in every other cell
+    for cell in ["\u{a0}POINT (1 2)", "POINT (1 2)\u{a0}"] {
+        assert!(
+            matches!(wkt(dir.path(), cell), Outcome::Located),
+            "{cell:?}"
+        );
     }
 }
