@@ -336,26 +336,25 @@ fn reject_of(error: &FormatError, guard: &PrivacyGuard, source: &Path) -> Reject
         }
         (None, None) => (None, Vec::new()),
     };
-    let mut reject = Reject {
+    Reject {
         redacted,
+        at: place_of(error, source),
         ..Reject::new(
             Some(error.location()),
             error.message(),
             raw.map(|r| r.chars().take(SNIPPET_CHARS).collect()),
         )
-    };
-    if let Some(member) = archive_member(error, source) {
-        reject.at = format!("{member}: {}", reject.at);
     }
-    reject
 }
 
-/// The member of the archive `source` an error is about (`doc.kml` of `places.kmz`): "feature 3" alone
-/// would send the user looking in the archive's other files.
-pub(crate) fn archive_member(error: &FormatError, source: &Path) -> Option<String> {
+/// Where in `source` an error is, with the archive member it is in (`doc.kml: feature 3` of
+/// `places.kmz`): "feature 3" alone would send the user looking in the archive's other files.
+pub(crate) fn place_of(error: &FormatError, source: &Path) -> String {
     let file = error.file().to_string_lossy();
-    file.strip_prefix(&format!("{}: ", display_name(source)))
-        .map(str::to_string)
+    match file.strip_prefix(&format!("{}: ", display_name(source))) {
+        Some(member) => format!("{member}: {}", error.location()),
+        None => error.location().to_string(),
+    }
 }
 
 /// Runs on a blocking thread: sniffs time fields, applies the rules, batches, and enforces the error policy.

@@ -445,14 +445,6 @@ pub fn preview(path: &Path, read: &ReadOptions) -> AppResult<ImportPreview> {
     preview_features(path, format.name(), stream, coordinates, Vec::new())
 }
 
-/// Where a problem is, with the archive member it is in.
-fn problem_at(error: &geoconsole_formats::FormatError, source: &Path) -> String {
-    match crate::import::archive_member(error, source) {
-        Some(member) => format!("{member}: {}", error.location()),
-        None => error.location().to_string(),
-    }
-}
-
 /// The preview of the features a reader yields. Features that carry their own time (a feed document's)
 /// show it; the others show what the detected time fields hold.
 fn preview_features(
@@ -471,13 +463,16 @@ fn preview_features(
             Ok(source) => features.push((source.location.to_string(), source.feature)),
             Err(e) if e.is_recoverable() => {
                 if problems.len() < PREVIEW_PROBLEMS {
-                    problems.push(json!({"at": problem_at(&e, path), "reason": e.message()}));
+                    problems.push(
+                        json!({"at": crate::import::place_of(&e, path), "reason": e.message()}),
+                    );
                 }
             }
             // A file that cannot yield even its first feature is not an upload to preview.
             Err(e) if features.is_empty() => return Err(invalid(e)),
             Err(e) => {
-                problems.push(json!({"at": problem_at(&e, path), "reason": e.message()}));
+                problems
+                    .push(json!({"at": crate::import::place_of(&e, path), "reason": e.message()}));
                 break;
             }
         }
@@ -485,16 +480,15 @@ fn preview_features(
     let mut warnings = warnings;
     let repairs =
         crate::import::planned_repairs(path, features.iter().map(|(at, f)| (at.as_str(), f)));
-    if !repairs.is_empty() && features.len() >= SNIFF_FEATURES {
-        // The preview reads a sample: features past it are checked by the import alone.
-        warnings.extend(repairs);
+    // The preview reads a sample: features past it are checked by the import alone.
+    let sample_only = !repairs.is_empty() && features.len() >= SNIFF_FEATURES;
+    warnings.extend(repairs);
+    if sample_only {
         warnings.push(format!(
             "{}: these are from the first {SNIFF_FEATURES} features, which the preview reads; the \
              import checks every one",
             crate::import::display_name(path)
         ));
-    } else {
-        warnings.extend(repairs);
     }
     let sample: Vec<&Feature> = features.iter().map(|(_, f)| f).collect();
     let time = time_fields::detect(&sample, &START_FIELD_NAMES);
