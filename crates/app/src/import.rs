@@ -351,7 +351,7 @@ fn reject_of(error: &FormatError, guard: &PrivacyGuard, source: &Path) -> Reject
 /// `places.kmz`): "feature 3" alone would send the user looking in the archive's other files.
 pub(crate) fn place_of(error: &FormatError, source: &Path) -> String {
     let file = error.file().to_string_lossy();
-    match file.strip_prefix(&format!("{}: ", display_name(source))) {
+    match file.strip_prefix(&format!("{}: ", geoconsole_formats::file_label(source))) {
         Some(member) => format!("{member}: {}", error.location()),
         None => error.location().to_string(),
     }
@@ -367,7 +367,7 @@ fn stage(
 ) -> StageOutcome {
     let mut clamped = 0u64;
     let mut repairs = Repairs {
-        file: display_name(path),
+        file: geoconsole_formats::file_label(path),
         ..Repairs::default()
     };
     // Every way in passes here, so noise at ±180/±90 (which every reader's validation lets through) is
@@ -408,7 +408,7 @@ pub(crate) fn planned_repairs<'a>(
     features: impl Iterator<Item = (&'a str, &'a Feature)>,
 ) -> Vec<String> {
     let mut repairs = Repairs {
-        file: display_name(path),
+        file: geoconsole_formats::file_label(path),
         planned: true,
         ..Repairs::default()
     };
@@ -522,7 +522,7 @@ fn stage_clamped(
     let refused = |refusal: geoconsole_formats::privacy::Refusal| {
         Staged::Failed(AppError::new(
             AppErrorKind::Invalid,
-            format!("{}: {refusal}", display_name(path)),
+            format!("{}: {refusal}", geoconsole_formats::file_label(path)),
         ))
     };
     // Look at the first features before deciding on time fields.
@@ -563,7 +563,7 @@ fn stage_clamped(
                     AppErrorKind::Invalid,
                     format!(
                         "{}: {role} field '{field}' not found; properties are: {}",
-                        display_name(path),
+                        geoconsole_formats::file_label(path),
                         known.join(", ")
                     ),
                 ))
@@ -668,13 +668,6 @@ fn stage_clamped(
         });
     }
     allowed(&guard)
-}
-
-pub(crate) fn display_name(path: &Path) -> String {
-    path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    )
 }
 
 /// Rejects listed in a report; the rest are counted. A file of millions of bad rows would otherwise write
@@ -808,7 +801,7 @@ pub(crate) async fn import(
     PrivacyGuard::check_dataset(dataset_id.as_str(), title).map_err(|refusal| {
         AppError::new(
             AppErrorKind::Invalid,
-            format!("{}: {refusal}", display_name(&path)),
+            format!("{}: {refusal}", geoconsole_formats::file_label(&path)),
         )
     })?;
     let mut read_options = options.read.clone();
@@ -1024,7 +1017,11 @@ async fn write_staged(
                         return Err(match e.position().and_then(|p| locations.get(p)) {
                             Some(location) => AppError::new(
                                 AppErrorKind::from(e.kind()),
-                                format!("{}: {location}: {}", display_name(path), e.message()),
+                                format!(
+                                    "{}: {location}: {}",
+                                    geoconsole_formats::file_label(path),
+                                    e.message()
+                                ),
                             ),
                             None => e.into(),
                         });
@@ -1072,7 +1069,7 @@ async fn write_staged(
             AppErrorKind::Input,
             format!(
                 "{}: file holds no features (a KML document without placemarks has no layer)",
-                display_name(path)
+                geoconsole_formats::file_label(path)
             ),
         ));
     }
@@ -1082,7 +1079,7 @@ async fn write_staged(
             AppErrorKind::Input,
             format!(
                 "{}: no valid features ({} rejected; the first, at {}: {}; every one in {})",
-                display_name(path),
+                geoconsole_formats::file_label(path),
                 rejects.count,
                 rejects.first.first().map_or("", |r| r.at.as_str()),
                 rejects.first.first().map_or("", |r| r.reason.as_str()),

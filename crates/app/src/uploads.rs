@@ -487,7 +487,7 @@ fn preview_features(
         warnings.push(format!(
             "{}: these are from the first {SNIFF_FEATURES} features, which the preview reads; the \
              import checks every one",
-            crate::import::display_name(path)
+            geoconsole_formats::file_label(path)
         ));
     }
     let sample: Vec<&Feature> = features.iter().map(|(_, f)| f).collect();

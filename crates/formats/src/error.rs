@@ -63,12 +63,18 @@ pub struct RawRecord {
     pub values: Vec<String>,
 }
 
+/// A file as messages name it: its name without the folders (a path to the staging folder says nothing to
+/// the user), or the whole path when it has no name.
+pub fn file_label(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
 impl fmt::Display for FormatError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = self.file.file_name().map_or_else(
-            || self.file.display().to_string(),
-            |n| n.to_string_lossy().into(),
-        );
+        let name = file_label(&self.file);
         match self.location {
             Location::File => write!(f, "{name}: {}", self.message),
             location => write!(f, "{name}: {location}: {}", self.message),
@@ -106,13 +112,11 @@ impl FormatError {
     /// The same error, said of a member of `archive`: the member alone (`doc.kml`) is a name the user never
     /// saw, so the error names both (`places.kmz: doc.kml: feature 3: …`).
     pub(crate) fn in_archive(mut self, archive: &Path) -> Self {
-        let name = |p: &Path| {
-            p.file_name().map_or_else(
-                || p.display().to_string(),
-                |n| n.to_string_lossy().into_owned(),
-            )
-        };
-        self.file = PathBuf::from(format!("{}: {}", name(archive), name(&self.file)));
+        self.file = PathBuf::from(format!(
+            "{}: {}",
+            file_label(archive),
+            file_label(&self.file)
+        ));
         self
     }
 

@@ -676,7 +676,7 @@ impl<R: BufRead> Walk<R> {
             self.warnings.warn(format!(
                 "{}: a route or track segment holds one point; it was kept as a line of no length at \
                  that point (and so is any other in the file)",
-                self.path.file_name().map_or_else(|| self.path.display().to_string(), |n| n.to_string_lossy().into_owned())
+                crate::error::file_label(&self.path)
             ));
         }
         if let [only] = coords[..] {

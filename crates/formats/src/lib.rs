@@ -50,7 +50,9 @@ pub use archive::{ArchiveLimits, RATIO_FLOOR_BYTES, free_bytes};
 pub use crs::Crs;
 pub use csv_table::{CoordinateColumns, CsvOptions, CsvReader, CsvWriter};
 pub use detect::{Format, detect_format};
-pub use error::{FormatError, FormatErrorKind, FormatResult, Location, RawRecord, SNIPPET_CHARS};
+pub use error::{
+    FormatError, FormatErrorKind, FormatResult, Location, RawRecord, SNIPPET_CHARS, file_label,
+};
 pub use geojson::{GeoJsonReader, GeoJsonWriter};
 pub use geojson_geometry::geometry_from_geojson;
 pub use geojson_seq::{GeoJsonSeqReader, GeoJsonSeqWriter};

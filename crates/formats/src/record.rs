@@ -31,17 +31,12 @@ impl SourceCrs {
         if let SourceCrs::Known(crs) = self
             && let Some(note) = crs.note()
         {
-            notes.warn(format!("{} ({crs}): {note}", shown(path)));
+            notes.warn(format!(
+                "{} ({crs}): {note}",
+                crate::error::file_label(path)
+            ));
         }
     }
-}
-
-/// A file as warnings name it.
-fn shown(path: &Path) -> String {
-    path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    )
 }
 
 /// Z ordinates of one file's geometries in the 2D model: a point's is kept as [`Z_PROPERTY`] (as GeoJSON's
@@ -57,7 +52,7 @@ pub(crate) struct Elevations {
 impl Elevations {
     pub(crate) fn new(path: &Path, notes: ReadNotes) -> Self {
         Self {
-            file: shown(path),
+            file: crate::error::file_label(path),
             notes,
             warned: false,
             named_warned: false,

@@ -14,6 +14,7 @@ use geoconsole_model::geo_types::{Coord, Geometry, LineString, MultiPolygon, Pol
 use shapefile::{Multipatch, Patch, Shape, ShapeReader};
 
 use crate::dbf::{Dbf, Row};
+use crate::error::file_label;
 use crate::record::{self, SourceCrs, file_error};
 use crate::stream::{ChunkReceiver, spawn_producer};
 use crate::{Crs, FormatError, FormatErrorKind, FormatResult, Location, ReadNotes, ReadOptions};
@@ -30,8 +31,8 @@ pub(crate) fn read(path: &Path, options: &ReadOptions) -> FormatResult<ChunkRece
         options.notes.warn(format!(
             "{}: the attribute file {} is missing, so the shapes were read without attributes \
              (a shapefile's .shp, .shx and .dbf belong side by side; zip them together to upload)",
-            file_name(path),
-            file_name(&path.with_extension("dbf"))
+            file_label(path),
+            file_label(&path.with_extension("dbf"))
         ));
         return read_shapes_only(path, source_crs, &options.notes);
     };
@@ -124,13 +125,6 @@ fn small_text(path: &Path) -> FormatResult<String> {
     Ok(text)
 }
 
-fn file_name(path: &Path) -> String {
-    path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into(),
-    )
-}
-
 /// The CRS given, or the one the .prj names, or WGS84 assumed.
 fn source_crs_of(path: &Path, source_crs: Option<Crs>) -> FormatResult<SourceCrs> {
     Ok(match source_crs {
@@ -142,7 +136,7 @@ fn source_crs_of(path: &Path, source_crs: Option<Crs>) -> FormatResult<SourceCrs
                     file_error(
                         FormatErrorKind::InvalidOption,
                         path,
-                        format!("{}: {why}", file_name(&prj)),
+                        format!("{}: {why}", file_label(&prj)),
                     )
                 })?)
             }
@@ -184,8 +178,8 @@ fn open_shapes(
             notes.warn(format!(
                 "{}: {problem}; the index was left aside and the shapes read in order from {} \
                  (rebuild it with ogr2ogr, or GDAL's SHAPE_RESTORE_SHX=YES)",
-                file_name(&shx),
-                file_name(path)
+                file_label(&shx),
+                file_label(path)
             ));
             Ok(sequential)
         }
@@ -296,7 +290,7 @@ fn check_length(path: &Path, notes: &ReadNotes) -> FormatResult<()> {
         notes.warn(format!(
             "{}: the header says the file is {declared} bytes but it is {actual}; the records the header \
              covers were read and the {} bytes beyond were ignored (the file may be damaged)",
-            file_name(path),
+            file_label(path),
             actual as i64 - declared
         ));
         return Ok(());
